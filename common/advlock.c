@@ -1,0 +1,130 @@
+/*-------------------------------------------------------------------------
+ *
+ * advlock.c
+ *	  One run at a time: a session advisory lock with a bounded wait.
+ *
+ * common/advlock.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "advlock.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cancel.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+#include "options.h"
+#include "query.h"
+#include "retry.h"
+
+#define LOCK_KEY_SQL "('x' || substr(md5($1), 1, 16))::bit(64)::bigint"
+#define LOCK_POLL_MS 250
+#define LOCK_LOG_INTERVAL_MS 5000
+
+/*
+ * Who holds the lock: pg_locks shows a bigint advisory key split into
+ * classid (high 32 bits) and objid (low 32 bits), objsubid 1.
+ */
+static const char *holder_sql =
+"WITH k AS (SELECT " LOCK_KEY_SQL " AS key) "
+"SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local'), "
+"       coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0) "
+"FROM k, pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+"  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
+"  AND l.classid::bigint = ((k.key >> 32) & 4294967295) "
+"  AND l.objid::bigint = (k.key & 4294967295)";
+
+static void
+log_holder(PGconn *conn, const char *name, const char *what, int64_t waited_ms, int64_t wait_ms)
+{
+	const char *values[1] = {name};
+	PGresult   *res = db_query(conn, "looking up the lock holder", holder_sql, 1, values, PGRES_TUPLES_OK);
+
+	if (res == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		log_event(LOG_LEVEL_INFO, "lock_wait", NULL,
+				  "waiting for another %s run to finish (lock \"%s\"; waited %llds of %llds)",
+				  what, name, (long long) waited_ms / 1000, (long long) wait_ms / 1000);
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		log_field	fields[] = {{"holder_pid", PQgetvalue(res, i, 0)},
+		{"holder_application", PQgetvalue(res, i, 1)}, {NULL, NULL}};
+
+		log_event(LOG_LEVEL_INFO, "lock_wait", fields,
+				  "waiting for another %s run to finish: lock \"%s\" held by pid=%s application=\"%s\" client=%s connected %ss ago (waited %llds of %llds)",
+				  what, name, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+				  PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+				  (long long) waited_ms / 1000, (long long) wait_ms / 1000);
+	}
+	PQclear(res);
+}
+
+int
+advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *what)
+{
+	const char *values[1] = {name};
+	int64_t		start = monotonic_ms();
+	int64_t		last_log = -LOCK_LOG_INTERVAL_MS;
+
+	for (;;)
+	{
+		PGresult   *res = db_query(conn, "taking the run lock",
+									"SELECT pg_catalog.pg_try_advisory_lock(" LOCK_KEY_SQL ")",
+									1, values, PGRES_TUPLES_OK);
+		bool		got;
+		int64_t		waited;
+
+		if (res == NULL)
+			return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+		got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		if (got)
+		{
+			log_event(LOG_LEVEL_DEBUG, "lock_acquired", NULL, "took the run lock \"%s\"", name);
+			return EXIT_OK;
+		}
+		waited = monotonic_ms() - start;
+		if (waited >= wait_ms)
+			break;
+		if (waited - last_log >= LOCK_LOG_INTERVAL_MS)
+		{
+			log_holder(conn, name, what, waited, wait_ms);
+			last_log = waited;
+		}
+		if (!sleep_ms_interruptible(LOCK_POLL_MS))
+			return cancel_exit_code();
+	}
+	log_holder(conn, name, what, monotonic_ms() - start, wait_ms);
+	{
+		char		buf[32];
+
+		format_duration(wait_ms, buf, sizeof(buf));
+		log_event(LOG_LEVEL_ERROR, "lock_busy", NULL,
+				  "another %s run holds the lock \"%s\"; gave up after --lock-wait %s",
+				  what, name, buf);
+	}
+	return EXIT_LOCKED;
+}
+
+bool
+advlock_release(PGconn *conn, const char *name)
+{
+	const char *values[1] = {name};
+	PGresult   *res = db_query(conn, "releasing the run lock",
+								"SELECT pg_catalog.pg_advisory_unlock(" LOCK_KEY_SQL ")",
+								1, values, PGRES_TUPLES_OK);
+	bool		ok;
+
+	if (res == NULL)
+		return false;
+	ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (!ok)
+		log_warning("the run lock \"%s\" was not held at release", name);
+	PQclear(res);
+	return ok;
+}

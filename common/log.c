@@ -1,0 +1,143 @@
+/*-------------------------------------------------------------------------
+ *
+ * log.c
+ *	  One line per event on stderr, as text or JSON.
+ *
+ * common/log.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "memory.h"
+
+/* Written once by log_init(), read-only afterwards (see log.h). */
+static const char *log_program = "toolkit";
+static log_format log_fmt = LOG_FORMAT_TEXT;
+static int	log_verbosity = 0;
+
+static const char *const level_names[] = {"debug", "info", "warning", "error"};
+
+void
+log_init(const char *progname, log_format format, int verbosity)
+{
+	log_program = progname;
+	log_fmt = format;
+	log_verbosity = verbosity;
+}
+
+bool
+log_parse_format(const char *s, log_format *out)
+{
+	if (strcmp(s, "text") == 0)
+		*out = LOG_FORMAT_TEXT;
+	else if (strcmp(s, "json") == 0)
+		*out = LOG_FORMAT_JSON;
+	else
+		return false;
+	return true;
+}
+
+log_format
+log_get_format(void)
+{
+	return log_fmt;
+}
+
+const char *
+log_progname(void)
+{
+	return log_program;
+}
+
+bool
+log_enabled(log_level level)
+{
+	if (level >= LOG_LEVEL_WARNING)
+		return true;
+	if (level == LOG_LEVEL_INFO)
+		return log_verbosity >= 0;
+	return log_verbosity >= 1;
+}
+
+static void
+append_timestamp(strbuf *sb)
+{
+	struct timeval tv;
+	struct tm	tm;
+	char		buf[32];
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	strbuf_appendf(sb, "%s.%03dZ", buf, (int) (tv.tv_usec / 1000));
+}
+
+void
+log_event(log_level level, const char *event, const log_field *fields,
+		  const char *fmt,...)
+{
+	strbuf		msg;
+	strbuf		line;
+	va_list		ap;
+
+	if (!log_enabled(level))
+		return;
+
+	strbuf_init(&msg);
+	va_start(ap, fmt);
+	strbuf_vappendf(&msg, fmt, ap);
+	va_end(ap);
+
+	strbuf_init(&line);
+	if (log_fmt == LOG_FORMAT_JSON)
+	{
+		strbuf_append(&line, "{\"ts\":\"");
+		append_timestamp(&line);
+		strbuf_appendf(&line, "\",\"level\":\"%s\",\"program\":", level_names[level]);
+		strbuf_append_json(&line, log_program);
+		if (event)
+		{
+			strbuf_append(&line, ",\"event\":");
+			strbuf_append_json(&line, event);
+		}
+		strbuf_append(&line, ",\"msg\":");
+		strbuf_append_json(&line, msg.data);
+		for (const log_field *f = fields; f && f->key; f++)
+		{
+			strbuf_append_char(&line, ',');
+			strbuf_append_json(&line, f->key);
+			strbuf_append_char(&line, ':');
+			if (f->value)
+				strbuf_append_json(&line, f->value);
+			else
+				strbuf_append(&line, "null");
+		}
+		strbuf_append(&line, "}\n");
+	}
+	else
+	{
+		/* one event, one line: fold the newlines of server messages */
+		for (char *p = msg.data; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		while (msg.len > 0 && msg.data[msg.len - 1] == ' ')
+			msg.data[--msg.len] = '\0';
+		if (level == LOG_LEVEL_INFO)
+			strbuf_appendf(&line, "%s: %s\n", log_program, msg.data);
+		else
+			strbuf_appendf(&line, "%s: %s: %s\n", log_program, level_names[level], msg.data);
+	}
+
+	/* a single write keeps lines whole when several processes share stderr */
+	fwrite(line.data, 1, line.len, stderr);
+	fflush(stderr);
+	strbuf_free(&line);
+	strbuf_free(&msg);
+}

@@ -1,0 +1,72 @@
+/*-------------------------------------------------------------------------
+ *
+ * log.h
+ *	  One line per event on stderr, as text or as one JSON object a line.
+ *
+ * Text:  "migrator: error: migration 109 failed ..."
+ * JSON:  {"ts":"2026-11-25T15:25:21.123Z","level":"error","program":"migrator",
+ *         "event":"migration_failed","msg":"...", <fields>}
+ *
+ * Messages are lower case, one line, no trailing period, identifiers in
+ * double quotes (PostgreSQL's frontend style).  Fields are extra key/value
+ * pairs that only the JSON form carries; the text form must say everything
+ * in the message itself.
+ *
+ * The logger's settings are written once by log_init() from main() before
+ * anything else runs and only read afterwards; they are configuration, not
+ * mutable state.
+ *
+ * common/log.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOOLKIT_LOG_H
+#define TOOLKIT_LOG_H
+
+#include <stdbool.h>
+
+typedef enum log_format
+{
+	LOG_FORMAT_TEXT,
+	LOG_FORMAT_JSON
+} log_format;
+
+typedef enum log_level
+{
+	LOG_LEVEL_DEBUG,			/* shown with -v */
+	LOG_LEVEL_INFO,				/* shown unless -q */
+	LOG_LEVEL_WARNING,			/* always shown */
+	LOG_LEVEL_ERROR				/* always shown */
+} log_level;
+
+/* A JSON-only extra field; arrays of these end with a {NULL, NULL} entry. */
+typedef struct log_field
+{
+	const char *key;
+	const char *value;			/* NULL prints as JSON null */
+} log_field;
+
+/* verbosity: -1 quiet (warnings and errors), 0 normal, 1 verbose (debug) */
+void		log_init(const char *progname, log_format format, int verbosity);
+
+/* "text" or "json"; returns false for anything else */
+bool		log_parse_format(const char *s, log_format *out);
+
+log_format	log_get_format(void);
+const char *log_progname(void);
+bool		log_enabled(log_level level);
+
+/*
+ * Emit one event.  event is a stable snake_case name for machines (may be
+ * NULL); fields may be NULL.  Embedded newlines in the message are folded
+ * into spaces in the text form so that one event stays one line.
+ */
+void		log_event(log_level level, const char *event, const log_field *fields,
+					  const char *fmt,...) __attribute__((format(printf, 4, 5)));
+
+#define log_error(...) log_event(LOG_LEVEL_ERROR, NULL, NULL, __VA_ARGS__)
+#define log_warning(...) log_event(LOG_LEVEL_WARNING, NULL, NULL, __VA_ARGS__)
+#define log_info(...) log_event(LOG_LEVEL_INFO, NULL, NULL, __VA_ARGS__)
+#define log_debug(...) log_event(LOG_LEVEL_DEBUG, NULL, NULL, __VA_ARGS__)
+
+#endif							/* TOOLKIT_LOG_H */

@@ -1,0 +1,213 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.c
+ *	  Running one statement: asynchronously, cancellably, watched.
+ *
+ * common/query.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "query.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/select.h>
+
+#include "cancel.h"
+#include "log.h"
+#include "memory.h"
+#include "retry.h"
+
+/* how long one select() may sleep when no watch asks for less */
+#define POLL_SLICE_MS 100
+
+static bool
+status_matches(ExecStatusType got, ExecStatusType expect)
+{
+	if (expect == DB_EXPECT_ANY_OK)
+		return got == PGRES_COMMAND_OK || got == PGRES_TUPLES_OK;
+	return got == expect;
+}
+
+/* Wait until the socket is readable or slice_ms passed; false on error. */
+static bool
+wait_socket(PGconn *conn, int64_t slice_ms)
+{
+	int			sock = PQsocket(conn);
+	fd_set		rfds;
+	struct timeval tv;
+
+	if (sock < 0)
+		return false;
+	FD_ZERO(&rfds);
+	FD_SET(sock, &rfds);
+	tv.tv_sec = slice_ms / 1000;
+	tv.tv_usec = (slice_ms % 1000) * 1000;
+	if (select(sock + 1, &rfds, NULL, NULL, &tv) < 0 && errno != EINTR)
+		return false;
+	return true;
+}
+
+bool
+db_run(PGconn *conn, const char *sql, int nparams, const char *const *values,
+	   ExecStatusType expect, PGresult **res_out, db_error *err,
+	   const db_watch *watch)
+{
+	return db_run_ex(conn, sql, nparams, values, expect, res_out, err, watch, true);
+}
+
+bool
+db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
+		  ExecStatusType expect, PGresult **res_out, db_error *err,
+		  const db_watch *watch, bool interruptible)
+{
+	int64_t		start = monotonic_ms();
+	int64_t		next_tick = watch ? start + watch->tick_ms : INT64_MAX;
+	bool		canceled = false;
+	bool		ok = true;
+	bool		got_result = false;
+	PGresult   *res;
+	PGresult   *keep = NULL;
+
+	if (res_out)
+		*res_out = NULL;
+	db_error_clear(err);
+
+	if (interruptible && cancel_pending())
+	{
+		err->cls = PGERR_CANCELED_BY_US;
+		err->message = xstrdup("canceled before the statement was sent");
+		return false;
+	}
+
+	if (interruptible)
+		cancel_arm(conn);
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
+	{
+		if (interruptible)
+			cancel_arm(NULL);
+		db_error_from_conn(err, conn, false);
+		return false;
+	}
+
+	/* wait for the whole answer, watching the clock, signals and the socket */
+	for (;;)
+	{
+		int64_t		now;
+		int64_t		slice;
+
+		if (!PQconsumeInput(conn))
+			break;				/* connection trouble: PQgetResult tells */
+		if (!PQisBusy(conn))
+			break;
+		now = monotonic_ms();
+		if (interruptible && cancel_pending() && !canceled)
+		{
+			/* the handler already sent a cancel if it was armed; be sure */
+			cancel_send(conn);
+			canceled = true;
+		}
+		if (watch && now >= next_tick)
+		{
+			if (!canceled && watch->tick(watch->arg, now - start))
+			{
+				cancel_send(conn);
+				canceled = true;
+			}
+			next_tick = now + watch->tick_ms;
+		}
+		slice = POLL_SLICE_MS;
+		if (watch && next_tick - now < slice)
+			slice = next_tick - now > 0 ? next_tick - now : 1;
+		if (!wait_socket(conn, slice))
+			break;
+	}
+	if (interruptible)
+	{
+		cancel_arm(NULL);
+		if (cancel_pending())
+			canceled = true;
+	}
+
+	/* drain every result; the first failure wins */
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		got_result = true;
+		if (ok && !status_matches(PQresultStatus(res), expect))
+		{
+			ok = false;
+			db_error_from_result(err, conn, res, canceled);
+		}
+		if (ok && res_out)
+		{
+			PQclear(keep);
+			keep = res;
+		}
+		else
+			PQclear(res);
+		/* a broken connection may keep returning error results */
+		if (PQstatus(conn) == CONNECTION_BAD)
+			break;
+	}
+	if (ok && (!got_result || PQstatus(conn) == CONNECTION_BAD))
+	{
+		ok = false;
+		db_error_from_conn(err, conn, canceled);
+	}
+	if (!ok)
+	{
+		PQclear(keep);
+		return false;
+	}
+	if (res_out)
+		*res_out = keep;
+	else
+		PQclear(keep);
+	return true;
+}
+
+PGresult *
+db_query(PGconn *conn, const char *what, const char *sql, int nparams,
+		 const char *const *values, ExecStatusType expect)
+{
+	db_error	err = {0};
+	PGresult   *res;
+
+	if (!db_run(conn, sql, nparams, values, expect, &res, &err, NULL))
+	{
+		char	   *msg = db_error_format(&err);
+
+		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "%s: %s", what, msg);
+		free(msg);
+		db_error_clear(&err);
+		return NULL;
+	}
+	return res;
+}
+
+bool
+db_command(PGconn *conn, const char *what, const char *sql)
+{
+	PGresult   *res = db_query(conn, what, sql, 0, NULL, PGRES_COMMAND_OK);
+	bool		ok = res != NULL;
+
+	PQclear(res);
+	return ok;
+}
+
+bool
+db_command_uninterruptible(PGconn *conn, const char *what, const char *sql)
+{
+	db_error	err = {0};
+
+	if (!db_run_ex(conn, sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false))
+	{
+		char	   *msg = db_error_format(&err);
+
+		log_event(LOG_LEVEL_WARNING, "query_failed", NULL, "%s: %s", what, msg);
+		free(msg);
+		db_error_clear(&err);
+		return false;
+	}
+	return true;
+}

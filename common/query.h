@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.h
+ *	  Running one statement: asynchronously, cancellably, watched.
+ *
+ * Every statement is sent with PQsendQueryParams (the extended protocol,
+ * which refuses a string of several statements: one statement per query,
+ * always), then awaited with select() on the socket, so that a signal or a
+ * watchdog can cancel it and a side channel can observe it while it runs.
+ *
+ * Success is decided only here, and only by libpq's result status: a
+ * statement succeeded when every result it produced had the status the
+ * caller expected.  Error classes never turn a failure into a success.
+ *
+ * common/query.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOOLKIT_QUERY_H
+#define TOOLKIT_QUERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "pgerr.h"
+
+/*
+ * Called every tick_ms while a statement runs, with the time it has run.
+ * Return true to cancel the statement (a watchdog); the error that follows is
+ * classified PGERR_CANCELED_BY_US.
+ */
+typedef bool (*db_tick_fn) (void *arg, int64_t elapsed_ms);
+
+/*
+ * For a statement whose kind the caller does not know (a migration's): a
+ * command or rows both count as success.  Single-row mode is never turned on
+ * here, so no result ever has the status this borrows.
+ */
+#define DB_EXPECT_ANY_OK PGRES_SINGLE_TUPLE
+
+typedef struct db_watch
+{
+	db_tick_fn	tick;
+	void	   *arg;
+	int			tick_ms;		/* > 0 */
+} db_watch;
+
+/*
+ * Run sql with nparams text parameters.  expect is PGRES_COMMAND_OK,
+ * PGRES_TUPLES_OK or DB_EXPECT_ANY_OK.  Returns true on success and, if res_out is not NULL,
+ * hands the result to the caller (who PQclear()s it).  Returns false on any
+ * failure and fills err (which the caller clears); no result is handed out.
+ * watch may be NULL.  A SIGINT/SIGTERM cancels the statement: the call then
+ * returns false with err->cls == PGERR_CANCELED_BY_US (or, if the statement
+ * finished before the cancel arrived, its true outcome).
+ */
+bool		db_run(PGconn *conn, const char *sql, int nparams, const char *const *values,
+				   ExecStatusType expect, PGresult **res_out, db_error *err,
+				   const db_watch *watch);
+
+/*
+ * db_run, and with interruptible false a signal neither stops the statement
+ * from being sent nor cancels it: for the clean-up after a cancel (ROLLBACK,
+ * recording a failure).  A second signal still kills the program.
+ */
+bool		db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
+					  ExecStatusType expect, PGresult **res_out, db_error *err,
+					  const db_watch *watch, bool interruptible);
+
+/* A clean-up command (uninterruptible); a failure is logged as a warning. */
+bool		db_command_uninterruptible(PGconn *conn, const char *what, const char *sql);
+
+/* db_run without a watch, logging the failure as "<what>: <error>". */
+PGresult   *db_query(PGconn *conn, const char *what, const char *sql, int nparams,
+					 const char *const *values, ExecStatusType expect);
+
+/* Run a command and log a failure; true on success. */
+bool		db_command(PGconn *conn, const char *what, const char *sql);
+
+#endif							/* TOOLKIT_QUERY_H */

@@ -1,0 +1,68 @@
+/*-------------------------------------------------------------------------
+ *
+ * retry.c
+ *	  Time, interruptible sleeps and the backoff of retries.
+ *
+ * common/retry.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "retry.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "cancel.h"
+
+int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+retry_backoff_max_ms(int attempt, int64_t base_ms, int64_t cap_ms)
+{
+	int64_t		d = base_ms;
+
+	for (int i = 1; i < attempt && d < cap_ms; i++)
+		d *= 2;
+	return d < cap_ms ? d : cap_ms;
+}
+
+int64_t
+retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
+{
+	int64_t		d = retry_backoff_max_ms(attempt, base_ms, cap_ms);
+	int64_t		half = d / 2;
+
+	if (half <= 0)
+		return d;
+	/* arc4random needs no seeding and keeps no state of ours */
+	return half + (int64_t) arc4random_uniform((uint32_t) (d - half + 1));
+}
+
+bool
+sleep_ms_interruptible(int64_t ms)
+{
+	int64_t		deadline = monotonic_ms() + ms;
+
+	while (!cancel_pending())
+	{
+		int64_t		left = deadline - monotonic_ms();
+		struct timespec ts;
+
+		if (left <= 0)
+			return true;
+		/* short slices: a signal also ends nanosleep early, but be sure */
+		if (left > 100)
+			left = 100;
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}

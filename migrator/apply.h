@@ -1,0 +1,64 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply.h
+ *	  Applying one migration, fail-hard, with bounded lock waits.
+ *
+ * A transactional migration runs in one transaction with the insert of its
+ * history row and its verify queries: all of it or nothing.  Its lock waits
+ * are bounded by SET LOCAL lock_timeout; a lock timeout or deadlock rolls it
+ * back and, after a backoff, runs it again, up to the retry limit.
+ *
+ * A no-transaction migration runs statement by statement in autocommit with
+ * session-level timeouts (reset afterwards); a failure is recorded with
+ * status 'failed', so that status and check show it and the next run starts
+ * it again from its first statement.
+ *
+ * While a statement runs, a second connection samples the sessions that
+ * block it, so that a lock timeout can name them (after the timeout the
+ * blocking list is empty).
+ *
+ * migrator/apply.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APPLY_H
+#define APPLY_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "conn.h"
+#include "history.h"
+#include "migration_files.h"
+
+typedef struct apply_settings
+{
+	int64_t		lock_timeout_ms;	/* 0: none */
+	int64_t		statement_timeout_ms;	/* 0: none */
+	int			retries;		/* extra attempts after the first */
+} apply_settings;
+
+typedef struct apply_ctx
+{
+	PGconn	   *conn;			/* holds the run lock */
+	const conn_options *conn_opts;	/* to open the side connection */
+	PGconn	   *side;			/* opened on first need, closed by
+								 * apply_ctx_close() */
+	const history_table *ht;
+	apply_settings settings;
+} apply_ctx;
+
+/*
+ * Apply m (already parsed).  Returns EXIT_OK when it is applied and recorded;
+ * EXIT_CHANGE_FAILED when it failed (rolled back, or for no-transaction
+ * files recorded as failed); EXIT_UNREACHABLE when the connection was lost;
+ * the cancel exit code on SIGINT/SIGTERM.  On any failure *final_error gets
+ * the one line that must end the run's output (caller frees and prints it
+ * last); details were logged already.
+ */
+int			apply_migration(apply_ctx *ctx, migration *m, char **final_error);
+
+void		apply_ctx_close(apply_ctx *ctx);
+
+#endif							/* APPLY_H */

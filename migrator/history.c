@@ -1,0 +1,312 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.c
+ *	  The history table.
+ *
+ * migrator/history.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "history.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+#include "pgerr.h"
+#include "query.h"
+
+/* Our shape, column by column, as format_type() spells the types. */
+static const struct
+{
+	const char *name;
+	const char *type;
+}			history_columns[] = {
+	{"version", "bigint"},
+	{"name", "text"},
+	{"checksum", "text"},
+	{"status", "text"},
+	{"applied_at", "timestamp with time zone"},
+	{"duration_ms", "bigint"},
+	{"applied_by", "text"},
+	{"failure", "text"},
+};
+#define N_HISTORY_COLUMNS (sizeof(history_columns) / sizeof(history_columns[0]))
+
+bool
+history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table)
+{
+	char	   *qs = PQescapeIdentifier(conn, schema, strlen(schema));
+	char	   *qt = PQescapeIdentifier(conn, table, strlen(table));
+
+	memset(ht, 0, sizeof(*ht));
+	if (qs == NULL || qt == NULL)
+	{
+		log_error("could not quote the history table name: %s", PQerrorMessage(conn));
+		PQfreemem(qs);
+		PQfreemem(qt);
+		return false;
+	}
+	ht->schema = schema;
+	ht->table = table;
+	ht->qualified = xasprintf("%s.%s", qs, qt);
+	ht->display = xasprintf("%s.%s", schema, table);
+	PQfreemem(qs);
+	PQfreemem(qt);
+	return true;
+}
+
+void
+history_table_free(history_table *ht)
+{
+	if (ht == NULL)
+		return;
+	free(ht->qualified);
+	free(ht->display);
+	ht->qualified = ht->display = NULL;
+}
+
+/*
+ * Compare the table's columns with ours.  Returns EXIT_OK with *exists set,
+ * or EXIT_USAGE for a foreign shape, EXIT_UNREACHABLE if the query failed.
+ */
+static int
+check_shape(PGconn *conn, const history_table *ht, bool *exists)
+{
+	const char *values[2] = {ht->schema, ht->table};
+	PGresult   *res;
+	strbuf		found;
+	bool		same;
+	char		relkind;
+
+	res = db_query(conn, "inspecting the history table",
+				   "SELECT c.relkind, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+				   "FROM pg_catalog.pg_class c "
+				   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+				   "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+				   "WHERE n.nspname = $1 AND c.relname = $2 "
+				   "ORDER BY a.attnum",
+				   2, values, PGRES_TUPLES_OK);
+	if (res == NULL)
+		return EXIT_UNREACHABLE;
+	*exists = PQntuples(res) > 0;
+	if (!*exists)
+	{
+		PQclear(res);
+		return EXIT_OK;
+	}
+	relkind = PQgetvalue(res, 0, 0)[0];
+	same = (relkind == 'r' || relkind == 'p') && PQntuples(res) == (int) N_HISTORY_COLUMNS;
+	strbuf_init(&found);
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const char *col = PQgetvalue(res, i, 1);
+		const char *type = PQgetvalue(res, i, 2);
+
+		strbuf_appendf(&found, "%s%s %s", i ? ", " : "", col, type);
+		if (same && (strcmp(col, history_columns[i].name) != 0 ||
+					 strcmp(type, history_columns[i].type) != 0))
+			same = false;
+	}
+	PQclear(res);
+	if (!same)
+	{
+		log_event(LOG_LEVEL_ERROR, "foreign_history_table", NULL,
+				  "relation \"%s\" exists but is not a migrator history table (%s: %s); it may belong to another tool: choose another --history-table, or import it with \"migrator baseline --from\"",
+				  ht->display, relkind == 'r' || relkind == 'p' ? "columns" : "kind",
+				  relkind == 'r' || relkind == 'p' ? found.data :
+				  (relkind == 'v' ? "view" : relkind == 'i' ? "index" : "not a table"));
+		strbuf_free(&found);
+		return EXIT_USAGE;
+	}
+	strbuf_free(&found);
+	return EXIT_OK;
+}
+
+int
+history_load(PGconn *conn, const history_table *ht, history *out)
+{
+	PGresult   *res;
+	char	   *sql;
+	int			rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = check_shape(conn, ht, &out->exists);
+	if (rc != EXIT_OK || !out->exists)
+		return rc;
+
+	sql = xasprintf("SELECT version, name, checksum, status, "
+					"to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+					"coalesce(duration_ms, 0), coalesce(applied_by, ''), failure "
+					"FROM %s ORDER BY version", ht->qualified);
+	res = db_query(conn, "reading the history table", sql, 0, NULL, PGRES_TUPLES_OK);
+	free(sql);
+	if (res == NULL)
+		return EXIT_UNREACHABLE;
+	out->n = PQntuples(res);
+	out->rows = xcalloc((size_t) (out->n > 0 ? out->n : 1), sizeof(history_row));
+	for (int i = 0; i < out->n; i++)
+	{
+		history_row *r = &out->rows[i];
+
+		r->version = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		r->name = xstrdup(PQgetvalue(res, i, 1));
+		r->checksum = xstrdup(PQgetvalue(res, i, 2));
+		r->status = xstrdup(PQgetvalue(res, i, 3));
+		r->applied_at = xstrdup(PQgetvalue(res, i, 4));
+		r->duration_ms = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+		r->applied_by = xstrdup(PQgetvalue(res, i, 6));
+		r->failure = PQgetisnull(res, i, 7) ? NULL : xstrdup(PQgetvalue(res, i, 7));
+	}
+	PQclear(res);
+	return EXIT_OK;
+}
+
+int
+history_ensure(PGconn *conn, const history_table *ht)
+{
+	const char *values[1] = {ht->schema};
+	PGresult   *res;
+	bool		schema_exists;
+	char	   *sql;
+	bool		ok;
+
+	/*
+	 * CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the
+	 * database before it looks for the schema, so ask first.
+	 */
+	res = db_query(conn, "looking up the schema",
+				   "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+				   1, values, PGRES_TUPLES_OK);
+	if (res == NULL)
+		return EXIT_CHANGE_FAILED;
+	schema_exists = PQntuples(res) > 0;
+	PQclear(res);
+	if (!schema_exists)
+	{
+		char	   *qs = PQescapeIdentifier(conn, ht->schema, strlen(ht->schema));
+
+		sql = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", qs);
+		PQfreemem(qs);
+		ok = db_command(conn, "creating the schema", sql);
+		free(sql);
+		if (!ok)
+			return EXIT_CHANGE_FAILED;
+	}
+	sql = xasprintf("CREATE TABLE IF NOT EXISTS %s ("
+					"version bigint PRIMARY KEY, "
+					"name text NOT NULL, "
+					"checksum text NOT NULL, "
+					"status text NOT NULL CHECK (status IN ('applied', 'failed')), "
+					"applied_at timestamp with time zone NOT NULL DEFAULT now(), "
+					"duration_ms bigint, "
+					"applied_by text, "
+					"failure text)", ht->qualified);
+	ok = db_command(conn, "creating the history table", sql);
+	free(sql);
+	if (!ok)
+		return EXIT_CHANGE_FAILED;
+	log_event(LOG_LEVEL_INFO, "history_created", NULL, "created history table \"%s\"", ht->display);
+	return EXIT_OK;
+}
+
+bool
+history_record(PGconn *conn, const history_table *ht, int64_t version,
+			   const char *name, const char *checksum, const char *status,
+			   int64_t duration_ms, const char *failure, db_error *err)
+{
+	char		vbuf[24],
+				dbuf[24],
+				host[256];
+	const char *values[7];
+	char	   *sql;
+	bool		ok;
+
+	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
+	snprintf(dbuf, sizeof(dbuf), "%lld", (long long) duration_ms);
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	values[0] = vbuf;
+	values[1] = name;
+	values[2] = checksum;
+	values[3] = status;
+	values[4] = dbuf;
+	values[5] = host;
+	values[6] = failure;
+	sql = xasprintf("INSERT INTO %s AS h (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
+					"VALUES ($1, $2, $3, $4, clock_timestamp(), $5, session_user || '@' || $6, $7) "
+					"ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, "
+					"status = EXCLUDED.status, applied_at = EXCLUDED.applied_at, "
+					"duration_ms = EXCLUDED.duration_ms, applied_by = EXCLUDED.applied_by, "
+					"failure = EXCLUDED.failure", ht->qualified);
+	ok = db_run_ex(conn, sql, 7, values, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	free(sql);
+	return ok;
+}
+
+bool
+history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, const char *checksum)
+{
+	char		vbuf[24];
+	const char *values[2] = {vbuf, checksum};
+	char	   *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1", ht->qualified);
+	PGresult   *res;
+
+	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
+	bool		ok;
+
+	res = db_query(conn, "updating a checksum", sql, 2, values, PGRES_COMMAND_OK);
+	free(sql);
+	ok = res != NULL;
+	PQclear(res);
+	return ok;
+}
+
+bool
+history_forget(PGconn *conn, const history_table *ht, int64_t version)
+{
+	char		vbuf[24];
+	const char *values[1] = {vbuf};
+	char	   *sql = xasprintf("DELETE FROM %s WHERE version = $1", ht->qualified);
+	PGresult   *res;
+	bool		ok;
+
+	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
+	res = db_query(conn, "removing a history row", sql, 1, values, PGRES_COMMAND_OK);
+	free(sql);
+	ok = res != NULL;
+	PQclear(res);
+	return ok;
+}
+
+const history_row *
+history_find(const history *h, int64_t version)
+{
+	for (int i = 0; i < h->n; i++)
+		if (h->rows[i].version == version)
+			return &h->rows[i];
+	return NULL;
+}
+
+void
+history_free(history *h)
+{
+	if (h == NULL)
+		return;
+	for (int i = 0; i < h->n; i++)
+	{
+		free(h->rows[i].name);
+		free(h->rows[i].checksum);
+		free(h->rows[i].status);
+		free(h->rows[i].applied_at);
+		free(h->rows[i].applied_by);
+		free(h->rows[i].failure);
+	}
+	free(h->rows);
+	memset(h, 0, sizeof(*h));
+}

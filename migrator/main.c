@@ -1,0 +1,805 @@
+/*-------------------------------------------------------------------------
+ *
+ * main.c
+ *	  migrator: apply numbered DDL migrations, fail-hard.
+ *
+ * Commands come from one table whose flags say what the dispatcher sets up
+ * before calling (a connection, the run lock).  Only main() exits; every
+ * command returns a code of the toolkit's exit-code table.
+ *
+ * migrator/main.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advlock.h"
+#include "apply.h"
+#include "cancel.h"
+#include "conn.h"
+#include "exitcodes.h"
+#include "history.h"
+#include "log.h"
+#include "memory.h"
+#include "migration_files.h"
+#include "options.h"
+#include "retry.h"
+
+#define PROGNAME "migrator"
+#define MIGRATOR_VERSION "0.1.0"
+
+typedef struct migrator_options
+{
+	const char *dir;
+	conn_options conn;
+	const char *history_table;
+	int64_t		lock_wait_ms;
+	apply_settings apply;
+	bool		out_of_order;
+	bool		forget_missing;
+} migrator_options;
+
+/* What the dispatcher has set up for a command. */
+typedef struct run_state
+{
+	const migrator_options *opts;
+	migration_set files;
+	PGconn	   *conn;
+	history_table ht;
+	history hist;
+	bool		locked;
+	char	   *lock_name;
+} run_state;
+
+/* How a version stands, files against history. */
+typedef enum version_state
+{
+	VS_APPLIED,
+	VS_PENDING,
+	VS_FAILED,					/* a no-transaction run failed; runs again */
+	VS_CHANGED,					/* applied, file differs */
+	VS_MISSING					/* applied, file gone */
+} version_state;
+
+static const char *const state_names[] = {"applied", "pending", "failed", "changed", "missing"};
+
+typedef struct version_item
+{
+	int64_t		version;
+	migration  *m;				/* NULL when missing */
+	const history_row *row;		/* NULL when never run */
+	version_state state;
+} version_item;
+
+typedef struct reconciliation
+{
+	version_item *items;		/* by version */
+	int			n;
+	int			n_pending;		/* pending + failed */
+	int			n_mismatch;		/* changed + missing */
+	int			n_out_of_order;
+	int64_t		max_applied;
+} reconciliation;
+
+#define CMD_CONNECT 0x1			/* needs a connection and the history */
+#define CMD_LOCK	0x2			/* takes the run lock before reading history */
+
+typedef struct command
+{
+	const char *name;
+	int			(*fn) (run_state *rs);
+	unsigned	flags;
+	const char *summary;
+} command;
+
+static int	cmd_up(run_state *rs);
+static int	cmd_status(run_state *rs);
+static int	cmd_check(run_state *rs);
+static int	cmd_plan(run_state *rs);
+static int	cmd_repair(run_state *rs);
+
+static const command commands[] = {
+	{"up", cmd_up, CMD_CONNECT | CMD_LOCK, "apply every pending migration, in order, fail-hard (default)"},
+	{"status", cmd_status, CMD_CONNECT, "list every version: applied, pending, failed, changed, missing"},
+	{"check", cmd_check, CMD_CONNECT, "start-up gate: exit 0 if current, 5 if behind, 6 on a mismatch"},
+	{"plan", cmd_plan, CMD_CONNECT, "show what up would run; touches and creates nothing"},
+	{"repair", cmd_repair, CMD_CONNECT | CMD_LOCK, "record the current checksums of deliberately changed files"},
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+			"%s applies numbered, DDL-only PostgreSQL migrations, fail-hard.\n"
+			"\n"
+			"Usage:\n"
+			"  %s [COMMAND] [OPTION]...\n"
+			"\n"
+			"Commands:\n", PROGNAME, PROGNAME);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+			"\n"
+			"Options:\n"
+			"  -d, --dir=DIR              migrations directory (default $MIGRATIONS_DIR, else \"migrations\")\n"
+			"      --dsn=DSN              connection string or URI (default $DATABASE_URL, else libpq's PG* variables)\n"
+			"      --schema=NAME          schema for search_path and the history table (default \"public\")\n"
+			"      --history-table=NAME   history table (default \"schema_migrations\")\n"
+			"      --lock-timeout=DUR     bound on every lock wait of a migration (default 5s; 0 = none)\n"
+			"      --statement-timeout=DUR  bound on every statement (default 0 = none)\n"
+			"      --retries=N            retries after a lock timeout or deadlock (default 3 = up to 4 attempts;\n"
+			"                             backoff 1s doubling, capped at 30s, with jitter)\n"
+			"      --lock-wait=DUR        how long to wait for another migrator run (default 5min), then exit 4\n"
+			"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
+			"      --out-of-order         allow pending versions lower than the highest applied one\n"
+			"      --forget-missing       repair: also drop history rows whose file is gone\n"
+			"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
+			"  -q, --quiet                only warnings and errors\n"
+			"  -v, --verbose              also debug messages (each statement as it runs)\n"
+			"  -V, --version              print the version and exit\n"
+			"  -h, --help                 show this help and exit\n"
+			"\n"
+			"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none.\n"
+			"\n"
+			"Files: <version>_<name>.sql (version a positive integer; 0109 and 109 are the same),\n"
+			"optional <version>_<name>.verify.sql with SELECTs that must all return true.\n"
+			"Directive (leading comment block): -- migrator:no-transaction\n"
+			"\n"
+			"A granted lock is held until the migration commits: --lock-timeout bounds the wait\n"
+			"for a lock, not how long a table rewrite blocks traffic. Keep migrations short.\n"
+			"The run lock is a session advisory lock: connect directly, not through a pooler in\n"
+			"transaction mode.\n"
+			"\n"
+			EXIT_CODES_HELP);
+}
+
+static const command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/*
+ * Files against history.  Sets the counts; never fails.
+ */
+static void
+reconcile(const run_state *rs, reconciliation *rec)
+{
+	const migration_set *files = &rs->files;
+	const history *h = &rs->hist;
+	int			fi = 0,
+				hi = 0;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->items = xcalloc((size_t) (files->n + h->n + 1), sizeof(version_item));
+	for (int i = 0; i < h->n; i++)
+		if (strcmp(h->rows[i].status, "applied") == 0 && h->rows[i].version > rec->max_applied)
+			rec->max_applied = h->rows[i].version;
+
+	/* both lists are sorted by version: merge them */
+	while (fi < files->n || hi < h->n)
+	{
+		version_item *it = &rec->items[rec->n++];
+		migration  *m = fi < files->n ? &files->items[fi] : NULL;
+		const history_row *r = hi < h->n ? &h->rows[hi] : NULL;
+
+		if (m && r && m->version == r->version)
+		{
+			fi++, hi++;
+			it->m = m;
+			it->row = r;
+			if (strcmp(r->status, "failed") == 0)
+				it->state = VS_FAILED;
+			else if (strcmp(r->checksum, m->checksum) != 0)
+				it->state = VS_CHANGED;
+			else
+				it->state = VS_APPLIED;
+		}
+		else if (m && (!r || m->version < r->version))
+		{
+			fi++;
+			it->m = m;
+			it->state = VS_PENDING;
+			if (m->version < rec->max_applied)
+				rec->n_out_of_order++;
+		}
+		else
+		{
+			hi++;
+			it->row = r;
+			it->state = VS_MISSING;
+		}
+		it->version = it->m ? it->m->version : it->row->version;
+		if (it->state == VS_PENDING || it->state == VS_FAILED)
+			rec->n_pending++;
+		if (it->state == VS_CHANGED || it->state == VS_MISSING)
+			rec->n_mismatch++;
+	}
+}
+
+/* Log every mismatch; returns EXIT_HISTORY_MISMATCH if any. */
+static int
+report_mismatches(const run_state *rs, const reconciliation *rec)
+{
+	for (int i = 0; i < rec->n; i++)
+	{
+		const version_item *it = &rec->items[i];
+
+		if (it->state == VS_CHANGED)
+			log_event(LOG_LEVEL_ERROR, "checksum_mismatch", NULL,
+					  "%s: applied migration %lld changed since it was applied (checksum %.12s..., file now %.12s...); restore the file, or run \"migrator repair\" if the change is deliberate",
+					  it->m->path, (long long) it->version, it->row->checksum, it->m->checksum);
+		else if (it->state == VS_MISSING)
+			log_event(LOG_LEVEL_ERROR, "missing_file", NULL,
+					  "applied migration %lld (%s) is missing from \"%s\"; restore the file, or run \"migrator repair --forget-missing\"",
+					  (long long) it->version, it->row->name, rs->opts->dir);
+	}
+	if (rec->n_mismatch > 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "history_mismatch", NULL,
+				  "the history disagrees with the files: %d mismatch%s", rec->n_mismatch,
+				  rec->n_mismatch == 1 ? "" : "es");
+		return EXIT_HISTORY_MISMATCH;
+	}
+	return EXIT_OK;
+}
+
+static int
+report_out_of_order(const run_state *rs, const reconciliation *rec)
+{
+	if (rec->n_out_of_order == 0 || rs->opts->out_of_order)
+		return EXIT_OK;
+	for (int i = 0; i < rec->n; i++)
+	{
+		const version_item *it = &rec->items[i];
+
+		if (it->state == VS_PENDING && it->version < rec->max_applied)
+			log_event(LOG_LEVEL_ERROR, "out_of_order", NULL,
+					  "%s: version %lld is pending but version %lld is already applied; renumber it, or pass --out-of-order",
+					  it->m->path, (long long) it->version, (long long) rec->max_applied);
+	}
+	return EXIT_USAGE;
+}
+
+/* Parse every pending file before anything is applied. */
+static int
+parse_pending(reconciliation *rec)
+{
+	int			rc = EXIT_OK;
+
+	for (int i = 0; i < rec->n; i++)
+	{
+		version_item *it = &rec->items[i];
+
+		if ((it->state == VS_PENDING || it->state == VS_FAILED) &&
+			migration_parse(it->m) != EXIT_OK)
+			rc = EXIT_USAGE;
+	}
+	return rc;
+}
+
+static const version_item *
+first_pending(const reconciliation *rec)
+{
+	for (int i = 0; i < rec->n; i++)
+		if (rec->items[i].state == VS_PENDING || rec->items[i].state == VS_FAILED)
+			return &rec->items[i];
+	return NULL;
+}
+
+static int
+cmd_up(run_state *rs)
+{
+	reconciliation rec;
+	apply_ctx	ctx = {0};
+	int			rc;
+	int			applied = 0;
+	int64_t		start = monotonic_ms();
+	int64_t		last_version = 0;
+	char	   *final_error = NULL;
+
+	reconcile(rs, &rec);
+	rc = report_mismatches(rs, &rec);
+	if (rc == EXIT_OK)
+		rc = report_out_of_order(rs, &rec);
+	if (rc == EXIT_OK)
+		rc = parse_pending(&rec);
+	if (rc != EXIT_OK)
+		goto done;
+	if (rec.n_pending == 0)
+	{
+		log_event(LOG_LEVEL_INFO, "up_to_date", NULL,
+				  "nothing to apply: schema is current at version %lld (%d migration%s)",
+				  (long long) rec.max_applied, rs->files.n, rs->files.n == 1 ? "" : "s");
+		goto done;
+	}
+	if (!rs->hist.exists && (rc = history_ensure(rs->conn, &rs->ht)) != EXIT_OK)
+		goto done;
+
+	ctx.conn = rs->conn;
+	ctx.conn_opts = &rs->opts->conn;
+	ctx.ht = &rs->ht;
+	ctx.settings = rs->opts->apply;
+	for (int i = 0; i < rec.n; i++)
+	{
+		version_item *it = &rec.items[i];
+
+		if (it->state != VS_PENDING && it->state != VS_FAILED)
+			continue;
+		if (cancel_pending())
+		{
+			final_error = xasprintf("interrupted by signal %d before migration %lld: nothing recorded for it",
+									cancel_pending(), (long long) it->version);
+			rc = cancel_exit_code();
+			break;
+		}
+		rc = apply_migration(&ctx, it->m, &final_error);
+		if (rc != EXIT_OK)
+			break;
+		applied++;
+		last_version = it->version;
+	}
+	apply_ctx_close(&ctx);
+	if (rc == EXIT_OK)
+		log_event(LOG_LEVEL_INFO, "up_done", NULL,
+				  "applied %d migration%s in %lldms; schema is current at version %lld",
+				  applied, applied == 1 ? "" : "s", (long long) (monotonic_ms() - start),
+				  (long long) (last_version > rec.max_applied ? last_version : rec.max_applied));
+	else if (applied > 0)
+		log_event(LOG_LEVEL_WARNING, "up_partial", NULL,
+				  "%d migration%s applied before the failure; nothing after it ran",
+				  applied, applied == 1 ? "" : "s");
+
+done:
+	/* the failure is the last line of the run, after every other message */
+	if (final_error)
+	{
+		log_event(LOG_LEVEL_ERROR, "migration_failed", NULL, "%s", final_error);
+		free(final_error);
+	}
+	free(rec.items);
+	return rc;
+}
+
+static int
+cmd_check(run_state *rs)
+{
+	reconciliation rec;
+	int			rc;
+
+	reconcile(rs, &rec);
+	rc = report_mismatches(rs, &rec);
+	if (rc == EXIT_OK && rec.n_pending > 0)
+	{
+		const version_item *first = first_pending(&rec);
+		int			failed = 0;
+
+		for (int i = 0; i < rec.n; i++)
+			failed += rec.items[i].state == VS_FAILED;
+		char		failed_note[64] = "";
+
+		if (failed > 0)
+			snprintf(failed_note, sizeof(failed_note), ", %d of them failed", failed);
+		log_event(LOG_LEVEL_ERROR, "schema_behind", NULL,
+				  "schema out of date: %d pending%s (first: %s) \xe2\x80\x94 run migrate",
+				  rec.n_pending, failed_note, first->m->stem);
+		rc = EXIT_BEHIND;
+	}
+	else if (rc == EXIT_OK)
+		log_event(LOG_LEVEL_INFO, "schema_current", NULL, "schema is current at version %lld (%d migration%s)",
+				  (long long) rec.max_applied, rs->files.n, rs->files.n == 1 ? "" : "s");
+	free(rec.items);
+	return rc;
+}
+
+static void
+print_json_item(const version_item *it)
+{
+	strbuf		sb;
+
+	strbuf_init(&sb);
+	strbuf_appendf(&sb, "{\"version\":%lld,\"name\":", (long long) it->version);
+	strbuf_append_json(&sb, it->m ? it->m->name : it->row->name);
+	strbuf_append(&sb, ",\"state\":");
+	strbuf_append_json(&sb, state_names[it->state]);
+	strbuf_append(&sb, ",\"file\":");
+	if (it->m)
+		strbuf_append_json(&sb, it->m->path);
+	else
+		strbuf_append(&sb, "null");
+	if (it->row)
+	{
+		strbuf_append(&sb, ",\"applied_at\":");
+		strbuf_append_json(&sb, it->row->applied_at);
+		strbuf_appendf(&sb, ",\"duration_ms\":%lld,\"applied_by\":", (long long) it->row->duration_ms);
+		strbuf_append_json(&sb, it->row->applied_by);
+		strbuf_append(&sb, ",\"failure\":");
+		if (it->row->failure)
+			strbuf_append_json(&sb, it->row->failure);
+		else
+			strbuf_append(&sb, "null");
+	}
+	if (it->m)
+		strbuf_appendf(&sb, ",\"no_transaction\":%s,\"verify\":%s",
+					   it->m->no_transaction ? "true" : "false",
+					   it->m->verify_path ? "true" : "false");
+	strbuf_append(&sb, "}\n");
+	fputs(sb.data, stdout);
+	strbuf_free(&sb);
+}
+
+static int
+cmd_status(run_state *rs)
+{
+	reconciliation rec;
+	bool		json = log_get_format() == LOG_FORMAT_JSON;
+
+	reconcile(rs, &rec);
+	if (!json)
+		printf("%-16s %-32s %-8s %-20s %9s  %s\n", "VERSION", "NAME", "STATE", "APPLIED AT",
+			   "DURATION", "APPLIED BY");
+	for (int i = 0; i < rec.n; i++)
+	{
+		const version_item *it = &rec.items[i];
+
+		if (json)
+		{
+			print_json_item(it);
+			continue;
+		}
+		printf("%-16lld %-32s %-8s %-20s %7lldms  %s\n", (long long) it->version,
+			   it->m ? it->m->name : it->row->name, state_names[it->state],
+			   it->row ? it->row->applied_at : "-",
+			   (long long) (it->row ? it->row->duration_ms : 0),
+			   it->row ? it->row->applied_by : "-");
+		if (it->state == VS_FAILED && it->row->failure)
+			printf("%16s failed at %s\n", "", it->row->failure);
+	}
+	if (!json)
+		printf("%d applied, %d pending, %d mismatched\n",
+			   rec.n - rec.n_pending - rec.n_mismatch, rec.n_pending, rec.n_mismatch);
+	free(rec.items);
+	return EXIT_OK;
+}
+
+static int
+cmd_plan(run_state *rs)
+{
+	reconciliation rec;
+	bool		json = log_get_format() == LOG_FORMAT_JSON;
+	int			rc;
+
+	reconcile(rs, &rec);
+	rc = report_mismatches(rs, &rec);
+	if (rc == EXIT_OK)
+		rc = report_out_of_order(rs, &rec);
+	if (rc == EXIT_OK)
+		rc = parse_pending(&rec);
+	if (rc != EXIT_OK)
+	{
+		free(rec.items);
+		return rc;
+	}
+	for (int i = 0; i < rec.n; i++)
+	{
+		const version_item *it = &rec.items[i];
+
+		if (it->state != VS_PENDING && it->state != VS_FAILED)
+			continue;
+		if (json)
+			print_json_item(it);
+		else
+			printf("%s: %d statement%s%s%s%s\n", it->m->path, it->m->script.n_stmts,
+				   it->m->script.n_stmts == 1 ? "" : "s",
+				   it->m->no_transaction ? ", no transaction" : ", one transaction",
+				   it->m->verify_path ? ", verified" : "",
+				   it->state == VS_FAILED ? ", failed before: runs again from its first statement" : "");
+	}
+	log_event(LOG_LEVEL_INFO, "plan", NULL, "%d migration%s would be applied", rec.n_pending,
+			  rec.n_pending == 1 ? "" : "s");
+	free(rec.items);
+	return EXIT_OK;
+}
+
+static int
+cmd_repair(run_state *rs)
+{
+	reconciliation rec;
+	int			repaired = 0;
+	int			rc = EXIT_OK;
+
+	if (!rs->hist.exists)
+	{
+		log_info("nothing to repair: no history table \"%s\" yet", rs->ht.display);
+		return EXIT_OK;
+	}
+	reconcile(rs, &rec);
+	for (int i = 0; i < rec.n; i++)
+	{
+		const version_item *it = &rec.items[i];
+
+		if (it->state == VS_CHANGED)
+		{
+			if (!history_set_checksum(rs->conn, &rs->ht, it->version, it->m->checksum))
+			{
+				rc = EXIT_CHANGE_FAILED;
+				break;
+			}
+			log_event(LOG_LEVEL_INFO, "repaired", NULL,
+					  "recorded the current checksum of %s (was %.12s..., now %.12s...)",
+					  it->m->path, it->row->checksum, it->m->checksum);
+			repaired++;
+		}
+		else if (it->state == VS_MISSING && rs->opts->forget_missing)
+		{
+			if (!history_forget(rs->conn, &rs->ht, it->version))
+			{
+				rc = EXIT_CHANGE_FAILED;
+				break;
+			}
+			log_event(LOG_LEVEL_INFO, "forgotten", NULL,
+					  "removed version %lld (%s) from the history: its file is gone",
+					  (long long) it->version, it->row->name);
+			repaired++;
+		}
+		else if (it->state == VS_MISSING)
+		{
+			log_event(LOG_LEVEL_ERROR, "missing_file", NULL,
+					  "applied migration %lld (%s) is missing from \"%s\"; restore it, or pass --forget-missing",
+					  (long long) it->version, it->row->name, rs->opts->dir);
+			rc = EXIT_HISTORY_MISMATCH;
+		}
+	}
+	if (rc == EXIT_OK)
+		log_event(LOG_LEVEL_INFO, "repair_done", NULL, "repaired %d version%s", repaired,
+				  repaired == 1 ? "" : "s");
+	free(rec.items);
+	return rc;
+}
+
+/* Parse a duration option or log why not. */
+static bool
+duration_arg(const char *option, const char *value, int64_t *out)
+{
+	char		why[256];
+
+	if (parse_duration(value, out, why, sizeof(why)))
+		return true;
+	log_event(LOG_LEVEL_ERROR, "invalid_option", NULL, "option --%s: %s", option, why);
+	return false;
+}
+
+/* Parse argv into opts and *cmd; returns EXIT_OK, EXIT_USAGE, or -1 for "done" (help/version). */
+static int
+parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
+{
+	enum
+	{
+		OPT_DSN = 256, OPT_SCHEMA, OPT_HISTORY_TABLE, OPT_LOCK_TIMEOUT, OPT_STATEMENT_TIMEOUT,
+		OPT_RETRIES, OPT_LOCK_WAIT, OPT_WAIT, OPT_LOG_FORMAT, OPT_OUT_OF_ORDER, OPT_FORGET_MISSING
+	};
+	static const struct option long_options[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"dsn", required_argument, NULL, OPT_DSN},
+		{"schema", required_argument, NULL, OPT_SCHEMA},
+		{"history-table", required_argument, NULL, OPT_HISTORY_TABLE},
+		{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+		{"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+		{"retries", required_argument, NULL, OPT_RETRIES},
+		{"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
+		{"wait", required_argument, NULL, OPT_WAIT},
+		{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+		{"out-of-order", no_argument, NULL, OPT_OUT_OF_ORDER},
+		{"forget-missing", no_argument, NULL, OPT_FORGET_MISSING},
+		{"quiet", no_argument, NULL, 'q'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	log_format format = LOG_FORMAT_TEXT;
+	int			verbosity = 0;
+	int			c;
+	char		why[256];
+	int64_t		n;
+	const char *env_dir = getenv("MIGRATIONS_DIR");
+
+	opts->dir = env_dir && env_dir[0] ? env_dir : "migrations";
+	opts->conn.schema = "public";
+	opts->conn.progname = PROGNAME;
+	opts->history_table = "schema_migrations";
+	opts->lock_wait_ms = 5 * 60 * 1000;
+	opts->apply.lock_timeout_ms = 5000;
+	opts->apply.statement_timeout_ms = 0;
+	opts->apply.retries = 3;
+
+	/* the log format decides how option errors look: find it first */
+	for (int i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--log-format=json") == 0 ||
+			(strcmp(argv[i], "--log-format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "json") == 0))
+			format = LOG_FORMAT_JSON;
+	}
+	log_init(PROGNAME, format, 0);
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "d:qvVh", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd':
+				opts->dir = optarg;
+				break;
+			case OPT_DSN:
+				opts->conn.dsn = optarg;
+				break;
+			case OPT_SCHEMA:
+				if (optarg[0] == '\0')
+				{
+					log_error("option --schema: empty name");
+					return EXIT_USAGE;
+				}
+				opts->conn.schema = optarg;
+				break;
+			case OPT_HISTORY_TABLE:
+				if (optarg[0] == '\0')
+				{
+					log_error("option --history-table: empty name");
+					return EXIT_USAGE;
+				}
+				opts->history_table = optarg;
+				break;
+			case OPT_LOCK_TIMEOUT:
+				if (!duration_arg("lock-timeout", optarg, &opts->apply.lock_timeout_ms))
+					return EXIT_USAGE;
+				break;
+			case OPT_STATEMENT_TIMEOUT:
+				if (!duration_arg("statement-timeout", optarg, &opts->apply.statement_timeout_ms))
+					return EXIT_USAGE;
+				break;
+			case OPT_LOCK_WAIT:
+				if (!duration_arg("lock-wait", optarg, &opts->lock_wait_ms))
+					return EXIT_USAGE;
+				break;
+			case OPT_WAIT:
+				if (!duration_arg("wait", optarg, &opts->conn.wait_ms))
+					return EXIT_USAGE;
+				break;
+			case OPT_RETRIES:
+				if (!parse_int_range(optarg, 0, 100, &n, why, sizeof(why)))
+				{
+					log_error("option --retries: %s", why);
+					return EXIT_USAGE;
+				}
+				opts->apply.retries = (int) n;
+				break;
+			case OPT_LOG_FORMAT:
+				if (!log_parse_format(optarg, &format))
+				{
+					log_error("option --log-format: invalid value \"%s\" (use text or json)", optarg);
+					return EXIT_USAGE;
+				}
+				break;
+			case OPT_OUT_OF_ORDER:
+				opts->out_of_order = true;
+				break;
+			case OPT_FORGET_MISSING:
+				opts->forget_missing = true;
+				break;
+			case 'q':
+				verbosity = -1;
+				break;
+			case 'v':
+				verbosity = 1;
+				break;
+			case 'V':
+				printf("%s %s\n", PROGNAME, MIGRATOR_VERSION);
+				return -1;
+			case 'h':
+				usage(stdout);
+				return -1;
+			default:
+				if (optopt && optopt < 256)
+					log_error("invalid option -%c (try \"%s --help\")", optopt, PROGNAME);
+				else
+					log_error("invalid option \"%s\" (try \"%s --help\")", argv[optind - 1], PROGNAME);
+				return EXIT_USAGE;
+		}
+	}
+	log_init(PROGNAME, format, verbosity);
+
+	*cmd = &commands[0];
+	if (optind < argc)
+	{
+		*cmd = find_command(argv[optind]);
+		if (*cmd == NULL)
+		{
+			log_error("unknown command \"%s\" (try \"%s --help\")", argv[optind], PROGNAME);
+			return EXIT_USAGE;
+		}
+		optind++;
+	}
+	if (optind < argc)
+	{
+		log_error("unexpected argument \"%s\" (try \"%s --help\")", argv[optind], PROGNAME);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int
+run_command(const command *cmd, run_state *rs)
+{
+	int			rc;
+
+	/* the files first: a bad directory fails before any connection */
+	rc = migration_set_load(rs->opts->dir, &rs->files);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!(cmd->flags & CMD_CONNECT))
+		return cmd->fn(rs);
+
+	rc = conn_open(&rs->opts->conn, &rs->conn);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!history_table_init(&rs->ht, rs->conn, rs->opts->conn.schema, rs->opts->history_table))
+		return EXIT_USAGE;
+	if (cmd->flags & CMD_LOCK)
+	{
+		/* one run per schema and history table */
+		rs->lock_name = xasprintf("migrator:%s", rs->ht.display);
+		rc = advlock_acquire(rs->conn, rs->lock_name, rs->opts->lock_wait_ms, PROGNAME);
+		if (rc != EXIT_OK)
+			return rc;
+		rs->locked = true;
+	}
+	rc = history_load(rs->conn, &rs->ht, &rs->hist);
+	if (rc != EXIT_OK)
+		return rc;
+	return cmd->fn(rs);
+}
+
+int
+main(int argc, char **argv)
+{
+	migrator_options opts = {0};
+	const command *cmd = NULL;
+	run_state	rs = {0};
+	int			rc;
+
+	cancel_install_handlers();
+	rc = parse_args(argc, argv, &opts, &cmd);
+	if (rc == -1)
+		rc = EXIT_OK;
+	else if (rc == EXIT_OK)
+	{
+		rs.opts = &opts;
+		rc = run_command(cmd, &rs);
+		/* a signal wins over whatever the interrupted step returned */
+		if (cancel_pending() && rc != EXIT_OK)
+			rc = cancel_exit_code();
+	}
+
+	if (rs.locked && PQstatus(rs.conn) == CONNECTION_OK)
+		advlock_release(rs.conn, rs.lock_name);
+	free(rs.lock_name);
+	history_free(&rs.hist);
+	history_table_free(&rs.ht);
+	conn_close(rs.conn);
+	migration_set_free(&rs.files);
+
+	/* a full disk or a closed pipe is not success */
+	if (fflush(stdout) != 0 || ferror(stdout))
+	{
+		log_error("could not write to standard output");
+		if (rc == EXIT_OK)
+			rc = EXIT_CHANGE_FAILED;
+	}
+	return rc;
+}

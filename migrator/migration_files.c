@@ -1,0 +1,493 @@
+/*-------------------------------------------------------------------------
+ *
+ * migration_files.c
+ *	  The migrations directory: names, versions, verify files, directives.
+ *
+ * migrator/migration_files.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "migration_files.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+
+#define VERIFY_SUFFIX ".verify.sql"
+#define SQL_SUFFIX ".sql"
+#define DIRECTIVE_PREFIX "migrator:"
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t		ls = strlen(s),
+				lx = strlen(suffix);
+
+	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+bool
+migration_parse_filename(const char *filename, int64_t *version,
+						 size_t *stem_len, bool *is_verify, const char **why)
+{
+	size_t		len = strlen(filename);
+	size_t		digits = 0;
+	size_t		stem;
+	int64_t		v = 0;
+
+	*is_verify = ends_with(filename, VERIFY_SUFFIX);
+	stem = len - strlen(*is_verify ? VERIFY_SUFFIX : SQL_SUFFIX);
+	while (digits < stem && isdigit((unsigned char) filename[digits]))
+	{
+		int			d = filename[digits] - '0';
+
+		if (v > (INT64_MAX - d) / 10)
+		{
+			*why = "the version does not fit in a 64-bit integer";
+			return false;
+		}
+		v = v * 10 + d;
+		digits++;
+	}
+	if (digits == 0)
+	{
+		*why = "expected <version>_<name>.sql, the version a positive integer";
+		return false;
+	}
+	if (digits >= stem || filename[digits] != '_' || digits + 1 == stem)
+	{
+		*why = "expected <version>_<name>.sql: an underscore and a name must follow the version";
+		return false;
+	}
+	for (size_t i = digits + 1; i < stem; i++)
+	{
+		char		c = filename[i];
+
+		if (!isalnum((unsigned char) c) && c != '_' && c != '-')
+		{
+			*why = "the name may hold only letters, digits, '_' and '-'";
+			return false;
+		}
+	}
+	if (v == 0)
+	{
+		*why = "the version must be positive";
+		return false;
+	}
+	*version = v;
+	*stem_len = stem;
+	return true;
+}
+
+/* Read a whole file; NULL (and *why) on failure. */
+static char *
+read_file(const char *path, size_t *len_out, const char **why)
+{
+	FILE	   *f = fopen(path, "rb");
+	strbuf		sb;
+	char		buf[8192];
+	size_t		n;
+
+	if (f == NULL)
+	{
+		*why = strerror(errno);
+		return NULL;
+	}
+	strbuf_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_append_len(&sb, buf, n);
+	if (ferror(f))
+	{
+		*why = strerror(errno);
+		fclose(f);
+		strbuf_free(&sb);
+		return NULL;
+	}
+	fclose(f);
+	if (strlen(sb.data) != sb.len)
+	{
+		*why = "the file contains a NUL byte";
+		strbuf_free(&sb);
+		return NULL;
+	}
+	*len_out = sb.len;
+	return strbuf_detach(&sb);
+}
+
+static bool
+is_blank(const char *s)
+{
+	for (; *s; s++)
+		if (!isspace((unsigned char) *s))
+			return false;
+	return true;
+}
+
+/*
+ * Read the directives of the leading comment block.  Returns false after
+ * logging when one is unknown or misplaced.
+ */
+static bool
+read_directives(migration *m, const char *path, const char *src, bool is_verify)
+{
+	const char *p = src;
+	int			line = 1;
+	bool		in_header = true;
+	bool		ok = true;
+
+	/* a UTF-8 byte-order mark is not part of the first line */
+	if ((unsigned char) p[0] == 0xEF && (unsigned char) p[1] == 0xBB && (unsigned char) p[2] == 0xBF)
+		p += 3;
+	while (*p)
+	{
+		const char *eol = strchr(p, '\n');
+		size_t		len = eol ? (size_t) (eol - p) : strlen(p);
+		const char *s = p;
+		const char *end = p + len;
+
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++;
+		while (end > s && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (s < end && !(end - s >= 2 && s[0] == '-' && s[1] == '-'))
+			in_header = false;
+		else if (end - s >= 2)
+		{
+			const char *c = s + 2;
+
+			while (c < end && (*c == ' ' || *c == '\t'))
+				c++;
+			if ((size_t) (end - c) >= strlen(DIRECTIVE_PREFIX) &&
+				strncmp(c, DIRECTIVE_PREFIX, strlen(DIRECTIVE_PREFIX)) == 0)
+			{
+				char	   *word = xstrndup(c + strlen(DIRECTIVE_PREFIX),
+											(size_t) (end - c) - strlen(DIRECTIVE_PREFIX));
+
+				if (!in_header)
+				{
+					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
+							  "%s:%d: directive \"migrator:%s\" must be in the file's leading comment block",
+							  path, line, word);
+					ok = false;
+				}
+				else if (is_verify)
+				{
+					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
+							  "%s:%d: directive \"migrator:%s\" has no meaning in a verify file",
+							  path, line, word);
+					ok = false;
+				}
+				else if (strcmp(word, "no-transaction") == 0)
+					m->no_transaction = true;
+				else
+				{
+					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
+							  "%s:%d: unknown directive \"migrator:%s\" (known: no-transaction)",
+							  path, line, word);
+					ok = false;
+				}
+				free(word);
+			}
+		}
+		if (!eol)
+			break;
+		p = eol + 1;
+		line++;
+	}
+	return ok;
+}
+
+static int
+compare_versions(const void *a, const void *b)
+{
+	const migration *ma = a,
+			   *mb = b;
+
+	return (ma->version > mb->version) - (ma->version < mb->version);
+}
+
+typedef struct verify_file
+{
+	char	   *filename;
+	int64_t		version;
+	char	   *stem;
+} verify_file;
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int
+migration_set_load(const char *dir, migration_set *out)
+{
+	DIR		   *d = opendir(dir);
+	struct dirent *de;
+	char	  **names = NULL;
+	int			n_names = 0;
+	verify_file *verifies = NULL;
+	int			n_verifies = 0;
+	bool		ok = true;
+
+	memset(out, 0, sizeof(*out));
+	if (d == NULL)
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_dir", NULL,
+				  "could not open migrations directory \"%s\": %s", dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	while ((de = readdir(d)) != NULL)
+	{
+		if (de->d_name[0] == '.' || !ends_with(de->d_name, SQL_SUFFIX))
+			continue;
+		names = xrealloc(names, sizeof(char *) * (size_t) (n_names + 1));
+		names[n_names++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	/* a stable order makes the messages reproducible */
+	if (n_names > 0)
+		qsort(names, (size_t) n_names, sizeof(char *), compare_names);
+
+	for (int i = 0; i < n_names; i++)
+	{
+		const char *fn = names[i];
+		char	   *path = xasprintf("%s/%s", dir, fn);
+		struct stat st;
+		int64_t		version;
+		size_t		stem_len;
+		bool		is_verify;
+		const char *why;
+
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		{
+			free(path);
+			continue;			/* a directory called x.sql is not a file */
+		}
+		if (!migration_parse_filename(fn, &version, &stem_len, &is_verify, &why))
+		{
+			log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: invalid migration file name: %s", path, why);
+			ok = false;
+			free(path);
+			continue;
+		}
+		if (is_verify)
+		{
+			verifies = xrealloc(verifies, sizeof(verify_file) * (size_t) (n_verifies + 1));
+			verifies[n_verifies].filename = path;
+			verifies[n_verifies].version = version;
+			verifies[n_verifies].stem = xstrndup(fn, stem_len);
+			n_verifies++;
+			continue;
+		}
+		out->items = xrealloc(out->items, sizeof(migration) * (size_t) (out->n + 1));
+		memset(&out->items[out->n], 0, sizeof(migration));
+		out->items[out->n].version = version;
+		out->items[out->n].stem = xstrndup(fn, stem_len);
+		out->items[out->n].name = xstrdup(strchr(out->items[out->n].stem, '_') + 1);
+		out->items[out->n].path = path;
+		out->n++;
+	}
+
+	if (out->n > 0)
+		qsort(out->items, (size_t) out->n, sizeof(migration), compare_versions);
+	for (int i = 1; i < out->n; i++)
+	{
+		if (out->items[i].version == out->items[i - 1].version)
+		{
+			log_event(LOG_LEVEL_ERROR, "duplicate_version", NULL,
+					  "%s: duplicate version %lld: also used by %s",
+					  out->items[i].path, (long long) out->items[i].version, out->items[i - 1].path);
+			ok = false;
+		}
+	}
+
+	for (int i = 0; i < n_verifies; i++)
+	{
+		migration  *m = migration_set_find(out, verifies[i].version);
+
+		if (m == NULL || strcmp(m->stem, verifies[i].stem) != 0)
+		{
+			log_event(LOG_LEVEL_ERROR, "orphan_verify", NULL,
+					  "%s: verify file without its migration (expected %s/%s.sql)",
+					  verifies[i].filename, dir, verifies[i].stem);
+			ok = false;
+			free(verifies[i].filename);
+		}
+		else if (m->verify_path != NULL)
+		{
+			log_event(LOG_LEVEL_ERROR, "duplicate_version", NULL,
+					  "%s: second verify file for version %lld", verifies[i].filename, (long long) m->version);
+			ok = false;
+			free(verifies[i].filename);
+		}
+		else
+			m->verify_path = verifies[i].filename;
+		free(verifies[i].stem);
+	}
+	free(verifies);
+
+	/* read every file: contents, checksum, directives */
+	for (int i = 0; i < out->n; i++)
+	{
+		migration  *m = &out->items[i];
+		size_t		len;
+		const char *why;
+
+		m->source = read_file(m->path, &len, &why);
+		if (m->source == NULL)
+		{
+			log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: could not read: %s", m->path, why);
+			ok = false;
+			continue;
+		}
+		checksum_sha256_normalized(m->source, len, m->checksum);
+		if (is_blank(m->source))
+		{
+			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->path);
+			ok = false;
+		}
+		if (!read_directives(m, m->path, m->source, false))
+			ok = false;
+		if (m->verify_path)
+		{
+			m->verify_source = read_file(m->verify_path, &len, &why);
+			if (m->verify_source == NULL)
+			{
+				log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: could not read: %s", m->verify_path, why);
+				ok = false;
+			}
+			else if (is_blank(m->verify_source))
+			{
+				log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->verify_path);
+				ok = false;
+			}
+			else if (!read_directives(m, m->verify_path, m->verify_source, true))
+				ok = false;
+		}
+	}
+
+	for (int i = 0; i < n_names; i++)
+		free(names[i]);
+	free(names);
+	if (!ok)
+	{
+		migration_set_free(out);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static void
+log_parse_error(const char *path, const sql_parse_error *err)
+{
+	if (err->line > 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "syntax_error", NULL, "%s:%d:%d: %s",
+				  path, err->line, err->column, err->message);
+		if (err->line_text)
+			log_event(LOG_LEVEL_ERROR, "syntax_error_line", NULL, "%s:%d: %s",
+					  path, err->line, err->line_text);
+	}
+	else
+		log_event(LOG_LEVEL_ERROR, "syntax_error", NULL, "%s: %s", path, err->message);
+}
+
+int
+migration_parse(migration *m)
+{
+	sql_parse_error err = {0};
+
+	if (m->parsed)
+		return EXIT_OK;
+	if (!sql_parse_script(m->source, &m->script, &err))
+	{
+		log_parse_error(m->path, &err);
+		sql_parse_error_free(&err);
+		return EXIT_USAGE;
+	}
+	if (m->script.n_stmts == 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement", m->path);
+		return EXIT_USAGE;
+	}
+	if (m->verify_source)
+	{
+		if (!sql_parse_script(m->verify_source, &m->verify_script, &err))
+		{
+			log_parse_error(m->verify_path, &err);
+			sql_parse_error_free(&err);
+			return EXIT_USAGE;
+		}
+		if (m->verify_script.n_stmts == 0)
+		{
+			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement", m->verify_path);
+			return EXIT_USAGE;
+		}
+		for (int i = 0; i < m->verify_script.n_stmts; i++)
+		{
+			const sql_statement *st = &m->verify_script.stmts[i];
+
+			if (strcmp(st->kind, "SelectStmt") != 0)
+			{
+				log_event(LOG_LEVEL_ERROR, "invalid_verify", NULL,
+						  "%s:%d:%d: a verify file may hold only SELECT statements (found %s)",
+						  m->verify_path, st->line, st->column, st->kind);
+				return EXIT_USAGE;
+			}
+		}
+	}
+	m->parsed = true;
+	return EXIT_OK;
+}
+
+migration *
+migration_set_find(const migration_set *set, int64_t version)
+{
+	int			lo = 0,
+				hi = set->n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (set->items[mid].version == version)
+			return &set->items[mid];
+		if (set->items[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+void
+migration_set_free(migration_set *set)
+{
+	if (set == NULL)
+		return;
+	for (int i = 0; i < set->n; i++)
+	{
+		migration  *m = &set->items[i];
+
+		free(m->name);
+		free(m->stem);
+		free(m->path);
+		free(m->source);
+		free(m->verify_path);
+		free(m->verify_source);
+		sql_script_free(&m->script);
+		sql_script_free(&m->verify_script);
+	}
+	free(set->items);
+	set->items = NULL;
+	set->n = 0;
+}

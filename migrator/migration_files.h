@@ -1,0 +1,87 @@
+/*-------------------------------------------------------------------------
+ *
+ * migration_files.h
+ *	  The migrations directory: names, versions, verify files, directives.
+ *
+ * Only *.sql files directly in the directory count; hidden files and
+ * anything else are ignored.  A migration is <version>_<name>.sql, version a
+ * positive 64-bit integer written in decimal (leading zeros allowed, so
+ * "0109" is version 109 and clashes with "109"), name of letters, digits,
+ * '_' and '-'.  <version>_<name>.verify.sql is the verify file of the
+ * migration with that exact stem.
+ *
+ * Directives are "-- migrator:<word>" lines in the file's leading comment
+ * block (the lines before the first line that is neither blank nor a "--"
+ * comment), in any order.
+ *
+ * common problems are all reported (one line each, file and line named)
+ * before the load fails, so one run shows every mistake in the directory.
+ *
+ * migrator/migration_files.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MIGRATION_FILES_H
+#define MIGRATION_FILES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "checksum.h"
+#include "sqlparse.h"
+
+typedef struct migration
+{
+	int64_t		version;
+	char	   *name;			/* "call_log_timestamps" */
+	char	   *stem;			/* "109_call_log_timestamps" */
+	char	   *path;			/* "<dir>/109_call_log_timestamps.sql" */
+	char	   *source;			/* the file's text */
+	char		checksum[CHECKSUM_HEX_LEN + 1];
+	bool		no_transaction; /* -- migrator:no-transaction */
+	char	   *verify_path;	/* NULL when there is no verify file */
+	char	   *verify_source;
+	/* filled by migration_parse() */
+	bool		parsed;
+	sql_script	script;
+	sql_script	verify_script;
+} migration;
+
+typedef struct migration_set
+{
+	migration  *items;			/* sorted by version */
+	int			n;
+} migration_set;
+
+/*
+ * Read dir.  Returns EXIT_OK and fills *out, or EXIT_USAGE after logging
+ * every problem found (unreadable directory or file, a name that does not
+ * match, a zero or too large version, duplicate versions, a verify file
+ * without its migration, an empty file, an unknown directive).  Reads no
+ * database.
+ */
+int			migration_set_load(const char *dir, migration_set *out);
+
+/*
+ * Parse m's SQL and its verify file with PostgreSQL's parser.  Returns
+ * EXIT_OK, or EXIT_USAGE after logging "path:line:column: message" and the
+ * offending line (syntax error), a file with no statement, or a verify
+ * statement that is not a SELECT.
+ */
+int			migration_parse(migration *m);
+
+/* Find a version; NULL if absent. */
+migration  *migration_set_find(const migration_set *set, int64_t version);
+
+void		migration_set_free(migration_set *set);
+
+/*
+ * Parse a file name.  Returns true for a migration or verify file and sets
+ * *version, *stem_len (length of "<version>_<name>") and *is_verify; false
+ * when the name does not match.  Exposed for unit tests.
+ */
+bool		migration_parse_filename(const char *filename, int64_t *version,
+									 size_t *stem_len, bool *is_verify,
+									 const char **why);
+
+#endif							/* MIGRATION_FILES_H */
