@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* the largest duration accepted: 30 days, well inside int32 ms for GUCs */
-#define MAX_DURATION_MS ((int64_t) 30 * 24 * 3600 * 1000)
+/*
+ * The largest duration accepted: 24 days, which still fits the int32
+ * milliseconds of lock_timeout and statement_timeout (2147483647ms).
+ */
+#define MAX_DURATION_MS ((int64_t) 24 * 24 * 3600 * 1000)
 
 static const struct
 {
@@ -47,13 +50,25 @@ parse_duration(const char *s, int64_t *ms_out, char *errbuf, size_t errlen)
 		*ms_out = 0;
 		return true;
 	}
-	if (!isdigit((unsigned char) s[0]) && s[0] != '.')
+	/*
+	 * Only digits and one '.': strtod alone would also take "0x10", "1e3",
+	 * "inf" and a locale's decimal comma.
+	 */
 	{
-		snprintf(errbuf, errlen, "invalid duration \"%s\": expected a number and a unit (ms, s, min, h, d)", s);
-		return false;
+		size_t		numlen = strspn(s, "0123456789.");
+		const char *dot = memchr(s, '.', numlen);
+
+		if (numlen == 0 || (dot && memchr(dot + 1, '.', numlen - (size_t) (dot - s) - 1)) ||
+			(numlen == 1 && s[0] == '.'))
+		{
+			snprintf(errbuf, errlen, "invalid duration \"%s\": expected a number and a unit (ms, s, min, h, d)", s);
+			return false;
+		}
+		errno = 0;
+		value = strtod(s, &end);
+		if (end != s + numlen)
+			errno = EINVAL;
 	}
-	errno = 0;
-	value = strtod(s, &end);
 	if (errno != 0 || end == s || !isfinite(value))
 	{
 		snprintf(errbuf, errlen, "invalid duration \"%s\": expected a number and a unit (ms, s, min, h, d)", s);
@@ -74,7 +89,7 @@ parse_duration(const char *s, int64_t *ms_out, char *errbuf, size_t errlen)
 
 			if (ms > (double) MAX_DURATION_MS)
 			{
-				snprintf(errbuf, errlen, "duration \"%s\" is out of range (at most 30d)", s);
+				snprintf(errbuf, errlen, "duration \"%s\" is out of range (at most 24d)", s);
 				return false;
 			}
 			if (ms > 0 && ms < 1)
@@ -102,7 +117,17 @@ format_duration(int64_t ms, char *buf, size_t buflen)
 		if (ms % 1000 == 0)
 			snprintf(buf, buflen, "%llds", (long long) (ms / 1000));
 		else
-			snprintf(buf, buflen, "%.3gs", ms / 1000.0);
+		{
+			/* exact milliseconds, trailing zeros dropped: 12345 -> 12.345s */
+			char		frac[4];
+			int			n;
+
+			snprintf(frac, sizeof(frac), "%03d", (int) (ms % 1000));
+			for (n = 3; n > 0 && frac[n - 1] == '0'; n--)
+				;
+			frac[n] = '\0';
+			snprintf(buf, buflen, "%lld.%ss", (long long) (ms / 1000), frac);
+		}
 	}
 	else if (ms % (3600 * 1000) == 0)
 		snprintf(buf, buflen, "%lldh", (long long) (ms / 3600000));
@@ -158,7 +183,12 @@ parse_memory_size(const char *s, int64_t *kb_out, char *errbuf, size_t errlen)
 	}
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno == ERANGE || v <= 0)
+	if (errno == ERANGE)
+	{
+		snprintf(errbuf, errlen, "size \"%s\" is out of range (at most 2TB)", s);
+		return false;
+	}
+	if (v <= 0)
 	{
 		snprintf(errbuf, errlen, "invalid size \"%s\": must be positive", s);
 		return false;
