@@ -97,7 +97,11 @@ advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *wha
 			last_log = waited;
 		}
 		if (!sleep_ms_interruptible(LOCK_POLL_MS))
+		{
+			log_event(LOG_LEVEL_ERROR, "interrupted", NULL,
+					  "interrupted by %s while waiting for the run lock \"%s\"", cancel_signal_name(), name);
 			return cancel_exit_code();
+		}
 	}
 	log_holder(conn, name, what, monotonic_ms() - start, wait_ms);
 	{
@@ -115,13 +119,18 @@ bool
 advlock_release(PGconn *conn, const char *name)
 {
 	const char *values[1] = {name};
-	PGresult   *res = db_query(conn, "releasing the run lock",
-								"SELECT pg_catalog.pg_advisory_unlock(" LOCK_KEY_SQL ")",
-								1, values, PGRES_TUPLES_OK);
+	db_error	err = {0};
+	PGresult   *res;
 	bool		ok;
 
-	if (res == NULL)
+	/* also after a signal: the release is part of stopping cleanly */
+	if (!db_run_ex(conn, "SELECT pg_catalog.pg_advisory_unlock(" LOCK_KEY_SQL ")",
+				   1, values, PGRES_TUPLES_OK, &res, &err, NULL, false))
+	{
+		log_warning("releasing the run lock: %s", err.message);
+		db_error_clear(&err);
 		return false;
+	}
 	ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	if (!ok)
 		log_warning("the run lock \"%s\" was not held at release", name);

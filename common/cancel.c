@@ -77,6 +77,20 @@ cancel_pending(void)
 	return cancel_signal_received;
 }
 
+const char *
+cancel_signal_name(void)
+{
+	switch (cancel_signal_received)
+	{
+		case SIGINT:
+			return "SIGINT";
+		case SIGTERM:
+			return "SIGTERM";
+		default:
+			return "no signal";
+	}
+}
+
 int
 cancel_exit_code(void)
 {

@@ -37,6 +37,9 @@ void		cancel_arm(PGconn *conn);
 /* The signal received (SIGINT or SIGTERM), or 0. */
 int			cancel_pending(void);
 
+/* "SIGINT", "SIGTERM", or "no signal". */
+const char *cancel_signal_name(void);
+
 /* 130 for SIGINT, 143 for SIGTERM, 0 when no signal came. */
 int			cancel_exit_code(void);
 

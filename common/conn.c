@@ -265,6 +265,8 @@ conn_open(const conn_options *opts, PGconn **out)
 			free(why);
 			if (!sleep_ms_interruptible(delay))
 			{
+				log_event(LOG_LEVEL_ERROR, "interrupted", NULL,
+						  "interrupted by %s while waiting for the server at %s", cancel_signal_name(), target);
 				rc = cancel_exit_code();
 				goto done;
 			}

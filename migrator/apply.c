@@ -304,8 +304,8 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 
 		if (cancel_pending())
 		{
-			*final_error = xasprintf("interrupted by signal %d during migration %lld at %s:%d: rolled back, nothing recorded",
-									 cancel_pending(), (long long) m->version, f.path, f.line);
+			*final_error = xasprintf("interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
+									 cancel_signal_name(), (long long) m->version, f.path, f.line);
 			rc = cancel_exit_code();
 			goto done;
 		}
@@ -314,8 +314,8 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		{
 			if (!announce_retry(m, &f, &seen, attempt, max_attempts))
 			{
-				*final_error = xasprintf("interrupted by signal %d while waiting to retry migration %lld: nothing recorded",
-										 cancel_pending(), (long long) m->version);
+				*final_error = xasprintf("interrupted by %s while waiting to retry migration %lld: nothing recorded",
+										 cancel_signal_name(), (long long) m->version);
 				rc = cancel_exit_code();
 				goto done;
 			}
@@ -418,13 +418,13 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 
 	if (cancel_pending())
 	{
-		char	   *what = xasprintf("%s:%d: interrupted by signal %d", f.path, f.line, cancel_pending());
+		char	   *what = xasprintf("%s:%d: interrupted by %s", f.path, f.line, cancel_signal_name());
 
 		record_failed(ctx, m, what, monotonic_ms() - start);
 		free(what);
 		reset_timeouts(ctx);
-		*final_error = xasprintf("interrupted by signal %d during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
-								 cancel_pending(), (long long) m->version, f.path, f.line);
+		*final_error = xasprintf("interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
+								 cancel_signal_name(), (long long) m->version, f.path, f.line);
 		rc = cancel_exit_code();
 		goto done;
 	}

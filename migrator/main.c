@@ -334,8 +334,8 @@ cmd_up(run_state *rs)
 			continue;
 		if (cancel_pending())
 		{
-			final_error = xasprintf("interrupted by signal %d before migration %lld: nothing recorded for it",
-									cancel_pending(), (long long) it->version);
+			final_error = xasprintf("interrupted by %s before migration %lld: nothing recorded for it",
+									cancel_signal_name(), (long long) it->version);
 			rc = cancel_exit_code();
 			break;
 		}
