@@ -70,12 +70,8 @@ history_table_free(history_table *ht)
 	ht->qualified = ht->display = NULL;
 }
 
-/*
- * Compare the table's columns with ours.  Returns EXIT_OK with *exists set,
- * or EXIT_USAGE for a foreign shape, EXIT_UNREACHABLE if the query failed.
- */
-static int
-check_shape(PGconn *conn, const history_table *ht, bool *exists)
+int
+history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, char **found_out)
 {
 	const char *values[2] = {ht->schema, ht->table};
 	PGresult   *res;
@@ -83,6 +79,8 @@ check_shape(PGconn *conn, const history_table *ht, bool *exists)
 	bool		same;
 	char		relkind;
 
+	if (found_out)
+		*found_out = NULL;
 	res = db_query(conn, "inspecting the history table",
 				   "SELECT c.relkind, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
 				   "FROM pg_catalog.pg_class c "
@@ -93,37 +91,33 @@ check_shape(PGconn *conn, const history_table *ht, bool *exists)
 				   2, values, PGRES_TUPLES_OK);
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
-	*exists = PQntuples(res) > 0;
-	if (!*exists)
+	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
+		*shape = HISTORY_ABSENT;
 		return EXIT_OK;
 	}
 	relkind = PQgetvalue(res, 0, 0)[0];
 	same = (relkind == 'r' || relkind == 'p') && PQntuples(res) == (int) N_HISTORY_COLUMNS;
 	strbuf_init(&found);
-	for (int i = 0; i < PQntuples(res); i++)
+	if (relkind != 'r' && relkind != 'p')
+		strbuf_append(&found, relkind == 'v' ? "a view" : relkind == 'i' ? "an index" : "not a table");
+	for (int i = 0; relkind == 'r' || relkind == 'p' ? i < PQntuples(res) : false; i++)
 	{
 		const char *col = PQgetvalue(res, i, 1);
 		const char *type = PQgetvalue(res, i, 2);
 
-		strbuf_appendf(&found, "%s%s %s", i ? ", " : "", col, type);
+		strbuf_appendf(&found, "%s%s %s", i ? ", " : "columns: ", col, type);
 		if (same && (strcmp(col, history_columns[i].name) != 0 ||
 					 strcmp(type, history_columns[i].type) != 0))
 			same = false;
 	}
 	PQclear(res);
-	if (!same)
-	{
-		log_event(LOG_LEVEL_ERROR, "foreign_history_table", NULL,
-				  "relation \"%s\" exists but is not a migrator history table (%s: %s); it may belong to another tool: choose another --history-table, or import it with \"migrator baseline --from\"",
-				  ht->display, relkind == 'r' || relkind == 'p' ? "columns" : "kind",
-				  relkind == 'r' || relkind == 'p' ? found.data :
-				  (relkind == 'v' ? "view" : relkind == 'i' ? "index" : "not a table"));
+	*shape = same ? HISTORY_OURS : HISTORY_FOREIGN;
+	if (found_out)
+		*found_out = strbuf_detach(&found);
+	else
 		strbuf_free(&found);
-		return EXIT_USAGE;
-	}
-	strbuf_free(&found);
 	return EXIT_OK;
 }
 
@@ -134,10 +128,26 @@ history_load(PGconn *conn, const history_table *ht, history *out)
 	char	   *sql;
 	int			rc;
 
+	history_shape shape;
+	char	   *found;
+
 	memset(out, 0, sizeof(*out));
-	rc = check_shape(conn, ht, &out->exists);
-	if (rc != EXIT_OK || !out->exists)
+	rc = history_inspect(conn, ht, &shape, &found);
+	if (rc != EXIT_OK || shape == HISTORY_ABSENT)
+	{
+		free(found);
 		return rc;
+	}
+	if (shape == HISTORY_FOREIGN)
+	{
+		log_event(LOG_LEVEL_ERROR, "foreign_history_table", NULL,
+				  "relation \"%s\" exists but is not a migrator history table (%s); it may belong to another tool: choose another --history-table, or import it with \"migrator baseline --from\"",
+				  ht->display, found);
+		free(found);
+		return EXIT_USAGE;
+	}
+	free(found);
+	out->exists = true;
 
 	sql = xasprintf("SELECT version, name, checksum, status, "
 					"to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "

@@ -54,6 +54,22 @@ typedef struct history_table
 bool		history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table);
 void		history_table_free(history_table *ht);
 
+typedef enum history_shape
+{
+	HISTORY_ABSENT,				/* no relation of that name */
+	HISTORY_OURS,				/* a table of our shape */
+	HISTORY_FOREIGN				/* something else has the name */
+} history_shape;
+
+/*
+ * Look at the relation named like the history table, without judging.
+ * Returns EXIT_OK and sets *shape, with *found_out (if not NULL; caller
+ * frees; NULL when absent) describing what is there, or EXIT_UNREACHABLE
+ * when the query failed.
+ */
+int			history_inspect(PGconn *conn, const history_table *ht, history_shape *shape,
+							char **found_out);
+
 /*
  * Read the history.  A missing table (or schema) is an empty history with
  * exists == false.  A table of another shape is refused: returns EXIT_USAGE

@@ -11,13 +11,20 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "advlock.h"
 #include "apply.h"
+#include "baseline.h"
 #include "cancel.h"
 #include "conn.h"
 #include "exitcodes.h"
@@ -26,6 +33,8 @@
 #include "memory.h"
 #include "migration_files.h"
 #include "options.h"
+#include "preflight.h"
+#include "query.h"
 #include "retry.h"
 
 #define PROGNAME "migrator"
@@ -40,6 +49,14 @@ typedef struct migrator_options
 	apply_settings apply;
 	bool		out_of_order;
 	bool		forget_missing;
+	int64_t		target;			/* --target; 0 = every pending version */
+	const char *role;			/* --role; NULL = the login role */
+	preflight_mode preflight;
+	int64_t		wait_current_ms;	/* check --wait-current */
+	baseline_source baseline_from;
+	int64_t		baseline_version;	/* baseline --version */
+	bool		timestamp;		/* new --timestamp */
+	const char *arg;			/* the command's argument (new NAME) */
 } migrator_options;
 
 /* What the dispatcher has set up for a command. */
@@ -86,6 +103,8 @@ typedef struct reconciliation
 
 #define CMD_CONNECT 0x1			/* needs a connection and the history */
 #define CMD_LOCK	0x2			/* takes the run lock before reading history */
+#define CMD_OWN_HISTORY 0x4		/* reads the history itself (baseline) */
+#define CMD_ARG		0x8			/* takes one argument (new NAME) */
 
 typedef struct command
 {
@@ -100,6 +119,8 @@ static int	cmd_status(run_state *rs);
 static int	cmd_check(run_state *rs);
 static int	cmd_plan(run_state *rs);
 static int	cmd_repair(run_state *rs);
+static int	cmd_baseline(run_state *rs);
+static int	cmd_new(run_state *rs);
 
 static const command commands[] = {
 	{"up", cmd_up, CMD_CONNECT | CMD_LOCK, "apply every pending migration, in order, fail-hard (default)"},
@@ -107,6 +128,8 @@ static const command commands[] = {
 	{"check", cmd_check, CMD_CONNECT, "start-up gate: exit 0 if current, 5 if behind, 6 on a mismatch"},
 	{"plan", cmd_plan, CMD_CONNECT, "show what up would run; touches and creates nothing"},
 	{"repair", cmd_repair, CMD_CONNECT | CMD_LOCK, "record the current checksums of deliberately changed files"},
+	{"baseline", cmd_baseline, CMD_CONNECT | CMD_LOCK | CMD_OWN_HISTORY, "adopt a database: record files as applied without running them"},
+	{"new", cmd_new, CMD_ARG, "write the next migration file and its verify file: new NAME"},
 };
 
 static void
@@ -135,7 +158,20 @@ usage(FILE *out)
 			"      --lock-wait=DUR        how long to wait for another migrator run (default 5min), then exit 4\n"
 			"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
 			"      --out-of-order         allow pending versions lower than the highest applied one\n"
+			"      --target=VERSION       up, plan: stop after this version\n"
+			"      --preflight=MODE       up: before applying, name sessions holding locks on the tables the\n"
+			"                             pending migrations touch whose transactions are older than\n"
+			"                             --lock-timeout, and concurrent index builds on them:\n"
+			"                             warn (default), fail (exit 1, nothing applied) or off\n"
+			"      --role=ROLE            SET ROLE before anything runs: objects (the history table too)\n"
+			"                             are owned by ROLE\n"
+			"      --wait-current=DUR     check: poll until the schema is current, else exit 5 (also waits\n"
+			"                             that long for the server)\n"
 			"      --forget-missing       repair: also drop history rows whose file is gone\n"
+			"      --version=N            baseline: record every file up to version N as applied\n"
+			"      --from=TOOL            baseline: import applied versions from dbmate, golang-migrate\n"
+			"                             or flyway (their table is renamed if it has our table's name)\n"
+			"      --timestamp            new: use a UTC timestamp (YYYYMMDDHHMMSS) as the version\n"
 			"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
 			"  -q, --quiet                only warnings and errors\n"
 			"  -v, --verbose              also debug messages (each statement as it runs)\n"
@@ -147,6 +183,7 @@ usage(FILE *out)
 			"Files: <version>_<name>.sql (version a positive integer; 0109 and 109 are the same),\n"
 			"optional <version>_<name>.verify.sql with SELECTs that must all return true.\n"
 			"Directive (leading comment block): -- migrator:no-transaction\n"
+			"Forward only: there are no down migrations; fix forward with a new version.\n"
 			"\n"
 			"A granted lock is held until the migration commits: --lock-timeout bounds the wait\n"
 			"for a lock, not how long a table rewrite blocks traffic. Keep migrations short.\n"
@@ -267,18 +304,57 @@ report_out_of_order(const run_state *rs, const reconciliation *rec)
 	return EXIT_USAGE;
 }
 
-/* Parse every pending file before anything is applied. */
-static int
-parse_pending(reconciliation *rec)
+/* Will up (or plan) run this version?  Pending or failed, up to --target. */
+static bool
+selected(const run_state *rs, const version_item *it)
 {
-	int			rc = EXIT_OK;
+	if (it->state != VS_PENDING && it->state != VS_FAILED)
+		return false;
+	return rs->opts->target == 0 || it->version <= rs->opts->target;
+}
 
+/* --target must name a file; a target at or below the applied ones is a no-op. */
+static int
+check_target(const run_state *rs)
+{
+	if (rs->opts->target != 0 && migration_set_find(&rs->files, rs->opts->target) == NULL)
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_target", NULL,
+				  "--target %lld: no migration file in \"%s\" has that version",
+				  (long long) rs->opts->target, rs->opts->dir);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * Everything up and plan check before the first statement runs: the
+ * history against the files, the order, the target, and the SQL of every
+ * selected file (parsed, so that a syntax error in the last of them applies
+ * none).  Returns the number selected in *n_selected.
+ */
+static int
+prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
+{
+	int			rc;
+
+	*n_selected = 0;
+	reconcile(rs, rec);
+	rc = report_mismatches(rs, rec);
+	if (rc == EXIT_OK)
+		rc = report_out_of_order(rs, rec);
+	if (rc == EXIT_OK)
+		rc = check_target(rs);
+	if (rc != EXIT_OK)
+		return rc;
 	for (int i = 0; i < rec->n; i++)
 	{
 		version_item *it = &rec->items[i];
 
-		if ((it->state == VS_PENDING || it->state == VS_FAILED) &&
-			migration_parse(it->m) != EXIT_OK)
+		if (!selected(rs, it))
+			continue;
+		(*n_selected)++;
+		if (migration_parse(it->m) != EXIT_OK)
 			rc = EXIT_USAGE;
 	}
 	return rc;
@@ -294,31 +370,52 @@ first_pending(const reconciliation *rec)
 }
 
 static int
+run_preflight(run_state *rs, reconciliation *rec, int n_selected)
+{
+	migration **list = xcalloc((size_t) n_selected + 1, sizeof(migration *));
+	int			n = 0;
+	int			rc;
+
+	for (int i = 0; i < rec->n; i++)
+		if (selected(rs, &rec->items[i]))
+			list[n++] = rec->items[i].m;
+	rc = preflight_run(rs->conn, rs->opts->conn.schema, list, n,
+					   rs->opts->apply.lock_timeout_ms, rs->opts->preflight);
+	free(list);
+	return rc;
+}
+
+static int
 cmd_up(run_state *rs)
 {
 	reconciliation rec;
 	apply_ctx	ctx = {0};
 	int			rc;
 	int			applied = 0;
+	int			n_selected;
 	int64_t		start = monotonic_ms();
-	int64_t		last_version = 0;
+	int64_t		current = 0;
 	char	   *final_error = NULL;
 
-	reconcile(rs, &rec);
-	rc = report_mismatches(rs, &rec);
-	if (rc == EXIT_OK)
-		rc = report_out_of_order(rs, &rec);
-	if (rc == EXIT_OK)
-		rc = parse_pending(&rec);
+	rc = prepare_run(rs, &rec, &n_selected);
 	if (rc != EXIT_OK)
 		goto done;
-	if (rec.n_pending == 0)
+	current = rec.max_applied;
+	if (n_selected == 0)
 	{
-		log_event(LOG_LEVEL_INFO, "up_to_date", NULL,
-				  "nothing to apply: schema is current at version %lld (%d migration%s)",
-				  (long long) rec.max_applied, rs->files.n, rs->files.n == 1 ? "" : "s");
+		if (rec.n_pending > 0)
+			log_event(LOG_LEVEL_INFO, "up_to_date", NULL,
+					  "nothing to apply up to --target %lld: version %lld is applied (%d pending after it)",
+					  (long long) rs->opts->target, (long long) current, rec.n_pending);
+		else
+			log_event(LOG_LEVEL_INFO, "up_to_date", NULL,
+					  "nothing to apply: schema is current at version %lld (%d migration%s)",
+					  (long long) current, rs->files.n, rs->files.n == 1 ? "" : "s");
 		goto done;
 	}
+	rc = run_preflight(rs, &rec, n_selected);
+	if (rc != EXIT_OK)
+		goto done;
 	if (!rs->hist.exists && (rc = history_ensure(rs->conn, &rs->ht)) != EXIT_OK)
 		goto done;
 
@@ -330,7 +427,7 @@ cmd_up(run_state *rs)
 	{
 		version_item *it = &rec.items[i];
 
-		if (it->state != VS_PENDING && it->state != VS_FAILED)
+		if (!selected(rs, it))
 			continue;
 		if (cancel_pending())
 		{
@@ -343,14 +440,20 @@ cmd_up(run_state *rs)
 		if (rc != EXIT_OK)
 			break;
 		applied++;
-		last_version = it->version;
+		if (it->version > current)
+			current = it->version;
 	}
 	apply_ctx_close(&ctx);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK && rec.n_pending > applied)
+		log_event(LOG_LEVEL_INFO, "up_done", NULL,
+				  "applied %d migration%s in %lldms; stopped at --target %lld (%d pending after it)",
+				  applied, applied == 1 ? "" : "s", (long long) (monotonic_ms() - start),
+				  (long long) rs->opts->target, rec.n_pending - applied);
+	else if (rc == EXIT_OK)
 		log_event(LOG_LEVEL_INFO, "up_done", NULL,
 				  "applied %d migration%s in %lldms; schema is current at version %lld",
 				  applied, applied == 1 ? "" : "s", (long long) (monotonic_ms() - start),
-				  (long long) (last_version > rec.max_applied ? last_version : rec.max_applied));
+				  (long long) current);
 	else if (applied > 0)
 		log_event(LOG_LEVEL_WARNING, "up_partial", NULL,
 				  "%d migration%s applied before the failure; nothing after it ran",
@@ -370,32 +473,63 @@ done:
 static int
 cmd_check(run_state *rs)
 {
-	reconciliation rec;
-	int			rc;
+	int64_t		deadline = monotonic_ms() + rs->opts->wait_current_ms;
+	int64_t		last_log = monotonic_ms();
 
-	reconcile(rs, &rec);
-	rc = report_mismatches(rs, &rec);
-	if (rc == EXIT_OK && rec.n_pending > 0)
+	for (;;)
 	{
-		const version_item *first = first_pending(&rec);
+		reconciliation rec;
+		int			rc;
 		int			failed = 0;
+		char		failed_note[64] = "";
+		const version_item *first;
 
+		reconcile(rs, &rec);
+		rc = report_mismatches(rs, &rec);
+		if (rc != EXIT_OK || rec.n_pending == 0)
+		{
+			if (rc == EXIT_OK)
+				log_event(LOG_LEVEL_INFO, "schema_current", NULL,
+						  "schema is current at version %lld (%d migration%s)",
+						  (long long) rec.max_applied, rs->files.n, rs->files.n == 1 ? "" : "s");
+			free(rec.items);
+			return rc;
+		}
+		first = first_pending(&rec);
 		for (int i = 0; i < rec.n; i++)
 			failed += rec.items[i].state == VS_FAILED;
-		char		failed_note[64] = "";
-
 		if (failed > 0)
 			snprintf(failed_note, sizeof(failed_note), ", %d of them failed", failed);
+
+		/* --wait-current: poll until another process has applied them */
+		if (monotonic_ms() < deadline)
+		{
+			if (monotonic_ms() - last_log >= 5000)
+			{
+				log_event(LOG_LEVEL_INFO, "waiting_current", NULL,
+						  "waiting for the schema: %d pending%s (first: %s)",
+						  rec.n_pending, failed_note, first->m->stem);
+				last_log = monotonic_ms();
+			}
+			free(rec.items);
+			if (!sleep_ms_interruptible(500))
+			{
+				log_event(LOG_LEVEL_ERROR, "interrupted", NULL,
+						  "interrupted by %s while waiting for the schema", cancel_signal_name());
+				return cancel_exit_code();
+			}
+			history_free(&rs->hist);
+			rc = history_load(rs->conn, &rs->ht, &rs->hist);
+			if (rc != EXIT_OK)
+				return rc;
+			continue;
+		}
 		log_event(LOG_LEVEL_ERROR, "schema_behind", NULL,
 				  "schema out of date: %d pending%s (first: %s) \xe2\x80\x94 run migrate",
 				  rec.n_pending, failed_note, first->m->stem);
-		rc = EXIT_BEHIND;
+		free(rec.items);
+		return EXIT_BEHIND;
 	}
-	else if (rc == EXIT_OK)
-		log_event(LOG_LEVEL_INFO, "schema_current", NULL, "schema is current at version %lld (%d migration%s)",
-				  (long long) rec.max_applied, rs->files.n, rs->files.n == 1 ? "" : "s");
-	free(rec.items);
-	return rc;
 }
 
 static void
@@ -473,14 +607,10 @@ cmd_plan(run_state *rs)
 {
 	reconciliation rec;
 	bool		json = log_get_format() == LOG_FORMAT_JSON;
+	int			n_selected;
 	int			rc;
 
-	reconcile(rs, &rec);
-	rc = report_mismatches(rs, &rec);
-	if (rc == EXIT_OK)
-		rc = report_out_of_order(rs, &rec);
-	if (rc == EXIT_OK)
-		rc = parse_pending(&rec);
+	rc = prepare_run(rs, &rec, &n_selected);
 	if (rc != EXIT_OK)
 	{
 		free(rec.items);
@@ -490,7 +620,7 @@ cmd_plan(run_state *rs)
 	{
 		const version_item *it = &rec.items[i];
 
-		if (it->state != VS_PENDING && it->state != VS_FAILED)
+		if (!selected(rs, it))
 			continue;
 		if (json)
 			print_json_item(it);
@@ -501,8 +631,13 @@ cmd_plan(run_state *rs)
 				   it->m->verify_path ? ", verified" : "",
 				   it->state == VS_FAILED ? ", failed before: runs again from its first statement" : "");
 	}
-	log_event(LOG_LEVEL_INFO, "plan", NULL, "%d migration%s would be applied", rec.n_pending,
-			  rec.n_pending == 1 ? "" : "s");
+	if (rec.n_pending > n_selected)
+		log_event(LOG_LEVEL_INFO, "plan", NULL, "%d migration%s would be applied, up to --target %lld (%d pending after it)",
+				  n_selected, n_selected == 1 ? "" : "s", (long long) rs->opts->target,
+				  rec.n_pending - n_selected);
+	else
+		log_event(LOG_LEVEL_INFO, "plan", NULL, "%d migration%s would be applied", n_selected,
+				  n_selected == 1 ? "" : "s");
 	free(rec.items);
 	return EXIT_OK;
 }
@@ -563,6 +698,137 @@ cmd_repair(run_state *rs)
 	return rc;
 }
 
+static int
+cmd_baseline(run_state *rs)
+{
+	const migrator_options *o = rs->opts;
+
+	if (o->baseline_from == BASELINE_VERSION && o->baseline_version <= 0)
+	{
+		log_error("baseline needs --version N or --from dbmate|golang-migrate|flyway");
+		return EXIT_USAGE;
+	}
+	if (o->baseline_from != BASELINE_VERSION && o->baseline_version > 0)
+	{
+		log_error("baseline takes --version or --from, not both");
+		return EXIT_USAGE;
+	}
+	return baseline_run(rs->conn, &rs->ht, &rs->files, o->baseline_from, o->baseline_version, o->dir);
+}
+
+static const char new_migration_template[] =
+"-- %s: describe what this migration changes and why.\n"
+"--\n"
+"-- Directives (comment lines in this leading block, any order):\n"
+"--   -- migrator:no-transaction   run statement by statement, outside a transaction\n"
+"--                                (make every statement idempotent: IF [NOT] EXISTS)\n"
+"--\n"
+"-- DDL only; indexes belong in conf/indexes.cfg (the indexer builds them online).\n"
+"-- Every lock wait is bounded by --lock-timeout, but a granted lock is held until\n"
+"-- commit: keep it short.\n"
+"\n";
+
+static const char new_verify_template[] =
+"-- Verify %s: SELECT statements only, run after the migration in its\n"
+"-- transaction.  Each must return at least one row, every first-column value\n"
+"-- true; zero rows, false or null fail the migration and roll it back.\n"
+"-- Replace the example (or delete this file if nothing needs checking):\n"
+"--\n"
+"-- SELECT count(*) = 1\n"
+"-- FROM information_schema.columns\n"
+"-- WHERE table_schema = current_schema()\n"
+"--   AND table_name = 'call_log' AND column_name = 'started_at';\n";
+
+/* Create path with contents, refusing to overwrite.  false after logging. */
+static bool
+write_new_file(const char *path, const char *contents)
+{
+	int			fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	size_t		len = strlen(contents);
+	bool		ok;
+
+	if (fd < 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "new_failed", NULL, "could not create \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	ok = write(fd, contents, len) == (ssize_t) len;
+	if (close(fd) != 0)
+		ok = false;
+	if (!ok)
+		log_event(LOG_LEVEL_ERROR, "new_failed", NULL, "could not write \"%s\": %s", path, strerror(errno));
+	return ok;
+}
+
+static int
+cmd_new(run_state *rs)
+{
+	const char *name = rs->opts->arg;
+	int64_t		version;
+	int64_t		dummy_version;
+	size_t		stem_len;
+	bool		is_verify;
+	const char *why;
+	char	   *probe;
+	char	   *path = NULL;
+	char	   *verify_path = NULL;
+	char	   *text = NULL;
+	int			rc = EXIT_USAGE;
+
+	if (rs->opts->timestamp)
+	{
+		time_t		now = time(NULL);
+		struct tm	tm;
+		char		buf[32];
+
+		gmtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "%Y%m%d%H%M%S", &tm);
+		version = strtoll(buf, NULL, 10);
+	}
+	else
+		version = rs->files.n > 0 ? rs->files.items[rs->files.n - 1].version + 1 : 1;
+	if (rs->files.n > 0 && version <= rs->files.items[rs->files.n - 1].version)
+	{
+		log_error("version %lld is not above the highest version %lld in \"%s\"",
+				  (long long) version, (long long) rs->files.items[rs->files.n - 1].version, rs->opts->dir);
+		return EXIT_USAGE;
+	}
+
+	/* the name must make a valid file name: check it the way the loader will */
+	probe = xasprintf("%lld_%s.sql", (long long) version, name);
+	if (!migration_parse_filename(probe, &dummy_version, &stem_len, &is_verify, &why) || is_verify)
+	{
+		log_error("invalid migration name \"%s\": %s", name,
+				  is_verify ? "it must not end in \".verify\"" : why);
+		free(probe);
+		return EXIT_USAGE;
+	}
+	free(probe);
+
+	path = xasprintf("%s/%lld_%s.sql", rs->opts->dir, (long long) version, name);
+	verify_path = xasprintf("%s/%lld_%s.verify.sql", rs->opts->dir, (long long) version, name);
+	text = xasprintf(new_migration_template, name);
+	if (!write_new_file(path, text))
+		goto done;
+	free(text);
+	text = xasprintf(new_verify_template, name);
+	if (!write_new_file(verify_path, text))
+	{
+		unlink(path);
+		goto done;
+	}
+	printf("%s\n%s\n", path, verify_path);
+	log_event(LOG_LEVEL_INFO, "new", NULL,
+			  "wrote %s and %s: write the change and its check (an empty file is refused)", path, verify_path);
+	rc = EXIT_OK;
+
+done:
+	free(path);
+	free(verify_path);
+	free(text);
+	return rc;
+}
+
 /* Parse a duration option or log why not. */
 static bool
 duration_arg(const char *option, const char *value, int64_t *out)
@@ -582,7 +848,9 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 	enum
 	{
 		OPT_DSN = 256, OPT_SCHEMA, OPT_HISTORY_TABLE, OPT_LOCK_TIMEOUT, OPT_STATEMENT_TIMEOUT,
-		OPT_RETRIES, OPT_LOCK_WAIT, OPT_WAIT, OPT_LOG_FORMAT, OPT_OUT_OF_ORDER, OPT_FORGET_MISSING
+		OPT_RETRIES, OPT_LOCK_WAIT, OPT_WAIT, OPT_LOG_FORMAT, OPT_OUT_OF_ORDER, OPT_FORGET_MISSING,
+		OPT_TARGET, OPT_ROLE, OPT_PREFLIGHT, OPT_WAIT_CURRENT, OPT_FROM, OPT_BASELINE_VERSION,
+		OPT_TIMESTAMP
 	};
 	static const struct option long_options[] = {
 		{"dir", required_argument, NULL, 'd'},
@@ -597,12 +865,20 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 		{"out-of-order", no_argument, NULL, OPT_OUT_OF_ORDER},
 		{"forget-missing", no_argument, NULL, OPT_FORGET_MISSING},
+		{"target", required_argument, NULL, OPT_TARGET},
+		{"role", required_argument, NULL, OPT_ROLE},
+		{"preflight", required_argument, NULL, OPT_PREFLIGHT},
+		{"wait-current", required_argument, NULL, OPT_WAIT_CURRENT},
+		{"from", required_argument, NULL, OPT_FROM},
+		{"timestamp", no_argument, NULL, OPT_TIMESTAMP},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
+		{"version", no_argument, NULL, 'V'},	/* baseline: --version N */
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
+	struct option options[sizeof(long_options) / sizeof(long_options[0])];
+	bool		baseline_mode = false;
 	log_format format = LOG_FORMAT_TEXT;
 	int			verbosity = 0;
 	int			c;
@@ -618,6 +894,23 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 	opts->apply.lock_timeout_ms = 5000;
 	opts->apply.statement_timeout_ms = 0;
 	opts->apply.retries = 3;
+	opts->preflight = PREFLIGHT_WARN;
+	opts->baseline_from = BASELINE_VERSION;
+
+	/*
+	 * "baseline --version N" names a version; everywhere else --version
+	 * prints ours.  The command word decides which --version this is.
+	 */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "baseline") == 0)
+			baseline_mode = true;
+	memcpy(options, long_options, sizeof(options));
+	for (size_t i = 0; options[i].name; i++)
+		if (baseline_mode && strcmp(options[i].name, "version") == 0)
+		{
+			options[i].has_arg = required_argument;
+			options[i].val = OPT_BASELINE_VERSION;
+		}
 
 	/* the log format decides how option errors look: find it first */
 	for (int i = 1; i < argc; i++)
@@ -629,7 +922,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 	log_init(PROGNAME, format, 0);
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "d:qvVh", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:qvVh", options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -692,6 +985,49 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 			case OPT_FORGET_MISSING:
 				opts->forget_missing = true;
 				break;
+			case OPT_TARGET:
+				if (!parse_int_range(optarg, 1, INT64_MAX, &opts->target, why, sizeof(why)))
+				{
+					log_error("option --target: %s", why);
+					return EXIT_USAGE;
+				}
+				break;
+			case OPT_BASELINE_VERSION:
+				if (!parse_int_range(optarg, 1, INT64_MAX, &opts->baseline_version, why, sizeof(why)))
+				{
+					log_error("option --version: %s", why);
+					return EXIT_USAGE;
+				}
+				break;
+			case OPT_ROLE:
+				if (optarg[0] == '\0')
+				{
+					log_error("option --role: empty name");
+					return EXIT_USAGE;
+				}
+				opts->role = optarg;
+				break;
+			case OPT_PREFLIGHT:
+				if (!preflight_parse_mode(optarg, &opts->preflight))
+				{
+					log_error("option --preflight: invalid value \"%s\" (use warn, fail or off)", optarg);
+					return EXIT_USAGE;
+				}
+				break;
+			case OPT_WAIT_CURRENT:
+				if (!duration_arg("wait-current", optarg, &opts->wait_current_ms))
+					return EXIT_USAGE;
+				break;
+			case OPT_FROM:
+				if (!baseline_parse_source(optarg, &opts->baseline_from))
+				{
+					log_error("option --from: invalid value \"%s\" (use dbmate, golang-migrate or flyway)", optarg);
+					return EXIT_USAGE;
+				}
+				break;
+			case OPT_TIMESTAMP:
+				opts->timestamp = true;
+				break;
 			case 'q':
 				verbosity = -1;
 				break;
@@ -725,6 +1061,15 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		}
 		optind++;
 	}
+	if (*cmd && ((*cmd)->flags & CMD_ARG))
+	{
+		if (optind >= argc)
+		{
+			log_error("%s needs an argument (try \"%s --help\")", (*cmd)->name, PROGNAME);
+			return EXIT_USAGE;
+		}
+		opts->arg = argv[optind++];
+	}
 	if (optind < argc)
 	{
 		log_error("unexpected argument \"%s\" (try \"%s --help\")", argv[optind], PROGNAME);
@@ -736,6 +1081,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 static int
 run_command(const command *cmd, run_state *rs)
 {
+	conn_options copts = rs->opts->conn;
 	int			rc;
 
 	/* the files first: a bad directory fails before any connection */
@@ -745,11 +1091,29 @@ run_command(const command *cmd, run_state *rs)
 	if (!(cmd->flags & CMD_CONNECT))
 		return cmd->fn(rs);
 
-	rc = conn_open(&rs->opts->conn, &rs->conn);
+	/* a start-up gate that waits for the schema also waits for the server */
+	if (rs->opts->wait_current_ms > copts.wait_ms)
+		copts.wait_ms = rs->opts->wait_current_ms;
+	rc = conn_open(&copts, &rs->conn);
 	if (rc != EXIT_OK)
 		return rc;
 	if (!history_table_init(&rs->ht, rs->conn, rs->opts->conn.schema, rs->opts->history_table))
 		return EXIT_USAGE;
+	if (rs->opts->role)
+	{
+		/* everything from here on, the history table too, is owned by it */
+		const char *values[1] = {rs->opts->role};
+		db_error	err = {0};
+
+		if (!db_run(rs->conn, "SELECT pg_catalog.set_config('role', $1, false)", 1, values,
+					PGRES_TUPLES_OK, NULL, &err, NULL))
+		{
+			log_event(LOG_LEVEL_ERROR, "invalid_role", NULL, "option --role: could not SET ROLE \"%s\": %s",
+					  rs->opts->role, err.message);
+			db_error_clear(&err);
+			return EXIT_USAGE;
+		}
+	}
 	if (cmd->flags & CMD_LOCK)
 	{
 		/* one run per schema and history table */
@@ -759,9 +1123,12 @@ run_command(const command *cmd, run_state *rs)
 			return rc;
 		rs->locked = true;
 	}
-	rc = history_load(rs->conn, &rs->ht, &rs->hist);
-	if (rc != EXIT_OK)
-		return rc;
+	if (!(cmd->flags & CMD_OWN_HISTORY))
+	{
+		rc = history_load(rs->conn, &rs->ht, &rs->hist);
+		if (rc != EXIT_OK)
+			return rc;
+	}
 	return cmd->fn(rs);
 }
 

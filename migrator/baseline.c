@@ -1,0 +1,374 @@
+/*-------------------------------------------------------------------------
+ *
+ * baseline.c
+ *	  Adopting a database that another runner migrated.
+ *
+ * migrator/baseline.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "baseline.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+#include "pgerr.h"
+#include "query.h"
+
+static const struct
+{
+	const char *name;
+	baseline_source source;
+	const char *table;			/* the tool's table, in --schema */
+	const char *renamed_suffix; /* when it has our table's name */
+}			tools[] = {
+	{"dbmate", BASELINE_DBMATE, "schema_migrations", "_dbmate"},
+	{"golang-migrate", BASELINE_GOLANG_MIGRATE, "schema_migrations", "_golang_migrate"},
+	{"flyway", BASELINE_FLYWAY, "flyway_schema_history", "_flyway"},
+};
+
+bool
+baseline_parse_source(const char *s, baseline_source *out)
+{
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+		if (strcmp(tools[i].name, s) == 0)
+		{
+			*out = tools[i].source;
+			return true;
+		}
+	return false;
+}
+
+static int
+tool_index(baseline_source from)
+{
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+		if (tools[i].source == from)
+			return (int) i;
+	return -1;
+}
+
+/* A version as the other tool wrote it, as ours: digits only, > 0. */
+static bool
+parse_version_text(const char *s, int64_t *out)
+{
+	char	   *end;
+	long long	v;
+
+	if (!isdigit((unsigned char) s[0]))
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* column name -> type of the other tool's table; "" when absent */
+static const char *
+column_type(PGresult *cols, const char *name)
+{
+	for (int i = 0; i < PQntuples(cols); i++)
+		if (strcmp(PQgetvalue(cols, i, 0), name) == 0)
+			return PQgetvalue(cols, i, 1);
+	return "";
+}
+
+/*
+ * Read the versions the other tool applied into *versions (sorted? no: in
+ * the order read).  Returns EXIT_OK or an exit code after logging.
+ */
+static int
+read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions, int *n,
+				   char **qualified_out)
+{
+	const char *values[2] = {schema, tools[ti].table};
+	char	   *qs = PQescapeIdentifier(conn, schema, strlen(schema));
+	char	   *qt = PQescapeIdentifier(conn, tools[ti].table, strlen(tools[ti].table));
+	char	   *qualified = xasprintf("%s.%s", qs, qt);
+	PGresult   *cols;
+	PGresult   *res = NULL;
+	char	   *sql = NULL;
+	int			rc = EXIT_OK;
+	bool		shape_ok;
+
+	PQfreemem(qs);
+	PQfreemem(qt);
+	*versions = NULL;
+	*n = 0;
+	cols = db_query(conn, "reading the other tool's table",
+					"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+					"FROM pg_catalog.pg_attribute a "
+					"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+					"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+					"WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
+					"AND a.attnum > 0 AND NOT a.attisdropped",
+					2, values, PGRES_TUPLES_OK);
+	if (cols == NULL)
+	{
+		free(qualified);
+		return EXIT_UNREACHABLE;
+	}
+	if (PQntuples(cols) == 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "baseline_source_missing", NULL,
+				  "no table \"%s.%s\": nothing to import from %s", schema, tools[ti].table, tools[ti].name);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	switch (tools[ti].source)
+	{
+		case BASELINE_DBMATE:
+			shape_ok = strncmp(column_type(cols, "version"), "character varying", 17) == 0 &&
+				column_type(cols, "dirty")[0] == '\0';
+			sql = xasprintf("SELECT version FROM %s ORDER BY version", qualified);
+			break;
+		case BASELINE_GOLANG_MIGRATE:
+			shape_ok = strcmp(column_type(cols, "version"), "bigint") == 0 &&
+				strcmp(column_type(cols, "dirty"), "boolean") == 0;
+			sql = xasprintf("SELECT version::text, dirty FROM %s", qualified);
+			break;
+		default:
+			shape_ok = column_type(cols, "version")[0] != '\0' &&
+				strcmp(column_type(cols, "success"), "boolean") == 0 &&
+				column_type(cols, "installed_rank")[0] != '\0';
+			sql = xasprintf("SELECT version FROM %s WHERE success AND version IS NOT NULL "
+							"ORDER BY installed_rank", qualified);
+			break;
+	}
+	if (!shape_ok)
+	{
+		log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
+				  "table \"%s.%s\" does not have the shape of %s's table", schema, tools[ti].table, tools[ti].name);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	res = db_query(conn, "reading the other tool's versions", sql, 0, NULL, PGRES_TUPLES_OK);
+	if (res == NULL)
+	{
+		rc = EXIT_UNREACHABLE;
+		goto done;
+	}
+	if (tools[ti].source == BASELINE_GOLANG_MIGRATE)
+	{
+		if (PQntuples(res) != 1)
+		{
+			log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
+					  "golang-migrate's table \"%s.%s\" has %d rows; it keeps exactly one",
+					  schema, tools[ti].table, PQntuples(res));
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		{
+			log_event(LOG_LEVEL_ERROR, "baseline_dirty", NULL,
+					  "golang-migrate marks version %s dirty: a migration failed half-way; repair the schema by hand and clear the flag (migrate force %s) before adopting",
+					  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 0));
+			rc = EXIT_HISTORY_MISMATCH;
+			goto done;
+		}
+	}
+	*versions = xcalloc((size_t) PQntuples(res) + 1, sizeof(int64_t));
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const char *text = PQgetvalue(res, i, 0);
+
+		if (!parse_version_text(text, &(*versions)[*n]))
+		{
+			log_event(LOG_LEVEL_ERROR, "baseline_version", NULL,
+					  "%s version \"%s\" is not a positive integer; rename the migrations to integer versions before adopting",
+					  tools[ti].name, text);
+			rc = EXIT_USAGE;
+			continue;
+		}
+		(*n)++;
+	}
+
+done:
+	PQclear(cols);
+	PQclear(res);
+	free(sql);
+	if (rc == EXIT_OK)
+		*qualified_out = qualified;
+	else
+	{
+		free(qualified);
+		free(*versions);
+		*versions = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static bool
+contains(const int64_t *v, int n, int64_t x)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
+int
+baseline_run(PGconn *conn, const history_table *ht, const migration_set *files,
+			 baseline_source from, int64_t version, const char *dir)
+{
+	int			ti = tool_index(from);
+	history_shape shape;
+	char	   *found = NULL;
+	int64_t    *versions = NULL;
+	int			n_versions = 0;
+	char	   *tool_table = NULL;
+	bool		rename_ours = false;
+	bool		*take = NULL;
+	int			n_take = 0;
+	int			rc;
+	db_error	err = {0};
+
+	rc = history_inspect(conn, ht, &shape, &found);
+	if (rc != EXIT_OK)
+		goto done;
+	if (shape == HISTORY_OURS)
+	{
+		history	h;
+
+		rc = history_load(conn, ht, &h);
+		if (rc == EXIT_OK && h.n > 0)
+		{
+			log_event(LOG_LEVEL_ERROR, "baseline_refused", NULL,
+					  "the history \"%s\" already has %d row%s: baseline only adopts a database with an empty history",
+					  ht->display, h.n, h.n == 1 ? "" : "s");
+			rc = EXIT_USAGE;
+		}
+		history_free(&h);
+		if (rc != EXIT_OK)
+			goto done;
+	}
+	else if (shape == HISTORY_FOREIGN)
+	{
+		/* only the tool we import from may sit under our table's name */
+		if (ti < 0 || strcmp(tools[ti].table, ht->table) != 0)
+		{
+			log_event(LOG_LEVEL_ERROR, "foreign_history_table", NULL,
+					  "relation \"%s\" exists but is not a migrator history table (%s); import it with \"migrator baseline --from dbmate|golang-migrate\", or choose another --history-table",
+					  ht->display, found);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		rename_ours = true;
+	}
+
+	if (ti >= 0)
+	{
+		rc = read_tool_versions(conn, ht->schema, ti, &versions, &n_versions, &tool_table);
+		if (rc != EXIT_OK)
+			goto done;
+		if (from == BASELINE_GOLANG_MIGRATE)
+		{
+			version = n_versions > 0 ? versions[0] : 0;
+			n_versions = 0;		/* everything up to it, below */
+		}
+		else
+		{
+			for (int i = 0; i < n_versions; i++)
+				if (migration_set_find(files, versions[i]) == NULL)
+				{
+					log_event(LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
+							  "%s applied version %lld but \"%s\" has no file for it; add it (renamed to <version>_<name>.sql) before adopting",
+							  tools[ti].name, (long long) versions[i], dir);
+					rc = EXIT_HISTORY_MISMATCH;
+				}
+			if (rc != EXIT_OK)
+				goto done;
+		}
+	}
+
+	take = xcalloc((size_t) files->n + 1, sizeof(bool));
+	for (int i = 0; i < files->n; i++)
+	{
+		int64_t		v = files->items[i].version;
+
+		take[i] = (from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE) ? v <= version
+			: contains(versions, n_versions, v);
+		n_take += take[i];
+	}
+	if (n_take == 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "baseline_empty", NULL,
+				  "nothing to baseline: no migration file in \"%s\" %s", dir,
+				  from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE ? "has a version up to the one given" : "matches an applied version");
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (from == BASELINE_VERSION && migration_set_find(files, version) == NULL)
+		log_warning("version %lld has no file; baselining the %d file%s below it", (long long) version,
+					n_take, n_take == 1 ? "" : "s");
+
+	/* one transaction: rename theirs, create ours, record: all or nothing */
+	if (!db_command(conn, "starting the baseline", "BEGIN"))
+	{
+		rc = EXIT_CHANGE_FAILED;
+		goto done;
+	}
+	if (rename_ours)
+	{
+		char	   *newname = xasprintf("%s%s", ht->table, tools[ti].renamed_suffix);
+		char	   *qn = PQescapeIdentifier(conn, newname, strlen(newname));
+		char	   *sql = xasprintf("ALTER TABLE %s RENAME TO %s", ht->qualified, qn);
+		bool		ok = db_command(conn, "renaming the other tool's table", sql);
+
+		if (ok)
+			log_event(LOG_LEVEL_INFO, "baseline_renamed", NULL,
+					  "renamed %s's table \"%s\" to \"%s.%s\"", tools[ti].name, ht->display, ht->schema, newname);
+		free(sql);
+		PQfreemem(qn);
+		free(newname);
+		if (!ok)
+		{
+			rc = EXIT_CHANGE_FAILED;
+			goto rollback;
+		}
+	}
+	if (shape != HISTORY_OURS && (rc = history_ensure(conn, ht)) != EXIT_OK)
+		goto rollback;
+	for (int i = 0; i < files->n; i++)
+	{
+		const migration *m = &files->items[i];
+
+		if (!take[i])
+			continue;
+		if (!history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, &err))
+		{
+			log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording version %lld: %s",
+					  (long long) m->version, err.message);
+			rc = EXIT_CHANGE_FAILED;
+			goto rollback;
+		}
+	}
+	if (!db_command(conn, "committing the baseline", "COMMIT"))
+	{
+		rc = EXIT_CHANGE_FAILED;
+		goto done;
+	}
+	log_event(LOG_LEVEL_INFO, "baseline_done", NULL,
+			  "baselined %d migration%s as applied without running them%s%s", n_take,
+			  n_take == 1 ? "" : "s", ti >= 0 ? ", imported from " : "", ti >= 0 ? tools[ti].name : "");
+	goto done;
+
+rollback:
+	db_command_uninterruptible(conn, "rolling back the baseline", "ROLLBACK");
+done:
+	db_error_clear(&err);
+	free(found);
+	free(versions);
+	free(tool_table);
+	free(take);
+	return rc;
+}
