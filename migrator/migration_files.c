@@ -170,8 +170,24 @@ read_directives(migration *m, const char *path, const char *src, bool is_verify)
 			{
 				char	   *word = xstrndup(c + strlen(DIRECTIVE_PREFIX),
 											(size_t) (end - c) - strlen(DIRECTIVE_PREFIX));
+				char	   *arg = word + strcspn(word, " \t");
 
-				if (!in_header)
+				/* "allow RULE" excuses the statement below it: it may stand anywhere */
+				if (*arg)
+				{
+					*arg++ = '\0';
+					arg += strspn(arg, " \t");
+				}
+				if (strcmp(word, "allow") == 0)
+				{
+					if (*arg == '\0')
+					{
+						log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
+								  "%s:%d: directive \"migrator:allow\" needs a rule name", path, line);
+						ok = false;
+					}
+				}
+				else if (!in_header)
 				{
 					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
 							  "%s:%d: directive \"migrator:%s\" must be in the file's leading comment block",
@@ -185,13 +201,21 @@ read_directives(migration *m, const char *path, const char *src, bool is_verify)
 							  path, line, word);
 					ok = false;
 				}
-				else if (strcmp(word, "no-transaction") == 0)
+				else if (strcmp(word, "no-transaction") == 0 && *arg == '\0')
 					m->no_transaction = true;
+				else if (strcmp(word, "allow-dml") == 0 && *arg == '\0')
+					m->allow_dml = true;
+				else if (strcmp(word, "requires-index") == 0 && *arg != '\0' && strcspn(arg, " \t") == strlen(arg))
+				{
+					m->required_indexes = xrealloc(m->required_indexes,
+												   sizeof(char *) * (size_t) (m->n_required_indexes + 1));
+					m->required_indexes[m->n_required_indexes++] = xstrdup(arg);
+				}
 				else
 				{
 					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-							  "%s:%d: unknown directive \"migrator:%s\" (known: no-transaction)",
-							  path, line, word);
+							  "%s:%d: unknown directive \"migrator:%s%s%s\" (known: no-transaction, allow-dml, requires-index NAME, allow RULE)",
+							  path, line, word, *arg ? " " : "", arg);
 					ok = false;
 				}
 				free(word);
@@ -484,6 +508,9 @@ migration_set_free(migration_set *set)
 		free(m->source);
 		free(m->verify_path);
 		free(m->verify_source);
+		for (int j = 0; j < m->n_required_indexes; j++)
+			free(m->required_indexes[j]);
+		free(m->required_indexes);
 		sql_script_free(&m->script);
 		sql_script_free(&m->verify_script);
 	}

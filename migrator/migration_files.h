@@ -12,9 +12,11 @@
  *
  * Directives are "-- migrator:<word>" lines in the file's leading comment
  * block (the lines before the first line that is neither blank nor a "--"
- * comment), in any order.
+ * comment), in any order: no-transaction, allow-dml, requires-index NAME.
+ * The one exception is "-- migrator:allow RULE", which excuses the statement
+ * right below it from one lint rule and so may stand anywhere.
  *
- * common problems are all reported (one line each, file and line named)
+ * Problems are all reported (one line each, file and line named)
  * before the load fails, so one run shows every mistake in the directory.
  *
  * migrator/migration_files.h
@@ -39,6 +41,9 @@ typedef struct migration
 	char	   *source;			/* the file's text */
 	char		checksum[CHECKSUM_HEX_LEN + 1];
 	bool		no_transaction; /* -- migrator:no-transaction */
+	bool		allow_dml;		/* -- migrator:allow-dml */
+	char	  **required_indexes;	/* -- migrator:requires-index NAME */
+	int			n_required_indexes;
 	char	   *verify_path;	/* NULL when there is no verify file */
 	char	   *verify_source;
 	/* filled by migration_parse() */
