@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+#
+# deps.sh
+#     The one list of Debian packages the toolkit needs to build, test and demo,
+#     and the installer for whichever of them are missing.
+#
+# Usage: scripts/deps.sh [--check] [--demo]
+#     --check  only report: exit 2 and print the install command if any is missing
+#     --demo   only what scripts/demo.sh needs (build + run), not the test tools
+#
+# Quiet when nothing is missing.  As root, missing packages are installed with
+# apt-get; otherwise the exact sudo command is printed and the exit status is 2.
+#
+# scripts/deps.sh
+#
+set -euo pipefail
+
+# Compiler, build system and the C libraries we link (cmocka: unit tests).
+BUILD_PACKAGES=(
+	build-essential cmake pkg-config
+	libpq-dev libconfig-dev libpg-query-dev libprotobuf-c-dev libssl-dev
+	libcmocka-dev
+)
+# A PostgreSQL server for the throwaway test/demo cluster, and the Python the
+# harness runs on (Debian's /usr/bin/python3 with psycopg2).
+RUN_PACKAGES=(postgresql-15 python3 python3-psycopg2)
+# Test-only tools: memory checking and shell linting.
+TEST_PACKAGES=(valgrind shellcheck)
+# Optional for the toolkit itself, but scripts/test.sh installs it: Debian's
+# docker-compose 1.29 is used only by the tests that validate compose files.
+OPTIONAL_PACKAGES=(docker-compose)
+
+usage() {
+	cat >&2 <<-'EOF'
+		usage: scripts/deps.sh [--check] [--demo]
+		  --check  only report missing packages (exit 2 if any), install nothing
+		  --demo   only the packages scripts/demo.sh needs
+	EOF
+	exit 2
+}
+
+check_only=0
+demo_only=0
+for arg in "$@"; do
+	case "$arg" in
+		--check) check_only=1 ;;
+		--demo) demo_only=1 ;;
+		-h | --help) usage ;;
+		*)
+			echo "deps.sh: unknown option \"$arg\"" >&2
+			usage
+			;;
+	esac
+done
+
+wanted=("${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}")
+if [ "$demo_only" -eq 0 ]; then
+	wanted+=("${TEST_PACKAGES[@]}" "${OPTIONAL_PACKAGES[@]}")
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "deps.sh: error: dpkg-query not found; this script supports Debian-based systems only" >&2
+	echo "deps.sh: needed: ${wanted[*]}" >&2
+	exit 2
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+	# "ii" is installed; anything else (unknown, removed, half-configured) is missing.
+	status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+	case "$status" in
+		ii*) ;;
+		*) missing+=("$pkg") ;;
+	esac
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+
+install_cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
+if [ "$check_only" -eq 1 ] || [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages: ${missing[*]}" >&2
+	echo "deps.sh: install them with:" >&2
+	echo "  sudo apt-get update && sudo ${install_cmd[*]}" >&2
+	exit 2
+fi
+
+echo "deps.sh: installing: ${missing[*]}" >&2
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${install_cmd[@]}"

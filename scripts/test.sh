@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+#
+# test.sh
+#     The test command: install what is missing, build, run every test.
+#
+# Usage: scripts/test.sh [--asan] [--valgrind]
+#     (default)   RelWithDebInfo build in build/, all ctest tests
+#     --asan      Debug build with ASan+UBSan in build-asan/, all ctest tests
+#     --valgrind  build/ as by default; unit tests under ctest's memcheck and
+#                 the programs of the integration tests under valgrind
+#
+# Every build has -Werror (the top CMakeLists.txt sets it for all types).
+# Exits non-zero if the build or any test fails.  Works from any directory.
+#
+# scripts/test.sh
+#
+set -euo pipefail
+
+usage() {
+	cat >&2 <<-'EOF'
+		usage: scripts/test.sh [--asan] [--valgrind]
+		  --asan      build with ASan+UBSan (build-asan/) and run all tests
+		  --valgrind  run the unit tests and the tested programs under valgrind
+	EOF
+	exit 2
+}
+
+asan=0
+valgrind=0
+for arg in "$@"; do
+	case "$arg" in
+		--asan) asan=1 ;;
+		--valgrind) valgrind=1 ;;
+		-h | --help) usage ;;
+		*)
+			echo "test.sh: unknown option \"$arg\"" >&2
+			usage
+			;;
+	esac
+done
+if [ "$asan" -eq 1 ] && [ "$valgrind" -eq 1 ]; then
+	echo "test.sh: --asan and --valgrind cannot be combined (valgrind cannot run ASan binaries)" >&2
+	exit 2
+fi
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/deps.sh
+
+if [ "$asan" -eq 1 ]; then
+	build_dir=build-asan
+	cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DTOOLKIT_SANITIZER=asan)
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+else
+	build_dir=build
+	# Optimised (more warnings, and -Werror makes them fatal) yet with debug
+	# info, so valgrind's reports name lines.
+	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLKIT_SANITIZER=none)
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+echo "test.sh: configuring $build_dir/" >&2
+cmake -S . -B "$build_dir" "${cmake_args[@]}"
+echo "test.sh: building with $jobs jobs" >&2
+cmake --build "$build_dir" -j "$jobs"
+
+echo "test.sh: shellcheck" >&2
+lint_status=0
+shellcheck scripts/*.sh .ci/run || lint_status=$?
+
+status=0
+if [ "$valgrind" -eq 0 ]; then
+	ctest --test-dir "$build_dir" --output-on-failure -j2 || status=$?
+else
+	valgrind_bin=$(command -v valgrind)
+	valgrind_opts="--quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	# Unit tests: ctest's memcheck wraps each test binary; the exit code makes
+	# any error a test failure, not just an entry in the memcheck log.
+	echo "test.sh: unit tests under valgrind" >&2
+	rm -f "$build_dir"/Testing/Temporary/MemoryChecker.*.log
+	memcheck_status=0
+	ctest --test-dir "$build_dir" -L unit -T memcheck --output-on-failure -j2 \
+		--overwrite MemoryCheckCommand="$valgrind_bin" \
+		--overwrite MemoryCheckCommandOptions="$valgrind_opts" || memcheck_status=$?
+	if [ "$memcheck_status" -ne 0 ]; then
+		status=$memcheck_status
+		# valgrind writes its reports to these logs, not to the test's output.
+		for log in "$build_dir"/Testing/Temporary/MemoryChecker.*.log; do
+			if [ -s "$log" ]; then
+				echo "==== $log" >&2
+				cat "$log" >&2
+			fi
+		done
+	fi
+	# Integration tests: the harness prefixes every program run with this, so
+	# valgrind checks migrator and indexer, not the Python interpreter.
+	echo "test.sh: integration tests with the programs under valgrind" >&2
+	TOOLKIT_TEST_WRAPPER="$valgrind_bin $valgrind_opts" \
+		ctest --test-dir "$build_dir" -L integration --output-on-failure -j2 || status=$?
+fi
+
+if [ "$lint_status" -ne 0 ]; then
+	echo "test.sh: shellcheck found problems (see above)" >&2
+	[ "$status" -ne 0 ] || status=$lint_status
+fi
+exit "$status"
