@@ -429,3 +429,35 @@ class StatusTest(OpsTestCase):
         self.assertRegex(items[1]["failure"], r"2_nt.sql:3: 42P01: ")
         self.assertRegex(items[0]["applied_by"], r"^postgres@")
         self.assertIsInstance(items[0]["duration_ms"], int)
+
+
+class RepairTest(OpsTestCase):
+
+    def test_repair_records_a_deliberate_change(self):
+        d = self.make_dir(THREE)
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        changed = "-- reworded comment\nCREATE TABLE b (id int);\n"
+        with open(os.path.join(d, "2_b.sql"), "w") as f:
+            f.write(changed)
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 6)
+        self.assertStderrMatches(r, r"2_b.sql: applied migration 2 changed since it was applied")
+        r = self.run_migrator("repair", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"recorded the current checksum of .*2_b.sql")
+        self.assertEqual(sha256_of(changed), self.scalar("SELECT checksum FROM schema_migrations WHERE version = 2"))
+        self.assertExit(self.run_migrator("check", "--dir", d), 0)
+
+    def test_repair_forget_missing(self):
+        d = self.make_dir(THREE)
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        os.unlink(os.path.join(d, "3_c.sql"))
+        r = self.run_migrator("repair", "--dir", d)
+        self.assertExit(r, 6)
+        self.assertLastLineMatches(r, r"applied migration 3 \(c\) is missing from .*; restore it, or pass --forget-missing")
+        self.assertEqual([1, 2, 3], self.versions())
+        r = self.run_migrator("repair", "--dir", d, "--forget-missing")
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"removed version 3 \(c\) from the history: its file is gone")
+        self.assertEqual([1, 2], self.versions())
+        self.assertTrue(self.table_exists("c"))  # forgetting undoes nothing
