@@ -32,6 +32,7 @@
 #include "log.h"
 #include "memory.h"
 #include "migration_files.h"
+#include "migration_lint.h"
 #include "options.h"
 #include "preflight.h"
 #include "query.h"
@@ -56,6 +57,7 @@ typedef struct migrator_options
 	baseline_source baseline_from;
 	int64_t		baseline_version;	/* baseline --version */
 	bool		timestamp;		/* new --timestamp */
+	bool		strict;			/* lint warnings are errors */
 	const char *arg;			/* the command's argument (new NAME) */
 } migrator_options;
 
@@ -121,6 +123,7 @@ static int	cmd_plan(run_state *rs);
 static int	cmd_repair(run_state *rs);
 static int	cmd_baseline(run_state *rs);
 static int	cmd_new(run_state *rs);
+static int	cmd_lint(run_state *rs);
 
 static const command commands[] = {
 	{"up", cmd_up, CMD_CONNECT | CMD_LOCK, "apply every pending migration, in order, fail-hard (default)"},
@@ -130,6 +133,7 @@ static const command commands[] = {
 	{"repair", cmd_repair, CMD_CONNECT | CMD_LOCK, "record the current checksums of deliberately changed files"},
 	{"baseline", cmd_baseline, CMD_CONNECT | CMD_LOCK | CMD_OWN_HISTORY, "adopt a database: record files as applied without running them"},
 	{"new", cmd_new, CMD_ARG, "write the next migration file and its verify file: new NAME"},
+	{"lint", cmd_lint, 0, "check every file with PostgreSQL's parser and the DDL-only rules; offline"},
 };
 
 static void
@@ -172,6 +176,7 @@ usage(FILE *out)
 			"      --from=TOOL            baseline: import applied versions from dbmate, golang-migrate\n"
 			"                             or flyway (their table is renamed if it has our table's name)\n"
 			"      --timestamp            new: use a UTC timestamp (YYYYMMDDHHMMSS) as the version\n"
+			"      --strict               lint, up, plan: lint warnings are errors\n"
 			"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
 			"  -q, --quiet                only warnings and errors\n"
 			"  -v, --verbose              also debug messages (each statement as it runs)\n"
@@ -182,7 +187,9 @@ usage(FILE *out)
 			"\n"
 			"Files: <version>_<name>.sql (version a positive integer; 0109 and 109 are the same),\n"
 			"optional <version>_<name>.verify.sql with SELECTs that must all return true.\n"
-			"Directive (leading comment block): -- migrator:no-transaction\n"
+			"Directives (leading comment block): -- migrator:no-transaction, -- migrator:allow-dml,\n"
+			"-- migrator:requires-index NAME; right above one statement: -- migrator:allow RULE\n"
+			"up and plan lint the pending files first (see \"migrator lint\"): an error applies nothing.\n"
 			"Forward only: there are no down migrations; fix forward with a new version.\n"
 			"\n"
 			"A granted lock is held until the migration commits: --lock-timeout bounds the wait\n"
@@ -357,7 +364,28 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
 		if (migration_parse(it->m) != EXIT_OK)
 			rc = EXIT_USAGE;
 	}
-	return rc;
+	if (rc != EXIT_OK)
+	{
+		log_event(LOG_LEVEL_ERROR, "not_applied", NULL, "a pending migration does not parse; nothing applied");
+		return rc;
+	}
+
+	/* lint what is about to run; applied files never block a run */
+	{
+		lint_totals totals = {0};
+
+		for (int i = 0; i < rec->n; i++)
+			if (selected(rs, &rec->items[i]))
+				migration_lint(rec->items[i].m, rs->opts->strict, rs->opts->conn.schema, false, &totals);
+		if (totals.errors > 0)
+		{
+			log_event(LOG_LEVEL_ERROR, "lint_failed", NULL,
+					  "lint: %d error%s in the pending migrations; nothing applied (see \"migrator lint\")",
+					  totals.errors, totals.errors == 1 ? "" : "s");
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
 }
 
 static const version_item *
@@ -829,6 +857,35 @@ done:
 	return rc;
 }
 
+static int
+cmd_lint(run_state *rs)
+{
+	lint_totals totals = {0};
+	int			unparsed = 0;
+
+	for (int i = 0; i < rs->files.n; i++)
+	{
+		migration  *m = &rs->files.items[i];
+
+		if (migration_parse(m) != EXIT_OK)
+		{
+			unparsed++;
+			continue;
+		}
+		migration_lint(m, rs->opts->strict, rs->opts->conn.schema, true, &totals);
+	}
+	if (log_get_format() != LOG_FORMAT_JSON)
+		printf("%d file%s checked: %d error%s, %d warning%s%s\n", rs->files.n,
+			   rs->files.n == 1 ? "" : "s", totals.errors + unparsed,
+			   totals.errors + unparsed == 1 ? "" : "s", totals.warnings,
+			   totals.warnings == 1 ? "" : "s",
+			   unparsed ? " (files that do not parse count as one error each)" : "");
+	else
+		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d files checked: %d errors, %d warnings",
+				  rs->files.n, totals.errors + unparsed, totals.warnings);
+	return totals.errors + unparsed > 0 ? EXIT_USAGE : EXIT_OK;
+}
+
 /* Parse a duration option or log why not. */
 static bool
 duration_arg(const char *option, const char *value, int64_t *out)
@@ -850,7 +907,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		OPT_DSN = 256, OPT_SCHEMA, OPT_HISTORY_TABLE, OPT_LOCK_TIMEOUT, OPT_STATEMENT_TIMEOUT,
 		OPT_RETRIES, OPT_LOCK_WAIT, OPT_WAIT, OPT_LOG_FORMAT, OPT_OUT_OF_ORDER, OPT_FORGET_MISSING,
 		OPT_TARGET, OPT_ROLE, OPT_PREFLIGHT, OPT_WAIT_CURRENT, OPT_FROM, OPT_BASELINE_VERSION,
-		OPT_TIMESTAMP
+		OPT_TIMESTAMP, OPT_STRICT
 	};
 	static const struct option long_options[] = {
 		{"dir", required_argument, NULL, 'd'},
@@ -871,6 +928,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		{"wait-current", required_argument, NULL, OPT_WAIT_CURRENT},
 		{"from", required_argument, NULL, OPT_FROM},
 		{"timestamp", no_argument, NULL, OPT_TIMESTAMP},
+		{"strict", no_argument, NULL, OPT_STRICT},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},	/* baseline: --version N */
@@ -1027,6 +1085,9 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 				break;
 			case OPT_TIMESTAMP:
 				opts->timestamp = true;
+				break;
+			case OPT_STRICT:
+				opts->strict = true;
 				break;
 			case 'q':
 				verbosity = -1;

@@ -18,14 +18,14 @@ set -euo pipefail
 # Compiler, build system and the C libraries we link (cmocka: unit tests).
 BUILD_PACKAGES=(
 	build-essential cmake pkg-config
-	libpq-dev libconfig-dev libpg-query-dev libprotobuf-c-dev libssl-dev
+	libpq-dev libconfig-dev libpg-query-dev libprotobuf-c-dev libssl-dev libjansson-dev
 	libcmocka-dev
 )
 # A PostgreSQL server for the throwaway test/demo cluster, and the Python the
 # harness runs on (Debian's /usr/bin/python3 with psycopg2).
 RUN_PACKAGES=(postgresql-15 python3 python3-psycopg2)
 # Test-only tools: memory checking and shell linting.
-TEST_PACKAGES=(valgrind shellcheck)
+TEST_PACKAGES=(valgrind shellcheck python3-yaml)
 # Optional for the toolkit itself, but scripts/test.sh installs it: Debian's
 # docker-compose 1.29 is used only by the tests that validate compose files.
 OPTIONAL_PACKAGES=(docker-compose)

@@ -52,6 +52,8 @@ if [ "$asan" -eq 1 ]; then
 	cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DTOOLKIT_SANITIZER=asan)
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+	# the same libpg_query leak as for valgrind (see tests/libpg_query.lsan.supp)
+	export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/tests/libpg_query.lsan.supp}"
 else
 	build_dir=build
 	# Optimised (more warnings, and -Werror makes them fatal) yet with debug
@@ -74,7 +76,9 @@ if [ "$valgrind" -eq 0 ]; then
 	ctest --test-dir "$build_dir" --output-on-failure -j2 || status=$?
 else
 	valgrind_bin=$(command -v valgrind)
-	valgrind_opts="--quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	# libpg_query 15-4.0.0 leaks one byte whenever its PL/pgSQL parser
+	# rejects a body, inside the library: suppressed, and only that.
+	valgrind_opts="--quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$PWD/tests/libpg_query.supp"
 	# Unit tests: ctest's memcheck wraps each test binary; the exit code makes
 	# any error a test failure, not just an entry in the memcheck log.
 	echo "test.sh: unit tests under valgrind" >&2

@@ -156,11 +156,11 @@ class UpTest(MigratorTestCase):
     FILES = {
         "1_create_users.sql": "-- the users\nCREATE TABLE users (id bigint PRIMARY KEY);\n",
         "2_add_email.sql": "ALTER TABLE users ADD COLUMN email text;\n"
-                           "CREATE INDEX users_email_idx ON users (email);\n",
+                           "COMMENT ON COLUMN users.email IS 'login';\n",
         "3_create_orders.sql": "CREATE TABLE orders (id bigint PRIMARY KEY,\n"
                                "  user_id bigint REFERENCES users (id));\n",
         "3_create_orders.verify.sql": "SELECT count(*) = 0 FROM orders;\n"
-                                      "SELECT to_regclass('public.users_email_idx') IS NOT NULL;\n",
+                                      "SELECT col_description('users'::regclass, 2) = 'login';\n",
     }
 
     def test_clean_run(self):
@@ -172,7 +172,7 @@ class UpTest(MigratorTestCase):
         self.assertTrue(self.table_exists("users"))
         self.assertTrue(self.table_exists("orders"))
         self.assertTrue(self.column_exists("users", "email"))
-        self.assertTrue(self.table_exists("users_email_idx"))
+        self.assertEqual("login", self.scalar("SELECT col_description('users'::regclass, 2)"))
         rows = self.history()
         self.assertEqual([(v, n, s) for v, n, _, s in rows],
                          [(1, "create_users", "applied"), (2, "add_email", "applied"),
@@ -423,19 +423,22 @@ class NoTransactionTest(MigratorTestCase):
 
     def test_failure_leaves_earlier_statements_and_rerun_completes(self):
         d = self.make_dir({
-            "1_base.sql": "CREATE TABLE t (id int, v int);\n",
+            # a plain CREATE INDEX on a table created in the same file is allowed
+            "1_base.sql": "CREATE TABLE t (id int, v int);\n"
+                          "CREATE INDEX t_id_idx ON t (id);\n"
+                          "CREATE INDEX t_v_idx ON t (v);\n",
             "2_indexes.sql": "-- migrator:no-transaction\n"
-                             "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n"
-                             "CREATE INDEX CONCURRENTLY t_nope_idx ON t (nope);\n",
+                             "DROP INDEX CONCURRENTLY t_id_idx;\n"
+                             "DROP INDEX CONCURRENTLY t_nope_idx;\n",
         })
         r = self.up(d)
         self.assertExit(r, 1)
-        self.assertLastLineMatches(r, self.failure_line(2, d + "/2_indexes.sql", 3, "42703"))
+        self.assertLastLineMatches(r, self.failure_line(2, d + "/2_indexes.sql", 3, "42704"))
         self.assertNoLine(r, SUCCESS)
-        # CREATE INDEX CONCURRENTLY runs only outside a transaction block: the
-        # first index existing proves the directive was honoured.
-        self.assertTrue(self.table_exists("t_id_idx"))
-        self.assertFalse(self.table_exists("t_nope_idx"))
+        # DROP INDEX CONCURRENTLY runs only outside a transaction block: the
+        # first index gone proves the directive was honoured.
+        self.assertFalse(self.table_exists("t_id_idx"))
+        self.assertTrue(self.table_exists("t_v_idx"))
         self.assertEqual([(v, s) for v, _, _, s in self.history()],
                          [(1, "applied"), (2, "failed")])
 
@@ -445,12 +448,12 @@ class NoTransactionTest(MigratorTestCase):
 
         self.write(d, "2_indexes.sql",
                    "-- migrator:no-transaction\n"
-                   "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_id_idx ON t (id);\n"
-                   "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);\n")
+                   "DROP INDEX CONCURRENTLY IF EXISTS t_id_idx;\n"
+                   "DROP INDEX CONCURRENTLY IF EXISTS t_v_idx;\n")
         r = self.up(d)
         self.assertExit(r, 0)
         self.assertLastLineMatches(r, r"applied 1 migration\b")
-        self.assertTrue(self.table_exists("t_v_idx"))
+        self.assertFalse(self.table_exists("t_v_idx"))
         self.assertEqual([(v, s) for v, _, _, s in self.history()],
                          [(1, "applied"), (2, "applied")])
         self.assertExit(self.run_migrator("check", "--dir", d), 0)

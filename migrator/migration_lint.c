@@ -1,0 +1,84 @@
+/*-------------------------------------------------------------------------
+ *
+ * migration_lint.c
+ *	  Linting migration files and reporting the findings.
+ *
+ * migrator/migration_lint.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "migration_lint.h"
+
+#include <stdio.h>
+
+#include "lint.h"
+#include "log.h"
+#include "memory.h"
+
+static void
+report(const migration *m, const lint_finding *f, bool to_stdout)
+{
+	const char *severity = f->severity == LINT_ERROR ? "error" : "warning";
+
+	if (log_get_format() == LOG_FORMAT_JSON)
+	{
+		char		line[16],
+					column[16];
+		log_field	fields[] = {{"file", m->path}, {"line", line}, {"column", column},
+		{"severity", severity}, {"rule", f->rule}, {NULL, NULL}};
+
+		snprintf(line, sizeof(line), "%d", f->line);
+		snprintf(column, sizeof(column), "%d", f->column);
+		if (to_stdout)
+		{
+			strbuf		sb;
+
+			strbuf_init(&sb);
+			strbuf_append(&sb, "{\"file\":");
+			strbuf_append_json(&sb, m->path);
+			strbuf_appendf(&sb, ",\"line\":%d,\"column\":%d,\"severity\":\"%s\",\"rule\":",
+						   f->line, f->column, severity);
+			strbuf_append_json(&sb, f->rule);
+			strbuf_append(&sb, ",\"message\":");
+			strbuf_append_json(&sb, f->message);
+			strbuf_append(&sb, "}\n");
+			fputs(sb.data, stdout);
+			strbuf_free(&sb);
+		}
+		else
+			log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
+					  "lint", fields, "%s:%d:%d: %s %s: %s", m->path, f->line, f->column,
+					  severity, f->rule, f->message);
+		return;
+	}
+	if (to_stdout)
+		printf("%s:%d:%d: %s %s: %s\n", m->path, f->line, f->column, severity, f->rule, f->message);
+	else
+		log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
+				  "lint", NULL, "%s:%d:%d: %s %s: %s", m->path, f->line, f->column,
+				  severity, f->rule, f->message);
+}
+
+bool
+migration_lint(const migration *m, bool strict, const char *schema,
+			   bool to_stdout, lint_totals *totals)
+{
+	lint_file_options opts = {
+		.no_transaction = m->no_transaction,
+		.allow_dml = m->allow_dml,
+		.strict = strict,
+		.schema = schema,
+	};
+	lint_result result = {0};
+	bool		clean;
+
+	lint_script(m->source, &m->script, &opts, &result);
+	for (int i = 0; i < result.n; i++)
+		report(m, &result.items[i], to_stdout);
+	totals->files++;
+	totals->errors += result.n_errors;
+	totals->warnings += result.n_warnings;
+	clean = result.n_errors == 0;
+	lint_result_free(&result);
+	return clean;
+}

@@ -1,0 +1,201 @@
+"""
+test_lint.py
+    migrator lint, and the lint that up and plan run on pending files before
+    anything is applied.  The rules themselves are unit-tested one by one in
+    tests/unit/lint_test.c; here: the command line, the output formats, and
+    that a finding (or a syntax error) in any pending file applies nothing.
+
+tests/integration/test_lint.py
+"""
+
+import json
+import os
+import re
+
+from toolkit_test import ToolkitTestCase
+
+HISTORY = "schema_migrations"
+
+
+class LintTestCase(ToolkitTestCase):
+
+    def versions(self):
+        if not self.table_exists(HISTORY):
+            return None
+        return [r[0] for r in self.query("SELECT version FROM schema_migrations ORDER BY 1")]
+
+
+class LintCommandTest(LintTestCase):
+
+    def test_example_migrations_are_clean(self):
+        src = os.environ.get("TOOLKIT_SOURCE_DIR")
+        if not src:
+            self.skipTest("TOOLKIT_SOURCE_DIR is not set")
+        r = self.run_migrator("lint", "--dir", os.path.join(src, "migrations"), dsn=None)
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"^\d+ files checked: 0 errors, 0 warnings\n$")
+
+    def test_findings_and_count(self):
+        d = self.make_dir({
+            "1_t.sql": "CREATE TABLE t (id int, a int);\n",
+            "2_idx.sql": "-- index on an existing table\nCREATE INDEX t_a ON t (a);\n",
+            "3_drop.sql": "ALTER TABLE t DROP COLUMN a;\n",
+        })
+        # offline: no server is needed (an unreachable one is never asked)
+        r = self.run_migrator("lint", "--dir", d, dsn="host=127.0.0.1 port=1 dbname=x")
+        self.assertExit(r, 2)
+        lines = r.stdout.splitlines()
+        self.assertEqual(3, len(lines), r.stdout)
+        self.assertRegex(lines[0], r"^%s:2:1: error create-index: CREATE INDEX on \"t\" .*; "
+                                   r"indexes belong in the indexer's config: add a definition to conf/indexes.cfg$"
+                         % re.escape(os.path.join(d, "2_idx.sql")))
+        self.assertRegex(lines[1], r"^%s:1:1: warning drop-column: " % re.escape(os.path.join(d, "3_drop.sql")))
+        self.assertEqual("3 files checked: 1 error, 1 warning", lines[2])
+
+    def test_warnings_pass_and_strict_fails(self):
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int, a int);\n",
+                           "2_drop.sql": "ALTER TABLE t DROP COLUMN a;\n"})
+        r = self.run_migrator("lint", "--dir", d, dsn=None)
+        self.assertExit(r, 0)
+        self.assertIn("warning drop-column:", r.stdout)
+        r = self.run_migrator("lint", "--dir", d, "--strict", dsn=None)
+        self.assertExit(r, 2)
+        self.assertIn("error drop-column:", r.stdout)
+        self.assertIn("2 files checked: 1 error, 0 warnings", r.stdout)
+
+    def test_json_output(self):
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"})
+        r = self.run_migrator("lint", "--dir", d, "--log-format", "json", dsn=None)
+        self.assertExit(r, 2)
+        findings = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual(1, len(findings))
+        f = findings[0]
+        self.assertEqual({"file": os.path.join(d, "1_t.sql"), "line": 2, "column": 1,
+                          "severity": "error", "rule": "dml"},
+                         {k: f[k] for k in ("file", "line", "column", "severity", "rule")})
+        self.assertIn("allow-dml", f["message"])
+        summary = [json.loads(l) for l in r.stderr.splitlines()]
+        self.assertEqual("lint_done", summary[-1]["event"])
+
+    def test_syntax_error_is_reported_with_its_line(self):
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int);\n\nON t (id);\n"})
+        r = self.run_migrator("lint", "--dir", d, dsn=None)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'^migrator: error: %s:3:1: syntax error at or near "ON"$'
+                                 % re.escape(os.path.join(d, "1_t.sql")))
+        self.assertStderrMatches(r, r"^migrator: error: %s:3: ON t \(id\);$" % re.escape(os.path.join(d, "1_t.sql")))
+        self.assertIn("1 file checked: 1 error", r.stdout)
+
+    def test_allow_comment_excuses_one_statement_from_one_rule(self):
+        d = self.make_dir({
+            "1_t.sql": "CREATE TABLE t (id int, a int, b int);\n",
+            "2_drop.sql": "-- migrator:allow drop-column\n"
+                          "ALTER TABLE t DROP COLUMN a;\n"
+                          "ALTER TABLE t DROP COLUMN b;\n",
+        })
+        r = self.run_migrator("lint", "--dir", d, dsn=None)
+        self.assertExit(r, 0)
+        findings = [l for l in r.stdout.splitlines() if "drop-column" in l]
+        self.assertEqual(1, len(findings), r.stdout)
+        self.assertIn("2_drop.sql:3:1: warning drop-column", findings[0])
+
+    def test_allow_comment_with_unknown_rule(self):
+        d = self.make_dir({"1_t.sql": "-- migrator:allow no-such-rule\nCREATE TABLE t (id int);\n"})
+        r = self.run_migrator("lint", "--dir", d, dsn=None)
+        self.assertExit(r, 2)
+        self.assertRegex(r.stdout, r"1_t.sql:1:\d+: error unknown-rule: ")
+
+
+class LintBeforeApplyTest(LintTestCase):
+
+    def test_syntax_error_in_third_file_applies_nothing(self):
+        # the lost CREATE INDEX head of the real case
+        d = self.make_dir({
+            "1_calendars.sql": "CREATE TABLE business_calendars (id int, business_id int, is_active bool);\n",
+            "2_rules.sql": "CREATE TABLE calendar_routing_rules (id int);\n",
+            "3_fragment.sql": "-- what was left of a CREATE INDEX\n"
+                              "ON business_calendars (business_id, is_active);\n",
+        })
+        for command in ("plan", "up"):
+            r = self.run_migrator(command, "--dir", d)
+            self.assertExit(r, 2)
+            self.assertStderrMatches(r, r'%s:2:1: syntax error at or near "ON"$'
+                                     % re.escape(os.path.join(d, "3_fragment.sql")))
+            self.assertStderrMatches(r, r"3_fragment.sql:2: ON business_calendars \(business_id, is_active\);$")
+            self.assertLastLineMatches(r, r"a pending migration does not parse; nothing applied$")
+            self.assertFalse(self.table_exists("business_calendars"))
+            self.assertFalse(self.table_exists("calendar_routing_rules"))
+            self.assertIsNone(self.versions())
+
+    def test_dml_in_a_dollar_quoted_do_body_applies_nothing(self):
+        body = ("DO $body$\n"
+                "BEGIN\n"
+                "  RAISE NOTICE 'backfilling; slowly';\n"
+                "  UPDATE t SET a = 1 WHERE a IS NULL;\n"
+                "END\n"
+                "$body$;\n")
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int, a int);\n",
+                           "2_backfill.sql": body})
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"^migrator: error: %s:4:\d+: error dml: "
+                                 % re.escape(os.path.join(d, "2_backfill.sql")))
+        self.assertLastLineMatches(r, r"lint: 1 error in the pending migrations; nothing applied")
+        self.assertFalse(self.table_exists("t"))
+        self.assertIsNone(self.versions())
+        # declared, it runs
+        with open(os.path.join(d, "2_backfill.sql"), "w") as f:
+            f.write("-- migrator:allow-dml\n" + body)
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"server notice: backfilling; slowly")
+        self.assertEqual([1, 2], self.versions())
+
+    def test_warnings_are_shown_and_do_not_block(self):
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int, a int);\n",
+                           "2_drop.sql": "ALTER TABLE t DROP COLUMN a;\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d, "--target", "1"), 0)
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"^migrator: warning: .*2_drop.sql:1:1: warning drop-column: ")
+        self.assertFalse(self.column_exists("t", "a"))
+        self.assertEqual([1, 2], self.versions())
+
+    def test_strict_makes_warnings_block(self):
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int, a int);\n",
+                           "2_drop.sql": "ALTER TABLE t DROP COLUMN a;\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d, "--target", "1"), 0)
+        r = self.run_migrator("up", "--dir", d, "--strict")
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"2_drop.sql:1:1: error drop-column: ")
+        self.assertTrue(self.column_exists("t", "a"))
+        self.assertEqual([1], self.versions())
+
+    def test_applied_file_with_a_finding_does_not_block(self):
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"})
+        # adopted, never run by us: its DML is history
+        self.assertExit(self.run_migrator("baseline", "--version", "1", "--dir", d), 0)
+        with open(os.path.join(d, "2_u.sql"), "w") as f:
+            f.write("CREATE TABLE u (id int);\n")
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertNoLine(r, r"\bdml\b")
+        self.assertTrue(self.table_exists("u"))
+        self.assertEqual([1, 2], self.versions())
+        # lint still reports it: it reads every file
+        r = self.run_migrator("lint", "--dir", d, dsn=None)
+        self.assertExit(r, 2)
+        self.assertIn("1_t.sql:2:1: error dml:", r.stdout)
+
+    def test_create_index_in_a_migration_is_refused(self):
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int);\n",
+                           "2_i.sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_id ON t (id);\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d, "--target", "1"), 0)
+        r = self.run_migrator("plan", "--dir", d)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"2_i.sql:1:1: error create-index: ")
+        self.assertEqual("", r.stdout)
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 2)
+        self.assertEqual(0, self.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 't_id'"))
+        self.assertEqual([1], self.versions())
