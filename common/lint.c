@@ -163,6 +163,11 @@ typedef struct lint_state
 	int			n_checks;
 	allow_line *allows;
 	int			n_allows;
+	int		   *line_starts;	/* byte offset of each line (index 0 is line
+								 * 1, after any BOM), built once: every
+								 * offset-to-line lookup is a binary search,
+								 * not a scan from the top of the file */
+	int			n_lines;
 } lint_state;
 
 /* The statement being checked: where its findings point, what excuses them. */
@@ -267,19 +272,64 @@ report(lint_state *st, const stmt_ctx *ctx, const char *rule,
 	append_finding(st, rule, severity, ctx->line, ctx->column, strbuf_detach(&sb));
 }
 
-/* Byte offset in source of the start of 1-based line (LF, CRLF, CR end lines). */
+/* Index the line starts of st->source (LF, CRLF and a lone CR end lines). */
+static void
+index_lines(lint_state *st)
+{
+	const char *s = st->source;
+	int			cap = 64;
+
+	st->line_starts = xmalloc(sizeof(int) * (size_t) cap);
+	st->n_lines = 0;
+	st->line_starts[st->n_lines++] = st->bom_len;
+	for (int off = st->bom_len; s[off] != '\0'; off++)
+	{
+		if (s[off] == '\n' || (s[off] == '\r' && s[off + 1] != '\n'))
+		{
+			if (st->n_lines == cap)
+			{
+				cap *= 2;
+				st->line_starts = xrealloc(st->line_starts, sizeof(int) * (size_t) cap);
+			}
+			st->line_starts[st->n_lines++] = off + 1;
+		}
+	}
+}
+
+/* Byte offset in source of the start of 1-based line (the end if past it). */
 static int
 line_start_offset(const lint_state *st, int line)
 {
-	const char *s = st->source;
-	int			off = st->bom_len;
+	if (line < 1)
+		return st->bom_len;
+	if (line > st->n_lines)
+		return (int) strlen(st->source);
+	return st->line_starts[line - 1];
+}
 
-	for (int l = 1; l < line && s[off] != '\0'; off++)
+/*
+ * 1-based line and byte column of a file offset, as sql_offset_to_line_col
+ * counts them, by binary search over the line index.
+ */
+static void
+offset_line_col(const lint_state *st, int off, int *line, int *column)
+{
+	int			lo = 0,
+				hi = st->n_lines - 1;
+
+	if (off < st->bom_len)
+		off = st->bom_len;
+	while (lo < hi)
 	{
-		if (s[off] == '\n' || (s[off] == '\r' && s[off + 1] != '\n'))
-			l++;
+		int			mid = (lo + hi + 1) / 2;
+
+		if (st->line_starts[mid] <= off)
+			lo = mid;
+		else
+			hi = mid - 1;
 	}
-	return off;
+	*line = lo + 1;
+	*column = off - st->line_starts[lo] + 1;
 }
 
 static bool
@@ -320,7 +370,7 @@ read_allow_comment(lint_state *st, int off)
 		end--;
 	rule = xstrndup(p, (size_t) (end - p));
 
-	sql_offset_to_line_col(s, off, &line, &column);
+	offset_line_col(st, off, &line, &column);
 	ls = line_start_offset(st, line);
 	for (int i = ls; i < off; i++)
 		if (!is_blank(s[i]))
@@ -1839,7 +1889,7 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 				int			col;
 
 				w.body_off = off;
-				sql_offset_to_line_col(st->source, off, &w.body_line, &col);
+				offset_line_col(st, off, &w.body_line, &col);
 				collect_allow_comments(st, body, off);
 			}
 		}
@@ -2103,6 +2153,7 @@ lint_script(const char *source, const sql_script *script,
 	st.strict = opts != NULL && opts->strict;
 	st.out = out;
 	st.first_new = out->n;
+	index_lines(&st);
 
 	collect_allow_comments(&st, source + st.bom_len, st.bom_len);
 
@@ -2127,6 +2178,7 @@ lint_script(const char *source, const sql_script *script,
 		free(st.created[i].name);
 	}
 	free(st.created);
+	free(st.line_starts);
 	for (int i = 0; i < st.n_checks; i++)
 	{
 		free(st.checks[i].rel.schema);

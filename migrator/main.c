@@ -873,6 +873,10 @@ cmd_lint(run_state *rs)
 			continue;
 		}
 		migration_lint(m, rs->opts->strict, rs->opts->conn.schema, true, &totals);
+		/* one file's parse tree at a time: memory stays flat over a big directory */
+		sql_script_free(&m->script);
+		sql_script_free(&m->verify_script);
+		m->parsed = false;
 	}
 	if (log_get_format() != LOG_FORMAT_JSON)
 		printf("%d file%s checked: %d error%s, %d warning%s%s\n", rs->files.n,
