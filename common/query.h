@@ -79,4 +79,12 @@ PGresult   *db_query(PGconn *conn, const char *what, const char *sql, int nparam
 /* Run a command and log a failure; true on success. */
 bool		db_command(PGconn *conn, const char *what, const char *sql);
 
+/*
+ * A one-dimensional text[] literal of items, every element double-quoted
+ * with '"' and '\\' escaped ({"a","b c"}), to pass a list of values as one
+ * parameter ($1::text[]).  A NULL item becomes a NULL element.  Never fails;
+ * caller frees.
+ */
+char	   *db_text_array_literal(const char *const *items, int n);
+
 #endif							/* TOOLKIT_QUERY_H */

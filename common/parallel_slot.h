@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * parallel_slot.h
+ *	  Several statements in flight at once, one per connection, driven
+ *	  from one thread (PostgreSQL's fe_utils/parallel_slot.c, our way).
+ *
+ * A slot is a connection with at most one statement in flight.  The
+ * statement is sent with PQsendQueryParams (the extended protocol: one
+ * statement per query, always); parallel_slots_wait() sleeps in select()
+ * until a busy slot's socket is readable, a timeout passes or a signal
+ * arrives; parallel_slot_collect() reads what arrived and, once the
+ * statement is complete, reports its outcome with the same rule as
+ * db_run(): success only when every result had the expected status.
+ *
+ * Nothing here cancels on a signal by itself: the signal handler can cancel
+ * at most one armed connection, so the caller, which knows every slot,
+ * polls cancel_pending() and cancels each busy slot (parallel_slot_cancel).
+ *
+ * common/parallel_slot.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOOLKIT_PARALLEL_SLOT_H
+#define TOOLKIT_PARALLEL_SLOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "pgerr.h"
+
+typedef struct parallel_slot
+{
+	PGconn	   *conn;			/* owned by the caller */
+	bool		busy;			/* a statement is in flight */
+	bool		cancel_sent;	/* parallel_slot_cancel() was called for it */
+	ExecStatusType expect;		/* PGRES_COMMAND_OK, PGRES_TUPLES_OK or
+								 * DB_EXPECT_ANY_OK */
+	int64_t		sent_ms;		/* monotonic_ms() when it was sent */
+	/* what has arrived so far */
+	bool		failed;
+	PGresult   *keep;			/* the last good result, for the caller */
+	db_error	err;			/* the first failure */
+} parallel_slot;
+
+/* Make slot an idle slot of conn (which may be NULL for now). */
+void		parallel_slot_init(parallel_slot *slot, PGconn *conn);
+
+/*
+ * Send sql with nparams text parameters on an idle slot.  Returns true (the
+ * slot is busy until parallel_slot_collect() says it is done), or false
+ * with err filled (the caller clears it) when it could not be sent.
+ */
+bool		parallel_slot_send(parallel_slot *slot, const char *sql, int nparams,
+							   const char *const *values, ExecStatusType expect,
+							   db_error *err);
+
+/*
+ * Wait until one of the busy slots among slots[0..n-1] has input, or
+ * timeout_ms passed, or a signal arrived.  Returns false only when select()
+ * itself failed.
+ */
+bool		parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms);
+
+/*
+ * Read what has arrived for a busy slot without blocking.  Returns false
+ * while the statement is still running.  Once it is complete returns true,
+ * marks the slot idle and sets *ok: on success, *res_out (if not NULL)
+ * receives the last result (the caller PQclear()s it); on failure err is
+ * filled, classified with canceled_by_us (see pgerr_classify), and no
+ * result is handed out.
+ */
+bool		parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok,
+								  PGresult **res_out, db_error *err);
+
+/* Ask the server to cancel the statement in flight; false if not sent. */
+bool		parallel_slot_cancel(parallel_slot *slot);
+
+/*
+ * Drop whatever is in flight (after a lost connection or before closing):
+ * frees what was collected and marks the slot idle.  Does not cancel.
+ */
+void		parallel_slot_abandon(parallel_slot *slot);
+
+#endif							/* TOOLKIT_PARALLEL_SLOT_H */

@@ -1,0 +1,454 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  What the database holds for the definitions: one catalog query.
+ *
+ * Every query here starts with a comment naming it ("indexer: catalog"),
+ * so that a server log with log_statement shows which is which.
+ *
+ * indexer/catalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "catalog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cancel.h"
+#include "exitcodes.h"
+#include "index_sql.h"
+#include "log.h"
+#include "memory.h"
+#include "query.h"
+
+/*
+ * Sizes from relpages, not pg_relation_size(): that one opens the relation
+ * and so waits behind any ACCESS EXCLUSIVE lock.  The partitions of a
+ * partitioned table are found through pg_inherits for the same reason
+ * (pg_partition_tree() locks every partition).
+ */
+static const char *const catalog_sql =
+"/* indexer: catalog */ "
+"WITH d AS ("
+"  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+"         WITH ORDINALITY AS d(schema, tbl, name, tmp_new, tmp_old, ord)"
+") "
+"SELECT d.ord, n.oid IS NOT NULL, t.oid, t.relkind, "
+"  CASE WHEN t.relkind = 'p' THEN ("
+"         WITH RECURSIVE tree(relid) AS ("
+"           SELECT t.oid UNION ALL"
+"           SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid)"
+"         SELECT coalesce(sum(c.relpages::bigint), 0) FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.relid)"
+"       ELSE coalesce(t.relpages::bigint, 0) END "
+"       * pg_catalog.current_setting('block_size')::bigint, "
+"  r.oid, r.relkind, i.indexrelid IS NOT NULL, i.indrelid = t.oid, "
+"  CASE WHEN i.indexrelid IS NOT NULL AND i.indrelid IS DISTINCT FROM t.oid THEN pg_catalog.format('%I.%I', otn.nspname, ot.relname) END, "
+"  coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
+"  CASE WHEN i.indexrelid IS NOT NULL THEN pg_catalog.pg_get_indexdef(r.oid) END, "
+"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
+"    WHERE con.conindid = r.oid), "
+"  (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1), "
+"  coalesce(r.relpages::bigint, 0) * pg_catalog.current_setting('block_size')::bigint, "
+"  (SELECT pg_catalog.string_agg(l.relname || chr(2) || li.indisvalid::text, chr(1) ORDER BY l.relname)"
+"     FROM pg_catalog.pg_index li JOIN pg_catalog.pg_class l ON l.oid = li.indexrelid"
+"    WHERE li.indrelid = t.oid AND l.relname <> d.name"
+"      AND (l.relname IN (d.tmp_new, d.tmp_old)"
+"           OR (left(l.relname, length(d.name)) = d.name"
+"               AND substr(l.relname, length(d.name) + 1) ~ '^_cc(new|old)[0-9]*$'))) "
+"FROM d "
+"LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
+"LEFT JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = d.tbl "
+"LEFT JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = d.name "
+"LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = r.oid "
+"LEFT JOIN pg_catalog.pg_class ot ON ot.oid = i.indrelid "
+"LEFT JOIN pg_catalog.pg_namespace otn ON otn.oid = ot.relnamespace "
+"ORDER BY d.ord";
+
+const char *const CATALOG_INDEX_STATE_SQL =
+"/* indexer: index state */ "
+"SELECT i.indisvalid, i.indisready, i.indrelid = $3::oid "
+"FROM pg_catalog.pg_class c "
+"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+"JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
+"WHERE n.nspname = $1 AND c.relname = $2";
+
+static const char *const index_states_sql =
+"/* indexer: index states */ "
+"SELECT d.ord, c.oid IS NOT NULL, coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
+"       coalesce(i.indrelid = d.tbl::oid, false) "
+"FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS d(schema, name, tbl, ord) "
+"LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
+"LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = d.name "
+"LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
+"ORDER BY d.ord";
+
+/*
+ * The partitions below $1, and for each the index attached in the tree of
+ * the index $2.$3 (itree: that index and every index attached below it).
+ */
+static const char *const partitions_sql =
+"/* indexer: partitions */ "
+"WITH RECURSIVE tree(relid, parent, level) AS ("
+"  SELECT $1::oid, 0::oid, 0 UNION ALL"
+"  SELECT i.inhrelid, i.inhparent, tree.level + 1"
+"    FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid), "
+"itree(indexrelid) AS ("
+"  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"   WHERE n.nspname = $2 AND c.relname = $3 UNION ALL"
+"  SELECT ih.inhrelid FROM pg_catalog.pg_inherits ih JOIN itree ON ih.inhparent = itree.indexrelid) "
+"SELECT tree.relid, tree.parent, tree.level, c.relkind, n.nspname, c.relname, ai.relname, aii.indisvalid "
+"FROM tree "
+"JOIN pg_catalog.pg_class c ON c.oid = tree.relid "
+"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+"LEFT JOIN (itree JOIN pg_catalog.pg_index aii ON aii.indexrelid = itree.indexrelid"
+"           JOIN pg_catalog.pg_class ai ON ai.oid = aii.indexrelid) ON aii.indrelid = tree.relid "
+"WHERE tree.level > 0 "
+"ORDER BY tree.level, c.relname";
+
+static const char *const indexes_sql =
+"/* indexer: indexes */ "
+"SELECT n.nspname, t.relname, c.relname, i.indisvalid, "
+"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
+"    WHERE con.conindid = c.oid AND con.conrelid = t.oid), "
+"  pg_catalog.md5(concat_ws('|', i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text,"
+"     pg_catalog.pg_get_expr(i.indexprs, i.indrelid), pg_catalog.pg_get_expr(i.indpred, i.indrelid),"
+"     c.relam::text, i.indisunique::text, i.indnullsnotdistinct::text)), "
+"  pg_catalog.pg_get_indexdef(c.oid) "
+"FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS d(schema, tbl) "
+"JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
+"JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = d.tbl "
+"JOIN pg_catalog.pg_index i ON i.indrelid = t.oid "
+"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+"ORDER BY 1, 2, 3";
+
+const char *
+catalog_relkind_name(char relkind)
+{
+	switch (relkind)
+	{
+		case 'r':
+			return "table";
+		case 'p':
+			return "partitioned table";
+		case 'i':
+			return "index";
+		case 'I':
+			return "partitioned index";
+		case 'S':
+			return "sequence";
+		case 't':
+			return "TOAST table";
+		case 'v':
+			return "view";
+		case 'm':
+			return "materialized view";
+		case 'c':
+			return "composite type";
+		case 'f':
+			return "foreign table";
+		default:
+			return "relation";
+	}
+}
+
+char *
+catalog_derived_name(const char *base, const char *suffix)
+{
+	char	   *full = xasprintf("%s%s", base, suffix);
+	uint32_t	hash = 2166136261u;
+	size_t		keep = INDEX_SQL_MAX_IDENT - 9;
+	char	   *cut;
+
+	if (strlen(full) <= INDEX_SQL_MAX_IDENT)
+		return full;
+	/* FNV-1a over the full name: stable across runs and machines */
+	for (const char *p = full; *p; p++)
+		hash = (hash ^ (unsigned char) *p) * 16777619u;
+	/* never split a UTF-8 character */
+	while (keep > 0 && ((unsigned char) full[keep] & 0xc0) == 0x80)
+		keep--;
+	cut = xasprintf("%.*s_%08x", (int) keep, full, (unsigned) hash);
+	free(full);
+	return cut;
+}
+
+static char *
+dup_or_null(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
+}
+
+static bool
+get_bool(const PGresult *res, int row, int col)
+{
+	return !PQgetisnull(res, row, col) && strcmp(PQgetvalue(res, row, col), "t") == 0;
+}
+
+static void
+parse_leftovers(const char *text, catalog_entry *e)
+{
+	const char *p = text;
+
+	while (*p)
+	{
+		const char *end = strchr(p, '\1');
+		size_t		len = end ? (size_t) (end - p) : strlen(p);
+		const char *sep = memchr(p, '\2', len);
+		catalog_leftover *l;
+
+		e->leftovers = xrealloc(e->leftovers, sizeof(catalog_leftover) * (size_t) (e->n_leftovers + 1));
+		l = &e->leftovers[e->n_leftovers++];
+		l->name = xstrndup(p, sep ? (size_t) (sep - p) : len);
+		l->valid = sep && strncmp(sep + 1, "true", 4) == 0;
+		p = end ? end + 1 : p + len;
+	}
+}
+
+int
+catalog_load(PGconn *conn, index_def *const *defs, int n, catalog_entry **out)
+{
+	const char **schemas = xcalloc((size_t) (n + 1), sizeof(char *));
+	const char **tables = xcalloc((size_t) (n + 1), sizeof(char *));
+	const char **names = xcalloc((size_t) (n + 1), sizeof(char *));
+	char	  **tmp_new = xcalloc((size_t) (n + 1), sizeof(char *));
+	char	  **tmp_old = xcalloc((size_t) (n + 1), sizeof(char *));
+	char	   *values[5];
+	db_error	err = {0};
+	PGresult   *res = NULL;
+	catalog_entry *entries;
+	int			rc = EXIT_OK;
+
+	for (int i = 0; i < n; i++)
+	{
+		schemas[i] = defs[i]->schema;
+		tables[i] = defs[i]->table;
+		names[i] = defs[i]->name;
+		tmp_new[i] = catalog_derived_name(defs[i]->name, "_ixnew");
+		tmp_old[i] = catalog_derived_name(defs[i]->name, "_ixold");
+	}
+	values[0] = db_text_array_literal(schemas, n);
+	values[1] = db_text_array_literal(tables, n);
+	values[2] = db_text_array_literal(names, n);
+	values[3] = db_text_array_literal((const char *const *) tmp_new, n);
+	values[4] = db_text_array_literal((const char *const *) tmp_old, n);
+
+	entries = xcalloc((size_t) (n + 1), sizeof(catalog_entry));
+	if (!db_run(conn, catalog_sql, 5, (const char *const *) values, PGRES_TUPLES_OK, &res, &err, NULL))
+	{
+		char	   *msg = db_error_format(&err);
+
+		if (cancel_pending())
+			rc = cancel_exit_code();
+		else
+		{
+			log_event(LOG_LEVEL_ERROR, "catalog_failed", NULL, "could not read the catalog: %s", msg);
+			rc = EXIT_UNREACHABLE;
+		}
+		free(msg);
+		db_error_clear(&err);
+		free(entries);
+		entries = NULL;
+		goto done;
+	}
+	for (int row = 0; row < PQntuples(res) && row < n; row++)
+	{
+		catalog_entry *e = &entries[row];
+
+		e->schema_exists = get_bool(res, row, 1);
+		e->table_oid = dup_or_null(res, row, 2);
+		e->table_kind = PQgetisnull(res, row, 3) ? 0 : PQgetvalue(res, row, 3)[0];
+		e->table_bytes = PQgetisnull(res, row, 4) ? 0 : strtoll(PQgetvalue(res, row, 4), NULL, 10);
+		e->rel_oid = dup_or_null(res, row, 5);
+		e->rel_kind = PQgetisnull(res, row, 6) ? 0 : PQgetvalue(res, row, 6)[0];
+		e->is_index = get_bool(res, row, 7);
+		e->on_table = get_bool(res, row, 8);
+		e->other_table = e->is_index ? dup_or_null(res, row, 9) : NULL;
+		e->valid = get_bool(res, row, 10);
+		e->ready = get_bool(res, row, 11);
+		e->indexdef = dup_or_null(res, row, 12);
+		e->constraints = dup_or_null(res, row, 13);
+		e->build_pid = PQgetisnull(res, row, 14) ? 0 : atoi(PQgetvalue(res, row, 14));
+		e->index_bytes = strtoll(PQgetvalue(res, row, 15), NULL, 10);
+		if (!PQgetisnull(res, row, 16))
+			parse_leftovers(PQgetvalue(res, row, 16), e);
+	}
+
+done:
+	PQclear(res);
+	for (int i = 0; i < 5; i++)
+		free(values[i]);
+	for (int i = 0; i < n; i++)
+	{
+		free(tmp_new[i]);
+		free(tmp_old[i]);
+	}
+	free(schemas);
+	free(tables);
+	free(names);
+	free(tmp_new);
+	free(tmp_old);
+	*out = entries;
+	return rc;
+}
+
+void
+catalog_free(catalog_entry *entries, int n)
+{
+	if (entries == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		catalog_entry *e = &entries[i];
+
+		free(e->table_oid);
+		free(e->rel_oid);
+		free(e->other_table);
+		free(e->indexdef);
+		free(e->constraints);
+		for (int k = 0; k < e->n_leftovers; k++)
+			free(e->leftovers[k].name);
+		free(e->leftovers);
+	}
+	free(entries);
+}
+
+void
+catalog_index_state_from(const PGresult *res, catalog_index_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (PQntuples(res) == 0)
+		return;
+	st->exists = true;
+	st->valid = get_bool(res, 0, 0);
+	st->ready = get_bool(res, 0, 1);
+	st->on_table = get_bool(res, 0, 2);
+}
+
+bool
+catalog_index_states(PGconn *conn, const char *const *schemas, const char *const *names,
+					 const char *const *table_oids, int n, catalog_index_state *states,
+					 db_error *err)
+{
+	char	   *values[3];
+	PGresult   *res = NULL;
+	bool		ok;
+
+	values[0] = db_text_array_literal(schemas, n);
+	values[1] = db_text_array_literal(names, n);
+	values[2] = db_text_array_literal(table_oids, n);
+	ok = db_run(conn, index_states_sql, 3, (const char *const *) values, PGRES_TUPLES_OK, &res, err, NULL);
+	if (ok)
+	{
+		for (int row = 0; row < PQntuples(res) && row < n; row++)
+		{
+			states[row].exists = get_bool(res, row, 1);
+			states[row].valid = get_bool(res, row, 2);
+			states[row].ready = get_bool(res, row, 3);
+			states[row].on_table = get_bool(res, row, 4);
+		}
+	}
+	PQclear(res);
+	for (int i = 0; i < 3; i++)
+		free(values[i]);
+	return ok;
+}
+
+int
+catalog_partitions(PGconn *conn, const char *table_oid, const char *schema,
+				   const char *index_name, catalog_partition **out, db_error *err)
+{
+	const char *values[3] = {table_oid, schema, index_name};
+	PGresult   *res;
+	int			n;
+
+	*out = NULL;
+	if (!db_run(conn, partitions_sql, 3, values, PGRES_TUPLES_OK, &res, err, NULL))
+		return -1;
+	n = PQntuples(res);
+	*out = xcalloc((size_t) (n + 1), sizeof(catalog_partition));
+	for (int row = 0; row < n; row++)
+	{
+		catalog_partition *p = &(*out)[row];
+
+		p->oid = xstrdup(PQgetvalue(res, row, 0));
+		p->parent_oid = xstrdup(PQgetvalue(res, row, 1));
+		p->level = atoi(PQgetvalue(res, row, 2));
+		p->kind = PQgetvalue(res, row, 3)[0];
+		p->schema = xstrdup(PQgetvalue(res, row, 4));
+		p->name = xstrdup(PQgetvalue(res, row, 5));
+		p->attached_index = dup_or_null(res, row, 6);
+		p->attached_valid = get_bool(res, row, 7);
+	}
+	PQclear(res);
+	return n;
+}
+
+void
+catalog_partitions_free(catalog_partition *parts, int n)
+{
+	if (parts == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		free(parts[i].oid);
+		free(parts[i].parent_oid);
+		free(parts[i].schema);
+		free(parts[i].name);
+		free(parts[i].attached_index);
+	}
+	free(parts);
+}
+
+int
+catalog_indexes(PGconn *conn, const char *const *schemas, const char *const *tables,
+				int n, catalog_index **out)
+{
+	char	   *values[2];
+	PGresult   *res;
+	int			count;
+
+	*out = NULL;
+	values[0] = db_text_array_literal(schemas, n);
+	values[1] = db_text_array_literal(tables, n);
+	res = db_query(conn, "listing the indexes of the covered tables", indexes_sql, 2,
+				   (const char *const *) values, PGRES_TUPLES_OK);
+	free(values[0]);
+	free(values[1]);
+	if (res == NULL)
+		return -1;
+	count = PQntuples(res);
+	*out = xcalloc((size_t) (count + 1), sizeof(catalog_index));
+	for (int row = 0; row < count; row++)
+	{
+		catalog_index *c = &(*out)[row];
+
+		c->schema = xstrdup(PQgetvalue(res, row, 0));
+		c->table = xstrdup(PQgetvalue(res, row, 1));
+		c->name = xstrdup(PQgetvalue(res, row, 2));
+		c->valid = get_bool(res, row, 3);
+		c->constraints = dup_or_null(res, row, 4);
+		c->signature = xstrdup(PQgetvalue(res, row, 5));
+		c->indexdef = xstrdup(PQgetvalue(res, row, 6));
+	}
+	PQclear(res);
+	return count;
+}
+
+void
+catalog_indexes_free(catalog_index *idx, int n)
+{
+	if (idx == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		free(idx[i].schema);
+		free(idx[i].table);
+		free(idx[i].name);
+		free(idx[i].constraints);
+		free(idx[i].signature);
+		free(idx[i].indexdef);
+	}
+	free(idx);
+}

@@ -1,0 +1,517 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.c
+ *	  The index definitions file (libconfig): reading and validation.
+ *
+ * libconfig gives every setting its source line
+ * (config_setting_source_line) and a syntax error its line and text, so
+ * each problem is reported where it is.  The file is read through our own
+ * fopen() so that a missing or unreadable file is reported with errno's
+ * reason rather than libconfig's generic "file I/O error".
+ *
+ * indexer/config.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+
+/* The fields a definition may have, as listed in messages. */
+static const char *const index_fields[] = {
+	"name", "table", "sql", "critical", "description", "schema", "state"
+};
+
+#define N_INDEX_FIELDS ((int) (sizeof(index_fields) / sizeof(index_fields[0])))
+#define INDEX_FIELDS_LIST "name, table, sql, critical, description, schema, state"
+
+/* Keys that would put a connection or a secret into the file. */
+static const char *const credential_keys[] = {
+	"dsn", "database_url", "url", "conninfo", "connection", "password", "passfile"
+};
+
+/*
+ * Log one problem as "<file>:<line>: <who>: <message>"; line 0 leaves the
+ * line out, who NULL leaves the subject out.
+ */
+static void
+problem(const char *path, int line, const char *who, const char *fmt,...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+problem(const char *path, int line, const char *who, const char *fmt,...)
+{
+	strbuf		msg;
+	char		linebuf[16];
+	va_list		ap;
+	log_field	fields[] = {{"file", path}, {"line", linebuf}, {NULL, NULL}};
+
+	strbuf_init(&msg);
+	va_start(ap, fmt);
+	strbuf_vappendf(&msg, fmt, ap);
+	va_end(ap);
+	snprintf(linebuf, sizeof(linebuf), "%d", line);
+	if (line <= 0)
+		fields[1].key = NULL;
+	if (line > 0 && who)
+		log_event(LOG_LEVEL_ERROR, "invalid_config", fields, "%s:%d: %s: %s", path, line, who, msg.data);
+	else if (line > 0)
+		log_event(LOG_LEVEL_ERROR, "invalid_config", fields, "%s:%d: %s", path, line, msg.data);
+	else if (who)
+		log_event(LOG_LEVEL_ERROR, "invalid_config", fields, "%s: %s: %s", path, who, msg.data);
+	else
+		log_event(LOG_LEVEL_ERROR, "invalid_config", fields, "%s: %s", path, msg.data);
+	strbuf_free(&msg);
+}
+
+static const char *
+type_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s))
+	{
+		case CONFIG_TYPE_GROUP:
+			return "a group";
+		case CONFIG_TYPE_INT:
+		case CONFIG_TYPE_INT64:
+			return "an integer";
+		case CONFIG_TYPE_FLOAT:
+			return "a floating-point number";
+		case CONFIG_TYPE_STRING:
+			return "a string";
+		case CONFIG_TYPE_BOOL:
+			return "a boolean";
+		case CONFIG_TYPE_ARRAY:
+			return "an array";
+		case CONFIG_TYPE_LIST:
+			return "a list";
+		default:
+			return "empty";
+	}
+}
+
+static int
+line_of(const config_setting_t *s)
+{
+	return (int) config_setting_source_line(s);
+}
+
+/*
+ * A string field that must be set and at most max_len bytes (0: no limit).
+ * Returns a copy, or NULL after logging.
+ */
+static char *
+string_field(const char *path, const char *who, const config_setting_t *f,
+			 bool allow_empty, size_t max_len)
+{
+	const char *v;
+
+	if (config_setting_type(f) != CONFIG_TYPE_STRING)
+	{
+		problem(path, line_of(f), who, "field \"%s\" must be a string, not %s",
+				config_setting_name(f), type_name(f));
+		return NULL;
+	}
+	v = config_setting_get_string(f);
+	if (!allow_empty && v[0] == '\0')
+	{
+		problem(path, line_of(f), who, "field \"%s\" is empty", config_setting_name(f));
+		return NULL;
+	}
+	if (max_len > 0 && strlen(v) > max_len)
+	{
+		problem(path, line_of(f), who,
+				"field \"%s\": \"%s\" is longer than %zu bytes (PostgreSQL would cut the name short)",
+				config_setting_name(f), v, max_len);
+		return NULL;
+	}
+	return xstrdup(v);
+}
+
+/* Read one element of the indexes list into def; false after logging. */
+static bool
+load_index(const char *path, const config_setting_t *g, int ordinal, index_def *def)
+{
+	const config_setting_t *f;
+	char	   *who;
+	bool		ok = true;
+	bool		sql_given = false;
+
+	def->line = line_of(g);
+	def->state = INDEX_STATE_PRESENT;
+
+	/* name the definition in messages by its name if it has a usable one */
+	f = config_setting_get_member(g, "name");
+	if (f && config_setting_type(f) == CONFIG_TYPE_STRING && config_setting_get_string(f)[0] != '\0')
+		who = xasprintf("index \"%s\"", config_setting_get_string(f));
+	else
+		who = xasprintf("index #%d", ordinal);
+
+	for (int i = 0; i < config_setting_length(g); i++)
+	{
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned) i);
+		const char *field = config_setting_name(m);
+		bool		known = false;
+
+		for (int k = 0; k < N_INDEX_FIELDS; k++)
+			known = known || strcmp(field, index_fields[k]) == 0;
+		if (!known)
+		{
+			problem(path, line_of(m), who, "unknown field \"%s\" (known fields: " INDEX_FIELDS_LIST ")",
+					field);
+			ok = false;
+			continue;
+		}
+		if (strcmp(field, "name") == 0)
+			ok = (def->name = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT)) != NULL && ok;
+		else if (strcmp(field, "table") == 0)
+			ok = (def->table = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT)) != NULL && ok;
+		else if (strcmp(field, "schema") == 0)
+		{
+			ok = (def->schema = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT)) != NULL && ok;
+			def->schema_given = def->schema != NULL;
+		}
+		else if (strcmp(field, "description") == 0)
+			ok = (def->description = string_field(path, who, m, true, 0)) != NULL && ok;
+		else if (strcmp(field, "sql") == 0)
+		{
+			sql_given = true;
+			def->sql_line = line_of(m);
+			ok = (def->sql = string_field(path, who, m, false, 0)) != NULL && ok;
+		}
+		else if (strcmp(field, "critical") == 0)
+		{
+			if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+			{
+				problem(path, line_of(m), who, "field \"critical\" must be a boolean (true or false), not %s",
+						type_name(m));
+				ok = false;
+			}
+			else
+				def->critical = config_setting_get_bool(m) != 0;
+		}
+		else if (strcmp(field, "state") == 0)
+		{
+			char	   *state = string_field(path, who, m, false, 0);
+
+			if (state == NULL)
+				ok = false;
+			else if (strcmp(state, "present") == 0)
+				def->state = INDEX_STATE_PRESENT;
+			else if (strcmp(state, "absent") == 0)
+				def->state = INDEX_STATE_ABSENT;
+			else
+			{
+				problem(path, line_of(m), who, "field \"state\" must be \"present\" or \"absent\", not \"%s\"",
+						state);
+				ok = false;
+			}
+			free(state);
+		}
+	}
+
+	if (config_setting_get_member(g, "name") == NULL)
+	{
+		problem(path, def->line, who, "missing field \"name\"");
+		ok = false;
+	}
+	if (config_setting_get_member(g, "table") == NULL)
+	{
+		problem(path, def->line, who, "missing field \"table\"");
+		ok = false;
+	}
+	/* an index to drop needs no statement; one to build does */
+	if (!sql_given && def->state == INDEX_STATE_PRESENT)
+	{
+		problem(path, def->line, who, "missing field \"sql\"");
+		ok = false;
+	}
+	if (def->sql != NULL)
+	{
+		char	   *why = NULL;
+
+		def->parsed = index_sql_parse(def->sql, &why);
+		if (def->parsed == NULL)
+		{
+			problem(path, def->sql_line, who, "field \"sql\": %s", why);
+			ok = false;
+		}
+		free(why);
+	}
+	free(who);
+	return ok;
+}
+
+/* Check one member of the settings group and keep its value. */
+static bool
+load_setting(const char *path, const config_setting_t *m, index_config *cfg,
+			 indexer_settings *scratch)
+{
+	const char *key = config_setting_name(m);
+	int			id = settings_find_key(key);
+	char	   *text;
+	char		why[256];
+	config_setting_value *v;
+
+	for (size_t i = 0; i < sizeof(credential_keys) / sizeof(credential_keys[0]); i++)
+	{
+		if (strcmp(key, credential_keys[i]) == 0)
+		{
+			problem(path, line_of(m), "settings",
+					"\"%s\" is not allowed in the file: no connection strings or passwords here; use --dsn, DATABASE_URL or libpq's PG* variables",
+					key);
+			return false;
+		}
+	}
+	if (id < 0)
+	{
+		problem(path, line_of(m), "settings",
+				"unknown setting \"%s\" (known: schema, jobs, lock_timeout, statement_timeout, retries, maintenance_work_mem, max_parallel_maintenance_workers, lock_wait, wait, log_format, progress)",
+				key);
+		return false;
+	}
+	switch (settings_type((setting_id) id))
+	{
+		case SETTING_TYPE_STRING:
+			if (config_setting_type(m) != CONFIG_TYPE_STRING)
+			{
+				problem(path, line_of(m), "settings", "field \"%s\" must be a string, not %s", key, type_name(m));
+				return false;
+			}
+			text = xstrdup(config_setting_get_string(m));
+			break;
+		case SETTING_TYPE_INT:
+			if (config_setting_type(m) != CONFIG_TYPE_INT && config_setting_type(m) != CONFIG_TYPE_INT64)
+			{
+				problem(path, line_of(m), "settings", "field \"%s\" must be an integer, not %s", key, type_name(m));
+				return false;
+			}
+			text = xasprintf("%lld", (long long) config_setting_get_int64(m));
+			break;
+		case SETTING_TYPE_BOOL:
+		default:
+			if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+			{
+				problem(path, line_of(m), "settings", "field \"%s\" must be a boolean (true or false), not %s",
+						key, type_name(m));
+				return false;
+			}
+			text = xstrdup(config_setting_get_bool(m) ? "true" : "false");
+			break;
+	}
+	if (!settings_apply(scratch, (setting_id) id, text, ORIGIN_FILE, why, sizeof(why)))
+	{
+		problem(path, line_of(m), "settings", "field \"%s\": %s", key, why);
+		free(text);
+		return false;
+	}
+	cfg->settings = xrealloc(cfg->settings, sizeof(config_setting_value) * (size_t) (cfg->n_settings + 1));
+	v = &cfg->settings[cfg->n_settings++];
+	v->id = (setting_id) id;
+	v->value = text;
+	v->line = line_of(m);
+	return true;
+}
+
+int
+config_load(const char *path, index_config *cfg)
+{
+	config_t	lc;
+	FILE	   *fp;
+	const config_setting_t *root;
+	const config_setting_t *list = NULL;
+	bool		ok = true;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->path = xstrdup(path);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_config", NULL, "could not read config file \"%s\": %s",
+				  path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	config_init(&lc);
+	if (config_read(&lc, fp) != CONFIG_TRUE)
+	{
+		problem(path, config_error_line(&lc), NULL, "%s",
+				config_error_text(&lc) ? config_error_text(&lc) : "cannot parse the file");
+		config_destroy(&lc);
+		fclose(fp);
+		return EXIT_USAGE;
+	}
+	fclose(fp);
+
+	root = config_root_setting(&lc);
+	for (int i = 0; i < config_setting_length(root); i++)
+	{
+		const config_setting_t *m = config_setting_get_elem(root, (unsigned) i);
+		const char *key = config_setting_name(m);
+
+		if (strcmp(key, "indexes") == 0)
+			list = m;
+		else if (strcmp(key, "settings") == 0)
+		{
+			indexer_settings scratch;
+
+			if (config_setting_type(m) != CONFIG_TYPE_GROUP)
+			{
+				problem(path, line_of(m), NULL, "\"settings\" must be a group: settings = { jobs = 2; ... };");
+				ok = false;
+				continue;
+			}
+			settings_init(&scratch);
+			for (int k = 0; k < config_setting_length(m); k++)
+				ok = load_setting(path, config_setting_get_elem(m, (unsigned) k), cfg, &scratch) && ok;
+			settings_free(&scratch);
+		}
+		else
+		{
+			problem(path, line_of(m), NULL, "unknown top-level setting \"%s\" (expected \"indexes\" and \"settings\")",
+					key);
+			ok = false;
+		}
+	}
+
+	if (list == NULL)
+	{
+		problem(path, 0, NULL, "no \"indexes\" list: indexes = ( { name = ...; table = ...; sql = ...; } );");
+		ok = false;
+	}
+	else if (config_setting_type(list) != CONFIG_TYPE_LIST &&
+			 !(config_setting_type(list) == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0))
+	{
+		problem(path, line_of(list), NULL,
+				"\"indexes\" must be a list of groups in parentheses: indexes = ( { name = ...; }, { ... } ); not %s",
+				type_name(list));
+		ok = false;
+	}
+	else
+	{
+		int			n = config_setting_length(list);
+
+		cfg->defs = xcalloc((size_t) (n > 0 ? n : 1), sizeof(index_def));
+		for (int i = 0; i < n; i++)
+		{
+			const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
+
+			if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			{
+				problem(path, line_of(g), NULL, "index #%d must be a group { name = ...; ... }, not %s",
+						i + 1, type_name(g));
+				ok = false;
+				continue;
+			}
+			ok = load_index(path, g, i + 1, &cfg->defs[cfg->n_defs]) && ok;
+			cfg->n_defs++;
+		}
+	}
+	config_destroy(&lc);
+	return ok ? EXIT_OK : EXIT_USAGE;
+}
+
+void
+config_apply_settings(const index_config *cfg, indexer_settings *s)
+{
+	for (int i = 0; i < cfg->n_settings; i++)
+	{
+		char		why[256];
+
+		/* checked by config_load() on a scratch copy: cannot fail here */
+		(void) settings_apply(s, cfg->settings[i].id, cfg->settings[i].value, ORIGIN_FILE,
+							  why, sizeof(why));
+	}
+}
+
+int
+config_resolve(index_config *cfg, const char *default_schema)
+{
+	bool		ok = true;
+
+	for (int i = 0; i < cfg->n_defs; i++)
+	{
+		index_def  *d = &cfg->defs[i];
+
+		if (!d->schema_given)
+		{
+			free(d->schema);
+			d->schema = xstrdup(default_schema);
+		}
+	}
+	for (int i = 0; i < cfg->n_defs; i++)
+	{
+		index_def  *d = &cfg->defs[i];
+		char	   *who;
+
+		if (d->name == NULL || d->table == NULL)
+			continue;			/* reported by config_load() */
+		who = xasprintf("index \"%s\"", d->name);
+		for (int k = 0; k < i; k++)
+		{
+			const index_def *e = &cfg->defs[k];
+
+			if (e->name && strcmp(e->name, d->name) == 0 && strcmp(e->schema, d->schema) == 0)
+			{
+				problem(cfg->path, d->line, who, "duplicate name \"%s\" in schema \"%s\" (first defined at line %d)",
+						d->name, d->schema, e->line);
+				ok = false;
+				break;
+			}
+		}
+		if (d->parsed != NULL)
+		{
+			char	   *why = NULL;
+
+			if (!index_sql_check_definition(d->parsed, d->name, d->schema, d->table, &why))
+			{
+				problem(cfg->path, d->sql_line, who, "field \"sql\": %s", why);
+				ok = false;
+			}
+			free(why);
+		}
+		free(who);
+	}
+	return ok ? EXIT_OK : EXIT_USAGE;
+}
+
+const index_def *
+config_find(const index_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_defs; i++)
+		if (cfg->defs[i].name && strcmp(cfg->defs[i].name, name) == 0)
+			return &cfg->defs[i];
+	return NULL;
+}
+
+void
+config_free(index_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (int i = 0; i < cfg->n_defs; i++)
+	{
+		index_def  *d = &cfg->defs[i];
+
+		free(d->name);
+		free(d->table);
+		free(d->schema);
+		free(d->sql);
+		free(d->description);
+		index_sql_free(d->parsed);
+	}
+	free(cfg->defs);
+	for (int i = 0; i < cfg->n_settings; i++)
+		free(cfg->settings[i].value);
+	free(cfg->settings);
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}

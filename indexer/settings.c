@@ -1,0 +1,238 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.c
+ *	  The indexer's option values and where each came from.
+ *
+ * indexer/settings.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "settings.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "index_sql.h"
+#include "memory.h"
+#include "options.h"
+
+typedef struct setting_desc
+{
+	const char *key;			/* in the file's settings group */
+	const char *option;			/* --option */
+	const char *env;			/* environment variable */
+	setting_type type;
+} setting_desc;
+
+static const setting_desc setting_table[N_SETTINGS] = {
+	[SETTING_SCHEMA] = {"schema", "schema", "INDEXER_SCHEMA", SETTING_TYPE_STRING},
+	[SETTING_JOBS] = {"jobs", "jobs", "INDEXER_JOBS", SETTING_TYPE_INT},
+	[SETTING_LOCK_TIMEOUT] = {"lock_timeout", "lock-timeout", "INDEXER_LOCK_TIMEOUT", SETTING_TYPE_STRING},
+	[SETTING_STATEMENT_TIMEOUT] = {"statement_timeout", "statement-timeout", "INDEXER_STATEMENT_TIMEOUT", SETTING_TYPE_STRING},
+	[SETTING_RETRIES] = {"retries", "retries", "INDEXER_RETRIES", SETTING_TYPE_INT},
+	[SETTING_MAINTENANCE_WORK_MEM] = {"maintenance_work_mem", "maintenance-work-mem", "INDEXER_MAINTENANCE_WORK_MEM", SETTING_TYPE_STRING},
+	[SETTING_MAX_PARALLEL_MAINTENANCE_WORKERS] = {"max_parallel_maintenance_workers", "max-parallel-maintenance-workers", "INDEXER_MAX_PARALLEL_MAINTENANCE_WORKERS", SETTING_TYPE_INT},
+	[SETTING_LOCK_WAIT] = {"lock_wait", "lock-wait", "INDEXER_LOCK_WAIT", SETTING_TYPE_STRING},
+	[SETTING_WAIT] = {"wait", "wait", "INDEXER_WAIT", SETTING_TYPE_STRING},
+	[SETTING_LOG_FORMAT] = {"log_format", "log-format", "INDEXER_LOG_FORMAT", SETTING_TYPE_STRING},
+	[SETTING_PROGRESS] = {"progress", "progress", "INDEXER_PROGRESS", SETTING_TYPE_BOOL},
+};
+
+void
+settings_init(indexer_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->schema = xstrdup("public");
+	s->jobs = 1;
+	s->lock_timeout_ms = 5000;
+	s->statement_timeout_ms = 0;
+	s->retries = 3;
+	s->maintenance_work_mem_kb = 0;
+	s->max_parallel_maintenance_workers = -1;
+	s->lock_wait_ms = 0;
+	s->wait_ms = 0;
+	s->format = LOG_FORMAT_TEXT;
+	s->progress = true;
+	for (int i = 0; i < N_SETTINGS; i++)
+		s->origin[i] = ORIGIN_DEFAULT;
+}
+
+void
+settings_free(indexer_settings *s)
+{
+	if (s == NULL)
+		return;
+	free(s->schema);
+	s->schema = NULL;
+}
+
+int
+settings_find_key(const char *key)
+{
+	for (int i = 0; i < N_SETTINGS; i++)
+		if (strcmp(setting_table[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+settings_key(setting_id id)
+{
+	return setting_table[id].key;
+}
+
+const char *
+settings_option(setting_id id)
+{
+	return setting_table[id].option;
+}
+
+const char *
+settings_env(setting_id id)
+{
+	return setting_table[id].env;
+}
+
+setting_type
+settings_type(setting_id id)
+{
+	return setting_table[id].type;
+}
+
+static bool
+parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = {"true", "on", "yes", "1"};
+	static const char *const no[] = {"false", "off", "no", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+	{
+		if (strcasecmp(value, yes[i]) == 0)
+		{
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(value, no[i]) == 0)
+		{
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+settings_apply(indexer_settings *s, setting_id id, const char *value,
+			   setting_origin origin, char *errbuf, size_t errlen)
+{
+	int64_t		n;
+	bool		b;
+	log_format	f;
+
+	switch (id)
+	{
+		case SETTING_SCHEMA:
+			if (value[0] == '\0')
+			{
+				snprintf(errbuf, errlen, "empty schema name");
+				return false;
+			}
+			if (strlen(value) > INDEX_SQL_MAX_IDENT)
+			{
+				snprintf(errbuf, errlen, "schema name \"%s\" is longer than %d bytes", value,
+						 INDEX_SQL_MAX_IDENT);
+				return false;
+			}
+			free(s->schema);
+			s->schema = xstrdup(value);
+			break;
+		case SETTING_JOBS:
+			if (!parse_int_range(value, 1, INDEXER_MAX_JOBS, &n, errbuf, errlen))
+				return false;
+			s->jobs = (int) n;
+			break;
+		case SETTING_RETRIES:
+			if (!parse_int_range(value, 0, 100, &n, errbuf, errlen))
+				return false;
+			s->retries = (int) n;
+			break;
+		case SETTING_MAX_PARALLEL_MAINTENANCE_WORKERS:
+			/* the server's own limit (max_worker_processes) is 262143 */
+			if (!parse_int_range(value, 0, 1024, &n, errbuf, errlen))
+				return false;
+			s->max_parallel_maintenance_workers = (int) n;
+			break;
+		case SETTING_LOCK_TIMEOUT:
+			if (!parse_duration(value, &s->lock_timeout_ms, errbuf, errlen))
+				return false;
+			break;
+		case SETTING_STATEMENT_TIMEOUT:
+			if (!parse_duration(value, &s->statement_timeout_ms, errbuf, errlen))
+				return false;
+			break;
+		case SETTING_LOCK_WAIT:
+			if (!parse_duration(value, &s->lock_wait_ms, errbuf, errlen))
+				return false;
+			break;
+		case SETTING_WAIT:
+			if (!parse_duration(value, &s->wait_ms, errbuf, errlen))
+				return false;
+			break;
+		case SETTING_MAINTENANCE_WORK_MEM:
+			if (!parse_memory_size(value, &n, errbuf, errlen))
+				return false;
+			/* the server refuses less than 1MB */
+			if (n < 1024)
+			{
+				snprintf(errbuf, errlen, "size \"%s\" is below the server's minimum of 1MB", value);
+				return false;
+			}
+			s->maintenance_work_mem_kb = n;
+			break;
+		case SETTING_LOG_FORMAT:
+			if (!log_parse_format(value, &f))
+			{
+				snprintf(errbuf, errlen, "invalid value \"%s\" (use text or json)", value);
+				return false;
+			}
+			s->format = f;
+			break;
+		case SETTING_PROGRESS:
+			if (!parse_bool(value, &b))
+			{
+				snprintf(errbuf, errlen, "invalid value \"%s\" (use true or false)", value);
+				return false;
+			}
+			s->progress = b;
+			break;
+		default:
+			snprintf(errbuf, errlen, "unknown setting");
+			return false;
+	}
+	s->origin[id] = origin;
+	return true;
+}
+
+bool
+settings_apply_environment(indexer_settings *s)
+{
+	bool		ok = true;
+
+	for (int i = 0; i < N_SETTINGS; i++)
+	{
+		const char *value = getenv(setting_table[i].env);
+		char		why[256];
+
+		if (value == NULL || value[0] == '\0')
+			continue;
+		if (!settings_apply(s, (setting_id) i, value, ORIGIN_ENV, why, sizeof(why)))
+		{
+			log_event(LOG_LEVEL_ERROR, "invalid_environment", NULL, "environment %s: %s",
+					  setting_table[i].env, why);
+			ok = false;
+		}
+	}
+	return ok;
+}
