@@ -36,6 +36,7 @@
 #include "options.h"
 #include "preflight.h"
 #include "query.h"
+#include "required_index.h"
 #include "retry.h"
 
 #define PROGNAME "migrator"
@@ -58,6 +59,7 @@ typedef struct migrator_options
 	int64_t		baseline_version;	/* baseline --version */
 	bool		timestamp;		/* new --timestamp */
 	bool		strict;			/* lint warnings are errors */
+	const char *index_config;	/* the indexer's config, for requires-index */
 	const char *arg;			/* the command's argument (new NAME) */
 } migrator_options;
 
@@ -71,6 +73,7 @@ typedef struct run_state
 	history hist;
 	bool		locked;
 	char	   *lock_name;
+	required_indexes *required; /* definitions pending migrations require */
 } run_state;
 
 /* How a version stands, files against history. */
@@ -177,6 +180,8 @@ usage(FILE *out)
 			"                             or flyway (their table is renamed if it has our table's name)\n"
 			"      --timestamp            new: use a UTC timestamp (YYYYMMDDHHMMSS) as the version\n"
 			"      --strict               lint, up, plan: lint warnings are errors\n"
+			"      --index-config=FILE    the indexer's definitions, for -- migrator:requires-index NAME\n"
+			"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
 			"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
 			"  -q, --quiet                only warnings and errors\n"
 			"  -v, --verbose              also debug messages (each statement as it runs)\n"
@@ -385,7 +390,19 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
 			return EXIT_USAGE;
 		}
 	}
-	return EXIT_OK;
+
+	/* the indexes they require: defined, and the config valid, before anything runs */
+	{
+		migration **list = xcalloc((size_t) *n_selected + 1, sizeof(migration *));
+		int			n = 0;
+
+		for (int i = 0; i < rec->n; i++)
+			if (selected(rs, &rec->items[i]))
+				list[n++] = rec->items[i].m;
+		rc = required_load(rs->opts->index_config, rs->opts->conn.schema, list, n, &rs->required);
+		free(list);
+	}
+	return rc;
 }
 
 static const version_item *
@@ -464,6 +481,11 @@ cmd_up(run_state *rs)
 			rc = cancel_exit_code();
 			break;
 		}
+		rc = required_build(rs->required, it->m, rs->conn, &rs->opts->conn,
+							rs->opts->apply.lock_timeout_ms, rs->opts->apply.statement_timeout_ms,
+							rs->opts->apply.retries, rs->opts->lock_wait_ms, &final_error);
+		if (rc != EXIT_OK)
+			break;
 		rc = apply_migration(&ctx, it->m, &final_error);
 		if (rc != EXIT_OK)
 			break;
@@ -911,7 +933,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		OPT_DSN = 256, OPT_SCHEMA, OPT_HISTORY_TABLE, OPT_LOCK_TIMEOUT, OPT_STATEMENT_TIMEOUT,
 		OPT_RETRIES, OPT_LOCK_WAIT, OPT_WAIT, OPT_LOG_FORMAT, OPT_OUT_OF_ORDER, OPT_FORGET_MISSING,
 		OPT_TARGET, OPT_ROLE, OPT_PREFLIGHT, OPT_WAIT_CURRENT, OPT_FROM, OPT_BASELINE_VERSION,
-		OPT_TIMESTAMP, OPT_STRICT
+		OPT_TIMESTAMP, OPT_STRICT, OPT_INDEX_CONFIG
 	};
 	static const struct option long_options[] = {
 		{"dir", required_argument, NULL, 'd'},
@@ -933,6 +955,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		{"from", required_argument, NULL, OPT_FROM},
 		{"timestamp", no_argument, NULL, OPT_TIMESTAMP},
 		{"strict", no_argument, NULL, OPT_STRICT},
+		{"index-config", required_argument, NULL, OPT_INDEX_CONFIG},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},	/* baseline: --version N */
@@ -957,6 +980,8 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 	opts->apply.statement_timeout_ms = 0;
 	opts->apply.retries = 3;
 	opts->preflight = PREFLIGHT_WARN;
+	opts->index_config = getenv("INDEXER_CONFIG") && getenv("INDEXER_CONFIG")[0] ?
+		getenv("INDEXER_CONFIG") : "conf/indexes.cfg";
 	opts->baseline_from = BASELINE_VERSION;
 
 	/*
@@ -1093,6 +1118,9 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 			case OPT_STRICT:
 				opts->strict = true;
 				break;
+			case OPT_INDEX_CONFIG:
+				opts->index_config = optarg;
+				break;
 			case 'q':
 				verbosity = -1;
 				break;
@@ -1221,6 +1249,7 @@ main(int argc, char **argv)
 	if (rs.locked && PQstatus(rs.conn) == CONNECTION_OK)
 		advlock_release(rs.conn, rs.lock_name);
 	free(rs.lock_name);
+	required_free(rs.required);
 	history_free(&rs.hist);
 	history_table_free(&rs.ht);
 	conn_close(rs.conn);

@@ -199,3 +199,58 @@ class LintBeforeApplyTest(LintTestCase):
         self.assertExit(r, 2)
         self.assertEqual(0, self.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 't_id'"))
         self.assertEqual([1], self.versions())
+
+
+class RequiresIndexTest(LintTestCase):
+    """-- migrator:requires-index NAME builds the indexer's definition first."""
+
+    CONFIG = """indexes = (
+  { name = "t_email_key"; table = "t"; critical = true;
+    sql = "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_email_key ON t (email)"; }
+);
+"""
+    MIGRATION = ("-- migrator:requires-index t_email_key\n"
+                 "ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE USING INDEX t_email_key;\n")
+
+    def setUp(self):
+        super().setUp()
+        self.d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int, email text);\n"})
+        self.assertExit(self.run_migrator("up", "--dir", self.d), 0)
+        self.cfg = os.path.join(self.make_dir({"indexes.cfg": self.CONFIG}), "indexes.cfg")
+
+    def add(self, text):
+        with open(os.path.join(self.d, "2_unique_email.sql"), "w") as f:
+            f.write(text)
+
+    def test_index_is_built_then_the_migration_runs(self):
+        self.query("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+        self.add(self.MIGRATION)
+        r = self.run_migrator("up", "--dir", self.d, "--index-config", self.cfg)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r'building required index "t_email_key" on "public.t" concurrently')
+        self.assertEqual([(True, True)], self.query(
+            "SELECT i.indisvalid, i.indisready FROM pg_index i WHERE i.indexrelid = 't_email_key'::regclass"))
+        self.assertEqual("u", self.scalar("SELECT contype FROM pg_constraint WHERE conname = 't_email_key'"))
+        self.assertEqual([1, 2], self.versions())
+
+    def test_unknown_definition_applies_nothing(self):
+        self.add(self.MIGRATION.replace("requires-index t_email_key", "requires-index nope"))
+        r = self.run_migrator("up", "--dir", self.d, "--index-config", self.cfg)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'2_unique_email.sql:1: requires-index "nope": no definition of that name in "%s"'
+                                 % re.escape(self.cfg))
+        self.assertEqual(0, self.scalar("SELECT count(*) FROM pg_class WHERE relname = 't_email_key'"))
+        self.assertEqual([1], self.versions())
+
+    def test_failed_build_fails_the_migration(self):
+        self.query("INSERT INTO t VALUES (1, 'dup'), (2, 'dup')")
+        self.add(self.MIGRATION)
+        r = self.run_migrator("up", "--dir", self.d, "--index-config", self.cfg)
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(
+            r, r'migration 2 failed at .*2_unique_email.sql:1: required index "t_email_key" could not be built: .*23505')
+        self.assertNoLine(r, r"applied 1 migration")
+        # nothing recorded, no constraint, and no invalid leftover blocking writes
+        self.assertEqual([1], self.versions())
+        self.assertEqual(0, self.scalar("SELECT count(*) FROM pg_constraint WHERE conname = 't_email_key'"))
+        self.assertEqual(0, self.scalar("SELECT count(*) FROM pg_class WHERE relname = 't_email_key'"))
