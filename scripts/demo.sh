@@ -92,3 +92,10 @@ if [ -f conf/indexes.cfg ]; then
 	echo "demo.sh: indexer build --config conf/indexes.cfg" >&2
 	build/indexer/indexer build --config conf/indexes.cfg "${args[@]}"
 fi
+# the start-up gates an application runs before it serves traffic
+echo "demo.sh: migrator check --dir migrations" >&2
+build/migrator/migrator check --dir migrations "${args[@]}"
+if [ -f conf/indexes.cfg ]; then
+	echo "demo.sh: indexer check --critical-only --config conf/indexes.cfg" >&2
+	build/indexer/indexer check --critical-only --config conf/indexes.cfg "${args[@]}"
+fi
