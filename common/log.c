@@ -45,6 +45,21 @@ log_parse_format(const char *s, log_format *out)
 }
 
 log_format
+log_format_from_argv(int argc, char *const *argv, log_format dflt)
+{
+	log_format	format = dflt;
+
+	for (int i = 1; i < argc; i++)
+	{
+		if (strncmp(argv[i], "--log-format=", 13) == 0)
+			(void) log_parse_format(argv[i] + 13, &format);
+		else if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc)
+			(void) log_parse_format(argv[i + 1], &format);
+	}
+	return format;
+}
+
+log_format
 log_get_format(void)
 {
 	return log_fmt;

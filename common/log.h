@@ -52,6 +52,14 @@ void		log_init(const char *progname, log_format format, int verbosity);
 /* "text" or "json"; returns false for anything else */
 bool		log_parse_format(const char *s, log_format *out);
 
+/*
+ * The --log-format named on a command line (either "--log-format=X" or
+ * "--log-format X"), else dflt: options are parsed after the logger is set
+ * up, and their own errors must already come out in the format asked for.
+ * An invalid value is left for the option parser to report.
+ */
+log_format	log_format_from_argv(int argc, char *const *argv, log_format dflt);
+
 log_format	log_get_format(void);
 const char *log_progname(void);
 bool		log_enabled(log_level level);

@@ -703,13 +703,7 @@ parse_args(int argc, char **argv, indexer_options *o, const command **cmd)
 	/* the log format decides how option errors look: find it first */
 	if (env_format)
 		(void) log_parse_format(env_format, &format);
-	for (int i = 1; i < argc; i++)
-	{
-		if (strncmp(argv[i], "--log-format=", 13) == 0)
-			(void) log_parse_format(argv[i] + 13, &format);
-		else if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc)
-			(void) log_parse_format(argv[i + 1], &format);
-	}
+	format = log_format_from_argv(argc, argv, format);
 	log_init(PROGNAME, format, 0);
 
 	opterr = 0;

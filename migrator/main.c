@@ -1000,12 +1000,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		}
 
 	/* the log format decides how option errors look: find it first */
-	for (int i = 1; i < argc; i++)
-	{
-		if (strcmp(argv[i], "--log-format=json") == 0 ||
-			(strcmp(argv[i], "--log-format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "json") == 0))
-			format = LOG_FORMAT_JSON;
-	}
+	format = log_format_from_argv(argc, argv, format);
 	log_init(PROGNAME, format, 0);
 
 	opterr = 0;

@@ -62,34 +62,6 @@ preflight_parse_mode(const char *s, preflight_mode *out)
 	return true;
 }
 
-/* A text[] literal of the values: {"a","b"} with quotes and backslashes escaped. */
-static char *
-text_array(const sql_relation_list *rels, bool schemas, const char *default_schema)
-{
-	strbuf		sb;
-
-	strbuf_init(&sb);
-	strbuf_append_char(&sb, '{');
-	for (int i = 0; i < rels->n; i++)
-	{
-		const char *v = schemas ? (rels->items[i].schema[0] ? rels->items[i].schema : default_schema)
-			: rels->items[i].name;
-
-		if (i > 0)
-			strbuf_append_char(&sb, ',');
-		strbuf_append_char(&sb, '"');
-		for (const char *p = v; *p; p++)
-		{
-			if (*p == '"' || *p == '\\')
-				strbuf_append_char(&sb, '\\');
-			strbuf_append_char(&sb, *p);
-		}
-		strbuf_append_char(&sb, '"');
-	}
-	strbuf_append_char(&sb, '}');
-	return strbuf_detach(&sb);
-}
-
 int
 preflight_run(PGconn *conn, const char *default_schema,
 			  migration *const *pending, int n_pending,
@@ -114,8 +86,20 @@ preflight_run(PGconn *conn, const char *default_schema,
 		return EXIT_OK;
 	}
 
-	schemas = text_array(&rels, true, default_schema);
-	names = text_array(&rels, false, default_schema);
+	{
+		const char **sv = xcalloc((size_t) rels.n, sizeof(char *));
+		const char **nv = xcalloc((size_t) rels.n, sizeof(char *));
+
+		for (int i = 0; i < rels.n; i++)
+		{
+			sv[i] = rels.items[i].schema[0] ? rels.items[i].schema : default_schema;
+			nv[i] = rels.items[i].name;
+		}
+		schemas = db_text_array_literal(sv, rels.n);
+		names = db_text_array_literal(nv, rels.n);
+		free(sv);
+		free(nv);
+	}
 	snprintf(interval, sizeof(interval), "%lld milliseconds", (long long) lock_timeout_ms);
 	values[0] = schemas;
 	values[1] = names;
