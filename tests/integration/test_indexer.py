@@ -416,6 +416,20 @@ class BuildTest(IndexerTestCase):
         self.assertStderrMatches(r, r'^indexer: built "idx_t" on "public.t" in ')
         self.assertValid("idx_t", "t")
 
+    def test_progress_line_when_stderr_is_not_a_terminal(self):
+        self.make_table("t")
+        cfg = self.config([{"name": "idx_t", "table": "t", "sql": cic("idx_t", "t", "a")}])
+        holder = self.blocker("SELECT 1")
+        proc = self.start(cfg)
+        # a log line every 10s while a build runs (a bar only on a terminal)
+        line = self.wait_for_stderr(
+            proc, r'^indexer: progress: "idx_t" on "public.t": waiting for old snapshots.*, [0-9.]+m?s$', timeout=60)
+        self.assertNotIn("\r", line)
+        holder.commit()
+        r = self.finish(proc)
+        self.assertExit(r, 0)
+        self.assertValid("idx_t", "t")
+
     def test_held_table_lock_times_out_is_retried_and_succeeds(self):
         self.make_table("t")
         cfg = self.config([{"name": "idx_t", "table": "t", "sql": cic("idx_t", "t", "a")}])
