@@ -712,6 +712,29 @@ class ParallelTest(IndexerTestCase):
 
 
 # ---------------------------------------------------------------------------
+class PartialWaitTest(IndexerTestCase):
+
+    def test_partial_index_builds_wait_for_each_other_and_say_so(self):
+        # A predicate that takes 3s on one row keeps the first build busy;
+        # PostgreSQL makes every other concurrent build of a partial or
+        # expression index wait for it (they are not "safe" for each other).
+        self.query("CREATE FUNCTION slow_pred(bigint) RETURNS boolean IMMUTABLE LANGUAGE plpgsql AS "
+                   "$$ BEGIN IF $1 = 1 THEN PERFORM pg_sleep(3); END IF; RETURN true; END $$")
+        self.make_table("t1")
+        self.make_table("t2")
+        cfg = self.config([
+            {"name": "idx_slow", "table": "t1", "sql": cic("idx_slow", "t1", "id", where="slow_pred(id)")},
+            {"name": "idx_quick", "table": "t2", "sql": cic("idx_quick", "t2", "a", where="a > 0")},
+        ])
+        r = self.indexer(cfg, "-j", "2", "--no-progress")
+        self.assertExit(r, 0)
+        self.assertStderrMatches(
+            r, r'^indexer: "idx_(quick|slow)" on "public.t[12]" waits for our own build of "idx_(slow|quick)": '
+               r"concurrent builds of expression and partial indexes wait for each other \(a PostgreSQL rule\)")
+        self.assertValid("idx_slow", "t1")
+        self.assertValid("idx_quick", "t2")
+
+
 class DriftTest(IndexerTestCase):
 
     def test_drift_made_by_hand(self):
