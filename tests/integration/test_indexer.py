@@ -720,16 +720,26 @@ class PartialWaitTest(IndexerTestCase):
         # expression index wait for it (they are not "safe" for each other).
         self.query("CREATE FUNCTION slow_pred(bigint) RETURNS boolean IMMUTABLE LANGUAGE plpgsql AS "
                    "$$ BEGIN IF $1 = 1 THEN PERFORM pg_sleep(3); END IF; RETURN true; END $$")
-        self.make_table("t1")
-        self.make_table("t2")
+        self.make_table("t1", rows=5000)
+        self.make_table("t2", rows=10)
         cfg = self.config([
             {"name": "idx_slow", "table": "t1", "sql": cic("idx_slow", "t1", "id", where="slow_pred(id)")},
             {"name": "idx_quick", "table": "t2", "sql": cic("idx_quick", "t2", "a", where="a > 0")},
         ])
-        r = self.indexer(cfg, "-j", "2", "--no-progress")
+        # a writer on t2 holds the quick build in its first phase until the
+        # slow one is scanning, so that the order is certain
+        writer = self.connect(autocommit=False, application_name="writer")
+        with writer.cursor() as cur:
+            cur.execute("LOCK TABLE t2 IN ROW EXCLUSIVE MODE")
+        proc = self.start(cfg, "-j", "2", "--no-progress")
+        self.wait_until(lambda: self.scalar(
+            "SELECT count(*) FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.relid "
+            "WHERE c.relname = 't1' AND p.phase LIKE 'building index%'"), "the slow build scanning")
+        writer.commit()
+        r = self.finish(proc)
         self.assertExit(r, 0)
         self.assertStderrMatches(
-            r, r'^indexer: "idx_(quick|slow)" on "public.t[12]" waits for our own build of "idx_(slow|quick)": '
+            r, r'^indexer: "idx_quick" on "public.t2" waits for our own build of "idx_slow": '
                r"concurrent builds of expression and partial indexes wait for each other \(a PostgreSQL rule\)")
         self.assertValid("idx_slow", "t1")
         self.assertValid("idx_quick", "t2")
