@@ -69,7 +69,7 @@ cmake --build "$build_dir" -j "$jobs"
 
 echo "test.sh: shellcheck" >&2
 lint_status=0
-shellcheck scripts/*.sh .ci/run || lint_status=$?
+shellcheck scripts/*.sh bench/*.sh .ci/run || lint_status=$?
 
 status=0
 if [ "$valgrind" -eq 0 ]; then
