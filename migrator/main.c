@@ -83,10 +83,12 @@ typedef enum version_state
 	VS_PENDING,
 	VS_FAILED,					/* a no-transaction run failed; runs again */
 	VS_CHANGED,					/* applied, file differs */
-	VS_MISSING					/* applied, file gone */
+	VS_MISSING,					/* applied, file gone */
+	VS_AHEAD					/* applied, newer than every file: a newer
+								 * release migrated this database */
 } version_state;
 
-static const char *const state_names[] = {"applied", "pending", "failed", "changed", "missing"};
+static const char *const state_names[] = {"applied", "pending", "failed", "changed", "missing", "ahead"};
 
 typedef struct version_item
 {
@@ -103,6 +105,7 @@ typedef struct reconciliation
 	int			n_pending;		/* pending + failed */
 	int			n_mismatch;		/* changed + missing */
 	int			n_out_of_order;
+	int			n_ahead;		/* history rows above the newest file */
 	int64_t		max_applied;
 } reconciliation;
 
@@ -130,7 +133,7 @@ static int	cmd_lint(run_state *rs);
 
 static const command commands[] = {
 	{"up", cmd_up, CMD_CONNECT | CMD_LOCK, "apply every pending migration, in order, fail-hard (default)"},
-	{"status", cmd_status, CMD_CONNECT, "list every version: applied, pending, failed, changed, missing"},
+	{"status", cmd_status, CMD_CONNECT, "list every version: applied, pending, failed, changed, missing, ahead"},
 	{"check", cmd_check, CMD_CONNECT, "start-up gate: exit 0 if current, 5 if behind, 6 on a mismatch"},
 	{"plan", cmd_plan, CMD_CONNECT, "show what up would run; touches and creates nothing"},
 	{"repair", cmd_repair, CMD_CONNECT | CMD_LOCK, "record the current checksums of deliberately changed files"},
@@ -262,7 +265,21 @@ reconcile(const run_state *rs, reconciliation *rec)
 		{
 			hi++;
 			it->row = r;
-			it->state = VS_MISSING;
+
+			/*
+			 * Above the newest file, the database is ahead of these files:
+			 * a newer release migrated it and this one (a rollback of the
+			 * application, an old pod restarting) must still start.  A
+			 * gap below the newest file, or no files at all (a wrong
+			 * --dir?), is a file that went missing.
+			 */
+			if (files->n > 0 && r->version > files->items[files->n - 1].version)
+			{
+				it->state = VS_AHEAD;
+				rec->n_ahead++;
+			}
+			else
+				it->state = VS_MISSING;
 		}
 		it->version = it->m ? it->m->version : it->row->version;
 		if (it->state == VS_PENDING || it->state == VS_FAILED)
@@ -288,6 +305,15 @@ report_mismatches(const run_state *rs, const reconciliation *rec)
 			log_event(LOG_LEVEL_ERROR, "missing_file", NULL,
 					  "applied migration %lld (%s) is missing from \"%s\"; restore the file, or run \"migrator repair --forget-missing\"",
 					  (long long) it->version, it->row->name, rs->opts->dir);
+	}
+	if (rec->n_ahead > 0 && rec->n_mismatch == 0)
+	{
+		const version_item *last = &rec->items[rec->n - 1];
+
+		log_event(LOG_LEVEL_WARNING, "database_ahead", NULL,
+				  "the database is ahead of these files: %d newer version%s applied (up to %lld, \"%s\"), newest file here %lld; a newer release migrated it, nothing to do",
+				  rec->n_ahead, rec->n_ahead == 1 ? "" : "s", (long long) last->version,
+				  last->row->name, (long long) rs->files.items[rs->files.n - 1].version);
 	}
 	if (rec->n_mismatch > 0)
 	{
@@ -646,8 +672,13 @@ cmd_status(run_state *rs)
 			printf("%16s failed at %s\n", "", it->row->failure);
 	}
 	if (!json)
-		printf("%d applied, %d pending, %d mismatched\n",
-			   rec.n - rec.n_pending - rec.n_mismatch, rec.n_pending, rec.n_mismatch);
+	{
+		printf("%d applied, %d pending, %d mismatched",
+			   rec.n - rec.n_pending - rec.n_mismatch - rec.n_ahead, rec.n_pending, rec.n_mismatch);
+		if (rec.n_ahead > 0)
+			printf(", %d ahead of these files", rec.n_ahead);
+		printf("\n");
+	}
 	free(rec.items);
 	return EXIT_OK;
 }
@@ -721,7 +752,7 @@ cmd_repair(run_state *rs)
 					  it->m->path, it->row->checksum, it->m->checksum);
 			repaired++;
 		}
-		else if (it->state == VS_MISSING && rs->opts->forget_missing)
+		else if ((it->state == VS_MISSING || it->state == VS_AHEAD) && rs->opts->forget_missing)
 		{
 			if (!history_forget(rs->conn, &rs->ht, it->version))
 			{
@@ -733,7 +764,7 @@ cmd_repair(run_state *rs)
 					  (long long) it->version, it->row->name);
 			repaired++;
 		}
-		else if (it->state == VS_MISSING)
+		else if (it->state == VS_MISSING || it->state == VS_AHEAD)
 		{
 			log_event(LOG_LEVEL_ERROR, "missing_file", NULL,
 					  "applied migration %lld (%s) is missing from \"%s\"; restore it, or pass --forget-missing",

@@ -461,3 +461,41 @@ class RepairTest(OpsTestCase):
         self.assertStderrMatches(r, r"removed version 3 \(c\) from the history: its file is gone")
         self.assertEqual([1, 2], self.versions())
         self.assertTrue(self.table_exists("c"))  # forgetting undoes nothing
+
+
+class DatabaseAheadTest(OpsTestCase):
+    """A newer release migrated the database; an older one must still start."""
+
+    def test_versions_above_the_newest_file_are_ahead_not_missing(self):
+        d = self.make_dir(THREE)
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        os.unlink(os.path.join(d, "3_c.sql"))  # the older release's files: 1 and 2
+        r = self.run_migrator("check", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(
+            r, r'^migrator: warning: the database is ahead of these files: 1 newer version applied '
+               r'\(up to 3, "c"\), newest file here 2; a newer release migrated it, nothing to do$')
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"nothing to apply")
+        r = self.run_migrator("status", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"(?m)^3\s+c\s+ahead\s")
+        self.assertIn("2 applied, 0 pending, 0 mismatched, 1 ahead of these files", r.stdout)
+        self.assertEqual([1, 2, 3], self.versions())
+
+    def test_a_gap_below_the_newest_file_is_still_missing(self):
+        d = self.make_dir(THREE)
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        os.unlink(os.path.join(d, "2_b.sql"))
+        r = self.run_migrator("check", "--dir", d)
+        self.assertExit(r, 6)
+        self.assertStderrMatches(r, r"applied migration 2 \(b\) is missing from")
+
+    def test_no_files_at_all_is_missing_not_ahead(self):
+        d = self.make_dir(THREE)
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        empty = self.make_dir({})
+        r = self.run_migrator("check", "--dir", empty)
+        self.assertExit(r, 6)
+        self.assertStderrMatches(r, r"the history disagrees with the files: 3 mismatches")
