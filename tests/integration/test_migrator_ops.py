@@ -499,3 +499,28 @@ class DatabaseAheadTest(OpsTestCase):
         r = self.run_migrator("check", "--dir", empty)
         self.assertExit(r, 6)
         self.assertStderrMatches(r, r"the history disagrees with the files: 3 mismatches")
+
+
+class SessionTest(OpsTestCase):
+
+    def test_session_names_the_program_and_fixes_the_search_path(self):
+        # the verify file runs in the migrator's own session
+        d = self.make_dir({
+            "1_a.sql": "CREATE SCHEMA app;\n",
+            "2_b.sql": "CREATE TABLE b (id int);\n",
+            "2_b.verify.sql": "SELECT current_setting('application_name') = 'migrator';\n"
+                              "SELECT current_setting('search_path') = '\"public\"';\n"
+                              "SELECT to_regclass('public.b') IS NOT NULL;\n",
+        })
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertEqual([1, 2], self.versions())
+        # an explicit application_name in the DSN wins over the fallback
+        d2 = self.make_dir({
+            "1_x.sql": "CREATE TABLE x (id int);\n",
+            "1_x.verify.sql": "SELECT current_setting('application_name') = 'deploy-42';\n",
+        })
+        r = self.run_migrator("up", "--dir", d2, "--history-table", "h2",
+                              dsn=self.dsn + " application_name=deploy-42")
+        self.assertExit(r, 0)
+        self.assertTrue(self.table_exists("x"))
