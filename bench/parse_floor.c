@@ -29,9 +29,9 @@
 static char *
 read_file(const char *path)
 {
-	FILE	   *f = fopen(path, "rb");
-	char	   *buf = NULL;
-	long		len;
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long  len;
 
 	if (f == NULL)
 		return NULL;
@@ -55,7 +55,7 @@ done:
 int
 main(int argc, char **argv)
 {
-	int			rc = 0;
+	int rc = 0;
 
 	if (argc < 2)
 	{
@@ -64,7 +64,7 @@ main(int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++)
 	{
-		char	   *text = read_file(argv[i]);
+		char                      *text = read_file(argv[i]);
 		PgQueryProtobufParseResult res;
 
 		if (text == NULL)

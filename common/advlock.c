@@ -20,8 +20,8 @@
 #include "query.h"
 #include "retry.h"
 
-#define LOCK_KEY_SQL "('x' || substr(md5($1), 1, 16))::bit(64)::bigint"
-#define LOCK_POLL_MS 250
+#define LOCK_KEY_SQL         "('x' || substr(md5($1), 1, 16))::bit(64)::bigint"
+#define LOCK_POLL_MS         250
 #define LOCK_LOG_INTERVAL_MS 5000
 
 /*
@@ -29,14 +29,14 @@
  * classid (high 32 bits) and objid (low 32 bits), objsubid 1.
  */
 static const char *holder_sql =
-"WITH k AS (SELECT " LOCK_KEY_SQL " AS key) "
-"SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local'), "
-"       coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0) "
-"FROM k, pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-"  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
-"  AND l.classid::bigint = ((k.key >> 32) & 4294967295) "
-"  AND l.objid::bigint = (k.key & 4294967295)";
+	"WITH k AS (SELECT " LOCK_KEY_SQL " AS key) "
+	"SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local'), "
+	"       coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0) "
+	"FROM k, pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+	"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+	"  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
+	"  AND l.classid::bigint = ((k.key >> 32) & 4294967295) "
+	"  AND l.objid::bigint = (k.key & 4294967295)";
 
 static void
 log_holder(PGconn *conn, const char *name, const char *what, int64_t waited_ms, int64_t wait_ms)
@@ -48,18 +48,19 @@ log_holder(PGconn *conn, const char *name, const char *what, int64_t waited_ms, 
 		return;
 	if (PQntuples(res) == 0)
 		log_event(LOG_LEVEL_INFO, "lock_wait", NULL,
-				  "waiting for another %s run to finish (lock \"%s\"; waited %llds of %llds)",
-				  what, name, (long long) waited_ms / 1000, (long long) wait_ms / 1000);
+				  "waiting for another %s run to finish (lock \"%s\"; waited %llds of %llds)", what, name,
+				  (long long) waited_ms / 1000, (long long) wait_ms / 1000);
 	for (int i = 0; i < PQntuples(res); i++)
 	{
-		log_field	fields[] = {{"holder_pid", PQgetvalue(res, i, 0)},
-		{"holder_application", PQgetvalue(res, i, 1)}, {NULL, NULL}};
+		log_field fields[] = {{"holder_pid", PQgetvalue(res, i, 0)},
+							  {"holder_application", PQgetvalue(res, i, 1)},
+							  {NULL, NULL}};
 
-		log_event(LOG_LEVEL_INFO, "lock_wait", fields,
-				  "waiting for another %s run to finish: lock \"%s\" held by pid=%s application=\"%s\" client=%s connected %ss ago (waited %llds of %llds)",
-				  what, name, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-				  PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-				  (long long) waited_ms / 1000, (long long) wait_ms / 1000);
+		log_event(
+			LOG_LEVEL_INFO, "lock_wait", fields,
+			"waiting for another %s run to finish: lock \"%s\" held by pid=%s application=\"%s\" client=%s connected %ss ago (waited %llds of %llds)",
+			what, name, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+			PQgetvalue(res, i, 3), (long long) waited_ms / 1000, (long long) wait_ms / 1000);
 	}
 	PQclear(res);
 }
@@ -68,16 +69,16 @@ int
 advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *what)
 {
 	const char *values[1] = {name};
-	int64_t		start = monotonic_ms();
-	int64_t		last_log = -LOCK_LOG_INTERVAL_MS;
+	int64_t     start = monotonic_ms();
+	int64_t     last_log = -LOCK_LOG_INTERVAL_MS;
 
 	for (;;)
 	{
-		PGresult   *res = db_query(conn, "taking the run lock",
-									"SELECT pg_catalog.pg_try_advisory_lock(" LOCK_KEY_SQL ")",
-									1, values, PGRES_TUPLES_OK);
-		bool		got;
-		int64_t		waited;
+		PGresult *res =
+			db_query(conn, "taking the run lock", "SELECT pg_catalog.pg_try_advisory_lock(" LOCK_KEY_SQL ")",
+					 1, values, PGRES_TUPLES_OK);
+		bool    got;
+		int64_t waited;
 
 		if (res == NULL)
 			return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
@@ -105,12 +106,11 @@ advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *wha
 	}
 	log_holder(conn, name, what, monotonic_ms() - start, wait_ms);
 	{
-		char		buf[32];
+		char buf[32];
 
 		format_duration(wait_ms, buf, sizeof(buf));
 		log_event(LOG_LEVEL_ERROR, "lock_busy", NULL,
-				  "another %s run holds the lock \"%s\"; gave up after --lock-wait %s",
-				  what, name, buf);
+				  "another %s run holds the lock \"%s\"; gave up after --lock-wait %s", what, name, buf);
 	}
 	return EXIT_LOCKED;
 }
@@ -119,13 +119,13 @@ bool
 advlock_release(PGconn *conn, const char *name)
 {
 	const char *values[1] = {name};
-	db_error	err = {0};
+	db_error    err = {0};
 	PGresult   *res;
-	bool		ok;
+	bool        ok;
 
 	/* also after a signal: the release is part of stopping cleanly */
-	if (!db_run_ex(conn, "SELECT pg_catalog.pg_advisory_unlock(" LOCK_KEY_SQL ")",
-				   1, values, PGRES_TUPLES_OK, &res, &err, NULL, false))
+	if (!db_run_ex(conn, "SELECT pg_catalog.pg_advisory_unlock(" LOCK_KEY_SQL ")", 1, values, PGRES_TUPLES_OK,
+				   &res, &err, NULL, false))
 	{
 		log_warning("releasing the run lock: %s", err.message);
 		db_error_clear(&err);

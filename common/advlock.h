@@ -29,9 +29,9 @@
  * when the time ran out, EXIT_UNREACHABLE when the connection failed, or the
  * cancel exit code on a signal.  Never blocks inside the server.
  */
-int			advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *what);
+int advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *what);
 
 /* Release it; false (and a warning) if it was not held. */
-bool		advlock_release(PGconn *conn, const char *name);
+bool advlock_release(PGconn *conn, const char *name);
 
-#endif							/* TOOLKIT_ADVLOCK_H */
+#endif /* TOOLKIT_ADVLOCK_H */

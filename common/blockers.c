@@ -18,16 +18,16 @@
 #include "query.h"
 
 static const char *sample_sql =
-"SELECT b.pid::text, coalesce(b.application_name, ''), coalesce(b.state, ''), "
-"       coalesce(round(extract(epoch FROM now() - b.xact_start)::numeric, 1)::text, ''), "
-"       left(regexp_replace(coalesce(b.query, ''), '\\s+', ' ', 'g'), 200), "
-"       coalesce(b.wait_event_type || '/' || b.wait_event, ''), "
-"       coalesce(w.wait_event_type || '/' || w.wait_event, '') "
-"FROM pg_catalog.pg_stat_activity w "
-"CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS bp(pid) "
-"JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid "
-"WHERE w.pid = $1::int "
-"ORDER BY b.xact_start NULLS LAST, b.pid";
+	"SELECT b.pid::text, coalesce(b.application_name, ''), coalesce(b.state, ''), "
+	"       coalesce(round(extract(epoch FROM now() - b.xact_start)::numeric, 1)::text, ''), "
+	"       left(regexp_replace(coalesce(b.query, ''), '\\s+', ' ', 'g'), 200), "
+	"       coalesce(b.wait_event_type || '/' || b.wait_event, ''), "
+	"       coalesce(w.wait_event_type || '/' || w.wait_event, '') "
+	"FROM pg_catalog.pg_stat_activity w "
+	"CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS bp(pid) "
+	"JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid "
+	"WHERE w.pid = $1::int "
+	"ORDER BY b.xact_start NULLS LAST, b.pid";
 
 void
 blockers_free(blocker_list *list)
@@ -51,11 +51,11 @@ blockers_free(blocker_list *list)
 bool
 blockers_sample(PGconn *side, int pid, blocker_list *out)
 {
-	char		pidbuf[16];
+	char        pidbuf[16];
 	const char *values[1] = {pidbuf};
-	db_error	err = {0};
+	db_error    err = {0};
 	PGresult   *res;
-	int			n;
+	int         n;
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 	if (!db_run(side, sample_sql, 1, values, PGRES_TUPLES_OK, &res, &err, NULL))
@@ -106,15 +106,13 @@ blockers_log(const blocker_list *list, int level, const char *prefix)
 	for (int i = 0; i < list->n; i++)
 	{
 		const blocker *b = &list->items[i];
-		log_field	fields[] = {
-			{"blocker_pid", b->pid}, {"blocker_application", b->application},
-			{"blocker_state", b->state}, {"blocker_xact_age_s", b->xact_age},
-			{"blocker_query", b->query}, {NULL, NULL}
-		};
+		log_field      fields[] = {{"blocker_pid", b->pid},     {"blocker_application", b->application},
+								   {"blocker_state", b->state}, {"blocker_xact_age_s", b->xact_age},
+								   {"blocker_query", b->query}, {NULL, NULL}};
 
 		log_event((log_level) level, "blocker", fields,
-				  "%sblocked by pid=%s application=\"%s\" state=%s xact_age=%s%s query=\"%s\"",
-				  prefix, b->pid, b->application, b->state[0] ? b->state : "?",
-				  b->xact_age[0] ? b->xact_age : "-", b->xact_age[0] ? "s" : "", b->query);
+				  "%sblocked by pid=%s application=\"%s\" state=%s xact_age=%s%s query=\"%s\"", prefix,
+				  b->pid, b->application, b->state[0] ? b->state : "?", b->xact_age[0] ? b->xact_age : "-",
+				  b->xact_age[0] ? "s" : "", b->query);
 	}
 }

@@ -21,20 +21,20 @@
 
 typedef struct blocker
 {
-	char	   *pid;
-	char	   *application;	/* application_name, "" if unset */
-	char	   *state;			/* "active", "idle in transaction", ... */
-	char	   *xact_age;		/* seconds since the transaction began, "" if
+	char *pid;
+	char *application; /* application_name, "" if unset */
+	char *state;       /* "active", "idle in transaction", ... */
+	char *xact_age;    /* seconds since the transaction began, "" if
 								 * none */
-	char	   *query;			/* last query, cut to 200 characters, one line */
-	char	   *wait_event;		/* what the blocker itself waits on, or "" */
+	char *query;       /* last query, cut to 200 characters, one line */
+	char *wait_event;  /* what the blocker itself waits on, or "" */
 } blocker;
 
 typedef struct blocker_list
 {
-	blocker    *items;
-	int			n;
-	char	   *waiting_on;		/* the waiter's wait_event_type/wait_event */
+	blocker *items;
+	int      n;
+	char    *waiting_on; /* the waiter's wait_event_type/wait_event */
 } blocker_list;
 
 /*
@@ -43,18 +43,18 @@ typedef struct blocker_list
  * an empty list means nothing blocks pid right now.  false: the query
  * failed (logged at debug level; sampling is best effort) and *out is kept.
  */
-bool		blockers_sample(PGconn *side, int pid, blocker_list *out);
+bool blockers_sample(PGconn *side, int pid, blocker_list *out);
 
 /*
  * Log one line per blocker at level, each prefixed with prefix, for example
  * "blocked by pid=123 application=\"psql\" state=idle in transaction
  * xact_age=12.0s query=\"LOCK TABLE call_log\"".
  */
-void		blockers_log(const blocker_list *list, int level, const char *prefix);
+void blockers_log(const blocker_list *list, int level, const char *prefix);
 
 /* Copy src into *dst (freeing what dst held). */
-void		blockers_copy(blocker_list *dst, const blocker_list *src);
+void blockers_copy(blocker_list *dst, const blocker_list *src);
 
-void		blockers_free(blocker_list *list);
+void blockers_free(blocker_list *list);
 
-#endif							/* TOOLKIT_BLOCKERS_H */
+#endif /* TOOLKIT_BLOCKERS_H */

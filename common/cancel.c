@@ -21,8 +21,8 @@ static PGcancel *volatile cancel_handle = NULL;
 static void
 cancel_signal_handler(int signo)
 {
-	char		errbuf[256];
-	PGcancel   *handle = cancel_handle;
+	char      errbuf[256];
+	PGcancel *handle = cancel_handle;
 
 	if (cancel_signal_received != 0)
 	{
@@ -55,10 +55,9 @@ cancel_install_handlers(void)
 void
 cancel_arm(PGconn *conn)
 {
-	PGcancel   *fresh = conn ? PQgetCancel(conn) : NULL;
-	PGcancel   *old;
-	sigset_t	block,
-				saved;
+	PGcancel *fresh = conn ? PQgetCancel(conn) : NULL;
+	PGcancel *old;
+	sigset_t  block, saved;
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -108,9 +107,9 @@ cancel_exit_code(void)
 bool
 cancel_send(PGconn *conn)
 {
-	PGcancel   *c = PQgetCancel(conn);
-	char		errbuf[256];
-	bool		ok;
+	PGcancel *c = PQgetCancel(conn);
+	char      errbuf[256];
+	bool      ok;
 
 	if (c == NULL)
 		return false;

@@ -25,25 +25,25 @@
 #include <libpq-fe.h>
 
 /* Install the SIGINT/SIGTERM handlers.  Call once from main(). */
-void		cancel_install_handlers(void);
+void cancel_install_handlers(void);
 
 /*
  * Make conn the connection whose statement a signal cancels (replacing any
  * earlier one); NULL disarms.  The PGcancel is created here, outside the
  * handler, and swapped in with signals blocked.
  */
-void		cancel_arm(PGconn *conn);
+void cancel_arm(PGconn *conn);
 
 /* The signal received (SIGINT or SIGTERM), or 0. */
-int			cancel_pending(void);
+int cancel_pending(void);
 
 /* "SIGINT", "SIGTERM", or "no signal". */
 const char *cancel_signal_name(void);
 
 /* 130 for SIGINT, 143 for SIGTERM, 0 when no signal came. */
-int			cancel_exit_code(void);
+int cancel_exit_code(void);
 
 /* Send a cancel request for conn's statement now (not from a handler). */
-bool		cancel_send(PGconn *conn);
+bool cancel_send(PGconn *conn);
 
-#endif							/* TOOLKIT_CANCEL_H */
+#endif /* TOOLKIT_CANCEL_H */

@@ -47,17 +47,16 @@ digest_update(EVP_MD_CTX *ctx, const unsigned char *buf, size_t len)
  * allocate its context.
  */
 void
-checksum_sha256_normalized(const char *data, size_t len,
-						   char hex_out[CHECKSUM_HEX_LEN + 1])
+checksum_sha256_normalized(const char *data, size_t len, char hex_out[CHECKSUM_HEX_LEN + 1])
 {
-	static const char hexdigits[] = "0123456789abcdef";
+	static const char    hexdigits[] = "0123456789abcdef";
 	const unsigned char *in = (const unsigned char *) data;
-	unsigned char chunk[CHUNK_SIZE];
-	size_t		used = 0;
-	size_t		i = 0;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	EVP_MD_CTX *ctx;
+	unsigned char        chunk[CHUNK_SIZE];
+	size_t               used = 0;
+	size_t               i = 0;
+	unsigned char        md[EVP_MAX_MD_SIZE];
+	unsigned int         md_len = 0;
+	EVP_MD_CTX          *ctx;
 
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)

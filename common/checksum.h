@@ -20,7 +20,6 @@
 #define CHECKSUM_HEX_LEN 64
 
 /* Writes 64 lower-case hex digits and a NUL into hex_out. */
-void		checksum_sha256_normalized(const char *data, size_t len,
-									   char hex_out[CHECKSUM_HEX_LEN + 1]);
+void checksum_sha256_normalized(const char *data, size_t len, char hex_out[CHECKSUM_HEX_LEN + 1]);
 
-#endif							/* TOOLKIT_CHECKSUM_H */
+#endif /* TOOLKIT_CHECKSUM_H */

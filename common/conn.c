@@ -72,12 +72,12 @@ option_value(PQconninfoOption *opts, const char *keyword)
 static char *
 describe_parts(const char *user, const char *host, const char *port, const char *dbname)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	strbuf_init(&sb);
 	strbuf_appendf(&sb, "%s@", user ? user : "?");
 	if (host && strchr(host, ':') && host[0] != '/')
-		strbuf_appendf(&sb, "[%s]", host);	/* IPv6 literal */
+		strbuf_appendf(&sb, "[%s]", host); /* IPv6 literal */
 	else
 		strbuf_append(&sb, host ? host : "localhost");
 	strbuf_appendf(&sb, ":%s/%s", port ? port : "5432", dbname ? dbname : "?");
@@ -89,12 +89,9 @@ conn_describe_dsn(const char *dsn)
 {
 	PQconninfoOption *given;
 	PQconninfoOption *defaults;
-	char	   *errmsg = NULL;
-	const char *user,
-			   *host,
-			   *port,
-			   *dbname;
-	char	   *result;
+	char             *errmsg = NULL;
+	const char       *user, *host, *port, *dbname;
+	char             *result;
 
 	given = PQconninfoParse(dsn, &errmsg);
 	if (given == NULL)
@@ -138,8 +135,8 @@ notice_receiver(void *arg, const PGresult *res)
 	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	log_level	level = LOG_LEVEL_INFO;
-	log_field	fields[] = {{"sqlstate", sqlstate}, {"severity", severity}, {NULL, NULL}};
+	log_level   level = LOG_LEVEL_INFO;
+	log_field   fields[] = {{"sqlstate", sqlstate}, {"severity", severity}, {NULL, NULL}};
 
 	if (severity && strcmp(severity, "WARNING") == 0)
 		level = LOG_LEVEL_WARNING;
@@ -154,11 +151,11 @@ notice_receiver(void *arg, const PGresult *res)
 static bool
 setup_session(PGconn *conn, const conn_options *opts)
 {
-	char	   *quoted = PQescapeIdentifier(conn, opts->schema, strlen(opts->schema));
-	char	   *path;
+	char       *quoted = PQescapeIdentifier(conn, opts->schema, strlen(opts->schema));
+	char       *path;
 	const char *values[1];
 	PGresult   *res;
-	bool		ok;
+	bool        ok;
 
 	if (quoted == NULL)
 	{
@@ -173,8 +170,8 @@ setup_session(PGconn *conn, const conn_options *opts)
 	path = xasprintf("%s", quoted);
 	PQfreemem(quoted);
 	values[0] = path;
-	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)",
-					   1, NULL, values, NULL, NULL, 0);
+	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, NULL, values, NULL,
+					   NULL, 0);
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	if (!ok)
 		log_error("could not set search_path: %s", PQresultErrorMessage(res));
@@ -205,7 +202,7 @@ ping_once(const char *dsn, const char *progname)
 static char *
 first_line(const char *msg)
 {
-	size_t		n = strcspn(msg, "\n");
+	size_t n = strcspn(msg, "\n");
 
 	return xstrndup(msg, n);
 }
@@ -215,27 +212,28 @@ conn_open(const conn_options *opts, PGconn **out)
 {
 	const char *source;
 	const char *dsn = conn_resolve_dsn(opts, &source);
-	char	   *target = conn_describe_dsn(dsn);
-	int64_t		deadline = monotonic_ms() + opts->wait_ms;
-	int64_t		last_log = 0;
-	int			attempts = 0;
-	int64_t		delay = 250;
-	PGconn	   *conn = NULL;
-	int			rc = EXIT_UNREACHABLE;
+	char       *target = conn_describe_dsn(dsn);
+	int64_t     deadline = monotonic_ms() + opts->wait_ms;
+	int64_t     last_log = 0;
+	int         attempts = 0;
+	int64_t     delay = 250;
+	PGconn     *conn = NULL;
+	int         rc = EXIT_UNREACHABLE;
 
 	*out = NULL;
 	if (target == NULL)
 	{
-		log_event(LOG_LEVEL_ERROR, "invalid_dsn", NULL,
-				  "invalid connection string from %s: not a valid keyword=value list or postgresql:// URI (not shown, it may hold a password)",
-				  source);
+		log_event(
+			LOG_LEVEL_ERROR, "invalid_dsn", NULL,
+			"invalid connection string from %s: not a valid keyword=value list or postgresql:// URI (not shown, it may hold a password)",
+			source);
 		return EXIT_USAGE;
 	}
 
 	for (;;)
 	{
-		PGPing		ping;
-		char	   *why;
+		PGPing ping;
+		char  *why;
 
 		attempts++;
 		conn = connect_once(dsn, opts->progname);
@@ -252,21 +250,21 @@ conn_open(const conn_options *opts, PGconn **out)
 		why = first_line(PQerrorMessage(conn));
 		PQfinish(conn);
 		conn = NULL;
-		if ((ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT) &&
-			monotonic_ms() + delay <= deadline)
+		if ((ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT) && monotonic_ms() + delay <= deadline)
 		{
 			if (monotonic_ms() - last_log >= WAIT_LOG_INTERVAL_MS)
 			{
-				log_event(LOG_LEVEL_INFO, "waiting_for_server", NULL,
-						  "waiting for the server at %s (%s): %s", target,
-						  ping == PQPING_REJECT ? "not accepting connections yet" : "no response", why);
+				log_event(LOG_LEVEL_INFO, "waiting_for_server", NULL, "waiting for the server at %s (%s): %s",
+						  target, ping == PQPING_REJECT ? "not accepting connections yet" : "no response",
+						  why);
 				last_log = monotonic_ms();
 			}
 			free(why);
 			if (!sleep_ms_interruptible(delay))
 			{
 				log_event(LOG_LEVEL_ERROR, "interrupted", NULL,
-						  "interrupted by %s while waiting for the server at %s", cancel_signal_name(), target);
+						  "interrupted by %s while waiting for the server at %s", cancel_signal_name(),
+						  target);
 				rc = cancel_exit_code();
 				goto done;
 			}
@@ -274,10 +272,9 @@ conn_open(const conn_options *opts, PGconn **out)
 				delay *= 2;
 			continue;
 		}
-		log_event(LOG_LEVEL_ERROR, "unreachable", NULL,
-				  "could not connect to %s%s: %s", target,
-				  ping == PQPING_OK ? " (the server refused the connection)" :
-				  (opts->wait_ms > 0 ? " (gave up waiting)" : ""),
+		log_event(LOG_LEVEL_ERROR, "unreachable", NULL, "could not connect to %s%s: %s", target,
+				  ping == PQPING_OK ? " (the server refused the connection)"
+									: (opts->wait_ms > 0 ? " (gave up waiting)" : ""),
 				  why);
 		free(why);
 		goto done;
@@ -290,8 +287,8 @@ conn_open(const conn_options *opts, PGconn **out)
 		conn = NULL;
 		goto done;
 	}
-	log_event(LOG_LEVEL_DEBUG, "connected", NULL, "connected to %s (server %d, %d attempt%s)",
-			  target, PQserverVersion(conn), attempts, attempts == 1 ? "" : "s");
+	log_event(LOG_LEVEL_DEBUG, "connected", NULL, "connected to %s (server %d, %d attempt%s)", target,
+			  PQserverVersion(conn), attempts, attempts == 1 ? "" : "s");
 	*out = conn;
 	rc = EXIT_OK;
 
@@ -304,7 +301,7 @@ PGconn *
 conn_open_like(const conn_options *opts)
 {
 	conn_options once = *opts;
-	PGconn	   *conn;
+	PGconn      *conn;
 
 	once.wait_ms = 0;
 	if (conn_open(&once, &conn) != EXIT_OK)

@@ -27,10 +27,10 @@
 
 typedef struct conn_options
 {
-	const char *dsn;			/* --dsn, or NULL */
-	const char *schema;			/* the session's search_path; never NULL */
-	const char *progname;		/* fallback_application_name */
-	int64_t		wait_ms;		/* --wait: retry the first connection this
+	const char *dsn;      /* --dsn, or NULL */
+	const char *schema;   /* the session's search_path; never NULL */
+	const char *progname; /* fallback_application_name */
+	int64_t     wait_ms;  /* --wait: retry the first connection this
 								 * long while the server does not accept */
 } conn_options;
 
@@ -45,17 +45,17 @@ const char *conn_resolve_dsn(const conn_options *opts, const char **source);
  * True when nothing names a database: no --dsn, and none of DATABASE_URL,
  * PGHOST, PGDATABASE, PGSERVICE set (the demo then starts its own server).
  */
-bool		conn_target_unset(const conn_options *opts);
+bool conn_target_unset(const conn_options *opts);
 
 /*
  * "user@host:port/dbname" for a connection string (libpq defaults and PG*
  * variables fill what it leaves out).  Returns NULL when the string does not
  * parse.  Never contains a password.  Caller frees.
  */
-char	   *conn_describe_dsn(const char *dsn);
+char *conn_describe_dsn(const char *dsn);
 
 /* The same for an open connection.  Caller frees. */
-char	   *conn_describe(const PGconn *conn);
+char *conn_describe(const PGconn *conn);
 
 /*
  * Connect, waiting up to opts->wait_ms while the server is down or starting
@@ -69,16 +69,16 @@ char	   *conn_describe(const PGconn *conn);
  * connection string does not parse), EXIT_UNREACHABLE, or the cancel exit
  * code when a signal interrupted the wait.
  */
-int			conn_open(const conn_options *opts, PGconn **out);
+int conn_open(const conn_options *opts, PGconn **out);
 
 /*
  * Open one more connection to the same target as conn (for a side channel
  * or a parallel worker): no waiting, same session settings.  Returns NULL
  * after logging when it fails.
  */
-PGconn	   *conn_open_like(const conn_options *opts);
+PGconn *conn_open_like(const conn_options *opts);
 
 /* PQfinish that accepts NULL. */
-void		conn_close(PGconn *conn);
+void conn_close(PGconn *conn);
 
-#endif							/* TOOLKIT_CONN_H */
+#endif /* TOOLKIT_CONN_H */

@@ -34,13 +34,13 @@
 
 struct index_sql
 {
-	char	   *source;			/* the statement as given */
-	sql_script	script;			/* its parse; owns the tree stmt points in */
+	char                     *source; /* the statement as given */
+	sql_script                script; /* its parse; owns the tree stmt points in */
 	const PgQuery__IndexStmt *stmt;
-	index_sql_info info;
-	char	   *catalogname;	/* "" unless the relation is db.schema.table */
-	int			tail_offset;	/* first byte after the relation */
-	int			end_offset;		/* first byte after the statement */
+	index_sql_info            info;
+	char                     *catalogname; /* "" unless the relation is db.schema.table */
+	int                       tail_offset; /* first byte after the relation */
+	int                       end_offset;  /* first byte after the statement */
 };
 
 #define UTF8_BOM "\xEF\xBB\xBF"
@@ -59,11 +59,11 @@ str_or_empty(const char *s)
 static int
 find_tail(const char *text, const PgQuery__IndexStmt *stmt, int end)
 {
-	PgQueryScanResult scan_result;
+	PgQueryScanResult    scan_result;
 	PgQuery__ScanResult *scan;
-	int			tail = -1;
-	size_t		k;
-	size_t		first;
+	int                  tail = -1;
+	size_t               k;
+	size_t               first;
 
 	scan_result = pg_query_scan(text);
 	if (scan_result.error != NULL)
@@ -71,8 +71,7 @@ find_tail(const char *text, const PgQuery__IndexStmt *stmt, int end)
 		pg_query_free_scan_result(scan_result);
 		return -1;
 	}
-	scan = pg_query__scan_result__unpack(NULL, scan_result.pbuf.len,
-										 (const uint8_t *) scan_result.pbuf.data);
+	scan = pg_query__scan_result__unpack(NULL, scan_result.pbuf.len, (const uint8_t *) scan_result.pbuf.data);
 	pg_query_free_scan_result(scan_result);
 	if (scan == NULL)
 		return -1;
@@ -84,17 +83,14 @@ find_tail(const char *text, const PgQuery__IndexStmt *stmt, int end)
 	{
 		first = k;
 		/* qualified_name: name ('.' name)* */
-		while (k + 2 < scan->n_tokens &&
-			   scan->tokens[k + 1]->token == PG_QUERY__TOKEN__ASCII_46)
+		while (k + 2 < scan->n_tokens && scan->tokens[k + 1]->token == PG_QUERY__TOKEN__ASCII_46)
 			k += 2;
 		/* ONLY ( qualified_name ) */
-		if (k + 1 < scan->n_tokens && first > 0 &&
-			scan->tokens[k + 1]->token == PG_QUERY__TOKEN__ASCII_41 &&
+		if (k + 1 < scan->n_tokens && first > 0 && scan->tokens[k + 1]->token == PG_QUERY__TOKEN__ASCII_41 &&
 			scan->tokens[first - 1]->token == PG_QUERY__TOKEN__ASCII_40)
 			k++;
 		/* qualified_name '*' (inheritance, the default anyway) */
-		if (k + 1 < scan->n_tokens &&
-			scan->tokens[k + 1]->token == PG_QUERY__TOKEN__ASCII_42)
+		if (k + 1 < scan->n_tokens && scan->tokens[k + 1]->token == PG_QUERY__TOKEN__ASCII_42)
 			k++;
 		if (k + 1 < scan->n_tokens && scan->tokens[k + 1]->start < end)
 			tail = scan->tokens[k + 1]->start;
@@ -108,10 +104,10 @@ find_tail(const char *text, const PgQuery__IndexStmt *stmt, int end)
 index_sql *
 index_sql_parse(const char *sql, char **why)
 {
-	index_sql  *def = xcalloc(1, sizeof(index_sql));
-	sql_parse_error perr;
+	index_sql                *def = xcalloc(1, sizeof(index_sql));
+	sql_parse_error           perr;
 	const PgQuery__IndexStmt *stmt;
-	int			bom = strncmp(sql, UTF8_BOM, 3) == 0 ? 3 : 0;
+	int                       bom = strncmp(sql, UTF8_BOM, 3) == 0 ? 3 : 0;
 
 	*why = NULL;
 	def->source = xstrdup(sql);
@@ -131,13 +127,12 @@ index_sql_parse(const char *sql, char **why)
 	}
 	if (def->script.n_stmts > 1)
 	{
-		*why = xasprintf("%d statements; exactly one CREATE INDEX statement is allowed",
-						 def->script.n_stmts);
+		*why = xasprintf("%d statements; exactly one CREATE INDEX statement is allowed", def->script.n_stmts);
 		goto fail;
 	}
 	stmt = def->script.tree->stmts[0]->stmt->index_stmt;
-	if (def->script.tree->stmts[0]->stmt->node_case != PG_QUERY__NODE__NODE_INDEX_STMT ||
-		stmt == NULL || stmt->relation == NULL)
+	if (def->script.tree->stmts[0]->stmt->node_case != PG_QUERY__NODE__NODE_INDEX_STMT || stmt == NULL ||
+		stmt->relation == NULL)
 	{
 		*why = xasprintf("not a CREATE INDEX statement (%s)", def->script.stmts[0].kind);
 		goto fail;
@@ -184,41 +179,46 @@ index_sql_get_info(const index_sql *def)
 }
 
 bool
-index_sql_check_definition(const index_sql *def, const char *name,
-						   const char *schema, const char *table, char **why)
+index_sql_check_definition(const index_sql *def, const char *name, const char *schema, const char *table,
+						   char **why)
 {
 	const index_sql_info *in = &def->info;
 
 	*why = NULL;
 	if (!in->concurrent)
-		*why = xstrdup("CREATE INDEX without CONCURRENTLY blocks writes to the table for the whole build; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
+		*why = xstrdup(
+			"CREATE INDEX without CONCURRENTLY blocks writes to the table for the whole build; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
 	else if (!in->if_not_exists)
-		*why = xstrdup("CREATE INDEX CONCURRENTLY without IF NOT EXISTS; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
+		*why = xstrdup(
+			"CREATE INDEX CONCURRENTLY without IF NOT EXISTS; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
 	else if (in->name[0] == '\0')
 		*why = xstrdup("the statement does not name the index");
 	else if (strcmp(in->name, name) != 0)
 		*why = xasprintf("the statement creates index \"%s\", not \"%s\"%s", in->name, name,
-						 strcasecmp(in->name, name) == 0 ?
-						 " (unquoted identifiers are folded to lower case: quote the name in the SQL)" : "");
+						 strcasecmp(in->name, name) == 0
+							 ? " (unquoted identifiers are folded to lower case: quote the name in the SQL)"
+							 : "");
 	else if (def->catalogname[0] != '\0')
 		*why = xasprintf("the relation names a database (\"%s.%s.%s\"); write table or schema.table",
 						 def->catalogname, in->schema, in->table);
 	else if (in->only)
-		*why = xstrdup("ON ONLY is not allowed: the indexer itself builds indexes of partitioned tables partition by partition");
+		*why = xstrdup(
+			"ON ONLY is not allowed: the indexer itself builds indexes of partitioned tables partition by partition");
 	else if (strcmp(in->table, table) != 0)
 		*why = xasprintf("the statement creates the index on \"%s\", not on table \"%s\"%s", in->table, table,
-						 strcasecmp(in->table, table) == 0 ?
-						 " (unquoted identifiers are folded to lower case: quote the name in the SQL)" : "");
+						 strcasecmp(in->table, table) == 0
+							 ? " (unquoted identifiers are folded to lower case: quote the name in the SQL)"
+							 : "");
 	else if (in->schema[0] != '\0' && strcmp(in->schema, schema) != 0)
-		*why = xasprintf("the statement creates the index on \"%s.%s\", but the schema is \"%s\"",
-						 in->schema, in->table, schema);
+		*why = xasprintf("the statement creates the index on \"%s.%s\", but the schema is \"%s\"", in->schema,
+						 in->table, schema);
 	return *why == NULL;
 }
 
 char *
 index_sql_quote_ident(const char *ident)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	strbuf_init(&sb);
 	strbuf_append_char(&sb, '"');
@@ -238,8 +238,8 @@ index_sql_render(const index_sql *def, const index_sql_target *target)
 	const char *name = target->name ? target->name : def->info.name;
 	const char *schema = target->schema ? target->schema : def->info.schema;
 	const char *table = target->table ? target->table : def->info.table;
-	strbuf		sb;
-	char	   *q;
+	strbuf      sb;
+	char       *q;
 
 	strbuf_init(&sb);
 	strbuf_append(&sb, def->info.unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
@@ -268,8 +268,7 @@ index_sql_render(const index_sql *def, const index_sql_target *target)
 	if (def->end_offset > def->tail_offset)
 	{
 		strbuf_append_char(&sb, ' ');
-		strbuf_append_len(&sb, def->source + def->tail_offset,
-						  (size_t) (def->end_offset - def->tail_offset));
+		strbuf_append_len(&sb, def->source + def->tail_offset, (size_t) (def->end_offset - def->tail_offset));
 	}
 	return strbuf_detach(&sb);
 }
@@ -294,7 +293,7 @@ clear_locations(ProtobufCMessage *msg)
 	for (unsigned i = 0; i < d->n_fields; i++)
 	{
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		char	   *member = (char *) msg + f->offset;
+		char                           *member = (char *) msg + f->offset;
 
 		/* of a oneof, only the member that is set holds a value */
 		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
@@ -307,7 +306,7 @@ clear_locations(ProtobufCMessage *msg)
 		{
 			if (f->label == PROTOBUF_C_LABEL_REPEATED)
 			{
-				size_t		n = *(size_t *) ((char *) msg + f->quantifier_offset);
+				size_t             n = *(size_t *) ((char *) msg + f->quantifier_offset);
 				ProtobufCMessage **items = *(ProtobufCMessage ***) member;
 
 				for (size_t k = 0; k < n; k++)
@@ -327,7 +326,7 @@ clear_locations(ProtobufCMessage *msg)
 static char *
 option_value_text(const PgQuery__Node *arg)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	switch (arg->node_case)
 	{
@@ -363,7 +362,7 @@ option_value_text(const PgQuery__Node *arg)
 static PgQuery__Node *
 make_string_node(const char *value)
 {
-	PgQuery__Node *node = xmalloc(sizeof(PgQuery__Node));
+	PgQuery__Node   *node = xmalloc(sizeof(PgQuery__Node));
 	PgQuery__String *s = xmalloc(sizeof(PgQuery__String));
 
 	pg_query__node__init(node);
@@ -415,7 +414,7 @@ normalise(PgQuery__IndexStmt *s, const char *schema, unsigned flags)
 	for (size_t i = 0; i < s->n_options; i++)
 	{
 		PgQuery__DefElem *opt;
-		char	   *text;
+		char             *text;
 
 		if (s->options[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM)
 			continue;
@@ -434,8 +433,8 @@ normalise(PgQuery__IndexStmt *s, const char *schema, unsigned flags)
 static size_t
 normalised_bytes(const index_sql *def, const char *schema, unsigned flags, uint8_t **out)
 {
-	size_t		len = protobuf_c_message_get_packed_size(&def->stmt->base);
-	uint8_t    *buf = xmalloc(len);
+	size_t              len = protobuf_c_message_get_packed_size(&def->stmt->base);
+	uint8_t            *buf = xmalloc(len);
 	PgQuery__IndexStmt *copy;
 
 	protobuf_c_message_pack(&def->stmt->base, buf);
@@ -455,14 +454,13 @@ normalised_bytes(const index_sql *def, const char *schema, unsigned flags, uint8
 }
 
 bool
-index_sql_equivalent(const index_sql *a, const index_sql *b, const char *schema,
-					 unsigned flags)
+index_sql_equivalent(const index_sql *a, const index_sql *b, const char *schema, unsigned flags)
 {
-	uint8_t    *ba;
-	uint8_t    *bb;
-	size_t		la = normalised_bytes(a, schema, flags, &ba);
-	size_t		lb = normalised_bytes(b, schema, flags, &bb);
-	bool		same = ba != NULL && bb != NULL && la == lb && memcmp(ba, bb, la) == 0;
+	uint8_t *ba;
+	uint8_t *bb;
+	size_t   la = normalised_bytes(a, schema, flags, &ba);
+	size_t   lb = normalised_bytes(b, schema, flags, &bb);
+	bool     same = ba != NULL && bb != NULL && la == lb && memcmp(ba, bb, la) == 0;
 
 	free(ba);
 	free(bb);

@@ -41,31 +41,31 @@ typedef struct index_sql index_sql;
 /* What the statement says, as the parser read it.  Strings are never NULL. */
 typedef struct index_sql_info
 {
-	const char *name;			/* index name; "" when the statement has none */
-	const char *schema;			/* schema of the relation; "" if unqualified */
-	const char *table;			/* relation name */
-	const char *access_method;	/* "btree" when USING is absent */
-	bool		unique;
-	bool		concurrent;
-	bool		if_not_exists;
-	bool		only;			/* ON ONLY */
-	bool		has_expressions;	/* some key column is an expression */
-	bool		has_predicate;	/* partial index: WHERE ... */
+	const char *name;          /* index name; "" when the statement has none */
+	const char *schema;        /* schema of the relation; "" if unqualified */
+	const char *table;         /* relation name */
+	const char *access_method; /* "btree" when USING is absent */
+	bool        unique;
+	bool        concurrent;
+	bool        if_not_exists;
+	bool        only;            /* ON ONLY */
+	bool        has_expressions; /* some key column is an expression */
+	bool        has_predicate;   /* partial index: WHERE ... */
 } index_sql_info;
 
 /* Where to point a rendered statement, and how. */
 typedef struct index_sql_target
 {
-	const char *name;			/* index name; NULL keeps the statement's */
-	const char *schema;			/* NULL keeps the statement's; "" unqualified */
-	const char *table;			/* NULL keeps the statement's relation name */
-	bool		concurrent;
-	bool		if_not_exists;
-	bool		only;
+	const char *name;   /* index name; NULL keeps the statement's */
+	const char *schema; /* NULL keeps the statement's; "" unqualified */
+	const char *table;  /* NULL keeps the statement's relation name */
+	bool        concurrent;
+	bool        if_not_exists;
+	bool        only;
 } index_sql_target;
 
 /* index_sql_equivalent flags */
-#define INDEX_SQL_IGNORE_RELATION 0x1	/* compare what is indexed, not where */
+#define INDEX_SQL_IGNORE_RELATION 0x1 /* compare what is indexed, not where */
 
 /*
  * Parse sql, which must be exactly one CREATE INDEX statement.  Returns the
@@ -74,7 +74,7 @@ typedef struct index_sql_target
  * 40)", "2 statements; exactly one CREATE INDEX statement is allowed",
  * "not a CREATE INDEX statement (CreateStmt)".  Never prints.
  */
-index_sql  *index_sql_parse(const char *sql, char **why);
+index_sql *index_sql_parse(const char *sql, char **why);
 
 /* What the statement says; valid as long as def lives. */
 const index_sql_info *index_sql_get_info(const index_sql *def);
@@ -86,15 +86,14 @@ const index_sql_info *index_sql_get_info(const index_sql *def);
  * qualifies the relation, in schema.  Returns true, or false with the first
  * problem as a one-line reason in *why (caller frees).
  */
-bool		index_sql_check_definition(const index_sql *def, const char *name,
-									   const char *schema, const char *table,
-									   char **why);
+bool index_sql_check_definition(const index_sql *def, const char *name, const char *schema, const char *table,
+								char **why);
 
 /*
  * The statement re-targeted as described by target (see the header
  * comment).  Always succeeds; caller frees.
  */
-char	   *index_sql_render(const index_sql *def, const index_sql_target *target);
+char *index_sql_render(const index_sql *def, const index_sql_target *target);
 
 /*
  * Whether a and b define the same index.  Before comparing, both trees are
@@ -112,13 +111,12 @@ char	   *index_sql_render(const index_sql *def, const index_sql_target *target);
  * caller that must know builds the file's index on a scratch copy of the
  * table and compares pg_get_indexdef() with pg_get_indexdef().
  */
-bool		index_sql_equivalent(const index_sql *a, const index_sql *b,
-								 const char *schema, unsigned flags);
+bool index_sql_equivalent(const index_sql *a, const index_sql *b, const char *schema, unsigned flags);
 
 /* An identifier in double quotes, inner quotes doubled.  Caller frees. */
-char	   *index_sql_quote_ident(const char *ident);
+char *index_sql_quote_ident(const char *ident);
 
 /* Accepts NULL. */
-void		index_sql_free(index_sql *def);
+void index_sql_free(index_sql *def);
 
-#endif							/* TOOLKIT_INDEX_SQL_H */
+#endif /* TOOLKIT_INDEX_SQL_H */

@@ -64,7 +64,7 @@
 #include "pg_volatile_functions.h"
 #include "sqlwalk.h"
 
-#define UTF8_BOM "\xEF\xBB\xBF"
+#define UTF8_BOM     "\xEF\xBB\xBF"
 #define UTF8_BOM_LEN 3
 
 /* "-- migrator:allow RULE" */
@@ -73,117 +73,114 @@
 /* DO blocks inside DO blocks (via EXECUTE or plain SQL) are followed this deep */
 #define MAX_DO_DEPTH 4
 
-#define R_CREATE_INDEX "create-index"
-#define R_REINDEX "reindex"
-#define R_VACUUM_FULL "vacuum-full"
-#define R_CLUSTER "cluster"
-#define R_DML "dml"
-#define R_TRANSACTION "transaction-control"
-#define R_SESSION_SET "session-set"
-#define R_DISCARD "discard"
-#define R_SET_ROLE "set-role"
-#define R_UNLOCK_ALL "advisory-unlock-all"
+#define R_CREATE_INDEX     "create-index"
+#define R_REINDEX          "reindex"
+#define R_VACUUM_FULL      "vacuum-full"
+#define R_CLUSTER          "cluster"
+#define R_DML              "dml"
+#define R_TRANSACTION      "transaction-control"
+#define R_SESSION_SET      "session-set"
+#define R_DISCARD          "discard"
+#define R_SET_ROLE         "set-role"
+#define R_UNLOCK_ALL       "advisory-unlock-all"
 #define R_VOLATILE_DEFAULT "volatile-default"
-#define R_ALTER_TYPE "alter-column-type"
-#define R_SET_NOT_NULL "set-not-null"
-#define R_NOT_VALID "constraint-not-valid"
-#define R_UNIQUE_NO_INDEX "unique-without-index"
-#define R_DROP_INDEX "drop-index"
-#define R_SET_TABLESPACE "set-tablespace"
-#define R_DROP_COLUMN "drop-column"
-#define R_DROP_TABLE "drop-table"
-#define R_RENAME "rename"
-#define R_NOT_IDEMPOTENT "not-idempotent"
-#define R_UNCHECKED "unchecked-sql"
-#define R_UNKNOWN_RULE "unknown-rule"
+#define R_ALTER_TYPE       "alter-column-type"
+#define R_SET_NOT_NULL     "set-not-null"
+#define R_NOT_VALID        "constraint-not-valid"
+#define R_UNIQUE_NO_INDEX  "unique-without-index"
+#define R_DROP_INDEX       "drop-index"
+#define R_SET_TABLESPACE   "set-tablespace"
+#define R_DROP_COLUMN      "drop-column"
+#define R_DROP_TABLE       "drop-table"
+#define R_RENAME           "rename"
+#define R_NOT_IDEMPOTENT   "not-idempotent"
+#define R_UNCHECKED        "unchecked-sql"
+#define R_UNKNOWN_RULE     "unknown-rule"
 
-const char *const lint_rule_names[] = {
-	R_CREATE_INDEX,
-	R_REINDEX,
-	R_VACUUM_FULL,
-	R_CLUSTER,
-	R_DML,
-	R_TRANSACTION,
-	R_SESSION_SET,
-	R_DISCARD,
-	R_SET_ROLE,
-	R_UNLOCK_ALL,
-	R_VOLATILE_DEFAULT,
-	R_ALTER_TYPE,
-	R_SET_NOT_NULL,
-	R_NOT_VALID,
-	R_UNIQUE_NO_INDEX,
-	R_DROP_INDEX,
-	R_SET_TABLESPACE,
-	R_DROP_COLUMN,
-	R_DROP_TABLE,
-	R_RENAME,
-	R_NOT_IDEMPOTENT,
-	R_UNCHECKED,
-	NULL
-};
+const char *const lint_rule_names[] = {R_CREATE_INDEX,
+									   R_REINDEX,
+									   R_VACUUM_FULL,
+									   R_CLUSTER,
+									   R_DML,
+									   R_TRANSACTION,
+									   R_SESSION_SET,
+									   R_DISCARD,
+									   R_SET_ROLE,
+									   R_UNLOCK_ALL,
+									   R_VOLATILE_DEFAULT,
+									   R_ALTER_TYPE,
+									   R_SET_NOT_NULL,
+									   R_NOT_VALID,
+									   R_UNIQUE_NO_INDEX,
+									   R_DROP_INDEX,
+									   R_SET_TABLESPACE,
+									   R_DROP_COLUMN,
+									   R_DROP_TABLE,
+									   R_RENAME,
+									   R_NOT_IDEMPOTENT,
+									   R_UNCHECKED,
+									   NULL};
 
 /* A relation name with its schema resolved (never empty). */
 typedef struct qual_name
 {
-	char	   *schema;
-	char	   *name;
+	char *schema;
+	char *name;
 } qual_name;
 
 /* A CHECK (column IS NOT NULL) constraint added earlier in the file. */
 typedef struct not_null_check
 {
-	qual_name	rel;
-	char	   *conname;		/* given, or PostgreSQL's default name */
-	char	   *column;
-	bool		validated;		/* added without NOT VALID, or validated */
+	qual_name rel;
+	char     *conname; /* given, or PostgreSQL's default name */
+	char     *column;
+	bool      validated; /* added without NOT VALID, or validated */
 } not_null_check;
 
 /* A "-- migrator:allow RULE" comment alone on its line. */
 typedef struct allow_line
 {
-	int			line;
-	const char *rule;			/* from lint_rule_names; NULL if unknown */
+	int         line;
+	const char *rule; /* from lint_rule_names; NULL if unknown */
 } allow_line;
 
 /* Everything one lint_script() call knows. */
 typedef struct lint_state
 {
-	const char *source;			/* the whole file, BOM included */
-	int			bom_len;
-	const char *schema;			/* for unqualified names */
-	bool		no_transaction;
-	bool		allow_dml;
-	bool		strict;
-	lint_result *out;
-	int			first_new;		/* out->items[first_new..] are this file's */
-	qual_name  *created;		/* relations (tables, indexes) created here */
-	int			n_created;
+	const char     *source; /* the whole file, BOM included */
+	int             bom_len;
+	const char     *schema; /* for unqualified names */
+	bool            no_transaction;
+	bool            allow_dml;
+	bool            strict;
+	lint_result    *out;
+	int             first_new; /* out->items[first_new..] are this file's */
+	qual_name      *created;   /* relations (tables, indexes) created here */
+	int             n_created;
 	not_null_check *checks;
-	int			n_checks;
-	allow_line *allows;
-	int			n_allows;
-	int		   *line_starts;	/* byte offset of each line (index 0 is line
+	int             n_checks;
+	allow_line     *allows;
+	int             n_allows;
+	int            *line_starts; /* byte offset of each line (index 0 is line
 								 * 1, after any BOM), built once: every
 								 * offset-to-line lookup is a binary search,
 								 * not a scan from the top of the file */
-	int			n_lines;
+	int             n_lines;
 } lint_state;
 
 /* The statement being checked: where its findings point, what excuses them. */
 typedef struct stmt_ctx
 {
-	int			line;			/* where findings point */
-	int			column;
-	int			stmt_line;		/* first line of the top-level statement */
-	int			nested_line;	/* first line inside a DO body; 0 unknown */
-	const char *text;			/* the text node locations count in (the
+	int         line; /* where findings point */
+	int         column;
+	int         stmt_line;   /* first line of the top-level statement */
+	int         nested_line; /* first line inside a DO body; 0 unknown */
+	const char *text;        /* the text node locations count in (the
 								 * file after its BOM); NULL when nested */
-	int			depth;			/* DO blocks around the statement */
+	int         depth;       /* DO blocks around the statement */
 } stmt_ctx;
 
 static void check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node);
-
 
 /* ---------------------------------------------------------------------
  * Findings and allow comments
@@ -196,7 +193,7 @@ allowed_above(const lint_state *st, int line, const char *rule)
 {
 	for (int l = line - 1; l >= 1; l--)
 	{
-		bool		any = false;
+		bool any = false;
 
 		for (int i = 0; i < st->n_allows; i++)
 		{
@@ -213,17 +210,15 @@ allowed_above(const lint_state *st, int line, const char *rule)
 }
 
 static void
-append_finding(lint_state *st, const char *rule, lint_severity severity,
-			   int line, int column, char *message)
+append_finding(lint_state *st, const char *rule, lint_severity severity, int line, int column, char *message)
 {
-	lint_result *out = st->out;
+	lint_result  *out = st->out;
 	lint_finding *f;
 
 	/* the same finding twice (two calls in one statement) is one finding */
 	for (int i = st->first_new; i < out->n; i++)
 		if (strcmp(out->items[i].rule, rule) == 0 && out->items[i].line == line &&
-			out->items[i].column == column &&
-			strcmp(out->items[i].message, message) == 0)
+			out->items[i].column == column && strcmp(out->items[i].message, message) == 0)
 		{
 			free(message);
 			return;
@@ -246,16 +241,14 @@ append_finding(lint_state *st, const char *rule, lint_severity severity,
  * Report rule for the statement of ctx, unless an allow comment excuses it.
  * Warnings become errors under --strict.  The message is printf-formatted.
  */
-static void
-report(lint_state *st, const stmt_ctx *ctx, const char *rule,
-	   lint_severity severity, const char *fmt,...) __attribute__((format(printf, 5, 6)));
+static void report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity,
+				   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
-report(lint_state *st, const stmt_ctx *ctx, const char *rule,
-	   lint_severity severity, const char *fmt,...)
+report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity, const char *fmt, ...)
 {
-	strbuf		sb;
-	va_list		ap;
+	strbuf  sb;
+	va_list ap;
 
 	if (allowed_above(st, ctx->stmt_line, rule) ||
 		(ctx->nested_line > 0 && allowed_above(st, ctx->nested_line, rule)))
@@ -277,7 +270,7 @@ static void
 index_lines(lint_state *st)
 {
 	const char *s = st->source;
-	int			cap = 64;
+	int         cap = 64;
 
 	st->line_starts = xmalloc(sizeof(int) * (size_t) cap);
 	st->n_lines = 0;
@@ -314,14 +307,13 @@ line_start_offset(const lint_state *st, int line)
 static void
 offset_line_col(const lint_state *st, int off, int *line, int *column)
 {
-	int			lo = 0,
-				hi = st->n_lines - 1;
+	int lo = 0, hi = st->n_lines - 1;
 
 	if (off < st->bom_len)
 		off = st->bom_len;
 	while (lo < hi)
 	{
-		int			mid = (lo + hi + 1) / 2;
+		int mid = (lo + hi + 1) / 2;
 
 		if (st->line_starts[mid] <= off)
 			lo = mid;
@@ -349,11 +341,11 @@ read_allow_comment(lint_state *st, int off)
 	const char *s = st->source;
 	const char *p = s + off + 2;
 	const char *end;
-	int			line;
-	int			column;
-	int			ls;
-	bool		alone = true;
-	char	   *rule;
+	int         line;
+	int         column;
+	int         ls;
+	bool        alone = true;
+	char       *rule;
 
 	while (is_blank(*p))
 		p++;
@@ -379,11 +371,16 @@ read_allow_comment(lint_state *st, int off)
 	if (!lint_rule_exists(rule))
 	{
 		if (*rule == '\0')
-			append_finding(st, R_UNKNOWN_RULE, LINT_ERROR, line, column,
-						   xstrdup("\"-- migrator:allow\" names no rule; write the rule to excuse after it, e.g. \"-- migrator:allow drop-column\""));
+			append_finding(
+				st, R_UNKNOWN_RULE, LINT_ERROR, line, column,
+				xstrdup(
+					"\"-- migrator:allow\" names no rule; write the rule to excuse after it, e.g. \"-- migrator:allow drop-column\""));
 		else
-			append_finding(st, R_UNKNOWN_RULE, LINT_ERROR, line, column,
-						   xasprintf("unknown rule \"%s\" in \"-- migrator:allow\"; name one rule that lint reports, e.g. \"-- migrator:allow drop-column\"", rule));
+			append_finding(
+				st, R_UNKNOWN_RULE, LINT_ERROR, line, column,
+				xasprintf(
+					"unknown rule \"%s\" in \"-- migrator:allow\"; name one rule that lint reports, e.g. \"-- migrator:allow drop-column\"",
+					rule));
 	}
 	if (alone)
 	{
@@ -409,7 +406,7 @@ read_allow_comment(lint_state *st, int off)
 static void
 collect_allow_comments(lint_state *st, const char *text, int file_off)
 {
-	PgQueryScanResult res = pg_query_scan(text);
+	PgQueryScanResult    res = pg_query_scan(text);
 	PgQuery__ScanResult *scan;
 
 	if (res.error != NULL)
@@ -426,7 +423,6 @@ collect_allow_comments(lint_state *st, const char *text, int file_off)
 			read_allow_comment(st, file_off + scan->tokens[i]->start);
 	pg_query__scan_result__free_unpacked(scan, NULL);
 }
-
 
 /* ---------------------------------------------------------------------
  * Names
@@ -450,7 +446,7 @@ append_quoted(strbuf *sb, const char *ident)
 static char *
 quote_name(const char *schema, const char *name)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	strbuf_init(&sb);
 	if (schema != NULL && *schema != '\0')
@@ -505,8 +501,7 @@ is_created(const lint_state *st, const char *schema, const char *name)
 {
 	schema = resolve_schema(st, schema);
 	for (int i = 0; i < st->n_created; i++)
-		if (strcmp(st->created[i].schema, schema) == 0 &&
-			strcmp(st->created[i].name, name) == 0)
+		if (strcmp(st->created[i].schema, schema) == 0 && strcmp(st->created[i].name, name) == 0)
 			return true;
 	return false;
 }
@@ -528,7 +523,6 @@ add_created(lint_state *st, const char *schema, const char *name)
 	st->n_created++;
 }
 
-
 /* ---------------------------------------------------------------------
  * Parse-tree helpers
  * ---------------------------------------------------------------------
@@ -541,7 +535,7 @@ add_created(lint_state *st, const char *schema, const char *name)
 static bool
 parse_bool_text(const char *text, bool *value)
 {
-	size_t		len = strlen(text);
+	size_t len = strlen(text);
 
 	if (len == 0)
 		return false;
@@ -607,7 +601,7 @@ static bool
 defelem_bool(const PgQuery__DefElem *de)
 {
 	const PgQuery__Node *arg = de->arg;
-	bool		value = true;
+	bool                 value = true;
 
 	if (arg == NULL)
 		return true;
@@ -649,7 +643,6 @@ func_call_name(const PgQuery__FuncCall *fc, const char **schema)
 	return name;
 }
 
-
 /* ---------------------------------------------------------------------
  * Function calls anywhere in a statement
  * ---------------------------------------------------------------------
@@ -657,7 +650,7 @@ func_call_name(const PgQuery__FuncCall *fc, const char **schema)
 
 typedef struct call_walk
 {
-	lint_state *st;
+	lint_state     *st;
 	const stmt_ctx *ctx;
 } call_walk;
 
@@ -669,28 +662,22 @@ typedef struct call_walk
 static bool
 stores_code(const ProtobufCMessageDescriptor *d)
 {
-	return d == &pg_query__create_function_stmt__descriptor ||
-		d == &pg_query__rule_stmt__descriptor ||
-		d == &pg_query__view_stmt__descriptor ||
-		d == &pg_query__create_trig_stmt__descriptor ||
-		d == &pg_query__create_policy_stmt__descriptor ||
-		d == &pg_query__alter_policy_stmt__descriptor ||
-		d == &pg_query__create_stmt__descriptor ||
-		d == &pg_query__create_domain_stmt__descriptor ||
-		d == &pg_query__alter_domain_stmt__descriptor ||
-		d == &pg_query__do_stmt__descriptor ||
-		d == &pg_query__create_schema_stmt__descriptor ||
-		d == &pg_query__explain_stmt__descriptor ||
-		d == &pg_query__prepare_stmt__descriptor;
+	return d == &pg_query__create_function_stmt__descriptor || d == &pg_query__rule_stmt__descriptor ||
+		   d == &pg_query__view_stmt__descriptor || d == &pg_query__create_trig_stmt__descriptor ||
+		   d == &pg_query__create_policy_stmt__descriptor || d == &pg_query__alter_policy_stmt__descriptor ||
+		   d == &pg_query__create_stmt__descriptor || d == &pg_query__create_domain_stmt__descriptor ||
+		   d == &pg_query__alter_domain_stmt__descriptor || d == &pg_query__do_stmt__descriptor ||
+		   d == &pg_query__create_schema_stmt__descriptor || d == &pg_query__explain_stmt__descriptor ||
+		   d == &pg_query__prepare_stmt__descriptor;
 }
 
 static bool
 visit_call(const ProtobufCMessage *msg, void *arg)
 {
-	call_walk  *w = arg;
+	call_walk               *w = arg;
 	const PgQuery__FuncCall *fc;
-	const char *schema;
-	const char *name;
+	const char              *schema;
+	const char              *name;
 
 	if (stores_code(msg->descriptor))
 		return false;
@@ -702,25 +689,29 @@ visit_call(const ProtobufCMessage *msg, void *arg)
 		return true;
 
 	if (strcmp(name, "pg_advisory_unlock_all") == 0)
-		report(w->st, w->ctx, R_UNLOCK_ALL, LINT_ERROR,
-			   "pg_advisory_unlock_all() releases the migrator's own run lock, so another migrator can start at the same time; "
-			   "release the advisory locks you took one by one with pg_advisory_unlock()");
+		report(
+			w->st, w->ctx, R_UNLOCK_ALL, LINT_ERROR,
+			"pg_advisory_unlock_all() releases the migrator's own run lock, so another migrator can start at the same time; "
+			"release the advisory locks you took one by one with pg_advisory_unlock()");
 	else if (strcmp(name, "set_config") == 0 && fc->n_args == 3)
 	{
-		bool		is_local;
+		bool        is_local;
 		const char *setting = const_string(fc->args[0]);
 
 		if (const_bool(fc->args[2], &is_local) && !is_local)
 		{
-			if (setting != NULL && (strcmp(setting, "role") == 0 ||
-									strcmp(setting, "session_authorization") == 0))
-				report(w->st, w->ctx, R_SET_ROLE, LINT_ERROR,
-					   "set_config('%s', ...) changes the role the migrator runs as, so objects would be owned by another role; "
-					   "choose the role with the migrator's --role option", setting);
+			if (setting != NULL &&
+				(strcmp(setting, "role") == 0 || strcmp(setting, "session_authorization") == 0))
+				report(
+					w->st, w->ctx, R_SET_ROLE, LINT_ERROR,
+					"set_config('%s', ...) changes the role the migrator runs as, so objects would be owned by another role; "
+					"choose the role with the migrator's --role option",
+					setting);
 			else
-				report(w->st, w->ctx, R_SESSION_SET, LINT_ERROR,
-					   "set_config(..., false) changes a setting for the migrator's whole session, beyond this migration; "
-					   "pass true as the third argument, which is SET LOCAL");
+				report(
+					w->st, w->ctx, R_SESSION_SET, LINT_ERROR,
+					"set_config(..., false) changes a setting for the migrator's whole session, beyond this migration; "
+					"pass true as the third argument, which is SET LOCAL");
 		}
 	}
 	return true;
@@ -729,11 +720,10 @@ visit_call(const ProtobufCMessage *msg, void *arg)
 static void
 check_calls(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 {
-	call_walk	w = {st, ctx};
+	call_walk w = {st, ctx};
 
 	sql_walk(&node->base, visit_call, &w);
 }
-
 
 /* ---------------------------------------------------------------------
  * Volatility of a column default
@@ -742,7 +732,7 @@ check_calls(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 
 typedef struct volatility_walk
 {
-	char	   *culprit;		/* NULL while nothing volatile was seen */
+	char *culprit; /* NULL while nothing volatile was seen */
 } volatility_walk;
 
 /*
@@ -803,8 +793,9 @@ visit_volatility(const ProtobufCMessage *msg, void *arg)
 			/* the oneof member's message type names the node kind */
 			const ProtobufCFieldDescriptor *f =
 				protobuf_c_message_descriptor_get_field(msg->descriptor, (unsigned) n->node_case);
-			const char *kind = f != NULL && f->descriptor != NULL ?
-				((const ProtobufCMessageDescriptor *) f->descriptor)->short_name : "?";
+			const char *kind = f != NULL && f->descriptor != NULL
+								   ? ((const ProtobufCMessageDescriptor *) f->descriptor)->short_name
+								   : "?";
 
 			w->culprit = xasprintf("a default that is not a plain expression (%s)", kind);
 			return false;
@@ -813,25 +804,25 @@ visit_volatility(const ProtobufCMessage *msg, void *arg)
 	else if (msg->descriptor == &pg_query__func_call__descriptor)
 	{
 		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *) msg;
-		const char *schema;
-		const char *name = func_call_name(fc, &schema);
-		pg_func_volatility v = PG_FUNC_UNKNOWN;
+		const char              *schema;
+		const char              *name = func_call_name(fc, &schema);
+		pg_func_volatility       v = PG_FUNC_UNKNOWN;
 
 		if (name != NULL && (schema == NULL || strcmp(schema, "pg_catalog") == 0))
 			v = pg_builtin_function_volatility(name);
 		if (v == PG_FUNC_VOLATILE)
 			w->culprit = xasprintf("the volatile default %s()", name);
 		else if (v == PG_FUNC_UNKNOWN)
-			w->culprit = xasprintf("the default %s%s%s(), not known to be immutable or stable,",
-								   schema != NULL ? schema : "", schema != NULL ? "." : "",
-								   name != NULL ? name : "?");
+			w->culprit =
+				xasprintf("the default %s%s%s(), not known to be immutable or stable,",
+						  schema != NULL ? schema : "", schema != NULL ? "." : "", name != NULL ? name : "?");
 		return w->culprit == NULL;
 	}
 	else if (msg->descriptor == &pg_query__a__expr__descriptor)
 	{
 		const PgQuery__AExpr *e = (const PgQuery__AExpr *) msg;
-		const char *schema;
-		const char *name;
+		const char           *schema;
+		const char           *name;
 
 		/* OPERATOR(myschema.+) is user code */
 		if (list_name(e->name, e->n_name, &schema, &name) && schema != NULL &&
@@ -859,7 +850,6 @@ volatile_culprit(const PgQuery__Node *expr)
 	return w.culprit;
 }
 
-
 /* ---------------------------------------------------------------------
  * Statement rules
  * ---------------------------------------------------------------------
@@ -874,32 +864,39 @@ static void
 not_idempotent(lint_state *st, const stmt_ctx *ctx, const char *what, const char *fix)
 {
 	if (st->no_transaction && ctx->depth == 0)
-		report(st, ctx, R_NOT_IDEMPOTENT, LINT_WARNING,
-			   "%s fails when the file runs again after a partial failure (a no-transaction file is not rolled back); write %s",
-			   what, fix);
+		report(
+			st, ctx, R_NOT_IDEMPOTENT, LINT_WARNING,
+			"%s fails when the file runs again after a partial failure (a no-transaction file is not rolled back); write %s",
+			what, fix);
 }
 
 static void
 check_index_stmt(lint_state *st, const stmt_ctx *ctx, const PgQuery__IndexStmt *ix)
 {
 	const PgQuery__RangeVar *rel = ix->relation;
-	bool		is_new = rangevar_is_created(st, rel);
-	char	   *relname = quote_rangevar(rel);
-	const char *head = ix->unique ? (ix->concurrent ? "CREATE UNIQUE INDEX CONCURRENTLY" : "CREATE UNIQUE INDEX")
-		: (ix->concurrent ? "CREATE INDEX CONCURRENTLY" : "CREATE INDEX");
+	bool                     is_new = rangevar_is_created(st, rel);
+	char                    *relname = quote_rangevar(rel);
+	const char              *head = ix->unique
+										? (ix->concurrent ? "CREATE UNIQUE INDEX CONCURRENTLY" : "CREATE UNIQUE INDEX")
+										: (ix->concurrent ? "CREATE INDEX CONCURRENTLY" : "CREATE INDEX");
 
 	if (ix->concurrent && is_new)
-		report(st, ctx, R_CREATE_INDEX, LINT_ERROR,
-			   "%s on %s cannot run inside the migration's transaction; %s is created in this migration and still empty: "
-			   "drop CONCURRENTLY, a plain CREATE INDEX on it is instant", head, relname, relname);
+		report(
+			st, ctx, R_CREATE_INDEX, LINT_ERROR,
+			"%s on %s cannot run inside the migration's transaction; %s is created in this migration and still empty: "
+			"drop CONCURRENTLY, a plain CREATE INDEX on it is instant",
+			head, relname, relname);
 	else if (ix->concurrent)
-		report(st, ctx, R_CREATE_INDEX, LINT_ERROR,
-			   "%s on %s cannot run inside the migration's transaction and leaves an invalid index behind when it fails; "
-			   "indexes belong in the indexer's config: add a definition to conf/indexes.cfg", head, relname);
+		report(
+			st, ctx, R_CREATE_INDEX, LINT_ERROR,
+			"%s on %s cannot run inside the migration's transaction and leaves an invalid index behind when it fails; "
+			"indexes belong in the indexer's config: add a definition to conf/indexes.cfg",
+			head, relname);
 	else if (!is_new)
 		report(st, ctx, R_CREATE_INDEX, LINT_ERROR,
 			   "%s on %s blocks writes to the table for the whole build; "
-			   "indexes belong in the indexer's config: add a definition to conf/indexes.cfg", head, relname);
+			   "indexes belong in the indexer's config: add a definition to conf/indexes.cfg",
+			   head, relname);
 	else
 		/* an index is a relation in its table's schema */
 		add_created(st, rel->schemaname, ix->idxname);
@@ -913,8 +910,8 @@ check_index_stmt(lint_state *st, const stmt_ctx *ctx, const PgQuery__IndexStmt *
 static char *
 dml_head(const char *verb, const PgQuery__RangeVar *rel)
 {
-	char	   *name;
-	char	   *head;
+	char *name;
+	char *head;
 
 	if (rel == NULL)
 		return xstrdup(verb);
@@ -927,15 +924,16 @@ dml_head(const char *verb, const PgQuery__RangeVar *rel)
 static void
 report_dml(lint_state *st, const stmt_ctx *ctx, const char *verb, const PgQuery__RangeVar *rel)
 {
-	char	   *head;
+	char *head;
 
 	if (st->allow_dml)
 		return;
 	head = dml_head(verb, rel);
-	report(st, ctx, R_DML, LINT_ERROR,
-		   "%s changes data, not the schema, and holds its locks until the migration commits; "
-		   "backfill in batches outside migrations, or put \"-- migrator:allow-dml\" in the file's leading comments",
-		   head);
+	report(
+		st, ctx, R_DML, LINT_ERROR,
+		"%s changes data, not the schema, and holds its locks until the migration commits; "
+		"backfill in batches outside migrations, or put \"-- migrator:allow-dml\" in the file's leading comments",
+		head);
 	free(head);
 }
 
@@ -986,9 +984,10 @@ static void
 check_create_table_as(lint_state *st, const stmt_ctx *ctx, const PgQuery__CreateTableAsStmt *c)
 {
 	const PgQuery__RangeVar *rel = c->into != NULL ? c->into->rel : NULL;
-	bool		matview = c->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW;
-	const char *verb = matview ? "CREATE MATERIALIZED VIEW" :
-		c->is_select_into ? "SELECT INTO" : "CREATE TABLE AS";
+	bool                     matview = c->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW;
+	const char              *verb = matview             ? "CREATE MATERIALIZED VIEW"
+									: c->is_select_into ? "SELECT INTO"
+														: "CREATE TABLE AS";
 
 	/* WITH NO DATA creates an empty relation: DDL */
 	if (c->into != NULL && c->into->skip_data)
@@ -999,15 +998,19 @@ check_create_table_as(lint_state *st, const stmt_ctx *ctx, const PgQuery__Create
 	else
 		report_dml(st, ctx, verb, rel);
 	if (!c->if_not_exists)
-		not_idempotent(st, ctx, verb, matview ? "CREATE MATERIALIZED VIEW IF NOT EXISTS" : "CREATE TABLE IF NOT EXISTS ... AS");
+		not_idempotent(st, ctx, verb,
+					   matview ? "CREATE MATERIALIZED VIEW IF NOT EXISTS"
+							   : "CREATE TABLE IF NOT EXISTS ... AS");
 }
 
 static void
 check_transaction(lint_state *st, const stmt_ctx *ctx, const char *what)
 {
-	report(st, ctx, R_TRANSACTION, LINT_ERROR,
-		   "%s takes over the transaction the migrator runs the file in; remove it: the migrator commits each file itself "
-		   "(\"-- migrator:no-transaction\" runs a file statement by statement)", what);
+	report(
+		st, ctx, R_TRANSACTION, LINT_ERROR,
+		"%s takes over the transaction the migrator runs the file in; remove it: the migrator commits each file itself "
+		"(\"-- migrator:no-transaction\" runs a file statement by statement)",
+		what);
 }
 
 static const char *
@@ -1047,21 +1050,25 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 
 	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL)
 	{
-		report(st, ctx, R_SESSION_SET, LINT_ERROR,
-			   "RESET ALL undoes the settings the migrator chose for its session (lock_timeout, statement_timeout, search_path); "
-			   "remove it, or reset one setting for this migration only with SET LOCAL ... TO DEFAULT");
+		report(
+			st, ctx, R_SESSION_SET, LINT_ERROR,
+			"RESET ALL undoes the settings the migrator chose for its session (lock_timeout, statement_timeout, search_path); "
+			"remove it, or reset one setting for this migration only with SET LOCAL ... TO DEFAULT");
 		return;
 	}
 	if (strcmp(name, "role") == 0 || strcmp(name, "session_authorization") == 0)
 	{
-		const char *what = strcmp(name, "role") == 0 ?
-			(v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET ROLE" : "SET ROLE") :
-			(v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET SESSION AUTHORIZATION" : "SET SESSION AUTHORIZATION");
+		const char *what =
+			strcmp(name, "role") == 0
+				? (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET ROLE" : "SET ROLE")
+				: (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET SESSION AUTHORIZATION"
+																	 : "SET SESSION AUTHORIZATION");
 
 		/* LOCAL too: the rest of the migration would still run as that role */
 		report(st, ctx, R_SET_ROLE, LINT_ERROR,
 			   "%s changes the role the migrator runs as, so objects would be owned by another role; "
-			   "choose the role with the migrator's --role option", what);
+			   "choose the role with the migrator's --role option",
+			   what);
 		return;
 	}
 	/* SET TRANSACTION ... lasts for the current transaction only */
@@ -1071,20 +1078,23 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 	{
 		report(st, ctx, R_SESSION_SET, LINT_ERROR,
 			   "RESET of \"%s\" changes the setting for the migrator's whole session, beyond this migration; "
-			   "use SET LOCAL \"%s\" TO DEFAULT", name, name);
+			   "use SET LOCAL \"%s\" TO DEFAULT",
+			   name, name);
 		return;
 	}
 	if (v->is_local)
 		return;
 	if (st->no_transaction)
-		report(st, ctx, R_SESSION_SET, LINT_ERROR,
-			   "SET of \"%s\" lasts for the migrator's whole session, beyond this migration; "
-			   "SET LOCAL has no effect in a no-transaction file: use the migrator's options (--lock-timeout, --statement-timeout)",
-			   name);
+		report(
+			st, ctx, R_SESSION_SET, LINT_ERROR,
+			"SET of \"%s\" lasts for the migrator's whole session, beyond this migration; "
+			"SET LOCAL has no effect in a no-transaction file: use the migrator's options (--lock-timeout, --statement-timeout)",
+			name);
 	else
 		report(st, ctx, R_SESSION_SET, LINT_ERROR,
 			   "SET of \"%s\" lasts for the migrator's whole session, beyond this migration; "
-			   "use SET LOCAL, which ends with the migration's transaction", name);
+			   "use SET LOCAL, which ends with the migration's transaction",
+			   name);
 }
 
 static void
@@ -1107,9 +1117,10 @@ check_discard(lint_state *st, const stmt_ctx *ctx, const PgQuery__DiscardStmt *d
 			what = "DISCARD ALL";
 			break;
 	}
-	report(st, ctx, R_DISCARD, LINT_ERROR,
-		   "%s resets the state of the migrator's own session; remove it: a migration has no session state of its own to discard",
-		   what);
+	report(
+		st, ctx, R_DISCARD, LINT_ERROR,
+		"%s resets the state of the migrator's own session; remove it: a migration has no session state of its own to discard",
+		what);
 }
 
 /*
@@ -1124,7 +1135,7 @@ not_null_columns(const PgQuery__Node *e, const char **cols, int *n, int max)
 		return false;
 	if (e->node_case == PG_QUERY__NODE__NODE_NULL_TEST)
 	{
-		const PgQuery__NullTest *t = e->null_test;
+		const PgQuery__NullTest  *t = e->null_test;
 		const PgQuery__ColumnRef *cr;
 
 		if (t->nulltesttype != PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL || t->arg == NULL ||
@@ -1154,8 +1165,8 @@ static void
 record_check(lint_state *st, const PgQuery__RangeVar *rel, const PgQuery__Constraint *c)
 {
 	const char *cols[MAX_CHECK_COLUMNS];
-	int			n = 0;
-	char	   *conname;
+	int         n = 0;
+	char       *conname;
 
 	if (!not_null_columns(c->raw_expr, cols, &n, MAX_CHECK_COLUMNS) || n == 0)
 		return;
@@ -1179,8 +1190,7 @@ record_check(lint_state *st, const PgQuery__RangeVar *rel, const PgQuery__Constr
 static bool
 same_rel(const lint_state *st, const qual_name *q, const PgQuery__RangeVar *rel)
 {
-	return strcmp(q->schema, resolve_schema(st, rel->schemaname)) == 0 &&
-		strcmp(q->name, rel->relname) == 0;
+	return strcmp(q->schema, resolve_schema(st, rel->schemaname)) == 0 && strcmp(q->name, rel->relname) == 0;
 }
 
 static void
@@ -1204,8 +1214,9 @@ has_validated_check(const lint_state *st, const PgQuery__RangeVar *rel, const ch
 static bool
 is_serial_type(const PgQuery__TypeName *t)
 {
-	static const char *const serials[] = {"smallserial", "serial", "bigserial", "serial2", "serial4", "serial8"};
-	const char *name;
+	static const char *const serials[] = {"smallserial", "serial",  "bigserial",
+										  "serial2",     "serial4", "serial8"};
+	const char              *name;
 
 	if (t == NULL || t->n_names != 1 || t->n_array_bounds > 0 || (name = node_string(t->names[0])) == NULL)
 		return false;
@@ -1219,13 +1230,14 @@ is_serial_type(const PgQuery__TypeName *t)
 static void
 check_add_column(lint_state *st, const stmt_ctx *ctx, const char *relname, const PgQuery__ColumnDef *col)
 {
-	char	   *colname = quote_name(NULL, col->colname);
+	char *colname = quote_name(NULL, col->colname);
 
 	if (is_serial_type(col->type_name))
-		report(st, ctx, R_VOLATILE_DEFAULT, LINT_WARNING,
-			   "ADD COLUMN %s to %s of type %s (a nextval() default) rewrites the whole table under an ACCESS EXCLUSIVE lock; "
-			   "add a plain integer column, attach a sequence with SET DEFAULT in a separate statement, then backfill in batches outside migrations",
-			   colname, relname, node_string(col->type_name->names[0]));
+		report(
+			st, ctx, R_VOLATILE_DEFAULT, LINT_WARNING,
+			"ADD COLUMN %s to %s of type %s (a nextval() default) rewrites the whole table under an ACCESS EXCLUSIVE lock; "
+			"add a plain integer column, attach a sequence with SET DEFAULT in a separate statement, then backfill in batches outside migrations",
+			colname, relname, node_string(col->type_name->names[0]));
 
 	for (size_t i = 0; i < col->n_constraints; i++)
 	{
@@ -1237,48 +1249,54 @@ check_add_column(lint_state *st, const stmt_ctx *ctx, const char *relname, const
 		switch (c->contype)
 		{
 			case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
-				{
-					char	   *culprit = c->raw_expr != NULL ? volatile_culprit(c->raw_expr) : NULL;
+			{
+				char *culprit = c->raw_expr != NULL ? volatile_culprit(c->raw_expr) : NULL;
 
-					if (culprit != NULL)
-						report(st, ctx, R_VOLATILE_DEFAULT, LINT_WARNING,
-							   "ADD COLUMN %s to %s with %s rewrites the whole table under an ACCESS EXCLUSIVE lock; "
-							   "add the column without a default, SET DEFAULT in a separate statement, then backfill in batches outside migrations",
-							   colname, relname, culprit);
-					free(culprit);
-					break;
-				}
+				if (culprit != NULL)
+					report(
+						st, ctx, R_VOLATILE_DEFAULT, LINT_WARNING,
+						"ADD COLUMN %s to %s with %s rewrites the whole table under an ACCESS EXCLUSIVE lock; "
+						"add the column without a default, SET DEFAULT in a separate statement, then backfill in batches outside migrations",
+						colname, relname, culprit);
+				free(culprit);
+				break;
+			}
 			case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY:
-				report(st, ctx, R_VOLATILE_DEFAULT, LINT_WARNING,
-					   "ADD COLUMN %s to %s as an identity column fills every row from a sequence, rewriting the whole table under an ACCESS EXCLUSIVE lock; "
-					   "add a plain column, backfill it in batches outside migrations, then ALTER COLUMN ... ADD GENERATED ... AS IDENTITY",
-					   colname, relname);
+				report(
+					st, ctx, R_VOLATILE_DEFAULT, LINT_WARNING,
+					"ADD COLUMN %s to %s as an identity column fills every row from a sequence, rewriting the whole table under an ACCESS EXCLUSIVE lock; "
+					"add a plain column, backfill it in batches outside migrations, then ALTER COLUMN ... ADD GENERATED ... AS IDENTITY",
+					colname, relname);
 				break;
 			case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED:
-				report(st, ctx, R_VOLATILE_DEFAULT, LINT_WARNING,
-					   "ADD COLUMN %s to %s GENERATED ALWAYS AS (...) STORED computes every row, rewriting the whole table under an ACCESS EXCLUSIVE lock; "
-					   "add a plain column kept up to date by the application or a trigger, and backfill it in batches outside migrations",
-					   colname, relname);
+				report(
+					st, ctx, R_VOLATILE_DEFAULT, LINT_WARNING,
+					"ADD COLUMN %s to %s GENERATED ALWAYS AS (...) STORED computes every row, rewriting the whole table under an ACCESS EXCLUSIVE lock; "
+					"add a plain column kept up to date by the application or a trigger, and backfill it in batches outside migrations",
+					colname, relname);
 				break;
 			case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
-				report(st, ctx, R_NOT_VALID, LINT_WARNING,
-					   "ADD COLUMN %s to %s with REFERENCES checks every row of %s while it blocks writes; "
-					   "add the column first, then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT in a later statement",
-					   colname, relname, relname);
+				report(
+					st, ctx, R_NOT_VALID, LINT_WARNING,
+					"ADD COLUMN %s to %s with REFERENCES checks every row of %s while it blocks writes; "
+					"add the column first, then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT in a later statement",
+					colname, relname, relname);
 				break;
 			case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
-				report(st, ctx, R_NOT_VALID, LINT_WARNING,
-					   "ADD COLUMN %s to %s with CHECK checks every row of %s under an ACCESS EXCLUSIVE lock; "
-					   "add the column first, then ADD CONSTRAINT ... CHECK (...) NOT VALID and VALIDATE CONSTRAINT in a later statement",
-					   colname, relname, relname);
+				report(
+					st, ctx, R_NOT_VALID, LINT_WARNING,
+					"ADD COLUMN %s to %s with CHECK checks every row of %s under an ACCESS EXCLUSIVE lock; "
+					"add the column first, then ADD CONSTRAINT ... CHECK (...) NOT VALID and VALIDATE CONSTRAINT in a later statement",
+					colname, relname, relname);
 				break;
 			case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
 			case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
-				report(st, ctx, R_UNIQUE_NO_INDEX, LINT_WARNING,
-					   "ADD COLUMN %s to %s with %s builds an index while it blocks writes to the table; "
-					   "add the column, build the index with the indexer (\"-- migrator:requires-index NAME\"), then ADD CONSTRAINT ... USING INDEX NAME",
-					   colname, relname,
-					   c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE");
+				report(
+					st, ctx, R_UNIQUE_NO_INDEX, LINT_WARNING,
+					"ADD COLUMN %s to %s with %s builds an index while it blocks writes to the table; "
+					"add the column, build the index with the indexer (\"-- migrator:requires-index NAME\"), then ADD CONSTRAINT ... USING INDEX NAME",
+					colname, relname,
+					c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE");
 				break;
 			default:
 				break;
@@ -1288,39 +1306,42 @@ check_add_column(lint_state *st, const stmt_ctx *ctx, const char *relname, const
 }
 
 static void
-check_add_constraint(lint_state *st, const stmt_ctx *ctx, const PgQuery__RangeVar *rel,
-					 const char *relname, bool is_new, const PgQuery__Constraint *c)
+check_add_constraint(lint_state *st, const stmt_ctx *ctx, const PgQuery__RangeVar *rel, const char *relname,
+					 bool is_new, const PgQuery__Constraint *c)
 {
 	switch (c->contype)
 	{
 		case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
 			record_check(st, rel, c);
 			if (!is_new && !c->skip_validation)
-				report(st, ctx, R_NOT_VALID, LINT_WARNING,
-					   "ADD CHECK on %s checks every row under an ACCESS EXCLUSIVE lock; "
-					   "add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (which lets reads and writes go on)",
-					   relname);
+				report(
+					st, ctx, R_NOT_VALID, LINT_WARNING,
+					"ADD CHECK on %s checks every row under an ACCESS EXCLUSIVE lock; "
+					"add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (which lets reads and writes go on)",
+					relname);
 			break;
 		case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
 			if (!is_new && !c->skip_validation)
 			{
-				char	   *pk = quote_rangevar(c->pktable);
+				char *pk = quote_rangevar(c->pktable);
 
-				report(st, ctx, R_NOT_VALID, LINT_WARNING,
-					   "ADD FOREIGN KEY on %s checks every row while it blocks writes to %s and %s; "
-					   "add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (which lets reads and writes go on)",
-					   relname, relname, pk);
+				report(
+					st, ctx, R_NOT_VALID, LINT_WARNING,
+					"ADD FOREIGN KEY on %s checks every row while it blocks writes to %s and %s; "
+					"add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (which lets reads and writes go on)",
+					relname, relname, pk);
 				free(pk);
 			}
 			break;
 		case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
 		case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
 			if (!is_new && *c->indexname == '\0')
-				report(st, ctx, R_UNIQUE_NO_INDEX, LINT_WARNING,
-					   "ADD %s on %s builds an index while it blocks writes to the table; "
-					   "build the index with the indexer (\"-- migrator:requires-index NAME\"), then ADD CONSTRAINT ... %s USING INDEX NAME",
-					   c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", relname,
-					   c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE");
+				report(
+					st, ctx, R_UNIQUE_NO_INDEX, LINT_WARNING,
+					"ADD %s on %s builds an index while it blocks writes to the table; "
+					"build the index with the indexer (\"-- migrator:requires-index NAME\"), then ADD CONSTRAINT ... %s USING INDEX NAME",
+					c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", relname,
+					c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE");
 			break;
 		default:
 			break;
@@ -1331,9 +1352,9 @@ static void
 check_alter_table(lint_state *st, const stmt_ctx *ctx, const PgQuery__AlterTableStmt *at)
 {
 	const PgQuery__RangeVar *rel = at->relation;
-	bool		is_table = at->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE;
-	bool		is_new;
-	char	   *relname;
+	bool                     is_table = at->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE;
+	bool                     is_new;
+	char                    *relname;
 
 	if (rel == NULL)
 		return;
@@ -1343,7 +1364,7 @@ check_alter_table(lint_state *st, const stmt_ctx *ctx, const PgQuery__AlterTable
 	for (size_t i = 0; i < at->n_cmds; i++)
 	{
 		const PgQuery__AlterTableCmd *cmd;
-		char	   *colname;
+		char                         *colname;
 
 		if (at->cmds[i]->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
 			continue;
@@ -1363,18 +1384,20 @@ check_alter_table(lint_state *st, const stmt_ctx *ctx, const PgQuery__AlterTable
 				break;
 			case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
 				if (is_table && !is_new)
-					report(st, ctx, R_ALTER_TYPE, LINT_WARNING,
-						   "ALTER COLUMN %s TYPE on %s rewrites the table and rebuilds its indexes under an ACCESS EXCLUSIVE lock, "
-						   "unless the change is binary-compatible (e.g. varchar(n) to a longer varchar or to text), which cannot be seen without the database; "
-						   "add a new column and backfill it in batches, or excuse a binary-compatible change with \"-- migrator:allow alter-column-type\"",
-						   colname, relname);
+					report(
+						st, ctx, R_ALTER_TYPE, LINT_WARNING,
+						"ALTER COLUMN %s TYPE on %s rewrites the table and rebuilds its indexes under an ACCESS EXCLUSIVE lock, "
+						"unless the change is binary-compatible (e.g. varchar(n) to a longer varchar or to text), which cannot be seen without the database; "
+						"add a new column and backfill it in batches, or excuse a binary-compatible change with \"-- migrator:allow alter-column-type\"",
+						colname, relname);
 				break;
 			case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull:
 				if (is_table && !is_new && !has_validated_check(st, rel, cmd->name))
-					report(st, ctx, R_SET_NOT_NULL, LINT_WARNING,
-						   "SET NOT NULL on column %s of %s scans the whole table under an ACCESS EXCLUSIVE lock; "
-						   "first ADD CONSTRAINT ... CHECK (%s IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT, then SET NOT NULL, which uses the check instead of a scan",
-						   colname, relname, colname);
+					report(
+						st, ctx, R_SET_NOT_NULL, LINT_WARNING,
+						"SET NOT NULL on column %s of %s scans the whole table under an ACCESS EXCLUSIVE lock; "
+						"first ADD CONSTRAINT ... CHECK (%s IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT, then SET NOT NULL, which uses the check instead of a scan",
+						colname, relname, colname);
 				break;
 			case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
 			case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraintRecurse:
@@ -1389,15 +1412,17 @@ check_alter_table(lint_state *st, const stmt_ctx *ctx, const PgQuery__AlterTable
 				if (!is_new)
 					report(st, ctx, R_SET_TABLESPACE, LINT_WARNING,
 						   "SET TABLESPACE on %s copies the whole relation under an ACCESS EXCLUSIVE lock; "
-						   "move it outside migrations, in a maintenance window", relname);
+						   "move it outside migrations, in a maintenance window",
+						   relname);
 				break;
 			case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
 			case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumnRecurse:
 				if (is_table && !is_new)
-					report(st, ctx, R_DROP_COLUMN, LINT_WARNING,
-						   "DROP COLUMN %s of %s destroys data and breaks code that still reads the column; "
-						   "stop using the column in the application and deploy first, then drop it with \"-- migrator:allow drop-column\" above the statement",
-						   colname, relname);
+					report(
+						st, ctx, R_DROP_COLUMN, LINT_WARNING,
+						"DROP COLUMN %s of %s destroys data and breaks code that still reads the column; "
+						"stop using the column in the application and deploy first, then drop it with \"-- migrator:allow drop-column\" above the statement",
+						colname, relname);
 				if (!cmd->missing_ok)
 					not_idempotent(st, ctx, "DROP COLUMN", "DROP COLUMN IF EXISTS");
 				break;
@@ -1455,12 +1480,11 @@ drop_objects_all_new(const lint_state *st, const PgQuery__DropStmt *d)
 	for (size_t i = 0; i < d->n_objects; i++)
 	{
 		const PgQuery__Node *o = d->objects[i];
-		const char *schema;
-		const char *name;
+		const char          *schema;
+		const char          *name;
 
 		if (o->node_case != PG_QUERY__NODE__NODE_LIST ||
-			!list_name(o->list->items, o->list->n_items, &schema, &name) ||
-			!is_created(st, schema, name))
+			!list_name(o->list->items, o->list->n_items, &schema, &name) || !is_created(st, schema, name))
 			return false;
 	}
 	return d->n_objects > 0;
@@ -1470,15 +1494,15 @@ drop_objects_all_new(const lint_state *st, const PgQuery__DropStmt *d)
 static char *
 drop_object_names(const PgQuery__DropStmt *d)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	strbuf_init(&sb);
 	for (size_t i = 0; i < d->n_objects; i++)
 	{
 		const PgQuery__Node *o = d->objects[i];
-		const char *schema;
-		const char *name;
-		char	   *q;
+		const char          *schema;
+		const char          *name;
+		char                *q;
 
 		if (o->node_case != PG_QUERY__NODE__NODE_LIST ||
 			!list_name(o->list->items, o->list->n_items, &schema, &name))
@@ -1500,26 +1524,28 @@ check_drop(lint_state *st, const stmt_ctx *ctx, const PgQuery__DropStmt *d)
 	if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX && !d->concurrent &&
 		!drop_objects_all_new(st, d))
 	{
-		char	   *names = drop_object_names(d);
+		char *names = drop_object_names(d);
 
 		report(st, ctx, R_DROP_INDEX, LINT_WARNING,
 			   "DROP INDEX %s takes an ACCESS EXCLUSIVE lock on its table, blocking reads and writes; "
-			   "set state = \"absent\" for it in conf/indexes.cfg, and the indexer drops it CONCURRENTLY", names);
+			   "set state = \"absent\" for it in conf/indexes.cfg, and the indexer drops it CONCURRENTLY",
+			   names);
 		free(names);
 	}
 	else if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE && !drop_objects_all_new(st, d))
 	{
-		char	   *names = drop_object_names(d);
+		char *names = drop_object_names(d);
 
-		report(st, ctx, R_DROP_TABLE, LINT_WARNING,
-			   "DROP TABLE %s destroys data and breaks code that still uses the table; "
-			   "stop using it in the application and deploy first, then drop it with \"-- migrator:allow drop-table\" above the statement",
-			   names);
+		report(
+			st, ctx, R_DROP_TABLE, LINT_WARNING,
+			"DROP TABLE %s destroys data and breaks code that still uses the table; "
+			"stop using it in the application and deploy first, then drop it with \"-- migrator:allow drop-table\" above the statement",
+			names);
 		free(names);
 	}
 	if (!d->missing_ok)
 	{
-		char	   *fix = xasprintf("%s IF EXISTS", kw);
+		char *fix = xasprintf("%s IF EXISTS", kw);
 
 		not_idempotent(st, ctx, kw, fix);
 		free(fix);
@@ -1530,8 +1556,8 @@ static void
 check_rename(lint_state *st, const stmt_ctx *ctx, const PgQuery__RenameStmt *r)
 {
 	const PgQuery__RangeVar *rel = r->relation;
-	const char *what;
-	char	   *relname;
+	const char              *what;
+	char                    *relname;
 
 	switch (r->rename_type)
 	{
@@ -1568,18 +1594,19 @@ check_rename(lint_state *st, const stmt_ctx *ctx, const PgQuery__RenameStmt *r)
 	}
 	relname = quote_rangevar(rel);
 	if (r->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN)
-		report(st, ctx, R_RENAME, LINT_WARNING,
-			   "RENAME of column \"%s\" of %s to \"%s\" breaks the running application, which still uses the old name; "
-			   "add the new column alongside, move the application to it, then drop the old one",
-			   r->subname, relname, r->newname);
+		report(
+			st, ctx, R_RENAME, LINT_WARNING,
+			"RENAME of column \"%s\" of %s to \"%s\" breaks the running application, which still uses the old name; "
+			"add the new column alongside, move the application to it, then drop the old one",
+			r->subname, relname, r->newname);
 	else
-		report(st, ctx, R_RENAME, LINT_WARNING,
-			   "RENAME of %s %s to \"%s\" breaks the running application, which still uses the old name; "
-			   "create the new name alongside (e.g. a view), move the application to it, then drop the old one",
-			   what, relname, r->newname);
+		report(
+			st, ctx, R_RENAME, LINT_WARNING,
+			"RENAME of %s %s to \"%s\" breaks the running application, which still uses the old name; "
+			"create the new name alongside (e.g. a view), move the application to it, then drop the old one",
+			what, relname, r->newname);
 	free(relname);
 }
-
 
 /* ---------------------------------------------------------------------
  * DO blocks
@@ -1589,11 +1616,11 @@ check_rename(lint_state *st, const stmt_ctx *ctx, const PgQuery__RenameStmt *r)
 /* A DO body being walked. */
 typedef struct do_walk
 {
-	lint_state *st;
-	const stmt_ctx *ctx;		/* of the DO statement */
-	int			body_off;		/* file offset of the body; -1 if not in the
+	lint_state     *st;
+	const stmt_ctx *ctx;       /* of the DO statement */
+	int             body_off;  /* file offset of the body; -1 if not in the
 								 * file verbatim */
-	int			body_line;		/* file line of the body's line 1 */
+	int             body_line; /* file line of the body's line 1 */
 } do_walk;
 
 /*
@@ -1605,10 +1632,10 @@ static int
 nested_column(const lint_state *st, int line, const char *query)
 {
 	const char *s = st->source;
-	int			ls = line_start_offset(st, line);
-	int			le = ls + (int) strcspn(s + ls, "\r\n");
-	size_t		qlen = query != NULL ? strcspn(query, "\r\n") : 0;
-	int			first = ls;
+	int         ls = line_start_offset(st, line);
+	int         le = ls + (int) strcspn(s + ls, "\r\n");
+	size_t      qlen = query != NULL ? strcspn(query, "\r\n") : 0;
+	int         first = ls;
 
 	if (qlen > 0)
 		for (int i = ls; i + (int) qlen <= le; i++)
@@ -1638,7 +1665,7 @@ nested_ctx(const do_walk *w, int lineno, const char *query, stmt_ctx *out)
 static bool
 check_sql_text(lint_state *st, const stmt_ctx *ctx, const char *sql, char **error)
 {
-	sql_script	script;
+	sql_script      script;
 	sql_parse_error err;
 
 	if (!sql_parse_script(sql, &script, &err))
@@ -1659,7 +1686,7 @@ static bool
 parse_one(const char *sql, sql_script *script)
 {
 	sql_parse_error err;
-	bool		ok = sql_parse_script(sql, script, &err);
+	bool            ok = sql_parse_script(sql, script, &err);
 
 	sql_parse_error_free(&err);
 	if (ok && script->tree->n_stmts != 1)
@@ -1681,8 +1708,8 @@ parse_one(const char *sql, sql_script *script)
 static bool
 parse_expression(const char *query, bool is_assign, sql_script *script)
 {
-	char	   *sql = xasprintf("SELECT %s", query);
-	bool		ok = parse_one(sql, script);
+	char *sql = xasprintf("SELECT %s", query);
+	bool  ok = parse_one(sql, script);
 
 	free(sql);
 	if (!ok && is_assign)
@@ -1722,26 +1749,27 @@ static void
 check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const char *query, int lineno)
 {
 	lint_state *st = w->st;
-	stmt_ctx	ctx;
-	bool		is_statement =
+	stmt_ctx    ctx;
+	bool        is_statement =
 		(stmt_is(stmt_type, "execsql") && field_is(field, "sqlstmt")) ||
 		((stmt_is(stmt_type, "perform") || stmt_is(stmt_type, "call")) && field_is(field, "expr")) ||
 		((stmt_is(stmt_type, "fors") || stmt_is(stmt_type, "open") || stmt_is(stmt_type, "return_query")) &&
 		 field_is(field, "query"));
-	bool		is_dynamic =
+	bool is_dynamic =
 		((stmt_is(stmt_type, "dynexecute") || stmt_is(stmt_type, "dynfors")) && field_is(field, "query")) ||
 		((stmt_is(stmt_type, "open") || stmt_is(stmt_type, "return_query")) && field_is(field, "dynquery"));
-	sql_script	expr;
+	sql_script expr;
 
 	/* EXECUTE's string is an expression: point at the line's start */
 	nested_ctx(w, lineno, is_dynamic ? NULL : query, &ctx);
 	if (is_statement)
 	{
-		char	   *error = NULL;
+		char *error = NULL;
 
 		if (!check_sql_text(st, &ctx, query, &error))
 			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
-				   "a statement of the DO block does not parse (%s) and was not checked; fix the statement", error);
+				   "a statement of the DO block does not parse (%s) and was not checked; fix the statement",
+				   error);
 		free(error);
 		return;
 	}
@@ -1757,8 +1785,8 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 	if (is_dynamic)
 	{
 		const PgQuery__Node *sel = expr.tree->stmts[0]->stmt;
-		const char *text = NULL;
-		char	   *error = NULL;
+		const char          *text = NULL;
+		char                *error = NULL;
 
 		if (sel->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && sel->select_stmt->n_target_list == 1 &&
 			sel->select_stmt->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET)
@@ -1769,7 +1797,8 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 				   "write the statement out in the migration");
 		else if (!check_sql_text(st, &ctx, text, &error))
 			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
-				   "the string EXECUTE runs does not parse (%s) and was not checked; fix the statement", error);
+				   "the string EXECUTE runs does not parse (%s) and was not checked; fix the statement",
+				   error);
 		free(error);
 	}
 	sql_script_free(&expr);
@@ -1784,13 +1813,12 @@ static void
 walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, int lineno)
 {
 	const char *key;
-	json_t	   *val;
-	size_t		i;
+	json_t     *val;
+	size_t      i;
 
 	if (json_is_array(v))
 	{
-		json_array_foreach(v, i, val)
-			walk_plpgsql(w, val, stmt_type, field, lineno);
+		json_array_foreach(v, i, val) walk_plpgsql(w, val, stmt_type, field, lineno);
 		return;
 	}
 	if (!json_is_object(v))
@@ -1802,14 +1830,14 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 	{
 		if (strncmp(key, "PLpgSQL_stmt_", strlen("PLpgSQL_stmt_")) == 0)
 		{
-			int			line = lineno;
-			json_t	   *l = json_is_object(val) ? json_object_get(val, "lineno") : NULL;
+			int     line = lineno;
+			json_t *l = json_is_object(val) ? json_object_get(val, "lineno") : NULL;
 
 			if (json_is_integer(l))
 				line = (int) json_integer_value(l);
 			if (stmt_is(key, "commit") || stmt_is(key, "rollback"))
 			{
-				stmt_ctx	ctx;
+				stmt_ctx ctx;
 
 				nested_ctx(w, line, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK", &ctx);
 				check_transaction(w->st, &ctx, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK");
@@ -1818,7 +1846,7 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 		}
 		else if (strcmp(key, "PLpgSQL_expr") == 0)
 		{
-			json_t	   *q = json_is_object(val) ? json_object_get(val, "query") : NULL;
+			json_t *q = json_is_object(val) ? json_object_get(val, "query") : NULL;
 
 			if (json_is_string(q))
 				check_plpgsql_expr(w, stmt_type, field, json_string_value(q), lineno);
@@ -1831,15 +1859,15 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 static void
 check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 {
-	const char *body = NULL;
-	const char *language = "plpgsql";
-	int			body_loc = -1;
-	do_walk		w = {st, ctx, -1, 0};
-	char	   *tag;
-	char	   *wrapper;
+	const char               *body = NULL;
+	const char               *language = "plpgsql";
+	int                       body_loc = -1;
+	do_walk                   w = {st, ctx, -1, 0};
+	char                     *tag;
+	char                     *wrapper;
 	PgQueryPlpgsqlParseResult res;
-	json_t	   *funcs;
-	json_error_t jerr;
+	json_t                   *funcs;
+	json_error_t              jerr;
 
 	for (size_t i = 0; i < d->n_args; i++)
 	{
@@ -1860,15 +1888,17 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 		return;
 	if (strcmp(language, "plpgsql") != 0)
 	{
-		report(st, ctx, R_UNCHECKED, LINT_WARNING,
-			   "a DO block in language \"%s\" cannot be checked before it runs; write it in PL/pgSQL or as plain SQL statements",
-			   language);
+		report(
+			st, ctx, R_UNCHECKED, LINT_WARNING,
+			"a DO block in language \"%s\" cannot be checked before it runs; write it in PL/pgSQL or as plain SQL statements",
+			language);
 		return;
 	}
 	if (ctx->depth >= MAX_DO_DEPTH)
 	{
 		report(st, ctx, R_UNCHECKED, LINT_WARNING,
-			   "DO blocks nested %d deep are not checked; write the statements out in the migration", ctx->depth + 1);
+			   "DO blocks nested %d deep are not checked; write the statements out in the migration",
+			   ctx->depth + 1);
 		return;
 	}
 
@@ -1882,11 +1912,11 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 
 		if (close != NULL)
 		{
-			int			off = st->bom_len + (int) (close + 1 - ctx->text);
+			int off = st->bom_len + (int) (close + 1 - ctx->text);
 
 			if (strncmp(st->source + off, body, strlen(body)) == 0)
 			{
-				int			col;
+				int col;
 
 				w.body_off = off;
 				offset_line_col(st, off, &w.body_line, &col);
@@ -1902,21 +1932,22 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 		free(tag);
 		tag = xasprintf("$lint%d$", n);
 	}
-	wrapper = xasprintf("CREATE FUNCTION pg_temp.lint_do() RETURNS void LANGUAGE plpgsql AS %s%s%s",
-						tag, body, tag);
+	wrapper = xasprintf("CREATE FUNCTION pg_temp.lint_do() RETURNS void LANGUAGE plpgsql AS %s%s%s", tag,
+						body, tag);
 	free(tag);
 	res = pg_query_parse_plpgsql(wrapper);
 	free(wrapper);
 	if (res.error != NULL)
 	{
-		char	   *msg = xstrdup(res.error->message);
+		char *msg = xstrdup(res.error->message);
 
 		for (char *p = msg; *p; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
 		report(st, ctx, R_UNCHECKED, LINT_WARNING,
 			   "the PL/pgSQL parser cannot read the DO block (%s), so it was not checked; "
-			   "fix the block, or move its statements out of it", msg);
+			   "fix the block, or move its statements out of it",
+			   msg);
 		free(msg);
 		pg_query_free_plpgsql_parse_result(res);
 		return;
@@ -1927,13 +1958,13 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 	{
 		report(st, ctx, R_UNCHECKED, LINT_WARNING,
 			   "the PL/pgSQL parser's output could not be read (%s), so the DO block was not checked; "
-			   "move its statements out of it", jerr.text);
+			   "move its statements out of it",
+			   jerr.text);
 		return;
 	}
 	walk_plpgsql(&w, funcs, NULL, NULL, 0);
 	json_decref(funcs);
 }
-
 
 /* ---------------------------------------------------------------------
  * Dispatch
@@ -1951,25 +1982,28 @@ check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 			check_index_stmt(st, ctx, node->index_stmt);
 			break;
 		case PG_QUERY__NODE__NODE_REINDEX_STMT:
-			report(st, ctx, R_REINDEX, LINT_ERROR,
-				   "REINDEX blocks writes to the table until its indexes are rebuilt; it is maintenance, not a schema change: "
-				   "run REINDEX ... CONCURRENTLY outside migrations");
+			report(
+				st, ctx, R_REINDEX, LINT_ERROR,
+				"REINDEX blocks writes to the table until its indexes are rebuilt; it is maintenance, not a schema change: "
+				"run REINDEX ... CONCURRENTLY outside migrations");
 			break;
 		case PG_QUERY__NODE__NODE_VACUUM_STMT:
-			{
-				const PgQuery__VacuumStmt *v = node->vacuum_stmt;
-				const PgQuery__DefElem *full = find_option(v->options, v->n_options, "full");
+		{
+			const PgQuery__VacuumStmt *v = node->vacuum_stmt;
+			const PgQuery__DefElem    *full = find_option(v->options, v->n_options, "full");
 
-				if (v->is_vacuumcmd && full != NULL && defelem_bool(full))
-					report(st, ctx, R_VACUUM_FULL, LINT_ERROR,
-						   "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock, blocking reads and writes until it ends; "
-						   "it is maintenance, not a schema change: run it outside migrations, in a maintenance window");
-				break;
-			}
+			if (v->is_vacuumcmd && full != NULL && defelem_bool(full))
+				report(
+					st, ctx, R_VACUUM_FULL, LINT_ERROR,
+					"VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock, blocking reads and writes until it ends; "
+					"it is maintenance, not a schema change: run it outside migrations, in a maintenance window");
+			break;
+		}
 		case PG_QUERY__NODE__NODE_CLUSTER_STMT:
-			report(st, ctx, R_CLUSTER, LINT_ERROR,
-				   "CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock, blocking reads and writes until it ends; "
-				   "it is maintenance, not a schema change: run it outside migrations, in a maintenance window");
+			report(
+				st, ctx, R_CLUSTER, LINT_ERROR,
+				"CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock, blocking reads and writes until it ends; "
+				"it is maintenance, not a schema change: run it outside migrations, in a maintenance window");
 			break;
 		case PG_QUERY__NODE__NODE_INSERT_STMT:
 			report_dml(st, ctx, "INSERT", node->insert_stmt->relation);
@@ -1987,15 +2021,15 @@ check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 			report_dml(st, ctx, "COPY", node->copy_stmt->relation);
 			break;
 		case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
-			{
-				const PgQuery__TruncateStmt *t = node->truncate_stmt;
-				const PgQuery__RangeVar *rel = NULL;
+		{
+			const PgQuery__TruncateStmt *t = node->truncate_stmt;
+			const PgQuery__RangeVar     *rel = NULL;
 
-				if (t->n_relations > 0 && t->relations[0]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR)
-					rel = t->relations[0]->range_var;
-				report_dml(st, ctx, "TRUNCATE", rel);
-				break;
-			}
+			if (t->n_relations > 0 && t->relations[0]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR)
+				rel = t->relations[0]->range_var;
+			report_dml(st, ctx, "TRUNCATE", rel);
+			break;
+		}
 		case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
 			check_create_table_as(st, ctx, node->create_table_as_stmt);
 			break;
@@ -2009,15 +2043,15 @@ check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 			report_dml(st, ctx, "CALL", NULL);
 			break;
 		case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
-			{
-				const PgQuery__ExplainStmt *e = node->explain_stmt;
-				const PgQuery__DefElem *analyze = find_option(e->options, e->n_options, "analyze");
+		{
+			const PgQuery__ExplainStmt *e = node->explain_stmt;
+			const PgQuery__DefElem     *analyze = find_option(e->options, e->n_options, "analyze");
 
-				/* EXPLAIN ANALYZE runs the statement */
-				if (analyze != NULL && defelem_bool(analyze))
-					check_node(st, ctx, e->query);
-				break;
-			}
+			/* EXPLAIN ANALYZE runs the statement */
+			if (analyze != NULL && defelem_bool(analyze))
+				check_node(st, ctx, e->query);
+			break;
+		}
 		case PG_QUERY__NODE__NODE_DO_STMT:
 			check_do(st, ctx, node->do_stmt);
 			break;
@@ -2038,9 +2072,10 @@ check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 			check_alter_table(st, ctx, node->alter_table_stmt);
 			break;
 		case PG_QUERY__NODE__NODE_ALTER_TABLE_MOVE_ALL_STMT:
-			report(st, ctx, R_SET_TABLESPACE, LINT_WARNING,
-				   "ALTER ... ALL IN TABLESPACE ... SET TABLESPACE copies every relation it moves under an ACCESS EXCLUSIVE lock; "
-				   "move them outside migrations, in a maintenance window");
+			report(
+				st, ctx, R_SET_TABLESPACE, LINT_WARNING,
+				"ALTER ... ALL IN TABLESPACE ... SET TABLESPACE copies every relation it moves under an ACCESS EXCLUSIVE lock; "
+				"move them outside migrations, in a maintenance window");
 			break;
 		case PG_QUERY__NODE__NODE_DROP_STMT:
 			check_drop(st, ctx, node->drop_stmt);
@@ -2049,55 +2084,58 @@ check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 			check_rename(st, ctx, node->rename_stmt);
 			break;
 		case PG_QUERY__NODE__NODE_CREATE_STMT:
-			{
-				const PgQuery__CreateStmt *c = node->create_stmt;
+		{
+			const PgQuery__CreateStmt *c = node->create_stmt;
 
-				if (c->relation != NULL)
-					add_created(st, c->relation->schemaname, c->relation->relname);
-				if (!c->if_not_exists)
-					not_idempotent(st, ctx, "CREATE TABLE", "CREATE TABLE IF NOT EXISTS");
-				break;
-			}
+			if (c->relation != NULL)
+				add_created(st, c->relation->schemaname, c->relation->relname);
+			if (!c->if_not_exists)
+				not_idempotent(st, ctx, "CREATE TABLE", "CREATE TABLE IF NOT EXISTS");
+			break;
+		}
 		case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
 			if (!node->create_seq_stmt->if_not_exists)
 				not_idempotent(st, ctx, "CREATE SEQUENCE", "CREATE SEQUENCE IF NOT EXISTS");
 			break;
 		case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
-			{
-				const PgQuery__CreateSchemaStmt *c = node->create_schema_stmt;
-				const char *saved = st->schema;
+		{
+			const PgQuery__CreateSchemaStmt *c = node->create_schema_stmt;
+			const char                      *saved = st->schema;
 
-				if (!c->if_not_exists)
-					not_idempotent(st, ctx, "CREATE SCHEMA", "CREATE SCHEMA IF NOT EXISTS");
-				/* its elements are statements, with unqualified names in it */
-				if (*c->schemaname)
-					st->schema = c->schemaname;
-				for (size_t i = 0; i < c->n_schema_elts; i++)
-					check_node(st, ctx, c->schema_elts[i]);
-				st->schema = saved;
-				break;
-			}
+			if (!c->if_not_exists)
+				not_idempotent(st, ctx, "CREATE SCHEMA", "CREATE SCHEMA IF NOT EXISTS");
+			/* its elements are statements, with unqualified names in it */
+			if (*c->schemaname)
+				st->schema = c->schemaname;
+			for (size_t i = 0; i < c->n_schema_elts; i++)
+				check_node(st, ctx, c->schema_elts[i]);
+			st->schema = saved;
+			break;
+		}
 		case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
 			if (!node->create_extension_stmt->if_not_exists)
 				not_idempotent(st, ctx, "CREATE EXTENSION", "CREATE EXTENSION IF NOT EXISTS");
 			break;
 		case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
-			{
-				const PgQuery__AlterEnumStmt *e = node->alter_enum_stmt;
+		{
+			const PgQuery__AlterEnumStmt *e = node->alter_enum_stmt;
 
-				/* ADD VALUE, not RENAME VALUE (which has no IF EXISTS) */
-				if (*e->old_val == '\0' && !e->skip_if_new_val_exists)
-					not_idempotent(st, ctx, "ALTER TYPE ... ADD VALUE", "ALTER TYPE ... ADD VALUE IF NOT EXISTS");
-				break;
-			}
+			/* ADD VALUE, not RENAME VALUE (which has no IF EXISTS) */
+			if (*e->old_val == '\0' && !e->skip_if_new_val_exists)
+				not_idempotent(st, ctx, "ALTER TYPE ... ADD VALUE", "ALTER TYPE ... ADD VALUE IF NOT EXISTS");
+			break;
+		}
 		case PG_QUERY__NODE__NODE_VIEW_STMT:
 			if (!node->view_stmt->replace)
 				not_idempotent(st, ctx, "CREATE VIEW", "CREATE OR REPLACE VIEW");
 			break;
 		case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
 			if (!node->create_function_stmt->replace)
-				not_idempotent(st, ctx, node->create_function_stmt->is_procedure ? "CREATE PROCEDURE" : "CREATE FUNCTION",
-							   node->create_function_stmt->is_procedure ? "CREATE OR REPLACE PROCEDURE" : "CREATE OR REPLACE FUNCTION");
+				not_idempotent(st, ctx,
+							   node->create_function_stmt->is_procedure ? "CREATE PROCEDURE"
+																		: "CREATE FUNCTION",
+							   node->create_function_stmt->is_procedure ? "CREATE OR REPLACE PROCEDURE"
+																		: "CREATE OR REPLACE FUNCTION");
 			break;
 		case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT:
 			if (!node->create_trig_stmt->replace)
@@ -2108,7 +2146,6 @@ check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 	}
 	check_calls(st, ctx, node);
 }
-
 
 /* ---------------------------------------------------------------------
  * Entry points
@@ -2122,7 +2159,7 @@ sort_findings(lint_result *r, int from)
 	for (int i = from + 1; i < r->n; i++)
 	{
 		lint_finding f = r->items[i];
-		int			j = i;
+		int          j = i;
 
 		while (j > from && (r->items[j - 1].line > f.line ||
 							(r->items[j - 1].line == f.line && r->items[j - 1].column > f.column)))
@@ -2139,10 +2176,9 @@ sort_findings(lint_result *r, int from)
  * matters to the ones after it); the new findings are sorted at the end.
  */
 void
-lint_script(const char *source, const sql_script *script,
-			const lint_file_options *opts, lint_result *out)
+lint_script(const char *source, const sql_script *script, const lint_file_options *opts, lint_result *out)
 {
-	lint_state	st;
+	lint_state st;
 
 	memset(&st, 0, sizeof(st));
 	st.source = source;
@@ -2160,7 +2196,7 @@ lint_script(const char *source, const sql_script *script,
 	for (int i = 0; i < script->n_stmts; i++)
 	{
 		const sql_statement *s = &script->stmts[i];
-		stmt_ctx	ctx;
+		stmt_ctx             ctx;
 
 		ctx.line = s->line;
 		ctx.column = s->column;

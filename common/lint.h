@@ -87,30 +87,30 @@ typedef enum lint_severity
 
 typedef struct lint_finding
 {
-	const char *rule;			/* stable name, e.g. "create-index"; static */
-	lint_severity severity;		/* after --strict and allow comments */
-	int			line;			/* 1-based, of the statement (or of the
+	const char   *rule;     /* stable name, e.g. "create-index"; static */
+	lint_severity severity; /* after --strict and allow comments */
+	int           line;     /* 1-based, of the statement (or of the
 								 * nested statement inside a DO body when
 								 * known) */
-	int			column;			/* 1-based, in bytes, as sql_statement's */
-	char	   *message;		/* one line: reason; safe alternative */
+	int           column;   /* 1-based, in bytes, as sql_statement's */
+	char         *message;  /* one line: reason; safe alternative */
 } lint_finding;
 
 typedef struct lint_result
 {
-	lint_finding *items;		/* in source order */
-	int			n;
-	int			n_errors;
-	int			n_warnings;
+	lint_finding *items; /* in source order */
+	int           n;
+	int           n_errors;
+	int           n_warnings;
 } lint_result;
 
 /* What the file's directives say (read by the caller from its header). */
 typedef struct lint_file_options
 {
-	bool		no_transaction; /* -- migrator:no-transaction */
-	bool		allow_dml;		/* -- migrator:allow-dml */
-	bool		strict;			/* --strict: warnings become errors */
-	const char *schema;			/* the session's search_path schema, which
+	bool        no_transaction; /* -- migrator:no-transaction */
+	bool        allow_dml;      /* -- migrator:allow-dml */
+	bool        strict;         /* --strict: warnings become errors */
+	const char *schema;         /* the session's search_path schema, which
 								 * unqualified names are taken to be in when
 								 * matching "a table created earlier";
 								 * NULL means "public" */
@@ -125,8 +125,8 @@ typedef struct lint_file_options
  * NULL (all false).  Never fails, never prints; allocation failure exits
  * (memory.h).
  */
-void		lint_script(const char *source, const sql_script *script,
-						const lint_file_options *opts, lint_result *out);
+void lint_script(const char *source, const sql_script *script, const lint_file_options *opts,
+				 lint_result *out);
 
 /*
  * The rule names that "-- migrator:allow RULE" accepts (every rule but
@@ -135,9 +135,9 @@ void		lint_script(const char *source, const sql_script *script,
 extern const char *const lint_rule_names[];
 
 /* True if name is in lint_rule_names.  NULL gives false. */
-bool		lint_rule_exists(const char *name);
+bool lint_rule_exists(const char *name);
 
 /* Free the findings and leave r zeroed.  Accepts NULL. */
-void		lint_result_free(lint_result *r);
+void lint_result_free(lint_result *r);
 
-#endif							/* TOOLKIT_LINT_H */
+#endif /* TOOLKIT_LINT_H */

@@ -19,8 +19,8 @@
 
 /* Written once by log_init(), read-only afterwards (see log.h). */
 static const char *log_program = "toolkit";
-static log_format log_fmt = LOG_FORMAT_TEXT;
-static int	log_verbosity = 0;
+static log_format  log_fmt = LOG_FORMAT_TEXT;
+static int         log_verbosity = 0;
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 
@@ -47,7 +47,7 @@ log_parse_format(const char *s, log_format *out)
 log_format
 log_format_from_argv(int argc, char *const *argv, log_format dflt)
 {
-	log_format	format = dflt;
+	log_format format = dflt;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -85,8 +85,8 @@ static void
 append_timestamp(strbuf *sb)
 {
 	struct timeval tv;
-	struct tm	tm;
-	char		buf[32];
+	struct tm      tm;
+	char           buf[32];
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
@@ -95,12 +95,11 @@ append_timestamp(strbuf *sb)
 }
 
 void
-log_event(log_level level, const char *event, const log_field *fields,
-		  const char *fmt,...)
+log_event(log_level level, const char *event, const log_field *fields, const char *fmt, ...)
 {
-	strbuf		msg;
-	strbuf		line;
-	va_list		ap;
+	strbuf  msg;
+	strbuf  line;
+	va_list ap;
 
 	if (!log_enabled(level))
 		return;

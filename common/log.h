@@ -33,24 +33,24 @@ typedef enum log_format
 
 typedef enum log_level
 {
-	LOG_LEVEL_DEBUG,			/* shown with -v */
-	LOG_LEVEL_INFO,				/* shown unless -q */
-	LOG_LEVEL_WARNING,			/* always shown */
-	LOG_LEVEL_ERROR				/* always shown */
+	LOG_LEVEL_DEBUG,   /* shown with -v */
+	LOG_LEVEL_INFO,    /* shown unless -q */
+	LOG_LEVEL_WARNING, /* always shown */
+	LOG_LEVEL_ERROR    /* always shown */
 } log_level;
 
 /* A JSON-only extra field; arrays of these end with a {NULL, NULL} entry. */
 typedef struct log_field
 {
 	const char *key;
-	const char *value;			/* NULL prints as JSON null */
+	const char *value; /* NULL prints as JSON null */
 } log_field;
 
 /* verbosity: -1 quiet (warnings and errors), 0 normal, 1 verbose (debug) */
-void		log_init(const char *progname, log_format format, int verbosity);
+void log_init(const char *progname, log_format format, int verbosity);
 
 /* "text" or "json"; returns false for anything else */
-bool		log_parse_format(const char *s, log_format *out);
+bool log_parse_format(const char *s, log_format *out);
 
 /*
  * The --log-format named on a command line (either "--log-format=X" or
@@ -58,23 +58,23 @@ bool		log_parse_format(const char *s, log_format *out);
  * up, and their own errors must already come out in the format asked for.
  * An invalid value is left for the option parser to report.
  */
-log_format	log_format_from_argv(int argc, char *const *argv, log_format dflt);
+log_format log_format_from_argv(int argc, char *const *argv, log_format dflt);
 
-log_format	log_get_format(void);
+log_format  log_get_format(void);
 const char *log_progname(void);
-bool		log_enabled(log_level level);
+bool        log_enabled(log_level level);
 
 /*
  * Emit one event.  event is a stable snake_case name for machines (may be
  * NULL); fields may be NULL.  Embedded newlines in the message are folded
  * into spaces in the text form so that one event stays one line.
  */
-void		log_event(log_level level, const char *event, const log_field *fields,
-					  const char *fmt,...) __attribute__((format(printf, 4, 5)));
+void log_event(log_level level, const char *event, const log_field *fields, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-#define log_error(...) log_event(LOG_LEVEL_ERROR, NULL, NULL, __VA_ARGS__)
+#define log_error(...)   log_event(LOG_LEVEL_ERROR, NULL, NULL, __VA_ARGS__)
 #define log_warning(...) log_event(LOG_LEVEL_WARNING, NULL, NULL, __VA_ARGS__)
-#define log_info(...) log_event(LOG_LEVEL_INFO, NULL, NULL, __VA_ARGS__)
-#define log_debug(...) log_event(LOG_LEVEL_DEBUG, NULL, NULL, __VA_ARGS__)
+#define log_info(...)    log_event(LOG_LEVEL_INFO, NULL, NULL, __VA_ARGS__)
+#define log_debug(...)   log_event(LOG_LEVEL_DEBUG, NULL, NULL, __VA_ARGS__)
 
-#endif							/* TOOLKIT_LOG_H */
+#endif /* TOOLKIT_LOG_H */

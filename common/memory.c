@@ -24,7 +24,7 @@ out_of_memory(void)
 void *
 xmalloc(size_t size)
 {
-	void	   *p = malloc(size ? size : 1);
+	void *p = malloc(size ? size : 1);
 
 	if (p == NULL)
 		out_of_memory();
@@ -34,7 +34,7 @@ xmalloc(size_t size)
 void *
 xcalloc(size_t nmemb, size_t size)
 {
-	void	   *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
 
 	if (p == NULL)
 		out_of_memory();
@@ -44,7 +44,7 @@ xcalloc(size_t nmemb, size_t size)
 void *
 xrealloc(void *ptr, size_t size)
 {
-	void	   *p = realloc(ptr, size ? size : 1);
+	void *p = realloc(ptr, size ? size : 1);
 
 	if (p == NULL)
 		out_of_memory();
@@ -54,7 +54,7 @@ xrealloc(void *ptr, size_t size)
 char *
 xstrdup(const char *s)
 {
-	char	   *p = strdup(s);
+	char *p = strdup(s);
 
 	if (p == NULL)
 		out_of_memory();
@@ -64,7 +64,7 @@ xstrdup(const char *s)
 char *
 xstrndup(const char *s, size_t n)
 {
-	char	   *p = strndup(s, n);
+	char *p = strndup(s, n);
 
 	if (p == NULL)
 		out_of_memory();
@@ -74,8 +74,8 @@ xstrndup(const char *s, size_t n)
 char *
 xasprintf(const char *fmt, ...)
 {
-	strbuf		sb;
-	va_list		ap;
+	strbuf  sb;
+	va_list ap;
 
 	strbuf_init(&sb);
 	va_start(ap, fmt);
@@ -127,8 +127,8 @@ strbuf_append_char(strbuf *sb, char c)
 void
 strbuf_vappendf(strbuf *sb, const char *fmt, va_list ap)
 {
-	va_list		ap2;
-	int			n;
+	va_list ap2;
+	int     n;
 
 	va_copy(ap2, ap);
 	n = vsnprintf(sb->data + sb->len, sb->cap - sb->len, fmt, ap2);
@@ -146,7 +146,7 @@ strbuf_vappendf(strbuf *sb, const char *fmt, va_list ap)
 void
 strbuf_appendf(strbuf *sb, const char *fmt, ...)
 {
-	va_list		ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	strbuf_vappendf(sb, fmt, ap);
@@ -196,7 +196,7 @@ strbuf_reset(strbuf *sb)
 char *
 strbuf_detach(strbuf *sb)
 {
-	char	   *p = sb->data;
+	char *p = sb->data;
 
 	sb->data = NULL;
 	sb->len = sb->cap = 0;

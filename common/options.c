@@ -25,20 +25,16 @@
 static const struct
 {
 	const char *unit;
-	double		ms;
-}			duration_units[] = {
-	{"ms", 1},
-	{"s", 1000},
-	{"min", 60 * 1000},
-	{"h", 3600 * 1000},
-	{"d", 24 * 3600 * 1000},
+	double      ms;
+} duration_units[] = {
+	{"ms", 1}, {"s", 1000}, {"min", 60 * 1000}, {"h", 3600 * 1000}, {"d", 24 * 3600 * 1000},
 };
 
 bool
 parse_duration(const char *s, int64_t *ms_out, char *errbuf, size_t errlen)
 {
-	char	   *end;
-	double		value;
+	char  *end;
+	double value;
 
 	if (s == NULL || *s == '\0')
 	{
@@ -55,13 +51,14 @@ parse_duration(const char *s, int64_t *ms_out, char *errbuf, size_t errlen)
 	 * "inf" and a locale's decimal comma.
 	 */
 	{
-		size_t		numlen = strspn(s, "0123456789.");
+		size_t      numlen = strspn(s, "0123456789.");
 		const char *dot = memchr(s, '.', numlen);
 
 		if (numlen == 0 || (dot && memchr(dot + 1, '.', numlen - (size_t) (dot - s) - 1)) ||
 			(numlen == 1 && s[0] == '.'))
 		{
-			snprintf(errbuf, errlen, "invalid duration \"%s\": expected a number and a unit (ms, s, min, h, d)", s);
+			snprintf(errbuf, errlen,
+					 "invalid duration \"%s\": expected a number and a unit (ms, s, min, h, d)", s);
 			return false;
 		}
 		errno = 0;
@@ -71,21 +68,22 @@ parse_duration(const char *s, int64_t *ms_out, char *errbuf, size_t errlen)
 	}
 	if (errno != 0 || end == s || !isfinite(value))
 	{
-		snprintf(errbuf, errlen, "invalid duration \"%s\": expected a number and a unit (ms, s, min, h, d)", s);
+		snprintf(errbuf, errlen, "invalid duration \"%s\": expected a number and a unit (ms, s, min, h, d)",
+				 s);
 		return false;
 	}
 	if (*end == '\0')
 	{
 		snprintf(errbuf, errlen,
-				 "invalid duration \"%s\": a unit is required, for example \"%sms\", \"%ss\" or \"%smin\"",
-				 s, s, s, s);
+				 "invalid duration \"%s\": a unit is required, for example \"%sms\", \"%ss\" or \"%smin\"", s,
+				 s, s, s);
 		return false;
 	}
 	for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++)
 	{
 		if (strcmp(end, duration_units[i].unit) == 0)
 		{
-			double		ms = value * duration_units[i].ms;
+			double ms = value * duration_units[i].ms;
 
 			if (ms > (double) MAX_DURATION_MS)
 			{
@@ -119,8 +117,8 @@ format_duration(int64_t ms, char *buf, size_t buflen)
 		else
 		{
 			/* exact milliseconds, trailing zeros dropped: 12345 -> 12.345s */
-			char		frac[4];
-			int			n;
+			char frac[4];
+			int  n;
 
 			snprintf(frac, sizeof(frac), "%03d", (int) (ms % 1000));
 			for (n = 3; n > 0 && frac[n - 1] == '0'; n--)
@@ -138,11 +136,10 @@ format_duration(int64_t ms, char *buf, size_t buflen)
 }
 
 bool
-parse_int_range(const char *s, int64_t min, int64_t max, int64_t *out,
-				char *errbuf, size_t errlen)
+parse_int_range(const char *s, int64_t min, int64_t max, int64_t *out, char *errbuf, size_t errlen)
 {
-	char	   *end;
-	long long	v;
+	char     *end;
+	long long v;
 
 	if (s == NULL || *s == '\0' || isspace((unsigned char) *s))
 	{
@@ -171,14 +168,15 @@ parse_memory_size(const char *s, int64_t *kb_out, char *errbuf, size_t errlen)
 	static const struct
 	{
 		const char *unit;
-		int64_t		kb;
-	}			units[] = {{"kB", 1}, {"MB", 1024}, {"GB", 1024 * 1024}, {"TB", (int64_t) 1024 * 1024 * 1024}};
-	char	   *end;
-	long long	v;
+		int64_t     kb;
+	} units[] = {{"kB", 1}, {"MB", 1024}, {"GB", 1024 * 1024}, {"TB", (int64_t) 1024 * 1024 * 1024}};
+	char     *end;
+	long long v;
 
 	if (s == NULL || !isdigit((unsigned char) *s))
 	{
-		snprintf(errbuf, errlen, "invalid size \"%s\": expected a number and a unit (kB, MB, GB, TB)", s ? s : "");
+		snprintf(errbuf, errlen, "invalid size \"%s\": expected a number and a unit (kB, MB, GB, TB)",
+				 s ? s : "");
 		return false;
 	}
 	errno = 0;

@@ -26,8 +26,8 @@ parallel_slot_init(parallel_slot *slot, PGconn *conn)
 }
 
 bool
-parallel_slot_send(parallel_slot *slot, const char *sql, int nparams,
-				   const char *const *values, ExecStatusType expect, db_error *err)
+parallel_slot_send(parallel_slot *slot, const char *sql, int nparams, const char *const *values,
+				   ExecStatusType expect, db_error *err)
 {
 	db_error_clear(err);
 	if (slot->busy || slot->conn == NULL)
@@ -54,14 +54,14 @@ parallel_slot_send(parallel_slot *slot, const char *sql, int nparams,
 bool
 parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms)
 {
-	fd_set		rfds;
-	int			maxfd = -1;
+	fd_set         rfds;
+	int            maxfd = -1;
 	struct timeval tv;
 
 	FD_ZERO(&rfds);
 	for (int i = 0; i < n; i++)
 	{
-		int			sock;
+		int sock;
 
 		if (!slots[i]->busy || slots[i]->conn == NULL)
 			continue;
@@ -91,12 +91,11 @@ status_matches(ExecStatusType got, ExecStatusType expect)
 }
 
 bool
-parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok,
-					  PGresult **res_out, db_error *err)
+parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok, PGresult **res_out, db_error *err)
 {
-	PGresult   *res;
-	bool		broken = false;
-	bool		got_any = slot->keep != NULL || slot->failed;
+	PGresult *res;
+	bool      broken = false;
+	bool      got_any = slot->keep != NULL || slot->failed;
 
 	if (res_out)
 		*res_out = NULL;
@@ -131,7 +130,7 @@ parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok,
 		}
 	}
 	if (!broken && PQstatus(slot->conn) != CONNECTION_BAD && PQisBusy(slot->conn))
-		return false;			/* more results are on their way */
+		return false; /* more results are on their way */
 
 	slot->busy = false;
 	db_error_clear(err);
@@ -144,7 +143,7 @@ parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok,
 	if (slot->failed)
 	{
 		PQclear(slot->keep);
-		*err = slot->err;		/* hand the error over */
+		*err = slot->err; /* hand the error over */
 		memset(&slot->err, 0, sizeof(slot->err));
 	}
 	else if (res_out)

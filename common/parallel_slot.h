@@ -32,36 +32,35 @@
 
 typedef struct parallel_slot
 {
-	PGconn	   *conn;			/* owned by the caller */
-	bool		busy;			/* a statement is in flight */
-	bool		cancel_sent;	/* parallel_slot_cancel() was called for it */
-	ExecStatusType expect;		/* PGRES_COMMAND_OK, PGRES_TUPLES_OK or
+	PGconn        *conn;        /* owned by the caller */
+	bool           busy;        /* a statement is in flight */
+	bool           cancel_sent; /* parallel_slot_cancel() was called for it */
+	ExecStatusType expect;      /* PGRES_COMMAND_OK, PGRES_TUPLES_OK or
 								 * DB_EXPECT_ANY_OK */
-	int64_t		sent_ms;		/* monotonic_ms() when it was sent */
+	int64_t        sent_ms;     /* monotonic_ms() when it was sent */
 	/* what has arrived so far */
-	bool		failed;
-	PGresult   *keep;			/* the last good result, for the caller */
-	db_error	err;			/* the first failure */
+	bool      failed;
+	PGresult *keep; /* the last good result, for the caller */
+	db_error  err;  /* the first failure */
 } parallel_slot;
 
 /* Make slot an idle slot of conn (which may be NULL for now). */
-void		parallel_slot_init(parallel_slot *slot, PGconn *conn);
+void parallel_slot_init(parallel_slot *slot, PGconn *conn);
 
 /*
  * Send sql with nparams text parameters on an idle slot.  Returns true (the
  * slot is busy until parallel_slot_collect() says it is done), or false
  * with err filled (the caller clears it) when it could not be sent.
  */
-bool		parallel_slot_send(parallel_slot *slot, const char *sql, int nparams,
-							   const char *const *values, ExecStatusType expect,
-							   db_error *err);
+bool parallel_slot_send(parallel_slot *slot, const char *sql, int nparams, const char *const *values,
+						ExecStatusType expect, db_error *err);
 
 /*
  * Wait until one of the busy slots among slots[0..n-1] has input, or
  * timeout_ms passed, or a signal arrived.  Returns false only when select()
  * itself failed.
  */
-bool		parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms);
+bool parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms);
 
 /*
  * Read what has arrived for a busy slot without blocking.  Returns false
@@ -71,16 +70,16 @@ bool		parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms
  * filled, classified with canceled_by_us (see pgerr_classify), and no
  * result is handed out.
  */
-bool		parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok,
-								  PGresult **res_out, db_error *err);
+bool parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok, PGresult **res_out,
+						   db_error *err);
 
 /* Ask the server to cancel the statement in flight; false if not sent. */
-bool		parallel_slot_cancel(parallel_slot *slot);
+bool parallel_slot_cancel(parallel_slot *slot);
 
 /*
  * Drop whatever is in flight (after a lost connection or before closing):
  * frees what was collected and marks the slot idle.  Does not cancel.
  */
-void		parallel_slot_abandon(parallel_slot *slot);
+void parallel_slot_abandon(parallel_slot *slot);
 
-#endif							/* TOOLKIT_PARALLEL_SLOT_H */
+#endif /* TOOLKIT_PARALLEL_SLOT_H */

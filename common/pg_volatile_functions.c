@@ -2685,7 +2685,7 @@ static const char *const non_volatile_names[] = {
 	"xpath_exists",
 };
 
-#define N_VOLATILE_NAMES (sizeof(volatile_names) / sizeof(volatile_names[0]))
+#define N_VOLATILE_NAMES     (sizeof(volatile_names) / sizeof(volatile_names[0]))
 #define N_NON_VOLATILE_NAMES (sizeof(non_volatile_names) / sizeof(non_volatile_names[0]))
 
 /* bsearch comparator: key is a string, elements are string pointers */
@@ -2701,11 +2701,10 @@ pg_builtin_function_volatility(const char *name)
 {
 	if (name == NULL)
 		return PG_FUNC_UNKNOWN;
-	if (bsearch(name, volatile_names, N_VOLATILE_NAMES,
-				sizeof(volatile_names[0]), compare_name) != NULL)
+	if (bsearch(name, volatile_names, N_VOLATILE_NAMES, sizeof(volatile_names[0]), compare_name) != NULL)
 		return PG_FUNC_VOLATILE;
-	if (bsearch(name, non_volatile_names, N_NON_VOLATILE_NAMES,
-				sizeof(non_volatile_names[0]), compare_name) != NULL)
+	if (bsearch(name, non_volatile_names, N_NON_VOLATILE_NAMES, sizeof(non_volatile_names[0]),
+				compare_name) != NULL)
 		return PG_FUNC_NON_VOLATILE;
 	return PG_FUNC_UNKNOWN;
 }

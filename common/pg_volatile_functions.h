@@ -29,9 +29,9 @@
 
 typedef enum pg_func_volatility
 {
-	PG_FUNC_UNKNOWN,			/* not a built-in function of pg_catalog */
-	PG_FUNC_NON_VOLATILE,		/* every overload immutable or stable */
-	PG_FUNC_VOLATILE			/* some overload volatile */
+	PG_FUNC_UNKNOWN,      /* not a built-in function of pg_catalog */
+	PG_FUNC_NON_VOLATILE, /* every overload immutable or stable */
+	PG_FUNC_VOLATILE      /* some overload volatile */
 } pg_func_volatility;
 
 /*
@@ -46,6 +46,6 @@ pg_func_volatility pg_builtin_function_volatility(const char *name);
  * Self-check for the unit tests: true if each list is in strictly ascending
  * strcmp() order (so bsearch() finds every name) and no name is on both.
  */
-bool		pg_builtin_function_lists_valid(void);
+bool pg_builtin_function_lists_valid(void);
 
-#endif							/* TOOLKIT_PG_VOLATILE_FUNCTIONS_H */
+#endif /* TOOLKIT_PG_VOLATILE_FUNCTIONS_H */

@@ -27,20 +27,16 @@ pgerr_classify(const char *sqlstate, bool conn_bad, bool canceled_by_us)
 		return PGERR_SERIALIZATION;
 	if (strcmp(sqlstate, ERRCODE_QUERY_CANCELED) == 0)
 		return canceled_by_us ? PGERR_CANCELED_BY_US : PGERR_STATEMENT_TIMEOUT;
-	if (strcmp(sqlstate, ERRCODE_ADMIN_SHUTDOWN) == 0 ||
-		strcmp(sqlstate, ERRCODE_CRASH_SHUTDOWN) == 0 ||
+	if (strcmp(sqlstate, ERRCODE_ADMIN_SHUTDOWN) == 0 || strcmp(sqlstate, ERRCODE_CRASH_SHUTDOWN) == 0 ||
 		strcmp(sqlstate, ERRCODE_CANNOT_CONNECT_NOW) == 0)
 		return PGERR_ADMIN_SHUTDOWN;
-	if (strcmp(sqlstate, ERRCODE_DUPLICATE_TABLE) == 0 ||
-		strcmp(sqlstate, ERRCODE_DUPLICATE_COLUMN) == 0 ||
-		strcmp(sqlstate, ERRCODE_DUPLICATE_OBJECT) == 0 ||
-		strcmp(sqlstate, ERRCODE_DUPLICATE_SCHEMA) == 0 ||
+	if (strcmp(sqlstate, ERRCODE_DUPLICATE_TABLE) == 0 || strcmp(sqlstate, ERRCODE_DUPLICATE_COLUMN) == 0 ||
+		strcmp(sqlstate, ERRCODE_DUPLICATE_OBJECT) == 0 || strcmp(sqlstate, ERRCODE_DUPLICATE_SCHEMA) == 0 ||
 		strcmp(sqlstate, ERRCODE_DUPLICATE_FUNCTION) == 0)
 		return PGERR_DUPLICATE_OBJECT;
 	if (strcmp(sqlstate, ERRCODE_SYNTAX_ERROR) == 0)
 		return PGERR_SYNTAX;
-	if (strcmp(sqlstate, ERRCODE_UNDEFINED_TABLE) == 0 ||
-		strcmp(sqlstate, ERRCODE_UNDEFINED_COLUMN) == 0 ||
+	if (strcmp(sqlstate, ERRCODE_UNDEFINED_TABLE) == 0 || strcmp(sqlstate, ERRCODE_UNDEFINED_COLUMN) == 0 ||
 		strcmp(sqlstate, ERRCODE_UNDEFINED_OBJECT) == 0 ||
 		strcmp(sqlstate, ERRCODE_UNDEFINED_FUNCTION) == 0 ||
 		strcmp(sqlstate, ERRCODE_INVALID_SCHEMA_NAME) == 0)
@@ -119,7 +115,7 @@ pgerr_class_name(pgerr_class cls)
 static char *
 dup_trimmed(const char *s)
 {
-	size_t		len;
+	size_t len;
 
 	if (s == NULL)
 		return NULL;
@@ -130,13 +126,12 @@ dup_trimmed(const char *s)
 }
 
 void
-db_error_from_result(db_error *err, const PGconn *conn, const PGresult *res,
-					 bool canceled_by_us)
+db_error_from_result(db_error *err, const PGconn *conn, const PGresult *res, bool canceled_by_us)
 {
 	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *position = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
-	bool		conn_bad = PQstatus(conn) == CONNECTION_BAD;
+	bool        conn_bad = PQstatus(conn) == CONNECTION_BAD;
 
 	db_error_clear(err);
 	if (sqlstate && strlen(sqlstate) == 5)

@@ -33,8 +33,8 @@ status_matches(ExecStatusType got, ExecStatusType expect)
 static bool
 wait_socket(PGconn *conn, int64_t slice_ms)
 {
-	int			sock = PQsocket(conn);
-	fd_set		rfds;
+	int            sock = PQsocket(conn);
+	fd_set         rfds;
 	struct timeval tv;
 
 	if (sock < 0)
@@ -49,25 +49,23 @@ wait_socket(PGconn *conn, int64_t slice_ms)
 }
 
 bool
-db_run(PGconn *conn, const char *sql, int nparams, const char *const *values,
-	   ExecStatusType expect, PGresult **res_out, db_error *err,
-	   const db_watch *watch)
+db_run(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
+	   PGresult **res_out, db_error *err, const db_watch *watch)
 {
 	return db_run_ex(conn, sql, nparams, values, expect, res_out, err, watch, true);
 }
 
 bool
-db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
-		  ExecStatusType expect, PGresult **res_out, db_error *err,
-		  const db_watch *watch, bool interruptible)
+db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
+		  PGresult **res_out, db_error *err, const db_watch *watch, bool interruptible)
 {
-	int64_t		start = monotonic_ms();
-	int64_t		next_tick = watch ? start + watch->tick_ms : INT64_MAX;
-	bool		canceled = false;
-	bool		ok = true;
-	bool		got_result = false;
-	PGresult   *res;
-	PGresult   *keep = NULL;
+	int64_t   start = monotonic_ms();
+	int64_t   next_tick = watch ? start + watch->tick_ms : INT64_MAX;
+	bool      canceled = false;
+	bool      ok = true;
+	bool      got_result = false;
+	PGresult *res;
+	PGresult *keep = NULL;
 
 	if (res_out)
 		*res_out = NULL;
@@ -93,11 +91,11 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 	/* wait for the whole answer, watching the clock, signals and the socket */
 	for (;;)
 	{
-		int64_t		now;
-		int64_t		slice;
+		int64_t now;
+		int64_t slice;
 
 		if (!PQconsumeInput(conn))
-			break;				/* connection trouble: PQgetResult tells */
+			break; /* connection trouble: PQgetResult tells */
 		if (!PQisBusy(conn))
 			break;
 		now = monotonic_ms();
@@ -167,15 +165,15 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 }
 
 PGresult *
-db_query(PGconn *conn, const char *what, const char *sql, int nparams,
-		 const char *const *values, ExecStatusType expect)
+db_query(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *values,
+		 ExecStatusType expect)
 {
-	db_error	err = {0};
-	PGresult   *res;
+	db_error  err = {0};
+	PGresult *res;
 
 	if (!db_run(conn, sql, nparams, values, expect, &res, &err, NULL))
 	{
-		char	   *msg = db_error_format(&err);
+		char *msg = db_error_format(&err);
 
 		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "%s: %s", what, msg);
 		free(msg);
@@ -188,8 +186,8 @@ db_query(PGconn *conn, const char *what, const char *sql, int nparams,
 bool
 db_command(PGconn *conn, const char *what, const char *sql)
 {
-	PGresult   *res = db_query(conn, what, sql, 0, NULL, PGRES_COMMAND_OK);
-	bool		ok = res != NULL;
+	PGresult *res = db_query(conn, what, sql, 0, NULL, PGRES_COMMAND_OK);
+	bool      ok = res != NULL;
 
 	PQclear(res);
 	return ok;
@@ -198,11 +196,11 @@ db_command(PGconn *conn, const char *what, const char *sql)
 bool
 db_command_uninterruptible(PGconn *conn, const char *what, const char *sql)
 {
-	db_error	err = {0};
+	db_error err = {0};
 
 	if (!db_run_ex(conn, sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false))
 	{
-		char	   *msg = db_error_format(&err);
+		char *msg = db_error_format(&err);
 
 		log_event(LOG_LEVEL_WARNING, "query_failed", NULL, "%s: %s", what, msg);
 		free(msg);
@@ -215,7 +213,7 @@ db_command_uninterruptible(PGconn *conn, const char *what, const char *sql)
 char *
 db_text_array_literal(const char *const *items, int n)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	strbuf_init(&sb);
 	strbuf_append_char(&sb, '{');

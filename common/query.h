@@ -31,7 +31,7 @@
  * Return true to cancel the statement (a watchdog); the error that follows is
  * classified PGERR_CANCELED_BY_US.
  */
-typedef bool (*db_tick_fn) (void *arg, int64_t elapsed_ms);
+typedef bool (*db_tick_fn)(void *arg, int64_t elapsed_ms);
 
 /*
  * For a statement whose kind the caller does not know (a migration's): a
@@ -42,9 +42,9 @@ typedef bool (*db_tick_fn) (void *arg, int64_t elapsed_ms);
 
 typedef struct db_watch
 {
-	db_tick_fn	tick;
-	void	   *arg;
-	int			tick_ms;		/* > 0 */
+	db_tick_fn tick;
+	void      *arg;
+	int        tick_ms; /* > 0 */
 } db_watch;
 
 /*
@@ -56,28 +56,26 @@ typedef struct db_watch
  * returns false with err->cls == PGERR_CANCELED_BY_US (or, if the statement
  * finished before the cancel arrived, its true outcome).
  */
-bool		db_run(PGconn *conn, const char *sql, int nparams, const char *const *values,
-				   ExecStatusType expect, PGresult **res_out, db_error *err,
-				   const db_watch *watch);
+bool db_run(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
+			PGresult **res_out, db_error *err, const db_watch *watch);
 
 /*
  * db_run, and with interruptible false a signal neither stops the statement
  * from being sent nor cancels it: for the clean-up after a cancel (ROLLBACK,
  * recording a failure).  A second signal still kills the program.
  */
-bool		db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
-					  ExecStatusType expect, PGresult **res_out, db_error *err,
-					  const db_watch *watch, bool interruptible);
+bool db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
+			   PGresult **res_out, db_error *err, const db_watch *watch, bool interruptible);
 
 /* A clean-up command (uninterruptible); a failure is logged as a warning. */
-bool		db_command_uninterruptible(PGconn *conn, const char *what, const char *sql);
+bool db_command_uninterruptible(PGconn *conn, const char *what, const char *sql);
 
 /* db_run without a watch, logging the failure as "<what>: <error>". */
-PGresult   *db_query(PGconn *conn, const char *what, const char *sql, int nparams,
-					 const char *const *values, ExecStatusType expect);
+PGresult *db_query(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *values,
+				   ExecStatusType expect);
 
 /* Run a command and log a failure; true on success. */
-bool		db_command(PGconn *conn, const char *what, const char *sql);
+bool db_command(PGconn *conn, const char *what, const char *sql);
 
 /*
  * A one-dimensional text[] literal of items, every element double-quoted
@@ -85,6 +83,6 @@ bool		db_command(PGconn *conn, const char *what, const char *sql);
  * parameter ($1::text[]).  A NULL item becomes a NULL element.  Never fails;
  * caller frees.
  */
-char	   *db_text_array_literal(const char *const *items, int n);
+char *db_text_array_literal(const char *const *items, int n);
 
-#endif							/* TOOLKIT_QUERY_H */
+#endif /* TOOLKIT_QUERY_H */

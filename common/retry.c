@@ -26,7 +26,7 @@ monotonic_ms(void)
 int64_t
 retry_backoff_max_ms(int attempt, int64_t base_ms, int64_t cap_ms)
 {
-	int64_t		d = base_ms;
+	int64_t d = base_ms;
 
 	for (int i = 1; i < attempt && d < cap_ms; i++)
 		d *= 2;
@@ -36,8 +36,8 @@ retry_backoff_max_ms(int attempt, int64_t base_ms, int64_t cap_ms)
 int64_t
 retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
 {
-	int64_t		d = retry_backoff_max_ms(attempt, base_ms, cap_ms);
-	int64_t		half = d / 2;
+	int64_t d = retry_backoff_max_ms(attempt, base_ms, cap_ms);
+	int64_t half = d / 2;
 
 	if (half <= 0)
 		return d;
@@ -48,11 +48,11 @@ retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
 bool
 sleep_ms_interruptible(int64_t ms)
 {
-	int64_t		deadline = monotonic_ms() + ms;
+	int64_t deadline = monotonic_ms() + ms;
 
 	while (!cancel_pending())
 	{
-		int64_t		left = deadline - monotonic_ms();
+		int64_t         left = deadline - monotonic_ms();
 		struct timespec ts;
 
 		if (left <= 0)

@@ -35,7 +35,7 @@
 #include "memory.h"
 
 /* a UTF-8 byte-order mark, which editors may put in front of a file */
-#define UTF8_BOM "\xEF\xBB\xBF"
+#define UTF8_BOM     "\xEF\xBB\xBF"
 #define UTF8_BOM_LEN 3
 
 /*
@@ -292,21 +292,20 @@ static const char *const node_kind_names[] = {
 /* A position in the source, advanced forwards while scanning for lines. */
 typedef struct text_pos
 {
-	int			offset;			/* byte offset reached */
-	int			line;			/* 1-based line of offset */
-	int			line_start;		/* byte offset where that line begins */
+	int offset;     /* byte offset reached */
+	int line;       /* 1-based line of offset */
+	int line_start; /* byte offset where that line begins */
 } text_pos;
 
 static const char *
 node_kind_name(const PgQuery__Node *node)
 {
-	int			node_case;
+	int node_case;
 
 	if (node == NULL)
 		return "Unknown";
 	node_case = (int) node->node_case;
-	if (node_case <= 0 || node_case >= N_NODE_KIND_NAMES ||
-		node_kind_names[node_case] == NULL)
+	if (node_case <= 0 || node_case >= N_NODE_KIND_NAMES || node_kind_names[node_case] == NULL)
 		return "Unknown";
 	return node_kind_names[node_case];
 }
@@ -315,15 +314,13 @@ node_kind_name(const PgQuery__Node *node)
 static bool
 is_sql_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-		c == '\f' || c == '\v';
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
 static bool
 is_comment_token(const PgQuery__ScanToken *tok)
 {
-	return tok->token == PG_QUERY__TOKEN__SQL_COMMENT ||
-		tok->token == PG_QUERY__TOKEN__C_COMMENT;
+	return tok->token == PG_QUERY__TOKEN__SQL_COMMENT || tok->token == PG_QUERY__TOKEN__C_COMMENT;
 }
 
 static int
@@ -342,7 +339,7 @@ advance_pos(const char *text, text_pos *pos, int offset)
 {
 	while (pos->offset < offset && text[pos->offset] != '\0')
 	{
-		char		c = text[pos->offset++];
+		char c = text[pos->offset++];
 
 		if (c == '\n' || (c == '\r' && text[pos->offset] != '\n'))
 		{
@@ -361,12 +358,12 @@ advance_pos(const char *text, text_pos *pos, int offset)
 static int
 char_to_byte_offset(const char *text, int nchars)
 {
-	int			off = 0;
+	int off = 0;
 
 	for (int i = 0; i < nchars && text[off] != '\0'; i++)
 	{
 		unsigned char c = (unsigned char) text[off];
-		int			len;
+		int           len;
 
 		if ((c & 0x80) == 0)
 			len = 1;
@@ -399,12 +396,11 @@ cursor_to_offset(const char *text, int cursorpos)
  * unknown).  text is the source after any BOM, bom_len the BOM's length.
  */
 static void
-set_error(const char *text, int bom_len, const char *message, int offset,
-		  sql_parse_error *err)
+set_error(const char *text, int bom_len, const char *message, int offset, sql_parse_error *err)
 {
-	text_pos	pos = {0, 1, 0};
-	int			line_end;
-	int			column;
+	text_pos pos = {0, 1, 0};
+	int      line_end;
+	int      column;
 
 	err->message = xstrdup(message != NULL ? message : "could not parse the script");
 	err->offset = -1;
@@ -449,15 +445,14 @@ set_error(const char *text, int bom_len, const char *message, int offset,
  * neither should happen, but a wrong statement text must never be returned.
  */
 static bool
-locate_statements(const char *text, int text_len, int bom_len,
-				  const PgQuery__ParseResult *tree, sql_script *out,
-				  sql_parse_error *err)
+locate_statements(const char *text, int text_len, int bom_len, const PgQuery__ParseResult *tree,
+				  sql_script *out, sql_parse_error *err)
 {
-	PgQueryScanResult scan_result;
+	PgQueryScanResult    scan_result;
 	PgQuery__ScanResult *scan;
-	text_pos	pos = {0, 1, 0};
-	size_t		tok = 0;
-	bool		ok = true;
+	text_pos             pos = {0, 1, 0};
+	size_t               tok = 0;
+	bool                 ok = true;
 
 	scan_result = pg_query_scan(text);
 	if (scan_result.error != NULL)
@@ -467,8 +462,7 @@ locate_statements(const char *text, int text_len, int bom_len,
 		pg_query_free_scan_result(scan_result);
 		return false;
 	}
-	scan = pg_query__scan_result__unpack(NULL, scan_result.pbuf.len,
-										 (const uint8_t *) scan_result.pbuf.data);
+	scan = pg_query__scan_result__unpack(NULL, scan_result.pbuf.len, (const uint8_t *) scan_result.pbuf.data);
 	pg_query_free_scan_result(scan_result);
 	if (scan == NULL)
 	{
@@ -481,12 +475,12 @@ locate_statements(const char *text, int text_len, int bom_len,
 	for (size_t i = 0; i < tree->n_stmts; i++)
 	{
 		const PgQuery__RawStmt *raw = tree->stmts[i];
-		sql_statement *st = &out->stmts[i];
-		int			range_start = raw->stmt_location;
-		int			range_end = raw->stmt_len > 0 ? raw->stmt_location + raw->stmt_len : text_len;
-		int			first = -1;
-		int			trailing_comment = -1;
-		int			end;
+		sql_statement          *st = &out->stmts[i];
+		int                     range_start = raw->stmt_location;
+		int                     range_end = raw->stmt_len > 0 ? raw->stmt_location + raw->stmt_len : text_len;
+		int                     first = -1;
+		int                     trailing_comment = -1;
+		int                     end;
 
 		/* skip the semicolons between statements */
 		while (tok < scan->n_tokens && scan->tokens[tok]->start < range_start)
@@ -509,8 +503,7 @@ locate_statements(const char *text, int text_len, int bom_len,
 		}
 		if (first < 0)
 		{
-			set_error(text, bom_len, "could not find the tokens of a statement",
-					  range_start, err);
+			set_error(text, bom_len, "could not find the tokens of a statement", range_start, err);
 			ok = false;
 			break;
 		}
@@ -542,11 +535,11 @@ locate_statements(const char *text, int text_len, int bom_len,
 bool
 sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
 {
-	int			bom_len = bom_length(source);
-	const char *text = source + bom_len;
-	size_t		text_len = strlen(text);
+	int                        bom_len = bom_length(source);
+	const char                *text = source + bom_len;
+	size_t                     text_len = strlen(text);
 	PgQueryProtobufParseResult parse_result;
-	PgQuery__ParseResult *tree;
+	PgQuery__ParseResult      *tree;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
@@ -633,8 +626,8 @@ sql_parse_error_free(sql_parse_error *err)
 void
 sql_offset_to_line_col(const char *source, int offset, int *line, int *column)
 {
-	int			bom_len = bom_length(source);
-	text_pos	pos = {0, 1, 0};
+	int      bom_len = bom_length(source);
+	text_pos pos = {0, 1, 0};
 
 	if (offset < 0)
 	{

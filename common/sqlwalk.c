@@ -37,7 +37,7 @@ sql_walk(const ProtobufCMessage *root, sql_walk_fn fn, void *arg)
 	for (unsigned i = 0; i < d->n_fields; i++)
 	{
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		size_t		count = 1;
+		size_t                          count = 1;
 
 		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
 			continue;
@@ -69,8 +69,8 @@ static void
 add_dropped(sql_relation_list *out, const PgQuery__Node *obj)
 {
 	const PgQuery__List *list;
-	const char *parts[3] = {"", "", ""};
-	size_t		n;
+	const char          *parts[3] = {"", "", ""};
+	size_t               n;
 
 	if (obj == NULL || obj->node_case != PG_QUERY__NODE__NODE_LIST)
 		return;
@@ -128,7 +128,7 @@ void
 sql_statement_relations(const sql_script *script, int stmt_index, sql_relation_list *out)
 {
 	const PgQuery__ParseResult *tree = script->tree;
-	int			idx;
+	int                         idx;
 
 	if (tree == NULL || stmt_index < 0 || stmt_index >= script->n_stmts)
 		return;

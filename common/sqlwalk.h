@@ -25,21 +25,21 @@
  * Called for every message, parents before children.  Return false to skip
  * the message's children.
  */
-typedef bool (*sql_walk_fn) (const ProtobufCMessage *msg, void *arg);
+typedef bool (*sql_walk_fn)(const ProtobufCMessage *msg, void *arg);
 
 /* Visit root and everything below it; root may be NULL. */
-void		sql_walk(const ProtobufCMessage *root, sql_walk_fn fn, void *arg);
+void sql_walk(const ProtobufCMessage *root, sql_walk_fn fn, void *arg);
 
 typedef struct sql_relation
 {
-	char	   *schema;			/* "" when unqualified */
-	char	   *name;
+	char *schema; /* "" when unqualified */
+	char *name;
 } sql_relation;
 
 typedef struct sql_relation_list
 {
 	sql_relation *items;
-	int			n;
+	int           n;
 } sql_relation_list;
 
 /*
@@ -47,9 +47,8 @@ typedef struct sql_relation_list
  * and the objects of DROP TABLE/VIEW/INDEX/SEQUENCE) to *out, without
  * duplicates.  *out must be zeroed or hold earlier results.
  */
-void		sql_statement_relations(const sql_script *script, int stmt_index,
-									sql_relation_list *out);
+void sql_statement_relations(const sql_script *script, int stmt_index, sql_relation_list *out);
 
-void		sql_relation_list_free(sql_relation_list *list);
+void sql_relation_list_free(sql_relation_list *list);
 
-#endif							/* TOOLKIT_SQLWALK_H */
+#endif /* TOOLKIT_SQLWALK_H */

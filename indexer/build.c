@@ -56,7 +56,7 @@
 #define MONITOR_MS 250
 /* report a wait for older transactions once it lasted this long, then every WAIT_REPORT_MS */
 #define WAIT_FIRST_REPORT_MS 1000
-#define WAIT_REPORT_MS 10000
+#define WAIT_REPORT_MS       10000
 /* a progress line this often when stderr is not a terminal */
 #define PROGRESS_LOG_MS 10000
 /* after the cleanup bound, how long to wait for cancelled statements */
@@ -77,13 +77,13 @@ typedef enum unit_kind
 /* the statement a unit sends next */
 typedef enum unit_step
 {
-	STEP_DROP_FIRST,			/* BUILD: DROP the invalid index of the name */
-	STEP_CREATE,				/* BUILD: CREATE INDEX CONCURRENTLY */
-	STEP_VERIFY,				/* BUILD, VERIFY: state of the index */
-	STEP_CHECK,					/* BUILD: after a failure, is there a leftover? */
-	STEP_DROP_LEFTOVER,			/* BUILD: DROP it */
-	STEP_SEND,					/* STMT, DROP: the statement */
-	STEP_BEGIN,					/* SWAP */
+	STEP_DROP_FIRST,    /* BUILD: DROP the invalid index of the name */
+	STEP_CREATE,        /* BUILD: CREATE INDEX CONCURRENTLY */
+	STEP_VERIFY,        /* BUILD, VERIFY: state of the index */
+	STEP_CHECK,         /* BUILD: after a failure, is there a leftover? */
+	STEP_DROP_LEFTOVER, /* BUILD: DROP it */
+	STEP_SEND,          /* STMT, DROP: the statement */
+	STEP_BEGIN,         /* SWAP */
 	STEP_RENAME_OLD,
 	STEP_RENAME_NEW,
 	STEP_COMMIT,
@@ -94,85 +94,85 @@ typedef enum unit_step
 
 typedef struct unit
 {
-	unit_kind	kind;
-	char	   *label;			/* "\"idx\" on \"s.t\"" */
-	char	   *sql;			/* CREATE, the statement, or the DROP */
-	char	   *schema;			/* schema of the index */
-	char	   *name;			/* the index */
-	char	   *table_oid;		/* its table (BUILD, VERIFY) */
-	char	   *table_label;	/* "s.t" */
-	char	   *swap_old_sql;	/* SWAP: rename the old index away */
-	char	   *swap_new_sql;	/* SWAP: rename the new one in */
-	bool		drop_first;
-	bool		created;		/* BUILD: a CREATE ran in this attempt */
-	unit_step	step;
-	int			attempt;		/* 1-based */
-	db_error	err;			/* the failure being handled */
+	unit_kind kind;
+	char     *label;        /* "\"idx\" on \"s.t\"" */
+	char     *sql;          /* CREATE, the statement, or the DROP */
+	char     *schema;       /* schema of the index */
+	char     *name;         /* the index */
+	char     *table_oid;    /* its table (BUILD, VERIFY) */
+	char     *table_label;  /* "s.t" */
+	char     *swap_old_sql; /* SWAP: rename the old index away */
+	char     *swap_new_sql; /* SWAP: rename the new one in */
+	bool      drop_first;
+	bool      created; /* BUILD: a CREATE ran in this attempt */
+	unit_step step;
+	int       attempt; /* 1-based */
+	db_error  err;     /* the failure being handled */
 } unit;
 
 typedef struct job
 {
-	plan_item  *item;
-	unit	   *units;
-	int			n_units;
-	int			cur;
-	int64_t		started_ms;
-	bool		failed;
-	char	   *left_behind;	/* an invalid index we could not drop */
+	plan_item *item;
+	unit      *units;
+	int        n_units;
+	int        cur;
+	int64_t    started_ms;
+	bool       failed;
+	char      *left_behind; /* an invalid index we could not drop */
 } job;
 
 typedef struct work_table
 {
 	const char *schema;
 	const char *table;
-	int64_t		bytes;
-	int		   *items;			/* plan item indexes */
-	int			n_items;
-	int			next;			/* next item to start */
+	int64_t     bytes;
+	int        *items; /* plan item indexes */
+	int         n_items;
+	int         next; /* next item to start */
 } work_table;
 
 typedef struct slot
 {
 	parallel_slot ps;
-	int			pid;			/* backend pid */
-	char	   *search_path;	/* schema the session resolves names in */
-	int			table;			/* work_table in hand, -1 when idle */
-	job		   *job;
-	int64_t		not_before;		/* backoff until then */
-	bool		watchdog_fired; /* cancelled for a lock wait */
-	bool		deadline_fired; /* cancelled at the cleanup bound */
+	int           pid;         /* backend pid */
+	char         *search_path; /* schema the session resolves names in */
+	int           table;       /* work_table in hand, -1 when idle */
+	job          *job;
+	int64_t       not_before;     /* backoff until then */
+	bool          watchdog_fired; /* cancelled for a lock wait */
+	bool          deadline_fired; /* cancelled at the cleanup bound */
 	/* what the monitor last saw */
-	int64_t		relation_wait_since;
-	int64_t		lock_wait_since;
-	int64_t		last_wait_report;
-	int64_t		last_progress_log;
+	int64_t      relation_wait_since;
+	int64_t      lock_wait_since;
+	int64_t      last_wait_report;
+	int64_t      last_progress_log;
 	blocker_list blockers;
-	char		phase[64];
-	int			pct;			/* -1 when unknown */
-	char		progress_detail[96];
+	char         phase[64];
+	int          pct; /* -1 when unknown */
+	char         progress_detail[96];
 } slot;
 
 typedef struct engine
 {
-	const build_env *env;
+	const build_env        *env;
 	const indexer_settings *set;
-	plan_item  *items;
-	int			n_items;
-	job		   *jobs;			/* one per item, by item index */
-	work_table *tables;
-	int			n_tables;
-	int			next_table;
-	slot	   *slots;
-	int			n_slots;
-	build_summary *sum;
-	bool		stop_new;		/* a critical failure: start nothing new */
-	bool		interrupting;	/* a signal: cancel, clean up, stop */
-	int64_t		cleanup_deadline;
-	int64_t		next_monitor;
-	bool		monitor_broken;
-	bool		bar;			/* draw a progress bar on the terminal */
-	bool		bar_drawn;
-	int64_t		last_bar;
+	plan_item              *items;
+	int                     n_items;
+	job                    *jobs; /* one per item, by item index */
+	work_table             *tables;
+	int                     n_tables;
+	int                     next_table;
+	slot                   *slots;
+	int                     n_slots;
+	build_summary          *sum;
+	bool                    stop_new;     /* a critical failure: start nothing new */
+	bool                    interrupting; /* a signal: cancel, clean up, stop */
+	int64_t                 cleanup_deadline;
+	int64_t                 next_monitor;
+	bool                    monitor_broken;
+	bool                    bar; /* draw a progress bar on the terminal */
+	bool                    bar_drawn;
+	int64_t                 last_bar;
 } engine;
 
 /* ---- output ---------------------------------------------------------------- */
@@ -189,16 +189,14 @@ bar_clear(engine *e)
 }
 
 /* log_event, after taking the progress bar off the line */
-static void
-elog(engine *e, log_level level, const char *event, const log_field *fields,
-	 const char *fmt,...) __attribute__((format(printf, 5, 6)));
+static void elog(engine *e, log_level level, const char *event, const log_field *fields, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 static void
-elog(engine *e, log_level level, const char *event, const log_field *fields,
-	 const char *fmt,...)
+elog(engine *e, log_level level, const char *event, const log_field *fields, const char *fmt, ...)
 {
-	va_list		ap;
-	strbuf		sb;
+	va_list ap;
+	strbuf  sb;
 
 	bar_clear(e);
 	strbuf_init(&sb);
@@ -221,9 +219,9 @@ format_ms(int64_t ms, char *buf, size_t len)
 static char *
 qualified(const char *schema, const char *name)
 {
-	char	   *qs = index_sql_quote_ident(schema);
-	char	   *qn = index_sql_quote_ident(name);
-	char	   *q = xasprintf("%s.%s", qs, qn);
+	char *qs = index_sql_quote_ident(schema);
+	char *qn = index_sql_quote_ident(name);
+	char *q = xasprintf("%s.%s", qs, qn);
 
 	free(qs);
 	free(qn);
@@ -235,7 +233,7 @@ qualified(const char *schema, const char *name)
 static unit *
 add_unit(job *j, unit_kind kind, const char *schema, const char *name, const char *table_label)
 {
-	unit	   *u;
+	unit *u;
 
 	j->units = xrealloc(j->units, sizeof(unit) * (size_t) (j->n_units + 1));
 	u = &j->units[j->n_units++];
@@ -267,19 +265,19 @@ add_unit(job *j, unit_kind kind, const char *schema, const char *name, const cha
 static void
 add_drop(job *j, const char *schema, const char *name, const char *table_label)
 {
-	unit	   *u = add_unit(j, UNIT_DROP, schema, name, table_label);
-	char	   *q = qualified(schema, name);
+	unit *u = add_unit(j, UNIT_DROP, schema, name, table_label);
+	char *q = qualified(schema, name);
 
 	u->sql = xasprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", q);
 	free(q);
 }
 
 static void
-add_build(job *j, const index_def *def, const char *name, const char *schema,
-		  const char *table, const char *table_oid, bool drop_first)
+add_build(job *j, const index_def *def, const char *name, const char *schema, const char *table,
+		  const char *table_oid, bool drop_first)
 {
-	char	   *label = xasprintf("%s.%s", schema, table);
-	unit	   *u = add_unit(j, UNIT_BUILD, schema, name, label);
+	char            *label = xasprintf("%s.%s", schema, table);
+	unit            *u = add_unit(j, UNIT_BUILD, schema, name, label);
 	index_sql_target t = {name, schema, table, true, true, false};
 
 	u->sql = index_sql_render(def->parsed, &t);
@@ -293,7 +291,7 @@ add_build(job *j, const index_def *def, const char *name, const char *schema,
 static void
 add_stmt(job *j, const char *schema, const char *name, const char *table_label, char *sql)
 {
-	unit	   *u = add_unit(j, UNIT_STMT, schema, name, table_label);
+	unit *u = add_unit(j, UNIT_STMT, schema, name, table_label);
 
 	u->sql = sql;
 }
@@ -317,8 +315,8 @@ static void
 job_prepare(job *j, plan_item *it)
 {
 	const index_def *d = it->def;
-	char	   *table_label = xasprintf("%s.%s", d->schema, d->table);
-	char	   *tmp;
+	char            *table_label = xasprintf("%s.%s", d->schema, d->table);
+	char            *tmp;
 
 	j->item = it;
 	/* our own leftovers (of an interrupted rebuild) go first */
@@ -343,34 +341,34 @@ job_prepare(job *j, plan_item *it)
 			add_build(j, d, d->name, d->schema, d->table, it->cat->table_oid, true);
 			break;
 		case ACT_REBUILD:
-			{
-				char	   *old = catalog_derived_name(d->name, "_ixold");
-				char	   *qs = index_sql_quote_ident(d->schema);
-				char	   *qname = index_sql_quote_ident(d->name);
-				char	   *qtmp;
-				char	   *qold = index_sql_quote_ident(old);
-				unit	   *u;
+		{
+			char *old = catalog_derived_name(d->name, "_ixold");
+			char *qs = index_sql_quote_ident(d->schema);
+			char *qname = index_sql_quote_ident(d->name);
+			char *qtmp;
+			char *qold = index_sql_quote_ident(old);
+			unit *u;
 
-				tmp = catalog_derived_name(d->name, "_ixnew");
-				qtmp = index_sql_quote_ident(tmp);
-				add_build(j, d, tmp, d->schema, d->table, it->cat->table_oid, false);
-				u = add_unit(j, UNIT_SWAP, d->schema, d->name, table_label);
-				u->swap_old_sql = xasprintf("ALTER INDEX %s.%s RENAME TO %s", qs, qname, qold);
-				u->swap_new_sql = xasprintf("ALTER INDEX %s.%s RENAME TO %s", qs, qtmp, qname);
-				add_drop(j, d->schema, old, table_label);
-				free(old);
-				free(qs);
-				free(qname);
-				free(qtmp);
-				free(qold);
-				free(tmp);
-			}
-			break;
+			tmp = catalog_derived_name(d->name, "_ixnew");
+			qtmp = index_sql_quote_ident(tmp);
+			add_build(j, d, tmp, d->schema, d->table, it->cat->table_oid, false);
+			u = add_unit(j, UNIT_SWAP, d->schema, d->name, table_label);
+			u->swap_old_sql = xasprintf("ALTER INDEX %s.%s RENAME TO %s", qs, qname, qold);
+			u->swap_new_sql = xasprintf("ALTER INDEX %s.%s RENAME TO %s", qs, qtmp, qname);
+			add_drop(j, d->schema, old, table_label);
+			free(old);
+			free(qs);
+			free(qname);
+			free(qtmp);
+			free(qold);
+			free(tmp);
+		}
+		break;
 		case ACT_DROP:
 			add_drop(j, d->schema, d->name, table_label);
 			break;
 		default:
-			break;				/* CLEANUP: the drops above are all */
+			break; /* CLEANUP: the drops above are all */
 	}
 	free(table_label);
 }
@@ -386,15 +384,15 @@ job_prepare(job *j, plan_item *it)
 static bool
 expand_partitions(slot *s, job *j, db_error *error)
 {
-	const index_def *d = j->item->def;
-	catalog_partition *parts = NULL;
-	int			n;
-	char	  **derived;
+	const index_def     *d = j->item->def;
+	catalog_partition   *parts = NULL;
+	int                  n;
+	char               **derived;
 	catalog_index_state *states;
-	const char **schemas;
-	const char **oids;
-	bool		ok = true;
-	char	   *table_label = xasprintf("%s.%s", d->schema, d->table);
+	const char         **schemas;
+	const char         **oids;
+	bool                 ok = true;
+	char                *table_label = xasprintf("%s.%s", d->schema, d->table);
 
 	n = catalog_partitions(s->ps.conn, j->item->cat->table_oid, d->schema, d->name, &parts, error);
 	if (n < 0)
@@ -408,14 +406,15 @@ expand_partitions(slot *s, job *j, db_error *error)
 	oids = xcalloc((size_t) (n + 1), sizeof(char *));
 	for (int i = 0; i < n; i++)
 	{
-		char	   *suffix = xasprintf("_%s", parts[i].name);
+		char *suffix = xasprintf("_%s", parts[i].name);
 
 		derived[i] = catalog_derived_name(d->name, suffix);
 		schemas[i] = parts[i].schema;
 		oids[i] = parts[i].oid;
 		free(suffix);
 	}
-	if (n > 0 && !catalog_index_states(s->ps.conn, schemas, (const char *const *) derived, oids, n, states, error))
+	if (n > 0 &&
+		!catalog_index_states(s->ps.conn, schemas, (const char *const *) derived, oids, n, states, error))
 	{
 		ok = false;
 		goto done;
@@ -428,22 +427,25 @@ expand_partitions(slot *s, job *j, db_error *error)
 		if (p->kind == 'f')
 		{
 			error->cls = PGERR_OTHER;
-			error->message = xasprintf("partition \"%s.%s\" is a foreign table, which cannot have an index: the index of \"%s\" cannot become valid",
-									   p->schema, p->name, table_label);
+			error->message = xasprintf(
+				"partition \"%s.%s\" is a foreign table, which cannot have an index: the index of \"%s\" cannot become valid",
+				p->schema, p->name, table_label);
 			ok = false;
 		}
 		else if (p->attached_index && !p->attached_valid && p->kind != 'p')
 		{
 			error->cls = PGERR_OTHER;
-			error->message = xasprintf("index \"%s\" of partition \"%s.%s\" is attached but not valid; drop it by hand",
-									   p->attached_index, p->schema, p->name);
+			error->message =
+				xasprintf("index \"%s\" of partition \"%s.%s\" is attached but not valid; drop it by hand",
+						  p->attached_index, p->schema, p->name);
 			ok = false;
 		}
 		else if (!p->attached_index && states[i].exists && !states[i].on_table)
 		{
 			error->cls = PGERR_OTHER;
-			error->message = xasprintf("the name \"%s.%s\" for the index of partition \"%s\" is taken by another relation",
-									   p->schema, derived[i], p->name);
+			error->message =
+				xasprintf("the name \"%s.%s\" for the index of partition \"%s\" is taken by another relation",
+						  p->schema, derived[i], p->name);
 			ok = false;
 		}
 	}
@@ -454,7 +456,7 @@ expand_partitions(slot *s, job *j, db_error *error)
 	for (int i = 0; i < n; i++)
 	{
 		catalog_partition *p = &parts[i];
-		char	   *plabel = xasprintf("%s.%s", p->schema, p->name);
+		char              *plabel = xasprintf("%s.%s", p->schema, p->name);
 
 		if (p->attached_index == NULL && p->kind == 'p' && !states[i].exists)
 		{
@@ -472,10 +474,10 @@ expand_partitions(slot *s, job *j, db_error *error)
 		for (int i = 0; i < n; i++)
 		{
 			catalog_partition *p = &parts[i];
-			const char *parent_schema = d->schema;
-			const char *parent_index = d->name;
-			char	   *qparent;
-			char	   *qchild;
+			const char        *parent_schema = d->schema;
+			const char        *parent_index = d->name;
+			char              *qparent;
+			char              *qchild;
 
 			if (p->level != level || p->attached_index != NULL)
 				continue;
@@ -497,14 +499,13 @@ expand_partitions(slot *s, job *j, db_error *error)
 		}
 	}
 	{
-		unit	   *v = add_unit(j, UNIT_VERIFY, d->schema, d->name, table_label);
+		unit *v = add_unit(j, UNIT_VERIFY, d->schema, d->name, table_label);
 
 		v->table_oid = xstrdup(j->item->cat->table_oid);
 	}
 	log_event(LOG_LEVEL_INFO, "partitions", NULL,
-			  "\"%s\" on partitioned table \"%s\": %d partition%s, %d step%s to go",
-			  d->name, table_label, n, n == 1 ? "" : "s", j->n_units - j->cur - 1,
-			  j->n_units - j->cur - 1 == 1 ? "" : "s");
+			  "\"%s\" on partitioned table \"%s\": %d partition%s, %d step%s to go", d->name, table_label, n,
+			  n == 1 ? "" : "s", j->n_units - j->cur - 1, j->n_units - j->cur - 1 == 1 ? "" : "s");
 
 done:
 	for (int i = 0; i < n; i++)
@@ -525,15 +526,13 @@ static bool
 setup_session(engine *e, slot *s)
 {
 	const indexer_settings *set = e->set;
-	const char *keys[6];
-	const char *vals[6];
-	char		st[32],
-				mwm[32],
-				mpmw[16];
-	int			n = 0;
-	char	   *values[2];
-	db_error	err = {0};
-	bool		ok;
+	const char             *keys[6];
+	const char             *vals[6];
+	char                    st[32], mwm[32], mpmw[16];
+	int                     n = 0;
+	char                   *values[2];
+	db_error                err = {0};
+	bool                    ok;
 
 	snprintf(st, sizeof(st), "%lldms", (long long) set->statement_timeout_ms);
 	keys[n] = "statement_timeout", vals[n++] = st;
@@ -554,11 +553,12 @@ setup_session(engine *e, slot *s)
 		keys[n] = "client_connection_check_interval", vals[n++] = "1s";
 	values[0] = db_text_array_literal(keys, n);
 	values[1] = db_text_array_literal(vals, n);
-	ok = db_run(s->ps.conn, "SELECT pg_catalog.set_config(k, v, false) FROM unnest($1::text[], $2::text[]) AS s(k, v)",
-				2, (const char *const *) values, PGRES_TUPLES_OK, NULL, &err, NULL);
+	ok = db_run(s->ps.conn,
+				"SELECT pg_catalog.set_config(k, v, false) FROM unnest($1::text[], $2::text[]) AS s(k, v)", 2,
+				(const char *const *) values, PGRES_TUPLES_OK, NULL, &err, NULL);
 	if (!ok)
 	{
-		char	   *msg = db_error_format(&err);
+		char *msg = db_error_format(&err);
 
 		elog(e, LOG_LEVEL_ERROR, "session_failed", NULL, "could not set up a build connection: %s", msg);
 		free(msg);
@@ -575,7 +575,7 @@ setup_session(engine *e, slot *s)
 static bool
 slot_connect(engine *e, slot *s)
 {
-	PGconn	   *conn = conn_open_like(e->env->conn_opts);
+	PGconn *conn = conn_open_like(e->env->conn_opts);
 
 	if (conn == NULL)
 		return false;
@@ -593,9 +593,9 @@ slot_connect(engine *e, slot *s)
 static bool
 slot_search_path(engine *e, slot *s, const char *schema, db_error *err)
 {
-	char	   *q;
+	char       *q;
 	const char *values[1];
-	bool		ok;
+	bool        ok;
 
 	if (s->search_path && strcmp(s->search_path, schema) == 0)
 		return true;
@@ -637,8 +637,8 @@ retryable(const db_error *err)
 
 /* Send on s; false with err filled when it could not be sent at all. */
 static bool
-send_statement(engine *e, slot *s, const char *sql, int nparams,
-			   const char *const *values, ExecStatusType expect, db_error *err)
+send_statement(engine *e, slot *s, const char *sql, int nparams, const char *const *values,
+			   ExecStatusType expect, db_error *err)
 {
 	slot_reset_watch(s);
 	log_event(LOG_LEVEL_DEBUG, "statement", NULL, "slot %d: %s", (int) (s - e->slots) + 1, sql);
@@ -649,8 +649,7 @@ send_statement(engine *e, slot *s, const char *sql, int nparams,
 	return false;
 }
 
-static void unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *res,
-						db_error *err);
+static void unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *res, db_error *err);
 
 /*
  * After a failure of u (err in u->err): retry after a backoff when the
@@ -660,17 +659,17 @@ static void unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *
 static void
 unit_retry_or_fail(engine *e, slot *s, unit *u, unit_step restart)
 {
-	int			max_attempts = e->set->retries + 1;
+	int max_attempts = e->set->retries + 1;
 
 	if (!e->interrupting && retryable(&u->err) && u->attempt < max_attempts)
 	{
-		int64_t		delay = retry_backoff_ms(u->attempt, RETRY_BASE_MS, RETRY_CAP_MS);
-		char	   *msg = db_error_format(&u->err);
-		char		dbuf[32];
+		int64_t delay = retry_backoff_ms(u->attempt, RETRY_BASE_MS, RETRY_CAP_MS);
+		char   *msg = db_error_format(&u->err);
+		char    dbuf[32];
 
 		format_ms(delay, dbuf, sizeof(dbuf));
-		elog(e, LOG_LEVEL_WARNING, "retry", NULL, "%s: %s (%s); retrying in %s (attempt %d of %d)",
-			 u->label, msg, pgerr_class_name(u->err.cls), dbuf, u->attempt + 1, max_attempts);
+		elog(e, LOG_LEVEL_WARNING, "retry", NULL, "%s: %s (%s); retrying in %s (attempt %d of %d)", u->label,
+			 msg, pgerr_class_name(u->err.cls), dbuf, u->attempt + 1, max_attempts);
 		free(msg);
 		u->attempt++;
 		s->not_before = monotonic_ms() + delay;
@@ -685,13 +684,13 @@ unit_retry_or_fail(engine *e, slot *s, unit *u, unit_step restart)
 static void
 unit_advance(engine *e, slot *s, job *j, unit *u)
 {
-	const char *state_values[3] = {u->schema, u->name, u->table_oid};
-	const char *sql = NULL;
-	char	   *owned = NULL;
-	int			nparams = 0;
+	const char        *state_values[3] = {u->schema, u->name, u->table_oid};
+	const char        *sql = NULL;
+	char              *owned = NULL;
+	int                nparams = 0;
 	const char *const *values = NULL;
-	ExecStatusType expect = PGRES_COMMAND_OK;
-	db_error	err = {0};
+	ExecStatusType     expect = PGRES_COMMAND_OK;
+	db_error           err = {0};
 
 	/* a lost connection: reconnect first (a retry has waited its backoff) */
 	if (s->ps.conn == NULL || PQstatus(s->ps.conn) != CONNECTION_OK)
@@ -699,8 +698,7 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 		parallel_slot_abandon(&s->ps);
 		conn_close(s->ps.conn);
 		s->ps.conn = NULL;
-		if (e->interrupting || !slot_connect(e, s) ||
-			!slot_search_path(e, s, j->item->def->schema, &err))
+		if (e->interrupting || !slot_connect(e, s) || !slot_search_path(e, s, j->item->def->schema, &err))
 		{
 			db_error_clear(&u->err);
 			if (err.message != NULL)
@@ -721,18 +719,18 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 	switch (u->step)
 	{
 		case STEP_DROP_FIRST:
-			elog(e, LOG_LEVEL_INFO, "repair", NULL,
-				 "%s: dropping the invalid index left by an earlier build", u->label);
+			elog(e, LOG_LEVEL_INFO, "repair", NULL, "%s: dropping the invalid index left by an earlier build",
+				 u->label);
 			/* FALLTHROUGH */
 		case STEP_DROP_LEFTOVER:
-			{
-				char	   *q = qualified(u->schema, u->name);
+		{
+			char *q = qualified(u->schema, u->name);
 
-				owned = xasprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", q);
-				sql = owned;
-				free(q);
-			}
-			break;
+			owned = xasprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", q);
+			sql = owned;
+			free(q);
+		}
+		break;
 		case STEP_CREATE:
 			if (u->attempt == 1)
 				elog(e, LOG_LEVEL_INFO, "build_start", NULL, "building %s", u->label);
@@ -749,7 +747,7 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 		case STEP_SEND:
 			if (u->kind == UNIT_EXPAND)
 			{
-				bool		ok = expand_partitions(s, j, &err);
+				bool ok = expand_partitions(s, j, &err);
 
 				/* the units moved: find this one again */
 				u = &j->units[j->cur];
@@ -801,7 +799,7 @@ unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *res, db_erro
 		memset(err, 0, sizeof(*err));
 		if (s->watchdog_fired && u->err.cls == PGERR_CANCELED_BY_US)
 		{
-			char		buf[32];
+			char buf[32];
 
 			/* our watchdog: the table lock did not come in time */
 			format_duration(e->set->lock_timeout_ms, buf, sizeof(buf));
@@ -843,11 +841,12 @@ unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *res, db_erro
 			{
 				db_error_clear(&u->err);
 				u->err.cls = PGERR_OTHER;
-				u->err.message = xstrdup(!st.exists ? "the index does not exist after the build" :
-										 !st.on_table ? "an index of that name exists on another table" :
-										 u->kind == UNIT_VERIFY ?
-										 "the index of the partitioned table is still not valid after attaching every partition" :
-										 "the index is not valid after the build");
+				u->err.message = xstrdup(
+					!st.exists     ? "the index does not exist after the build"
+					: !st.on_table ? "an index of that name exists on another table"
+					: u->kind == UNIT_VERIFY
+						? "the index of the partitioned table is still not valid after attaching every partition"
+						: "the index is not valid after the build");
 				/* a partitioned parent is never dropped here */
 				u->step = u->kind == UNIT_BUILD && st.on_table ? STEP_DROP_LEFTOVER : STEP_FAILED;
 			}
@@ -877,7 +876,7 @@ unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *res, db_erro
 			}
 			else
 			{
-				char	   *msg = db_error_format(&u->err);
+				char *msg = db_error_format(&u->err);
 
 				elog(e, LOG_LEVEL_WARNING, "leftover_kept", NULL,
 					 "%s: could not drop the invalid index the failed build left: %s", u->label, msg);
@@ -905,10 +904,10 @@ unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *res, db_erro
 		case STEP_RENAME_NEW:
 		case STEP_COMMIT:
 			if (ok)
-				u->step = u->step == STEP_RENAME_OLD ? STEP_RENAME_NEW :
-					u->step == STEP_RENAME_NEW ? STEP_COMMIT : STEP_DONE;
-			else if (PQstatus(s->ps.conn) == CONNECTION_OK &&
-					 PQtransactionStatus(s->ps.conn) != PQTRANS_IDLE)
+				u->step = u->step == STEP_RENAME_OLD   ? STEP_RENAME_NEW
+						  : u->step == STEP_RENAME_NEW ? STEP_COMMIT
+													   : STEP_DONE;
+			else if (PQstatus(s->ps.conn) == CONNECTION_OK && PQtransactionStatus(s->ps.conn) != PQTRANS_IDLE)
 				u->step = STEP_ROLLBACK;
 			else
 				unit_retry_or_fail(e, s, u, STEP_BEGIN);
@@ -948,11 +947,11 @@ done_verb(plan_action a)
 static void
 job_finish(engine *e, slot *s, job *j)
 {
-	plan_item  *it = j->item;
+	plan_item       *it = j->item;
 	const index_def *d = it->def;
-	char		dur[32];
-	unit	   *failed = NULL;
-	log_field	fields[] = {{"index", d->name}, {"critical", d->critical ? "true" : "false"}, {NULL, NULL}};
+	char             dur[32];
+	unit            *failed = NULL;
+	log_field fields[] = {{"index", d->name}, {"critical", d->critical ? "true" : "false"}, {NULL, NULL}};
 
 	it->duration_ms = monotonic_ms() - j->started_ms;
 	format_ms(it->duration_ms, dur, sizeof(dur));
@@ -980,14 +979,14 @@ job_finish(engine *e, slot *s, job *j)
 			default:
 				e->sum->built++;
 		}
-		elog(e, LOG_LEVEL_INFO, "done", fields, "%s \"%s\" on \"%s.%s\" in %s",
-			 done_verb(it->action), d->name, d->schema, d->table, dur);
+		elog(e, LOG_LEVEL_INFO, "done", fields, "%s \"%s\" on \"%s.%s\" in %s", done_verb(it->action),
+			 d->name, d->schema, d->table, dur);
 		return;
 	}
 
 	{
-		char	   *msg = failed ? db_error_format(&failed->err) : xstrdup("interrupted");
-		strbuf		sb;
+		char  *msg = failed ? db_error_format(&failed->err) : xstrdup("interrupted");
+		strbuf sb;
 
 		strbuf_init(&sb);
 		if (failed && strcmp(failed->name, d->name) != 0)
@@ -1007,8 +1006,8 @@ job_finish(engine *e, slot *s, job *j)
 	{
 		it->outcome = OUTCOME_INTERRUPTED;
 		e->sum->interrupted++;
-		elog(e, LOG_LEVEL_WARNING, "interrupted", fields, "\"%s\" on \"%s.%s\" interrupted: %s",
-			 d->name, d->schema, d->table, it->failure);
+		elog(e, LOG_LEVEL_WARNING, "interrupted", fields, "\"%s\" on \"%s.%s\" interrupted: %s", d->name,
+			 d->schema, d->table, it->failure);
 		return;
 	}
 	it->outcome = OUTCOME_FAILED;
@@ -1016,14 +1015,17 @@ job_finish(engine *e, slot *s, job *j)
 	{
 		e->sum->failed_critical++;
 		e->stop_new = true;
-		elog(e, LOG_LEVEL_ERROR, "failed", fields, "critical index \"%s\" on \"%s.%s\" failed: %s",
-			 d->name, d->schema, d->table, it->failure);
+		elog(e, LOG_LEVEL_ERROR, "failed", fields, "critical index \"%s\" on \"%s.%s\" failed: %s", d->name,
+			 d->schema, d->table, it->failure);
 	}
 	else
 	{
 		e->sum->failed_noncritical++;
-		elog(e, LOG_LEVEL_WARNING, "failed", fields, "could not %s \"%s\" on \"%s.%s\": %s (not critical: the run goes on)",
-			 it->action == ACT_DROP ? "drop" : it->action == ACT_REBUILD ? "rebuild" : "build",
+		elog(e, LOG_LEVEL_WARNING, "failed", fields,
+			 "could not %s \"%s\" on \"%s.%s\": %s (not critical: the run goes on)",
+			 it->action == ACT_DROP      ? "drop"
+			 : it->action == ACT_REBUILD ? "rebuild"
+										 : "build",
 			 d->name, d->schema, d->table, it->failure);
 	}
 }
@@ -1035,8 +1037,8 @@ slot_take_work(engine *e, slot *s)
 	for (;;)
 	{
 		work_table *t;
-		job		   *j;
-		db_error	err = {0};
+		job        *j;
+		db_error    err = {0};
 
 		if (s->table < 0)
 		{
@@ -1077,8 +1079,8 @@ slot_step(engine *e, slot *s)
 {
 	while (s->job != NULL && !s->ps.busy && monotonic_ms() >= s->not_before)
 	{
-		job		   *j = s->job;
-		unit	   *u;
+		job  *j = s->job;
+		unit *u;
 
 		if (j->cur >= j->n_units)
 		{
@@ -1118,15 +1120,15 @@ slot_step(engine *e, slot *s)
 /* ---- monitor: watchdog and progress -------------------------------------- */
 
 static const char *const monitor_sql =
-"/* indexer: monitor */ "
-"SELECT w.pid, coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''), "
-"       coalesce(p.phase, ''), coalesce(p.blocks_total, 0), coalesce(p.blocks_done, 0), "
-"       coalesce(p.tuples_total, 0), coalesce(p.tuples_done, 0), "
-"       coalesce(p.lockers_total, 0), coalesce(p.lockers_done, 0), "
-"       coalesce(p.partitions_total, 0), coalesce(p.partitions_done, 0) "
-"FROM unnest($1::int[]) AS w(pid) "
-"LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid "
-"LEFT JOIN pg_catalog.pg_stat_progress_create_index p ON p.pid = w.pid";
+	"/* indexer: monitor */ "
+	"SELECT w.pid, coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''), "
+	"       coalesce(p.phase, ''), coalesce(p.blocks_total, 0), coalesce(p.blocks_done, 0), "
+	"       coalesce(p.tuples_total, 0), coalesce(p.tuples_done, 0), "
+	"       coalesce(p.lockers_total, 0), coalesce(p.lockers_done, 0), "
+	"       coalesce(p.partitions_total, 0), coalesce(p.partitions_done, 0) "
+	"FROM unnest($1::int[]) AS w(pid) "
+	"LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid "
+	"LEFT JOIN pg_catalog.pg_stat_progress_create_index p ON p.pid = w.pid";
 
 static slot *
 slot_by_pid(engine *e, int pid)
@@ -1153,35 +1155,35 @@ percent(long long done, long long total)
 static void
 report_wait(engine *e, slot *s, const char *wait_event, int64_t waited)
 {
-	unit	   *u = &s->job->units[s->job->cur];
-	char		dur[32];
-	strbuf		own;
+	unit  *u = &s->job->units[s->job->cur];
+	char   dur[32];
+	strbuf own;
 
 	format_ms(waited, dur, sizeof(dur));
 	strbuf_init(&own);
 	for (int i = 0; i < s->blockers.n; i++)
 	{
-		slot	   *other = slot_by_pid(e, atoi(s->blockers.items[i].pid));
+		slot *other = slot_by_pid(e, atoi(s->blockers.items[i].pid));
 
 		if (other && other != s && other->job)
 			strbuf_appendf(&own, "%s\"%s\"", own.len ? ", " : "", other->job->units[other->job->cur].name);
 	}
-	elog(e, LOG_LEVEL_INFO, "waiting", NULL, "%s: waiting %s so far for %s (%s, phase \"%s\")",
-		 u->label, dur,
+	elog(e, LOG_LEVEL_INFO, "waiting", NULL, "%s: waiting %s so far for %s (%s, phase \"%s\")", u->label, dur,
 		 strcmp(wait_event, "relation") == 0 ? "a lock on the table" : "older transactions to finish",
 		 wait_event, s->phase[0] ? s->phase : "-");
 	if (s->blockers.n > 0)
 	{
-		char	   *prefix = xasprintf("%s: ", u->label);
+		char *prefix = xasprintf("%s: ", u->label);
 
 		bar_clear(e);
 		blockers_log(&s->blockers, LOG_LEVEL_INFO, prefix);
 		free(prefix);
 	}
 	if (own.len > 0)
-		elog(e, LOG_LEVEL_INFO, "waiting_for_own", NULL,
-			 "%s waits for our own build of %s: concurrent builds of expression and partial indexes wait for each other (a PostgreSQL rule); -j gains nothing for them",
-			 u->label, own.data);
+		elog(
+			e, LOG_LEVEL_INFO, "waiting_for_own", NULL,
+			"%s waits for our own build of %s: concurrent builds of expression and partial indexes wait for each other (a PostgreSQL rule); -j gains nothing for them",
+			u->label, own.data);
 	strbuf_free(&own);
 	s->last_wait_report = monotonic_ms();
 }
@@ -1189,13 +1191,13 @@ report_wait(engine *e, slot *s, const char *wait_event, int64_t waited)
 static void
 draw_bar(engine *e)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	strbuf_init(&sb);
 	for (int i = 0; i < e->n_slots; i++)
 	{
-		slot	   *s = &e->slots[i];
-		unit	   *u;
+		slot *s = &e->slots[i];
+		unit *u;
 
 		if (!s->ps.busy || s->job == NULL)
 			continue;
@@ -1223,14 +1225,14 @@ draw_bar(engine *e)
 static void
 monitor_tick(engine *e)
 {
-	int			pids[INDEXER_MAX_JOBS];
-	char		pidbuf[INDEXER_MAX_JOBS * 12 + 3];
-	int			n = 0;
+	int         pids[INDEXER_MAX_JOBS];
+	char        pidbuf[INDEXER_MAX_JOBS * 12 + 3];
+	int         n = 0;
 	const char *values[1] = {pidbuf};
 	PGresult   *res = NULL;
-	db_error	err = {0};
-	int64_t		now = monotonic_ms();
-	size_t		off = 0;
+	db_error    err = {0};
+	int64_t     now = monotonic_ms();
+	size_t      off = 0;
 
 	for (int i = 0; i < e->n_slots; i++)
 		if (e->slots[i].ps.busy && e->slots[i].pid > 0)
@@ -1246,8 +1248,9 @@ monitor_tick(engine *e)
 	{
 		if (!cancel_pending() && PQstatus(e->env->monitor) != CONNECTION_OK)
 		{
-			elog(e, LOG_LEVEL_WARNING, "monitor_lost", NULL,
-				 "lost the run's main connection: lock waits are no longer bounded by --lock-timeout, and the run lock is gone");
+			elog(
+				e, LOG_LEVEL_WARNING, "monitor_lost", NULL,
+				"lost the run's main connection: lock waits are no longer bounded by --lock-timeout, and the run lock is gone");
 			e->monitor_broken = true;
 		}
 		db_error_clear(&err);
@@ -1255,19 +1258,15 @@ monitor_tick(engine *e)
 	}
 	for (int row = 0; row < PQntuples(res); row++)
 	{
-		slot	   *s = slot_by_pid(e, atoi(PQgetvalue(res, row, 0)));
+		slot       *s = slot_by_pid(e, atoi(PQgetvalue(res, row, 0)));
 		const char *wtype = PQgetvalue(res, row, 1);
 		const char *wevent = PQgetvalue(res, row, 2);
 		const char *phase = PQgetvalue(res, row, 3);
-		long long	bt = atoll(PQgetvalue(res, row, 4)),
-					bd = atoll(PQgetvalue(res, row, 5)),
-					tt = atoll(PQgetvalue(res, row, 6)),
-					td = atoll(PQgetvalue(res, row, 7)),
-					lt = atoll(PQgetvalue(res, row, 8)),
-					ld = atoll(PQgetvalue(res, row, 9)),
-					pt = atoll(PQgetvalue(res, row, 10)),
-					pd = atoll(PQgetvalue(res, row, 11));
-		unit	   *u;
+		long long   bt = atoll(PQgetvalue(res, row, 4)), bd = atoll(PQgetvalue(res, row, 5)),
+				  tt = atoll(PQgetvalue(res, row, 6)), td = atoll(PQgetvalue(res, row, 7)),
+				  lt = atoll(PQgetvalue(res, row, 8)), ld = atoll(PQgetvalue(res, row, 9)),
+				  pt = atoll(PQgetvalue(res, row, 10)), pd = atoll(PQgetvalue(res, row, 11));
+		unit *u;
 
 		if (s == NULL || s->job == NULL)
 			continue;
@@ -1319,13 +1318,13 @@ monitor_tick(engine *e)
 			if (e->set->lock_timeout_ms > 0 && !s->ps.cancel_sent &&
 				now - s->relation_wait_since >= e->set->lock_timeout_ms)
 			{
-				char		buf[32];
-				char	   *prefix = xasprintf("%s: ", u->label);
+				char  buf[32];
+				char *prefix = xasprintf("%s: ", u->label);
 
 				format_duration(e->set->lock_timeout_ms, buf, sizeof(buf));
 				elog(e, LOG_LEVEL_WARNING, "lock_timeout", NULL,
-					 "%s: waited longer than --lock-timeout %s for a lock on the table; canceling",
-					 u->label, buf);
+					 "%s: waited longer than --lock-timeout %s for a lock on the table; canceling", u->label,
+					 buf);
 				blockers_log(&s->blockers, LOG_LEVEL_WARNING, prefix);
 				free(prefix);
 				s->watchdog_fired = true;
@@ -1341,18 +1340,18 @@ monitor_tick(engine *e)
 			(s->last_wait_report == 0 || now - s->last_wait_report >= WAIT_REPORT_MS))
 			report_wait(e, s, wevent, now - s->lock_wait_since);
 
-		if (e->set->progress && !e->bar && phase[0] != '\0' &&
-			now - s->ps.sent_ms >= PROGRESS_LOG_MS &&
+		if (e->set->progress && !e->bar && phase[0] != '\0' && now - s->ps.sent_ms >= PROGRESS_LOG_MS &&
 			(s->last_progress_log == 0 || now - s->last_progress_log >= PROGRESS_LOG_MS))
 		{
-			char		dur[32];
-			char		pct[16] = "";
+			char dur[32];
+			char pct[16] = "";
 
 			format_ms(now - s->ps.sent_ms, dur, sizeof(dur));
 			if (s->pct >= 0)
 				snprintf(pct, sizeof(pct), " %d%%", s->pct);
 			elog(e, LOG_LEVEL_INFO, "progress", NULL, "progress: %s: %s%s%s%s%s, %s", u->label, phase, pct,
-				 s->progress_detail[0] ? " (" : "", s->progress_detail, s->progress_detail[0] ? ")" : "", dur);
+				 s->progress_detail[0] ? " (" : "", s->progress_detail, s->progress_detail[0] ? ")" : "",
+				 dur);
 			s->last_progress_log = now;
 		}
 	}
@@ -1369,7 +1368,7 @@ monitor_tick(engine *e)
 static void
 begin_interrupt(engine *e)
 {
-	int			busy = 0;
+	int busy = 0;
 
 	e->interrupting = true;
 	e->cleanup_deadline = monotonic_ms() + BUILD_CLEANUP_BOUND_MS;
@@ -1391,7 +1390,7 @@ cmp_tables(const void *a, const void *b)
 {
 	const work_table *x = a;
 	const work_table *y = b;
-	int			c;
+	int               c;
 
 	if (x->bytes != y->bytes)
 		return x->bytes > y->bytes ? -1 : 1;
@@ -1434,15 +1433,16 @@ make_tables(engine *e)
 static void
 warn_memory(engine *e)
 {
-	int64_t		kb = e->set->maintenance_work_mem_kb;
+	int64_t kb = e->set->maintenance_work_mem_kb;
 
 	if (e->n_slots < 2)
 		return;
 	if (kb == 0)
 	{
-		PGresult   *res = db_query(e->env->monitor, "reading maintenance_work_mem",
-								   "SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem')) / 1024",
-								   0, NULL, PGRES_TUPLES_OK);
+		PGresult *res = db_query(
+			e->env->monitor, "reading maintenance_work_mem",
+			"SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem')) / 1024", 0,
+			NULL, PGRES_TUPLES_OK);
 
 		if (res == NULL)
 			return;
@@ -1450,17 +1450,18 @@ warn_memory(engine *e)
 		PQclear(res);
 	}
 	if (kb * e->n_slots > MWM_WARN_KB)
-		elog(e, LOG_LEVEL_WARNING, "memory", NULL,
-			 "%d builds at once with maintenance_work_mem %lldMB may use %lldMB of server memory (parallel workers share it); lower -j or --maintenance-work-mem if the server is short of memory",
-			 e->n_slots, (long long) kb / 1024, (long long) kb * e->n_slots / 1024);
+		elog(
+			e, LOG_LEVEL_WARNING, "memory", NULL,
+			"%d builds at once with maintenance_work_mem %lldMB may use %lldMB of server memory (parallel workers share it); lower -j or --maintenance-work-mem if the server is short of memory",
+			e->n_slots, (long long) kb / 1024, (long long) kb * e->n_slots / 1024);
 }
 
 int
 build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 {
-	engine		e;
-	int			rc = EXIT_OK;
-	int			wanted;
+	engine e;
+	int    rc = EXIT_OK;
+	int    wanted;
 
 	memset(&e, 0, sizeof(e));
 	e.env = env;
@@ -1470,7 +1471,7 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 	e.sum = sum;
 	e.jobs = xcalloc((size_t) (n + 1), sizeof(job));
 	e.bar = e.set->progress && log_get_format() == LOG_FORMAT_TEXT && isatty(STDERR_FILENO) &&
-		log_enabled(LOG_LEVEL_INFO);
+			log_enabled(LOG_LEVEL_INFO);
 	make_tables(&e);
 	if (e.n_tables == 0)
 		goto done;
@@ -1479,7 +1480,7 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 	e.slots = xcalloc((size_t) wanted, sizeof(slot));
 	for (int i = 0; i < wanted; i++)
 	{
-		slot	   *s = &e.slots[e.n_slots];
+		slot *s = &e.slots[e.n_slots];
 
 		s->table = -1;
 		s->pct = -1;
@@ -1504,16 +1505,16 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 		elog(&e, LOG_LEVEL_WARNING, "fewer_slots", NULL, "only %d of %d build connections could be opened",
 			 e.n_slots, wanted);
 	warn_memory(&e);
-	elog(&e, LOG_LEVEL_DEBUG, NULL, NULL, "%d table%s to work on, %d connection%s",
-		 e.n_tables, e.n_tables == 1 ? "" : "s", e.n_slots, e.n_slots == 1 ? "" : "s");
+	elog(&e, LOG_LEVEL_DEBUG, NULL, NULL, "%d table%s to work on, %d connection%s", e.n_tables,
+		 e.n_tables == 1 ? "" : "s", e.n_slots, e.n_slots == 1 ? "" : "s");
 
 	for (;;)
 	{
-		int64_t		now = monotonic_ms();
-		int64_t		timeout = 100;
-		bool		any = false;
+		int64_t        now = monotonic_ms();
+		int64_t        timeout = 100;
+		bool           any = false;
 		parallel_slot *busy[INDEXER_MAX_JOBS];
-		int			n_busy = 0;
+		int            n_busy = 0;
 
 		if (cancel_pending() && !e.interrupting)
 			begin_interrupt(&e);
@@ -1521,7 +1522,7 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 		{
 			for (int i = 0; i < e.n_slots; i++)
 			{
-				slot	   *s = &e.slots[i];
+				slot *s = &e.slots[i];
 
 				if (s->ps.busy && !s->deadline_fired)
 				{
@@ -1530,12 +1531,12 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 				}
 			}
 			if (now >= e.cleanup_deadline + HARD_STOP_MS)
-				break;			/* the server does not answer: give up */
+				break; /* the server does not answer: give up */
 		}
 
 		for (int i = 0; i < e.n_slots; i++)
 		{
-			slot	   *s = &e.slots[i];
+			slot *s = &e.slots[i];
 
 			if (s->job == NULL && !s->ps.busy)
 				slot_take_work(&e, s);
@@ -1560,10 +1561,10 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 
 		for (int i = 0; i < e.n_slots; i++)
 		{
-			slot	   *s = &e.slots[i];
-			bool		ok;
-			PGresult   *res = NULL;
-			db_error	err = {0};
+			slot     *s = &e.slots[i];
+			bool      ok;
+			PGresult *res = NULL;
+			db_error  err = {0};
 
 			if (!s->ps.busy)
 				continue;
@@ -1586,11 +1587,11 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 	/* whatever is still running after the hard stop: name it */
 	for (int i = 0; i < e.n_slots; i++)
 	{
-		slot	   *s = &e.slots[i];
+		slot *s = &e.slots[i];
 
 		if (s->job != NULL)
 		{
-			unit	   *u = &s->job->units[s->job->cur < s->job->n_units ? s->job->cur : 0];
+			unit *u = &s->job->units[s->job->cur < s->job->n_units ? s->job->cur : 0];
 
 			if (u->kind == UNIT_BUILD && u->created)
 			{

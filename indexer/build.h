@@ -46,21 +46,21 @@
 typedef struct build_env
 {
 	const indexer_settings *settings;
-	const conn_options *conn_opts;	/* for the slots' connections */
-	PGconn	   *monitor;		/* the run's main connection: watchdog and
+	const conn_options     *conn_opts; /* for the slots' connections */
+	PGconn                 *monitor;   /* the run's main connection: watchdog and
 								 * progress queries (idle otherwise) */
 } build_env;
 
 typedef struct build_summary
 {
-	int			built;
-	int			repaired;
-	int			rebuilt;
-	int			dropped;
-	int			cleaned;		/* definitions whose leftovers were dropped */
-	int			failed_critical;
-	int			failed_noncritical;
-	int			interrupted;
+	int built;
+	int repaired;
+	int rebuilt;
+	int dropped;
+	int cleaned; /* definitions whose leftovers were dropped */
+	int failed_critical;
+	int failed_noncritical;
+	int interrupted;
 } build_summary;
 
 /*
@@ -71,6 +71,6 @@ typedef struct build_summary
  * those in flight finish), EXIT_UNREACHABLE when no connection could be
  * opened, or the cancel exit code after a signal.
  */
-int			build_run(plan_item *items, int n, const build_env *env, build_summary *sum);
+int build_run(plan_item *items, int n, const build_env *env, build_summary *sum);
 
-#endif							/* INDEXER_BUILD_H */
+#endif /* INDEXER_BUILD_H */

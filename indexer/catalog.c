@@ -30,98 +30,97 @@
  * (pg_partition_tree() locks every partition).
  */
 static const char *const catalog_sql =
-"/* indexer: catalog */ "
-"WITH d AS ("
-"  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
-"         WITH ORDINALITY AS d(schema, tbl, name, tmp_new, tmp_old, ord)"
-") "
-"SELECT d.ord, n.oid IS NOT NULL, t.oid, t.relkind, "
-"  CASE WHEN t.relkind = 'p' THEN ("
-"         WITH RECURSIVE tree(relid) AS ("
-"           SELECT t.oid UNION ALL"
-"           SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid)"
-"         SELECT coalesce(sum(c.relpages::bigint), 0) FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.relid)"
-"       ELSE coalesce(t.relpages::bigint, 0) END "
-"       * pg_catalog.current_setting('block_size')::bigint, "
-"  r.oid, r.relkind, i.indexrelid IS NOT NULL, i.indrelid = t.oid, "
-"  CASE WHEN i.indexrelid IS NOT NULL AND i.indrelid IS DISTINCT FROM t.oid THEN pg_catalog.format('%I.%I', otn.nspname, ot.relname) END, "
-"  coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
-"  CASE WHEN i.indexrelid IS NOT NULL THEN pg_catalog.pg_get_indexdef(r.oid) END, "
-"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
-"    WHERE con.conindid = r.oid), "
-"  (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1), "
-"  coalesce(r.relpages::bigint, 0) * pg_catalog.current_setting('block_size')::bigint, "
-"  (SELECT pg_catalog.string_agg(l.relname || chr(2) || li.indisvalid::text, chr(1) ORDER BY l.relname)"
-"     FROM pg_catalog.pg_index li JOIN pg_catalog.pg_class l ON l.oid = li.indexrelid"
-"    WHERE li.indrelid = t.oid AND l.relname <> d.name"
-"      AND (l.relname IN (d.tmp_new, d.tmp_old)"
-"           OR (left(l.relname, length(d.name)) = d.name"
-"               AND substr(l.relname, length(d.name) + 1) ~ '^_cc(new|old)[0-9]*$'))) "
-"FROM d "
-"LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
-"LEFT JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = d.tbl "
-"LEFT JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = d.name "
-"LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = r.oid "
-"LEFT JOIN pg_catalog.pg_class ot ON ot.oid = i.indrelid "
-"LEFT JOIN pg_catalog.pg_namespace otn ON otn.oid = ot.relnamespace "
-"ORDER BY d.ord";
+	"/* indexer: catalog */ "
+	"WITH d AS ("
+	"  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+	"         WITH ORDINALITY AS d(schema, tbl, name, tmp_new, tmp_old, ord)"
+	") "
+	"SELECT d.ord, n.oid IS NOT NULL, t.oid, t.relkind, "
+	"  CASE WHEN t.relkind = 'p' THEN ("
+	"         WITH RECURSIVE tree(relid) AS ("
+	"           SELECT t.oid UNION ALL"
+	"           SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid)"
+	"         SELECT coalesce(sum(c.relpages::bigint), 0) FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.relid)"
+	"       ELSE coalesce(t.relpages::bigint, 0) END "
+	"       * pg_catalog.current_setting('block_size')::bigint, "
+	"  r.oid, r.relkind, i.indexrelid IS NOT NULL, i.indrelid = t.oid, "
+	"  CASE WHEN i.indexrelid IS NOT NULL AND i.indrelid IS DISTINCT FROM t.oid THEN pg_catalog.format('%I.%I', otn.nspname, ot.relname) END, "
+	"  coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
+	"  CASE WHEN i.indexrelid IS NOT NULL THEN pg_catalog.pg_get_indexdef(r.oid) END, "
+	"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
+	"    WHERE con.conindid = r.oid), "
+	"  (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1), "
+	"  coalesce(r.relpages::bigint, 0) * pg_catalog.current_setting('block_size')::bigint, "
+	"  (SELECT pg_catalog.string_agg(l.relname || chr(2) || li.indisvalid::text, chr(1) ORDER BY l.relname)"
+	"     FROM pg_catalog.pg_index li JOIN pg_catalog.pg_class l ON l.oid = li.indexrelid"
+	"    WHERE li.indrelid = t.oid AND l.relname <> d.name"
+	"      AND (l.relname IN (d.tmp_new, d.tmp_old)"
+	"           OR (left(l.relname, length(d.name)) = d.name"
+	"               AND substr(l.relname, length(d.name) + 1) ~ '^_cc(new|old)[0-9]*$'))) "
+	"FROM d "
+	"LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
+	"LEFT JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = d.tbl "
+	"LEFT JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = d.name "
+	"LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = r.oid "
+	"LEFT JOIN pg_catalog.pg_class ot ON ot.oid = i.indrelid "
+	"LEFT JOIN pg_catalog.pg_namespace otn ON otn.oid = ot.relnamespace "
+	"ORDER BY d.ord";
 
-const char *const CATALOG_INDEX_STATE_SQL =
-"/* indexer: index state */ "
-"SELECT i.indisvalid, i.indisready, i.indrelid = $3::oid "
-"FROM pg_catalog.pg_class c "
-"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-"JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
-"WHERE n.nspname = $1 AND c.relname = $2";
+const char *const CATALOG_INDEX_STATE_SQL = "/* indexer: index state */ "
+											"SELECT i.indisvalid, i.indisready, i.indrelid = $3::oid "
+											"FROM pg_catalog.pg_class c "
+											"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+											"JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
+											"WHERE n.nspname = $1 AND c.relname = $2";
 
 static const char *const index_states_sql =
-"/* indexer: index states */ "
-"SELECT d.ord, c.oid IS NOT NULL, coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
-"       coalesce(i.indrelid = d.tbl::oid, false) "
-"FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS d(schema, name, tbl, ord) "
-"LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
-"LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = d.name "
-"LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
-"ORDER BY d.ord";
+	"/* indexer: index states */ "
+	"SELECT d.ord, c.oid IS NOT NULL, coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
+	"       coalesce(i.indrelid = d.tbl::oid, false) "
+	"FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS d(schema, name, tbl, ord) "
+	"LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
+	"LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = d.name "
+	"LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
+	"ORDER BY d.ord";
 
 /*
  * The partitions below $1, and for each the index attached in the tree of
  * the index $2.$3 (itree: that index and every index attached below it).
  */
 static const char *const partitions_sql =
-"/* indexer: partitions */ "
-"WITH RECURSIVE tree(relid, parent, level) AS ("
-"  SELECT $1::oid, 0::oid, 0 UNION ALL"
-"  SELECT i.inhrelid, i.inhparent, tree.level + 1"
-"    FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid), "
-"itree(indexrelid) AS ("
-"  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-"   WHERE n.nspname = $2 AND c.relname = $3 UNION ALL"
-"  SELECT ih.inhrelid FROM pg_catalog.pg_inherits ih JOIN itree ON ih.inhparent = itree.indexrelid) "
-"SELECT tree.relid, tree.parent, tree.level, c.relkind, n.nspname, c.relname, ai.relname, aii.indisvalid "
-"FROM tree "
-"JOIN pg_catalog.pg_class c ON c.oid = tree.relid "
-"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-"LEFT JOIN (itree JOIN pg_catalog.pg_index aii ON aii.indexrelid = itree.indexrelid"
-"           JOIN pg_catalog.pg_class ai ON ai.oid = aii.indexrelid) ON aii.indrelid = tree.relid "
-"WHERE tree.level > 0 "
-"ORDER BY tree.level, c.relname";
+	"/* indexer: partitions */ "
+	"WITH RECURSIVE tree(relid, parent, level) AS ("
+	"  SELECT $1::oid, 0::oid, 0 UNION ALL"
+	"  SELECT i.inhrelid, i.inhparent, tree.level + 1"
+	"    FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid), "
+	"itree(indexrelid) AS ("
+	"  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	"   WHERE n.nspname = $2 AND c.relname = $3 UNION ALL"
+	"  SELECT ih.inhrelid FROM pg_catalog.pg_inherits ih JOIN itree ON ih.inhparent = itree.indexrelid) "
+	"SELECT tree.relid, tree.parent, tree.level, c.relkind, n.nspname, c.relname, ai.relname, aii.indisvalid "
+	"FROM tree "
+	"JOIN pg_catalog.pg_class c ON c.oid = tree.relid "
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	"LEFT JOIN (itree JOIN pg_catalog.pg_index aii ON aii.indexrelid = itree.indexrelid"
+	"           JOIN pg_catalog.pg_class ai ON ai.oid = aii.indexrelid) ON aii.indrelid = tree.relid "
+	"WHERE tree.level > 0 "
+	"ORDER BY tree.level, c.relname";
 
 static const char *const indexes_sql =
-"/* indexer: indexes */ "
-"SELECT n.nspname, t.relname, c.relname, i.indisvalid, "
-"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
-"    WHERE con.conindid = c.oid AND con.conrelid = t.oid), "
-"  pg_catalog.md5(concat_ws('|', i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text,"
-"     pg_catalog.pg_get_expr(i.indexprs, i.indrelid), pg_catalog.pg_get_expr(i.indpred, i.indrelid),"
-"     c.relam::text, i.indisunique::text, i.indnullsnotdistinct::text)), "
-"  pg_catalog.pg_get_indexdef(c.oid) "
-"FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS d(schema, tbl) "
-"JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
-"JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = d.tbl "
-"JOIN pg_catalog.pg_index i ON i.indrelid = t.oid "
-"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-"ORDER BY 1, 2, 3";
+	"/* indexer: indexes */ "
+	"SELECT n.nspname, t.relname, c.relname, i.indisvalid, "
+	"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
+	"    WHERE con.conindid = c.oid AND con.conrelid = t.oid), "
+	"  pg_catalog.md5(concat_ws('|', i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text,"
+	"     pg_catalog.pg_get_expr(i.indexprs, i.indrelid), pg_catalog.pg_get_expr(i.indpred, i.indrelid),"
+	"     c.relam::text, i.indisunique::text, i.indnullsnotdistinct::text)), "
+	"  pg_catalog.pg_get_indexdef(c.oid) "
+	"FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS d(schema, tbl) "
+	"JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
+	"JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = d.tbl "
+	"JOIN pg_catalog.pg_index i ON i.indrelid = t.oid "
+	"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+	"ORDER BY 1, 2, 3";
 
 const char *
 catalog_relkind_name(char relkind)
@@ -156,10 +155,10 @@ catalog_relkind_name(char relkind)
 char *
 catalog_derived_name(const char *base, const char *suffix)
 {
-	char	   *full = xasprintf("%s%s", base, suffix);
-	uint32_t	hash = 2166136261u;
-	size_t		keep = INDEX_SQL_MAX_IDENT - 9;
-	char	   *cut;
+	char    *full = xasprintf("%s%s", base, suffix);
+	uint32_t hash = 2166136261u;
+	size_t   keep = INDEX_SQL_MAX_IDENT - 9;
+	char    *cut;
 
 	if (strlen(full) <= INDEX_SQL_MAX_IDENT)
 		return full;
@@ -193,9 +192,9 @@ parse_leftovers(const char *text, catalog_entry *e)
 
 	while (*p)
 	{
-		const char *end = strchr(p, '\1');
-		size_t		len = end ? (size_t) (end - p) : strlen(p);
-		const char *sep = memchr(p, '\2', len);
+		const char       *end = strchr(p, '\1');
+		size_t            len = end ? (size_t) (end - p) : strlen(p);
+		const char       *sep = memchr(p, '\2', len);
 		catalog_leftover *l;
 
 		e->leftovers = xrealloc(e->leftovers, sizeof(catalog_leftover) * (size_t) (e->n_leftovers + 1));
@@ -209,16 +208,16 @@ parse_leftovers(const char *text, catalog_entry *e)
 int
 catalog_load(PGconn *conn, index_def *const *defs, int n, catalog_entry **out)
 {
-	const char **schemas = xcalloc((size_t) (n + 1), sizeof(char *));
-	const char **tables = xcalloc((size_t) (n + 1), sizeof(char *));
-	const char **names = xcalloc((size_t) (n + 1), sizeof(char *));
-	char	  **tmp_new = xcalloc((size_t) (n + 1), sizeof(char *));
-	char	  **tmp_old = xcalloc((size_t) (n + 1), sizeof(char *));
-	char	   *values[5];
-	db_error	err = {0};
-	PGresult   *res = NULL;
+	const char   **schemas = xcalloc((size_t) (n + 1), sizeof(char *));
+	const char   **tables = xcalloc((size_t) (n + 1), sizeof(char *));
+	const char   **names = xcalloc((size_t) (n + 1), sizeof(char *));
+	char         **tmp_new = xcalloc((size_t) (n + 1), sizeof(char *));
+	char         **tmp_old = xcalloc((size_t) (n + 1), sizeof(char *));
+	char          *values[5];
+	db_error       err = {0};
+	PGresult      *res = NULL;
 	catalog_entry *entries;
-	int			rc = EXIT_OK;
+	int            rc = EXIT_OK;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -237,7 +236,7 @@ catalog_load(PGconn *conn, index_def *const *defs, int n, catalog_entry **out)
 	entries = xcalloc((size_t) (n + 1), sizeof(catalog_entry));
 	if (!db_run(conn, catalog_sql, 5, (const char *const *) values, PGRES_TUPLES_OK, &res, &err, NULL))
 	{
-		char	   *msg = db_error_format(&err);
+		char *msg = db_error_format(&err);
 
 		if (cancel_pending())
 			rc = cancel_exit_code();
@@ -328,12 +327,11 @@ catalog_index_state_from(const PGresult *res, catalog_index_state *st)
 
 bool
 catalog_index_states(PGconn *conn, const char *const *schemas, const char *const *names,
-					 const char *const *table_oids, int n, catalog_index_state *states,
-					 db_error *err)
+					 const char *const *table_oids, int n, catalog_index_state *states, db_error *err)
 {
-	char	   *values[3];
-	PGresult   *res = NULL;
-	bool		ok;
+	char     *values[3];
+	PGresult *res = NULL;
+	bool      ok;
 
 	values[0] = db_text_array_literal(schemas, n);
 	values[1] = db_text_array_literal(names, n);
@@ -356,12 +354,12 @@ catalog_index_states(PGconn *conn, const char *const *schemas, const char *const
 }
 
 int
-catalog_partitions(PGconn *conn, const char *table_oid, const char *schema,
-				   const char *index_name, catalog_partition **out, db_error *err)
+catalog_partitions(PGconn *conn, const char *table_oid, const char *schema, const char *index_name,
+				   catalog_partition **out, db_error *err)
 {
 	const char *values[3] = {table_oid, schema, index_name};
 	PGresult   *res;
-	int			n;
+	int         n;
 
 	*out = NULL;
 	if (!db_run(conn, partitions_sql, 3, values, PGRES_TUPLES_OK, &res, err, NULL))
@@ -402,12 +400,12 @@ catalog_partitions_free(catalog_partition *parts, int n)
 }
 
 int
-catalog_indexes(PGconn *conn, const char *const *schemas, const char *const *tables,
-				int n, catalog_index **out)
+catalog_indexes(PGconn *conn, const char *const *schemas, const char *const *tables, int n,
+				catalog_index **out)
 {
-	char	   *values[2];
-	PGresult   *res;
-	int			count;
+	char     *values[2];
+	PGresult *res;
+	int       count;
 
 	*out = NULL;
 	values[0] = db_text_array_literal(schemas, n);

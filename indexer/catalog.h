@@ -39,63 +39,63 @@
 /* A leftover index next to a definition's. */
 typedef struct catalog_leftover
 {
-	char	   *name;
-	bool		valid;
+	char *name;
+	bool  valid;
 } catalog_leftover;
 
 typedef struct catalog_entry
 {
-	bool		schema_exists;
-	char	   *table_oid;		/* NULL when the table does not exist */
-	char		table_kind;		/* its relkind, 0 when missing */
-	int64_t		table_bytes;	/* estimate, partitions included */
-	char	   *rel_oid;		/* relation named like the index; NULL if none */
-	char		rel_kind;		/* its relkind, 0 when none */
-	bool		is_index;		/* rel is an index (relkind i or I) */
-	bool		on_table;		/* ... on the definition's table */
-	char	   *other_table;	/* "schema.table" it is on, when not */
-	bool		valid;
-	bool		ready;
-	char	   *indexdef;		/* pg_get_indexdef(), NULL if not an index */
-	char	   *constraints;	/* constraints using it ("a, b"), or NULL */
-	int			build_pid;		/* backend building it now, 0 if none */
-	int64_t		index_bytes;	/* estimate */
+	bool              schema_exists;
+	char             *table_oid;   /* NULL when the table does not exist */
+	char              table_kind;  /* its relkind, 0 when missing */
+	int64_t           table_bytes; /* estimate, partitions included */
+	char             *rel_oid;     /* relation named like the index; NULL if none */
+	char              rel_kind;    /* its relkind, 0 when none */
+	bool              is_index;    /* rel is an index (relkind i or I) */
+	bool              on_table;    /* ... on the definition's table */
+	char             *other_table; /* "schema.table" it is on, when not */
+	bool              valid;
+	bool              ready;
+	char             *indexdef;    /* pg_get_indexdef(), NULL if not an index */
+	char             *constraints; /* constraints using it ("a, b"), or NULL */
+	int               build_pid;   /* backend building it now, 0 if none */
+	int64_t           index_bytes; /* estimate */
 	catalog_leftover *leftovers;
-	int			n_leftovers;
+	int               n_leftovers;
 } catalog_entry;
 
 /* One partition (at any depth) of a partitioned table. */
 typedef struct catalog_partition
 {
-	char	   *oid;
-	char	   *parent_oid;
-	int			level;			/* 1: a direct partition */
-	char		kind;			/* relkind: r, p, f */
-	char	   *schema;
-	char	   *name;
-	char	   *attached_index; /* its index in the tree, NULL if none */
-	bool		attached_valid;
+	char *oid;
+	char *parent_oid;
+	int   level; /* 1: a direct partition */
+	char  kind;  /* relkind: r, p, f */
+	char *schema;
+	char *name;
+	char *attached_index; /* its index in the tree, NULL if none */
+	bool  attached_valid;
 } catalog_partition;
 
 /* An index on a covered table, for status. */
 typedef struct catalog_index
 {
-	char	   *schema;
-	char	   *table;
-	char	   *name;
-	bool		valid;
-	char	   *constraints;	/* NULL if none */
-	char	   *signature;		/* equal for indexes that index the same */
-	char	   *indexdef;
+	char *schema;
+	char *table;
+	char *name;
+	bool  valid;
+	char *constraints; /* NULL if none */
+	char *signature;   /* equal for indexes that index the same */
+	char *indexdef;
 } catalog_index;
 
 /* The state of one index after a build or drop. */
 typedef struct catalog_index_state
 {
-	bool		exists;
-	bool		valid;
-	bool		ready;
-	bool		on_table;		/* on the table whose oid was given */
+	bool exists;
+	bool valid;
+	bool ready;
+	bool on_table; /* on the table whose oid was given */
 } catalog_index_state;
 
 /*
@@ -104,7 +104,7 @@ typedef struct catalog_index_state
  * the full name are added, so different long names stay different.
  * Caller frees.
  */
-char	   *catalog_derived_name(const char *base, const char *suffix);
+char *catalog_derived_name(const char *base, const char *suffix);
 
 /*
  * Run the catalog query for defs[0..n-1] over conn.  Returns EXIT_OK with
@@ -112,9 +112,9 @@ char	   *catalog_derived_name(const char *base, const char *suffix);
  * or logs the failure and returns EXIT_UNREACHABLE, or the cancel exit code
  * when a signal interrupted it.
  */
-int			catalog_load(PGconn *conn, index_def *const *defs, int n, catalog_entry **out);
+int catalog_load(PGconn *conn, index_def *const *defs, int n, catalog_entry **out);
 
-void		catalog_free(catalog_entry *entries, int n);
+void catalog_free(catalog_entry *entries, int n);
 
 /*
  * The partitions of the partitioned table table_oid, parents before their
@@ -122,10 +122,10 @@ void		catalog_free(catalog_entry *entries, int n);
  * index schema.index_name (none when that does not exist yet).  Returns
  * the count, or -1 after filling err.
  */
-int			catalog_partitions(PGconn *conn, const char *table_oid, const char *schema,
-							   const char *index_name, catalog_partition **out, db_error *err);
+int catalog_partitions(PGconn *conn, const char *table_oid, const char *schema, const char *index_name,
+					   catalog_partition **out, db_error *err);
 
-void		catalog_partitions_free(catalog_partition *parts, int n);
+void catalog_partitions_free(catalog_partition *parts, int n);
 
 /*
  * The state of schema.name (relative to table table_oid).  Returns true
@@ -134,27 +134,26 @@ void		catalog_partitions_free(catalog_partition *parts, int n);
  * CATALOG_INDEX_STATE_SQL, and catalog_index_state_from() reads its result.
  */
 extern const char *const CATALOG_INDEX_STATE_SQL;
-void		catalog_index_state_from(const PGresult *res, catalog_index_state *st);
+void                     catalog_index_state_from(const PGresult *res, catalog_index_state *st);
 
 /*
  * The states of several relations of the same name list, for partitions:
  * for each i, is schemas[i].names[i] an index on table_oids[i], valid?
  * states[] must hold n.  Returns true or false with err filled.
  */
-bool		catalog_index_states(PGconn *conn, const char *const *schemas, const char *const *names,
-								 const char *const *table_oids, int n, catalog_index_state *states,
-								 db_error *err);
+bool catalog_index_states(PGconn *conn, const char *const *schemas, const char *const *names,
+						  const char *const *table_oids, int n, catalog_index_state *states, db_error *err);
 
 /*
  * Every index on the tables (schemas[i], tables[i]).  Returns the count
  * (free with catalog_indexes_free) or -1 after logging.
  */
-int			catalog_indexes(PGconn *conn, const char *const *schemas, const char *const *tables,
-							int n, catalog_index **out);
+int catalog_indexes(PGconn *conn, const char *const *schemas, const char *const *tables, int n,
+					catalog_index **out);
 
-void		catalog_indexes_free(catalog_index *idx, int n);
+void catalog_indexes_free(catalog_index *idx, int n);
 
 /* "table", "view", "sequence", ... for a relkind. */
 const char *catalog_relkind_name(char relkind);
 
-#endif							/* INDEXER_CATALOG_H */
+#endif /* INDEXER_CATALOG_H */

@@ -28,33 +28,30 @@
 #include "memory.h"
 
 /* The fields a definition may have, as listed in messages. */
-static const char *const index_fields[] = {
-	"name", "table", "sql", "critical", "description", "schema", "state"
-};
+static const char *const index_fields[] = {"name",        "table",  "sql",  "critical",
+										   "description", "schema", "state"};
 
-#define N_INDEX_FIELDS ((int) (sizeof(index_fields) / sizeof(index_fields[0])))
+#define N_INDEX_FIELDS    ((int) (sizeof(index_fields) / sizeof(index_fields[0])))
 #define INDEX_FIELDS_LIST "name, table, sql, critical, description, schema, state"
 
 /* Keys that would put a connection or a secret into the file. */
-static const char *const credential_keys[] = {
-	"dsn", "database_url", "url", "conninfo", "connection", "password", "passfile"
-};
+static const char *const credential_keys[] = {"dsn",        "database_url", "url",     "conninfo",
+											  "connection", "password",     "passfile"};
 
 /*
  * Log one problem as "<file>:<line>: <who>: <message>"; line 0 leaves the
  * line out, who NULL leaves the subject out.
  */
-static void
-problem(const char *path, int line, const char *who, const char *fmt,...)
+static void problem(const char *path, int line, const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 static void
-problem(const char *path, int line, const char *who, const char *fmt,...)
+problem(const char *path, int line, const char *who, const char *fmt, ...)
 {
-	strbuf		msg;
-	char		linebuf[16];
-	va_list		ap;
-	log_field	fields[] = {{"file", path}, {"line", linebuf}, {NULL, NULL}};
+	strbuf    msg;
+	char      linebuf[16];
+	va_list   ap;
+	log_field fields[] = {{"file", path}, {"line", linebuf}, {NULL, NULL}};
 
 	strbuf_init(&msg);
 	va_start(ap, fmt);
@@ -110,15 +107,14 @@ line_of(const config_setting_t *s)
  * Returns a copy, or NULL after logging.
  */
 static char *
-string_field(const char *path, const char *who, const config_setting_t *f,
-			 bool allow_empty, size_t max_len)
+string_field(const char *path, const char *who, const config_setting_t *f, bool allow_empty, size_t max_len)
 {
 	const char *v;
 
 	if (config_setting_type(f) != CONFIG_TYPE_STRING)
 	{
-		problem(path, line_of(f), who, "field \"%s\" must be a string, not %s",
-				config_setting_name(f), type_name(f));
+		problem(path, line_of(f), who, "field \"%s\" must be a string, not %s", config_setting_name(f),
+				type_name(f));
 		return NULL;
 	}
 	v = config_setting_get_string(f);
@@ -142,9 +138,9 @@ static bool
 load_index(const char *path, const config_setting_t *g, int ordinal, index_def *def)
 {
 	const config_setting_t *f;
-	char	   *who;
-	bool		ok = true;
-	bool		sql_given = false;
+	char                   *who;
+	bool                    ok = true;
+	bool                    sql_given = false;
 
 	def->line = line_of(g);
 	def->state = INDEX_STATE_PRESENT;
@@ -159,8 +155,8 @@ load_index(const char *path, const config_setting_t *g, int ordinal, index_def *
 	for (int i = 0; i < config_setting_length(g); i++)
 	{
 		const config_setting_t *m = config_setting_get_elem(g, (unsigned) i);
-		const char *field = config_setting_name(m);
-		bool		known = false;
+		const char             *field = config_setting_name(m);
+		bool                    known = false;
 
 		for (int k = 0; k < N_INDEX_FIELDS; k++)
 			known = known || strcmp(field, index_fields[k]) == 0;
@@ -201,7 +197,7 @@ load_index(const char *path, const config_setting_t *g, int ordinal, index_def *
 		}
 		else if (strcmp(field, "state") == 0)
 		{
-			char	   *state = string_field(path, who, m, false, 0);
+			char *state = string_field(path, who, m, false, 0);
 
 			if (state == NULL)
 				ok = false;
@@ -211,8 +207,8 @@ load_index(const char *path, const config_setting_t *g, int ordinal, index_def *
 				def->state = INDEX_STATE_ABSENT;
 			else
 			{
-				problem(path, line_of(m), who, "field \"state\" must be \"present\" or \"absent\", not \"%s\"",
-						state);
+				problem(path, line_of(m), who,
+						"field \"state\" must be \"present\" or \"absent\", not \"%s\"", state);
 				ok = false;
 			}
 			free(state);
@@ -237,7 +233,7 @@ load_index(const char *path, const config_setting_t *g, int ordinal, index_def *
 	}
 	if (def->sql != NULL)
 	{
-		char	   *why = NULL;
+		char *why = NULL;
 
 		def->parsed = index_sql_parse(def->sql, &why);
 		if (def->parsed == NULL)
@@ -253,30 +249,31 @@ load_index(const char *path, const config_setting_t *g, int ordinal, index_def *
 
 /* Check one member of the settings group and keep its value. */
 static bool
-load_setting(const char *path, const config_setting_t *m, index_config *cfg,
-			 indexer_settings *scratch)
+load_setting(const char *path, const config_setting_t *m, index_config *cfg, indexer_settings *scratch)
 {
-	const char *key = config_setting_name(m);
-	int			id = settings_find_key(key);
-	char	   *text;
-	char		why[256];
+	const char           *key = config_setting_name(m);
+	int                   id = settings_find_key(key);
+	char                 *text;
+	char                  why[256];
 	config_setting_value *v;
 
 	for (size_t i = 0; i < sizeof(credential_keys) / sizeof(credential_keys[0]); i++)
 	{
 		if (strcmp(key, credential_keys[i]) == 0)
 		{
-			problem(path, line_of(m), "settings",
-					"\"%s\" is not allowed in the file: no connection strings or passwords here; use --dsn, DATABASE_URL or libpq's PG* variables",
-					key);
+			problem(
+				path, line_of(m), "settings",
+				"\"%s\" is not allowed in the file: no connection strings or passwords here; use --dsn, DATABASE_URL or libpq's PG* variables",
+				key);
 			return false;
 		}
 	}
 	if (id < 0)
 	{
-		problem(path, line_of(m), "settings",
-				"unknown setting \"%s\" (known: schema, jobs, lock_timeout, statement_timeout, retries, maintenance_work_mem, max_parallel_maintenance_workers, lock_wait, wait, log_format, progress)",
-				key);
+		problem(
+			path, line_of(m), "settings",
+			"unknown setting \"%s\" (known: schema, jobs, lock_timeout, statement_timeout, retries, maintenance_work_mem, max_parallel_maintenance_workers, lock_wait, wait, log_format, progress)",
+			key);
 		return false;
 	}
 	switch (settings_type((setting_id) id))
@@ -284,7 +281,8 @@ load_setting(const char *path, const config_setting_t *m, index_config *cfg,
 		case SETTING_TYPE_STRING:
 			if (config_setting_type(m) != CONFIG_TYPE_STRING)
 			{
-				problem(path, line_of(m), "settings", "field \"%s\" must be a string, not %s", key, type_name(m));
+				problem(path, line_of(m), "settings", "field \"%s\" must be a string, not %s", key,
+						type_name(m));
 				return false;
 			}
 			text = xstrdup(config_setting_get_string(m));
@@ -292,7 +290,8 @@ load_setting(const char *path, const config_setting_t *m, index_config *cfg,
 		case SETTING_TYPE_INT:
 			if (config_setting_type(m) != CONFIG_TYPE_INT && config_setting_type(m) != CONFIG_TYPE_INT64)
 			{
-				problem(path, line_of(m), "settings", "field \"%s\" must be an integer, not %s", key, type_name(m));
+				problem(path, line_of(m), "settings", "field \"%s\" must be an integer, not %s", key,
+						type_name(m));
 				return false;
 			}
 			text = xasprintf("%lld", (long long) config_setting_get_int64(m));
@@ -301,8 +300,8 @@ load_setting(const char *path, const config_setting_t *m, index_config *cfg,
 		default:
 			if (config_setting_type(m) != CONFIG_TYPE_BOOL)
 			{
-				problem(path, line_of(m), "settings", "field \"%s\" must be a boolean (true or false), not %s",
-						key, type_name(m));
+				problem(path, line_of(m), "settings",
+						"field \"%s\" must be a boolean (true or false), not %s", key, type_name(m));
 				return false;
 			}
 			text = xstrdup(config_setting_get_bool(m) ? "true" : "false");
@@ -325,19 +324,19 @@ load_setting(const char *path, const config_setting_t *m, index_config *cfg,
 int
 config_load(const char *path, index_config *cfg)
 {
-	config_t	lc;
-	FILE	   *fp;
+	config_t                lc;
+	FILE                   *fp;
 	const config_setting_t *root;
 	const config_setting_t *list = NULL;
-	bool		ok = true;
+	bool                    ok = true;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->path = xstrdup(path);
 	fp = fopen(path, "r");
 	if (fp == NULL)
 	{
-		log_event(LOG_LEVEL_ERROR, "invalid_config", NULL, "could not read config file \"%s\": %s",
-				  path, strerror(errno));
+		log_event(LOG_LEVEL_ERROR, "invalid_config", NULL, "could not read config file \"%s\": %s", path,
+				  strerror(errno));
 		return EXIT_USAGE;
 	}
 	config_init(&lc);
@@ -355,7 +354,7 @@ config_load(const char *path, index_config *cfg)
 	for (int i = 0; i < config_setting_length(root); i++)
 	{
 		const config_setting_t *m = config_setting_get_elem(root, (unsigned) i);
-		const char *key = config_setting_name(m);
+		const char             *key = config_setting_name(m);
 
 		if (strcmp(key, "indexes") == 0)
 			list = m;
@@ -365,7 +364,8 @@ config_load(const char *path, index_config *cfg)
 
 			if (config_setting_type(m) != CONFIG_TYPE_GROUP)
 			{
-				problem(path, line_of(m), NULL, "\"settings\" must be a group: settings = { jobs = 2; ... };");
+				problem(path, line_of(m), NULL,
+						"\"settings\" must be a group: settings = { jobs = 2; ... };");
 				ok = false;
 				continue;
 			}
@@ -376,8 +376,8 @@ config_load(const char *path, index_config *cfg)
 		}
 		else
 		{
-			problem(path, line_of(m), NULL, "unknown top-level setting \"%s\" (expected \"indexes\" and \"settings\")",
-					key);
+			problem(path, line_of(m), NULL,
+					"unknown top-level setting \"%s\" (expected \"indexes\" and \"settings\")", key);
 			ok = false;
 		}
 	}
@@ -390,14 +390,15 @@ config_load(const char *path, index_config *cfg)
 	else if (config_setting_type(list) != CONFIG_TYPE_LIST &&
 			 !(config_setting_type(list) == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0))
 	{
-		problem(path, line_of(list), NULL,
-				"\"indexes\" must be a list of groups in parentheses: indexes = ( { name = ...; }, { ... } ); not %s",
-				type_name(list));
+		problem(
+			path, line_of(list), NULL,
+			"\"indexes\" must be a list of groups in parentheses: indexes = ( { name = ...; }, { ... } ); not %s",
+			type_name(list));
 		ok = false;
 	}
 	else
 	{
-		int			n = config_setting_length(list);
+		int n = config_setting_length(list);
 
 		cfg->defs = xcalloc((size_t) (n > 0 ? n : 1), sizeof(index_def));
 		for (int i = 0; i < n; i++)
@@ -424,22 +425,21 @@ config_apply_settings(const index_config *cfg, indexer_settings *s)
 {
 	for (int i = 0; i < cfg->n_settings; i++)
 	{
-		char		why[256];
+		char why[256];
 
 		/* checked by config_load() on a scratch copy: cannot fail here */
-		(void) settings_apply(s, cfg->settings[i].id, cfg->settings[i].value, ORIGIN_FILE,
-							  why, sizeof(why));
+		(void) settings_apply(s, cfg->settings[i].id, cfg->settings[i].value, ORIGIN_FILE, why, sizeof(why));
 	}
 }
 
 int
 config_resolve(index_config *cfg, const char *default_schema)
 {
-	bool		ok = true;
+	bool ok = true;
 
 	for (int i = 0; i < cfg->n_defs; i++)
 	{
-		index_def  *d = &cfg->defs[i];
+		index_def *d = &cfg->defs[i];
 
 		if (!d->schema_given)
 		{
@@ -449,11 +449,11 @@ config_resolve(index_config *cfg, const char *default_schema)
 	}
 	for (int i = 0; i < cfg->n_defs; i++)
 	{
-		index_def  *d = &cfg->defs[i];
-		char	   *who;
+		index_def *d = &cfg->defs[i];
+		char      *who;
 
 		if (d->name == NULL || d->table == NULL)
-			continue;			/* reported by config_load() */
+			continue; /* reported by config_load() */
 		who = xasprintf("index \"%s\"", d->name);
 		for (int k = 0; k < i; k++)
 		{
@@ -461,15 +461,16 @@ config_resolve(index_config *cfg, const char *default_schema)
 
 			if (e->name && strcmp(e->name, d->name) == 0 && strcmp(e->schema, d->schema) == 0)
 			{
-				problem(cfg->path, d->line, who, "duplicate name \"%s\" in schema \"%s\" (first defined at line %d)",
-						d->name, d->schema, e->line);
+				problem(cfg->path, d->line, who,
+						"duplicate name \"%s\" in schema \"%s\" (first defined at line %d)", d->name,
+						d->schema, e->line);
 				ok = false;
 				break;
 			}
 		}
 		if (d->parsed != NULL)
 		{
-			char	   *why = NULL;
+			char *why = NULL;
 
 			if (!index_sql_check_definition(d->parsed, d->name, d->schema, d->table, &why))
 			{
@@ -499,7 +500,7 @@ config_free(index_config *cfg)
 		return;
 	for (int i = 0; i < cfg->n_defs; i++)
 	{
-		index_def  *d = &cfg->defs[i];
+		index_def *d = &cfg->defs[i];
 
 		free(d->name);
 		free(d->table);

@@ -36,41 +36,41 @@
 
 typedef enum index_state
 {
-	INDEX_STATE_PRESENT,		/* build it if it is missing */
-	INDEX_STATE_ABSENT			/* drop it concurrently if it exists */
+	INDEX_STATE_PRESENT, /* build it if it is missing */
+	INDEX_STATE_ABSENT   /* drop it concurrently if it exists */
 } index_state;
 
 /* One definition of the file. */
 typedef struct index_def
 {
-	char	   *name;
-	char	   *table;
-	char	   *schema;			/* its own, or the default once resolved */
-	bool		schema_given;	/* schema came from the definition */
-	char	   *sql;			/* NULL only for an absent one without sql */
-	index_sql  *parsed;			/* parse of sql, NULL with it */
-	char	   *description;	/* NULL if none */
-	bool		critical;
+	char       *name;
+	char       *table;
+	char       *schema;       /* its own, or the default once resolved */
+	bool        schema_given; /* schema came from the definition */
+	char       *sql;          /* NULL only for an absent one without sql */
+	index_sql  *parsed;       /* parse of sql, NULL with it */
+	char       *description;  /* NULL if none */
+	bool        critical;
 	index_state state;
-	int			line;			/* line of its group in the file */
-	int			sql_line;		/* line of its sql field */
+	int         line;     /* line of its group in the file */
+	int         sql_line; /* line of its sql field */
 } index_def;
 
 /* A value of the settings group, applied by the caller in its turn. */
 typedef struct config_setting_value
 {
-	setting_id	id;
-	char	   *value;			/* as text, e.g. "5s", "4", "true" */
-	int			line;
+	setting_id id;
+	char      *value; /* as text, e.g. "5s", "4", "true" */
+	int        line;
 } config_setting_value;
 
 typedef struct index_config
 {
-	char	   *path;
-	index_def  *defs;
-	int			n_defs;
+	char                 *path;
+	index_def            *defs;
+	int                   n_defs;
 	config_setting_value *settings;
-	int			n_settings;
+	int                   n_settings;
 } index_config;
 
 /*
@@ -78,25 +78,25 @@ typedef struct index_config
  * filled, or EXIT_USAGE after logging every problem found (*cfg then holds
  * what could be read and must still be freed).  Never connects anywhere.
  */
-int			config_load(const char *path, index_config *cfg);
+int config_load(const char *path, index_config *cfg);
 
 /*
  * Apply the file's settings group to s (origin ORIGIN_FILE).  Every value
  * was checked by config_load(), so this cannot fail.
  */
-void		config_apply_settings(const index_config *cfg, indexer_settings *s);
+void config_apply_settings(const index_config *cfg, indexer_settings *s);
 
 /*
  * Give every definition without a schema default_schema, then check
  * duplicate names and each statement against its name, table and schema.
  * Returns EXIT_OK or EXIT_USAGE after logging every problem.
  */
-int			config_resolve(index_config *cfg, const char *default_schema);
+int config_resolve(index_config *cfg, const char *default_schema);
 
 /* The definition named name (in any schema), or NULL. */
 const index_def *config_find(const index_config *cfg, const char *name);
 
 /* Release everything cfg holds; accepts NULL. */
-void		config_free(index_config *cfg);
+void config_free(index_config *cfg);
 
-#endif							/* INDEXER_CONFIG_H */
+#endif /* INDEXER_CONFIG_H */

@@ -25,10 +25,10 @@
 
 /* Run one probe statement; on failure keep the first error in *why. */
 static bool
-probe_step(PGconn *conn, const char *sql, int nparams, const char *const *values,
-		   ExecStatusType expect, PGresult **res, char **why, int *round_trips)
+probe_step(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
+		   PGresult **res, char **why, int *round_trips)
 {
-	db_error	err = {0};
+	db_error err = {0};
 
 	(*round_trips)++;
 	if (db_run(conn, sql, nparams, values, expect, res, &err, NULL))
@@ -44,35 +44,37 @@ probe_step(PGconn *conn, const char *sql, int nparams, const char *const *values
  * whatever happens.
  */
 static drift_result
-probe(PGconn *conn, const index_def *def, const catalog_entry *cat,
-	  int64_t lock_timeout_ms, char **why, int *round_trips)
+probe(PGconn *conn, const index_def *def, const catalog_entry *cat, int64_t lock_timeout_ms, char **why,
+	  int *round_trips)
 {
-	char		timeout[32];
-	char	   *qschema = index_sql_quote_ident(def->schema);
-	char	   *qtable = index_sql_quote_ident(def->table);
-	char	   *create_table = xasprintf("CREATE TEMPORARY TABLE " PROBE_TABLE " (LIKE %s.%s) ON COMMIT DROP",
-										 qschema, qtable);
+	char  timeout[32];
+	char *qschema = index_sql_quote_ident(def->schema);
+	char *qtable = index_sql_quote_ident(def->table);
+	char *create_table =
+		xasprintf("CREATE TEMPORARY TABLE " PROBE_TABLE " (LIKE %s.%s) ON COMMIT DROP", qschema, qtable);
 	index_sql_target target = {PROBE_INDEX, "pg_temp", PROBE_TABLE, false, false, false};
-	char	   *create_index = index_sql_render(def->parsed, &target);
-	const char *set_values[2] = {timeout, qschema};
-	const char *def_values[1] = {cat->rel_oid};
-	PGresult   *res = NULL;
-	drift_result result = DRIFT_UNKNOWN;
-	index_sql  *probe_def = NULL;
-	index_sql  *real_def = NULL;
-	char	   *parse_why = NULL;
+	char            *create_index = index_sql_render(def->parsed, &target);
+	const char      *set_values[2] = {timeout, qschema};
+	const char      *def_values[1] = {cat->rel_oid};
+	PGresult        *res = NULL;
+	drift_result     result = DRIFT_UNKNOWN;
+	index_sql       *probe_def = NULL;
+	index_sql       *real_def = NULL;
+	char            *parse_why = NULL;
 
 	snprintf(timeout, sizeof(timeout), "%lldms",
 			 (long long) (lock_timeout_ms > 0 ? lock_timeout_ms : PROBE_LOCK_TIMEOUT_MS));
 	if (!probe_step(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, why, round_trips))
 		goto done;
 	/* the expressions are resolved as for the build: search_path = schema */
-	if (!probe_step(conn, "SELECT pg_catalog.set_config('lock_timeout', $1, true), "
+	if (!probe_step(conn,
+					"SELECT pg_catalog.set_config('lock_timeout', $1, true), "
 					"pg_catalog.set_config('search_path', $2, true)",
 					2, set_values, PGRES_TUPLES_OK, NULL, why, round_trips) ||
 		!probe_step(conn, create_table, 0, NULL, PGRES_COMMAND_OK, NULL, why, round_trips) ||
 		!probe_step(conn, create_index, 0, NULL, PGRES_COMMAND_OK, NULL, why, round_trips) ||
-		!probe_step(conn, "/* indexer: drift probe */ "
+		!probe_step(conn,
+					"/* indexer: drift probe */ "
 					"SELECT pg_catalog.pg_get_indexdef(pg_catalog.to_regclass('pg_temp." PROBE_INDEX "')), "
 					"pg_catalog.pg_get_indexdef($1::oid)",
 					1, def_values, PGRES_TUPLES_OK, &res, why, round_trips))
@@ -90,8 +92,9 @@ probe(PGconn *conn, const index_def *def, const catalog_entry *cat,
 		*why = xasprintf("cannot parse the server's definition: %s", parse_why);
 		goto rollback;
 	}
-	result = index_sql_equivalent(probe_def, real_def, def->schema, INDEX_SQL_IGNORE_RELATION) ?
-		DRIFT_SAME : DRIFT_DIFFERENT;
+	result = index_sql_equivalent(probe_def, real_def, def->schema, INDEX_SQL_IGNORE_RELATION)
+				 ? DRIFT_SAME
+				 : DRIFT_DIFFERENT;
 
 rollback:
 	(*round_trips)++;
@@ -109,11 +112,11 @@ done:
 }
 
 drift_result
-drift_compare(PGconn *conn, const index_def *def, const catalog_entry *cat,
-			  int64_t lock_timeout_ms, char **why, int *round_trips)
+drift_compare(PGconn *conn, const index_def *def, const catalog_entry *cat, int64_t lock_timeout_ms,
+			  char **why, int *round_trips)
 {
-	index_sql  *server;
-	char	   *parse_why = NULL;
+	index_sql   *server;
+	char        *parse_why = NULL;
 	drift_result result;
 
 	*why = NULL;

@@ -34,7 +34,7 @@ typedef enum drift_result
 {
 	DRIFT_SAME,
 	DRIFT_DIFFERENT,
-	DRIFT_UNKNOWN				/* could not tell (the probe failed) */
+	DRIFT_UNKNOWN /* could not tell (the probe failed) */
 } drift_result;
 
 /*
@@ -47,4 +47,4 @@ typedef enum drift_result
 drift_result drift_compare(PGconn *conn, const index_def *def, const catalog_entry *cat,
 						   int64_t lock_timeout_ms, char **why, int *round_trips);
 
-#endif							/* INDEXER_DRIFT_H */
+#endif /* INDEXER_DRIFT_H */

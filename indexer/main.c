@@ -32,67 +32,69 @@
 #include "retry.h"
 #include "settings.h"
 
-#define PROGNAME "indexer"
+#define PROGNAME        "indexer"
 #define INDEXER_VERSION "0.1.0"
-#define DEFAULT_CONFIG "conf/indexes.cfg"
+#define DEFAULT_CONFIG  "conf/indexes.cfg"
 
 /* An option given on the command line, applied after the file and environment. */
 typedef struct cli_setting
 {
-	setting_id	id;
+	setting_id  id;
 	const char *value;
 } cli_setting;
 
 typedef struct indexer_options
 {
-	const char *config_path;
-	conn_options conn;
+	const char      *config_path;
+	conn_options     conn;
 	indexer_settings set;
-	cli_setting cli[32];
-	int			n_cli;
-	bool		rebuild_drifted;
-	bool		critical_only;
-	char	  **only;			/* --only names */
-	int			n_only;
-	const char *table;			/* --table */
-	int			verbosity;
+	cli_setting      cli[32];
+	int              n_cli;
+	bool             rebuild_drifted;
+	bool             critical_only;
+	char           **only; /* --only names */
+	int              n_only;
+	const char      *table; /* --table */
+	int              verbosity;
 } indexer_options;
 
 /* What the dispatcher has set up for a command. */
 typedef struct run_state
 {
 	indexer_options *opts;
-	index_config cfg;
-	index_def **defs;			/* the selected definitions */
-	int			n_defs;
-	PGconn	   *conn;
-	bool		locked;
-	char	   *lock_name;
-	catalog_entry *cat;
-	plan_item  *plan;
-	int			round_trips;	/* catalog round trips of this run */
-	int64_t		start_ms;
+	index_config     cfg;
+	index_def      **defs; /* the selected definitions */
+	int              n_defs;
+	PGconn          *conn;
+	bool             locked;
+	char            *lock_name;
+	catalog_entry   *cat;
+	plan_item       *plan;
+	int              round_trips; /* catalog round trips of this run */
+	int64_t          start_ms;
 } run_state;
 
-#define CMD_LOCK 0x1			/* takes the run lock before reading the catalog */
+#define CMD_LOCK 0x1 /* takes the run lock before reading the catalog */
 
 typedef struct command
 {
 	const char *name;
-	int			(*fn) (run_state *rs);
-	unsigned	flags;
+	int (*fn)(run_state *rs);
+	unsigned    flags;
 	const char *summary;
 } command;
 
-static int	cmd_build(run_state *rs);
-static int	cmd_plan(run_state *rs);
-static int	cmd_check(run_state *rs);
-static int	cmd_status(run_state *rs);
+static int cmd_build(run_state *rs);
+static int cmd_plan(run_state *rs);
+static int cmd_check(run_state *rs);
+static int cmd_status(run_state *rs);
 
 static const command commands[] = {
-	{"build", cmd_build, CMD_LOCK, "build what is missing, repair what is invalid, drop what is absent (default)"},
+	{"build", cmd_build, CMD_LOCK,
+	 "build what is missing, repair what is invalid, drop what is absent (default)"},
 	{"plan", cmd_plan, 0, "show what build would do; changes nothing"},
-	{"check", cmd_check, 0, "readiness gate: exit 0 if every defined index is present, valid and as defined, 5 if not"},
+	{"check", cmd_check, 0,
+	 "readiness gate: exit 0 if every defined index is present, valid and as defined, 5 if not"},
 	{"status", cmd_status, 0, "every definition's state, indexes the file does not define, duplicates"},
 };
 
@@ -106,70 +108,73 @@ usage(FILE *out)
 			"Usage:\n"
 			"  %s [COMMAND] [OPTION]...\n"
 			"\n"
-			"Commands:\n", PROGNAME, PROGNAME);
+			"Commands:\n",
+			PROGNAME, PROGNAME);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out,
-			"\n"
-			"Options:\n"
-			"  -c, --config=FILE          definitions file (default $INDEXER_CONFIG, else \"" DEFAULT_CONFIG "\")\n"
-			"      --dsn=DSN              connection string or URI (default $DATABASE_URL, else libpq's PG* variables)\n"
-			"      --schema=NAME          schema of definitions without one, and search_path (default \"public\")\n"
-			"  -j, --jobs=N               build on up to N connections at once, one table each (default 1, at most %d)\n"
-			"      --only=NAME[,NAME]     only these definitions (repeatable)\n"
-			"      --table=TABLE          only the definitions on this table (TABLE or SCHEMA.TABLE)\n"
-			"      --critical-only        only the definitions marked critical (with check: the readiness gate)\n"
-			"      --rebuild-drifted      build and plan: replace indexes whose definition drifted, online\n"
-			"      --lock-timeout=DUR     how long a build may wait for its lock on the table (default 5s; 0 = no bound)\n"
-			"      --statement-timeout=DUR  bound on every statement, builds included (default 0 = none)\n"
-			"      --retries=N            retries after a lock timeout, deadlock, serialization failure or lost\n"
-			"                             connection (default 3; backoff 1s doubling to 30s, with jitter)\n"
-			"      --maintenance-work-mem=SIZE  memory of each build, e.g. 512MB (default: the server's)\n"
-			"      --max-parallel-maintenance-workers=N  parallel workers of each build (default: the server's)\n"
-			"      --lock-wait=DUR        how long to wait for another indexer run (default 0: exit 4 at once)\n"
-			"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
-			"      --progress, --no-progress  show build progress (default on: a bar on a terminal, else a line\n"
-			"                             every 10s)\n"
-			"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
-			"  -q, --quiet                only warnings and errors\n"
-			"  -v, --verbose              also debug messages (each statement as it is sent)\n"
-			"  -V, --version              print the version and exit\n"
-			"  -h, --help                 show this help and exit\n"
-			"\n"
-			"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none. Sizes: kB, MB, GB, TB.\n"
-			"Every option except --config, --dsn and the command-only ones may also be set in the file's\n"
-			"settings group (jobs = 2; lock_timeout = \"5s\"; ...) or in the environment as INDEXER_<OPTION>\n"
-			"(INDEXER_JOBS, INDEXER_LOCK_TIMEOUT, ...); the command line wins over the environment, which\n"
-			"wins over the file. No connection strings or passwords in the file.\n"
-			"\n"
-			"Lock waits: a concurrent build first waits for a lock on the table (it does not block writes,\n"
-			"but it queues behind DDL and VACUUM), then, in three phases, for every older transaction to\n"
-			"finish. A plain lock_timeout would bound all of these, so a short one would kill healthy builds\n"
-			"whenever a long transaction runs anywhere in the database, leaving an invalid index behind. So\n"
-			"--lock-timeout bounds only the wait for the table lock: a watchdog connection cancels the build\n"
-			"past it, and it is retried. The waits for older transactions are shown as progress, naming the\n"
-			"sessions in the way (pid, state, transaction age); only --statement-timeout bounds them. The\n"
-			"price: a long transaction delays a build as long as it lasts; end it, or set --statement-timeout.\n"
-			"\n"
-			"A failed or cancelled build leaves an INVALID index, which IF NOT EXISTS would skip forever:\n"
-			"it is dropped (DROP INDEX CONCURRENTLY) and built again, on this run or the next. A failure of\n"
-			"a definition with critical = false is a warning (exit 0); of a critical one, exit 1 after the\n"
-			"builds in flight finish. On SIGINT/SIGTERM the builds are cancelled and their leftovers dropped\n"
-			"within %ds; what cannot be dropped in time is named, and the next run repairs it.\n"
-			"\n"
-			"Partitioned tables are built by PostgreSQL's recipe: CREATE INDEX ... ON ONLY the parent (an\n"
-			"instant, but under a SHARE lock on the parent, whose wait --lock-timeout bounds), a concurrent\n"
-			"build on every partition, ALTER INDEX ... ATTACH PARTITION. --rebuild-drifted builds\n"
-			"the new index under a temporary name, then swaps the names in a short transaction that takes\n"
-			"SHARE UPDATE EXCLUSIVE locks on the two indexes only (no table lock: reads and writes go on),\n"
-			"then drops the old one concurrently; it refuses indexes used by a constraint.\n"
-			"The run lock is a session advisory lock: connect directly, not through a pooler in transaction\n"
-			"mode.\n"
-			"\n"
-			"%s"
-			"With indexer, 1 means a critical index could not be built; 5 (check) means a defined index is\n"
-			"missing, invalid or drifted.\n",
-			INDEXER_MAX_JOBS, BUILD_CLEANUP_BOUND_MS / 1000, EXIT_CODES_HELP);
+	fprintf(
+		out,
+		"\n"
+		"Options:\n"
+		"  -c, --config=FILE          definitions file (default $INDEXER_CONFIG, else \"" DEFAULT_CONFIG
+		"\")\n"
+		"      --dsn=DSN              connection string or URI (default $DATABASE_URL, else libpq's PG* variables)\n"
+		"      --schema=NAME          schema of definitions without one, and search_path (default \"public\")\n"
+		"  -j, --jobs=N               build on up to N connections at once, one table each (default 1, at most %d)\n"
+		"      --only=NAME[,NAME]     only these definitions (repeatable)\n"
+		"      --table=TABLE          only the definitions on this table (TABLE or SCHEMA.TABLE)\n"
+		"      --critical-only        only the definitions marked critical (with check: the readiness gate)\n"
+		"      --rebuild-drifted      build and plan: replace indexes whose definition drifted, online\n"
+		"      --lock-timeout=DUR     how long a build may wait for its lock on the table (default 5s; 0 = no bound)\n"
+		"      --statement-timeout=DUR  bound on every statement, builds included (default 0 = none)\n"
+		"      --retries=N            retries after a lock timeout, deadlock, serialization failure or lost\n"
+		"                             connection (default 3; backoff 1s doubling to 30s, with jitter)\n"
+		"      --maintenance-work-mem=SIZE  memory of each build, e.g. 512MB (default: the server's)\n"
+		"      --max-parallel-maintenance-workers=N  parallel workers of each build (default: the server's)\n"
+		"      --lock-wait=DUR        how long to wait for another indexer run (default 0: exit 4 at once)\n"
+		"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
+		"      --progress, --no-progress  show build progress (default on: a bar on a terminal, else a line\n"
+		"                             every 10s)\n"
+		"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
+		"  -q, --quiet                only warnings and errors\n"
+		"  -v, --verbose              also debug messages (each statement as it is sent)\n"
+		"  -V, --version              print the version and exit\n"
+		"  -h, --help                 show this help and exit\n"
+		"\n"
+		"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none. Sizes: kB, MB, GB, TB.\n"
+		"Every option except --config, --dsn and the command-only ones may also be set in the file's\n"
+		"settings group (jobs = 2; lock_timeout = \"5s\"; ...) or in the environment as INDEXER_<OPTION>\n"
+		"(INDEXER_JOBS, INDEXER_LOCK_TIMEOUT, ...); the command line wins over the environment, which\n"
+		"wins over the file. No connection strings or passwords in the file.\n"
+		"\n"
+		"Lock waits: a concurrent build first waits for a lock on the table (it does not block writes,\n"
+		"but it queues behind DDL and VACUUM), then, in three phases, for every older transaction to\n"
+		"finish. A plain lock_timeout would bound all of these, so a short one would kill healthy builds\n"
+		"whenever a long transaction runs anywhere in the database, leaving an invalid index behind. So\n"
+		"--lock-timeout bounds only the wait for the table lock: a watchdog connection cancels the build\n"
+		"past it, and it is retried. The waits for older transactions are shown as progress, naming the\n"
+		"sessions in the way (pid, state, transaction age); only --statement-timeout bounds them. The\n"
+		"price: a long transaction delays a build as long as it lasts; end it, or set --statement-timeout.\n"
+		"\n"
+		"A failed or cancelled build leaves an INVALID index, which IF NOT EXISTS would skip forever:\n"
+		"it is dropped (DROP INDEX CONCURRENTLY) and built again, on this run or the next. A failure of\n"
+		"a definition with critical = false is a warning (exit 0); of a critical one, exit 1 after the\n"
+		"builds in flight finish. On SIGINT/SIGTERM the builds are cancelled and their leftovers dropped\n"
+		"within %ds; what cannot be dropped in time is named, and the next run repairs it.\n"
+		"\n"
+		"Partitioned tables are built by PostgreSQL's recipe: CREATE INDEX ... ON ONLY the parent (an\n"
+		"instant, but under a SHARE lock on the parent, whose wait --lock-timeout bounds), a concurrent\n"
+		"build on every partition, ALTER INDEX ... ATTACH PARTITION. --rebuild-drifted builds\n"
+		"the new index under a temporary name, then swaps the names in a short transaction that takes\n"
+		"SHARE UPDATE EXCLUSIVE locks on the two indexes only (no table lock: reads and writes go on),\n"
+		"then drops the old one concurrently; it refuses indexes used by a constraint.\n"
+		"The run lock is a session advisory lock: connect directly, not through a pooler in transaction\n"
+		"mode.\n"
+		"\n"
+		"%s"
+		"With indexer, 1 means a critical index could not be built; 5 (check) means a defined index is\n"
+		"missing, invalid or drifted.\n",
+		INDEXER_MAX_JOBS, BUILD_CLEANUP_BOUND_MS / 1000, EXIT_CODES_HELP);
 }
 
 static const command *
@@ -187,7 +192,7 @@ static void
 json_item(const plan_item *it, const char *state)
 {
 	const index_def *d = it->def;
-	strbuf		sb;
+	strbuf           sb;
 
 	strbuf_init(&sb);
 	strbuf_append(&sb, "{\"name\":");
@@ -257,9 +262,10 @@ report_foreign_leftovers(run_state *rs)
 		const plan_item *it = &rs->plan[i];
 
 		for (int k = 0; k < it->n_foreign_leftovers; k++)
-			log_event(LOG_LEVEL_WARNING, "reindex_leftover", NULL,
-					  "\"%s.%s\" on \"%s.%s\" is a leftover of an interrupted REINDEX CONCURRENTLY of \"%s\"; drop it with DROP INDEX CONCURRENTLY",
-					  it->def->schema, it->foreign_leftovers[k], it->def->schema, it->def->table, it->def->name);
+			log_event(
+				LOG_LEVEL_WARNING, "reindex_leftover", NULL,
+				"\"%s.%s\" on \"%s.%s\" is a leftover of an interrupted REINDEX CONCURRENTLY of \"%s\"; drop it with DROP INDEX CONCURRENTLY",
+				it->def->schema, it->foreign_leftovers[k], it->def->schema, it->def->table, it->def->name);
 		if (it->drift_note)
 			log_event(LOG_LEVEL_WARNING, "drift_unknown", NULL,
 					  "\"%s\" on \"%s.%s\": could not compare its definition on the server: %s",
@@ -273,21 +279,16 @@ static int
 cmd_build(run_state *rs)
 {
 	build_summary sum = {0};
-	build_env	env = {&rs->opts->set, &rs->opts->conn, rs->conn};
-	int			present = 0,
-				absent = 0,
-				drifted = 0,
-				skipped = 0,
-				failed_critical = 0,
-				failed_noncritical = 0;
-	int			rc = EXIT_OK;
-	bool		work = false;
-	char		dur[32];
+	build_env     env = {&rs->opts->set, &rs->opts->conn, rs->conn};
+	int  present = 0, absent = 0, drifted = 0, skipped = 0, failed_critical = 0, failed_noncritical = 0;
+	int  rc = EXIT_OK;
+	bool work = false;
+	char dur[32];
 
 	report_foreign_leftovers(rs);
 	for (int i = 0; i < rs->n_defs; i++)
 	{
-		plan_item  *it = &rs->plan[i];
+		plan_item       *it = &rs->plan[i];
 		const index_def *d = it->def;
 
 		switch (it->action)
@@ -301,27 +302,29 @@ cmd_build(run_state *rs)
 			case ACT_DRIFTED:
 				drifted++;
 				log_event(LOG_LEVEL_WARNING, "drifted", NULL,
-						  "\"%s\" on \"%s.%s\" drifted: %s; not replaced (pass --rebuild-drifted)",
-						  d->name, d->schema, d->table, it->reason);
+						  "\"%s\" on \"%s.%s\" drifted: %s; not replaced (pass --rebuild-drifted)", d->name,
+						  d->schema, d->table, it->reason);
 				break;
 			case ACT_BUSY:
 				skipped++;
-				log_event(LOG_LEVEL_WARNING, "busy", NULL, "\"%s\" on \"%s.%s\" skipped: %s",
-						  d->name, d->schema, d->table, it->reason);
+				log_event(LOG_LEVEL_WARNING, "busy", NULL, "\"%s\" on \"%s.%s\" skipped: %s", d->name,
+						  d->schema, d->table, it->reason);
 				break;
 			case ACT_ERROR:
 				it->outcome = OUTCOME_FAILED;
 				if (d->critical && d->state == INDEX_STATE_PRESENT)
 				{
 					failed_critical++;
-					log_event(LOG_LEVEL_ERROR, "failed", NULL, "critical index \"%s\" on \"%s.%s\" cannot be built: %s",
-							  d->name, d->schema, d->table, it->reason);
+					log_event(LOG_LEVEL_ERROR, "failed", NULL,
+							  "critical index \"%s\" on \"%s.%s\" cannot be built: %s", d->name, d->schema,
+							  d->table, it->reason);
 				}
 				else
 				{
 					failed_noncritical++;
-					log_event(LOG_LEVEL_WARNING, "failed", NULL, "\"%s\" on \"%s.%s\" skipped: %s (not critical: the run goes on)",
-							  d->name, d->schema, d->table, it->reason);
+					log_event(LOG_LEVEL_WARNING, "failed", NULL,
+							  "\"%s\" on \"%s.%s\" skipped: %s (not critical: the run goes on)", d->name,
+							  d->schema, d->table, it->reason);
 				}
 				break;
 			default:
@@ -349,17 +352,16 @@ cmd_build(run_state *rs)
 
 	format_duration(monotonic_ms() - rs->start_ms, dur, sizeof(dur));
 	{
-		char		b[16],
-					p[16],
-					r[16],
-					rb[16],
-					dr[16],
-					fc[16],
-					fn[16],
-					sk[16];
-		log_field	fields[] = {{"built", b}, {"present", p}, {"repaired", r}, {"rebuilt", rb},
-		{"dropped", dr}, {"failed_critical", fc}, {"failed_noncritical", fn}, {"skipped", sk},
-		{NULL, NULL}};
+		char      b[16], p[16], r[16], rb[16], dr[16], fc[16], fn[16], sk[16];
+		log_field fields[] = {{"built", b},
+							  {"present", p},
+							  {"repaired", r},
+							  {"rebuilt", rb},
+							  {"dropped", dr},
+							  {"failed_critical", fc},
+							  {"failed_noncritical", fn},
+							  {"skipped", sk},
+							  {NULL, NULL}};
 
 		snprintf(b, sizeof(b), "%d", sum.built);
 		snprintf(p, sizeof(p), "%d", present);
@@ -369,12 +371,13 @@ cmd_build(run_state *rs)
 		snprintf(fc, sizeof(fc), "%d", failed_critical);
 		snprintf(fn, sizeof(fn), "%d", failed_noncritical);
 		snprintf(sk, sizeof(sk), "%d", skipped + sum.interrupted);
-		log_event(LOG_LEVEL_INFO, "summary", fields,
-				  "summary: %d built, %d present, %d repaired, %d rebuilt, %d dropped, %d absent, %d drifted, "
-				  "%d failed (%d critical, %d non-critical), %d skipped, %d interrupted, %d cleaned up; %s, %d catalog quer%s",
-				  sum.built, present, sum.repaired, sum.rebuilt, sum.dropped, absent, drifted,
-				  failed_critical + failed_noncritical, failed_critical, failed_noncritical, skipped,
-				  sum.interrupted, sum.cleaned, dur, rs->round_trips, rs->round_trips == 1 ? "y" : "ies");
+		log_event(
+			LOG_LEVEL_INFO, "summary", fields,
+			"summary: %d built, %d present, %d repaired, %d rebuilt, %d dropped, %d absent, %d drifted, "
+			"%d failed (%d critical, %d non-critical), %d skipped, %d interrupted, %d cleaned up; %s, %d catalog quer%s",
+			sum.built, present, sum.repaired, sum.rebuilt, sum.dropped, absent, drifted,
+			failed_critical + failed_noncritical, failed_critical, failed_noncritical, skipped,
+			sum.interrupted, sum.cleaned, dur, rs->round_trips, rs->round_trips == 1 ? "y" : "ies");
 	}
 	if (rc == EXIT_OK && failed_critical > 0)
 		rc = EXIT_CHANGE_FAILED;
@@ -387,8 +390,8 @@ cmd_build(run_state *rs)
 static int
 cmd_plan(run_state *rs)
 {
-	bool		json = log_get_format() == LOG_FORMAT_JSON;
-	int			counts[ACT_ERROR + 1] = {0};
+	bool json = log_get_format() == LOG_FORMAT_JSON;
+	int  counts[ACT_ERROR + 1] = {0};
 
 	report_foreign_leftovers(rs);
 	for (int i = 0; i < rs->n_defs; i++)
@@ -403,33 +406,34 @@ cmd_plan(run_state *rs)
 			continue;
 		}
 		printf("%-8s %s on %s.%s%s%s%s%s\n", plan_action_name(it->action), d->name, d->schema, d->table,
-			   it->partitioned && plan_action_is_work(it->action) ? " (partitioned: partition by partition)" : "",
-			   d->critical ? " (critical)" : "",
-			   it->reason ? ": " : "", it->reason ? it->reason : "");
+			   it->partitioned && plan_action_is_work(it->action) ? " (partitioned: partition by partition)"
+																  : "",
+			   d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "");
 		for (int k = 0; k < it->n_drop_first; k++)
 			printf("%-8s %s on %s.%s: leftover of an interrupted rebuild\n", "drop", it->drop_first[k],
 				   d->schema, d->table);
 	}
-	log_event(LOG_LEVEL_INFO, "plan", NULL,
-			  "plan: %d to build, %d to repair, %d to rebuild, %d to drop, %d to clean up, %d present, %d absent, %d drifted, %d busy, %d in error",
-			  counts[ACT_BUILD], counts[ACT_REPAIR], counts[ACT_REBUILD], counts[ACT_DROP], counts[ACT_CLEANUP],
-			  counts[ACT_PRESENT], counts[ACT_ABSENT], counts[ACT_DRIFTED], counts[ACT_BUSY], counts[ACT_ERROR]);
+	log_event(
+		LOG_LEVEL_INFO, "plan", NULL,
+		"plan: %d to build, %d to repair, %d to rebuild, %d to drop, %d to clean up, %d present, %d absent, %d drifted, %d busy, %d in error",
+		counts[ACT_BUILD], counts[ACT_REPAIR], counts[ACT_REBUILD], counts[ACT_DROP], counts[ACT_CLEANUP],
+		counts[ACT_PRESENT], counts[ACT_ABSENT], counts[ACT_DRIFTED], counts[ACT_BUSY], counts[ACT_ERROR]);
 	return EXIT_OK;
 }
 
 static int
 cmd_check(run_state *rs)
 {
-	int			problems = 0;
-	int			checked = 0;
+	int problems = 0;
+	int checked = 0;
 
 	report_foreign_leftovers(rs);
 	for (int i = 0; i < rs->n_defs; i++)
 	{
 		const plan_item *it = &rs->plan[i];
 		const index_def *d = it->def;
-		const char *what = NULL;
-		bool		show;
+		const char      *what = NULL;
+		bool             show;
 
 		checked++;
 		switch (it->action)
@@ -463,29 +467,30 @@ cmd_check(run_state *rs)
 		show = it->reason && it->action != ACT_REPAIR && !(it->action == ACT_BUILD && !it->cat->rel_oid);
 		problems++;
 		log_event(LOG_LEVEL_ERROR, "check_failed", NULL, "%sindex \"%s\" on \"%s.%s\" %s%s%s",
-				  d->critical ? "critical " : "", d->name, d->schema, d->table, what,
-				  show ? ": " : "", show ? it->reason : "");
+				  d->critical ? "critical " : "", d->name, d->schema, d->table, what, show ? ": " : "",
+				  show ? it->reason : "");
 	}
 	if (problems > 0)
 	{
-		log_event(LOG_LEVEL_ERROR, "check", NULL, "check: %d of %d defined index%s not in line with %s; run \"indexer build\"",
-				  problems, checked, checked == 1 ? " is" : "es are", rs->cfg.path);
+		log_event(LOG_LEVEL_ERROR, "check", NULL,
+				  "check: %d of %d defined index%s not in line with %s; run \"indexer build\"", problems,
+				  checked, checked == 1 ? " is" : "es are", rs->cfg.path);
 		return EXIT_BEHIND;
 	}
-	log_event(LOG_LEVEL_INFO, "check", NULL, "check: all %d defined index%s in line with %s",
-			  checked, checked == 1 ? " is" : "es are", rs->cfg.path);
+	log_event(LOG_LEVEL_INFO, "check", NULL, "check: all %d defined index%s in line with %s", checked,
+			  checked == 1 ? " is" : "es are", rs->cfg.path);
 	return EXIT_OK;
 }
 
 static int
 cmd_status(run_state *rs)
 {
-	bool		json = log_get_format() == LOG_FORMAT_JSON;
-	const char **schemas = xcalloc((size_t) (rs->n_defs + 1), sizeof(char *));
-	const char **tables = xcalloc((size_t) (rs->n_defs + 1), sizeof(char *));
+	bool           json = log_get_format() == LOG_FORMAT_JSON;
+	const char   **schemas = xcalloc((size_t) (rs->n_defs + 1), sizeof(char *));
+	const char   **tables = xcalloc((size_t) (rs->n_defs + 1), sizeof(char *));
 	catalog_index *idx = NULL;
-	int			n_idx;
-	int			rc = EXIT_OK;
+	int            n_idx;
+	int            rc = EXIT_OK;
 
 	report_foreign_leftovers(rs);
 	if (!json)
@@ -494,7 +499,7 @@ cmd_status(run_state *rs)
 	{
 		const plan_item *it = &rs->plan[i];
 		const index_def *d = it->def;
-		char		table[160];
+		char             table[160];
 
 		schemas[i] = d->schema;
 		tables[i] = d->table;
@@ -504,8 +509,8 @@ cmd_status(run_state *rs)
 			continue;
 		}
 		snprintf(table, sizeof(table), "%s.%s", d->schema, d->table);
-		printf("%-40s %-36s %-9s %-8s %8lldkB\n", d->name, table, state_word(it),
-			   d->critical ? "yes" : "no", (long long) it->cat->index_bytes / 1024);
+		printf("%-40s %-36s %-9s %-8s %8lldkB\n", d->name, table, state_word(it), d->critical ? "yes" : "no",
+			   (long long) it->cat->index_bytes / 1024);
 		if (it->reason && it->action != ACT_PRESENT && it->action != ACT_ABSENT)
 			printf("%40s %s\n", "", it->reason);
 	}
@@ -516,21 +521,21 @@ cmd_status(run_state *rs)
 		rc = cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
 	else
 	{
-		bool		header = false;
+		bool header = false;
 
 		/* on the covered tables, but not in the file */
 		for (int k = 0; k < n_idx; k++)
 		{
-			bool		defined = false;
+			bool defined = false;
 
 			for (int i = 0; i < rs->cfg.n_defs && !defined; i++)
 				defined = rs->cfg.defs[i].name && strcmp(rs->cfg.defs[i].name, idx[k].name) == 0 &&
-					strcmp(rs->cfg.defs[i].schema, idx[k].schema) == 0;
+						  strcmp(rs->cfg.defs[i].schema, idx[k].schema) == 0;
 			if (defined)
 				continue;
 			if (json)
 			{
-				strbuf		sb;
+				strbuf sb;
 
 				strbuf_init(&sb);
 				strbuf_append(&sb, "{\"undefined\":");
@@ -558,8 +563,8 @@ cmd_status(run_state *rs)
 		header = false;
 		for (int k = 0; k < n_idx; k++)
 		{
-			strbuf		same;
-			bool		first = true;
+			strbuf same;
+			bool   first = true;
 
 			for (int m = 0; m < k; m++)
 				if (strcmp(idx[m].schema, idx[k].schema) == 0 && strcmp(idx[m].table, idx[k].table) == 0 &&
@@ -576,7 +581,7 @@ cmd_status(run_state *rs)
 			{
 				if (json)
 				{
-					strbuf		sb;
+					strbuf sb;
 
 					strbuf_init(&sb);
 					strbuf_append(&sb, "{\"duplicates\":");
@@ -612,8 +617,8 @@ static bool
 add_cli(indexer_options *o, setting_id id, const char *value)
 {
 	indexer_settings scratch;
-	char		why[256];
-	bool		ok;
+	char             why[256];
+	bool             ok;
 
 	/* checked now: a bad option fails before the file is read */
 	settings_init(&scratch);
@@ -648,7 +653,7 @@ add_only(indexer_options *o, const char *list)
 	for (;;)
 	{
 		const char *comma = strchr(p, ',');
-		size_t		len = comma ? (size_t) (comma - p) : strlen(p);
+		size_t      len = comma ? (size_t) (comma - p) : strlen(p);
 
 		if (len > 0)
 		{
@@ -667,9 +672,22 @@ parse_args(int argc, char **argv, indexer_options *o, const command **cmd)
 {
 	enum
 	{
-		OPT_DSN = 256, OPT_SCHEMA, OPT_ONLY, OPT_TABLE, OPT_CRITICAL_ONLY, OPT_REBUILD_DRIFTED,
-		OPT_LOCK_TIMEOUT, OPT_STATEMENT_TIMEOUT, OPT_RETRIES, OPT_MWM, OPT_MPMW, OPT_LOCK_WAIT,
-		OPT_WAIT, OPT_LOG_FORMAT, OPT_PROGRESS, OPT_NO_PROGRESS
+		OPT_DSN = 256,
+		OPT_SCHEMA,
+		OPT_ONLY,
+		OPT_TABLE,
+		OPT_CRITICAL_ONLY,
+		OPT_REBUILD_DRIFTED,
+		OPT_LOCK_TIMEOUT,
+		OPT_STATEMENT_TIMEOUT,
+		OPT_RETRIES,
+		OPT_MWM,
+		OPT_MPMW,
+		OPT_LOCK_WAIT,
+		OPT_WAIT,
+		OPT_LOG_FORMAT,
+		OPT_PROGRESS,
+		OPT_NO_PROGRESS
 	};
 	static const struct option long_options[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -694,11 +712,10 @@ parse_args(int argc, char **argv, indexer_options *o, const command **cmd)
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
-	log_format format = LOG_FORMAT_TEXT;
+		{NULL, 0, NULL, 0}};
+	log_format  format = LOG_FORMAT_TEXT;
 	const char *env_format = getenv("INDEXER_LOG_FORMAT");
-	int			c;
+	int         c;
 
 	/* the log format decides how option errors look: find it first */
 	if (env_format)
@@ -835,8 +852,8 @@ static int
 load_definitions(indexer_options *o, run_state *rs)
 {
 	const char *env_config = getenv("INDEXER_CONFIG");
-	int			rc;
-	bool		ok = true;
+	int         rc;
+	bool        ok = true;
 
 	if (o->config_path == NULL)
 		o->config_path = env_config && env_config[0] ? env_config : DEFAULT_CONFIG;
@@ -847,7 +864,7 @@ load_definitions(indexer_options *o, run_state *rs)
 	ok = settings_apply_environment(&o->set);
 	for (int i = 0; i < o->n_cli; i++)
 	{
-		char		why[256];
+		char why[256];
 
 		(void) settings_apply(&o->set, o->cli[i].id, o->cli[i].value, ORIGIN_COMMAND_LINE, why, sizeof(why));
 	}
@@ -868,15 +885,15 @@ select_definitions(indexer_options *o, run_state *rs)
 	{
 		if (config_find(&rs->cfg, o->only[k]) == NULL)
 		{
-			log_event(LOG_LEVEL_ERROR, "invalid_option", NULL, "option --only: no index \"%s\" is defined in %s",
-					  o->only[k], rs->cfg.path);
+			log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+					  "option --only: no index \"%s\" is defined in %s", o->only[k], rs->cfg.path);
 			return EXIT_USAGE;
 		}
 	}
 	for (int i = 0; i < rs->cfg.n_defs; i++)
 	{
-		index_def  *d = &rs->cfg.defs[i];
-		bool		take = true;
+		index_def *d = &rs->cfg.defs[i];
+		bool       take = true;
 
 		if (o->n_only > 0)
 		{
@@ -886,7 +903,7 @@ select_definitions(indexer_options *o, run_state *rs)
 		}
 		if (take && o->table)
 		{
-			char	   *qualified = xasprintf("%s.%s", d->schema, d->table);
+			char *qualified = xasprintf("%s.%s", d->schema, d->table);
 
 			take = strcmp(o->table, d->table) == 0 || strcmp(o->table, qualified) == 0;
 			free(qualified);
@@ -898,8 +915,8 @@ select_definitions(indexer_options *o, run_state *rs)
 	}
 	if (o->table && rs->n_defs == 0)
 	{
-		log_event(LOG_LEVEL_ERROR, "invalid_option", NULL, "option --table: no index is defined on table \"%s\" in %s",
-				  o->table, rs->cfg.path);
+		log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+				  "option --table: no index is defined on table \"%s\" in %s", o->table, rs->cfg.path);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -909,8 +926,8 @@ static int
 run_command(const command *cmd, run_state *rs)
 {
 	indexer_options *o = rs->opts;
-	plan_options popts = {o->rebuild_drifted, o->set.lock_timeout_ms};
-	int			rc;
+	plan_options     popts = {o->rebuild_drifted, o->set.lock_timeout_ms};
+	int              rc;
 
 	/* everything about the input first: a bad file fails before any connection */
 	rc = load_definitions(o, rs);
@@ -945,9 +962,9 @@ int
 main(int argc, char **argv)
 {
 	indexer_options opts;
-	const command *cmd = NULL;
-	run_state	rs;
-	int			rc;
+	const command  *cmd = NULL;
+	run_state       rs;
+	int             rc;
 
 	memset(&opts, 0, sizeof(opts));
 	memset(&rs, 0, sizeof(rs));

@@ -17,16 +17,9 @@
 #include "memory.h"
 
 static const char *const action_names[] = {
-	[ACT_PRESENT] = "present",
-	[ACT_ABSENT] = "absent",
-	[ACT_BUILD] = "build",
-	[ACT_REPAIR] = "repair",
-	[ACT_REBUILD] = "rebuild",
-	[ACT_DRIFTED] = "drifted",
-	[ACT_DROP] = "drop",
-	[ACT_CLEANUP] = "cleanup",
-	[ACT_BUSY] = "busy",
-	[ACT_ERROR] = "error",
+	[ACT_PRESENT] = "present", [ACT_ABSENT] = "absent",   [ACT_BUILD] = "build", [ACT_REPAIR] = "repair",
+	[ACT_REBUILD] = "rebuild", [ACT_DRIFTED] = "drifted", [ACT_DROP] = "drop",   [ACT_CLEANUP] = "cleanup",
+	[ACT_BUSY] = "busy",       [ACT_ERROR] = "error",
 };
 
 const char *
@@ -38,8 +31,8 @@ plan_action_name(plan_action action)
 bool
 plan_action_is_work(plan_action action)
 {
-	return action == ACT_BUILD || action == ACT_REPAIR || action == ACT_REBUILD ||
-		action == ACT_DROP || action == ACT_CLEANUP;
+	return action == ACT_BUILD || action == ACT_REPAIR || action == ACT_REBUILD || action == ACT_DROP ||
+		   action == ACT_CLEANUP;
 }
 
 static void
@@ -55,18 +48,18 @@ static void
 classify_leftovers(plan_item *it)
 {
 	const catalog_entry *c = it->cat;
-	size_t		nlen = strlen(it->def->name);
+	size_t               nlen = strlen(it->def->name);
 
 	for (int i = 0; i < c->n_leftovers; i++)
 	{
 		const char *l = c->leftovers[i].name;
-		bool		reindex = strncmp(l, it->def->name, nlen) == 0 &&
-			(strncmp(l + nlen, "_ccnew", 6) == 0 || strncmp(l + nlen, "_ccold", 6) == 0);
+		bool        reindex = strncmp(l, it->def->name, nlen) == 0 &&
+					   (strncmp(l + nlen, "_ccnew", 6) == 0 || strncmp(l + nlen, "_ccold", 6) == 0);
 
 		if (reindex)
 		{
-			it->foreign_leftovers = xrealloc(it->foreign_leftovers,
-											 sizeof(char *) * (size_t) (it->n_foreign_leftovers + 1));
+			it->foreign_leftovers =
+				xrealloc(it->foreign_leftovers, sizeof(char *) * (size_t) (it->n_foreign_leftovers + 1));
 			it->foreign_leftovers[it->n_foreign_leftovers++] = xstrdup(l);
 		}
 		else
@@ -84,8 +77,8 @@ name_conflict(const index_def *d, const catalog_entry *c)
 	if (c->rel_oid == NULL)
 		return NULL;
 	if (!c->is_index)
-		return xasprintf("the name is taken: \"%s.%s\" is a %s, not an index",
-						 d->schema, d->name, catalog_relkind_name(c->rel_kind));
+		return xasprintf("the name is taken: \"%s.%s\" is a %s, not an index", d->schema, d->name,
+						 catalog_relkind_name(c->rel_kind));
 	if (!c->on_table)
 		return xasprintf("the name is taken: index \"%s.%s\" exists on table \"%s\", not on \"%s.%s\"",
 						 d->schema, d->name, c->other_table ? c->other_table : "?", d->schema, d->table);
@@ -95,9 +88,9 @@ name_conflict(const index_def *d, const catalog_entry *c)
 static void
 decide_absent(plan_item *it)
 {
-	const index_def *d = it->def;
+	const index_def     *d = it->def;
 	const catalog_entry *c = it->cat;
-	char	   *conflict;
+	char                *conflict;
 
 	if (c->rel_oid == NULL)
 	{
@@ -111,11 +104,15 @@ decide_absent(plan_item *it)
 		return;
 	}
 	if (c->constraints)
-		set(it, ACT_ERROR, xasprintf("index \"%s.%s\" is used by constraint %s; not dropped (change the constraint by a migration)",
-									 d->schema, d->name, c->constraints));
+		set(it, ACT_ERROR,
+			xasprintf(
+				"index \"%s.%s\" is used by constraint %s; not dropped (change the constraint by a migration)",
+				d->schema, d->name, c->constraints));
 	else if (c->rel_kind == 'I')
-		set(it, ACT_ERROR, xasprintf("\"%s.%s\" is the index of a partitioned table, which cannot be dropped concurrently; drop it by hand at a quiet time (DROP INDEX locks every partition)",
-									 d->schema, d->name));
+		set(it, ACT_ERROR,
+			xasprintf(
+				"\"%s.%s\" is the index of a partitioned table, which cannot be dropped concurrently; drop it by hand at a quiet time (DROP INDEX locks every partition)",
+				d->schema, d->name));
 	else if (c->build_pid != 0)
 		set(it, ACT_BUSY, xasprintf("backend %d is building it right now", c->build_pid));
 	else
@@ -125,10 +122,10 @@ decide_absent(plan_item *it)
 static void
 decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round_trips)
 {
-	const index_def *d = it->def;
+	const index_def     *d = it->def;
 	const catalog_entry *c = it->cat;
-	char	   *conflict;
-	char	   *why = NULL;
+	char                *conflict;
+	char                *why = NULL;
 
 	if (!c->schema_exists)
 	{
@@ -142,8 +139,10 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 	}
 	if (c->table_kind != 'r' && c->table_kind != 'p' && c->table_kind != 'm')
 	{
-		set(it, ACT_ERROR, xasprintf("\"%s.%s\" is a %s; only tables, partitioned tables and materialized views have indexes",
-									 d->schema, d->table, catalog_relkind_name(c->table_kind)));
+		set(it, ACT_ERROR,
+			xasprintf(
+				"\"%s.%s\" is a %s; only tables, partitioned tables and materialized views have indexes",
+				d->schema, d->table, catalog_relkind_name(c->table_kind)));
 		return;
 	}
 	if ((conflict = name_conflict(d, c)) != NULL)
@@ -161,7 +160,9 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 	}
 	if (it->partitioned && !c->valid)
 	{
-		set(it, ACT_BUILD, xstrdup("the index of the partitioned table is not valid yet: some partitions have no index attached"));
+		set(it, ACT_BUILD,
+			xstrdup(
+				"the index of the partitioned table is not valid yet: some partitions have no index attached"));
 		return;
 	}
 	if (c->build_pid != 0)
@@ -171,7 +172,9 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 	}
 	if (!c->valid || !c->ready)
 	{
-		set(it, ACT_REPAIR, xstrdup("an invalid index left by a failed or interrupted build holds the name: drop it and build again"));
+		set(it, ACT_REPAIR,
+			xstrdup(
+				"an invalid index left by a failed or interrupted build holds the name: drop it and build again"));
 		return;
 	}
 
@@ -185,13 +188,18 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 			break;
 		case DRIFT_DIFFERENT:
 			if (!opts->rebuild_drifted)
-				set(it, ACT_DRIFTED, xasprintf("the database has \"%s\"; the file defines \"%s\"", c->indexdef, d->sql));
+				set(it, ACT_DRIFTED,
+					xasprintf("the database has \"%s\"; the file defines \"%s\"", c->indexdef, d->sql));
 			else if (c->constraints)
-				set(it, ACT_ERROR, xasprintf("drifted (the database has \"%s\"), but constraint %s uses it: --rebuild-drifted does not replace it; change it by a migration",
-											 c->indexdef, c->constraints));
+				set(it, ACT_ERROR,
+					xasprintf(
+						"drifted (the database has \"%s\"), but constraint %s uses it: --rebuild-drifted does not replace it; change it by a migration",
+						c->indexdef, c->constraints));
 			else if (it->partitioned)
-				set(it, ACT_ERROR, xasprintf("drifted (the database has \"%s\"), but it is the index of a partitioned table, which cannot be replaced online; drop it by hand and build again",
-											 c->indexdef));
+				set(it, ACT_ERROR,
+					xasprintf(
+						"drifted (the database has \"%s\"), but it is the index of a partitioned table, which cannot be replaced online; drop it by hand and build again",
+						c->indexdef));
 			else
 				set(it, ACT_REBUILD, xasprintf("drifted: the database has \"%s\"", c->indexdef));
 			return;
@@ -204,14 +212,14 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 }
 
 plan_item *
-plan_make(PGconn *conn, index_def *const *defs, catalog_entry *cat, int n,
-		  const plan_options *opts, int *round_trips)
+plan_make(PGconn *conn, index_def *const *defs, catalog_entry *cat, int n, const plan_options *opts,
+		  int *round_trips)
 {
-	plan_item  *items = xcalloc((size_t) (n + 1), sizeof(plan_item));
+	plan_item *items = xcalloc((size_t) (n + 1), sizeof(plan_item));
 
 	for (int i = 0; i < n; i++)
 	{
-		plan_item  *it = &items[i];
+		plan_item *it = &items[i];
 
 		it->def = defs[i];
 		it->cat = &cat[i];
@@ -230,7 +238,7 @@ plan_free(plan_item *items, int n)
 		return;
 	for (int i = 0; i < n; i++)
 	{
-		plan_item  *it = &items[i];
+		plan_item *it = &items[i];
 
 		free(it->reason);
 		free(it->drift_note);

@@ -20,9 +20,9 @@
 
 typedef struct setting_desc
 {
-	const char *key;			/* in the file's settings group */
-	const char *option;			/* --option */
-	const char *env;			/* environment variable */
+	const char  *key;    /* in the file's settings group */
+	const char  *option; /* --option */
+	const char  *env;    /* environment variable */
 	setting_type type;
 } setting_desc;
 
@@ -30,10 +30,15 @@ static const setting_desc setting_table[N_SETTINGS] = {
 	[SETTING_SCHEMA] = {"schema", "schema", "INDEXER_SCHEMA", SETTING_TYPE_STRING},
 	[SETTING_JOBS] = {"jobs", "jobs", "INDEXER_JOBS", SETTING_TYPE_INT},
 	[SETTING_LOCK_TIMEOUT] = {"lock_timeout", "lock-timeout", "INDEXER_LOCK_TIMEOUT", SETTING_TYPE_STRING},
-	[SETTING_STATEMENT_TIMEOUT] = {"statement_timeout", "statement-timeout", "INDEXER_STATEMENT_TIMEOUT", SETTING_TYPE_STRING},
+	[SETTING_STATEMENT_TIMEOUT] = {"statement_timeout", "statement-timeout", "INDEXER_STATEMENT_TIMEOUT",
+								   SETTING_TYPE_STRING},
 	[SETTING_RETRIES] = {"retries", "retries", "INDEXER_RETRIES", SETTING_TYPE_INT},
-	[SETTING_MAINTENANCE_WORK_MEM] = {"maintenance_work_mem", "maintenance-work-mem", "INDEXER_MAINTENANCE_WORK_MEM", SETTING_TYPE_STRING},
-	[SETTING_MAX_PARALLEL_MAINTENANCE_WORKERS] = {"max_parallel_maintenance_workers", "max-parallel-maintenance-workers", "INDEXER_MAX_PARALLEL_MAINTENANCE_WORKERS", SETTING_TYPE_INT},
+	[SETTING_MAINTENANCE_WORK_MEM] = {"maintenance_work_mem", "maintenance-work-mem",
+									  "INDEXER_MAINTENANCE_WORK_MEM", SETTING_TYPE_STRING},
+	[SETTING_MAX_PARALLEL_MAINTENANCE_WORKERS] = {"max_parallel_maintenance_workers",
+												  "max-parallel-maintenance-workers",
+												  "INDEXER_MAX_PARALLEL_MAINTENANCE_WORKERS",
+												  SETTING_TYPE_INT},
 	[SETTING_LOCK_WAIT] = {"lock_wait", "lock-wait", "INDEXER_LOCK_WAIT", SETTING_TYPE_STRING},
 	[SETTING_WAIT] = {"wait", "wait", "INDEXER_WAIT", SETTING_TYPE_STRING},
 	[SETTING_LOG_FORMAT] = {"log_format", "log-format", "INDEXER_LOG_FORMAT", SETTING_TYPE_STRING},
@@ -124,12 +129,12 @@ parse_bool(const char *value, bool *out)
 }
 
 bool
-settings_apply(indexer_settings *s, setting_id id, const char *value,
-			   setting_origin origin, char *errbuf, size_t errlen)
+settings_apply(indexer_settings *s, setting_id id, const char *value, setting_origin origin, char *errbuf,
+			   size_t errlen)
 {
-	int64_t		n;
-	bool		b;
-	log_format	f;
+	int64_t    n;
+	bool       b;
+	log_format f;
 
 	switch (id)
 	{
@@ -218,12 +223,12 @@ settings_apply(indexer_settings *s, setting_id id, const char *value,
 bool
 settings_apply_environment(indexer_settings *s)
 {
-	bool		ok = true;
+	bool ok = true;
 
 	for (int i = 0; i < N_SETTINGS; i++)
 	{
 		const char *value = getenv(setting_table[i].env);
-		char		why[256];
+		char        why[256];
 
 		if (value == NULL || value[0] == '\0')
 			continue;

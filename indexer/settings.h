@@ -47,7 +47,7 @@ typedef enum setting_id
 /* The kind of value a setting takes in the config file. */
 typedef enum setting_type
 {
-	SETTING_TYPE_STRING,		/* names, durations, sizes */
+	SETTING_TYPE_STRING, /* names, durations, sizes */
 	SETTING_TYPE_INT,
 	SETTING_TYPE_BOOL
 } setting_type;
@@ -62,34 +62,34 @@ typedef enum setting_origin
 
 typedef struct indexer_settings
 {
-	char	   *schema;			/* default schema of definitions, search_path */
-	int			jobs;
-	int64_t		lock_timeout_ms;	/* bound on the wait for the table lock;
+	char          *schema; /* default schema of definitions, search_path */
+	int            jobs;
+	int64_t        lock_timeout_ms;      /* bound on the wait for the table lock;
 									 * 0 = none */
-	int64_t		statement_timeout_ms;	/* 0 = none */
-	int			retries;
-	int64_t		maintenance_work_mem_kb;	/* 0 = the server's */
-	int			max_parallel_maintenance_workers;	/* -1 = the server's */
-	int64_t		lock_wait_ms;	/* wait for another run's lock */
-	int64_t		wait_ms;		/* wait for the server to accept */
-	log_format	format;
-	bool		progress;
+	int64_t        statement_timeout_ms; /* 0 = none */
+	int            retries;
+	int64_t        maintenance_work_mem_kb;          /* 0 = the server's */
+	int            max_parallel_maintenance_workers; /* -1 = the server's */
+	int64_t        lock_wait_ms;                     /* wait for another run's lock */
+	int64_t        wait_ms;                          /* wait for the server to accept */
+	log_format     format;
+	bool           progress;
 	setting_origin origin[N_SETTINGS];
 } indexer_settings;
 
 /* The built-in defaults. */
-void		settings_init(indexer_settings *s);
+void settings_init(indexer_settings *s);
 
 /* Release what s holds; accepts NULL. */
-void		settings_free(indexer_settings *s);
+void settings_free(indexer_settings *s);
 
 /* The setting whose file key is key ("lock_timeout"), or -1. */
-int			settings_find_key(const char *key);
+int settings_find_key(const char *key);
 
 /* Its names: file key, option without dashes, environment variable. */
-const char *settings_key(setting_id id);
-const char *settings_option(setting_id id);
-const char *settings_env(setting_id id);
+const char  *settings_key(setting_id id);
+const char  *settings_option(setting_id id);
+const char  *settings_env(setting_id id);
 setting_type settings_type(setting_id id);
 
 /*
@@ -98,14 +98,14 @@ setting_type settings_type(setting_id id);
  * reason (without the setting's name, which the caller adds) in errbuf;
  * nothing is stored then.
  */
-bool		settings_apply(indexer_settings *s, setting_id id, const char *value,
-						   setting_origin origin, char *errbuf, size_t errlen);
+bool settings_apply(indexer_settings *s, setting_id id, const char *value, setting_origin origin,
+					char *errbuf, size_t errlen);
 
 /*
  * Apply every INDEXER_* environment variable that is set and not empty.
  * Returns true, or false after logging one error line per bad value
  * ("environment INDEXER_JOBS: ...").
  */
-bool		settings_apply_environment(indexer_settings *s);
+bool settings_apply_environment(indexer_settings *s);
 
-#endif							/* INDEXER_SETTINGS_H */
+#endif /* INDEXER_SETTINGS_H */

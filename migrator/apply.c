@@ -32,20 +32,20 @@
 /* What is known about the statement in flight, for the watch. */
 typedef struct statement_watch
 {
-	apply_ctx  *ctx;
-	int			backend_pid;
-	const char *where;			/* "path:line" */
-	blocker_list last;			/* last non-empty sample */
-	int64_t		last_report_ms;
+	apply_ctx   *ctx;
+	int          backend_pid;
+	const char  *where; /* "path:line" */
+	blocker_list last;  /* last non-empty sample */
+	int64_t      last_report_ms;
 } statement_watch;
 
 /* Where a failure happened, for the final line. */
 typedef struct failure
 {
 	const char *path;
-	int			line;
-	db_error	err;
-	char	   *verify_problem; /* set for a verify that returned no truth */
+	int         line;
+	db_error    err;
+	char       *verify_problem; /* set for a verify that returned no truth */
 } failure;
 
 static PGconn *
@@ -63,8 +63,8 @@ static bool
 watch_tick(void *arg, int64_t elapsed_ms)
 {
 	statement_watch *w = arg;
-	blocker_list sample = {0};
-	PGconn	   *side;
+	blocker_list     sample = {0};
+	PGconn          *side;
 
 	if (elapsed_ms < SAMPLE_AFTER_MS)
 		return false;
@@ -76,23 +76,21 @@ watch_tick(void *arg, int64_t elapsed_ms)
 		blockers_copy(&w->last, &sample);
 		if (elapsed_ms - w->last_report_ms >= WAIT_REPORT_MS)
 		{
-			log_event(LOG_LEVEL_INFO, "lock_wait", NULL,
-					  "statement at %s has waited %llds for a lock", w->where,
-					  (long long) elapsed_ms / 1000);
+			log_event(LOG_LEVEL_INFO, "lock_wait", NULL, "statement at %s has waited %llds for a lock",
+					  w->where, (long long) elapsed_ms / 1000);
 			blockers_log(&sample, LOG_LEVEL_INFO, "  ");
 			w->last_report_ms = elapsed_ms;
 		}
 	}
 	blockers_free(&sample);
-	return false;				/* lock_timeout bounds the wait, not us */
+	return false; /* lock_timeout bounds the wait, not us */
 }
 
 /* set_config() with the value as a parameter; is_local: SET LOCAL */
 static bool
 set_timeouts(PGconn *conn, const apply_settings *s, bool is_local, db_error *err)
 {
-	char		lt[32],
-				st[32];
+	char        lt[32], st[32];
 	const char *values[3] = {lt, st, is_local ? "true" : "false"};
 
 	snprintf(lt, sizeof(lt), "%lldms", (long long) s->lock_timeout_ms);
@@ -107,10 +105,10 @@ static bool
 run_statement(apply_ctx *ctx, const char *path, const sql_statement *st, db_error *err,
 			  blocker_list *blockers_seen)
 {
-	char	   *where = xasprintf("%s:%d", path, st->line);
+	char           *where = xasprintf("%s:%d", path, st->line);
 	statement_watch w = {.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = where};
-	db_watch	watch = {.tick = watch_tick, .arg = &w, .tick_ms = SAMPLE_EVERY_MS};
-	bool		ok;
+	db_watch        watch = {.tick = watch_tick, .arg = &w, .tick_ms = SAMPLE_EVERY_MS};
+	bool            ok;
 
 	log_event(LOG_LEVEL_DEBUG, "statement", NULL, "running %s (%s)", where, st->kind);
 	ok = db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
@@ -132,8 +130,8 @@ run_verify(apply_ctx *ctx, migration *m, failure *f)
 	for (int i = 0; i < m->verify_script.n_stmts; i++)
 	{
 		const sql_statement *st = &m->verify_script.stmts[i];
-		PGresult   *res;
-		char	   *problem = NULL;
+		PGresult            *res;
+		char                *problem = NULL;
 
 		f->path = m->verify_path;
 		f->line = st->line;
@@ -141,7 +139,7 @@ run_verify(apply_ctx *ctx, migration *m, failure *f)
 			return false;
 		if (PQntuples(res) == 0)
 			problem = xstrdup("verify query returned no rows");
-		else if (PQftype(res, 0) != 16 /* BOOLOID */ )
+		else if (PQftype(res, 0) != 16 /* BOOLOID */)
 			problem = xstrdup("verify query must return a boolean first column");
 		else
 		{
@@ -176,7 +174,7 @@ log_error_details(const db_error *err)
 static char *
 format_final(const migration *m, const failure *f, int attempts)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	strbuf_init(&sb);
 	strbuf_appendf(&sb, "migration %lld failed at %s:%d: ", (long long) m->version, f->path, f->line);
@@ -184,7 +182,7 @@ format_final(const migration *m, const failure *f, int attempts)
 		strbuf_append(&sb, f->verify_problem);
 	else
 	{
-		char	   *e = db_error_format(&f->err);
+		char *e = db_error_format(&f->err);
 
 		strbuf_append(&sb, e);
 		free(e);
@@ -204,12 +202,11 @@ failure_clear(failure *f)
 
 /* Log a retryable failure and its blockers; sleep the backoff. */
 static bool
-announce_retry(const migration *m, const failure *f, const blocker_list *seen,
-			   int attempt, int max_attempts)
+announce_retry(const migration *m, const failure *f, const blocker_list *seen, int attempt, int max_attempts)
 {
-	int64_t		delay = retry_backoff_ms(attempt, RETRY_BASE_MS, RETRY_CAP_MS);
-	char		dbuf[32];
-	char	   *e = db_error_format(&f->err);
+	int64_t delay = retry_backoff_ms(attempt, RETRY_BASE_MS, RETRY_CAP_MS);
+	char    dbuf[32];
+	char   *e = db_error_format(&f->err);
 
 	format_duration(delay, dbuf, sizeof(dbuf));
 	log_event(LOG_LEVEL_WARNING, "retry", NULL,
@@ -242,16 +239,16 @@ announce_blockers(const failure *f, const blocker_list *seen)
 static int
 apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 {
-	int			max_attempts = ctx->settings.retries + 1;
-	failure		f = {0};
+	int          max_attempts = ctx->settings.retries + 1;
+	failure      f = {0};
 	blocker_list seen = {0};
-	int			rc = EXIT_CHANGE_FAILED;
+	int          rc = EXIT_CHANGE_FAILED;
 
 	for (int attempt = 1; attempt <= max_attempts; attempt++)
 	{
-		int64_t		start = monotonic_ms();
-		bool		ok = true;
-		bool		in_tx;
+		int64_t start = monotonic_ms();
+		bool    ok = true;
+		bool    in_tx;
 
 		failure_clear(&f);
 		blockers_free(&seen);
@@ -270,8 +267,8 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		if (ok)
 		{
 			f.path = m->path;
-			ok = history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum,
-								"applied", monotonic_ms() - start, NULL, &f.err);
+			ok = history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
+								monotonic_ms() - start, NULL, &f.err);
 		}
 		/* a signal that came during the last statements: do not commit */
 		if (ok && cancel_pending())
@@ -284,16 +281,17 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			ok = db_run(ctx->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &f.err, NULL);
 			if (ok)
 			{
-				log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms",
-						  m->stem, (long long) (monotonic_ms() - start));
+				log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
+						  (long long) (monotonic_ms() - start));
 				rc = EXIT_OK;
 				goto done;
 			}
-			in_tx = false;		/* a failed COMMIT ends the transaction */
+			in_tx = false; /* a failed COMMIT ends the transaction */
 			if (f.err.cls == PGERR_CONNECTION_LOST)
 			{
-				*final_error = xasprintf("migration %lld: connection lost during COMMIT: the outcome is unknown; run \"migrator status\"",
-										 (long long) m->version);
+				*final_error = xasprintf(
+					"migration %lld: connection lost during COMMIT: the outcome is unknown; run \"migrator status\"",
+					(long long) m->version);
 				rc = EXIT_UNREACHABLE;
 				goto done;
 			}
@@ -304,8 +302,9 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 
 		if (cancel_pending())
 		{
-			*final_error = xasprintf("interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
-									 cancel_signal_name(), (long long) m->version, f.path, f.line);
+			*final_error =
+				xasprintf("interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
+						  cancel_signal_name(), (long long) m->version, f.path, f.line);
 			rc = cancel_exit_code();
 			goto done;
 		}
@@ -314,8 +313,9 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		{
 			if (!announce_retry(m, &f, &seen, attempt, max_attempts))
 			{
-				*final_error = xasprintf("interrupted by %s while waiting to retry migration %lld: nothing recorded",
-										 cancel_signal_name(), (long long) m->version);
+				*final_error =
+					xasprintf("interrupted by %s while waiting to retry migration %lld: nothing recorded",
+							  cancel_signal_name(), (long long) m->version);
 				rc = cancel_exit_code();
 				goto done;
 			}
@@ -343,15 +343,14 @@ done:
 static void
 record_failed(apply_ctx *ctx, migration *m, const char *what, int64_t duration_ms)
 {
-	db_error	err = {0};
+	db_error err = {0};
 
 	if (PQstatus(ctx->conn) != CONNECTION_OK ||
-		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum,
-						"failed", duration_ms, what, &err))
+		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "failed", duration_ms, what,
+						&err))
 	{
-		log_event(LOG_LEVEL_ERROR, "record_failed", NULL,
-				  "could not record migration %lld as failed: %s", (long long) m->version,
-				  err.message ? err.message : "connection lost");
+		log_event(LOG_LEVEL_ERROR, "record_failed", NULL, "could not record migration %lld as failed: %s",
+				  (long long) m->version, err.message ? err.message : "connection lost");
 	}
 	db_error_clear(&err);
 }
@@ -369,16 +368,16 @@ reset_timeouts(apply_ctx *ctx)
 static int
 apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 {
-	int			max_attempts = ctx->settings.retries + 1;
-	int			attempt = 1;
-	int64_t		start = monotonic_ms();
-	failure		f = {0};
+	int          max_attempts = ctx->settings.retries + 1;
+	int          attempt = 1;
+	int64_t      start = monotonic_ms();
+	failure      f = {0};
 	blocker_list seen = {0};
-	int			rc = EXIT_CHANGE_FAILED;
-	bool		ok;
+	int          rc = EXIT_CHANGE_FAILED;
+	bool         ok;
 
-	log_event(LOG_LEVEL_INFO, "no_transaction", NULL,
-			  "%s runs without a transaction: statement by statement", m->stem);
+	log_event(LOG_LEVEL_INFO, "no_transaction", NULL, "%s runs without a transaction: statement by statement",
+			  m->stem);
 	f.path = m->path;
 	f.line = m->script.stmts[0].line;
 	/* session level: SET LOCAL does nothing outside a transaction */
@@ -404,13 +403,13 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	if (ok && !cancel_pending())
 	{
 		f.path = m->path;
-		ok = history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum,
-							"applied", monotonic_ms() - start, NULL, &f.err);
+		ok = history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
+							monotonic_ms() - start, NULL, &f.err);
 		if (ok)
 		{
 			reset_timeouts(ctx);
-			log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms",
-					  m->stem, (long long) (monotonic_ms() - start));
+			log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
+					  (long long) (monotonic_ms() - start));
 			rc = EXIT_OK;
 			goto done;
 		}
@@ -418,13 +417,14 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 
 	if (cancel_pending())
 	{
-		char	   *what = xasprintf("%s:%d: interrupted by %s", f.path, f.line, cancel_signal_name());
+		char *what = xasprintf("%s:%d: interrupted by %s", f.path, f.line, cancel_signal_name());
 
 		record_failed(ctx, m, what, monotonic_ms() - start);
 		free(what);
 		reset_timeouts(ctx);
-		*final_error = xasprintf("interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
-								 cancel_signal_name(), (long long) m->version, f.path, f.line);
+		*final_error = xasprintf(
+			"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
+			cancel_signal_name(), (long long) m->version, f.path, f.line);
 		rc = cancel_exit_code();
 		goto done;
 	}
@@ -436,13 +436,13 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 		/* the history keeps "path:line: SQLSTATE: message" */
 		const char *at = strstr(*final_error, " failed at ");
 
-		record_failed(ctx, m, at ? at + strlen(" failed at ") : *final_error,
-					  monotonic_ms() - start);
+		record_failed(ctx, m, at ? at + strlen(" failed at ") : *final_error, monotonic_ms() - start);
 	}
 	reset_timeouts(ctx);
-	log_event(LOG_LEVEL_ERROR, "partial", NULL,
-			  "no-transaction migration %lld stopped at %s:%d: the statements before it stay applied; it is recorded as failed and the next run starts it again from its first statement",
-			  (long long) m->version, f.path, f.line);
+	log_event(
+		LOG_LEVEL_ERROR, "partial", NULL,
+		"no-transaction migration %lld stopped at %s:%d: the statements before it stay applied; it is recorded as failed and the next run starts it again from its first statement",
+		(long long) m->version, f.path, f.line);
 
 done:
 	failure_clear(&f);

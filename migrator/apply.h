@@ -34,19 +34,19 @@
 
 typedef struct apply_settings
 {
-	int64_t		lock_timeout_ms;	/* 0: none */
-	int64_t		statement_timeout_ms;	/* 0: none */
-	int			retries;		/* extra attempts after the first */
+	int64_t lock_timeout_ms;      /* 0: none */
+	int64_t statement_timeout_ms; /* 0: none */
+	int     retries;              /* extra attempts after the first */
 } apply_settings;
 
 typedef struct apply_ctx
 {
-	PGconn	   *conn;			/* holds the run lock */
-	const conn_options *conn_opts;	/* to open the side connection */
-	PGconn	   *side;			/* opened on first need, closed by
+	PGconn              *conn;      /* holds the run lock */
+	const conn_options  *conn_opts; /* to open the side connection */
+	PGconn              *side;      /* opened on first need, closed by
 								 * apply_ctx_close() */
 	const history_table *ht;
-	apply_settings settings;
+	apply_settings       settings;
 } apply_ctx;
 
 /*
@@ -57,8 +57,8 @@ typedef struct apply_ctx
  * the one line that must end the run's output (caller frees and prints it
  * last); details were logged already.
  */
-int			apply_migration(apply_ctx *ctx, migration *m, char **final_error);
+int apply_migration(apply_ctx *ctx, migration *m, char **final_error);
 
-void		apply_ctx_close(apply_ctx *ctx);
+void apply_ctx_close(apply_ctx *ctx);
 
-#endif							/* APPLY_H */
+#endif /* APPLY_H */

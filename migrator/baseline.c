@@ -23,11 +23,11 @@
 
 static const struct
 {
-	const char *name;
+	const char     *name;
 	baseline_source source;
-	const char *table;			/* the tool's table, in --schema */
-	const char *renamed_suffix; /* when it has our table's name */
-}			tools[] = {
+	const char     *table;          /* the tool's table, in --schema */
+	const char     *renamed_suffix; /* when it has our table's name */
+} tools[] = {
 	{"dbmate", BASELINE_DBMATE, "schema_migrations", "_dbmate"},
 	{"golang-migrate", BASELINE_GOLANG_MIGRATE, "schema_migrations", "_golang_migrate"},
 	{"flyway", BASELINE_FLYWAY, "flyway_schema_history", "_flyway"},
@@ -58,8 +58,8 @@ tool_index(baseline_source from)
 static bool
 parse_version_text(const char *s, int64_t *out)
 {
-	char	   *end;
-	long long	v;
+	char     *end;
+	long long v;
 
 	if (!isdigit((unsigned char) s[0]))
 		return false;
@@ -86,18 +86,17 @@ column_type(PGresult *cols, const char *name)
  * the order read).  Returns EXIT_OK or an exit code after logging.
  */
 static int
-read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions, int *n,
-				   char **qualified_out)
+read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions, int *n, char **qualified_out)
 {
 	const char *values[2] = {schema, tools[ti].table};
-	char	   *qs = PQescapeIdentifier(conn, schema, strlen(schema));
-	char	   *qt = PQescapeIdentifier(conn, tools[ti].table, strlen(tools[ti].table));
-	char	   *qualified = xasprintf("%s.%s", qs, qt);
+	char       *qs = PQescapeIdentifier(conn, schema, strlen(schema));
+	char       *qt = PQescapeIdentifier(conn, tools[ti].table, strlen(tools[ti].table));
+	char       *qualified = xasprintf("%s.%s", qs, qt);
 	PGresult   *cols;
 	PGresult   *res = NULL;
-	char	   *sql = NULL;
-	int			rc = EXIT_OK;
-	bool		shape_ok;
+	char       *sql = NULL;
+	int         rc = EXIT_OK;
+	bool        shape_ok;
 
 	PQfreemem(qs);
 	PQfreemem(qt);
@@ -127,26 +126,28 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 	{
 		case BASELINE_DBMATE:
 			shape_ok = strncmp(column_type(cols, "version"), "character varying", 17) == 0 &&
-				column_type(cols, "dirty")[0] == '\0';
+					   column_type(cols, "dirty")[0] == '\0';
 			sql = xasprintf("SELECT version FROM %s ORDER BY version", qualified);
 			break;
 		case BASELINE_GOLANG_MIGRATE:
 			shape_ok = strcmp(column_type(cols, "version"), "bigint") == 0 &&
-				strcmp(column_type(cols, "dirty"), "boolean") == 0;
+					   strcmp(column_type(cols, "dirty"), "boolean") == 0;
 			sql = xasprintf("SELECT version::text, dirty FROM %s", qualified);
 			break;
 		default:
 			shape_ok = column_type(cols, "version")[0] != '\0' &&
-				strcmp(column_type(cols, "success"), "boolean") == 0 &&
-				column_type(cols, "installed_rank")[0] != '\0';
+					   strcmp(column_type(cols, "success"), "boolean") == 0 &&
+					   column_type(cols, "installed_rank")[0] != '\0';
 			sql = xasprintf("SELECT version FROM %s WHERE success AND version IS NOT NULL "
-							"ORDER BY installed_rank", qualified);
+							"ORDER BY installed_rank",
+							qualified);
 			break;
 	}
 	if (!shape_ok)
 	{
 		log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
-				  "table \"%s.%s\" does not have the shape of %s's table", schema, tools[ti].table, tools[ti].name);
+				  "table \"%s.%s\" does not have the shape of %s's table", schema, tools[ti].table,
+				  tools[ti].name);
 		rc = EXIT_USAGE;
 		goto done;
 	}
@@ -161,16 +162,17 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 		if (PQntuples(res) != 1)
 		{
 			log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
-					  "golang-migrate's table \"%s.%s\" has %d rows; it keeps exactly one",
-					  schema, tools[ti].table, PQntuples(res));
+					  "golang-migrate's table \"%s.%s\" has %d rows; it keeps exactly one", schema,
+					  tools[ti].table, PQntuples(res));
 			rc = EXIT_USAGE;
 			goto done;
 		}
 		if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 		{
-			log_event(LOG_LEVEL_ERROR, "baseline_dirty", NULL,
-					  "golang-migrate marks version %s dirty: a migration failed half-way; repair the schema by hand and clear the flag (migrate force %s) before adopting",
-					  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 0));
+			log_event(
+				LOG_LEVEL_ERROR, "baseline_dirty", NULL,
+				"golang-migrate marks version %s dirty: a migration failed half-way; repair the schema by hand and clear the flag (migrate force %s) before adopting",
+				PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 0));
 			rc = EXIT_HISTORY_MISMATCH;
 			goto done;
 		}
@@ -182,9 +184,10 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 
 		if (!parse_version_text(text, &(*versions)[*n]))
 		{
-			log_event(LOG_LEVEL_ERROR, "baseline_version", NULL,
-					  "%s version \"%s\" is not a positive integer; rename the migrations to integer versions before adopting",
-					  tools[ti].name, text);
+			log_event(
+				LOG_LEVEL_ERROR, "baseline_version", NULL,
+				"%s version \"%s\" is not a positive integer; rename the migrations to integer versions before adopting",
+				tools[ti].name, text);
 			rc = EXIT_USAGE;
 			continue;
 		}
@@ -217,34 +220,35 @@ contains(const int64_t *v, int n, int64_t x)
 }
 
 int
-baseline_run(PGconn *conn, const history_table *ht, const migration_set *files,
-			 baseline_source from, int64_t version, const char *dir)
+baseline_run(PGconn *conn, const history_table *ht, const migration_set *files, baseline_source from,
+			 int64_t version, const char *dir)
 {
-	int			ti = tool_index(from);
+	int           ti = tool_index(from);
 	history_shape shape;
-	char	   *found = NULL;
-	int64_t    *versions = NULL;
-	int			n_versions = 0;
-	char	   *tool_table = NULL;
-	bool		rename_ours = false;
-	bool		*take = NULL;
-	int			n_take = 0;
-	int			rc;
-	db_error	err = {0};
+	char         *found = NULL;
+	int64_t      *versions = NULL;
+	int           n_versions = 0;
+	char         *tool_table = NULL;
+	bool          rename_ours = false;
+	bool         *take = NULL;
+	int           n_take = 0;
+	int           rc;
+	db_error      err = {0};
 
 	rc = history_inspect(conn, ht, &shape, &found);
 	if (rc != EXIT_OK)
 		goto done;
 	if (shape == HISTORY_OURS)
 	{
-		history	h;
+		history h;
 
 		rc = history_load(conn, ht, &h);
 		if (rc == EXIT_OK && h.n > 0)
 		{
-			log_event(LOG_LEVEL_ERROR, "baseline_refused", NULL,
-					  "the history \"%s\" already has %d row%s: baseline only adopts a database with an empty history",
-					  ht->display, h.n, h.n == 1 ? "" : "s");
+			log_event(
+				LOG_LEVEL_ERROR, "baseline_refused", NULL,
+				"the history \"%s\" already has %d row%s: baseline only adopts a database with an empty history",
+				ht->display, h.n, h.n == 1 ? "" : "s");
 			rc = EXIT_USAGE;
 		}
 		history_free(&h);
@@ -256,9 +260,10 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files,
 		/* only the tool we import from may sit under our table's name */
 		if (ti < 0 || strcmp(tools[ti].table, ht->table) != 0)
 		{
-			log_event(LOG_LEVEL_ERROR, "foreign_history_table", NULL,
-					  "relation \"%s\" exists but is not a migrator history table (%s); import it with \"migrator baseline --from dbmate|golang-migrate\", or choose another --history-table",
-					  ht->display, found);
+			log_event(
+				LOG_LEVEL_ERROR, "foreign_history_table", NULL,
+				"relation \"%s\" exists but is not a migrator history table (%s); import it with \"migrator baseline --from dbmate|golang-migrate\", or choose another --history-table",
+				ht->display, found);
 			rc = EXIT_USAGE;
 			goto done;
 		}
@@ -273,16 +278,17 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files,
 		if (from == BASELINE_GOLANG_MIGRATE)
 		{
 			version = n_versions > 0 ? versions[0] : 0;
-			n_versions = 0;		/* everything up to it, below */
+			n_versions = 0; /* everything up to it, below */
 		}
 		else
 		{
 			for (int i = 0; i < n_versions; i++)
 				if (migration_set_find(files, versions[i]) == NULL)
 				{
-					log_event(LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
-							  "%s applied version %lld but \"%s\" has no file for it; add it (renamed to <version>_<name>.sql) before adopting",
-							  tools[ti].name, (long long) versions[i], dir);
+					log_event(
+						LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
+						"%s applied version %lld but \"%s\" has no file for it; add it (renamed to <version>_<name>.sql) before adopting",
+						tools[ti].name, (long long) versions[i], dir);
 					rc = EXIT_HISTORY_MISMATCH;
 				}
 			if (rc != EXIT_OK)
@@ -293,17 +299,20 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files,
 	take = xcalloc((size_t) files->n + 1, sizeof(bool));
 	for (int i = 0; i < files->n; i++)
 	{
-		int64_t		v = files->items[i].version;
+		int64_t v = files->items[i].version;
 
-		take[i] = (from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE) ? v <= version
-			: contains(versions, n_versions, v);
+		take[i] = (from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE)
+					  ? v <= version
+					  : contains(versions, n_versions, v);
 		n_take += take[i];
 	}
 	if (n_take == 0)
 	{
 		log_event(LOG_LEVEL_ERROR, "baseline_empty", NULL,
 				  "nothing to baseline: no migration file in \"%s\" %s", dir,
-				  from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE ? "has a version up to the one given" : "matches an applied version");
+				  from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE
+					  ? "has a version up to the one given"
+					  : "matches an applied version");
 		rc = EXIT_USAGE;
 		goto done;
 	}
@@ -319,14 +328,14 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files,
 	}
 	if (rename_ours)
 	{
-		char	   *newname = xasprintf("%s%s", ht->table, tools[ti].renamed_suffix);
-		char	   *qn = PQescapeIdentifier(conn, newname, strlen(newname));
-		char	   *sql = xasprintf("ALTER TABLE %s RENAME TO %s", ht->qualified, qn);
-		bool		ok = db_command(conn, "renaming the other tool's table", sql);
+		char *newname = xasprintf("%s%s", ht->table, tools[ti].renamed_suffix);
+		char *qn = PQescapeIdentifier(conn, newname, strlen(newname));
+		char *sql = xasprintf("ALTER TABLE %s RENAME TO %s", ht->qualified, qn);
+		bool  ok = db_command(conn, "renaming the other tool's table", sql);
 
 		if (ok)
-			log_event(LOG_LEVEL_INFO, "baseline_renamed", NULL,
-					  "renamed %s's table \"%s\" to \"%s.%s\"", tools[ti].name, ht->display, ht->schema, newname);
+			log_event(LOG_LEVEL_INFO, "baseline_renamed", NULL, "renamed %s's table \"%s\" to \"%s.%s\"",
+					  tools[ti].name, ht->display, ht->schema, newname);
 		free(sql);
 		PQfreemem(qn);
 		free(newname);
@@ -358,8 +367,8 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files,
 		goto done;
 	}
 	log_event(LOG_LEVEL_INFO, "baseline_done", NULL,
-			  "baselined %d migration%s as applied without running them%s%s", n_take,
-			  n_take == 1 ? "" : "s", ti >= 0 ? ", imported from " : "", ti >= 0 ? tools[ti].name : "");
+			  "baselined %d migration%s as applied without running them%s%s", n_take, n_take == 1 ? "" : "s",
+			  ti >= 0 ? ", imported from " : "", ti >= 0 ? tools[ti].name : "");
 	goto done;
 
 rollback:

@@ -34,14 +34,14 @@
 
 typedef enum baseline_source
 {
-	BASELINE_VERSION,			/* --version N */
+	BASELINE_VERSION, /* --version N */
 	BASELINE_DBMATE,
 	BASELINE_GOLANG_MIGRATE,
 	BASELINE_FLYWAY
 } baseline_source;
 
 /* "dbmate", "golang-migrate", "flyway"; false otherwise */
-bool		baseline_parse_source(const char *s, baseline_source *out);
+bool baseline_parse_source(const char *s, baseline_source *out);
 
 /*
  * Run the baseline (with the run lock held).  version is used with
@@ -51,7 +51,7 @@ bool		baseline_parse_source(const char *s, baseline_source *out);
  * version has no file, golang-migrate is dirty); EXIT_CHANGE_FAILED or
  * EXIT_UNREACHABLE when the database failed.  Logs every problem.
  */
-int			baseline_run(PGconn *conn, const history_table *ht, const migration_set *files,
-						 baseline_source from, int64_t version, const char *dir);
+int baseline_run(PGconn *conn, const history_table *ht, const migration_set *files, baseline_source from,
+				 int64_t version, const char *dir);
 
-#endif							/* BASELINE_H */
+#endif /* BASELINE_H */

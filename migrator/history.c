@@ -25,7 +25,7 @@ static const struct
 {
 	const char *name;
 	const char *type;
-}			history_columns[] = {
+} history_columns[] = {
 	{"version", "bigint"},
 	{"name", "text"},
 	{"checksum", "text"},
@@ -40,8 +40,8 @@ static const struct
 bool
 history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table)
 {
-	char	   *qs = PQescapeIdentifier(conn, schema, strlen(schema));
-	char	   *qt = PQescapeIdentifier(conn, table, strlen(table));
+	char *qs = PQescapeIdentifier(conn, schema, strlen(schema));
+	char *qt = PQescapeIdentifier(conn, table, strlen(table));
 
 	memset(ht, 0, sizeof(*ht));
 	if (qs == NULL || qt == NULL)
@@ -75,20 +75,21 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 {
 	const char *values[2] = {ht->schema, ht->table};
 	PGresult   *res;
-	strbuf		found;
-	bool		same;
-	char		relkind;
+	strbuf      found;
+	bool        same;
+	char        relkind;
 
 	if (found_out)
 		*found_out = NULL;
-	res = db_query(conn, "inspecting the history table",
-				   "SELECT c.relkind, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
-				   "FROM pg_catalog.pg_class c "
-				   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-				   "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-				   "WHERE n.nspname = $1 AND c.relname = $2 "
-				   "ORDER BY a.attnum",
-				   2, values, PGRES_TUPLES_OK);
+	res = db_query(
+		conn, "inspecting the history table",
+		"SELECT c.relkind, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+		"FROM pg_catalog.pg_class c "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+		"WHERE n.nspname = $1 AND c.relname = $2 "
+		"ORDER BY a.attnum",
+		2, values, PGRES_TUPLES_OK);
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
 	if (PQntuples(res) == 0)
@@ -108,8 +109,7 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 		const char *type = PQgetvalue(res, i, 2);
 
 		strbuf_appendf(&found, "%s%s %s", i ? ", " : "columns: ", col, type);
-		if (same && (strcmp(col, history_columns[i].name) != 0 ||
-					 strcmp(type, history_columns[i].type) != 0))
+		if (same && (strcmp(col, history_columns[i].name) != 0 || strcmp(type, history_columns[i].type) != 0))
 			same = false;
 	}
 	PQclear(res);
@@ -124,12 +124,12 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 int
 history_load(PGconn *conn, const history_table *ht, history *out)
 {
-	PGresult   *res;
-	char	   *sql;
-	int			rc;
+	PGresult *res;
+	char     *sql;
+	int       rc;
 
 	history_shape shape;
-	char	   *found;
+	char         *found;
 
 	memset(out, 0, sizeof(*out));
 	rc = history_inspect(conn, ht, &shape, &found);
@@ -140,9 +140,10 @@ history_load(PGconn *conn, const history_table *ht, history *out)
 	}
 	if (shape == HISTORY_FOREIGN)
 	{
-		log_event(LOG_LEVEL_ERROR, "foreign_history_table", NULL,
-				  "relation \"%s\" exists but is not a migrator history table (%s); it may belong to another tool: choose another --history-table, or import it with \"migrator baseline --from\"",
-				  ht->display, found);
+		log_event(
+			LOG_LEVEL_ERROR, "foreign_history_table", NULL,
+			"relation \"%s\" exists but is not a migrator history table (%s); it may belong to another tool: choose another --history-table, or import it with \"migrator baseline --from\"",
+			ht->display, found);
 		free(found);
 		return EXIT_USAGE;
 	}
@@ -152,7 +153,8 @@ history_load(PGconn *conn, const history_table *ht, history *out)
 	sql = xasprintf("SELECT version, name, checksum, status, "
 					"to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
 					"coalesce(duration_ms, 0), coalesce(applied_by, ''), failure "
-					"FROM %s ORDER BY version", ht->qualified);
+					"FROM %s ORDER BY version",
+					ht->qualified);
 	res = db_query(conn, "reading the history table", sql, 0, NULL, PGRES_TUPLES_OK);
 	free(sql);
 	if (res == NULL)
@@ -181,16 +183,15 @@ history_ensure(PGconn *conn, const history_table *ht)
 {
 	const char *values[1] = {ht->schema};
 	PGresult   *res;
-	bool		schema_exists;
-	char	   *sql;
-	bool		ok;
+	bool        schema_exists;
+	char       *sql;
+	bool        ok;
 
 	/*
 	 * CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the
 	 * database before it looks for the schema, so ask first.
 	 */
-	res = db_query(conn, "looking up the schema",
-				   "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+	res = db_query(conn, "looking up the schema", "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
 				   1, values, PGRES_TUPLES_OK);
 	if (res == NULL)
 		return EXIT_CHANGE_FAILED;
@@ -198,7 +199,7 @@ history_ensure(PGconn *conn, const history_table *ht)
 	PQclear(res);
 	if (!schema_exists)
 	{
-		char	   *qs = PQescapeIdentifier(conn, ht->schema, strlen(ht->schema));
+		char *qs = PQescapeIdentifier(conn, ht->schema, strlen(ht->schema));
 
 		sql = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", qs);
 		PQfreemem(qs);
@@ -215,7 +216,8 @@ history_ensure(PGconn *conn, const history_table *ht)
 					"applied_at timestamp with time zone NOT NULL DEFAULT now(), "
 					"duration_ms bigint, "
 					"applied_by text, "
-					"failure text)", ht->qualified);
+					"failure text)",
+					ht->qualified);
 	ok = db_command(conn, "creating the history table", sql);
 	free(sql);
 	if (!ok)
@@ -225,16 +227,13 @@ history_ensure(PGconn *conn, const history_table *ht)
 }
 
 bool
-history_record(PGconn *conn, const history_table *ht, int64_t version,
-			   const char *name, const char *checksum, const char *status,
-			   int64_t duration_ms, const char *failure, db_error *err)
+history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
+			   const char *status, int64_t duration_ms, const char *failure, db_error *err)
 {
-	char		vbuf[24],
-				dbuf[24],
-				host[256];
+	char        vbuf[24], dbuf[24], host[256];
 	const char *values[7];
-	char	   *sql;
-	bool		ok;
+	char       *sql;
+	bool        ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	snprintf(dbuf, sizeof(dbuf), "%lld", (long long) duration_ms);
@@ -248,12 +247,14 @@ history_record(PGconn *conn, const history_table *ht, int64_t version,
 	values[4] = dbuf;
 	values[5] = host;
 	values[6] = failure;
-	sql = xasprintf("INSERT INTO %s AS h (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
-					"VALUES ($1, $2, $3, $4, clock_timestamp(), $5, session_user || '@' || $6, $7) "
-					"ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, "
-					"status = EXCLUDED.status, applied_at = EXCLUDED.applied_at, "
-					"duration_ms = EXCLUDED.duration_ms, applied_by = EXCLUDED.applied_by, "
-					"failure = EXCLUDED.failure", ht->qualified);
+	sql = xasprintf(
+		"INSERT INTO %s AS h (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
+		"VALUES ($1, $2, $3, $4, clock_timestamp(), $5, session_user || '@' || $6, $7) "
+		"ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, "
+		"status = EXCLUDED.status, applied_at = EXCLUDED.applied_at, "
+		"duration_ms = EXCLUDED.duration_ms, applied_by = EXCLUDED.applied_by, "
+		"failure = EXCLUDED.failure",
+		ht->qualified);
 	ok = db_run_ex(conn, sql, 7, values, PGRES_COMMAND_OK, NULL, err, NULL, false);
 	free(sql);
 	return ok;
@@ -262,13 +263,13 @@ history_record(PGconn *conn, const history_table *ht, int64_t version,
 bool
 history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, const char *checksum)
 {
-	char		vbuf[24];
+	char        vbuf[24];
 	const char *values[2] = {vbuf, checksum};
-	char	   *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1", ht->qualified);
+	char       *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1", ht->qualified);
 	PGresult   *res;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
-	bool		ok;
+	bool ok;
 
 	res = db_query(conn, "updating a checksum", sql, 2, values, PGRES_COMMAND_OK);
 	free(sql);
@@ -280,11 +281,11 @@ history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, con
 bool
 history_forget(PGconn *conn, const history_table *ht, int64_t version)
 {
-	char		vbuf[24];
+	char        vbuf[24];
 	const char *values[1] = {vbuf};
-	char	   *sql = xasprintf("DELETE FROM %s WHERE version = $1", ht->qualified);
+	char       *sql = xasprintf("DELETE FROM %s WHERE version = $1", ht->qualified);
 	PGresult   *res;
-	bool		ok;
+	bool        ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	res = db_query(conn, "removing a history row", sql, 1, values, PGRES_COMMAND_OK);

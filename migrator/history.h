@@ -25,40 +25,40 @@
 
 typedef struct history_row
 {
-	int64_t		version;
-	char	   *name;
-	char	   *checksum;
-	char	   *status;			/* "applied" or "failed" */
-	char	   *applied_at;		/* ISO 8601, UTC */
-	int64_t		duration_ms;
-	char	   *applied_by;
-	char	   *failure;		/* NULL unless failed */
+	int64_t version;
+	char   *name;
+	char   *checksum;
+	char   *status;     /* "applied" or "failed" */
+	char   *applied_at; /* ISO 8601, UTC */
+	int64_t duration_ms;
+	char   *applied_by;
+	char   *failure; /* NULL unless failed */
 } history_row;
 
 typedef struct history
 {
-	bool		exists;			/* false: no table yet (nothing applied) */
-	history_row *rows;			/* sorted by version */
-	int			n;
+	bool         exists; /* false: no table yet (nothing applied) */
+	history_row *rows;   /* sorted by version */
+	int          n;
 } history;
 
 typedef struct history_table
 {
 	const char *schema;
 	const char *table;
-	char	   *qualified;		/* quoted "schema"."table", for SQL */
-	char	   *display;		/* schema.table, for messages */
+	char       *qualified; /* quoted "schema"."table", for SQL */
+	char       *display;   /* schema.table, for messages */
 } history_table;
 
 /* Fill the quoted names; false when quoting fails. */
-bool		history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table);
-void		history_table_free(history_table *ht);
+bool history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table);
+void history_table_free(history_table *ht);
 
 typedef enum history_shape
 {
-	HISTORY_ABSENT,				/* no relation of that name */
-	HISTORY_OURS,				/* a table of our shape */
-	HISTORY_FOREIGN				/* something else has the name */
+	HISTORY_ABSENT, /* no relation of that name */
+	HISTORY_OURS,   /* a table of our shape */
+	HISTORY_FOREIGN /* something else has the name */
 } history_shape;
 
 /*
@@ -67,8 +67,7 @@ typedef enum history_shape
  * frees; NULL when absent) describing what is there, or EXIT_UNREACHABLE
  * when the query failed.
  */
-int			history_inspect(PGconn *conn, const history_table *ht, history_shape *shape,
-							char **found_out);
+int history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, char **found_out);
 
 /*
  * Read the history.  A missing table (or schema) is an empty history with
@@ -76,33 +75,32 @@ int			history_inspect(PGconn *conn, const history_table *ht, history_shape *shap
  * after logging what it found.  Returns EXIT_OK, EXIT_USAGE or
  * EXIT_UNREACHABLE (query failed).  Creates nothing.
  */
-int			history_load(PGconn *conn, const history_table *ht, history *out);
+int history_load(PGconn *conn, const history_table *ht, history *out);
 
 /*
  * Create the schema and table if missing.  Call only with the run lock
  * held.  Returns EXIT_OK or EXIT_CHANGE_FAILED after logging.
  */
-int			history_ensure(PGconn *conn, const history_table *ht);
+int history_ensure(PGconn *conn, const history_table *ht);
 
 /*
  * Insert or replace the row of version (in the caller's transaction, if
  * any).  failure may be NULL.  Returns true, or false and fills err.
  */
 struct db_error;
-bool		history_record(PGconn *conn, const history_table *ht, int64_t version,
-						   const char *name, const char *checksum, const char *status,
-						   int64_t duration_ms, const char *failure, struct db_error *err);
+bool history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name,
+					const char *checksum, const char *status, int64_t duration_ms, const char *failure,
+					struct db_error *err);
 
 /* Set the checksum of an applied version (repair). */
-bool		history_set_checksum(PGconn *conn, const history_table *ht, int64_t version,
-								 const char *checksum);
+bool history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, const char *checksum);
 
 /* Delete the row of a version (repair --forget-missing). */
-bool		history_forget(PGconn *conn, const history_table *ht, int64_t version);
+bool history_forget(PGconn *conn, const history_table *ht, int64_t version);
 
 /* The row of version; NULL if none. */
 const history_row *history_find(const history *h, int64_t version);
 
-void		history_free(history *h);
+void history_free(history *h);
 
-#endif							/* HISTORY_H */
+#endif /* HISTORY_H */

@@ -39,41 +39,41 @@
 #include "required_index.h"
 #include "retry.h"
 
-#define PROGNAME "migrator"
+#define PROGNAME         "migrator"
 #define MIGRATOR_VERSION "0.1.0"
 
 typedef struct migrator_options
 {
-	const char *dir;
-	conn_options conn;
-	const char *history_table;
-	int64_t		lock_wait_ms;
-	apply_settings apply;
-	bool		out_of_order;
-	bool		forget_missing;
-	int64_t		target;			/* --target; 0 = every pending version */
-	const char *role;			/* --role; NULL = the login role */
-	preflight_mode preflight;
-	int64_t		wait_current_ms;	/* check --wait-current */
+	const char     *dir;
+	conn_options    conn;
+	const char     *history_table;
+	int64_t         lock_wait_ms;
+	apply_settings  apply;
+	bool            out_of_order;
+	bool            forget_missing;
+	int64_t         target; /* --target; 0 = every pending version */
+	const char     *role;   /* --role; NULL = the login role */
+	preflight_mode  preflight;
+	int64_t         wait_current_ms; /* check --wait-current */
 	baseline_source baseline_from;
-	int64_t		baseline_version;	/* baseline --version */
-	bool		timestamp;		/* new --timestamp */
-	bool		strict;			/* lint warnings are errors */
-	const char *index_config;	/* the indexer's config, for requires-index */
-	const char *arg;			/* the command's argument (new NAME) */
+	int64_t         baseline_version; /* baseline --version */
+	bool            timestamp;        /* new --timestamp */
+	bool            strict;           /* lint warnings are errors */
+	const char     *index_config;     /* the indexer's config, for requires-index */
+	const char     *arg;              /* the command's argument (new NAME) */
 } migrator_options;
 
 /* What the dispatcher has set up for a command. */
 typedef struct run_state
 {
 	const migrator_options *opts;
-	migration_set files;
-	PGconn	   *conn;
-	history_table ht;
-	history hist;
-	bool		locked;
-	char	   *lock_name;
-	required_indexes *required; /* definitions pending migrations require */
+	migration_set           files;
+	PGconn                 *conn;
+	history_table           ht;
+	history                 hist;
+	bool                    locked;
+	char                   *lock_name;
+	required_indexes       *required; /* definitions pending migrations require */
 } run_state;
 
 /* How a version stands, files against history. */
@@ -81,10 +81,10 @@ typedef enum version_state
 {
 	VS_APPLIED,
 	VS_PENDING,
-	VS_FAILED,					/* a no-transaction run failed; runs again */
-	VS_CHANGED,					/* applied, file differs */
-	VS_MISSING,					/* applied, file gone */
-	VS_AHEAD					/* applied, newer than every file: a newer
+	VS_FAILED,  /* a no-transaction run failed; runs again */
+	VS_CHANGED, /* applied, file differs */
+	VS_MISSING, /* applied, file gone */
+	VS_AHEAD    /* applied, newer than every file: a newer
 								 * release migrated this database */
 } version_state;
 
@@ -92,52 +92,55 @@ static const char *const state_names[] = {"applied", "pending", "failed", "chang
 
 typedef struct version_item
 {
-	int64_t		version;
-	migration  *m;				/* NULL when missing */
-	const history_row *row;		/* NULL when never run */
-	version_state state;
+	int64_t            version;
+	migration         *m;   /* NULL when missing */
+	const history_row *row; /* NULL when never run */
+	version_state      state;
 } version_item;
 
 typedef struct reconciliation
 {
-	version_item *items;		/* by version */
-	int			n;
-	int			n_pending;		/* pending + failed */
-	int			n_mismatch;		/* changed + missing */
-	int			n_out_of_order;
-	int			n_ahead;		/* history rows above the newest file */
-	int64_t		max_applied;
+	version_item *items; /* by version */
+	int           n;
+	int           n_pending;  /* pending + failed */
+	int           n_mismatch; /* changed + missing */
+	int           n_out_of_order;
+	int           n_ahead; /* history rows above the newest file */
+	int64_t       max_applied;
 } reconciliation;
 
-#define CMD_CONNECT 0x1			/* needs a connection and the history */
-#define CMD_LOCK	0x2			/* takes the run lock before reading history */
-#define CMD_OWN_HISTORY 0x4		/* reads the history itself (baseline) */
-#define CMD_ARG		0x8			/* takes one argument (new NAME) */
+#define CMD_CONNECT     0x1 /* needs a connection and the history */
+#define CMD_LOCK        0x2 /* takes the run lock before reading history */
+#define CMD_OWN_HISTORY 0x4 /* reads the history itself (baseline) */
+#define CMD_ARG         0x8 /* takes one argument (new NAME) */
 
 typedef struct command
 {
 	const char *name;
-	int			(*fn) (run_state *rs);
-	unsigned	flags;
+	int (*fn)(run_state *rs);
+	unsigned    flags;
 	const char *summary;
 } command;
 
-static int	cmd_up(run_state *rs);
-static int	cmd_status(run_state *rs);
-static int	cmd_check(run_state *rs);
-static int	cmd_plan(run_state *rs);
-static int	cmd_repair(run_state *rs);
-static int	cmd_baseline(run_state *rs);
-static int	cmd_new(run_state *rs);
-static int	cmd_lint(run_state *rs);
+static int cmd_up(run_state *rs);
+static int cmd_status(run_state *rs);
+static int cmd_check(run_state *rs);
+static int cmd_plan(run_state *rs);
+static int cmd_repair(run_state *rs);
+static int cmd_baseline(run_state *rs);
+static int cmd_new(run_state *rs);
+static int cmd_lint(run_state *rs);
 
 static const command commands[] = {
 	{"up", cmd_up, CMD_CONNECT | CMD_LOCK, "apply every pending migration, in order, fail-hard (default)"},
-	{"status", cmd_status, CMD_CONNECT, "list every version: applied, pending, failed, changed, missing, ahead"},
+	{"status", cmd_status, CMD_CONNECT,
+	 "list every version: applied, pending, failed, changed, missing, ahead"},
 	{"check", cmd_check, CMD_CONNECT, "start-up gate: exit 0 if current, 5 if behind, 6 on a mismatch"},
 	{"plan", cmd_plan, CMD_CONNECT, "show what up would run; touches and creates nothing"},
-	{"repair", cmd_repair, CMD_CONNECT | CMD_LOCK, "record the current checksums of deliberately changed files"},
-	{"baseline", cmd_baseline, CMD_CONNECT | CMD_LOCK | CMD_OWN_HISTORY, "adopt a database: record files as applied without running them"},
+	{"repair", cmd_repair, CMD_CONNECT | CMD_LOCK,
+	 "record the current checksums of deliberately changed files"},
+	{"baseline", cmd_baseline, CMD_CONNECT | CMD_LOCK | CMD_OWN_HISTORY,
+	 "adopt a database: record files as applied without running them"},
 	{"new", cmd_new, CMD_ARG, "write the next migration file and its verify file: new NAME"},
 	{"lint", cmd_lint, 0, "check every file with PostgreSQL's parser and the DDL-only rules; offline"},
 };
@@ -151,61 +154,62 @@ usage(FILE *out)
 			"Usage:\n"
 			"  %s [COMMAND] [OPTION]...\n"
 			"\n"
-			"Commands:\n", PROGNAME, PROGNAME);
+			"Commands:\n",
+			PROGNAME, PROGNAME);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out,
-			"\n"
-			"Options:\n"
-			"  -d, --dir=DIR              migrations directory (default $MIGRATIONS_DIR, else \"migrations\")\n"
-			"      --dsn=DSN              connection string or URI (default $DATABASE_URL, else libpq's PG* variables)\n"
-			"      --schema=NAME          schema for search_path and the history table (default \"public\")\n"
-			"      --history-table=NAME   history table (default \"schema_migrations\")\n"
-			"      --lock-timeout=DUR     bound on every lock wait of a migration (default 5s; 0 = none)\n"
-			"      --statement-timeout=DUR  bound on every statement (default 0 = none)\n"
-			"      --retries=N            retries after a lock timeout or deadlock (default 3 = up to 4 attempts;\n"
-			"                             backoff 1s doubling, capped at 30s, with jitter)\n"
-			"      --lock-wait=DUR        how long to wait for another migrator run (default 5min), then exit 4\n"
-			"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
-			"      --out-of-order         allow pending versions lower than the highest applied one\n"
-			"      --target=VERSION       up, plan: stop after this version\n"
-			"      --preflight=MODE       up: before applying, name sessions holding locks on the tables the\n"
-			"                             pending migrations touch whose transactions are older than\n"
-			"                             --lock-timeout, and concurrent index builds on them:\n"
-			"                             warn (default), fail (exit 1, nothing applied) or off\n"
-			"      --role=ROLE            SET ROLE before anything runs: objects (the history table too)\n"
-			"                             are owned by ROLE\n"
-			"      --wait-current=DUR     check: poll until the schema is current, else exit 5 (also waits\n"
-			"                             that long for the server)\n"
-			"      --forget-missing       repair: also drop history rows whose file is gone\n"
-			"      --version=N            baseline: record every file up to version N as applied\n"
-			"      --from=TOOL            baseline: import applied versions from dbmate, golang-migrate\n"
-			"                             or flyway (their table is renamed if it has our table's name)\n"
-			"      --timestamp            new: use a UTC timestamp (YYYYMMDDHHMMSS) as the version\n"
-			"      --strict               lint, up, plan: lint warnings are errors\n"
-			"      --index-config=FILE    the indexer's definitions, for -- migrator:requires-index NAME\n"
-			"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
-			"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
-			"  -q, --quiet                only warnings and errors\n"
-			"  -v, --verbose              also debug messages (each statement as it runs)\n"
-			"  -V, --version              print the version and exit\n"
-			"  -h, --help                 show this help and exit\n"
-			"\n"
-			"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none.\n"
-			"\n"
-			"Files: <version>_<name>.sql (version a positive integer; 0109 and 109 are the same),\n"
-			"optional <version>_<name>.verify.sql with SELECTs that must all return true.\n"
-			"Directives (leading comment block): -- migrator:no-transaction, -- migrator:allow-dml,\n"
-			"-- migrator:requires-index NAME; right above one statement: -- migrator:allow RULE\n"
-			"up and plan lint the pending files first (see \"migrator lint\"): an error applies nothing.\n"
-			"Forward only: there are no down migrations; fix forward with a new version.\n"
-			"\n"
-			"A granted lock is held until the migration commits: --lock-timeout bounds the wait\n"
-			"for a lock, not how long a table rewrite blocks traffic. Keep migrations short.\n"
-			"The run lock is a session advisory lock: connect directly, not through a pooler in\n"
-			"transaction mode.\n"
-			"\n"
-			EXIT_CODES_HELP);
+	fprintf(
+		out,
+		"\n"
+		"Options:\n"
+		"  -d, --dir=DIR              migrations directory (default $MIGRATIONS_DIR, else \"migrations\")\n"
+		"      --dsn=DSN              connection string or URI (default $DATABASE_URL, else libpq's PG* variables)\n"
+		"      --schema=NAME          schema for search_path and the history table (default \"public\")\n"
+		"      --history-table=NAME   history table (default \"schema_migrations\")\n"
+		"      --lock-timeout=DUR     bound on every lock wait of a migration (default 5s; 0 = none)\n"
+		"      --statement-timeout=DUR  bound on every statement (default 0 = none)\n"
+		"      --retries=N            retries after a lock timeout or deadlock (default 3 = up to 4 attempts;\n"
+		"                             backoff 1s doubling, capped at 30s, with jitter)\n"
+		"      --lock-wait=DUR        how long to wait for another migrator run (default 5min), then exit 4\n"
+		"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
+		"      --out-of-order         allow pending versions lower than the highest applied one\n"
+		"      --target=VERSION       up, plan: stop after this version\n"
+		"      --preflight=MODE       up: before applying, name sessions holding locks on the tables the\n"
+		"                             pending migrations touch whose transactions are older than\n"
+		"                             --lock-timeout, and concurrent index builds on them:\n"
+		"                             warn (default), fail (exit 1, nothing applied) or off\n"
+		"      --role=ROLE            SET ROLE before anything runs: objects (the history table too)\n"
+		"                             are owned by ROLE\n"
+		"      --wait-current=DUR     check: poll until the schema is current, else exit 5 (also waits\n"
+		"                             that long for the server)\n"
+		"      --forget-missing       repair: also drop history rows whose file is gone\n"
+		"      --version=N            baseline: record every file up to version N as applied\n"
+		"      --from=TOOL            baseline: import applied versions from dbmate, golang-migrate\n"
+		"                             or flyway (their table is renamed if it has our table's name)\n"
+		"      --timestamp            new: use a UTC timestamp (YYYYMMDDHHMMSS) as the version\n"
+		"      --strict               lint, up, plan: lint warnings are errors\n"
+		"      --index-config=FILE    the indexer's definitions, for -- migrator:requires-index NAME\n"
+		"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
+		"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
+		"  -q, --quiet                only warnings and errors\n"
+		"  -v, --verbose              also debug messages (each statement as it runs)\n"
+		"  -V, --version              print the version and exit\n"
+		"  -h, --help                 show this help and exit\n"
+		"\n"
+		"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none.\n"
+		"\n"
+		"Files: <version>_<name>.sql (version a positive integer; 0109 and 109 are the same),\n"
+		"optional <version>_<name>.verify.sql with SELECTs that must all return true.\n"
+		"Directives (leading comment block): -- migrator:no-transaction, -- migrator:allow-dml,\n"
+		"-- migrator:requires-index NAME; right above one statement: -- migrator:allow RULE\n"
+		"up and plan lint the pending files first (see \"migrator lint\"): an error applies nothing.\n"
+		"Forward only: there are no down migrations; fix forward with a new version.\n"
+		"\n"
+		"A granted lock is held until the migration commits: --lock-timeout bounds the wait\n"
+		"for a lock, not how long a table rewrite blocks traffic. Keep migrations short.\n"
+		"The run lock is a session advisory lock: connect directly, not through a pooler in\n"
+		"transaction mode.\n"
+		"\n" EXIT_CODES_HELP);
 }
 
 static const command *
@@ -224,9 +228,8 @@ static void
 reconcile(const run_state *rs, reconciliation *rec)
 {
 	const migration_set *files = &rs->files;
-	const history *h = &rs->hist;
-	int			fi = 0,
-				hi = 0;
+	const history       *h = &rs->hist;
+	int                  fi = 0, hi = 0;
 
 	memset(rec, 0, sizeof(*rec));
 	rec->items = xcalloc((size_t) (files->n + h->n + 1), sizeof(version_item));
@@ -237,8 +240,8 @@ reconcile(const run_state *rs, reconciliation *rec)
 	/* both lists are sorted by version: merge them */
 	while (fi < files->n || hi < h->n)
 	{
-		version_item *it = &rec->items[rec->n++];
-		migration  *m = fi < files->n ? &files->items[fi] : NULL;
+		version_item      *it = &rec->items[rec->n++];
+		migration         *m = fi < files->n ? &files->items[fi] : NULL;
 		const history_row *r = hi < h->n ? &h->rows[hi] : NULL;
 
 		if (m && r && m->version == r->version)
@@ -298,22 +301,25 @@ report_mismatches(const run_state *rs, const reconciliation *rec)
 		const version_item *it = &rec->items[i];
 
 		if (it->state == VS_CHANGED)
-			log_event(LOG_LEVEL_ERROR, "checksum_mismatch", NULL,
-					  "%s: applied migration %lld changed since it was applied (checksum %.12s..., file now %.12s...); restore the file, or run \"migrator repair\" if the change is deliberate",
-					  it->m->path, (long long) it->version, it->row->checksum, it->m->checksum);
+			log_event(
+				LOG_LEVEL_ERROR, "checksum_mismatch", NULL,
+				"%s: applied migration %lld changed since it was applied (checksum %.12s..., file now %.12s...); restore the file, or run \"migrator repair\" if the change is deliberate",
+				it->m->path, (long long) it->version, it->row->checksum, it->m->checksum);
 		else if (it->state == VS_MISSING)
-			log_event(LOG_LEVEL_ERROR, "missing_file", NULL,
-					  "applied migration %lld (%s) is missing from \"%s\"; restore the file, or run \"migrator repair --forget-missing\"",
-					  (long long) it->version, it->row->name, rs->opts->dir);
+			log_event(
+				LOG_LEVEL_ERROR, "missing_file", NULL,
+				"applied migration %lld (%s) is missing from \"%s\"; restore the file, or run \"migrator repair --forget-missing\"",
+				(long long) it->version, it->row->name, rs->opts->dir);
 	}
 	if (rec->n_ahead > 0 && rec->n_mismatch == 0)
 	{
 		const version_item *last = &rec->items[rec->n - 1];
 
-		log_event(LOG_LEVEL_WARNING, "database_ahead", NULL,
-				  "the database is ahead of these files: %d newer version%s applied (up to %lld, \"%s\"), newest file here %lld; a newer release migrated it, nothing to do",
-				  rec->n_ahead, rec->n_ahead == 1 ? "" : "s", (long long) last->version,
-				  last->row->name, (long long) rs->files.items[rs->files.n - 1].version);
+		log_event(
+			LOG_LEVEL_WARNING, "database_ahead", NULL,
+			"the database is ahead of these files: %d newer version%s applied (up to %lld, \"%s\"), newest file here %lld; a newer release migrated it, nothing to do",
+			rec->n_ahead, rec->n_ahead == 1 ? "" : "s", (long long) last->version, last->row->name,
+			(long long) rs->files.items[rs->files.n - 1].version);
 	}
 	if (rec->n_mismatch > 0)
 	{
@@ -335,9 +341,10 @@ report_out_of_order(const run_state *rs, const reconciliation *rec)
 		const version_item *it = &rec->items[i];
 
 		if (it->state == VS_PENDING && it->version < rec->max_applied)
-			log_event(LOG_LEVEL_ERROR, "out_of_order", NULL,
-					  "%s: version %lld is pending but version %lld is already applied; renumber it, or pass --out-of-order",
-					  it->m->path, (long long) it->version, (long long) rec->max_applied);
+			log_event(
+				LOG_LEVEL_ERROR, "out_of_order", NULL,
+				"%s: version %lld is pending but version %lld is already applied; renumber it, or pass --out-of-order",
+				it->m->path, (long long) it->version, (long long) rec->max_applied);
 	}
 	return EXIT_USAGE;
 }
@@ -358,8 +365,8 @@ check_target(const run_state *rs)
 	if (rs->opts->target != 0 && migration_set_find(&rs->files, rs->opts->target) == NULL)
 	{
 		log_event(LOG_LEVEL_ERROR, "invalid_target", NULL,
-				  "--target %lld: no migration file in \"%s\" has that version",
-				  (long long) rs->opts->target, rs->opts->dir);
+				  "--target %lld: no migration file in \"%s\" has that version", (long long) rs->opts->target,
+				  rs->opts->dir);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -374,7 +381,7 @@ check_target(const run_state *rs)
 static int
 prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
 {
-	int			rc;
+	int rc;
 
 	*n_selected = 0;
 	reconcile(rs, rec);
@@ -397,7 +404,8 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
 	}
 	if (rc != EXIT_OK)
 	{
-		log_event(LOG_LEVEL_ERROR, "not_applied", NULL, "a pending migration does not parse; nothing applied");
+		log_event(LOG_LEVEL_ERROR, "not_applied", NULL,
+				  "a pending migration does not parse; nothing applied");
 		return rc;
 	}
 
@@ -420,7 +428,7 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
 	/* the indexes they require: defined, and the config valid, before anything runs */
 	{
 		migration **list = xcalloc((size_t) *n_selected + 1, sizeof(migration *));
-		int			n = 0;
+		int         n = 0;
 
 		for (int i = 0; i < rec->n; i++)
 			if (selected(rs, &rec->items[i]))
@@ -444,14 +452,14 @@ static int
 run_preflight(run_state *rs, reconciliation *rec, int n_selected)
 {
 	migration **list = xcalloc((size_t) n_selected + 1, sizeof(migration *));
-	int			n = 0;
-	int			rc;
+	int         n = 0;
+	int         rc;
 
 	for (int i = 0; i < rec->n; i++)
 		if (selected(rs, &rec->items[i]))
 			list[n++] = rec->items[i].m;
-	rc = preflight_run(rs->conn, rs->opts->conn.schema, list, n,
-					   rs->opts->apply.lock_timeout_ms, rs->opts->preflight);
+	rc = preflight_run(rs->conn, rs->opts->conn.schema, list, n, rs->opts->apply.lock_timeout_ms,
+					   rs->opts->preflight);
 	free(list);
 	return rc;
 }
@@ -460,13 +468,13 @@ static int
 cmd_up(run_state *rs)
 {
 	reconciliation rec;
-	apply_ctx	ctx = {0};
-	int			rc;
-	int			applied = 0;
-	int			n_selected;
-	int64_t		start = monotonic_ms();
-	int64_t		current = 0;
-	char	   *final_error = NULL;
+	apply_ctx      ctx = {0};
+	int            rc;
+	int            applied = 0;
+	int            n_selected;
+	int64_t        start = monotonic_ms();
+	int64_t        current = 0;
+	char          *final_error = NULL;
 
 	rc = prepare_run(rs, &rec, &n_selected);
 	if (rc != EXIT_OK)
@@ -507,9 +515,9 @@ cmd_up(run_state *rs)
 			rc = cancel_exit_code();
 			break;
 		}
-		rc = required_build(rs->required, it->m, rs->conn, &rs->opts->conn,
-							rs->opts->apply.lock_timeout_ms, rs->opts->apply.statement_timeout_ms,
-							rs->opts->apply.retries, rs->opts->lock_wait_ms, &final_error);
+		rc = required_build(rs->required, it->m, rs->conn, &rs->opts->conn, rs->opts->apply.lock_timeout_ms,
+							rs->opts->apply.statement_timeout_ms, rs->opts->apply.retries,
+							rs->opts->lock_wait_ms, &final_error);
 		if (rc != EXIT_OK)
 			break;
 		rc = apply_migration(&ctx, it->m, &final_error);
@@ -522,18 +530,17 @@ cmd_up(run_state *rs)
 	apply_ctx_close(&ctx);
 	if (rc == EXIT_OK && rec.n_pending > applied)
 		log_event(LOG_LEVEL_INFO, "up_done", NULL,
-				  "applied %d migration%s in %lldms; stopped at --target %lld (%d pending after it)",
-				  applied, applied == 1 ? "" : "s", (long long) (monotonic_ms() - start),
-				  (long long) rs->opts->target, rec.n_pending - applied);
+				  "applied %d migration%s in %lldms; stopped at --target %lld (%d pending after it)", applied,
+				  applied == 1 ? "" : "s", (long long) (monotonic_ms() - start), (long long) rs->opts->target,
+				  rec.n_pending - applied);
 	else if (rc == EXIT_OK)
 		log_event(LOG_LEVEL_INFO, "up_done", NULL,
-				  "applied %d migration%s in %lldms; schema is current at version %lld",
-				  applied, applied == 1 ? "" : "s", (long long) (monotonic_ms() - start),
-				  (long long) current);
+				  "applied %d migration%s in %lldms; schema is current at version %lld", applied,
+				  applied == 1 ? "" : "s", (long long) (monotonic_ms() - start), (long long) current);
 	else if (applied > 0)
 		log_event(LOG_LEVEL_WARNING, "up_partial", NULL,
-				  "%d migration%s applied before the failure; nothing after it ran",
-				  applied, applied == 1 ? "" : "s");
+				  "%d migration%s applied before the failure; nothing after it ran", applied,
+				  applied == 1 ? "" : "s");
 
 done:
 	/* the failure is the last line of the run, after every other message */
@@ -549,15 +556,15 @@ done:
 static int
 cmd_check(run_state *rs)
 {
-	int64_t		deadline = monotonic_ms() + rs->opts->wait_current_ms;
-	int64_t		last_log = monotonic_ms();
+	int64_t deadline = monotonic_ms() + rs->opts->wait_current_ms;
+	int64_t last_log = monotonic_ms();
 
 	for (;;)
 	{
-		reconciliation rec;
-		int			rc;
-		int			failed = 0;
-		char		failed_note[64] = "";
+		reconciliation      rec;
+		int                 rc;
+		int                 failed = 0;
+		char                failed_note[64] = "";
 		const version_item *first;
 
 		reconcile(rs, &rec);
@@ -566,8 +573,8 @@ cmd_check(run_state *rs)
 		{
 			if (rc == EXIT_OK)
 				log_event(LOG_LEVEL_INFO, "schema_current", NULL,
-						  "schema is current at version %lld (%d migration%s)",
-						  (long long) rec.max_applied, rs->files.n, rs->files.n == 1 ? "" : "s");
+						  "schema is current at version %lld (%d migration%s)", (long long) rec.max_applied,
+						  rs->files.n, rs->files.n == 1 ? "" : "s");
 			free(rec.items);
 			return rc;
 		}
@@ -583,8 +590,8 @@ cmd_check(run_state *rs)
 			if (monotonic_ms() - last_log >= 5000)
 			{
 				log_event(LOG_LEVEL_INFO, "waiting_current", NULL,
-						  "waiting for the schema: %d pending%s (first: %s)",
-						  rec.n_pending, failed_note, first->m->stem);
+						  "waiting for the schema: %d pending%s (first: %s)", rec.n_pending, failed_note,
+						  first->m->stem);
 				last_log = monotonic_ms();
 			}
 			free(rec.items);
@@ -601,8 +608,8 @@ cmd_check(run_state *rs)
 			continue;
 		}
 		log_event(LOG_LEVEL_ERROR, "schema_behind", NULL,
-				  "schema out of date: %d pending%s (first: %s) \xe2\x80\x94 run migrate",
-				  rec.n_pending, failed_note, first->m->stem);
+				  "schema out of date: %d pending%s (first: %s) \xe2\x80\x94 run migrate", rec.n_pending,
+				  failed_note, first->m->stem);
 		free(rec.items);
 		return EXIT_BEHIND;
 	}
@@ -611,7 +618,7 @@ cmd_check(run_state *rs)
 static void
 print_json_item(const version_item *it)
 {
-	strbuf		sb;
+	strbuf sb;
 
 	strbuf_init(&sb);
 	strbuf_appendf(&sb, "{\"version\":%lld,\"name\":", (long long) it->version);
@@ -636,8 +643,7 @@ print_json_item(const version_item *it)
 			strbuf_append(&sb, "null");
 	}
 	if (it->m)
-		strbuf_appendf(&sb, ",\"no_transaction\":%s,\"verify\":%s",
-					   it->m->no_transaction ? "true" : "false",
+		strbuf_appendf(&sb, ",\"no_transaction\":%s,\"verify\":%s", it->m->no_transaction ? "true" : "false",
 					   it->m->verify_path ? "true" : "false");
 	strbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
@@ -648,12 +654,12 @@ static int
 cmd_status(run_state *rs)
 {
 	reconciliation rec;
-	bool		json = log_get_format() == LOG_FORMAT_JSON;
+	bool           json = log_get_format() == LOG_FORMAT_JSON;
 
 	reconcile(rs, &rec);
 	if (!json)
-		printf("%-16s %-32s %-8s %-20s %9s  %s\n", "VERSION", "NAME", "STATE", "APPLIED AT",
-			   "DURATION", "APPLIED BY");
+		printf("%-16s %-32s %-8s %-20s %9s  %s\n", "VERSION", "NAME", "STATE", "APPLIED AT", "DURATION",
+			   "APPLIED BY");
 	for (int i = 0; i < rec.n; i++)
 	{
 		const version_item *it = &rec.items[i];
@@ -665,16 +671,15 @@ cmd_status(run_state *rs)
 		}
 		printf("%-16lld %-32s %-8s %-20s %7lldms  %s\n", (long long) it->version,
 			   it->m ? it->m->name : it->row->name, state_names[it->state],
-			   it->row ? it->row->applied_at : "-",
-			   (long long) (it->row ? it->row->duration_ms : 0),
+			   it->row ? it->row->applied_at : "-", (long long) (it->row ? it->row->duration_ms : 0),
 			   it->row ? it->row->applied_by : "-");
 		if (it->state == VS_FAILED && it->row->failure)
 			printf("%16s failed at %s\n", "", it->row->failure);
 	}
 	if (!json)
 	{
-		printf("%d applied, %d pending, %d mismatched",
-			   rec.n - rec.n_pending - rec.n_mismatch - rec.n_ahead, rec.n_pending, rec.n_mismatch);
+		printf("%d applied, %d pending, %d mismatched", rec.n - rec.n_pending - rec.n_mismatch - rec.n_ahead,
+			   rec.n_pending, rec.n_mismatch);
 		if (rec.n_ahead > 0)
 			printf(", %d ahead of these files", rec.n_ahead);
 		printf("\n");
@@ -687,9 +692,9 @@ static int
 cmd_plan(run_state *rs)
 {
 	reconciliation rec;
-	bool		json = log_get_format() == LOG_FORMAT_JSON;
-	int			n_selected;
-	int			rc;
+	bool           json = log_get_format() == LOG_FORMAT_JSON;
+	int            n_selected;
+	int            rc;
 
 	rc = prepare_run(rs, &rec, &n_selected);
 	if (rc != EXIT_OK)
@@ -713,9 +718,9 @@ cmd_plan(run_state *rs)
 				   it->state == VS_FAILED ? ", failed before: runs again from its first statement" : "");
 	}
 	if (rec.n_pending > n_selected)
-		log_event(LOG_LEVEL_INFO, "plan", NULL, "%d migration%s would be applied, up to --target %lld (%d pending after it)",
-				  n_selected, n_selected == 1 ? "" : "s", (long long) rs->opts->target,
-				  rec.n_pending - n_selected);
+		log_event(LOG_LEVEL_INFO, "plan", NULL,
+				  "%d migration%s would be applied, up to --target %lld (%d pending after it)", n_selected,
+				  n_selected == 1 ? "" : "s", (long long) rs->opts->target, rec.n_pending - n_selected);
 	else
 		log_event(LOG_LEVEL_INFO, "plan", NULL, "%d migration%s would be applied", n_selected,
 				  n_selected == 1 ? "" : "s");
@@ -727,8 +732,8 @@ static int
 cmd_repair(run_state *rs)
 {
 	reconciliation rec;
-	int			repaired = 0;
-	int			rc = EXIT_OK;
+	int            repaired = 0;
+	int            rc = EXIT_OK;
 
 	if (!rs->hist.exists)
 	{
@@ -748,8 +753,8 @@ cmd_repair(run_state *rs)
 				break;
 			}
 			log_event(LOG_LEVEL_INFO, "repaired", NULL,
-					  "recorded the current checksum of %s (was %.12s..., now %.12s...)",
-					  it->m->path, it->row->checksum, it->m->checksum);
+					  "recorded the current checksum of %s (was %.12s..., now %.12s...)", it->m->path,
+					  it->row->checksum, it->m->checksum);
 			repaired++;
 		}
 		else if ((it->state == VS_MISSING || it->state == VS_AHEAD) && rs->opts->forget_missing)
@@ -760,15 +765,16 @@ cmd_repair(run_state *rs)
 				break;
 			}
 			log_event(LOG_LEVEL_INFO, "forgotten", NULL,
-					  "removed version %lld (%s) from the history: its file is gone",
-					  (long long) it->version, it->row->name);
+					  "removed version %lld (%s) from the history: its file is gone", (long long) it->version,
+					  it->row->name);
 			repaired++;
 		}
 		else if (it->state == VS_MISSING || it->state == VS_AHEAD)
 		{
-			log_event(LOG_LEVEL_ERROR, "missing_file", NULL,
-					  "applied migration %lld (%s) is missing from \"%s\"; restore it, or pass --forget-missing",
-					  (long long) it->version, it->row->name, rs->opts->dir);
+			log_event(
+				LOG_LEVEL_ERROR, "missing_file", NULL,
+				"applied migration %lld (%s) is missing from \"%s\"; restore it, or pass --forget-missing",
+				(long long) it->version, it->row->name, rs->opts->dir);
 			rc = EXIT_HISTORY_MISMATCH;
 		}
 	}
@@ -798,35 +804,35 @@ cmd_baseline(run_state *rs)
 }
 
 static const char new_migration_template[] =
-"-- %s: describe what this migration changes and why.\n"
-"--\n"
-"-- Directives (comment lines in this leading block, any order):\n"
-"--   -- migrator:no-transaction   run statement by statement, outside a transaction\n"
-"--                                (make every statement idempotent: IF [NOT] EXISTS)\n"
-"--\n"
-"-- DDL only; indexes belong in conf/indexes.cfg (the indexer builds them online).\n"
-"-- Every lock wait is bounded by --lock-timeout, but a granted lock is held until\n"
-"-- commit: keep it short.\n"
-"\n";
+	"-- %s: describe what this migration changes and why.\n"
+	"--\n"
+	"-- Directives (comment lines in this leading block, any order):\n"
+	"--   -- migrator:no-transaction   run statement by statement, outside a transaction\n"
+	"--                                (make every statement idempotent: IF [NOT] EXISTS)\n"
+	"--\n"
+	"-- DDL only; indexes belong in conf/indexes.cfg (the indexer builds them online).\n"
+	"-- Every lock wait is bounded by --lock-timeout, but a granted lock is held until\n"
+	"-- commit: keep it short.\n"
+	"\n";
 
 static const char new_verify_template[] =
-"-- Verify %s: SELECT statements only, run after the migration in its\n"
-"-- transaction.  Each must return at least one row, every first-column value\n"
-"-- true; zero rows, false or null fail the migration and roll it back.\n"
-"-- Replace the example (or delete this file if nothing needs checking):\n"
-"--\n"
-"-- SELECT count(*) = 1\n"
-"-- FROM information_schema.columns\n"
-"-- WHERE table_schema = current_schema()\n"
-"--   AND table_name = 'call_log' AND column_name = 'started_at';\n";
+	"-- Verify %s: SELECT statements only, run after the migration in its\n"
+	"-- transaction.  Each must return at least one row, every first-column value\n"
+	"-- true; zero rows, false or null fail the migration and roll it back.\n"
+	"-- Replace the example (or delete this file if nothing needs checking):\n"
+	"--\n"
+	"-- SELECT count(*) = 1\n"
+	"-- FROM information_schema.columns\n"
+	"-- WHERE table_schema = current_schema()\n"
+	"--   AND table_name = 'call_log' AND column_name = 'started_at';\n";
 
 /* Create path with contents, refusing to overwrite.  false after logging. */
 static bool
 write_new_file(const char *path, const char *contents)
 {
-	int			fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	size_t		len = strlen(contents);
-	bool		ok;
+	int    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	size_t len = strlen(contents);
+	bool   ok;
 
 	if (fd < 0)
 	{
@@ -845,22 +851,22 @@ static int
 cmd_new(run_state *rs)
 {
 	const char *name = rs->opts->arg;
-	int64_t		version;
-	int64_t		dummy_version;
-	size_t		stem_len;
-	bool		is_verify;
+	int64_t     version;
+	int64_t     dummy_version;
+	size_t      stem_len;
+	bool        is_verify;
 	const char *why;
-	char	   *probe;
-	char	   *path = NULL;
-	char	   *verify_path = NULL;
-	char	   *text = NULL;
-	int			rc = EXIT_USAGE;
+	char       *probe;
+	char       *path = NULL;
+	char       *verify_path = NULL;
+	char       *text = NULL;
+	int         rc = EXIT_USAGE;
 
 	if (rs->opts->timestamp)
 	{
-		time_t		now = time(NULL);
-		struct tm	tm;
-		char		buf[32];
+		time_t    now = time(NULL);
+		struct tm tm;
+		char      buf[32];
 
 		gmtime_r(&now, &tm);
 		strftime(buf, sizeof(buf), "%Y%m%d%H%M%S", &tm);
@@ -870,8 +876,8 @@ cmd_new(run_state *rs)
 		version = rs->files.n > 0 ? rs->files.items[rs->files.n - 1].version + 1 : 1;
 	if (rs->files.n > 0 && version <= rs->files.items[rs->files.n - 1].version)
 	{
-		log_error("version %lld is not above the highest version %lld in \"%s\"",
-				  (long long) version, (long long) rs->files.items[rs->files.n - 1].version, rs->opts->dir);
+		log_error("version %lld is not above the highest version %lld in \"%s\"", (long long) version,
+				  (long long) rs->files.items[rs->files.n - 1].version, rs->opts->dir);
 		return EXIT_USAGE;
 	}
 
@@ -900,7 +906,8 @@ cmd_new(run_state *rs)
 	}
 	printf("%s\n%s\n", path, verify_path);
 	log_event(LOG_LEVEL_INFO, "new", NULL,
-			  "wrote %s and %s: write the change and its check (an empty file is refused)", path, verify_path);
+			  "wrote %s and %s: write the change and its check (an empty file is refused)", path,
+			  verify_path);
 	rc = EXIT_OK;
 
 done:
@@ -914,11 +921,11 @@ static int
 cmd_lint(run_state *rs)
 {
 	lint_totals totals = {0};
-	int			unparsed = 0;
+	int         unparsed = 0;
 
 	for (int i = 0; i < rs->files.n; i++)
 	{
-		migration  *m = &rs->files.items[i];
+		migration *m = &rs->files.items[i];
 
 		if (migration_parse(m) != EXIT_OK)
 		{
@@ -932,14 +939,13 @@ cmd_lint(run_state *rs)
 		m->parsed = false;
 	}
 	if (log_get_format() != LOG_FORMAT_JSON)
-		printf("%d file%s checked: %d error%s, %d warning%s%s\n", rs->files.n,
-			   rs->files.n == 1 ? "" : "s", totals.errors + unparsed,
-			   totals.errors + unparsed == 1 ? "" : "s", totals.warnings,
+		printf("%d file%s checked: %d error%s, %d warning%s%s\n", rs->files.n, rs->files.n == 1 ? "" : "s",
+			   totals.errors + unparsed, totals.errors + unparsed == 1 ? "" : "s", totals.warnings,
 			   totals.warnings == 1 ? "" : "s",
 			   unparsed ? " (files that do not parse count as one error each)" : "");
 	else
-		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d files checked: %d errors, %d warnings",
-				  rs->files.n, totals.errors + unparsed, totals.warnings);
+		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d files checked: %d errors, %d warnings", rs->files.n,
+				  totals.errors + unparsed, totals.warnings);
 	return totals.errors + unparsed > 0 ? EXIT_USAGE : EXIT_OK;
 }
 
@@ -947,7 +953,7 @@ cmd_lint(run_state *rs)
 static bool
 duration_arg(const char *option, const char *value, int64_t *out)
 {
-	char		why[256];
+	char why[256];
 
 	if (parse_duration(value, out, why, sizeof(why)))
 		return true;
@@ -961,10 +967,26 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 {
 	enum
 	{
-		OPT_DSN = 256, OPT_SCHEMA, OPT_HISTORY_TABLE, OPT_LOCK_TIMEOUT, OPT_STATEMENT_TIMEOUT,
-		OPT_RETRIES, OPT_LOCK_WAIT, OPT_WAIT, OPT_LOG_FORMAT, OPT_OUT_OF_ORDER, OPT_FORGET_MISSING,
-		OPT_TARGET, OPT_ROLE, OPT_PREFLIGHT, OPT_WAIT_CURRENT, OPT_FROM, OPT_BASELINE_VERSION,
-		OPT_TIMESTAMP, OPT_STRICT, OPT_INDEX_CONFIG
+		OPT_DSN = 256,
+		OPT_SCHEMA,
+		OPT_HISTORY_TABLE,
+		OPT_LOCK_TIMEOUT,
+		OPT_STATEMENT_TIMEOUT,
+		OPT_RETRIES,
+		OPT_LOCK_WAIT,
+		OPT_WAIT,
+		OPT_LOG_FORMAT,
+		OPT_OUT_OF_ORDER,
+		OPT_FORGET_MISSING,
+		OPT_TARGET,
+		OPT_ROLE,
+		OPT_PREFLIGHT,
+		OPT_WAIT_CURRENT,
+		OPT_FROM,
+		OPT_BASELINE_VERSION,
+		OPT_TIMESTAMP,
+		OPT_STRICT,
+		OPT_INDEX_CONFIG
 	};
 	static const struct option long_options[] = {
 		{"dir", required_argument, NULL, 'd'},
@@ -989,18 +1011,17 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		{"index-config", required_argument, NULL, OPT_INDEX_CONFIG},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},	/* baseline: --version N */
+		{"version", no_argument, NULL, 'V'}, /* baseline: --version N */
 		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
+		{NULL, 0, NULL, 0}};
 	struct option options[sizeof(long_options) / sizeof(long_options[0])];
-	bool		baseline_mode = false;
-	log_format format = LOG_FORMAT_TEXT;
-	int			verbosity = 0;
-	int			c;
-	char		why[256];
-	int64_t		n;
-	const char *env_dir = getenv("MIGRATIONS_DIR");
+	bool          baseline_mode = false;
+	log_format    format = LOG_FORMAT_TEXT;
+	int           verbosity = 0;
+	int           c;
+	char          why[256];
+	int64_t       n;
+	const char   *env_dir = getenv("MIGRATIONS_DIR");
 
 	opts->dir = env_dir && env_dir[0] ? env_dir : "migrations";
 	opts->conn.schema = "public";
@@ -1011,8 +1032,8 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 	opts->apply.statement_timeout_ms = 0;
 	opts->apply.retries = 3;
 	opts->preflight = PREFLIGHT_WARN;
-	opts->index_config = getenv("INDEXER_CONFIG") && getenv("INDEXER_CONFIG")[0] ?
-		getenv("INDEXER_CONFIG") : "conf/indexes.cfg";
+	opts->index_config = getenv("INDEXER_CONFIG") && getenv("INDEXER_CONFIG")[0] ? getenv("INDEXER_CONFIG")
+																				 : "conf/indexes.cfg";
 	opts->baseline_from = BASELINE_VERSION;
 
 	/*
@@ -1134,7 +1155,8 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 			case OPT_FROM:
 				if (!baseline_parse_source(optarg, &opts->baseline_from))
 				{
-					log_error("option --from: invalid value \"%s\" (use dbmate, golang-migrate or flyway)", optarg);
+					log_error("option --from: invalid value \"%s\" (use dbmate, golang-migrate or flyway)",
+							  optarg);
 					return EXIT_USAGE;
 				}
 				break;
@@ -1201,7 +1223,7 @@ static int
 run_command(const command *cmd, run_state *rs)
 {
 	conn_options copts = rs->opts->conn;
-	int			rc;
+	int          rc;
 
 	/* the files first: a bad directory fails before any connection */
 	rc = migration_set_load(rs->opts->dir, &rs->files);
@@ -1222,10 +1244,10 @@ run_command(const command *cmd, run_state *rs)
 	{
 		/* everything from here on, the history table too, is owned by it */
 		const char *values[1] = {rs->opts->role};
-		db_error	err = {0};
+		db_error    err = {0};
 
-		if (!db_run(rs->conn, "SELECT pg_catalog.set_config('role', $1, false)", 1, values,
-					PGRES_TUPLES_OK, NULL, &err, NULL))
+		if (!db_run(rs->conn, "SELECT pg_catalog.set_config('role', $1, false)", 1, values, PGRES_TUPLES_OK,
+					NULL, &err, NULL))
 		{
 			log_event(LOG_LEVEL_ERROR, "invalid_role", NULL, "option --role: could not SET ROLE \"%s\": %s",
 					  rs->opts->role, err.message);
@@ -1255,9 +1277,9 @@ int
 main(int argc, char **argv)
 {
 	migrator_options opts = {0};
-	const command *cmd = NULL;
-	run_state	rs = {0};
-	int			rc;
+	const command   *cmd = NULL;
+	run_state        rs = {0};
+	int              rc;
 
 	cancel_install_handlers();
 	rc = parse_args(argc, argv, &opts, &cmd);

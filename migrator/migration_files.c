@@ -21,33 +21,32 @@
 #include "log.h"
 #include "memory.h"
 
-#define VERIFY_SUFFIX ".verify.sql"
-#define SQL_SUFFIX ".sql"
+#define VERIFY_SUFFIX    ".verify.sql"
+#define SQL_SUFFIX       ".sql"
 #define DIRECTIVE_PREFIX "migrator:"
 
 static bool
 ends_with(const char *s, const char *suffix)
 {
-	size_t		ls = strlen(s),
-				lx = strlen(suffix);
+	size_t ls = strlen(s), lx = strlen(suffix);
 
 	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
 }
 
 bool
-migration_parse_filename(const char *filename, int64_t *version,
-						 size_t *stem_len, bool *is_verify, const char **why)
+migration_parse_filename(const char *filename, int64_t *version, size_t *stem_len, bool *is_verify,
+						 const char **why)
 {
-	size_t		len = strlen(filename);
-	size_t		digits = 0;
-	size_t		stem;
-	int64_t		v = 0;
+	size_t  len = strlen(filename);
+	size_t  digits = 0;
+	size_t  stem;
+	int64_t v = 0;
 
 	*is_verify = ends_with(filename, VERIFY_SUFFIX);
 	stem = len - strlen(*is_verify ? VERIFY_SUFFIX : SQL_SUFFIX);
 	while (digits < stem && isdigit((unsigned char) filename[digits]))
 	{
-		int			d = filename[digits] - '0';
+		int d = filename[digits] - '0';
 
 		if (v > (INT64_MAX - d) / 10)
 		{
@@ -69,7 +68,7 @@ migration_parse_filename(const char *filename, int64_t *version,
 	}
 	for (size_t i = digits + 1; i < stem; i++)
 	{
-		char		c = filename[i];
+		char c = filename[i];
 
 		if (!isalnum((unsigned char) c) && c != '_' && c != '-')
 		{
@@ -91,10 +90,10 @@ migration_parse_filename(const char *filename, int64_t *version,
 static char *
 read_file(const char *path, size_t *len_out, const char **why)
 {
-	FILE	   *f = fopen(path, "rb");
-	strbuf		sb;
-	char		buf[8192];
-	size_t		n;
+	FILE  *f = fopen(path, "rb");
+	strbuf sb;
+	char   buf[8192];
+	size_t n;
 
 	if (f == NULL)
 	{
@@ -139,9 +138,9 @@ static bool
 read_directives(migration *m, const char *path, const char *src, bool is_verify)
 {
 	const char *p = src;
-	int			line = 1;
-	bool		in_header = true;
-	bool		ok = true;
+	int         line = 1;
+	bool        in_header = true;
+	bool        ok = true;
 
 	/* a UTF-8 byte-order mark is not part of the first line */
 	if ((unsigned char) p[0] == 0xEF && (unsigned char) p[1] == 0xBB && (unsigned char) p[2] == 0xBF)
@@ -149,7 +148,7 @@ read_directives(migration *m, const char *path, const char *src, bool is_verify)
 	while (*p)
 	{
 		const char *eol = strchr(p, '\n');
-		size_t		len = eol ? (size_t) (eol - p) : strlen(p);
+		size_t      len = eol ? (size_t) (eol - p) : strlen(p);
 		const char *s = p;
 		const char *end = p + len;
 
@@ -168,9 +167,9 @@ read_directives(migration *m, const char *path, const char *src, bool is_verify)
 			if ((size_t) (end - c) >= strlen(DIRECTIVE_PREFIX) &&
 				strncmp(c, DIRECTIVE_PREFIX, strlen(DIRECTIVE_PREFIX)) == 0)
 			{
-				char	   *word = xstrndup(c + strlen(DIRECTIVE_PREFIX),
-											(size_t) (end - c) - strlen(DIRECTIVE_PREFIX));
-				char	   *arg = word + strcspn(word, " \t");
+				char *word =
+					xstrndup(c + strlen(DIRECTIVE_PREFIX), (size_t) (end - c) - strlen(DIRECTIVE_PREFIX));
+				char *arg = word + strcspn(word, " \t");
 
 				/* "allow RULE" excuses the statement below it: it may stand anywhere */
 				if (*arg)
@@ -197,25 +196,27 @@ read_directives(migration *m, const char *path, const char *src, bool is_verify)
 				else if (is_verify)
 				{
 					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-							  "%s:%d: directive \"migrator:%s\" has no meaning in a verify file",
-							  path, line, word);
+							  "%s:%d: directive \"migrator:%s\" has no meaning in a verify file", path, line,
+							  word);
 					ok = false;
 				}
 				else if (strcmp(word, "no-transaction") == 0 && *arg == '\0')
 					m->no_transaction = true;
 				else if (strcmp(word, "allow-dml") == 0 && *arg == '\0')
 					m->allow_dml = true;
-				else if (strcmp(word, "requires-index") == 0 && *arg != '\0' && strcspn(arg, " \t") == strlen(arg))
+				else if (strcmp(word, "requires-index") == 0 && *arg != '\0' &&
+						 strcspn(arg, " \t") == strlen(arg))
 				{
-					m->required_indexes = xrealloc(m->required_indexes,
-												   sizeof(char *) * (size_t) (m->n_required_indexes + 1));
+					m->required_indexes =
+						xrealloc(m->required_indexes, sizeof(char *) * (size_t) (m->n_required_indexes + 1));
 					m->required_indexes[m->n_required_indexes++] = xstrdup(arg);
 				}
 				else
 				{
-					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-							  "%s:%d: unknown directive \"migrator:%s%s%s\" (known: no-transaction, allow-dml, requires-index NAME, allow RULE)",
-							  path, line, word, *arg ? " " : "", arg);
+					log_event(
+						LOG_LEVEL_ERROR, "invalid_file", NULL,
+						"%s:%d: unknown directive \"migrator:%s%s%s\" (known: no-transaction, allow-dml, requires-index NAME, allow RULE)",
+						path, line, word, *arg ? " " : "", arg);
 					ok = false;
 				}
 				free(word);
@@ -232,17 +233,16 @@ read_directives(migration *m, const char *path, const char *src, bool is_verify)
 static int
 compare_versions(const void *a, const void *b)
 {
-	const migration *ma = a,
-			   *mb = b;
+	const migration *ma = a, *mb = b;
 
 	return (ma->version > mb->version) - (ma->version < mb->version);
 }
 
 typedef struct verify_file
 {
-	char	   *filename;
-	int64_t		version;
-	char	   *stem;
+	char   *filename;
+	int64_t version;
+	char   *stem;
 } verify_file;
 
 static int
@@ -254,19 +254,19 @@ compare_names(const void *a, const void *b)
 int
 migration_set_load(const char *dir, migration_set *out)
 {
-	DIR		   *d = opendir(dir);
+	DIR           *d = opendir(dir);
 	struct dirent *de;
-	char	  **names = NULL;
-	int			n_names = 0;
-	verify_file *verifies = NULL;
-	int			n_verifies = 0;
-	bool		ok = true;
+	char         **names = NULL;
+	int            n_names = 0;
+	verify_file   *verifies = NULL;
+	int            n_verifies = 0;
+	bool           ok = true;
 
 	memset(out, 0, sizeof(*out));
 	if (d == NULL)
 	{
-		log_event(LOG_LEVEL_ERROR, "invalid_dir", NULL,
-				  "could not open migrations directory \"%s\": %s", dir, strerror(errno));
+		log_event(LOG_LEVEL_ERROR, "invalid_dir", NULL, "could not open migrations directory \"%s\": %s", dir,
+				  strerror(errno));
 		return EXIT_USAGE;
 	}
 	while ((de = readdir(d)) != NULL)
@@ -284,21 +284,22 @@ migration_set_load(const char *dir, migration_set *out)
 	for (int i = 0; i < n_names; i++)
 	{
 		const char *fn = names[i];
-		char	   *path = xasprintf("%s/%s", dir, fn);
+		char       *path = xasprintf("%s/%s", dir, fn);
 		struct stat st;
-		int64_t		version;
-		size_t		stem_len;
-		bool		is_verify;
+		int64_t     version;
+		size_t      stem_len;
+		bool        is_verify;
 		const char *why;
 
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 		{
 			free(path);
-			continue;			/* a directory called x.sql is not a file */
+			continue; /* a directory called x.sql is not a file */
 		}
 		if (!migration_parse_filename(fn, &version, &stem_len, &is_verify, &why))
 		{
-			log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: invalid migration file name: %s", path, why);
+			log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: invalid migration file name: %s", path,
+					  why);
 			ok = false;
 			free(path);
 			continue;
@@ -328,28 +329,28 @@ migration_set_load(const char *dir, migration_set *out)
 		if (out->items[i].version == out->items[i - 1].version)
 		{
 			log_event(LOG_LEVEL_ERROR, "duplicate_version", NULL,
-					  "%s: duplicate version %lld: also used by %s",
-					  out->items[i].path, (long long) out->items[i].version, out->items[i - 1].path);
+					  "%s: duplicate version %lld: also used by %s", out->items[i].path,
+					  (long long) out->items[i].version, out->items[i - 1].path);
 			ok = false;
 		}
 	}
 
 	for (int i = 0; i < n_verifies; i++)
 	{
-		migration  *m = migration_set_find(out, verifies[i].version);
+		migration *m = migration_set_find(out, verifies[i].version);
 
 		if (m == NULL || strcmp(m->stem, verifies[i].stem) != 0)
 		{
 			log_event(LOG_LEVEL_ERROR, "orphan_verify", NULL,
-					  "%s: verify file without its migration (expected %s/%s.sql)",
-					  verifies[i].filename, dir, verifies[i].stem);
+					  "%s: verify file without its migration (expected %s/%s.sql)", verifies[i].filename, dir,
+					  verifies[i].stem);
 			ok = false;
 			free(verifies[i].filename);
 		}
 		else if (m->verify_path != NULL)
 		{
-			log_event(LOG_LEVEL_ERROR, "duplicate_version", NULL,
-					  "%s: second verify file for version %lld", verifies[i].filename, (long long) m->version);
+			log_event(LOG_LEVEL_ERROR, "duplicate_version", NULL, "%s: second verify file for version %lld",
+					  verifies[i].filename, (long long) m->version);
 			ok = false;
 			free(verifies[i].filename);
 		}
@@ -363,7 +364,7 @@ migration_set_load(const char *dir, migration_set *out)
 	for (int i = 0; i < out->n; i++)
 	{
 		migration  *m = &out->items[i];
-		size_t		len;
+		size_t      len;
 		const char *why;
 
 		m->source = read_file(m->path, &len, &why);
@@ -386,7 +387,8 @@ migration_set_load(const char *dir, migration_set *out)
 			m->verify_source = read_file(m->verify_path, &len, &why);
 			if (m->verify_source == NULL)
 			{
-				log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: could not read: %s", m->verify_path, why);
+				log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: could not read: %s", m->verify_path,
+						  why);
 				ok = false;
 			}
 			else if (is_blank(m->verify_source))
@@ -415,11 +417,11 @@ log_parse_error(const char *path, const sql_parse_error *err)
 {
 	if (err->line > 0)
 	{
-		log_event(LOG_LEVEL_ERROR, "syntax_error", NULL, "%s:%d:%d: %s",
-				  path, err->line, err->column, err->message);
+		log_event(LOG_LEVEL_ERROR, "syntax_error", NULL, "%s:%d:%d: %s", path, err->line, err->column,
+				  err->message);
 		if (err->line_text)
-			log_event(LOG_LEVEL_ERROR, "syntax_error_line", NULL, "%s:%d: %s",
-					  path, err->line, err->line_text);
+			log_event(LOG_LEVEL_ERROR, "syntax_error_line", NULL, "%s:%d: %s", path, err->line,
+					  err->line_text);
 	}
 	else
 		log_event(LOG_LEVEL_ERROR, "syntax_error", NULL, "%s: %s", path, err->message);
@@ -453,7 +455,8 @@ migration_parse(migration *m)
 		}
 		if (m->verify_script.n_stmts == 0)
 		{
-			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement", m->verify_path);
+			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement",
+					  m->verify_path);
 			return EXIT_USAGE;
 		}
 		for (int i = 0; i < m->verify_script.n_stmts; i++)
@@ -476,12 +479,11 @@ migration_parse(migration *m)
 migration *
 migration_set_find(const migration_set *set, int64_t version)
 {
-	int			lo = 0,
-				hi = set->n - 1;
+	int lo = 0, hi = set->n - 1;
 
 	while (lo <= hi)
 	{
-		int			mid = (lo + hi) / 2;
+		int mid = (lo + hi) / 2;
 
 		if (set->items[mid].version == version)
 			return &set->items[mid];
@@ -500,7 +502,7 @@ migration_set_free(migration_set *set)
 		return;
 	for (int i = 0; i < set->n; i++)
 	{
-		migration  *m = &set->items[i];
+		migration *m = &set->items[i];
 
 		free(m->name);
 		free(m->stem);

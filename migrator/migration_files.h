@@ -34,28 +34,28 @@
 
 typedef struct migration
 {
-	int64_t		version;
-	char	   *name;			/* "call_log_timestamps" */
-	char	   *stem;			/* "109_call_log_timestamps" */
-	char	   *path;			/* "<dir>/109_call_log_timestamps.sql" */
-	char	   *source;			/* the file's text */
-	char		checksum[CHECKSUM_HEX_LEN + 1];
-	bool		no_transaction; /* -- migrator:no-transaction */
-	bool		allow_dml;		/* -- migrator:allow-dml */
-	char	  **required_indexes;	/* -- migrator:requires-index NAME */
-	int			n_required_indexes;
-	char	   *verify_path;	/* NULL when there is no verify file */
-	char	   *verify_source;
+	int64_t version;
+	char   *name;   /* "call_log_timestamps" */
+	char   *stem;   /* "109_call_log_timestamps" */
+	char   *path;   /* "<dir>/109_call_log_timestamps.sql" */
+	char   *source; /* the file's text */
+	char    checksum[CHECKSUM_HEX_LEN + 1];
+	bool    no_transaction;   /* -- migrator:no-transaction */
+	bool    allow_dml;        /* -- migrator:allow-dml */
+	char  **required_indexes; /* -- migrator:requires-index NAME */
+	int     n_required_indexes;
+	char   *verify_path; /* NULL when there is no verify file */
+	char   *verify_source;
 	/* filled by migration_parse() */
-	bool		parsed;
-	sql_script	script;
-	sql_script	verify_script;
+	bool       parsed;
+	sql_script script;
+	sql_script verify_script;
 } migration;
 
 typedef struct migration_set
 {
-	migration  *items;			/* sorted by version */
-	int			n;
+	migration *items; /* sorted by version */
+	int        n;
 } migration_set;
 
 /*
@@ -65,7 +65,7 @@ typedef struct migration_set
  * without its migration, an empty file, an unknown directive).  Reads no
  * database.
  */
-int			migration_set_load(const char *dir, migration_set *out);
+int migration_set_load(const char *dir, migration_set *out);
 
 /*
  * Parse m's SQL and its verify file with PostgreSQL's parser.  Returns
@@ -73,20 +73,19 @@ int			migration_set_load(const char *dir, migration_set *out);
  * offending line (syntax error), a file with no statement, or a verify
  * statement that is not a SELECT.
  */
-int			migration_parse(migration *m);
+int migration_parse(migration *m);
 
 /* Find a version; NULL if absent. */
-migration  *migration_set_find(const migration_set *set, int64_t version);
+migration *migration_set_find(const migration_set *set, int64_t version);
 
-void		migration_set_free(migration_set *set);
+void migration_set_free(migration_set *set);
 
 /*
  * Parse a file name.  Returns true for a migration or verify file and sets
  * *version, *stem_len (length of "<version>_<name>") and *is_verify; false
  * when the name does not match.  Exposed for unit tests.
  */
-bool		migration_parse_filename(const char *filename, int64_t *version,
-									 size_t *stem_len, bool *is_verify,
-									 const char **why);
+bool migration_parse_filename(const char *filename, int64_t *version, size_t *stem_len, bool *is_verify,
+							  const char **why);
 
-#endif							/* MIGRATION_FILES_H */
+#endif /* MIGRATION_FILES_H */

@@ -22,22 +22,21 @@ report(const migration *m, const lint_finding *f, bool to_stdout)
 
 	if (log_get_format() == LOG_FORMAT_JSON)
 	{
-		char		line[16],
-					column[16];
-		log_field	fields[] = {{"file", m->path}, {"line", line}, {"column", column},
-		{"severity", severity}, {"rule", f->rule}, {NULL, NULL}};
+		char      line[16], column[16];
+		log_field fields[] = {{"file", m->path},      {"line", line},    {"column", column},
+							  {"severity", severity}, {"rule", f->rule}, {NULL, NULL}};
 
 		snprintf(line, sizeof(line), "%d", f->line);
 		snprintf(column, sizeof(column), "%d", f->column);
 		if (to_stdout)
 		{
-			strbuf		sb;
+			strbuf sb;
 
 			strbuf_init(&sb);
 			strbuf_append(&sb, "{\"file\":");
 			strbuf_append_json(&sb, m->path);
-			strbuf_appendf(&sb, ",\"line\":%d,\"column\":%d,\"severity\":\"%s\",\"rule\":",
-						   f->line, f->column, severity);
+			strbuf_appendf(&sb, ",\"line\":%d,\"column\":%d,\"severity\":\"%s\",\"rule\":", f->line,
+						   f->column, severity);
 			strbuf_append_json(&sb, f->rule);
 			strbuf_append(&sb, ",\"message\":");
 			strbuf_append_json(&sb, f->message);
@@ -46,22 +45,19 @@ report(const migration *m, const lint_finding *f, bool to_stdout)
 			strbuf_free(&sb);
 		}
 		else
-			log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
-					  "lint", fields, "%s:%d:%d: %s %s: %s", m->path, f->line, f->column,
-					  severity, f->rule, f->message);
+			log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "lint", fields,
+					  "%s:%d:%d: %s %s: %s", m->path, f->line, f->column, severity, f->rule, f->message);
 		return;
 	}
 	if (to_stdout)
 		printf("%s:%d:%d: %s %s: %s\n", m->path, f->line, f->column, severity, f->rule, f->message);
 	else
-		log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
-				  "lint", NULL, "%s:%d:%d: %s %s: %s", m->path, f->line, f->column,
-				  severity, f->rule, f->message);
+		log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "lint", NULL,
+				  "%s:%d:%d: %s %s: %s", m->path, f->line, f->column, severity, f->rule, f->message);
 }
 
 bool
-migration_lint(const migration *m, bool strict, const char *schema,
-			   bool to_stdout, lint_totals *totals)
+migration_lint(const migration *m, bool strict, const char *schema, bool to_stdout, lint_totals *totals)
 {
 	lint_file_options opts = {
 		.no_transaction = m->no_transaction,
@@ -70,7 +66,7 @@ migration_lint(const migration *m, bool strict, const char *schema,
 		.schema = schema,
 	};
 	lint_result result = {0};
-	bool		clean;
+	bool        clean;
 
 	lint_script(m->source, &m->script, &opts, &result);
 	for (int i = 0; i < result.n; i++)

@@ -23,9 +23,9 @@
 
 typedef struct lint_totals
 {
-	int			files;
-	int			errors;
-	int			warnings;
+	int files;
+	int errors;
+	int warnings;
 } lint_totals;
 
 /*
@@ -33,7 +33,6 @@ typedef struct lint_totals
  * strict turns warnings into errors; schema is the --schema that unqualified
  * names live in.  Adds to *totals.  Returns true when m has no error.
  */
-bool		migration_lint(const migration *m, bool strict, const char *schema,
-						   bool to_stdout, lint_totals *totals);
+bool migration_lint(const migration *m, bool strict, const char *schema, bool to_stdout, lint_totals *totals);
 
-#endif							/* MIGRATION_LINT_H */
+#endif /* MIGRATION_LINT_H */

@@ -25,28 +25,28 @@
  * any concurrent index build, whatever its age.
  */
 static const char *preflight_sql =
-"WITH rels AS ("
-"  SELECT DISTINCT to_regclass(quote_ident(u.s) || '.' || quote_ident(u.t)) AS oid"
-"  FROM unnest($1::text[], $2::text[]) AS u(s, t)"
-"), holders AS ("
-"  SELECT DISTINCT ON (a.pid, c.oid) a.pid, a.application_name, a.state, a.xact_start, a.query,"
-"         n.nspname, c.relname, l.mode, p.phase"
-"  FROM pg_catalog.pg_locks l"
-"  JOIN rels r ON l.relation = r.oid"
-"  JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
-"  JOIN pg_catalog.pg_class c ON c.oid = l.relation"
-"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-"  LEFT JOIN pg_catalog.pg_stat_progress_create_index p ON p.pid = a.pid AND p.relid = c.oid"
-"  WHERE l.locktype = 'relation' AND l.granted AND a.pid <> pg_catalog.pg_backend_pid()"
-"  ORDER BY a.pid, c.oid, l.mode"
-") "
-"SELECT pid::text, coalesce(application_name, ''), coalesce(state, ''),"
-"       coalesce(round(extract(epoch FROM now() - xact_start)::numeric, 1)::text, ''),"
-"       left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 200),"
-"       nspname, relname, mode, coalesce(phase, '') "
-"FROM holders "
-"WHERE phase IS NOT NULL OR (xact_start IS NOT NULL AND now() - xact_start >= $3::interval) "
-"ORDER BY xact_start NULLS LAST, pid";
+	"WITH rels AS ("
+	"  SELECT DISTINCT to_regclass(quote_ident(u.s) || '.' || quote_ident(u.t)) AS oid"
+	"  FROM unnest($1::text[], $2::text[]) AS u(s, t)"
+	"), holders AS ("
+	"  SELECT DISTINCT ON (a.pid, c.oid) a.pid, a.application_name, a.state, a.xact_start, a.query,"
+	"         n.nspname, c.relname, l.mode, p.phase"
+	"  FROM pg_catalog.pg_locks l"
+	"  JOIN rels r ON l.relation = r.oid"
+	"  JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+	"  JOIN pg_catalog.pg_class c ON c.oid = l.relation"
+	"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	"  LEFT JOIN pg_catalog.pg_stat_progress_create_index p ON p.pid = a.pid AND p.relid = c.oid"
+	"  WHERE l.locktype = 'relation' AND l.granted AND a.pid <> pg_catalog.pg_backend_pid()"
+	"  ORDER BY a.pid, c.oid, l.mode"
+	") "
+	"SELECT pid::text, coalesce(application_name, ''), coalesce(state, ''),"
+	"       coalesce(round(extract(epoch FROM now() - xact_start)::numeric, 1)::text, ''),"
+	"       left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 200),"
+	"       nspname, relname, mode, coalesce(phase, '') "
+	"FROM holders "
+	"WHERE phase IS NOT NULL OR (xact_start IS NOT NULL AND now() - xact_start >= $3::interval) "
+	"ORDER BY xact_start NULLS LAST, pid";
 
 bool
 preflight_parse_mode(const char *s, preflight_mode *out)
@@ -63,17 +63,16 @@ preflight_parse_mode(const char *s, preflight_mode *out)
 }
 
 int
-preflight_run(PGconn *conn, const char *default_schema,
-			  migration *const *pending, int n_pending,
+preflight_run(PGconn *conn, const char *default_schema, migration *const *pending, int n_pending,
 			  int64_t lock_timeout_ms, preflight_mode mode)
 {
 	sql_relation_list rels = {0};
-	char	   *schemas;
-	char	   *names;
-	char		interval[32];
-	const char *values[3];
-	PGresult   *res;
-	int			n;
+	char             *schemas;
+	char             *names;
+	char              interval[32];
+	const char       *values[3];
+	PGresult         *res;
+	int               n;
 
 	if (mode == PREFLIGHT_OFF)
 		return EXIT_OK;
@@ -123,31 +122,40 @@ preflight_run(PGconn *conn, const char *default_schema,
 		const char *schema = PQgetvalue(res, i, 5);
 		const char *lockmode = PQgetvalue(res, i, 7);
 		const char *phase = PQgetvalue(res, i, 8);
-		log_level	level = mode == PREFLIGHT_FAIL ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING;
-		log_field	fields[] = {{"blocker_pid", pid}, {"blocker_application", app},
-		{"blocker_state", state}, {"blocker_xact_age_s", age}, {"table", table},
-		{"lock_mode", lockmode}, {"index_build_phase", phase[0] ? phase : NULL}, {NULL, NULL}};
+		log_level   level = mode == PREFLIGHT_FAIL ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING;
+		log_field   fields[] = {{"blocker_pid", pid},
+								{"blocker_application", app},
+								{"blocker_state", state},
+								{"blocker_xact_age_s", age},
+								{"table", table},
+								{"lock_mode", lockmode},
+								{"index_build_phase", phase[0] ? phase : NULL},
+								{NULL, NULL}};
 
 		if (phase[0])
-			log_event(level, "preflight_index_build", fields,
-					  "preflight: pid=%s application=\"%s\" is building an index concurrently on \"%s.%s\" (phase: %s): it holds SHARE UPDATE EXCLUSIVE until the build ends, so ALTER TABLE on it will wait; query=\"%s\"",
-					  pid, app, schema, table, phase, query);
+			log_event(
+				level, "preflight_index_build", fields,
+				"preflight: pid=%s application=\"%s\" is building an index concurrently on \"%s.%s\" (phase: %s): it holds SHARE UPDATE EXCLUSIVE until the build ends, so ALTER TABLE on it will wait; query=\"%s\"",
+				pid, app, schema, table, phase, query);
 		else
-			log_event(level, "preflight_blocker", fields,
-					  "preflight: pid=%s application=\"%s\" state=%s xact_age=%ss holds %s on \"%s.%s\": query=\"%s\"",
-					  pid, app, state, age, lockmode, schema, table, query);
+			log_event(
+				level, "preflight_blocker", fields,
+				"preflight: pid=%s application=\"%s\" state=%s xact_age=%ss holds %s on \"%s.%s\": query=\"%s\"",
+				pid, app, state, age, lockmode, schema, table, query);
 	}
 	PQclear(res);
 	if (n > 0 && mode == PREFLIGHT_FAIL)
 	{
-		log_event(LOG_LEVEL_ERROR, "preflight_failed", NULL,
-				  "preflight: %d session%s in the way of the pending migrations; nothing applied (--preflight=warn applies anyway, bounded by --lock-timeout)",
-				  n, n == 1 ? " is" : "s are");
+		log_event(
+			LOG_LEVEL_ERROR, "preflight_failed", NULL,
+			"preflight: %d session%s in the way of the pending migrations; nothing applied (--preflight=warn applies anyway, bounded by --lock-timeout)",
+			n, n == 1 ? " is" : "s are");
 		return EXIT_CHANGE_FAILED;
 	}
 	if (n > 0)
-		log_event(LOG_LEVEL_WARNING, "preflight_warned", NULL,
-				  "preflight: %d session%s in the way; applying anyway, every lock wait bounded by --lock-timeout",
-				  n, n == 1 ? " is" : "s are");
+		log_event(
+			LOG_LEVEL_WARNING, "preflight_warned", NULL,
+			"preflight: %d session%s in the way; applying anyway, every lock wait bounded by --lock-timeout",
+			n, n == 1 ? " is" : "s are");
 	return EXIT_OK;
 }

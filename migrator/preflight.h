@@ -33,7 +33,7 @@ typedef enum preflight_mode
 } preflight_mode;
 
 /* "off", "warn", "fail"; false for anything else */
-bool		preflight_parse_mode(const char *s, preflight_mode *out);
+bool preflight_parse_mode(const char *s, preflight_mode *out);
 
 /*
  * Check the tables of the (parsed) migrations in pending.  Returns EXIT_OK
@@ -41,8 +41,7 @@ bool		preflight_parse_mode(const char *s, preflight_mode *out);
  * EXIT_CHANGE_FAILED in mode fail when somebody is in the way, or
  * EXIT_UNREACHABLE when the query failed.
  */
-int			preflight_run(PGconn *conn, const char *default_schema,
-						  migration *const *pending, int n_pending,
-						  int64_t lock_timeout_ms, preflight_mode mode);
+int preflight_run(PGconn *conn, const char *default_schema, migration *const *pending, int n_pending,
+				  int64_t lock_timeout_ms, preflight_mode mode);
 
-#endif							/* PREFLIGHT_H */
+#endif /* PREFLIGHT_H */

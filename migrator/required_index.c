@@ -26,7 +26,7 @@
 struct required_indexes
 {
 	index_config cfg;
-	char	   *schema;
+	char        *schema;
 };
 
 /* the line of the directive, for messages */
@@ -38,7 +38,7 @@ directive_line(const migration *m, const char *name)
 	for (int line = 1; p && *p; line++)
 	{
 		const char *eol = strchr(p, '\n');
-		size_t		len = eol ? (size_t) (eol - p) : strlen(p);
+		size_t      len = eol ? (size_t) (eol - p) : strlen(p);
 		const char *hit = strstr(p, "migrator:requires-index");
 
 		if (hit && hit < p + len && strstr(hit, name) && strstr(hit, name) < p + len)
@@ -49,12 +49,12 @@ directive_line(const migration *m, const char *name)
 }
 
 int
-required_load(const char *path, const char *schema,
-			  migration *const *pending, int n_pending, required_indexes **out)
+required_load(const char *path, const char *schema, migration *const *pending, int n_pending,
+			  required_indexes **out)
 {
 	required_indexes *ri;
-	bool		needed = false;
-	bool		ok = true;
+	bool              needed = false;
+	bool              ok = true;
 
 	*out = NULL;
 	for (int i = 0; i < n_pending; i++)
@@ -66,9 +66,10 @@ required_load(const char *path, const char *schema,
 	ri->schema = xstrdup(schema);
 	if (config_load(path, &ri->cfg) != EXIT_OK || config_resolve(&ri->cfg, schema) != EXIT_OK)
 	{
-		log_event(LOG_LEVEL_ERROR, "required_index", NULL,
-				  "a pending migration requires an index, and the index config \"%s\" is not valid; nothing applied",
-				  path);
+		log_event(
+			LOG_LEVEL_ERROR, "required_index", NULL,
+			"a pending migration requires an index, and the index config \"%s\" is not valid; nothing applied",
+			path);
 		required_free(ri);
 		return EXIT_USAGE;
 	}
@@ -78,14 +79,14 @@ required_load(const char *path, const char *schema,
 
 		for (int j = 0; j < m->n_required_indexes; j++)
 		{
-			const char *name = m->required_indexes[j];
+			const char      *name = m->required_indexes[j];
 			const index_def *d = config_find(&ri->cfg, name);
 
 			if (d == NULL)
 			{
 				log_event(LOG_LEVEL_ERROR, "required_index", NULL,
-						  "%s:%d: requires-index \"%s\": no definition of that name in \"%s\"",
-						  m->path, directive_line(m, name), name, path);
+						  "%s:%d: requires-index \"%s\": no definition of that name in \"%s\"", m->path,
+						  directive_line(m, name), name, path);
 				ok = false;
 			}
 			else if (d->state != INDEX_STATE_PRESENT)
@@ -111,14 +112,14 @@ static int
 ensure_one(required_indexes *ri, index_def *def, PGconn *conn, const conn_options *conn_opts,
 		   const indexer_settings *set, char **why)
 {
-	index_def  *defs[1] = {def};
+	index_def     *defs[1] = {def};
 	catalog_entry *cat = NULL;
-	plan_item  *items = NULL;
-	plan_options popts = {false, set->lock_timeout_ms};
-	build_env	env = {set, conn_opts, conn};
-	build_summary sum = {0};
-	int			round_trips = 0;
-	int			rc;
+	plan_item     *items = NULL;
+	plan_options   popts = {false, set->lock_timeout_ms};
+	build_env      env = {set, conn_opts, conn};
+	build_summary  sum = {0};
+	int            round_trips = 0;
+	int            rc;
 
 	rc = catalog_load(conn, defs, 1, &cat);
 	if (rc != EXIT_OK)
@@ -130,16 +131,17 @@ ensure_one(required_indexes *ri, index_def *def, PGconn *conn, const conn_option
 	switch (items[0].action)
 	{
 		case ACT_PRESENT:
-		case ACT_DRIFTED:		/* it exists, valid: usable by the migration */
-			log_event(LOG_LEVEL_INFO, "required_index", NULL, "required index \"%s\" is present%s",
-					  def->name, items[0].action == ACT_DRIFTED ? " (its definition drifted from the file)" : "");
+		case ACT_DRIFTED: /* it exists, valid: usable by the migration */
+			log_event(LOG_LEVEL_INFO, "required_index", NULL, "required index \"%s\" is present%s", def->name,
+					  items[0].action == ACT_DRIFTED ? " (its definition drifted from the file)" : "");
 			rc = EXIT_OK;
 			break;
 		case ACT_BUILD:
 		case ACT_REPAIR:
 		case ACT_CLEANUP:
 			log_event(LOG_LEVEL_INFO, "required_index", NULL,
-					  "building required index \"%s\" on \"%s.%s\" concurrently", def->name, def->schema, def->table);
+					  "building required index \"%s\" on \"%s.%s\" concurrently", def->name, def->schema,
+					  def->table);
 			rc = build_run(items, 1, &env, &sum);
 			if (rc == EXIT_OK && items[0].outcome != OUTCOME_DONE)
 				rc = EXIT_CHANGE_FAILED;
@@ -157,14 +159,13 @@ ensure_one(required_indexes *ri, index_def *def, PGconn *conn, const conn_option
 }
 
 int
-required_build(required_indexes *ri, const migration *m, PGconn *conn,
-			   const conn_options *conn_opts, int64_t lock_timeout_ms,
-			   int64_t statement_timeout_ms, int retries, int64_t lock_wait_ms,
+required_build(required_indexes *ri, const migration *m, PGconn *conn, const conn_options *conn_opts,
+			   int64_t lock_timeout_ms, int64_t statement_timeout_ms, int retries, int64_t lock_wait_ms,
 			   char **final_error)
 {
 	indexer_settings set;
-	char	   *lock_name;
-	int			rc = EXIT_OK;
+	char            *lock_name;
+	int              rc = EXIT_OK;
 
 	*final_error = NULL;
 	if (ri == NULL || m->n_required_indexes == 0)
@@ -184,24 +185,25 @@ required_build(required_indexes *ri, const migration *m, PGconn *conn,
 	rc = advlock_acquire(conn, lock_name, lock_wait_ms, "indexer");
 	if (rc != EXIT_OK)
 	{
-		*final_error = xasprintf("migration %lld: could not take the indexer's run lock to build its required indexes",
-								 (long long) m->version);
+		*final_error =
+			xasprintf("migration %lld: could not take the indexer's run lock to build its required indexes",
+					  (long long) m->version);
 		goto done;
 	}
 	for (int j = 0; j < m->n_required_indexes && rc == EXIT_OK; j++)
 	{
-		index_def  *def = (index_def *) config_find(&ri->cfg, m->required_indexes[j]);
-		char	   *why = NULL;
+		index_def *def = (index_def *) config_find(&ri->cfg, m->required_indexes[j]);
+		char      *why = NULL;
 
 		rc = ensure_one(ri, def, conn, conn_opts, &set, &why);
 		if (rc != EXIT_OK)
 		{
 			if (cancel_pending())
 				rc = cancel_exit_code();
-			*final_error = xasprintf("migration %lld failed at %s:%d: required index \"%s\" could not be built: %s",
-									 (long long) m->version, m->path,
-									 directive_line(m, m->required_indexes[j]),
-									 m->required_indexes[j], why ? why : "unknown error");
+			*final_error =
+				xasprintf("migration %lld failed at %s:%d: required index \"%s\" could not be built: %s",
+						  (long long) m->version, m->path, directive_line(m, m->required_indexes[j]),
+						  m->required_indexes[j], why ? why : "unknown error");
 		}
 		free(why);
 	}

@@ -33,9 +33,8 @@ typedef struct required_indexes required_indexes;
  * present.  Returns EXIT_OK with *out set (NULL when nothing is required),
  * or EXIT_USAGE after logging every problem (file and line named).
  */
-int			required_load(const char *path, const char *schema,
-						  migration *const *pending, int n_pending,
-						  required_indexes **out);
+int required_load(const char *path, const char *schema, migration *const *pending, int n_pending,
+				  required_indexes **out);
 
 /*
  * Make sure every index m requires exists, valid and ready, building it
@@ -44,12 +43,11 @@ int			required_load(const char *path, const char *schema,
  * the build, waiting up to lock_wait_ms.  Returns EXIT_OK, or an exit code
  * with *final_error set (caller frees) after logging.
  */
-int			required_build(required_indexes *ri, const migration *m, PGconn *conn,
-						   const conn_options *conn_opts, int64_t lock_timeout_ms,
-						   int64_t statement_timeout_ms, int retries, int64_t lock_wait_ms,
-						   char **final_error);
+int required_build(required_indexes *ri, const migration *m, PGconn *conn, const conn_options *conn_opts,
+				   int64_t lock_timeout_ms, int64_t statement_timeout_ms, int retries, int64_t lock_wait_ms,
+				   char **final_error);
 
 /* Accepts NULL. */
-void		required_free(required_indexes *ri);
+void required_free(required_indexes *ri);
 
-#endif							/* REQUIRED_INDEX_H */
+#endif /* REQUIRED_INDEX_H */

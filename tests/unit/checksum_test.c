@@ -21,7 +21,7 @@
 
 #include "checksum.h"
 
-#define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SHA256_ABC   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* digest of a NUL-terminated string */
@@ -34,7 +34,7 @@ digest_str(const char *s, char hex[CHECKSUM_HEX_LEN + 1])
 static void
 test_known_digest(void **state)
 {
-	char		hex[CHECKSUM_HEX_LEN + 1];
+	char hex[CHECKSUM_HEX_LEN + 1];
 
 	digest_str("abc", hex);
 	assert_string_equal(hex, SHA256_ABC);
@@ -46,7 +46,7 @@ test_known_digest(void **state)
 static void
 test_output_format(void **state)
 {
-	char		hex[CHECKSUM_HEX_LEN + 2];
+	char hex[CHECKSUM_HEX_LEN + 2];
 
 	memset(hex, 'X', sizeof(hex));
 	digest_str("abc", hex);
@@ -59,7 +59,7 @@ test_output_format(void **state)
 static void
 test_empty(void **state)
 {
-	char		hex[CHECKSUM_HEX_LEN + 1];
+	char hex[CHECKSUM_HEX_LEN + 1];
 
 	digest_str("", hex);
 	assert_string_equal(hex, SHA256_EMPTY);
@@ -81,8 +81,8 @@ test_line_endings_and_bom_agree(void **state)
 		"SELECT 1;\rSELECT 2;\r",
 		"SELECT 1;\r\nSELECT 2;\r",
 	};
-	char		first[CHECKSUM_HEX_LEN + 1];
-	char		hex[CHECKSUM_HEX_LEN + 1];
+	char first[CHECKSUM_HEX_LEN + 1];
+	char hex[CHECKSUM_HEX_LEN + 1];
 
 	digest_str(variants[0], first);
 	for (size_t i = 1; i < sizeof(variants) / sizeof(variants[0]); i++)
@@ -91,7 +91,9 @@ test_line_endings_and_bom_agree(void **state)
 		assert_string_equal(hex, first);
 	}
 
-	digest_str("\xEF\xBB\xBF" "abc", hex);
+	digest_str("\xEF\xBB\xBF"
+			   "abc",
+			   hex);
 	assert_string_equal(hex, SHA256_ABC);
 }
 
@@ -99,8 +101,8 @@ test_line_endings_and_bom_agree(void **state)
 static void
 test_cr_sequences(void **state)
 {
-	char		a[CHECKSUM_HEX_LEN + 1];
-	char		b[CHECKSUM_HEX_LEN + 1];
+	char a[CHECKSUM_HEX_LEN + 1];
+	char b[CHECKSUM_HEX_LEN + 1];
 
 	digest_str("a\r\r\nb", a);
 	digest_str("a\n\nb", b);
@@ -118,13 +120,17 @@ test_cr_sequences(void **state)
 static void
 test_bom_only_once_and_only_first(void **state)
 {
-	char		hex[CHECKSUM_HEX_LEN + 1];
+	char hex[CHECKSUM_HEX_LEN + 1];
 
 	/* a second BOM is content: sha256("\xEF\xBB\xBF" "abc") */
-	digest_str("\xEF\xBB\xBF\xEF\xBB\xBF" "abc", hex);
+	digest_str("\xEF\xBB\xBF\xEF\xBB\xBF"
+			   "abc",
+			   hex);
 	assert_string_equal(hex, "1c28dc3f1f804a1ad9c9b4b4cf5e2658d16ad4ed08e3020d04a8d2865018947c");
 
-	digest_str("a\xEF\xBB\xBF" "bc", hex);
+	digest_str("a\xEF\xBB\xBF"
+			   "bc",
+			   hex);
 	assert_string_not_equal(hex, SHA256_ABC);
 
 	/* a truncated BOM is content too */
@@ -135,8 +141,8 @@ test_bom_only_once_and_only_first(void **state)
 static void
 test_different_content_differs(void **state)
 {
-	char		a[CHECKSUM_HEX_LEN + 1];
-	char		b[CHECKSUM_HEX_LEN + 1];
+	char a[CHECKSUM_HEX_LEN + 1];
+	char b[CHECKSUM_HEX_LEN + 1];
 
 	digest_str("CREATE INDEX i ON t (a);\n", a);
 	digest_str("CREATE INDEX i ON t (b);\n", b);
@@ -152,7 +158,7 @@ test_different_content_differs(void **state)
 static void
 test_embedded_nul(void **state)
 {
-	char		hex[CHECKSUM_HEX_LEN + 1];
+	char hex[CHECKSUM_HEX_LEN + 1];
 
 	checksum_sha256_normalized("a\0b", 3, hex);
 	assert_string_equal(hex, "59b271ae1bbcb1d31d41929817f4b16fb439eb4f31520b5ad1d5ce98920a7138");
@@ -170,10 +176,10 @@ static void
 test_large_input(void **state)
 {
 	const char *line = "line\r\n";
-	size_t		n = 5000;
-	size_t		len = n * strlen(line);
-	char	   *buf = malloc(len);
-	char		hex[CHECKSUM_HEX_LEN + 1];
+	size_t      n = 5000;
+	size_t      len = n * strlen(line);
+	char       *buf = malloc(len);
+	char        hex[CHECKSUM_HEX_LEN + 1];
 
 	assert_non_null(buf);
 	for (size_t i = 0; i < n; i++)

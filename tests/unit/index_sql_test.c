@@ -26,8 +26,8 @@
 static index_sql *
 parse_ok(const char *sql)
 {
-	char	   *why = NULL;
-	index_sql  *def = index_sql_parse(sql, &why);
+	char      *why = NULL;
+	index_sql *def = index_sql_parse(sql, &why);
 
 	if (def == NULL)
 		fail_msg("unexpected parse failure of %s: %s", sql, why);
@@ -39,8 +39,8 @@ parse_ok(const char *sql)
 static void
 parse_fails(const char *sql, const char *expected)
 {
-	char	   *why = NULL;
-	index_sql  *def = index_sql_parse(sql, &why);
+	char      *why = NULL;
+	index_sql *def = index_sql_parse(sql, &why);
 
 	assert_null(def);
 	assert_non_null(why);
@@ -50,12 +50,11 @@ parse_fails(const char *sql, const char *expected)
 
 /* check_definition of sql against name/schema/table: expected NULL = passes */
 static void
-check_def(const char *sql, const char *name, const char *schema, const char *table,
-		  const char *expected)
+check_def(const char *sql, const char *name, const char *schema, const char *table, const char *expected)
 {
-	index_sql  *def = parse_ok(sql);
-	char	   *why = NULL;
-	bool		ok = index_sql_check_definition(def, name, schema, table, &why);
+	index_sql *def = parse_ok(sql);
+	char      *why = NULL;
+	bool       ok = index_sql_check_definition(def, name, schema, table, &why);
 
 	if (expected == NULL)
 	{
@@ -76,8 +75,8 @@ check_def(const char *sql, const char *name, const char *schema, const char *tab
 static void
 test_parse_info(void **state)
 {
-	index_sql  *def = parse_ok("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_a "
-							   "ON app.t USING gin ((doc->'k')) WHERE x > 0");
+	index_sql            *def = parse_ok("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_a "
+													"ON app.t USING gin ((doc->'k')) WHERE x > 0");
 	const index_sql_info *in = index_sql_get_info(def);
 
 	assert_string_equal(in->name, "idx_a");
@@ -128,26 +127,29 @@ test_check_definition(void **state)
 	const char *good = "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON t (a)";
 
 	check_def(good, "idx_a", "public", "t", NULL);
-	check_def("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON public.t (a)",
-			  "idx_a", "public", "t", NULL);
-	check_def("CREATE INDEX CONCURRENTLY IF NOT EXISTS \"Idx A\" ON \"My T\" (a)",
-			  "Idx A", "public", "My T", NULL);
-	check_def("CREATE INDEX IF NOT EXISTS idx_a ON t (a)", "idx_a", "public", "t",
-			  "CREATE INDEX without CONCURRENTLY blocks writes to the table for the whole build; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
-	check_def("CREATE INDEX CONCURRENTLY idx_a ON t (a)", "idx_a", "public", "t",
-			  "CREATE INDEX CONCURRENTLY without IF NOT EXISTS; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
-	check_def("CREATE INDEX CONCURRENTLY ON t (a)", "idx_a", "public", "t",
-			  "CREATE INDEX CONCURRENTLY without IF NOT EXISTS; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
-	check_def(good, "idx_b", "public", "t",
-			  "the statement creates index \"idx_a\", not \"idx_b\"");
-	check_def("CREATE INDEX CONCURRENTLY IF NOT EXISTS Idx_A ON t (a)", "Idx_A", "public", "t",
-			  "the statement creates index \"idx_a\", not \"Idx_A\" (unquoted identifiers are folded to lower case: quote the name in the SQL)");
-	check_def(good, "idx_a", "public", "u",
-			  "the statement creates the index on \"t\", not on table \"u\"");
+	check_def("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON public.t (a)", "idx_a", "public", "t",
+			  NULL);
+	check_def("CREATE INDEX CONCURRENTLY IF NOT EXISTS \"Idx A\" ON \"My T\" (a)", "Idx A", "public", "My T",
+			  NULL);
+	check_def(
+		"CREATE INDEX IF NOT EXISTS idx_a ON t (a)", "idx_a", "public", "t",
+		"CREATE INDEX without CONCURRENTLY blocks writes to the table for the whole build; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
+	check_def(
+		"CREATE INDEX CONCURRENTLY idx_a ON t (a)", "idx_a", "public", "t",
+		"CREATE INDEX CONCURRENTLY without IF NOT EXISTS; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
+	check_def(
+		"CREATE INDEX CONCURRENTLY ON t (a)", "idx_a", "public", "t",
+		"CREATE INDEX CONCURRENTLY without IF NOT EXISTS; write CREATE INDEX CONCURRENTLY IF NOT EXISTS");
+	check_def(good, "idx_b", "public", "t", "the statement creates index \"idx_a\", not \"idx_b\"");
+	check_def(
+		"CREATE INDEX CONCURRENTLY IF NOT EXISTS Idx_A ON t (a)", "Idx_A", "public", "t",
+		"the statement creates index \"idx_a\", not \"Idx_A\" (unquoted identifiers are folded to lower case: quote the name in the SQL)");
+	check_def(good, "idx_a", "public", "u", "the statement creates the index on \"t\", not on table \"u\"");
 	check_def("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON app.t (a)", "idx_a", "public", "t",
 			  "the statement creates the index on \"app.t\", but the schema is \"public\"");
-	check_def("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON ONLY t (a)", "idx_a", "public", "t",
-			  "ON ONLY is not allowed: the indexer itself builds indexes of partitioned tables partition by partition");
+	check_def(
+		"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON ONLY t (a)", "idx_a", "public", "t",
+		"ON ONLY is not allowed: the indexer itself builds indexes of partitioned tables partition by partition");
 	check_def("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON db.public.t (a)", "idx_a", "public", "t",
 			  "the relation names a database (\"db.public.t\"); write table or schema.table");
 }
@@ -155,8 +157,8 @@ test_check_definition(void **state)
 static void
 render_is(const char *sql, const index_sql_target *target, const char *expected)
 {
-	index_sql  *def = parse_ok(sql);
-	char	   *out = index_sql_render(def, target);
+	index_sql *def = parse_ok(sql);
+	char      *out = index_sql_render(def, target);
 
 	assert_string_equal(out, expected);
 	free(out);
@@ -171,16 +173,15 @@ test_render(void **state)
 	index_sql_target parent = {NULL, "public", NULL, false, true, true};
 	index_sql_target plain = {"tmp\"x", "", NULL, false, false, false};
 
-	render_is("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON t (a, lower(b)) WHERE c IS NULL",
-			  &keep,
+	render_is("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON t (a, lower(b)) WHERE c IS NULL", &keep,
 			  "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_a\" ON \"t\" (a, lower(b)) WHERE c IS NULL");
-	render_is("create unique index concurrently if not exists idx_a on public.t using btree (a) include (b) with (fillfactor = 70) -- why\n",
-			  &other,
-			  "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"t_p1_idx\" ON \"app\".\"t_p1\" using btree (a) include (b) with (fillfactor = 70)");
+	render_is(
+		"create unique index concurrently if not exists idx_a on public.t using btree (a) include (b) with (fillfactor = 70) -- why\n",
+		&other,
+		"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"t_p1_idx\" ON \"app\".\"t_p1\" using btree (a) include (b) with (fillfactor = 70)");
 	render_is("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON public . t(a);", &parent,
 			  "CREATE INDEX IF NOT EXISTS \"idx_a\" ON ONLY \"public\".\"t\" (a)");
-	render_is("CREATE INDEX i ON ONLY (t) (a)", &plain,
-			  "CREATE INDEX \"tmp\"\"x\" ON \"t\" (a)");
+	render_is("CREATE INDEX i ON ONLY (t) (a)", &plain, "CREATE INDEX \"tmp\"\"x\" ON \"t\" (a)");
 	render_is("CREATE INDEX i ON t * (a)", &plain, "CREATE INDEX \"tmp\"\"x\" ON \"t\" (a)");
 }
 
@@ -188,8 +189,8 @@ test_render(void **state)
 static void
 same(const char *a, const char *b, unsigned flags, bool expected)
 {
-	index_sql  *da = parse_ok(a);
-	index_sql  *db = parse_ok(b);
+	index_sql *da = parse_ok(a);
+	index_sql *db = parse_ok(b);
 
 	if (index_sql_equivalent(da, db, "public", flags) != expected)
 		fail_msg("expected %s\n  %s\n  %s", expected ? "equivalent" : "different", a, b);
@@ -202,17 +203,26 @@ same(const char *a, const char *b, unsigned flags, bool expected)
 static void
 test_equivalent(void **state)
 {
-	const char *file = "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON business_calendars (business_id, is_active)";
+	const char *file =
+		"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON business_calendars (business_id, is_active)";
 
-	same(file, "CREATE INDEX idx_a ON public.business_calendars USING btree (business_id, is_active)", 0, true);
+	same(file, "CREATE INDEX idx_a ON public.business_calendars USING btree (business_id, is_active)", 0,
+		 true);
 	same(file, "CREATE INDEX idx_a ON public.business_calendars USING btree (business_id)", 0, false);
-	same(file, "CREATE INDEX idx_a ON public.business_calendars USING btree (is_active, business_id)", 0, false);
-	same(file, "CREATE UNIQUE INDEX idx_a ON public.business_calendars USING btree (business_id, is_active)", 0, false);
-	same(file, "CREATE INDEX idx_a ON public.business_calendars USING hash (business_id, is_active)", 0, false);
+	same(file, "CREATE INDEX idx_a ON public.business_calendars USING btree (is_active, business_id)", 0,
+		 false);
+	same(file, "CREATE UNIQUE INDEX idx_a ON public.business_calendars USING btree (business_id, is_active)",
+		 0, false);
+	same(file, "CREATE INDEX idx_a ON public.business_calendars USING hash (business_id, is_active)", 0,
+		 false);
 	same(file, "CREATE INDEX idx_a ON app.business_calendars USING btree (business_id, is_active)", 0, false);
-	same(file, "CREATE INDEX idx_a ON public.business_calendars USING btree (business_id, is_active) WHERE is_active", 0, false);
+	same(
+		file,
+		"CREATE INDEX idx_a ON public.business_calendars USING btree (business_id, is_active) WHERE is_active",
+		0, false);
 	/* the name is not compared: the catalog found the index by it */
-	same(file, "CREATE INDEX other ON public.business_calendars USING btree (business_id, is_active)", 0, true);
+	same(file, "CREATE INDEX other ON public.business_calendars USING btree (business_id, is_active)", 0,
+		 true);
 	/* orders: ASC and the default NULLS are implicit */
 	same("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id DESC NULLS FIRST, a ASC NULLS LAST)",
 		 "CREATE INDEX i ON public.t USING btree (id DESC, a)", 0, true);
@@ -221,8 +231,10 @@ test_equivalent(void **state)
 	same("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id NULLS FIRST)",
 		 "CREATE INDEX i ON public.t USING btree (id NULLS FIRST)", 0, true);
 	/* WITH values compare as the stored text */
-	same("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id DESC NULLS LAST, a ASC) WITH (fillfactor=70, deduplicate_items=off)",
-		 "CREATE INDEX i3 ON public.t USING btree (id DESC NULLS LAST, a) WITH (fillfactor='70', deduplicate_items=off)", 0, true);
+	same(
+		"CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id DESC NULLS LAST, a ASC) WITH (fillfactor=70, deduplicate_items=off)",
+		"CREATE INDEX i3 ON public.t USING btree (id DESC NULLS LAST, a) WITH (fillfactor='70', deduplicate_items=off)",
+		0, true);
 	same("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a) WITH (fillfactor=80)",
 		 "CREATE INDEX i ON public.t USING btree (a) WITH (fillfactor='70')", 0, false);
 	/* the server never prints TABLESPACE; a partitioned parent prints ONLY */
@@ -236,7 +248,8 @@ test_equivalent(void **state)
 		 "CREATE UNIQUE INDEX i6 ON public.t USING btree (id) NULLS NOT DISTINCT", 0, false);
 	/* expressions as the server spells them compare equal */
 	same("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (lower((email)::text)) WHERE (status <> 'x'::text)",
-		 "CREATE INDEX i ON public.t USING btree (lower((email)::text)) WHERE (status <> 'x'::text)", 0, true);
+		 "CREATE INDEX i ON public.t USING btree (lower((email)::text)) WHERE (status <> 'x'::text)", 0,
+		 true);
 	/* ... other spellings differ here (the indexer asks the server then) */
 	same("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (lower(email))",
 		 "CREATE INDEX i ON public.t USING btree (lower((email)::text))", 0, false);
@@ -250,7 +263,7 @@ test_equivalent(void **state)
 static void
 test_quote_ident(void **state)
 {
-	char	   *q = index_sql_quote_ident("a\"b");
+	char *q = index_sql_quote_ident("a\"b");
 
 	assert_string_equal(q, "\"a\"\"b\"");
 	free(q);
@@ -263,12 +276,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_info),
-		cmocka_unit_test(test_parse_failures),
-		cmocka_unit_test(test_check_definition),
-		cmocka_unit_test(test_render),
-		cmocka_unit_test(test_equivalent),
-		cmocka_unit_test(test_quote_ident),
+		cmocka_unit_test(test_parse_info),       cmocka_unit_test(test_parse_failures),
+		cmocka_unit_test(test_check_definition), cmocka_unit_test(test_render),
+		cmocka_unit_test(test_equivalent),       cmocka_unit_test(test_quote_ident),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

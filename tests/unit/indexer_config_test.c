@@ -40,8 +40,8 @@ static char scratch_dir[] = "/tmp/indexer_config_test.XXXXXX";
 
 typedef struct capture
 {
-	int			saved_fd;
-	FILE	   *file;
+	int   saved_fd;
+	FILE *file;
 } capture;
 
 static void
@@ -58,8 +58,8 @@ capture_begin(capture *c)
 static char *
 capture_end(capture *c)
 {
-	long		len;
-	char	   *text;
+	long  len;
+	char *text;
 
 	fflush(stderr);
 	dup2(c->saved_fd, STDERR_FILENO);
@@ -78,8 +78,8 @@ capture_end(capture *c)
 static char *
 write_file(const char *name, const char *content)
 {
-	char	   *path = xasprintf("%s/%s", scratch_dir, name);
-	FILE	   *f = fopen(path, "w");
+	char *path = xasprintf("%s/%s", scratch_dir, name);
+	FILE *f = fopen(path, "w");
 
 	assert_non_null(f);
 	fputs(content, f);
@@ -95,12 +95,12 @@ write_file(const char *name, const char *content)
 static void
 expect_config(const char *content, int expected_rc, const char *expected_stderr)
 {
-	char	   *path = write_file("t.cfg", content);
+	char        *path = write_file("t.cfg", content);
 	index_config cfg;
-	capture		c;
-	char	   *got;
-	int			rc;
-	strbuf		want;
+	capture      c;
+	char        *got;
+	int          rc;
+	strbuf       want;
 
 	capture_begin(&c);
 	rc = config_load(path, &cfg);
@@ -117,8 +117,8 @@ expect_config(const char *content, int expected_rc, const char *expected_stderr)
 			strbuf_append_char(&want, *p);
 	}
 	if (strcmp(got, want.data) != 0 || rc != expected_rc)
-		fail_msg("for\n%s\nexpected rc %d and stderr\n%s\ngot rc %d and stderr\n%s",
-				 content, expected_rc, want.data, rc, got);
+		fail_msg("for\n%s\nexpected rc %d and stderr\n%s\ngot rc %d and stderr\n%s", content, expected_rc,
+				 want.data, rc, got);
 	strbuf_free(&want);
 	free(got);
 	config_free(&cfg);
@@ -133,8 +133,8 @@ expect_config(const char *content, int expected_rc, const char *expected_stderr)
 static void
 test_shipped_file(void **state)
 {
-	index_config cfg;
-	indexer_settings s;
+	index_config             cfg;
+	indexer_settings         s;
 	static const char *const expected[][2] = {
 		{"idx_business_calendars_business_active", "business_calendars"},
 		{"idx_business_calendars_priority", "business_calendars"},
@@ -183,8 +183,8 @@ test_good_file_with_everything(void **state)
 		"settings = { schema = \"public\"; jobs = 4; lock_timeout = \"1.5s\"; statement_timeout = \"2h\";\n"
 		"  retries = 0; maintenance_work_mem = \"256MB\"; max_parallel_maintenance_workers = 2;\n"
 		"  lock_wait = \"1min\"; wait = \"10s\"; log_format = \"json\"; progress = false; };\n";
-	char	   *path = write_file("good.cfg", text);
-	index_config cfg;
+	char            *path = write_file("good.cfg", text);
+	index_config     cfg;
 	indexer_settings s;
 
 	assert_int_equal(config_load(path, &cfg), EXIT_OK);
@@ -222,31 +222,35 @@ static void
 test_unreadable_and_syntax(void **state)
 {
 	index_config cfg;
-	capture		c;
-	char	   *got;
+	capture      c;
+	char        *got;
 
 	capture_begin(&c);
 	assert_int_equal(config_load("/nonexistent/indexes.cfg", &cfg), EXIT_USAGE);
 	got = capture_end(&c);
-	assert_string_equal(got, "indexer: error: could not read config file \"/nonexistent/indexes.cfg\": No such file or directory\n");
+	assert_string_equal(
+		got,
+		"indexer: error: could not read config file \"/nonexistent/indexes.cfg\": No such file or directory\n");
 	free(got);
 	config_free(&cfg);
 
-	expect_config("indexes = (\n  { name = \"idx_a\";\n", EXIT_USAGE,
-				  "indexer: error: @:3: syntax error\n");
+	expect_config("indexes = (\n  { name = \"idx_a\";\n", EXIT_USAGE, "indexer: error: @:3: syntax error\n");
 	expect_config("indexes = ( { name = \"a\"; name = \"b\"; } );\n", EXIT_USAGE,
 				  "indexer: error: @:1: duplicate setting name\n");
-	expect_config("", EXIT_USAGE,
-				  "indexer: error: @: no \"indexes\" list: indexes = ( { name = ...; table = ...; sql = ...; } );\n");
+	expect_config(
+		"", EXIT_USAGE,
+		"indexer: error: @: no \"indexes\" list: indexes = ( { name = ...; table = ...; sql = ...; } );\n");
 }
 
 static void
 test_structure(void **state)
 {
-	expect_config("indexes = ();\nextra = 1;\n", EXIT_USAGE,
-				  "indexer: error: @:2: unknown top-level setting \"extra\" (expected \"indexes\" and \"settings\")\n");
-	expect_config("indexes = { name = \"a\"; };\n", EXIT_USAGE,
-				  "indexer: error: @:1: \"indexes\" must be a list of groups in parentheses: indexes = ( { name = ...; }, { ... } ); not a group\n");
+	expect_config(
+		"indexes = ();\nextra = 1;\n", EXIT_USAGE,
+		"indexer: error: @:2: unknown top-level setting \"extra\" (expected \"indexes\" and \"settings\")\n");
+	expect_config(
+		"indexes = { name = \"a\"; };\n", EXIT_USAGE,
+		"indexer: error: @:1: \"indexes\" must be a list of groups in parentheses: indexes = ( { name = ...; }, { ... } ); not a group\n");
 	expect_config("indexes = (\n  \"idx_a\" );\n", EXIT_USAGE,
 				  "indexer: error: @:2: index #1 must be a group { name = ...; ... }, not a string\n");
 	expect_config("indexes = ();\nsettings = 5;\n", EXIT_USAGE,
@@ -265,110 +269,146 @@ test_fields(void **state)
 				  "indexer: error: @:2: index \"idx_a\": missing field \"table\"\n");
 	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\"; }\n);\n", EXIT_USAGE,
 				  "indexer: error: @:2: index \"idx_a\": missing field \"sql\"\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\";\n"
-				  "    critcal = true; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": unknown field \"critcal\" (known fields: name, table, sql, critical, description, schema, state)\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\";\n"
-				  "    critical = \"yes\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"critical\" must be a boolean (true or false), not a string\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\";\n"
+		"    critcal = true; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": unknown field \"critcal\" (known fields: name, table, sql, critical, description, schema, state)\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\";\n"
+		"    critical = \"yes\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"critical\" must be a boolean (true or false), not a string\n");
 	expect_config("indexes = (\n  { name = 5; table = \"t\"; sql = \"" GOOD_SQL "\"; }\n);\n", EXIT_USAGE,
 				  "indexer: error: @:2: index #1: field \"name\" must be a string, not an integer\n");
 	expect_config("indexes = (\n  { name = \"\"; table = \"t\"; sql = \"" GOOD_SQL "\"; }\n);\n", EXIT_USAGE,
 				  "indexer: error: @:2: index #1: field \"name\" is empty\n");
 	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\";\n    sql = (\"x\"); }\n);\n", EXIT_USAGE,
 				  "indexer: error: @:3: index \"idx_a\": field \"sql\" must be a string, not a list\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\";\n"
-				  "    state = \"gone\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"state\" must be \"present\" or \"absent\", not \"gone\"\n");
-	expect_config("indexes = (\n  { name = \"idx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";\n"
-				  "    table = \"t\"; sql = \"" GOOD_SQL "\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:2: index \"idx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": field \"name\": \"idx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is longer than 63 bytes (PostgreSQL would cut the name short)\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\";\n"
+		"    state = \"gone\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"state\" must be \"present\" or \"absent\", not \"gone\"\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";\n"
+		"    table = \"t\"; sql = \"" GOOD_SQL "\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:2: index \"idx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": field \"name\": \"idx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is longer than 63 bytes (PostgreSQL would cut the name short)\n");
 	/* every problem of the file is reported, not just the first */
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = 1; sql = \"" GOOD_SQL "\"; },\n"
-				  "  { name = \"idx_b\"; table = \"t\"; sql = \"" GOOD_SQL "\"; critical = 1; }\n);\n",
-				  EXIT_USAGE,
-				  "indexer: error: @:2: index \"idx_a\": field \"table\" must be a string, not an integer\n"
-				  "indexer: error: @:3: index \"idx_b\": field \"critical\" must be a boolean (true or false), not an integer\n"
-				  "indexer: error: @:3: index \"idx_b\": field \"sql\": the statement creates index \"idx_a\", not \"idx_b\"\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = 1; sql = \"" GOOD_SQL "\"; },\n"
+		"  { name = \"idx_b\"; table = \"t\"; sql = \"" GOOD_SQL "\"; critical = 1; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:2: index \"idx_a\": field \"table\" must be a string, not an integer\n"
+		"indexer: error: @:3: index \"idx_b\": field \"critical\" must be a boolean (true or false), not an integer\n"
+		"indexer: error: @:3: index \"idx_b\": field \"sql\": the statement creates index \"idx_a\", not \"idx_b\"\n");
 }
 
 static void
 test_duplicates(void **state)
 {
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\"; },\n"
-				  "  { name = \"idx_a\"; table = \"t\";\n    sql = \"" GOOD_SQL "\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": duplicate name \"idx_a\" in schema \"public\" (first defined at line 2)\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\"; },\n"
+		"  { name = \"idx_a\"; table = \"t\";\n    sql = \"" GOOD_SQL "\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": duplicate name \"idx_a\" in schema \"public\" (first defined at line 2)\n");
 	/* the default schema counts: public.idx_a twice */
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\"; },\n"
-				  "  { name = \"idx_a\"; table = \"t\"; schema = \"public\"; state = \"absent\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": duplicate name \"idx_a\" in schema \"public\" (first defined at line 2)\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\"; },\n"
+		"  { name = \"idx_a\"; table = \"t\"; schema = \"public\"; state = \"absent\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": duplicate name \"idx_a\" in schema \"public\" (first defined at line 2)\n");
 }
 
 static void
 test_sql(void **state)
 {
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
+		"    sql = \"CREATE INDEX IF NOT EXISTS idx_a ON t (a)\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"sql\": CREATE INDEX without CONCURRENTLY blocks writes to the table for the whole build; write CREATE INDEX CONCURRENTLY IF NOT EXISTS\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
+		"    sql = \"CREATE INDEX CONCURRENTLY idx_a ON t (a)\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"sql\": CREATE INDEX CONCURRENTLY without IF NOT EXISTS; write CREATE INDEX CONCURRENTLY IF NOT EXISTS\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"u\";\n"
+		"    sql = \"" GOOD_SQL "\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"sql\": the statement creates the index on \"t\", not on table \"u\"\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; schema = \"app\";\n"
+		"    sql = \"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON public.t (a)\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"sql\": the statement creates the index on \"public.t\", but the schema is \"app\"\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
+		"    sql = \"" GOOD_SQL "; DROP TABLE t\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"sql\": 2 statements; exactly one CREATE INDEX statement is allowed\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
+		"    sql = \"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON t (a\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"sql\": syntax error at end of input (line 1, column 54)\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
+		"    sql = \"ALTER TABLE t ADD COLUMN b int\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_a\": field \"sql\": not a CREATE INDEX statement (AlterTableStmt)\n");
 	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
-				  "    sql = \"CREATE INDEX IF NOT EXISTS idx_a ON t (a)\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"sql\": CREATE INDEX without CONCURRENTLY blocks writes to the table for the whole build; write CREATE INDEX CONCURRENTLY IF NOT EXISTS\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
-				  "    sql = \"CREATE INDEX CONCURRENTLY idx_a ON t (a)\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"sql\": CREATE INDEX CONCURRENTLY without IF NOT EXISTS; write CREATE INDEX CONCURRENTLY IF NOT EXISTS\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"u\";\n"
-				  "    sql = \"" GOOD_SQL "\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"sql\": the statement creates the index on \"t\", not on table \"u\"\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\"; schema = \"app\";\n"
-				  "    sql = \"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON public.t (a)\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"sql\": the statement creates the index on \"public.t\", but the schema is \"app\"\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
-				  "    sql = \"" GOOD_SQL "; DROP TABLE t\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"sql\": 2 statements; exactly one CREATE INDEX statement is allowed\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
-				  "    sql = \"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON t (a\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"sql\": syntax error at end of input (line 1, column 54)\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
-				  "    sql = \"ALTER TABLE t ADD COLUMN b int\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"sql\": not a CREATE INDEX statement (AlterTableStmt)\n");
-	expect_config("indexes = (\n  { name = \"idx_a\"; table = \"t\";\n"
-				  "    sql = \"\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_a\": field \"sql\" is empty\n");
+				  "    sql = \"\"; }\n);\n",
+				  EXIT_USAGE, "indexer: error: @:3: index \"idx_a\": field \"sql\" is empty\n");
 	/* an index to drop may carry its statement; it is checked all the same */
-	expect_config("indexes = (\n  { name = \"idx_b\"; table = \"t\"; state = \"absent\";\n"
-				  "    sql = \"" GOOD_SQL "\"; }\n);\n", EXIT_USAGE,
-				  "indexer: error: @:3: index \"idx_b\": field \"sql\": the statement creates index \"idx_a\", not \"idx_b\"\n");
+	expect_config(
+		"indexes = (\n  { name = \"idx_b\"; table = \"t\"; state = \"absent\";\n"
+		"    sql = \"" GOOD_SQL "\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:3: index \"idx_b\": field \"sql\": the statement creates index \"idx_a\", not \"idx_b\"\n");
 }
 
 static void
 test_settings_group(void **state)
 {
-	expect_config("indexes = ();\nsettings = {\n  dsn = \"host=db password=x\";\n};\n", EXIT_USAGE,
-				  "indexer: error: @:3: settings: \"dsn\" is not allowed in the file: no connection strings or passwords here; use --dsn, DATABASE_URL or libpq's PG* variables\n");
-	expect_config("indexes = ();\nsettings = {\n  password = \"x\";\n};\n", EXIT_USAGE,
-				  "indexer: error: @:3: settings: \"password\" is not allowed in the file: no connection strings or passwords here; use --dsn, DATABASE_URL or libpq's PG* variables\n");
-	expect_config("indexes = ();\nsettings = {\n  color = true;\n};\n", EXIT_USAGE,
-				  "indexer: error: @:3: settings: unknown setting \"color\" (known: schema, jobs, lock_timeout, statement_timeout, retries, maintenance_work_mem, max_parallel_maintenance_workers, lock_wait, wait, log_format, progress)\n");
+	expect_config(
+		"indexes = ();\nsettings = {\n  dsn = \"host=db password=x\";\n};\n", EXIT_USAGE,
+		"indexer: error: @:3: settings: \"dsn\" is not allowed in the file: no connection strings or passwords here; use --dsn, DATABASE_URL or libpq's PG* variables\n");
+	expect_config(
+		"indexes = ();\nsettings = {\n  password = \"x\";\n};\n", EXIT_USAGE,
+		"indexer: error: @:3: settings: \"password\" is not allowed in the file: no connection strings or passwords here; use --dsn, DATABASE_URL or libpq's PG* variables\n");
+	expect_config(
+		"indexes = ();\nsettings = {\n  color = true;\n};\n", EXIT_USAGE,
+		"indexer: error: @:3: settings: unknown setting \"color\" (known: schema, jobs, lock_timeout, statement_timeout, retries, maintenance_work_mem, max_parallel_maintenance_workers, lock_wait, wait, log_format, progress)\n");
 	expect_config("indexes = ();\nsettings = {\n  jobs = 0;\n};\n", EXIT_USAGE,
 				  "indexer: error: @:3: settings: field \"jobs\": 0 is out of range (1 to 64)\n");
 	expect_config("indexes = ();\nsettings = {\n  jobs = \"2\";\n};\n", EXIT_USAGE,
 				  "indexer: error: @:3: settings: field \"jobs\" must be an integer, not a string\n");
-	expect_config("indexes = ();\nsettings = {\n  lock_timeout = \"5\";\n};\n", EXIT_USAGE,
-				  "indexer: error: @:3: settings: field \"lock_timeout\": invalid duration \"5\": a unit is required, for example \"5ms\", \"5s\" or \"5min\"\n");
+	expect_config(
+		"indexes = ();\nsettings = {\n  lock_timeout = \"5\";\n};\n", EXIT_USAGE,
+		"indexer: error: @:3: settings: field \"lock_timeout\": invalid duration \"5\": a unit is required, for example \"5ms\", \"5s\" or \"5min\"\n");
 	expect_config("indexes = ();\nsettings = {\n  lock_timeout = 5;\n};\n", EXIT_USAGE,
 				  "indexer: error: @:3: settings: field \"lock_timeout\" must be a string, not an integer\n");
-	expect_config("indexes = ();\nsettings = {\n  progress = \"yes\";\n};\n", EXIT_USAGE,
-				  "indexer: error: @:3: settings: field \"progress\" must be a boolean (true or false), not a string\n");
-	expect_config("indexes = ();\nsettings = {\n  maintenance_work_mem = \"512kB\";\n};\n", EXIT_USAGE,
-				  "indexer: error: @:3: settings: field \"maintenance_work_mem\": size \"512kB\" is below the server's minimum of 1MB\n");
-	expect_config("indexes = ();\nsettings = {\n  log_format = \"xml\";\n};\n", EXIT_USAGE,
-				  "indexer: error: @:3: settings: field \"log_format\": invalid value \"xml\" (use text or json)\n");
+	expect_config(
+		"indexes = ();\nsettings = {\n  progress = \"yes\";\n};\n", EXIT_USAGE,
+		"indexer: error: @:3: settings: field \"progress\" must be a boolean (true or false), not a string\n");
+	expect_config(
+		"indexes = ();\nsettings = {\n  maintenance_work_mem = \"512kB\";\n};\n", EXIT_USAGE,
+		"indexer: error: @:3: settings: field \"maintenance_work_mem\": size \"512kB\" is below the server's minimum of 1MB\n");
+	expect_config(
+		"indexes = ();\nsettings = {\n  log_format = \"xml\";\n};\n", EXIT_USAGE,
+		"indexer: error: @:3: settings: field \"log_format\": invalid value \"xml\" (use text or json)\n");
 }
 
 static void
 test_precedence(void **state)
 {
 	indexer_settings s;
-	char		why[256];
-	capture		c;
-	char	   *got;
+	char             why[256];
+	capture          c;
+	char            *got;
 
 	settings_init(&s);
 	assert_int_equal(s.jobs, 1);
@@ -405,7 +445,9 @@ test_precedence(void **state)
 	capture_begin(&c);
 	assert_false(settings_apply_environment(&s));
 	got = capture_end(&c);
-	assert_string_equal(got, "indexer: error: environment INDEXER_RETRIES: invalid number \"many\": expected a whole number\n");
+	assert_string_equal(
+		got,
+		"indexer: error: environment INDEXER_RETRIES: invalid number \"many\": expected a whole number\n");
 	free(got);
 	unsetenv("INDEXER_JOBS");
 	unsetenv("INDEXER_SCHEMA");

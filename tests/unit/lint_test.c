@@ -29,7 +29,7 @@ static const lint_file_options strict_opts = {false, false, true, NULL};
 static void
 lint_src(const char *src, const lint_file_options *opts, lint_result *r)
 {
-	sql_script	script;
+	sql_script      script;
 	sql_parse_error err;
 
 	memset(r, 0, sizeof(*r));
@@ -42,7 +42,7 @@ lint_src(const char *src, const lint_file_options *opts, lint_result *r)
 static int
 count_rule(const lint_result *r, const char *rule)
 {
-	int			n = 0;
+	int n = 0;
 
 	for (int i = 0; i < r->n; i++)
 		if (strcmp(r->items[i].rule, rule) == 0)
@@ -55,14 +55,14 @@ print_findings(const lint_result *r)
 {
 	for (int i = 0; i < r->n; i++)
 		print_message("  %d:%d: %s %s: %s\n", r->items[i].line, r->items[i].column,
-					  r->items[i].severity == LINT_ERROR ? "error" : "warning",
-					  r->items[i].rule, r->items[i].message);
+					  r->items[i].severity == LINT_ERROR ? "error" : "warning", r->items[i].rule,
+					  r->items[i].message);
 }
 
 /* The only finding of src is rule, with this severity, at this line. */
 static void
-expect_only(const char *src, const lint_file_options *opts, const char *rule,
-			lint_severity severity, int line)
+expect_only(const char *src, const lint_file_options *opts, const char *rule, lint_severity severity,
+			int line)
 {
 	lint_result r;
 
@@ -95,8 +95,7 @@ expect_clean(const char *src, const lint_file_options *opts)
 
 /* src has exactly n findings of rule, all of severity. */
 static void
-expect_n(const char *src, const lint_file_options *opts, const char *rule,
-		 lint_severity severity, int n)
+expect_n(const char *src, const lint_file_options *opts, const char *rule, lint_severity severity, int n)
 {
 	lint_result r;
 
@@ -129,10 +128,11 @@ test_create_index(void **state)
 	lint_result_free(&r);
 
 	/* the statement that lost its head is a syntax error, but with it: */
-	expect_only("SELECT 1;\n\nCREATE INDEX idx ON business_calendars(business_id, is_active);\n",
-				&no_opts, "create-index", LINT_ERROR, 3);
+	expect_only("SELECT 1;\n\nCREATE INDEX idx ON business_calendars(business_id, is_active);\n", &no_opts,
+				"create-index", LINT_ERROR, 3);
 	expect_only("CREATE UNIQUE INDEX i ON t (a)", &no_opts, "create-index", LINT_ERROR, 1);
-	expect_only("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)", &no_opts, "create-index", LINT_ERROR, 1);
+	expect_only("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)", &no_opts, "create-index", LINT_ERROR,
+				1);
 }
 
 static void
@@ -148,17 +148,17 @@ test_create_index_on_new_table(void **state)
 		lint_file_options app = {false, false, false, "app"};
 
 		expect_clean("CREATE TABLE app.t (a int);\nCREATE INDEX i ON t (a);", &app);
-		expect_only("CREATE TABLE t (a int);\nCREATE INDEX i ON public.t (a);", &app,
-					"create-index", LINT_ERROR, 2);
+		expect_only("CREATE TABLE t (a int);\nCREATE INDEX i ON public.t (a);", &app, "create-index",
+					LINT_ERROR, 2);
 	}
 	/* another schema's t is another table */
-	expect_only("CREATE TABLE a.t (a int);\nCREATE INDEX i ON t (a);", &no_opts,
-				"create-index", LINT_ERROR, 2);
+	expect_only("CREATE TABLE a.t (a int);\nCREATE INDEX i ON t (a);", &no_opts, "create-index", LINT_ERROR,
+				2);
 	/* created later does not count */
-	expect_only("CREATE INDEX i ON t (a);\nCREATE TABLE t (a int);", &no_opts,
-				"create-index", LINT_ERROR, 1);
+	expect_only("CREATE INDEX i ON t (a);\nCREATE TABLE t (a int);", &no_opts, "create-index", LINT_ERROR, 1);
 	/* a renamed new table is still new */
-	expect_clean("CREATE TABLE t_new (a int);\nALTER TABLE t_new RENAME TO t2;\nCREATE INDEX ON t2 (a);", &no_opts);
+	expect_clean("CREATE TABLE t_new (a int);\nALTER TABLE t_new RENAME TO t2;\nCREATE INDEX ON t2 (a);",
+				 &no_opts);
 	/* CREATE TABLE AS ... WITH NO DATA is empty too */
 	expect_clean("CREATE TABLE c AS SELECT 1 AS a WITH NO DATA;\nCREATE INDEX ON c (a);", &no_opts);
 }
@@ -247,7 +247,8 @@ test_dml_near_misses(void **state)
 	expect_clean("EXPLAIN UPDATE t SET a = 1", &no_opts);
 	expect_clean("CREATE MATERIALIZED VIEW m AS SELECT 1 WITH NO DATA", &no_opts);
 	expect_clean("CREATE RULE r AS ON INSERT TO v DO INSTEAD INSERT INTO t VALUES (NEW.a)", &no_opts);
-	expect_clean("CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END", &no_opts);
+	expect_clean("CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END",
+				 &no_opts);
 	expect_clean("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ UPDATE t SET a = 1 $$", &no_opts);
 	expect_clean("CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN DELETE FROM t; END $$", &no_opts);
 }
@@ -258,16 +259,16 @@ static void
 test_do_block_dml(void **state)
 {
 	const char *src =
-		"ALTER TABLE t ADD COLUMN b int;\n"	/* 1 */
-		"DO $$\n"				/* 2 */
-		"DECLARE n int := 0;\n" /* 3 */
-		"BEGIN\n"				/* 4 */
-		"  RAISE NOTICE 'a; b; c';\n" /* 5 */
-		"  LOOP\n"				/* 6 */
-		"    UPDATE t SET b = 1 WHERE id IN (SELECT id FROM t WHERE b IS NULL LIMIT 1000);\n"	/* 7 */
-		"    EXIT WHEN NOT FOUND;\n"	/* 8 */
-		"  END LOOP;\n"		/* 9 */
-		"END\n"					/* 10 */
+		"ALTER TABLE t ADD COLUMN b int;\n"                                                   /* 1 */
+		"DO $$\n"                                                                             /* 2 */
+		"DECLARE n int := 0;\n"                                                               /* 3 */
+		"BEGIN\n"                                                                             /* 4 */
+		"  RAISE NOTICE 'a; b; c';\n"                                                         /* 5 */
+		"  LOOP\n"                                                                            /* 6 */
+		"    UPDATE t SET b = 1 WHERE id IN (SELECT id FROM t WHERE b IS NULL LIMIT 1000);\n" /* 7 */
+		"    EXIT WHEN NOT FOUND;\n"                                                          /* 8 */
+		"  END LOOP;\n"                                                                       /* 9 */
+		"END\n"                                                                               /* 10 */
 		"$$;\n";
 	lint_result r;
 
@@ -298,22 +299,22 @@ test_do_block_clean(void **state)
 				 "    RAISE NOTICE $$no t; fine$$;\n"
 				 "  END IF;\n"
 				 "END\n"
-				 "$body$;\n", &no_opts);
+				 "$body$;\n",
+				 &no_opts);
 }
 
 static void
 test_do_block_other_statements(void **state)
 {
 	lint_result r;
-	const char *src =
-		"DO $$\n"				/* 1 */
-		"BEGIN\n"				/* 2 */
-		"  CREATE INDEX i ON t (a);\n"	/* 3 */
-		"  INSERT INTO t SELECT * FROM s RETURNING id;\n"	/* 4 */
-		"  PERFORM pg_advisory_unlock_all();\n" /* 5 */
-		"  COMMIT;\n"			/* 6 */
-		"  EXECUTE 'TRUNCATE t';\n" /* 7 */
-		"END $$;\n";
+	const char *src = "DO $$\n"                                         /* 1 */
+					  "BEGIN\n"                                         /* 2 */
+					  "  CREATE INDEX i ON t (a);\n"                    /* 3 */
+					  "  INSERT INTO t SELECT * FROM s RETURNING id;\n" /* 4 */
+					  "  PERFORM pg_advisory_unlock_all();\n"           /* 5 */
+					  "  COMMIT;\n"                                     /* 6 */
+					  "  EXECUTE 'TRUNCATE t';\n"                       /* 7 */
+					  "END $$;\n";
 
 	lint_src(src, &no_opts, &r);
 	print_findings(&r);
@@ -337,14 +338,13 @@ static void
 test_do_block_expressions(void **state)
 {
 	lint_result r;
-	const char *src =
-		"DO $$\n"				/* 1 */
-		"DECLARE n int := 0;\n" /* 2 */
-		"BEGIN\n"				/* 3 */
-		"  n := pg_advisory_unlock_all()::int;\n"	/* 4 */
-		"  IF n = 0 AND pg_advisory_unlock_all() THEN NULL; END IF;\n"	/* 5 */
-		"  PERFORM set_config('lock_timeout', '1s', false);\n"	/* 6 */
-		"END $$;\n";
+	const char *src = "DO $$\n"                                                      /* 1 */
+					  "DECLARE n int := 0;\n"                                        /* 2 */
+					  "BEGIN\n"                                                      /* 3 */
+					  "  n := pg_advisory_unlock_all()::int;\n"                      /* 4 */
+					  "  IF n = 0 AND pg_advisory_unlock_all() THEN NULL; END IF;\n" /* 5 */
+					  "  PERFORM set_config('lock_timeout', '1s', false);\n"         /* 6 */
+					  "END $$;\n";
 
 	/* calls in assignments and conditions are seen too */
 	lint_src(src, &no_opts, &r);
@@ -370,15 +370,16 @@ test_do_block_single_quoted(void **state)
 static void
 test_unchecked_sql(void **state)
 {
-	expect_only("DO $$\nBEGIN\n  EXECUTE format('ALTER TABLE %I ADD COLUMN x int', 't');\nEND $$;",
-				&no_opts, "unchecked-sql", LINT_WARNING, 3);
-	expect_only("DO LANGUAGE plpython3u $$ plpy.execute('DELETE FROM t') $$;",
-				&no_opts, "unchecked-sql", LINT_WARNING, 1);
+	expect_only("DO $$\nBEGIN\n  EXECUTE format('ALTER TABLE %I ADD COLUMN x int', 't');\nEND $$;", &no_opts,
+				"unchecked-sql", LINT_WARNING, 3);
+	expect_only("DO LANGUAGE plpython3u $$ plpy.execute('DELETE FROM t') $$;", &no_opts, "unchecked-sql",
+				LINT_WARNING, 1);
 	/* libpg_query's PL/pgSQL parser rejects some bodies the server takes */
-	expect_only("DO $$\nDECLARE c CURSOR FOR SELECT 1;\nBEGIN\n  OPEN c;\nEND $$;",
-				&no_opts, "unchecked-sql", LINT_WARNING, 1);
+	expect_only("DO $$\nDECLARE c CURSOR FOR SELECT 1;\nBEGIN\n  OPEN c;\nEND $$;", &no_opts, "unchecked-sql",
+				LINT_WARNING, 1);
 	/* near miss: a constant string is checked, and a harmless one is clean */
-	expect_clean("DO $$\nBEGIN\n  EXECUTE 'ALTER TABLE t ADD COLUMN IF NOT EXISTS x int';\nEND $$;", &no_opts);
+	expect_clean("DO $$\nBEGIN\n  EXECUTE 'ALTER TABLE t ADD COLUMN IF NOT EXISTS x int';\nEND $$;",
+				 &no_opts);
 }
 
 /* ---- the migrator's session ---- */
@@ -412,9 +413,10 @@ test_session_set(void **state)
 	expect_clean("SELECT set_config('search_path', 'app', true)", &no_opts);
 
 	lint_src("SET lock_timeout = '1s'", &no_opts, &r);
-	assert_string_equal(r.items[0].message,
-						"SET of \"lock_timeout\" lasts for the migrator's whole session, beyond this migration; "
-						"use SET LOCAL, which ends with the migration's transaction");
+	assert_string_equal(
+		r.items[0].message,
+		"SET of \"lock_timeout\" lasts for the migrator's whole session, beyond this migration; "
+		"use SET LOCAL, which ends with the migration's transaction");
 	lint_result_free(&r);
 	/* SET LOCAL does nothing outside a transaction: name the options */
 	lint_src("SET lock_timeout = '1s'", &nt_opts, &r);
@@ -450,13 +452,14 @@ test_advisory_unlock_all(void **state)
 {
 	expect_only("SELECT pg_advisory_unlock_all()", &no_opts, "advisory-unlock-all", LINT_ERROR, 1);
 	expect_only("SELECT pg_catalog.pg_advisory_unlock_all()", &no_opts, "advisory-unlock-all", LINT_ERROR, 1);
-	expect_only("SELECT 1 WHERE (SELECT pg_advisory_unlock_all()) IS NULL", &no_opts,
-				"advisory-unlock-all", LINT_ERROR, 1);
+	expect_only("SELECT 1 WHERE (SELECT pg_advisory_unlock_all()) IS NULL", &no_opts, "advisory-unlock-all",
+				LINT_ERROR, 1);
 	/* near misses: one's own lock, another schema's function, a stored body */
 	expect_clean("SELECT pg_advisory_unlock(42)", &no_opts);
 	expect_clean("SELECT app.pg_advisory_unlock_all()", &no_opts);
 	expect_clean("CREATE VIEW v AS SELECT pg_advisory_unlock_all()", &no_opts);
-	expect_clean("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()'", &no_opts);
+	expect_clean("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()'",
+				 &no_opts);
 }
 
 /* ---- warnings ---- */
@@ -473,14 +476,21 @@ test_volatile_default(void **state)
 	expect_clean("ALTER TABLE t ADD COLUMN x text DEFAULT lower('A' || 'B')", &no_opts);
 	expect_clean("ALTER TABLE t ADD COLUMN x int", &no_opts);
 
-	expect_only("ALTER TABLE t ADD COLUMN x float8 DEFAULT random()", &no_opts, "volatile-default", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD COLUMN x uuid DEFAULT gen_random_uuid()", &no_opts, "volatile-default", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD COLUMN x timestamptz DEFAULT clock_timestamp()", &no_opts, "volatile-default", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD COLUMN x bigint DEFAULT nextval('s')", &no_opts, "volatile-default", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD COLUMN x int DEFAULT 1 + (random() * 10)::int", &no_opts, "volatile-default", LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN x float8 DEFAULT random()", &no_opts, "volatile-default",
+				LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN x uuid DEFAULT gen_random_uuid()", &no_opts, "volatile-default",
+				LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN x timestamptz DEFAULT clock_timestamp()", &no_opts,
+				"volatile-default", LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN x bigint DEFAULT nextval('s')", &no_opts, "volatile-default",
+				LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN x int DEFAULT 1 + (random() * 10)::int", &no_opts,
+				"volatile-default", LINT_WARNING, 1);
 	expect_only("ALTER TABLE t ADD COLUMN x bigserial", &no_opts, "volatile-default", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS IDENTITY", &no_opts, "volatile-default", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS (a * 2) STORED", &no_opts, "volatile-default", LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS IDENTITY", &no_opts, "volatile-default",
+				LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS (a * 2) STORED", &no_opts,
+				"volatile-default", LINT_WARNING, 1);
 
 	/* an unknown function counts as volatile */
 	lint_src("ALTER TABLE t ADD COLUMN x int DEFAULT my_func()", &no_opts, &r);
@@ -489,16 +499,19 @@ test_volatile_default(void **state)
 	assert_int_equal(r.items[0].severity, LINT_WARNING);
 	assert_non_null(strstr(r.items[0].message, "my_func(), not known to be immutable or stable"));
 	lint_result_free(&r);
-	expect_only("ALTER TABLE t ADD COLUMN x text DEFAULT app.lower('a')", &no_opts, "volatile-default", LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN x text DEFAULT app.lower('a')", &no_opts, "volatile-default",
+				LINT_WARNING, 1);
 	/* so does what the check does not understand */
 	lint_src("ALTER TABLE t ADD COLUMN x int DEFAULT (SELECT 1)", &no_opts, &r);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.items[0].rule, "volatile-default");
 	assert_non_null(strstr(r.items[0].message, "(SubLink)"));
 	lint_result_free(&r);
-	expect_clean("ALTER TABLE t ADD COLUMN x int[] DEFAULT ARRAY[1, 2], ADD COLUMN y text DEFAULT 'a' COLLATE \"C\",\n"
-				 "  ADD COLUMN z int DEFAULT CASE WHEN true THEN 1 ELSE coalesce(NULL, 2) END,\n"
-				 "  ADD COLUMN w int DEFAULT extract(year FROM now())::int", &no_opts);
+	expect_clean(
+		"ALTER TABLE t ADD COLUMN x int[] DEFAULT ARRAY[1, 2], ADD COLUMN y text DEFAULT 'a' COLLATE \"C\",\n"
+		"  ADD COLUMN z int DEFAULT CASE WHEN true THEN 1 ELSE coalesce(NULL, 2) END,\n"
+		"  ADD COLUMN w int DEFAULT extract(year FROM now())::int",
+		&no_opts);
 
 	/* near miss: the table is new, so empty */
 	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN x float8 DEFAULT random();", &no_opts);
@@ -510,7 +523,8 @@ static void
 test_alter_column_type(void **state)
 {
 	expect_only("ALTER TABLE t ALTER COLUMN a TYPE bigint", &no_opts, "alter-column-type", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ALTER a SET DATA TYPE text USING a::text", &no_opts, "alter-column-type", LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ALTER a SET DATA TYPE text USING a::text", &no_opts, "alter-column-type",
+				LINT_WARNING, 1);
 	/* near misses: a new table; a composite type's attribute */
 	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a TYPE bigint;", &no_opts);
 	expect_clean("ALTER TYPE pair ALTER ATTRIBUTE a TYPE bigint", &no_opts);
@@ -523,28 +537,30 @@ test_set_not_null(void **state)
 	/* near miss: NOT VALID, then VALIDATE, then SET NOT NULL */
 	expect_clean("ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\n"
 				 "ALTER TABLE t VALIDATE CONSTRAINT t_a_nn;\n"
-				 "ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n", &no_opts);
+				 "ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+				 &no_opts);
 	/* an unnamed check gets PostgreSQL's name, which VALIDATE may use */
 	expect_clean("ALTER TABLE t ADD CHECK (a IS NOT NULL AND b IS NOT NULL) NOT VALID;\n"
 				 "ALTER TABLE t VALIDATE CONSTRAINT t_a_check;\n"
-				 "ALTER TABLE t ALTER COLUMN b SET NOT NULL;\n", &no_opts);
+				 "ALTER TABLE t ALTER COLUMN b SET NOT NULL;\n",
+				 &no_opts);
 	/* a check added without NOT VALID is validated (and itself warned) */
 	expect_only("ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\n"
-				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n", &no_opts,
-				"constraint-not-valid", LINT_WARNING, 1);
+				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+				&no_opts, "constraint-not-valid", LINT_WARNING, 1);
 	/* not validated yet */
 	expect_only("ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\n"
-				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n", &no_opts,
-				"set-not-null", LINT_WARNING, 2);
+				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+				&no_opts, "set-not-null", LINT_WARNING, 2);
 	/* validated, but for another column or table */
 	expect_only("ALTER TABLE t ADD CONSTRAINT c CHECK (b IS NOT NULL) NOT VALID;\n"
 				"ALTER TABLE t VALIDATE CONSTRAINT c;\n"
-				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n", &no_opts,
-				"set-not-null", LINT_WARNING, 3);
+				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+				&no_opts, "set-not-null", LINT_WARNING, 3);
 	expect_only("ALTER TABLE u ADD CONSTRAINT c CHECK (a IS NOT NULL) NOT VALID;\n"
 				"ALTER TABLE u VALIDATE CONSTRAINT c;\n"
-				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n", &no_opts,
-				"set-not-null", LINT_WARNING, 3);
+				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+				&no_opts, "set-not-null", LINT_WARNING, 3);
 	/* near miss: a new table */
 	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a SET NOT NULL;", &no_opts);
 }
@@ -554,11 +570,14 @@ test_constraint_not_valid(void **state)
 {
 	expect_only("ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (p_id) REFERENCES p (id)", &no_opts,
 				"constraint-not-valid", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD CONSTRAINT ck CHECK (a > 0)", &no_opts, "constraint-not-valid", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD COLUMN p_id int REFERENCES p (id)", &no_opts, "constraint-not-valid", LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD CONSTRAINT ck CHECK (a > 0)", &no_opts, "constraint-not-valid",
+				LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN p_id int REFERENCES p (id)", &no_opts, "constraint-not-valid",
+				LINT_WARNING, 1);
 	/* near misses: NOT VALID; inside CREATE TABLE; on a new table */
 	expect_clean("ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (p_id) REFERENCES p (id) NOT VALID;\n"
-				 "ALTER TABLE t VALIDATE CONSTRAINT fk;\n", &no_opts);
+				 "ALTER TABLE t VALIDATE CONSTRAINT fk;\n",
+				 &no_opts);
 	expect_clean("ALTER TABLE t ADD CONSTRAINT ck CHECK (a > 0) NOT VALID", &no_opts);
 	expect_clean("CREATE TABLE t (a int CHECK (a > 0), p_id int REFERENCES p (id))", &no_opts);
 	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT ck CHECK (a > 0);", &no_opts);
@@ -568,8 +587,10 @@ static void
 test_unique_without_index(void **state)
 {
 	expect_only("ALTER TABLE t ADD PRIMARY KEY (id)", &no_opts, "unique-without-index", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD CONSTRAINT u UNIQUE (a, b)", &no_opts, "unique-without-index", LINT_WARNING, 1);
-	expect_only("ALTER TABLE t ADD COLUMN code text UNIQUE", &no_opts, "unique-without-index", LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD CONSTRAINT u UNIQUE (a, b)", &no_opts, "unique-without-index",
+				LINT_WARNING, 1);
+	expect_only("ALTER TABLE t ADD COLUMN code text UNIQUE", &no_opts, "unique-without-index", LINT_WARNING,
+				1);
 	/* near misses: USING INDEX; a new table */
 	expect_clean("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_id_idx", &no_opts);
 	expect_clean("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX u_idx", &no_opts);
@@ -597,7 +618,8 @@ test_set_tablespace(void **state)
 {
 	expect_only("ALTER TABLE t SET TABLESPACE fast", &no_opts, "set-tablespace", LINT_WARNING, 1);
 	expect_only("ALTER INDEX i SET TABLESPACE fast", &no_opts, "set-tablespace", LINT_WARNING, 1);
-	expect_only("ALTER TABLE ALL IN TABLESPACE slow SET TABLESPACE fast", &no_opts, "set-tablespace", LINT_WARNING, 1);
+	expect_only("ALTER TABLE ALL IN TABLESPACE slow SET TABLESPACE fast", &no_opts, "set-tablespace",
+				LINT_WARNING, 1);
 	/* near miss: storage parameters */
 	expect_clean("ALTER TABLE t SET (fillfactor = 70)", &no_opts);
 }
@@ -623,7 +645,8 @@ test_rename(void **state)
 	/* near misses: constraints and indexes; a new table */
 	expect_clean("ALTER TABLE t RENAME CONSTRAINT c TO d", &no_opts);
 	expect_clean("ALTER INDEX i RENAME TO j", &no_opts);
-	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t RENAME TO u;", &no_opts);
+	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t RENAME TO u;",
+				 &no_opts);
 }
 
 static void
@@ -672,7 +695,9 @@ test_not_idempotent(void **state)
 		expect_clean(near_misses[i], &nt_opts);
 	}
 	/* a DO block is how a statement is guarded: not followed */
-	expect_clean("DO $$\nBEGIN\n  IF to_regclass('t') IS NULL THEN\n    CREATE TABLE t (a int);\n  END IF;\nEND $$;", &nt_opts);
+	expect_clean(
+		"DO $$\nBEGIN\n  IF to_regclass('t') IS NULL THEN\n    CREATE TABLE t (a int);\n  END IF;\nEND $$;",
+		&nt_opts);
 	/* besides, not instead of, the statement's other rules */
 	{
 		lint_result r;
@@ -708,11 +733,10 @@ static void
 test_allow_comment(void **state)
 {
 	lint_result r;
-	const char *src =
-		"ALTER TABLE t DROP COLUMN a;\n"	/* 1 */
-		"-- migrator:allow drop-column\n"	/* 2 */
-		"ALTER TABLE t DROP COLUMN b, ALTER COLUMN c TYPE bigint;\n"	/* 3 */
-		"ALTER TABLE t DROP COLUMN d;\n";	/* 4 */
+	const char *src = "ALTER TABLE t DROP COLUMN a;\n"                             /* 1 */
+					  "-- migrator:allow drop-column\n"                            /* 2 */
+					  "ALTER TABLE t DROP COLUMN b, ALTER COLUMN c TYPE bigint;\n" /* 3 */
+					  "ALTER TABLE t DROP COLUMN d;\n";                            /* 4 */
 
 	lint_src(src, &no_opts, &r);
 	print_findings(&r);
@@ -732,11 +756,13 @@ test_allow_comment(void **state)
 	expect_clean("--migrator:allow   drop-table  \nDROP TABLE t;", &strict_opts);
 	/* stacked lines excuse several rules */
 	expect_clean("-- migrator:allow drop-column\n-- migrator:allow alter-column-type\n"
-				 "ALTER TABLE t DROP COLUMN b, ALTER COLUMN c TYPE bigint;", &no_opts);
+				 "ALTER TABLE t DROP COLUMN b, ALTER COLUMN c TYPE bigint;",
+				 &no_opts);
 	/* an allow comment in a DO body excuses the statement below it */
 	expect_clean("DO $$\nBEGIN\n  -- migrator:allow dml\n  DELETE FROM t;\nEND $$;", &no_opts);
 	/* above the DO, it excuses the whole block */
-	expect_clean("-- migrator:allow dml\nDO $$\nBEGIN\n  DELETE FROM t;\n  UPDATE t SET a = 1;\nEND $$;", &no_opts);
+	expect_clean("-- migrator:allow dml\nDO $$\nBEGIN\n  DELETE FROM t;\n  UPDATE t SET a = 1;\nEND $$;",
+				 &no_opts);
 }
 
 static void
@@ -744,7 +770,8 @@ test_allow_comment_near_misses(void **state)
 {
 	/* not directly above */
 	expect_only("-- migrator:allow drop-table\n\nDROP TABLE t;", &no_opts, "drop-table", LINT_WARNING, 3);
-	expect_only("-- migrator:allow drop-table\n-- old table\nDROP TABLE t;", &no_opts, "drop-table", LINT_WARNING, 3);
+	expect_only("-- migrator:allow drop-table\n-- old table\nDROP TABLE t;", &no_opts, "drop-table",
+				LINT_WARNING, 3);
 	/* another rule */
 	expect_only("-- migrator:allow drop-column\nDROP TABLE t;", &no_opts, "drop-table", LINT_WARNING, 2);
 	/* not alone on its line: a trailing comment of the statement before */
@@ -776,7 +803,8 @@ test_unknown_rule(void **state)
 	expect_only("-- migrator:allow\nSELECT 1;", &no_opts, "unknown-rule", LINT_ERROR, 1);
 	/* the rule of errors about allow comments cannot itself be allowed */
 	expect_only("-- migrator:allow unknown-rule\nSELECT 1;", &no_opts, "unknown-rule", LINT_ERROR, 1);
-	expect_only("DO $$\nBEGIN\n  -- migrator:allow nothing\n  NULL;\nEND $$;", &no_opts, "unknown-rule", LINT_ERROR, 3);
+	expect_only("DO $$\nBEGIN\n  -- migrator:allow nothing\n  NULL;\nEND $$;", &no_opts, "unknown-rule",
+				LINT_ERROR, 3);
 
 	assert_true(lint_rule_exists("drop-column"));
 	assert_true(lint_rule_exists("create-index"));
@@ -790,16 +818,15 @@ static void
 test_positions_bom_crlf(void **state)
 {
 	lint_result r;
-	const char *src =
-		"\xEF\xBB\xBF-- migrator:allow drop-table\r\n"
-		"DROP TABLE x;\r\n"
-		"  DROP TABLE y;\r\n"
-		"DO $$\r\n"
-		"BEGIN\r\n"
-		"  -- migrator:allow dml\r\n"
-		"  DELETE FROM a;\r\n"
-		"  DELETE FROM b;\r\n"
-		"END $$;\r\n";
+	const char *src = "\xEF\xBB\xBF-- migrator:allow drop-table\r\n"
+					  "DROP TABLE x;\r\n"
+					  "  DROP TABLE y;\r\n"
+					  "DO $$\r\n"
+					  "BEGIN\r\n"
+					  "  -- migrator:allow dml\r\n"
+					  "  DELETE FROM a;\r\n"
+					  "  DELETE FROM b;\r\n"
+					  "END $$;\r\n";
 
 	lint_src(src, &no_opts, &r);
 	print_findings(&r);
@@ -816,10 +843,11 @@ test_positions_bom_crlf(void **state)
 static void
 test_appends_and_sorts(void **state)
 {
-	lint_result r;
-	sql_script	script;
+	lint_result     r;
+	sql_script      script;
 	sql_parse_error err;
-	const char *second = "DO $$\nBEGIN\n  UPDATE t SET a = 1;\nEND $$;\n-- migrator:allow bogus\nDROP TABLE t;";
+	const char     *second =
+		"DO $$\nBEGIN\n  UPDATE t SET a = 1;\nEND $$;\n-- migrator:allow bogus\nDROP TABLE t;";
 
 	lint_src("BEGIN;", &no_opts, &r);
 	assert_int_equal(r.n, 1);
@@ -865,7 +893,7 @@ test_message_shape(void **state)
 	for (int i = 0; i < r.n; i++)
 	{
 		const char *m = r.items[i].message;
-		size_t		len = strlen(m);
+		size_t      len = strlen(m);
 
 		assert_true(len > 0);
 		assert_null(strchr(m, '\n'));

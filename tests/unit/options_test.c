@@ -23,8 +23,8 @@
 static void
 duration_ok(const char *s, int64_t expected_ms)
 {
-	char		errbuf[256] = "";
-	int64_t		ms = UNTOUCHED;
+	char    errbuf[256] = "";
+	int64_t ms = UNTOUCHED;
 
 	if (!parse_duration(s, &ms, errbuf, sizeof(errbuf)))
 		fail_msg("\"%s\" refused: %s", s, errbuf);
@@ -35,14 +35,14 @@ duration_ok(const char *s, int64_t expected_ms)
 static void
 duration_refused(const char *s, const char *want)
 {
-	char		errbuf[256] = "";
-	int64_t		ms = UNTOUCHED;
+	char    errbuf[256] = "";
+	int64_t ms = UNTOUCHED;
 
 	assert_false(parse_duration(s, &ms, errbuf, sizeof(errbuf)));
 	assert_int_equal(ms, UNTOUCHED);
 	if (strstr(errbuf, want) == NULL)
-		fail_msg("reason for \"%s\" is \"%s\", expected it to contain \"%s\"",
-				 s ? s : "(null)", errbuf, want);
+		fail_msg("reason for \"%s\" is \"%s\", expected it to contain \"%s\"", s ? s : "(null)", errbuf,
+				 want);
 	/* one line, no trailing period */
 	assert_null(strchr(errbuf, '\n'));
 	assert_true(errbuf[0] != '\0' && errbuf[strlen(errbuf) - 1] != '.');
@@ -105,8 +105,8 @@ test_duration_overflow(void **state)
 static void
 test_duration_short_errbuf(void **state)
 {
-	char		errbuf[12];
-	int64_t		ms = UNTOUCHED;
+	char    errbuf[12];
+	int64_t ms = UNTOUCHED;
 
 	memset(errbuf, 'X', sizeof(errbuf));
 	assert_false(parse_duration("5", &ms, errbuf, 8));
@@ -120,9 +120,9 @@ test_format_duration(void **state)
 {
 	static const struct
 	{
-		int64_t		ms;
+		int64_t     ms;
 		const char *text;
-	}			cases[] = {
+	} cases[] = {
 		{0, "0"},
 		{1, "1ms"},
 		{500, "500ms"},
@@ -139,9 +139,9 @@ test_format_duration(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		char		buf[32];
-		char		errbuf[256];
-		int64_t		back = UNTOUCHED;
+		char    buf[32];
+		char    errbuf[256];
+		int64_t back = UNTOUCHED;
 
 		format_duration(cases[i].ms, buf, sizeof(buf));
 		assert_string_equal(buf, cases[i].text);
@@ -154,8 +154,8 @@ test_format_duration(void **state)
 static void
 test_int_range(void **state)
 {
-	char		errbuf[256];
-	int64_t		v = UNTOUCHED;
+	char    errbuf[256];
+	int64_t v = UNTOUCHED;
 
 	assert_true(parse_int_range("5", 1, 10, &v, errbuf, sizeof(errbuf)));
 	assert_int_equal(v, 5);
@@ -165,25 +165,23 @@ test_int_range(void **state)
 	assert_int_equal(v, 10);
 	assert_true(parse_int_range("-3", -5, 5, &v, errbuf, sizeof(errbuf)));
 	assert_int_equal(v, -3);
-	assert_true(parse_int_range("9223372036854775807", 0, INT64_MAX, &v,
-								errbuf, sizeof(errbuf)));
+	assert_true(parse_int_range("9223372036854775807", 0, INT64_MAX, &v, errbuf, sizeof(errbuf)));
 	assert_int_equal(v, INT64_MAX);
-	assert_true(parse_int_range("-9223372036854775808", INT64_MIN, 0, &v,
-								errbuf, sizeof(errbuf)));
+	assert_true(parse_int_range("-9223372036854775808", INT64_MIN, 0, &v, errbuf, sizeof(errbuf)));
 	assert_int_equal(v, INT64_MIN);
 }
 
 static void
 int_refused(const char *s, int64_t min, int64_t max, const char *want)
 {
-	char		errbuf[256] = "";
-	int64_t		v = UNTOUCHED;
+	char    errbuf[256] = "";
+	int64_t v = UNTOUCHED;
 
 	assert_false(parse_int_range(s, min, max, &v, errbuf, sizeof(errbuf)));
 	assert_int_equal(v, UNTOUCHED);
 	if (strstr(errbuf, want) == NULL)
-		fail_msg("reason for \"%s\" is \"%s\", expected it to contain \"%s\"",
-				 s ? s : "(null)", errbuf, want);
+		fail_msg("reason for \"%s\" is \"%s\", expected it to contain \"%s\"", s ? s : "(null)", errbuf,
+				 want);
 }
 
 static void
@@ -208,8 +206,8 @@ test_int_range_refusals(void **state)
 static void
 test_memory_size(void **state)
 {
-	char		errbuf[256];
-	int64_t		kb = UNTOUCHED;
+	char    errbuf[256];
+	int64_t kb = UNTOUCHED;
 
 	assert_true(parse_memory_size("256MB", &kb, errbuf, sizeof(errbuf)));
 	assert_int_equal(kb, 256 * 1024);
@@ -227,14 +225,14 @@ test_memory_size(void **state)
 static void
 size_refused(const char *s, const char *want)
 {
-	char		errbuf[256] = "";
-	int64_t		kb = UNTOUCHED;
+	char    errbuf[256] = "";
+	int64_t kb = UNTOUCHED;
 
 	assert_false(parse_memory_size(s, &kb, errbuf, sizeof(errbuf)));
 	assert_int_equal(kb, UNTOUCHED);
 	if (strstr(errbuf, want) == NULL)
-		fail_msg("reason for \"%s\" is \"%s\", expected it to contain \"%s\"",
-				 s ? s : "(null)", errbuf, want);
+		fail_msg("reason for \"%s\" is \"%s\", expected it to contain \"%s\"", s ? s : "(null)", errbuf,
+				 want);
 }
 
 static void

@@ -32,7 +32,7 @@ test_classify_sqlstates(void **state)
 	{
 		const char *sqlstate;
 		pgerr_class cls;
-	}			cases[] = {
+	} cases[] = {
 		{ERRCODE_LOCK_NOT_AVAILABLE, PGERR_LOCK_TIMEOUT},
 		{ERRCODE_T_R_DEADLOCK_DETECTED, PGERR_DEADLOCK},
 		{ERRCODE_T_R_SERIALIZATION_FAILURE, PGERR_SERIALIZATION},
@@ -67,8 +67,8 @@ test_classify_sqlstates(void **state)
 		pgerr_class got = pgerr_classify(cases[i].sqlstate, false, false);
 
 		if (got != cases[i].cls)
-			fail_msg("%s classified as %s, expected %s", cases[i].sqlstate,
-					 pgerr_class_name(got), pgerr_class_name(cases[i].cls));
+			fail_msg("%s classified as %s, expected %s", cases[i].sqlstate, pgerr_class_name(got),
+					 pgerr_class_name(cases[i].cls));
 		/* a SQLSTATE wins over the state of the connection */
 		assert_int_equal(pgerr_classify(cases[i].sqlstate, true, false), cases[i].cls);
 	}
@@ -78,13 +78,10 @@ test_classify_sqlstates(void **state)
 static void
 test_classify_query_canceled(void **state)
 {
-	assert_int_equal(pgerr_classify(ERRCODE_QUERY_CANCELED, false, false),
-					 PGERR_STATEMENT_TIMEOUT);
-	assert_int_equal(pgerr_classify(ERRCODE_QUERY_CANCELED, false, true),
-					 PGERR_CANCELED_BY_US);
+	assert_int_equal(pgerr_classify(ERRCODE_QUERY_CANCELED, false, false), PGERR_STATEMENT_TIMEOUT);
+	assert_int_equal(pgerr_classify(ERRCODE_QUERY_CANCELED, false, true), PGERR_CANCELED_BY_US);
 	/* canceled_by_us changes nothing else */
-	assert_int_equal(pgerr_classify(ERRCODE_LOCK_NOT_AVAILABLE, false, true),
-					 PGERR_LOCK_TIMEOUT);
+	assert_int_equal(pgerr_classify(ERRCODE_LOCK_NOT_AVAILABLE, false, true), PGERR_LOCK_TIMEOUT);
 }
 
 static void
@@ -101,9 +98,9 @@ test_actions(void **state)
 {
 	static const struct
 	{
-		pgerr_class cls;
+		pgerr_class  cls;
 		pgerr_action action;
-	}			cases[] = {
+	} cases[] = {
 		{PGERR_LOCK_TIMEOUT, PGERR_ACTION_RETRY},
 		{PGERR_DEADLOCK, PGERR_ACTION_RETRY},
 		{PGERR_SERIALIZATION, PGERR_ACTION_RETRY},
@@ -149,8 +146,8 @@ test_class_names(void **state)
 static void
 test_format(void **state)
 {
-	db_error	err;
-	char	   *s;
+	db_error err;
+	char    *s;
 
 	memset(&err, 0, sizeof(err));
 	err.cls = PGERR_LOCK_TIMEOUT;
@@ -178,7 +175,7 @@ test_format(void **state)
 static void
 test_clear(void **state)
 {
-	db_error	err;
+	db_error err;
 
 	db_error_clear(NULL);
 
@@ -205,10 +202,9 @@ test_clear(void **state)
 static PGconn *
 failed_connection(void)
 {
-	const char *const keywords[] = {"host", "port", "dbname", "user",
-	"connect_timeout", NULL};
+	const char *const keywords[] = {"host", "port", "dbname", "user", "connect_timeout", NULL};
 	const char *const values[] = {NO_SUCH_SOCKET_DIR, "1", "x", "x", "1", NULL};
-	PGconn	   *conn = PQconnectdbParams(keywords, values, 0);
+	PGconn           *conn = PQconnectdbParams(keywords, values, 0);
 
 	assert_non_null(conn);
 	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
@@ -218,7 +214,7 @@ failed_connection(void)
 static void
 assert_connection_lost(const db_error *err)
 {
-	size_t		len;
+	size_t len;
 
 	assert_int_equal(err->cls, PGERR_CONNECTION_LOST);
 	assert_string_equal(err->sqlstate, "");
@@ -236,9 +232,9 @@ assert_connection_lost(const db_error *err)
 static void
 test_from_conn(void **state)
 {
-	PGconn	   *conn = failed_connection();
-	db_error	err;
-	char	   *s;
+	PGconn  *conn = failed_connection();
+	db_error err;
+	char    *s;
 
 	memset(&err, 0, sizeof(err));
 	db_error_from_conn(&err, conn, false);
@@ -261,9 +257,9 @@ test_from_conn(void **state)
 static void
 test_from_result(void **state)
 {
-	PGconn	   *conn = failed_connection();
-	PGresult   *res = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
-	db_error	err;
+	PGconn   *conn = failed_connection();
+	PGresult *res = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	db_error  err;
 
 	assert_non_null(res);
 	memset(&err, 0, sizeof(err));

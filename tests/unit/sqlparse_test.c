@@ -28,8 +28,7 @@ parse_ok(const char *src, sql_script *script, int n_expected)
 	sql_parse_error err;
 
 	if (!sql_parse_script(src, script, &err))
-		fail_msg("unexpected parse error at %d:%d: %s", err.line, err.column,
-				 err.message);
+		fail_msg("unexpected parse error at %d:%d: %s", err.line, err.column, err.message);
 	assert_null(err.message);
 	assert_int_equal(script->n_stmts, n_expected);
 	assert_non_null(script->tree);
@@ -40,7 +39,7 @@ parse_ok(const char *src, sql_script *script, int n_expected)
 static void
 parse_fails(const char *src, sql_parse_error *err)
 {
-	sql_script	script;
+	sql_script script;
 
 	assert_false(sql_parse_script(src, &script, err));
 	assert_null(script.stmts);
@@ -50,8 +49,7 @@ parse_fails(const char *src, sql_parse_error *err)
 }
 
 static void
-check_stmt(const sql_statement *st, const char *text, int line, int column,
-		   const char *kind)
+check_stmt(const sql_statement *st, const char *text, int line, int column, const char *kind)
 {
 	assert_string_equal(st->text, text);
 	assert_int_equal(st->line, line);
@@ -63,7 +61,7 @@ static void
 test_two_statements(void **state)
 {
 	const char *src = "SELECT 1;\nCREATE TABLE t (id int);\n";
-	sql_script	script;
+	sql_script  script;
 
 	parse_ok(src, &script, 2);
 	check_stmt(&script.stmts[0], "SELECT 1", 1, 1, "SelectStmt");
@@ -72,8 +70,7 @@ test_two_statements(void **state)
 	check_stmt(&script.stmts[1], "CREATE TABLE t (id int)", 2, 1, "CreateStmt");
 	assert_int_equal(script.stmts[1].offset, 10);
 	assert_int_equal(script.stmts[1].tree_index, 1);
-	assert_int_equal(script.tree->stmts[1]->stmt->node_case,
-					 PG_QUERY__NODE__NODE_CREATE_STMT);
+	assert_int_equal(script.tree->stmts[1]->stmt->node_case, PG_QUERY__NODE__NODE_CREATE_STMT);
 	/* the tree outlives the parser's buffer: its strings are its own */
 	assert_string_equal(script.tree->stmts[1]->stmt->create_stmt->relation->relname, "t");
 	sql_script_free(&script);
@@ -85,21 +82,19 @@ test_two_statements(void **state)
 static void
 test_kinds(void **state)
 {
-	const char *src =
-		"BEGIN;\n"
-		"SET lock_timeout = '5s';\n"
-		"CREATE INDEX CONCURRENTLY i ON t (a);\n"
-		"ALTER TABLE t ADD COLUMN b int;\n"
-		"INSERT INTO t VALUES (1);\n"
-		"UPDATE t SET a = 2;\n"
-		"DROP TABLE t;\n"
-		"COMMIT;\n"
-		"SELECT CURRENT_DATE;\n";
-	static const char *const kinds[] = {
-		"TransactionStmt", "VariableSetStmt", "IndexStmt", "AlterTableStmt",
-		"InsertStmt", "UpdateStmt", "DropStmt", "TransactionStmt", "SelectStmt"
-	};
-	sql_script	script;
+	const char              *src = "BEGIN;\n"
+								   "SET lock_timeout = '5s';\n"
+								   "CREATE INDEX CONCURRENTLY i ON t (a);\n"
+								   "ALTER TABLE t ADD COLUMN b int;\n"
+								   "INSERT INTO t VALUES (1);\n"
+								   "UPDATE t SET a = 2;\n"
+								   "DROP TABLE t;\n"
+								   "COMMIT;\n"
+								   "SELECT CURRENT_DATE;\n";
+	static const char *const kinds[] = {"TransactionStmt", "VariableSetStmt", "IndexStmt",
+										"AlterTableStmt",  "InsertStmt",      "UpdateStmt",
+										"DropStmt",        "TransactionStmt", "SelectStmt"};
+	sql_script               script;
 
 	parse_ok(src, &script, 9);
 	for (int i = 0; i < 9; i++)
@@ -113,16 +108,14 @@ test_kinds(void **state)
 static void
 test_leading_comments(void **state)
 {
-	const char *src =
-		"-- migration 12\n"
-		"/* a /* nested */ comment\n"
-		"   still the comment */  \n"
-		"\t  ALTER TABLE t ADD COLUMN c int;";
-	sql_script	script;
+	const char *src = "-- migration 12\n"
+					  "/* a /* nested */ comment\n"
+					  "   still the comment */  \n"
+					  "\t  ALTER TABLE t ADD COLUMN c int;";
+	sql_script  script;
 
 	parse_ok(src, &script, 1);
-	check_stmt(&script.stmts[0], "ALTER TABLE t ADD COLUMN c int", 4, 4,
-			   "AlterTableStmt");
+	check_stmt(&script.stmts[0], "ALTER TABLE t ADD COLUMN c int", 4, 4, "AlterTableStmt");
 	assert_int_equal(script.stmts[0].offset, (int) (strstr(src, "ALTER") - src));
 	sql_script_free(&script);
 }
@@ -130,15 +123,14 @@ test_leading_comments(void **state)
 static void
 test_comments_between_and_after(void **state)
 {
-	const char *src =
-		"SELECT 1 -- trailing comment; not a statement\n"
-		"  /* and a block */ ;\n"
-		"-- between\n"
-		"\n"
-		"SELECT 2 /* inside */ + 3 -- after\n"
-		";\n"
-		"-- at the end\n";
-	sql_script	script;
+	const char *src = "SELECT 1 -- trailing comment; not a statement\n"
+					  "  /* and a block */ ;\n"
+					  "-- between\n"
+					  "\n"
+					  "SELECT 2 /* inside */ + 3 -- after\n"
+					  ";\n"
+					  "-- at the end\n";
+	sql_script  script;
 
 	parse_ok(src, &script, 2);
 	check_stmt(&script.stmts[0], "SELECT 1", 1, 1, "SelectStmt");
@@ -149,20 +141,18 @@ test_comments_between_and_after(void **state)
 static void
 test_dollar_quotes(void **state)
 {
-	const char *fn =
-		"CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\n"
-		"BEGIN\n"
-		"  PERFORM 1; -- a semicolon and a comment\n"
-		"  RETURN 2;\n"
-		"END\n"
-		"$$";
-	const char *tagged =
-		"CREATE FUNCTION g() RETURNS text LANGUAGE sql AS $body$\n"
-		"  SELECT 'x;y' || $$;$$;\n"
-		"$body$";
+	const char *fn = "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\n"
+					 "BEGIN\n"
+					 "  PERFORM 1; -- a semicolon and a comment\n"
+					 "  RETURN 2;\n"
+					 "END\n"
+					 "$$";
+	const char *tagged = "CREATE FUNCTION g() RETURNS text LANGUAGE sql AS $body$\n"
+						 "  SELECT 'x;y' || $$;$$;\n"
+						 "$body$";
 	const char *doblock = "DO $do$ BEGIN RAISE NOTICE 'a;b'; END $do$";
-	char		src[1024];
-	sql_script	script;
+	char        src[1024];
+	sql_script  script;
 
 	snprintf(src, sizeof(src), "%s;\n%s;\n%s;\n", fn, tagged, doblock);
 	parse_ok(src, &script, 3);
@@ -175,18 +165,15 @@ test_dollar_quotes(void **state)
 static void
 test_strings(void **state)
 {
-	const char *src =
-		"INSERT INTO notes VALUES ('a; b -- not a comment', E'it\\'s; /* no */');\n"
-		"SELECT 'don''t;', \"odd;\"\"name\" FROM t;\n"
-		"SELECT 'con' \n 'tinued;';";
-	sql_script	script;
+	const char *src = "INSERT INTO notes VALUES ('a; b -- not a comment', E'it\\'s; /* no */');\n"
+					  "SELECT 'don''t;', \"odd;\"\"name\" FROM t;\n"
+					  "SELECT 'con' \n 'tinued;';";
+	sql_script  script;
 
 	parse_ok(src, &script, 3);
-	check_stmt(&script.stmts[0],
-			   "INSERT INTO notes VALUES ('a; b -- not a comment', E'it\\'s; /* no */')",
-			   1, 1, "InsertStmt");
-	check_stmt(&script.stmts[1], "SELECT 'don''t;', \"odd;\"\"name\" FROM t", 2, 1,
-			   "SelectStmt");
+	check_stmt(&script.stmts[0], "INSERT INTO notes VALUES ('a; b -- not a comment', E'it\\'s; /* no */')", 1,
+			   1, "InsertStmt");
+	check_stmt(&script.stmts[1], "SELECT 'don''t;', \"odd;\"\"name\" FROM t", 2, 1, "SelectStmt");
 	check_stmt(&script.stmts[2], "SELECT 'con' \n 'tinued;'", 3, 1, "SelectStmt");
 	sql_script_free(&script);
 }
@@ -195,12 +182,10 @@ test_strings(void **state)
 static void
 test_unicode_escape_literal_at_end(void **state)
 {
-	sql_script	script;
+	sql_script script;
 
-	parse_ok("SELECT U&'d\\0061t' UESCAPE '\\';\nSELECT U&'\\0041' -- c\n;",
-			 &script, 2);
-	check_stmt(&script.stmts[0], "SELECT U&'d\\0061t' UESCAPE '\\'", 1, 1,
-			   "SelectStmt");
+	parse_ok("SELECT U&'d\\0061t' UESCAPE '\\';\nSELECT U&'\\0041' -- c\n;", &script, 2);
+	check_stmt(&script.stmts[0], "SELECT U&'d\\0061t' UESCAPE '\\'", 1, 1, "SelectStmt");
 	check_stmt(&script.stmts[1], "SELECT U&'\\0041'", 2, 1, "SelectStmt");
 	sql_script_free(&script);
 }
@@ -214,7 +199,7 @@ test_only_comments(void **state)
 		"   \n\t\r\n",
 		";;\n;",
 	};
-	sql_script	script;
+	sql_script script;
 
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
 	{
@@ -226,7 +211,7 @@ test_only_comments(void **state)
 static void
 test_missing_final_semicolon(void **state)
 {
-	sql_script	script;
+	sql_script script;
 
 	parse_ok("SELECT 1;\n\n  CREATE INDEX i ON t (a)  \n\n", &script, 2);
 	check_stmt(&script.stmts[1], "CREATE INDEX i ON t (a)", 3, 3, "IndexStmt");
@@ -240,15 +225,14 @@ test_missing_final_semicolon(void **state)
 static void
 test_crlf(void **state)
 {
-	const char *src =
-		"-- header\r\n"
-		"SELECT 1;\r\n"
-		"\r\n"
-		"CREATE TABLE t (\r\n"
-		"  id int\r\n"
-		");\r\n"
-		"  SELECT 3;\r\n";
-	sql_script	script;
+	const char *src = "-- header\r\n"
+					  "SELECT 1;\r\n"
+					  "\r\n"
+					  "CREATE TABLE t (\r\n"
+					  "  id int\r\n"
+					  ");\r\n"
+					  "  SELECT 3;\r\n";
+	sql_script  script;
 
 	parse_ok(src, &script, 3);
 	check_stmt(&script.stmts[0], "SELECT 1", 2, 1, "SelectStmt");
@@ -260,7 +244,7 @@ test_crlf(void **state)
 static void
 test_bom(void **state)
 {
-	sql_script	script;
+	sql_script script;
 
 	parse_ok("\xEF\xBB\xBFSELECT 1;\nSELECT 2;", &script, 2);
 	check_stmt(&script.stmts[0], "SELECT 1", 1, 1, "SelectStmt");
@@ -275,8 +259,8 @@ static void
 test_rule_with_semicolons(void **state)
 {
 	const char *rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (SELECT 1; SELECT 2)";
-	char		src[256];
-	sql_script	script;
+	char        src[256];
+	sql_script  script;
 
 	snprintf(src, sizeof(src), "%s;\nSELECT 3;", rule);
 	parse_ok(src, &script, 2);
@@ -289,10 +273,9 @@ test_rule_with_semicolons(void **state)
 static void
 test_error_fragment(void **state)
 {
-	const char *src =
-		"CREATE INDEX idx ON business_calendars (business_id)\n"
-		"WHERE is_active;\n"
-		"ON business_calendars (business_id, is_active);\n";
+	const char     *src = "CREATE INDEX idx ON business_calendars (business_id)\n"
+						  "WHERE is_active;\n"
+						  "ON business_calendars (business_id, is_active);\n";
 	sql_parse_error err;
 
 	parse_fails(src, &err);
@@ -310,7 +293,7 @@ test_error_fragment(void **state)
 static void
 test_error_after_multibyte(void **state)
 {
-	const char *src = "SELECT 'é';\r\nSELECT 'ü€', x yy zz;\r\n";
+	const char     *src = "SELECT 'é';\r\nSELECT 'ü€', x yy zz;\r\n";
 	sql_parse_error err;
 
 	parse_fails(src, &err);
@@ -326,7 +309,7 @@ test_error_after_multibyte(void **state)
 static void
 test_error_with_bom(void **state)
 {
-	const char *src = "\xEF\xBB\xBFSELEC 1;";
+	const char     *src = "\xEF\xBB\xBFSELEC 1;";
 	sql_parse_error err;
 
 	parse_fails(src, &err);
@@ -342,7 +325,7 @@ test_error_with_bom(void **state)
 static void
 test_error_at_end_of_input(void **state)
 {
-	const char *src = "SELECT 1;\nCREATE TABLE t (\n\n\n";
+	const char     *src = "SELECT 1;\nCREATE TABLE t (\n\n\n";
 	sql_parse_error err;
 
 	parse_fails(src, &err);
@@ -391,7 +374,7 @@ test_error_without_position(void **state)
 static void
 test_outputs_reset(void **state)
 {
-	sql_script	script;
+	sql_script      script;
 	sql_parse_error err;
 
 	memset(&script, 0x7f, sizeof(script));
@@ -413,7 +396,7 @@ test_outputs_reset(void **state)
 static void
 test_free_accepts_null_and_repeats(void **state)
 {
-	sql_script	script;
+	sql_script      script;
 	sql_parse_error err;
 
 	sql_script_free(NULL);
@@ -434,25 +417,25 @@ static void
 test_offset_to_line_col(void **state)
 {
 	const char *src = "ab\ncd\r\nef\rgh";
-	int			line;
-	int			col;
+	int         line;
+	int         col;
 
 	sql_offset_to_line_col(src, 0, &line, &col);
 	assert_int_equal(line, 1);
 	assert_int_equal(col, 1);
-	sql_offset_to_line_col(src, 2, &line, &col);	/* the LF itself */
+	sql_offset_to_line_col(src, 2, &line, &col); /* the LF itself */
 	assert_int_equal(line, 1);
 	assert_int_equal(col, 3);
-	sql_offset_to_line_col(src, 4, &line, &col);	/* 'd' */
+	sql_offset_to_line_col(src, 4, &line, &col); /* 'd' */
 	assert_int_equal(line, 2);
 	assert_int_equal(col, 2);
-	sql_offset_to_line_col(src, 7, &line, &col);	/* 'e' after CRLF */
+	sql_offset_to_line_col(src, 7, &line, &col); /* 'e' after CRLF */
 	assert_int_equal(line, 3);
 	assert_int_equal(col, 1);
-	sql_offset_to_line_col(src, 10, &line, &col);	/* 'g' after a lone CR */
+	sql_offset_to_line_col(src, 10, &line, &col); /* 'g' after a lone CR */
 	assert_int_equal(line, 4);
 	assert_int_equal(col, 1);
-	sql_offset_to_line_col(src, 1000, &line, &col);	/* past the end */
+	sql_offset_to_line_col(src, 1000, &line, &col); /* past the end */
 	assert_int_equal(line, 4);
 	assert_int_equal(col, 3);
 	sql_offset_to_line_col(src, -1, &line, &col);
@@ -460,7 +443,9 @@ test_offset_to_line_col(void **state)
 	assert_int_equal(col, 0);
 
 	/* columns are bytes; a BOM is not part of line 1 */
-	sql_offset_to_line_col("\xEF\xBB\xBF" "é x", 6, &line, &col);
+	sql_offset_to_line_col("\xEF\xBB\xBF"
+						   "é x",
+						   6, &line, &col);
 	assert_int_equal(line, 1);
 	assert_int_equal(col, 4);
 }
@@ -470,21 +455,21 @@ static void
 test_statement_positions_agree(void **state)
 {
 	const char *src = "/* x */ SELECT 'é';  SELECT 2;\n -- c\n\tSELECT 3";
-	sql_script	script;
+	sql_script  script;
 
 	parse_ok(src, &script, 3);
 	for (int i = 0; i < script.n_stmts; i++)
 	{
 		const sql_statement *st = &script.stmts[i];
-		int			line;
-		int			col;
+		int                  line;
+		int                  col;
 
 		sql_offset_to_line_col(src, st->offset, &line, &col);
 		assert_int_equal(line, st->line);
 		assert_int_equal(col, st->column);
 		assert_memory_equal(src + st->offset, st->text, strlen(st->text));
 	}
-	assert_int_equal(script.stmts[1].column, 23);	/* bytes: é is two */
+	assert_int_equal(script.stmts[1].column, 23); /* bytes: é is two */
 	assert_int_equal(script.stmts[2].line, 3);
 	assert_int_equal(script.stmts[2].column, 2);
 	sql_script_free(&script);
@@ -517,7 +502,7 @@ main(void)
 		cmocka_unit_test(test_offset_to_line_col),
 		cmocka_unit_test(test_statement_positions_agree),
 	};
-	int			failed;
+	int failed;
 
 	failed = cmocka_run_group_tests(tests, NULL, NULL);
 	/* release the parser's per-thread memory, so valgrind sees no leak */
