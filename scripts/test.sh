@@ -70,6 +70,13 @@ cmake --build "$build_dir" -j "$jobs"
 echo "test.sh: shellcheck" >&2
 lint_status=0
 shellcheck scripts/*.sh bench/*.sh .ci/run || lint_status=$?
+# every C file keeps the checked-in layout (.clang-format)
+if command -v clang-format >/dev/null 2>&1; then
+	echo "test.sh: clang-format --dry-run" >&2
+	git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run -Werror || lint_status=$?
+else
+	echo "test.sh: clang-format not installed: layout not checked (apt-get install clang-format)" >&2
+fi
 
 status=0
 if [ "$valgrind" -eq 0 ]; then
