@@ -180,21 +180,49 @@ setup_session(PGconn *conn, const conn_options *opts)
 	return ok;
 }
 
+/*
+ * The keywords of every connection attempt.  A bound on connecting
+ * (connect_timeout, unless the DSN or PGCONNECT_TIMEOUT says otherwise:
+ * keywords before dbname are overridden by the expanded string) keeps an
+ * unreachable host from holding a signal off for the kernel's TCP timeout.
+ */
+#define DEFAULT_CONNECT_TIMEOUT "10"
+
+static void
+connect_keywords(const char *dsn, const char *progname, const char **keywords, const char **values)
+{
+	int n = 0;
+
+	if (getenv("PGCONNECT_TIMEOUT") == NULL)
+	{
+		keywords[n] = "connect_timeout";
+		values[n++] = DEFAULT_CONNECT_TIMEOUT;
+	}
+	keywords[n] = "dbname";
+	values[n++] = dsn;
+	keywords[n] = "fallback_application_name";
+	values[n++] = progname;
+	keywords[n] = NULL;
+	values[n] = NULL;
+}
+
 static PGconn *
 connect_once(const char *dsn, const char *progname)
 {
-	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
-	const char *values[] = {dsn, progname, NULL};
+	const char *keywords[4];
+	const char *values[4];
 
+	connect_keywords(dsn, progname, keywords, values);
 	return PQconnectdbParams(keywords, values, 1);
 }
 
 static PGPing
 ping_once(const char *dsn, const char *progname)
 {
-	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
-	const char *values[] = {dsn, progname, NULL};
+	const char *keywords[4];
+	const char *values[4];
 
+	connect_keywords(dsn, progname, keywords, values);
 	return PQpingParams(keywords, values, 1);
 }
 

@@ -96,30 +96,14 @@
 #define R_NOT_IDEMPOTENT   "not-idempotent"
 #define R_UNCHECKED        "unchecked-sql"
 #define R_UNKNOWN_RULE     "unknown-rule"
+#define R_COPY_STDIO       "copy-stdio"
 
-const char *const lint_rule_names[] = {R_CREATE_INDEX,
-									   R_REINDEX,
-									   R_VACUUM_FULL,
-									   R_CLUSTER,
-									   R_DML,
-									   R_TRANSACTION,
-									   R_SESSION_SET,
-									   R_DISCARD,
-									   R_SET_ROLE,
-									   R_UNLOCK_ALL,
-									   R_VOLATILE_DEFAULT,
-									   R_ALTER_TYPE,
-									   R_SET_NOT_NULL,
-									   R_NOT_VALID,
-									   R_UNIQUE_NO_INDEX,
-									   R_DROP_INDEX,
-									   R_SET_TABLESPACE,
-									   R_DROP_COLUMN,
-									   R_DROP_TABLE,
-									   R_RENAME,
-									   R_NOT_IDEMPOTENT,
-									   R_UNCHECKED,
-									   NULL};
+const char *const lint_rule_names[] = {
+	R_CREATE_INDEX,     R_REINDEX,        R_VACUUM_FULL,  R_CLUSTER,    R_DML,
+	R_TRANSACTION,      R_SESSION_SET,    R_DISCARD,      R_SET_ROLE,   R_UNLOCK_ALL,
+	R_VOLATILE_DEFAULT, R_ALTER_TYPE,     R_SET_NOT_NULL, R_NOT_VALID,  R_UNIQUE_NO_INDEX,
+	R_DROP_INDEX,       R_SET_TABLESPACE, R_DROP_COLUMN,  R_DROP_TABLE, R_RENAME,
+	R_NOT_IDEMPOTENT,   R_UNCHECKED,      R_COPY_STDIO,   NULL};
 
 /* A relation name with its schema resolved (never empty). */
 typedef struct qual_name
@@ -250,8 +234,16 @@ report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity seve
 	strbuf  sb;
 	va_list ap;
 
-	if (allowed_above(st, ctx->stmt_line, rule) ||
-		(ctx->nested_line > 0 && allowed_above(st, ctx->nested_line, rule)))
+	/*
+	 * Two rules cannot be excused: a COMMIT or ROLLBACK ends the migration's
+	 * transaction (what ran before it is committed or lost, the history row
+	 * lands outside it), and COPY from or to the client needs data that a
+	 * migration does not carry.  Either breaks the run itself.
+	 */
+	bool unexcusable = strcmp(rule, R_TRANSACTION) == 0 || strcmp(rule, R_COPY_STDIO) == 0;
+
+	if (!unexcusable && (allowed_above(st, ctx->stmt_line, rule) ||
+						 (ctx->nested_line > 0 && allowed_above(st, ctx->nested_line, rule))))
 		return;
 	if (st->strict)
 		severity = LINT_ERROR;
@@ -2018,7 +2010,14 @@ check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 			report_dml(st, ctx, "MERGE", node->merge_stmt->relation);
 			break;
 		case PG_QUERY__NODE__NODE_COPY_STMT:
-			report_dml(st, ctx, "COPY", node->copy_stmt->relation);
+			if (!node->copy_stmt->is_program &&
+				(node->copy_stmt->filename == NULL || node->copy_stmt->filename[0] == '\0'))
+				report(st, ctx, R_COPY_STDIO, LINT_ERROR,
+					   "COPY %s needs data from the client, which a migration does not carry (cannot be "
+					   "excused, not even by allow-dml); load data with a separate job",
+					   node->copy_stmt->is_from ? "FROM STDIN" : "TO STDOUT");
+			else
+				report_dml(st, ctx, "COPY", node->copy_stmt->relation);
 			break;
 		case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
 		{

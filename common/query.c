@@ -130,8 +130,43 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 	/* drain every result; the first failure wins */
 	while ((res = PQgetResult(conn)) != NULL)
 	{
+		ExecStatusType status = PQresultStatus(res);
+
 		got_result = true;
-		if (ok && !status_matches(PQresultStatus(res), expect))
+
+		/*
+		 * COPY to or from the client: no data travels through the toolkit.
+		 * End the copy so that the server fails the statement and the
+		 * connection comes back; left alone, libpq would return the COPY
+		 * state forever.
+		 */
+		if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH)
+		{
+			PQclear(res);
+			if (ok)
+			{
+				ok = false;
+				db_error_clear(err);
+				err->cls = PGERR_OTHER;
+				err->message =
+					xstrdup(status == PGRES_COPY_IN
+								? "COPY FROM STDIN is not supported: no data is sent from the client"
+								: "COPY TO STDOUT is not supported: no data is read by the client");
+			}
+			if (status == PGRES_COPY_IN)
+				(void) PQputCopyEnd(conn, "COPY FROM STDIN is not supported by this client");
+			else if (status == PGRES_COPY_OUT)
+			{
+				char *buf;
+
+				while (PQgetCopyData(conn, &buf, 0) > 0)
+					PQfreemem(buf);
+			}
+			else
+				break; /* COPY BOTH (replication): nothing sensible to do */
+			continue;
+		}
+		if (ok && !status_matches(status, expect))
 		{
 			ok = false;
 			db_error_from_result(err, conn, res, canceled);

@@ -236,6 +236,31 @@ announce_blockers(const failure *f, const blocker_list *seen)
 		log_error("no blocking session was seen while the statement waited");
 }
 
+/*
+ * Did the statement leave the session's transaction as it must be?  A
+ * COMMIT or ROLLBACK inside a transactional migration ends the migration's
+ * transaction early (what ran before it is committed or gone, and the
+ * history row would land outside it); a BEGIN left open in a no-transaction
+ * one would swallow the history row into a transaction nobody commits.  The
+ * linter refuses both; this is the check that cannot be argued with.
+ */
+static bool
+transaction_state_ok(apply_ctx *ctx, bool want_open, failure *f)
+{
+	PGTransactionStatusType ts = PQtransactionStatus(ctx->conn);
+	bool                    open = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
+
+	if (ts == PQTRANS_UNKNOWN || open == want_open)
+		return true; /* a lost connection is reported by the next step */
+	db_error_clear(&f->err);
+	f->err.cls = PGERR_OTHER;
+	f->err.message = xstrdup(
+		want_open
+			? "the statement ended the migration's transaction (COMMIT or ROLLBACK inside a migration): what ran before it may be committed; nothing is recorded, fix the file and check the schema"
+			: "the statement left a transaction open (BEGIN inside a no-transaction migration); it is rolled back and nothing is recorded");
+	return false;
+}
+
 static int
 apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 {
@@ -260,7 +285,8 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		for (int i = 0; ok && i < m->script.n_stmts; i++)
 		{
 			f.line = m->script.stmts[i].line;
-			ok = run_statement(ctx, m->path, &m->script.stmts[i], &f.err, &seen);
+			ok = run_statement(ctx, m->path, &m->script.stmts[i], &f.err, &seen) &&
+				 transaction_state_ok(ctx, true, &f);
 		}
 		if (ok && m->verify_script.n_stmts > 0)
 			ok = run_verify(ctx, m, &f);
@@ -278,7 +304,19 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		}
 		if (ok)
 		{
-			ok = db_run(ctx->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &f.err, NULL);
+			PGresult *commit_res = NULL;
+
+			ok = db_run(ctx->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, &commit_res, &f.err, NULL);
+
+			/* COMMIT of a failed transaction answers ROLLBACK, with success */
+			if (ok && strcmp(PQcmdStatus(commit_res), "COMMIT") != 0)
+			{
+				ok = false;
+				f.err.cls = PGERR_OTHER;
+				f.err.message = xasprintf("COMMIT answered \"%s\": the migration was not committed",
+										  PQcmdStatus(commit_res));
+			}
+			PQclear(commit_res);
 			if (ok)
 			{
 				log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
@@ -386,6 +424,12 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	{
 		f.line = m->script.stmts[i].line;
 		ok = run_statement(ctx, m->path, &m->script.stmts[i], &f.err, &seen);
+		if (ok && !transaction_state_ok(ctx, false, &f))
+		{
+			db_command_uninterruptible(ctx->conn, "rolling back the open transaction", "ROLLBACK");
+			ok = false;
+			break;
+		}
 		if (!ok && !cancel_pending() && attempt < max_attempts &&
 			pgerr_action_for(f.err.cls) == PGERR_ACTION_RETRY)
 		{

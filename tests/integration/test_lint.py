@@ -254,3 +254,28 @@ class RequiresIndexTest(LintTestCase):
         self.assertEqual([1], self.versions())
         self.assertEqual(0, self.scalar("SELECT count(*) FROM pg_constraint WHERE conname = 't_email_key'"))
         self.assertEqual(0, self.scalar("SELECT count(*) FROM pg_class WHERE relname = 't_email_key'"))
+
+
+class UnexcusableTest(LintTestCase):
+    """Statements that would break the run itself are refused, whatever the file says."""
+
+    def test_copy_from_stdin_is_refused_even_with_allow_dml(self):
+        d = self.make_dir({"1_t.sql": "-- migrator:allow-dml\nCREATE TABLE t (a int);\n"
+                                      "-- migrator:allow copy-stdio\nCOPY t FROM STDIN;\n"})
+        r = self.run_migrator("up", "--dir", d, timeout=60)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"1_t.sql:4:1: error copy-stdio: COPY FROM STDIN needs data from the client")
+        self.assertFalse(self.table_exists("t"))
+        self.assertIsNone(self.versions())
+
+    def test_rollback_inside_a_migration_is_refused_even_when_allowed(self):
+        d = self.make_dir({"1_t.sql": "CREATE TABLE r_one (a int);\n"
+                                      "-- migrator:allow transaction-control\nROLLBACK;\n"
+                                      "CREATE TABLE r_two (a int);\n"})
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"1_t.sql:3:1: error transaction-control: ")
+        self.assertNoLine(r, r"applied 1 migration")
+        self.assertFalse(self.table_exists("r_one"))
+        self.assertFalse(self.table_exists("r_two"))
+        self.assertIsNone(self.versions())

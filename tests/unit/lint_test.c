@@ -218,7 +218,8 @@ test_dml(void **state)
 		"UPDATE t SET a = 1",
 		"DELETE FROM t",
 		"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
-		"COPY t FROM STDIN",
+		"COPY t FROM '/srv/data/t.csv'",
+		"COPY t TO '/srv/data/t.csv'",
 		"TRUNCATE t",
 		"CREATE TABLE c AS SELECT * FROM t",
 		"SELECT * INTO c FROM t",
@@ -237,6 +238,28 @@ test_dml(void **state)
 		/* allow-dml suppresses every one */
 		expect_clean(fires[i], &dml_opts);
 	}
+}
+
+/* COPY to or from the client breaks the run itself: never excused */
+static void
+test_copy_stdio(void **state)
+{
+	expect_only("COPY t FROM STDIN", &no_opts, "copy-stdio", LINT_ERROR, 1);
+	expect_only("COPY t TO STDOUT", &no_opts, "copy-stdio", LINT_ERROR, 1);
+	expect_only("COPY t FROM STDIN", &dml_opts, "copy-stdio", LINT_ERROR, 1);
+	expect_only("-- migrator:allow copy-stdio\nCOPY t FROM STDIN", &dml_opts, "copy-stdio", LINT_ERROR, 2);
+	/* near miss: a server-side file is DML, which allow-dml excuses */
+	expect_clean("COPY t FROM '/srv/data/t.csv'", &dml_opts);
+}
+
+/* COMMIT or ROLLBACK would end the migration's transaction: never excused */
+static void
+test_transaction_control_cannot_be_excused(void **state)
+{
+	expect_only("CREATE TABLE t (a int);\n-- migrator:allow transaction-control\nROLLBACK;", &no_opts,
+				"transaction-control", LINT_ERROR, 3);
+	/* near miss: another rule's allow comment still works */
+	expect_clean("-- migrator:allow drop-column\nALTER TABLE t DROP COLUMN a;", &no_opts);
 }
 
 static void
@@ -938,6 +961,8 @@ main(void)
 		cmocka_unit_test(test_vacuum_full),
 		cmocka_unit_test(test_cluster),
 		cmocka_unit_test(test_dml),
+		cmocka_unit_test(test_copy_stdio),
+		cmocka_unit_test(test_transaction_control_cannot_be_excused),
 		cmocka_unit_test(test_dml_near_misses),
 		cmocka_unit_test(test_do_block_dml),
 		cmocka_unit_test(test_do_block_clean),
