@@ -477,8 +477,12 @@ cmd_check(run_state *rs)
 				  checked, checked == 1 ? " is" : "es are", rs->cfg.path);
 		return EXIT_BEHIND;
 	}
-	log_event(LOG_LEVEL_INFO, "check", NULL, "check: all %d defined index%s in line with %s", checked,
-			  checked == 1 ? " is" : "es are", rs->cfg.path);
+	if (checked == 1)
+		log_event(LOG_LEVEL_INFO, "check", NULL, "check: the 1 defined index checked is in line with %s",
+				  rs->cfg.path);
+	else
+		log_event(LOG_LEVEL_INFO, "check", NULL, "check: all %d defined indexes checked are in line with %s",
+				  checked, rs->cfg.path);
 	return EXIT_OK;
 }
 

@@ -353,7 +353,12 @@ class BuildTest(IndexerTestCase):
             self.assertStderrMatches(r, r'^indexer: built "%s" on "public.%s" in ' % (name, table))
         self.assertLastLineMatches(r, r"summary: 5 built, 0 present, .* 0 failed \(0 critical, 0 non-critical\)")
         self.assertIn("(business_id, is_active)", self.indexdef("idx_business_calendars_business_active"))
-        self.assertExit(self.indexer(self.SHIPPED, "check"), 0)
+        r = self.indexer(self.SHIPPED, "check")
+        self.assertExit(r, 0)
+        self.assertLastLineMatches(r, r"check: all 5 defined indexes checked are in line with ")
+        r = self.indexer(self.SHIPPED, "check", "--critical-only")
+        self.assertExit(r, 0)
+        self.assertLastLineMatches(r, r"check: the 1 defined index checked is in line with ")
 
         r = self.indexer(self.SHIPPED, "status")
         self.assertExit(r, 0)
