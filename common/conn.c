@@ -43,23 +43,6 @@ conn_resolve_dsn(const conn_options *opts, const char **source)
 	return "";
 }
 
-bool
-conn_target_unset(const conn_options *opts)
-{
-	static const char *const vars[] = {"DATABASE_URL", "PGHOST", "PGDATABASE", "PGSERVICE"};
-
-	if (opts->dsn != NULL)
-		return false;
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-	{
-		const char *v = getenv(vars[i]);
-
-		if (v != NULL && v[0] != '\0')
-			return false;
-	}
-	return true;
-}
-
 static const char *
 option_value(PQconninfoOption *opts, const char *keyword)
 {
@@ -121,12 +104,6 @@ conn_describe_dsn(const char *dsn)
 	PQconninfoFree(given);
 	PQconninfoFree(defaults);
 	return result;
-}
-
-char *
-conn_describe(const PGconn *conn)
-{
-	return describe_parts(PQuser(conn), PQhost(conn), PQport(conn), PQdb(conn));
 }
 
 static void

@@ -42,20 +42,11 @@ typedef struct conn_options
 const char *conn_resolve_dsn(const conn_options *opts, const char **source);
 
 /*
- * True when nothing names a database: no --dsn, and none of DATABASE_URL,
- * PGHOST, PGDATABASE, PGSERVICE set (the demo then starts its own server).
- */
-bool conn_target_unset(const conn_options *opts);
-
-/*
  * "user@host:port/dbname" for a connection string (libpq defaults and PG*
  * variables fill what it leaves out).  Returns NULL when the string does not
  * parse.  Never contains a password.  Caller frees.
  */
 char *conn_describe_dsn(const char *dsn);
-
-/* The same for an open connection.  Caller frees. */
-char *conn_describe(const PGconn *conn);
 
 /*
  * Connect, waiting up to opts->wait_ms while the server is down or starting

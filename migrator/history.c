@@ -103,7 +103,7 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 	strbuf_init(&found);
 	if (relkind != 'r' && relkind != 'p')
 		strbuf_append(&found, relkind == 'v' ? "a view" : relkind == 'i' ? "an index" : "not a table");
-	for (int i = 0; relkind == 'r' || relkind == 'p' ? i < PQntuples(res) : false; i++)
+	for (int i = 0; (relkind == 'r' || relkind == 'p') && i < PQntuples(res); i++)
 	{
 		const char *col = PQgetvalue(res, i, 1);
 		const char *type = PQgetvalue(res, i, 2);
@@ -293,15 +293,6 @@ history_forget(PGconn *conn, const history_table *ht, int64_t version)
 	ok = res != NULL;
 	PQclear(res);
 	return ok;
-}
-
-const history_row *
-history_find(const history *h, int64_t version)
-{
-	for (int i = 0; i < h->n; i++)
-		if (h->rows[i].version == version)
-			return &h->rows[i];
-	return NULL;
 }
 
 void

@@ -98,9 +98,6 @@ bool history_set_checksum(PGconn *conn, const history_table *ht, int64_t version
 /* Delete the row of a version (repair --forget-missing). */
 bool history_forget(PGconn *conn, const history_table *ht, int64_t version);
 
-/* The row of version; NULL if none. */
-const history_row *history_find(const history *h, int64_t version);
-
 void history_free(history *h);
 
 #endif /* HISTORY_H */
