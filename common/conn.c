@@ -15,6 +15,7 @@
 #include "cancel.h"
 #include "log.h"
 #include "memory.h"
+#include "query.h"
 #include "retry.h"
 
 /* how often a waiting run says that it is still waiting */
@@ -124,36 +125,50 @@ notice_receiver(void *arg, const PGresult *res)
 			  primary ? primary : PQresultErrorMessage(res));
 }
 
-/* search_path is set with set_config() so the schema travels as a parameter */
+/*
+ * The toolkit's own SQL resolves only in pg_catalog: an empty search_path,
+ * as PostgreSQL's client programs set it (CVE-2018-1058).  A role that can
+ * create objects in the target schema could otherwise plant an overload
+ * (a function taking "name" beats pg_catalog's "text" one) that runs with
+ * our privileges.  User SQL gets the schema back only around its own
+ * statements (conn_set_search_path).
+ */
 static bool
-setup_session(PGconn *conn, const conn_options *opts)
+setup_session(PGconn *conn)
 {
-	char       *quoted = PQescapeIdentifier(conn, opts->schema, strlen(opts->schema));
-	char       *path;
-	const char *values[1];
-	PGresult   *res;
-	bool        ok;
+	PGresult *res = PQexec(conn, "SELECT pg_catalog.set_config('search_path', '', false)");
+	bool      ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 
-	if (quoted == NULL)
-	{
-		log_error("could not quote schema name \"%s\": %s", opts->schema, PQerrorMessage(conn));
-		return false;
-	}
-	/*
-	 * Only the schema: new objects go to the first schema of the path, and
-	 * pg_catalog, when not listed, is searched first anyway, so no user
-	 * object can shadow it.
-	 */
-	path = xasprintf("%s", quoted);
-	PQfreemem(quoted);
-	values[0] = path;
-	res = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, NULL, values, NULL,
-					   NULL, 0);
-	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	if (!ok)
 		log_error("could not set search_path: %s", PQresultErrorMessage(res));
 	PQclear(res);
-	free(path);
+	return ok;
+}
+
+bool
+conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *err)
+{
+	char       *quoted = NULL;
+	const char *values[2];
+	bool        ok;
+
+	if (schema != NULL && schema[0] != '\0')
+	{
+		quoted = PQescapeIdentifier(conn, schema, strlen(schema));
+		if (quoted == NULL)
+		{
+			db_error_clear(err);
+			err->cls = PGERR_OTHER;
+			err->message = xasprintf("could not quote schema name \"%s\": %s", schema, PQerrorMessage(conn));
+			return false;
+		}
+	}
+	/* only the schema: pg_catalog, not listed, is still searched first */
+	values[0] = quoted ? quoted : "";
+	values[1] = is_local ? "true" : "false";
+	ok = db_run_ex(conn, "SELECT pg_catalog.set_config('search_path', $1, $2::pg_catalog.bool)", 2, values,
+				   PGRES_TUPLES_OK, NULL, err, NULL, false);
+	PQfreemem(quoted);
 	return ok;
 }
 
@@ -286,7 +301,7 @@ conn_open(const conn_options *opts, PGconn **out)
 	}
 
 	PQsetNoticeReceiver(conn, notice_receiver, NULL);
-	if (!setup_session(conn, opts))
+	if (!setup_session(conn))
 	{
 		PQfinish(conn);
 		conn = NULL;

@@ -24,11 +24,12 @@
 #include <libpq-fe.h>
 
 #include "exitcodes.h"
+#include "pgerr.h"
 
 typedef struct conn_options
 {
 	const char *dsn;      /* --dsn, or NULL */
-	const char *schema;   /* the session's search_path; never NULL */
+	const char *schema;   /* the schema user SQL resolves in; never NULL */
 	const char *progname; /* fallback_application_name */
 	int64_t     wait_ms;  /* --wait: retry the first connection this
 								 * long while the server does not accept */
@@ -55,7 +56,8 @@ char *conn_describe_dsn(const char *dsn);
  * fails at once: waiting would not change the answer.
  *
  * On success stores the connection in *out, with server NOTICEs and
- * WARNINGs routed to the log and search_path fixed to opts->schema, and
+ * WARNINGs routed to the log and an empty search_path (the toolkit's own
+ * SQL resolves only in pg_catalog; see conn_set_search_path), and
  * returns EXIT_OK.  Otherwise logs one error line and returns EXIT_USAGE (the
  * connection string does not parse), EXIT_UNREACHABLE, or the cancel exit
  * code when a signal interrupted the wait.
@@ -68,6 +70,16 @@ int conn_open(const conn_options *opts, PGconn **out);
  * after logging when it fails.
  */
 PGconn *conn_open_like(const conn_options *opts);
+
+/*
+ * Point search_path at schema (NULL or "": back to empty, the toolkit's own
+ * setting), for the session or, with is_local, to the end of the current
+ * transaction.  Only user SQL (a migration, a verify file, a definition's
+ * CREATE INDEX) runs with the schema on the path.  Uninterruptible: it also
+ * restores the session after a cancel.  Returns true, or false with err
+ * filled.
+ */
+bool conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *err);
 
 /* PQfinish that accepts NULL. */
 void conn_close(PGconn *conn);

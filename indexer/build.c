@@ -568,7 +568,7 @@ setup_session(engine *e, slot *s)
 	free(values[1]);
 	s->pid = PQbackendPID(s->ps.conn);
 	free(s->search_path);
-	s->search_path = xstrdup(e->env->conn_opts->schema);
+	s->search_path = xstrdup(""); /* conn_open leaves it empty */
 	return ok;
 }
 

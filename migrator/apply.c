@@ -281,7 +281,8 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		f.line = m->script.stmts[0].line;
 
 		in_tx = db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f.err, NULL);
-		ok = in_tx && set_timeouts(ctx->conn, &ctx->settings, true, &f.err);
+		ok = in_tx && set_timeouts(ctx->conn, &ctx->settings, true, &f.err) &&
+			 conn_set_search_path(ctx->conn, ctx->conn_opts->schema, true, &f.err);
 		for (int i = 0; ok && i < m->script.n_stmts; i++)
 		{
 			f.line = m->script.stmts[i].line;
@@ -290,6 +291,9 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		}
 		if (ok && m->verify_script.n_stmts > 0)
 			ok = run_verify(ctx, m, &f);
+		/* the history row is our SQL: back to pg_catalog only */
+		if (ok)
+			ok = conn_set_search_path(ctx->conn, NULL, true, &f.err);
 		if (ok)
 		{
 			f.path = m->path;
@@ -393,14 +397,22 @@ record_failed(apply_ctx *ctx, migration *m, const char *what, int64_t duration_m
 	db_error_clear(&err);
 }
 
+/*
+ * After a no-transaction migration's statements: the session's own bounds
+ * and the empty search_path of the toolkit's SQL again.
+ */
 static void
-reset_timeouts(apply_ctx *ctx)
+restore_session(apply_ctx *ctx)
 {
-	if (PQstatus(ctx->conn) == CONNECTION_OK)
-	{
-		db_command_uninterruptible(ctx->conn, "resetting lock_timeout", "RESET lock_timeout");
-		db_command_uninterruptible(ctx->conn, "resetting statement_timeout", "RESET statement_timeout");
-	}
+	db_error err = {0};
+
+	if (PQstatus(ctx->conn) != CONNECTION_OK)
+		return;
+	db_command_uninterruptible(ctx->conn, "resetting lock_timeout", "RESET lock_timeout");
+	db_command_uninterruptible(ctx->conn, "resetting statement_timeout", "RESET statement_timeout");
+	if (!conn_set_search_path(ctx->conn, NULL, false, &err))
+		log_warning("resetting search_path: %s", err.message ? err.message : "failed");
+	db_error_clear(&err);
 }
 
 static int
@@ -419,7 +431,8 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	f.path = m->path;
 	f.line = m->script.stmts[0].line;
 	/* session level: SET LOCAL does nothing outside a transaction */
-	ok = set_timeouts(ctx->conn, &ctx->settings, false, &f.err);
+	ok = set_timeouts(ctx->conn, &ctx->settings, false, &f.err) &&
+		 conn_set_search_path(ctx->conn, ctx->conn_opts->schema, false, &f.err);
 	for (int i = 0; ok && i < m->script.n_stmts; i++)
 	{
 		f.line = m->script.stmts[i].line;
@@ -444,6 +457,8 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	}
 	if (ok && m->verify_script.n_stmts > 0)
 		ok = run_verify(ctx, m, &f);
+	/* the history row is our SQL: back to pg_catalog only */
+	restore_session(ctx);
 	if (ok && !cancel_pending())
 	{
 		f.path = m->path;
@@ -451,7 +466,6 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 							monotonic_ms() - start, NULL, &f.err);
 		if (ok)
 		{
-			reset_timeouts(ctx);
 			log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
 					  (long long) (monotonic_ms() - start));
 			rc = EXIT_OK;
@@ -465,7 +479,6 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 
 		record_failed(ctx, m, what, monotonic_ms() - start);
 		free(what);
-		reset_timeouts(ctx);
 		*final_error = xasprintf(
 			"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
 			cancel_signal_name(), (long long) m->version, f.path, f.line);
@@ -482,7 +495,6 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 
 		record_failed(ctx, m, at ? at + strlen(" failed at ") : *final_error, monotonic_ms() - start);
 	}
-	reset_timeouts(ctx);
 	log_event(
 		LOG_LEVEL_ERROR, "partial", NULL,
 		"no-transaction migration %lld stopped at %s:%d: the statements before it stay applied; it is recorded as failed and the next run starts it again from its first statement",
