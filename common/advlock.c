@@ -9,6 +9,7 @@
  */
 #include "advlock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,7 +128,9 @@ advlock_release(PGconn *conn, const char *name)
 	if (!db_run_ex(conn, "SELECT pg_catalog.pg_advisory_unlock(" LOCK_KEY_SQL ")", 1, values, PGRES_TUPLES_OK,
 				   &res, &err, NULL, false))
 	{
-		log_warning("releasing the run lock: %s", err.message);
+		/* a connection that is gone took its session lock with it */
+		if (PQstatus(conn) == CONNECTION_OK)
+			log_warning("releasing the run lock: %s", err.message);
 		db_error_clear(&err);
 		return false;
 	}
@@ -136,4 +139,29 @@ advlock_release(PGconn *conn, const char *name)
 		log_warning("the run lock \"%s\" was not held at release", name);
 	PQclear(res);
 	return ok;
+}
+
+int
+advlock_held(PGconn *conn, const char *name, int pid, db_error *err)
+{
+	char        pidbuf[16];
+	const char *values[2] = {name, pidbuf};
+	PGresult   *res;
+	int         held;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	if (!db_run(
+			conn,
+			"WITH k AS (SELECT " LOCK_KEY_SQL " AS key) "
+			"SELECT pg_catalog.count(*) FROM k, pg_catalog.pg_locks l "
+			"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid = $2::pg_catalog.int4 "
+			"  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = "
+			"pg_catalog.current_database()) "
+			"  AND l.classid::pg_catalog.int8 = ((k.key >> 32) & 4294967295) "
+			"  AND l.objid::pg_catalog.int8 = (k.key & 4294967295)",
+			2, values, PGRES_TUPLES_OK, &res, err, NULL))
+		return -1;
+	held = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	PQclear(res);
+	return held;
 }

@@ -22,6 +22,8 @@
 
 #include <libpq-fe.h>
 
+#include "pgerr.h"
+
 /*
  * Take the lock named name, polling pg_try_advisory_lock for up to wait_ms
  * (0: one try) and logging every few seconds who holds it.  what describes
@@ -30,6 +32,14 @@
  * cancel exit code on a signal.  Never blocks inside the server.
  */
 int advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *what);
+
+/*
+ * Does backend pid hold the lock named name?  Asked over conn (any
+ * connection to the same database), so that the run can confirm, inside a
+ * migration's transaction, that the lock connection still holds it.
+ * Returns 1 (held), 0 (not held) or -1 with err filled.
+ */
+int advlock_held(PGconn *conn, const char *name, int pid, db_error *err);
 
 /* Release it; false (and a warning) if it was not held. */
 bool advlock_release(PGconn *conn, const char *name);

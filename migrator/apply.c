@@ -15,6 +15,7 @@
 
 #include "blockers.h"
 #include "cancel.h"
+#include "advlock.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
@@ -86,32 +87,71 @@ watch_tick(void *arg, int64_t elapsed_ms)
 	return false; /* lock_timeout bounds the wait, not us */
 }
 
-/* set_config() with the value as a parameter; is_local: SET LOCAL */
+/*
+ * set_config() with the value as a parameter; is_local: SET LOCAL.  The
+ * statement_timeout is the operator's: left as the session has it (from the
+ * DSN's options, the role or the database) unless --statement-timeout says.
+ */
 static bool
 set_timeouts(PGconn *conn, const apply_settings *s, bool is_local, db_error *err)
 {
 	char        lt[32], st[32];
-	const char *values[3] = {lt, st, is_local ? "true" : "false"};
+	const char *values[3] = {lt, is_local ? "true" : "false", st};
+	bool        with_st = s->statement_timeout_ms >= 0;
 
 	snprintf(lt, sizeof(lt), "%lldms", (long long) s->lock_timeout_ms);
 	snprintf(st, sizeof(st), "%lldms", (long long) s->statement_timeout_ms);
 	return db_run(conn,
-				  "SELECT pg_catalog.set_config('lock_timeout', $1, $3::boolean), "
-				  "pg_catalog.set_config('statement_timeout', $2, $3::boolean)",
-				  3, values, PGRES_TUPLES_OK, NULL, err, NULL);
+				  with_st ? "SELECT pg_catalog.set_config('lock_timeout', $1, $2::pg_catalog.bool), "
+							"pg_catalog.set_config('statement_timeout', $3, $2::pg_catalog.bool)"
+						  : "SELECT pg_catalog.set_config('lock_timeout', $1, $2::pg_catalog.bool)",
+				  with_st ? 3 : 2, values, PGRES_TUPLES_OK, NULL, err, NULL);
+}
+
+/* Where the server's notices come from while a migration's statement runs. */
+typedef struct notice_origin
+{
+	const migration *m;
+	const char      *where; /* "path:line" */
+} notice_origin;
+
+/*
+ * NOTICE and WARNING from a migration's own statement, attributed to it: an
+ * exception handler that swallows an error typically says so only here.
+ */
+static void
+migration_notice(void *arg, const PGresult *res)
+{
+	const notice_origin *o = arg;
+	const char          *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char          *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char          *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	bool                 warning = severity && strcmp(severity, "WARNING") == 0;
+	char                 vbuf[24];
+	log_field fields[] = {{"sqlstate", sqlstate}, {"version", vbuf}, {"at", o->where}, {NULL, NULL}};
+
+	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) o->m->version);
+	log_event(warning ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "server_notice", fields,
+			  "%smigration %lld at %s: %s", warning ? "" : "notice: ", (long long) o->m->version, o->where,
+			  primary ? primary : PQresultErrorMessage(res));
 }
 
 static bool
-run_statement(apply_ctx *ctx, const char *path, const sql_statement *st, db_error *err,
+run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_error *err,
 			  blocker_list *blockers_seen)
 {
-	char           *where = xasprintf("%s:%d", path, st->line);
-	statement_watch w = {.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = where};
-	db_watch        watch = {.tick = watch_tick, .arg = &w, .tick_ms = SAMPLE_EVERY_MS};
-	bool            ok;
+	char            *where = xasprintf("%s:%d", m->path, st->line);
+	statement_watch  w = {.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = where};
+	db_watch         watch = {.tick = watch_tick, .arg = &w, .tick_ms = SAMPLE_EVERY_MS};
+	notice_origin    origin = {m, where};
+	PQnoticeReceiver previous;
+	bool             ok;
 
 	log_event(LOG_LEVEL_DEBUG, "statement", NULL, "running %s (%s)", where, st->kind);
+	/* conn_open's receiver takes no argument: restored as it was */
+	previous = PQsetNoticeReceiver(ctx->conn, migration_notice, &origin);
 	ok = db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
+	PQsetNoticeReceiver(ctx->conn, previous, NULL);
 	blockers_copy(blockers_seen, &w.last);
 	blockers_free(&w.last);
 	free(where);
@@ -261,6 +301,178 @@ transaction_state_ok(apply_ctx *ctx, bool want_open, failure *f)
 	return false;
 }
 
+/*
+ * Every migration starts from the same session, whatever the one before it
+ * did (RESET ALL, SET ROLE, session_replication_role, temporary tables,
+ * through EXECUTE or a function): DISCARD ALL takes the session back to
+ * what the connection started with, then the toolkit's own settings are
+ * set again.  Not in a transaction (DISCARD ALL refuses one).
+ */
+static bool
+session_reestablish(apply_ctx *ctx, db_error *err)
+{
+	const char *values[1] = {ctx->role ? ctx->role : "none"};
+	PGresult   *res = NULL;
+
+	/* uninterruptible: it also cleans up after a cancel */
+	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
+		!db_run_ex(
+			ctx->conn,
+			"SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('role', $1, false), "
+			"pg_catalog.current_setting('statement_timeout')",
+			1, values, PGRES_TUPLES_OK, &res, err, NULL, false))
+		return false;
+	/* the session's own bound (DSN options, role, database), as DISCARD left it */
+	free(ctx->session_statement_timeout);
+	ctx->session_statement_timeout = xstrdup(PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return true;
+}
+
+/*
+ * Inside the migration's transaction, before the toolkit's own SQL (the
+ * history row) or the verify file: the run's role, bounds and the given
+ * search_path (NULL: the empty one of our SQL) again, whatever the
+ * migration set.
+ */
+static bool
+pin_local(apply_ctx *ctx, const char *schema, db_error *err)
+{
+	char        lt[32], st[32];
+	const char *values[3] = {ctx->role ? ctx->role : "none", lt, st};
+
+	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
+	if (ctx->settings.statement_timeout_ms >= 0)
+		snprintf(st, sizeof(st), "%lldms", (long long) ctx->settings.statement_timeout_ms);
+	else
+		snprintf(st, sizeof(st), "%s", ctx->session_statement_timeout ? ctx->session_statement_timeout : "0");
+	return db_run(
+			   ctx->conn,
+			   "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('lock_timeout', $2, true), "
+			   "pg_catalog.set_config('statement_timeout', $3, true)",
+			   3, values, PGRES_TUPLES_OK, NULL, err, NULL) &&
+		   conn_set_search_path(ctx->conn, schema, true, err);
+}
+
+/*
+ * The run lock lives on a connection of its own that runs no migration SQL,
+ * so a migration cannot release it (pg_advisory_unlock_all() through
+ * EXECUTE, say); a migration can still end that connection.  Confirmed from
+ * inside each migration's transaction, right before it commits.
+ */
+static bool
+confirm_run_lock(apply_ctx *ctx, failure *f)
+{
+	int held;
+
+	if (ctx->lock_conn == NULL)
+		return true;
+	held = PQstatus(ctx->lock_conn) == CONNECTION_OK
+			   ? advlock_held(ctx->conn, ctx->lock_name, PQbackendPID(ctx->lock_conn), &f->err)
+			   : 0;
+	if (held < 0)
+		return false;
+	if (held == 0)
+	{
+		db_error_clear(&f->err);
+		f->err.cls = PGERR_OTHER;
+		f->err.message = xasprintf(
+			"the run lock \"%s\" is no longer held by this run (its connection was ended or the lock released): "
+			"another run may be applying migrations; rolled back",
+			ctx->lock_name);
+	}
+	return held == 1;
+}
+
+/* The history row, then the verify file read-only, then the lock check. */
+static bool
+record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
+{
+	f->path = m->path;
+	if (!pin_local(ctx, NULL, &f->err) ||
+		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
+						monotonic_ms() - start, NULL, &f->err))
+		return false;
+	if (m->verify_script.n_stmts > 0)
+	{
+		/* read-only from here to COMMIT: a verify file cannot change anything */
+		if (!db_run(ctx->conn, "SELECT pg_catalog.set_config('transaction_read_only', 'on', true)", 0, NULL,
+					PGRES_TUPLES_OK, NULL, &f->err, NULL) ||
+			!pin_local(ctx, ctx->conn_opts->schema, &f->err) || !run_verify(ctx, m, f) ||
+			!pin_local(ctx, NULL, &f->err))
+			return false;
+	}
+	f->path = m->path;
+	return confirm_run_lock(ctx, f);
+}
+
+/* COMMIT, and say so when it did not commit. */
+static bool
+commit(apply_ctx *ctx, failure *f)
+{
+	PGresult *res = NULL;
+	bool      ok = db_run(ctx->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, &res, &f->err, NULL);
+
+	/* COMMIT of a failed transaction answers ROLLBACK, with success */
+	if (ok && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+	{
+		ok = false;
+		f->err.cls = PGERR_OTHER;
+		f->err.message =
+			xasprintf("COMMIT answered \"%s\": the migration was not committed", PQcmdStatus(res));
+	}
+	PQclear(res);
+	return ok;
+}
+
+static bool
+connection_gone(const apply_ctx *ctx, const failure *f)
+{
+	return PQstatus(ctx->conn) == CONNECTION_BAD || f->err.cls == PGERR_CONNECTION_LOST ||
+		   f->err.cls == PGERR_ADMIN_SHUTDOWN;
+}
+
+/*
+ * The connection broke while COMMIT was in flight: the server may or may
+ * not have committed.  Ask it, on a new connection (waiting up to --wait),
+ * whether the history row is there: the row commits with the migration.
+ */
+static char *
+commit_outcome(apply_ctx *ctx, const migration *m)
+{
+	PGconn     *conn = NULL;
+	char        vbuf[24];
+	const char *values[1] = {vbuf};
+	char       *sql;
+	PGresult   *res;
+	char       *line;
+
+	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) m->version);
+	if (conn_open(ctx->conn_opts, &conn) != EXIT_OK)
+		return xasprintf("migration %lld: connection lost during COMMIT, and the server could not be reached "
+						 "again: the outcome is unknown; run \"migrator status\" when it is back",
+						 (long long) m->version);
+	sql = xasprintf("SELECT status FROM %s WHERE version = $1::pg_catalog.int8", ctx->ht->qualified);
+	res = db_query(conn, "reading the history after a lost COMMIT", sql, 1, values, PGRES_TUPLES_OK);
+	free(sql);
+	if (res == NULL)
+		line = xasprintf("migration %lld: connection lost during COMMIT; the history could not be read: the "
+						 "outcome is unknown; run \"migrator status\"",
+						 (long long) m->version);
+	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "applied") == 0)
+		line =
+			xasprintf("migration %lld: connection lost during COMMIT; reconnected: it WAS committed and is "
+					  "recorded as applied; run again to continue",
+					  (long long) m->version);
+	else
+		line = xasprintf("migration %lld: connection lost during COMMIT; reconnected: it was NOT committed "
+						 "(no history row); nothing of it is applied; run again",
+						 (long long) m->version);
+	PQclear(res);
+	conn_close(conn);
+	return line;
+}
+
 static int
 apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 {
@@ -273,33 +485,25 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 	{
 		int64_t start = monotonic_ms();
 		bool    ok = true;
-		bool    in_tx;
+		bool    in_tx = false;
 
 		failure_clear(&f);
 		blockers_free(&seen);
 		f.path = m->path;
 		f.line = m->script.stmts[0].line;
 
-		in_tx = db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f.err, NULL);
+		ok = session_reestablish(ctx, &f.err);
+		in_tx = ok && db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f.err, NULL);
 		ok = in_tx && set_timeouts(ctx->conn, &ctx->settings, true, &f.err) &&
 			 conn_set_search_path(ctx->conn, ctx->conn_opts->schema, true, &f.err);
 		for (int i = 0; ok && i < m->script.n_stmts; i++)
 		{
 			f.line = m->script.stmts[i].line;
-			ok = run_statement(ctx, m->path, &m->script.stmts[i], &f.err, &seen) &&
+			ok = run_statement(ctx, m, &m->script.stmts[i], &f.err, &seen) &&
 				 transaction_state_ok(ctx, true, &f);
 		}
-		if (ok && m->verify_script.n_stmts > 0)
-			ok = run_verify(ctx, m, &f);
-		/* the history row is our SQL: back to pg_catalog only */
 		if (ok)
-			ok = conn_set_search_path(ctx->conn, NULL, true, &f.err);
-		if (ok)
-		{
-			f.path = m->path;
-			ok = history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
-								monotonic_ms() - start, NULL, &f.err);
-		}
+			ok = record_and_verify(ctx, m, start, &f);
 		/* a signal that came during the last statements: do not commit */
 		if (ok && cancel_pending())
 		{
@@ -308,19 +512,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		}
 		if (ok)
 		{
-			PGresult *commit_res = NULL;
-
-			ok = db_run(ctx->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, &commit_res, &f.err, NULL);
-
-			/* COMMIT of a failed transaction answers ROLLBACK, with success */
-			if (ok && strcmp(PQcmdStatus(commit_res), "COMMIT") != 0)
-			{
-				ok = false;
-				f.err.cls = PGERR_OTHER;
-				f.err.message = xasprintf("COMMIT answered \"%s\": the migration was not committed",
-										  PQcmdStatus(commit_res));
-			}
-			PQclear(commit_res);
+			ok = commit(ctx, &f);
 			if (ok)
 			{
 				log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
@@ -329,17 +521,29 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 				goto done;
 			}
 			in_tx = false; /* a failed COMMIT ends the transaction */
-			if (f.err.cls == PGERR_CONNECTION_LOST)
+			if (connection_gone(ctx, &f))
 			{
-				*final_error = xasprintf(
-					"migration %lld: connection lost during COMMIT: the outcome is unknown; run \"migrator status\"",
-					(long long) m->version);
+				*final_error = commit_outcome(ctx, m);
 				rc = EXIT_UNREACHABLE;
 				goto done;
 			}
 		}
 
-		if (in_tx && PQstatus(ctx->conn) == CONNECTION_OK)
+		if (connection_gone(ctx, &f))
+		{
+			/* COMMIT was never sent: the server rolls the transaction back */
+			char *e = db_error_format(&f.err);
+
+			*final_error =
+				xasprintf("migration %lld: connection to the server lost at %s:%d (%s): it was not "
+						  "committed and nothing is recorded; the file is not at fault: run again "
+						  "when the server is back",
+						  (long long) m->version, f.path, f.line, e);
+			free(e);
+			rc = EXIT_UNREACHABLE;
+			goto done;
+		}
+		if (in_tx)
 			db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
 
 		if (cancel_pending())
@@ -398,27 +602,59 @@ record_failed(apply_ctx *ctx, migration *m, const char *what, int64_t duration_m
 }
 
 /*
- * After a no-transaction migration's statements: the session's own bounds
- * and the empty search_path of the toolkit's SQL again.
+ * The statements of a no-transaction migration, each in autocommit, with
+ * session-level bounds (SET LOCAL does nothing outside a transaction).  A
+ * retryable failure repeats only that statement: the earlier ones stay.
  */
-static void
-restore_session(apply_ctx *ctx)
+static bool
+run_no_transaction_statements(apply_ctx *ctx, migration *m, failure *f, blocker_list *seen, int *attempt)
 {
-	db_error err = {0};
+	int  max_attempts = ctx->settings.retries + 1;
+	bool ok = set_timeouts(ctx->conn, &ctx->settings, false, &f->err) &&
+			  conn_set_search_path(ctx->conn, ctx->conn_opts->schema, false, &f->err);
 
-	if (PQstatus(ctx->conn) != CONNECTION_OK)
-		return;
-	db_command_uninterruptible(ctx->conn, "resetting lock_timeout", "RESET lock_timeout");
-	db_command_uninterruptible(ctx->conn, "resetting statement_timeout", "RESET statement_timeout");
-	if (!conn_set_search_path(ctx->conn, NULL, false, &err))
-		log_warning("resetting search_path: %s", err.message ? err.message : "failed");
-	db_error_clear(&err);
+	for (int i = 0; ok && i < m->script.n_stmts; i++)
+	{
+		f->line = m->script.stmts[i].line;
+		ok = run_statement(ctx, m, &m->script.stmts[i], &f->err, seen);
+		if (ok && !transaction_state_ok(ctx, false, f))
+		{
+			db_command_uninterruptible(ctx->conn, "rolling back the open transaction", "ROLLBACK");
+			return false;
+		}
+		if (!ok && !cancel_pending() && !connection_gone(ctx, f) && *attempt < max_attempts &&
+			pgerr_action_for(f->err.cls) == PGERR_ACTION_RETRY)
+		{
+			if (!announce_retry(m, f, seen, *attempt, max_attempts))
+				return false;
+			(*attempt)++;
+			db_error_clear(&f->err);
+			ok = true;
+			i--;
+		}
+	}
+	return ok;
+}
+
+/*
+ * The history row and the verify file of a no-transaction migration, in one
+ * transaction of their own: recorded as applied only if the verify holds.
+ */
+static bool
+record_no_transaction(apply_ctx *ctx, migration *m, int64_t start, failure *f)
+{
+	bool ok = db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL);
+
+	if (ok && record_and_verify(ctx, m, start, f) && !cancel_pending() && commit(ctx, f))
+		return true;
+	if (ok && PQtransactionStatus(ctx->conn) != PQTRANS_IDLE && PQstatus(ctx->conn) == CONNECTION_OK)
+		db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
+	return false;
 }
 
 static int
 apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 {
-	int          max_attempts = ctx->settings.retries + 1;
 	int          attempt = 1;
 	int64_t      start = monotonic_ms();
 	failure      f = {0};
@@ -430,49 +666,39 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 			  m->stem);
 	f.path = m->path;
 	f.line = m->script.stmts[0].line;
-	/* session level: SET LOCAL does nothing outside a transaction */
-	ok = set_timeouts(ctx->conn, &ctx->settings, false, &f.err) &&
-		 conn_set_search_path(ctx->conn, ctx->conn_opts->schema, false, &f.err);
-	for (int i = 0; ok && i < m->script.n_stmts; i++)
+	ok = session_reestablish(ctx, &f.err) && run_no_transaction_statements(ctx, m, &f, &seen, &attempt);
+	/* whatever the statements did to the session, our SQL runs in ours */
+	if (PQstatus(ctx->conn) == CONNECTION_OK)
 	{
-		f.line = m->script.stmts[i].line;
-		ok = run_statement(ctx, m->path, &m->script.stmts[i], &f.err, &seen);
-		if (ok && !transaction_state_ok(ctx, false, &f))
+		db_error err = {0};
+
+		if (!session_reestablish(ctx, &err) && ok)
 		{
-			db_command_uninterruptible(ctx->conn, "rolling back the open transaction", "ROLLBACK");
+			f.err = err;
 			ok = false;
-			break;
 		}
-		if (!ok && !cancel_pending() && attempt < max_attempts &&
-			pgerr_action_for(f.err.cls) == PGERR_ACTION_RETRY)
-		{
-			/* only this statement rolled back: the earlier ones stay */
-			if (!announce_retry(m, &f, &seen, attempt, max_attempts))
-				break;
-			attempt++;
-			db_error_clear(&f.err);
-			ok = true;
-			i--;
-		}
+		else
+			db_error_clear(&err);
 	}
-	if (ok && m->verify_script.n_stmts > 0)
-		ok = run_verify(ctx, m, &f);
-	/* the history row is our SQL: back to pg_catalog only */
-	restore_session(ctx);
-	if (ok && !cancel_pending())
+	if (ok && !cancel_pending() && record_no_transaction(ctx, m, start, &f))
 	{
-		f.path = m->path;
-		ok = history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
-							monotonic_ms() - start, NULL, &f.err);
-		if (ok)
-		{
-			log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
-					  (long long) (monotonic_ms() - start));
-			rc = EXIT_OK;
-			goto done;
-		}
+		log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
+				  (long long) (monotonic_ms() - start));
+		rc = EXIT_OK;
+		goto done;
 	}
 
+	if (connection_gone(ctx, &f))
+	{
+		char *e = db_error_format(&f.err);
+
+		*final_error = xasprintf(
+			"no-transaction migration %lld: connection to the server lost at %s:%d (%s): the statements before it stay committed, the outcome of this one is unknown, and nothing is recorded; the file is not at fault: run again when the server is back (it starts again from its first statement)",
+			(long long) m->version, f.path, f.line, e);
+		free(e);
+		rc = EXIT_UNREACHABLE;
+		goto done;
+	}
 	if (cancel_pending())
 	{
 		char *what = xasprintf("%s:%d: interrupted by %s", f.path, f.line, cancel_signal_name());
@@ -519,6 +745,8 @@ apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 void
 apply_ctx_close(apply_ctx *ctx)
 {
+	free(ctx->session_statement_timeout);
+	ctx->session_statement_timeout = NULL;
 	conn_close(ctx->side);
 	ctx->side = NULL;
 }

@@ -35,7 +35,8 @@
 typedef struct apply_settings
 {
 	int64_t lock_timeout_ms;      /* 0: none */
-	int64_t statement_timeout_ms; /* 0: none */
+	int64_t statement_timeout_ms; /* 0: none; -1: leave the session's own
+								   * (DSN options, role or database setting) */
 	int     retries;              /* extra attempts after the first */
 } apply_settings;
 
@@ -47,6 +48,12 @@ typedef struct apply_ctx
 								 * apply_ctx_close() */
 	const history_table *ht;
 	apply_settings       settings;
+	const char          *role;                      /* --role, or NULL */
+	PGconn              *lock_conn;                 /* holds the run lock and runs nothing
+								 * else (NULL: no lock to confirm) */
+	const char          *lock_name;                 /* the run lock's name */
+	char                *session_statement_timeout; /* the session's own, read
+													 * after each DISCARD ALL */
 } apply_ctx;
 
 /*

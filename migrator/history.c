@@ -19,6 +19,7 @@
 #include "memory.h"
 #include "pgerr.h"
 #include "query.h"
+#include "relation_trust.h"
 
 /* Our shape, column by column, as format_type() spells the types. */
 static const struct
@@ -148,6 +149,10 @@ history_load(PGconn *conn, const history_table *ht, history *out)
 		return EXIT_USAGE;
 	}
 	free(found);
+	/* an armed table runs its code as soon as we read or write it */
+	rc = relation_trust_check(conn, ht->schema, ht->table, ht->display);
+	if (rc != EXIT_OK)
+		return rc;
 	out->exists = true;
 
 	sql = xasprintf("SELECT version, name, checksum, status, "
@@ -222,10 +227,35 @@ history_ensure(PGconn *conn, const history_table *ht)
 	free(sql);
 	if (!ok)
 		return EXIT_CHANGE_FAILED;
+	/* IF NOT EXISTS: another role may have created it first */
+	if (relation_trust_check(conn, ht->schema, ht->table, ht->display) != EXIT_OK)
+		return EXIT_USAGE;
 	log_event(LOG_LEVEL_INFO, "history_created", NULL, "created history table \"%s\"", ht->display);
 	return EXIT_OK;
 }
 
+/* Did the statement change exactly one row?  (err filled when not.) */
+static bool
+one_row(PGresult *res, const char *what, int64_t version, db_error *err)
+{
+	if (strcmp(PQcmdTuples(res), "1") == 0)
+		return true;
+	db_error_clear(err);
+	err->cls = PGERR_OTHER;
+	err->message = xasprintf("the history row of version %lld was not %s (%s rows changed): "
+							 "something else writes the history table",
+							 (long long) version, what, PQcmdTuples(res));
+	return false;
+}
+
+/*
+ * A pending version gets a plain INSERT that must insert exactly one row:
+ * a concurrent row fails on the primary key, and anything that suppresses
+ * the insert fails the count.  Only a 'failed' row is ever updated, and
+ * only while it is still 'failed': an applied row is never overwritten.
+ * The session user is read with no operator of ours (CVE-2018-1058: the
+ * values are built on the client or by pg_catalog alone).
+ */
 bool
 history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
 			   const char *status, int64_t duration_ms, const char *failure, db_error *err)
@@ -233,6 +263,7 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	char        vbuf[24], dbuf[24], host[256];
 	const char *values[7];
 	char       *sql;
+	PGresult   *res = NULL;
 	bool        ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
@@ -247,16 +278,33 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	values[4] = dbuf;
 	values[5] = host;
 	values[6] = failure;
-	sql = xasprintf(
-		"INSERT INTO %s AS h (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
-		"VALUES ($1, $2, $3, $4, clock_timestamp(), $5, session_user || '@' || $6, $7) "
-		"ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, "
-		"status = EXCLUDED.status, applied_at = EXCLUDED.applied_at, "
-		"duration_ms = EXCLUDED.duration_ms, applied_by = EXCLUDED.applied_by, "
-		"failure = EXCLUDED.failure",
-		ht->qualified);
-	ok = db_run_ex(conn, sql, 7, values, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	sql = xasprintf("UPDATE %s SET name = $2, checksum = $3, status = $4, "
+					"applied_at = pg_catalog.clock_timestamp(), duration_ms = $5::pg_catalog.int8, "
+					"applied_by = pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), failure = $7 "
+					"WHERE version = $1::pg_catalog.int8 AND status = 'failed'",
+					ht->qualified);
+	ok = db_run_ex(conn, sql, 7, values, PGRES_COMMAND_OK, &res, err, NULL, false);
 	free(sql);
+	if (ok && strcmp(PQcmdTuples(res), "0") != 0)
+	{
+		ok = one_row(res, "updated", version, err);
+		PQclear(res);
+		return ok;
+	}
+	PQclear(res);
+	res = NULL;
+	if (!ok)
+		return false;
+	sql = xasprintf(
+		"INSERT INTO %s (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
+		"VALUES ($1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), $5::pg_catalog.int8, "
+		"pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7)",
+		ht->qualified);
+	ok = db_run_ex(conn, sql, 7, values, PGRES_COMMAND_OK, &res, err, NULL, false);
+	free(sql);
+	if (ok)
+		ok = one_row(res, "inserted", version, err);
+	PQclear(res);
 	return ok;
 }
 

@@ -69,6 +69,7 @@ typedef struct run_state
 	const migrator_options *opts;
 	migration_set           files;
 	PGconn                 *conn;
+	PGconn                 *lock_conn; /* holds the run lock, runs nothing else */
 	history_table           ht;
 	history                 hist;
 	bool                    locked;
@@ -167,7 +168,8 @@ usage(FILE *out)
 		"      --schema=NAME          schema for search_path and the history table (default \"public\")\n"
 		"      --history-table=NAME   history table (default \"schema_migrations\")\n"
 		"      --lock-timeout=DUR     bound on every lock wait of a migration (default 5s; 0 = none)\n"
-		"      --statement-timeout=DUR  bound on every statement (default 0 = none)\n"
+		"      --statement-timeout=DUR  bound on every statement (default: the session's own\n"
+		"                             statement_timeout, from the DSN, role or database; 0 = none)\n"
 		"      --retries=N            retries after a lock timeout or deadlock (default 3 = up to 4 attempts;\n"
 		"                             backoff 1s doubling, capped at 30s, with jitter)\n"
 		"      --lock-wait=DUR        how long to wait for another migrator run (default 5min), then exit 4\n"
@@ -502,6 +504,9 @@ cmd_up(run_state *rs)
 	ctx.conn_opts = &rs->opts->conn;
 	ctx.ht = &rs->ht;
 	ctx.settings = rs->opts->apply;
+	ctx.role = rs->opts->role;
+	ctx.lock_conn = rs->lock_conn;
+	ctx.lock_name = rs->lock_name;
 	for (int i = 0; i < rec.n; i++)
 	{
 		version_item *it = &rec.items[i];
@@ -516,8 +521,9 @@ cmd_up(run_state *rs)
 			break;
 		}
 		rc = required_build(rs->required, it->m, rs->conn, &rs->opts->conn, rs->opts->apply.lock_timeout_ms,
-							rs->opts->apply.statement_timeout_ms, rs->opts->apply.retries,
-							rs->opts->lock_wait_ms, &final_error);
+							rs->opts->apply.statement_timeout_ms < 0 ? 0
+																	 : rs->opts->apply.statement_timeout_ms,
+							rs->opts->apply.retries, rs->opts->lock_wait_ms, &final_error);
 		if (rc != EXIT_OK)
 			break;
 		rc = apply_migration(&ctx, it->m, &final_error);
@@ -1029,7 +1035,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 	opts->history_table = "schema_migrations";
 	opts->lock_wait_ms = 5 * 60 * 1000;
 	opts->apply.lock_timeout_ms = 5000;
-	opts->apply.statement_timeout_ms = 0;
+	opts->apply.statement_timeout_ms = -1; /* the session's own */
 	opts->apply.retries = 3;
 	opts->preflight = PREFLIGHT_WARN;
 	opts->index_config = getenv("INDEXER_CONFIG") && getenv("INDEXER_CONFIG")[0] ? getenv("INDEXER_CONFIG")
@@ -1258,8 +1264,15 @@ run_command(const command *cmd, run_state *rs)
 	if (cmd->flags & CMD_LOCK)
 	{
 		/* one run per schema and history table */
+		/*
+		 * On a connection of its own: the migrations' SQL runs on rs->conn
+		 * and could release a lock held there (pg_advisory_unlock_all).
+		 */
 		rs->lock_name = xasprintf("migrator:%s", rs->ht.qualified); /* quoted: unambiguous */
-		rc = advlock_acquire(rs->conn, rs->lock_name, rs->opts->lock_wait_ms, PROGNAME);
+		rs->lock_conn = conn_open_like(&rs->opts->conn);
+		if (rs->lock_conn == NULL)
+			return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+		rc = advlock_acquire(rs->lock_conn, rs->lock_name, rs->opts->lock_wait_ms, PROGNAME);
 		if (rc != EXIT_OK)
 			return rc;
 		rs->locked = true;
@@ -1294,8 +1307,9 @@ main(int argc, char **argv)
 			rc = cancel_exit_code();
 	}
 
-	if (rs.locked && PQstatus(rs.conn) == CONNECTION_OK)
-		advlock_release(rs.conn, rs.lock_name);
+	if (rs.locked && PQstatus(rs.lock_conn) == CONNECTION_OK)
+		advlock_release(rs.lock_conn, rs.lock_name);
+	conn_close(rs.lock_conn);
 	free(rs.lock_name);
 	required_free(rs.required);
 	history_free(&rs.hist);

@@ -148,7 +148,7 @@ class LintBeforeApplyTest(LintTestCase):
             f.write("-- migrator:allow-dml\n" + body)
         r = self.run_migrator("up", "--dir", d)
         self.assertExit(r, 0)
-        self.assertStderrMatches(r, r"server notice: backfilling; slowly")
+        self.assertStderrMatches(r, r"^migrator: notice: migration 2 at .*2_backfill\.sql:\d+: backfilling; slowly$")
         self.assertEqual([1, 2], self.versions())
 
     def test_warnings_are_shown_and_do_not_block(self):

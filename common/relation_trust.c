@@ -1,0 +1,84 @@
+/*-------------------------------------------------------------------------
+ *
+ * relation_trust.c
+ *	  Refuse a table that another role could have armed.
+ *
+ * common/relation_trust.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "relation_trust.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+#include "query.h"
+
+/* Every column is read from the catalogs with pg_catalog's own operators. */
+static const char trust_sql[] =
+	"SELECT c.relowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER), "
+	"       pg_catalog.pg_get_userbyid(c.relowner), CURRENT_USER, "
+	"       (SELECT pg_catalog.string_agg(t.tgname::pg_catalog.text, ', ') FROM pg_catalog.pg_trigger t "
+	"         WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), "
+	"       (SELECT pg_catalog.string_agg(w.rulename::pg_catalog.text, ', ') FROM pg_catalog.pg_rewrite w "
+	"         WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN'::pg_catalog.name), "
+	"       c.relrowsecurity OR c.relforcerowsecurity "
+	"         OR EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), "
+	"       EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid OR i.inhrelid = c.oid) "
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE n.nspname = $1 AND c.relname = $2";
+
+static int
+refuse(const char *display, const char *why, const char *fix)
+{
+	log_event(LOG_LEVEL_ERROR, "untrusted_table", NULL,
+			  "refusing to use table \"%s\": %s (its code would run with this run's privileges); %s", display,
+			  why, fix);
+	return EXIT_USAGE;
+}
+
+int
+relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display)
+{
+	const char *values[2] = {schema, rel};
+	PGresult   *res = db_query(conn, "checking who owns the table", trust_sql, 2, values, PGRES_TUPLES_OK);
+	char       *why = NULL;
+	int         rc = EXIT_OK;
+
+	if (res == NULL)
+		return EXIT_UNREACHABLE;
+	if (PQntuples(res) == 0)
+	{
+		PQclear(res);
+		return EXIT_OK;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		why = xasprintf("it is owned by role \"%s\", not by the current role \"%s\"", PQgetvalue(res, 0, 1),
+						PQgetvalue(res, 0, 2));
+		rc = refuse(display, why,
+					"run as its owner (--role), or have a superuser check it and change its owner");
+	}
+	else if (!PQgetisnull(res, 0, 3))
+	{
+		why = xasprintf("it has triggers (%s)", PQgetvalue(res, 0, 3));
+		rc = refuse(display, why, "drop them: nothing but the toolkit may act on this table");
+	}
+	else if (!PQgetisnull(res, 0, 4))
+	{
+		why = xasprintf("it has rules (%s)", PQgetvalue(res, 0, 4));
+		rc = refuse(display, why, "drop them: nothing but the toolkit may act on this table");
+	}
+	else if (strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+		rc = refuse(display, "it has row-level security or policies",
+					"disable row level security and drop its policies");
+	else if (strcmp(PQgetvalue(res, 0, 6), "t") == 0)
+		rc = refuse(display, "it has an inheritance parent or children",
+					"use a plain table (choose another --history-table)");
+	free(why);
+	PQclear(res);
+	return rc;
+}

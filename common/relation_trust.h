@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * relation_trust.h
+ *	  Refuse to write (or read) a table that another role could have
+ *	  armed.
+ *
+ * A role that may create objects in the target schema can create the
+ * history table itself before the first run, with a trigger, a rule or a
+ * row-level security policy whose function then runs with the privileges of
+ * whoever writes or reads the table: the migrator's role.  The search_path
+ * cannot help there.  So a table the tools write must be owned by the
+ * current role (the one after --role) and carry no trigger, rule, policy,
+ * row-level security or inheritance.
+ *
+ * common/relation_trust.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOOLKIT_RELATION_TRUST_H
+#define TOOLKIT_RELATION_TRUST_H
+
+#include <libpq-fe.h>
+
+/*
+ * Check schema.rel.  Returns EXIT_OK when it does not exist or is safe;
+ * EXIT_USAGE after logging one error line saying what is wrong and what to
+ * do (display names the table in it); EXIT_UNREACHABLE when the catalog
+ * query failed.  Reads only the catalogs: nothing of the table runs.
+ */
+int relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display);
+
+#endif /* TOOLKIT_RELATION_TRUST_H */

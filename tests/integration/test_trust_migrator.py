@@ -1,0 +1,335 @@
+"""
+test_trust_migrator.py
+    A hostile but realistic user against the migrator: each test reproduces an
+    attack that once ended in exit 0 over a database that is not what the
+    files ask for (or ran foreign code), and asserts exit code, last line and
+    catalog state together.
+
+tests/integration/test_trust_migrator.py
+"""
+
+import os
+import re
+import select
+import socket
+import threading
+import time
+import unittest
+
+from test_migrator import ERROR_PREFIX, HISTORY, MigratorTestCase
+from toolkit_test import conninfo
+
+
+class ArmedHistoryTable(MigratorTestCase):
+    """Part 1: a history table another role could have armed is refused."""
+
+    SHAPE = ("CREATE TABLE public.schema_migrations (version bigint PRIMARY KEY, "
+             "name text NOT NULL, checksum text NOT NULL, status text NOT NULL, "
+             "applied_at timestamp with time zone NOT NULL DEFAULT now(), "
+             "duration_ms bigint, applied_by text, failure text)")
+
+    def setUp(self):
+        super().setUp()
+        self.d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
+        self.query("CREATE TABLE public.stolen (who text)")
+        self.query("GRANT INSERT ON public.stolen TO PUBLIC")
+        self.query("""CREATE FUNCTION public.steal() RETURNS trigger LANGUAGE plpgsql AS $$
+                      BEGIN INSERT INTO public.stolen VALUES (current_user); RETURN NEW; END $$""")
+
+    def assertRefused(self, r, why):
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r'refusing to use table "public\.schema_migrations": ' + why)
+        self.assertFalse(self.table_exists("a"), r.describe())
+        self.assertEqual(self.scalar("SELECT count(*) FROM public.stolen"), 0, r.describe())
+
+    def test_table_owned_by_another_role(self):
+        mallory = "mallory_" + self.dbname
+        self.query("CREATE ROLE %s NOLOGIN" % mallory)
+        self.addCleanup(self._drop_role, mallory)
+        self.query("GRANT CREATE ON SCHEMA public TO %s" % mallory)
+        self.query("SET ROLE %s" % mallory)
+        self.query(self.SHAPE)
+        self.query("RESET ROLE")
+        r = self.up(self.d)
+        self.assertRefused(r, r'it is owned by role "%s", not by the current role "postgres"' % mallory)
+        for cmd in ("status", "check"):
+            r = self.run_migrator(cmd, "--dir", self.d)
+            self.assertExit(r, 2)
+
+    def test_table_with_trigger(self):
+        self.query(self.SHAPE)
+        self.query("CREATE TRIGGER t BEFORE INSERT ON public.schema_migrations "
+                   "FOR EACH ROW EXECUTE FUNCTION public.steal()")
+        self.assertRefused(self.up(self.d), r"it has triggers \(t\)")
+
+    def test_table_with_rule(self):
+        self.query(self.SHAPE)
+        self.query("CREATE RULE r AS ON INSERT TO public.schema_migrations "
+                   "DO ALSO INSERT INTO public.stolen VALUES (current_user)")
+        self.assertRefused(self.up(self.d), r"it has rules \(r\)")
+
+    def test_table_with_row_level_security(self):
+        self.query(self.SHAPE)
+        self.query("ALTER TABLE public.schema_migrations ENABLE ROW LEVEL SECURITY")
+        self.assertRefused(self.up(self.d), r"it has row-level security or policies")
+
+    def test_own_clean_table_is_used(self):
+        r = self.up(self.d)
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1])
+
+    def _drop_role(self, name):
+        self.query("DROP OWNED BY %s" % name)
+        with self._admin.cursor() as cur:
+            cur.execute("DROP ROLE IF EXISTS %s" % self.ident(name))
+
+
+class SessionAndLock(MigratorTestCase):
+    """Parts 5, 7, 8: the run lock, the session and the operator's bounds."""
+
+    def test_lock_connection_ended_by_a_migration_fails_it(self):
+        # the migration ends every other backend of this database that holds
+        # an advisory lock: the run lock's connection
+        d = self.make_dir({
+            "1_a.sql": "CREATE TABLE a (id int);\n",
+            "2_kill.sql": ("CREATE TABLE b (id int);\n"
+                           "-- migrator:allow dml\n"
+                           "DO $$ BEGIN PERFORM pg_catalog.pg_terminate_backend(l.pid) "
+                           "FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' "
+                           "AND l.pid <> pg_catalog.pg_backend_pid(); END $$;\n"),
+        })
+        r = self.up(d)
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(
+            r, ERROR_PREFIX + r'migration 2 failed at .*2_kill\.sql:\d+: the run lock "migrator:.*" '
+               r"is no longer held by this run")
+        self.assertEqual(self.versions(), [1])
+        self.assertFalse(self.table_exists("b"), r.describe())
+
+    def test_advisory_unlock_all_cannot_release_the_run_lock(self):
+        d = self.make_dir({
+            "1_a.sql": ("-- migrator:allow advisory-unlock-all\n"
+                        "DO $$ BEGIN EXECUTE 'SELECT pg_advisory_unlock_all()'; END $$;\n"
+                        "-- migrator:allow dml\n"
+                        "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1.5); END $$;\n"
+                        "CREATE TABLE a (id int);\n"),
+            "2_b.sql": "CREATE TABLE b (id int);\n",
+        })
+        proc = self.start_migrator("up", "--dir", d)
+        self.wait_for_backend(proc, "%pg_sleep(1.5)%")
+        # while the migration runs, after its unlock: the run lock is still held
+        held = self.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+        r = self.finish(proc)
+        self.assertEqual(held, 1, r.describe())
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1, 2])
+
+    def test_history_row_written_by_the_migration_fails_it(self):
+        # a concurrent row: the INSERT of the history row must insert one row
+        d = self.make_dir({
+            "1_a.sql": "CREATE TABLE a (id int);\n",
+            "2_b.sql": ("CREATE TABLE b (id int);\n"
+                        "-- migrator:allow dml\n"
+                        "INSERT INTO public.schema_migrations (version, name, checksum, status) "
+                        "VALUES (2, 'b', 'x', 'applied');\n"),
+        })
+        r = self.up(d)
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 2 failed at .*2_b\.sql:\d+: 23505: ")
+        self.assertEqual(self.versions(), [1])
+        self.assertFalse(self.table_exists("b"))
+
+    def test_reset_all_does_not_move_later_migrations(self):
+        self.query("CREATE SCHEMA app")
+        d = self.make_dir({
+            "1_reset.sql": ("-- migrator:allow session-set\n"
+                            "DO $$ BEGIN EXECUTE 'RESET ALL'; EXECUTE 'SET search_path = public'; END $$;\n"
+                            "CREATE TABLE one (id int);\n"),
+            "2_two.sql": "CREATE TABLE two (id int);\n",
+        })
+        r = self.up(d, "--schema", "app", "--history-table", "hist")
+        self.assertExit(r, 0)
+        self.assertTrue(self.table_exists("two", "app"), r.describe())
+        self.assertFalse(self.table_exists("two", "public"), r.describe())
+
+    def test_session_setting_does_not_leak(self):
+        # a session-level setting made by one migration must not reach the next
+        d = self.make_dir({
+            "1_a.sql": ("CREATE TABLE a (id int);\n"
+                        "-- migrator:allow session-set\n"
+                        "DO $$ BEGIN EXECUTE 'SET statement_timeout = 1'; END $$;\n"),
+            "2_b.sql": ("-- migrator:allow dml\n"
+                        "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(0.2); END $$;\n"
+                        "CREATE TABLE b (id int);\n"),
+        })
+        r = self.up(d)
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1, 2])
+
+    def test_statement_timeout_of_the_session_is_kept(self):
+        d = self.make_dir({
+            "1_slow.sql": ("-- migrator:allow dml\n"
+                           "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(3); END $$;\n"
+                           "CREATE TABLE slow (id int);\n"),
+        })
+        dsn = self.dsn + " options='-c statement_timeout=300'"
+        r = self.run_migrator("up", "--dir", d, "--retries", "0", dsn=dsn)
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1 failed at .*1_slow\.sql:2: 57014: ")
+        self.assertFalse(self.table_exists("slow"))
+        # an explicit 0 means none
+        r = self.run_migrator("up", "--dir", d, "--statement-timeout", "0", dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertTrue(self.table_exists("slow"))
+
+
+class VerifyReadOnly(MigratorTestCase):
+    """Part 6: a verify file cannot change anything, whatever it calls."""
+
+    def test_verify_calling_a_writing_function_fails(self):
+        self.query("CREATE TABLE keep (id int)")
+        self.query("INSERT INTO keep SELECT generate_series(1, 5)")
+        self.query("""CREATE FUNCTION public.wipe() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+                      BEGIN DELETE FROM public.keep; RETURN true; END $$""")
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n",
+                           "1_a.verify.sql": "SELECT public.wipe();\n"})
+        r = self.up(d)
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1 failed at .*1_a\.verify\.sql:1: 25006: ")
+        self.assertEqual(self.scalar("SELECT count(*) FROM keep"), 5)
+        self.assertFalse(self.table_exists("a"))
+        self.assertEqual(self.versions(), [])
+
+    def test_no_transaction_verify_is_read_only_too(self):
+        self.query("CREATE TABLE keep (id int)")
+        self.query("INSERT INTO keep SELECT generate_series(1, 5)")
+        self.query("""CREATE FUNCTION public.wipe() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+                      BEGIN DELETE FROM public.keep; RETURN true; END $$""")
+        d = self.make_dir({"1_a.sql": "-- migrator:no-transaction\nCREATE TABLE IF NOT EXISTS a (id int);\n",
+                           "1_a.verify.sql": "SELECT public.wipe();\n"})
+        r = self.up(d)
+        self.assertExit(r, 1)
+        self.assertEqual(self.scalar("SELECT count(*) FROM keep"), 5)
+        self.assertEqual(self.versions("applied"), [])
+        self.assertEqual(self.versions("failed"), [1])
+
+
+class Notices(MigratorTestCase):
+    """Part 2: the server's notices are attributed to the migration."""
+
+    def test_notice_names_migration_and_line(self):
+        d = self.make_dir({"1_a.sql": ("CREATE TABLE a (id int);\n"
+                                       "CREATE TABLE IF NOT EXISTS a (id int);\n")})
+        r = self.up(d)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(
+            r, r'^migrator: notice: migration 1 at .*1_a\.sql:2: relation "a" already exists, skipping$')
+
+
+class LostConnection(MigratorTestCase):
+    """Part 10: a lost connection is exit 3, not a failed migration."""
+
+    def _terminate_when_running(self, proc, like):
+        self.wait_for_backend(proc, like)
+        self.assertTrue(self.scalar(
+            "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s "
+            "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE %s", (self.dbname, like)))
+
+    def test_backend_terminated_mid_migration(self):
+        d = self.make_dir({"1_slow.sql": ("CREATE TABLE slow (id int);\n"
+                                          "-- migrator:allow dml\n"
+                                          "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(60); END $$;\n")})
+        proc = self.start_migrator("up", "--dir", d)
+        self._terminate_when_running(proc, "%pg_sleep(60)%")
+        r = self.finish(proc)
+        self.assertExit(r, 3)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection to the server lost at "
+                                   r".*1_slow\.sql:3 .*it was not committed and nothing is recorded")
+        self.assertNoLine(r, r"migration 1 failed")
+        self.assertFalse(self.table_exists("slow"))
+        self.assertExit(self.up(d, "--statement-timeout", "100ms", "--retries", "0"), 1)
+
+    def test_backend_terminated_mid_no_transaction_migration(self):
+        d = self.make_dir({"1_slow.sql": ("-- migrator:no-transaction\n"
+                                          "CREATE TABLE IF NOT EXISTS first (id int);\n"
+                                          "-- migrator:allow dml\n"
+                                          "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(60); END $$;\n")})
+        proc = self.start_migrator("up", "--dir", d)
+        self._terminate_when_running(proc, "%pg_sleep(60)%")
+        r = self.finish(proc)
+        self.assertExit(r, 3)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"no-transaction migration 1: connection to the server "
+                                   r"lost at .*1_slow\.sql:4 .*the statements before it stay committed")
+        self.assertTrue(self.table_exists("first"))
+        self.assertEqual(self.versions("applied"), [])
+
+
+class CommitReplyDropper:
+    """A loopback proxy that forwards to the server, and once it has passed on
+    a COMMIT, cuts both sides without relaying the reply: the COMMIT reached
+    the server, its answer never reached the client."""
+
+    def __init__(self, target_host, target_port):
+        self.target = (target_host, target_port)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.dropped = threading.Event()
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client):
+        server = socket.create_connection(self.target)
+        armed = not self.dropped.is_set()
+        try:
+            while not self.stop.is_set():
+                r, _, _ = select.select([client, server], [], [], 0.5)
+                for s in r:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    if s is client:
+                        server.sendall(data)
+                        if armed and b"COMMIT\x00" in data and not self.dropped.is_set():
+                            self.dropped.set()
+                            time.sleep(0.5)  # the server commits meanwhile
+                            return
+                    else:
+                        client.sendall(data)
+        finally:
+            client.close()
+            server.close()
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+
+
+class LostCommitReply(MigratorTestCase):
+    def test_lost_commit_reply_is_resolved_from_the_history(self):
+        proxy = CommitReplyDropper(self.tcp_host, self.port)
+        self.addCleanup(proxy.close)
+        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.superuser,
+                       sslmode="disable")
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
+        r = self.run_migrator("up", "--dir", d, dsn=dsn)
+        self.assertTrue(proxy.dropped.is_set(), r.describe())
+        self.assertExit(r, 3)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection lost during COMMIT; "
+                                   r"reconnected: it WAS committed and is recorded as applied")
+        self.assertTrue(self.table_exists("a"))
+        self.assertEqual(self.versions("applied"), [1])
+
+
+if __name__ == "__main__":
+    unittest.main()
