@@ -3,9 +3,11 @@
 # test.sh
 #     The test command: install what is missing, build, run every test.
 #
-# Usage: scripts/test.sh [--asan] [--valgrind]
-#     (default)   RelWithDebInfo build in build/, all ctest tests
-#     --asan      Debug build with ASan+UBSan in build-asan/, all ctest tests
+# Usage: scripts/test.sh [--quick | --asan | --valgrind]
+#     (default)   RelWithDebInfo build in build/, all ctest tests; then the
+#                 same suite again on the ASan+UBSan build (what CI runs)
+#     --quick     only the RelWithDebInfo build and its tests
+#     --asan      only the Debug build with ASan+UBSan in build-asan/
 #     --valgrind  build/ as by default; unit tests under ctest's memcheck and
 #                 the programs of the integration tests under valgrind
 #
@@ -18,8 +20,10 @@ set -euo pipefail
 
 usage() {
 	cat >&2 <<-'EOF'
-		usage: scripts/test.sh [--asan] [--valgrind]
-		  --asan      build with ASan+UBSan (build-asan/) and run all tests
+		usage: scripts/test.sh [--quick | --asan | --valgrind]
+		  (none)      all tests on the optimised build, then on the ASan+UBSan build
+		  --quick     all tests on the optimised build only
+		  --asan      all tests on the ASan+UBSan build (build-asan/) only
 		  --valgrind  run the unit tests and the tested programs under valgrind
 	EOF
 	exit 2
@@ -30,6 +34,7 @@ valgrind=0
 for arg in "$@"; do
 	case "$arg" in
 		--asan) asan=1 ;;
+		--quick) ;; # the optimised build: what runs when neither --asan nor --valgrind is given
 		--valgrind) valgrind=1 ;;
 		-h | --help) usage ;;
 		*)
@@ -44,6 +49,15 @@ if [ "$asan" -eq 1 ] && [ "$valgrind" -eq 1 ]; then
 fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The default is what CI runs: the optimised build, then the sanitizers.
+if [ "$#" -eq 0 ]; then
+	status=0
+	scripts/test.sh --quick || status=$?
+	echo "test.sh: the same suite on the ASan+UBSan build" >&2
+	scripts/test.sh --asan || status=$?
+	exit "$status"
+fi
 
 scripts/deps.sh
 
