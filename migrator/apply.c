@@ -339,19 +339,31 @@ static bool
 pin_local(apply_ctx *ctx, const char *schema, db_error *err)
 {
 	char        lt[32], st[32];
-	const char *values[3] = {ctx->role ? ctx->role : "none", lt, st};
+	char       *quoted = NULL;
+	const char *values[4] = {ctx->role ? ctx->role : "none", lt, st, ""};
+	bool        ok;
 
 	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
 	if (ctx->settings.statement_timeout_ms >= 0)
 		snprintf(st, sizeof(st), "%lldms", (long long) ctx->settings.statement_timeout_ms);
 	else
 		snprintf(st, sizeof(st), "%s", ctx->session_statement_timeout ? ctx->session_statement_timeout : "0");
-	return db_run(
-			   ctx->conn,
-			   "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('lock_timeout', $2, true), "
-			   "pg_catalog.set_config('statement_timeout', $3, true)",
-			   3, values, PGRES_TUPLES_OK, NULL, err, NULL) &&
-		   conn_set_search_path(ctx->conn, schema, true, err);
+	if (schema != NULL && schema[0] != '\0')
+	{
+		quoted = PQescapeIdentifier(ctx->conn, schema, strlen(schema));
+		if (quoted == NULL)
+			return conn_set_search_path(ctx->conn, schema, true, err); /* reports why */
+		values[3] = quoted;
+	}
+	/* one round trip: this runs twice in every migration */
+	ok = db_run(
+		ctx->conn,
+		"SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('lock_timeout', $2, true), "
+		"pg_catalog.set_config('statement_timeout', $3, true), "
+		"pg_catalog.set_config('search_path', $4, true)",
+		4, values, PGRES_TUPLES_OK, NULL, err, NULL);
+	PQfreemem(quoted);
+	return ok;
 }
 
 /*
@@ -494,8 +506,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 
 		ok = session_reestablish(ctx, &f.err);
 		in_tx = ok && db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f.err, NULL);
-		ok = in_tx && set_timeouts(ctx->conn, &ctx->settings, true, &f.err) &&
-			 conn_set_search_path(ctx->conn, ctx->conn_opts->schema, true, &f.err);
+		ok = in_tx && pin_local(ctx, ctx->conn_opts->schema, &f.err);
 		for (int i = 0; ok && i < m->script.n_stmts; i++)
 		{
 			f.line = m->script.stmts[i].line;

@@ -234,27 +234,14 @@ history_ensure(PGconn *conn, const history_table *ht)
 	return EXIT_OK;
 }
 
-/* Did the statement change exactly one row?  (err filled when not.) */
-static bool
-one_row(PGresult *res, const char *what, int64_t version, db_error *err)
-{
-	if (strcmp(PQcmdTuples(res), "1") == 0)
-		return true;
-	db_error_clear(err);
-	err->cls = PGERR_OTHER;
-	err->message = xasprintf("the history row of version %lld was not %s (%s rows changed): "
-							 "something else writes the history table",
-							 (long long) version, what, PQcmdTuples(res));
-	return false;
-}
-
 /*
  * A pending version gets a plain INSERT that must insert exactly one row:
  * a concurrent row fails on the primary key, and anything that suppresses
  * the insert fails the count.  Only a 'failed' row is ever updated, and
  * only while it is still 'failed': an applied row is never overwritten.
- * The session user is read with no operator of ours (CVE-2018-1058: the
- * values are built on the client or by pg_catalog alone).
+ * One statement, one round trip: the UPDATE of a failed row, else the
+ * INSERT, and the two counts, which must add up to one.  The session user
+ * is read with no operator of ours (CVE-2018-1058).
  */
 bool
 history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
@@ -278,32 +265,28 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	values[4] = dbuf;
 	values[5] = host;
 	values[6] = failure;
-	sql = xasprintf("UPDATE %s SET name = $2, checksum = $3, status = $4, "
-					"applied_at = pg_catalog.clock_timestamp(), duration_ms = $5::pg_catalog.int8, "
-					"applied_by = pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), failure = $7 "
-					"WHERE version = $1::pg_catalog.int8 AND status = 'failed'",
-					ht->qualified);
-	ok = db_run_ex(conn, sql, 7, values, PGRES_COMMAND_OK, &res, err, NULL, false);
-	free(sql);
-	if (ok && strcmp(PQcmdTuples(res), "0") != 0)
-	{
-		ok = one_row(res, "updated", version, err);
-		PQclear(res);
-		return ok;
-	}
-	PQclear(res);
-	res = NULL;
-	if (!ok)
-		return false;
 	sql = xasprintf(
-		"INSERT INTO %s (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
-		"VALUES ($1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), $5::pg_catalog.int8, "
-		"pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7)",
-		ht->qualified);
-	ok = db_run_ex(conn, sql, 7, values, PGRES_COMMAND_OK, &res, err, NULL, false);
+		"WITH u AS (UPDATE %s SET name = $2, checksum = $3, status = $4, "
+		"  applied_at = pg_catalog.clock_timestamp(), duration_ms = $5::pg_catalog.int8, "
+		"  applied_by = pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), failure = $7 "
+		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' RETURNING 1), "
+		"i AS (INSERT INTO %s (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
+		"  SELECT $1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), $5::pg_catalog.int8, "
+		"  pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7 WHERE NOT EXISTS (SELECT FROM u) "
+		"  RETURNING 1) "
+		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i)",
+		ht->qualified, ht->qualified);
+	ok = db_run_ex(conn, sql, 7, values, PGRES_TUPLES_OK, &res, err, NULL, false);
 	free(sql);
-	if (ok)
-		ok = one_row(res, "inserted", version, err);
+	if (ok && strtoll(PQgetvalue(res, 0, 0), NULL, 10) + strtoll(PQgetvalue(res, 0, 1), NULL, 10) != 1)
+	{
+		db_error_clear(err);
+		err->cls = PGERR_OTHER;
+		err->message = xasprintf("the history row of version %lld was not written (%s updated, %s inserted): "
+								 "something else writes the history table",
+								 (long long) version, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		ok = false;
+	}
 	PQclear(res);
 	return ok;
 }
