@@ -22,6 +22,7 @@
 #include "pgerr.h"
 #include "query.h"
 #include "retry.h"
+#include "statement_index.h"
 
 /* sample blockers from this age of a statement on, this often */
 #define SAMPLE_AFTER_MS 150
@@ -436,7 +437,10 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	for (int i = 0; ok && i < m->script.n_stmts; i++)
 	{
 		f.line = m->script.stmts[i].line;
-		ok = run_statement(ctx, m->path, &m->script.stmts[i], &f.err, &seen);
+		/* a concurrent index build: the indexer's engine, see statement_index.h */
+		ok = statement_index_routed(m, &m->script.stmts[i])
+				 ? statement_index_build(ctx, m, &m->script.stmts[i], &f.err)
+				 : run_statement(ctx, m->path, &m->script.stmts[i], &f.err, &seen);
 		if (ok && !transaction_state_ok(ctx, false, &f))
 		{
 			db_command_uninterruptible(ctx->conn, "rolling back the open transaction", "ROLLBACK");
