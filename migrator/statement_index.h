@@ -18,8 +18,9 @@
  * (bounded by --statement-timeout only), repairs an invalid index of that
  * name (after checking in pg_stat_progress_create_index that nobody is
  * still building it) and drops what a failed build leaves behind.  The
- * statement's own search_path (--schema) is the build's, so an operator
- * class installed there still resolves.
+ * build resolves names in the table's schema, which for an unqualified
+ * table is --schema, the statement's own search_path: an operator class
+ * installed there still resolves.
  *
  * IF NOT EXISTS keeps its meaning for a valid index: it is left alone (a
  * definition that differs is named in a warning); without IF NOT EXISTS
