@@ -23,6 +23,7 @@
 #include "pgerr.h"
 #include "query.h"
 #include "retry.h"
+#include "statement_index.h"
 
 /* sample blockers from this age of a statement on, this often */
 #define SAMPLE_AFTER_MS 150
@@ -627,7 +628,10 @@ run_no_transaction_statements(apply_ctx *ctx, migration *m, failure *f, blocker_
 	for (int i = 0; ok && i < m->script.n_stmts; i++)
 	{
 		f->line = m->script.stmts[i].line;
-		ok = run_statement(ctx, m, &m->script.stmts[i], &f->err, seen);
+		/* a concurrent index build: the indexer's engine, see statement_index.h */
+		ok = statement_index_routed(m, &m->script.stmts[i])
+				 ? statement_index_build(ctx, m, &m->script.stmts[i], &f->err)
+				 : run_statement(ctx, m, &m->script.stmts[i], &f->err, seen);
 		if (ok && !transaction_state_ok(ctx, false, f))
 		{
 			db_command_uninterruptible(ctx->conn, "rolling back the open transaction", "ROLLBACK");
