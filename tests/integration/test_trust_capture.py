@@ -704,6 +704,33 @@ class PlantedOverloadsTest(TrustTestCase):
         mig("repair --forget-missing", "repair", "--forget-missing")
         mig("check (after repair)", "check")
 
+        # a failed no-transaction migration is recorded as failed, then run again;
+        # a failed verify rolls back
+        with open(os.path.join(mdir, "5_later.sql"), "w") as f:
+            f.write("-- migrator:no-transaction\n"
+                    "ALTER TABLE widgets ADD COLUMN IF NOT EXISTS five integer;\n"
+                    "ALTER TABLE later ADD COLUMN IF NOT EXISTS x integer;\n")
+        mig("up (no-transaction fails)", "up", "--retries", "0", expect=1)
+        mig("status (failed)", "status")
+        mig("check (failed)", "check", expect=5)
+        self.sql("CREATE TABLE app.later (id bigint)")
+        mig("up (failed one again)", "up")
+        # a migration that (wrongly, past lint's reach) resets the session: the
+        # search_path falls back to the database's default, "app"
+        with open(os.path.join(mdir, "7_reset.sql"), "w") as f:
+            f.write("DO $$ BEGIN EXECUTE 'RESET ' || 'ALL'; END $$;\n")
+        with open(os.path.join(mdir, "8_after_reset.sql"), "w") as f:
+            f.write("CREATE TABLE after_reset (id bigint);\n")
+        mig("up (a migration runs RESET ALL)", "up")
+        with open(os.path.join(mdir, "9_six.sql"), "w") as f:
+            f.write("CREATE TABLE six (id bigint);\n")
+        with open(os.path.join(mdir, "9_six.verify.sql"), "w") as f:
+            f.write("SELECT pg_catalog.to_regclass('six') IS NULL;\n")
+        mig("up (verify fails)", "up", expect=1)
+        os.unlink(os.path.join(mdir, "9_six.sql"))
+        os.unlink(os.path.join(mdir, "9_six.verify.sql"))
+        mig("check (end)", "check")
+
         # adoption: --version, --from dbmate (same name as ours), --from flyway
         bdir = self.make_dir({"1_a.sql": "CREATE TABLE adopted_a (id bigint);\n",
                               "2_b.sql": "CREATE TABLE adopted_b (id bigint);\n"})
@@ -719,12 +746,25 @@ class PlantedOverloadsTest(TrustTestCase):
                  "success boolean NOT NULL); INSERT INTO app.flyway_schema_history VALUES (1, '1', true), (2, '2', true)")
         base("baseline --from flyway", "baseline", "--from", "flyway", "--history-table", "hist_flyway")
         base("check after baseline", "check")
+        # golang-migrate's table has our table's name too: another schema (the
+        # database's default search_path still has "app" on it)
+        self.sql("CREATE SCHEMA app2; CREATE TABLE app2.schema_migrations (version bigint NOT NULL PRIMARY KEY, "
+                 "dirty boolean NOT NULL); INSERT INTO app2.schema_migrations VALUES (2, false)")
+        note("migrator baseline --from golang-migrate",
+             self.run_migrator("baseline", "--from", "golang-migrate", "-d", bdir, "--schema", "app2"), 0)
+        note("migrator status (app2)", self.run_migrator("status", "-d", bdir, "--schema", "app2"), 0)
 
         print("ran: " + "; ".join("%s -> %r" % r for r in runs))
 
+        # nothing of mallory's ran
+        if captured:
+            self.fail("planted code ran, or a command did not do what it should:\n"
+                      + "\n".join("== %s\n%s" % c for c in captured))
+        self.assertEqual(self.traces(), self.clean_traces())
+
         # user SQL still resolves in the schema
         self.assertEqual(self.sql(
-            "SELECT version FROM app.tk_history WHERE status = 'applied' ORDER BY version"), [(1,), (3,), (4,)])
+            "SELECT version FROM app.tk_history WHERE status = 'applied' ORDER BY version"), [(1,), (3,), (4,), (5,), (7,), (8,)])
         self.assertEqual(self.sql(
             "SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = 'app.widgets'::pg_catalog.regclass "
             "AND attname IN ('note')"), [(1,)])
@@ -744,11 +784,6 @@ class PlantedOverloadsTest(TrustTestCase):
         self.assertTrue(self.sql("SELECT indisvalid FROM pg_catalog.pg_index "
                                  "WHERE indexrelid = 'app.widgets_repair_idx'::pg_catalog.regclass")[0][0])
 
-        # and nothing of mallory's ran
-        if captured:
-            self.fail("planted code ran, or a command did not do what it should:\n"
-                      + "\n".join("== %s\n%s" % c for c in captured))
-        self.assertEqual(self.traces(), self.clean_traces())
 
 
 # ---------------------------------------------------------------------------
@@ -803,7 +838,7 @@ class HostileHistoryTableTest(TrustTestCase):
                                        "CREATE POLICY p ON app.hist_our_policy USING (app.tk_hit())"],
              r"row.level security|polic"),
         ]
-        failures = []
+        failures = self.failures = []
         for table, mallory_sql, our_sql, why in cases:
             for stmt in our_sql or []:
                 self.sql(stmt)
@@ -837,3 +872,18 @@ class HostileHistoryTableTest(TrustTestCase):
                     self.assertFalse(problems, "\n".join(problems) + "\n" + r.describe())
         if failures:
             print("\nhostile history tables not refused:\n" + "\n".join(failures))
+
+    def test_foreign_table_of_another_role_is_not_imported(self):
+        """baseline --from dbmate renames dbmate's table (it writes it) and
+        records what it says: one that mallory owns, with versions she
+        forged, is refused, not adopted."""
+        mdir = self.make_dir({"1_widgets.sql": self.MIGRATION, "2_more.sql": "CREATE TABLE more (id bigint);\n"})
+        self.as_mallory("CREATE TABLE app.schema_migrations (version varchar(255) PRIMARY KEY); "
+                        "INSERT INTO app.schema_migrations VALUES ('1'), ('2')")
+        r = self.run_migrator("baseline", "--from", "dbmate", "-d", mdir, "--schema", SCHEMA)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"(?m)^migrator: error: .*schema_migrations.*(own)")
+        self.assertEqual(self.sql("SELECT c.relname, r.rolname FROM pg_catalog.pg_class c "
+                                  "JOIN pg_catalog.pg_roles r ON r.oid = c.relowner "
+                                  "WHERE c.relnamespace = 'app'::pg_catalog.regnamespace AND c.relkind = 'r' "
+                                  "ORDER BY 1"), [("schema_migrations", MALLORY)])
