@@ -875,6 +875,44 @@ class HostileHistoryTableTest(TrustTestCase):
         if failures:
             print("\nhostile history tables not refused:\n" + "\n".join(failures))
 
+    def test_trigger_added_while_the_migrator_runs_never_fires(self):
+        """The history table is ours and clean when the run starts, but
+        GRANT ALL (TRIGGER included, as "GRANT ALL ON ALL TABLES IN SCHEMA"
+        gives) let mallory add a trigger in a transaction she commits only
+        once the migrator waits for the table.  A check made before the
+        insert's transaction, or without a lock that CREATE TRIGGER
+        conflicts with, passes; the trigger would then run as the migrator."""
+        mdir = self.make_dir({"1_widgets.sql": self.MIGRATION})
+        self.evil_function("tk_trigger_hit", returns="trigger", ret="NEW")
+        self.sql("CREATE TABLE app.hist_race " + self.SHAPE)
+        self.sql("GRANT ALL ON app.hist_race TO mallory")
+        mallory = self.connect(autocommit=False, options="-c search_path=")
+        cur = mallory.cursor()
+        cur.execute("SET ROLE mallory")
+        cur.execute("CREATE TRIGGER t AFTER INSERT OR UPDATE ON app.hist_race "
+                    "FOR EACH ROW EXECUTE FUNCTION app.tk_trigger_hit()")
+        proc = self.start_migrator("up", "-d", mdir, "--schema", SCHEMA, "--history-table", "hist_race",
+                                   "--lock-timeout", "30s")
+        deadline = time.monotonic() + DEADLINE
+        waiting = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            waiting = self.sql(
+                "SELECT count(*) > 0 FROM pg_catalog.pg_locks WHERE NOT granted "
+                "AND relation = 'app.hist_race'::pg_catalog.regclass")[0][0]
+            if waiting:
+                break
+            time.sleep(0.05)
+        mallory.commit()  # the trigger exists from now on
+        r = self.finish(proc, timeout=DEADLINE)
+        t = self.traces()
+        if t != self.clean_traces():
+            self.fail("the trigger ran as the migrator (it waited for the table: %s)\n%s\n%s"
+                      % (waiting, self.describe_traces(t), r.describe()))
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"(?m)^migrator: error: .*hist_race.*(trigger|privilege|grant)")
+        self.assertIsNone(self.sql("SELECT pg_catalog.to_regclass('app.widgets')")[0][0])
+        self.assertEqual(self.sql("SELECT count(*) FROM app.hist_race"), [(0,)])
+
     def test_foreign_table_of_another_role_is_not_imported(self):
         """baseline --from dbmate renames dbmate's table (it writes it) and
         records what it says: one that mallory owns, with versions she
