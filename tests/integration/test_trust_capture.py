@@ -840,7 +840,7 @@ class HostileHistoryTableTest(TrustTestCase):
                                        "CREATE POLICY p ON app.hist_our_policy USING (app.tk_hit())"],
              r"row.level security|polic"),
         ]
-        failures = self.failures = []
+        failures = []
         for table, mallory_sql, our_sql, why in cases:
             for stmt in our_sql or []:
                 self.sql(stmt)
