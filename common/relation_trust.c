@@ -27,7 +27,11 @@ static const char trust_sql[] =
 	"         WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN'::pg_catalog.name), "
 	"       c.relrowsecurity OR c.relforcerowsecurity "
 	"         OR EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), "
-	"       EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid OR i.inhrelid = c.oid) "
+	"       EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid OR i.inhrelid = c.oid), "
+	"       (SELECT pg_catalog.string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+	"               ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, ', ') "
+	"          FROM pg_catalog.aclexplode(c.relacl) a "
+	"         WHERE a.privilege_type = 'TRIGGER' AND a.grantee <> c.relowner) "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2";
 
@@ -75,6 +79,12 @@ relation_trust_check(PGconn *conn, const char *schema, const char *rel, const ch
 	else if (strcmp(PQgetvalue(res, 0, 5), "t") == 0)
 		rc = refuse(display, "it has row-level security or policies",
 					"disable row level security and drop its policies");
+	else if (!PQgetisnull(res, 0, 7))
+	{
+		/* checked once at the start, so no one else may add one during the run */
+		why = xasprintf("other roles may add triggers to it (TRIGGER granted to %s)", PQgetvalue(res, 0, 7));
+		rc = refuse(display, why, "revoke TRIGGER on it from every role but its owner");
+	}
 	else if (strcmp(PQgetvalue(res, 0, 6), "t") == 0)
 		rc = refuse(display, "it has an inheritance parent or children",
 					"use a plain table (choose another --history-table)");

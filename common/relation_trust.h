@@ -10,7 +10,9 @@
  * whoever writes or reads the table: the migrator's role.  The search_path
  * cannot help there.  So a table the tools write must be owned by the
  * current role (the one after --role) and carry no trigger, rule, policy,
- * row-level security or inheritance.
+ * row-level security or inheritance; and no other role may hold TRIGGER on
+ * it, since only the owner can add rules and policies, and so nothing can
+ * be armed between this check and the run's writes.
  *
  * common/relation_trust.h
  *
