@@ -3,8 +3,13 @@
  * migration_files.h
  *	  The migrations directory: names, versions, verify files, directives.
  *
- * Only *.sql files directly in the directory count; hidden files and
- * anything else are ignored.  A migration is <version>_<name>.sql, version a
+ * Only *.sql entries directly in the directory count; hidden files and
+ * anything else are ignored.  Every *.sql entry must be a regular file (or
+ * a symbolic link to one) that can be read: a dangling link, a directory,
+ * FIFO, socket or device, an unreadable file or one that vanishes between
+ * the scan and the read fails the load, path named; nothing that looks like
+ * a migration is ever skipped.  Each file is read once, and the bytes read
+ * are the ones checksummed, parsed and applied.  A migration is <version>_<name>.sql, version a
  * positive 64-bit integer written in decimal (leading zeros allowed, so
  * "0109" is version 109 and clashes with "109"), name of letters, digits,
  * '_' and '-'.  <version>_<name>.verify.sql is the verify file of the
@@ -35,10 +40,11 @@
 typedef struct migration
 {
 	int64_t version;
-	char   *name;   /* "call_log_timestamps" */
-	char   *stem;   /* "109_call_log_timestamps" */
-	char   *path;   /* "<dir>/109_call_log_timestamps.sql" */
-	char   *source; /* the file's text */
+	char   *name;         /* "call_log_timestamps" */
+	char   *stem;         /* "109_call_log_timestamps" */
+	char   *path;         /* "<dir>/109_call_log_timestamps.sql" */
+	bool    path_is_link; /* a symbolic link when scanned: followed */
+	char   *source;       /* the file's text */
 	char    checksum[CHECKSUM_HEX_LEN + 1];
 	bool    no_transaction;   /* -- migrator:no-transaction */
 	bool    allow_dml;        /* -- migrator:allow-dml */
@@ -46,6 +52,7 @@ typedef struct migration
 	int     n_required_indexes;
 	char   *verify_path; /* NULL when there is no verify file */
 	char   *verify_source;
+	bool    verify_is_link;
 	/* filled by migration_parse() */
 	bool       parsed;
 	sql_script script;
@@ -60,7 +67,8 @@ typedef struct migration_set
 
 /*
  * Read dir.  Returns EXIT_OK and fills *out, or EXIT_USAGE after logging
- * every problem found (unreadable directory or file, a name that does not
+ * every problem found (unreadable directory or file, a *.sql entry that is
+ * not a regular file, a name that does not
  * match, a zero or too large version, duplicate versions, a verify file
  * without its migration, an empty file, an unknown directive).  Reads no
  * database.
