@@ -532,9 +532,44 @@ log_parse_error(const char *path, const sql_parse_error *err)
 }
 
 int
+migration_parse_verify(migration *m)
+{
+	sql_parse_error err = {0};
+
+	if (m->verify_source == NULL || m->verify_parsed)
+		return EXIT_OK;
+	if (!sql_parse_script(m->verify_source, &m->verify_script, &err))
+	{
+		log_parse_error(m->verify_path, &err);
+		sql_parse_error_free(&err);
+		return EXIT_USAGE;
+	}
+	if (m->verify_script.n_stmts == 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement", m->verify_path);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < m->verify_script.n_stmts; i++)
+	{
+		const sql_statement *st = &m->verify_script.stmts[i];
+
+		if (strcmp(st->kind, "SelectStmt") != 0)
+		{
+			log_event(LOG_LEVEL_ERROR, "invalid_verify", NULL,
+					  "%s:%d:%d: a verify file may hold only SELECT statements (found %s)", m->verify_path,
+					  st->line, st->column, st->kind);
+			return EXIT_USAGE;
+		}
+	}
+	m->verify_parsed = true;
+	return EXIT_OK;
+}
+
+int
 migration_parse(migration *m)
 {
 	sql_parse_error err = {0};
+	int             rc;
 
 	if (m->parsed)
 		return EXIT_OK;
@@ -549,33 +584,9 @@ migration_parse(migration *m)
 		log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement", m->path);
 		return EXIT_USAGE;
 	}
-	if (m->verify_source)
-	{
-		if (!sql_parse_script(m->verify_source, &m->verify_script, &err))
-		{
-			log_parse_error(m->verify_path, &err);
-			sql_parse_error_free(&err);
-			return EXIT_USAGE;
-		}
-		if (m->verify_script.n_stmts == 0)
-		{
-			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement",
-					  m->verify_path);
-			return EXIT_USAGE;
-		}
-		for (int i = 0; i < m->verify_script.n_stmts; i++)
-		{
-			const sql_statement *st = &m->verify_script.stmts[i];
-
-			if (strcmp(st->kind, "SelectStmt") != 0)
-			{
-				log_event(LOG_LEVEL_ERROR, "invalid_verify", NULL,
-						  "%s:%d:%d: a verify file may hold only SELECT statements (found %s)",
-						  m->verify_path, st->line, st->column, st->kind);
-				return EXIT_USAGE;
-			}
-		}
-	}
+	rc = migration_parse_verify(m);
+	if (rc != EXIT_OK)
+		return rc;
 	m->parsed = true;
 	return EXIT_OK;
 }

@@ -55,6 +55,7 @@ typedef struct migration
 	bool    verify_is_link;
 	/* filled by migration_parse() */
 	bool       parsed;
+	bool       verify_parsed; /* migration_parse_verify() */
 	sql_script script;
 	sql_script verify_script;
 } migration;
@@ -82,6 +83,13 @@ int migration_set_load(const char *dir, migration_set *out);
  * statement that is not a SELECT.
  */
 int migration_parse(migration *m);
+
+/*
+ * Parse only m's verify file (for baseline, which runs the verify of
+ * migrations it never runs).  EXIT_OK when there is none.  Same errors as
+ * migration_parse.
+ */
+int migration_parse_verify(migration *m);
 
 /* Find a version; NULL if absent. */
 migration *migration_set_find(const migration_set *set, int64_t version);
