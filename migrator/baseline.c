@@ -422,24 +422,22 @@ baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const 
 		rc = read_tool_versions(conn, ht->schema, ti, &versions, &n_versions, &tool_table);
 		if (rc != EXIT_OK)
 			goto done;
+		/* golang-migrate keeps one version, everything up to it applied (below) */
+		for (int i = 0; i < n_versions; i++)
+			if (migration_set_find(files, versions[i]) == NULL)
+			{
+				log_event(
+					LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
+					"%s applied version %lld but \"%s\" has no file for it (database %s); add it (renamed to <version>_<name>.sql) before adopting",
+					tools[ti].name, (long long) versions[i], o->dir, o->target);
+				rc = EXIT_HISTORY_MISMATCH;
+			}
+		if (rc != EXIT_OK)
+			goto done;
 		if (from == BASELINE_GOLANG_MIGRATE)
 		{
 			version = n_versions > 0 ? versions[0] : 0;
-			n_versions = 0; /* everything up to it, below */
-		}
-		else
-		{
-			for (int i = 0; i < n_versions; i++)
-				if (migration_set_find(files, versions[i]) == NULL)
-				{
-					log_event(
-						LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
-						"%s applied version %lld but \"%s\" has no file for it; add it (renamed to <version>_<name>.sql) before adopting",
-						tools[ti].name, (long long) versions[i], o->dir);
-					rc = EXIT_HISTORY_MISMATCH;
-				}
-			if (rc != EXIT_OK)
-				goto done;
+			n_versions = 0;
 		}
 	}
 

@@ -130,15 +130,17 @@ check_entry(const char *path, bool *is_link, char **why)
 		*is_link = true;
 		if (stat(path, &st) != 0)
 		{
+			int     stat_errno = errno;
 			char    target[1024];
 			ssize_t n = readlink(path, target, sizeof(target) - 1);
 
 			if (n < 0)
 				n = 0;
 			target[n] = '\0';
-			*why = errno == ENOENT || errno == ELOOP
-					   ? xasprintf("dangling symbolic link (to \"%s\", which does not exist)", target)
-					   : xasprintf("symbolic link to \"%s\": %s", target, strerror(errno));
+			if (stat_errno == ENOENT)
+				*why = xasprintf("dangling symbolic link (to \"%s\", which does not exist)", target);
+			else
+				*why = xasprintf("symbolic link to \"%s\": %s", target, strerror(stat_errno));
 			return false;
 		}
 	}

@@ -216,6 +216,18 @@ class BaselineVerifyTest(AdoptionTestCase):
         self.assertEqual(self.baseline_notes(),
                          [(20230101000000, "from dbmate; verify skipped (--skip-verify)")])
 
+    def test_from_golang_migrate_version_without_a_file(self):
+        # golang-migrate's one version must be a file's, as every import's are
+        d = self.make_dir({"1_users.sql": FILES["1_users.sql"], "3_orders.sql": FILES["3_orders.sql"]})
+        self.query("CREATE TABLE schema_migrations (version bigint NOT NULL, dirty boolean NOT NULL)")
+        self.query("INSERT INTO schema_migrations VALUES (2, false)")
+        r = self.migrator("baseline", "--from", "golang-migrate", "--dir", d)
+        self.assertExit(r, 6)
+        self.assertLastLineMatches(r, r'golang-migrate applied version 2 but "%s" has no file for it '
+                                      r'\(database %s\)' % (re.escape(d), self.target_re()))
+        self.assertEqual(self.query("SELECT version, dirty FROM schema_migrations"), [(2, False)])
+        self.assertFalse(self.table_exists("schema_migrations_golang_migrate"))
+
     def test_history_table_of_the_first_shape_is_upgraded(self):
         # the history as the first release created it: no baseline column
         self.query("CREATE TABLE schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, "
