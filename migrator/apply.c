@@ -24,6 +24,7 @@
 #include "query.h"
 #include "retry.h"
 #include "statement_index.h"
+#include "verify.h"
 
 /* sample blockers from this age of a statement on, this often */
 #define SAMPLE_AFTER_MS 150
@@ -160,46 +161,36 @@ run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_er
 }
 
 /*
- * Run the verify statements.  Each must return at least one row and every
- * first-column value must be boolean true.  Returns true when they all hold;
- * otherwise fills f (a server error in f->err, anything else in
- * f->verify_problem).
+ * Run the verify statements, read-only (verify.h has the rules).  Returns
+ * true when they all hold; otherwise fills f (a server error in f->err,
+ * anything else in f->verify_problem).  A no-transaction migration's verify
+ * gets a read-only transaction of its own, rolled back.
  */
 static bool
 run_verify(apply_ctx *ctx, migration *m, failure *f)
 {
-	for (int i = 0; i < m->verify_script.n_stmts; i++)
-	{
-		const sql_statement *st = &m->verify_script.stmts[i];
-		PGresult            *res;
-		char                *problem = NULL;
+	verify_failure vf;
+	bool           own_tx = PQtransactionStatus(ctx->conn) == PQTRANS_IDLE;
+	bool           ok;
 
-		f->path = m->verify_path;
-		f->line = st->line;
-		if (!db_run(ctx->conn, st->text, 0, NULL, PGRES_TUPLES_OK, &res, &f->err, NULL))
-			return false;
-		if (PQntuples(res) == 0)
-			problem = xstrdup("verify query returned no rows");
-		else if (PQftype(res, 0) != 16 /* BOOLOID */)
-			problem = xstrdup("verify query must return a boolean first column");
-		else
-		{
-			for (int r = 0; r < PQntuples(res) && problem == NULL; r++)
-			{
-				if (PQgetisnull(res, r, 0))
-					problem = xasprintf("verify query returned null in row %d", r + 1);
-				else if (strcmp(PQgetvalue(res, r, 0), "t") != 0)
-					problem = xasprintf("verify query returned false in row %d", r + 1);
-			}
-		}
-		PQclear(res);
-		if (problem)
-		{
-			f->verify_problem = problem;
-			return false;
-		}
+	f->path = m->verify_path;
+	f->line = m->verify_script.n_stmts > 0 ? m->verify_script.stmts[0].line : 0;
+	if (own_tx && !db_run(ctx->conn, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL))
+		return false;
+	ok = verify_run(ctx->conn, m, ctx->conn_opts->schema, &vf);
+	if (own_tx && PQstatus(ctx->conn) == CONNECTION_OK)
+		db_command_uninterruptible(ctx->conn, "ending the verify transaction", "ROLLBACK");
+	if (!ok)
+	{
+		f->line = vf.line;
+		db_error_clear(&f->err);
+		f->err = vf.err; /* moved */
+		memset(&vf.err, 0, sizeof(vf.err));
+		f->verify_problem = vf.problem;
+		vf.problem = NULL;
 	}
-	return true;
+	verify_failure_clear(&vf);
+	return ok;
 }
 
 static void
@@ -406,15 +397,12 @@ record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
 						monotonic_ms() - start, NULL, &f->err))
 		return false;
-	if (m->verify_script.n_stmts > 0)
-	{
-		/* read-only from here to COMMIT: a verify file cannot change anything */
-		if (!db_run(ctx->conn, "SELECT pg_catalog.set_config('transaction_read_only', 'on', true)", 0, NULL,
-					PGRES_TUPLES_OK, NULL, &f->err, NULL) ||
-			!pin_local(ctx, ctx->conn_opts->schema, &f->err) || !run_verify(ctx, m, f) ||
-			!pin_local(ctx, NULL, &f->err))
-			return false;
-	}
+	/*
+	 * The verify file runs read-only in a savepoint that is rolled back
+	 * (verify.h): it cannot change anything, nor leave a setting behind.
+	 */
+	if (m->verify_script.n_stmts > 0 && !run_verify(ctx, m, f))
+		return false;
 	f->path = m->path;
 	return confirm_run_lock(ctx, f);
 }

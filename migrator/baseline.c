@@ -20,6 +20,7 @@
 #include "memory.h"
 #include "pgerr.h"
 #include "query.h"
+#include "verify.h"
 
 static const struct
 {
@@ -219,42 +220,188 @@ contains(const int64_t *v, int n, int64_t x)
 	return false;
 }
 
-int
-baseline_run(PGconn *conn, const history_table *ht, const migration_set *files, baseline_source from,
-			 int64_t version, const char *dir)
+/* Refuse a history that already has rows.  EXIT_OK when it is empty. */
+static int
+refuse_nonempty(PGconn *conn, const history_table *ht)
 {
-	int           ti = tool_index(from);
-	history_shape shape;
-	char         *found = NULL;
-	int64_t      *versions = NULL;
-	int           n_versions = 0;
-	char         *tool_table = NULL;
-	bool          rename_ours = false;
-	bool         *take = NULL;
-	int           n_take = 0;
-	int           rc;
-	db_error      err = {0};
+	history h;
+	int     rc = history_load(conn, ht, &h);
 
+	if (rc == EXIT_OK && h.n > 0)
+	{
+		log_event(
+			LOG_LEVEL_ERROR, "baseline_refused", NULL,
+			"the history \"%s\" already has %d row%s: baseline only adopts a database with an empty history",
+			ht->display, h.n, h.n == 1 ? "" : "s");
+		rc = EXIT_USAGE;
+	}
+	history_free(&h);
+	return rc;
+}
+
+static bool
+skipped(const baseline_options *o, int64_t version)
+{
+	return o->no_verify || contains(o->skip_verify, o->n_skip_verify, version);
+}
+
+/*
+ * Every --skip-verify names a migration being recorded that has a verify
+ * file: a skip that excuses nothing is a typo, and would be recorded as a
+ * lie.  EXIT_OK or EXIT_USAGE after logging.
+ */
+static int
+check_skips(const migration_set *files, const bool *take, const baseline_options *o)
+{
+	int rc = EXIT_OK;
+
+	for (int i = 0; i < o->n_skip_verify; i++)
+	{
+		const migration *m = migration_set_find(files, o->skip_verify[i]);
+		bool             taken = m != NULL && take[m - files->items];
+
+		if (!taken || m->verify_path == NULL)
+		{
+			log_event(LOG_LEVEL_ERROR, "invalid_skip_verify", NULL, "--skip-verify %lld: %s",
+					  (long long) o->skip_verify[i],
+					  m == NULL ? "no migration file has that version"
+					  : !taken  ? "that migration is not among those this baseline records"
+								: "that migration has no verify file");
+			rc = EXIT_USAGE;
+		}
+	}
+	return rc;
+}
+
+/*
+ * Run the verify files of the migrations to record, read-only, in one
+ * transaction that is rolled back: checking the schema changes nothing.
+ * Every failure is logged; the last line names the first.  Returns EXIT_OK,
+ * EXIT_USAGE (a verify file does not parse), EXIT_CHANGE_FAILED (a verify
+ * failed) or EXIT_UNREACHABLE.
+ */
+static int
+run_verifies(PGconn *conn, migration_set *files, const bool *take, const baseline_options *o)
+{
+	char        lt[32];
+	const char *values[1] = {lt};
+	int         n_failed = 0, n_run = 0;
+	char       *first = NULL;
+	int         rc = EXIT_OK;
+	db_error    err = {0};
+
+	for (int i = 0; i < files->n; i++)
+		if (take[i] && !skipped(o, files->items[i].version) &&
+			migration_parse_verify(&files->items[i]) != EXIT_OK)
+			rc = EXIT_USAGE;
+	if (rc != EXIT_OK)
+		return rc;
+	snprintf(lt, sizeof(lt), "%lldms", (long long) o->lock_timeout_ms);
+	if (!db_command(conn, "starting the verify transaction", "BEGIN READ ONLY"))
+		return EXIT_UNREACHABLE;
+	if (!db_run(conn, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, values, PGRES_TUPLES_OK,
+				NULL, &err, NULL))
+	{
+		log_error("setting lock_timeout: %s", err.message);
+		rc = EXIT_CHANGE_FAILED;
+	}
+	for (int i = 0; rc == EXIT_OK && i < files->n; i++)
+	{
+		migration     *m = &files->items[i];
+		verify_failure f;
+		char          *why;
+
+		if (!take[i] || m->verify_path == NULL || skipped(o, m->version))
+			continue;
+		n_run++;
+		if (verify_run(conn, m, o->schema, &f))
+		{
+			log_event(LOG_LEVEL_INFO, "baseline_verified", NULL, "verify of migration %lld holds (%s)",
+					  (long long) m->version, m->verify_path);
+			continue;
+		}
+		why = verify_failure_describe(&f);
+		log_event(LOG_LEVEL_ERROR, "baseline_verify_failed", NULL,
+				  "verify of migration %lld failed at %s:%d: %s", (long long) m->version, f.path, f.line,
+				  why);
+		if (first == NULL)
+			first =
+				xasprintf("migration %lld failed at %s:%d: %s", (long long) m->version, f.path, f.line, why);
+		n_failed++;
+		if (f.err.cls == PGERR_CONNECTION_LOST || f.err.cls == PGERR_CANCELED_BY_US)
+			rc = f.err.cls == PGERR_CONNECTION_LOST ? EXIT_UNREACHABLE : EXIT_CHANGE_FAILED;
+		free(why);
+		verify_failure_clear(&f);
+	}
+	if (PQstatus(conn) == CONNECTION_OK)
+		db_command_uninterruptible(conn, "ending the verify transaction", "ROLLBACK");
+	if (n_failed > 0)
+	{
+		log_event(
+			LOG_LEVEL_ERROR, "baseline_refused", NULL,
+			"baseline refused, nothing recorded: the verify of %s%s; the database does not hold what the files say (wrong database or version?), or pass --skip-verify VERSION for a check that no longer holds by design",
+			first, n_failed > 1 ? " (and more, above)" : "");
+		if (rc == EXIT_OK)
+			rc = EXIT_CHANGE_FAILED;
+	}
+	else if (rc == EXIT_OK)
+		log_event(LOG_LEVEL_INFO, "baseline_verify_done", NULL, "%d verify file%s hold%s", n_run,
+				  n_run == 1 ? "" : "s", n_run == 1 ? "s" : "");
+	free(first);
+	db_error_clear(&err);
+	return rc;
+}
+
+/* What the "baseline" column says of one recorded row; caller frees. */
+static char *
+baseline_note(const migration *m, const baseline_options *o, int ti)
+{
+	char        source[64];
+	const char *verify = m->verify_path == NULL ? "no verify file"
+						 : o->no_verify         ? "verify skipped (--no-verify)"
+						 : contains(o->skip_verify, o->n_skip_verify, m->version)
+							 ? "verify skipped (--skip-verify)"
+							 : "verify passed";
+
+	if (ti >= 0)
+		snprintf(source, sizeof(source), "from %s", tools[ti].name);
+	else
+		snprintf(source, sizeof(source), "--version %lld", (long long) o->version);
+	return xasprintf("%s; %s", source, verify);
+}
+
+int
+baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const baseline_options *o)
+{
+	int             ti = tool_index(o->from);
+	baseline_source from = o->from;
+	int64_t         version = o->version;
+	history_shape   shape;
+	char           *found = NULL;
+	int64_t        *versions = NULL;
+	int             n_versions = 0;
+	char           *tool_table = NULL;
+	bool            rename_ours = false;
+	bool           *take = NULL;
+	int             n_take = 0;
+	int             n_skipped = 0;
+	int             rc;
+	db_error        err = {0};
+
+	if (from == BASELINE_VERSION && migration_set_find(files, version) == NULL)
+	{
+		/* a version without a file is a typo more often than a plan */
+		log_event(
+			LOG_LEVEL_ERROR, "invalid_baseline_version", NULL,
+			"--version %lld: no migration file in \"%s\" has that version; give the version of the last file the database has applied",
+			(long long) version, o->dir);
+		return EXIT_USAGE;
+	}
 	rc = history_inspect(conn, ht, &shape, &found);
 	if (rc != EXIT_OK)
 		goto done;
-	if (shape == HISTORY_OURS)
-	{
-		history h;
-
-		rc = history_load(conn, ht, &h);
-		if (rc == EXIT_OK && h.n > 0)
-		{
-			log_event(
-				LOG_LEVEL_ERROR, "baseline_refused", NULL,
-				"the history \"%s\" already has %d row%s: baseline only adopts a database with an empty history",
-				ht->display, h.n, h.n == 1 ? "" : "s");
-			rc = EXIT_USAGE;
-		}
-		history_free(&h);
-		if (rc != EXIT_OK)
-			goto done;
-	}
+	if (shape == HISTORY_OURS && (rc = refuse_nonempty(conn, ht)) != EXIT_OK)
+		goto done;
 	else if (shape == HISTORY_FOREIGN)
 	{
 		/* only the tool we import from may sit under our table's name */
@@ -275,24 +422,22 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files, 
 		rc = read_tool_versions(conn, ht->schema, ti, &versions, &n_versions, &tool_table);
 		if (rc != EXIT_OK)
 			goto done;
+		/* golang-migrate keeps one version, everything up to it applied (below) */
+		for (int i = 0; i < n_versions; i++)
+			if (migration_set_find(files, versions[i]) == NULL)
+			{
+				log_event(
+					LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
+					"%s applied version %lld but \"%s\" has no file for it (database %s); add it (renamed to <version>_<name>.sql) before adopting",
+					tools[ti].name, (long long) versions[i], o->dir, o->target);
+				rc = EXIT_HISTORY_MISMATCH;
+			}
+		if (rc != EXIT_OK)
+			goto done;
 		if (from == BASELINE_GOLANG_MIGRATE)
 		{
 			version = n_versions > 0 ? versions[0] : 0;
-			n_versions = 0; /* everything up to it, below */
-		}
-		else
-		{
-			for (int i = 0; i < n_versions; i++)
-				if (migration_set_find(files, versions[i]) == NULL)
-				{
-					log_event(
-						LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
-						"%s applied version %lld but \"%s\" has no file for it; add it (renamed to <version>_<name>.sql) before adopting",
-						tools[ti].name, (long long) versions[i], dir);
-					rc = EXIT_HISTORY_MISMATCH;
-				}
-			if (rc != EXIT_OK)
-				goto done;
+			n_versions = 0;
 		}
 	}
 
@@ -305,20 +450,28 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files, 
 					  ? v <= version
 					  : contains(versions, n_versions, v);
 		n_take += take[i];
+		n_skipped += take[i] && files->items[i].verify_path != NULL && skipped(o, v);
 	}
 	if (n_take == 0)
 	{
 		log_event(LOG_LEVEL_ERROR, "baseline_empty", NULL,
-				  "nothing to baseline: no migration file in \"%s\" %s", dir,
+				  "nothing to baseline: no migration file in \"%s\" %s", o->dir,
 				  from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE
 					  ? "has a version up to the one given"
 					  : "matches an applied version");
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	if (from == BASELINE_VERSION && migration_set_find(files, version) == NULL)
-		log_warning("version %lld has no file; baselining the %d file%s below it", (long long) version,
-					n_take, n_take == 1 ? "" : "s");
+	if ((rc = check_skips(files, take, o)) != EXIT_OK)
+		goto done;
+
+	/* the schema must hold what the files say before we say they ran */
+	if (o->no_verify && n_skipped > 0)
+		log_warning(
+			"--no-verify: recording %d migration%s without running %d verify file%s; the history will say so",
+			n_take, n_take == 1 ? "" : "s", n_skipped, n_skipped == 1 ? "" : "s");
+	if ((rc = run_verifies(conn, files, take, o)) != EXIT_OK)
+		goto done;
 
 	/* one transaction: rename theirs, create ours, record: all or nothing */
 	if (!db_command(conn, "starting the baseline", "BEGIN"))
@@ -345,15 +498,22 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files, 
 			goto rollback;
 		}
 	}
-	if (shape != HISTORY_OURS && (rc = history_ensure(conn, ht)) != EXIT_OK)
+	/* creates ours, or gives one of the first shape its baseline column */
+	if ((rc = history_ensure(conn, ht)) != EXIT_OK)
 		goto rollback;
 	for (int i = 0; i < files->n; i++)
 	{
 		const migration *m = &files->items[i];
+		char            *note;
+		bool             ok;
 
 		if (!take[i])
 			continue;
-		if (!history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, &err))
+		note = baseline_note(m, o, ti);
+		ok = history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, &err) &&
+			 history_set_baseline(conn, ht, m->version, note, &err);
+		free(note);
+		if (!ok)
 		{
 			log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording version %lld: %s",
 					  (long long) m->version, err.message);
@@ -367,8 +527,9 @@ baseline_run(PGconn *conn, const history_table *ht, const migration_set *files, 
 		goto done;
 	}
 	log_event(LOG_LEVEL_INFO, "baseline_done", NULL,
-			  "baselined %d migration%s as applied without running them%s%s", n_take, n_take == 1 ? "" : "s",
-			  ti >= 0 ? ", imported from " : "", ti >= 0 ? tools[ti].name : "");
+			  "baselined %d migration%s as applied without running them%s%s%s", n_take,
+			  n_take == 1 ? "" : "s", ti >= 0 ? ", imported from " : "", ti >= 0 ? tools[ti].name : "",
+			  n_skipped > 0 ? " (some verify files skipped: see the history's baseline column)" : "");
 	goto done;
 
 rollback:

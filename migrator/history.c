@@ -35,8 +35,11 @@ static const struct
 	{"duration_ms", "bigint"},
 	{"applied_by", "text"},
 	{"failure", "text"},
+	{"baseline", "text"}, /* added later: a table without it is ours too */
 };
 #define N_HISTORY_COLUMNS (sizeof(history_columns) / sizeof(history_columns[0]))
+/* the shape before "baseline" was added; history_ensure upgrades it */
+#define N_HISTORY_COLUMNS_V1 (N_HISTORY_COLUMNS - 1)
 
 bool
 history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table)
@@ -100,7 +103,8 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 		return EXIT_OK;
 	}
 	relkind = PQgetvalue(res, 0, 0)[0];
-	same = (relkind == 'r' || relkind == 'p') && PQntuples(res) == (int) N_HISTORY_COLUMNS;
+	same = (relkind == 'r' || relkind == 'p') &&
+		   (PQntuples(res) == (int) N_HISTORY_COLUMNS || PQntuples(res) == (int) N_HISTORY_COLUMNS_V1);
 	strbuf_init(&found);
 	if (relkind != 'r' && relkind != 'p')
 		strbuf_append(&found, relkind == 'v' ? "a view" : relkind == 'i' ? "an index" : "not a table");
@@ -183,26 +187,65 @@ history_load(PGconn *conn, const history_table *ht, history *out)
 	return EXIT_OK;
 }
 
+/* Does the schema exist?  -1 when the query failed (logged). */
+static int
+schema_exists(PGconn *conn, const char *schema)
+{
+	const char *values[1] = {schema};
+	PGresult   *res =
+		db_query(conn, "looking up the schema", "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1,
+				 values, PGRES_TUPLES_OK);
+	int found;
+
+	if (res == NULL)
+		return -1;
+	found = PQntuples(res) > 0;
+	PQclear(res);
+	return found;
+}
+
+/*
+ * Is the history table there, and does it have the "baseline" column?
+ * Returns false when the query failed (logged).
+ */
+static bool
+table_state(PGconn *conn, const history_table *ht, bool *table, bool *baseline_column)
+{
+	const char *values[2] = {ht->schema, ht->table};
+	PGresult   *res = db_query(conn, "looking up the history table",
+							   "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a "
+								 "WHERE a.attrelid = c.oid AND a.attname = 'baseline' AND NOT a.attisdropped) "
+								 "FROM pg_catalog.pg_class c "
+								 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+								 "WHERE n.nspname = $1 AND c.relname = $2",
+							   2, values, PGRES_TUPLES_OK);
+
+	if (res == NULL)
+		return false;
+	*table = PQntuples(res) > 0;
+	*baseline_column = *table && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
+}
+
 int
 history_ensure(PGconn *conn, const history_table *ht)
 {
-	const char *values[1] = {ht->schema};
-	PGresult   *res;
-	bool        schema_exists;
-	char       *sql;
-	bool        ok;
+	int   have_schema = schema_exists(conn, ht->schema);
+	bool  have_table, have_column;
+	char *sql;
+	bool  ok;
 
-	/*
-	 * CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the
-	 * database before it looks for the schema, so ask first.
-	 */
-	res = db_query(conn, "looking up the schema", "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
-				   1, values, PGRES_TUPLES_OK);
-	if (res == NULL)
+	if (have_schema < 0)
 		return EXIT_CHANGE_FAILED;
-	schema_exists = PQntuples(res) > 0;
-	PQclear(res);
-	if (!schema_exists)
+	if (!have_schema && !ht->create_schema)
+	{
+		/* a typo in --schema must not grow a second, empty schema */
+		log_event(LOG_LEVEL_ERROR, "schema_missing", NULL,
+				  "schema \"%s\" does not exist; create it, or pass --create-schema", ht->schema);
+		return EXIT_USAGE;
+	}
+	if (!have_schema)
 	{
 		char *qs = PQescapeIdentifier(conn, ht->schema, strlen(ht->schema));
 
@@ -212,6 +255,24 @@ history_ensure(PGconn *conn, const history_table *ht)
 		free(sql);
 		if (!ok)
 			return EXIT_CHANGE_FAILED;
+		log_event(LOG_LEVEL_INFO, "schema_created", NULL, "created schema \"%s\" (--create-schema)",
+				  ht->schema);
+	}
+	if (!table_state(conn, ht, &have_table, &have_column))
+		return EXIT_CHANGE_FAILED;
+	if (have_table && have_column)
+		return EXIT_OK;
+	if (have_table)
+	{
+		/* the shape before "baseline": add the column (ACCESS EXCLUSIVE, brief) */
+		sql = xasprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS baseline text", ht->qualified);
+		ok = db_command(conn, "adding the baseline column to the history table", sql);
+		free(sql);
+		if (!ok)
+			return EXIT_CHANGE_FAILED;
+		log_event(LOG_LEVEL_INFO, "history_upgraded", NULL,
+				  "added column \"baseline\" to history table \"%s\"", ht->display);
+		return EXIT_OK;
 	}
 	sql = xasprintf("CREATE TABLE IF NOT EXISTS %s ("
 					"version bigint PRIMARY KEY, "
@@ -221,7 +282,8 @@ history_ensure(PGconn *conn, const history_table *ht)
 					"applied_at timestamp with time zone NOT NULL DEFAULT now(), "
 					"duration_ms bigint, "
 					"applied_by text, "
-					"failure text)",
+					"failure text, "
+					"baseline text)",
 					ht->qualified);
 	ok = db_command(conn, "creating the history table", sql);
 	free(sql);
@@ -342,4 +404,28 @@ history_free(history *h)
 	}
 	free(h->rows);
 	memset(h, 0, sizeof(*h));
+}
+
+bool
+history_set_baseline(PGconn *conn, const history_table *ht, int64_t version, const char *how, db_error *err)
+{
+	char        vbuf[24];
+	const char *values[2] = {vbuf, how};
+	char       *sql = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1", ht->qualified);
+	PGresult   *res = NULL;
+	bool        ok;
+
+	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
+	ok = db_run(conn, sql, 2, values, PGRES_COMMAND_OK, &res, err, NULL);
+	free(sql);
+	if (ok && strcmp(PQcmdTuples(res), "1") != 0)
+	{
+		/* the row was just inserted in this transaction: anything else is a lie */
+		ok = false;
+		err->cls = PGERR_OTHER;
+		err->message = xasprintf("recording how version %lld was baselined updated %s rows, not 1",
+								 (long long) version, PQcmdTuples(res));
+	}
+	PQclear(res);
+	return ok;
 }

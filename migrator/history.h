@@ -6,7 +6,11 @@
  *	  version bigint PRIMARY KEY, name text, checksum text (SHA-256 hex),
  *	  status text ('applied' | 'failed'), applied_at timestamptz,
  *	  duration_ms bigint, applied_by text, failure text (what failed, for
- *	  failed no-transaction migrations; NULL otherwise)
+ *	  failed no-transaction migrations; NULL otherwise), baseline text
+ *	  (NULL when up ran the migration; otherwise how "migrator baseline"
+ *	  recorded it without running it: its verify passed, was skipped with
+ *	  --skip-verify or --no-verify, or there is none).  A table without the
+ *	  baseline column (the first shape) is ours too; history_ensure adds it.
  *
  * A table of that name with another shape (dbmate, golang-migrate and
  * others use "schema_migrations" too) is never touched: it is refused.
@@ -46,8 +50,10 @@ typedef struct history_table
 {
 	const char *schema;
 	const char *table;
-	char       *qualified; /* quoted "schema"."table", for SQL */
-	char       *display;   /* schema.table, for messages */
+	char       *qualified;     /* quoted "schema"."table", for SQL */
+	char       *display;       /* schema.table, for messages */
+	bool        create_schema; /* --create-schema: history_ensure may
+								 * create the schema */
 } history_table;
 
 /* Fill the quoted names; false when quoting fails. */
@@ -78,8 +84,11 @@ int history_inspect(PGconn *conn, const history_table *ht, history_shape *shape,
 int history_load(PGconn *conn, const history_table *ht, history *out);
 
 /*
- * Create the schema and table if missing.  Call only with the run lock
- * held.  Returns EXIT_OK or EXIT_CHANGE_FAILED after logging.
+ * Create the table if missing, or add the baseline column to a table of the
+ * first shape.  A missing schema is created only with ht->create_schema;
+ * otherwise EXIT_USAGE after logging that it does not exist.  Call only
+ * with the run lock held.  Returns EXIT_OK, EXIT_USAGE or EXIT_CHANGE_FAILED
+ * after logging.
  */
 int history_ensure(PGconn *conn, const history_table *ht);
 
@@ -97,6 +106,14 @@ bool history_set_checksum(PGconn *conn, const history_table *ht, int64_t version
 
 /* Delete the row of a version (repair --forget-missing). */
 bool history_forget(PGconn *conn, const history_table *ht, int64_t version);
+
+/*
+ * Record how baseline adopted version (its row inserted in the caller's
+ * transaction, the table made current by history_ensure).  Returns true,
+ * or false with err filled (also when no row was updated).
+ */
+bool history_set_baseline(PGconn *conn, const history_table *ht, int64_t version, const char *how,
+						  struct db_error *err);
 
 void history_free(history *h);
 

@@ -57,10 +57,14 @@ typedef struct migrator_options
 	int64_t         wait_current_ms; /* check --wait-current */
 	baseline_source baseline_from;
 	int64_t         baseline_version; /* baseline --version */
-	bool            timestamp;        /* new --timestamp */
-	bool            strict;           /* lint warnings are errors */
-	const char     *index_config;     /* the indexer's config, for requires-index */
-	const char     *arg;              /* the command's argument (new NAME) */
+	int64_t        *skip_verify;      /* baseline --skip-verify, repeatable */
+	int             n_skip_verify;
+	bool            no_verify;     /* baseline --no-verify */
+	bool            create_schema; /* up, baseline: create --schema if missing */
+	bool            timestamp;     /* new --timestamp */
+	bool            strict;        /* lint warnings are errors */
+	const char     *index_config;  /* the indexer's config, for requires-index */
+	const char     *arg;           /* the command's argument (new NAME) */
 } migrator_options;
 
 /* What the dispatcher has set up for a command. */
@@ -110,10 +114,11 @@ typedef struct reconciliation
 	int64_t       max_applied;
 } reconciliation;
 
-#define CMD_CONNECT     0x1 /* needs a connection and the history */
-#define CMD_LOCK        0x2 /* takes the run lock before reading history */
-#define CMD_OWN_HISTORY 0x4 /* reads the history itself (baseline) */
-#define CMD_ARG         0x8 /* takes one argument (new NAME) */
+#define CMD_CONNECT     0x1  /* needs a connection and the history */
+#define CMD_LOCK        0x2  /* takes the run lock before reading history */
+#define CMD_OWN_HISTORY 0x4  /* reads the history itself (baseline) */
+#define CMD_ARG         0x8  /* takes one argument (new NAME) */
+#define CMD_CREATES     0x10 /* may create --schema, with --create-schema */
 
 typedef struct command
 {
@@ -133,14 +138,15 @@ static int cmd_new(run_state *rs);
 static int cmd_lint(run_state *rs);
 
 static const command commands[] = {
-	{"up", cmd_up, CMD_CONNECT | CMD_LOCK, "apply every pending migration, in order, fail-hard (default)"},
+	{"up", cmd_up, CMD_CONNECT | CMD_LOCK | CMD_CREATES,
+	 "apply every pending migration, in order, fail-hard (default)"},
 	{"status", cmd_status, CMD_CONNECT,
 	 "list every version: applied, pending, failed, changed, missing, ahead"},
 	{"check", cmd_check, CMD_CONNECT, "start-up gate: exit 0 if current, 5 if behind, 6 on a mismatch"},
-	{"plan", cmd_plan, CMD_CONNECT, "show what up would run; touches and creates nothing"},
+	{"plan", cmd_plan, CMD_CONNECT | CMD_CREATES, "show what up would run; touches and creates nothing"},
 	{"repair", cmd_repair, CMD_CONNECT | CMD_LOCK,
 	 "record the current checksums of deliberately changed files"},
-	{"baseline", cmd_baseline, CMD_CONNECT | CMD_LOCK | CMD_OWN_HISTORY,
+	{"baseline", cmd_baseline, CMD_CONNECT | CMD_LOCK | CMD_OWN_HISTORY | CMD_CREATES,
 	 "adopt a database: record files as applied without running them"},
 	{"new", cmd_new, CMD_ARG, "write the next migration file and its verify file: new NAME"},
 	{"lint", cmd_lint, 0, "check every file with PostgreSQL's parser and the DDL-only rules; offline"},
@@ -165,7 +171,9 @@ usage(FILE *out)
 		"Options:\n"
 		"  -d, --dir=DIR              migrations directory (default $MIGRATIONS_DIR, else \"migrations\")\n"
 		"      --dsn=DSN              connection string or URI (default $DATABASE_URL, else libpq's PG* variables)\n"
-		"      --schema=NAME          schema for search_path and the history table (default \"public\")\n"
+		"      --schema=NAME          schema for search_path and the history table (default \"public\");\n"
+		"                             it must exist (exit 2 naming it otherwise)\n"
+		"      --create-schema        up, baseline: create --schema if it does not exist\n"
 		"      --history-table=NAME   history table (default \"schema_migrations\")\n"
 		"      --lock-timeout=DUR     bound on every lock wait of a migration (default 5s; 0 = none)\n"
 		"      --statement-timeout=DUR  bound on every statement (default: the session's own\n"
@@ -185,9 +193,13 @@ usage(FILE *out)
 		"      --wait-current=DUR     check: poll until the schema is current, else exit 5 (also waits\n"
 		"                             that long for the server)\n"
 		"      --forget-missing       repair: also drop history rows whose file is gone\n"
-		"      --version=N            baseline: record every file up to version N as applied\n"
+		"      --version=N            baseline: record every file up to version N (a file's version)\n"
+		"                             as applied, after their verify files hold (read-only)\n"
 		"      --from=TOOL            baseline: import applied versions from dbmate, golang-migrate\n"
 		"                             or flyway (their table is renamed if it has our table's name)\n"
+		"      --skip-verify=VERSION  baseline: do not run that migration's verify file (repeatable;\n"
+		"                             recorded in the history's baseline column)\n"
+		"      --no-verify            baseline: run no verify file (a warning; recorded likewise)\n"
 		"      --timestamp            new: use a UTC timestamp (YYYYMMDDHHMMSS) as the version\n"
 		"      --strict               lint, up, plan: lint warnings are errors\n"
 		"      --index-config=FILE    the indexer's definitions, for -- migrator:requires-index NAME\n"
@@ -294,10 +306,53 @@ reconcile(const run_state *rs, reconciliation *rec)
 	}
 }
 
-/* Log every mismatch; returns EXIT_HISTORY_MISMATCH if any. */
+/* "user@host:port/db" of the target, never a password; caller frees. */
+static char *
+target_name(const run_state *rs)
+{
+	char *d = conn_describe_dsn(conn_resolve_dsn(&rs->opts->conn, NULL));
+
+	return d ? d : xstrdup("the database");
+}
+
+/*
+ * No history row has a file: this is the wrong --dir (a typo, the wrong
+ * release's directory) or the wrong database (another application's, of
+ * the same history shape).  Advising "repair --forget-missing" there would
+ * wipe a correct history.  Logs and returns true when so.
+ */
+static bool
+report_wrong_target(const run_state *rs, const reconciliation *rec)
+{
+	int   with_file = 0;
+	char *target;
+
+	if (rs->hist.n == 0)
+		return false;
+	for (int i = 0; i < rec->n; i++)
+		with_file += rec->items[i].row != NULL && rec->items[i].m != NULL;
+	if (with_file > 0)
+		return false;
+	target = target_name(rs);
+	log_event(
+		LOG_LEVEL_ERROR, "wrong_dir_or_database", NULL,
+		"none of the %d version%s recorded in \"%s\" of %s (%lld to %lld) has a file in \"%s\" (%d file%s there): this is the wrong --dir or the wrong database; nothing was changed",
+		rs->hist.n, rs->hist.n == 1 ? "" : "s", rs->ht.display, target, (long long) rs->hist.rows[0].version,
+		(long long) rs->hist.rows[rs->hist.n - 1].version, rs->opts->dir, rs->files.n,
+		rs->files.n == 1 ? "" : "s");
+	free(target);
+	return true;
+}
+
+/* Log every mismatch, naming the database; returns EXIT_HISTORY_MISMATCH if any. */
 static int
 report_mismatches(const run_state *rs, const reconciliation *rec)
 {
+	char *target;
+
+	if (report_wrong_target(rs, rec))
+		return EXIT_HISTORY_MISMATCH;
+	target = target_name(rs);
 	for (int i = 0; i < rec->n; i++)
 	{
 		const version_item *it = &rec->items[i];
@@ -305,13 +360,13 @@ report_mismatches(const run_state *rs, const reconciliation *rec)
 		if (it->state == VS_CHANGED)
 			log_event(
 				LOG_LEVEL_ERROR, "checksum_mismatch", NULL,
-				"%s: applied migration %lld changed since it was applied (checksum %.12s..., file now %.12s...); restore the file, or run \"migrator repair\" if the change is deliberate",
-				it->m->path, (long long) it->version, it->row->checksum, it->m->checksum);
+				"%s: applied migration %lld changed since it was applied to %s (checksum %.12s..., file now %.12s...); restore the file, or run \"migrator repair\" if the change is deliberate",
+				it->m->path, (long long) it->version, target, it->row->checksum, it->m->checksum);
 		else if (it->state == VS_MISSING)
 			log_event(
 				LOG_LEVEL_ERROR, "missing_file", NULL,
-				"applied migration %lld (%s) is missing from \"%s\"; restore the file, or run \"migrator repair --forget-missing\"",
-				(long long) it->version, it->row->name, rs->opts->dir);
+				"applied migration %lld (%s) is missing from \"%s\" (applied to %s); restore the file, or run \"migrator repair --forget-missing\"",
+				(long long) it->version, it->row->name, rs->opts->dir, target);
 	}
 	if (rec->n_ahead > 0 && rec->n_mismatch == 0)
 	{
@@ -325,11 +380,14 @@ report_mismatches(const run_state *rs, const reconciliation *rec)
 	}
 	if (rec->n_mismatch > 0)
 	{
-		log_event(LOG_LEVEL_ERROR, "history_mismatch", NULL,
-				  "the history disagrees with the files: %d mismatch%s", rec->n_mismatch,
-				  rec->n_mismatch == 1 ? "" : "es");
+		log_event(
+			LOG_LEVEL_ERROR, "history_mismatch", NULL,
+			"the history disagrees with the files: %d mismatch%s (history \"%s\" of %s, files in \"%s\")",
+			rec->n_mismatch, rec->n_mismatch == 1 ? "" : "es", rs->ht.display, target, rs->opts->dir);
+		free(target);
 		return EXIT_HISTORY_MISMATCH;
 	}
+	free(target);
 	return EXIT_OK;
 }
 
@@ -747,6 +805,16 @@ cmd_repair(run_state *rs)
 		return EXIT_OK;
 	}
 	reconcile(rs, &rec);
+	if (report_wrong_target(rs, &rec))
+	{
+		/* --forget-missing would drop every row: never */
+		free(rec.items);
+		if (rs->opts->forget_missing)
+			log_event(
+				LOG_LEVEL_ERROR, "repair_refused", NULL,
+				"repair --forget-missing refuses to drop every row of the history; nothing was changed");
+		return rs->opts->forget_missing ? EXIT_USAGE : EXIT_HISTORY_MISMATCH;
+	}
 	for (int i = 0; i < rec.n; i++)
 	{
 		const version_item *it = &rec.items[i];
@@ -777,10 +845,13 @@ cmd_repair(run_state *rs)
 		}
 		else if (it->state == VS_MISSING || it->state == VS_AHEAD)
 		{
+			char *target = target_name(rs);
+
 			log_event(
 				LOG_LEVEL_ERROR, "missing_file", NULL,
-				"applied migration %lld (%s) is missing from \"%s\"; restore it, or pass --forget-missing",
-				(long long) it->version, it->row->name, rs->opts->dir);
+				"applied migration %lld (%s) is missing from \"%s\" (applied to %s); restore it, or pass --forget-missing",
+				(long long) it->version, it->row->name, rs->opts->dir, target);
+			free(target);
 			rc = EXIT_HISTORY_MISMATCH;
 		}
 	}
@@ -806,7 +877,22 @@ cmd_baseline(run_state *rs)
 		log_error("baseline takes --version or --from, not both");
 		return EXIT_USAGE;
 	}
-	return baseline_run(rs->conn, &rs->ht, &rs->files, o->baseline_from, o->baseline_version, o->dir);
+	{
+		char            *target = target_name(rs);
+		baseline_options bo = {.from = o->baseline_from,
+							   .version = o->baseline_version,
+							   .dir = o->dir,
+							   .schema = o->conn.schema,
+							   .skip_verify = o->skip_verify,
+							   .n_skip_verify = o->n_skip_verify,
+							   .no_verify = o->no_verify,
+							   .lock_timeout_ms = o->apply.lock_timeout_ms,
+							   .target = target};
+		int              rc = baseline_run(rs->conn, &rs->ht, &rs->files, &bo);
+
+		free(target);
+		return rc;
+	}
 }
 
 static const char new_migration_template[] =
@@ -943,6 +1029,7 @@ cmd_lint(run_state *rs)
 		sql_script_free(&m->script);
 		sql_script_free(&m->verify_script);
 		m->parsed = false;
+		m->verify_parsed = false;
 	}
 	if (log_get_format() != LOG_FORMAT_JSON)
 		printf("%d file%s checked: %d error%s, %d warning%s%s\n", rs->files.n, rs->files.n == 1 ? "" : "s",
@@ -965,6 +1052,35 @@ duration_arg(const char *option, const char *value, int64_t *out)
 		return true;
 	log_event(LOG_LEVEL_ERROR, "invalid_option", NULL, "option --%s: %s", option, why);
 	return false;
+}
+
+/*
+ * Options that belong to one command are refused elsewhere: a --no-verify
+ * given to up, or a --create-schema given to check, would be silently
+ * ignored otherwise.  EXIT_OK or EXIT_USAGE after logging.
+ */
+static int
+check_command_options(const migrator_options *opts, const command *cmd)
+{
+	bool baseline = cmd->fn == cmd_baseline;
+
+	if ((opts->n_skip_verify > 0 || opts->no_verify) && !baseline)
+	{
+		log_error("options --skip-verify and --no-verify belong to baseline (up always runs verify files)");
+		return EXIT_USAGE;
+	}
+	if (opts->n_skip_verify > 0 && opts->no_verify)
+	{
+		log_error("baseline takes --skip-verify VERSION or --no-verify, not both");
+		return EXIT_USAGE;
+	}
+	if (opts->create_schema && !(cmd->flags & CMD_CREATES))
+	{
+		log_error("option --create-schema belongs to up and baseline (and plan); %s creates nothing",
+				  cmd->name);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 /* Parse argv into opts and *cmd; returns EXIT_OK, EXIT_USAGE, or -1 for "done" (help/version). */
@@ -992,7 +1108,10 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		OPT_BASELINE_VERSION,
 		OPT_TIMESTAMP,
 		OPT_STRICT,
-		OPT_INDEX_CONFIG
+		OPT_INDEX_CONFIG,
+		OPT_SKIP_VERIFY,
+		OPT_NO_VERIFY,
+		OPT_CREATE_SCHEMA
 	};
 	static const struct option long_options[] = {
 		{"dir", required_argument, NULL, 'd'},
@@ -1015,6 +1134,9 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		{"timestamp", no_argument, NULL, OPT_TIMESTAMP},
 		{"strict", no_argument, NULL, OPT_STRICT},
 		{"index-config", required_argument, NULL, OPT_INDEX_CONFIG},
+		{"skip-verify", required_argument, NULL, OPT_SKIP_VERIFY},
+		{"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+		{"create-schema", no_argument, NULL, OPT_CREATE_SCHEMA},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'}, /* baseline: --version N */
@@ -1175,6 +1297,22 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 			case OPT_INDEX_CONFIG:
 				opts->index_config = optarg;
 				break;
+			case OPT_SKIP_VERIFY:
+				if (!parse_int_range(optarg, 1, INT64_MAX, &n, why, sizeof(why)))
+				{
+					log_error("option --skip-verify: %s", why);
+					return EXIT_USAGE;
+				}
+				opts->skip_verify =
+					xrealloc(opts->skip_verify, sizeof(int64_t) * (size_t) (opts->n_skip_verify + 1));
+				opts->skip_verify[opts->n_skip_verify++] = n;
+				break;
+			case OPT_NO_VERIFY:
+				opts->no_verify = true;
+				break;
+			case OPT_CREATE_SCHEMA:
+				opts->create_schema = true;
+				break;
 			case 'q':
 				verbosity = -1;
 				break;
@@ -1222,7 +1360,46 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		log_error("unexpected argument \"%s\" (try \"%s --help\")", argv[optind], PROGNAME);
 		return EXIT_USAGE;
 	}
-	return EXIT_OK;
+	return check_command_options(opts, *cmd);
+}
+
+/*
+ * --schema must exist.  Only up and baseline create it, and only with
+ * --create-schema (plan then says that up would): a typo in --schema must
+ * neither grow a second, empty schema nor make status and check read an
+ * empty history there.  EXIT_OK, EXIT_USAGE after logging, or
+ * EXIT_UNREACHABLE.
+ */
+static int
+check_schema(run_state *rs, const command *cmd)
+{
+	const char *values[1] = {rs->opts->conn.schema};
+	PGresult   *res =
+		db_query(rs->conn, "looking up the schema",
+				 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values, PGRES_TUPLES_OK);
+	bool  exists;
+	char *target;
+
+	if (res == NULL)
+		return EXIT_UNREACHABLE;
+	exists = PQntuples(res) > 0;
+	PQclear(res);
+	if (exists)
+		return EXIT_OK;
+	if (rs->opts->create_schema && (cmd->flags & CMD_CREATES))
+	{
+		if (cmd->fn == cmd_plan)
+			log_info("schema \"%s\" does not exist: up --create-schema would create it",
+					 rs->opts->conn.schema);
+		return EXIT_OK;
+	}
+	target = target_name(rs);
+	log_event(LOG_LEVEL_ERROR, "schema_missing", NULL, "schema \"%s\" does not exist in %s; %s",
+			  rs->opts->conn.schema, target,
+			  cmd->flags & CMD_CREATES ? "create it, or pass --create-schema"
+									   : "check --schema and --dsn (this command creates nothing)");
+	free(target);
+	return EXIT_USAGE;
 }
 
 static int
@@ -1261,6 +1438,10 @@ run_command(const command *cmd, run_state *rs)
 			return EXIT_USAGE;
 		}
 	}
+	rs->ht.create_schema = rs->opts->create_schema;
+	rc = check_schema(rs, cmd);
+	if (rc != EXIT_OK)
+		return rc;
 	if (cmd->flags & CMD_LOCK)
 	{
 		/* one run per schema and history table */
@@ -1316,6 +1497,7 @@ main(int argc, char **argv)
 	history_table_free(&rs.ht);
 	conn_close(rs.conn);
 	migration_set_free(&rs.files);
+	free(opts.skip_verify);
 
 	/* a full disk or a closed pipe is not success */
 	if (fflush(stdout) != 0 || ferror(stdout))

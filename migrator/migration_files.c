@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "exitcodes.h"
 #include "log.h"
@@ -86,34 +88,125 @@ migration_parse_filename(const char *filename, int64_t *version, size_t *stem_le
 	return true;
 }
 
-/* Read a whole file; NULL (and *why) on failure. */
-static char *
-read_file(const char *path, size_t *len_out, const char **why)
+/* "a directory", "a FIFO", ...: what a path that is not a file is */
+static const char *
+file_kind(mode_t mode)
 {
-	FILE  *f = fopen(path, "rb");
-	strbuf sb;
-	char   buf[8192];
-	size_t n;
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	return "not a regular file";
+}
 
-	if (f == NULL)
+/*
+ * Is the directory entry dir/name a regular file we can read, following a
+ * symbolic link?  Returns true (and *is_link), or false with *why set to a
+ * sentence the caller frees.  Looks only at metadata: nothing is opened, so
+ * a FIFO cannot block us here.
+ */
+static bool
+check_entry(const char *path, bool *is_link, char **why)
+{
+	struct stat st;
+
+	*is_link = false;
+	if (lstat(path, &st) != 0)
 	{
-		*why = strerror(errno);
+		*why = errno == ENOENT ? xstrdup("the file vanished after the directory was read")
+							   : xasprintf("%s", strerror(errno));
+		return false;
+	}
+	if (S_ISLNK(st.st_mode))
+	{
+		*is_link = true;
+		if (stat(path, &st) != 0)
+		{
+			int     stat_errno = errno;
+			char    target[1024];
+			ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+			if (n < 0)
+				n = 0;
+			target[n] = '\0';
+			if (stat_errno == ENOENT)
+				*why = xasprintf("dangling symbolic link (to \"%s\", which does not exist)", target);
+			else
+				*why = xasprintf("symbolic link to \"%s\": %s", target, strerror(stat_errno));
+			return false;
+		}
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		*why = xasprintf("%s%s, not a migration file", *is_link ? "a symbolic link to " : "",
+						 file_kind(st.st_mode));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Read a whole file, once; NULL and *why (caller frees) on failure.  The
+ * bytes returned are the ones that are checksummed, parsed and applied.
+ * O_NONBLOCK: a FIFO put in the file's place after the scan must not hang
+ * the open (nor the read: fstat refuses it first); O_NOFOLLOW unless the
+ * entry was a symbolic link when scanned.
+ */
+static char *
+read_file(const char *path, bool follow, size_t *len_out, char **why)
+{
+	int         fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+	struct stat st;
+	strbuf      sb;
+	char        buf[8192];
+	ssize_t     n;
+
+	if (fd < 0)
+	{
+		*why = errno == ENOENT ? xstrdup("the file vanished after the directory was read")
+			   : errno == ELOOP
+				   ? xstrdup("the file was replaced by a symbolic link after the directory was read")
+				   : xasprintf("%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0)
+	{
+		*why = xasprintf("%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		*why = xasprintf("%s, not a migration file", file_kind(st.st_mode));
+		close(fd);
 		return NULL;
 	}
 	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		strbuf_append_len(&sb, buf, n);
-	if (ferror(f))
+	while ((n = read(fd, buf, sizeof(buf))) != 0)
 	{
-		*why = strerror(errno);
-		fclose(f);
-		strbuf_free(&sb);
-		return NULL;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+		{
+			*why = xasprintf("%s", strerror(errno));
+			close(fd);
+			strbuf_free(&sb);
+			return NULL;
+		}
+		strbuf_append_len(&sb, buf, (size_t) n);
 	}
-	fclose(f);
+	close(fd);
 	if (strlen(sb.data) != sb.len)
 	{
-		*why = "the file contains a NUL byte";
+		*why = xstrdup("the file contains a NUL byte");
 		strbuf_free(&sb);
 		return NULL;
 	}
@@ -243,6 +336,7 @@ typedef struct verify_file
 	char   *filename;
 	int64_t version;
 	char   *stem;
+	bool    is_link;
 } verify_file;
 
 static int
@@ -285,16 +379,21 @@ migration_set_load(const char *dir, migration_set *out)
 	{
 		const char *fn = names[i];
 		char       *path = xasprintf("%s/%s", dir, fn);
-		struct stat st;
+		bool        is_link;
+		char       *problem;
 		int64_t     version;
 		size_t      stem_len;
 		bool        is_verify;
 		const char *why;
 
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		/* anything named *.sql is read or the load fails: never skipped */
+		if (!check_entry(path, &is_link, &problem))
 		{
+			log_event(LOG_LEVEL_ERROR, "unreadable_file", NULL, "%s: could not read: %s", path, problem);
+			ok = false;
+			free(problem);
 			free(path);
-			continue; /* a directory called x.sql is not a file */
+			continue;
 		}
 		if (!migration_parse_filename(fn, &version, &stem_len, &is_verify, &why))
 		{
@@ -310,6 +409,7 @@ migration_set_load(const char *dir, migration_set *out)
 			verifies[n_verifies].filename = path;
 			verifies[n_verifies].version = version;
 			verifies[n_verifies].stem = xstrndup(fn, stem_len);
+			verifies[n_verifies].is_link = is_link;
 			n_verifies++;
 			continue;
 		}
@@ -319,6 +419,7 @@ migration_set_load(const char *dir, migration_set *out)
 		out->items[out->n].stem = xstrndup(fn, stem_len);
 		out->items[out->n].name = xstrdup(strchr(out->items[out->n].stem, '_') + 1);
 		out->items[out->n].path = path;
+		out->items[out->n].path_is_link = is_link;
 		out->n++;
 	}
 
@@ -355,22 +456,26 @@ migration_set_load(const char *dir, migration_set *out)
 			free(verifies[i].filename);
 		}
 		else
+		{
 			m->verify_path = verifies[i].filename;
+			m->verify_is_link = verifies[i].is_link;
+		}
 		free(verifies[i].stem);
 	}
 	free(verifies);
 
-	/* read every file: contents, checksum, directives */
+	/* read every file, once: contents, checksum, directives */
 	for (int i = 0; i < out->n; i++)
 	{
-		migration  *m = &out->items[i];
-		size_t      len;
-		const char *why;
+		migration *m = &out->items[i];
+		size_t     len;
+		char      *why = NULL;
 
-		m->source = read_file(m->path, &len, &why);
+		m->source = read_file(m->path, m->path_is_link, &len, &why);
 		if (m->source == NULL)
 		{
-			log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: could not read: %s", m->path, why);
+			log_event(LOG_LEVEL_ERROR, "unreadable_file", NULL, "%s: could not read: %s", m->path, why);
+			free(why);
 			ok = false;
 			continue;
 		}
@@ -384,11 +489,12 @@ migration_set_load(const char *dir, migration_set *out)
 			ok = false;
 		if (m->verify_path)
 		{
-			m->verify_source = read_file(m->verify_path, &len, &why);
+			m->verify_source = read_file(m->verify_path, m->verify_is_link, &len, &why);
 			if (m->verify_source == NULL)
 			{
-				log_event(LOG_LEVEL_ERROR, "invalid_file", NULL, "%s: could not read: %s", m->verify_path,
+				log_event(LOG_LEVEL_ERROR, "unreadable_file", NULL, "%s: could not read: %s", m->verify_path,
 						  why);
+				free(why);
 				ok = false;
 			}
 			else if (is_blank(m->verify_source))
@@ -428,9 +534,44 @@ log_parse_error(const char *path, const sql_parse_error *err)
 }
 
 int
+migration_parse_verify(migration *m)
+{
+	sql_parse_error err = {0};
+
+	if (m->verify_source == NULL || m->verify_parsed)
+		return EXIT_OK;
+	if (!sql_parse_script(m->verify_source, &m->verify_script, &err))
+	{
+		log_parse_error(m->verify_path, &err);
+		sql_parse_error_free(&err);
+		return EXIT_USAGE;
+	}
+	if (m->verify_script.n_stmts == 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement", m->verify_path);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < m->verify_script.n_stmts; i++)
+	{
+		const sql_statement *st = &m->verify_script.stmts[i];
+
+		if (strcmp(st->kind, "SelectStmt") != 0)
+		{
+			log_event(LOG_LEVEL_ERROR, "invalid_verify", NULL,
+					  "%s:%d:%d: a verify file may hold only SELECT statements (found %s)", m->verify_path,
+					  st->line, st->column, st->kind);
+			return EXIT_USAGE;
+		}
+	}
+	m->verify_parsed = true;
+	return EXIT_OK;
+}
+
+int
 migration_parse(migration *m)
 {
 	sql_parse_error err = {0};
+	int             rc;
 
 	if (m->parsed)
 		return EXIT_OK;
@@ -445,33 +586,9 @@ migration_parse(migration *m)
 		log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement", m->path);
 		return EXIT_USAGE;
 	}
-	if (m->verify_source)
-	{
-		if (!sql_parse_script(m->verify_source, &m->verify_script, &err))
-		{
-			log_parse_error(m->verify_path, &err);
-			sql_parse_error_free(&err);
-			return EXIT_USAGE;
-		}
-		if (m->verify_script.n_stmts == 0)
-		{
-			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file contains no SQL statement",
-					  m->verify_path);
-			return EXIT_USAGE;
-		}
-		for (int i = 0; i < m->verify_script.n_stmts; i++)
-		{
-			const sql_statement *st = &m->verify_script.stmts[i];
-
-			if (strcmp(st->kind, "SelectStmt") != 0)
-			{
-				log_event(LOG_LEVEL_ERROR, "invalid_verify", NULL,
-						  "%s:%d:%d: a verify file may hold only SELECT statements (found %s)",
-						  m->verify_path, st->line, st->column, st->kind);
-				return EXIT_USAGE;
-			}
-		}
-	}
+	rc = migration_parse_verify(m);
+	if (rc != EXIT_OK)
+		return rc;
 	m->parsed = true;
 	return EXIT_OK;
 }

@@ -3,8 +3,13 @@
  * migration_files.h
  *	  The migrations directory: names, versions, verify files, directives.
  *
- * Only *.sql files directly in the directory count; hidden files and
- * anything else are ignored.  A migration is <version>_<name>.sql, version a
+ * Only *.sql entries directly in the directory count; hidden files and
+ * anything else are ignored.  Every *.sql entry must be a regular file (or
+ * a symbolic link to one) that can be read: a dangling link, a directory,
+ * FIFO, socket or device, an unreadable file or one that vanishes between
+ * the scan and the read fails the load, path named; nothing that looks like
+ * a migration is ever skipped.  Each file is read once, and the bytes read
+ * are the ones checksummed, parsed and applied.  A migration is <version>_<name>.sql, version a
  * positive 64-bit integer written in decimal (leading zeros allowed, so
  * "0109" is version 109 and clashes with "109"), name of letters, digits,
  * '_' and '-'.  <version>_<name>.verify.sql is the verify file of the
@@ -35,10 +40,11 @@
 typedef struct migration
 {
 	int64_t version;
-	char   *name;   /* "call_log_timestamps" */
-	char   *stem;   /* "109_call_log_timestamps" */
-	char   *path;   /* "<dir>/109_call_log_timestamps.sql" */
-	char   *source; /* the file's text */
+	char   *name;         /* "call_log_timestamps" */
+	char   *stem;         /* "109_call_log_timestamps" */
+	char   *path;         /* "<dir>/109_call_log_timestamps.sql" */
+	bool    path_is_link; /* a symbolic link when scanned: followed */
+	char   *source;       /* the file's text */
 	char    checksum[CHECKSUM_HEX_LEN + 1];
 	bool    no_transaction;   /* -- migrator:no-transaction */
 	bool    allow_dml;        /* -- migrator:allow-dml */
@@ -46,8 +52,10 @@ typedef struct migration
 	int     n_required_indexes;
 	char   *verify_path; /* NULL when there is no verify file */
 	char   *verify_source;
+	bool    verify_is_link;
 	/* filled by migration_parse() */
 	bool       parsed;
+	bool       verify_parsed; /* migration_parse_verify() */
 	sql_script script;
 	sql_script verify_script;
 } migration;
@@ -60,7 +68,8 @@ typedef struct migration_set
 
 /*
  * Read dir.  Returns EXIT_OK and fills *out, or EXIT_USAGE after logging
- * every problem found (unreadable directory or file, a name that does not
+ * every problem found (unreadable directory or file, a *.sql entry that is
+ * not a regular file, a name that does not
  * match, a zero or too large version, duplicate versions, a verify file
  * without its migration, an empty file, an unknown directive).  Reads no
  * database.
@@ -74,6 +83,13 @@ int migration_set_load(const char *dir, migration_set *out);
  * statement that is not a SELECT.
  */
 int migration_parse(migration *m);
+
+/*
+ * Parse only m's verify file (for baseline, which runs the verify of
+ * migrations it never runs).  EXIT_OK when there is none.  Same errors as
+ * migration_parse.
+ */
+int migration_parse_verify(migration *m);
 
 /* Find a version; NULL if absent. */
 migration *migration_set_find(const migration_set *set, int64_t version);

@@ -88,7 +88,8 @@ class BaselineTest(OpsTestCase):
         d = self.make_dir({"5_e.sql": "CREATE TABLE e (id int);\n"})
         r = self.run_migrator("baseline", "--version", "4", "--dir", d)
         self.assertExit(r, 2)
-        self.assertStderrMatches(r, r"nothing to baseline: no migration file in .* has a version up to the one given")
+        # --version must be a file's version (issue 9): 4 is none
+        self.assertLastLineMatches(r, r'--version 4: no migration file in ".*" has that version')
         self.assertIsNone(self.history())
 
     # dbmate: CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) primary key)
@@ -498,7 +499,12 @@ class DatabaseAheadTest(OpsTestCase):
         empty = self.make_dir({})
         r = self.run_migrator("check", "--dir", empty)
         self.assertExit(r, 6)
-        self.assertStderrMatches(r, r"the history disagrees with the files: 3 mismatches")
+        # no applied version has a file: the wrong --dir (or database), not three missing files
+        self.assertLastLineMatches(
+            r, r'none of the 3 versions recorded in "public.schema_migrations" of postgres@.*/%s '
+               r'\(1 to 3\) has a file in "%s" \(0 files there\): this is the wrong --dir or the wrong '
+               r'database; nothing was changed$' % (self.dbname, re.escape(empty)))
+        self.assertNoLine(r, r"forget-missing")
 
 
 class SessionTest(OpsTestCase):
