@@ -753,10 +753,14 @@ timeout_node_ms(const PgQuery__Node *n, double *ms)
 	return false;
 }
 
-/* "5s" or "1500ms", for messages; caller frees. */
+/* "1h", "2min", "5s" or "1500ms" (the largest exact unit), for messages; caller frees. */
 static char *
 format_ms(int64_t ms)
 {
+	if (ms > 0 && ms % 3600000 == 0)
+		return xasprintf("%lldh", (long long) (ms / 3600000));
+	if (ms > 0 && ms % 60000 == 0)
+		return xasprintf("%lldmin", (long long) (ms / 60000));
 	if (ms % 1000 == 0)
 		return xasprintf("%llds", (long long) (ms / 1000));
 	return xasprintf("%lldms", (long long) ms);

@@ -208,7 +208,7 @@ class TimeoutOverrideTest(TrustLintTestCase):
         d = self.make_dir({"1_s.sql": "SET LOCAL statement_timeout = '1h';\nCREATE TABLE u (id int);\n"})
         r = self.run_migrator("lint", "--dir", d, dsn=None)
         self.assertExit(r, 0)
-        self.assertRegex(r.stdout, r"1_s.sql:1:1: warning timeout-override: SET LOCAL statement_timeout to 3600s "
+        self.assertRegex(r.stdout, r"1_s.sql:1:1: warning timeout-override: SET LOCAL statement_timeout to 1h "
                                    r"overrides the operator's bound")
         r = self.run_migrator("lint", "--dir", d, "--statement-timeout", "2h", dsn=None)
         self.assertExit(r, 0)

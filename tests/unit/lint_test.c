@@ -910,6 +910,8 @@ test_message_shape(void **state)
 			 "  SET TABLESPACE s, DROP COLUMN w;\n"
 			 "DROP INDEX i; DROP TABLE t; ALTER TABLE t RENAME TO u;\n"
 			 "DO $$ BEGIN EXECUTE format('x'); END $$;\n"
+			 "SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = '1h';\n"
+			 "DO $$ BEGIN PERFORM 1; EXCEPTION WHEN others THEN NULL; END $$;\n"
 			 "-- migrator:allow nope\nSELECT 1;\n",
 			 &nt_opts, &r);
 	print_findings(&r);
@@ -1176,6 +1178,9 @@ test_timeout_override(void **state)
 				LINT_WARNING, 1);
 	lint_src("SET LOCAL lock_timeout = '10s'", &bounded, &r);
 	assert_non_null(strstr(r.items[0].message, "raises the run's --lock-timeout (5s)"));
+	lint_result_free(&r);
+	lint_src("SET LOCAL statement_timeout = '90min'", &bounded, &r);
+	assert_non_null(strstr(r.items[0].message, "to 90min raises the run's --statement-timeout (1min)"));
 	lint_result_free(&r);
 	expect_clean("SET LOCAL lock_timeout = '5s'", &bounded);
 	expect_clean("SET LOCAL lock_timeout = 1000", &bounded);
