@@ -252,16 +252,35 @@ append_finding(lint_state *st, const char *rule, lint_severity severity, int lin
 }
 
 /*
- * Report rule for the statement of ctx, unless an allow comment excuses it.
- * Warnings become errors under --strict.  The message is printf-formatted.
+ * Report rule for the statement of ctx, unless an allow comment excuses it
+ * (and excusable).  Warnings become errors under --strict.
  */
+static void
+vreport(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity, bool excusable,
+		const char *fmt, va_list ap)
+{
+	strbuf sb;
+
+	if (excusable && (allowed_above(st, ctx->stmt_line, rule) ||
+					  (ctx->nested_line > 0 && allowed_above(st, ctx->nested_line, rule))))
+		return;
+	if (st->strict)
+		severity = LINT_ERROR;
+
+	strbuf_init(&sb);
+	if (ctx->depth > 0)
+		strbuf_append(&sb, "in a DO block, ");
+	strbuf_vappendf(&sb, fmt, ap);
+	append_finding(st, rule, severity, ctx->line, ctx->column, strbuf_detach(&sb));
+}
+
+/* vreport(), printf-style, excusable unless the rule never is. */
 static void report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity,
 				   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
 report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity, const char *fmt, ...)
 {
-	strbuf  sb;
 	va_list ap;
 
 	/*
@@ -274,19 +293,35 @@ report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity seve
 	bool unexcusable =
 		strcmp(rule, R_TRANSACTION) == 0 || strcmp(rule, R_COPY_STDIO) == 0 || strcmp(rule, R_VERIFY) == 0;
 
-	if (!unexcusable && (allowed_above(st, ctx->stmt_line, rule) ||
-						 (ctx->nested_line > 0 && allowed_above(st, ctx->nested_line, rule))))
-		return;
-	if (st->strict)
-		severity = LINT_ERROR;
-
-	strbuf_init(&sb);
-	if (ctx->depth > 0)
-		strbuf_append(&sb, "in a DO block, ");
 	va_start(ap, fmt);
-	strbuf_vappendf(&sb, fmt, ap);
+	vreport(st, ctx, rule, severity, !unexcusable, fmt, ap);
 	va_end(ap);
-	append_finding(st, rule, severity, ctx->line, ctx->column, strbuf_detach(&sb));
+}
+
+/*
+ * An error no allow comment excuses, for a change to the session that every
+ * later migration of the run would inherit: the role, search_path, RESET
+ * ALL.  (The run also re-establishes its session before each migration;
+ * lint stops the file before anything runs.)
+ */
+static void report_fixed(lint_state *st, const stmt_ctx *ctx, const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+report_fixed(lint_state *st, const stmt_ctx *ctx, const char *rule, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(st, ctx, rule, LINT_ERROR, false, fmt, ap);
+	va_end(ap);
+}
+
+/* Is a session-level change of setting (NULL: not known) one no comment excuses? */
+static bool
+session_change_is_fixed(const char *setting)
+{
+	return setting == NULL || strcasecmp(setting, "search_path") == 0;
 }
 
 /* Index the line starts of st->source (LF, CRLF and a lone CR end lines). */
@@ -878,24 +913,32 @@ check_set_config(lint_state *st, const stmt_ctx *ctx, const PgQuery__FuncCall *f
 	if (is_role_setting(setting))
 	{
 		/* local too, as SET LOCAL ROLE: the rest of the migration runs as that role */
-		report(
-			st, ctx, R_SET_ROLE, LINT_ERROR,
+		report_fixed(
+			st, ctx, R_SET_ROLE,
 			"set_config('%s', ...) changes the role the migrator runs as, so objects would be owned by another role; "
-			"choose the role with the migrator's --role option",
+			"choose the role with the migrator's --role option (cannot be excused)",
 			setting);
 		return;
 	}
-	if (!constant)
-		report(
-			st, ctx, R_SESSION_SET, LINT_ERROR,
-			"set_config(...) with a third argument that is not a constant may change a setting for the "
-			"migrator's whole session, beyond this migration; write true as the third argument, which is SET LOCAL");
-	else if (!is_local)
-		report(
-			st, ctx, R_SESSION_SET, LINT_ERROR,
-			"set_config(..., %s) changes a setting for the migrator's whole session, beyond this migration; "
-			"pass true as the third argument, which is SET LOCAL",
-			const_is_null(local) ? "NULL" : "false");
+	if (!constant || !is_local)
+	{
+		char *head = !constant
+						 ? xstrdup("set_config(...) with a third argument that is not a constant may change")
+						 : xasprintf("set_config(..., %s) changes", const_is_null(local) ? "NULL" : "false");
+
+		if (session_change_is_fixed(setting))
+			report_fixed(
+				st, ctx, R_SESSION_SET,
+				"%s %s for the migrator's whole session, so every later migration runs with it; pass "
+				"true as the third argument, which is SET LOCAL (cannot be excused)",
+				head, setting != NULL ? "search_path" : "a setting");
+		else
+			report(st, ctx, R_SESSION_SET, LINT_ERROR,
+				   "%s a setting for the migrator's whole session, beyond this migration; "
+				   "pass true as the third argument, which is SET LOCAL",
+				   head);
+		free(head);
+	}
 	else if (timeout_option(setting) != NULL)
 	{
 		char *what = xasprintf("set_config('%s', ..., true)", setting);
@@ -1293,10 +1336,11 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 
 	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL)
 	{
-		report(
-			st, ctx, R_SESSION_SET, LINT_ERROR,
-			"RESET ALL undoes the settings the migrator chose for its session (lock_timeout, statement_timeout, search_path); "
-			"remove it, or reset one setting for this migration only with SET LOCAL ... TO DEFAULT");
+		report_fixed(
+			st, ctx, R_SESSION_SET,
+			"RESET ALL undoes the settings the migrator chose for its session (lock_timeout, statement_timeout, search_path), "
+			"for every later migration; remove it, or reset one setting for this migration only with SET LOCAL ... TO DEFAULT "
+			"(cannot be excused)");
 		return;
 	}
 	if (is_role_setting(name))
@@ -1308,10 +1352,10 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 																	 : "SET SESSION AUTHORIZATION");
 
 		/* LOCAL too: the rest of the migration would still run as that role */
-		report(st, ctx, R_SET_ROLE, LINT_ERROR,
-			   "%s changes the role the migrator runs as, so objects would be owned by another role; "
-			   "choose the role with the migrator's --role option",
-			   what);
+		report_fixed(st, ctx, R_SET_ROLE,
+					 "%s changes the role the migrator runs as, so objects would be owned by another role; "
+					 "choose the role with the migrator's --role option (cannot be excused)",
+					 what);
 		return;
 	}
 	/* SET TRANSACTION ... lasts for the current transaction only */
@@ -1319,10 +1363,18 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 		return;
 	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET)
 	{
-		report(st, ctx, R_SESSION_SET, LINT_ERROR,
-			   "RESET of \"%s\" changes the setting for the migrator's whole session, beyond this migration; "
-			   "use SET LOCAL \"%s\" TO DEFAULT",
-			   name, name);
+		if (session_change_is_fixed(name))
+			report_fixed(
+				st, ctx, R_SESSION_SET,
+				"RESET of \"%s\" changes it for the migrator's whole session, so every later migration "
+				"runs with it; use SET LOCAL \"%s\" TO DEFAULT (cannot be excused)",
+				name, name);
+		else
+			report(
+				st, ctx, R_SESSION_SET, LINT_ERROR,
+				"RESET of \"%s\" changes the setting for the migrator's whole session, beyond this migration; "
+				"use SET LOCAL \"%s\" TO DEFAULT",
+				name, name);
 		return;
 	}
 	if (v->is_local)
@@ -1336,6 +1388,17 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 						  v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT);
 			free(what);
 		}
+		return;
+	}
+	if (session_change_is_fixed(name))
+	{
+		report_fixed(
+			st, ctx, R_SESSION_SET,
+			"SET of \"%s\" lasts for the migrator's whole session, so every later migration resolves its "
+			"names with it; %s (cannot be excused)",
+			name,
+			st->no_transaction ? "qualify the names, or choose the schema with the migrator's --schema"
+							   : "use SET LOCAL, which ends with the migration's transaction");
 		return;
 	}
 	if (st->no_transaction)

@@ -34,12 +34,16 @@
  *   session-set           E  SET without LOCAL, RESET, RESET ALL,
  *                            set_config(..., false), set_config(..., NULL)
  *                            (NULL is false) or with a third argument that
- *                            is not a constant; also through EXECUTE
+ *                            is not a constant; also through EXECUTE.
+ *                            RESET ALL and search_path (or a setting whose
+ *                            name is computed) cannot be excused: every
+ *                            later migration of the run would inherit them
  *   discard               E  DISCARD
  *   set-role              E  SET [LOCAL] ROLE, SET [LOCAL] SESSION
  *                            AUTHORIZATION, RESET ROLE, set_config('role',
  *                            ...) local or not (setting names compared
- *                            case-insensitively, as the server does)
+ *                            case-insensitively, as the server does);
+ *                            cannot be excused
  *   advisory-unlock-all   E  a call of pg_advisory_unlock_all()
  *   volatile-default      W* ADD COLUMN with a volatile default (a function
  *                            not known to be immutable or stable; serial,

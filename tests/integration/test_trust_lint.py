@@ -157,6 +157,15 @@ class SessionSetTest(TrustLintTestCase):
                 self.assertFalse(self.table_exists("v"))
                 self.query("DROP TABLE t; DROP TABLE schema_migrations")
 
+    def test_reset_all_cannot_be_excused(self):
+        d = self.base_dir({"2_s.sql": "CREATE TABLE u (id int);\n"
+                                      "DO $$\nBEGIN\n  -- migrator:allow session-set\n  EXECUTE 'RESET ALL';\nEND $$;\n",
+                           "3_v.sql": "CREATE TABLE v (id int);\n"})
+        r = self.assert_refused(d, "2_s.sql", 5, "session-set")
+        self.assertStderrMatches(r, r"RESET ALL .*\(cannot be excused\)$")
+        self.assertFalse(self.table_exists("u"))
+        self.assertFalse(self.table_exists("v"))
+
     def test_set_local_is_fine(self):
         d = self.base_dir({"2_s.sql": "SET LOCAL search_path TO public;\n"
                                       "DO $$\nBEGIN\n  EXECUTE 'SET LOCAL work_mem = ''64MB''';\nEND $$;\n"

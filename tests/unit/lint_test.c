@@ -1090,6 +1090,26 @@ test_session_set_spellings(void **state)
 	expect_only("SELECT set_config('Session_Authorization', 'x', true)", &no_opts, "set-role", LINT_ERROR, 1);
 	expect_only("SET LOCAL \"Role\" = 'x'", &no_opts, "set-role", LINT_ERROR, 1);
 
+	/* what every later migration would inherit cannot be excused */
+	expect_only("-- migrator:allow session-set\nRESET ALL", &no_opts, "session-set", LINT_ERROR, 2);
+	expect_only("-- migrator:allow session-set\nSET search_path TO app", &no_opts, "session-set", LINT_ERROR,
+				2);
+	expect_only("-- migrator:allow session-set\nSET \"Search_Path\" TO app", &no_opts, "session-set",
+				LINT_ERROR, 2);
+	expect_only("-- migrator:allow session-set\nRESET search_path", &no_opts, "session-set", LINT_ERROR, 2);
+	expect_only("-- migrator:allow session-set\nSELECT set_config('search_path', 'app', false)", &no_opts,
+				"session-set", LINT_ERROR, 2);
+	expect_only("-- migrator:allow session-set\nSELECT set_config(current_user::text, 'app', false)",
+				&no_opts, "session-set", LINT_ERROR, 2);
+	expect_only("-- migrator:allow set-role\nSET ROLE app_owner", &no_opts, "set-role", LINT_ERROR, 2);
+	expect_only("-- migrator:allow set-role\nSELECT set_config('role', 'x', true)", &no_opts, "set-role",
+				LINT_ERROR, 2);
+	expect_only("DO $$\nBEGIN\n  -- migrator:allow session-set\n  EXECUTE 'RESET ALL';\nEND $$;", &no_opts,
+				"session-set", LINT_ERROR, 4);
+	/* near miss: another setting for the session is an error that can be excused */
+	expect_clean("-- migrator:allow session-set\nSET work_mem = '64MB'", &no_opts);
+	expect_clean("-- migrator:allow session-set\nSELECT set_config('work_mem', '64MB', false)", &no_opts);
+
 	/* through EXECUTE: a constant string, and strings built at run time */
 	expect_only("DO $$ BEGIN EXECUTE 'RESET ALL'; END $$;", &no_opts, "session-set", LINT_ERROR, 1);
 	expect_only("DO $$ BEGIN EXECUTE 'SET search_path TO public'; END $$;", &no_opts, "session-set",
