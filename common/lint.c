@@ -27,6 +27,17 @@
  * N - 1 and allow comments inside the body work as at top level; otherwise
  * findings point at the DO statement.
  *
+ * Exception handlers of a DO body are judged on the same JSON: a
+ * "PLpgSQL_exception" lists its conditions (a name, or the code of SQLSTATE
+ * 'xxxxx') and its "action" statements, but keeps no line, so the WHEN line
+ * is found with the lexer (the first token after the block's statements
+ * that spells the handler's first condition).
+ *
+ * Verify files are read by the same entry with other rules (check_verify):
+ * every node of each SELECT is walked for data-modifying WITH, INTO,
+ * locking clauses and function calls, whose volatility comes from
+ * pg_volatile_functions.h (PostgreSQL 15's catalog).
+ *
  * Allow comments are found with PostgreSQL's lexer (pg_query_scan), so a
  * "-- migrator:allow" inside a string is not one.  A comment excuses only if
  * it is alone on its line; several such lines stacked directly above a
@@ -193,8 +204,6 @@ typedef struct stmt_ctx
 } stmt_ctx;
 
 static void check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node);
-struct do_walk;
-static void check_exception_block(struct do_walk *w, json_t *block, int block_line);
 
 /* ---------------------------------------------------------------------
  * Findings and allow comments
@@ -745,7 +754,8 @@ timeout_text_ms(const char *text, double *ms)
 	while (*text == ' ' || *text == '\t' || *text == '\n')
 		text++;
 	v = strtod(text, &end);
-	if (end == text || v < 0)
+	/* the server's range is 0 to INT_MAX ms; nan and inf are not numbers to it */
+	if (end == text || !(v >= 0 && v <= 1e15))
 		return false;
 	while (*end == ' ' || *end == '\t' || *end == '\n')
 		end++;
@@ -761,7 +771,7 @@ timeout_text_ms(const char *text, double *ms)
 		if (strncmp(end, units[i].unit, len) == 0 && strspn(end + len, " \t\n") == strlen(end + len))
 		{
 			*ms = v * units[i].ms;
-			return true;
+			return *ms <= 1e15;
 		}
 	}
 	return false;
@@ -1329,6 +1339,21 @@ transaction_keyword(PgQuery__TransactionStmtKind kind)
 	}
 }
 
+/* SET LOCAL lock_timeout / statement_timeout: timeout-override */
+static void
+check_set_local_timeout(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableSetStmt *v)
+{
+	char *what;
+
+	if (timeout_option(v->name) == NULL || (v->kind != PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE &&
+											v->kind != PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT))
+		return;
+	what = xasprintf("SET LOCAL %s", v->name);
+	check_timeout(st, ctx, what, v->name, v->n_args > 0 ? v->args[0] : NULL,
+				  v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT);
+	free(what);
+}
+
 static void
 check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableSetStmt *v)
 {
@@ -1379,15 +1404,7 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 	}
 	if (v->is_local)
 	{
-		if (timeout_option(name) != NULL && (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE ||
-											 v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT))
-		{
-			char *what = xasprintf("SET LOCAL %s", name);
-
-			check_timeout(st, ctx, what, name, v->n_args > 0 ? v->args[0] : NULL,
-						  v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT);
-			free(what);
-		}
+		check_set_local_timeout(st, ctx, v);
 		return;
 	}
 	if (session_change_is_fixed(name))
@@ -2293,61 +2310,6 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 	sql_script_free(&expr);
 }
 
-/*
- * Walk the JSON of a PL/pgSQL function: stmt_type is the innermost
- * "PLpgSQL_stmt_*" key around v (NULL outside any), field the key v sits
- * under, lineno the innermost line number seen.
- */
-static void
-walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, int lineno)
-{
-	const char *key;
-	json_t     *val;
-	size_t      i;
-
-	if (json_is_array(v))
-	{
-		json_array_foreach(v, i, val) walk_plpgsql(w, val, stmt_type, field, lineno);
-		return;
-	}
-	if (!json_is_object(v))
-		return;
-	if (json_is_integer(json_object_get(v, "lineno")))
-		lineno = (int) json_integer_value(json_object_get(v, "lineno"));
-
-	json_object_foreach(v, key, val)
-	{
-		if (strncmp(key, "PLpgSQL_stmt_", strlen("PLpgSQL_stmt_")) == 0)
-		{
-			int     line = lineno;
-			json_t *l = json_is_object(val) ? json_object_get(val, "lineno") : NULL;
-
-			if (json_is_integer(l))
-				line = (int) json_integer_value(l);
-			if (stmt_is(key, "commit") || stmt_is(key, "rollback"))
-			{
-				stmt_ctx ctx;
-
-				nested_ctx(w, line, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK", &ctx);
-				check_transaction(w->st, &ctx, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK");
-			}
-			walk_plpgsql(w, val, key, NULL, line);
-			/* after its body, so the handlers of blocks inside it are placed first */
-			if (stmt_is(key, "block") && json_is_object(val))
-				check_exception_block(w, val, line);
-		}
-		else if (strcmp(key, "PLpgSQL_expr") == 0)
-		{
-			json_t *q = json_is_object(val) ? json_object_get(val, "query") : NULL;
-
-			if (json_is_string(q))
-				check_plpgsql_expr(w, stmt_type, field, json_string_value(q), lineno);
-		}
-		else
-			walk_plpgsql(w, val, stmt_type, key, lineno);
-	}
-}
-
 /* ---------------------------------------------------------------------
  * Exception handlers in DO blocks
  * ---------------------------------------------------------------------
@@ -2601,6 +2563,66 @@ check_exception_block(do_walk *w, json_t *block, int block_line)
 			is_sqlstate_code(culprit) ? "SQLSTATE '" : "",
 			strcasecmp(culprit, "others") == 0 ? "OTHERS" : culprit, is_sqlstate_code(culprit) ? "'" : "",
 			what);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * DO blocks: the walk
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Walk the JSON of a PL/pgSQL function: stmt_type is the innermost
+ * "PLpgSQL_stmt_*" key around v (NULL outside any), field the key v sits
+ * under, lineno the innermost line number seen.
+ */
+static void
+walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, int lineno)
+{
+	const char *key;
+	json_t     *val;
+	size_t      i;
+
+	if (json_is_array(v))
+	{
+		json_array_foreach(v, i, val) walk_plpgsql(w, val, stmt_type, field, lineno);
+		return;
+	}
+	if (!json_is_object(v))
+		return;
+	if (json_is_integer(json_object_get(v, "lineno")))
+		lineno = (int) json_integer_value(json_object_get(v, "lineno"));
+
+	json_object_foreach(v, key, val)
+	{
+		if (strncmp(key, "PLpgSQL_stmt_", strlen("PLpgSQL_stmt_")) == 0)
+		{
+			int     line = lineno;
+			json_t *l = json_is_object(val) ? json_object_get(val, "lineno") : NULL;
+
+			if (json_is_integer(l))
+				line = (int) json_integer_value(l);
+			if (stmt_is(key, "commit") || stmt_is(key, "rollback"))
+			{
+				stmt_ctx ctx;
+
+				nested_ctx(w, line, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK", &ctx);
+				check_transaction(w->st, &ctx, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK");
+			}
+			walk_plpgsql(w, val, key, NULL, line);
+			/* after its body, so the handlers of blocks inside it are placed first */
+			if (stmt_is(key, "block") && json_is_object(val))
+				check_exception_block(w, val, line);
+		}
+		else if (strcmp(key, "PLpgSQL_expr") == 0)
+		{
+			json_t *q = json_is_object(val) ? json_object_get(val, "query") : NULL;
+
+			if (json_is_string(q))
+				check_plpgsql_expr(w, stmt_type, field, json_string_value(q), lineno);
+		}
+		else
+			walk_plpgsql(w, val, stmt_type, key, lineno);
 	}
 }
 

@@ -1215,6 +1215,9 @@ test_timeout_override(void **state)
 
 	/* DEFAULT, and values that cannot be read, may remove the bound */
 	expect_only("SET LOCAL lock_timeout TO DEFAULT", &bounded, "timeout-override", LINT_WARNING, 1);
+	expect_only("SET LOCAL lock_timeout = 'nan'", &bounded, "timeout-override", LINT_WARNING, 1);
+	expect_only("SET LOCAL lock_timeout = '1e300d'", &bounded, "timeout-override", LINT_WARNING, 1);
+	expect_only("SET LOCAL lock_timeout = '5 weeks'", &bounded, "timeout-override", LINT_WARNING, 1);
 	expect_only("DO $$ DECLARE v text := '0'; BEGIN PERFORM set_config('lock_timeout', v, true); END $$;",
 				&bounded, "timeout-override", LINT_WARNING, 1);
 
