@@ -27,6 +27,17 @@
  * N - 1 and allow comments inside the body work as at top level; otherwise
  * findings point at the DO statement.
  *
+ * Exception handlers of a DO body are judged on the same JSON: a
+ * "PLpgSQL_exception" lists its conditions (a name, or the code of SQLSTATE
+ * 'xxxxx') and its "action" statements, but keeps no line, so the WHEN line
+ * is found with the lexer (the first token after the block's statements
+ * that spells the handler's first condition).
+ *
+ * Verify files are read by the same entry with other rules (check_verify):
+ * every node of each SELECT is walked for data-modifying WITH, INTO,
+ * locking clauses and function calls, whose volatility comes from
+ * pg_volatile_functions.h (PostgreSQL 15's catalog).
+ *
  * Allow comments are found with PostgreSQL's lexer (pg_query_scan), so a
  * "-- migrator:allow" inside a string is not one.  A comment excuses only if
  * it is alone on its line; several such lines stacked directly above a
@@ -97,13 +108,37 @@
 #define R_UNCHECKED        "unchecked-sql"
 #define R_UNKNOWN_RULE     "unknown-rule"
 #define R_COPY_STDIO       "copy-stdio"
+#define R_SWALLOWED        "swallowed-error"
+#define R_TIMEOUT          "timeout-override"
+#define R_VERIFY           "verify-read-only"
 
-const char *const lint_rule_names[] = {
-	R_CREATE_INDEX,     R_REINDEX,        R_VACUUM_FULL,  R_CLUSTER,    R_DML,
-	R_TRANSACTION,      R_SESSION_SET,    R_DISCARD,      R_SET_ROLE,   R_UNLOCK_ALL,
-	R_VOLATILE_DEFAULT, R_ALTER_TYPE,     R_SET_NOT_NULL, R_NOT_VALID,  R_UNIQUE_NO_INDEX,
-	R_DROP_INDEX,       R_SET_TABLESPACE, R_DROP_COLUMN,  R_DROP_TABLE, R_RENAME,
-	R_NOT_IDEMPOTENT,   R_UNCHECKED,      R_COPY_STDIO,   NULL};
+const char *const lint_rule_names[] = {R_CREATE_INDEX,
+									   R_REINDEX,
+									   R_VACUUM_FULL,
+									   R_CLUSTER,
+									   R_DML,
+									   R_TRANSACTION,
+									   R_SESSION_SET,
+									   R_DISCARD,
+									   R_SET_ROLE,
+									   R_UNLOCK_ALL,
+									   R_VOLATILE_DEFAULT,
+									   R_ALTER_TYPE,
+									   R_SET_NOT_NULL,
+									   R_NOT_VALID,
+									   R_UNIQUE_NO_INDEX,
+									   R_DROP_INDEX,
+									   R_SET_TABLESPACE,
+									   R_DROP_COLUMN,
+									   R_DROP_TABLE,
+									   R_RENAME,
+									   R_NOT_IDEMPOTENT,
+									   R_UNCHECKED,
+									   R_COPY_STDIO,
+									   R_SWALLOWED,
+									   R_TIMEOUT,
+									   R_VERIFY,
+									   NULL};
 
 /* A relation name with its schema resolved (never empty). */
 typedef struct qual_name
@@ -137,6 +172,10 @@ typedef struct lint_state
 	bool            no_transaction;
 	bool            allow_dml;
 	bool            strict;
+	bool            lock_timeout_known; /* the run's bounds (lint.h) */
+	int64_t         lock_timeout_ms;
+	bool            statement_timeout_known;
+	int64_t         statement_timeout_ms;
 	lint_result    *out;
 	int             first_new; /* out->items[first_new..] are this file's */
 	qual_name      *created;   /* relations (tables, indexes) created here */
@@ -222,28 +261,17 @@ append_finding(lint_state *st, const char *rule, lint_severity severity, int lin
 }
 
 /*
- * Report rule for the statement of ctx, unless an allow comment excuses it.
- * Warnings become errors under --strict.  The message is printf-formatted.
+ * Report rule for the statement of ctx, unless an allow comment excuses it
+ * (and excusable).  Warnings become errors under --strict.
  */
-static void report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity,
-				   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
 static void
-report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity, const char *fmt, ...)
+vreport(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity, bool excusable,
+		const char *fmt, va_list ap)
 {
-	strbuf  sb;
-	va_list ap;
+	strbuf sb;
 
-	/*
-	 * Two rules cannot be excused: a COMMIT or ROLLBACK ends the migration's
-	 * transaction (what ran before it is committed or lost, the history row
-	 * lands outside it), and COPY from or to the client needs data that a
-	 * migration does not carry.  Either breaks the run itself.
-	 */
-	bool unexcusable = strcmp(rule, R_TRANSACTION) == 0 || strcmp(rule, R_COPY_STDIO) == 0;
-
-	if (!unexcusable && (allowed_above(st, ctx->stmt_line, rule) ||
-						 (ctx->nested_line > 0 && allowed_above(st, ctx->nested_line, rule))))
+	if (excusable && (allowed_above(st, ctx->stmt_line, rule) ||
+					  (ctx->nested_line > 0 && allowed_above(st, ctx->nested_line, rule))))
 		return;
 	if (st->strict)
 		severity = LINT_ERROR;
@@ -251,10 +279,58 @@ report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity seve
 	strbuf_init(&sb);
 	if (ctx->depth > 0)
 		strbuf_append(&sb, "in a DO block, ");
-	va_start(ap, fmt);
 	strbuf_vappendf(&sb, fmt, ap);
-	va_end(ap);
 	append_finding(st, rule, severity, ctx->line, ctx->column, strbuf_detach(&sb));
+}
+
+/* vreport(), printf-style, excusable unless the rule never is. */
+static void report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity,
+				   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+report(lint_state *st, const stmt_ctx *ctx, const char *rule, lint_severity severity, const char *fmt, ...)
+{
+	va_list ap;
+
+	/*
+	 * Three rules cannot be excused: a COMMIT or ROLLBACK ends the migration's
+	 * transaction (what ran before it is committed or lost, the history row
+	 * lands outside it), COPY from or to the client needs data that a
+	 * migration does not carry (either breaks the run itself), and a verify
+	 * file that changes something is not a check.
+	 */
+	bool unexcusable =
+		strcmp(rule, R_TRANSACTION) == 0 || strcmp(rule, R_COPY_STDIO) == 0 || strcmp(rule, R_VERIFY) == 0;
+
+	va_start(ap, fmt);
+	vreport(st, ctx, rule, severity, !unexcusable, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * An error no allow comment excuses, for a change to the session that every
+ * later migration of the run would inherit: the role, search_path, RESET
+ * ALL.  (The run also re-establishes its session before each migration;
+ * lint stops the file before anything runs.)
+ */
+static void report_fixed(lint_state *st, const stmt_ctx *ctx, const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+report_fixed(lint_state *st, const stmt_ctx *ctx, const char *rule, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(st, ctx, rule, LINT_ERROR, false, fmt, ap);
+	va_end(ap);
+}
+
+/* Is a session-level change of setting (NULL: not known) one no comment excuses? */
+static bool
+session_change_is_fixed(const char *setting)
+{
+	return setting == NULL || strcasecmp(setting, "search_path") == 0;
 }
 
 /* Index the line starts of st->source (LF, CRLF and a lone CR end lines). */
@@ -636,6 +712,253 @@ func_call_name(const PgQuery__FuncCall *fc, const char **schema)
 }
 
 /* ---------------------------------------------------------------------
+ * Settings: the role, and the run's timeouts
+ * ---------------------------------------------------------------------
+ */
+
+/* GUC names are case-insensitive ("SET \"Role\"" is SET ROLE). */
+static bool
+is_role_setting(const char *name)
+{
+	return name != NULL && (strcasecmp(name, "role") == 0 || strcasecmp(name, "session_authorization") == 0);
+}
+
+/* The run's option for a timeout setting, or NULL if name is not one. */
+static const char *
+timeout_option(const char *name)
+{
+	if (name != NULL && strcasecmp(name, "lock_timeout") == 0)
+		return "--lock-timeout";
+	if (name != NULL && strcasecmp(name, "statement_timeout") == 0)
+		return "--statement-timeout";
+	return NULL;
+}
+
+/*
+ * A timeout value as the server reads it (parse_int with GUC_UNIT_MS): a
+ * number, optionally fractional, then optionally a unit (us, ms, s, min,
+ * h, d; case-sensitive), rounded to whole milliseconds; no unit is ms.
+ * False if text is not such a value (the server would reject it too).
+ */
+static bool
+timeout_text_ms(const char *text, double *ms)
+{
+	static const struct
+	{
+		const char *unit;
+		double      ms;
+	} units[] = {{"us", 0.001}, {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
+	char  *end;
+	double v;
+
+	while (*text == ' ' || *text == '\t' || *text == '\n')
+		text++;
+	v = strtod(text, &end);
+	/* the server's range is 0 to INT_MAX ms; nan and inf are not numbers to it */
+	if (end == text || !(v >= 0 && v <= 1e15))
+		return false;
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (*end == '\0')
+	{
+		*ms = v;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+	{
+		size_t len = strlen(units[i].unit);
+
+		if (strncmp(end, units[i].unit, len) == 0 && strspn(end + len, " \t\n") == strlen(end + len))
+		{
+			*ms = v * units[i].ms;
+			return *ms <= 1e15;
+		}
+	}
+	return false;
+}
+
+/* A constant value node (5000, 1.5, '5s') as milliseconds; false if not one. */
+static bool
+timeout_node_ms(const PgQuery__Node *n, double *ms)
+{
+	const char *text = const_string(n);
+
+	if (text != NULL)
+		return timeout_text_ms(text, ms);
+	if (n != NULL && n->node_case == PG_QUERY__NODE__NODE_A_CONST && n->a_const != NULL)
+	{
+		if (n->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL && n->a_const->ival != NULL)
+		{
+			*ms = n->a_const->ival->ival;
+			return *ms >= 0;
+		}
+		if (n->a_const->val_case == PG_QUERY__A__CONST__VAL_FVAL && n->a_const->fval != NULL)
+			return timeout_text_ms(n->a_const->fval->fval, ms);
+	}
+	return false;
+}
+
+/* "1h", "2min", "5s" or "1500ms" (the largest exact unit), for messages; caller frees. */
+static char *
+format_ms(int64_t ms)
+{
+	if (ms > 0 && ms % 3600000 == 0)
+		return xasprintf("%lldh", (long long) (ms / 3600000));
+	if (ms > 0 && ms % 60000 == 0)
+		return xasprintf("%lldmin", (long long) (ms / 60000));
+	if (ms % 1000 == 0)
+		return xasprintf("%llds", (long long) (ms / 1000));
+	return xasprintf("%lldms", (long long) ms);
+}
+
+/*
+ * timeout-override: what (e.g. "SET LOCAL lock_timeout") sets the timeout
+ * setting name to value (NULL: TO DEFAULT).  0, however spelt, removes the
+ * bound: an error.  A value above the run's known bound raises it, and a
+ * value when the bound is not known overrides the operator's: warnings.
+ */
+static void
+check_timeout(lint_state *st, const stmt_ctx *ctx, const char *what, const char *name,
+			  const PgQuery__Node *value, bool is_default)
+{
+	const char *option = timeout_option(name);
+	bool        lock = strcasecmp(name, "lock_timeout") == 0;
+	bool        known = lock ? st->lock_timeout_known : st->statement_timeout_known;
+	int64_t     bound = lock ? st->lock_timeout_ms : st->statement_timeout_ms;
+	double      v;
+	int64_t     ms;
+	char       *shown;
+
+	if (is_default)
+	{
+		report(
+			st, ctx, R_TIMEOUT, LINT_WARNING,
+			"%s TO DEFAULT replaces the run's %s with the server's default (0, no bound, unless configured); "
+			"remove it, and give the run a larger %s if this migration needs one",
+			what, option, option);
+		return;
+	}
+	if (!timeout_node_ms(value, &v))
+	{
+		report(st, ctx, R_TIMEOUT, LINT_WARNING,
+			   "%s to a value that cannot be read before it runs may remove or raise the run's %s; "
+			   "remove it, or write a constant no higher than the run's %s",
+			   what, option, option);
+		return;
+	}
+	/* the server rounds to whole milliseconds: '0.4ms' and '100us' are 0 */
+	ms = (int64_t) (v + 0.5);
+	if (ms == 0)
+	{
+		report(st, ctx, R_TIMEOUT, LINT_ERROR,
+			   "%s to 0 removes the bound, so %s can wait forever while the locks it holds queue the "
+			   "application behind it; remove it, or set a finite value no higher than the run's %s",
+			   what, lock ? "a lock wait" : "a statement", option);
+		return;
+	}
+	if (known && (bound == 0 || ms <= bound))
+		return;
+	shown = format_ms(ms);
+	if (known)
+	{
+		char *b = format_ms(bound);
+
+		report(st, ctx, R_TIMEOUT, LINT_WARNING,
+			   "%s to %s raises the run's %s (%s) for this migration; "
+			   "remove it, and give the run a larger %s if this migration needs one",
+			   what, shown, option, b, option);
+		free(b);
+	}
+	else
+		report(
+			st, ctx, R_TIMEOUT, LINT_WARNING,
+			"%s to %s overrides the operator's bound (the run's %s, or the session's own %s) for this migration; "
+			"remove it, and give the run %s if this migration needs another bound",
+			what, shown, option, name, option);
+	free(shown);
+}
+
+/* Argument pos (0-based) of a call, or the one passed as name => ...; NULL if absent. */
+static const PgQuery__Node *
+call_arg(const PgQuery__FuncCall *fc, size_t pos, const char *name)
+{
+	for (size_t i = 0; i < fc->n_args; i++)
+	{
+		const PgQuery__Node *a = fc->args[i];
+
+		if (a->node_case == PG_QUERY__NODE__NODE_NAMED_ARG_EXPR)
+		{
+			if (a->named_arg_expr->name != NULL && strcasecmp(a->named_arg_expr->name, name) == 0)
+				return a->named_arg_expr->arg;
+		}
+		else if (i == pos)
+			return a;
+	}
+	return NULL;
+}
+
+/* A NULL constant (NULL, NULL::boolean). */
+static bool
+const_is_null(const PgQuery__Node *n)
+{
+	if (n != NULL && n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST && n->type_cast != NULL)
+		n = n->type_cast->arg;
+	return n != NULL && n->node_case == PG_QUERY__NODE__NODE_A_CONST && n->a_const != NULL &&
+		   n->a_const->isnull;
+}
+
+/*
+ * set_config(setting_name, new_value, is_local): is_local NULL is false
+ * (set_config is not strict), and one that is not a constant cannot be
+ * known to be true, so both count as session-level.
+ */
+static void
+check_set_config(lint_state *st, const stmt_ctx *ctx, const PgQuery__FuncCall *fc)
+{
+	const char          *setting = const_string(call_arg(fc, 0, "setting_name"));
+	const PgQuery__Node *local = call_arg(fc, 2, "is_local");
+	bool                 is_local = false;
+	bool                 constant = const_is_null(local) || const_bool(local, &is_local);
+
+	if (is_role_setting(setting))
+	{
+		/* local too, as SET LOCAL ROLE: the rest of the migration runs as that role */
+		report_fixed(
+			st, ctx, R_SET_ROLE,
+			"set_config('%s', ...) changes the role the migrator runs as, so objects would be owned by another role; "
+			"choose the role with the migrator's --role option (cannot be excused)",
+			setting);
+		return;
+	}
+	if (!constant || !is_local)
+	{
+		char *head = !constant
+						 ? xstrdup("set_config(...) with a third argument that is not a constant may change")
+						 : xasprintf("set_config(..., %s) changes", const_is_null(local) ? "NULL" : "false");
+
+		if (session_change_is_fixed(setting))
+			report_fixed(
+				st, ctx, R_SESSION_SET,
+				"%s %s for the migrator's whole session, so every later migration runs with it; pass "
+				"true as the third argument, which is SET LOCAL (cannot be excused)",
+				head, setting != NULL ? "search_path" : "a setting");
+		else
+			report(st, ctx, R_SESSION_SET, LINT_ERROR,
+				   "%s a setting for the migrator's whole session, beyond this migration; "
+				   "pass true as the third argument, which is SET LOCAL",
+				   head);
+		free(head);
+	}
+	else if (timeout_option(setting) != NULL)
+	{
+		char *what = xasprintf("set_config('%s', ..., true)", setting);
+
+		check_timeout(st, ctx, what, setting, call_arg(fc, 1, "new_value"), false);
+		free(what);
+	}
+}
+
+/* ---------------------------------------------------------------------
  * Function calls anywhere in a statement
  * ---------------------------------------------------------------------
  */
@@ -686,26 +1009,7 @@ visit_call(const ProtobufCMessage *msg, void *arg)
 			"pg_advisory_unlock_all() releases the migrator's own run lock, so another migrator can start at the same time; "
 			"release the advisory locks you took one by one with pg_advisory_unlock()");
 	else if (strcmp(name, "set_config") == 0 && fc->n_args == 3)
-	{
-		bool        is_local;
-		const char *setting = const_string(fc->args[0]);
-
-		if (const_bool(fc->args[2], &is_local) && !is_local)
-		{
-			if (setting != NULL &&
-				(strcmp(setting, "role") == 0 || strcmp(setting, "session_authorization") == 0))
-				report(
-					w->st, w->ctx, R_SET_ROLE, LINT_ERROR,
-					"set_config('%s', ...) changes the role the migrator runs as, so objects would be owned by another role; "
-					"choose the role with the migrator's --role option",
-					setting);
-			else
-				report(
-					w->st, w->ctx, R_SESSION_SET, LINT_ERROR,
-					"set_config(..., false) changes a setting for the migrator's whole session, beyond this migration; "
-					"pass true as the third argument, which is SET LOCAL");
-		}
-	}
+		check_set_config(w->st, w->ctx, fc);
 	return true;
 }
 
@@ -1035,6 +1339,21 @@ transaction_keyword(PgQuery__TransactionStmtKind kind)
 	}
 }
 
+/* SET LOCAL lock_timeout / statement_timeout: timeout-override */
+static void
+check_set_local_timeout(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableSetStmt *v)
+{
+	char *what;
+
+	if (timeout_option(v->name) == NULL || (v->kind != PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE &&
+											v->kind != PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT))
+		return;
+	what = xasprintf("SET LOCAL %s", v->name);
+	check_timeout(st, ctx, what, v->name, v->n_args > 0 ? v->args[0] : NULL,
+				  v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT);
+	free(what);
+}
+
 static void
 check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableSetStmt *v)
 {
@@ -1042,25 +1361,26 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 
 	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL)
 	{
-		report(
-			st, ctx, R_SESSION_SET, LINT_ERROR,
-			"RESET ALL undoes the settings the migrator chose for its session (lock_timeout, statement_timeout, search_path); "
-			"remove it, or reset one setting for this migration only with SET LOCAL ... TO DEFAULT");
+		report_fixed(
+			st, ctx, R_SESSION_SET,
+			"RESET ALL undoes the settings the migrator chose for its session (lock_timeout, statement_timeout, search_path), "
+			"for every later migration; remove it, or reset one setting for this migration only with SET LOCAL ... TO DEFAULT "
+			"(cannot be excused)");
 		return;
 	}
-	if (strcmp(name, "role") == 0 || strcmp(name, "session_authorization") == 0)
+	if (is_role_setting(name))
 	{
 		const char *what =
-			strcmp(name, "role") == 0
+			strcasecmp(name, "role") == 0
 				? (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET ROLE" : "SET ROLE")
 				: (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET SESSION AUTHORIZATION"
 																	 : "SET SESSION AUTHORIZATION");
 
 		/* LOCAL too: the rest of the migration would still run as that role */
-		report(st, ctx, R_SET_ROLE, LINT_ERROR,
-			   "%s changes the role the migrator runs as, so objects would be owned by another role; "
-			   "choose the role with the migrator's --role option",
-			   what);
+		report_fixed(st, ctx, R_SET_ROLE,
+					 "%s changes the role the migrator runs as, so objects would be owned by another role; "
+					 "choose the role with the migrator's --role option (cannot be excused)",
+					 what);
 		return;
 	}
 	/* SET TRANSACTION ... lasts for the current transaction only */
@@ -1068,14 +1388,36 @@ check_variable_set(lint_state *st, const stmt_ctx *ctx, const PgQuery__VariableS
 		return;
 	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET)
 	{
-		report(st, ctx, R_SESSION_SET, LINT_ERROR,
-			   "RESET of \"%s\" changes the setting for the migrator's whole session, beyond this migration; "
-			   "use SET LOCAL \"%s\" TO DEFAULT",
-			   name, name);
+		if (session_change_is_fixed(name))
+			report_fixed(
+				st, ctx, R_SESSION_SET,
+				"RESET of \"%s\" changes it for the migrator's whole session, so every later migration "
+				"runs with it; use SET LOCAL \"%s\" TO DEFAULT (cannot be excused)",
+				name, name);
+		else
+			report(
+				st, ctx, R_SESSION_SET, LINT_ERROR,
+				"RESET of \"%s\" changes the setting for the migrator's whole session, beyond this migration; "
+				"use SET LOCAL \"%s\" TO DEFAULT",
+				name, name);
 		return;
 	}
 	if (v->is_local)
+	{
+		check_set_local_timeout(st, ctx, v);
 		return;
+	}
+	if (session_change_is_fixed(name))
+	{
+		report_fixed(
+			st, ctx, R_SESSION_SET,
+			"SET of \"%s\" lasts for the migrator's whole session, so every later migration resolves its "
+			"names with it; %s (cannot be excused)",
+			name,
+			st->no_transaction ? "qualify the names, or choose the schema with the migrator's --schema"
+							   : "use SET LOCAL, which ends with the migration's transaction");
+		return;
+	}
 	if (st->no_transaction)
 		report(
 			st, ctx, R_SESSION_SET, LINT_ERROR,
@@ -1608,11 +1950,17 @@ check_rename(lint_state *st, const stmt_ctx *ctx, const PgQuery__RenameStmt *r)
 /* A DO body being walked. */
 typedef struct do_walk
 {
-	lint_state     *st;
-	const stmt_ctx *ctx;       /* of the DO statement */
-	int             body_off;  /* file offset of the body; -1 if not in the
+	lint_state          *st;
+	const stmt_ctx      *ctx;       /* of the DO statement */
+	int                  body_off;  /* file offset of the body; -1 if not in the
 								 * file verbatim */
-	int             body_line; /* file line of the body's line 1 */
+	int                  body_line; /* file line of the body's line 1 */
+	const char          *body;      /* the body's text */
+	PgQuery__ScanResult *tokens;    /* of body, scanned when first needed;
+								 * NULL until then or if it does not scan */
+	bool                 scanned;
+	int                  handlers_end; /* body offset after the last handler
+								 * condition placed so far */
 } do_walk;
 
 /*
@@ -1736,6 +2084,161 @@ stmt_is(const char *stmt_type, const char *kind)
 	return stmt_type != NULL && strcmp(stmt_type + strlen("PLpgSQL_stmt_"), kind) == 0;
 }
 
+/*
+ * A computed EXECUTE string with its computed parts replaced by
+ * placeholders: "(computed)" as a quoted identifier, '(computed)' as a
+ * literal.  Understood: constants, ||, concat(), format() with a constant
+ * format (%s, %I, %L, positions and widths; constant arguments are used as
+ * they are), quote_ident/quote_literal/quote_nullable.
+ */
+#define PLACEHOLDER_IDENT   "\"(computed)\""
+#define PLACEHOLDER_LITERAL "'(computed)'"
+
+static void skeleton_append(strbuf *sb, const PgQuery__Node *n, int *n_const);
+
+/* The SQL literal of text, for %L of a constant argument. */
+static void
+append_literal(strbuf *sb, const char *text)
+{
+	strbuf_append_char(sb, '\'');
+	for (const char *p = text; *p; p++)
+	{
+		if (*p == '\'')
+			strbuf_append_char(sb, '\'');
+		strbuf_append_char(sb, *p);
+	}
+	strbuf_append_char(sb, '\'');
+}
+
+/* format(fmt, args...) into sb; args are fc->args[1..]. */
+static void
+skeleton_format(strbuf *sb, const char *fmt, const PgQuery__FuncCall *fc, int *n_const)
+{
+	size_t next = 1;
+
+	(*n_const)++;
+	for (const char *p = fmt; *p; p++)
+	{
+		const PgQuery__Node *arg;
+		const char          *value;
+		char                 type;
+		size_t               pos = next;
+
+		if (*p != '%')
+		{
+			strbuf_append_char(sb, *p);
+			continue;
+		}
+		if (p[1] == '%')
+		{
+			strbuf_append_char(sb, '%');
+			p++;
+			continue;
+		}
+		/* %[position$][flags][width]type */
+		p++;
+		if (*p >= '1' && *p <= '9')
+		{
+			const char *q = p;
+
+			while (*q >= '0' && *q <= '9')
+				q++;
+			if (*q == '$')
+			{
+				pos = (size_t) strtoul(p, NULL, 10);
+				p = q + 1;
+			}
+		}
+		while (*p == '-' || *p == '*' || *p == '$' || (*p >= '0' && *p <= '9'))
+			p++;
+		if (*p == '\0')
+			break;
+		type = *p;
+		next = pos + 1;
+		arg = pos < fc->n_args ? fc->args[pos] : NULL;
+		value = const_string(arg);
+		if (type == 'L')
+		{
+			if (value != NULL)
+				append_literal(sb, value);
+			else
+				strbuf_append(sb, PLACEHOLDER_LITERAL);
+		}
+		else if (type == 'I' && value != NULL)
+			append_quoted(sb, value);
+		else if (type == 's' && value != NULL)
+			strbuf_append(sb, value);
+		else
+			strbuf_append(sb, PLACEHOLDER_IDENT);
+	}
+}
+
+static void
+skeleton_append(strbuf *sb, const PgQuery__Node *n, int *n_const)
+{
+	const char *text = const_string(n);
+
+	if (text != NULL)
+	{
+		strbuf_append(sb, text);
+		(*n_const)++;
+		return;
+	}
+	if (n != NULL && n->node_case == PG_QUERY__NODE__NODE_A_EXPR &&
+		n->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP && n->a_expr->n_name == 1 &&
+		node_string(n->a_expr->name[0]) != NULL && strcmp(node_string(n->a_expr->name[0]), "||") == 0 &&
+		n->a_expr->lexpr != NULL && n->a_expr->rexpr != NULL)
+	{
+		skeleton_append(sb, n->a_expr->lexpr, n_const);
+		skeleton_append(sb, n->a_expr->rexpr, n_const);
+		return;
+	}
+	if (n != NULL && n->node_case == PG_QUERY__NODE__NODE_FUNC_CALL)
+	{
+		const PgQuery__FuncCall *fc = n->func_call;
+		const char              *schema;
+		const char              *name = func_call_name(fc, &schema);
+
+		if (name != NULL && (schema == NULL || strcmp(schema, "pg_catalog") == 0))
+		{
+			if (strcmp(name, "format") == 0 && fc->n_args >= 1 && const_string(fc->args[0]) != NULL)
+			{
+				skeleton_format(sb, const_string(fc->args[0]), fc, n_const);
+				return;
+			}
+			if (strcmp(name, "concat") == 0)
+			{
+				for (size_t i = 0; i < fc->n_args; i++)
+					skeleton_append(sb, fc->args[i], n_const);
+				return;
+			}
+			if (strcmp(name, "quote_literal") == 0 || strcmp(name, "quote_nullable") == 0)
+			{
+				strbuf_append(sb, PLACEHOLDER_LITERAL);
+				return;
+			}
+		}
+	}
+	strbuf_append(sb, PLACEHOLDER_IDENT);
+}
+
+/* The skeleton of expr (caller frees), or NULL when no part of it is constant. */
+static char *
+execute_skeleton(const PgQuery__Node *expr)
+{
+	strbuf sb;
+	int    n_const = 0;
+
+	strbuf_init(&sb);
+	skeleton_append(&sb, expr, &n_const);
+	if (n_const == 0)
+	{
+		strbuf_free(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
+}
+
 /* One "PLpgSQL_expr" of the body: what it is depends on where it sits. */
 static void
 check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const char *query, int lineno)
@@ -1784,9 +2287,20 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 			sel->select_stmt->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET)
 			text = const_string(sel->select_stmt->target_list[0]->res_target->val);
 		if (text == NULL)
+		{
+			char *skeleton = NULL;
+
+			if (sel->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && sel->select_stmt->n_target_list == 1 &&
+				sel->select_stmt->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET)
+				skeleton = execute_skeleton(sel->select_stmt->target_list[0]->res_target->val);
+			/* what can be seen of it is still checked: a SET built at run time is a SET */
+			if (skeleton != NULL)
+				check_sql_text(st, &ctx, skeleton, NULL);
+			free(skeleton);
 			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
 				   "EXECUTE of a string computed at run time cannot be checked before it runs; "
 				   "write the statement out in the migration");
+		}
 		else if (!check_sql_text(st, &ctx, text, &error))
 			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
 				   "the string EXECUTE runs does not parse (%s) and was not checked; fix the statement",
@@ -1795,6 +2309,267 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 	}
 	sql_script_free(&expr);
 }
+
+/* ---------------------------------------------------------------------
+ * Exception handlers in DO blocks
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The conditions (PostgreSQL's plerrcodes.h) that catch an error the run
+ * must see: lock_not_available, which the migrator retries, and every error
+ * of classes 40 (the transaction was rolled back: deadlock, serialization)
+ * and 57 (operator intervention: statement_timeout, cancel, shutdown).  A
+ * category code (ending in 000) catches its whole class, so 55000 catches
+ * 55P03.
+ */
+static const struct
+{
+	const char *name;
+	const char *sqlstate;
+} run_error_conditions[] = {
+	{"object_not_in_prerequisite_state", "55000"},
+	{"lock_not_available", "55P03"},
+	{"transaction_rollback", "40000"},
+	{"serialization_failure", "40001"},
+	{"transaction_integrity_constraint_violation", "40002"},
+	{"statement_completion_unknown", "40003"},
+	{"deadlock_detected", "40P01"},
+	{"operator_intervention", "57000"},
+	{"query_canceled", "57014"},
+	{"admin_shutdown", "57P01"},
+	{"crash_shutdown", "57P02"},
+	{"cannot_connect_now", "57P03"},
+	{"database_dropped", "57P04"},
+	{"idle_session_timeout", "57P05"},
+};
+
+/*
+ * What the exception condition condname (as PL/pgSQL stores it: a name, or
+ * the code of SQLSTATE 'xxxxx') catches of those errors, for the message;
+ * NULL if none.  OTHERS catches everything but query_canceled and
+ * assert_failure.
+ */
+static const char *
+condition_catches(const char *condname)
+{
+	const char *code = NULL;
+
+	if (strcasecmp(condname, "others") == 0)
+		return "lock_not_available (the migrator's lock timeout), deadlock_detected and serialization_failure";
+	for (size_t i = 0; i < sizeof(run_error_conditions) / sizeof(run_error_conditions[0]); i++)
+		if (strcasecmp(condname, run_error_conditions[i].name) == 0)
+			code = run_error_conditions[i].sqlstate;
+	if (code == NULL && strlen(condname) == 5)
+		code = condname;
+	if (code == NULL)
+		return NULL;
+	if (strcasecmp(code, "55P03") == 0)
+		return "lock_not_available (the migrator's lock timeout)";
+	if (strcmp(code, "55000") == 0)
+		return "class 55, with lock_not_available (the migrator's lock timeout)";
+	if (strcmp(code, "40000") == 0)
+		return "every class 40 error (deadlock_detected, serialization_failure)";
+	if (strncmp(code, "40", 2) == 0)
+		return "a class 40 error (the transaction was rolled back: a deadlock or serialization failure)";
+	if (strcmp(code, "57000") == 0)
+		return "every class 57 error (query_canceled by statement_timeout or a cancel, admin_shutdown)";
+	if (strncmp(code, "57", 2) == 0)
+		return "a class 57 error (statement_timeout, a cancel or a shutdown)";
+	return NULL;
+}
+
+/* Is condname an SQLSTATE code rather than a condition name? */
+static bool
+is_sqlstate_code(const char *condname)
+{
+	return strlen(condname) == 5 && strspn(condname, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5;
+}
+
+/* Does a handler's statement list end in RAISE at EXCEPTION level (ERROR, 21)? */
+static bool
+ends_in_raise(json_t *action)
+{
+	json_t *last;
+	json_t *raise;
+
+	if (!json_is_array(action) || json_array_size(action) == 0)
+		return false;
+	last = json_array_get(action, json_array_size(action) - 1);
+	raise = json_is_object(last) ? json_object_get(last, "PLpgSQL_stmt_raise") : NULL;
+	return json_is_object(raise) && json_integer_value(json_object_get(raise, "elog_level")) >= 21;
+}
+
+/* The largest "lineno" anywhere in v (0 if none). */
+static int
+max_lineno(json_t *v)
+{
+	const char *key;
+	json_t     *val;
+	size_t      i;
+	int         max = 0;
+
+	if (json_is_array(v))
+	{
+		json_array_foreach(v, i, val)
+		{
+			int l = max_lineno(val);
+
+			if (l > max)
+				max = l;
+		}
+	}
+	else if (json_is_object(v))
+	{
+		json_object_foreach(v, key, val)
+		{
+			int l = strcmp(key, "lineno") == 0 ? (int) json_integer_value(val) : max_lineno(val);
+
+			if (l > max)
+				max = l;
+		}
+	}
+	return max;
+}
+
+/*
+ * The body line of the first token at or after body offset *cursor that
+ * spells condition condname (the word, or the string of SQLSTATE 'xxxxx'),
+ * found with PostgreSQL's lexer so comments do not count; *cursor moves past
+ * it.  0 if not found.  The PL/pgSQL parser keeps no line for a handler, and
+ * its WHEN line is where an allow comment goes.
+ */
+static int
+condition_line(do_walk *w, const char *condname, int *cursor)
+{
+	size_t len = strlen(condname);
+
+	if (!w->scanned)
+	{
+		PgQueryScanResult res = pg_query_scan(w->body);
+
+		w->scanned = true;
+		if (res.error == NULL)
+			w->tokens = pg_query__scan_result__unpack(NULL, res.pbuf.len, (const uint8_t *) res.pbuf.data);
+		pg_query_free_scan_result(res);
+	}
+	if (w->tokens == NULL)
+		return 0;
+	for (size_t i = 0; i < w->tokens->n_tokens; i++)
+	{
+		const PgQuery__ScanToken *t = w->tokens->tokens[i];
+		const char               *text = w->body + t->start;
+		size_t                    tlen = (size_t) (t->end - t->start);
+		bool                      match;
+
+		if (t->start < *cursor || t->token == PG_QUERY__TOKEN__SQL_COMMENT ||
+			t->token == PG_QUERY__TOKEN__C_COMMENT)
+			continue;
+		if (t->token == PG_QUERY__TOKEN__SCONST)
+			match = is_sqlstate_code(condname) && tlen == len + 2 && strncmp(text + 1, condname, len) == 0;
+		else
+			match = tlen == len && strncasecmp(text, condname, len) == 0;
+		if (match)
+		{
+			int line = 1;
+
+			for (int k = 0; k < t->start; k++)
+				if (w->body[k] == '\n')
+					line++;
+			*cursor = t->end;
+			if (t->end > w->handlers_end)
+				w->handlers_end = t->end;
+			return line;
+		}
+	}
+	return 0;
+}
+
+/* Body offset of the start of body line line (1-based). */
+static int
+body_line_offset(const char *body, int line)
+{
+	int off = 0;
+
+	for (int l = 1; l < line && body[off] != '\0'; off++)
+		if (body[off] == '\n')
+			l++;
+	return off;
+}
+
+/*
+ * swallowed-error: a handler of a BEGIN ... EXCEPTION block that can catch
+ * an error the run must see and does not end by raising turns a lock
+ * timeout into success, so the migration is recorded without its change.
+ */
+static void
+check_exception_block(do_walk *w, json_t *block, int block_line)
+{
+	json_t *exc = json_object_get(block, "exceptions");
+	json_t *list;
+	json_t *handler;
+	size_t  i;
+	int     cursor;
+
+	exc = json_is_object(exc) ? json_object_get(exc, "PLpgSQL_exception_block") : NULL;
+	list = json_is_object(exc) ? json_object_get(exc, "exc_list") : NULL;
+	if (!json_is_array(list))
+		return;
+	/*
+	 * The handlers follow the block's last statement and the handlers of
+	 * the blocks inside it (checked before this one).
+	 */
+	cursor = body_line_offset(w->body, max_lineno(json_object_get(block, "body")));
+	if (w->handlers_end > cursor)
+		cursor = w->handlers_end;
+	json_array_foreach(list, i, handler)
+	{
+		json_t     *h = json_object_get(handler, "PLpgSQL_exception");
+		json_t     *conds = json_is_object(h) ? json_object_get(h, "conditions") : NULL;
+		json_t     *action = json_is_object(h) ? json_object_get(h, "action") : NULL;
+		json_t     *c;
+		size_t      k;
+		const char *culprit = NULL;
+		const char *what = NULL;
+		const char *first = NULL;
+		int         line = 0;
+		stmt_ctx    ctx;
+
+		json_array_foreach(conds, k, c)
+		{
+			json_t     *cond = json_object_get(c, "PLpgSQL_condition");
+			const char *name = json_string_value(json_object_get(cond, "condname"));
+
+			if (name == NULL)
+				continue;
+			if (first == NULL)
+				first = name;
+			if (culprit == NULL && (what = condition_catches(name)) != NULL)
+				culprit = name;
+		}
+		if (first != NULL)
+			line = condition_line(w, first, &cursor);
+		if (culprit == NULL || ends_in_raise(action))
+			continue;
+		if (line == 0)
+			line = json_array_size(action) > 0 ? max_lineno(json_array_get(action, 0)) : block_line;
+		nested_ctx(w, line, NULL, &ctx);
+		report(
+			w->st, &ctx, R_SWALLOWED, LINT_ERROR,
+			"the exception handler WHEN %s%s%s catches %s, but does not end in RAISE, so the error becomes "
+			"success and the migration is recorded as applied without its change; avoid the error instead "
+			"of catching it (e.g. ADD COLUMN IF NOT EXISTS, CREATE ... IF NOT EXISTS), or end the handler "
+			"with RAISE; to re-raise it",
+			is_sqlstate_code(culprit) ? "SQLSTATE '" : "",
+			strcasecmp(culprit, "others") == 0 ? "OTHERS" : culprit, is_sqlstate_code(culprit) ? "'" : "",
+			what);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * DO blocks: the walk
+ * ---------------------------------------------------------------------
+ */
 
 /*
  * Walk the JSON of a PL/pgSQL function: stmt_type is the innermost
@@ -1835,6 +2610,9 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 				check_transaction(w->st, &ctx, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK");
 			}
 			walk_plpgsql(w, val, key, NULL, line);
+			/* after its body, so the handlers of blocks inside it are placed first */
+			if (stmt_is(key, "block") && json_is_object(val))
+				check_exception_block(w, val, line);
 		}
 		else if (strcmp(key, "PLpgSQL_expr") == 0)
 		{
@@ -1854,7 +2632,7 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 	const char               *body = NULL;
 	const char               *language = "plpgsql";
 	int                       body_loc = -1;
-	do_walk                   w = {st, ctx, -1, 0};
+	do_walk                   w = {st, ctx, -1, 0, NULL, NULL, false, 0};
 	char                     *tag;
 	char                     *wrapper;
 	PgQueryPlpgsqlParseResult res;
@@ -1954,8 +2732,11 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 			   jerr.text);
 		return;
 	}
+	w.body = body;
 	walk_plpgsql(&w, funcs, NULL, NULL, 0);
 	json_decref(funcs);
+	if (w.tokens != NULL)
+		pg_query__scan_result__free_unpacked(w.tokens, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -2147,6 +2928,127 @@ check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 }
 
 /* ---------------------------------------------------------------------
+ * Verify files
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct verify_walk
+{
+	lint_state     *st;
+	const stmt_ctx *ctx;
+} verify_walk;
+
+/* ctx moved to a parse location of its statement, when it is in the file. */
+static void
+at_location(const lint_state *st, const stmt_ctx *ctx, int location, stmt_ctx *out)
+{
+	*out = *ctx;
+	if (ctx->text != NULL && location >= 0)
+		offset_line_col(st, st->bom_len + location, &out->line, &out->column);
+}
+
+static const char *
+modifying_kind(const PgQuery__Node *q)
+{
+	switch (q != NULL ? q->node_case : PG_QUERY__NODE__NODE__NOT_SET)
+	{
+		case PG_QUERY__NODE__NODE_INSERT_STMT:
+			return "INSERT";
+		case PG_QUERY__NODE__NODE_UPDATE_STMT:
+			return "UPDATE";
+		case PG_QUERY__NODE__NODE_DELETE_STMT:
+			return "DELETE";
+		case PG_QUERY__NODE__NODE_MERGE_STMT:
+			return "MERGE";
+		default:
+			return NULL;
+	}
+}
+
+static bool
+visit_verify(const ProtobufCMessage *msg, void *arg)
+{
+	verify_walk *w = arg;
+	stmt_ctx     ctx;
+
+	if (msg->descriptor == &pg_query__select_stmt__descriptor)
+	{
+		const PgQuery__SelectStmt *sel = (const PgQuery__SelectStmt *) msg;
+
+		if (sel->into_clause != NULL)
+		{
+			at_location(w->st, w->ctx, sel->into_clause->rel != NULL ? sel->into_clause->rel->location : -1,
+						&ctx);
+			report(w->st, &ctx, R_VERIFY, LINT_ERROR,
+				   "SELECT INTO creates a table, and a verify file must not change anything; "
+				   "select the values to check without INTO");
+		}
+		if (sel->n_locking_clause > 0)
+			report(
+				w->st, w->ctx, R_VERIFY, LINT_ERROR,
+				"SELECT ... FOR UPDATE / FOR SHARE locks the rows it reads, blocking the application, and a verify "
+				"file must not change anything; remove the locking clause");
+	}
+	else if (msg->descriptor == &pg_query__common_table_expr__descriptor)
+	{
+		const PgQuery__CommonTableExpr *cte = (const PgQuery__CommonTableExpr *) msg;
+		const char                     *kind = modifying_kind(cte->ctequery);
+
+		if (kind != NULL)
+		{
+			at_location(w->st, w->ctx, cte->location, &ctx);
+			report(w->st, &ctx, R_VERIFY, LINT_ERROR,
+				   "WITH \"%s\" AS (%s ...) changes data, and a verify file must not change anything; "
+				   "a verify file holds plain SELECTs that return true when the migration worked",
+				   cte->ctename, kind);
+		}
+	}
+	else if (msg->descriptor == &pg_query__func_call__descriptor)
+	{
+		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *) msg;
+		const char              *schema;
+		const char              *name = func_call_name(fc, &schema);
+		pg_func_volatility       v = PG_FUNC_UNKNOWN;
+
+		if (name != NULL && (schema == NULL || strcmp(schema, "pg_catalog") == 0))
+			v = pg_builtin_function_volatility(name);
+		at_location(w->st, w->ctx, fc->location, &ctx);
+		if (v == PG_FUNC_VOLATILE)
+			report(
+				w->st, &ctx, R_VERIFY, LINT_ERROR,
+				"%s() is volatile (it may change state: settings, sequences, locks, other sessions), and a "
+				"verify file must not change anything; use only stable or immutable functions",
+				name);
+		else if (v == PG_FUNC_UNKNOWN)
+			report(w->st, &ctx, R_UNCHECKED, LINT_WARNING,
+				   "%s%s%s() is not a built-in function known to be stable or immutable, so lint cannot tell "
+				   "whether the verify file changes anything; use built-in functions, or excuse it with "
+				   "\"-- migrator:allow unchecked-sql\" once reviewed",
+				   schema != NULL ? schema : "", schema != NULL ? "." : "", name != NULL ? name : "?");
+	}
+	return true;
+}
+
+/* A verify statement: a plain SELECT that changes nothing. */
+static void
+check_verify(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node, const char *kind)
+{
+	verify_walk w = {st, ctx};
+
+	if (node == NULL)
+		return;
+	if (node->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+	{
+		report(st, ctx, R_VERIFY, LINT_ERROR,
+			   "a verify file may hold only SELECT statements (found %s); "
+			   "move the statement to the migration, and check its effect with a SELECT",
+			   kind);
+		return;
+	}
+	sql_walk(&node->base, visit_verify, &w);
+}
+
+/* ---------------------------------------------------------------------
  * Entry points
  * ---------------------------------------------------------------------
  */
@@ -2171,11 +3073,13 @@ sort_findings(lint_result *r, int from)
 }
 
 /*
- * See lint.h.  Statements are checked in order (what a statement creates
- * matters to the ones after it); the new findings are sorted at the end.
+ * Lint a migration (verify false) or a verify file.  Statements are checked
+ * in order (what a statement creates matters to the ones after it); the new
+ * findings are sorted at the end.
  */
-void
-lint_script(const char *source, const sql_script *script, const lint_file_options *opts, lint_result *out)
+static void
+lint_any(const char *source, const sql_script *script, const lint_file_options *opts, bool verify,
+		 lint_result *out)
 {
 	lint_state st;
 
@@ -2186,6 +3090,13 @@ lint_script(const char *source, const sql_script *script, const lint_file_option
 	st.no_transaction = opts != NULL && opts->no_transaction;
 	st.allow_dml = opts != NULL && opts->allow_dml;
 	st.strict = opts != NULL && opts->strict;
+	if (opts != NULL)
+	{
+		st.lock_timeout_known = opts->lock_timeout_known;
+		st.lock_timeout_ms = opts->lock_timeout_ms;
+		st.statement_timeout_known = opts->statement_timeout_known;
+		st.statement_timeout_ms = opts->statement_timeout_ms;
+	}
 	st.out = out;
 	st.first_new = out->n;
 	index_lines(&st);
@@ -2203,7 +3114,10 @@ lint_script(const char *source, const sql_script *script, const lint_file_option
 		ctx.nested_line = 0;
 		ctx.text = source + st.bom_len;
 		ctx.depth = 0;
-		check_node(&st, &ctx, script->tree->stmts[s->tree_index]->stmt);
+		if (verify)
+			check_verify(&st, &ctx, script->tree->stmts[s->tree_index]->stmt, s->kind);
+		else
+			check_node(&st, &ctx, script->tree->stmts[s->tree_index]->stmt);
 	}
 	sort_findings(out, st.first_new);
 
@@ -2223,6 +3137,21 @@ lint_script(const char *source, const sql_script *script, const lint_file_option
 	}
 	free(st.checks);
 	free(st.allows);
+}
+
+/* See lint.h. */
+void
+lint_script(const char *source, const sql_script *script, const lint_file_options *opts, lint_result *out)
+{
+	lint_any(source, script, opts, false, out);
+}
+
+/* See lint.h. */
+void
+lint_verify_script(const char *source, const sql_script *script, const lint_file_options *opts,
+				   lint_result *out)
+{
+	lint_any(source, script, opts, true, out);
 }
 
 /* See lint.h. */

@@ -32,10 +32,18 @@
  *                            SAVEPOINT, RELEASE, PREPARE TRANSACTION, ... and
  *                            COMMIT/ROLLBACK inside a DO block
  *   session-set           E  SET without LOCAL, RESET, RESET ALL,
- *                            set_config(..., false)
+ *                            set_config(..., false), set_config(..., NULL)
+ *                            (NULL is false) or with a third argument that
+ *                            is not a constant; also through EXECUTE.
+ *                            RESET ALL and search_path (or a setting whose
+ *                            name is computed) cannot be excused: every
+ *                            later migration of the run would inherit them
  *   discard               E  DISCARD
  *   set-role              E  SET [LOCAL] ROLE, SET [LOCAL] SESSION
- *                            AUTHORIZATION, RESET ROLE, set_config('role', ...)
+ *                            AUTHORIZATION, RESET ROLE, set_config('role',
+ *                            ...) local or not (setting names compared
+ *                            case-insensitively, as the server does);
+ *                            cannot be excused
  *   advisory-unlock-all   E  a call of pg_advisory_unlock_all()
  *   volatile-default      W* ADD COLUMN with a volatile default (a function
  *                            not known to be immutable or stable; serial,
@@ -57,9 +65,41 @@
  *                            ...; the exact list is in lint.c)
  *   unchecked-sql         W  SQL that cannot be checked before it runs: EXECUTE
  *                            of a computed string, a DO body the PL/pgSQL
- *                            parser cannot read, a DO block in another language
+ *                            parser cannot read, a DO block in another
+ *                            language; in a verify file, a function not
+ *                            known to be stable or immutable
+ *   swallowed-error       E  a PL/pgSQL exception handler (DO block) that can
+ *                            catch lock_not_available (55P03, or its class
+ *                            55000), a class 40 error (deadlock_detected,
+ *                            serialization_failure, ...) or a class 57 error
+ *                            (query_canceled, admin_shutdown, ...), through
+ *                            OTHERS, a condition name, SQLSTATE 'xxxxx' or a
+ *                            class code ('40000'), and whose last statement
+ *                            is not RAISE (at EXCEPTION level)
+ *   timeout-override      W  SET [LOCAL] lock_timeout / statement_timeout, or
+ *                            set_config() of them, to more than the run's
+ *                            bound (lint_file_options), to DEFAULT or to a
+ *                            value that cannot be read; to anything when the
+ *                            bound is not known (the operator's own)
+ *                         E  ... to 0 however spelt ('0', '0s', '0.1ms'
+ *                            rounds to 0): it removes the bound
+ *   verify-read-only      E  in a verify file (lint_verify_script only): a
+ *                            statement that is not a SELECT, a data-modifying
+ *                            WITH, SELECT INTO, FOR UPDATE / SHARE, a call of
+ *                            a function PostgreSQL lists as volatile
+ *                            (set_config, nextval, pg_terminate_backend, ...);
+ *                            cannot be excused
  *   unknown-rule          E  "-- migrator:allow RULE" naming no rule; cannot
  *                            itself be excused, so not in lint_rule_names
+ *
+ * Session rules through EXECUTE: a constant string is checked as SQL; a
+ * computed one (format('SET search_path TO %I', s), 'SET ' || x) is also
+ * checked with its computed parts replaced by a placeholder, so a session
+ * SET built at run time is still found (and unchecked-sql reported too).
+ *
+ * Bodies of functions and procedures the migration creates are not read:
+ * they are stored code that runs later, where catching
+ * serialization_failure around a retry loop is the right shape.
  *
  * DO blocks in PL/pgSQL are parsed (libpg_query's PL/pgSQL parser) and every
  * SQL statement and expression inside is checked by the same rules; the
@@ -76,6 +116,7 @@
 #define TOOLKIT_LINT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "sqlparse.h"
 
@@ -114,6 +155,15 @@ typedef struct lint_file_options
 								 * unqualified names are taken to be in when
 								 * matching "a table created earlier";
 								 * NULL means "public" */
+	/*
+	 * The run's bounds, for timeout-override: when known, a SET LOCAL at or
+	 * below the bound is fine (0 here means the run sets none); when not
+	 * known (false, the default), any value is reported.
+	 */
+	bool    lock_timeout_known;
+	int64_t lock_timeout_ms;
+	bool    statement_timeout_known;
+	int64_t statement_timeout_ms;
 } lint_file_options;
 
 /*
@@ -127,6 +177,15 @@ typedef struct lint_file_options
  */
 void lint_script(const char *source, const sql_script *script, const lint_file_options *opts,
 				 lint_result *out);
+
+/*
+ * Check a verify file (parsed from source) with the verify-read-only rules
+ * only: a verify file must not change anything.  As lint_script otherwise:
+ * appends sorted findings to *out, honours allow comments (which cannot
+ * excuse verify-read-only), opts may be NULL (only strict is read).
+ */
+void lint_verify_script(const char *source, const sql_script *script, const lint_file_options *opts,
+						lint_result *out);
 
 /*
  * The rule names that "-- migrator:allow RULE" accepts (every rule but

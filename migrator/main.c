@@ -344,6 +344,25 @@ report_wrong_target(const run_state *rs, const reconciliation *rec)
 	return true;
 }
 
+/*
+ * What lint needs from the run's options.  --lock-timeout always has a value
+ * (5s by default); --statement-timeout is known only when it sets a bound,
+ * else the session keeps the operator's own, which lint cannot see.
+ */
+static lint_file_options
+lint_options(const run_state *rs)
+{
+	lint_file_options o = {0};
+
+	o.strict = rs->opts->strict;
+	o.schema = rs->opts->conn.schema;
+	o.lock_timeout_known = true;
+	o.lock_timeout_ms = rs->opts->apply.lock_timeout_ms;
+	o.statement_timeout_known = rs->opts->apply.statement_timeout_ms > 0;
+	o.statement_timeout_ms = rs->opts->apply.statement_timeout_ms;
+	return o;
+}
+
 /* Log every mismatch, naming the database; returns EXIT_HISTORY_MISMATCH if any. */
 static int
 report_mismatches(const run_state *rs, const reconciliation *rec)
@@ -471,11 +490,12 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
 
 	/* lint what is about to run; applied files never block a run */
 	{
-		lint_totals totals = {0};
+		lint_totals       totals = {0};
+		lint_file_options lopts = lint_options(rs);
 
 		for (int i = 0; i < rec->n; i++)
 			if (selected(rs, &rec->items[i]))
-				migration_lint(rec->items[i].m, rs->opts->strict, rs->opts->conn.schema, false, &totals);
+				migration_lint(rec->items[i].m, &lopts, false, &totals);
 		if (totals.errors > 0)
 		{
 			log_event(LOG_LEVEL_ERROR, "lint_failed", NULL,
@@ -1012,8 +1032,9 @@ done:
 static int
 cmd_lint(run_state *rs)
 {
-	lint_totals totals = {0};
-	int         unparsed = 0;
+	lint_totals       totals = {0};
+	lint_file_options lopts = lint_options(rs);
+	int               unparsed = 0;
 
 	for (int i = 0; i < rs->files.n; i++)
 	{
@@ -1024,7 +1045,7 @@ cmd_lint(run_state *rs)
 			unparsed++;
 			continue;
 		}
-		migration_lint(m, rs->opts->strict, rs->opts->conn.schema, true, &totals);
+		migration_lint(m, &lopts, true, &totals);
 		/* one file's parse tree at a time: memory stays flat over a big directory */
 		sql_script_free(&m->script);
 		sql_script_free(&m->verify_script);

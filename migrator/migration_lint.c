@@ -11,19 +11,18 @@
 
 #include <stdio.h>
 
-#include "lint.h"
 #include "log.h"
 #include "memory.h"
 
 static void
-report(const migration *m, const lint_finding *f, bool to_stdout)
+report(const char *path, const lint_finding *f, bool to_stdout)
 {
 	const char *severity = f->severity == LINT_ERROR ? "error" : "warning";
 
 	if (log_get_format() == LOG_FORMAT_JSON)
 	{
 		char      line[16], column[16];
-		log_field fields[] = {{"file", m->path},      {"line", line},    {"column", column},
+		log_field fields[] = {{"file", path},         {"line", line},    {"column", column},
 							  {"severity", severity}, {"rule", f->rule}, {NULL, NULL}};
 
 		snprintf(line, sizeof(line), "%d", f->line);
@@ -34,7 +33,7 @@ report(const migration *m, const lint_finding *f, bool to_stdout)
 
 			strbuf_init(&sb);
 			strbuf_append(&sb, "{\"file\":");
-			strbuf_append_json(&sb, m->path);
+			strbuf_append_json(&sb, path);
 			strbuf_appendf(&sb, ",\"line\":%d,\"column\":%d,\"severity\":\"%s\",\"rule\":", f->line,
 						   f->column, severity);
 			strbuf_append_json(&sb, f->rule);
@@ -46,35 +45,38 @@ report(const migration *m, const lint_finding *f, bool to_stdout)
 		}
 		else
 			log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "lint", fields,
-					  "%s:%d:%d: %s %s: %s", m->path, f->line, f->column, severity, f->rule, f->message);
+					  "%s:%d:%d: %s %s: %s", path, f->line, f->column, severity, f->rule, f->message);
 		return;
 	}
 	if (to_stdout)
-		printf("%s:%d:%d: %s %s: %s\n", m->path, f->line, f->column, severity, f->rule, f->message);
+		printf("%s:%d:%d: %s %s: %s\n", path, f->line, f->column, severity, f->rule, f->message);
 	else
 		log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "lint", NULL,
-				  "%s:%d:%d: %s %s: %s", m->path, f->line, f->column, severity, f->rule, f->message);
+				  "%s:%d:%d: %s %s: %s", path, f->line, f->column, severity, f->rule, f->message);
 }
 
 bool
-migration_lint(const migration *m, bool strict, const char *schema, bool to_stdout, lint_totals *totals)
+migration_lint(const migration *m, const lint_file_options *base, bool to_stdout, lint_totals *totals)
 {
-	lint_file_options opts = {
-		.no_transaction = m->no_transaction,
-		.allow_dml = m->allow_dml,
-		.strict = strict,
-		.schema = schema,
-	};
-	lint_result result = {0};
-	bool        clean;
+	lint_file_options opts = *base;
+	lint_result       result = {0};
+	lint_result       verify = {0};
+	bool              clean;
 
+	opts.no_transaction = m->no_transaction;
+	opts.allow_dml = m->allow_dml;
 	lint_script(m->source, &m->script, &opts, &result);
+	if (m->verify_path != NULL)
+		lint_verify_script(m->verify_source, &m->verify_script, &opts, &verify);
 	for (int i = 0; i < result.n; i++)
-		report(m, &result.items[i], to_stdout);
+		report(m->path, &result.items[i], to_stdout);
+	for (int i = 0; i < verify.n; i++)
+		report(m->verify_path, &verify.items[i], to_stdout);
 	totals->files++;
-	totals->errors += result.n_errors;
-	totals->warnings += result.n_warnings;
-	clean = result.n_errors == 0;
+	totals->errors += result.n_errors + verify.n_errors;
+	totals->warnings += result.n_warnings + verify.n_warnings;
+	clean = result.n_errors + verify.n_errors == 0;
 	lint_result_free(&result);
+	lint_result_free(&verify);
 	return clean;
 }

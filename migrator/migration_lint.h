@@ -7,7 +7,8 @@
  * rules of common/lint.h: one call lints one parsed migration and reports
  * each finding as "path:line:column: severity rule: message", to stdout
  * for "migrator lint" (the findings are its output) or to the log for up
- * and plan (they are events of the run).  With --log-format json each
+ * and plan (they are events of the run).  A verify file's findings name
+ * the verify file.  With --log-format json each
  * finding is one JSON object.
  *
  * migrator/migration_lint.h
@@ -19,6 +20,7 @@
 
 #include <stdbool.h>
 
+#include "lint.h"
 #include "migration_files.h"
 
 typedef struct lint_totals
@@ -29,10 +31,13 @@ typedef struct lint_totals
 } lint_totals;
 
 /*
- * Lint m (already parsed with migration_parse) and report every finding.
- * strict turns warnings into errors; schema is the --schema that unqualified
- * names live in.  Adds to *totals.  Returns true when m has no error.
+ * Lint m (already parsed with migration_parse), and its verify file with the
+ * verify rules, and report every finding, naming the file it is in.  base
+ * gives strict, the --schema that unqualified names live in and the run's
+ * timeout bounds; the file's directives (no-transaction, allow-dml) are
+ * taken from m.  Adds to *totals (a migration and its verify file count as
+ * one file).  Returns true when neither has an error.
  */
-bool migration_lint(const migration *m, bool strict, const char *schema, bool to_stdout, lint_totals *totals);
+bool migration_lint(const migration *m, const lint_file_options *base, bool to_stdout, lint_totals *totals);
 
 #endif /* MIGRATION_LINT_H */

@@ -129,9 +129,12 @@ class BaselineVerifyTest(AdoptionTestCase):
         d = self.make_dir({
             "1_users.sql": "-- migrator:allow-dml\nCREATE TABLE users (id int);\nINSERT INTO users VALUES (1), (2);\n",
             "2_more.sql": "-- migrator:no-transaction\nCREATE TABLE IF NOT EXISTS more (id int);\n",
-            "2_more.verify.sql": "WITH gone AS (DELETE FROM users RETURNING 1)\n"
-                                 "SELECT count(*) >= 0 FROM gone;\n",
+            # lint refuses a data-modifying WITH in a verify file; a user
+            # function it cannot see into is the run-time half's job
+            "2_more.verify.sql": "SELECT public.wipe_users();\n",
         })
+        self.query("CREATE FUNCTION public.wipe_users() RETURNS boolean LANGUAGE plpgsql AS "
+                   "$$ BEGIN DELETE FROM public.users; RETURN true; END $$")
         r = self.migrator("up", "--dir", d, "--target", "1")
         self.assertExit(r, 0)
         r = self.migrator("up", "--dir", d)

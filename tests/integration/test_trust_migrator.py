@@ -142,10 +142,13 @@ class SessionAndLock(MigratorTestCase):
 
     def test_reset_all_does_not_move_later_migrations(self):
         self.query("CREATE SCHEMA app")
+        # lint refuses RESET ALL in the migration itself; a function it
+        # cannot see into is the run-time half's job
+        self.query("CREATE FUNCTION public.reset_session() RETURNS void LANGUAGE plpgsql AS "
+                   "$$ BEGIN RESET ALL; SET search_path = public; END $$")
         d = self.make_dir({
-            "1_reset.sql": ("-- migrator:allow session-set\n"
-                            "DO $$ BEGIN EXECUTE 'RESET ALL'; EXECUTE 'SET search_path = public'; END $$;\n"
-                            "CREATE TABLE one (id int);\n"),
+            "1_reset.sql": ("CREATE TABLE one (id int);\n"
+                            "DO $$ BEGIN PERFORM public.reset_session(); END $$;\n"),
             "2_two.sql": "CREATE TABLE two (id int);\n",
         })
         r = self.up(d, "--schema", "app", "--history-table", "hist")
@@ -165,6 +168,21 @@ class SessionAndLock(MigratorTestCase):
         })
         r = self.up(d)
         self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1, 2])
+
+    def test_setting_made_through_a_function_does_not_reach_the_next(self):
+        # client_min_messages = error would hide the next migration's notices
+        self.query("CREATE FUNCTION public.quiet() RETURNS void LANGUAGE plpgsql AS "
+                   "$$ BEGIN SET client_min_messages = error; END $$")
+        self.query("CREATE TABLE public.existing (id int)")
+        d = self.make_dir({
+            "1_quiet.sql": "CREATE TABLE q (id int);\nDO $$ BEGIN PERFORM public.quiet(); END $$;\n",
+            "2_loud.sql": "CREATE TABLE IF NOT EXISTS existing (id int);\n",
+        })
+        r = self.up(d)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r'^migrator: notice: migration 2 at .*2_loud\.sql:1: relation "existing" '
+                                 r"already exists, skipping$")
         self.assertEqual(self.versions("applied"), [1, 2])
 
     def test_statement_timeout_of_the_session_is_kept(self):
