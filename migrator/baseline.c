@@ -20,6 +20,7 @@
 #include "memory.h"
 #include "pgerr.h"
 #include "query.h"
+#include "relation_trust.h"
 #include "verify.h"
 
 static const struct
@@ -103,6 +104,16 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 	PQfreemem(qt);
 	*versions = NULL;
 	*n = 0;
+	/*
+	 * Its rows become our history, and baseline renames it: a table another
+	 * role owns could be forged, or armed (a policy runs on every read).
+	 */
+	rc = relation_trust_check(conn, schema, tools[ti].table, tools[ti].table);
+	if (rc != EXIT_OK)
+	{
+		free(qualified);
+		return rc;
+	}
 	cols = db_query(conn, "reading the other tool's table",
 					"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
 					"FROM pg_catalog.pg_attribute a "
