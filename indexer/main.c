@@ -736,7 +736,7 @@ parse_args(int argc, char **argv, indexer_options *o, const command **cmd)
 				o->config_path = optarg;
 				break;
 			case OPT_DSN:
-				o->conn.dsn = optarg;
+				o->conn.dsn = conn_take_dsn_arg(optarg);
 				break;
 			case OPT_SCHEMA:
 				if (!add_cli(o, SETTING_SCHEMA, optarg))
