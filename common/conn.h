@@ -33,6 +33,19 @@
 #include "exitcodes.h"
 #include "pgerr.h"
 
+/* What --help says of connecting, signals and passwords (both programs). */
+#define CONN_HELP                                                                                            \
+	"Connecting: each host of the connection string is given connect_timeout (default 10s), then the\n"      \
+	"next host is tried; TCP keepalives (idle 10s, every 5s) and tcp_user_timeout=60000 are on unless\n"     \
+	"the string sets them, so a network that goes silent ends a statement after about a minute.\n"           \
+	"SIGINT/SIGTERM cancel the statement in flight; when the server does not confirm the cancel within\n"    \
+	"3s the connection is dropped (\"cancel not confirmed\"); the program exits 130/143 at the latest\n"     \
+	"12s after the signal, whatever the network does; a second signal exits at once.\n"                      \
+	"Passwords: a URI must percent-encode @ and / in the password (%40, %2F). The password of --dsn is\n"    \
+	"overwritten in the process list once parsed, but visible there until then: prefer ~/.pgpass,\n"         \
+	"PGPASSFILE or a service file (PGSERVICE). libpq's messages are shown, with every quoted value\n"        \
+	"masked when the connection string holds a password.\n"
+
 typedef struct conn_options
 {
 	const char *dsn;             /* --dsn, or NULL */

@@ -196,6 +196,8 @@ usage(FILE *out)
 		"  -V, --version              print the version and exit\n"
 		"  -h, --help                 show this help and exit\n"
 		"\n"
+		"%s"
+		"\n"
 		"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none.\n"
 		"\n"
 		"Files: <version>_<name>.sql (version a positive integer; 0109 and 109 are the same),\n"
@@ -209,7 +211,8 @@ usage(FILE *out)
 		"for a lock, not how long a table rewrite blocks traffic. Keep migrations short.\n"
 		"The run lock is a session advisory lock: connect directly, not through a pooler in\n"
 		"transaction mode.\n"
-		"\n" EXIT_CODES_HELP);
+		"\n" EXIT_CODES_HELP,
+		CONN_HELP);
 }
 
 static const command *
