@@ -425,6 +425,25 @@ class RestartTest(unittest.TestCase):
         return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL)
 
+    def test_wait_covers_a_server_that_is_down_then_starts(self):
+        d = tempfile.mkdtemp(prefix="tk_m_")
+        self.addCleanup(subprocess.run, ["rm", "-rf", d])
+        with open(os.path.join(d, "1_b.sql"), "w", encoding="utf-8") as f:
+            f.write("CREATE TABLE restart_b (id int);\n")
+        self.pg_ctl("stop", "-m", "fast")
+        try:
+            up = self.migrator("up", "--dir", d, "--history-table", "wait_history", "--wait", "90s")
+            self.addCleanup(lambda: up.poll() is None and up.kill())
+            time.sleep(1.5)
+            self.assertIsNone(up.poll(), "up did not wait for the server")
+        finally:
+            self.pg_ctl("start", "-l", self.state["logfile"])
+        with up:
+            out, err = up.communicate(timeout=60)
+        err = err.decode("utf-8", "replace")
+        self.assertEqual(up.returncode, 0, err)
+        self.assertIn("waiting for the server", err)
+
     def test_check_wait_current_survives_a_restart(self):
         d = tempfile.mkdtemp(prefix="tk_m_")
         self.addCleanup(subprocess.run, ["rm", "-rf", d])
