@@ -57,8 +57,11 @@ conn_describe_dsn(const char *dsn)
 const char *
 conn_take_dsn_arg(char *arg)
 {
-	char *copy = xstrdup(arg);
+	/* configuration, written while parsing options only: kept for the run */
+	static char *copy = NULL;
 
+	free(copy);
+	copy = xstrdup(arg);
 	conninfo_scrub_in_place(arg);
 	return copy;
 }
