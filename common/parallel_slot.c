@@ -168,7 +168,7 @@ parallel_slot_cancel(parallel_slot *slot)
 	if (!slot->busy || slot->conn == NULL)
 		return false;
 	slot->cancel_sent = true;
-	return cancel_send(slot->conn);
+	return cancel_request(slot->conn);
 }
 
 void
