@@ -310,6 +310,24 @@ class SilentNetworkTest(OperatorControlCase):
         self.assertFalse(self.table_exists("before_sleep"))
 
 
+    def test_indexer_sigterm_on_a_silent_network(self):
+        """A concurrent build waiting for an older snapshot when the network goes silent."""
+        self.query("CREATE TABLE t (a int)")
+        self.hold_lock(["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                        "SELECT count(*) FROM t"])
+        cfg = self.make_dir({"indexes.cfg": 'indexes = ( { name = "t_a"; table = "t"; sql = '
+                             '"CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (a)"; } );\n'})
+        proxy = self.proxy()
+        dsn = kv(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user="postgres")
+        proc = self.start_indexer("build", "-c", cfg + "/indexes.cfg", dsn=dsn)
+        self.wait_for_backend(proc, "CREATE INDEX CONCURRENTLY%")
+        proxy.freeze()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        r = self.timed_finish(proc)
+        self.assertExit(r, 143)
+
+
 # --------------------------------------------------------------------------
 # passwords
 # --------------------------------------------------------------------------
