@@ -9,10 +9,14 @@
  */
 #include "conn.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cancel.h"
+#include "conninfo.h"
 #include "log.h"
 #include "memory.h"
 #include "query.h"
@@ -44,67 +48,22 @@ conn_resolve_dsn(const conn_options *opts, const char **source)
 	return "";
 }
 
-static const char *
-option_value(PQconninfoOption *opts, const char *keyword)
-{
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, keyword) == 0 && o->val && o->val[0])
-			return o->val;
-	return NULL;
-}
-
-static char *
-describe_parts(const char *user, const char *host, const char *port, const char *dbname)
-{
-	strbuf sb;
-
-	strbuf_init(&sb);
-	strbuf_appendf(&sb, "%s@", user ? user : "?");
-	if (host && strchr(host, ':') && host[0] != '/')
-		strbuf_appendf(&sb, "[%s]", host); /* IPv6 literal */
-	else
-		strbuf_append(&sb, host ? host : "localhost");
-	strbuf_appendf(&sb, ":%s/%s", port ? port : "5432", dbname ? dbname : "?");
-	return strbuf_detach(&sb);
-}
-
 char *
 conn_describe_dsn(const char *dsn)
 {
-	PQconninfoOption *given;
-	PQconninfoOption *defaults;
-	char             *errmsg = NULL;
-	const char       *user, *host, *port, *dbname;
-	char             *result;
+	return conninfo_describe(dsn);
+}
 
-	given = PQconninfoParse(dsn, &errmsg);
-	if (given == NULL)
-	{
-		/* the message may quote the string, password included: drop it */
-		PQfreemem(errmsg);
-		return NULL;
-	}
-	defaults = PQconndefaults();
-	user = option_value(given, "user");
-	if (!user)
-		user = option_value(defaults, "user");
-	host = option_value(given, "host");
-	if (!host)
-		host = option_value(given, "hostaddr");
-	if (!host)
-		host = option_value(defaults, "host");
-	port = option_value(given, "port");
-	if (!port)
-		port = option_value(defaults, "port");
-	dbname = option_value(given, "dbname");
-	if (!dbname)
-		dbname = option_value(defaults, "dbname");
-	if (!dbname)
-		dbname = user;
-	result = describe_parts(user, host, port, dbname);
-	PQconninfoFree(given);
-	PQconninfoFree(defaults);
-	return result;
+const char *
+conn_take_dsn_arg(char *arg)
+{
+	/* configuration, written while parsing options only: kept for the run */
+	static char *copy = NULL;
+
+	free(copy);
+	copy = xstrdup(arg);
+	conninfo_scrub_in_place(arg);
+	return copy;
 }
 
 static void
@@ -133,16 +92,20 @@ notice_receiver(void *arg, const PGresult *res)
  * our privileges.  User SQL gets the schema back only around its own
  * statements (conn_set_search_path).
  */
-static bool
-setup_session(PGconn *conn)
+bool
+conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, db_error *err)
 {
-	PGresult *res = PQexec(conn, "SELECT pg_catalog.set_config('search_path', '', false)");
-	bool      ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	char        lt[32];
+	const char *values[1] = {lt};
 
-	if (!ok)
-		log_error("could not set search_path: %s", PQresultErrorMessage(res));
-	PQclear(res);
-	return ok;
+	snprintf(lt, sizeof(lt), "%lldms", (long long) (lock_timeout_ms > 0 ? lock_timeout_ms : 0));
+	if (lock_timeout_ms > 0)
+		return db_run(conn,
+					  "SELECT pg_catalog.set_config('search_path', '', false), "
+					  "pg_catalog.set_config('lock_timeout', $1, false)",
+					  1, values, PGRES_TUPLES_OK, NULL, err, NULL);
+	return db_run(conn, "SELECT pg_catalog.set_config('search_path', '', false)", 0, NULL, PGRES_TUPLES_OK,
+				  NULL, err, NULL);
 }
 
 bool
@@ -172,114 +135,262 @@ conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *
 	return ok;
 }
 
+/* ---- connecting -------------------------------------------------------------- */
+
+typedef enum attempt_outcome
+{
+	ATTEMPT_OK,
+	ATTEMPT_DOWN,        /* no answer, timed out, lost while setting up: wait */
+	ATTEMPT_STARTING,    /* 57P03, starting up or shutting down: wait */
+	ATTEMPT_REFUSED,     /* the server answered no: waiting would not help */
+	ATTEMPT_INTERRUPTED, /* a signal */
+} attempt_outcome;
+
 /*
- * The keywords of every connection attempt.  A bound on connecting
- * (connect_timeout, unless the DSN or PGCONNECT_TIMEOUT says otherwise:
- * keywords before dbname are overridden by the expanded string) keeps an
- * unreachable host from holding a signal off for the kernel's TCP timeout.
+ * The SQLSTATE of a server error in a verbose libpq message
+ * ("... failed: FATAL:  57P03: the database system is starting up"), or "".
+ * The position of the code is fixed by libpq's format, whatever the
+ * language of the message around it.
  */
-#define DEFAULT_CONNECT_TIMEOUT "10"
-
 static void
-connect_keywords(const char *dsn, const char *progname, const char **keywords, const char **values)
+message_sqlstate(const char *msg, char out[6])
 {
-	int n = 0;
-
-	if (getenv("PGCONNECT_TIMEOUT") == NULL)
+	out[0] = '\0';
+	for (const char *p = msg; (p = strstr(p, ":  ")) != NULL; p += 3)
 	{
-		keywords[n] = "connect_timeout";
-		values[n++] = DEFAULT_CONNECT_TIMEOUT;
+		const char *c = p + 3;
+		int         i = 0;
+
+		while (i < 5 && (isdigit((unsigned char) c[i]) || isupper((unsigned char) c[i])))
+			i++;
+		if (i == 5 && c[5] == ':')
+		{
+			memcpy(out, c, 5);
+			out[5] = '\0';
+			return;
+		}
 	}
-	keywords[n] = "dbname";
-	values[n++] = dsn;
-	keywords[n] = "fallback_application_name";
-	values[n++] = progname;
-	keywords[n] = NULL;
-	values[n] = NULL;
 }
 
-static PGconn *
-connect_once(const char *dsn, const char *progname)
+/* What a failed attempt means: did the server answer, and what? */
+static attempt_outcome
+classify_failure(PGconn *conn)
 {
-	const char *keywords[4];
-	const char *values[4];
+	char sqlstate[6];
 
-	connect_keywords(dsn, progname, keywords, values);
-	return PQconnectdbParams(keywords, values, 1);
+	message_sqlstate(PQerrorMessage(conn), sqlstate);
+	if (sqlstate[0] != '\0')
+		return strcmp(sqlstate, ERRCODE_CANNOT_CONNECT_NOW) == 0 ? ATTEMPT_STARTING : ATTEMPT_REFUSED;
+	/* it asked for a password we do not have: it answered */
+	if (PQconnectionNeedsPassword(conn))
+		return ATTEMPT_REFUSED;
+	return ATTEMPT_DOWN;
 }
 
-static PGPing
-ping_once(const char *dsn, const char *progname)
+/*
+ * One host: PQconnectPoll, sleeping in poll() on its socket and the
+ * signal's self-pipe, for at most timeout_ms (0: no bound).  The messages of
+ * the attempt carry the SQLSTATE (verbose), so that it can be classified
+ * without reading any text.  *why (caller frees) says why it failed.
+ */
+static attempt_outcome
+connect_host(const conninfo_attempt *at, int64_t timeout_ms, PGconn **out, char **why)
 {
-	const char *keywords[4];
-	const char *values[4];
+	PGconn                   *conn = PQconnectStartParams(at->keywords, at->values, 0);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int64_t                   deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : INT64_MAX;
+	attempt_outcome           outcome;
 
-	connect_keywords(dsn, progname, keywords, values);
-	return PQpingParams(keywords, values, 1);
+	*out = NULL;
+	*why = NULL;
+	if (conn == NULL)
+	{
+		*why = xstrdup("out of memory");
+		return ATTEMPT_REFUSED;
+	}
+	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+	if (PQstatus(conn) == CONNECTION_BAD)
+		st = PGRES_POLLING_FAILED;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+	{
+		struct pollfd fds[2];
+		nfds_t        n = 0;
+		int64_t       now = monotonic_ms();
+		int64_t       slice = deadline - now;
+		int           ready;
+
+		if (cancel_pending())
+		{
+			PQfinish(conn);
+			return ATTEMPT_INTERRUPTED;
+		}
+		if (now >= deadline)
+		{
+			*why = xasprintf("no answer within connect_timeout (%llds)", (long long) (timeout_ms / 1000));
+			PQfinish(conn);
+			return ATTEMPT_DOWN;
+		}
+		fds[n].fd = PQsocket(conn);
+		fds[n++].events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		fds[n].fd = cancel_wakeup_fd();
+		fds[n].events = POLLIN;
+		if (fds[n].fd >= 0)
+			n++;
+		if (slice > 1000)
+			slice = 1000;
+		ready = fds[0].fd < 0 ? 1 : poll(fds, n, (int) slice);
+		if (ready < 0 && errno != EINTR)
+		{
+			*why = xasprintf("poll() failed: %s", strerror(errno));
+			PQfinish(conn);
+			return ATTEMPT_DOWN;
+		}
+		if (ready > 0 && (fds[0].fd < 0 || fds[0].revents != 0))
+			st = PQconnectPoll(conn);
+	}
+	if (st == PGRES_POLLING_OK)
+	{
+		PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
+		*out = conn;
+		return ATTEMPT_OK;
+	}
+	outcome = classify_failure(conn);
+	*why = xstrdup(PQerrorMessage(conn));
+	PQfinish(conn);
+	return outcome;
 }
 
-/* the first line of libpq's message, which may run over several lines */
-static char *
-first_line(const char *msg)
+/*
+ * Every host in turn, as libpq would: on to the next one after no answer,
+ * a timeout or "not accepting connections yet"; stop at a refusal (libpq
+ * does not try further hosts after, say, an authentication failure).
+ * *why (caller frees) has the reason of each host that failed.
+ */
+static attempt_outcome
+connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char **why)
 {
-	size_t n = strcspn(msg, "\n");
+	attempt_outcome worst = ATTEMPT_DOWN;
+	strbuf          reasons;
 
-	return xstrndup(msg, n);
+	strbuf_init(&reasons);
+	*out = NULL;
+	for (int i = 0; i < attempts->n; i++)
+	{
+		char           *raw = NULL;
+		char           *line;
+		attempt_outcome got = connect_host(&attempts->items[i], attempts->connect_timeout_ms, out, &raw);
+
+		if (got == ATTEMPT_OK || got == ATTEMPT_INTERRUPTED)
+		{
+			free(raw);
+			strbuf_free(&reasons);
+			*why = NULL;
+			return got;
+		}
+		line = conninfo_reason(raw, secret);
+		if (reasons.len > 0)
+			strbuf_append(&reasons, "; ");
+		if (attempts->n > 1)
+			strbuf_appendf(&reasons, "%s: ", attempts->items[i].label);
+		strbuf_append(&reasons, line);
+		free(line);
+		free(raw);
+		if (got == ATTEMPT_REFUSED)
+		{
+			worst = got;
+			break;
+		}
+		if (got == ATTEMPT_STARTING)
+			worst = got;
+	}
+	*why = strbuf_detach(&reasons);
+	return worst;
+}
+
+/* Connect and set the session up; a loss while setting up counts as down. */
+static attempt_outcome
+connect_session(const conn_options *opts, const conninfo_attempts *attempts, bool secret, PGconn **out,
+				char **why)
+{
+	attempt_outcome got = connect_any(attempts, secret, out, why);
+	db_error        err = {0};
+
+	if (got != ATTEMPT_OK)
+		return got;
+	PQsetNoticeReceiver(*out, notice_receiver, NULL);
+	if (conn_setup_session(*out, opts->lock_timeout_ms, &err))
+		return ATTEMPT_OK;
+	PQfinish(*out);
+	*out = NULL;
+	if (cancel_pending())
+		got = ATTEMPT_INTERRUPTED;
+	else if (pgerr_action_for(err.cls) == PGERR_ACTION_RECONNECT)
+		got = ATTEMPT_DOWN; /* a restart between connecting and setting up */
+	else
+		got = ATTEMPT_REFUSED;
+	*why = db_error_format(&err);
+	db_error_clear(&err);
+	return got;
 }
 
 int
 conn_open(const conn_options *opts, PGconn **out)
 {
-	const char *source;
-	const char *dsn = conn_resolve_dsn(opts, &source);
-	char       *target = conn_describe_dsn(dsn);
-	int64_t     deadline = monotonic_ms() + opts->wait_ms;
-	int64_t     last_log = 0;
-	int         attempts = 0;
-	int64_t     delay = 250;
-	PGconn     *conn = NULL;
-	int         rc = EXIT_UNREACHABLE;
+	const char       *source;
+	const char       *dsn = conn_resolve_dsn(opts, &source);
+	char             *target = NULL;
+	char             *why = NULL;
+	int64_t           deadline = monotonic_ms() + opts->wait_ms;
+	int64_t           last_log = 0;
+	int               attempts_made = 0;
+	int64_t           delay = 250;
+	bool              secret;
+	conninfo_attempts attempts;
+	int               rc = EXIT_UNREACHABLE;
 
 	*out = NULL;
-	if (target == NULL)
+	if (conninfo_uri_needs_encoding(dsn))
 	{
-		log_event(
-			LOG_LEVEL_ERROR, "invalid_dsn", NULL,
-			"invalid connection string from %s: not a valid keyword=value list or postgresql:// URI (not shown, it may hold a password)",
-			source);
+		/* libpq would take part of the password for the host: never parse it */
+		log_event(LOG_LEVEL_ERROR, "invalid_dsn", NULL, "invalid connection URI from %s (not shown): %s",
+				  source, CONNINFO_ENCODE_ADVICE);
 		return EXIT_USAGE;
 	}
+	if (!conninfo_attempts_build(dsn, opts->progname, &attempts, &why))
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_dsn", NULL, "invalid connection string from %s: %s", source, why);
+		free(why);
+		return EXIT_USAGE;
+	}
+	secret = conninfo_has_password(dsn);
+	target = conninfo_describe(dsn);
 
 	for (;;)
 	{
-		PGPing ping;
-		char  *why;
+		attempt_outcome got;
 
-		attempts++;
-		conn = connect_once(dsn, opts->progname);
-		if (PQstatus(conn) == CONNECTION_OK)
+		attempts_made++;
+		got = connect_session(opts, &attempts, secret, out, &why);
+		if (got == ATTEMPT_OK)
 			break;
-
-		/*
-		 * Did the server answer at all?  PQping says "OK" whenever the server
-		 * replied, even with an authentication error; only "no response" and
-		 * "rejecting connections" (starting up, shutting down) are worth
-		 * waiting for.  This reads no message text.
-		 */
-		ping = ping_once(dsn, opts->progname);
-		why = first_line(PQerrorMessage(conn));
-		PQfinish(conn);
-		conn = NULL;
-		if ((ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT) && monotonic_ms() + delay <= deadline)
+		if (got == ATTEMPT_INTERRUPTED)
+		{
+			log_event(LOG_LEVEL_ERROR, "interrupted", NULL, "interrupted by %s while connecting to %s",
+					  cancel_signal_name(), target);
+			rc = cancel_exit_code();
+			goto done;
+		}
+		if (got != ATTEMPT_REFUSED && monotonic_ms() + delay <= deadline)
 		{
 			if (monotonic_ms() - last_log >= WAIT_LOG_INTERVAL_MS)
 			{
 				log_event(LOG_LEVEL_INFO, "waiting_for_server", NULL, "waiting for the server at %s (%s): %s",
-						  target, ping == PQPING_REJECT ? "not accepting connections yet" : "no response",
+						  target, got == ATTEMPT_STARTING ? "not accepting connections yet" : "no response",
 						  why);
 				last_log = monotonic_ms();
 			}
 			free(why);
+			why = NULL;
 			if (!sleep_ms_interruptible(delay))
 			{
 				log_event(LOG_LEVEL_ERROR, "interrupted", NULL,
@@ -293,27 +404,20 @@ conn_open(const conn_options *opts, PGconn **out)
 			continue;
 		}
 		log_event(LOG_LEVEL_ERROR, "unreachable", NULL, "could not connect to %s%s: %s", target,
-				  ping == PQPING_OK ? " (the server refused the connection)"
-									: (opts->wait_ms > 0 ? " (gave up waiting)" : ""),
+				  got == ATTEMPT_REFUSED ? " (the server refused the connection)"
+										 : (opts->wait_ms > 0 ? " (gave up waiting)" : ""),
 				  why);
-		free(why);
 		goto done;
 	}
 
-	PQsetNoticeReceiver(conn, notice_receiver, NULL);
-	if (!setup_session(conn))
-	{
-		PQfinish(conn);
-		conn = NULL;
-		goto done;
-	}
 	log_event(LOG_LEVEL_DEBUG, "connected", NULL, "connected to %s (server %d, %d attempt%s)", target,
-			  PQserverVersion(conn), attempts, attempts == 1 ? "" : "s");
-	*out = conn;
+			  PQserverVersion(*out), attempts_made, attempts_made == 1 ? "" : "s");
 	rc = EXIT_OK;
 
 done:
+	free(why);
 	free(target);
+	conninfo_attempts_free(&attempts);
 	return rc;
 }
 
@@ -327,6 +431,15 @@ conn_open_like(const conn_options *opts)
 	if (conn_open(&once, &conn) != EXIT_OK)
 		return NULL;
 	return conn;
+}
+
+PGconn *
+conn_open_for_build(const conn_options *opts)
+{
+	conn_options build = *opts;
+
+	build.lock_timeout_ms = 0;
+	return conn_open_like(&build);
 }
 
 void

@@ -2,14 +2,21 @@
  *
  * conn.h
  *	  Opening connections: where the target comes from, waiting for the
- *	  server, a fixed session, and never a password in any output.
+ *	  server, bounded connecting, one set of session settings, and never a
+ *	  password in any output.
  *
  * The target is --dsn, else DATABASE_URL, else libpq's own PG* variables
  * (PGHOST, PGDATABASE, PGSERVICE, ...).  A connection string may be in
  * keyword/value form or a postgresql:// URI; either way it is only ever
  * shown as "user@host:port/dbname", rebuilt from its parsed parts, so a
  * password (inline, in a URI's userinfo or in ?password=) never reaches a
- * log line.
+ * log line (see conninfo.h).
+ *
+ * Connecting never blocks a signal: PQconnectStartParams + PQconnectPoll,
+ * polling the socket together with the signal's self-pipe, one host at a
+ * time, each bounded by connect_timeout (default 10s), so that a host that
+ * accepts and never answers moves on to the next host of a multi-host
+ * string as libpq itself would.
  *
  * common/conn.h
  *
@@ -26,13 +33,29 @@
 #include "exitcodes.h"
 #include "pgerr.h"
 
+/* What --help says of connecting, signals and passwords (both programs). */
+#define CONN_HELP                                                                                            \
+	"Connecting: each host of the connection string is given connect_timeout (default 10s), then the\n"      \
+	"next host is tried; TCP keepalives (idle 10s, every 5s) and tcp_user_timeout=60000 are on unless\n"     \
+	"the string sets them, so a network that goes silent ends a statement after about a minute.\n"           \
+	"SIGINT/SIGTERM cancel the statement in flight; when the server does not confirm the cancel within\n"    \
+	"3s the connection is dropped (\"cancel not confirmed\"); the program exits 130/143 at the latest\n"     \
+	"12s after the signal, whatever the network does; a second signal exits at once.\n"                      \
+	"Passwords: a URI must percent-encode @ and / in the password (%40, %2F). The password of --dsn is\n"    \
+	"overwritten in the process list once parsed, but visible there until then: prefer ~/.pgpass,\n"         \
+	"PGPASSFILE or a service file (PGSERVICE). libpq's messages are shown, with every quoted value\n"        \
+	"masked when the connection string holds a password.\n"
+
 typedef struct conn_options
 {
-	const char *dsn;      /* --dsn, or NULL */
-	const char *schema;   /* the schema user SQL resolves in; never NULL */
-	const char *progname; /* fallback_application_name */
-	int64_t     wait_ms;  /* --wait: retry the first connection this
+	const char *dsn;             /* --dsn, or NULL */
+	const char *schema;          /* the schema user SQL resolves in; never NULL */
+	const char *progname;        /* fallback_application_name */
+	int64_t     wait_ms;         /* --wait: retry the first connection this
 								 * long while the server does not accept */
+	int64_t     lock_timeout_ms; /* > 0: every session's lock_timeout,
+									 * except build connections; 0: the
+									 * server's */
 } conn_options;
 
 /*
@@ -50,26 +73,57 @@ const char *conn_resolve_dsn(const conn_options *opts, const char **source);
 char *conn_describe_dsn(const char *dsn);
 
 /*
+ * The --dsn argument: a private copy for the program (never freed, it lives
+ * as long as the run), and the password in arg, which is argv memory that
+ * the process list shows, overwritten with '*'.
+ */
+const char *conn_take_dsn_arg(char *arg);
+
+/*
  * Connect, waiting up to opts->wait_ms while the server is down or starting
  * (no response, or "the database system is starting up").  A server that
  * answers and refuses us (authentication, missing database, no such role)
  * fails at once: waiting would not change the answer.
  *
+ * A connection lost while the session is set up (the server restarting)
+ * counts as "down" too.  Each host is bounded by connect_timeout; a signal
+ * ends the attempt at once.
+ *
  * On success stores the connection in *out, with server NOTICEs and
- * WARNINGs routed to the log and an empty search_path (the toolkit's own
- * SQL resolves only in pg_catalog; see conn_set_search_path), and
- * returns EXIT_OK.  Otherwise logs one error line and returns EXIT_USAGE (the
- * connection string does not parse), EXIT_UNREACHABLE, or the cancel exit
- * code when a signal interrupted the wait.
+ * WARNINGs routed to the log and the session settings of conn_setup_session,
+ * and returns EXIT_OK.  Otherwise logs one error line and returns
+ * EXIT_USAGE (the connection string does not parse, or a URI's password
+ * needs percent-encoding), EXIT_UNREACHABLE, or the cancel exit code when a
+ * signal interrupted it.
  */
 int conn_open(const conn_options *opts, PGconn **out);
 
 /*
- * Open one more connection to the same target as conn (for a side channel
- * or a parallel worker): no waiting, same session settings.  Returns NULL
- * after logging when it fails.
+ * Open one more connection to the same target (for a side channel: the
+ * watchdog, the monitor, the blocker sampler, catalog reads): no waiting,
+ * the same session settings.  Returns NULL after logging when it fails.
  */
 PGconn *conn_open_like(const conn_options *opts);
+
+/*
+ * conn_open_like for a connection that builds indexes: exempt from
+ * opts->lock_timeout_ms (a lock_timeout would also cut a concurrent build's
+ * waits for older transactions; the build's watchdog bounds its lock wait).
+ */
+PGconn *conn_open_for_build(const conn_options *opts);
+
+/*
+ * The session settings every connection gets, in one round trip: an empty
+ * search_path (the toolkit's own SQL resolves only in pg_catalog; see
+ * conn_set_search_path) and, when lock_timeout_ms > 0, that lock_timeout.
+ * application_name comes with the connection (fallback_application_name =
+ * the program's name, so a DSN's own application_name wins), and the DSN's
+ * own startup options are never touched: settings are applied with
+ * set_config() after connecting, which neither replaces a service file's
+ * options nor trips a pooler that refuses startup parameters.  Returns
+ * true, or false with err filled.
+ */
+bool conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, db_error *err);
 
 /*
  * Point search_path at schema (NULL or "": back to empty, the toolkit's own

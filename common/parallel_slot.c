@@ -72,6 +72,13 @@ parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms)
 		if (sock > maxfd)
 			maxfd = sock;
 	}
+	/* the self-pipe: a signal delivered to another thread still wakes us */
+	if (cancel_wakeup_fd() >= 0)
+	{
+		FD_SET(cancel_wakeup_fd(), &rfds);
+		if (cancel_wakeup_fd() > maxfd)
+			maxfd = cancel_wakeup_fd();
+	}
 	if (timeout_ms < 0)
 		timeout_ms = 0;
 	tv.tv_sec = timeout_ms / 1000;
@@ -161,7 +168,7 @@ parallel_slot_cancel(parallel_slot *slot)
 	if (!slot->busy || slot->conn == NULL)
 		return false;
 	slot->cancel_sent = true;
-	return cancel_send(slot->conn);
+	return cancel_request(slot->conn);
 }
 
 void

@@ -12,9 +12,11 @@
  * statement is complete, reports its outcome with the same rule as
  * db_run(): success only when every result had the expected status.
  *
- * Nothing here cancels on a signal by itself: the signal handler can cancel
- * at most one armed connection, so the caller, which knows every slot,
- * polls cancel_pending() and cancels each busy slot (parallel_slot_cancel).
+ * Nothing here cancels on a signal by itself: the signal handler only
+ * records the signal (and wakes parallel_slots_wait through the self-pipe),
+ * so the caller, which knows every slot, polls cancel_pending() and cancels
+ * each busy slot (parallel_slot_cancel, sent from a helper thread: it never
+ * blocks, and whether the statement ended only its result tells).
  *
  * common/parallel_slot.h
  *
@@ -73,7 +75,10 @@ bool parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms)
 bool parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok, PGresult **res_out,
 						   db_error *err);
 
-/* Ask the server to cancel the statement in flight; false if not sent. */
+/*
+ * Ask the server to cancel the statement in flight, without blocking
+ * (cancel_request); false if no request could be started.
+ */
 bool parallel_slot_cancel(parallel_slot *slot);
 
 /*

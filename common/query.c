@@ -11,7 +11,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/select.h>
+#include <poll.h>
 
 #include "cancel.h"
 #include "log.h"
@@ -29,23 +29,47 @@ status_matches(ExecStatusType got, ExecStatusType expect)
 	return got == expect;
 }
 
-/* Wait until the socket is readable or slice_ms passed; false on error. */
+/*
+ * Wait until the socket is readable, a signal came (the self-pipe) or
+ * slice_ms passed; false on error.
+ */
 static bool
 wait_socket(PGconn *conn, int64_t slice_ms)
 {
-	int            sock = PQsocket(conn);
-	fd_set         rfds;
-	struct timeval tv;
+	struct pollfd fds[2];
+	int           n = 0;
 
-	if (sock < 0)
+	fds[n].fd = PQsocket(conn);
+	fds[n++].events = POLLIN;
+	if (fds[0].fd < 0)
 		return false;
-	FD_ZERO(&rfds);
-	FD_SET(sock, &rfds);
-	tv.tv_sec = slice_ms / 1000;
-	tv.tv_usec = (slice_ms % 1000) * 1000;
-	if (select(sock + 1, &rfds, NULL, NULL, &tv) < 0 && errno != EINTR)
+	fds[n].fd = cancel_wakeup_fd();
+	fds[n].events = POLLIN;
+	if (fds[n].fd >= 0)
+		n++;
+	if (poll(fds, (nfds_t) n, (int) slice_ms) < 0 && errno != EINTR)
 		return false;
 	return true;
+}
+
+/*
+ * The server did not answer a signal's cancel in time: give the connection
+ * up and say what that means for the statement.  Inside a transaction block
+ * nothing can commit any more (COMMIT is never sent); a statement outside
+ * one may still finish on the server.
+ */
+static void
+abandon_after_signal(PGconn *conn, bool in_block, db_error *err)
+{
+	cancel_abandon_connection(conn);
+	db_error_clear(err);
+	err->cls = PGERR_CANCELED_BY_US;
+	err->message = xasprintf(
+		"the server did not answer the cancel within %ds (the network may be down); the connection was closed: %s",
+		CANCEL_CONFIRM_MS / 1000,
+		in_block ? "cancel not confirmed; nothing was committed"
+				 : "cancel not confirmed; the statement may still complete on the server");
+	log_event(LOG_LEVEL_WARNING, "cancel_not_confirmed", NULL, "%s: %s", cancel_signal_name(), err->message);
 }
 
 bool
@@ -59,13 +83,16 @@ bool
 db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
 		  PGresult **res_out, db_error *err, const db_watch *watch, bool interruptible)
 {
-	int64_t   start = monotonic_ms();
-	int64_t   next_tick = watch ? start + watch->tick_ms : INT64_MAX;
-	bool      canceled = false;
-	bool      ok = true;
-	bool      got_result = false;
-	PGresult *res;
-	PGresult *keep = NULL;
+	int64_t                 start = monotonic_ms();
+	int64_t                 next_tick = watch ? start + watch->tick_ms : INT64_MAX;
+	int64_t                 confirm_by = INT64_MAX; /* after a signal's cancel */
+	PGTransactionStatusType before = PQtransactionStatus(conn);
+	bool                    in_block = before == PQTRANS_INTRANS || before == PQTRANS_INERROR;
+	bool                    canceled = false;
+	bool                    ok = true;
+	bool                    got_result = false;
+	PGresult               *res;
+	PGresult               *keep = NULL;
 
 	if (res_out)
 		*res_out = NULL;
@@ -78,12 +105,8 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 		return false;
 	}
 
-	if (interruptible)
-		cancel_arm(conn);
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
 	{
-		if (interruptible)
-			cancel_arm(NULL);
 		db_error_from_conn(err, conn, false);
 		return false;
 	}
@@ -99,17 +122,26 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 		if (!PQisBusy(conn))
 			break;
 		now = monotonic_ms();
-		if (interruptible && cancel_pending() && !canceled)
+		if (interruptible && cancel_pending() && confirm_by == INT64_MAX)
 		{
-			/* the handler already sent a cancel if it was armed; be sure */
-			cancel_send(conn);
+			/* sent from a helper thread: PQcancel can block for good */
+			cancel_request(conn);
 			canceled = true;
+			confirm_by = now + CANCEL_CONFIRM_MS;
+		}
+		if (now >= confirm_by)
+		{
+			abandon_after_signal(conn, in_block, err);
+			/* libpq now sees the connection closed: collect its error */
+			while ((res = PQgetResult(conn)) != NULL)
+				PQclear(res);
+			return false;
 		}
 		if (watch && now >= next_tick)
 		{
 			if (!canceled && watch->tick(watch->arg, now - start))
 			{
-				cancel_send(conn);
+				cancel_request(conn);
 				canceled = true;
 			}
 			next_tick = now + watch->tick_ms;
@@ -117,15 +149,13 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 		slice = POLL_SLICE_MS;
 		if (watch && next_tick - now < slice)
 			slice = next_tick - now > 0 ? next_tick - now : 1;
+		if (confirm_by != INT64_MAX && confirm_by - now < slice)
+			slice = confirm_by - now;
 		if (!wait_socket(conn, slice))
 			break;
 	}
-	if (interruptible)
-	{
-		cancel_arm(NULL);
-		if (cancel_pending())
-			canceled = true;
-	}
+	if (interruptible && cancel_pending())
+		canceled = true;
 
 	/* drain every result; the first failure wins */
 	while ((res = PQgetResult(conn)) != NULL)

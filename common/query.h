@@ -52,9 +52,14 @@ typedef struct db_watch
  * PGRES_TUPLES_OK or DB_EXPECT_ANY_OK.  Returns true on success and, if res_out is not NULL,
  * hands the result to the caller (who PQclear()s it).  Returns false on any
  * failure and fills err (which the caller clears); no result is handed out.
- * watch may be NULL.  A SIGINT/SIGTERM cancels the statement: the call then
- * returns false with err->cls == PGERR_CANCELED_BY_US (or, if the statement
- * finished before the cancel arrived, its true outcome).
+ * watch may be NULL.  A SIGINT/SIGTERM cancels the statement (the request
+ * goes out from a helper thread, see cancel.h): the call then returns false
+ * with err->cls == PGERR_CANCELED_BY_US (or, if the statement finished
+ * before the cancel arrived, its true outcome).  When no answer comes within
+ * CANCEL_CONFIRM_MS of the signal (a silent network), the connection is
+ * abandoned (cancel_abandon_connection: every later statement on it fails at
+ * once), a warning says "cancel not confirmed", and the call returns false
+ * with PGERR_CANCELED_BY_US; cancel_unconfirmed() is then true.
  */
 bool db_run(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
 			PGresult **res_out, db_error *err, const db_watch *watch);

@@ -141,6 +141,8 @@ usage(FILE *out)
 		"  -V, --version              print the version and exit\n"
 		"  -h, --help                 show this help and exit\n"
 		"\n"
+		"%s"
+		"\n"
 		"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none. Sizes: kB, MB, GB, TB.\n"
 		"Every option except --config, --dsn and the command-only ones may also be set in the file's\n"
 		"settings group (jobs = 2; lock_timeout = \"5s\"; ...) or in the environment as INDEXER_<OPTION>\n"
@@ -174,7 +176,7 @@ usage(FILE *out)
 		"%s"
 		"With indexer, 1 means a critical index could not be built; 5 (check) means a defined index is\n"
 		"missing, invalid or drifted.\n",
-		INDEXER_MAX_JOBS, BUILD_CLEANUP_BOUND_MS / 1000, EXIT_CODES_HELP);
+		INDEXER_MAX_JOBS, CONN_HELP, BUILD_CLEANUP_BOUND_MS / 1000, EXIT_CODES_HELP);
 }
 
 static const command *
@@ -736,7 +738,7 @@ parse_args(int argc, char **argv, indexer_options *o, const command **cmd)
 				o->config_path = optarg;
 				break;
 			case OPT_DSN:
-				o->conn.dsn = optarg;
+				o->conn.dsn = conn_take_dsn_arg(optarg);
 				break;
 			case OPT_SCHEMA:
 				if (!add_cli(o, SETTING_SCHEMA, optarg))

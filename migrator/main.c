@@ -210,6 +210,8 @@ usage(FILE *out)
 		"  -V, --version              print the version and exit\n"
 		"  -h, --help                 show this help and exit\n"
 		"\n"
+		"%s"
+		"\n"
 		"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none.\n"
 		"\n"
 		"Files: <version>_<name>.sql (version a positive integer; 0109 and 109 are the same),\n"
@@ -223,7 +225,8 @@ usage(FILE *out)
 		"for a lock, not how long a table rewrite blocks traffic. Keep migrations short.\n"
 		"The run lock is a session advisory lock: connect directly, not through a pooler in\n"
 		"transaction mode.\n"
-		"\n" EXIT_CODES_HELP);
+		"\n" EXIT_CODES_HELP,
+		CONN_HELP);
 }
 
 static const command *
@@ -637,6 +640,43 @@ done:
 	return rc;
 }
 
+/*
+ * check --wait-current keeps waiting through a server restart: when the
+ * connection is gone, open a new one, waiting for the server up to the
+ * deadline.  A cheap probe first, so that a restart is not an error line.
+ */
+static int
+reconnect_if_lost(run_state *rs, int64_t deadline)
+{
+	conn_options copts = rs->opts->conn;
+	db_error     err = {0};
+	char        *why;
+
+	if (db_run(rs->conn, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL))
+		return EXIT_OK;
+	if (cancel_pending())
+	{
+		db_error_clear(&err);
+		log_event(LOG_LEVEL_ERROR, "interrupted", NULL, "interrupted by %s while waiting for the schema",
+				  cancel_signal_name());
+		return cancel_exit_code();
+	}
+	if (PQstatus(rs->conn) == CONNECTION_OK && pgerr_action_for(err.cls) != PGERR_ACTION_RECONNECT)
+	{
+		db_error_clear(&err);
+		return EXIT_OK; /* not a lost connection: history_load reports it */
+	}
+	why = db_error_format(&err);
+	db_error_clear(&err);
+	log_event(LOG_LEVEL_INFO, "reconnecting", NULL,
+			  "lost the connection while waiting for the schema (%s); reconnecting", why);
+	free(why);
+	conn_close(rs->conn);
+	rs->conn = NULL;
+	copts.wait_ms = deadline > monotonic_ms() ? deadline - monotonic_ms() : 0;
+	return conn_open(&copts, &rs->conn);
+}
+
 static int
 cmd_check(run_state *rs)
 {
@@ -686,7 +726,9 @@ cmd_check(run_state *rs)
 				return cancel_exit_code();
 			}
 			history_free(&rs->hist);
-			rc = history_load(rs->conn, &rs->ht, &rs->hist);
+			rc = reconnect_if_lost(rs, deadline);
+			if (rc == EXIT_OK)
+				rc = history_load(rs->conn, &rs->ht, &rs->hist);
 			if (rc != EXIT_OK)
 				return rc;
 			continue;
@@ -1213,7 +1255,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 				opts->dir = optarg;
 				break;
 			case OPT_DSN:
-				opts->conn.dsn = optarg;
+				opts->conn.dsn = conn_take_dsn_arg(optarg);
 				break;
 			case OPT_SCHEMA:
 				if (optarg[0] == '\0')
