@@ -303,16 +303,19 @@ transaction_state_ok(apply_ctx *ctx, bool want_open, failure *f)
 static bool
 session_reestablish(apply_ctx *ctx, db_error *err)
 {
-	const char *values[1] = {ctx->role ? ctx->role : "none"};
+	char        lt[32];
+	const char *values[2] = {ctx->role ? ctx->role : "none", lt};
 	PGresult   *res = NULL;
 
+	/* the toolkit's own SQL between migrations (a failed row) waits boundedly */
+	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
 	/* uninterruptible: it also cleans up after a cancel */
 	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
 		!db_run_ex(
 			ctx->conn,
 			"SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('role', $1, false), "
-			"pg_catalog.current_setting('statement_timeout')",
-			1, values, PGRES_TUPLES_OK, &res, err, NULL, false))
+			"pg_catalog.current_setting('statement_timeout'), pg_catalog.set_config('lock_timeout', $2, false)",
+			2, values, PGRES_TUPLES_OK, &res, err, NULL, false))
 		return false;
 	/* the session's own bound (DSN options, role, database), as DISCARD left it */
 	free(ctx->session_statement_timeout);
@@ -529,6 +532,25 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			}
 		}
 
+		if (cancel_pending())
+		{
+			/* the cancel helper may have cut a connection that did not answer */
+			if (cancel_unconfirmed() || PQstatus(ctx->conn) != CONNECTION_OK)
+				*final_error =
+					xasprintf("interrupted by %s during migration %lld at %s:%d: cancel not confirmed; "
+							  "nothing was committed, nothing recorded",
+							  cancel_signal_name(), (long long) m->version, f.path, f.line);
+			else
+			{
+				if (in_tx)
+					db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
+				*final_error = xasprintf(
+					"interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
+					cancel_signal_name(), (long long) m->version, f.path, f.line);
+			}
+			rc = cancel_exit_code();
+			goto done;
+		}
 		if (connection_gone(ctx, &f))
 		{
 			/* COMMIT was never sent: the server rolls the transaction back */
@@ -546,14 +568,6 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		if (in_tx)
 			db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
 
-		if (cancel_pending())
-		{
-			*final_error =
-				xasprintf("interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
-						  cancel_signal_name(), (long long) m->version, f.path, f.line);
-			rc = cancel_exit_code();
-			goto done;
-		}
 		if (f.err.cls != PGERR_NONE && attempt < max_attempts &&
 			pgerr_action_for(f.err.cls) == PGERR_ACTION_RETRY && f.verify_problem == NULL)
 		{
@@ -691,15 +705,12 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 		goto done;
 	}
 
-	if (connection_gone(ctx, &f))
+	if (cancel_pending() && (cancel_unconfirmed() || PQstatus(ctx->conn) != CONNECTION_OK))
 	{
-		char *e = db_error_format(&f.err);
-
 		*final_error = xasprintf(
-			"no-transaction migration %lld: connection to the server lost at %s:%d (%s): the statements before it stay committed, the outcome of this one is unknown, and nothing is recorded; the file is not at fault: run again when the server is back (it starts again from its first statement)",
-			(long long) m->version, f.path, f.line, e);
-		free(e);
-		rc = EXIT_UNREACHABLE;
+			"interrupted by %s during no-transaction migration %lld at %s:%d: cancel not confirmed; the statement may still complete on the server; statements before it stay applied; not recorded as failed (the connection is closed): run \"migrator status\"",
+			cancel_signal_name(), (long long) m->version, f.path, f.line);
+		rc = cancel_exit_code();
 		goto done;
 	}
 	if (cancel_pending())
@@ -712,6 +723,17 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 			"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
 			cancel_signal_name(), (long long) m->version, f.path, f.line);
 		rc = cancel_exit_code();
+		goto done;
+	}
+	if (connection_gone(ctx, &f))
+	{
+		char *e = db_error_format(&f.err);
+
+		*final_error = xasprintf(
+			"no-transaction migration %lld: connection to the server lost at %s:%d (%s): the statements before it stay committed, the outcome of this one is unknown, and nothing is recorded; the file is not at fault: run again when the server is back (it starts again from its first statement)",
+			(long long) m->version, f.path, f.line, e);
+		free(e);
+		rc = EXIT_UNREACHABLE;
 		goto done;
 	}
 	if (f.err.cls != PGERR_NONE)

@@ -1545,6 +1545,8 @@ main(int argc, char **argv)
 	else if (rc == EXIT_OK)
 	{
 		rs.opts = &opts;
+		/* every session the run opens: catalog reads and the history too */
+		opts.conn.lock_timeout_ms = opts.apply.lock_timeout_ms;
 		rc = run_command(cmd, &rs);
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending() && rc != EXIT_OK)

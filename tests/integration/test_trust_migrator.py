@@ -89,12 +89,14 @@ class SessionAndLock(MigratorTestCase):
 
     def test_lock_connection_ended_by_a_migration_fails_it(self):
         # the migration ends every other backend of this database that holds
-        # an advisory lock: the run lock's connection
+        # an advisory lock: the run lock's connection (waiting until it is
+        # gone; while it is dying it still holds the lock, and a check that
+        # sees it held is right: no other run can hold it then)
         d = self.make_dir({
             "1_a.sql": "CREATE TABLE a (id int);\n",
             "2_kill.sql": ("CREATE TABLE b (id int);\n"
                            "-- migrator:allow dml\n"
-                           "DO $$ BEGIN PERFORM pg_catalog.pg_terminate_backend(l.pid) "
+                           "DO $$ BEGIN PERFORM pg_catalog.pg_terminate_backend(l.pid, 5000) "
                            "FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' "
                            "AND l.pid <> pg_catalog.pg_backend_pid(); END $$;\n"),
         })
