@@ -721,6 +721,24 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 	ExecStatusType     expect = PGRES_COMMAND_OK;
 	db_error           err = {0};
 
+	/*
+	 * After a failed build or verify, look over the run's main connection:
+	 * the slot's session may be the thing that is broken (lost, or left in a
+	 * state where nothing runs), and an index that is valid, ready and on
+	 * its table is built whatever the slot said.
+	 */
+	if (u->step == STEP_CHECK && !e->monitor_broken)
+	{
+		PGresult *res = NULL;
+		bool ok = db_run_ex(e->env->monitor, CATALOG_INDEX_STATE_SQL, 3, state_values, PGRES_TUPLES_OK, &res,
+							&err, NULL, false);
+
+		unit_result(e, s, j, u, ok, res, &err);
+		PQclear(res);
+		db_error_clear(&err);
+		return;
+	}
+
 	/* a lost connection: reconnect first (a retry has waited its backoff) */
 	if (s->ps.conn == NULL || PQstatus(s->ps.conn) != CONNECTION_OK)
 	{
