@@ -183,6 +183,16 @@ class ConstraintTest(IndexerTestCase):
         self.assertEqual(self.scalar("SELECT count(*) FROM pg_index WHERE indrelid = "
                                      "'business_calendars'::regclass"), count)
 
+    def test_lint_refuses_a_constraint_not_named_as_its_index(self):
+        d = self.make_dir({"7_unique.sql": "-- migrator:requires-index idx_email_unique\n"
+                           "ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE USING INDEX idx_email_unique;\n"})
+        r = self.run_migrator("lint", "-d", d, dsn=None)
+        self.assertExit(r, 2)
+        self.assertRegex(r.stdout, r"(?m)7_unique.sql:2:\d+: error constraint-index-name: ADD CONSTRAINT "
+                                 r"t_email_key \.\.\. USING INDEX idx_email_unique renames index "
+                                 r"\"idx_email_unique\" to \"t_email_key\", .*; name the constraint as the index: "
+                                 r"ADD CONSTRAINT idx_email_unique UNIQUE USING INDEX idx_email_unique$")
+
     def test_index_renamed_by_a_constraint_is_recognised_never_duplicated(self):
         self.make_table("t")
         cfg = self.config([{"name": "idx_email_unique", "table": "t", "critical": True,
