@@ -399,12 +399,12 @@ locked_by(PGconn *conn, const index_def *d, int *round_trips)
 }
 
 /*
- * After a lock timeout: the tables of idx[] that someone holds or queues
- * for in ACCESS EXCLUSIVE mode are warned about and their definitions
+ * After a lock timeout: the tables of idx[] (indexes into defs[0..n_all-1]
+ * and entries) that someone holds or queues for in ACCESS EXCLUSIVE mode are warned about and their definitions
  * marked unknown; the others stay in idx, whose new length is returned.
  */
 static int
-set_aside_locked(PGconn *conn, index_def *const *defs, int *idx, int n, catalog_entry *entries,
+set_aside_locked(PGconn *conn, index_def *const *defs, int n_all, int *idx, int n, catalog_entry *entries,
 				 int *round_trips)
 {
 	int kept = 0;
@@ -415,15 +415,13 @@ set_aside_locked(PGconn *conn, index_def *const *defs, int *idx, int n, catalog_
 		char            *why = NULL;
 		bool             seen = false;
 
-		/* a table already found locked for an earlier definition */
-		for (int k = 0; k < i && !seen; k++)
+		/* a table already found locked for another definition */
+		for (int k = 0; k < n_all && !seen; k++)
 		{
-			const index_def *o = defs[idx[k]];
-
-			if (entries[idx[k]].unknown && strcmp(o->schema, d->schema) == 0 &&
-				strcmp(o->table, d->table) == 0)
+			if (entries[k].unknown && strcmp(defs[k]->schema, d->schema) == 0 &&
+				strcmp(defs[k]->table, d->table) == 0)
 			{
-				why = xstrdup(entries[idx[k]].unknown_why);
+				why = xstrdup(entries[k].unknown_why);
 				seen = true;
 			}
 		}
@@ -470,7 +468,7 @@ catalog_load(PGconn *conn, index_def *const *defs, int n, int64_t lock_timeout_m
 		if (cancel_pending())
 			rc = cancel_exit_code();
 		else if (err.cls == PGERR_LOCK_TIMEOUT &&
-				 (kept = set_aside_locked(conn, defs, idx, remaining, entries, round_trips)) < remaining)
+				 (kept = set_aside_locked(conn, defs, n, idx, remaining, entries, round_trips)) < remaining)
 		{
 			remaining = kept;
 			db_error_clear(&err);
