@@ -176,9 +176,11 @@ typedef struct engine
 	int64_t                 cleanup_deadline;
 	int64_t                 next_monitor;
 	bool                    monitor_broken;
-	char                   *stopped; /* why no new build starts (lost run lock,
-										  * a failed select()); the run fails */
-	bool                    bar;     /* draw a progress bar on the terminal */
+	char                   *stopped;     /* why no new build starts (lost run lock,
+										  * a failed select()) */
+	bool                    loop_failed; /* the run fails: select() failed, or work
+										  * was left unstarted */
+	bool                    bar;         /* draw a progress bar on the terminal */
 	bool                    bar_drawn;
 	int64_t                 last_bar;
 } engine;
@@ -1489,10 +1491,12 @@ begin_interrupt(engine *e)
 		 cancel_pending(), busy, busy == 1 ? "" : "s", BUILD_CLEANUP_BOUND_MS / 1000);
 }
 
-/* After e->stopped: the work that never started is failed, and says why. */
-static void
+/* After e->stopped: the work that never started is failed, and says why; the count. */
+static int
 fail_unstarted(engine *e)
 {
+	int n = 0;
+
 	for (int i = 0; i < e->n_items; i++)
 	{
 		plan_item       *it = &e->items[i];
@@ -1509,7 +1513,9 @@ fail_unstarted(engine *e)
 			e->sum->failed_noncritical++;
 		elog(e, LOG_LEVEL_ERROR, "not_started", NULL, "%s\"%s\" on \"%s.%s\" not started: %s",
 			 d->critical ? "critical index " : "", d->name, d->schema, d->table, e->stopped);
+		n++;
 	}
+	return n;
 }
 
 static int
@@ -1685,6 +1691,7 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 			/* the loop cannot go on: what runs is abandoned, nothing new starts */
 			free(e.stopped);
 			e.stopped = xasprintf("select() failed while waiting for the builds: %s", strerror(errno));
+			e.loop_failed = true;
 			elog(&e, LOG_LEVEL_ERROR, "loop_failed", NULL, "%s", e.stopped);
 			break;
 		}
@@ -1742,12 +1749,12 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 	}
 
 	/* every work item has an outcome: what never started fails the run */
-	if (e.stopped && !cancel_pending())
-		fail_unstarted(&e);
+	if (e.stopped && !cancel_pending() && fail_unstarted(&e) > 0)
+		e.loop_failed = true;
 
 	if (cancel_pending())
 		rc = cancel_exit_code();
-	else if (sum->failed_critical > 0 || e.stopped)
+	else if (sum->failed_critical > 0 || e.loop_failed)
 		rc = EXIT_CHANGE_FAILED;
 
 done:

@@ -336,7 +336,6 @@ plan_free(plan_item *items, int n)
 		plan_item *it = &items[i];
 
 		free(it->reason);
-		free(it->drift_note);
 		free(it->failure);
 		for (int k = 0; k < it->n_drop_first; k++)
 			free(it->drop_first[k]);

@@ -55,7 +55,6 @@ typedef struct plan_item
 	plan_action    action;
 	char          *reason;      /* one line, for anything but PRESENT/ABSENT */
 	bool           partitioned; /* its table is partitioned: the recipe */
-	char          *drift_note;  /* drift could not be decided: why */
 	char         **drop_first;  /* our leftovers to drop before anything */
 	int            n_drop_first;
 	char         **foreign_leftovers; /* REINDEX CONCURRENTLY's, only reported */
@@ -74,7 +73,7 @@ typedef struct plan_item
 typedef struct plan_options
 {
 	bool    rebuild_drifted;
-	int64_t lock_timeout_ms; /* for the drift probe */
+	int64_t lock_timeout_ms; /* unused: drift is decided offline (drift.h) */
 } plan_options;
 
 /*
