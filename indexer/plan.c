@@ -284,7 +284,7 @@ decide_present(plan_item *it, const plan_options *opts)
 			else if (c->constraints)
 				set(it, ACT_ERROR,
 					xasprintf(
-						"drifted (the database has \"%s\"), but constraint %s uses it: --rebuild-drifted does not replace it; change it by a migration",
+						"drifted (the database has \"%s\"), but constraint %s uses it: --rebuild-drifted does not replace it (it never drops or swaps a constraint's index); change it by a migration, or rebuild it as it is with REINDEX INDEX CONCURRENTLY",
 						c->indexdef, c->constraints));
 			else if (it->partitioned)
 				set(it, ACT_ERROR,
