@@ -451,13 +451,14 @@ catalog_load(PGconn *conn, index_def *const *defs, int n, int64_t lock_timeout_m
 	int           *idx = xcalloc((size_t) (n + 1), sizeof(int));
 	int            remaining = n;
 	char           timeout[32];
+	bool           blind_retry = false;
 	int            rc = EXIT_OK;
 
 	snprintf(timeout, sizeof(timeout), "%lldms", (long long) (lock_timeout_ms > 0 ? lock_timeout_ms : 0));
 	for (int i = 0; i < n; i++)
 		idx[i] = i;
-	/* each pass either succeeds or sets at least one table aside */
-	for (int pass = 0; pass <= n; pass++)
+	/* each pass succeeds or sets at least one table aside (but one) */
+	for (int pass = 0; pass <= n + 1; pass++)
 	{
 		db_error err = {0};
 		int      kept;
@@ -468,8 +469,12 @@ catalog_load(PGconn *conn, index_def *const *defs, int n, int64_t lock_timeout_m
 		if (cancel_pending())
 			rc = cancel_exit_code();
 		else if (err.cls == PGERR_LOCK_TIMEOUT &&
-				 (kept = set_aside_locked(conn, defs, n, idx, remaining, entries, round_trips)) < remaining)
+				 ((kept = set_aside_locked(conn, defs, n, idx, remaining, entries, round_trips)) <
+					  remaining ||
+				  !blind_retry))
 		{
+			/* nobody holds it any more: the lock went in between, try once more */
+			blind_retry = blind_retry || kept == remaining;
 			remaining = kept;
 			db_error_clear(&err);
 			if (remaining == 0)
