@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "memory.h"
+#include "retry.h"
 #include "query.h"
 
 static const char *sample_sql =
@@ -28,6 +29,47 @@ static const char *sample_sql =
 	"JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid "
 	"WHERE w.pid = $1::int "
 	"ORDER BY b.xact_start NULLS LAST, b.pid";
+
+PGconn *
+blockers_side_get(blocker_side *side)
+{
+	int64_t now = monotonic_ms();
+
+	if (side->conn != NULL && PQstatus(side->conn) == CONNECTION_OK)
+		return side->conn;
+	conn_close(side->conn);
+	side->conn = NULL;
+	if (now < side->retry_at || side->opts == NULL)
+		return NULL;
+	side->conn = conn_open_like(side->opts);
+	if (side->conn != NULL)
+	{
+		side->backoff_ms = 0;
+		return side->conn;
+	}
+	/* a full server or role limit: trying every tick would only add load */
+	side->backoff_ms = side->backoff_ms == 0 ? BLOCKERS_SIDE_BACKOFF_MS : side->backoff_ms * 2;
+	if (side->backoff_ms > BLOCKERS_SIDE_BACKOFF_MAX_MS)
+		side->backoff_ms = BLOCKERS_SIDE_BACKOFF_MAX_MS;
+	side->retry_at = now + side->backoff_ms;
+	if (!side->reported)
+		log_event(
+			LOG_LEVEL_WARNING, "blockers_off", NULL,
+			"could not open a second connection to sample blocking sessions; lock waits are still bounded, "
+			"but their blockers are not named; trying again in %llds at the earliest (said once)",
+			(long long) side->backoff_ms / 1000);
+	side->reported = true;
+	return NULL;
+}
+
+void
+blockers_side_close(blocker_side *side)
+{
+	if (side == NULL)
+		return;
+	conn_close(side->conn);
+	side->conn = NULL;
+}
 
 void
 blockers_free(blocker_list *list)

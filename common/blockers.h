@@ -17,7 +17,11 @@
 
 #include <stdbool.h>
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
+
+#include "conn.h"
 
 typedef struct blocker
 {
@@ -36,6 +40,34 @@ typedef struct blocker_list
 	int      n;
 	char    *waiting_on; /* the waiter's wait_event_type/wait_event */
 } blocker_list;
+
+/*
+ * The side connection the samples are taken over: opened on first need and
+ * then reused for the whole run.  When it cannot be opened (too many
+ * connections, for example) sampling is off for a while: the next attempt
+ * waits BLOCKERS_SIDE_BACKOFF_MS, doubling up to BLOCKERS_SIDE_BACKOFF_MAX_MS,
+ * and the program says so once per run, never at every tick.
+ */
+#define BLOCKERS_SIDE_BACKOFF_MS     30000
+#define BLOCKERS_SIDE_BACKOFF_MAX_MS 300000
+
+typedef struct blocker_side
+{
+	const conn_options *opts;     /* where to connect (set by the caller) */
+	PGconn             *conn;     /* NULL until opened */
+	int64_t             retry_at; /* monotonic ms: no attempt before */
+	int64_t             backoff_ms;
+	bool                reported; /* the failure was said */
+} blocker_side;
+
+/*
+ * The side connection, opened if needed (a lost one is opened again, once,
+ * subject to the same back-off).  NULL while it cannot be had.
+ */
+PGconn *blockers_side_get(blocker_side *side);
+
+/* Close it; accepts a side that was never opened. */
+void blockers_side_close(blocker_side *side);
 
 /*
  * Sample the sessions blocking backend pid, over side (another connection).

@@ -99,6 +99,7 @@
 #define R_SET_NOT_NULL     "set-not-null"
 #define R_NOT_VALID        "constraint-not-valid"
 #define R_UNIQUE_NO_INDEX  "unique-without-index"
+#define R_CONSTRAINT_INDEX "constraint-index-name"
 #define R_DROP_INDEX       "drop-index"
 #define R_SET_TABLESPACE   "set-tablespace"
 #define R_DROP_COLUMN      "drop-column"
@@ -138,6 +139,7 @@ const char *const lint_rule_names[] = {R_CREATE_INDEX,
 									   R_SWALLOWED,
 									   R_TIMEOUT,
 									   R_VERIFY,
+									   R_CONSTRAINT_INDEX,
 									   NULL};
 
 /* A relation name with its schema resolved (never empty). */
@@ -1669,6 +1671,16 @@ check_add_constraint(lint_state *st, const stmt_ctx *ctx, const PgQuery__RangeVa
 			break;
 		case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
 		case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
+			/* USING INDEX renames the index to the constraint: the indexer would build it again */
+			if (*c->indexname != '\0' && *c->conname != '\0' && strcmp(c->conname, c->indexname) != 0)
+				report(
+					st, ctx, R_CONSTRAINT_INDEX, LINT_ERROR,
+					"ADD CONSTRAINT %s ... USING INDEX %s renames index \"%s\" to \"%s\", and the indexer, "
+					"which defines \"%s\", would find it missing; name the constraint as the index: "
+					"ADD CONSTRAINT %s %s USING INDEX %s",
+					c->conname, c->indexname, c->indexname, c->conname, c->indexname, c->indexname,
+					c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE",
+					c->indexname);
 			if (!is_new && *c->indexname == '\0')
 				report(
 					st, ctx, R_UNIQUE_NO_INDEX, LINT_WARNING,

@@ -53,6 +53,9 @@
  *                            CHECK (col IS NOT NULL) earlier in the file
  *   constraint-not-valid  W* ADD FOREIGN KEY / CHECK without NOT VALID
  *   unique-without-index  W* ADD PRIMARY KEY / UNIQUE without USING INDEX
+ *   constraint-index-name E  ADD CONSTRAINT c ... USING INDEX i with c other
+ *                            than i: PostgreSQL renames the index to c, and
+ *                            the indexer, which defines i, would build it again
  *   drop-index            W* DROP INDEX without CONCURRENTLY
  *   set-tablespace        W* SET TABLESPACE, ALTER TABLE ALL IN TABLESPACE
  *   drop-column           W* DROP COLUMN

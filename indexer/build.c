@@ -33,6 +33,7 @@
  */
 #include "build.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,7 @@ typedef enum unit_step
 	STEP_SEND,          /* STMT, DROP: the statement */
 	STEP_BEGIN,         /* SWAP */
 	STEP_RENAME_OLD,
+	STEP_MARK_OLD, /* SWAP: COMMENT ON the old index, in the same transaction */
 	STEP_RENAME_NEW,
 	STEP_COMMIT,
 	STEP_ROLLBACK,
@@ -95,14 +97,18 @@ typedef enum unit_step
 typedef struct unit
 {
 	unit_kind kind;
-	char     *label;        /* "\"idx\" on \"s.t\"" */
-	char     *sql;          /* CREATE, the statement, or the DROP */
-	char     *schema;       /* schema of the index */
-	char     *name;         /* the index */
-	char     *table_oid;    /* its table (BUILD, VERIFY) */
-	char     *table_label;  /* "s.t" */
-	char     *swap_old_sql; /* SWAP: rename the old index away */
-	char     *swap_new_sql; /* SWAP: rename the new one in */
+	char     *label;         /* "\"idx\" on \"s.t\"" */
+	char     *sql;           /* CREATE, the statement, or the DROP */
+	char     *schema;        /* schema of the index */
+	char     *name;          /* the index */
+	char     *table_oid;     /* its table (BUILD, VERIFY) */
+	char     *table_label;   /* "s.t" */
+	char     *swap_old_sql;  /* SWAP: rename the old index away */
+	char     *swap_new_sql;  /* SWAP: rename the new one in */
+	char     *mark_old;      /* SWAP: the COMMENT that marks the old index ours */
+	char     *swap_old_name; /* SWAP: the old index after the rename, quoted */
+	bool      user_sql;      /* sql is the user's CREATE INDEX: runs with search_path =
+								 * the definition's schema */
 	bool      drop_first;
 	bool      created; /* BUILD: a CREATE ran in this attempt */
 	unit_step step;
@@ -170,7 +176,11 @@ typedef struct engine
 	int64_t                 cleanup_deadline;
 	int64_t                 next_monitor;
 	bool                    monitor_broken;
-	bool                    bar; /* draw a progress bar on the terminal */
+	char                   *stopped;     /* why no new build starts (lost run lock,
+										  * a failed select()) */
+	bool                    loop_failed; /* the run fails: select() failed, or work
+										  * was left unstarted */
+	bool                    bar;         /* draw a progress bar on the terminal */
 	bool                    bar_drawn;
 	int64_t                 last_bar;
 } engine;
@@ -281,6 +291,7 @@ add_build(job *j, const index_def *def, const char *name, const char *schema, co
 	index_sql_target t = {name, schema, table, true, true, false};
 
 	u->sql = index_sql_render(def->parsed, &t);
+	u->user_sql = true;
 	u->table_oid = xstrdup(table_oid);
 	u->drop_first = drop_first;
 	if (drop_first)
@@ -288,12 +299,14 @@ add_build(job *j, const index_def *def, const char *name, const char *schema, co
 	free(label);
 }
 
+/* user_sql: sql is rendered from the definition (ON ONLY), not ours */
 static void
-add_stmt(job *j, const char *schema, const char *name, const char *table_label, char *sql)
+add_stmt(job *j, const char *schema, const char *name, const char *table_label, char *sql, bool user_sql)
 {
 	unit *u = add_unit(j, UNIT_STMT, schema, name, table_label);
 
 	u->sql = sql;
+	u->user_sql = user_sql;
 }
 
 static void
@@ -307,6 +320,8 @@ unit_free(unit *u)
 	free(u->table_label);
 	free(u->swap_old_sql);
 	free(u->swap_new_sql);
+	free(u->mark_old);
+	free(u->swap_old_name);
 	db_error_clear(&u->err);
 }
 
@@ -331,7 +346,7 @@ job_prepare(job *j, plan_item *it)
 				index_sql_target t = {d->name, d->schema, d->table, false, true, true};
 
 				/* the parent's index: created ON ONLY, invalid until all are attached */
-				add_stmt(j, d->schema, d->name, table_label, index_sql_render(d->parsed, &t));
+				add_stmt(j, d->schema, d->name, table_label, index_sql_render(d->parsed, &t), true);
 				add_unit(j, UNIT_EXPAND, d->schema, d->name, table_label);
 			}
 			else
@@ -355,6 +370,8 @@ job_prepare(job *j, plan_item *it)
 			u = add_unit(j, UNIT_SWAP, d->schema, d->name, table_label);
 			u->swap_old_sql = xasprintf("ALTER INDEX %s.%s RENAME TO %s", qs, qname, qold);
 			u->swap_new_sql = xasprintf("ALTER INDEX %s.%s RENAME TO %s", qs, qtmp, qname);
+			u->mark_old = plan_ixold_mark(d->name);
+			u->swap_old_name = xasprintf("%s.%s", qs, qold);
 			add_drop(j, d->schema, old, table_label);
 			free(old);
 			free(qs);
@@ -462,7 +479,7 @@ expand_partitions(slot *s, job *j, db_error *error)
 		{
 			index_sql_target t = {derived[i], p->schema, p->name, false, true, true};
 
-			add_stmt(j, p->schema, derived[i], plabel, index_sql_render(d->parsed, &t));
+			add_stmt(j, p->schema, derived[i], plabel, index_sql_render(d->parsed, &t), true);
 		}
 		else if (p->attached_index == NULL && p->kind != 'p' && !(states[i].exists && states[i].valid))
 			add_build(j, d, derived[i], p->schema, p->name, p->oid, states[i].exists);
@@ -493,7 +510,7 @@ expand_partitions(slot *s, job *j, db_error *error)
 			qparent = qualified(parent_schema, parent_index);
 			qchild = qualified(p->schema, derived[i]);
 			add_stmt(j, p->schema, derived[i], table_label,
-					 xasprintf("ALTER INDEX %s ATTACH PARTITION %s", qparent, qchild));
+					 xasprintf("ALTER INDEX %s ATTACH PARTITION %s", qparent, qchild), false);
 			free(qparent);
 			free(qchild);
 		}
@@ -575,7 +592,7 @@ setup_session(engine *e, slot *s)
 static bool
 slot_connect(engine *e, slot *s)
 {
-	PGconn *conn = conn_open_like(e->env->conn_opts);
+	PGconn *conn = conn_open_for_build(e->env->conn_opts);
 
 	if (conn == NULL)
 		return false;
@@ -589,7 +606,13 @@ slot_connect(engine *e, slot *s)
 	return true;
 }
 
-/* The session resolves the job's names in its schema (sync, no lock). */
+/*
+ * Set the session's search_path to schema ("" for the empty path) unless it
+ * is already that (sync, no lock).  Only the user's own CREATE INDEX runs
+ * with the definition's schema, so that an operator class or function
+ * installed there resolves as the author meant; everything the indexer
+ * writes itself runs with the empty path and resolves only in pg_catalog.
+ */
 static bool
 slot_search_path(engine *e, slot *s, const char *schema, db_error *err)
 {
@@ -597,18 +620,18 @@ slot_search_path(engine *e, slot *s, const char *schema, db_error *err)
 	const char *values[1];
 	bool        ok;
 
+	(void) e;
 	if (s->search_path && strcmp(s->search_path, schema) == 0)
 		return true;
-	q = index_sql_quote_ident(schema);
+	q = schema[0] ? index_sql_quote_ident(schema) : xstrdup("");
 	values[0] = q;
-	ok = db_run(s->ps.conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, values,
-				PGRES_TUPLES_OK, NULL, err, NULL);
+	/* uninterruptible: after a signal, the clean-up needs it (it takes no lock) */
+	ok = db_run_ex(s->ps.conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, values,
+				   PGRES_TUPLES_OK, NULL, err, NULL, false);
 	free(q);
-	if (ok)
-	{
-		free(s->search_path);
-		s->search_path = xstrdup(schema);
-	}
+	free(s->search_path);
+	/* unknown after a failure: set it again before the next statement */
+	s->search_path = ok ? xstrdup(schema) : NULL;
 	return ok;
 }
 
@@ -680,6 +703,14 @@ unit_retry_or_fail(engine *e, slot *s, unit *u, unit_step restart)
 		u->step = STEP_FAILED;
 }
 
+/* Is the statement u sends next the user's own CREATE INDEX? */
+static bool
+user_statement(const unit *u)
+{
+	return u->user_sql && ((u->kind == UNIT_BUILD && u->step == STEP_CREATE) ||
+						   (u->kind == UNIT_STMT && u->step == STEP_SEND));
+}
+
 /* Send what u needs next; or settle it (DONE/FAILED) without a round trip. */
 static void
 unit_advance(engine *e, slot *s, job *j, unit *u)
@@ -692,13 +723,31 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 	ExecStatusType     expect = PGRES_COMMAND_OK;
 	db_error           err = {0};
 
+	/*
+	 * After a failed build or verify, look over the run's main connection:
+	 * the slot's session may be the thing that is broken (lost, or left in a
+	 * state where nothing runs), and an index that is valid, ready and on
+	 * its table is built whatever the slot said.
+	 */
+	if (u->step == STEP_CHECK && !e->monitor_broken)
+	{
+		PGresult *res = NULL;
+		bool ok = db_run_ex(e->env->monitor, CATALOG_INDEX_STATE_SQL, 3, state_values, PGRES_TUPLES_OK, &res,
+							&err, NULL, false);
+
+		unit_result(e, s, j, u, ok, res, &err);
+		PQclear(res);
+		db_error_clear(&err);
+		return;
+	}
+
 	/* a lost connection: reconnect first (a retry has waited its backoff) */
 	if (s->ps.conn == NULL || PQstatus(s->ps.conn) != CONNECTION_OK)
 	{
 		parallel_slot_abandon(&s->ps);
 		conn_close(s->ps.conn);
 		s->ps.conn = NULL;
-		if (e->interrupting || !slot_connect(e, s) || !slot_search_path(e, s, j->item->def->schema, &err))
+		if (e->interrupting || !slot_connect(e, s))
 		{
 			db_error_clear(&u->err);
 			if (err.message != NULL)
@@ -747,7 +796,7 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 		case STEP_SEND:
 			if (u->kind == UNIT_EXPAND)
 			{
-				bool ok = expand_partitions(s, j, &err);
+				bool ok = slot_search_path(e, s, "", &err) && expand_partitions(s, j, &err);
 
 				/* the units moved: find this one again */
 				u = &j->units[j->cur];
@@ -767,6 +816,16 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 		case STEP_RENAME_OLD:
 			sql = u->swap_old_sql;
 			break;
+		case STEP_MARK_OLD:
+		{
+			/* a literal made by libpq: the mark holds the index name */
+			char *lit = PQescapeLiteral(s->ps.conn, u->mark_old, strlen(u->mark_old));
+
+			owned = xasprintf("COMMENT ON INDEX %s IS %s", u->swap_old_name, lit ? lit : "NULL");
+			PQfreemem(lit);
+			sql = owned;
+		}
+		break;
 		case STEP_RENAME_NEW:
 			sql = u->swap_new_sql;
 			break;
@@ -780,7 +839,10 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 		case STEP_FAILED:
 			return;
 	}
-	if (!send_statement(e, s, sql, nparams, values, expect, &err))
+	/* the definition's schema for the user's statement only, see slot_search_path */
+	if (!slot_search_path(e, s, user_statement(u) ? j->item->def->schema : "", &err))
+		unit_result(e, s, j, u, false, NULL, &err);
+	else if (!send_statement(e, s, sql, nparams, values, expect, &err))
 		unit_result(e, s, j, u, false, NULL, &err);
 	db_error_clear(&err);
 	free(owned);
@@ -854,15 +916,32 @@ unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *res, db_erro
 		case STEP_CHECK:
 			if (!ok)
 			{
-				/* cannot look: keep the build's error, note the doubt */
+				bool created = u->created;
+
+				/* a lost connection: look again on a new one */
+				unit_retry_or_fail(e, s, u, STEP_CHECK);
+				u->created = created;
+				if (u->step != STEP_FAILED)
+					break;
+				/* cannot look: keep the error, note the doubt */
 				elog(e, LOG_LEVEL_WARNING, "leftover_unknown", NULL,
 					 "%s: could not check for a leftover index: %s", u->label, u->err.message);
 				j->left_behind = j->left_behind ? j->left_behind : xstrdup(u->name);
-				u->step = STEP_FAILED;
 				break;
 			}
 			catalog_index_state_from(res, &st);
-			if (st.exists && st.on_table && !st.valid && u->created)
+			if (u->kind == UNIT_BUILD && u->created && st.exists && st.valid && st.ready && st.on_table)
+			{
+				char *msg = db_error_format(&u->err);
+
+				/* the index is there and usable: whatever failed came after */
+				elog(e, LOG_LEVEL_WARNING, "built_despite_error", NULL,
+					 "%s: valid and ready on its table although the build reported: %s; counted as built",
+					 u->label, msg);
+				free(msg);
+				u->step = STEP_DONE;
+			}
+			else if (st.exists && st.on_table && !st.valid && u->created)
 				u->step = STEP_DROP_LEFTOVER;
 			else
 				unit_retry_or_fail(e, s, u, STEP_CREATE);
@@ -901,10 +980,12 @@ unit_result(engine *e, slot *s, job *j, unit *u, bool ok, PGresult *res, db_erro
 				unit_retry_or_fail(e, s, u, STEP_BEGIN);
 			break;
 		case STEP_RENAME_OLD:
+		case STEP_MARK_OLD:
 		case STEP_RENAME_NEW:
 		case STEP_COMMIT:
 			if (ok)
-				u->step = u->step == STEP_RENAME_OLD   ? STEP_RENAME_NEW
+				u->step = u->step == STEP_RENAME_OLD   ? STEP_MARK_OLD
+						  : u->step == STEP_MARK_OLD   ? STEP_RENAME_NEW
 						  : u->step == STEP_RENAME_NEW ? STEP_COMMIT
 													   : STEP_DONE;
 			else if (PQstatus(s->ps.conn) == CONNECTION_OK && PQtransactionStatus(s->ps.conn) != PQTRANS_IDLE)
@@ -1030,6 +1111,36 @@ job_finish(engine *e, slot *s, job *j)
 	}
 }
 
+/*
+ * Does the run's main connection still hold its advisory lock?  Asked
+ * before each new job: without the lock another run may start the same
+ * builds.  Sets e->stopped when not.
+ */
+static bool
+run_lock_held(engine *e)
+{
+	PGresult *res = NULL;
+	db_error  err = {0};
+	bool      held;
+
+	if (e->stopped)
+		return false;
+	held = !e->monitor_broken &&
+		   db_run(e->env->monitor,
+				  "/* indexer: run lock */ SELECT pg_catalog.count(*) > 0 FROM pg_catalog.pg_locks "
+				  "WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted",
+				  0, NULL, PGRES_TUPLES_OK, &res, &err, NULL) &&
+		   strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	db_error_clear(&err);
+	if (!held && !cancel_pending())
+	{
+		e->stopped = xstrdup("the run lock was lost (the run's main connection is gone)");
+		elog(e, LOG_LEVEL_ERROR, "run_lock_lost", NULL, "%s: starting no new build", e->stopped);
+	}
+	return held;
+}
+
 /* Hand the slot its next job: the next item of its table, or a new table. */
 static void
 slot_take_work(engine *e, slot *s)
@@ -1038,37 +1149,30 @@ slot_take_work(engine *e, slot *s)
 	{
 		work_table *t;
 		job        *j;
-		db_error    err = {0};
 
 		if (s->table < 0)
 		{
-			if (e->stop_new || e->interrupting || e->next_table >= e->n_tables)
+			if (e->stop_new || e->interrupting || e->stopped || e->next_table >= e->n_tables)
 				return;
 			s->table = e->next_table++;
 		}
 		t = &e->tables[s->table];
-		if (t->next >= t->n_items || e->stop_new || e->interrupting)
+		if (t->next >= t->n_items || e->stop_new || e->interrupting || e->stopped)
 		{
 			s->table = -1;
-			if (e->stop_new || e->interrupting)
+			if (e->stop_new || e->interrupting || e->stopped)
 				return;
 			continue;
+		}
+		if (!run_lock_held(e))
+		{
+			s->table = -1;
+			return;
 		}
 		j = &e->jobs[t->items[t->next++]];
 		j->started_ms = monotonic_ms();
 		s->job = j;
 		s->not_before = 0;
-		if (!slot_search_path(e, s, j->item->def->schema, &err))
-		{
-			/* reported as the first unit's failure */
-			if (j->n_units > 0)
-			{
-				j->units[0].err = err;
-				j->units[0].step = STEP_FAILED;
-			}
-			else
-				db_error_clear(&err);
-		}
 		return;
 	}
 }
@@ -1252,6 +1356,8 @@ monitor_tick(engine *e)
 				e, LOG_LEVEL_WARNING, "monitor_lost", NULL,
 				"lost the run's main connection: lock waits are no longer bounded by --lock-timeout, and the run lock is gone");
 			e->monitor_broken = true;
+			if (!e->stopped)
+				e->stopped = xstrdup("the run lock was lost (the run's main connection is gone)");
 		}
 		db_error_clear(&err);
 		return;
@@ -1383,6 +1489,33 @@ begin_interrupt(engine *e)
 	elog(e, LOG_LEVEL_WARNING, "canceling", NULL,
 		 "signal %d: canceling %d statement%s in flight; dropping what they leave behind (at most %ds)",
 		 cancel_pending(), busy, busy == 1 ? "" : "s", BUILD_CLEANUP_BOUND_MS / 1000);
+}
+
+/* After e->stopped: the work that never started is failed, and says why; the count. */
+static int
+fail_unstarted(engine *e)
+{
+	int n = 0;
+
+	for (int i = 0; i < e->n_items; i++)
+	{
+		plan_item       *it = &e->items[i];
+		const index_def *d = it->def;
+
+		if (!plan_action_is_work(it->action) || it->outcome != OUTCOME_NONE)
+			continue;
+		it->outcome = OUTCOME_FAILED;
+		free(it->failure);
+		it->failure = xasprintf("not started: %s", e->stopped);
+		if (d->critical && d->state == INDEX_STATE_PRESENT)
+			e->sum->failed_critical++;
+		else
+			e->sum->failed_noncritical++;
+		elog(e, LOG_LEVEL_ERROR, "not_started", NULL, "%s\"%s\" on \"%s.%s\" not started: %s",
+			 d->critical ? "critical index " : "", d->name, d->schema, d->table, e->stopped);
+		n++;
+	}
+	return n;
 }
 
 static int
@@ -1555,7 +1688,11 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 			timeout = e.next_monitor > now ? e.next_monitor - now : 0;
 		if (!parallel_slots_wait(busy, n_busy, timeout))
 		{
-			elog(&e, LOG_LEVEL_ERROR, NULL, NULL, "select() failed while waiting for the builds");
+			/* the loop cannot go on: what runs is abandoned, nothing new starts */
+			free(e.stopped);
+			e.stopped = xasprintf("select() failed while waiting for the builds: %s", strerror(errno));
+			e.loop_failed = true;
+			elog(&e, LOG_LEVEL_ERROR, "loop_failed", NULL, "%s", e.stopped);
 			break;
 		}
 
@@ -1600,8 +1737,10 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 			}
 			if (u->err.message == NULL)
 			{
-				u->err.cls = PGERR_CANCELED_BY_US;
-				u->err.message = xstrdup("the server did not answer the cancel in time");
+				u->err.cls = e.stopped && !e.interrupting ? PGERR_OTHER : PGERR_CANCELED_BY_US;
+				u->err.message =
+					xstrdup(e.stopped && !e.interrupting ? e.stopped
+														 : "the server did not answer the cancel in time");
 			}
 			u->step = STEP_FAILED;
 			job_finish(&e, s, s->job);
@@ -1609,9 +1748,13 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 		}
 	}
 
+	/* every work item has an outcome: what never started fails the run */
+	if (e.stopped && !cancel_pending() && fail_unstarted(&e) > 0)
+		e.loop_failed = true;
+
 	if (cancel_pending())
 		rc = cancel_exit_code();
-	else if (sum->failed_critical > 0)
+	else if (sum->failed_critical > 0 || e.loop_failed)
 		rc = EXIT_CHANGE_FAILED;
 
 done:
@@ -1634,5 +1777,6 @@ done:
 	for (int i = 0; i < e.n_tables; i++)
 		free(e.tables[i].items);
 	free(e.tables);
+	free(e.stopped);
 	return rc;
 }

@@ -28,10 +28,23 @@
  * and so waits behind any ACCESS EXCLUSIVE lock.  The partitions of a
  * partitioned table are found through pg_inherits for the same reason
  * (pg_partition_tree() locks every partition).
+ *
+ * pg_get_indexdef() does lock: it opens the table (ACCESS SHARE) to name
+ * the columns of expressions.  So the query bounds its own lock waits:
+ * the InitPlan "lt" sets lock_timeout for the statement's own transaction
+ * (set_config(..., true) = SET LOCAL), and every pg_get_indexdef() is
+ * guarded by a CASE on it, which forces the InitPlan to run first.  One
+ * statement, one round trip, no BEGIN.
+ *
+ * Leftovers ($4, $5: our _ixnew/_ixold names; REINDEX CONCURRENTLY's
+ * _ccnew/_ccold) come as "name 2 valid 2 comment 2 indexdef" joined by 1;
+ * the indexes of constraints on the table, when the name is free, as
+ * "constraint 2 index 2 valid 2 indexdef" joined by 1.
  */
 static const char *const catalog_sql =
 	"/* indexer: catalog */ "
-	"WITH d AS ("
+	"WITH lt AS MATERIALIZED (SELECT pg_catalog.set_config('lock_timeout', $6, true) AS lt), "
+	"d AS ("
 	"  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
 	"         WITH ORDINALITY AS d(schema, tbl, name, tmp_new, tmp_old, ord)"
 	") "
@@ -46,17 +59,30 @@ static const char *const catalog_sql =
 	"  r.oid, r.relkind, i.indexrelid IS NOT NULL, i.indrelid = t.oid, "
 	"  CASE WHEN i.indexrelid IS NOT NULL AND i.indrelid IS DISTINCT FROM t.oid THEN pg_catalog.format('%I.%I', otn.nspname, ot.relname) END, "
 	"  coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
-	"  CASE WHEN i.indexrelid IS NOT NULL THEN pg_catalog.pg_get_indexdef(r.oid) END, "
-	"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
+	"  CASE WHEN (SELECT lt FROM lt) IS NOT NULL AND i.indexrelid IS NOT NULL THEN pg_catalog.pg_get_indexdef(r.oid) END, "
+	"  (SELECT pg_catalog.string_agg(con.conname::text, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
 	"    WHERE con.conindid = r.oid), "
 	"  (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1), "
 	"  coalesce(r.relpages::bigint, 0) * pg_catalog.current_setting('block_size')::bigint, "
-	"  (SELECT pg_catalog.string_agg(l.relname || chr(2) || li.indisvalid::text, chr(1) ORDER BY l.relname)"
+	"  (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(chr(2), l.relname::text, li.indisvalid::text,"
+	"          coalesce((SELECT ds.description FROM pg_catalog.pg_description ds"
+	"                     WHERE ds.objoid = l.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+	"                       AND ds.objsubid = 0), ''),"
+	"          CASE WHEN (SELECT lt FROM lt) IS NOT NULL THEN pg_catalog.pg_get_indexdef(l.oid) END),"
+	"          chr(1) ORDER BY l.relname)"
 	"     FROM pg_catalog.pg_index li JOIN pg_catalog.pg_class l ON l.oid = li.indexrelid"
 	"    WHERE li.indrelid = t.oid AND l.relname <> d.name"
 	"      AND (l.relname IN (d.tmp_new, d.tmp_old)"
 	"           OR (left(l.relname, length(d.name)) = d.name"
-	"               AND substr(l.relname, length(d.name) + 1) ~ '^_cc(new|old)[0-9]*$'))) "
+	"               AND substr(l.relname, length(d.name) + 1) ~ '^_cc(new|old)[0-9]*$'))), "
+	"  CASE WHEN r.oid IS NULL THEN"
+	"  (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(chr(2), con.conname::text, ci.relname::text,"
+	"          cii.indisvalid::text,"
+	"          CASE WHEN (SELECT lt FROM lt) IS NOT NULL THEN pg_catalog.pg_get_indexdef(ci.oid) END),"
+	"          chr(1) ORDER BY con.conname)"
+	"     FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class ci ON ci.oid = con.conindid"
+	"     JOIN pg_catalog.pg_index cii ON cii.indexrelid = ci.oid"
+	"    WHERE con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')) END "
 	"FROM d "
 	"LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
 	"LEFT JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = d.tbl "
@@ -65,6 +91,19 @@ static const char *const catalog_sql =
 	"LEFT JOIN pg_catalog.pg_class ot ON ot.oid = i.indrelid "
 	"LEFT JOIN pg_catalog.pg_namespace otn ON otn.oid = ot.relnamespace "
 	"ORDER BY d.ord";
+
+/* The sessions that hold (or queue for) ACCESS EXCLUSIVE on a table. */
+static const char *const holders_sql =
+	"/* indexer: lock holders */ "
+	"SELECT l.pid, l.granted, coalesce(a.application_name, ''), coalesce(a.state, ''), "
+	"       pg_catalog.left(pg_catalog.regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 200) "
+	"FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+	"WHERE l.locktype = 'relation' AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+	"       WHERE datname = pg_catalog.current_database())"
+	"  AND l.relation = (SELECT c.oid FROM pg_catalog.pg_class c"
+	"       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)"
+	"  AND l.mode = 'AccessExclusiveLock' "
+	"ORDER BY l.granted DESC, l.pid";
 
 const char *const CATALOG_INDEX_STATE_SQL = "/* indexer: index state */ "
 											"SELECT i.indisvalid, i.indisready, i.indrelid = $3::oid "
@@ -106,15 +145,18 @@ static const char *const partitions_sql =
 	"WHERE tree.level > 0 "
 	"ORDER BY tree.level, c.relname";
 
+/* bounded like catalog_sql: pg_get_indexdef() and pg_get_expr() lock the table */
 static const char *const indexes_sql =
 	"/* indexer: indexes */ "
+	"WITH lt AS MATERIALIZED (SELECT pg_catalog.set_config('lock_timeout', $3, true) AS lt) "
 	"SELECT n.nspname, t.relname, c.relname, i.indisvalid, "
 	"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
 	"    WHERE con.conindid = c.oid AND con.conrelid = t.oid), "
+	"  CASE WHEN (SELECT lt FROM lt) IS NOT NULL THEN"
 	"  pg_catalog.md5(concat_ws('|', i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text,"
 	"     pg_catalog.pg_get_expr(i.indexprs, i.indrelid), pg_catalog.pg_get_expr(i.indpred, i.indrelid),"
-	"     c.relam::text, i.indisunique::text, i.indnullsnotdistinct::text)), "
-	"  pg_catalog.pg_get_indexdef(c.oid) "
+	"     c.relam::text, i.indisunique::text, i.indnullsnotdistinct::text)) END, "
+	"  CASE WHEN (SELECT lt FROM lt) IS NOT NULL THEN pg_catalog.pg_get_indexdef(c.oid) END "
 	"FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS d(schema, tbl) "
 	"JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
 	"JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = d.tbl "
@@ -185,109 +227,277 @@ get_bool(const PGresult *res, int row, int col)
 	return !PQgetisnull(res, row, col) && strcmp(PQgetvalue(res, row, col), "t") == 0;
 }
 
-static void
-parse_leftovers(const char *text, catalog_entry *e)
+/* Split "a 2 b 2 c 1 a 2 b 2 c" into fields; returns the record count. */
+static int
+split_records(const char *text, int n_fields, char ***fields_out)
 {
+	char      **fields = NULL;
+	int         n = 0;
 	const char *p = text;
 
 	while (*p)
 	{
-		const char       *end = strchr(p, '\1');
-		size_t            len = end ? (size_t) (end - p) : strlen(p);
-		const char       *sep = memchr(p, '\2', len);
-		catalog_leftover *l;
+		const char *end = strchr(p, '\1');
+		size_t      len = end ? (size_t) (end - p) : strlen(p);
+		const char *f = p;
 
-		e->leftovers = xrealloc(e->leftovers, sizeof(catalog_leftover) * (size_t) (e->n_leftovers + 1));
-		l = &e->leftovers[e->n_leftovers++];
-		l->name = xstrndup(p, sep ? (size_t) (sep - p) : len);
-		l->valid = sep && strncmp(sep + 1, "true", 4) == 0;
+		fields = xrealloc(fields, sizeof(char *) * (size_t) ((n + 1) * n_fields));
+		for (int k = 0; k < n_fields; k++)
+		{
+			const char *sep = k < n_fields - 1 ? memchr(f, '\2', len - (size_t) (f - p)) : NULL;
+			size_t      flen = sep ? (size_t) (sep - f) : len - (size_t) (f - p);
+
+			fields[n * n_fields + k] = xstrndup(f, flen);
+			f = sep ? sep + 1 : p + len;
+		}
+		n++;
 		p = end ? end + 1 : p + len;
 	}
+	*fields_out = fields;
+	return n;
+}
+
+static void
+parse_leftovers(const char *text, catalog_entry *e)
+{
+	char **f;
+	int    n = split_records(text, 4, &f);
+
+	e->leftovers = xcalloc((size_t) (n + 1), sizeof(catalog_leftover));
+	for (int i = 0; i < n; i++)
+	{
+		catalog_leftover *l = &e->leftovers[i];
+
+		l->name = f[i * 4];
+		l->valid = strcmp(f[i * 4 + 1], "true") == 0;
+		free(f[i * 4 + 1]);
+		l->comment = f[i * 4 + 2];
+		l->indexdef = f[i * 4 + 3];
+	}
+	e->n_leftovers = n;
+	free(f);
+}
+
+static void
+parse_con_indexes(const char *text, catalog_entry *e)
+{
+	char **f;
+	int    n = split_records(text, 4, &f);
+
+	e->con_indexes = xcalloc((size_t) (n + 1), sizeof(catalog_constraint_index));
+	for (int i = 0; i < n; i++)
+	{
+		catalog_constraint_index *c = &e->con_indexes[i];
+
+		c->constraint = f[i * 4];
+		c->index = f[i * 4 + 1];
+		c->valid = strcmp(f[i * 4 + 2], "true") == 0;
+		free(f[i * 4 + 2]);
+		c->indexdef = f[i * 4 + 3];
+	}
+	e->n_con_indexes = n;
+	free(f);
+}
+
+static void
+fill_entry(const PGresult *res, int row, catalog_entry *e)
+{
+	e->schema_exists = get_bool(res, row, 1);
+	e->table_oid = dup_or_null(res, row, 2);
+	e->table_kind = PQgetisnull(res, row, 3) ? 0 : PQgetvalue(res, row, 3)[0];
+	e->table_bytes = PQgetisnull(res, row, 4) ? 0 : strtoll(PQgetvalue(res, row, 4), NULL, 10);
+	e->rel_oid = dup_or_null(res, row, 5);
+	e->rel_kind = PQgetisnull(res, row, 6) ? 0 : PQgetvalue(res, row, 6)[0];
+	e->is_index = get_bool(res, row, 7);
+	e->on_table = get_bool(res, row, 8);
+	e->other_table = e->is_index ? dup_or_null(res, row, 9) : NULL;
+	e->valid = get_bool(res, row, 10);
+	e->ready = get_bool(res, row, 11);
+	e->indexdef = dup_or_null(res, row, 12);
+	e->constraints = dup_or_null(res, row, 13);
+	e->build_pid = PQgetisnull(res, row, 14) ? 0 : atoi(PQgetvalue(res, row, 14));
+	e->index_bytes = strtoll(PQgetvalue(res, row, 15), NULL, 10);
+	if (!PQgetisnull(res, row, 16))
+		parse_leftovers(PQgetvalue(res, row, 16), e);
+	if (!PQgetisnull(res, row, 17))
+		parse_con_indexes(PQgetvalue(res, row, 17), e);
+}
+
+/* The catalog query for the definitions idx[0..n-1] of defs. */
+static bool
+run_catalog(PGconn *conn, index_def *const *defs, const int *idx, int n, const char *timeout,
+			catalog_entry *entries, db_error *err)
+{
+	const char **cols[5];
+	char        *values[6];
+	PGresult    *res = NULL;
+	bool         ok;
+
+	for (int c = 0; c < 5; c++)
+		cols[c] = xcalloc((size_t) (n + 1), sizeof(char *));
+	for (int i = 0; i < n; i++)
+	{
+		const index_def *d = defs[idx[i]];
+
+		cols[0][i] = d->schema;
+		cols[1][i] = d->table;
+		cols[2][i] = d->name;
+		cols[3][i] = catalog_derived_name(d->name, "_ixnew");
+		cols[4][i] = catalog_derived_name(d->name, "_ixold");
+	}
+	for (int c = 0; c < 5; c++)
+		values[c] = db_text_array_literal(cols[c], n);
+	values[5] = (char *) timeout;
+	ok = db_run(conn, catalog_sql, 6, (const char *const *) values, PGRES_TUPLES_OK, &res, err, NULL);
+	for (int row = 0; ok && row < PQntuples(res) && row < n; row++)
+		fill_entry(res, row, &entries[idx[row]]);
+	PQclear(res);
+	for (int i = 0; i < n; i++)
+	{
+		free((char *) cols[3][i]);
+		free((char *) cols[4][i]);
+	}
+	for (int c = 0; c < 5; c++)
+	{
+		free(cols[c]);
+		free(values[c]);
+	}
+	return ok;
+}
+
+/*
+ * Who holds (or queues for) ACCESS EXCLUSIVE on d's table, as one line
+ * ("pid 123 (application \"psql\", idle in transaction: LOCK t) holds
+ * ACCESS EXCLUSIVE"), or NULL when nobody does (or the query failed).
+ */
+static char *
+locked_by(PGconn *conn, const index_def *d, int *round_trips)
+{
+	const char *values[2] = {d->schema, d->table};
+	PGresult   *res = NULL;
+	db_error    err = {0};
+	strbuf      sb;
+
+	(*round_trips)++;
+	if (!db_run(conn, holders_sql, 2, values, PGRES_TUPLES_OK, &res, &err, NULL))
+	{
+		db_error_clear(&err);
+		return NULL;
+	}
+	strbuf_init(&sb);
+	for (int row = 0; row < PQntuples(res); row++)
+		strbuf_appendf(&sb, "%spid %s (application \"%s\", %s: %s) %s ACCESS EXCLUSIVE", row ? "; " : "",
+					   PQgetvalue(res, row, 0), PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
+					   PQgetvalue(res, row, 4), get_bool(res, row, 1) ? "holds" : "waits for");
+	PQclear(res);
+	if (sb.len == 0)
+	{
+		strbuf_free(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
+}
+
+/*
+ * After a lock timeout: the tables of idx[] (indexes into defs[0..n_all-1]
+ * and entries) that someone holds or queues for in ACCESS EXCLUSIVE mode are warned about and their definitions
+ * marked unknown; the others stay in idx, whose new length is returned.
+ */
+static int
+set_aside_locked(PGconn *conn, index_def *const *defs, int n_all, int *idx, int n, catalog_entry *entries,
+				 int *round_trips)
+{
+	int kept = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		const index_def *d = defs[idx[i]];
+		char            *why = NULL;
+		bool             seen = false;
+
+		/* a table already found locked for another definition */
+		for (int k = 0; k < n_all && !seen; k++)
+		{
+			if (entries[k].unknown && strcmp(defs[k]->schema, d->schema) == 0 &&
+				strcmp(defs[k]->table, d->table) == 0)
+			{
+				why = xstrdup(entries[k].unknown_why);
+				seen = true;
+			}
+		}
+		if (!seen)
+			why = locked_by(conn, d, round_trips);
+		if (why == NULL)
+		{
+			idx[kept++] = idx[i];
+			continue;
+		}
+		entries[idx[i]].unknown = true;
+		entries[idx[i]].unknown_why = why;
+		if (!seen)
+			log_event(
+				LOG_LEVEL_WARNING, "table_locked", NULL,
+				"could not read the definitions on \"%s.%s\" within --lock-timeout: %s; their state is unknown",
+				d->schema, d->table, why);
+	}
+	return kept;
 }
 
 int
-catalog_load(PGconn *conn, index_def *const *defs, int n, catalog_entry **out)
+catalog_load(PGconn *conn, index_def *const *defs, int n, int64_t lock_timeout_ms, catalog_entry **out,
+			 int *round_trips)
 {
-	const char   **schemas = xcalloc((size_t) (n + 1), sizeof(char *));
-	const char   **tables = xcalloc((size_t) (n + 1), sizeof(char *));
-	const char   **names = xcalloc((size_t) (n + 1), sizeof(char *));
-	char         **tmp_new = xcalloc((size_t) (n + 1), sizeof(char *));
-	char         **tmp_old = xcalloc((size_t) (n + 1), sizeof(char *));
-	char          *values[5];
-	db_error       err = {0};
-	PGresult      *res = NULL;
-	catalog_entry *entries;
+	catalog_entry *entries = xcalloc((size_t) (n + 1), sizeof(catalog_entry));
+	int           *idx = xcalloc((size_t) (n + 1), sizeof(int));
+	int            remaining = n;
+	char           timeout[32];
+	bool           blind_retry = false;
 	int            rc = EXIT_OK;
 
+	snprintf(timeout, sizeof(timeout), "%lldms", (long long) (lock_timeout_ms > 0 ? lock_timeout_ms : 0));
 	for (int i = 0; i < n; i++)
+		idx[i] = i;
+	/* each pass succeeds or sets at least one table aside (but one) */
+	for (int pass = 0; pass <= n + 1; pass++)
 	{
-		schemas[i] = defs[i]->schema;
-		tables[i] = defs[i]->table;
-		names[i] = defs[i]->name;
-		tmp_new[i] = catalog_derived_name(defs[i]->name, "_ixnew");
-		tmp_old[i] = catalog_derived_name(defs[i]->name, "_ixold");
-	}
-	values[0] = db_text_array_literal(schemas, n);
-	values[1] = db_text_array_literal(tables, n);
-	values[2] = db_text_array_literal(names, n);
-	values[3] = db_text_array_literal((const char *const *) tmp_new, n);
-	values[4] = db_text_array_literal((const char *const *) tmp_old, n);
+		db_error err = {0};
+		int      kept;
 
-	entries = xcalloc((size_t) (n + 1), sizeof(catalog_entry));
-	if (!db_run(conn, catalog_sql, 5, (const char *const *) values, PGRES_TUPLES_OK, &res, &err, NULL))
-	{
-		char *msg = db_error_format(&err);
-
+		(*round_trips)++;
+		if (run_catalog(conn, defs, idx, remaining, timeout, entries, &err))
+			break;
 		if (cancel_pending())
 			rc = cancel_exit_code();
+		else if (err.cls == PGERR_LOCK_TIMEOUT &&
+				 ((kept = set_aside_locked(conn, defs, n, idx, remaining, entries, round_trips)) <
+					  remaining ||
+				  !blind_retry))
+		{
+			/* nobody holds it any more: the lock went in between, try once more */
+			blind_retry = blind_retry || kept == remaining;
+			remaining = kept;
+			db_error_clear(&err);
+			if (remaining == 0)
+				break;
+			continue;
+		}
 		else
 		{
+			char *msg = db_error_format(&err);
+
 			log_event(LOG_LEVEL_ERROR, "catalog_failed", NULL, "could not read the catalog: %s", msg);
+			free(msg);
 			rc = EXIT_UNREACHABLE;
 		}
-		free(msg);
 		db_error_clear(&err);
-		free(entries);
+		break;
+	}
+	free(idx);
+	if (rc != EXIT_OK)
+	{
+		catalog_free(entries, n);
 		entries = NULL;
-		goto done;
 	}
-	for (int row = 0; row < PQntuples(res) && row < n; row++)
-	{
-		catalog_entry *e = &entries[row];
-
-		e->schema_exists = get_bool(res, row, 1);
-		e->table_oid = dup_or_null(res, row, 2);
-		e->table_kind = PQgetisnull(res, row, 3) ? 0 : PQgetvalue(res, row, 3)[0];
-		e->table_bytes = PQgetisnull(res, row, 4) ? 0 : strtoll(PQgetvalue(res, row, 4), NULL, 10);
-		e->rel_oid = dup_or_null(res, row, 5);
-		e->rel_kind = PQgetisnull(res, row, 6) ? 0 : PQgetvalue(res, row, 6)[0];
-		e->is_index = get_bool(res, row, 7);
-		e->on_table = get_bool(res, row, 8);
-		e->other_table = e->is_index ? dup_or_null(res, row, 9) : NULL;
-		e->valid = get_bool(res, row, 10);
-		e->ready = get_bool(res, row, 11);
-		e->indexdef = dup_or_null(res, row, 12);
-		e->constraints = dup_or_null(res, row, 13);
-		e->build_pid = PQgetisnull(res, row, 14) ? 0 : atoi(PQgetvalue(res, row, 14));
-		e->index_bytes = strtoll(PQgetvalue(res, row, 15), NULL, 10);
-		if (!PQgetisnull(res, row, 16))
-			parse_leftovers(PQgetvalue(res, row, 16), e);
-	}
-
-done:
-	PQclear(res);
-	for (int i = 0; i < 5; i++)
-		free(values[i]);
-	for (int i = 0; i < n; i++)
-	{
-		free(tmp_new[i]);
-		free(tmp_old[i]);
-	}
-	free(schemas);
-	free(tables);
-	free(names);
-	free(tmp_new);
-	free(tmp_old);
 	*out = entries;
 	return rc;
 }
@@ -307,8 +517,20 @@ catalog_free(catalog_entry *entries, int n)
 		free(e->indexdef);
 		free(e->constraints);
 		for (int k = 0; k < e->n_leftovers; k++)
+		{
 			free(e->leftovers[k].name);
+			free(e->leftovers[k].comment);
+			free(e->leftovers[k].indexdef);
+		}
 		free(e->leftovers);
+		for (int k = 0; k < e->n_con_indexes; k++)
+		{
+			free(e->con_indexes[k].constraint);
+			free(e->con_indexes[k].index);
+			free(e->con_indexes[k].indexdef);
+		}
+		free(e->con_indexes);
+		free(e->unknown_why);
 	}
 	free(entries);
 }
@@ -401,16 +623,19 @@ catalog_partitions_free(catalog_partition *parts, int n)
 
 int
 catalog_indexes(PGconn *conn, const char *const *schemas, const char *const *tables, int n,
-				catalog_index **out)
+				int64_t lock_timeout_ms, catalog_index **out)
 {
-	char     *values[2];
+	char      timeout[32];
+	char     *values[3];
 	PGresult *res;
 	int       count;
 
 	*out = NULL;
 	values[0] = db_text_array_literal(schemas, n);
 	values[1] = db_text_array_literal(tables, n);
-	res = db_query(conn, "listing the indexes of the covered tables", indexes_sql, 2,
+	snprintf(timeout, sizeof(timeout), "%lldms", (long long) (lock_timeout_ms > 0 ? lock_timeout_ms : 0));
+	values[2] = timeout;
+	res = db_query(conn, "listing the indexes of the covered tables", indexes_sql, 3,
 				   (const char *const *) values, PGRES_TUPLES_OK);
 	free(values[0]);
 	free(values[1]);

@@ -41,7 +41,18 @@ typedef struct catalog_leftover
 {
 	char *name;
 	bool  valid;
+	char *comment;  /* its COMMENT, "" if none */
+	char *indexdef; /* pg_get_indexdef() */
 } catalog_leftover;
+
+/* The index of a constraint on the definition's table. */
+typedef struct catalog_constraint_index
+{
+	char *constraint;
+	char *index;
+	bool  valid;
+	char *indexdef;
+} catalog_constraint_index;
 
 typedef struct catalog_entry
 {
@@ -62,6 +73,12 @@ typedef struct catalog_entry
 	int64_t           index_bytes; /* estimate */
 	catalog_leftover *leftovers;
 	int               n_leftovers;
+	/* when the name is free: the indexes of constraints on the table */
+	catalog_constraint_index *con_indexes;
+	int                       n_con_indexes;
+	/* the table was locked: nothing above is known (see catalog_load) */
+	bool  unknown;
+	char *unknown_why;
 } catalog_entry;
 
 /* One partition (at any depth) of a partitioned table. */
@@ -107,12 +124,18 @@ typedef struct catalog_index_state
 char *catalog_derived_name(const char *base, const char *suffix);
 
 /*
- * Run the catalog query for defs[0..n-1] over conn.  Returns EXIT_OK with
- * *out an array of n entries in the same order (free with catalog_free),
- * or logs the failure and returns EXIT_UNREACHABLE, or the cancel exit code
- * when a signal interrupted it.
+ * Run the catalog query for defs[0..n-1] over conn, every lock wait bounded
+ * by lock_timeout_ms (0: none).  When a table is locked past it, the tables
+ * held (or queued for) in ACCESS EXCLUSIVE mode are found in pg_locks,
+ * named with their holders in a warning, and left out: their definitions
+ * get unknown = true and unknown_why; the query is run again for the rest.
+ * Returns EXIT_OK with *out an array of n entries in the same order (free
+ * with catalog_free), or logs the failure and returns EXIT_UNREACHABLE, or
+ * the cancel exit code when a signal interrupted it.  *round_trips is
+ * increased by the statements sent.
  */
-int catalog_load(PGconn *conn, index_def *const *defs, int n, catalog_entry **out);
+int catalog_load(PGconn *conn, index_def *const *defs, int n, int64_t lock_timeout_ms, catalog_entry **out,
+				 int *round_trips);
 
 void catalog_free(catalog_entry *entries, int n);
 
@@ -145,11 +168,12 @@ bool catalog_index_states(PGconn *conn, const char *const *schemas, const char *
 						  const char *const *table_oids, int n, catalog_index_state *states, db_error *err);
 
 /*
- * Every index on the tables (schemas[i], tables[i]).  Returns the count
- * (free with catalog_indexes_free) or -1 after logging.
+ * Every index on the tables (schemas[i], tables[i]), lock waits bounded by
+ * lock_timeout_ms (0: none).  Returns the count (free with
+ * catalog_indexes_free) or -1 after logging.
  */
 int catalog_indexes(PGconn *conn, const char *const *schemas, const char *const *tables, int n,
-					catalog_index **out);
+					int64_t lock_timeout_ms, catalog_index **out);
 
 void catalog_indexes_free(catalog_index *idx, int n);
 

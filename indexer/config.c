@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +104,43 @@ line_of(const config_setting_t *s)
 }
 
 /*
- * A string field that must be set and at most max_len bytes (0: no limit).
- * Returns a copy, or NULL after logging.
+ * Whether s is valid UTF-8 (shortest forms, no surrogates, at most
+ * U+10FFFF): the server refuses anything else with an encoding error, which
+ * would only surface after connecting, as if the database were at fault.
+ */
+static bool
+utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+
+	while (*p)
+	{
+		int      len = *p < 0x80             ? 1
+					   : (*p & 0xe0) == 0xc0 ? 2
+					   : (*p & 0xf0) == 0xe0 ? 3
+					   : (*p & 0xf8) == 0xf0 ? 4
+											 : 0;
+		uint32_t cp = len == 1 ? *p : len == 2 ? (*p & 0x1fu) : len == 3 ? (*p & 0x0fu) : (*p & 0x07u);
+
+		if (len == 0)
+			return false;
+		for (int k = 1; k < len; k++)
+		{
+			if ((p[k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[k] & 0x3fu);
+		}
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+			cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		p += len;
+	}
+	return true;
+}
+
+/*
+ * A string field that must be set, valid UTF-8 and at most max_len bytes
+ * (0: no limit).  Returns a copy, or NULL after logging.
  */
 static char *
 string_field(const char *path, const char *who, const config_setting_t *f, bool allow_empty, size_t max_len)
@@ -118,6 +154,11 @@ string_field(const char *path, const char *who, const config_setting_t *f, bool 
 		return NULL;
 	}
 	v = config_setting_get_string(f);
+	if (!utf8_valid(v))
+	{
+		problem(path, line_of(f), who, "field \"%s\" is not valid UTF-8", config_setting_name(f));
+		return NULL;
+	}
 	if (!allow_empty && v[0] == '\0')
 	{
 		problem(path, line_of(f), who, "field \"%s\" is empty", config_setting_name(f));
@@ -147,7 +188,8 @@ load_index(const char *path, const config_setting_t *g, int ordinal, index_def *
 
 	/* name the definition in messages by its name if it has a usable one */
 	f = config_setting_get_member(g, "name");
-	if (f && config_setting_type(f) == CONFIG_TYPE_STRING && config_setting_get_string(f)[0] != '\0')
+	if (f && config_setting_type(f) == CONFIG_TYPE_STRING && config_setting_get_string(f)[0] != '\0' &&
+		utf8_valid(config_setting_get_string(f)))
 		who = xasprintf("index \"%s\"", config_setting_get_string(f));
 	else
 		who = xasprintf("index #%d", ordinal);

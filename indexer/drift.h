@@ -4,17 +4,14 @@
  *	  Has an index changed outside the tool?  The file's definition against
  *	  the server's pg_get_indexdef(), both read with libpg_query.
  *
- * First locally, for free: both statements are parsed and normalised
- * (index_sql_equivalent).  Equal trees mean no drift, and a definition
- * that is in line costs no round trip.  When the trees differ, the
- * difference may be real or only spelling (the server writes
- * lower((email)::text) for lower(email), = ANY (ARRAY[...]) for IN (...),
- * adds casts to constants), so the server is asked to spell the file's
- * definition itself: in a transaction that is always rolled back, the
- * file's index is created on an empty temporary copy of the table (LIKE:
- * same columns, types and collations) and its pg_get_indexdef() is compared
- * with the real index's, with the relation left out.  That takes an ACCESS
- * SHARE lock on the table for an instant, bounded by lock_timeout.
+ * Read-only, offline: both statements are parsed with libpg_query and
+ * compared as trees, after taking both to the server's spelling (see
+ * index_sql_compare_server: the casts it adds, = ANY (ARRAY[...]) for
+ * IN (...), qualified names).  Nothing is sent to the server, so check,
+ * plan and status write nothing and work on a standby or in a read-only
+ * transaction.  Where the trees still differ only in forms whose spelling
+ * is not known (a string constant, BETWEEN, ...) the answer is "cannot
+ * compare", with the reason: check counts that as not in line.
  *
  * indexer/drift.h
  *
@@ -23,10 +20,6 @@
 #ifndef INDEXER_DRIFT_H
 #define INDEXER_DRIFT_H
 
-#include <stdint.h>
-
-#include <libpq-fe.h>
-
 #include "catalog.h"
 #include "config.h"
 
@@ -34,17 +27,20 @@ typedef enum drift_result
 {
 	DRIFT_SAME,
 	DRIFT_DIFFERENT,
-	DRIFT_UNKNOWN /* could not tell (the probe failed) */
+	DRIFT_UNKNOWN /* cannot compare: see why */
 } drift_result;
 
 /*
  * Compare def with the index the catalog found for it (cat->indexdef must
  * be set).  For DRIFT_UNKNOWN, *why says why (caller frees; NULL
- * otherwise).  *round_trips is increased by the statements sent.  A
- * failure of the probe is never fatal: the probe is rolled back and the
- * result is DRIFT_UNKNOWN.
+ * otherwise).  Sends nothing to the server.
  */
-drift_result drift_compare(PGconn *conn, const index_def *def, const catalog_entry *cat,
-						   int64_t lock_timeout_ms, char **why, int *round_trips);
+drift_result drift_compare(const index_def *def, const catalog_entry *cat, char **why);
+
+/*
+ * The same against any pg_get_indexdef() text, with index_sql_equivalent
+ * flags (INDEX_SQL_IGNORE_RELATION ...); the index name never counts.
+ */
+drift_result drift_compare_text(const index_def *def, const char *indexdef, unsigned flags, char **why);
 
 #endif /* INDEXER_DRIFT_H */

@@ -29,6 +29,7 @@
 #include "memory.h"
 #include "options.h"
 #include "plan.h"
+#include "query.h"
 #include "retry.h"
 #include "settings.h"
 
@@ -172,6 +173,16 @@ usage(FILE *out)
 		"then drops the old one concurrently; it refuses indexes used by a constraint.\n"
 		"The run lock is a session advisory lock: connect directly, not through a pooler in transaction\n"
 		"mode.\n"
+		"\n"		"Decisions: check, plan and status write nothing: drift is found by comparing parse trees with\n"
+		"the server's spelling (casts, = ANY (ARRAY[...]), qualified names); what cannot be compared (a\n"
+		"string constant the server may rewrite, BETWEEN, ...) is reported as \"cannot compare\" and is\n"
+		"not in line (check exits 5). Catalog reads wait for table locks at most --lock-timeout; a locked\n"
+		"table is named with its holder and its definitions are not in line. Only provable leftovers of\n"
+		"a rebuild are dropped: <name>_ixnew when it is the definition renamed, <name>_ixold when the\n"
+		"swap marked it; look-alikes are reported. An index that a constraint renamed (ADD CONSTRAINT c\n"
+		"UNIQUE USING INDEX) and that matches a definition counts as present: never built twice, never\n"
+		"dropped or swapped (use REINDEX INDEX CONCURRENTLY). A build that reported an error but left a\n"
+		"valid, ready index is built. After the run lock is lost no new build starts (exit 1).\n"
 		"\n"
 		"%s"
 		"With indexer, 1 means a critical index could not be built; 5 (check) means a defined index is\n"
@@ -242,6 +253,8 @@ state_word(const plan_item *it)
 			return "unwanted";
 		case ACT_BUSY:
 			return "building";
+		case ACT_UNKNOWN:
+			return "unknown";
 		case ACT_ERROR:
 			if (it->def->state == INDEX_STATE_ABSENT)
 				return "conflict";
@@ -268,14 +281,55 @@ report_foreign_leftovers(run_state *rs)
 				LOG_LEVEL_WARNING, "reindex_leftover", NULL,
 				"\"%s.%s\" on \"%s.%s\" is a leftover of an interrupted REINDEX CONCURRENTLY of \"%s\"; drop it with DROP INDEX CONCURRENTLY",
 				it->def->schema, it->foreign_leftovers[k], it->def->schema, it->def->table, it->def->name);
-		if (it->drift_note)
-			log_event(LOG_LEVEL_WARNING, "drift_unknown", NULL,
-					  "\"%s\" on \"%s.%s\": could not compare its definition on the server: %s",
-					  it->def->name, it->def->schema, it->def->table, it->drift_note);
+		for (int k = 0; k < it->n_suspect_leftovers; k++)
+			log_event(
+				LOG_LEVEL_WARNING, "suspect_leftover", NULL,
+				"\"%s.%s\" on \"%s.%s\" is named like a leftover of a rebuild of \"%s\", but is not provably the indexer's: %s; not dropped (drop it by hand if nobody needs it)",
+				it->def->schema, it->suspect_leftovers[k], it->def->schema, it->def->table, it->def->name,
+				it->suspect_why[k]);
 	}
 }
 
 /* ---- commands ---------------------------------------------------------------- */
+
+/*
+ * --maintenance-work-mem within the server's range, asked before anything
+ * is built: otherwise every build connection would fail to set it, which
+ * looks like an unreachable server.  EXIT_OK or EXIT_USAGE after logging.
+ */
+static int
+check_memory_setting(run_state *rs)
+{
+	int64_t     kb = rs->opts->set.maintenance_work_mem_kb;
+	PGresult   *res;
+	long long   lo, hi;
+	const char *origin[] = {"default", "the file's settings", "environment INDEXER_MAINTENANCE_WORK_MEM",
+							"option --maintenance-work-mem"};
+
+	if (kb <= 0)
+		return EXIT_OK;
+	res = db_query(rs->conn, "reading the range of maintenance_work_mem",
+				   "SELECT min_val::bigint, max_val::bigint FROM pg_catalog.pg_settings "
+				   "WHERE name = 'maintenance_work_mem' AND unit = 'kB'",
+				   0, NULL, PGRES_TUPLES_OK);
+	rs->round_trips++;
+	if (res == NULL)
+		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	if (PQntuples(res) == 0)
+	{
+		PQclear(res);
+		return EXIT_OK;
+	}
+	lo = atoll(PQgetvalue(res, 0, 0));
+	hi = atoll(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (kb >= lo && kb <= hi)
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+			  "%s: maintenance_work_mem %lldkB is outside the server's range %lldkB to %lldkB; nothing built",
+			  origin[rs->opts->set.origin[SETTING_MAINTENANCE_WORK_MEM]], (long long) kb, lo, hi);
+	return EXIT_USAGE;
+}
 
 static int
 cmd_build(run_state *rs)
@@ -312,6 +366,22 @@ cmd_build(run_state *rs)
 				log_event(LOG_LEVEL_WARNING, "busy", NULL, "\"%s\" on \"%s.%s\" skipped: %s", d->name,
 						  d->schema, d->table, it->reason);
 				break;
+			case ACT_UNKNOWN:
+				if (it->cat->unknown && d->critical && d->state == INDEX_STATE_PRESENT)
+				{
+					/* its table is locked: whether it exists is not known */
+					it->outcome = OUTCOME_FAILED;
+					failed_critical++;
+					log_event(LOG_LEVEL_ERROR, "failed", NULL, "critical index \"%s\" on \"%s.%s\": %s",
+							  d->name, d->schema, d->table, it->reason);
+				}
+				else
+				{
+					skipped++;
+					log_event(LOG_LEVEL_WARNING, "unknown", NULL, "\"%s\" on \"%s.%s\" left alone: %s",
+							  d->name, d->schema, d->table, it->reason);
+				}
+				break;
 			case ACT_ERROR:
 				it->outcome = OUTCOME_FAILED;
 				if (d->critical && d->state == INDEX_STATE_PRESENT)
@@ -335,6 +405,8 @@ cmd_build(run_state *rs)
 		}
 	}
 
+	if (work && (rc = check_memory_setting(rs)) != EXIT_OK)
+		return rc;
 	if (failed_critical > 0)
 	{
 		/* fatal before anything started: build nothing */
@@ -383,9 +455,12 @@ cmd_build(run_state *rs)
 	}
 	if (rc == EXIT_OK && failed_critical > 0)
 		rc = EXIT_CHANGE_FAILED;
-	if (rc == EXIT_CHANGE_FAILED)
+	if (rc == EXIT_CHANGE_FAILED && failed_critical > 0)
 		log_event(LOG_LEVEL_ERROR, "critical_failed", NULL, "%d critical index%s could not be built",
 				  failed_critical, failed_critical == 1 ? "" : "es");
+	else if (rc == EXIT_CHANGE_FAILED)
+		log_event(LOG_LEVEL_ERROR, "run_failed", NULL, "the run stopped before its work was done: %d failed",
+				  failed_noncritical);
 	return rc;
 }
 
@@ -460,6 +535,9 @@ cmd_check(run_state *rs)
 			case ACT_DROP:
 				what = "exists but should be absent";
 				break;
+			case ACT_UNKNOWN:
+				what = "is not known to be in line";
+				break;
 			case ACT_ERROR:
 				what = "cannot be built";
 				break;
@@ -496,6 +574,7 @@ cmd_status(run_state *rs)
 	const char   **tables = xcalloc((size_t) (rs->n_defs + 1), sizeof(char *));
 	catalog_index *idx = NULL;
 	int            n_idx;
+	int            n_tables = 0;
 	int            rc = EXIT_OK;
 
 	report_foreign_leftovers(rs);
@@ -507,8 +586,12 @@ cmd_status(run_state *rs)
 		const index_def *d = it->def;
 		char             table[160];
 
-		schemas[i] = d->schema;
-		tables[i] = d->table;
+		/* a locked table was reported already: do not wait for it again */
+		if (!it->cat->unknown)
+		{
+			schemas[n_tables] = d->schema;
+			tables[n_tables++] = d->table;
+		}
 		if (json)
 		{
 			json_item(it, state_word(it));
@@ -521,7 +604,7 @@ cmd_status(run_state *rs)
 			printf("%40s %s\n", "", it->reason);
 	}
 
-	n_idx = catalog_indexes(rs->conn, schemas, tables, rs->n_defs, &idx);
+	n_idx = catalog_indexes(rs->conn, schemas, tables, n_tables, rs->opts->set.lock_timeout_ms, &idx);
 	rs->round_trips++;
 	if (n_idx < 0)
 		rc = cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
@@ -537,6 +620,12 @@ cmd_status(run_state *rs)
 			for (int i = 0; i < rs->cfg.n_defs && !defined; i++)
 				defined = rs->cfg.defs[i].name && strcmp(rs->cfg.defs[i].name, idx[k].name) == 0 &&
 						  strcmp(rs->cfg.defs[i].schema, idx[k].schema) == 0;
+			/* a definition's index that a constraint renamed (ADD CONSTRAINT ... USING INDEX) */
+			for (int i = 0; i < rs->n_defs && !defined; i++)
+				defined = rs->plan[i].owner_constraint && idx[k].constraints &&
+						  strcmp(rs->plan[i].owner_constraint, idx[k].constraints) == 0 &&
+						  strcmp(rs->plan[i].def->schema, idx[k].schema) == 0 &&
+						  strcmp(rs->plan[i].def->table, idx[k].table) == 0;
 			if (defined)
 				continue;
 			if (json)
@@ -879,6 +968,8 @@ load_definitions(indexer_options *o, run_state *rs)
 		return EXIT_USAGE;
 	o->conn.schema = o->set.schema;
 	o->conn.wait_ms = o->set.wait_ms;
+	/* catalog reads and the monitor wait boundedly; builds are exempt */
+	o->conn.lock_timeout_ms = o->set.lock_timeout_ms;
 	return EXIT_OK;
 }
 
@@ -954,10 +1045,9 @@ run_command(const command *cmd, run_state *rs)
 			return rc;
 		rs->locked = true;
 	}
-	rc = catalog_load(rs->conn, rs->defs, rs->n_defs, &rs->cat);
+	rc = catalog_load(rs->conn, rs->defs, rs->n_defs, o->set.lock_timeout_ms, &rs->cat, &rs->round_trips);
 	if (rc != EXIT_OK)
 		return rc;
-	rs->round_trips = 1;
 	rs->plan = plan_make(rs->conn, rs->defs, rs->cat, rs->n_defs, &popts, &rs->round_trips);
 	if (cancel_pending())
 		return cancel_exit_code();

@@ -19,7 +19,7 @@
 static const char *const action_names[] = {
 	[ACT_PRESENT] = "present", [ACT_ABSENT] = "absent",   [ACT_BUILD] = "build", [ACT_REPAIR] = "repair",
 	[ACT_REBUILD] = "rebuild", [ACT_DRIFTED] = "drifted", [ACT_DROP] = "drop",   [ACT_CLEANUP] = "cleanup",
-	[ACT_BUSY] = "busy",       [ACT_ERROR] = "error",
+	[ACT_BUSY] = "busy",       [ACT_UNKNOWN] = "unknown", [ACT_ERROR] = "error",
 };
 
 const char *
@@ -43,31 +43,112 @@ set(plan_item *it, plan_action action, char *reason)
 	it->reason = reason;
 }
 
-/* Sort the leftovers next to the index: ours to drop, others to report. */
+char *
+plan_ixold_mark(const char *name)
+{
+	return xasprintf("indexer: the old index of \"%s\", replaced by a rebuild; the indexer drops it", name);
+}
+
+static void
+push(char ***list, int *n, char *value)
+{
+	*list = xrealloc(*list, sizeof(char *) * (size_t) (*n + 1));
+	(*list)[(*n)++] = value;
+}
+
+static void
+suspect(plan_item *it, const char *name, char *why)
+{
+	int n = it->n_suspect_leftovers;
+
+	push(&it->suspect_leftovers, &n, xstrdup(name));
+	n = it->n_suspect_leftovers;
+	push(&it->suspect_why, &n, why);
+	it->n_suspect_leftovers = n;
+}
+
+/*
+ * Sort the leftovers next to the index: provably ours to drop, REINDEX
+ * CONCURRENTLY's and look-alikes to report (see plan_make).
+ */
 static void
 classify_leftovers(plan_item *it)
 {
 	const catalog_entry *c = it->cat;
-	size_t               nlen = strlen(it->def->name);
+	const index_def     *d = it->def;
+	size_t               nlen = strlen(d->name);
+	char                *tmp_new = catalog_derived_name(d->name, "_ixnew");
+	char                *tmp_old = catalog_derived_name(d->name, "_ixold");
+	char                *mark = plan_ixold_mark(d->name);
 
 	for (int i = 0; i < c->n_leftovers; i++)
 	{
-		const char *l = c->leftovers[i].name;
-		bool        reindex = strncmp(l, it->def->name, nlen) == 0 &&
-					   (strncmp(l + nlen, "_ccnew", 6) == 0 || strncmp(l + nlen, "_ccold", 6) == 0);
+		const catalog_leftover *l = &c->leftovers[i];
+		char                   *why = NULL;
 
-		if (reindex)
+		if (strcmp(l->name, tmp_new) == 0)
 		{
-			it->foreign_leftovers =
-				xrealloc(it->foreign_leftovers, sizeof(char *) * (size_t) (it->n_foreign_leftovers + 1));
-			it->foreign_leftovers[it->n_foreign_leftovers++] = xstrdup(l);
+			drift_result r =
+				l->indexdef && l->indexdef[0] ? drift_compare_text(d, l->indexdef, 0, &why) : DRIFT_UNKNOWN;
+
+			if (r == DRIFT_SAME)
+				push(&it->drop_first, &it->n_drop_first, xstrdup(l->name));
+			else
+				suspect(it, l->name,
+						xasprintf("its definition \"%s\" is not the file's with only the name changed",
+								  l->indexdef ? l->indexdef : "?"));
+			free(why);
 		}
-		else
+		else if (strcmp(l->name, tmp_old) == 0)
 		{
-			it->drop_first = xrealloc(it->drop_first, sizeof(char *) * (size_t) (it->n_drop_first + 1));
-			it->drop_first[it->n_drop_first++] = xstrdup(l);
+			if (l->comment && strcmp(l->comment, mark) == 0)
+				push(&it->drop_first, &it->n_drop_first, xstrdup(l->name));
+			else
+				suspect(it, l->name, xstrdup("it does not carry the mark a rebuild puts on the old index"));
 		}
+		else if (strncmp(l->name, d->name, nlen) == 0 &&
+				 (strncmp(l->name + nlen, "_ccnew", 6) == 0 || strncmp(l->name + nlen, "_ccold", 6) == 0))
+			push(&it->foreign_leftovers, &it->n_foreign_leftovers, xstrdup(l->name));
 	}
+	free(tmp_new);
+	free(tmp_old);
+	free(mark);
+}
+
+/*
+ * The definition's name is free: is one of the table's constraint indexes
+ * the definition (ADD CONSTRAINT c UNIQUE USING INDEX renames the index to
+ * c)?  Sets the item and returns true when it is.
+ */
+static bool
+owned_by_constraint(plan_item *it)
+{
+	const catalog_entry *c = it->cat;
+
+	for (int i = 0; i < c->n_con_indexes; i++)
+	{
+		const catalog_constraint_index *ci = &c->con_indexes[i];
+		char                           *why = NULL;
+		drift_result r = ci->indexdef && ci->indexdef[0] ? drift_compare_text(it->def, ci->indexdef, 0, &why)
+														 : DRIFT_UNKNOWN;
+
+		free(why);
+		if (r != DRIFT_SAME)
+			continue;
+		it->owner_constraint = xstrdup(ci->constraint);
+		if (ci->valid)
+			set(it, ACT_PRESENT,
+				xasprintf(
+					"constraint \"%s\" owns it as index \"%s\" (ADD CONSTRAINT ... USING INDEX renamed it)",
+					ci->constraint, ci->index));
+		else
+			set(it, ACT_ERROR,
+				xasprintf(
+					"constraint \"%s\" owns it as index \"%s\", which is not valid; the indexer never drops a constraint's index: run REINDEX INDEX CONCURRENTLY \"%s\".\"%s\"",
+					ci->constraint, ci->index, it->def->schema, ci->index));
+		return true;
+	}
+	return false;
 }
 
 /* Why the name cannot be used, or NULL when it is free or ours. */
@@ -120,7 +201,7 @@ decide_absent(plan_item *it)
 }
 
 static void
-decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round_trips)
+decide_present(plan_item *it, const plan_options *opts)
 {
 	const index_def     *d = it->def;
 	const catalog_entry *c = it->cat;
@@ -155,7 +236,8 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 
 	if (c->rel_oid == NULL)
 	{
-		set(it, ACT_BUILD, xstrdup("missing"));
+		if (!owned_by_constraint(it))
+			set(it, ACT_BUILD, xstrdup("missing"));
 		return;
 	}
 	if (it->partitioned && !c->valid)
@@ -170,6 +252,14 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 		set(it, ACT_BUSY, xasprintf("backend %d is building it right now", c->build_pid));
 		return;
 	}
+	if ((!c->valid || !c->ready) && c->constraints)
+	{
+		set(it, ACT_ERROR,
+			xasprintf(
+				"index \"%s.%s\" is not valid, and constraint %s uses it: the indexer never drops a constraint's index; run REINDEX INDEX CONCURRENTLY",
+				d->schema, d->name, c->constraints));
+		return;
+	}
 	if (!c->valid || !c->ready)
 	{
 		set(it, ACT_REPAIR,
@@ -178,14 +268,15 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 		return;
 	}
 
-	switch (drift_compare(conn, d, c, opts->lock_timeout_ms, &why, round_trips))
+	switch (drift_compare(d, c, &why))
 	{
 		case DRIFT_SAME:
 			break;
 		case DRIFT_UNKNOWN:
-			it->drift_note = why;
-			why = NULL;
-			break;
+			/* never "in line" when it could not be compared */
+			set(it, ACT_UNKNOWN, xasprintf("cannot compare: %s", why));
+			free(why);
+			return;
 		case DRIFT_DIFFERENT:
 			if (!opts->rebuild_drifted)
 				set(it, ACT_DRIFTED,
@@ -193,7 +284,7 @@ decide_present(PGconn *conn, plan_item *it, const plan_options *opts, int *round
 			else if (c->constraints)
 				set(it, ACT_ERROR,
 					xasprintf(
-						"drifted (the database has \"%s\"), but constraint %s uses it: --rebuild-drifted does not replace it; change it by a migration",
+						"drifted (the database has \"%s\"), but constraint %s uses it: --rebuild-drifted does not replace it (it never drops or swaps a constraint's index); change it by a migration, or rebuild it as it is with REINDEX INDEX CONCURRENTLY",
 						c->indexdef, c->constraints));
 			else if (it->partitioned)
 				set(it, ACT_ERROR,
@@ -217,16 +308,20 @@ plan_make(PGconn *conn, index_def *const *defs, catalog_entry *cat, int n, const
 {
 	plan_item *items = xcalloc((size_t) (n + 1), sizeof(plan_item));
 
+	(void) conn;
+	(void) round_trips;
 	for (int i = 0; i < n; i++)
 	{
 		plan_item *it = &items[i];
 
 		it->def = defs[i];
 		it->cat = &cat[i];
-		if (it->def->state == INDEX_STATE_ABSENT)
+		if (it->cat->unknown)
+			set(it, ACT_UNKNOWN, xasprintf("cannot compare: %s", it->cat->unknown_why));
+		else if (it->def->state == INDEX_STATE_ABSENT)
 			decide_absent(it);
 		else
-			decide_present(conn, it, opts, round_trips);
+			decide_present(it, opts);
 	}
 	return items;
 }
@@ -241,7 +336,6 @@ plan_free(plan_item *items, int n)
 		plan_item *it = &items[i];
 
 		free(it->reason);
-		free(it->drift_note);
 		free(it->failure);
 		for (int k = 0; k < it->n_drop_first; k++)
 			free(it->drop_first[k]);
@@ -249,6 +343,14 @@ plan_free(plan_item *items, int n)
 		for (int k = 0; k < it->n_foreign_leftovers; k++)
 			free(it->foreign_leftovers[k]);
 		free(it->foreign_leftovers);
+		for (int k = 0; k < it->n_suspect_leftovers; k++)
+		{
+			free(it->suspect_leftovers[k]);
+			free(it->suspect_why[k]);
+		}
+		free(it->suspect_leftovers);
+		free(it->suspect_why);
+		free(it->owner_constraint);
 	}
 	free(items);
 }

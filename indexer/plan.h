@@ -35,6 +35,7 @@ typedef enum plan_action
 	ACT_DROP,    /* state absent, exists: drop concurrently */
 	ACT_CLEANUP, /* present, but our own leftovers to drop */
 	ACT_BUSY,    /* another backend is building it right now */
+	ACT_UNKNOWN, /* cannot compare (table locked, spelling unknown): reason */
 	ACT_ERROR    /* cannot be done: see reason */
 } plan_action;
 
@@ -54,11 +55,15 @@ typedef struct plan_item
 	plan_action    action;
 	char          *reason;      /* one line, for anything but PRESENT/ABSENT */
 	bool           partitioned; /* its table is partitioned: the recipe */
-	char          *drift_note;  /* drift could not be decided: why */
 	char         **drop_first;  /* our leftovers to drop before anything */
 	int            n_drop_first;
 	char         **foreign_leftovers; /* REINDEX CONCURRENTLY's, only reported */
 	int            n_foreign_leftovers;
+	char         **suspect_leftovers; /* named like ours, not provably ours: reported */
+	char         **suspect_why;
+	int            n_suspect_leftovers;
+	char          *owner_constraint; /* the name is free, but this constraint's
+										 * index is the definition */
 	/* filled by the build */
 	plan_outcome outcome;
 	char        *failure;
@@ -68,14 +73,28 @@ typedef struct plan_item
 typedef struct plan_options
 {
 	bool    rebuild_drifted;
-	int64_t lock_timeout_ms; /* for the drift probe */
+	int64_t lock_timeout_ms; /* unused: drift is decided offline (drift.h) */
 } plan_options;
 
 /*
+ * The COMMENT a rebuild puts on the old index inside the rename's
+ * transaction: an index named <name>_ixold is dropped only when it
+ * carries exactly this (caller frees).
+ */
+char *plan_ixold_mark(const char *name);
+
+/*
  * Decide for defs[i] with catalog cat[i], i < n.  Drift is checked for
- * every valid index of a present definition, which may cost a probe (see
- * drift.h) counted in *round_trips.  Returns the items (free with
- * plan_free); never fails.
+ * every valid index of a present definition, offline (drift.h): nothing is
+ * sent over conn, which is kept for the callers' sake, and *round_trips is
+ * left alone.  Leftovers named <name>_ixnew / <name>_ixold are dropped only
+ * when provably ours: an _ixnew whose definition is the file's with only the
+ * name changed (its build cannot carry a mark: CREATE INDEX CONCURRENTLY
+ * runs in no transaction of ours), an _ixold that carries plan_ixold_mark();
+ * anything else is only reported (suspect_leftovers).  An index of the
+ * table's constraints that matches a definition whose name is free is the
+ * definition (the constraint renamed it): present, never built again.
+ * Returns the items (free with plan_free); never fails.
  */
 plan_item *plan_make(PGconn *conn, index_def *const *defs, catalog_entry *cat, int n,
 					 const plan_options *opts, int *round_trips);

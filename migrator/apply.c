@@ -51,15 +51,12 @@ typedef struct failure
 	char       *verify_problem; /* set for a verify that returned no truth */
 } failure;
 
+/* once per run, backing off when it cannot connect (see blockers.h) */
 static PGconn *
 side_connection(apply_ctx *ctx)
 {
-	if (ctx->side == NULL || PQstatus(ctx->side) != CONNECTION_OK)
-	{
-		conn_close(ctx->side);
-		ctx->side = conn_open_like(ctx->conn_opts);
-	}
-	return ctx->side;
+	ctx->side.opts = ctx->conn_opts;
+	return blockers_side_get(&ctx->side);
 }
 
 static bool
@@ -772,6 +769,5 @@ apply_ctx_close(apply_ctx *ctx)
 {
 	free(ctx->session_statement_timeout);
 	ctx->session_statement_timeout = NULL;
-	conn_close(ctx->side);
-	ctx->side = NULL;
+	blockers_side_close(&ctx->side);
 }

@@ -28,6 +28,7 @@
 
 #include <libpq-fe.h>
 
+#include "blockers.h"
 #include "conn.h"
 #include "history.h"
 #include "migration_files.h"
@@ -44,8 +45,8 @@ typedef struct apply_ctx
 {
 	PGconn              *conn;      /* holds the run lock */
 	const conn_options  *conn_opts; /* to open the side connection */
-	PGconn              *side;      /* opened on first need, closed by
-								 * apply_ctx_close() */
+	blocker_side         side;      /* the blocker sampler's connection: opened
+								 * on first need, closed by apply_ctx_close() */
 	const history_table *ht;
 	apply_settings       settings;
 	const char          *role;                      /* --role, or NULL */

@@ -125,7 +125,7 @@ ensure_one(required_indexes *ri, index_def *def, PGconn *conn, const conn_option
 	int            round_trips = 0;
 	int            rc;
 
-	rc = catalog_load(conn, defs, 1, &cat);
+	rc = catalog_load(conn, defs, 1, set->lock_timeout_ms, &cat, &round_trips);
 	if (rc != EXIT_OK)
 	{
 		*why = xstrdup("the catalog query failed");

@@ -205,7 +205,7 @@ run_engine(apply_ctx *ctx, index_def *def, const indexer_settings *set, bool if_
 	bool           ok = false;
 	int            rc;
 
-	rc = catalog_load(ctx->conn, defs, 1, &cat);
+	rc = catalog_load(ctx->conn, defs, 1, set->lock_timeout_ms, &cat, &round_trips);
 	if (rc != EXIT_OK)
 	{
 		set_error(err, cancel_pending() ? PGERR_CANCELED_BY_US : PGERR_CONNECTION_LOST, NULL,

@@ -501,20 +501,27 @@ class BuildTest(IndexerTestCase):
         holder.commit()
 
     def test_reindex_leftovers_are_named_and_our_own_dropped(self):
+        # issue 10: only what is provably ours is dropped: an _ixnew that is the
+        # definition with only the name changed; an unmarked _ixold is reported
         self.make_table("t")
         self.query("CREATE INDEX idx_t ON t (a)")
         self.query("CREATE INDEX idx_t_ccnew ON t (a)")
+        self.query("CREATE INDEX idx_t_ixnew ON t (a)")
         self.query("CREATE INDEX idx_t_ixold ON t (b)")
         cfg = self.config([{"name": "idx_t", "table": "t", "sql": cic("idx_t", "t", "a")}])
         r = self.indexer(cfg, "plan")
         self.assertRegex(r.stdout, r"(?m)^cleanup +idx_t on public.t: leftovers of an interrupted rebuild$")
-        self.assertRegex(r.stdout, r"(?m)^drop +idx_t_ixold on public.t: leftover of an interrupted rebuild$")
+        self.assertRegex(r.stdout, r"(?m)^drop +idx_t_ixnew on public.t: leftover of an interrupted rebuild$")
+        self.assertNotRegex(r.stdout, r"idx_t_ixold")
         r = self.indexer(cfg)
         self.assertExit(r, 0)
         self.assertStderrMatches(r, WARN + r'"public.idx_t_ccnew" on "public.t" is a leftover of an interrupted '
                                  r'REINDEX CONCURRENTLY of "idx_t"; drop it with DROP INDEX CONCURRENTLY$')
+        self.assertStderrMatches(r, WARN + r'"public.idx_t_ixold" on "public.t" is named like a leftover of a '
+                                 r'rebuild of "idx_t", but is not provably the indexer\'s: it does not carry the mark')
         self.assertStderrMatches(r, r'^indexer: dropped the leftovers of "idx_t" on "public.t" in ')
-        self.assertNoRelation("idx_t_ixold")
+        self.assertNoRelation("idx_t_ixnew")
+        self.assertValid("idx_t_ixold", "t")
         self.assertValid("idx_t_ccnew", "t")
         self.assertValid("idx_t", "t")
 

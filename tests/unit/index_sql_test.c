@@ -260,6 +260,56 @@ test_equivalent(void **state)
 		 "CREATE INDEX i ON pg_temp.probe USING btree (lower(name))", INDEX_SQL_IGNORE_RELATION, false);
 }
 
+/* file against the server's spelling: the match expected */
+static void
+compares(const char *file, const char *server, index_sql_match expected)
+{
+	index_sql      *df = parse_ok(file);
+	index_sql      *ds = parse_ok(server);
+	const char     *why = NULL;
+	index_sql_match m = index_sql_compare_server(df, ds, "public", 0, &why);
+
+	if (m != expected)
+		fail_msg("expected %d, got %d (%s)\n  %s\n  %s", (int) expected, (int) m, why ? why : "-", file,
+				 server);
+	assert_true((m == INDEX_SQL_UNDECIDED) == (why != NULL));
+	index_sql_free(df);
+	index_sql_free(ds);
+}
+
+static void
+test_compare_server(void **state)
+{
+	(void) state;
+	/* the server's casts, IN, LIKE and qualified names are spelling */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (lower(email)) WHERE a IN (1, 2)",
+			 "CREATE INDEX i ON public.t USING btree (lower((email)::text)) WHERE (a = ANY (ARRAY[1, 2]))",
+			 INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a) WHERE a NOT IN (1, 2) AND email LIKE 'x%'",
+			 "CREATE INDEX i ON public.t USING btree (a) WHERE ((a <> ALL (ARRAY[1, 2])) AND "
+			 "((email)::text ~~ 'x%'::text))",
+			 INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t USING gin (email gin_trgm_ops)",
+			 "CREATE INDEX i ON public.t USING gin (email public.gin_trgm_ops)", INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (f(a))",
+			 "CREATE INDEX i ON public.t USING btree (public.f(a))", INDEX_SQL_SAME);
+	/* real differences, in forms whose spelling is known */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (lower(email)) WHERE a IN (1, 2)",
+			 "CREATE INDEX i ON public.t USING btree (lower((email)::text)) WHERE (a = ANY (ARRAY[1, 3]))",
+			 INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a, b)",
+			 "CREATE INDEX i ON public.t USING btree (a)", INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (f(a))",
+			 "CREATE INDEX i ON public.t USING btree (app.f(a))", INDEX_SQL_DIFFERENT);
+	/* a literal the server rewrites, BETWEEN: cannot tell */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a) WHERE created > '2020-01-01'",
+			 "CREATE INDEX i ON public.t USING btree (a) WHERE (created > '2020-01-01 00:00:00'::timestamp "
+			 "without time zone)",
+			 INDEX_SQL_UNDECIDED);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a) WHERE a BETWEEN 1 AND 5",
+			 "CREATE INDEX i ON public.t USING btree (a) WHERE ((a >= 1) AND (a <= 5))", INDEX_SQL_UNDECIDED);
+}
+
 static void
 test_quote_ident(void **state)
 {
@@ -279,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_parse_info),       cmocka_unit_test(test_parse_failures),
 		cmocka_unit_test(test_check_definition), cmocka_unit_test(test_render),
 		cmocka_unit_test(test_equivalent),       cmocka_unit_test(test_quote_ident),
+		cmocka_unit_test(test_compare_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

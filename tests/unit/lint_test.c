@@ -615,10 +615,16 @@ test_unique_without_index(void **state)
 				LINT_WARNING, 1);
 	expect_only("ALTER TABLE t ADD COLUMN code text UNIQUE", &no_opts, "unique-without-index", LINT_WARNING,
 				1);
-	/* near misses: USING INDEX; a new table */
-	expect_clean("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_id_idx", &no_opts);
-	expect_clean("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX u_idx", &no_opts);
+	/* near misses: USING INDEX (the constraint named as the index, or not named); a new table */
+	expect_clean("ALTER TABLE t ADD CONSTRAINT t_id_idx PRIMARY KEY USING INDEX t_id_idx", &no_opts);
+	expect_clean("ALTER TABLE t ADD CONSTRAINT u_idx UNIQUE USING INDEX u_idx", &no_opts);
+	expect_clean("ALTER TABLE t ADD UNIQUE USING INDEX u_idx", &no_opts);
 	expect_clean("CREATE TABLE t (id int);\nALTER TABLE t ADD PRIMARY KEY (id);", &no_opts);
+	/* another name: PostgreSQL renames the index, which the indexer then misses */
+	expect_only("ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_id_idx", &no_opts,
+				"constraint-index-name", LINT_ERROR, 1);
+	expect_only("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX u_idx", &no_opts, "constraint-index-name",
+				LINT_ERROR, 1);
 }
 
 static void
