@@ -10,8 +10,10 @@
 #include "parallel_slot.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 
 #include "cancel.h"
 #include "memory.h"
@@ -54,11 +56,11 @@ parallel_slot_send(parallel_slot *slot, const char *sql, int nparams, const char
 bool
 parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms)
 {
-	fd_set         rfds;
-	int            maxfd = -1;
-	struct timeval tv;
+	/* poll(), not select(): a socket numbered past FD_SETSIZE stays safe */
+	struct pollfd *fds = xcalloc((size_t) n + 1, sizeof(struct pollfd));
+	nfds_t         nfds = 0;
+	int            rc;
 
-	FD_ZERO(&rfds);
 	for (int i = 0; i < n; i++)
 	{
 		int sock;
@@ -68,25 +70,23 @@ parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms)
 		sock = PQsocket(slots[i]->conn);
 		if (sock < 0)
 			continue;
-		FD_SET(sock, &rfds);
-		if (sock > maxfd)
-			maxfd = sock;
+		fds[nfds].fd = sock;
+		fds[nfds++].events = POLLIN;
 	}
 	/* the self-pipe: a signal delivered to another thread still wakes us */
 	if (cancel_wakeup_fd() >= 0)
 	{
-		FD_SET(cancel_wakeup_fd(), &rfds);
-		if (cancel_wakeup_fd() > maxfd)
-			maxfd = cancel_wakeup_fd();
+		fds[nfds].fd = cancel_wakeup_fd();
+		fds[nfds++].events = POLLIN;
 	}
 	if (timeout_ms < 0)
 		timeout_ms = 0;
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (timeout_ms > INT_MAX)
+		timeout_ms = INT_MAX;
 	/* with no socket to watch this is a plain, interruptible sleep */
-	if (select(maxfd + 1, &rfds, NULL, NULL, &tv) < 0 && errno != EINTR)
-		return false;
-	return true;
+	rc = poll(fds, nfds, (int) timeout_ms);
+	free(fds);
+	return rc >= 0 || errno == EINTR;
 }
 
 static bool

@@ -6,7 +6,7 @@
  *
  * A slot is a connection with at most one statement in flight.  The
  * statement is sent with PQsendQueryParams (the extended protocol: one
- * statement per query, always); parallel_slots_wait() sleeps in select()
+ * statement per query, always); parallel_slots_wait() sleeps in poll()
  * until a busy slot's socket is readable, a timeout passes or a signal
  * arrives; parallel_slot_collect() reads what arrived and, once the
  * statement is complete, reports its outcome with the same rule as
@@ -59,7 +59,7 @@ bool parallel_slot_send(parallel_slot *slot, const char *sql, int nparams, const
 
 /*
  * Wait until one of the busy slots among slots[0..n-1] has input, or
- * timeout_ms passed, or a signal arrived.  Returns false only when select()
+ * timeout_ms passed, or a signal arrived.  Returns false only when poll()
  * itself failed.
  */
 bool parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms);

@@ -53,6 +53,7 @@ typedef struct apply_ctx
 	PGconn              *lock_conn;                 /* holds the run lock and runs nothing
 								 * else (NULL: no lock to confirm) */
 	const char          *lock_name;                 /* the run lock's name */
+	int64_t              lock_wait_ms;              /* --lock-wait, for the indexer's lock */
 	char                *session_statement_timeout; /* the session's own, read
 													 * after each DISCARD ALL */
 } apply_ctx;

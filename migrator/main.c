@@ -588,6 +588,7 @@ cmd_up(run_state *rs)
 	ctx.role = rs->opts->role;
 	ctx.lock_conn = rs->lock_conn;
 	ctx.lock_name = rs->lock_name;
+	ctx.lock_wait_ms = rs->opts->lock_wait_ms;
 	for (int i = 0; i < rec.n; i++)
 	{
 		version_item *it = &rec.items[i];

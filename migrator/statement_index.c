@@ -19,6 +19,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "index_sql.h"
+#include "advlock.h"
 #include "log.h"
 #include "options.h"
 #include "memory.h"
@@ -254,6 +255,7 @@ statement_index_build(apply_ctx *ctx, const migration *m, const sql_statement *s
 	bool             if_not_exists = false;
 	bool             ok;
 	db_error         restore_err = {0};
+	char            *lock_name;
 
 	db_error_clear(err);
 	if (!def_from_statement(st, ctx->conn_opts->schema, &def, &if_not_exists))
@@ -280,7 +282,31 @@ statement_index_build(apply_ctx *ctx, const migration *m, const sql_statement *s
 	set.format = log_get_format();
 
 	/* ctx->conn runs the engine's own SQL now: pg_catalog only */
-	ok = conn_set_search_path(ctx->conn, NULL, false, err) && run_engine(ctx, &def, &set, if_not_exists, err);
+	ok = conn_set_search_path(ctx->conn, NULL, false, err);
+	/*
+	 * The indexer's own run lock, as for requires-index: a cron run must not
+	 * drop or build the same name meanwhile, and the engine starts a build
+	 * only while its main connection holds a run lock.
+	 */
+	lock_name = xasprintf("indexer:%s", PQdb(ctx->conn));
+	if (ok)
+	{
+		int lrc = advlock_acquire(ctx->conn, lock_name, ctx->lock_wait_ms, "indexer");
+
+		if (lrc != EXIT_OK)
+		{
+			set_error(err, lrc == EXIT_UNREACHABLE ? PGERR_CONNECTION_LOST : PGERR_OTHER, NULL,
+					  xstrdup("could not take the indexer's run lock to build the index"));
+			ok = false;
+		}
+		else
+		{
+			ok = run_engine(ctx, &def, &set, if_not_exists, err);
+			if (PQstatus(ctx->conn) == CONNECTION_OK)
+				advlock_release(ctx->conn, lock_name);
+		}
+	}
+	free(lock_name);
 
 	/* the migration's next statements resolve in --schema again */
 	if (PQstatus(ctx->conn) == CONNECTION_OK &&

@@ -320,10 +320,11 @@ class InputTest(IndexerTestCase):
 class BlockerSamplerTest(IndexerTestCase):
 
     def test_side_connection_backs_off_and_says_so_once(self):
-        # one connection for the role: the migrator's own; the sampler's cannot open
+        # two connections for the role: the migrator's own and its run lock's;
+        # the sampler's third cannot open
         role = "lim_%s" % self.dbname[2:]
         self.query("DROP ROLE IF EXISTS %s" % role)
-        self.query("CREATE ROLE %s LOGIN CONNECTION LIMIT 1" % role)
+        self.query("CREATE ROLE %s LOGIN CONNECTION LIMIT 2" % role)
         self.addCleanup(self._admin_drop_role, role)
         self.query("GRANT CREATE ON SCHEMA public TO %s" % role)
         self.query("CREATE TABLE t (id int)")
