@@ -42,6 +42,12 @@ migration_parse_filename(const char *filename, int64_t *version, size_t *stem_le
 	size_t  stem;
 	int64_t v = 0;
 
+	/* the caller lists only *.sql files; the contract holds for any name */
+	if (!ends_with(filename, SQL_SUFFIX))
+	{
+		*why = "expected <version>_<name>.sql";
+		return false;
+	}
 	*is_verify = ends_with(filename, VERIFY_SUFFIX);
 	stem = len - strlen(*is_verify ? VERIFY_SUFFIX : SQL_SUFFIX);
 	while (digits < stem && isdigit((unsigned char) filename[digits]))
@@ -130,12 +136,8 @@ is_blank(const char *s)
 	return true;
 }
 
-/*
- * Read the directives of the leading comment block.  Returns false after
- * logging when one is unknown or misplaced.
- */
-static bool
-read_directives(migration *m, const char *path, const char *src, bool is_verify)
+bool
+migration_read_directives(migration *m, const char *path, const char *src, bool is_verify)
 {
 	const char *p = src;
 	int         line = 1;
@@ -380,7 +382,7 @@ migration_set_load(const char *dir, migration_set *out)
 			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->path);
 			ok = false;
 		}
-		if (!read_directives(m, m->path, m->source, false))
+		if (!migration_read_directives(m, m->path, m->source, false))
 			ok = false;
 		if (m->verify_path)
 		{
@@ -396,7 +398,7 @@ migration_set_load(const char *dir, migration_set *out)
 				log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->verify_path);
 				ok = false;
 			}
-			else if (!read_directives(m, m->verify_path, m->verify_source, true))
+			else if (!migration_read_directives(m, m->verify_path, m->verify_source, true))
 				ok = false;
 		}
 	}
