@@ -149,8 +149,9 @@ migration_read_directives(migration *m, const char *path, const char *src, bool 
 		p += 3;
 	while (*p)
 	{
-		const char *eol = strchr(p, '\n');
-		size_t      len = eol ? (size_t) (eol - p) : strlen(p);
+		/* LF, CRLF and a lone CR end a line, as for the parser and the lint */
+		const char *eol = p + strcspn(p, "\r\n");
+		size_t      len = (size_t) (eol - p);
 		const char *s = p;
 		const char *end = p + len;
 
@@ -224,9 +225,9 @@ migration_read_directives(migration *m, const char *path, const char *src, bool 
 				free(word);
 			}
 		}
-		if (!eol)
+		if (*eol == '\0')
 			break;
-		p = eol + 1;
+		p = eol + (eol[0] == '\r' && eol[1] == '\n' ? 2 : 1);
 		line++;
 	}
 	return ok;
