@@ -27,6 +27,13 @@
 
 static char scratch_file[4096];
 
+/* at exit, so that runs leave nothing behind */
+static void
+remove_scratch_file(void)
+{
+	unlink(scratch_file);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -42,6 +49,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	close(fd);
+	atexit(remove_scratch_file);
 	return 0;
 }
 

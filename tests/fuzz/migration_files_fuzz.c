@@ -30,6 +30,13 @@
 
 static char scratch_dir[4096];
 
+/* at exit, so that runs leave nothing behind (check_load empties it) */
+static void
+remove_scratch_dir(void)
+{
+	rmdir(scratch_dir);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -42,6 +49,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("mkdtemp");
 		abort();
 	}
+	atexit(remove_scratch_dir);
 	return 0;
 }
 
