@@ -38,7 +38,7 @@ void strbuf_init(strbuf *sb);
 void strbuf_append(strbuf *sb, const char *s);
 void strbuf_append_len(strbuf *sb, const char *s, size_t n);
 void strbuf_appendf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strbuf_vappendf(strbuf *sb, const char *fmt, va_list ap);
+void strbuf_vappendf(strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void strbuf_append_char(strbuf *sb, char c);
 /* append s as a JSON string literal, quotes included */
 void strbuf_append_json(strbuf *sb, const char *s);

@@ -44,6 +44,12 @@ migration_parse_filename(const char *filename, int64_t *version, size_t *stem_le
 	size_t  stem;
 	int64_t v = 0;
 
+	/* the caller lists only *.sql files; the contract holds for any name */
+	if (!ends_with(filename, SQL_SUFFIX))
+	{
+		*why = "expected <version>_<name>.sql";
+		return false;
+	}
 	*is_verify = ends_with(filename, VERIFY_SUFFIX);
 	stem = len - strlen(*is_verify ? VERIFY_SUFFIX : SQL_SUFFIX);
 	while (digits < stem && isdigit((unsigned char) filename[digits]))
@@ -223,12 +229,8 @@ is_blank(const char *s)
 	return true;
 }
 
-/*
- * Read the directives of the leading comment block.  Returns false after
- * logging when one is unknown or misplaced.
- */
-static bool
-read_directives(migration *m, const char *path, const char *src, bool is_verify)
+bool
+migration_read_directives(migration *m, const char *path, const char *src, bool is_verify)
 {
 	const char *p = src;
 	int         line = 1;
@@ -240,8 +242,9 @@ read_directives(migration *m, const char *path, const char *src, bool is_verify)
 		p += 3;
 	while (*p)
 	{
-		const char *eol = strchr(p, '\n');
-		size_t      len = eol ? (size_t) (eol - p) : strlen(p);
+		/* LF, CRLF and a lone CR end a line, as for the parser and the lint */
+		const char *eol = p + strcspn(p, "\r\n");
+		size_t      len = (size_t) (eol - p);
 		const char *s = p;
 		const char *end = p + len;
 
@@ -315,9 +318,9 @@ read_directives(migration *m, const char *path, const char *src, bool is_verify)
 				free(word);
 			}
 		}
-		if (!eol)
+		if (*eol == '\0')
 			break;
-		p = eol + 1;
+		p = eol + (eol[0] == '\r' && eol[1] == '\n' ? 2 : 1);
 		line++;
 	}
 	return ok;
@@ -485,7 +488,7 @@ migration_set_load(const char *dir, migration_set *out)
 			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->path);
 			ok = false;
 		}
-		if (!read_directives(m, m->path, m->source, false))
+		if (!migration_read_directives(m, m->path, m->source, false))
 			ok = false;
 		if (m->verify_path)
 		{
@@ -502,7 +505,7 @@ migration_set_load(const char *dir, migration_set *out)
 				log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->verify_path);
 				ok = false;
 			}
-			else if (!read_directives(m, m->verify_path, m->verify_source, true))
+			else if (!migration_read_directives(m, m->verify_path, m->verify_source, true))
 				ok = false;
 		}
 	}

@@ -104,4 +104,14 @@ void migration_set_free(migration_set *set);
 bool migration_parse_filename(const char *filename, int64_t *version, size_t *stem_len, bool *is_verify,
 							  const char **why);
 
+/*
+ * Read the directives of src (the text of the file at path, used only in
+ * messages) into m: no_transaction, allow_dml, required_indexes (appended,
+ * owned by m).  is_verify refuses every directive but "allow RULE".  Returns
+ * false after logging one line per unknown or misplaced directive; m may
+ * then hold the directives read before and after it.  Exposed for the
+ * fuzzer (tests/fuzz/migration_files_fuzz.c).
+ */
+bool migration_read_directives(migration *m, const char *path, const char *src, bool is_verify);
+
 #endif /* MIGRATION_FILES_H */

@@ -3,13 +3,16 @@
 # test.sh
 #     The test command: install what is missing, build, run every test.
 #
-# Usage: scripts/test.sh [--quick | --asan | --valgrind]
+# Usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz]
 #     (default)   RelWithDebInfo build in build/, all ctest tests; then the
 #                 same suite again on the ASan+UBSan build (what CI runs)
 #     --quick     only the RelWithDebInfo build and its tests
 #     --asan      only the Debug build with ASan+UBSan in build-asan/
 #     --valgrind  build/ as by default; unit tests under ctest's memcheck and
 #                 the programs of the integration tests under valgrind
+#     --fuzz      only the libFuzzer targets of tests/fuzz (ctest label fuzz),
+#                 built with clang and ASan+UBSan in build-fuzz/; each fuzzes
+#                 for $TOOLKIT_FUZZ_SECONDS seconds (60 by default)
 #
 # Every build has -Werror (the top CMakeLists.txt sets it for all types).
 # Exits non-zero if the build or any test fails.  Works from any directory.
@@ -20,22 +23,26 @@ set -euo pipefail
 
 usage() {
 	cat >&2 <<-'EOF'
-		usage: scripts/test.sh [--quick | --asan | --valgrind]
+		usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz]
 		  (none)      all tests on the optimised build, then on the ASan+UBSan build
 		  --quick     all tests on the optimised build only
 		  --asan      all tests on the ASan+UBSan build (build-asan/) only
 		  --valgrind  run the unit tests and the tested programs under valgrind
+		  --fuzz      run the fuzz targets (clang, build-fuzz/), each for
+		              $TOOLKIT_FUZZ_SECONDS seconds (default 60)
 	EOF
 	exit 2
 }
 
 asan=0
 valgrind=0
+fuzz=0
 for arg in "$@"; do
 	case "$arg" in
 		--asan) asan=1 ;;
 		--quick) ;; # the optimised build: what runs when neither --asan nor --valgrind is given
 		--valgrind) valgrind=1 ;;
+		--fuzz) fuzz=1 ;;
 		-h | --help) usage ;;
 		*)
 			echo "test.sh: unknown option \"$arg\"" >&2
@@ -45,6 +52,10 @@ for arg in "$@"; do
 done
 if [ "$asan" -eq 1 ] && [ "$valgrind" -eq 1 ]; then
 	echo "test.sh: --asan and --valgrind cannot be combined (valgrind cannot run ASan binaries)" >&2
+	exit 2
+fi
+if [ "$fuzz" -eq 1 ] && [ "$#" -ne 1 ]; then
+	echo "test.sh: --fuzz runs on its own build and cannot be combined with another mode" >&2
 	exit 2
 fi
 
@@ -61,7 +72,15 @@ fi
 
 scripts/deps.sh
 
-if [ "$asan" -eq 1 ]; then
+build_target=all
+if [ "$fuzz" -eq 1 ]; then
+	# libFuzzer comes with clang only; the targets carry their own ASan+UBSan
+	build_dir=build-fuzz
+	export CC=clang
+	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLKIT_FUZZ=ON
+		"-DTOOLKIT_FUZZ_SECONDS=${TOOLKIT_FUZZ_SECONDS:-60}")
+	build_target=fuzz_targets
+elif [ "$asan" -eq 1 ]; then
 	build_dir=build-asan
 	cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DTOOLKIT_SANITIZER=asan)
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
@@ -79,7 +98,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 echo "test.sh: configuring $build_dir/" >&2
 cmake -S . -B "$build_dir" "${cmake_args[@]}"
 echo "test.sh: building with $jobs jobs" >&2
-cmake --build "$build_dir" -j "$jobs"
+cmake --build "$build_dir" -j "$jobs" --target "$build_target"
 
 echo "test.sh: shellcheck" >&2
 lint_status=0
@@ -93,7 +112,9 @@ else
 fi
 
 status=0
-if [ "$valgrind" -eq 0 ]; then
+if [ "$fuzz" -eq 1 ]; then
+	ctest --test-dir "$build_dir" -L fuzz --output-on-failure -j2 || status=$?
+elif [ "$valgrind" -eq 0 ]; then
 	ctest --test-dir "$build_dir" --output-on-failure -j2 || status=$?
 else
 	valgrind_bin=$(command -v valgrind)

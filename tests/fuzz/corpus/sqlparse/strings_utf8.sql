@@ -1,0 +1,2 @@
+SELECT 'café', $$a;b$$, E'\';' ; -- tail
+SELECT 2 -- no semicolon
