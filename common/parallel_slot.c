@@ -60,6 +60,7 @@ parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms)
 	struct pollfd *fds = xcalloc((size_t) n + 1, sizeof(struct pollfd));
 	nfds_t         nfds = 0;
 	int            rc;
+	int            saved_errno;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -85,7 +86,9 @@ parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms)
 		timeout_ms = INT_MAX;
 	/* with no socket to watch this is a plain, interruptible sleep */
 	rc = poll(fds, nfds, (int) timeout_ms);
+	saved_errno = errno;
 	free(fds);
+	errno = saved_errno; /* the caller reports it */
 	return rc >= 0 || errno == EINTR;
 }
 

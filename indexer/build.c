@@ -1690,7 +1690,7 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 		{
 			/* the loop cannot go on: what runs is abandoned, nothing new starts */
 			free(e.stopped);
-			e.stopped = xasprintf("select() failed while waiting for the builds: %s", strerror(errno));
+			e.stopped = xasprintf("poll() failed while waiting for the builds: %s", strerror(errno));
 			e.loop_failed = true;
 			elog(&e, LOG_LEVEL_ERROR, "loop_failed", NULL, "%s", e.stopped);
 			break;

@@ -348,3 +348,62 @@ class BlockerSamplerTest(IndexerTestCase):
                 cur.execute("DROP ROLE IF EXISTS %s" % role)
         except Exception:
             pass
+
+
+POLL_SHIM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+
+/*
+ * The engine waits on two build slots and the signal pipe at once (three
+ * descriptors); a single statement's wait never has more than two.  Fail
+ * exactly the engine's waits, as a kernel out of memory would.
+ */
+int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+    typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
+
+    if (nfds >= 3)
+    {
+        errno = ENOMEM;
+        return -1;
+    }
+    return ((poll_fn) dlsym(RTLD_NEXT, "poll"))(fds, nfds, timeout);
+}
+"""
+
+
+class EventLoopTest(IndexerTestCase):
+
+    def test_a_failed_wait_is_exit_1_with_the_reason_never_skipped(self):
+        import shutil
+        import subprocess
+        import tempfile
+        shim_dir = tempfile.mkdtemp(prefix="tk_poll_")
+        self.addCleanup(shutil.rmtree, shim_dir, True)
+        src = os.path.join(shim_dir, "poll.c")
+        with open(src, "w") as f:
+            f.write(POLL_SHIM_C)
+        shim = os.path.join(shim_dir, "poll.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
+        self.make_table("t1")
+        self.make_table("t2")
+        cfg = self.config([
+            {"name": "idx_t1", "table": "t1", "sql": cic("idx_t1", "t1", "a"), "critical": True},
+            {"name": "idx_t2", "table": "t2", "sql": cic("idx_t2", "t2", "a"), "critical": True},
+        ])
+        env = {"LD_PRELOAD": shim,
+               "ASAN_OPTIONS": "verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", "")}
+        r = self.indexer(cfg, "-j", "2", "--retries", "0", env=env)
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, ERROR + r"poll\(\) failed while waiting for the builds: "
+                                 r"Cannot allocate memory$")
+        self.assertStderrMatches(r, r"summary: 0 built, .* 2 failed \(2 critical, 0 non-critical\), 0 skipped, ")
+        self.assertLastLineMatches(r, ERROR + r"2 critical indexes could not be built$")
+        # the next run, on a working loop, finishes what was abandoned
+        r = self.indexer(cfg, "-j", "2")
+        self.assertExit(r, 0)
+        self.assertValid("idx_t1", "t1")
+        self.assertValid("idx_t2", "t2")
