@@ -929,11 +929,15 @@ report_dml(lint_state *st, const stmt_ctx *ctx, const char *verb, const PgQuery_
 	free(head);
 }
 
-/* Does a WITH clause hold INSERT, UPDATE, DELETE or MERGE? */
+/*
+ * Does a WITH clause hold INSERT, UPDATE, DELETE or MERGE?  depth counts
+ * the WITH clauses around this one; bounded as every walker of the tree is
+ * (sqlparse.h), which a tree from the parser never reaches.
+ */
 static bool
-with_modifies_data(const PgQuery__WithClause *with)
+with_modifies_data(const PgQuery__WithClause *with, int depth)
 {
-	if (with == NULL)
+	if (with == NULL || depth > SQL_PARSE_MAX_DEPTH)
 		return false;
 	for (size_t i = 0; i < with->n_ctes; i++)
 	{
@@ -953,7 +957,7 @@ with_modifies_data(const PgQuery__WithClause *with)
 			case PG_QUERY__NODE__NODE_MERGE_STMT:
 				return true;
 			case PG_QUERY__NODE__NODE_SELECT_STMT:
-				if (with_modifies_data(q->select_stmt->with_clause))
+				if (with_modifies_data(q->select_stmt->with_clause, depth + 1))
 					return true;
 				break;
 			default:
@@ -968,7 +972,7 @@ check_select(lint_state *st, const stmt_ctx *ctx, const PgQuery__SelectStmt *sel
 {
 	if (sel->into_clause != NULL)
 		report_dml(st, ctx, "SELECT INTO", sel->into_clause->rel);
-	else if (with_modifies_data(sel->with_clause))
+	else if (with_modifies_data(sel->with_clause, 1))
 		report_dml(st, ctx, "a data-modifying WITH", NULL);
 }
 
@@ -1118,12 +1122,13 @@ check_discard(lint_state *st, const stmt_ctx *ctx, const PgQuery__DiscardStmt *d
 /*
  * The columns a CHECK expression proves NOT NULL: "col IS NOT NULL", or an
  * AND of such tests.  Calls add(col) for each; returns false if the
- * expression is anything else.
+ * expression is anything else, or nested deeper than SQL_PARSE_MAX_DEPTH
+ * (depth: e's, 1 at the top).
  */
 static bool
-not_null_columns(const PgQuery__Node *e, const char **cols, int *n, int max)
+not_null_columns(const PgQuery__Node *e, const char **cols, int *n, int max, int depth)
 {
-	if (e == NULL)
+	if (e == NULL || depth > SQL_PARSE_MAX_DEPTH)
 		return false;
 	if (e->node_case == PG_QUERY__NODE__NODE_NULL_TEST)
 	{
@@ -1143,7 +1148,7 @@ not_null_columns(const PgQuery__Node *e, const char **cols, int *n, int max)
 		e->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR)
 	{
 		for (size_t i = 0; i < e->bool_expr->n_args; i++)
-			if (!not_null_columns(e->bool_expr->args[i], cols, n, max))
+			if (!not_null_columns(e->bool_expr->args[i], cols, n, max, depth + 1))
 				return false;
 		return true;
 	}
@@ -1160,7 +1165,7 @@ record_check(lint_state *st, const PgQuery__RangeVar *rel, const PgQuery__Constr
 	int         n = 0;
 	char       *conname;
 
-	if (!not_null_columns(c->raw_expr, cols, &n, MAX_CHECK_COLUMNS) || n == 0)
+	if (!not_null_columns(c->raw_expr, cols, &n, MAX_CHECK_COLUMNS, 1) || n == 0)
 		return;
 	/* PostgreSQL names an unnamed one <table>_<first column>_check */
 	conname = *c->conname ? xstrdup(c->conname) : xasprintf("%s_%s_check", rel->relname, cols[0]);
@@ -1799,18 +1804,22 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 /*
  * Walk the JSON of a PL/pgSQL function: stmt_type is the innermost
  * "PLpgSQL_stmt_*" key around v (NULL outside any), field the key v sits
- * under, lineno the innermost line number seen.
+ * under, lineno the innermost line number seen, depth v's (1 at the top).
+ * jansson refuses JSON nested deeper than 2048 (JSON_PARSER_MAX_DEPTH), so
+ * the bound below is a guard; such a block is reported as unchecked.
  */
 static void
-walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, int lineno)
+walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, int lineno, int depth)
 {
 	const char *key;
 	json_t     *val;
 	size_t      i;
 
+	if (depth > SQL_PARSE_MAX_DEPTH)
+		return;
 	if (json_is_array(v))
 	{
-		json_array_foreach(v, i, val) walk_plpgsql(w, val, stmt_type, field, lineno);
+		json_array_foreach(v, i, val) walk_plpgsql(w, val, stmt_type, field, lineno, depth + 1);
 		return;
 	}
 	if (!json_is_object(v))
@@ -1834,7 +1843,7 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 				nested_ctx(w, line, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK", &ctx);
 				check_transaction(w->st, &ctx, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK");
 			}
-			walk_plpgsql(w, val, key, NULL, line);
+			walk_plpgsql(w, val, key, NULL, line, depth + 1);
 		}
 		else if (strcmp(key, "PLpgSQL_expr") == 0)
 		{
@@ -1844,7 +1853,7 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 				check_plpgsql_expr(w, stmt_type, field, json_string_value(q), lineno);
 		}
 		else
-			walk_plpgsql(w, val, stmt_type, key, lineno);
+			walk_plpgsql(w, val, stmt_type, key, lineno, depth + 1);
 	}
 }
 
@@ -1954,7 +1963,7 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 			   jerr.text);
 		return;
 	}
-	walk_plpgsql(&w, funcs, NULL, NULL, 0);
+	walk_plpgsql(&w, funcs, NULL, NULL, 0, 1);
 	json_decref(funcs);
 }
 
@@ -1963,6 +1972,12 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Judge one statement.  It recurses only into the statement that EXPLAIN
+ * ANALYZE or PREPARE carries and into CREATE SCHEMA's elements, which the
+ * grammar does not nest further, and into DO blocks, bounded by
+ * MAX_DO_DEPTH: its depth is bounded without a counter.
+ */
 static void
 check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 {
