@@ -1258,7 +1258,7 @@ run_command(const command *cmd, run_state *rs)
 	if (cmd->flags & CMD_LOCK)
 	{
 		/* one run per schema and history table */
-		rs->lock_name = xasprintf("migrator:%s", rs->ht.qualified); /* quoted: unambiguous */
+		rs->lock_name = advlock_name_migrator(rs->ht.qualified); /* quoted: unambiguous */
 		rc = advlock_acquire(rs->conn, rs->lock_name, rs->opts->lock_wait_ms, PROGNAME);
 		if (rc != EXIT_OK)
 			return rc;
