@@ -1658,17 +1658,22 @@ nested_ctx(const do_walk *w, int lineno, const char *query, stmt_ctx *out)
 	}
 }
 
-/* Parse sql and check each of its statements; false (nothing checked) if it does not parse. */
+/*
+ * Parse sql and check each of its statements; false (nothing checked) if it
+ * does not parse, with *error the reason and *limit whether it breaks a
+ * parser limit (sqlparse.h) rather than the grammar.
+ */
 static bool
-check_sql_text(lint_state *st, const stmt_ctx *ctx, const char *sql, char **error)
+check_sql_text(lint_state *st, const stmt_ctx *ctx, const char *sql, char **error, bool *limit)
 {
 	sql_script      script;
 	sql_parse_error err;
 
+	*limit = false;
 	if (!sql_parse_script(sql, &script, &err))
 	{
-		if (error != NULL)
-			*error = xstrdup(err.message);
+		*error = xstrdup(err.message);
+		*limit = err.limit;
 		sql_parse_error_free(&err);
 		return false;
 	}
@@ -1678,13 +1683,18 @@ check_sql_text(lint_state *st, const stmt_ctx *ctx, const char *sql, char **erro
 	return true;
 }
 
-/* Parse sql into *script; true if it is exactly one statement. */
+/*
+ * Parse sql into *script; true if it is exactly one statement.  *limit is
+ * set when sql breaks a parser limit, and left alone otherwise.
+ */
 static bool
-parse_one(const char *sql, sql_script *script)
+parse_one(const char *sql, sql_script *script, bool *limit)
 {
 	sql_parse_error err;
 	bool            ok = sql_parse_script(sql, script, &err);
 
+	if (err.limit)
+		*limit = true;
 	sql_parse_error_free(&err);
 	if (ok && script->tree->n_stmts != 1)
 	{
@@ -1701,12 +1711,16 @@ parse_one(const char *sql, sql_script *script)
  * with *script filled (free with sql_script_free) if one of these parses to
  * one statement; false otherwise, and the text is left alone: PL/pgSQL
  * accepted it, and only function calls in an expression could matter.
+ * *limit (false on entry) tells whether a try broke a parser limit.
  */
 static bool
-parse_expression(const char *query, bool is_assign, sql_script *script)
+parse_expression(const char *query, bool is_assign, sql_script *script, bool *limit)
 {
 	char *sql = xasprintf("SELECT %s", query);
-	bool  ok = parse_one(sql, script);
+	bool  ok;
+
+	*limit = false;
+	ok = parse_one(sql, script, limit);
 
 	free(sql);
 	if (!ok && is_assign)
@@ -1720,12 +1734,12 @@ parse_expression(const char *query, bool is_assign, sql_script *script)
 		if (value != NULL)
 		{
 			sql = xasprintf("SELECT %s", value);
-			ok = parse_one(sql, script);
+			ok = parse_one(sql, script, limit);
 			free(sql);
 		}
 	}
 	if (!ok)
-		ok = parse_one(query, script);
+		ok = parse_one(query, script, limit);
 	return ok;
 }
 
@@ -1739,6 +1753,21 @@ static bool
 stmt_is(const char *stmt_type, const char *kind)
 {
 	return stmt_type != NULL && strcmp(stmt_type + strlen("PLpgSQL_stmt_"), kind) == 0;
+}
+
+/*
+ * SQL text of a DO block (what) that did not parse, for the reason error.
+ * Beyond a parser limit (limit) it is an error: the SQL is not checked, and
+ * PostgreSQL itself refuses such depths at its default max_stack_depth.
+ */
+static void
+report_unparsed(lint_state *st, const stmt_ctx *ctx, const char *what, const char *error, bool limit)
+{
+	if (limit)
+		report(st, ctx, R_UNCHECKED, LINT_ERROR, "%s cannot be checked: %s", what, error);
+	else
+		report(st, ctx, R_UNCHECKED, LINT_WARNING,
+			   "%s does not parse (%s) and was not checked; fix the statement", what, error);
 }
 
 /* One "PLpgSQL_expr" of the body: what it is depends on where it sits. */
@@ -1756,6 +1785,7 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 		((stmt_is(stmt_type, "dynexecute") || stmt_is(stmt_type, "dynfors")) && field_is(field, "query")) ||
 		((stmt_is(stmt_type, "open") || stmt_is(stmt_type, "return_query")) && field_is(field, "dynquery"));
 	sql_script expr;
+	bool       limit;
 
 	/* EXECUTE's string is an expression: point at the line's start */
 	nested_ctx(w, lineno, is_dynamic ? NULL : query, &ctx);
@@ -1763,16 +1793,19 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 	{
 		char *error = NULL;
 
-		if (!check_sql_text(st, &ctx, query, &error))
-			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
-				   "a statement of the DO block does not parse (%s) and was not checked; fix the statement",
-				   error);
+		if (!check_sql_text(st, &ctx, query, &error, &limit))
+			report_unparsed(st, &ctx, "a statement of the DO block", error, limit);
 		free(error);
 		return;
 	}
-	if (!parse_expression(query, stmt_is(stmt_type, "assign"), &expr))
+	if (!parse_expression(query, stmt_is(stmt_type, "assign"), &expr, &limit))
 	{
-		if (is_dynamic)
+		if (limit)
+			report(st, &ctx, R_UNCHECKED, LINT_ERROR,
+				   "an expression of the DO block is nested too deeply or too long to check (parse tree "
+				   "deeper than %d levels or longer than %d tokens); split it",
+				   SQL_PARSE_MAX_DEPTH, SQL_PARSE_MAX_TOKENS);
+		else if (is_dynamic)
 			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
 				   "EXECUTE of a string computed at run time cannot be checked before it runs; "
 				   "write the statement out in the migration");
@@ -1792,10 +1825,8 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
 				   "EXECUTE of a string computed at run time cannot be checked before it runs; "
 				   "write the statement out in the migration");
-		else if (!check_sql_text(st, &ctx, text, &error))
-			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
-				   "the string EXECUTE runs does not parse (%s) and was not checked; fix the statement",
-				   error);
+		else if (!check_sql_text(st, &ctx, text, &error, &limit))
+			report_unparsed(st, &ctx, "the string EXECUTE runs", error, limit);
 		free(error);
 	}
 	sql_script_free(&expr);
@@ -1855,6 +1886,35 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 		else
 			walk_plpgsql(w, val, stmt_type, key, lineno, depth + 1);
 	}
+}
+
+typedef struct plpgsql_job
+{
+	const char               *sql;
+	PgQueryPlpgsqlParseResult res;
+} plpgsql_job;
+
+static void
+parse_plpgsql_on_stack(void *arg)
+{
+	plpgsql_job *job = arg;
+
+	job->res = pg_query_parse_plpgsql(job->sql);
+}
+
+/*
+ * pg_query_parse_plpgsql(sql), on the parser's stack: its JSON output
+ * recurses once per nested block (bison lets a few thousand through).  If
+ * the thread cannot start, on this stack: a few thousand levels fit.
+ */
+static PgQueryPlpgsqlParseResult
+parse_plpgsql(const char *sql)
+{
+	plpgsql_job job = {sql, {0}};
+
+	if (!sql_call_on_parser_stack(parse_plpgsql_on_stack, &job))
+		parse_plpgsql_on_stack(&job);
+	return job.res;
 }
 
 static void
@@ -1936,7 +1996,7 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 	wrapper = xasprintf("CREATE FUNCTION pg_temp.lint_do() RETURNS void LANGUAGE plpgsql AS %s%s%s", tag,
 						body, tag);
 	free(tag);
-	res = pg_query_parse_plpgsql(wrapper);
+	res = parse_plpgsql(wrapper);
 	free(wrapper);
 	if (res.error != NULL)
 	{
@@ -1955,6 +2015,14 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 	}
 	funcs = json_loads(res.plpgsql_funcs, 0, &jerr);
 	pg_query_free_plpgsql_parse_result(res);
+	if (funcs == NULL && json_error_code(&jerr) == json_error_stack_overflow)
+	{
+		/* jansson stops at 2048 levels: about 680 nested PL/pgSQL blocks */
+		report(st, ctx, R_UNCHECKED, LINT_ERROR,
+			   "the DO block is nested too deeply to check (%s); split it, or move its statements out of it",
+			   jerr.text);
+		return;
+	}
 	if (funcs == NULL)
 	{
 		report(st, ctx, R_UNCHECKED, LINT_WARNING,
