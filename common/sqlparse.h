@@ -37,7 +37,7 @@ struct PgQuery__ParseResult;
 /*
  * The deepest parse tree accepted, in protobuf messages from a statement's
  * node down to its deepest leaf (a chain of N "||" terms is about 2N deep,
- * one nested scalar subquery about 4 levels).  Deeper is an input error.
+ * one nested scalar subquery about 6).  Deeper is an input error.
  */
 #define SQL_PARSE_MAX_DEPTH 10000
 
