@@ -93,6 +93,36 @@ class RunLockKeyTest(ToolkitTestCase):
         self.assertExit(r, 0)
         conn.close()
 
+    def test_no_server_md5(self):
+        """Where the server refuses md5() (FIPS mode), both programs still lock."""
+        role = "nomd5_%d" % os.getpid()
+        with self._admin.cursor() as cur:
+            cur.execute("DROP ROLE IF EXISTS %s" % self.ident(role))
+            cur.execute("CREATE ROLE %s LOGIN" % self.ident(role))
+        self.addCleanup(self._drop_role, role)
+        # function privileges live in each database: only this one changes
+        self.query("REVOKE EXECUTE ON FUNCTION pg_catalog.md5(text) FROM PUBLIC")
+        self.query("GRANT CREATE ON SCHEMA public TO %s" % self.ident(role))
+        self.query("CREATE TABLE t (a int)")
+        self.query("ALTER TABLE t OWNER TO %s" % self.ident(role))
+        dsn = self.dsn.replace("user=%s" % self.superuser, "user=%s" % role)
+        self.assertIn("user=" + role, dsn)
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
+        r = self.run_migrator("up", "--dir", d, dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertNotInOutput(r, "md5")
+        self.assertTrue(self.table_exists("a"))
+        cfg_dir = self.make_dir({"indexes.cfg": "indexes = (\n  { name = \"idx_t\"; table = \"t\"; "
+                                 "sql = \"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_t ON t (a)\"; }\n);\n"})
+        r = self.run_indexer("build", "-c", os.path.join(cfg_dir, "indexes.cfg"), dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertEqual(self.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_t'"), 1)
+
+    def _drop_role(self, role):
+        self._drop_database(close=False)
+        with self._admin.cursor() as cur:
+            cur.execute("DROP ROLE IF EXISTS %s" % self.ident(role))
+
     def _drop_other(self, dbname):
         with self._admin.cursor() as cur:
             cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.ident(dbname))
