@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -61,6 +62,9 @@
  */
 #define PARSER_STACK_BASE      ((size_t) 32 << 20)
 #define PARSER_STACK_PER_TOKEN ((size_t) 768)
+
+/* a script this large has its freed memory trimmed around the parse */
+#define TRIM_AFTER_BYTES ((size_t) 1 << 20)
 
 /* wire types of the protobuf encoding */
 #define WIRE_VARINT  0
@@ -351,8 +355,24 @@ is_sql_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/*
+ * A token of the lexer, kept compact: a script's tokens stay in memory while
+ * the parser runs, and the unpacked protobuf takes several times this.
+ */
+typedef struct sql_token
+{
+	int start; /* byte offset in the text */
+	int token; /* PgQuery__Token */
+} sql_token;
+
+typedef struct token_list
+{
+	sql_token *tokens;
+	size_t     n_tokens;
+} token_list;
+
 static bool
-is_comment_token(const PgQuery__ScanToken *tok)
+is_comment_token(const sql_token *tok)
 {
 	return tok->token == PG_QUERY__TOKEN__SQL_COMMENT || tok->token == PG_QUERY__TOKEN__C_COMMENT;
 }
@@ -473,11 +493,11 @@ set_error(const char *text, int bom_len, const char *message, int offset, sql_pa
 }
 
 /*
- * Run PostgreSQL's lexer over text.  Returns the unpacked tokens (free with
- * pg_query__scan_result__free_unpacked), or NULL with err filled.
+ * Run PostgreSQL's lexer over text into *out (free out->tokens).  False
+ * with err filled if it fails.
  */
-static PgQuery__ScanResult *
-scan_tokens(const char *text, int bom_len, sql_parse_error *err)
+static bool
+scan_tokens(const char *text, int bom_len, token_list *out, sql_parse_error *err)
 {
 	PgQueryScanResult    scan_result = pg_query_scan(text);
 	PgQuery__ScanResult *scan;
@@ -487,22 +507,33 @@ scan_tokens(const char *text, int bom_len, sql_parse_error *err)
 		set_error(text, bom_len, scan_result.error->message,
 				  cursor_to_offset(text, scan_result.error->cursorpos), err);
 		pg_query_free_scan_result(scan_result);
-		return NULL;
+		return false;
 	}
 	scan = pg_query__scan_result__unpack(NULL, scan_result.pbuf.len, (const uint8_t *) scan_result.pbuf.data);
 	pg_query_free_scan_result(scan_result);
 	if (scan == NULL)
+	{
 		set_error(text, bom_len, "could not decode the lexer's output", -1, err);
-	return scan;
+		return false;
+	}
+	out->n_tokens = scan->n_tokens;
+	out->tokens = scan->n_tokens > 0 ? xcalloc(scan->n_tokens, sizeof(sql_token)) : NULL;
+	for (size_t i = 0; i < scan->n_tokens; i++)
+	{
+		out->tokens[i].start = scan->tokens[i]->start;
+		out->tokens[i].token = (int) scan->tokens[i]->token;
+	}
+	pg_query__scan_result__free_unpacked(scan, NULL);
+	return true;
 }
 
 /* Byte offset of the first token at or after offset that is not a comment. */
 static int
-first_token_from(const PgQuery__ScanResult *scan, int offset)
+first_token_from(const token_list *scan, int offset)
 {
 	for (size_t i = 0; i < scan->n_tokens; i++)
-		if (scan->tokens[i]->start >= offset && !is_comment_token(scan->tokens[i]))
-			return scan->tokens[i]->start;
+		if (scan->tokens[i].start >= offset && !is_comment_token(&scan->tokens[i]))
+			return scan->tokens[i].start;
 	return offset;
 }
 
@@ -512,7 +543,7 @@ first_token_from(const PgQuery__ScanResult *scan, int offset)
  * *at the offset of that statement's first token.
  */
 static size_t
-longest_statement(const PgQuery__ScanResult *scan, int *at)
+longest_statement(const token_list *scan, int *at)
 {
 	size_t longest = 0;
 	size_t count = 0;
@@ -522,7 +553,7 @@ longest_statement(const PgQuery__ScanResult *scan, int *at)
 	*at = 0;
 	for (size_t i = 0; i < scan->n_tokens; i++)
 	{
-		const PgQuery__ScanToken *t = scan->tokens[i];
+		const sql_token *t = &scan->tokens[i];
 
 		if (is_comment_token(t))
 			continue;
@@ -545,7 +576,7 @@ longest_statement(const PgQuery__ScanResult *scan, int *at)
 }
 
 static bool
-is_simple_operand(const PgQuery__ScanToken *t)
+is_simple_operand(const sql_token *t)
 {
 	switch (t->token)
 	{
@@ -573,7 +604,7 @@ is_simple_operand(const PgQuery__ScanToken *t)
  * on it (its time grows faster than linearly).
  */
 static size_t
-longest_operator_chain(const PgQuery__ScanResult *scan, int *at)
+longest_operator_chain(const token_list *scan, int *at)
 {
 	size_t longest = 0;
 	size_t ops = 0;
@@ -583,7 +614,7 @@ longest_operator_chain(const PgQuery__ScanResult *scan, int *at)
 	*at = 0;
 	for (size_t i = 0; i < scan->n_tokens; i++)
 	{
-		const PgQuery__ScanToken *t = scan->tokens[i];
+		const sql_token *t = &scan->tokens[i];
 
 		if (is_comment_token(t))
 			continue;
@@ -874,7 +905,7 @@ sql_call_on_parser_stack(void (*fn)(void *arg), void *arg)
  */
 static bool
 locate_statements(const char *text, int text_len, int bom_len, const PgQuery__ParseResult *tree,
-				  const PgQuery__ScanResult *scan, sql_script *out, sql_parse_error *err)
+				  const token_list *scan, sql_script *out, sql_parse_error *err)
 {
 	text_pos pos = {0, 1, 0};
 	size_t   tok = 0;
@@ -893,11 +924,11 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 		int                     end;
 
 		/* skip the semicolons between statements */
-		while (tok < scan->n_tokens && scan->tokens[tok]->start < range_start)
+		while (tok < scan->n_tokens && scan->tokens[tok].start < range_start)
 			tok++;
-		for (; tok < scan->n_tokens && scan->tokens[tok]->start < range_end; tok++)
+		for (; tok < scan->n_tokens && scan->tokens[tok].start < range_end; tok++)
 		{
-			const PgQuery__ScanToken *t = scan->tokens[tok];
+			const sql_token *t = &scan->tokens[tok];
 
 			if (is_comment_token(t))
 			{
@@ -960,7 +991,7 @@ set_limit_error(const char *text, int bom_len, const char *message, int offset, 
  * too long or too deep, a thread that could not start).
  */
 static PgQuery__ParseResult *
-parse_tree(const char *text, int bom_len, const PgQuery__ScanResult *scan, sql_parse_error *err)
+parse_tree(const char *text, int bom_len, const token_list *scan, sql_parse_error *err)
 {
 	parse_job job = {text, NULL, NULL, 0, -1, 0};
 	int       longest_at;
@@ -1014,11 +1045,11 @@ parse_tree(const char *text, int bom_len, const PgQuery__ScanResult *scan, sql_p
 bool
 sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
 {
-	int                  bom_len = bom_length(source);
-	const char          *text = source + bom_len;
-	size_t               text_len = strlen(text);
-	PgQuery__ScanResult *scan;
-	bool                 ok;
+	int         bom_len = bom_length(source);
+	const char *text = source + bom_len;
+	size_t      text_len = strlen(text);
+	token_list  scan = {NULL, 0};
+	bool        ok;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
@@ -1032,18 +1063,28 @@ sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
 	}
 
 	/* the lexer first: a script it refuses never reaches the parser */
-	scan = scan_tokens(text, bom_len, err);
-	if (scan == NULL)
+	if (!scan_tokens(text, bom_len, &scan, err))
 		return false;
-	out->tree = parse_tree(text, bom_len, scan, err);
+
+	/*
+	 * The parser's thread allocates in a malloc arena of its own, which
+	 * cannot reuse what the lexer freed in this one, nor this one what the
+	 * parser freed there: for a large script, hand both back to the system
+	 * (before and after), so that the peak stays what one arena would have.
+	 */
+	if (text_len >= TRIM_AFTER_BYTES)
+		malloc_trim(0);
+	out->tree = parse_tree(text, bom_len, &scan, err);
+	if (text_len >= TRIM_AFTER_BYTES)
+		malloc_trim(0);
 	ok = out->tree != NULL;
 	if (ok && out->tree->n_stmts > 0 &&
-		!locate_statements(text, (int) text_len, bom_len, out->tree, scan, out, err))
+		!locate_statements(text, (int) text_len, bom_len, out->tree, &scan, out, err))
 	{
 		sql_script_free(out);
 		ok = false;
 	}
-	pg_query__scan_result__free_unpacked(scan, NULL);
+	free(scan.tokens);
 	return ok;
 }
 
