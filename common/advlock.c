@@ -16,12 +16,14 @@
 #include "cancel.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "md5.h"
 #include "memory.h"
 #include "options.h"
 #include "query.h"
 #include "retry.h"
 
-#define LOCK_KEY_SQL         "('x' || substr(md5($1), 1, 16))::bit(64)::bigint"
+/* the key, as a parameter (the server no longer computes it) */
+#define LOCK_KEY_SQL         "$1::pg_catalog.int8"
 #define LOCK_POLL_MS         250
 #define LOCK_LOG_INTERVAL_MS 5000
 
@@ -39,10 +41,45 @@ static const char *holder_sql =
 	"  AND l.classid::bigint = ((k.key >> 32) & 4294967295) "
 	"  AND l.objid::bigint = (k.key & 4294967295)";
 
+int64_t
+advlock_key(const char *name)
+{
+	uint8_t  digest[MD5_DIGEST_LENGTH];
+	uint64_t key = 0;
+
+	md5_digest(name, strlen(name), digest);
+	/* bit(64) reads the 16 hex digits most significant first */
+	for (int i = 0; i < 8; i++)
+		key = key << 8 | digest[i];
+	/* and ::bigint takes the bits as two's complement: 0x8... is negative */
+	return key <= (uint64_t) INT64_MAX ? (int64_t) key : -(int64_t) (UINT64_MAX - key) - 1;
+}
+
+char *
+advlock_name_migrator(const char *qualified)
+{
+	return xasprintf("migrator:%s", qualified);
+}
+
+char *
+advlock_name_indexer(const char *dbname)
+{
+	return xasprintf("indexer:%s", dbname);
+}
+
+/* The key of name as a decimal parameter; buf holds at least 24 bytes. */
+static const char *
+key_param(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lld", (long long) advlock_key(name));
+	return buf;
+}
+
 static void
 log_holder(PGconn *conn, const char *name, const char *what, int64_t waited_ms, int64_t wait_ms)
 {
-	const char *values[1] = {name};
+	char        key[24];
+	const char *values[1] = {key_param(name, key, sizeof(key))};
 	PGresult   *res = db_query(conn, "looking up the lock holder", holder_sql, 1, values, PGRES_TUPLES_OK);
 
 	if (res == NULL)
@@ -69,7 +106,8 @@ log_holder(PGconn *conn, const char *name, const char *what, int64_t waited_ms, 
 int
 advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *what)
 {
-	const char *values[1] = {name};
+	char        key[24];
+	const char *values[1] = {key_param(name, key, sizeof(key))};
 	int64_t     start = monotonic_ms();
 	int64_t     last_log = -LOCK_LOG_INTERVAL_MS;
 
@@ -119,7 +157,8 @@ advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char *wha
 bool
 advlock_release(PGconn *conn, const char *name)
 {
-	const char *values[1] = {name};
+	char        key[24];
+	const char *values[1] = {key_param(name, key, sizeof(key))};
 	db_error    err = {0};
 	PGresult   *res;
 	bool        ok;
@@ -144,8 +183,8 @@ advlock_release(PGconn *conn, const char *name)
 int
 advlock_held(PGconn *conn, const char *name, int pid, db_error *err)
 {
-	char        pidbuf[16];
-	const char *values[2] = {name, pidbuf};
+	char        pidbuf[16], keybuf[24];
+	const char *values[2] = {key_param(name, keybuf, sizeof(keybuf)), pidbuf};
 	PGresult   *res;
 	int         held;
 

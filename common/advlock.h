@@ -3,9 +3,18 @@
  * advlock.h
  *	  One run at a time: a session advisory lock with a bounded wait.
  *
- * The lock key is derived on the server from a text name (the first 64 bits
- * of its MD5), so every replica and every version of the toolkit computes
- * the same key for the same name.  The lock is a session lock: it lives as
+ * The lock key is derived from a text name on the client, by
+ * advlock_key() alone: the first 8 bytes of the MD5 of the name, read as a
+ * big-endian two's-complement bigint, exactly the value older versions had
+ * the server compute with ('x' || substr(md5(name), 1, 16))::bit(64)::bigint,
+ * so old and new versions exclude each other during a rolling deploy.  No
+ * server md5() (FIPS-mode servers refuse it) and no crypto library's MD5
+ * (FIPS-mode clients refuse that): common/md5.c.  The names come from
+ * advlock_name_migrator() and advlock_name_indexer(), used by every
+ * program that takes or looks for these locks (the migrator's
+ * requires-index takes the indexer's).  The server hashed the bytes of the
+ * name in the database's encoding; the client hashes the bytes it has, the
+ * same for ASCII names and for UTF-8 databases and clients.  The lock is a session lock: it lives as
  * long as the connection, so a crashed run releases it by dying.  A pooler
  * in transaction mode (PgBouncer pool_mode=transaction) hands the session to
  * others between transactions and cannot carry it: connect directly.
@@ -21,6 +30,17 @@
 #include <stdint.h>
 
 #include <libpq-fe.h>
+
+/* The key of the lock named name: see above.  Never fails. */
+int64_t advlock_key(const char *name);
+
+/*
+ * The lock name of a migrator run on the history table qualified
+ * ("schema"."table", quoted as history.c quotes it), and of an indexer run
+ * on the database dbname (PQdb()).  Caller frees.
+ */
+char *advlock_name_migrator(const char *qualified);
+char *advlock_name_indexer(const char *dbname);
 
 #include "pgerr.h"
 

@@ -284,12 +284,18 @@ replace_string(char **field, const char *value)
 	*field = xstrdup(value);
 }
 
-/* Zero every "location" field of msg and of every message below it. */
+/*
+ * Zero every "location" field of msg and of every message below it; depth
+ * is msg's, bounded as sql_walk() is (trees from sql_parse_script() are
+ * never deeper).
+ */
 static void
-clear_locations(ProtobufCMessage *msg)
+clear_locations(ProtobufCMessage *msg, int depth)
 {
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 
+	if (depth > SQL_PARSE_MAX_DEPTH)
+		return;
 	for (unsigned i = 0; i < d->n_fields; i++)
 	{
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -311,10 +317,10 @@ clear_locations(ProtobufCMessage *msg)
 
 				for (size_t k = 0; k < n; k++)
 					if (items[k] != NULL)
-						clear_locations(items[k]);
+						clear_locations(items[k], depth + 1);
 			}
 			else if (*(ProtobufCMessage **) member != NULL)
-				clear_locations(*(ProtobufCMessage **) member);
+				clear_locations(*(ProtobufCMessage **) member, depth + 1);
 		}
 	}
 }
@@ -426,31 +432,54 @@ normalise(PgQuery__IndexStmt *s, const char *schema, unsigned flags)
 		free(text);
 	}
 
-	clear_locations(&s->base);
+	clear_locations(&s->base, 1);
 }
 
-/* A normalised copy of def's statement, packed; caller frees *out. */
-static size_t
-normalised_bytes(const index_sql *def, const char *schema, unsigned flags, uint8_t **out)
+/* The work of normalised_bytes(), for the parser's stack. */
+typedef struct normalise_job
 {
-	size_t              len = protobuf_c_message_get_packed_size(&def->stmt->base);
+	const index_sql *def;
+	const char      *schema;
+	unsigned         flags;
+	uint8_t         *out; /* out: the packed copy, NULL on failure */
+	size_t           len; /* out: its length */
+} normalise_job;
+
+static void
+normalise_on_stack(void *arg)
+{
+	normalise_job      *job = arg;
+	size_t              len = protobuf_c_message_get_packed_size(&job->def->stmt->base);
 	uint8_t            *buf = xmalloc(len);
 	PgQuery__IndexStmt *copy;
 
-	protobuf_c_message_pack(&def->stmt->base, buf);
+	protobuf_c_message_pack(&job->def->stmt->base, buf);
 	copy = pg_query__index_stmt__unpack(NULL, len, buf);
 	free(buf);
 	if (copy == NULL)
-	{
-		*out = NULL;
-		return 0;
-	}
-	normalise(copy, schema, flags);
-	len = protobuf_c_message_get_packed_size(&copy->base);
-	*out = xmalloc(len);
-	protobuf_c_message_pack(&copy->base, *out);
+		return;
+	normalise(copy, job->schema, job->flags);
+	job->len = protobuf_c_message_get_packed_size(&copy->base);
+	job->out = xmalloc(job->len);
+	protobuf_c_message_pack(&copy->base, job->out);
 	pg_query__index_stmt__free_unpacked(copy, NULL);
-	return len;
+}
+
+/*
+ * A normalised copy of def's statement, packed; caller frees *out (NULL
+ * when it could not be made).  protobuf-c's unpack and clear_locations()
+ * recurse over the tree, so they run on the parser's stack, which holds a
+ * tree of SQL_PARSE_MAX_DEPTH levels.
+ */
+static size_t
+normalised_bytes(const index_sql *def, const char *schema, unsigned flags, uint8_t **out)
+{
+	normalise_job job = {def, schema, flags, NULL, 0};
+
+	if (!sql_call_on_parser_stack(normalise_on_stack, &job))
+		job.out = NULL;
+	*out = job.out;
+	return job.out != NULL ? job.len : 0;
 }
 
 bool

@@ -1235,11 +1235,15 @@ report_dml(lint_state *st, const stmt_ctx *ctx, const char *verb, const PgQuery_
 	free(head);
 }
 
-/* Does a WITH clause hold INSERT, UPDATE, DELETE or MERGE? */
+/*
+ * Does a WITH clause hold INSERT, UPDATE, DELETE or MERGE?  depth counts
+ * the WITH clauses around this one; bounded as every walker of the tree is
+ * (sqlparse.h), which a tree from the parser never reaches.
+ */
 static bool
-with_modifies_data(const PgQuery__WithClause *with)
+with_modifies_data(const PgQuery__WithClause *with, int depth)
 {
-	if (with == NULL)
+	if (with == NULL || depth > SQL_PARSE_MAX_DEPTH)
 		return false;
 	for (size_t i = 0; i < with->n_ctes; i++)
 	{
@@ -1259,7 +1263,7 @@ with_modifies_data(const PgQuery__WithClause *with)
 			case PG_QUERY__NODE__NODE_MERGE_STMT:
 				return true;
 			case PG_QUERY__NODE__NODE_SELECT_STMT:
-				if (with_modifies_data(q->select_stmt->with_clause))
+				if (with_modifies_data(q->select_stmt->with_clause, depth + 1))
 					return true;
 				break;
 			default:
@@ -1274,7 +1278,7 @@ check_select(lint_state *st, const stmt_ctx *ctx, const PgQuery__SelectStmt *sel
 {
 	if (sel->into_clause != NULL)
 		report_dml(st, ctx, "SELECT INTO", sel->into_clause->rel);
-	else if (with_modifies_data(sel->with_clause))
+	else if (with_modifies_data(sel->with_clause, 1))
 		report_dml(st, ctx, "a data-modifying WITH", NULL);
 }
 
@@ -1462,12 +1466,13 @@ check_discard(lint_state *st, const stmt_ctx *ctx, const PgQuery__DiscardStmt *d
 /*
  * The columns a CHECK expression proves NOT NULL: "col IS NOT NULL", or an
  * AND of such tests.  Calls add(col) for each; returns false if the
- * expression is anything else.
+ * expression is anything else, or nested deeper than SQL_PARSE_MAX_DEPTH
+ * (depth: e's, 1 at the top).
  */
 static bool
-not_null_columns(const PgQuery__Node *e, const char **cols, int *n, int max)
+not_null_columns(const PgQuery__Node *e, const char **cols, int *n, int max, int depth)
 {
-	if (e == NULL)
+	if (e == NULL || depth > SQL_PARSE_MAX_DEPTH)
 		return false;
 	if (e->node_case == PG_QUERY__NODE__NODE_NULL_TEST)
 	{
@@ -1487,7 +1492,7 @@ not_null_columns(const PgQuery__Node *e, const char **cols, int *n, int max)
 		e->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR)
 	{
 		for (size_t i = 0; i < e->bool_expr->n_args; i++)
-			if (!not_null_columns(e->bool_expr->args[i], cols, n, max))
+			if (!not_null_columns(e->bool_expr->args[i], cols, n, max, depth + 1))
 				return false;
 		return true;
 	}
@@ -1504,7 +1509,7 @@ record_check(lint_state *st, const PgQuery__RangeVar *rel, const PgQuery__Constr
 	int         n = 0;
 	char       *conname;
 
-	if (!not_null_columns(c->raw_expr, cols, &n, MAX_CHECK_COLUMNS) || n == 0)
+	if (!not_null_columns(c->raw_expr, cols, &n, MAX_CHECK_COLUMNS, 1) || n == 0)
 		return;
 	/* PostgreSQL names an unnamed one <table>_<first column>_check */
 	conname = *c->conname ? xstrdup(c->conname) : xasprintf("%s_%s_check", rel->relname, cols[0]);
@@ -2013,17 +2018,26 @@ nested_ctx(const do_walk *w, int lineno, const char *query, stmt_ctx *out)
 	}
 }
 
-/* Parse sql and check each of its statements; false (nothing checked) if it does not parse. */
+/*
+ * Parse sql and check each of its statements; false (nothing checked) if it
+ * does not parse, with *error the reason and *limit whether it breaks a
+ * parser limit (sqlparse.h) rather than the grammar.  error and limit may
+ * be NULL when the caller does not want them.
+ */
 static bool
-check_sql_text(lint_state *st, const stmt_ctx *ctx, const char *sql, char **error)
+check_sql_text(lint_state *st, const stmt_ctx *ctx, const char *sql, char **error, bool *limit)
 {
 	sql_script      script;
 	sql_parse_error err;
 
+	if (limit)
+		*limit = false;
 	if (!sql_parse_script(sql, &script, &err))
 	{
-		if (error != NULL)
+		if (error)
 			*error = xstrdup(err.message);
+		if (limit)
+			*limit = err.limit;
 		sql_parse_error_free(&err);
 		return false;
 	}
@@ -2033,13 +2047,18 @@ check_sql_text(lint_state *st, const stmt_ctx *ctx, const char *sql, char **erro
 	return true;
 }
 
-/* Parse sql into *script; true if it is exactly one statement. */
+/*
+ * Parse sql into *script; true if it is exactly one statement.  *limit is
+ * set when sql breaks a parser limit, and left alone otherwise.
+ */
 static bool
-parse_one(const char *sql, sql_script *script)
+parse_one(const char *sql, sql_script *script, bool *limit)
 {
 	sql_parse_error err;
 	bool            ok = sql_parse_script(sql, script, &err);
 
+	if (err.limit)
+		*limit = true;
 	sql_parse_error_free(&err);
 	if (ok && script->tree->n_stmts != 1)
 	{
@@ -2056,12 +2075,16 @@ parse_one(const char *sql, sql_script *script)
  * with *script filled (free with sql_script_free) if one of these parses to
  * one statement; false otherwise, and the text is left alone: PL/pgSQL
  * accepted it, and only function calls in an expression could matter.
+ * *limit (false on entry) tells whether a try broke a parser limit.
  */
 static bool
-parse_expression(const char *query, bool is_assign, sql_script *script)
+parse_expression(const char *query, bool is_assign, sql_script *script, bool *limit)
 {
 	char *sql = xasprintf("SELECT %s", query);
-	bool  ok = parse_one(sql, script);
+	bool  ok;
+
+	*limit = false;
+	ok = parse_one(sql, script, limit);
 
 	free(sql);
 	if (!ok && is_assign)
@@ -2075,12 +2098,12 @@ parse_expression(const char *query, bool is_assign, sql_script *script)
 		if (value != NULL)
 		{
 			sql = xasprintf("SELECT %s", value);
-			ok = parse_one(sql, script);
+			ok = parse_one(sql, script, limit);
 			free(sql);
 		}
 	}
 	if (!ok)
-		ok = parse_one(query, script);
+		ok = parse_one(query, script, limit);
 	return ok;
 }
 
@@ -2251,6 +2274,21 @@ execute_skeleton(const PgQuery__Node *expr)
 	return strbuf_detach(&sb);
 }
 
+/*
+ * SQL text of a DO block (what) that did not parse, for the reason error.
+ * Beyond a parser limit (limit) it is an error: the SQL is not checked, and
+ * PostgreSQL itself refuses such depths at its default max_stack_depth.
+ */
+static void
+report_unparsed(lint_state *st, const stmt_ctx *ctx, const char *what, const char *error, bool limit)
+{
+	if (limit)
+		report(st, ctx, R_UNCHECKED, LINT_ERROR, "%s cannot be checked: %s", what, error);
+	else
+		report(st, ctx, R_UNCHECKED, LINT_WARNING,
+			   "%s does not parse (%s) and was not checked; fix the statement", what, error);
+}
+
 /* One "PLpgSQL_expr" of the body: what it is depends on where it sits. */
 static void
 check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const char *query, int lineno)
@@ -2266,6 +2304,7 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 		((stmt_is(stmt_type, "dynexecute") || stmt_is(stmt_type, "dynfors")) && field_is(field, "query")) ||
 		((stmt_is(stmt_type, "open") || stmt_is(stmt_type, "return_query")) && field_is(field, "dynquery"));
 	sql_script expr;
+	bool       limit;
 
 	/* EXECUTE's string is an expression: point at the line's start */
 	nested_ctx(w, lineno, is_dynamic ? NULL : query, &ctx);
@@ -2273,16 +2312,19 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 	{
 		char *error = NULL;
 
-		if (!check_sql_text(st, &ctx, query, &error))
-			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
-				   "a statement of the DO block does not parse (%s) and was not checked; fix the statement",
-				   error);
+		if (!check_sql_text(st, &ctx, query, &error, &limit))
+			report_unparsed(st, &ctx, "a statement of the DO block", error, limit);
 		free(error);
 		return;
 	}
-	if (!parse_expression(query, stmt_is(stmt_type, "assign"), &expr))
+	if (!parse_expression(query, stmt_is(stmt_type, "assign"), &expr, &limit))
 	{
-		if (is_dynamic)
+		if (limit)
+			report(st, &ctx, R_UNCHECKED, LINT_ERROR,
+				   "an expression of the DO block is nested too deeply or too long to check (parse tree "
+				   "deeper than %d levels or longer than %d tokens); split it",
+				   SQL_PARSE_MAX_DEPTH, SQL_PARSE_MAX_TOKENS);
+		else if (is_dynamic)
 			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
 				   "EXECUTE of a string computed at run time cannot be checked before it runs; "
 				   "write the statement out in the migration");
@@ -2307,16 +2349,14 @@ check_plpgsql_expr(do_walk *w, const char *stmt_type, const char *field, const c
 				skeleton = execute_skeleton(sel->select_stmt->target_list[0]->res_target->val);
 			/* what can be seen of it is still checked: a SET built at run time is a SET */
 			if (skeleton != NULL)
-				check_sql_text(st, &ctx, skeleton, NULL);
+				check_sql_text(st, &ctx, skeleton, NULL, NULL);
 			free(skeleton);
 			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
 				   "EXECUTE of a string computed at run time cannot be checked before it runs; "
 				   "write the statement out in the migration");
 		}
-		else if (!check_sql_text(st, &ctx, text, &error))
-			report(st, &ctx, R_UNCHECKED, LINT_WARNING,
-				   "the string EXECUTE runs does not parse (%s) and was not checked; fix the statement",
-				   error);
+		else if (!check_sql_text(st, &ctx, text, &error, &limit))
+			report_unparsed(st, &ctx, "the string EXECUTE runs", error, limit);
 		free(error);
 	}
 	sql_script_free(&expr);
@@ -2586,18 +2626,22 @@ check_exception_block(do_walk *w, json_t *block, int block_line)
 /*
  * Walk the JSON of a PL/pgSQL function: stmt_type is the innermost
  * "PLpgSQL_stmt_*" key around v (NULL outside any), field the key v sits
- * under, lineno the innermost line number seen.
+ * under, lineno the innermost line number seen, depth v's (1 at the top).
+ * jansson refuses JSON nested deeper than 2048 (JSON_PARSER_MAX_DEPTH), so
+ * the bound below is a guard; such a block is reported as unchecked.
  */
 static void
-walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, int lineno)
+walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, int lineno, int depth)
 {
 	const char *key;
 	json_t     *val;
 	size_t      i;
 
+	if (depth > SQL_PARSE_MAX_DEPTH)
+		return;
 	if (json_is_array(v))
 	{
-		json_array_foreach(v, i, val) walk_plpgsql(w, val, stmt_type, field, lineno);
+		json_array_foreach(v, i, val) walk_plpgsql(w, val, stmt_type, field, lineno, depth + 1);
 		return;
 	}
 	if (!json_is_object(v))
@@ -2621,7 +2665,7 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 				nested_ctx(w, line, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK", &ctx);
 				check_transaction(w->st, &ctx, stmt_is(key, "commit") ? "COMMIT" : "ROLLBACK");
 			}
-			walk_plpgsql(w, val, key, NULL, line);
+			walk_plpgsql(w, val, key, NULL, line, depth + 1);
 			/* after its body, so the handlers of blocks inside it are placed first */
 			if (stmt_is(key, "block") && json_is_object(val))
 				check_exception_block(w, val, line);
@@ -2634,8 +2678,37 @@ walk_plpgsql(do_walk *w, json_t *v, const char *stmt_type, const char *field, in
 				check_plpgsql_expr(w, stmt_type, field, json_string_value(q), lineno);
 		}
 		else
-			walk_plpgsql(w, val, stmt_type, key, lineno);
+			walk_plpgsql(w, val, stmt_type, key, lineno, depth + 1);
 	}
+}
+
+typedef struct plpgsql_job
+{
+	const char               *sql;
+	PgQueryPlpgsqlParseResult res;
+} plpgsql_job;
+
+static void
+parse_plpgsql_on_stack(void *arg)
+{
+	plpgsql_job *job = arg;
+
+	job->res = pg_query_parse_plpgsql(job->sql);
+}
+
+/*
+ * pg_query_parse_plpgsql(sql), on the parser's stack: its JSON output
+ * recurses once per nested block (bison lets a few thousand through).  If
+ * the thread cannot start, on this stack: a few thousand levels fit.
+ */
+static PgQueryPlpgsqlParseResult
+parse_plpgsql(const char *sql)
+{
+	plpgsql_job job = {sql, {0}};
+
+	if (!sql_call_on_parser_stack(parse_plpgsql_on_stack, &job))
+		parse_plpgsql_on_stack(&job);
+	return job.res;
 }
 
 static void
@@ -2717,7 +2790,7 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 	wrapper = xasprintf("CREATE FUNCTION pg_temp.lint_do() RETURNS void LANGUAGE plpgsql AS %s%s%s", tag,
 						body, tag);
 	free(tag);
-	res = pg_query_parse_plpgsql(wrapper);
+	res = parse_plpgsql(wrapper);
 	free(wrapper);
 	if (res.error != NULL)
 	{
@@ -2736,6 +2809,14 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 	}
 	funcs = json_loads(res.plpgsql_funcs, 0, &jerr);
 	pg_query_free_plpgsql_parse_result(res);
+	if (funcs == NULL && json_error_code(&jerr) == json_error_stack_overflow)
+	{
+		/* jansson stops at 2048 levels: about 680 nested PL/pgSQL blocks */
+		report(st, ctx, R_UNCHECKED, LINT_ERROR,
+			   "the DO block is nested too deeply to check (%s); split it, or move its statements out of it",
+			   jerr.text);
+		return;
+	}
 	if (funcs == NULL)
 	{
 		report(st, ctx, R_UNCHECKED, LINT_WARNING,
@@ -2745,7 +2826,7 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
 		return;
 	}
 	w.body = body;
-	walk_plpgsql(&w, funcs, NULL, NULL, 0);
+	walk_plpgsql(&w, funcs, NULL, NULL, 0, 1);
 	json_decref(funcs);
 	if (w.tokens != NULL)
 		pg_query__scan_result__free_unpacked(w.tokens, NULL);
@@ -2756,6 +2837,12 @@ check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Judge one statement.  It recurses only into the statement that EXPLAIN
+ * ANALYZE or PREPARE carries and into CREATE SCHEMA's elements, which the
+ * grammar does not nest further, and into DO blocks, bounded by
+ * MAX_DO_DEPTH: its depth is bounded without a counter.
+ */
 static void
 check_node(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node)
 {

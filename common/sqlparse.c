@@ -18,13 +18,24 @@
  * a statement ends where its trailing comments begin, or where its range
  * ends, less trailing blank space.
  *
+ * Depth (see sqlparse.h).  The lexer runs first, on the caller's stack (it
+ * does not recurse); its tokens give each statement's length, which sizes
+ * the stack of the thread that then runs the parser.  The depth of the
+ * parser's protobuf output is measured on the wire bytes without recursion,
+ * and only a tree within SQL_PARSE_MAX_DEPTH is unpacked (protobuf-c's
+ * unpack recurses, about 1kB per level).
+ *
  * common/sqlparse.c
  *
  *-------------------------------------------------------------------------
  */
 #include "sqlparse.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +48,33 @@
 /* a UTF-8 byte-order mark, which editors may put in front of a file */
 #define UTF8_BOM     "\xEF\xBB\xBF"
 #define UTF8_BOM_LEN 3
+
+/*
+ * Stack of the parser thread: a base, plus an amount per token of the
+ * longest statement.  Measured with libpg_query 15-4.0 by painting the
+ * stack: its parser, node output and packing take up to about 180 bytes
+ * per token of a left-associative chain ("||", UNION, "::", ISNULL) and
+ * about 530 per token of nested subqueries, whose nesting bison caps at
+ * a few thousand; protobuf-c's unpack takes about 960 bytes per tree
+ * level, 10MB for SQL_PARSE_MAX_DEPTH.  The base covers the unpack and the
+ * capped nestings; the per-token part is several times the chains' need.
+ * Only the pages touched are ever backed by memory.
+ */
+#define PARSER_STACK_BASE      ((size_t) 32 << 20)
+#define PARSER_STACK_PER_TOKEN ((size_t) 768)
+
+/* a script this large has its freed memory trimmed around the parse */
+#define TRIM_AFTER_BYTES ((size_t) 1 << 20)
+
+/* wire types of the protobuf encoding */
+#define WIRE_VARINT  0
+#define WIRE_FIXED64 1
+#define WIRE_LENGTH  2
+#define WIRE_FIXED32 5
+
+/* field numbers in pg_query.proto */
+#define FIELD_PARSE_RESULT_STMTS 2
+#define FIELD_RAW_STMT_LOCATION  2
 
 /*
  * Names of the parse nodes, indexed by PgQuery__Node__NodeCase.  Generated
@@ -317,8 +355,24 @@ is_sql_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/*
+ * A token of the lexer, kept compact: a script's tokens stay in memory while
+ * the parser runs, and the unpacked protobuf takes several times this.
+ */
+typedef struct sql_token
+{
+	int start; /* byte offset in the text */
+	int token; /* PgQuery__Token */
+} sql_token;
+
+typedef struct token_list
+{
+	sql_token *tokens;
+	size_t     n_tokens;
+} token_list;
+
 static bool
-is_comment_token(const PgQuery__ScanToken *tok)
+is_comment_token(const sql_token *tok)
 {
 	return tok->token == PG_QUERY__TOKEN__SQL_COMMENT || tok->token == PG_QUERY__TOKEN__C_COMMENT;
 }
@@ -439,22 +493,15 @@ set_error(const char *text, int bom_len, const char *message, int offset, sql_pa
 }
 
 /*
- * Find the statements of tree in text, using the lexer's tokens.  Fills
- * out->stmts and out->n_stmts.  Returns false (with err filled) only if the
- * lexer fails on a script the parser accepted, or a statement has no token;
- * neither should happen, but a wrong statement text must never be returned.
+ * Run PostgreSQL's lexer over text into *out (free out->tokens).  False
+ * with err filled if it fails.
  */
 static bool
-locate_statements(const char *text, int text_len, int bom_len, const PgQuery__ParseResult *tree,
-				  sql_script *out, sql_parse_error *err)
+scan_tokens(const char *text, int bom_len, token_list *out, sql_parse_error *err)
 {
-	PgQueryScanResult    scan_result;
+	PgQueryScanResult    scan_result = pg_query_scan(text);
 	PgQuery__ScanResult *scan;
-	text_pos             pos = {0, 1, 0};
-	size_t               tok = 0;
-	bool                 ok = true;
 
-	scan_result = pg_query_scan(text);
 	if (scan_result.error != NULL)
 	{
 		set_error(text, bom_len, scan_result.error->message,
@@ -469,6 +516,400 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 		set_error(text, bom_len, "could not decode the lexer's output", -1, err);
 		return false;
 	}
+	out->n_tokens = scan->n_tokens;
+	out->tokens = scan->n_tokens > 0 ? xcalloc(scan->n_tokens, sizeof(sql_token)) : NULL;
+	for (size_t i = 0; i < scan->n_tokens; i++)
+	{
+		out->tokens[i].start = scan->tokens[i]->start;
+		out->tokens[i].token = (int) scan->tokens[i]->token;
+	}
+	pg_query__scan_result__free_unpacked(scan, NULL);
+	return true;
+}
+
+/* Byte offset of the first token at or after offset that is not a comment. */
+static int
+first_token_from(const token_list *scan, int offset)
+{
+	for (size_t i = 0; i < scan->n_tokens; i++)
+		if (scan->tokens[i].start >= offset && !is_comment_token(&scan->tokens[i]))
+			return scan->tokens[i].start;
+	return offset;
+}
+
+/*
+ * The most tokens of one statement, statements ending at a semicolon
+ * outside parentheses (CREATE RULE's action list keeps its own), and in
+ * *at the offset of that statement's first token.
+ */
+static size_t
+longest_statement(const token_list *scan, int *at)
+{
+	size_t longest = 0;
+	size_t count = 0;
+	int    start = 0;
+	int    parens = 0;
+
+	*at = 0;
+	for (size_t i = 0; i < scan->n_tokens; i++)
+	{
+		const sql_token *t = &scan->tokens[i];
+
+		if (is_comment_token(t))
+			continue;
+		if (count == 0)
+			start = t->start;
+		count++;
+		if (count > longest)
+		{
+			longest = count;
+			*at = start;
+		}
+		if (t->token == PG_QUERY__TOKEN__ASCII_40)
+			parens++;
+		else if (t->token == PG_QUERY__TOKEN__ASCII_41 && parens > 0)
+			parens--;
+		else if (t->token == PG_QUERY__TOKEN__ASCII_59 && parens == 0)
+			count = 0;
+	}
+	return longest;
+}
+
+static bool
+is_simple_operand(const sql_token *t)
+{
+	switch (t->token)
+	{
+		case PG_QUERY__TOKEN__IDENT:
+		case PG_QUERY__TOKEN__UIDENT:
+		case PG_QUERY__TOKEN__FCONST:
+		case PG_QUERY__TOKEN__SCONST:
+		case PG_QUERY__TOKEN__USCONST:
+		case PG_QUERY__TOKEN__BCONST:
+		case PG_QUERY__TOKEN__XCONST:
+		case PG_QUERY__TOKEN__ICONST:
+		case PG_QUERY__TOKEN__PARAM:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * The most generic operators ("||", "->", "@>": the lexer's Op, all of one
+ * precedence, left-associative) in a run of tokens that alternate between
+ * a constant or name and such an operator, and in *at where the run
+ * starts.  Such a run parses to a left-deep chain at least two levels deep
+ * per operator, so a long one is refused before the parser spends seconds
+ * on it (its time grows faster than linearly).
+ */
+static size_t
+longest_operator_chain(const token_list *scan, int *at)
+{
+	size_t longest = 0;
+	size_t ops = 0;
+	int    start = 0;
+	bool   want_operand = true;
+
+	*at = 0;
+	for (size_t i = 0; i < scan->n_tokens; i++)
+	{
+		const sql_token *t = &scan->tokens[i];
+
+		if (is_comment_token(t))
+			continue;
+		if (want_operand && is_simple_operand(t))
+		{
+			if (ops == 0)
+				start = t->start;
+			want_operand = false;
+		}
+		else if (!want_operand && t->token == PG_QUERY__TOKEN__Op)
+		{
+			if (++ops > longest)
+			{
+				longest = ops;
+				*at = start;
+			}
+			want_operand = true;
+		}
+		else
+		{
+			/* the run is broken; this token may start the next one */
+			ops = 0;
+			want_operand = !is_simple_operand(t);
+			start = t->start;
+		}
+	}
+	return longest;
+}
+
+/* Read a varint at *pos, below end; false if it is cut off or too long. */
+static bool
+read_varint(const uint8_t *buf, size_t end, size_t *pos, uint64_t *value)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64 && *pos < end; shift += 7)
+	{
+		uint8_t b = buf[(*pos)++];
+
+		v |= (uint64_t) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*value = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Skip the value of a field of wire type wire_type at *pos; for a
+ * length-delimited one, *len is its length and *pos is left at its start.
+ * False on a malformed or unsupported encoding.
+ */
+static bool
+read_field_value(const uint8_t *buf, size_t end, size_t *pos, unsigned wire_type, uint64_t *len)
+{
+	uint64_t v;
+
+	*len = 0;
+	switch (wire_type)
+	{
+		case WIRE_VARINT:
+			return read_varint(buf, end, pos, &v);
+		case WIRE_FIXED64:
+		case WIRE_FIXED32:
+			v = wire_type == WIRE_FIXED64 ? 8 : 4;
+			if (end - *pos < v)
+				return false;
+			*pos += v;
+			return true;
+		case WIRE_LENGTH:
+			if (!read_varint(buf, end, pos, len) || *len > end - *pos)
+				return false;
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* One open message while measuring depth: where it ends, what it is. */
+typedef struct wire_frame
+{
+	size_t                            end;
+	const ProtobufCMessageDescriptor *desc;
+} wire_frame;
+
+/*
+ * The index of the first statement of the packed ParseResult buf whose tree
+ * is deeper than max_depth messages (the statement's node counting 1), -1
+ * when none is, -2 when buf is malformed.  Iterates with its own stack of
+ * at most max_depth + 2 frames, never recursing.
+ */
+static int
+first_too_deep(const uint8_t *buf, size_t len, int max_depth)
+{
+	wire_frame *stack = xmalloc(sizeof(wire_frame) * (size_t) (max_depth + 2));
+	int         top = 0; /* stack[0] is the ParseResult, [1] a RawStmt */
+	int         stmt = -1;
+	int         result = -1;
+	size_t      pos = 0;
+
+	stack[0].end = len;
+	stack[0].desc = &pg_query__parse_result__descriptor;
+	while (result == -1)
+	{
+		uint64_t                        key;
+		uint64_t                        n;
+		const ProtobufCFieldDescriptor *f;
+
+		if (pos == stack[top].end)
+		{
+			if (top == 0)
+				break;
+			top--;
+			continue;
+		}
+		if (!read_varint(buf, stack[top].end, &pos, &key) ||
+			!read_field_value(buf, stack[top].end, &pos, (unsigned) (key & 7), &n))
+		{
+			result = -2;
+			break;
+		}
+		if ((key & 7) != WIRE_LENGTH)
+			continue;
+		f = protobuf_c_message_descriptor_get_field(stack[top].desc, (unsigned) (key >> 3));
+		if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE)
+		{
+			pos += n;
+			continue;
+		}
+		if (top == 0)
+			stmt++;
+		/* the new message sits at top + 1, depth top below the statement */
+		if (top >= max_depth + 1)
+		{
+			result = stmt;
+			break;
+		}
+		top++;
+		stack[top].end = pos + n;
+		stack[top].desc = f->descriptor;
+	}
+	free(stack);
+	return result;
+}
+
+/*
+ * stmt_location of statement index of the packed ParseResult buf, reading
+ * only the top two levels; 0 (the value protobuf leaves out) if absent.
+ */
+static int
+raw_stmt_location(const uint8_t *buf, size_t len, int index)
+{
+	size_t pos = 0;
+
+	while (pos < len)
+	{
+		uint64_t key;
+		uint64_t n;
+
+		if (!read_varint(buf, len, &pos, &key) || !read_field_value(buf, len, &pos, (unsigned) (key & 7), &n))
+			return 0;
+		if ((key & 7) == WIRE_LENGTH && (key >> 3) == FIELD_PARSE_RESULT_STMTS && index-- == 0)
+		{
+			size_t end = pos + n;
+
+			while (pos < end)
+			{
+				uint64_t v;
+
+				if (!read_varint(buf, end, &pos, &key))
+					return 0;
+				if ((key >> 3) == FIELD_RAW_STMT_LOCATION && (key & 7) == WIRE_VARINT)
+					return read_varint(buf, end, &pos, &v) && v <= INT_MAX ? (int) v : 0;
+				if (!read_field_value(buf, end, &pos, (unsigned) (key & 7), &n))
+					return 0;
+				pos += n;
+			}
+			return 0;
+		}
+		pos += n;
+	}
+	return 0;
+}
+
+/* The work and the results of one parse on the parser thread. */
+typedef struct parse_job
+{
+	const char           *text;
+	PgQuery__ParseResult *tree;        /* out: the tree, if all went well */
+	char                 *error;       /* out: the parser's message */
+	int                   cursorpos;   /* out: and its position */
+	int                   too_deep;    /* out: first statement too deep, or -1 */
+	int                   deep_offset; /* out: where that statement starts */
+} parse_job;
+
+static void
+parse_on_thread(void *arg)
+{
+	parse_job                 *job = arg;
+	PgQueryProtobufParseResult r = pg_query_parse_protobuf(job->text);
+
+	if (r.error != NULL)
+	{
+		job->error = xstrdup(r.error->message);
+		job->cursorpos = r.error->cursorpos;
+	}
+	else
+	{
+		const uint8_t *buf = (const uint8_t *) r.parse_tree.data;
+		size_t         len = r.parse_tree.len;
+
+		job->too_deep = first_too_deep(buf, len, SQL_PARSE_MAX_DEPTH);
+		if (job->too_deep >= 0)
+			job->deep_offset = raw_stmt_location(buf, len, job->too_deep);
+		else if (job->too_deep == -1)
+			job->tree = pg_query__parse_result__unpack(NULL, len, buf);
+	}
+	/* libpg_query frees this thread's memory context when the thread ends */
+	pg_query_free_protobuf_parse_result(r);
+}
+
+typedef struct thread_call
+{
+	void (*fn)(void *arg);
+	void *arg;
+} thread_call;
+
+static void *
+thread_main(void *arg)
+{
+	thread_call *call = arg;
+
+	call->fn(call->arg);
+	return NULL;
+}
+
+/*
+ * Run fn(arg) on a new thread with a stack of stack_bytes, every signal
+ * blocked (they stay with the main thread's handlers), and wait for it.
+ * False with errno set if the thread could not be started.
+ */
+static bool
+call_with_stack(size_t stack_bytes, void (*fn)(void *arg), void *arg)
+{
+	thread_call    call = {fn, arg};
+	pthread_attr_t attr;
+	pthread_t      thread;
+	sigset_t       all;
+	sigset_t       old;
+	int            rc;
+
+	rc = pthread_attr_init(&attr);
+	if (rc == 0)
+	{
+		rc = pthread_attr_setstacksize(&attr, stack_bytes);
+		if (rc == 0)
+		{
+			/* the new thread inherits the mask */
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			rc = pthread_create(&thread, &attr, thread_main, &call);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0)
+	{
+		errno = rc;
+		return false;
+	}
+	pthread_join(thread, NULL);
+	return true;
+}
+
+bool
+sql_call_on_parser_stack(void (*fn)(void *arg), void *arg)
+{
+	return call_with_stack(PARSER_STACK_BASE, fn, arg);
+}
+
+/*
+ * Find the statements of tree in text, using the lexer's tokens scan.
+ * Fills out->stmts and out->n_stmts.  Returns false (with err filled) only
+ * if a statement has no token; that should not happen, but a wrong
+ * statement text must never be returned.
+ */
+static bool
+locate_statements(const char *text, int text_len, int bom_len, const PgQuery__ParseResult *tree,
+				  const token_list *scan, sql_script *out, sql_parse_error *err)
+{
+	text_pos pos = {0, 1, 0};
+	size_t   tok = 0;
+	bool     ok = true;
 
 	if (tree->n_stmts > 0)
 		out->stmts = xcalloc(tree->n_stmts, sizeof(sql_statement));
@@ -483,11 +924,11 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 		int                     end;
 
 		/* skip the semicolons between statements */
-		while (tok < scan->n_tokens && scan->tokens[tok]->start < range_start)
+		while (tok < scan->n_tokens && scan->tokens[tok].start < range_start)
 			tok++;
-		for (; tok < scan->n_tokens && scan->tokens[tok]->start < range_end; tok++)
+		for (; tok < scan->n_tokens && scan->tokens[tok].start < range_end; tok++)
 		{
-			const PgQuery__ScanToken *t = scan->tokens[tok];
+			const sql_token *t = &scan->tokens[tok];
 
 			if (is_comment_token(t))
 			{
@@ -522,9 +963,78 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 		st->tree_index = (int) i;
 		out->n_stmts = (int) i + 1;
 	}
-
-	pg_query__scan_result__free_unpacked(scan, NULL);
 	return ok;
+}
+
+#define STR(x)  #x
+#define XSTR(x) STR(x)
+
+static const char too_deep_message[] = "statement is nested too deeply: its parse tree is deeper than " XSTR(
+	SQL_PARSE_MAX_DEPTH) " levels; split the expression or the statement";
+
+/*
+ * An error for a script that breaks a limit of sqlparse.h.  Its line is
+ * not quoted: a statement that long or deep may be one huge line.
+ */
+static void
+set_limit_error(const char *text, int bom_len, const char *message, int offset, sql_parse_error *err)
+{
+	set_error(text, bom_len, message, offset, err);
+	free(err->line_text);
+	err->line_text = NULL;
+	err->limit = true;
+}
+
+/*
+ * Run the parser over text on a thread sized for scan's longest statement.
+ * Returns the tree, or NULL with err filled (a syntax error, a statement
+ * too long or too deep, a thread that could not start).
+ */
+static PgQuery__ParseResult *
+parse_tree(const char *text, int bom_len, const token_list *scan, sql_parse_error *err)
+{
+	parse_job job = {text, NULL, NULL, 0, -1, 0};
+	int       longest_at;
+	size_t    longest = longest_statement(scan, &longest_at);
+	int       chain_at;
+	size_t    chain = longest_operator_chain(scan, &chain_at);
+
+	if (longest > SQL_PARSE_MAX_TOKENS)
+	{
+		char *msg = xasprintf("statement is too long to parse safely: %zu tokens (the limit is %d); split it",
+							  longest, SQL_PARSE_MAX_TOKENS);
+
+		set_limit_error(text, bom_len, msg, longest_at, err);
+		free(msg);
+		return NULL;
+	}
+	if (chain * 2 > SQL_PARSE_MAX_DEPTH)
+	{
+		set_limit_error(text, bom_len, too_deep_message, chain_at, err);
+		return NULL;
+	}
+	if (!call_with_stack(PARSER_STACK_BASE + longest * PARSER_STACK_PER_TOKEN, parse_on_thread, &job))
+	{
+		char *msg = xasprintf("could not start the parser's thread: %s", strerror(errno));
+
+		set_error(text, bom_len, msg, -1, err);
+		free(msg);
+		return NULL;
+	}
+	if (job.error != NULL)
+	{
+		set_error(text, bom_len, job.error, cursor_to_offset(text, job.cursorpos), err);
+		free(job.error);
+		return NULL;
+	}
+	if (job.too_deep >= 0)
+	{
+		set_limit_error(text, bom_len, too_deep_message, first_token_from(scan, job.deep_offset), err);
+		return NULL;
+	}
+	if (job.tree == NULL)
+		set_error(text, bom_len, "could not decode the parser's output", -1, err);
+	return job.tree;
 }
 
 /*
@@ -535,11 +1045,11 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 bool
 sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
 {
-	int                        bom_len = bom_length(source);
-	const char                *text = source + bom_len;
-	size_t                     text_len = strlen(text);
-	PgQueryProtobufParseResult parse_result;
-	PgQuery__ParseResult      *tree;
+	int         bom_len = bom_length(source);
+	const char *text = source + bom_len;
+	size_t      text_len = strlen(text);
+	token_list  scan = {NULL, 0};
+	bool        ok;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
@@ -548,38 +1058,34 @@ sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
 	/* offsets are ints, in the parser as here */
 	if (text_len > (size_t) INT_MAX - UTF8_BOM_LEN)
 	{
-		set_error(text, bom_len, "script is too large to parse", -1, err);
+		set_limit_error(text, bom_len, "script is too large to parse", -1, err);
 		return false;
 	}
 
-	parse_result = pg_query_parse_protobuf(text);
-	if (parse_result.error != NULL)
-	{
-		set_error(text, bom_len, parse_result.error->message,
-				  cursor_to_offset(text, parse_result.error->cursorpos), err);
-		pg_query_free_protobuf_parse_result(parse_result);
+	/* the lexer first: a script it refuses never reaches the parser */
+	if (!scan_tokens(text, bom_len, &scan, err))
 		return false;
-	}
 
-	/* the unpacked tree owns copies of everything; the buffer can go */
-	tree = pg_query__parse_result__unpack(NULL, parse_result.parse_tree.len,
-										  (const uint8_t *) parse_result.parse_tree.data);
-	pg_query_free_protobuf_parse_result(parse_result);
-	if (tree == NULL)
-	{
-		set_error(text, bom_len, "could not decode the parser's output", -1, err);
-		return false;
-	}
-	out->tree = tree;
-	if (tree->n_stmts == 0)
-		return true;
-
-	if (!locate_statements(text, (int) text_len, bom_len, tree, out, err))
+	/*
+	 * The parser's thread allocates in a malloc arena of its own, which
+	 * cannot reuse what the lexer freed in this one, nor this one what the
+	 * parser freed there: for a large script, hand both back to the system
+	 * (before and after), so that the peak stays what one arena would have.
+	 */
+	if (text_len >= TRIM_AFTER_BYTES)
+		malloc_trim(0);
+	out->tree = parse_tree(text, bom_len, &scan, err);
+	if (text_len >= TRIM_AFTER_BYTES)
+		malloc_trim(0);
+	ok = out->tree != NULL;
+	if (ok && out->tree->n_stmts > 0 &&
+		!locate_statements(text, (int) text_len, bom_len, out->tree, &scan, out, err))
 	{
 		sql_script_free(out);
-		return false;
+		ok = false;
 	}
-	return true;
+	free(scan.tokens);
+	return ok;
 }
 
 /*

@@ -10,6 +10,18 @@
  * column of its first token, after any leading comments and blank space),
  * its exact text and the kind of its top-level node.
  *
+ * Limits.  libpg_query turns the parser's tree into protobuf, and protobuf-c
+ * unpacks and frees it, by recursion: a statement nested thousands of levels
+ * deep (a long chain of "||", UNION or casts, nested subqueries, CASE,
+ * ARRAY) would overflow the stack.  So the parser and the unpacking run on
+ * a thread with a stack sized for the statement, and a tree deeper than
+ * SQL_PARSE_MAX_DEPTH is refused as an input error at its statement's line;
+ * every tree handed out is at most that deep, so the recursive walkers that
+ * read it (sqlwalk.c, lint.c, index_sql.c) stay within a normal stack, ASan's
+ * larger frames included.  PostgreSQL 15 at its default max_stack_depth
+ * (2MB) already refuses such statements ("stack depth limit exceeded") at a
+ * few thousand levels.
+ *
  * common/sqlparse.h
  *
  *-------------------------------------------------------------------------
@@ -21,6 +33,21 @@
 #include <stddef.h>
 
 struct PgQuery__ParseResult;
+
+/*
+ * The deepest parse tree accepted, in protobuf messages from a statement's
+ * node down to its deepest leaf (a chain of N "||" terms is about 2N deep,
+ * one nested scalar subquery about 6).  Deeper is an input error.
+ */
+#define SQL_PARSE_MAX_DEPTH 10000
+
+/*
+ * The most lexer tokens one statement may have.  The parser's own recursion
+ * needs stack in proportion to a statement's tokens before any depth can be
+ * measured, so the stack of the parser thread is sized from this count; a
+ * longer statement is an input error before it is parsed.
+ */
+#define SQL_PARSE_MAX_TOKENS 500000
 
 typedef struct sql_statement
 {
@@ -51,6 +78,8 @@ typedef struct sql_parse_error
 								 * editor counts them; 0 if unknown */
 	char *line_text; /* the offending source line, no newline;
 								 * NULL if unknown */
+	bool  limit;     /* the script breaks a limit above (too deep,
+								 * too long), not the grammar */
 } sql_parse_error;
 
 /*
@@ -58,9 +87,22 @@ typedef struct sql_parse_error
  * *out (free with sql_script_free) or returns false and fills *err (free with
  * sql_parse_error_free).  A source of only comments and white space parses to
  * zero statements and returns true.  A leading UTF-8 BOM is skipped: offsets
- * still count it, line 1 starts after it.  Never prints.
+ * still count it, line 1 starts after it.  A statement deeper than
+ * SQL_PARSE_MAX_DEPTH or longer than SQL_PARSE_MAX_TOKENS fails with
+ * err->limit set, at the statement's first token.  Never prints; runs the
+ * parser on a short-lived thread with every signal blocked (the thread
+ * cannot be started: an error naming the reason).
  */
 bool sql_parse_script(const char *source, sql_script *out, sql_parse_error *err);
+
+/*
+ * Run fn(arg) on a thread whose stack holds libpg_query's and protobuf-c's
+ * recursion (pack, unpack, free) over any tree sql_parse_script() returns,
+ * with every signal blocked, and wait for it.  For code that copies or
+ * re-packs such a tree.  Returns false with errno set only when the thread
+ * could not be started; fn has then not run.
+ */
+bool sql_call_on_parser_stack(void (*fn)(void *arg), void *arg);
 
 void sql_script_free(sql_script *script);
 void sql_parse_error_free(sql_parse_error *err);

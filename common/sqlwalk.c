@@ -26,12 +26,16 @@ field_message(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, si
 	return *(ProtobufCMessage *const *) base;
 }
 
-void
-sql_walk(const ProtobufCMessage *root, sql_walk_fn fn, void *arg)
+/*
+ * The walk itself; depth is root's, 1 for the walk's root.  The bound is
+ * a guard: sql_parse_script() hands out no deeper tree.
+ */
+static void
+walk(const ProtobufCMessage *root, sql_walk_fn fn, void *arg, int depth)
 {
 	const ProtobufCMessageDescriptor *d;
 
-	if (root == NULL || !fn(root, arg))
+	if (root == NULL || depth > SQL_PARSE_MAX_DEPTH || !fn(root, arg))
 		return;
 	d = root->descriptor;
 	for (unsigned i = 0; i < d->n_fields; i++)
@@ -48,8 +52,14 @@ sql_walk(const ProtobufCMessage *root, sql_walk_fn fn, void *arg)
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
 			count = *(const size_t *) ((const char *) root + f->quantifier_offset);
 		for (size_t j = 0; j < count; j++)
-			sql_walk(field_message(root, f, j), fn, arg);
+			walk(field_message(root, f, j), fn, arg, depth + 1);
 	}
+}
+
+void
+sql_walk(const ProtobufCMessage *root, sql_walk_fn fn, void *arg)
+{
+	walk(root, fn, arg, 1);
 }
 
 static void

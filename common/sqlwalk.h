@@ -27,7 +27,12 @@
  */
 typedef bool (*sql_walk_fn)(const ProtobufCMessage *msg, void *arg);
 
-/* Visit root and everything below it; root may be NULL. */
+/*
+ * Visit root and everything below it; root may be NULL.  Recursive, with
+ * its depth bounded: nothing deeper than SQL_PARSE_MAX_DEPTH levels below
+ * root is visited (no tree from sql_parse_script() is that deep, so this
+ * only guards the stack against a tree built elsewhere).
+ */
 void sql_walk(const ProtobufCMessage *root, sql_walk_fn fn, void *arg);
 
 typedef struct sql_relation

@@ -1039,7 +1039,7 @@ run_command(const command *cmd, run_state *rs)
 	if (cmd->flags & CMD_LOCK)
 	{
 		/* one run per database */
-		rs->lock_name = xasprintf("indexer:%s", PQdb(rs->conn));
+		rs->lock_name = advlock_name_indexer(PQdb(rs->conn));
 		rc = advlock_acquire(rs->conn, rs->lock_name, o->set.lock_wait_ms, PROGNAME);
 		if (rc != EXIT_OK)
 			return rc;

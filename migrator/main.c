@@ -1513,7 +1513,7 @@ run_command(const command *cmd, run_state *rs)
 		 * On a connection of its own: the migrations' SQL runs on rs->conn
 		 * and could release a lock held there (pg_advisory_unlock_all).
 		 */
-		rs->lock_name = xasprintf("migrator:%s", rs->ht.qualified); /* quoted: unambiguous */
+		rs->lock_name = advlock_name_migrator(rs->ht.qualified); /* quoted: unambiguous */
 		rs->lock_conn = conn_open_like(&rs->opts->conn);
 		if (rs->lock_conn == NULL)
 			return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;

@@ -185,7 +185,7 @@ required_build(required_indexes *ri, const migration *m, PGconn *conn, const con
 	set.progress = false;
 
 	/* the indexer's own run lock: a cron run must not build it at the same time */
-	lock_name = xasprintf("indexer:%s", PQdb(conn));
+	lock_name = advlock_name_indexer(PQdb(conn));
 	rc = advlock_acquire(conn, lock_name, lock_wait_ms, "indexer");
 	if (rc != EXIT_OK)
 	{

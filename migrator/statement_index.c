@@ -288,7 +288,7 @@ statement_index_build(apply_ctx *ctx, const migration *m, const sql_statement *s
 	 * drop or build the same name meanwhile, and the engine starts a build
 	 * only while its main connection holds a run lock.
 	 */
-	lock_name = xasprintf("indexer:%s", PQdb(ctx->conn));
+	lock_name = advlock_name_indexer(PQdb(ctx->conn));
 	if (ok)
 	{
 		int lrc = advlock_acquire(ctx->conn, lock_name, ctx->lock_wait_ms, "indexer");

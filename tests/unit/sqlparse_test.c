@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -20,6 +21,7 @@
 #include <pg_query.pb-c.h>
 
 #include "sqlparse.h"
+#include "sqlwalk.h"
 
 /* Parse src, which must succeed, and check the statement count. */
 static void
@@ -475,6 +477,166 @@ test_statement_positions_agree(void **state)
 	sql_script_free(&script);
 }
 
+/* ---- parser limits ------------------------------------------------------ */
+
+/* head, then n copies of unit joined by sep, then tail; caller frees */
+static char *
+repeat_sql(const char *head, const char *unit, const char *sep, int n, const char *tail)
+{
+	size_t len = strlen(head) + (size_t) n * (strlen(unit) + strlen(sep)) + strlen(tail) + 1;
+	char  *buf = malloc(len);
+	char  *p = buf;
+
+	assert_non_null(buf);
+	p += sprintf(p, "%s", head);
+	for (int i = 0; i < n; i++)
+		p += sprintf(p, "%s%s", i > 0 ? sep : "", unit);
+	sprintf(p, "%s", tail);
+	return buf;
+}
+
+/* "SELECT " then n nested scalar subqueries around 1 */
+static char *
+nested_subqueries(const char *head, int n)
+{
+	char *open = repeat_sql("", "(SELECT ", "", n, "1");
+	char *close = repeat_sql("", ")", "", n, "");
+	char *sql = malloc(strlen(head) + strlen(open) + strlen(close) + 1);
+
+	assert_non_null(sql);
+	sprintf(sql, "%s%s%s", head, open, close);
+	free(open);
+	free(close);
+	return sql;
+}
+
+static bool
+count_depth(const ProtobufCMessage *msg, void *arg)
+{
+	(void) msg;
+	(*(int *) arg)++;
+	return true;
+}
+
+/* A chain within the limit parses, and the walker sees all of it. */
+static void
+test_deep_but_within_limit(void **state)
+{
+	char           *sql = repeat_sql("SELECT ", "'a'", " || ", 4000, "");
+	sql_script      script;
+	sql_parse_error err;
+	int             nodes = 0;
+
+	(void) state;
+	assert_true(sql_parse_script(sql, &script, &err));
+	sql_walk((const ProtobufCMessage *) script.tree->stmts[0]->stmt, count_depth, &nodes);
+	assert_true(nodes > 3 * 4000);
+	sql_script_free(&script);
+	free(sql);
+}
+
+/* A long || chain is refused before parsing, at the chain's first term. */
+static void
+test_long_operator_chain_is_refused(void **state)
+{
+	char *sql = repeat_sql("SELECT 1;\n-- deep\nSELECT ", "'a'", " || ", SQL_PARSE_MAX_DEPTH / 2 + 2, ";");
+	sql_parse_error err;
+
+	(void) state;
+	parse_fails(sql, &err);
+	assert_true(err.limit);
+	assert_non_null(strstr(err.message, "statement is nested too deeply"));
+	assert_int_equal(err.line, 3);
+	assert_int_equal(err.column, 8);
+	assert_null(err.line_text); /* the line may be megabytes long */
+	sql_parse_error_free(&err);
+	free(sql);
+
+	/* a hundred thousand terms: refused as fast, never parsed */
+	sql = repeat_sql("SELECT ", "'a'", " || ", 100000, "");
+	parse_fails(sql, &err);
+	assert_true(err.limit);
+	sql_parse_error_free(&err);
+	free(sql);
+}
+
+/* Nesting the token scan cannot see is measured on the parser's output. */
+static void
+test_deep_tree_is_refused_at_its_statement(void **state)
+{
+	char           *sql = nested_subqueries("SELECT 1;\n\n  /* c */ SELECT ", 3000);
+	sql_parse_error err;
+
+	(void) state;
+	parse_fails(sql, &err);
+	assert_true(err.limit);
+	assert_non_null(strstr(err.message, "deeper than 10000 levels"));
+	assert_int_equal(err.line, 3);
+	assert_int_equal(err.column, 11);
+	sql_parse_error_free(&err);
+	free(sql);
+
+	/* 1500 nested subqueries (about 6 levels each) stay within the limit */
+	sql = nested_subqueries("SELECT ", 1500);
+	{
+		sql_script script;
+
+		assert_true(sql_parse_script(sql, &script, &err));
+		sql_script_free(&script);
+	}
+	free(sql);
+}
+
+/* Too many tokens in one statement: refused before the parser runs. */
+static void
+test_too_many_tokens(void **state)
+{
+	char           *sql = repeat_sql("SELECT 1;\nSELECT ", "1", ",", SQL_PARSE_MAX_TOKENS / 2 + 1, "");
+	sql_parse_error err;
+
+	(void) state;
+	parse_fails(sql, &err);
+	assert_true(err.limit);
+	assert_non_null(strstr(err.message, "too long to parse safely"));
+	assert_int_equal(err.line, 2);
+	sql_parse_error_free(&err);
+	free(sql);
+}
+
+/* A syntax error is not a limit; grammar-level nesting stays a syntax error. */
+static void
+test_syntax_error_is_not_a_limit(void **state)
+{
+	char           *sql = repeat_sql("SELECT ", "(", "", 20000, "1");
+	sql_parse_error err;
+
+	(void) state;
+	parse_fails("SELECT FROM WHERE", &err);
+	assert_false(err.limit);
+	sql_parse_error_free(&err);
+	parse_fails(sql, &err);
+	assert_false(err.limit);
+	assert_non_null(strstr(err.message, "memory exhausted"));
+	sql_parse_error_free(&err);
+	free(sql);
+}
+
+static void
+set_flag(void *arg)
+{
+	*(int *) arg = 42;
+}
+
+static void
+test_call_on_parser_stack(void **state)
+{
+	int flag = 0;
+
+	(void) state;
+	assert_true(sql_call_on_parser_stack(set_flag, &flag));
+	assert_int_equal(flag, 42);
+}
+
 int
 main(void)
 {
@@ -501,6 +663,12 @@ main(void)
 		cmocka_unit_test(test_free_accepts_null_and_repeats),
 		cmocka_unit_test(test_offset_to_line_col),
 		cmocka_unit_test(test_statement_positions_agree),
+		cmocka_unit_test(test_deep_but_within_limit),
+		cmocka_unit_test(test_long_operator_chain_is_refused),
+		cmocka_unit_test(test_deep_tree_is_refused_at_its_statement),
+		cmocka_unit_test(test_too_many_tokens),
+		cmocka_unit_test(test_syntax_error_is_not_a_limit),
+		cmocka_unit_test(test_call_on_parser_stack),
 	};
 	int failed;
 
