@@ -65,7 +65,13 @@ class RunLockKeyTest(ToolkitTestCase):
                               "AND pid <> pg_backend_pid() AND query LIKE %s", ("%pg_sleep(60)%",))
             time.sleep(0.05)
         self.assertIsNotNone(pid, "the migration never started")
-        self.assertTrue(self.lock_held_by(pid, name), "the run does not hold the old-style key")
+        # the run lock lives on the run's second connection (same client process)
+        lock_pids = [r[0] for r in self.query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'migrator' AND pid <> %s", (pid,))]
+        self.assertFalse(self.lock_held_by(pid, name), "the migration's own session holds the run lock")
+        self.assertEqual(len([p for p in lock_pids if self.lock_held_by(p, name)]), 1,
+                         "the run does not hold the old-style key on its lock connection")
         proc.send_signal(signal.SIGTERM)
         self.assertExit(self.finish(proc), 143)
 
