@@ -1,0 +1,201 @@
+"""
+test_adversarial.py
+    Attacks of a hostile but realistic user on the landed fixes of issues 9
+    and 10, each against the real cluster.  A test that fails here is an open
+    finding (see the docstring for the attack and the suggested fix); a test
+    that passes guards an attack that is defended today and not covered by
+    the test_trust_* modules.
+
+Threat model (README, Security): migration, verify and index definition
+files are trusted; any role that can create objects in the target schema is
+hostile.  Here that role is "mallory": NOLOGIN, with USAGE and CREATE on
+schema "app" only.  Her planted code leaves a row, with current_user, in a
+world-writable log table.
+
+tests/integration/test_adversarial.py
+"""
+
+import os
+import time
+
+import psycopg2
+
+from toolkit_test import NOLOGIN_ROLE, ToolkitTestCase, conninfo
+
+MALLORY = "mallory"
+SCHEMA = "app"
+DEADLINE = 60
+
+# The history table of our shape, as mallory would make it.
+HISTORY_SHAPE = ("(version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, "
+                 "status text NOT NULL, applied_at timestamp with time zone NOT NULL DEFAULT pg_catalog.now(), "
+                 "duration_ms bigint, applied_by text, failure text, baseline text)")
+
+
+class AdversarialTestCase(ToolkitTestCase):
+    """A database with schema "app", hostile role mallory and her trace log."""
+
+    def setUp(self):
+        super().setUp()
+        with self._admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (MALLORY,))
+            if cur.fetchone() is None:
+                try:
+                    cur.execute("CREATE ROLE %s NOLOGIN" % MALLORY)
+                except psycopg2.errors.DuplicateObject:
+                    pass
+            cur.execute("ALTER ROLE %s NOSUPERUSER NOCREATEROLE NOCREATEDB NOLOGIN" % MALLORY)
+        self.su = self.connect(options="-c search_path=")
+        self.sql("""
+            CREATE SCHEMA app;
+            GRANT USAGE, CREATE ON SCHEMA app TO mallory;
+            CREATE SCHEMA tk_log;
+            CREATE TABLE tk_log.hits (id bigserial PRIMARY KEY, who text, what text);
+            GRANT USAGE ON SCHEMA tk_log TO PUBLIC;
+            GRANT INSERT ON tk_log.hits TO PUBLIC;
+            GRANT USAGE ON SEQUENCE tk_log.hits_id_seq TO PUBLIC;
+        """)
+
+    def sql(self, text, params=None):
+        with self.su.cursor() as cur:
+            cur.execute(text, params)
+            return cur.fetchall() if cur.description is not None else []
+
+    def as_mallory(self, text, conn=None):
+        with (conn or self.su).cursor() as cur:
+            cur.execute("SET ROLE %s" % MALLORY)
+            try:
+                cur.execute(text)
+            finally:
+                cur.execute("RESET ROLE")
+
+    def plant_trigger_function(self):
+        """app.tk_evil(): a trigger function that logs who ran it."""
+        self.as_mallory(
+            "CREATE FUNCTION app.tk_evil() RETURNS trigger LANGUAGE plpgsql AS $tk$\n"
+            "BEGIN\n"
+            "  INSERT INTO tk_log.hits (who, what) VALUES (pg_catalog.current_user(), TG_TABLE_NAME);\n"
+            "  RETURN NEW;\n"
+            "END\n$tk$")
+
+    def hits(self):
+        return self.sql("SELECT who, what FROM tk_log.hits ORDER BY id")
+
+    def wait_for_backend(self, proc, query_like, state="idle"):
+        """Until a backend of this database last ran a query LIKE query_like
+        and is now in state; False if proc ended first."""
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = self.sql(
+                "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = pg_catalog.current_database() "
+                "AND pid <> pg_catalog.pg_backend_pid() AND state = %s AND query LIKE %s", (state, query_like))
+            if found[0][0] > 0:
+                return True
+        return False
+
+
+# A pending migration whose lint takes a while (a second or so): the first
+# `up` of a real adoption lints 100+ files between reading the history and
+# creating it.  It runs in a fraction of that.
+def slow_to_lint_migration(n=6000):
+    body = "\n".join("  PERFORM %d;" % i for i in range(n))
+    return ("CREATE TABLE widgets (id bigint PRIMARY KEY);\n"
+            "DO $$\nBEGIN\n%s\nEND\n$$;\n" % body)
+
+
+class HistoryRaceTest(AdversarialTestCase):
+
+    def test_history_table_planted_between_read_and_create_is_refused(self):
+        """FINDING (b, c).  `up` reads the history (absent: nothing to trust-
+        check), lints and preflights the pending files, then history_ensure()
+        (migrator/history.c) finds a table of that name WITH a "baseline"
+        column and returns EXIT_OK without relation_trust_check(): the trust
+        check only follows its own CREATE TABLE IF NOT EXISTS.  mallory
+        creates the table, with a trigger, in that window (she sees it open
+        in pg_stat_activity: the migrator's connection idle after the
+        history inspection).  Today: exit 0, her trigger runs as the
+        migrator (a superuser here) on the history insert, and the history
+        lives in her table, where she can rewrite it.  baseline has the same
+        window (history_inspect ... run_verifies ... history_ensure).
+        Fix: history_ensure() runs relation_trust_check() whenever the table
+        exists (both the "have_table" branches), not only after creating."""
+        mdir = self.make_dir({"1_widgets.sql": slow_to_lint_migration()})
+        self.plant_trigger_function()
+        proc = self.start_migrator("up", "-d", mdir, "--schema", SCHEMA, "--lock-timeout", "5s")
+        seen = self.wait_for_backend(proc, "%c.relkind, a.attname%")
+        self.as_mallory("CREATE TABLE app.schema_migrations " + HISTORY_SHAPE + "; "
+                        "CREATE TRIGGER t BEFORE INSERT OR UPDATE ON app.schema_migrations "
+                        "FOR EACH ROW EXECUTE FUNCTION app.tk_evil()")
+        r = self.finish(proc, timeout=DEADLINE)
+        self.assertTrue(seen, "the migrator never inspected the history\n" + r.describe())
+        self.assertEqual(self.hits(), [], "mallory's trigger ran as the migrator\n" + r.describe())
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r"schema_migrations.*own")
+        self.assertIsNone(self.sql("SELECT pg_catalog.to_regclass('app.widgets')")[0][0])
+        self.assertEqual(self.sql("SELECT count(*) FROM app.schema_migrations"), [(0,)])
+
+
+class ConnectionRoleTest(AdversarialTestCase):
+
+    def test_role_set_by_the_dsn_is_kept_for_every_migration(self):
+        """FINDING (a; privilege).  An operator who connects as a superuser
+        but sets the role in the DSN (options=-c role=app_owner, or PGOPTIONS,
+        or ALTER ROLE ... SET role) to run migrations with fewer privileges:
+        the history table is created as app_owner (no SET ROLE yet), but
+        session_reestablish() and pin_local() (migrator/apply.c) set the
+        role to "none" when --role is not given, i.e. back to the login
+        role, so every migration runs as the superuser and its objects are
+        owned by it: a later migration run as app_owner cannot ALTER them,
+        and any planted overload a migration binds to runs as a superuser.
+        Fix: when --role is not given, leave the role that DISCARD ALL
+        restores (the connection's own: DSN options, role and database
+        settings) and pin CURRENT_USER as read right after connecting,
+        instead of "none"."""
+        mdir = self.make_dir({
+            "1_widgets.sql": "CREATE TABLE widgets (id bigint PRIMARY KEY);\n",
+            "2_gadgets.sql": "CREATE TABLE gadgets (id bigint PRIMARY KEY);\n",
+        })
+        self.sql("GRANT USAGE, CREATE ON SCHEMA app TO %s" % NOLOGIN_ROLE)
+        dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=self.superuser,
+                       options="-c role=%s" % NOLOGIN_ROLE)
+        r = self.run_migrator("up", "-d", mdir, "--schema", SCHEMA, dsn=dsn)
+        self.assertExit(r, 0)
+        owners = self.sql("SELECT c.relname::text, pg_catalog.pg_get_userbyid(c.relowner)::text "
+                          "FROM pg_catalog.pg_class c WHERE c.relnamespace = 'app'::pg_catalog.regnamespace "
+                          "AND c.relkind = 'r' ORDER BY 1")
+        self.assertEqual(owners, [("gadgets", NOLOGIN_ROLE), ("schema_migrations", NOLOGIN_ROLE),
+                                  ("widgets", NOLOGIN_ROLE)])
+
+
+class RoutedIndexDecoyTest(AdversarialTestCase):
+
+    def test_index_name_taken_on_her_table_fails_the_migration(self):
+        """GUARD (a).  mallory creates, on a table of her own in the schema,
+        an index with the name a no-transaction migration's CREATE INDEX
+        CONCURRENTLY IF NOT EXISTS uses: the server's IF NOT EXISTS would
+        skip it and exit 0 with no index on widgets.  The engine must see
+        that the name is taken on another table and fail the migration
+        (exit 1, recorded failed), and check must not pass."""
+        mdir = self.make_dir({
+            "1_widgets.sql": "CREATE TABLE widgets (id bigint PRIMARY KEY, email text);\n",
+            "2_idx.sql": ("-- migrator:no-transaction\n-- migrator:allow create-index\n"
+                          "CREATE INDEX CONCURRENTLY IF NOT EXISTS widgets_email_idx ON widgets (email);\n"),
+        })
+        self.as_mallory("CREATE TABLE app.decoy (email text); "
+                        "CREATE INDEX widgets_email_idx ON app.decoy (email)")
+        r = self.run_migrator("up", "-d", mdir, "--schema", SCHEMA)
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, r"^migrator: error: migration 2 failed at .*2_idx\.sql:3: .*widgets_email_idx.*"
+                                      r"(another table|decoy)")
+        self.assertEqual(self.sql("SELECT version, status FROM app.schema_migrations ORDER BY 1"),
+                         [(1, "applied"), (2, "failed")])
+        self.assertEqual(self.sql("SELECT count(*) FROM pg_catalog.pg_index "
+                                  "WHERE indrelid = 'app.widgets'::pg_catalog.regclass AND NOT indisprimary"),
+                         [(0,)])
+        c = self.run_migrator("check", "-d", mdir, "--schema", SCHEMA)
+        self.assertExit(c, 5)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
