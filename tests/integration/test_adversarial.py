@@ -196,6 +196,59 @@ class RoutedIndexDecoyTest(AdversarialTestCase):
         self.assertExit(c, 5)
 
 
+class IfNotExistsCaptureTest(AdversarialTestCase):
+    """FINDING (a, b).  CREATE ... IF NOT EXISTS in a transactional
+    migration (the README recommends the IF NOT EXISTS shape, and lint
+    passes it) skips an object of that name that mallory created first: the
+    server says "already exists, skipping" as a NOTICE, the migrator prints
+    it as a notice line, records the migration as applied and exits 0, and
+    check says current.  This is the class PostgreSQL closed for extension
+    scripts (CVE-2020-14350): the object exists, but it is hers.
+    Fix (migrator/apply.c, run_statement/migration_notice, or a check
+    before COMMIT): a statement the server skipped (NOTICE 42P07, 42710,
+    42P06) fails the migration (exit 1, named, rolled back) unless the
+    existing object is owned by the current role and, for an index, is on
+    the statement's table, as statement_index.c already does for routed
+    concurrent builds."""
+
+    def test_table_she_created_first_is_not_adopted(self):
+        """Her table, with her trigger, becomes "our" table: the next
+        migration's seed INSERT runs her trigger as the migrator (a
+        superuser here), and the application would write into her table."""
+        mdir = self.make_dir({
+            "1_things.sql": "CREATE TABLE IF NOT EXISTS things (id bigint PRIMARY KEY, name text NOT NULL);\n",
+            "2_seed.sql": "-- migrator:allow-dml\n"
+                          "INSERT INTO things (id, name) VALUES (1, 'seed');\n",
+        })
+        self.plant_trigger_function()
+        self.as_mallory("CREATE TABLE app.things (id bigint, name text); "
+                        "CREATE TRIGGER t BEFORE INSERT ON app.things FOR EACH ROW EXECUTE FUNCTION app.tk_evil()")
+        r = self.run_migrator("up", "-d", mdir, "--schema", SCHEMA)
+        self.assertEqual(self.hits(), [], "mallory's trigger ran as the migrator\n" + r.describe())
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, r"^migrator: error: migration 1 failed at .*1_things\.sql:1: .*things.*mallory")
+        self.assertEqual(self.sql("SELECT count(*) FROM app.schema_migrations WHERE status = 'applied'"), [(0,)])
+        self.assertExit(self.run_migrator("check", "-d", mdir, "--schema", SCHEMA), 5)
+
+    def test_index_name_she_took_on_her_table_is_not_skipped(self):
+        """The transactional twin of RoutedIndexDecoyTest: a plain CREATE
+        INDEX IF NOT EXISTS on a table the same migration creates (no lint
+        finding) is skipped because the name is taken by an index on her
+        table; widgets ends up without the index, and check passes."""
+        mdir = self.make_dir({
+            "1_widgets.sql": ("CREATE TABLE widgets (id bigint PRIMARY KEY, email text);\n"
+                              "CREATE INDEX IF NOT EXISTS widgets_email_idx ON widgets (email);\n"),
+        })
+        self.as_mallory("CREATE TABLE app.decoy (email text); "
+                        "CREATE INDEX widgets_email_idx ON app.decoy (email)")
+        r = self.run_migrator("up", "-d", mdir, "--schema", SCHEMA)
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, r"^migrator: error: migration 1 failed at .*1_widgets\.sql:2: .*widgets_email_idx")
+        self.assertIsNone(self.sql("SELECT pg_catalog.to_regclass('app.widgets')")[0][0])
+        self.assertEqual(self.sql("SELECT count(*) FROM app.schema_migrations"), [(0,)])
+        self.assertExit(self.run_migrator("check", "-d", mdir, "--schema", SCHEMA), 5)
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
