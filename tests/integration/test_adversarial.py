@@ -249,6 +249,33 @@ class IfNotExistsCaptureTest(AdversarialTestCase):
         self.assertExit(self.run_migrator("check", "-d", mdir, "--schema", SCHEMA), 5)
 
 
+class IdleSessionTimeoutTest(AdversarialTestCase):
+
+    def test_run_lock_connection_survives_idle_session_timeout(self):
+        """FINDING (operator control).  A DBA reaps leaked sessions with
+        idle_session_timeout on the role (or database).  The run lock's
+        connection (migrator/main.c run_command, conn_open_like) is idle for
+        the whole run, so the server ends it after that timeout; the next
+        confirm_run_lock() (migrator/apply.c) finds the lock gone and fails
+        the migration, blaming its last line and suggesting that "another run
+        may be applying migrations": any migration longer than the timeout
+        can never be applied.  (The same holds for the main connection,
+        idle while it holds the indexer's run lock during a routed
+        concurrent build.)
+        Fix: set idle_session_timeout = 0 on every connection the tools open
+        (conn_setup_session, next to search_path), or keep the lock
+        connection busy; say "idle_session_timeout" when the server's FATAL
+        57P05 is what ended it."""
+        mdir = self.make_dir({"1_things.sql": "CREATE TABLE things (id bigint PRIMARY KEY);\n"
+                                              "SELECT pg_catalog.pg_sleep(2.5);\n"})
+        # every new session of this database, as the login role (self.su is already open)
+        self.sql("ALTER ROLE %s IN DATABASE %s SET idle_session_timeout = '1s'"
+                 % (self.ident(self.superuser), self.ident(self.dbname)))
+        r = self.run_migrator("up", "-d", mdir, "--schema", SCHEMA)
+        self.assertExit(r, 0)
+        self.assertEqual(self.sql("SELECT version, status FROM app.schema_migrations"), [(1, "applied")])
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
