@@ -78,17 +78,28 @@ class AdversarialTestCase(ToolkitTestCase):
             "  RETURN NEW;\n"
             "END\n$tk$")
 
+    def plant_history_table(self, proc):
+        """mallory's history table, of our shape, with her trigger."""
+        try:
+            self.as_mallory("CREATE TABLE app.schema_migrations " + HISTORY_SHAPE + "; "
+                            "CREATE TRIGGER t BEFORE INSERT OR UPDATE ON app.schema_migrations "
+                            "FOR EACH ROW EXECUTE FUNCTION app.tk_evil()")
+        except psycopg2.errors.DuplicateTable:
+            self.finish(proc, timeout=DEADLINE)
+            self.skipTest("the migrator created the history table before mallory could: no attack made")
+
     def hits(self):
         return self.sql("SELECT who, what FROM tk_log.hits ORDER BY id")
 
     def wait_for_backend(self, proc, query_like, state="idle"):
         """Until a backend of this database last ran a query LIKE query_like
-        and is now in state; False if proc ended first."""
+        and is now in state (None: any); False if proc ended first."""
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline and proc.poll() is None:
             found = self.sql(
                 "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = pg_catalog.current_database() "
-                "AND pid <> pg_catalog.pg_backend_pid() AND state = %s AND query LIKE %s", (state, query_like))
+                "AND pid <> pg_catalog.pg_backend_pid() AND (%s IS NULL OR state = %s) AND query LIKE %s",
+                (state, state, query_like))
             if found[0][0] > 0:
                 return True
         return False
@@ -123,15 +134,35 @@ class HistoryRaceTest(AdversarialTestCase):
         self.plant_trigger_function()
         proc = self.start_migrator("up", "-d", mdir, "--schema", SCHEMA, "--lock-timeout", "5s")
         seen = self.wait_for_backend(proc, "%c.relkind, a.attname%")
-        self.as_mallory("CREATE TABLE app.schema_migrations " + HISTORY_SHAPE + "; "
-                        "CREATE TRIGGER t BEFORE INSERT OR UPDATE ON app.schema_migrations "
-                        "FOR EACH ROW EXECUTE FUNCTION app.tk_evil()")
+        self.plant_history_table(proc)
         r = self.finish(proc, timeout=DEADLINE)
         self.assertTrue(seen, "the migrator never inspected the history\n" + r.describe())
         self.assertEqual(self.hits(), [], "mallory's trigger ran as the migrator\n" + r.describe())
         self.assertExit(r, 2)
         self.assertLastLineMatches(r, r"schema_migrations.*own")
         self.assertIsNone(self.sql("SELECT pg_catalog.to_regclass('app.widgets')")[0][0])
+        self.assertEqual(self.sql("SELECT count(*) FROM app.schema_migrations"), [(0,)])
+
+
+    def test_history_table_planted_while_baseline_verifies_is_refused(self):
+        """FINDING (b, c), the same hole in baseline: history_inspect()
+        finds no table, the verify files run (minutes on a real database),
+        then history_ensure() adopts the table mallory created meanwhile and
+        records every version into it through her trigger.  Same fix."""
+        mdir = self.make_dir({
+            "1_widgets.sql": "CREATE TABLE widgets (id bigint PRIMARY KEY);\n",
+            "1_widgets.verify.sql": "SELECT true;\n" * 3000,
+        })
+        self.sql("CREATE TABLE app.widgets (id bigint PRIMARY KEY)")
+        self.plant_trigger_function()
+        proc = self.start_migrator("baseline", "--version", "1", "-d", mdir, "--schema", SCHEMA)
+        seen = self.wait_for_backend(proc, "SELECT true%", state=None)
+        self.plant_history_table(proc)
+        r = self.finish(proc, timeout=DEADLINE)
+        self.assertTrue(seen, "the verify files never ran\n" + r.describe())
+        self.assertEqual(self.hits(), [], "mallory's trigger ran as the migrator\n" + r.describe())
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r"schema_migrations.*own")
         self.assertEqual(self.sql("SELECT count(*) FROM app.schema_migrations"), [(0,)])
 
 
