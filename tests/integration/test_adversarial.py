@@ -307,6 +307,42 @@ class IdleSessionTimeoutTest(AdversarialTestCase):
         self.assertEqual(self.sql("SELECT version, status FROM app.schema_migrations"), [(1, "applied")])
 
 
+class IndexerNameRaceTest(AdversarialTestCase):
+
+    def test_index_name_taken_while_the_build_waits_is_not_success(self):
+        """GUARD (a).  indexer build plans "missing", then its CREATE INDEX
+        CONCURRENTLY IF NOT EXISTS waits for the table lock; meanwhile
+        mallory creates an index of that name on a table of her own.  The
+        server then skips the build ("already exists, skipping"): the run
+        must not count it as built (exit 1, critical failed), check must
+        not pass, and her index is not ours to drop."""
+        self.sql("CREATE TABLE app.things (id bigint, name text)")
+        cfg = os.path.join(self.make_dir({"indexes.cfg": (
+            'indexes = (\n'
+            '  { name = "things_name_idx"; table = "things"; critical = true;\n'
+            '    sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS things_name_idx ON things (name)"; }\n'
+            ');\n')}), "indexes.cfg")
+        holder = self.connect(autocommit=False)
+        holder.cursor().execute("LOCK TABLE app.things IN SHARE MODE")
+        proc = self.start_indexer("-c", cfg, "build", "--schema", SCHEMA, "--lock-timeout", "20s")
+        deadline = time.monotonic() + DEADLINE
+        waiting = False
+        while not waiting and time.monotonic() < deadline and proc.poll() is None:
+            waiting = self.sql("SELECT count(*) > 0 FROM pg_catalog.pg_locks WHERE NOT granted "
+                               "AND relation = 'app.things'::pg_catalog.regclass")[0][0]
+        self.as_mallory("CREATE TABLE app.decoy (name text); CREATE INDEX things_name_idx ON app.decoy (name)")
+        holder.commit()
+        r = self.finish(proc, timeout=DEADLINE)
+        self.assertTrue(waiting, "the build never waited for the table\n" + r.describe())
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, r"(?m)^indexer: error: .*things_name_idx")
+        self.assertEqual(self.sql("SELECT c.relname::text, t.relname::text FROM pg_catalog.pg_index i "
+                                  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+                                  "JOIN pg_catalog.pg_class t ON t.oid = i.indrelid "
+                                  "WHERE c.relname = 'things_name_idx'"), [("things_name_idx", "decoy")])
+        self.assertExit(self.run_indexer("-c", cfg, "check", "--schema", SCHEMA), 5)
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
