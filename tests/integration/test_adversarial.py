@@ -343,6 +343,40 @@ class IndexerNameRaceTest(AdversarialTestCase):
         self.assertExit(self.run_indexer("-c", cfg, "check", "--schema", SCHEMA), 5)
 
 
+class GrantedTriggerTest(AdversarialTestCase):
+
+    def test_data_migration_does_not_fire_her_trigger(self):
+        """FINDING (b).  A real deployment gives a reporting or support role
+        "GRANT ALL ON ALL TABLES IN SCHEMA app", which includes TRIGGER.
+        That role adds a trigger to an application table; the next data
+        migration (-- migrator:allow-dml, a seed or backfill) runs her
+        function as the migrator (a superuser here).  The toolkit refuses
+        exactly this for its own history table (relation_trust.c: TRIGGER
+        granted to other roles), but not for the tables a migration writes.
+        Fix (migrator/preflight.c or apply.c): before a migration with DML,
+        refuse (exit 2, naming table and trigger) a table it writes whose
+        triggers call a function owned by a role other than the table's
+        owner, or log the triggers that will fire and who owns their code;
+        and say in README's Security section that TRIGGER must not be
+        granted on tables that migrations write."""
+        mdir = self.make_dir({"1_widgets.sql": "CREATE TABLE widgets (id bigint PRIMARY KEY, qty int);\n"})
+        self.assertExit(self.run_migrator("up", "-d", mdir, "--schema", SCHEMA), 0)
+        # on the history table too, the run is refused today (relation_trust.c); the
+        # message tells the operator to revoke it there, which leaves widgets armed
+        self.sql("GRANT ALL ON ALL TABLES IN SCHEMA app TO mallory")
+        self.sql("REVOKE TRIGGER ON app.schema_migrations FROM mallory")
+        self.plant_trigger_function()
+        self.as_mallory("CREATE TRIGGER t BEFORE INSERT OR UPDATE ON app.widgets "
+                        "FOR EACH ROW EXECUTE FUNCTION app.tk_evil()")
+        with open(os.path.join(mdir, "2_seed.sql"), "w", encoding="utf-8") as f:
+            f.write("-- migrator:allow-dml\nINSERT INTO widgets (id, qty) VALUES (1, 0);\n")
+        r = self.run_migrator("up", "-d", mdir, "--schema", SCHEMA)
+        self.assertEqual(self.hits(), [], "mallory's trigger ran as the migrator\n" + r.describe())
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertStderrMatches(r, r"(?m)^migrator: error: .*widgets.*trigger")
+        self.assertEqual(self.sql("SELECT version FROM app.schema_migrations ORDER BY 1"), [(1,)])
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
