@@ -198,6 +198,40 @@ class ConnectionRoleTest(AdversarialTestCase):
                                   ("widgets", NOLOGIN_ROLE)])
 
 
+    def test_start_up_gate_as_the_application_role_reads_the_owners_history(self):
+        """FINDING (availability of the gate).  README: run `up --role
+        app_owner`, and `migrator check` before starting the application.
+        The application's own login role (least privilege: USAGE on the
+        schema, SELECT on its tables, not a member of app_owner) runs the
+        gate; history_load() refuses the history table because its owner is
+        not CURRENT_USER (relation_trust.c) and advises --role, which that
+        role cannot use: exit 2 for ever, the application never starts (the
+        k8s example's init container does exactly this).  A SELECT fires no
+        trigger or rule; only row-level security (refused anyway) and forged
+        rows matter to a read-only command.
+        Fix: for check/status/plan, also trust a table owned by the schema's
+        owner (or by a role named with --role / a new --history-owner),
+        still refusing row-level security and another owner."""
+        mdir = self.make_dir({"1_widgets.sql": "CREATE TABLE widgets (id bigint PRIMARY KEY);\n"})
+        app = "tk_adv_app"
+        with self._admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (app,))
+            if cur.fetchone() is None:
+                try:
+                    cur.execute("CREATE ROLE %s LOGIN" % app)
+                except psycopg2.errors.DuplicateObject:
+                    pass
+        self.sql("ALTER SCHEMA app OWNER TO %s" % NOLOGIN_ROLE)
+        self.sql("GRANT USAGE ON SCHEMA app TO %s" % app)
+        self.sql("ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA app GRANT SELECT ON TABLES TO %s"
+                 % (NOLOGIN_ROLE, app))
+        self.assertExit(self.run_migrator("up", "-d", mdir, "--schema", SCHEMA, "--role", NOLOGIN_ROLE), 0)
+        dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=app)
+        r = self.run_migrator("check", "-d", mdir, "--schema", SCHEMA, dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertLastLineMatches(r, r"schema is current at version 1")
+
+
 class RoutedIndexDecoyTest(AdversarialTestCase):
 
     def test_index_name_taken_on_her_table_fails_the_migration(self):
