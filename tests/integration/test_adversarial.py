@@ -314,6 +314,35 @@ class IfNotExistsCaptureTest(AdversarialTestCase):
         self.assertExit(self.run_migrator("check", "-d", mdir, "--schema", SCHEMA), 5)
 
 
+    def test_function_she_created_first_is_not_replaced_and_kept_hers(self):
+        """The OR REPLACE twin, when the migrator runs as a superuser (the
+        README advises against it; the test suite and many deployments do
+        it): CREATE OR REPLACE FUNCTION over her function passes the owner
+        check, replaces the body and leaves her the owner, and the same
+        migration attaches it as the trigger of widgets.  Exit 0, check
+        passes; she then replaces the body at will and it runs on every
+        insert into widgets.  Fix: the same owner check as above, for every
+        object a statement creates or replaces (or refuse to run as a
+        superuser without an explicit --role)."""
+        mdir = self.make_dir({
+            "1_widgets.sql": (
+                "CREATE TABLE widgets (id bigint PRIMARY KEY, touched timestamptz);\n"
+                "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+                "BEGIN NEW.touched := pg_catalog.now(); RETURN NEW; END\n$$;\n"
+                "CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON widgets "
+                "FOR EACH ROW EXECUTE FUNCTION touch();\n"),
+        })
+        self.as_mallory("CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                        "BEGIN RETURN NEW; END $$")
+        r = self.run_migrator("up", "-d", mdir, "--schema", SCHEMA)
+        owner = self.sql("SELECT pg_catalog.pg_get_userbyid(proowner)::text FROM pg_catalog.pg_proc "
+                         "WHERE oid = 'app.touch()'::pg_catalog.regprocedure")
+        self.assertExit(r, 1, "the migration adopted mallory's function (owner now: %s)" % owner)
+        self.assertLastLineMatches(r, r"^migrator: error: migration 1 failed at .*1_widgets\.sql:2: .*touch.*mallory")
+        self.assertIsNone(self.sql("SELECT pg_catalog.to_regclass('app.widgets')")[0][0])
+        self.assertEqual(self.sql("SELECT count(*) FROM app.schema_migrations"), [(0,)])
+
+
 class IdleSessionTimeoutTest(AdversarialTestCase):
 
     def test_run_lock_connection_survives_idle_session_timeout(self):
