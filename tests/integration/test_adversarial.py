@@ -232,6 +232,43 @@ class ConnectionRoleTest(AdversarialTestCase):
         self.assertLastLineMatches(r, r"schema is current at version 1")
 
 
+    def test_routed_index_build_runs_as_the_role(self):
+        """FINDING (a correct file fails; privilege).  --role app_owner with
+        the usual deploy login (NOINHERIT, member of app_owner, so that it
+        has no rights until SET ROLE): the migrations run as app_owner, but
+        a no-transaction CREATE INDEX CONCURRENTLY routed through the
+        indexer's engine (statement_index.c) builds on connections from
+        conn_open_for_build() that never SET ROLE, so the build runs as the
+        login role: "permission denied for schema app", exit 1, recorded
+        failed; with an INHERIT or superuser login it silently builds with
+        the login's privileges instead.  requires-index builds
+        (required_index.c) share the path.
+        Fix: carry --role into conn_options and set it in
+        conn_setup_session() for every connection of the run (build slots,
+        watchdog), or SET ROLE in the engine's slot setup."""
+        login = "tk_adv_deploy"
+        with self._admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (login,))
+            if cur.fetchone() is None:
+                try:
+                    cur.execute("CREATE ROLE %s LOGIN NOINHERIT IN ROLE %s" % (login, NOLOGIN_ROLE))
+                except psycopg2.errors.DuplicateObject:
+                    pass
+        self.sql("ALTER SCHEMA app OWNER TO %s" % NOLOGIN_ROLE)
+        mdir = self.make_dir({
+            "1_widgets.sql": "CREATE TABLE widgets (id bigint PRIMARY KEY, email text);\n",
+            "2_idx.sql": ("-- migrator:no-transaction\n-- migrator:allow create-index\n"
+                          "CREATE INDEX CONCURRENTLY IF NOT EXISTS widgets_email_idx ON widgets (email);\n"),
+        })
+        dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=login)
+        r = self.run_migrator("up", "-d", mdir, "--schema", SCHEMA, "--role", NOLOGIN_ROLE, dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertEqual(self.sql("SELECT i.indisvalid FROM pg_catalog.pg_index i "
+                                  "WHERE i.indexrelid = 'app.widgets_email_idx'::pg_catalog.regclass"), [(True,)])
+        self.assertEqual(self.sql("SELECT version, status FROM app.schema_migrations ORDER BY 1"),
+                         [(1, "applied"), (2, "applied")])
+
+
 class RoutedIndexDecoyTest(AdversarialTestCase):
 
     def test_index_name_taken_on_her_table_fails_the_migration(self):
