@@ -477,6 +477,42 @@ class GrantedTriggerTest(AdversarialTestCase):
         self.assertEqual(self.sql("SELECT version FROM app.schema_migrations ORDER BY 1"), [(1,)])
 
 
+class RepairAheadTest(AdversarialTestCase):
+
+    def test_repair_from_an_older_release_keeps_the_newer_releases_rows(self):
+        """FINDING (c).  README: a database ahead of the files (a newer
+        release migrated it; the application was rolled back) passes check
+        and up.  repair does not agree: run from the older release's
+        directory (to record a deliberate edit of an old file) it calls the
+        newer versions "missing", advises --forget-missing, and
+        --forget-missing deletes their rows (cmd_repair in migrator/main.c
+        treats VS_AHEAD like VS_MISSING).  The history now says the newer
+        migrations never ran: the newer release's next up runs its data
+        migration a second time.
+        Fix: cmd_repair leaves VS_AHEAD rows alone (an info line saying the
+        database is ahead), exactly as check and up do; --forget-missing
+        drops only versions below the newest file."""
+        new = self.make_dir({
+            "1_widgets.sql": "CREATE TABLE widgets (id bigserial PRIMARY KEY, name text);\n",
+            "2_seed.sql": "-- migrator:allow-dml\nINSERT INTO widgets (name) VALUES ('default');\n",
+        })
+        self.assertExit(self.run_migrator("up", "-d", new, "--schema", SCHEMA), 0)
+        # the older release: no 2 yet, and 1 edited deliberately (a comment)
+        old = self.make_dir({
+            "1_widgets.sql": "-- widgets\nCREATE TABLE widgets (id bigserial PRIMARY KEY, name text);\n",
+        })
+        self.assertExit(self.run_migrator("check", "-d", old, "--schema", SCHEMA), 6)  # 1 changed
+        r = self.run_migrator("repair", "--forget-missing", "-d", old, "--schema", SCHEMA)
+        self.assertExit(r, 0)
+        self.assertEqual(self.sql("SELECT version, status FROM app.schema_migrations ORDER BY 1"),
+                         [(1, "applied"), (2, "applied")], r.describe())
+        self.assertExit(self.run_migrator("check", "-d", old, "--schema", SCHEMA), 0)
+        # back on the newer release: 1 differs again (repair it), 2 is still applied
+        self.assertExit(self.run_migrator("repair", "-d", new, "--schema", SCHEMA), 0)
+        self.assertExit(self.run_migrator("up", "-d", new, "--schema", SCHEMA), 0)
+        self.assertEqual(self.sql("SELECT count(*) FROM app.widgets"), [(1,)])
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
