@@ -93,19 +93,37 @@ notice_receiver(void *arg, const PGresult *res)
  * statements (conn_set_search_path).
  */
 bool
-conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, db_error *err)
+conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, const char *role, db_error *err)
 {
 	char        lt[32];
-	const char *values[1] = {lt};
+	const char *values[2];
+	int         n = 0;
+	strbuf      sql;
+	bool        ok;
 
-	snprintf(lt, sizeof(lt), "%lldms", (long long) (lock_timeout_ms > 0 ? lock_timeout_ms : 0));
+	strbuf_init(&sql);
+	strbuf_append(&sql, "SELECT pg_catalog.set_config('search_path', '', false)");
+	/*
+	 * A run's connections sit idle for long stretches (the run lock's, the
+	 * monitor during a build): a role's idle_session_timeout must not end
+	 * them (PostgreSQL 14 on).
+	 */
+	if (PQserverVersion(conn) >= 140000)
+		strbuf_append(&sql, ", pg_catalog.set_config('idle_session_timeout', '0', false)");
 	if (lock_timeout_ms > 0)
-		return db_run(conn,
-					  "SELECT pg_catalog.set_config('search_path', '', false), "
-					  "pg_catalog.set_config('lock_timeout', $1, false)",
-					  1, values, PGRES_TUPLES_OK, NULL, err, NULL);
-	return db_run(conn, "SELECT pg_catalog.set_config('search_path', '', false)", 0, NULL, PGRES_TUPLES_OK,
-				  NULL, err, NULL);
+	{
+		snprintf(lt, sizeof(lt), "%lldms", (long long) lock_timeout_ms);
+		values[n++] = lt;
+		strbuf_appendf(&sql, ", pg_catalog.set_config('lock_timeout', $%d, false)", n);
+	}
+	if (role != NULL)
+	{
+		values[n++] = role;
+		strbuf_appendf(&sql, ", pg_catalog.set_config('role', $%d, false)", n);
+	}
+	ok = db_run(conn, sql.data, n, values, PGRES_TUPLES_OK, NULL, err, NULL);
+	strbuf_free(&sql);
+	return ok;
 }
 
 bool
@@ -318,7 +336,7 @@ connect_session(const conn_options *opts, const conninfo_attempts *attempts, boo
 	if (got != ATTEMPT_OK)
 		return got;
 	PQsetNoticeReceiver(*out, notice_receiver, NULL);
-	if (conn_setup_session(*out, opts->lock_timeout_ms, &err))
+	if (conn_setup_session(*out, opts->lock_timeout_ms, opts->role, &err))
 		return ATTEMPT_OK;
 	PQfinish(*out);
 	*out = NULL;

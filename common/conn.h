@@ -56,6 +56,8 @@ typedef struct conn_options
 	int64_t     lock_timeout_ms; /* > 0: every session's lock_timeout,
 									 * except build connections; 0: the
 									 * server's */
+	const char *role;            /* --role: SET ROLE on every connection (build
+								 * ones too), or NULL */
 } conn_options;
 
 /*
@@ -115,7 +117,9 @@ PGconn *conn_open_for_build(const conn_options *opts);
 /*
  * The session settings every connection gets, in one round trip: an empty
  * search_path (the toolkit's own SQL resolves only in pg_catalog; see
- * conn_set_search_path) and, when lock_timeout_ms > 0, that lock_timeout.
+ * conn_set_search_path), idle_session_timeout 0 (a run's lock connection
+ * idles for as long as the run lasts), when lock_timeout_ms > 0 that
+ * lock_timeout, and when role is not NULL that role (SET ROLE).
  * application_name comes with the connection (fallback_application_name =
  * the program's name, so a DSN's own application_name wins), and the DSN's
  * own startup options are never touched: settings are applied with
@@ -123,7 +127,7 @@ PGconn *conn_open_for_build(const conn_options *opts);
  * options nor trips a pooler that refuses startup parameters.  Returns
  * true, or false with err filled.
  */
-bool conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, db_error *err);
+bool conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, const char *role, db_error *err);
 
 /*
  * Point search_path at schema (NULL or "": back to empty, the toolkit's own

@@ -19,7 +19,12 @@
 
 /* Every column is read from the catalogs with pg_catalog's own operators. */
 static const char trust_sql[] =
-	"SELECT c.relowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER), "
+	"SELECT c.relowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) "
+	"       OR ($3 AND (c.relowner = n.nspowner "
+	"           OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = c.relowner) "
+	/* a superuser is a member of every role: only real membership counts */
+	"           OR (NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) "
+	"               AND pg_catalog.pg_has_role(c.relowner, 'MEMBER')))), "
 	"       pg_catalog.pg_get_userbyid(c.relowner), CURRENT_USER, "
 	"       (SELECT pg_catalog.string_agg(t.tgname::pg_catalog.text, ', ') FROM pg_catalog.pg_trigger t "
 	"         WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), "
@@ -33,7 +38,7 @@ static const char trust_sql[] =
 	"          FROM pg_catalog.aclexplode(c.relacl) a "
 	"         WHERE a.privilege_type = 'TRIGGER' AND a.grantee <> c.relowner) "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-	"WHERE n.nspname = $1 AND c.relname = $2";
+	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
 static int
 refuse(const char *display, const char *why, const char *fix)
@@ -45,10 +50,10 @@ refuse(const char *display, const char *why, const char *fix)
 }
 
 int
-relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display)
+relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display, bool read_only)
 {
-	const char *values[2] = {schema, rel};
-	PGresult   *res = db_query(conn, "checking who owns the table", trust_sql, 2, values, PGRES_TUPLES_OK);
+	const char *values[3] = {schema, rel, read_only ? "true" : "false"};
+	PGresult   *res = db_query(conn, "checking who owns the table", trust_sql, 3, values, PGRES_TUPLES_OK);
 	char       *why = NULL;
 	int         rc = EXIT_OK;
 
@@ -61,8 +66,12 @@ relation_trust_check(PGconn *conn, const char *schema, const char *rel, const ch
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
-		why = xasprintf("it is owned by role \"%s\", not by the current role \"%s\"", PQgetvalue(res, 0, 1),
-						PQgetvalue(res, 0, 2));
+		why = read_only
+				  ? xasprintf("it is owned by role \"%s\", which is neither a role of \"%s\", the schema's "
+							  "owner nor a superuser",
+							  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2))
+				  : xasprintf("it is owned by role \"%s\", not by the current role \"%s\"",
+							  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
 		rc = refuse(display, why,
 					"run as its owner (--role), or have a superuser check it and change its owner");
 	}
@@ -91,4 +100,37 @@ relation_trust_check(PGconn *conn, const char *schema, const char *rel, const ch
 	free(why);
 	PQclear(res);
 	return rc;
+}
+
+/*
+ * Triggers whose function belongs to neither the table's owner nor a
+ * superuser: code of a role that holds only TRIGGER on the table, which a
+ * data migration would run with its own privileges.
+ */
+static const char foreign_trigger_sql[] =
+	"SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I (trigger %I runs %I.%I of role %I)', n.nspname, "
+	"         c.relname, t.tgname, pn.nspname, p.proname, pg_catalog.pg_get_userbyid(p.proowner)), '; ') "
+	"FROM pg_catalog.pg_trigger t "
+	"JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	"JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
+	"JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace "
+	"WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' "
+	"  AND n.nspname <> 'pg_catalog' AND n.nspname <> 'information_schema' "
+	"  AND p.proowner <> c.relowner "
+	"  AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = p.proowner)";
+
+int
+relation_foreign_triggers(PGconn *conn, char **found)
+{
+	PGresult *res =
+		db_query(conn, "looking for triggers of other roles", foreign_trigger_sql, 0, NULL, PGRES_TUPLES_OK);
+
+	*found = NULL;
+	if (res == NULL)
+		return EXIT_UNREACHABLE;
+	if (!PQgetisnull(res, 0, 0))
+		*found = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return EXIT_OK;
 }

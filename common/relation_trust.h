@@ -21,14 +21,30 @@
 #ifndef TOOLKIT_RELATION_TRUST_H
 #define TOOLKIT_RELATION_TRUST_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 /*
- * Check schema.rel.  Returns EXIT_OK when it does not exist or is safe;
+ * Check schema.rel.  A run that only reads it (read_only: check, status,
+ * plan) also trusts a table owned by a role the current role is a member
+ * of, by the schema's owner or by a superuser, so that a start-up gate can
+ * run as the application's role: reading runs no trigger or rule, and the
+ * rest (policies, TRIGGER grants) is refused as for writers.  Returns EXIT_OK when it does not exist or is safe;
  * EXIT_USAGE after logging one error line saying what is wrong and what to
  * do (display names the table in it); EXIT_UNREACHABLE when the catalog
  * query failed.  Reads only the catalogs: nothing of the table runs.
  */
-int relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display);
+int relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display,
+						 bool read_only);
+
+/*
+ * Before a data migration (-- migrator:allow-dml): the tables whose
+ * triggers run a function that belongs to neither the table's owner nor a
+ * superuser (code of a role that was granted TRIGGER, which the migration
+ * would run with its privileges).  Returns EXIT_OK with *found NULL (none)
+ * or a "; "-separated list (caller frees), or EXIT_UNREACHABLE.
+ */
+int relation_foreign_triggers(PGconn *conn, char **found);
 
 #endif /* TOOLKIT_RELATION_TRUST_H */

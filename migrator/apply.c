@@ -23,6 +23,8 @@
 #include "pgerr.h"
 #include "query.h"
 #include "retry.h"
+#include "relation_trust.h"
+#include "skipped_object.h"
 #include "statement_index.h"
 #include "verify.h"
 
@@ -111,7 +113,8 @@ set_timeouts(PGconn *conn, const apply_settings *s, bool is_local, db_error *err
 typedef struct notice_origin
 {
 	const migration *m;
-	const char      *where; /* "path:line" */
+	const char      *where;     /* "path:line" */
+	int              n_skipped; /* "already exists, skipping" notices */
 } notice_origin;
 
 /*
@@ -121,14 +124,16 @@ typedef struct notice_origin
 static void
 migration_notice(void *arg, const PGresult *res)
 {
-	const notice_origin *o = arg;
-	const char          *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-	const char          *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char          *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	bool                 warning = severity && strcmp(severity, "WARNING") == 0;
-	char                 vbuf[24];
-	log_field fields[] = {{"sqlstate", sqlstate}, {"version", vbuf}, {"at", o->where}, {NULL, NULL}};
+	notice_origin *o = arg;
+	const char    *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char    *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char    *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	bool           warning = severity && strcmp(severity, "WARNING") == 0;
+	char           vbuf[24];
+	log_field      fields[] = {{"sqlstate", sqlstate}, {"version", vbuf}, {"at", o->where}, {NULL, NULL}};
 
+	if (skipped_object_notice(sqlstate))
+		o->n_skipped++;
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) o->m->version);
 	log_event(warning ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "server_notice", fields,
 			  "%smigration %lld at %s: %s", warning ? "" : "notice: ", (long long) o->m->version, o->where,
@@ -142,7 +147,7 @@ run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_er
 	char            *where = xasprintf("%s:%d", m->path, st->line);
 	statement_watch  w = {.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = where};
 	db_watch         watch = {.tick = watch_tick, .arg = &w, .tick_ms = SAMPLE_EVERY_MS};
-	notice_origin    origin = {m, where};
+	notice_origin    origin = {m, where, 0};
 	PQnoticeReceiver previous;
 	bool             ok;
 
@@ -151,6 +156,9 @@ run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_er
 	previous = PQsetNoticeReceiver(ctx->conn, migration_notice, &origin);
 	ok = db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
 	PQsetNoticeReceiver(ctx->conn, previous, NULL);
+	/* IF NOT EXISTS skipped: the object of that name must be ours */
+	if (ok && origin.n_skipped > 0)
+		ok = skipped_object_check(ctx->conn, m, st, ctx->conn_opts->schema, err);
 	blockers_copy(blockers_seen, &w.last);
 	blockers_free(&w.last);
 	free(where);
@@ -301,22 +309,33 @@ static bool
 session_reestablish(apply_ctx *ctx, db_error *err)
 {
 	char        lt[32];
-	const char *values[2] = {ctx->role ? ctx->role : "none", lt};
+	const char *values[2] = {lt, ctx->role};
 	PGresult   *res = NULL;
 
 	/* the toolkit's own SQL between migrations (a failed row) waits boundedly */
 	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
-	/* uninterruptible: it also cleans up after a cancel */
+	/*
+	 * Uninterruptible: it also cleans up after a cancel.  Without --role the
+	 * role is the one the connection starts with (a DSN's "-c role=...", or
+	 * the login role's setting), which DISCARD ALL restores: read it back.
+	 */
 	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
-		!db_run_ex(
-			ctx->conn,
-			"SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('role', $1, false), "
-			"pg_catalog.current_setting('statement_timeout'), pg_catalog.set_config('lock_timeout', $2, false)",
-			2, values, PGRES_TUPLES_OK, &res, err, NULL, false))
+		!db_run_ex(ctx->conn,
+				   ctx->role ? "SELECT pg_catalog.set_config('search_path', '', false), "
+							   "pg_catalog.current_setting('statement_timeout'), "
+							   "pg_catalog.set_config('lock_timeout', $1, false), "
+							   "pg_catalog.set_config('role', $2, false)"
+							 : "SELECT pg_catalog.set_config('search_path', '', false), "
+							   "pg_catalog.current_setting('statement_timeout'), "
+							   "pg_catalog.set_config('lock_timeout', $1, false), "
+							   "pg_catalog.current_setting('role')",
+				   ctx->role ? 2 : 1, values, PGRES_TUPLES_OK, &res, err, NULL, false))
 		return false;
 	/* the session's own bound (DSN options, role, database), as DISCARD left it */
 	free(ctx->session_statement_timeout);
-	ctx->session_statement_timeout = xstrdup(PQgetvalue(res, 0, 2));
+	ctx->session_statement_timeout = xstrdup(PQgetvalue(res, 0, 1));
+	free(ctx->session_role);
+	ctx->session_role = xstrdup(PQgetvalue(res, 0, 3));
 	PQclear(res);
 	return true;
 }
@@ -332,7 +351,8 @@ pin_local(apply_ctx *ctx, const char *schema, db_error *err)
 {
 	char        lt[32], st[32];
 	char       *quoted = NULL;
-	const char *values[4] = {ctx->role ? ctx->role : "none", lt, st, ""};
+	const char *values[4] = {ctx->role ? ctx->role : (ctx->session_role ? ctx->session_role : "none"), lt, st,
+							 ""};
 	bool        ok;
 
 	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
@@ -759,6 +779,38 @@ apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 {
 	*final_error = NULL;
 	log_event(LOG_LEVEL_INFO, "applying", NULL, "applying %s", m->stem);
+	if (m->allow_dml)
+	{
+		/*
+		 * A data migration fires the triggers of the tables it writes, with
+		 * the run's privileges: refuse code of a role that was only granted
+		 * TRIGGER.  (A trigger added between this check and the write is not
+		 * seen: never grant TRIGGER on tables that migrations write.)
+		 */
+		char    *found = NULL;
+		db_error err = {0};
+		int      rc;
+
+		/* first the session ours again: the last migration may have moved its path */
+		if (!session_reestablish(ctx, &err))
+		{
+			*final_error = xasprintf("migration %lld: %s", (long long) m->version,
+									 err.message ? err.message : "could not reset the session");
+			db_error_clear(&err);
+			return PQstatus(ctx->conn) == CONNECTION_OK ? EXIT_CHANGE_FAILED : EXIT_UNREACHABLE;
+		}
+		rc = relation_foreign_triggers(ctx->conn, &found);
+		if (rc != EXIT_OK)
+			return rc;
+		if (found != NULL)
+		{
+			*final_error = xasprintf(
+				"migration %lld (%s) writes data, and tables have triggers whose code belongs to another role: %s; refusing to run their code with this run's privileges: drop those triggers or revoke TRIGGER",
+				(long long) m->version, m->path, found);
+			free(found);
+			return EXIT_USAGE;
+		}
+	}
 	if (m->no_transaction)
 		return apply_no_transaction(ctx, m, final_error);
 	return apply_transactional(ctx, m, final_error);
@@ -769,5 +821,7 @@ apply_ctx_close(apply_ctx *ctx)
 {
 	free(ctx->session_statement_timeout);
 	ctx->session_statement_timeout = NULL;
+	free(ctx->session_role);
+	ctx->session_role = NULL;
 	blockers_side_close(&ctx->side);
 }

@@ -54,6 +54,8 @@ typedef struct apply_ctx
 								 * else (NULL: no lock to confirm) */
 	const char          *lock_name;                 /* the run lock's name */
 	int64_t              lock_wait_ms;              /* --lock-wait, for the indexer's lock */
+	char                *session_role;              /* the role the session starts with,
+										* read after each DISCARD ALL */
 	char                *session_statement_timeout; /* the session's own, read
 													 * after each DISCARD ALL */
 } apply_ctx;

@@ -108,7 +108,7 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 	 * Its rows become our history, and baseline renames it: a table another
 	 * role owns could be forged, or armed (a policy runs on every read).
 	 */
-	rc = relation_trust_check(conn, schema, tools[ti].table, tools[ti].table);
+	rc = relation_trust_check(conn, schema, tools[ti].table, tools[ti].table, false);
 	if (rc != EXIT_OK)
 	{
 		free(qualified);

@@ -154,7 +154,7 @@ history_load(PGconn *conn, const history_table *ht, history *out)
 	}
 	free(found);
 	/* an armed table runs its code as soon as we read or write it */
-	rc = relation_trust_check(conn, ht->schema, ht->table, ht->display);
+	rc = relation_trust_check(conn, ht->schema, ht->table, ht->display, ht->read_only);
 	if (rc != EXIT_OK)
 		return rc;
 	out->exists = true;
@@ -260,6 +260,9 @@ history_ensure(PGconn *conn, const history_table *ht)
 	}
 	if (!table_state(conn, ht, &have_table, &have_column))
 		return EXIT_CHANGE_FAILED;
+	/* another role may have made it since the history was read */
+	if (have_table && relation_trust_check(conn, ht->schema, ht->table, ht->display, false) != EXIT_OK)
+		return EXIT_USAGE;
 	if (have_table && have_column)
 		return EXIT_OK;
 	if (have_table)
@@ -290,7 +293,7 @@ history_ensure(PGconn *conn, const history_table *ht)
 	if (!ok)
 		return EXIT_CHANGE_FAILED;
 	/* IF NOT EXISTS: another role may have created it first */
-	if (relation_trust_check(conn, ht->schema, ht->table, ht->display) != EXIT_OK)
+	if (relation_trust_check(conn, ht->schema, ht->table, ht->display, false) != EXIT_OK)
 		return EXIT_USAGE;
 	log_event(LOG_LEVEL_INFO, "history_created", NULL, "created history table \"%s\"", ht->display);
 	return EXIT_OK;

@@ -52,6 +52,8 @@ typedef struct history_table
 	const char *table;
 	char       *qualified;     /* quoted "schema"."table", for SQL */
 	char       *display;       /* schema.table, for messages */
+	bool        read_only;     /* the run only reads it (check, status, plan):
+								 * see relation_trust_check */
 	bool        create_schema; /* --create-schema: history_ensure may
 								 * create the schema */
 } history_table;

@@ -894,7 +894,18 @@ cmd_repair(run_state *rs)
 					  it->row->checksum, it->m->checksum);
 			repaired++;
 		}
-		else if ((it->state == VS_MISSING || it->state == VS_AHEAD) && rs->opts->forget_missing)
+		else if (it->state == VS_AHEAD)
+		{
+			/*
+			 * Newer than every file: applied by a newer release, which check
+			 * and up leave alone too.  Forgetting it would run that release's
+			 * migration a second time.
+			 */
+			log_event(LOG_LEVEL_INFO, "ahead_kept", NULL,
+					  "version %lld (%s) is newer than every file (applied by a newer release): left alone",
+					  (long long) it->version, it->row->name);
+		}
+		else if (it->state == VS_MISSING && rs->opts->forget_missing)
 		{
 			if (!history_forget(rs->conn, &rs->ht, it->version))
 			{
@@ -906,7 +917,7 @@ cmd_repair(run_state *rs)
 					  it->row->name);
 			repaired++;
 		}
-		else if (it->state == VS_MISSING || it->state == VS_AHEAD)
+		else if (it->state == VS_MISSING)
 		{
 			char *target = target_name(rs);
 
@@ -1472,6 +1483,8 @@ run_command(const command *cmd, run_state *rs)
 	conn_options copts = rs->opts->conn;
 	int          rc;
 
+	/* the main connection sets --role below, where a bad one is a usage error */
+	copts.role = NULL;
 	/* the files first: a bad directory fails before any connection */
 	rc = migration_set_load(rs->opts->dir, &rs->files);
 	if (rc != EXIT_OK)
@@ -1503,6 +1516,7 @@ run_command(const command *cmd, run_state *rs)
 		}
 	}
 	rs->ht.create_schema = rs->opts->create_schema;
+	rs->ht.read_only = !(cmd->flags & CMD_LOCK); /* only locked runs write it */
 	rc = check_schema(rs, cmd);
 	if (rc != EXIT_OK)
 		return rc;
@@ -1548,6 +1562,8 @@ main(int argc, char **argv)
 		rs.opts = &opts;
 		/* every session the run opens: catalog reads and the history too */
 		opts.conn.lock_timeout_ms = opts.apply.lock_timeout_ms;
+		/* build connections (requires-index, routed CREATE INDEX) run as it too */
+		opts.conn.role = opts.role;
 		rc = run_command(cmd, &rs);
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending() && rc != EXIT_OK)

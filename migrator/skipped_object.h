@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * skipped_object.h
+ *	  CREATE ... IF NOT EXISTS must not adopt another role's object.
+ *
+ * When the server skips a CREATE ... IF NOT EXISTS ("already exists,
+ * skipping"), the object of that name is whatever was there: possibly a
+ * table with a trigger that a role with CREATE on the schema made first,
+ * or an index of that name on another table.  The migration then "applies"
+ * over a schema that is not what the file asks for (the class PostgreSQL
+ * closed for extension scripts in CVE-2020-14350).  A skipped relation or
+ * schema is accepted only when the current role owns it and, for an index,
+ * when it is on the statement's table.
+ *
+ * migrator/skipped_object.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SKIPPED_OBJECT_H
+#define SKIPPED_OBJECT_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "migration_files.h"
+#include "pgerr.h"
+
+/* Does sqlstate (of a NOTICE) say that a CREATE ... IF NOT EXISTS skipped? */
+bool skipped_object_notice(const char *sqlstate);
+
+/*
+ * Check the object that statement st of m skipped, over conn, which is in
+ * the migration's transaction (or in autocommit) with search_path = schema;
+ * the query itself runs with pg_catalog only and puts the schema back (the
+ * caller's pin: restore with restore_schema).  Returns true when the object
+ * is the current role's (or the statement is of a kind not checked);
+ * otherwise false with err saying which object, whose, and why.
+ */
+bool skipped_object_check(PGconn *conn, const migration *m, const sql_statement *st, const char *schema,
+						  db_error *err);
+
+#endif /* SKIPPED_OBJECT_H */
