@@ -157,7 +157,7 @@ run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_er
 	ok = db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
 	PQsetNoticeReceiver(ctx->conn, previous, NULL);
 	/* IF NOT EXISTS skipped: the object of that name must be ours */
-	if (ok && origin.n_skipped > 0)
+	if (ok && (origin.n_skipped > 0 || skipped_object_replaces(st)))
 		ok = skipped_object_check(ctx->conn, m, st, ctx->conn_opts->schema, err);
 	blockers_copy(blockers_seen, &w.last);
 	blockers_free(&w.last);

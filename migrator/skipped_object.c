@@ -34,7 +34,8 @@ typedef struct created
 	const char *name;
 	const char *table_schema; /* an index's table, else NULL table */
 	const char *table;
-	bool        is_schema; /* CREATE SCHEMA */
+	bool        is_schema;   /* CREATE SCHEMA */
+	bool        is_function; /* CREATE OR REPLACE FUNCTION/PROCEDURE */
 } created;
 
 static bool
@@ -64,6 +65,21 @@ what_is_created(const PgQuery__Node *n, created *c)
 			c->table_schema = c->schema;
 			c->table = n->index_stmt->relation->relname;
 			return true;
+		case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+		{
+			const PgQuery__CreateFunctionStmt *f = n->create_function_stmt;
+
+			/* funcname: [schema,] name, as String nodes */
+			if (!f->replace || f->n_funcname == 0 || f->n_funcname > 2)
+				return false;
+			for (size_t i = 0; i < f->n_funcname; i++)
+				if (f->funcname[i]->node_case != PG_QUERY__NODE__NODE_STRING)
+					return false;
+			c->name = f->funcname[f->n_funcname - 1]->string->sval;
+			c->schema = f->n_funcname == 2 ? f->funcname[0]->string->sval : NULL;
+			c->is_function = true;
+			return true;
+		}
 		case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
 			c->name = n->create_schema_stmt->schemaname;
 			c->is_schema = true;
@@ -86,6 +102,25 @@ static const char schema_sql[] =
 	"SELECT pg_catalog.pg_get_userbyid(n.nspowner), CURRENT_USER, "
 	"       n.nspowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER), true "
 	"FROM pg_catalog.pg_namespace n WHERE n.nspname = $1::pg_catalog.name";
+
+/*
+ * OR REPLACE keeps the owner: replacing the body of another role's function
+ * leaves her the owner, free to replace it again later.  Any function of
+ * that name there owned by another role (but a superuser) is refused.
+ */
+static const char function_sql[] =
+	"SELECT pg_catalog.pg_get_userbyid(p.proowner), CURRENT_USER, false, true "
+	"FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+	"WHERE n.nspname = $1::pg_catalog.name AND p.proname = $2::pg_catalog.name "
+	"  AND p.proowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) "
+	"  AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = p.proowner) "
+	"LIMIT 1";
+
+bool
+skipped_object_replaces(const sql_statement *st)
+{
+	return strcmp(st->kind, "CreateFunctionStmt") == 0;
+}
 
 static bool
 refuse(db_error *err, char *message)
@@ -114,8 +149,14 @@ skipped_object_check(PGconn *conn, const migration *m, const sql_statement *st, 
 	/* our SQL, between the migration's statements: pg_catalog only */
 	local = PQtransactionStatus(conn) != PQTRANS_IDLE; /* else a no-transaction file */
 	ok = conn_set_search_path(conn, NULL, local, err) &&
-		 db_run(conn, c.is_schema ? schema_sql : relation_sql, c.is_schema ? 1 : 3, values, PGRES_TUPLES_OK,
-				&res, err, NULL) &&
+		 db_run(conn,
+				c.is_schema     ? schema_sql
+				: c.is_function ? function_sql
+								: relation_sql,
+				c.is_schema     ? 1
+				: c.is_function ? 2
+								: 3,
+				values, PGRES_TUPLES_OK, &res, err, NULL) &&
 		 conn_set_search_path(conn, schema, local, err);
 	if (!ok)
 	{
@@ -124,6 +165,12 @@ skipped_object_check(PGconn *conn, const migration *m, const sql_statement *st, 
 	}
 	if (PQntuples(res) == 0)
 		ok = true; /* nothing of that name where we looked: the server skipped something else */
+	else if (c.is_function)
+		ok = refuse(err,
+					xasprintf("CREATE OR REPLACE of function \"%s.%s\": a function of that name there is "
+							  "owned by role \"%s\", and OR REPLACE would keep that role its owner: drop it "
+							  "or change its owner after checking it",
+							  values[0], c.name, PQgetvalue(res, 0, 0)));
 	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
 		ok = refuse(err,
 					xasprintf("CREATE ... IF NOT EXISTS skipped \"%s.%s\", which exists but is owned by role "

@@ -10,7 +10,9 @@
  * over a schema that is not what the file asks for (the class PostgreSQL
  * closed for extension scripts in CVE-2020-14350).  A skipped relation or
  * schema is accepted only when the current role owns it and, for an index,
- * when it is on the statement's table.
+ * when it is on the statement's table.  CREATE OR REPLACE FUNCTION keeps
+ * the existing function's owner, so a function of that name owned by
+ * another role (not a superuser) is refused too.
  *
  * migrator/skipped_object.h
  *
@@ -29,8 +31,12 @@
 /* Does sqlstate (of a NOTICE) say that a CREATE ... IF NOT EXISTS skipped? */
 bool skipped_object_notice(const char *sqlstate);
 
+/* Is st a CREATE FUNCTION/PROCEDURE (checked after it ran, skipped or not)? */
+bool skipped_object_replaces(const sql_statement *st);
+
 /*
- * Check the object that statement st of m skipped, over conn, which is in
+ * Check the object that statement st of m skipped (or replaced: CREATE OR
+ * REPLACE FUNCTION), over conn, which is in
  * the migration's transaction (or in autocommit) with search_path = schema;
  * the query itself runs with pg_catalog only and puts the schema back (the
  * caller's pin: restore with restore_schema).  Returns true when the object
