@@ -199,7 +199,8 @@ class ReliabilityCase(ToolkitTestCase):
 
     def finish_pgbench(self, proc):
         """Wait for pgbench; assert it ran every transaction without an error.
-        Returns the per-transaction latencies in milliseconds."""
+        Returns the per-transaction latencies in milliseconds; proc.ends
+        holds (end time, latency) pairs for figures over a time window."""
         out, err = proc.communicate(timeout=DEADLINE + SECONDS)
         text = out + err
         self.assertEqual(proc.returncode, 0, "pgbench failed:\n" + text)
@@ -208,6 +209,7 @@ class ReliabilityCase(ToolkitTestCase):
         self.assertEqual(int(failed.group(1)), 0, text)
         self.assertNotRegex(text, r"(?m)^pgbench: error", text)
         lat = []
+        proc.ends = []
         for name in os.listdir(proc.logdir):
             with open(os.path.join(proc.logdir, name), encoding="utf-8") as f:
                 for line in f:
@@ -216,6 +218,7 @@ class ReliabilityCase(ToolkitTestCase):
                     # a failed or skipped transaction has no number here.
                     self.assertRegex(fields[2], r"^\d+$", "pgbench logged a failure: " + line)
                     lat.append(int(fields[2]) / 1000.0)
+                    proc.ends.append((int(fields[4]) + int(fields[5]) / 1e6, lat[-1]))
         self.assertTrue(lat, "pgbench logged no transaction:\n" + text)
         return lat
 

@@ -95,7 +95,7 @@ class SigkillTest(ReliabilityCase):
         partial_notx = 0
         kills = finished_first = 0
         while kills < KILLS:
-            for _ in range(self.rng.choice((1, 1, 2))):  # sometimes kill the resumed run too
+            for _ in range(min(self.rng.choice((1, 1, 2)), KILLS - kills)):  # sometimes the resumed run too
                 proc = self.start_migrator("up", "--dir", self.dir)
                 time.sleep(self.rng.uniform(0, window))
                 proc.send_signal(signal.SIGKILL)

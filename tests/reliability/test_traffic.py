@@ -71,6 +71,7 @@ class MigratorUnderTraffic(TrafficCase):
         sampler = self.sampler("SELECT pid FROM pg_stat_activity WHERE application_name = 'migrator'")
         bench = self.start_pgbench()
         time.sleep(1)  # staging only: let pgbench reach its stride
+        t_start = time.time()
         fail = self.run_migrator("up", "--dir", d, "--lock-timeout", LOCK_TIMEOUT, "--retries", "2",
                                  timeout=DEADLINE)
         fail_samples = len(sampler.samples)
@@ -79,7 +80,11 @@ class MigratorUnderTraffic(TrafficCase):
         self.wait_until(self.migrator_waiting, "the second migrator to wait for its lock")
         holder.commit()
         ok = self.finish(ok_proc, timeout=DEADLINE)
+        t_end = time.time()
         with_migrator = self.finish_pgbench(bench)
+        # The transactions that ended while a migrator ran (wall clock of
+        # this machine, which pgbench's log uses too): the stalls it caused.
+        during = [lat for end, lat in bench.ends if t_start <= end <= t_end + 1]
         samples = sampler.stop()
 
         self.assertExit(fail, 1)
@@ -120,6 +125,7 @@ class MigratorUnderTraffic(TrafficCase):
                                      "ON a.pid = l.pid WHERE a.application_name = 'migrator'"), 0)
         report("migrator_under_pgbench", seconds=SECONDS, lock_timeout=LOCK_TIMEOUT,
                without_migrator_ms=figures(baseline), with_migrator_ms=figures(with_migrator),
+               while_a_migrator_ran_ms=figures(during), migrator_runs_s=round(t_end - t_start, 2),
                transactions=[len(baseline), len(with_migrator)],
                lock_wait_episodes=len(episodes), first_run_episodes=len(failed_run),
                max_sampled_wait_s=round(max(e[2] for e in episodes.values()), 3),
