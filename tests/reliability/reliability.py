@@ -238,11 +238,18 @@ class LockSampler:
         self.conn.autocommit = True
         self.extra = extra  # optional query run at each sample: rows kept too
         self.samples = []  # (rows, extra rows)
+        self.error = None
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self):
+        try:
+            self._sample()
+        except psycopg2.Error as e:  # reported by stop(): no silent gap
+            self.error = e
+
+    def _sample(self):
         with self.conn.cursor() as cur:
             while not self.stop_flag.is_set():
                 cur.execute(self.QUERY)
@@ -255,7 +262,12 @@ class LockSampler:
                 time.sleep(0.01)
 
     def stop(self):
+        """Stop sampling; the samples.  Raises if sampling failed midway."""
+        if self.stop_flag.is_set():
+            return self.samples
         self.stop_flag.set()
         self.thread.join(30)
         self.conn.close()
+        if self.error is not None:
+            raise RuntimeError("pg_locks sampling failed: %s" % self.error)
         return self.samples
