@@ -75,7 +75,9 @@ notice_receiver(void *arg, const PGresult *res)
 	log_level   level = LOG_LEVEL_INFO;
 	log_field   fields[] = {{"sqlstate", sqlstate}, {"severity", severity}, {NULL, NULL}};
 
-	if (severity && strcmp(severity, "WARNING") == 0)
+	if (sqlstate && strncmp(sqlstate, "57", 2) == 0)
+		level = LOG_LEVEL_DEBUG; /* a shutdown's farewell: the failure it causes says it, last */
+	else if (severity && strcmp(severity, "WARNING") == 0)
 		level = LOG_LEVEL_WARNING;
 	else if (severity && (strcmp(severity, "DEBUG") == 0 || strcmp(severity, "LOG") == 0))
 		level = LOG_LEVEL_DEBUG;
