@@ -499,17 +499,24 @@ collect_allow_comments(lint_state *st, const char *text, int file_off)
  * ---------------------------------------------------------------------
  */
 
+/* text between two quote characters q, each q inside doubled (SQL's rule) */
+static void
+append_enclosed(strbuf *sb, const char *text, char q)
+{
+	strbuf_append_char(sb, q);
+	for (const char *p = text; *p; p++)
+	{
+		if (*p == q)
+			strbuf_append_char(sb, q);
+		strbuf_append_char(sb, *p);
+	}
+	strbuf_append_char(sb, q);
+}
+
 static void
 append_quoted(strbuf *sb, const char *ident)
 {
-	strbuf_append_char(sb, '"');
-	for (const char *p = ident; *p; p++)
-	{
-		if (*p == '"')
-			strbuf_append_char(sb, '"');
-		strbuf_append_char(sb, *p);
-	}
-	strbuf_append_char(sb, '"');
+	append_enclosed(sb, ident, '"');
 }
 
 /* "schema"."name" (schema only if given), for messages; caller frees. */
@@ -2135,14 +2142,7 @@ static void skeleton_append(strbuf *sb, const PgQuery__Node *n, int *n_const);
 static void
 append_literal(strbuf *sb, const char *text)
 {
-	strbuf_append_char(sb, '\'');
-	for (const char *p = text; *p; p++)
-	{
-		if (*p == '\'')
-			strbuf_append_char(sb, '\'');
-		strbuf_append_char(sb, *p);
-	}
-	strbuf_append_char(sb, '\'');
+	append_enclosed(sb, text, '\'');
 }
 
 /* format(fmt, args...) into sb; args are fc->args[1..]. */

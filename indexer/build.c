@@ -729,11 +729,22 @@ unit_advance(engine *e, slot *s, job *j, unit *u)
 	 * state where nothing runs), and an index that is valid, ready and on
 	 * its table is built whatever the slot said.
 	 */
+	if (u->step == STEP_CHECK && !e->monitor_broken && PQstatus(e->env->monitor) != CONNECTION_OK)
+		e->monitor_broken = true; /* lost with the server: look over the slot's own, new, connection */
 	if (u->step == STEP_CHECK && !e->monitor_broken)
 	{
 		PGresult *res = NULL;
 		bool ok = db_run_ex(e->env->monitor, CATALOG_INDEX_STATE_SQL, 3, state_values, PGRES_TUPLES_OK, &res,
 							&err, NULL, false);
+
+		if (!ok && PQstatus(e->env->monitor) != CONNECTION_OK)
+		{
+			/* the monitor died under this look: look again over the slot's connection */
+			e->monitor_broken = true;
+			PQclear(res);
+			db_error_clear(&err);
+			return;
+		}
 
 		unit_result(e, s, j, u, ok, res, &err);
 		PQclear(res);

@@ -51,6 +51,7 @@ typedef struct migrator_options
 	apply_settings  apply;
 	bool            out_of_order;
 	bool            forget_missing;
+	bool            forget_ahead;
 	int64_t         target; /* --target; 0 = every pending version */
 	const char     *role;   /* --role; NULL = the login role */
 	preflight_mode  preflight;
@@ -192,8 +193,10 @@ usage(FILE *out)
 		"                             objects, the history table too, are owned by ROLE\n"
 		"      --wait-current=DUR     check: poll until the schema is current, else exit 5 (also waits\n"
 		"                             that long for the server)\n"
-		"      --forget-missing       repair: also drop history rows whose file is gone (never those\n"
-		"                             newer than every file: a newer release applied them)\n"
+		"      --forget-missing       repair: also drop history rows whose file is gone (not those\n"
+		"                             newer than every file: a newer release may have applied them)\n"
+		"      --forget-ahead         repair: also drop the rows newer than every file (only when no\n"
+		"                             newer release applied them)\n"
 		"      --version=N            baseline: record every file up to version N (a file's version)\n"
 		"                             as applied, after their verify files hold (read-only)\n"
 		"      --from=TOOL            baseline: import applied versions from dbmate, golang-migrate\n"
@@ -895,7 +898,7 @@ cmd_repair(run_state *rs)
 					  it->row->checksum, it->m->checksum);
 			repaired++;
 		}
-		else if (it->state == VS_AHEAD)
+		else if (it->state == VS_AHEAD && !rs->opts->forget_ahead)
 		{
 			/*
 			 * Newer than every file: applied by a newer release, which check
@@ -903,10 +906,11 @@ cmd_repair(run_state *rs)
 			 * migration a second time.
 			 */
 			log_event(LOG_LEVEL_INFO, "ahead_kept", NULL,
-					  "version %lld (%s) is newer than every file (applied by a newer release): left alone",
+					  "version %lld (%s) is newer than every file (applied by a newer release?): left alone; "
+					  "--forget-ahead drops it",
 					  (long long) it->version, it->row->name);
 		}
-		else if (it->state == VS_MISSING && rs->opts->forget_missing)
+		else if ((it->state == VS_MISSING && rs->opts->forget_missing) || it->state == VS_AHEAD)
 		{
 			if (!history_forget(rs->conn, &rs->ht, it->version))
 			{
@@ -1176,6 +1180,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		OPT_LOG_FORMAT,
 		OPT_OUT_OF_ORDER,
 		OPT_FORGET_MISSING,
+		OPT_FORGET_AHEAD,
 		OPT_TARGET,
 		OPT_ROLE,
 		OPT_PREFLIGHT,
@@ -1202,6 +1207,7 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 		{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 		{"out-of-order", no_argument, NULL, OPT_OUT_OF_ORDER},
 		{"forget-missing", no_argument, NULL, OPT_FORGET_MISSING},
+		{"forget-ahead", no_argument, NULL, OPT_FORGET_AHEAD},
 		{"target", required_argument, NULL, OPT_TARGET},
 		{"role", required_argument, NULL, OPT_ROLE},
 		{"preflight", required_argument, NULL, OPT_PREFLIGHT},
@@ -1322,6 +1328,9 @@ parse_args(int argc, char **argv, migrator_options *opts, const command **cmd)
 				break;
 			case OPT_FORGET_MISSING:
 				opts->forget_missing = true;
+				break;
+			case OPT_FORGET_AHEAD:
+				opts->forget_ahead = true;
 				break;
 			case OPT_TARGET:
 				if (!parse_int_range(optarg, 1, INT64_MAX, &opts->target, why, sizeof(why)))

@@ -452,14 +452,31 @@ class RepairTest(OpsTestCase):
     def test_repair_forget_missing(self):
         d = self.make_dir(THREE)
         self.assertExit(self.run_migrator("up", "--dir", d), 0)
-        os.unlink(os.path.join(d, "3_c.sql"))
+        os.unlink(os.path.join(d, "2_b.sql"))
         r = self.run_migrator("repair", "--dir", d)
         self.assertExit(r, 6)
-        self.assertLastLineMatches(r, r"applied migration 3 \(c\) is missing from .*; restore it, or pass --forget-missing")
+        self.assertLastLineMatches(r, r"applied migration 2 \(b\) is missing from .*; restore it, or pass --forget-missing")
         self.assertEqual([1, 2, 3], self.versions())
         r = self.run_migrator("repair", "--dir", d, "--forget-missing")
         self.assertExit(r, 0)
-        self.assertStderrMatches(r, r"removed version 3 \(c\) from the history: its file is gone")
+        self.assertStderrMatches(r, r"removed version 2 \(b\) from the history: its file is gone")
+        self.assertEqual([1, 3], self.versions())
+        self.assertTrue(self.table_exists("b"))  # forgetting undoes nothing
+
+    def test_repair_keeps_rows_newer_than_every_file_unless_told(self):
+        # the newest file gone looks exactly like an older release's directory:
+        # --forget-missing never drops those rows (the newer release would run
+        # its migration again); --forget-ahead does, deliberately
+        d = self.make_dir(THREE)
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        os.unlink(os.path.join(d, "3_c.sql"))
+        r = self.run_migrator("repair", "--dir", d, "--forget-missing")
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"version 3 \(c\) is newer than every file .*left alone; --forget-ahead drops it")
+        self.assertEqual([1, 2, 3], self.versions())
+        r = self.run_migrator("repair", "--dir", d, "--forget-ahead")
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"removed version 3 \(c\) from the history")
         self.assertEqual([1, 2], self.versions())
         self.assertTrue(self.table_exists("c"))  # forgetting undoes nothing
 

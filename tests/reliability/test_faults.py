@@ -283,7 +283,9 @@ class IndexerFaults(FaultCase):
 
     def indexer_restart(self, mode):
         cfg = self.index_setup()
-        holder, proc = self.start_blocked_build(cfg)
+        # enough retries (backoff doubling from 1s) to outlast a restart on a
+        # loaded machine: the claim below needs the server back in time
+        holder, proc = self.start_blocked_build(cfg, "--retries", "8")
         r_ctl = self.cl.pg_ctl("restart", "-m", mode)
         self.assertEqual(r_ctl.returncode, 0, r_ctl.stdout)
         r = self.finish(proc, timeout=DEADLINE)
