@@ -26,7 +26,7 @@ BUILD_PACKAGES=(
 RUN_PACKAGES=(postgresql-15 python3 python3-psycopg2)
 # Test-only tools: memory checking and shell linting.
 # clang and its runtime with libFuzzer: scripts/test.sh --fuzz.
-TEST_PACKAGES=(valgrind shellcheck python3-yaml clang-format clang libclang-rt-14-dev)
+TEST_PACKAGES=(valgrind shellcheck python3-yaml clang-format clang libclang-rt-14-dev iproute2)
 # Optional for the toolkit itself, but scripts/test.sh installs it: Debian's
 # docker-compose 1.29 is used only by the tests that validate compose files.
 OPTIONAL_PACKAGES=(docker-compose)

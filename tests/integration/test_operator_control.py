@@ -332,6 +332,57 @@ class SilentNetworkTest(OperatorControlCase):
 # passwords
 # --------------------------------------------------------------------------
 
+class KeepaliveTest(OperatorControlCase):
+    """A network that goes silent with no signal: a loopback proxy cannot
+    show it (the proxy's kernel keeps acknowledging), so this proves what
+    bounds it: every TCP connection of a run carries the kernel keepalive
+    timer by default (tcp_user_timeout is set with it, in the same keyword
+    list: tests/unit/conninfo_test.c; ss cannot show it), and a DSN's own
+    setting wins."""
+
+    SLOW = {"1_slow.sql": "-- migrator:allow dml\nDO $$ BEGIN PERFORM pg_catalog.pg_sleep(30); END $$;\n"}
+
+    def sockets_of(self, pid):
+        """ss lines (with their timer and TCP info) of pid's sockets to the server."""
+        out = subprocess.run(["ss", "-tnpoi", "state", "established", "( dport = :%d )" % self.port],
+                             capture_output=True, text=True, check=True).stdout
+        lines, keep = [], False
+        for line in out.splitlines():
+            if not line.startswith((" ", "\t")):
+                keep = ("pid=%d," % pid) in line
+                if keep:
+                    lines.append(line)
+            elif keep:
+                lines[-1] += " " + line.strip()
+        return lines
+
+    def run_slow(self, dsn):
+        """{local address: seen a keepalive timer} of the run's sockets, sampled
+        for a second: ss shows the one timer running, and a socket that has
+        just sent shows its retransmission timer instead."""
+        proc = self.start_migrator("up", "--dir", self.migrations(self.SLOW), dsn=dsn)
+        self.wait_for_backend(proc, "%pg_sleep(30)%")
+        seen = {}
+        for _ in range(10):
+            for line in self.sockets_of(proc.pid):
+                local = line.split()[2]
+                seen[local] = seen.get(local, False) or "timer:(keepalive" in line
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        self.assertExit(self.timed_finish(proc), 143)
+        return seen
+
+    def test_every_connection_has_keepalives(self):
+        seen = self.run_slow(self.tcp_dsn(self.superuser))
+        self.assertGreaterEqual(len(seen), 2, "main and run lock connections: %r" % seen)
+        self.assertTrue(all(seen.values()), seen)
+
+    def test_the_dsn_can_turn_them_off(self):
+        seen = self.run_slow(self.tcp_dsn(self.superuser) + " keepalives=0")
+        self.assertGreaterEqual(len(seen), 2, seen)
+        self.assertFalse(any(seen.values()), seen)
+
+
 class PasswordTest(OperatorControlCase):
 
     def test_unencoded_at_or_slash_in_a_uri_password(self):
