@@ -454,13 +454,20 @@ connection_gone(const apply_ctx *ctx, const failure *f)
 }
 
 /*
- * The connection broke while COMMIT was in flight: the server may or may
- * not have committed.  Ask it, on a new connection (waiting up to --wait),
- * whether the history row is there: the row commits with the migration.
+ * The connection broke while COMMIT was in flight (for a no-transaction
+ * file: while its history row was being written, after every statement
+ * ran): the server may or may not have committed.  Ask it, on a new
+ * connection (waiting up to --wait), whether the row is there as applied:
+ * the row commits with the migration.
  */
 static char *
 commit_outcome(apply_ctx *ctx, const migration *m)
 {
+	const char *not_applied = m->no_transaction
+								  ? "its statements all ran and stay committed, but it is not recorded as "
+									"applied; run again (it starts again from its first statement)"
+								  : "nothing of it is applied; run again";
+
 	PGconn     *conn = NULL;
 	char        vbuf[24];
 	const char *values[1] = {vbuf};
@@ -487,8 +494,8 @@ commit_outcome(apply_ctx *ctx, const migration *m)
 					  (long long) m->version);
 	else
 		line = xasprintf("migration %lld: connection lost during COMMIT; reconnected: it was NOT committed "
-						 "(no history row); nothing of it is applied; run again",
-						 (long long) m->version);
+						 "(no applied history row); %s",
+						 (long long) m->version, not_applied);
 	PQclear(res);
 	conn_close(conn);
 	return line;
@@ -695,12 +702,14 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	blocker_list seen = {0};
 	int          rc = EXIT_CHANGE_FAILED;
 	bool         ok;
+	bool         statements_ran;
 
 	log_event(LOG_LEVEL_INFO, "no_transaction", NULL, "%s runs without a transaction: statement by statement",
 			  m->stem);
 	f.path = m->path;
 	f.line = m->script.stmts[0].line;
 	ok = session_reestablish(ctx, &f.err) && run_no_transaction_statements(ctx, m, &f, &seen, &attempt);
+	statements_ran = ok;
 	/* whatever the statements did to the session, our SQL runs in ours */
 	if (PQstatus(ctx->conn) == CONNECTION_OK)
 	{
@@ -740,6 +749,13 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 			"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
 			cancel_signal_name(), (long long) m->version, f.path, f.line);
 		rc = cancel_exit_code();
+		goto done;
+	}
+	if (connection_gone(ctx, &f) && statements_ran)
+	{
+		/* lost while its row was written: read what the server kept */
+		*final_error = commit_outcome(ctx, m);
+		rc = EXIT_UNREACHABLE;
 		goto done;
 	}
 	if (connection_gone(ctx, &f))

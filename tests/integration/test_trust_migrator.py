@@ -350,6 +350,22 @@ class LostCommitReply(MigratorTestCase):
         self.assertTrue(self.table_exists("a"))
         self.assertEqual(self.versions("applied"), [1])
 
+    def test_lost_reply_to_a_no_transaction_files_record_is_resolved(self):
+        # every statement ran; the reply to the COMMIT of its history row is lost
+        proxy = CommitReplyDropper(self.tcp_host, self.port)
+        self.addCleanup(proxy.close)
+        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.superuser,
+                       sslmode="disable")
+        d = self.make_dir({"1_a.sql": "-- migrator:no-transaction\nCREATE TABLE IF NOT EXISTS a (id int);\n"})
+        r = self.run_migrator("up", "--dir", d, dsn=dsn)
+        self.assertTrue(proxy.dropped.is_set(), r.describe())
+        self.assertExit(r, 3)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection lost during COMMIT; "
+                                   r"reconnected: it WAS committed and is recorded as applied")
+        self.assertNoLine(r, r"nothing is recorded")
+        self.assertTrue(self.table_exists("a"))
+        self.assertEqual(self.versions("applied"), [1])
+
 
 if __name__ == "__main__":
     unittest.main()
