@@ -58,7 +58,7 @@ class LeftoverTest(IndexerTestCase):
         proc = self.start(cfg, "--rebuild-drifted", "-v")
         self.wait_until(lambda: self.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DROP INDEX CONCURRENTLY%%ixold%%' "
-            "AND wait_event_type = 'Lock'"), "the drop of the old index waiting for the reader")
+            "AND wait_event_type = 'Lock' AND datname = current_database()"), "the drop of the old index waiting for the reader")
         # the swap has committed, and the old index carries the mark with it
         self.assertEqual(self.scalar("SELECT obj_description('public.idx_ab_ixold'::regclass, 'pg_class')"),
                          'indexer: the old index of "idx_ab", replaced by a rebuild; the indexer drops it')
@@ -255,7 +255,9 @@ class OutcomeTest(IndexerTestCase):
         reader = self.blocker()
         proc = self.start(cfg, "-j", "1")
         self.wait_for_stderr(proc, r'"idx_t1" on "public.t1": waiting .* for older transactions')
-        lock_pid = self.scalar("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        # only this test's database: other tests run in parallel on the cluster
+        lock_pid = self.scalar("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                               "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
         self.assertTrue(self.scalar("SELECT pg_terminate_backend(%s)", (lock_pid,)))
         reader.rollback()
         r = self.finish(proc, timeout=DEADLINE)

@@ -98,7 +98,9 @@ class SessionAndLock(MigratorTestCase):
                            "-- migrator:allow dml\n"
                            "DO $$ BEGIN PERFORM pg_catalog.pg_terminate_backend(l.pid, 5000) "
                            "FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' "
-                           "AND l.pid <> pg_catalog.pg_backend_pid(); END $$;\n"),
+                           "AND l.pid <> pg_catalog.pg_backend_pid() AND l.database = (SELECT oid "
+                           "FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()); "
+                           "END $$;\n"),
         })
         r = self.up(d)
         self.assertExit(r, 1)

@@ -68,7 +68,8 @@ class MigratorUnderTraffic(TrafficCase):
         bench = self.start_pgbench()
         baseline = self.finish_pgbench(bench)
 
-        sampler = self.sampler("SELECT pid FROM pg_stat_activity WHERE application_name = 'migrator'")
+        sampler = self.sampler("SELECT pid FROM pg_stat_activity WHERE application_name = 'migrator' "
+                               "AND datname = current_database()")
         bench = self.start_pgbench()
         time.sleep(1)  # staging only: let pgbench reach its stride
         t_start = time.time()
@@ -151,7 +152,8 @@ class BuildsUnderTraffic(TrafficCase):
         baseline = self.finish_pgbench(bench)
 
         # Every indexer backend at sample time, waiting or not.
-        sampler = self.sampler("SELECT pid FROM pg_stat_activity WHERE application_name = 'indexer'")
+        sampler = self.sampler("SELECT pid FROM pg_stat_activity WHERE application_name = 'indexer' "
+                               "AND datname = current_database()")
         bench = self.start_pgbench()
         builds = checks = 0
         while bench.poll() is None or builds == 0:
