@@ -11,6 +11,9 @@
 
 #include <stdlib.h>
 #include <time.h>
+#ifndef HAVE_ARC4RANDOM_UNIFORM
+#include <sys/random.h>
+#endif
 
 #include "cancel.h"
 
@@ -33,6 +36,32 @@ retry_backoff_max_ms(int attempt, int64_t base_ms, int64_t cap_ms)
 	return d < cap_ms ? d : cap_ms;
 }
 
+/*
+ * A uniform value in [0, bound).  arc4random_uniform() needs no seeding and
+ * keeps no state of ours; before glibc 2.36 we draw from getrandom() and
+ * reject the values above the largest multiple of bound, so that no value is
+ * more likely than another.  Jitter needs no cryptographic quality, but
+ * getrandom() never fails for 4 bytes once the pool is seeded, and if it
+ * does the delay is simply not jittered (bound - 1: the upper end).
+ */
+static uint32_t
+random_below(uint32_t bound)
+{
+#ifdef HAVE_ARC4RANDOM_UNIFORM
+	return arc4random_uniform(bound);
+#else
+	uint32_t limit = UINT32_MAX - UINT32_MAX % bound;
+	uint32_t r;
+
+	do
+	{
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t) sizeof(r))
+			return bound - 1;
+	} while (r >= limit);
+	return r % bound;
+#endif
+}
+
 int64_t
 retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
 {
@@ -41,8 +70,7 @@ retry_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
 
 	if (half <= 0)
 		return d;
-	/* arc4random needs no seeding and keeps no state of ours */
-	return half + (int64_t) arc4random_uniform((uint32_t) (d - half + 1));
+	return half + (int64_t) random_below((uint32_t) (d - half + 1));
 }
 
 bool

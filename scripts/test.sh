@@ -14,7 +14,7 @@
 #                 built with clang and ASan+UBSan in build-fuzz/; each fuzzes
 #                 for $TOOLKIT_FUZZ_SECONDS seconds (60 by default)
 #
-# Every build has -Werror (the top CMakeLists.txt sets it for all types).
+# Every build of this script has -Werror (-DTOOLKIT_WERROR=ON; off by default for users).
 # Exits non-zero if the build or any test fails.  Works from any directory.
 #
 # scripts/test.sh
@@ -77,12 +77,12 @@ if [ "$fuzz" -eq 1 ]; then
 	# libFuzzer comes with clang only; the targets carry their own ASan+UBSan
 	build_dir=build-fuzz
 	export CC=clang
-	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLKIT_FUZZ=ON
+	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLKIT_WERROR=ON -DTOOLKIT_FUZZ=ON
 		"-DTOOLKIT_FUZZ_SECONDS=${TOOLKIT_FUZZ_SECONDS:-60}")
 	build_target=fuzz_targets
 elif [ "$asan" -eq 1 ]; then
 	build_dir=build-asan
-	cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DTOOLKIT_SANITIZER=asan)
+	cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DTOOLKIT_WERROR=ON -DTOOLKIT_SANITIZER=asan)
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 	# the same libpg_query leak as for valgrind (see tests/libpg_query.lsan.supp)
@@ -91,7 +91,7 @@ else
 	build_dir=build
 	# Optimised (more warnings, and -Werror makes them fatal) yet with debug
 	# info, so valgrind's reports name lines.
-	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLKIT_SANITIZER=none)
+	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLKIT_WERROR=ON -DTOOLKIT_SANITIZER=none)
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
