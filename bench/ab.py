@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""A/B benchmark of two revisions of the toolkit, run by hand (never by ctest).
+
+Usage: bench/ab.py BASE_REV [HEAD_REV]   (HEAD_REV defaults to the work tree)
+
+Builds both revisions (Release, no tests) in bench/ab-build/, starts one
+throwaway PostgreSQL with tests/harness/cluster.py, and runs each workload
+for both builds in alternating order, round after round, so that drift in a
+shared machine's load hits both arms alike.  Reports, per workload, the
+median wall time of each arm and the median of the per-round ratios
+head/base (the figure to read: 1.05 is 5 % slower).  Writes the report to
+bench/AB.md (BENCH_AB_OUT overrides) and prints it.
+
+Workloads: `migrator up` of N trivial migrations into a fresh database; a
+no-op `up` over them; `migrator lint` of the same files plus PL/pgSQL ones;
+`indexer build -j 2` of four indexes on a 200 000-row table (dropped
+between runs); a no-op `indexer build` over 200 valid definitions.
+Environment: BENCH_AB_ROUNDS (default 9), BENCH_AB_N (migrations, default 300).
+"""
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "9"))
+N = int(os.environ.get("BENCH_AB_N", "300"))
+OUT = os.environ.get("BENCH_AB_OUT", os.path.join(REPO, "bench", "AB.md"))
+BUILD_ROOT = os.path.join(REPO, "bench", "ab-build")
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit("ab: failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stdout[-3000:]))
+    return r.stdout
+
+
+def build(rev, name):
+    """Build rev (a commit, or None for the work tree) into BUILD_ROOT/name."""
+    src = REPO
+    if rev is not None:
+        src = os.path.join(BUILD_ROOT, name + "-src")
+        shutil.rmtree(src, ignore_errors=True)
+        os.makedirs(src)
+        archive = subprocess.run(["git", "-C", REPO, "archive", rev], stdout=subprocess.PIPE, check=True)
+        subprocess.run(["tar", "-x", "-C", src], input=archive.stdout, check=True)
+    out = os.path.join(BUILD_ROOT, name)
+    run(["cmake", "-S", src, "-B", out, "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF"])
+    run(["cmake", "--build", out, "-j", str(os.cpu_count() or 2)])
+    return {"migrator": os.path.join(out, "migrator", "migrator"),
+            "indexer": os.path.join(out, "indexer", "indexer")}
+
+
+class Cluster:
+    def __init__(self, work):
+        self.dir = os.path.join(work, "cluster")
+        run([sys.executable, os.path.join(REPO, "tests", "harness", "cluster.py"), "start", self.dir])
+        with open(os.path.join(self.dir, "cluster.json")) as f:
+            c = json.load(f)
+        self.host, self.port, self.user = c["host"], c["port"], c["superuser"]
+        self.psql = os.path.join(c["bindir"], "psql")
+        self.seq = 0
+
+    def stop(self):
+        subprocess.run([sys.executable, os.path.join(REPO, "tests", "harness", "cluster.py"), "stop", self.dir])
+
+    def dsn(self, db):
+        return "host=%s port=%s user=%s dbname=%s" % (self.host, self.port, self.user, db)
+
+    def sql(self, db, text):
+        return run([self.psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(db), "-c", text])
+
+    def fresh_db(self):
+        self.seq += 1
+        name = "ab_%d" % self.seq
+        self.sql("postgres", "CREATE DATABASE %s" % name)
+        return name
+
+
+def write_inputs(work):
+    mig = os.path.join(work, "migrations")
+    lint = os.path.join(work, "lint")
+    os.makedirs(mig)
+    os.makedirs(lint)
+    for i in range(1, N + 1):
+        with open(os.path.join(mig, "%04d_t_%d.sql" % (i, i)), "w") as f:
+            f.write("CREATE TABLE t_%d (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                    "name text NOT NULL);\nALTER TABLE t_%d ADD COLUMN note text;\n" % (i, i))
+        with open(os.path.join(lint, "%04d_l_%d.sql" % (i, i)), "w") as f:
+            f.write("CREATE TABLE l_%d (id bigint PRIMARY KEY, status text NOT NULL DEFAULT 'new');\n"
+                    "CREATE OR REPLACE FUNCTION l_%d_touch() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
+                    "BEGIN\n  IF NEW.status IS NULL THEN NEW.status := 'new'; END IF;\n  RETURN NEW;\nEND\n$fn$;\n"
+                    "DO $do$ BEGIN RAISE NOTICE 'file %d'; END $do$;\n" % (i, i, i))
+    build_cfg = os.path.join(work, "build.cfg")
+    defs = []
+    for col in ("a", "b", "c", "d"):
+        defs.append('{ name = "big_%s"; table = "big"; critical = true;\n'
+                    '  sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS big_%s ON big (%s)"; }' % (col, col, col))
+    with open(build_cfg, "w") as f:
+        f.write("indexes = (\n%s\n);\n" % ",\n".join(defs))
+    noop_cfg = os.path.join(work, "noop.cfg")
+    defs = ['{ name = "t_%d_name"; table = "t_%d"; critical = false;\n'
+            '  sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_%d_name ON t_%d (name)"; }' % (i, i, i, i)
+            for i in range(1, 201)]
+    with open(noop_cfg, "w") as f:
+        f.write("indexes = (\n%s\n);\n" % ",\n".join(defs))
+    return mig, lint, build_cfg, noop_cfg
+
+
+def timed(cmd):
+    t0 = time.perf_counter()
+    run(cmd)
+    return (time.perf_counter() - t0) * 1000
+
+
+def main():
+    if len(sys.argv) not in (2, 3):
+        sys.exit(__doc__)
+    base_rev = sys.argv[1]
+    head_rev = sys.argv[2] if len(sys.argv) == 3 else None
+    os.makedirs(BUILD_ROOT, exist_ok=True)
+    arms = {"base": build(base_rev, "base"), "head": build(head_rev, "head")}
+    work = tempfile.mkdtemp(prefix="bench_ab.")
+    cluster = Cluster(work)
+    try:
+        results = measure(cluster, arms, *write_inputs(work))
+    finally:
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, base_rev, head_rev or "work tree")
+
+
+def measure(cluster, arms, mig, lint, build_cfg, noop_cfg):
+    # one database per arm, migrated once, holds the no-op workloads' state
+    noop_db = {}
+    for arm, b in arms.items():
+        noop_db[arm] = cluster.fresh_db()
+        run([b["migrator"], "up", "--dir", mig, "--dsn", cluster.dsn(noop_db[arm])])
+        run([b["indexer"], "-c", noop_cfg, "--dsn", cluster.dsn(noop_db[arm]), "-j", "2"])
+    big_db = cluster.fresh_db()
+    cluster.sql(big_db, "CREATE TABLE big AS SELECT g AS a, g % 1000 AS b, md5(g::text) AS c, "
+                "now() - g * interval '1 s' AS d FROM generate_series(1, 200000) g")
+    cluster.sql(big_db, "VACUUM ANALYZE big")
+    workloads = {
+        "up (%d migrations)" % N: lambda b, arm: timed(
+            [b["migrator"], "up", "--dir", mig, "--dsn", cluster.dsn(cluster.fresh_db())]),
+        "up, nothing to do": lambda b, arm: timed(
+            [b["migrator"], "up", "--dir", mig, "--dsn", cluster.dsn(noop_db[arm])]),
+        "lint (%d files)" % N: lambda b, arm: timed([b["migrator"], "lint", "--dir", lint]),
+        "indexer build -j 2 (4 x 200k rows)": lambda b, arm: build_big(cluster, big_db, b, build_cfg),
+        "indexer build, 200 present": lambda b, arm: timed(
+            [b["indexer"], "-c", noop_cfg, "--dsn", cluster.dsn(noop_db[arm]), "-j", "2"]),
+    }
+    results = {w: {"base": [], "head": []} for w in workloads}
+    for r in range(ROUNDS):
+        order = ["base", "head"] if r % 2 == 0 else ["head", "base"]
+        for w, fn in workloads.items():
+            for arm in order:
+                results[w][arm].append(fn(arms[arm], arm))
+        print("ab: round %d of %d done" % (r + 1, ROUNDS), file=sys.stderr)
+    return results
+
+
+def build_big(cluster, db, b, cfg):
+    cluster.sql(db, "DROP INDEX IF EXISTS big_a, big_b, big_c, big_d")
+    return timed([b["indexer"], "-c", cfg, "--dsn", cluster.dsn(db), "-j", "2"])
+
+
+def report(results, base_rev, head_rev):
+    def sh(cmd):
+        return subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    lines = ["# A/B: %s (base) vs %s (head)" % (base_rev, head_rev), "",
+             "bench/ab.py, %s; %d rounds, arms alternating; %s, %d cores, %s; %s." % (
+                 time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), ROUNDS, platform.platform(),
+                 os.cpu_count() or 0, sh("gcc --version | head -1"), sh("pg_config --version 2>/dev/null || true")),
+             "", "| workload | base median | head median | head/base (median of per-round ratios) | spread |",
+             "|---|---|---|---|---|"]
+    for w, arms in results.items():
+        ratios = sorted(h / b for h, b in zip(arms["head"], arms["base"]))
+        lines.append("| %s | %.1f ms | %.1f ms | %.3f | %.3f–%.3f |" % (
+            w, statistics.median(arms["base"]), statistics.median(arms["head"]),
+            statistics.median(ratios), ratios[0], ratios[-1]))
+    text = "\n".join(lines) + "\n"
+    with open(OUT, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
