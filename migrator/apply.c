@@ -3,11 +3,16 @@
  * apply.c
  *	  Applying one migration, fail-hard, with bounded lock waits.
  *
+ * The attempts, the statements, the verify and what a failure's class
+ * leads to are here; the session they run in (reset, pinned, committed,
+ * and a lost COMMIT's outcome) is apply_session.c's.
+ *
  * migrator/apply.c
  *
  *-------------------------------------------------------------------------
  */
 #include "apply.h"
+#include "apply_session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +20,6 @@
 
 #include "blockers.h"
 #include "cancel.h"
-#include "advlock.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
@@ -86,27 +90,6 @@ watch_tick(void *arg, int64_t elapsed_ms)
 	}
 	blockers_free(&sample);
 	return false; /* lock_timeout bounds the wait, not us */
-}
-
-/*
- * set_config() with the value as a parameter; is_local: SET LOCAL.  The
- * statement_timeout is the operator's: left as the session has it (from the
- * DSN's options, the role or the database) unless --statement-timeout says.
- */
-static bool
-set_timeouts(PGconn *conn, const apply_settings *s, bool is_local, db_error *err)
-{
-	char        lt[32], st[32];
-	const char *values[3] = {lt, is_local ? "true" : "false", st};
-	bool        with_st = s->statement_timeout_ms >= 0;
-
-	snprintf(lt, sizeof(lt), "%lldms", (long long) s->lock_timeout_ms);
-	snprintf(st, sizeof(st), "%lldms", (long long) s->statement_timeout_ms);
-	return db_run(conn,
-				  with_st ? "SELECT pg_catalog.set_config('lock_timeout', $1, $2::pg_catalog.bool), "
-							"pg_catalog.set_config('statement_timeout', $3, $2::pg_catalog.bool)"
-						  : "SELECT pg_catalog.set_config('lock_timeout', $1, $2::pg_catalog.bool)",
-				  with_st ? 3 : 2, values, PGRES_TUPLES_OK, NULL, err, NULL);
 }
 
 /* Where the server's notices come from while a migration's statement runs. */
@@ -298,122 +281,12 @@ transaction_state_ok(apply_ctx *ctx, bool want_open, failure *f)
 	return false;
 }
 
-/*
- * Every migration starts from the same session, whatever the one before it
- * did (RESET ALL, SET ROLE, session_replication_role, temporary tables,
- * through EXECUTE or a function): DISCARD ALL takes the session back to
- * what the connection started with, then the toolkit's own settings are
- * set again.  Not in a transaction (DISCARD ALL refuses one).
- */
-static bool
-session_reestablish(apply_ctx *ctx, db_error *err)
-{
-	char        lt[32];
-	const char *values[2] = {lt, ctx->role};
-	PGresult   *res = NULL;
-
-	/* the toolkit's own SQL between migrations (a failed row) waits boundedly */
-	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
-	/*
-	 * Uninterruptible: it also cleans up after a cancel.  Without --role the
-	 * role is the one the connection starts with (a DSN's "-c role=...", or
-	 * the login role's setting), which DISCARD ALL restores: read it back.
-	 */
-	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
-		!db_run_ex(ctx->conn,
-				   ctx->role ? "SELECT pg_catalog.set_config('search_path', '', false), "
-							   "pg_catalog.current_setting('statement_timeout'), "
-							   "pg_catalog.set_config('lock_timeout', $1, false), "
-							   "pg_catalog.set_config('role', $2, false)"
-							 : "SELECT pg_catalog.set_config('search_path', '', false), "
-							   "pg_catalog.current_setting('statement_timeout'), "
-							   "pg_catalog.set_config('lock_timeout', $1, false), "
-							   "pg_catalog.current_setting('role')",
-				   ctx->role ? 2 : 1, values, PGRES_TUPLES_OK, &res, err, NULL, false))
-		return false;
-	/* the session's own bound (DSN options, role, database), as DISCARD left it */
-	free(ctx->session_statement_timeout);
-	ctx->session_statement_timeout = xstrdup(PQgetvalue(res, 0, 1));
-	free(ctx->session_role);
-	ctx->session_role = xstrdup(PQgetvalue(res, 0, 3));
-	PQclear(res);
-	return true;
-}
-
-/*
- * Inside the migration's transaction, before the toolkit's own SQL (the
- * history row) or the verify file: the run's role, bounds and the given
- * search_path (NULL: the empty one of our SQL) again, whatever the
- * migration set.
- */
-static bool
-pin_local(apply_ctx *ctx, const char *schema, db_error *err)
-{
-	char        lt[32], st[32];
-	char       *quoted = NULL;
-	const char *values[4] = {ctx->role ? ctx->role : (ctx->session_role ? ctx->session_role : "none"), lt, st,
-							 ""};
-	bool        ok;
-
-	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
-	if (ctx->settings.statement_timeout_ms >= 0)
-		snprintf(st, sizeof(st), "%lldms", (long long) ctx->settings.statement_timeout_ms);
-	else
-		snprintf(st, sizeof(st), "%s", ctx->session_statement_timeout ? ctx->session_statement_timeout : "0");
-	if (schema != NULL && schema[0] != '\0')
-	{
-		quoted = PQescapeIdentifier(ctx->conn, schema, strlen(schema));
-		if (quoted == NULL)
-			return conn_set_search_path(ctx->conn, schema, true, err); /* reports why */
-		values[3] = quoted;
-	}
-	/* one round trip: this runs twice in every migration */
-	ok = db_run(
-		ctx->conn,
-		"SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('lock_timeout', $2, true), "
-		"pg_catalog.set_config('statement_timeout', $3, true), "
-		"pg_catalog.set_config('search_path', $4, true)",
-		4, values, PGRES_TUPLES_OK, NULL, err, NULL);
-	PQfreemem(quoted);
-	return ok;
-}
-
-/*
- * The run lock lives on a connection of its own that runs no migration SQL,
- * so a migration cannot release it (pg_advisory_unlock_all() through
- * EXECUTE, say); a migration can still end that connection.  Confirmed from
- * inside each migration's transaction, right before it commits.
- */
-static bool
-confirm_run_lock(apply_ctx *ctx, failure *f)
-{
-	int held;
-
-	if (ctx->lock_conn == NULL)
-		return true;
-	held = PQstatus(ctx->lock_conn) == CONNECTION_OK
-			   ? advlock_held(ctx->conn, ctx->lock_name, PQbackendPID(ctx->lock_conn), &f->err)
-			   : 0;
-	if (held < 0)
-		return false;
-	if (held == 0)
-	{
-		db_error_clear(&f->err);
-		f->err.cls = PGERR_OTHER;
-		f->err.message = xasprintf(
-			"the run lock \"%s\" is no longer held by this run (its connection was ended or the lock released): "
-			"another run may be applying migrations; rolled back",
-			ctx->lock_name);
-	}
-	return held == 1;
-}
-
 /* The history row, then the verify file read-only, then the lock check. */
 static bool
 record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 {
 	f->path = m->path;
-	if (!pin_local(ctx, NULL, &f->err) ||
+	if (!apply_session_pin_local(ctx, NULL, &f->err) ||
 		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
 						monotonic_ms() - start, NULL, &f->err))
 		return false;
@@ -424,26 +297,7 @@ record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 	if (m->verify_script.n_stmts > 0 && !run_verify(ctx, m, f))
 		return false;
 	f->path = m->path;
-	return confirm_run_lock(ctx, f);
-}
-
-/* COMMIT, and say so when it did not commit. */
-static bool
-commit(apply_ctx *ctx, failure *f)
-{
-	PGresult *res = NULL;
-	bool      ok = db_run(ctx->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, &res, &f->err, NULL);
-
-	/* COMMIT of a failed transaction answers ROLLBACK, with success */
-	if (ok && strcmp(PQcmdStatus(res), "COMMIT") != 0)
-	{
-		ok = false;
-		f->err.cls = PGERR_OTHER;
-		f->err.message =
-			xasprintf("COMMIT answered \"%s\": the migration was not committed", PQcmdStatus(res));
-	}
-	PQclear(res);
-	return ok;
+	return apply_session_confirm_run_lock(ctx, &f->err);
 }
 
 static bool
@@ -454,53 +308,71 @@ connection_gone(const apply_ctx *ctx, const failure *f)
 }
 
 /*
- * The connection broke while COMMIT was in flight (for a no-transaction
- * file: while its history row was being written, after every statement
- * ran): the server may or may not have committed.  Ask it, on a new
- * connection (waiting up to --wait), whether the row is there as applied:
- * the row commits with the migration.
+ * One attempt of a transactional migration, up to COMMIT: a clean session,
+ * BEGIN, the run's settings, the statements, the history row and the verify
+ * file.  Returns true when it may commit; otherwise f says where and why
+ * (PGERR_CANCELED_BY_US for a signal that came during the last statements),
+ * and *in_tx whether the transaction is open.  Starts f and seen afresh.
  */
-static char *
-commit_outcome(apply_ctx *ctx, const migration *m)
+static bool
+run_until_commit(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocker_list *seen, bool *in_tx)
 {
-	const char *not_applied = m->no_transaction
-								  ? "its statements all ran and stay committed, but it is not recorded as "
-									"applied; run again (it starts again from its first statement)"
-								  : "nothing of it is applied; run again";
+	bool ok;
 
-	PGconn     *conn = NULL;
-	char        vbuf[24];
-	const char *values[1] = {vbuf};
-	char       *sql;
-	PGresult   *res;
-	char       *line;
+	failure_clear(f);
+	blockers_free(seen);
+	f->path = m->path;
+	f->line = m->script.stmts[0].line;
 
-	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) m->version);
-	if (conn_open(ctx->conn_opts, &conn) != EXIT_OK)
-		return xasprintf("migration %lld: connection lost during COMMIT, and the server could not be reached "
-						 "again: the outcome is unknown; run \"migrator status\" when it is back",
-						 (long long) m->version);
-	sql = xasprintf("SELECT status FROM %s WHERE version = $1::pg_catalog.int8", ctx->ht->qualified);
-	res = db_query(conn, "reading the history after a lost COMMIT", sql, 1, values, PGRES_TUPLES_OK);
-	free(sql);
-	if (res == NULL)
-		line = xasprintf("migration %lld: connection lost during COMMIT; the history could not be read: the "
-						 "outcome is unknown; run \"migrator status\"",
-						 (long long) m->version);
-	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "applied") == 0)
-		line =
-			xasprintf("migration %lld: connection lost during COMMIT; reconnected: it WAS committed and is "
-					  "recorded as applied; run again to continue",
-					  (long long) m->version);
-	else
-		line = xasprintf("migration %lld: connection lost during COMMIT; reconnected: it was NOT committed "
-						 "(no applied history row); %s",
-						 (long long) m->version, not_applied);
-	PQclear(res);
-	conn_close(conn);
-	return line;
+	ok = apply_session_reestablish(ctx, &f->err);
+	*in_tx = ok && db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL);
+	ok = *in_tx && apply_session_pin_local(ctx, ctx->conn_opts->schema, &f->err);
+	for (int i = 0; ok && i < m->script.n_stmts; i++)
+	{
+		f->line = m->script.stmts[i].line;
+		ok = run_statement(ctx, m, &m->script.stmts[i], &f->err, seen) && transaction_state_ok(ctx, true, f);
+	}
+	if (ok)
+		ok = record_and_verify(ctx, m, start, f);
+	/* a signal that came during the last statements: do not commit */
+	if (ok && cancel_pending())
+	{
+		ok = false;
+		f->err.cls = PGERR_CANCELED_BY_US;
+	}
+	return ok;
 }
 
+static void
+log_applied(const migration *m, int64_t start)
+{
+	log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
+			  (long long) (monotonic_ms() - start));
+}
+
+/*
+ * The line that ends a transactional migration stopped by SIGINT/SIGTERM at
+ * f; rolls back what is open when the connection still answers.
+ */
+static char *
+interrupted_transactional(apply_ctx *ctx, const migration *m, const failure *f, bool in_tx)
+{
+	/* the cancel helper may have cut a connection that did not answer */
+	if (cancel_unconfirmed() || PQstatus(ctx->conn) != CONNECTION_OK)
+		return xasprintf("interrupted by %s during migration %lld at %s:%d: cancel not confirmed; "
+						 "nothing was committed, nothing recorded",
+						 cancel_signal_name(), (long long) m->version, f->path, f->line);
+	if (in_tx)
+		db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
+	return xasprintf("interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
+					 cancel_signal_name(), (long long) m->version, f->path, f->line);
+}
+
+/*
+ * Up to retries + 1 attempts of run_until_commit and COMMIT.  What follows a
+ * failed attempt (roll back; retry, or report and stop with an exit code)
+ * is decided here, by the error's class.
+ */
 static int
 apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 {
@@ -512,45 +384,22 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 	for (int attempt = 1; attempt <= max_attempts; attempt++)
 	{
 		int64_t start = monotonic_ms();
-		bool    ok = true;
 		bool    in_tx = false;
+		bool    ok = run_until_commit(ctx, m, start, &f, &seen, &in_tx);
 
-		failure_clear(&f);
-		blockers_free(&seen);
-		f.path = m->path;
-		f.line = m->script.stmts[0].line;
-
-		ok = session_reestablish(ctx, &f.err);
-		in_tx = ok && db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f.err, NULL);
-		ok = in_tx && pin_local(ctx, ctx->conn_opts->schema, &f.err);
-		for (int i = 0; ok && i < m->script.n_stmts; i++)
-		{
-			f.line = m->script.stmts[i].line;
-			ok = run_statement(ctx, m, &m->script.stmts[i], &f.err, &seen) &&
-				 transaction_state_ok(ctx, true, &f);
-		}
-		if (ok)
-			ok = record_and_verify(ctx, m, start, &f);
-		/* a signal that came during the last statements: do not commit */
-		if (ok && cancel_pending())
-		{
-			ok = false;
-			f.err.cls = PGERR_CANCELED_BY_US;
-		}
 		if (ok)
 		{
-			ok = commit(ctx, &f);
+			ok = apply_session_commit(ctx, &f.err);
 			if (ok)
 			{
-				log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
-						  (long long) (monotonic_ms() - start));
+				log_applied(m, start);
 				rc = EXIT_OK;
 				goto done;
 			}
 			in_tx = false; /* a failed COMMIT ends the transaction */
 			if (connection_gone(ctx, &f))
 			{
-				*final_error = commit_outcome(ctx, m);
+				*final_error = apply_session_commit_outcome(ctx, m);
 				rc = EXIT_UNREACHABLE;
 				goto done;
 			}
@@ -558,20 +407,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 
 		if (cancel_pending())
 		{
-			/* the cancel helper may have cut a connection that did not answer */
-			if (cancel_unconfirmed() || PQstatus(ctx->conn) != CONNECTION_OK)
-				*final_error =
-					xasprintf("interrupted by %s during migration %lld at %s:%d: cancel not confirmed; "
-							  "nothing was committed, nothing recorded",
-							  cancel_signal_name(), (long long) m->version, f.path, f.line);
-			else
-			{
-				if (in_tx)
-					db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
-				*final_error = xasprintf(
-					"interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
-					cancel_signal_name(), (long long) m->version, f.path, f.line);
-			}
+			*final_error = interrupted_transactional(ctx, m, &f, in_tx);
 			rc = cancel_exit_code();
 			goto done;
 		}
@@ -648,7 +484,7 @@ static bool
 run_no_transaction_statements(apply_ctx *ctx, migration *m, failure *f, blocker_list *seen, int *attempt)
 {
 	int  max_attempts = ctx->settings.retries + 1;
-	bool ok = set_timeouts(ctx->conn, &ctx->settings, false, &f->err) &&
+	bool ok = apply_session_set_timeouts(ctx->conn, &ctx->settings, false, &f->err) &&
 			  conn_set_search_path(ctx->conn, ctx->conn_opts->schema, false, &f->err);
 
 	for (int i = 0; ok && i < m->script.n_stmts; i++)
@@ -686,13 +522,60 @@ record_no_transaction(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 {
 	bool ok = db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL);
 
-	if (ok && record_and_verify(ctx, m, start, f) && !cancel_pending() && commit(ctx, f))
+	if (ok && record_and_verify(ctx, m, start, f) && !cancel_pending() && apply_session_commit(ctx, &f->err))
 		return true;
 	if (ok && PQtransactionStatus(ctx->conn) != PQTRANS_IDLE && PQstatus(ctx->conn) == CONNECTION_OK)
 		db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
 	return false;
 }
 
+/*
+ * Whatever the statements did to the session, our SQL runs in ours: reset
+ * it when the connection still answers.  Returns ok, or false (with the
+ * reason in f) when the reset fails after statements that all succeeded; a
+ * reset failure after a failed statement keeps the statement's error.
+ */
+static bool
+reset_after_statements(apply_ctx *ctx, failure *f, bool ok)
+{
+	db_error err = {0};
+
+	if (PQstatus(ctx->conn) != CONNECTION_OK)
+		return ok;
+	if (!apply_session_reestablish(ctx, &err) && ok)
+	{
+		f->err = err;
+		return false;
+	}
+	db_error_clear(&err);
+	return ok;
+}
+
+/*
+ * The line that ends a no-transaction migration stopped by SIGINT/SIGTERM
+ * at f.  When the connection still answers, it is recorded as failed first.
+ */
+static char *
+interrupted_no_transaction(apply_ctx *ctx, migration *m, const failure *f, int64_t start)
+{
+	char *what;
+
+	if (cancel_unconfirmed() || PQstatus(ctx->conn) != CONNECTION_OK)
+		return xasprintf(
+			"interrupted by %s during no-transaction migration %lld at %s:%d: cancel not confirmed; the statement may still complete on the server; statements before it stay applied; not recorded as failed (the connection is closed): run \"migrator status\"",
+			cancel_signal_name(), (long long) m->version, f->path, f->line);
+	what = xasprintf("%s:%d: interrupted by %s", f->path, f->line, cancel_signal_name());
+	record_failed(ctx, m, what, monotonic_ms() - start);
+	free(what);
+	return xasprintf(
+		"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
+		cancel_signal_name(), (long long) m->version, f->path, f->line);
+}
+
+/*
+ * The statements, then the history row; what follows a failure (record it
+ * as failed or not; which exit code) is decided here, by the error's class.
+ */
 static int
 apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 {
@@ -708,53 +591,26 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 			  m->stem);
 	f.path = m->path;
 	f.line = m->script.stmts[0].line;
-	ok = session_reestablish(ctx, &f.err) && run_no_transaction_statements(ctx, m, &f, &seen, &attempt);
+	ok = apply_session_reestablish(ctx, &f.err) && run_no_transaction_statements(ctx, m, &f, &seen, &attempt);
 	statements_ran = ok;
-	/* whatever the statements did to the session, our SQL runs in ours */
-	if (PQstatus(ctx->conn) == CONNECTION_OK)
-	{
-		db_error err = {0};
-
-		if (!session_reestablish(ctx, &err) && ok)
-		{
-			f.err = err;
-			ok = false;
-		}
-		else
-			db_error_clear(&err);
-	}
+	ok = reset_after_statements(ctx, &f, ok);
 	if (ok && !cancel_pending() && record_no_transaction(ctx, m, start, &f))
 	{
-		log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
-				  (long long) (monotonic_ms() - start));
+		log_applied(m, start);
 		rc = EXIT_OK;
 		goto done;
 	}
 
-	if (cancel_pending() && (cancel_unconfirmed() || PQstatus(ctx->conn) != CONNECTION_OK))
-	{
-		*final_error = xasprintf(
-			"interrupted by %s during no-transaction migration %lld at %s:%d: cancel not confirmed; the statement may still complete on the server; statements before it stay applied; not recorded as failed (the connection is closed): run \"migrator status\"",
-			cancel_signal_name(), (long long) m->version, f.path, f.line);
-		rc = cancel_exit_code();
-		goto done;
-	}
 	if (cancel_pending())
 	{
-		char *what = xasprintf("%s:%d: interrupted by %s", f.path, f.line, cancel_signal_name());
-
-		record_failed(ctx, m, what, monotonic_ms() - start);
-		free(what);
-		*final_error = xasprintf(
-			"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
-			cancel_signal_name(), (long long) m->version, f.path, f.line);
+		*final_error = interrupted_no_transaction(ctx, m, &f, start);
 		rc = cancel_exit_code();
 		goto done;
 	}
 	if (connection_gone(ctx, &f) && statements_ran)
 	{
 		/* lost while its row was written: read what the server kept */
-		*final_error = commit_outcome(ctx, m);
+		*final_error = apply_session_commit_outcome(ctx, m);
 		rc = EXIT_UNREACHABLE;
 		goto done;
 	}
@@ -808,7 +664,7 @@ apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 		int      rc;
 
 		/* first the session ours again: the last migration may have moved its path */
-		if (!session_reestablish(ctx, &err))
+		if (!apply_session_reestablish(ctx, &err))
 		{
 			*final_error = xasprintf("migration %lld: %s", (long long) m->version,
 									 err.message ? err.message : "could not reset the session");

@@ -84,111 +84,109 @@ column_type(PGresult *cols, const char *name)
 }
 
 /*
- * Read the versions the other tool applied into *versions (sorted? no: in
- * the order read).  Returns EXIT_OK or an exit code after logging.
+ * The columns (name, type) of the other tool's table in schema.  NULL with
+ * *rc set when it cannot be read (EXIT_UNREACHABLE) or, after logging, does
+ * not exist (EXIT_USAGE).  Caller clears the result.
  */
-static int
-read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions, int *n, char **qualified_out)
+static PGresult *
+read_tool_columns(PGconn *conn, const char *schema, int ti, int *rc)
 {
 	const char *values[2] = {schema, tools[ti].table};
-	char       *qs = PQescapeIdentifier(conn, schema, strlen(schema));
-	char       *qt = PQescapeIdentifier(conn, tools[ti].table, strlen(tools[ti].table));
-	char       *qualified = xasprintf("%s.%s", qs, qt);
-	PGresult   *cols;
-	PGresult   *res = NULL;
-	char       *sql = NULL;
-	int         rc = EXIT_OK;
-	bool        shape_ok;
+	PGresult   *cols = db_query(conn, "reading the other tool's table",
+								"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+								  "FROM pg_catalog.pg_attribute a "
+								  "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+								  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+								  "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
+								  "AND a.attnum > 0 AND NOT a.attisdropped",
+								2, values, PGRES_TUPLES_OK);
 
-	PQfreemem(qs);
-	PQfreemem(qt);
-	*versions = NULL;
-	*n = 0;
-	/*
-	 * Its rows become our history, and baseline renames it: a table another
-	 * role owns could be forged, or armed (a policy runs on every read).
-	 */
-	rc = relation_trust_check(conn, schema, tools[ti].table, tools[ti].table, false);
-	if (rc != EXIT_OK)
-	{
-		free(qualified);
-		return rc;
-	}
-	cols = db_query(conn, "reading the other tool's table",
-					"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
-					"FROM pg_catalog.pg_attribute a "
-					"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-					"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-					"WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
-					"AND a.attnum > 0 AND NOT a.attisdropped",
-					2, values, PGRES_TUPLES_OK);
 	if (cols == NULL)
 	{
-		free(qualified);
-		return EXIT_UNREACHABLE;
+		*rc = EXIT_UNREACHABLE;
+		return NULL;
 	}
 	if (PQntuples(cols) == 0)
 	{
 		log_event(LOG_LEVEL_ERROR, "baseline_source_missing", NULL,
 				  "no table \"%s.%s\": nothing to import from %s", schema, tools[ti].table, tools[ti].name);
-		rc = EXIT_USAGE;
-		goto done;
+		PQclear(cols);
+		*rc = EXIT_USAGE;
+		return NULL;
 	}
+	return cols;
+}
+
+/*
+ * Do the columns cols have the shape of tools[ti]'s table?  Either way *sql
+ * (caller frees) gets the query that reads the versions it applied from
+ * qualified, in the order it applied them.
+ */
+static bool
+tool_table_shape(PGresult *cols, int ti, const char *qualified, char **sql)
+{
+	bool shape_ok;
+
 	switch (tools[ti].source)
 	{
 		case BASELINE_DBMATE:
 			shape_ok = strncmp(column_type(cols, "version"), "character varying", 17) == 0 &&
 					   column_type(cols, "dirty")[0] == '\0';
-			sql = xasprintf("SELECT version FROM %s ORDER BY version", qualified);
+			*sql = xasprintf("SELECT version FROM %s ORDER BY version", qualified);
 			break;
 		case BASELINE_GOLANG_MIGRATE:
 			shape_ok = strcmp(column_type(cols, "version"), "bigint") == 0 &&
 					   strcmp(column_type(cols, "dirty"), "boolean") == 0;
-			sql = xasprintf("SELECT version::text, dirty FROM %s", qualified);
+			*sql = xasprintf("SELECT version::text, dirty FROM %s", qualified);
 			break;
 		default:
 			shape_ok = column_type(cols, "version")[0] != '\0' &&
 					   strcmp(column_type(cols, "success"), "boolean") == 0 &&
 					   column_type(cols, "installed_rank")[0] != '\0';
-			sql = xasprintf("SELECT version FROM %s WHERE success AND version IS NOT NULL "
-							"ORDER BY installed_rank",
-							qualified);
+			*sql = xasprintf("SELECT version FROM %s WHERE success AND version IS NOT NULL "
+							 "ORDER BY installed_rank",
+							 qualified);
 			break;
 	}
-	if (!shape_ok)
+	return shape_ok;
+}
+
+/*
+ * golang-migrate keeps exactly one row, its last version and whether that
+ * one failed half-way.  EXIT_OK for one clean row; otherwise an exit code
+ * after logging.
+ */
+static int
+check_golang_migrate_row(PGresult *res, const char *schema, int ti)
+{
+	if (PQntuples(res) != 1)
 	{
 		log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
-				  "table \"%s.%s\" does not have the shape of %s's table", schema, tools[ti].table,
-				  tools[ti].name);
-		rc = EXIT_USAGE;
-		goto done;
+				  "golang-migrate's table \"%s.%s\" has %d rows; it keeps exactly one", schema,
+				  tools[ti].table, PQntuples(res));
+		return EXIT_USAGE;
 	}
-	res = db_query(conn, "reading the other tool's versions", sql, 0, NULL, PGRES_TUPLES_OK);
-	if (res == NULL)
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 	{
-		rc = EXIT_UNREACHABLE;
-		goto done;
+		log_event(
+			LOG_LEVEL_ERROR, "baseline_dirty", NULL,
+			"golang-migrate marks version %s dirty: a migration failed half-way; repair the schema by hand and clear the flag (migrate force %s) before adopting",
+			PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 0));
+		return EXIT_HISTORY_MISMATCH;
 	}
-	if (tools[ti].source == BASELINE_GOLANG_MIGRATE)
-	{
-		if (PQntuples(res) != 1)
-		{
-			log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
-					  "golang-migrate's table \"%s.%s\" has %d rows; it keeps exactly one", schema,
-					  tools[ti].table, PQntuples(res));
-			rc = EXIT_USAGE;
-			goto done;
-		}
-		if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
-		{
-			log_event(
-				LOG_LEVEL_ERROR, "baseline_dirty", NULL,
-				"golang-migrate marks version %s dirty: a migration failed half-way; repair the schema by hand and clear the flag (migrate force %s) before adopting",
-				PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 0));
-			rc = EXIT_HISTORY_MISMATCH;
-			goto done;
-		}
-	}
+	return EXIT_OK;
+}
+
+/*
+ * The versions in res's first column, as ours, into *versions (*n of them;
+ * caller frees).  Each one that is not a positive integer is logged, and
+ * makes it return EXIT_USAGE.
+ */
+static int
+parse_tool_versions(PGresult *res, int ti, int64_t **versions, int *n)
+{
+	int rc = EXIT_OK;
+
 	*versions = xcalloc((size_t) PQntuples(res) + 1, sizeof(int64_t));
 	for (int i = 0; i < PQntuples(res); i++)
 	{
@@ -205,6 +203,57 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 		}
 		(*n)++;
 	}
+	return rc;
+}
+
+/*
+ * Read the versions the other tool applied into *versions (sorted? no: in
+ * the order read).  Returns EXIT_OK or an exit code after logging.
+ */
+static int
+read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions, int *n, char **qualified_out)
+{
+	char     *qs = PQescapeIdentifier(conn, schema, strlen(schema));
+	char     *qt = PQescapeIdentifier(conn, tools[ti].table, strlen(tools[ti].table));
+	char     *qualified = xasprintf("%s.%s", qs, qt);
+	PGresult *cols;
+	PGresult *res = NULL;
+	char     *sql = NULL;
+	int       rc = EXIT_OK;
+
+	PQfreemem(qs);
+	PQfreemem(qt);
+	*versions = NULL;
+	*n = 0;
+	/*
+	 * Its rows become our history, and baseline renames it: a table another
+	 * role owns could be forged, or armed (a policy runs on every read).
+	 */
+	rc = relation_trust_check(conn, schema, tools[ti].table, tools[ti].table, false);
+	cols = rc == EXIT_OK ? read_tool_columns(conn, schema, ti, &rc) : NULL;
+	if (cols == NULL)
+	{
+		free(qualified);
+		return rc;
+	}
+	if (!tool_table_shape(cols, ti, qualified, &sql))
+	{
+		log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
+				  "table \"%s.%s\" does not have the shape of %s's table", schema, tools[ti].table,
+				  tools[ti].name);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	res = db_query(conn, "reading the other tool's versions", sql, 0, NULL, PGRES_TUPLES_OK);
+	if (res == NULL)
+	{
+		rc = EXIT_UNREACHABLE;
+		goto done;
+	}
+	if (tools[ti].source == BASELINE_GOLANG_MIGRATE &&
+		(rc = check_golang_migrate_row(res, schema, ti)) != EXIT_OK)
+		goto done;
+	rc = parse_tool_versions(res, ti, versions, n);
 
 done:
 	PQclear(cols);
@@ -381,39 +430,22 @@ baseline_note(const migration *m, const baseline_options *o, int ti)
 	return xasprintf("%s; %s", source, verify);
 }
 
-int
-baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const baseline_options *o)
+/*
+ * May a baseline go ahead with what has the history table's name?  Our
+ * table must be empty; another tool's table may sit there only when it is
+ * the one we import from (tools[ti]), and then *rename_ours says to move it
+ * aside.  EXIT_OK, or an exit code after logging.
+ */
+static int
+check_history_adoptable(PGconn *conn, const history_table *ht, int ti, bool *rename_ours)
 {
-	int             ti = tool_index(o->from);
-	baseline_source from = o->from;
-	int64_t         version = o->version;
-	history_shape   shape;
-	char           *found = NULL;
-	int64_t        *versions = NULL;
-	int             n_versions = 0;
-	char           *tool_table = NULL;
-	bool            rename_ours = false;
-	bool           *take = NULL;
-	int             n_take = 0;
-	int             n_skipped = 0;
-	int             rc;
-	db_error        err = {0};
+	history_shape shape;
+	char         *found = NULL;
+	int           rc = history_inspect(conn, ht, &shape, &found);
 
-	if (from == BASELINE_VERSION && migration_set_find(files, version) == NULL)
-	{
-		/* a version without a file is a typo more often than a plan */
-		log_event(
-			LOG_LEVEL_ERROR, "invalid_baseline_version", NULL,
-			"--version %lld: no migration file in \"%s\" has that version; give the version of the last file the database has applied",
-			(long long) version, o->dir);
-		return EXIT_USAGE;
-	}
-	rc = history_inspect(conn, ht, &shape, &found);
-	if (rc != EXIT_OK)
-		goto done;
-	if (shape == HISTORY_OURS && (rc = refuse_nonempty(conn, ht)) != EXIT_OK)
-		goto done;
-	else if (shape == HISTORY_FOREIGN)
+	if (rc == EXIT_OK && shape == HISTORY_OURS)
+		rc = refuse_nonempty(conn, ht);
+	else if (rc == EXIT_OK && shape == HISTORY_FOREIGN)
 	{
 		/* only the tool we import from may sit under our table's name */
 		if (ti < 0 || strcmp(tools[ti].table, ht->table) != 0)
@@ -423,51 +455,181 @@ baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const 
 				"relation \"%s\" exists but is not a migrator history table (%s); import it with \"migrator baseline --from dbmate|golang-migrate\", or choose another --history-table",
 				ht->display, found);
 			rc = EXIT_USAGE;
-			goto done;
 		}
-		rename_ours = true;
+		else
+			*rename_ours = true;
 	}
+	free(found);
+	return rc;
+}
 
-	if (ti >= 0)
-	{
-		rc = read_tool_versions(conn, ht->schema, ti, &versions, &n_versions, &tool_table);
-		if (rc != EXIT_OK)
-			goto done;
-		/* golang-migrate keeps one version, everything up to it applied (below) */
-		for (int i = 0; i < n_versions; i++)
-			if (migration_set_find(files, versions[i]) == NULL)
-			{
-				log_event(
-					LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
-					"%s applied version %lld but \"%s\" has no file for it (database %s); add it (renamed to <version>_<name>.sql) before adopting",
-					tools[ti].name, (long long) versions[i], o->dir, o->target);
-				rc = EXIT_HISTORY_MISMATCH;
-			}
-		if (rc != EXIT_OK)
-			goto done;
-		if (from == BASELINE_GOLANG_MIGRATE)
+/*
+ * The versions tools[ti] applied, each of which must have its file; for
+ * golang-migrate, which keeps only its last version, that one becomes
+ * *version (everything up to it applied) and *n_versions is 0.  EXIT_OK, or
+ * an exit code after logging every missing file.
+ */
+static int
+import_tool_versions(PGconn *conn, const history_table *ht, const migration_set *files,
+					 const baseline_options *o, int ti, int64_t **versions, int *n_versions,
+					 char **tool_table, int64_t *version)
+{
+	int rc = read_tool_versions(conn, ht->schema, ti, versions, n_versions, tool_table);
+
+	if (rc != EXIT_OK)
+		return rc;
+	for (int i = 0; i < *n_versions; i++)
+		if (migration_set_find(files, (*versions)[i]) == NULL)
 		{
-			version = n_versions > 0 ? versions[0] : 0;
-			n_versions = 0;
+			log_event(
+				LOG_LEVEL_ERROR, "baseline_missing_file", NULL,
+				"%s applied version %lld but \"%s\" has no file for it (database %s); add it (renamed to <version>_<name>.sql) before adopting",
+				tools[ti].name, (long long) (*versions)[i], o->dir, o->target);
+			rc = EXIT_HISTORY_MISMATCH;
 		}
+	if (rc != EXIT_OK)
+		return rc;
+	if (o->from == BASELINE_GOLANG_MIGRATE)
+	{
+		*version = *n_versions > 0 ? (*versions)[0] : 0;
+		*n_versions = 0;
 	}
+	return EXIT_OK;
+}
 
-	take = xcalloc((size_t) files->n + 1, sizeof(bool));
+/*
+ * Which files the baseline records: those up to version (--version,
+ * golang-migrate), or those among the applied versions.  Returns one flag
+ * per file (caller frees); *n_take counts them, *n_skipped those whose
+ * verify file is skipped.
+ */
+static bool *
+choose_migrations(const migration_set *files, const baseline_options *o, int64_t version,
+				  const int64_t *versions, int n_versions, int *n_take, int *n_skipped)
+{
+	bool *take = xcalloc((size_t) files->n + 1, sizeof(bool));
+
 	for (int i = 0; i < files->n; i++)
 	{
 		int64_t v = files->items[i].version;
 
-		take[i] = (from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE)
+		take[i] = (o->from == BASELINE_VERSION || o->from == BASELINE_GOLANG_MIGRATE)
 					  ? v <= version
 					  : contains(versions, n_versions, v);
-		n_take += take[i];
-		n_skipped += take[i] && files->items[i].verify_path != NULL && skipped(o, v);
+		*n_take += take[i];
+		*n_skipped += take[i] && files->items[i].verify_path != NULL && skipped(o, v);
 	}
+	return take;
+}
+
+/* Move the other tool's table out of our table's way (in the baseline's transaction). */
+static bool
+rename_tool_table(PGconn *conn, const history_table *ht, int ti)
+{
+	char *newname = xasprintf("%s%s", ht->table, tools[ti].renamed_suffix);
+	char *qn = PQescapeIdentifier(conn, newname, strlen(newname));
+	char *sql = xasprintf("ALTER TABLE %s RENAME TO %s", ht->qualified, qn);
+	bool  ok = db_command(conn, "renaming the other tool's table", sql);
+
+	if (ok)
+		log_event(LOG_LEVEL_INFO, "baseline_renamed", NULL, "renamed %s's table \"%s\" to \"%s.%s\"",
+				  tools[ti].name, ht->display, ht->schema, newname);
+	free(sql);
+	PQfreemem(qn);
+	free(newname);
+	return ok;
+}
+
+/* A history row, applied, with its baseline note, for each file taken. */
+static bool
+record_taken(PGconn *conn, const history_table *ht, const migration_set *files, const bool *take,
+			 const baseline_options *o, int ti)
+{
+	db_error err = {0};
+	bool     ok = true;
+
+	for (int i = 0; ok && i < files->n; i++)
+	{
+		const migration *m = &files->items[i];
+		char            *note;
+
+		if (!take[i])
+			continue;
+		note = baseline_note(m, o, ti);
+		ok = history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, &err) &&
+			 history_set_baseline(conn, ht, m->version, note, &err);
+		free(note);
+		if (!ok)
+			log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording version %lld: %s",
+					  (long long) m->version, err.message);
+	}
+	db_error_clear(&err);
+	return ok;
+}
+
+/*
+ * One transaction: rename theirs, create ours, record: all or nothing.
+ * EXIT_OK when committed; otherwise an exit code after logging, with the
+ * transaction rolled back.
+ */
+static int
+record_baseline(PGconn *conn, const history_table *ht, const migration_set *files, const bool *take,
+				const baseline_options *o, int ti, bool rename_ours)
+{
+	int rc = EXIT_OK;
+
+	if (!db_command(conn, "starting the baseline", "BEGIN"))
+		return EXIT_CHANGE_FAILED;
+	if (rename_ours && !rename_tool_table(conn, ht, ti))
+		rc = EXIT_CHANGE_FAILED;
+	/* creates ours, or gives one of the first shape its baseline column */
+	else if ((rc = history_ensure(conn, ht)) == EXIT_OK && !record_taken(conn, ht, files, take, o, ti))
+		rc = EXIT_CHANGE_FAILED;
+	if (rc != EXIT_OK)
+	{
+		db_command_uninterruptible(conn, "rolling back the baseline", "ROLLBACK");
+		return rc;
+	}
+	if (!db_command(conn, "committing the baseline", "COMMIT"))
+		return EXIT_CHANGE_FAILED;
+	return EXIT_OK;
+}
+
+int
+baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const baseline_options *o)
+{
+	int      ti = tool_index(o->from);
+	int64_t  version = o->version;
+	int64_t *versions = NULL;
+	int      n_versions = 0;
+	char    *tool_table = NULL;
+	bool     rename_ours = false;
+	bool    *take = NULL;
+	int      n_take = 0;
+	int      n_skipped = 0;
+	int      rc;
+
+	if (o->from == BASELINE_VERSION && migration_set_find(files, version) == NULL)
+	{
+		/* a version without a file is a typo more often than a plan */
+		log_event(
+			LOG_LEVEL_ERROR, "invalid_baseline_version", NULL,
+			"--version %lld: no migration file in \"%s\" has that version; give the version of the last file the database has applied",
+			(long long) version, o->dir);
+		return EXIT_USAGE;
+	}
+	rc = check_history_adoptable(conn, ht, ti, &rename_ours);
+	if (rc == EXIT_OK && ti >= 0)
+		rc = import_tool_versions(conn, ht, files, o, ti, &versions, &n_versions, &tool_table, &version);
+	if (rc != EXIT_OK)
+		goto done;
+
+	take = choose_migrations(files, o, version, versions, n_versions, &n_take, &n_skipped);
 	if (n_take == 0)
 	{
 		log_event(LOG_LEVEL_ERROR, "baseline_empty", NULL,
 				  "nothing to baseline: no migration file in \"%s\" %s", o->dir,
-				  from == BASELINE_VERSION || from == BASELINE_GOLANG_MIGRATE
+				  o->from == BASELINE_VERSION || o->from == BASELINE_GOLANG_MIGRATE
 					  ? "has a version up to the one given"
 					  : "matches an applied version");
 		rc = EXIT_USAGE;
@@ -484,70 +646,14 @@ baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const 
 	if ((rc = run_verifies(conn, files, take, o)) != EXIT_OK)
 		goto done;
 
-	/* one transaction: rename theirs, create ours, record: all or nothing */
-	if (!db_command(conn, "starting the baseline", "BEGIN"))
-	{
-		rc = EXIT_CHANGE_FAILED;
-		goto done;
-	}
-	if (rename_ours)
-	{
-		char *newname = xasprintf("%s%s", ht->table, tools[ti].renamed_suffix);
-		char *qn = PQescapeIdentifier(conn, newname, strlen(newname));
-		char *sql = xasprintf("ALTER TABLE %s RENAME TO %s", ht->qualified, qn);
-		bool  ok = db_command(conn, "renaming the other tool's table", sql);
+	rc = record_baseline(conn, ht, files, take, o, ti, rename_ours);
+	if (rc == EXIT_OK)
+		log_event(LOG_LEVEL_INFO, "baseline_done", NULL,
+				  "baselined %d migration%s as applied without running them%s%s%s", n_take,
+				  n_take == 1 ? "" : "s", ti >= 0 ? ", imported from " : "", ti >= 0 ? tools[ti].name : "",
+				  n_skipped > 0 ? " (some verify files skipped: see the history's baseline column)" : "");
 
-		if (ok)
-			log_event(LOG_LEVEL_INFO, "baseline_renamed", NULL, "renamed %s's table \"%s\" to \"%s.%s\"",
-					  tools[ti].name, ht->display, ht->schema, newname);
-		free(sql);
-		PQfreemem(qn);
-		free(newname);
-		if (!ok)
-		{
-			rc = EXIT_CHANGE_FAILED;
-			goto rollback;
-		}
-	}
-	/* creates ours, or gives one of the first shape its baseline column */
-	if ((rc = history_ensure(conn, ht)) != EXIT_OK)
-		goto rollback;
-	for (int i = 0; i < files->n; i++)
-	{
-		const migration *m = &files->items[i];
-		char            *note;
-		bool             ok;
-
-		if (!take[i])
-			continue;
-		note = baseline_note(m, o, ti);
-		ok = history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, &err) &&
-			 history_set_baseline(conn, ht, m->version, note, &err);
-		free(note);
-		if (!ok)
-		{
-			log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording version %lld: %s",
-					  (long long) m->version, err.message);
-			rc = EXIT_CHANGE_FAILED;
-			goto rollback;
-		}
-	}
-	if (!db_command(conn, "committing the baseline", "COMMIT"))
-	{
-		rc = EXIT_CHANGE_FAILED;
-		goto done;
-	}
-	log_event(LOG_LEVEL_INFO, "baseline_done", NULL,
-			  "baselined %d migration%s as applied without running them%s%s%s", n_take,
-			  n_take == 1 ? "" : "s", ti >= 0 ? ", imported from " : "", ti >= 0 ? tools[ti].name : "",
-			  n_skipped > 0 ? " (some verify files skipped: see the history's baseline column)" : "");
-	goto done;
-
-rollback:
-	db_command_uninterruptible(conn, "rolling back the baseline", "ROLLBACK");
 done:
-	db_error_clear(&err);
-	free(found);
 	free(versions);
 	free(tool_table);
 	free(take);

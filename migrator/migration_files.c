@@ -229,6 +229,88 @@ is_blank(const char *s)
 	return true;
 }
 
+/*
+ * Act on the directive "migrator:WORD ARG" found at path:line (in_header:
+ * still in the file's leading comment block): set what it says in m.
+ * Returns false after logging when it is misplaced, unknown or lacks its
+ * argument.
+ */
+static bool
+apply_directive(migration *m, const char *path, int line, const char *word, const char *arg, bool in_header,
+				bool is_verify)
+{
+	if (strcmp(word, "allow") == 0)
+	{
+		if (*arg == '\0')
+		{
+			log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
+					  "%s:%d: directive \"migrator:allow\" needs a rule name", path, line);
+			return false;
+		}
+	}
+	else if (!in_header)
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
+				  "%s:%d: directive \"migrator:%s\" must be in the file's leading comment block", path, line,
+				  word);
+		return false;
+	}
+	else if (is_verify)
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
+				  "%s:%d: directive \"migrator:%s\" has no meaning in a verify file", path, line, word);
+		return false;
+	}
+	else if (strcmp(word, "no-transaction") == 0 && *arg == '\0')
+		m->no_transaction = true;
+	else if (strcmp(word, "allow-dml") == 0 && *arg == '\0')
+		m->allow_dml = true;
+	else if (strcmp(word, "requires-index") == 0 && *arg != '\0' && strcspn(arg, " \t") == strlen(arg))
+	{
+		m->required_indexes =
+			xrealloc(m->required_indexes, sizeof(char *) * (size_t) (m->n_required_indexes + 1));
+		m->required_indexes[m->n_required_indexes++] = xstrdup(arg);
+	}
+	else
+	{
+		log_event(
+			LOG_LEVEL_ERROR, "invalid_file", NULL,
+			"%s:%d: unknown directive \"migrator:%s%s%s\" (known: no-transaction, allow-dml, requires-index NAME, allow RULE)",
+			path, line, word, *arg ? " " : "", arg);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The text of a "--" comment from c to end (blanks after the dashes and at
+ * the end already skipped): when it is a directive, split it into its word
+ * and argument and act on it.  Returns false only for a bad directive.
+ */
+static bool
+read_comment_directive(migration *m, const char *path, int line, const char *c, const char *end,
+					   bool in_header, bool is_verify)
+{
+	char *word;
+	char *arg;
+	bool  ok;
+
+	if ((size_t) (end - c) < strlen(DIRECTIVE_PREFIX) ||
+		strncmp(c, DIRECTIVE_PREFIX, strlen(DIRECTIVE_PREFIX)) != 0)
+		return true;
+	word = xstrndup(c + strlen(DIRECTIVE_PREFIX), (size_t) (end - c) - strlen(DIRECTIVE_PREFIX));
+	arg = word + strcspn(word, " \t");
+	/* "allow RULE" excuses the statement below it: it may stand anywhere */
+	if (*arg)
+	{
+		*arg++ = '\0';
+		arg += strspn(arg, " \t");
+	}
+	ok = apply_directive(m, path, line, word, arg, in_header, is_verify);
+	free(word);
+	return ok;
+}
+
 bool
 migration_read_directives(migration *m, const char *path, const char *src, bool is_verify)
 {
@@ -260,63 +342,8 @@ migration_read_directives(migration *m, const char *path, const char *src, bool 
 
 			while (c < end && (*c == ' ' || *c == '\t'))
 				c++;
-			if ((size_t) (end - c) >= strlen(DIRECTIVE_PREFIX) &&
-				strncmp(c, DIRECTIVE_PREFIX, strlen(DIRECTIVE_PREFIX)) == 0)
-			{
-				char *word =
-					xstrndup(c + strlen(DIRECTIVE_PREFIX), (size_t) (end - c) - strlen(DIRECTIVE_PREFIX));
-				char *arg = word + strcspn(word, " \t");
-
-				/* "allow RULE" excuses the statement below it: it may stand anywhere */
-				if (*arg)
-				{
-					*arg++ = '\0';
-					arg += strspn(arg, " \t");
-				}
-				if (strcmp(word, "allow") == 0)
-				{
-					if (*arg == '\0')
-					{
-						log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-								  "%s:%d: directive \"migrator:allow\" needs a rule name", path, line);
-						ok = false;
-					}
-				}
-				else if (!in_header)
-				{
-					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-							  "%s:%d: directive \"migrator:%s\" must be in the file's leading comment block",
-							  path, line, word);
-					ok = false;
-				}
-				else if (is_verify)
-				{
-					log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-							  "%s:%d: directive \"migrator:%s\" has no meaning in a verify file", path, line,
-							  word);
-					ok = false;
-				}
-				else if (strcmp(word, "no-transaction") == 0 && *arg == '\0')
-					m->no_transaction = true;
-				else if (strcmp(word, "allow-dml") == 0 && *arg == '\0')
-					m->allow_dml = true;
-				else if (strcmp(word, "requires-index") == 0 && *arg != '\0' &&
-						 strcspn(arg, " \t") == strlen(arg))
-				{
-					m->required_indexes =
-						xrealloc(m->required_indexes, sizeof(char *) * (size_t) (m->n_required_indexes + 1));
-					m->required_indexes[m->n_required_indexes++] = xstrdup(arg);
-				}
-				else
-				{
-					log_event(
-						LOG_LEVEL_ERROR, "invalid_file", NULL,
-						"%s:%d: unknown directive \"migrator:%s%s%s\" (known: no-transaction, allow-dml, requires-index NAME, allow RULE)",
-						path, line, word, *arg ? " " : "", arg);
-					ok = false;
-				}
-				free(word);
-			}
+			if (!read_comment_directive(m, path, line, c, end, in_header, is_verify))
+				ok = false;
 		}
 		if (*eol == '\0')
 			break;
@@ -348,23 +375,24 @@ compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int
-migration_set_load(const char *dir, migration_set *out)
+/*
+ * The names of dir's entries that end in .sql (hidden ones aside), sorted:
+ * a stable order makes the messages reproducible.  Returns false after
+ * logging when the directory cannot be opened.  Caller frees the names.
+ */
+static bool
+list_sql_names(const char *dir, char ***names_out, int *n_out)
 {
 	DIR           *d = opendir(dir);
 	struct dirent *de;
 	char         **names = NULL;
 	int            n_names = 0;
-	verify_file   *verifies = NULL;
-	int            n_verifies = 0;
-	bool           ok = true;
 
-	memset(out, 0, sizeof(*out));
 	if (d == NULL)
 	{
 		log_event(LOG_LEVEL_ERROR, "invalid_dir", NULL, "could not open migrations directory \"%s\": %s", dir,
 				  strerror(errno));
-		return EXIT_USAGE;
+		return false;
 	}
 	while ((de = readdir(d)) != NULL)
 	{
@@ -374,9 +402,23 @@ migration_set_load(const char *dir, migration_set *out)
 		names[n_names++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	/* a stable order makes the messages reproducible */
 	if (n_names > 0)
 		qsort(names, (size_t) n_names, sizeof(char *), compare_names);
+	*names_out = names;
+	*n_out = n_names;
+	return true;
+}
+
+/*
+ * Sort the named files of dir into migrations (appended to out, unsorted)
+ * and verify files (appended to *verifies, to be matched later).  Returns
+ * false after logging when an entry cannot be read or is badly named.
+ */
+static bool
+sort_entries(const char *dir, char *const *names, int n_names, migration_set *out, verify_file **verifies,
+			 int *n_verifies)
+{
+	bool ok = true;
 
 	for (int i = 0; i < n_names; i++)
 	{
@@ -408,12 +450,12 @@ migration_set_load(const char *dir, migration_set *out)
 		}
 		if (is_verify)
 		{
-			verifies = xrealloc(verifies, sizeof(verify_file) * (size_t) (n_verifies + 1));
-			verifies[n_verifies].filename = path;
-			verifies[n_verifies].version = version;
-			verifies[n_verifies].stem = xstrndup(fn, stem_len);
-			verifies[n_verifies].is_link = is_link;
-			n_verifies++;
+			*verifies = xrealloc(*verifies, sizeof(verify_file) * (size_t) (*n_verifies + 1));
+			(*verifies)[*n_verifies].filename = path;
+			(*verifies)[*n_verifies].version = version;
+			(*verifies)[*n_verifies].stem = xstrndup(fn, stem_len);
+			(*verifies)[*n_verifies].is_link = is_link;
+			(*n_verifies)++;
 			continue;
 		}
 		out->items = xrealloc(out->items, sizeof(migration) * (size_t) (out->n + 1));
@@ -425,23 +467,41 @@ migration_set_load(const char *dir, migration_set *out)
 		out->items[out->n].path_is_link = is_link;
 		out->n++;
 	}
+	return ok;
+}
 
-	if (out->n > 0)
-		qsort(out->items, (size_t) out->n, sizeof(migration), compare_versions);
-	for (int i = 1; i < out->n; i++)
+/* In a set sorted by version: false after logging each version used twice. */
+static bool
+check_unique_versions(const migration_set *set)
+{
+	bool ok = true;
+
+	for (int i = 1; i < set->n; i++)
 	{
-		if (out->items[i].version == out->items[i - 1].version)
+		if (set->items[i].version == set->items[i - 1].version)
 		{
 			log_event(LOG_LEVEL_ERROR, "duplicate_version", NULL,
-					  "%s: duplicate version %lld: also used by %s", out->items[i].path,
-					  (long long) out->items[i].version, out->items[i - 1].path);
+					  "%s: duplicate version %lld: also used by %s", set->items[i].path,
+					  (long long) set->items[i].version, set->items[i - 1].path);
 			ok = false;
 		}
 	}
+	return ok;
+}
+
+/*
+ * Give each verify file to its migration (same version and stem).  An
+ * orphan or a second verify file is logged and makes it return false.
+ * Consumes the verify_file entries (not the array itself).
+ */
+static bool
+attach_verifies(migration_set *set, const char *dir, verify_file *verifies, int n_verifies)
+{
+	bool ok = true;
 
 	for (int i = 0; i < n_verifies; i++)
 	{
-		migration *m = migration_set_find(out, verifies[i].version);
+		migration *m = migration_set_find(set, verifies[i].version);
 
 		if (m == NULL || strcmp(m->stem, verifies[i].stem) != 0)
 		{
@@ -465,50 +525,81 @@ migration_set_load(const char *dir, migration_set *out)
 		}
 		free(verifies[i].stem);
 	}
-	free(verifies);
+	return ok;
+}
 
-	/* read every file, once: contents, checksum, directives */
-	for (int i = 0; i < out->n; i++)
+/*
+ * Read m's file and its verify file, once: contents, checksum, directives.
+ * Returns false after logging when one is unreadable, empty or has a bad
+ * directive.
+ */
+static bool
+read_migration_sources(migration *m)
+{
+	size_t len;
+	char  *why = NULL;
+	bool   ok = true;
+
+	m->source = read_file(m->path, m->path_is_link, &len, &why);
+	if (m->source == NULL)
 	{
-		migration *m = &out->items[i];
-		size_t     len;
-		char      *why = NULL;
-
-		m->source = read_file(m->path, m->path_is_link, &len, &why);
-		if (m->source == NULL)
+		log_event(LOG_LEVEL_ERROR, "unreadable_file", NULL, "%s: could not read: %s", m->path, why);
+		free(why);
+		return false;
+	}
+	checksum_sha256_normalized(m->source, len, m->checksum);
+	if (is_blank(m->source))
+	{
+		log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->path);
+		ok = false;
+	}
+	if (!migration_read_directives(m, m->path, m->source, false))
+		ok = false;
+	if (m->verify_path)
+	{
+		m->verify_source = read_file(m->verify_path, m->verify_is_link, &len, &why);
+		if (m->verify_source == NULL)
 		{
-			log_event(LOG_LEVEL_ERROR, "unreadable_file", NULL, "%s: could not read: %s", m->path, why);
+			log_event(LOG_LEVEL_ERROR, "unreadable_file", NULL, "%s: could not read: %s", m->verify_path,
+					  why);
 			free(why);
 			ok = false;
-			continue;
 		}
-		checksum_sha256_normalized(m->source, len, m->checksum);
-		if (is_blank(m->source))
+		else if (is_blank(m->verify_source))
 		{
-			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->path);
+			log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->verify_path);
 			ok = false;
 		}
-		if (!migration_read_directives(m, m->path, m->source, false))
+		else if (!migration_read_directives(m, m->verify_path, m->verify_source, true))
 			ok = false;
-		if (m->verify_path)
-		{
-			m->verify_source = read_file(m->verify_path, m->verify_is_link, &len, &why);
-			if (m->verify_source == NULL)
-			{
-				log_event(LOG_LEVEL_ERROR, "unreadable_file", NULL, "%s: could not read: %s", m->verify_path,
-						  why);
-				free(why);
-				ok = false;
-			}
-			else if (is_blank(m->verify_source))
-			{
-				log_event(LOG_LEVEL_ERROR, "empty_file", NULL, "%s: file is empty", m->verify_path);
-				ok = false;
-			}
-			else if (!migration_read_directives(m, m->verify_path, m->verify_source, true))
-				ok = false;
-		}
 	}
+	return ok;
+}
+
+int
+migration_set_load(const char *dir, migration_set *out)
+{
+	char       **names = NULL;
+	int          n_names = 0;
+	verify_file *verifies = NULL;
+	int          n_verifies = 0;
+	bool         ok;
+
+	memset(out, 0, sizeof(*out));
+	if (!list_sql_names(dir, &names, &n_names))
+		return EXIT_USAGE;
+	/* every step runs even after a failure: one load reports every problem */
+	ok = sort_entries(dir, names, n_names, out, &verifies, &n_verifies);
+	if (out->n > 0)
+		qsort(out->items, (size_t) out->n, sizeof(migration), compare_versions);
+	if (!check_unique_versions(out))
+		ok = false;
+	if (!attach_verifies(out, dir, verifies, n_verifies))
+		ok = false;
+	free(verifies);
+	for (int i = 0; i < out->n; i++)
+		if (!read_migration_sources(&out->items[i]))
+			ok = false;
 
 	for (int i = 0; i < n_names; i++)
 		free(names[i]);

@@ -62,6 +62,63 @@ preflight_parse_mode(const char *s, preflight_mode *out)
 	return true;
 }
 
+/*
+ * The tables the pending migrations touch, as two parallel text[] literals
+ * (schema, name); a table named without a schema is in default_schema.
+ * Caller frees both.
+ */
+static void
+relation_arrays(const sql_relation_list *rels, const char *default_schema, char **schemas, char **names)
+{
+	const char **sv = xcalloc((size_t) rels->n, sizeof(char *));
+	const char **nv = xcalloc((size_t) rels->n, sizeof(char *));
+
+	for (int i = 0; i < rels->n; i++)
+	{
+		sv[i] = rels->items[i].schema[0] ? rels->items[i].schema : default_schema;
+		nv[i] = rels->items[i].name;
+	}
+	*schemas = db_text_array_literal(sv, rels->n);
+	*names = db_text_array_literal(nv, rels->n);
+	free(sv);
+	free(nv);
+}
+
+/* One row of preflight_sql: a session in the way, or an index build. */
+static void
+log_holder(PGresult *res, int i, preflight_mode mode)
+{
+	const char *pid = PQgetvalue(res, i, 0);
+	const char *app = PQgetvalue(res, i, 1);
+	const char *state = PQgetvalue(res, i, 2);
+	const char *age = PQgetvalue(res, i, 3);
+	const char *query = PQgetvalue(res, i, 4);
+	const char *table = PQgetvalue(res, i, 6);
+	const char *schema = PQgetvalue(res, i, 5);
+	const char *lockmode = PQgetvalue(res, i, 7);
+	const char *phase = PQgetvalue(res, i, 8);
+	log_level   level = mode == PREFLIGHT_FAIL ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING;
+	log_field   fields[] = {{"blocker_pid", pid},
+							{"blocker_application", app},
+							{"blocker_state", state},
+							{"blocker_xact_age_s", age},
+							{"table", table},
+							{"lock_mode", lockmode},
+							{"index_build_phase", phase[0] ? phase : NULL},
+							{NULL, NULL}};
+
+	if (phase[0])
+		log_event(
+			level, "preflight_index_build", fields,
+			"preflight: pid=%s application=\"%s\" is building an index concurrently on \"%s.%s\" (phase: %s): it holds SHARE UPDATE EXCLUSIVE until the build ends, so ALTER TABLE on it will wait; query=\"%s\"",
+			pid, app, schema, table, phase, query);
+	else
+		log_event(
+			level, "preflight_blocker", fields,
+			"preflight: pid=%s application=\"%s\" state=%s xact_age=%ss holds %s on \"%s.%s\": query=\"%s\"",
+			pid, app, state, age, lockmode, schema, table, query);
+}
+
 int
 preflight_run(PGconn *conn, const char *default_schema, migration *const *pending, int n_pending,
 			  int64_t lock_timeout_ms, preflight_mode mode)
@@ -85,20 +142,7 @@ preflight_run(PGconn *conn, const char *default_schema, migration *const *pendin
 		return EXIT_OK;
 	}
 
-	{
-		const char **sv = xcalloc((size_t) rels.n, sizeof(char *));
-		const char **nv = xcalloc((size_t) rels.n, sizeof(char *));
-
-		for (int i = 0; i < rels.n; i++)
-		{
-			sv[i] = rels.items[i].schema[0] ? rels.items[i].schema : default_schema;
-			nv[i] = rels.items[i].name;
-		}
-		schemas = db_text_array_literal(sv, rels.n);
-		names = db_text_array_literal(nv, rels.n);
-		free(sv);
-		free(nv);
-	}
+	relation_arrays(&rels, default_schema, &schemas, &names);
 	snprintf(interval, sizeof(interval), "%lld milliseconds", (long long) lock_timeout_ms);
 	values[0] = schemas;
 	values[1] = names;
@@ -112,37 +156,7 @@ preflight_run(PGconn *conn, const char *default_schema, migration *const *pendin
 
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++)
-	{
-		const char *pid = PQgetvalue(res, i, 0);
-		const char *app = PQgetvalue(res, i, 1);
-		const char *state = PQgetvalue(res, i, 2);
-		const char *age = PQgetvalue(res, i, 3);
-		const char *query = PQgetvalue(res, i, 4);
-		const char *table = PQgetvalue(res, i, 6);
-		const char *schema = PQgetvalue(res, i, 5);
-		const char *lockmode = PQgetvalue(res, i, 7);
-		const char *phase = PQgetvalue(res, i, 8);
-		log_level   level = mode == PREFLIGHT_FAIL ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING;
-		log_field   fields[] = {{"blocker_pid", pid},
-								{"blocker_application", app},
-								{"blocker_state", state},
-								{"blocker_xact_age_s", age},
-								{"table", table},
-								{"lock_mode", lockmode},
-								{"index_build_phase", phase[0] ? phase : NULL},
-								{NULL, NULL}};
-
-		if (phase[0])
-			log_event(
-				level, "preflight_index_build", fields,
-				"preflight: pid=%s application=\"%s\" is building an index concurrently on \"%s.%s\" (phase: %s): it holds SHARE UPDATE EXCLUSIVE until the build ends, so ALTER TABLE on it will wait; query=\"%s\"",
-				pid, app, schema, table, phase, query);
-		else
-			log_event(
-				level, "preflight_blocker", fields,
-				"preflight: pid=%s application=\"%s\" state=%s xact_age=%ss holds %s on \"%s.%s\": query=\"%s\"",
-				pid, app, state, age, lockmode, schema, table, query);
-	}
+		log_holder(res, i, mode);
 	PQclear(res);
 	if (n > 0 && mode == PREFLIGHT_FAIL)
 	{

@@ -173,7 +173,8 @@ class ConnectionRoleTest(AdversarialTestCase):
         but sets the role in the DSN (options=-c role=app_owner, or PGOPTIONS,
         or ALTER ROLE ... SET role) to run migrations with fewer privileges:
         the history table is created as app_owner (no SET ROLE yet), but
-        session_reestablish() and pin_local() (migrator/apply.c) set the
+        session_reestablish() and pin_local() (now apply_session_reestablish()
+        and apply_session_pin_local(), migrator/apply_session.c) set the
         role to "none" when --role is not given, i.e. back to the login
         role, so every migration runs as the superuser and its objects are
         owned by it: a later migration run as app_owner cannot ALTER them,
@@ -387,7 +388,8 @@ class IdleSessionTimeoutTest(AdversarialTestCase):
         idle_session_timeout on the role (or database).  The run lock's
         connection (migrator/main.c run_command, conn_open_like) is idle for
         the whole run, so the server ends it after that timeout; the next
-        confirm_run_lock() (migrator/apply.c) finds the lock gone and fails
+        confirm_run_lock() (now apply_session_confirm_run_lock(),
+        migrator/apply_session.c) finds the lock gone and fails
         the migration, blaming its last line and suggesting that "another run
         may be applying migrations": any migration longer than the timeout
         can never be applied.  (The same holds for the main connection,
