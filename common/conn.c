@@ -353,6 +353,54 @@ connect_session(const conn_options *opts, const conninfo_attempts *attempts, boo
 	return got;
 }
 
+/*
+ * The hosts to try for dsn (from source, for the message), into *attempts
+ * (free with conninfo_attempts_free).  False, logged, when dsn is invalid.
+ */
+static bool
+attempts_from_dsn(const char *dsn, const char *source, const char *progname, conninfo_attempts *attempts)
+{
+	char *why = NULL;
+
+	if (conninfo_uri_needs_encoding(dsn))
+	{
+		/* libpq would take part of the password for the host: never parse it */
+		log_event(LOG_LEVEL_ERROR, "invalid_dsn", NULL, "invalid connection URI from %s (not shown): %s",
+				  source, CONNINFO_ENCODE_ADVICE);
+		return false;
+	}
+	if (!conninfo_attempts_build(dsn, progname, attempts, &why))
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_dsn", NULL, "invalid connection string from %s: %s", source, why);
+		free(why);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Sleep delay ms before the next attempt, saying at most every
+ * WAIT_LOG_INTERVAL_MS (since *last_log) that the server is awaited and why
+ * the last attempt failed.  False, logged, when a signal cut the sleep short.
+ */
+static bool
+wait_to_retry(const char *target, attempt_outcome got, const char *why, int64_t delay, int64_t *last_log)
+{
+	if (monotonic_ms() - *last_log >= WAIT_LOG_INTERVAL_MS)
+	{
+		log_event(LOG_LEVEL_INFO, "waiting_for_server", NULL, "waiting for the server at %s (%s): %s", target,
+				  got == ATTEMPT_STARTING ? "not accepting connections yet" : "no response", why);
+		*last_log = monotonic_ms();
+	}
+	if (!sleep_ms_interruptible(delay))
+	{
+		log_event(LOG_LEVEL_ERROR, "interrupted", NULL,
+				  "interrupted by %s while waiting for the server at %s", cancel_signal_name(), target);
+		return false;
+	}
+	return true;
+}
+
 int
 conn_open(const conn_options *opts, PGconn **out)
 {
@@ -369,19 +417,8 @@ conn_open(const conn_options *opts, PGconn **out)
 	int               rc = EXIT_UNREACHABLE;
 
 	*out = NULL;
-	if (conninfo_uri_needs_encoding(dsn))
-	{
-		/* libpq would take part of the password for the host: never parse it */
-		log_event(LOG_LEVEL_ERROR, "invalid_dsn", NULL, "invalid connection URI from %s (not shown): %s",
-				  source, CONNINFO_ENCODE_ADVICE);
+	if (!attempts_from_dsn(dsn, source, opts->progname, &attempts))
 		return EXIT_USAGE;
-	}
-	if (!conninfo_attempts_build(dsn, opts->progname, &attempts, &why))
-	{
-		log_event(LOG_LEVEL_ERROR, "invalid_dsn", NULL, "invalid connection string from %s: %s", source, why);
-		free(why);
-		return EXIT_USAGE;
-	}
 	secret = conninfo_has_password(dsn);
 	target = conninfo_describe(dsn);
 
@@ -402,20 +439,12 @@ conn_open(const conn_options *opts, PGconn **out)
 		}
 		if (got != ATTEMPT_REFUSED && monotonic_ms() + delay <= deadline)
 		{
-			if (monotonic_ms() - last_log >= WAIT_LOG_INTERVAL_MS)
-			{
-				log_event(LOG_LEVEL_INFO, "waiting_for_server", NULL, "waiting for the server at %s (%s): %s",
-						  target, got == ATTEMPT_STARTING ? "not accepting connections yet" : "no response",
-						  why);
-				last_log = monotonic_ms();
-			}
+			bool slept = wait_to_retry(target, got, why, delay, &last_log);
+
 			free(why);
 			why = NULL;
-			if (!sleep_ms_interruptible(delay))
+			if (!slept)
 			{
-				log_event(LOG_LEVEL_ERROR, "interrupted", NULL,
-						  "interrupted by %s while waiting for the server at %s", cancel_signal_name(),
-						  target);
 				rc = cancel_exit_code();
 				goto done;
 			}

@@ -79,20 +79,187 @@ db_run(PGconn *conn, const char *sql, int nparams, const char *const *values, Ex
 	return db_run_ex(conn, sql, nparams, values, expect, res_out, err, watch, true);
 }
 
+/* The clock of one statement while its answer is awaited. */
+typedef struct answer_wait
+{
+	int64_t start;      /* when db_run_ex began, for the watch's elapsed time */
+	int64_t next_tick;  /* when the watch is called next; INT64_MAX without one */
+	int64_t confirm_by; /* after a signal's cancel; INT64_MAX before one */
+	bool    canceled;   /* a cancel request went out */
+} answer_wait;
+
+/* How long the next wait for the socket may sleep. */
+static int64_t
+poll_slice(const answer_wait *w, const db_watch *watch, int64_t now)
+{
+	int64_t slice = POLL_SLICE_MS;
+
+	if (watch && w->next_tick - now < slice)
+		slice = w->next_tick - now > 0 ? w->next_tick - now : 1;
+	if (w->confirm_by != INT64_MAX && w->confirm_by - now < slice)
+		slice = w->confirm_by - now;
+	return slice;
+}
+
+/*
+ * Wait until the whole answer to the statement sent on conn is in (or the
+ * connection is in trouble, which PQgetResult then tells), watching the
+ * clock, signals and the socket; w->canceled says whether a cancel went out.
+ * False when a signal's cancel was not confirmed in time: the connection is
+ * then abandoned, its results collected, and err says what that means.
+ */
+static bool
+await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in_block, answer_wait *w,
+			 db_error *err)
+{
+	for (;;)
+	{
+		int64_t now;
+
+		if (!PQconsumeInput(conn))
+			return true; /* connection trouble: PQgetResult tells */
+		if (!PQisBusy(conn))
+			return true;
+		now = monotonic_ms();
+		if (interruptible && cancel_pending() && w->confirm_by == INT64_MAX)
+		{
+			/* sent from a helper thread: PQcancel can block for good */
+			cancel_request(conn);
+			w->canceled = true;
+			w->confirm_by = now + CANCEL_CONFIRM_MS;
+		}
+		if (now >= w->confirm_by)
+		{
+			PGresult *res;
+
+			abandon_after_signal(conn, in_block, err);
+			/* libpq now sees the connection closed: collect its error */
+			while ((res = PQgetResult(conn)) != NULL)
+				PQclear(res);
+			return false;
+		}
+		if (watch && now >= w->next_tick)
+		{
+			if (!w->canceled && watch->tick(watch->arg, now - w->start))
+			{
+				cancel_request(conn);
+				w->canceled = true;
+			}
+			w->next_tick = now + watch->tick_ms;
+		}
+		if (!wait_socket(conn, poll_slice(w, watch, now)))
+			return true;
+	}
+}
+
+/*
+ * COPY to or from the client: no data travels through the toolkit.  End the
+ * copy so that the server fails the statement and the connection comes back;
+ * left alone, libpq would return the COPY state forever.  False for COPY
+ * BOTH (replication), which cannot be ended so: stop reading results.
+ */
+static bool
+end_client_copy(PGconn *conn, ExecStatusType status)
+{
+	if (status == PGRES_COPY_IN)
+		(void) PQputCopyEnd(conn, "COPY FROM STDIN is not supported by this client");
+	else if (status == PGRES_COPY_OUT)
+	{
+		char *buf;
+
+		while (PQgetCopyData(conn, &buf, 0) > 0)
+			PQfreemem(buf);
+	}
+	else
+		return false; /* COPY BOTH (replication): nothing sensible to do */
+	return true;
+}
+
+static void
+set_copy_error(db_error *err, ExecStatusType status)
+{
+	db_error_clear(err);
+	err->cls = PGERR_OTHER;
+	err->message =
+		xstrdup(status == PGRES_COPY_IN ? "COPY FROM STDIN is not supported: no data is sent from the client"
+										: "COPY TO STDOUT is not supported: no data is read by the client");
+}
+
+static bool
+is_copy_status(ExecStatusType status)
+{
+	return status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH;
+}
+
+/*
+ * Read every result of the statement; the first failure wins and fills err.
+ * With keep_last, *keep is the last result of a successful statement (NULL
+ * after a failure); otherwise every result is cleared.  True on success.
+ */
+static bool
+drain_results(PGconn *conn, ExecStatusType expect, bool canceled, bool keep_last, PGresult **keep,
+			  db_error *err)
+{
+	PGresult *res;
+	bool      ok = true;
+	bool      got_result = false;
+
+	*keep = NULL;
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		ExecStatusType status = PQresultStatus(res);
+
+		got_result = true;
+		if (is_copy_status(status))
+		{
+			PQclear(res);
+			if (ok)
+			{
+				ok = false;
+				set_copy_error(err, status);
+			}
+			if (!end_client_copy(conn, status))
+				break;
+			continue;
+		}
+		if (ok && !status_matches(status, expect))
+		{
+			ok = false;
+			db_error_from_result(err, conn, res, canceled);
+		}
+		if (ok && keep_last)
+		{
+			PQclear(*keep);
+			*keep = res;
+		}
+		else
+			PQclear(res);
+		/* a broken connection may keep returning error results */
+		if (PQstatus(conn) == CONNECTION_BAD)
+			break;
+	}
+	if (ok && (!got_result || PQstatus(conn) == CONNECTION_BAD))
+	{
+		ok = false;
+		db_error_from_conn(err, conn, canceled);
+	}
+	if (!ok)
+	{
+		PQclear(*keep);
+		*keep = NULL;
+	}
+	return ok;
+}
+
 bool
 db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
 		  PGresult **res_out, db_error *err, const db_watch *watch, bool interruptible)
 {
 	int64_t                 start = monotonic_ms();
-	int64_t                 next_tick = watch ? start + watch->tick_ms : INT64_MAX;
-	int64_t                 confirm_by = INT64_MAX; /* after a signal's cancel */
+	answer_wait             w = {start, watch ? start + watch->tick_ms : INT64_MAX, INT64_MAX, false};
 	PGTransactionStatusType before = PQtransactionStatus(conn);
 	bool                    in_block = before == PQTRANS_INTRANS || before == PQTRANS_INERROR;
-	bool                    canceled = false;
-	bool                    ok = true;
-	bool                    got_result = false;
-	PGresult               *res;
-	PGresult               *keep = NULL;
+	PGresult               *keep;
 
 	if (res_out)
 		*res_out = NULL;
@@ -111,121 +278,15 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 		return false;
 	}
 
-	/* wait for the whole answer, watching the clock, signals and the socket */
-	for (;;)
-	{
-		int64_t now;
-		int64_t slice;
-
-		if (!PQconsumeInput(conn))
-			break; /* connection trouble: PQgetResult tells */
-		if (!PQisBusy(conn))
-			break;
-		now = monotonic_ms();
-		if (interruptible && cancel_pending() && confirm_by == INT64_MAX)
-		{
-			/* sent from a helper thread: PQcancel can block for good */
-			cancel_request(conn);
-			canceled = true;
-			confirm_by = now + CANCEL_CONFIRM_MS;
-		}
-		if (now >= confirm_by)
-		{
-			abandon_after_signal(conn, in_block, err);
-			/* libpq now sees the connection closed: collect its error */
-			while ((res = PQgetResult(conn)) != NULL)
-				PQclear(res);
-			return false;
-		}
-		if (watch && now >= next_tick)
-		{
-			if (!canceled && watch->tick(watch->arg, now - start))
-			{
-				cancel_request(conn);
-				canceled = true;
-			}
-			next_tick = now + watch->tick_ms;
-		}
-		slice = POLL_SLICE_MS;
-		if (watch && next_tick - now < slice)
-			slice = next_tick - now > 0 ? next_tick - now : 1;
-		if (confirm_by != INT64_MAX && confirm_by - now < slice)
-			slice = confirm_by - now;
-		if (!wait_socket(conn, slice))
-			break;
-	}
-	if (interruptible && cancel_pending())
-		canceled = true;
-
-	/* drain every result; the first failure wins */
-	while ((res = PQgetResult(conn)) != NULL)
-	{
-		ExecStatusType status = PQresultStatus(res);
-
-		got_result = true;
-
-		/*
-		 * COPY to or from the client: no data travels through the toolkit.
-		 * End the copy so that the server fails the statement and the
-		 * connection comes back; left alone, libpq would return the COPY
-		 * state forever.
-		 */
-		if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH)
-		{
-			PQclear(res);
-			if (ok)
-			{
-				ok = false;
-				db_error_clear(err);
-				err->cls = PGERR_OTHER;
-				err->message =
-					xstrdup(status == PGRES_COPY_IN
-								? "COPY FROM STDIN is not supported: no data is sent from the client"
-								: "COPY TO STDOUT is not supported: no data is read by the client");
-			}
-			if (status == PGRES_COPY_IN)
-				(void) PQputCopyEnd(conn, "COPY FROM STDIN is not supported by this client");
-			else if (status == PGRES_COPY_OUT)
-			{
-				char *buf;
-
-				while (PQgetCopyData(conn, &buf, 0) > 0)
-					PQfreemem(buf);
-			}
-			else
-				break; /* COPY BOTH (replication): nothing sensible to do */
-			continue;
-		}
-		if (ok && !status_matches(status, expect))
-		{
-			ok = false;
-			db_error_from_result(err, conn, res, canceled);
-		}
-		if (ok && res_out)
-		{
-			PQclear(keep);
-			keep = res;
-		}
-		else
-			PQclear(res);
-		/* a broken connection may keep returning error results */
-		if (PQstatus(conn) == CONNECTION_BAD)
-			break;
-	}
-	if (ok && (!got_result || PQstatus(conn) == CONNECTION_BAD))
-	{
-		ok = false;
-		db_error_from_conn(err, conn, canceled);
-	}
-	if (!ok)
-	{
-		PQclear(keep);
+	if (!await_answer(conn, watch, interruptible, in_block, &w, err))
 		return false;
-	}
+	if (interruptible && cancel_pending())
+		w.canceled = true;
+
+	if (!drain_results(conn, expect, w.canceled, res_out != NULL, &keep, err))
+		return false;
 	if (res_out)
 		*res_out = keep;
-	else
-		PQclear(keep);
 	return true;
 }
 

@@ -1,15 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * sqlparse.c
- *	  Reading SQL with PostgreSQL's own parser (libpg_query).
+ *	  Reading SQL with PostgreSQL's own parser (libpg_query): the statements
+ *	  of a script.
  *
- * The script is parsed once, as a whole, with pg_query_parse_protobuf(); the
- * unpacked tree is kept for callers that look deeper.  Each RawStmt gives a
- * byte range of the source that starts right after the previous semicolon
- * (so it may begin with blank space and comments) and stops before its own
- * semicolon (or runs to the end of the input when stmt_len is 0).  To trim
- * that range to the statement's first and last tokens exactly, the source is
- * also run through pg_query_scan(), PostgreSQL's own lexer: it knows where
+ * The script is parsed once, as a whole, with pg_query_parse_protobuf() on
+ * the parser's thread (parser_thread.c); the unpacked tree is kept for
+ * callers that look deeper.  Each RawStmt gives a byte range of the source
+ * that starts right after the previous semicolon (so it may begin with blank
+ * space and comments) and stops before its own semicolon (or runs to the end
+ * of the input when stmt_len is 0).  To trim that range to the statement's
+ * first and last tokens exactly, the source is also run through
+ * pg_query_scan(), PostgreSQL's own lexer (sqllex.c): it knows where
  * comments, strings, dollar quotes and E'' escapes begin and end, which no
  * hand-written skipper matches in every case.
  *
@@ -18,12 +20,9 @@
  * a statement ends where its trailing comments begin, or where its range
  * ends, less trailing blank space.
  *
- * Depth (see sqlparse.h).  The lexer runs first, on the caller's stack (it
- * does not recurse); its tokens give each statement's length, which sizes
- * the stack of the thread that then runs the parser.  The depth of the
- * parser's protobuf output is measured on the wire bytes without recursion,
- * and only a tree within SQL_PARSE_MAX_DEPTH is unpacked (protobuf-c's
- * unpack recurses, about 1kB per level).
+ * Positions and errors are counted in sqlpos.c, which also defines
+ * sql_offset_to_line_col(); parser_thread.c defines
+ * sql_call_on_parser_stack().
  *
  * common/sqlparse.c
  *
@@ -31,12 +30,8 @@
  */
 #include "sqlparse.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <malloc.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,37 +39,12 @@
 #include <pg_query.pb-c.h>
 
 #include "memory.h"
-
-/* a UTF-8 byte-order mark, which editors may put in front of a file */
-#define UTF8_BOM     "\xEF\xBB\xBF"
-#define UTF8_BOM_LEN 3
-
-/*
- * Stack of the parser thread: a base, plus an amount per token of the
- * longest statement.  Measured with libpg_query 15-4.0 by painting the
- * stack: its parser, node output and packing take up to about 180 bytes
- * per token of a left-associative chain ("||", UNION, "::", ISNULL) and
- * about 530 per token of nested subqueries, whose nesting bison caps at
- * a few thousand; protobuf-c's unpack takes about 960 bytes per tree
- * level, 10MB for SQL_PARSE_MAX_DEPTH.  The base covers the unpack and the
- * capped nestings; the per-token part is several times the chains' need.
- * Only the pages touched are ever backed by memory.
- */
-#define PARSER_STACK_BASE      ((size_t) 32 << 20)
-#define PARSER_STACK_PER_TOKEN ((size_t) 768)
+#include "parser_thread.h"
+#include "sqllex.h"
+#include "sqlpos.h"
 
 /* a script this large has its freed memory trimmed around the parse */
 #define TRIM_AFTER_BYTES ((size_t) 1 << 20)
-
-/* wire types of the protobuf encoding */
-#define WIRE_VARINT  0
-#define WIRE_FIXED64 1
-#define WIRE_LENGTH  2
-#define WIRE_FIXED32 5
-
-/* field numbers in pg_query.proto */
-#define FIELD_PARSE_RESULT_STMTS 2
-#define FIELD_RAW_STMT_LOCATION  2
 
 /*
  * Names of the parse nodes, indexed by PgQuery__Node__NodeCase.  Generated
@@ -327,13 +297,7 @@ static const char *const node_kind_names[] = {
 
 #define N_NODE_KIND_NAMES ((int) (sizeof(node_kind_names) / sizeof(node_kind_names[0])))
 
-/* A position in the source, advanced forwards while scanning for lines. */
-typedef struct text_pos
-{
-	int offset;     /* byte offset reached */
-	int line;       /* 1-based line of offset */
-	int line_start; /* byte offset where that line begins */
-} text_pos;
+#define N_NODE_KIND_NAMES ((int) (sizeof(node_kind_names) / sizeof(node_kind_names[0])))
 
 static const char *
 node_kind_name(const PgQuery__Node *node)
@@ -348,555 +312,6 @@ node_kind_name(const PgQuery__Node *node)
 	return node_kind_names[node_case];
 }
 
-/* The scanner's white space: [ \t\n\r\f\v] (scan.l, "space"). */
-static bool
-is_sql_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/*
- * A token of the lexer, kept compact: a script's tokens stay in memory while
- * the parser runs, and the unpacked protobuf takes several times this.
- */
-typedef struct sql_token
-{
-	int start; /* byte offset in the text */
-	int token; /* PgQuery__Token */
-} sql_token;
-
-typedef struct token_list
-{
-	sql_token *tokens;
-	size_t     n_tokens;
-} token_list;
-
-static bool
-is_comment_token(const sql_token *tok)
-{
-	return tok->token == PG_QUERY__TOKEN__SQL_COMMENT || tok->token == PG_QUERY__TOKEN__C_COMMENT;
-}
-
-static int
-bom_length(const char *source)
-{
-	return strncmp(source, UTF8_BOM, UTF8_BOM_LEN) == 0 ? UTF8_BOM_LEN : 0;
-}
-
-/*
- * Move pos forwards to offset (never past the terminating NUL).  A line ends
- * at LF, at CRLF (counted once, at the LF) or at a lone CR, the same line
- * breaks the checksum normalises.
- */
-static void
-advance_pos(const char *text, text_pos *pos, int offset)
-{
-	while (pos->offset < offset && text[pos->offset] != '\0')
-	{
-		char c = text[pos->offset++];
-
-		if (c == '\n' || (c == '\r' && text[pos->offset] != '\n'))
-		{
-			pos->line++;
-			pos->line_start = pos->offset;
-		}
-	}
-}
-
-/*
- * Byte offset of the 0-based character position nchars, counting characters
- * the way the server's pg_mbstrlen_with_len() does for UTF-8 (the length of a
- * character comes from its lead byte alone), so that it inverts the parser's
- * cursorpos exactly.  Stops at the terminating NUL.
- */
-static int
-char_to_byte_offset(const char *text, int nchars)
-{
-	int off = 0;
-
-	for (int i = 0; i < nchars && text[off] != '\0'; i++)
-	{
-		unsigned char c = (unsigned char) text[off];
-		int           len;
-
-		if ((c & 0x80) == 0)
-			len = 1;
-		else if ((c & 0xe0) == 0xc0)
-			len = 2;
-		else if ((c & 0xf0) == 0xe0)
-			len = 3;
-		else if ((c & 0xf8) == 0xf0)
-			len = 4;
-		else
-			len = 1;
-		for (int k = 0; k < len && text[off] != '\0'; k++)
-			off++;
-	}
-	return off;
-}
-
-/*
- * Byte offset in text of the parser's cursorpos (1-based characters), or -1
- * when the parser gave no position (0).
- */
-static int
-cursor_to_offset(const char *text, int cursorpos)
-{
-	return cursorpos > 0 ? char_to_byte_offset(text, cursorpos - 1) : -1;
-}
-
-/*
- * Fill err: message, and the position of byte offset in text (-1 when
- * unknown).  text is the source after any BOM, bom_len the BOM's length.
- */
-static void
-set_error(const char *text, int bom_len, const char *message, int offset, sql_parse_error *err)
-{
-	text_pos pos = {0, 1, 0};
-	int      line_end;
-	int      column;
-
-	err->message = xstrdup(message != NULL ? message : "could not parse the script");
-	err->offset = -1;
-	err->line = 0;
-	err->column = 0;
-	err->line_text = NULL;
-	if (offset < 0)
-		return;
-
-	/*
-	 * "at end of input" points past the last byte; when the file ends with
-	 * newlines that is a line after the last one an editor shows.  Put it
-	 * right after the last non-blank character instead, where the statement
-	 * was left unfinished.
-	 */
-	if (text[offset] == '\0')
-		while (offset > 0 && is_sql_space(text[offset - 1]))
-			offset--;
-
-	advance_pos(text, &pos, offset);
-
-	/* columns of errors count characters, as an editor shows them */
-	column = 1;
-	for (int i = pos.line_start; i < offset; i++)
-		if (((unsigned char) text[i] & 0xc0) != 0x80)
-			column++;
-
-	line_end = pos.line_start;
-	while (text[line_end] != '\0' && text[line_end] != '\n' && text[line_end] != '\r')
-		line_end++;
-
-	err->offset = offset + bom_len;
-	err->line = pos.line;
-	err->column = column;
-	err->line_text = xstrndup(text + pos.line_start, (size_t) (line_end - pos.line_start));
-}
-
-/*
- * Run PostgreSQL's lexer over text into *out (free out->tokens).  False
- * with err filled if it fails.
- */
-static bool
-scan_tokens(const char *text, int bom_len, token_list *out, sql_parse_error *err)
-{
-	PgQueryScanResult    scan_result = pg_query_scan(text);
-	PgQuery__ScanResult *scan;
-
-	if (scan_result.error != NULL)
-	{
-		set_error(text, bom_len, scan_result.error->message,
-				  cursor_to_offset(text, scan_result.error->cursorpos), err);
-		pg_query_free_scan_result(scan_result);
-		return false;
-	}
-	scan = pg_query__scan_result__unpack(NULL, scan_result.pbuf.len, (const uint8_t *) scan_result.pbuf.data);
-	pg_query_free_scan_result(scan_result);
-	if (scan == NULL)
-	{
-		set_error(text, bom_len, "could not decode the lexer's output", -1, err);
-		return false;
-	}
-	out->n_tokens = scan->n_tokens;
-	out->tokens = scan->n_tokens > 0 ? xcalloc(scan->n_tokens, sizeof(sql_token)) : NULL;
-	for (size_t i = 0; i < scan->n_tokens; i++)
-	{
-		out->tokens[i].start = scan->tokens[i]->start;
-		out->tokens[i].token = (int) scan->tokens[i]->token;
-	}
-	pg_query__scan_result__free_unpacked(scan, NULL);
-	return true;
-}
-
-/* Byte offset of the first token at or after offset that is not a comment. */
-static int
-first_token_from(const token_list *scan, int offset)
-{
-	for (size_t i = 0; i < scan->n_tokens; i++)
-		if (scan->tokens[i].start >= offset && !is_comment_token(&scan->tokens[i]))
-			return scan->tokens[i].start;
-	return offset;
-}
-
-/*
- * The most tokens of one statement, statements ending at a semicolon
- * outside parentheses (CREATE RULE's action list keeps its own), and in
- * *at the offset of that statement's first token.
- */
-static size_t
-longest_statement(const token_list *scan, int *at)
-{
-	size_t longest = 0;
-	size_t count = 0;
-	int    start = 0;
-	int    parens = 0;
-
-	*at = 0;
-	for (size_t i = 0; i < scan->n_tokens; i++)
-	{
-		const sql_token *t = &scan->tokens[i];
-
-		if (is_comment_token(t))
-			continue;
-		if (count == 0)
-			start = t->start;
-		count++;
-		if (count > longest)
-		{
-			longest = count;
-			*at = start;
-		}
-		if (t->token == PG_QUERY__TOKEN__ASCII_40)
-			parens++;
-		else if (t->token == PG_QUERY__TOKEN__ASCII_41 && parens > 0)
-			parens--;
-		else if (t->token == PG_QUERY__TOKEN__ASCII_59 && parens == 0)
-			count = 0;
-	}
-	return longest;
-}
-
-static bool
-is_simple_operand(const sql_token *t)
-{
-	switch (t->token)
-	{
-		case PG_QUERY__TOKEN__IDENT:
-		case PG_QUERY__TOKEN__UIDENT:
-		case PG_QUERY__TOKEN__FCONST:
-		case PG_QUERY__TOKEN__SCONST:
-		case PG_QUERY__TOKEN__USCONST:
-		case PG_QUERY__TOKEN__BCONST:
-		case PG_QUERY__TOKEN__XCONST:
-		case PG_QUERY__TOKEN__ICONST:
-		case PG_QUERY__TOKEN__PARAM:
-			return true;
-		default:
-			return false;
-	}
-}
-
-/*
- * The most generic operators ("||", "->", "@>": the lexer's Op, all of one
- * precedence, left-associative) in a run of tokens that alternate between
- * a constant or name and such an operator, and in *at where the run
- * starts.  Such a run parses to a left-deep chain at least two levels deep
- * per operator, so a long one is refused before the parser spends seconds
- * on it (its time grows faster than linearly).
- */
-static size_t
-longest_operator_chain(const token_list *scan, int *at)
-{
-	size_t longest = 0;
-	size_t ops = 0;
-	int    start = 0;
-	bool   want_operand = true;
-
-	*at = 0;
-	for (size_t i = 0; i < scan->n_tokens; i++)
-	{
-		const sql_token *t = &scan->tokens[i];
-
-		if (is_comment_token(t))
-			continue;
-		if (want_operand && is_simple_operand(t))
-		{
-			if (ops == 0)
-				start = t->start;
-			want_operand = false;
-		}
-		else if (!want_operand && t->token == PG_QUERY__TOKEN__Op)
-		{
-			if (++ops > longest)
-			{
-				longest = ops;
-				*at = start;
-			}
-			want_operand = true;
-		}
-		else
-		{
-			/* the run is broken; this token may start the next one */
-			ops = 0;
-			want_operand = !is_simple_operand(t);
-			start = t->start;
-		}
-	}
-	return longest;
-}
-
-/* Read a varint at *pos, below end; false if it is cut off or too long. */
-static bool
-read_varint(const uint8_t *buf, size_t end, size_t *pos, uint64_t *value)
-{
-	uint64_t v = 0;
-
-	for (int shift = 0; shift < 64 && *pos < end; shift += 7)
-	{
-		uint8_t b = buf[(*pos)++];
-
-		v |= (uint64_t) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-		{
-			*value = v;
-			return true;
-		}
-	}
-	return false;
-}
-
-/*
- * Skip the value of a field of wire type wire_type at *pos; for a
- * length-delimited one, *len is its length and *pos is left at its start.
- * False on a malformed or unsupported encoding.
- */
-static bool
-read_field_value(const uint8_t *buf, size_t end, size_t *pos, unsigned wire_type, uint64_t *len)
-{
-	uint64_t v;
-
-	*len = 0;
-	switch (wire_type)
-	{
-		case WIRE_VARINT:
-			return read_varint(buf, end, pos, &v);
-		case WIRE_FIXED64:
-		case WIRE_FIXED32:
-			v = wire_type == WIRE_FIXED64 ? 8 : 4;
-			if (end - *pos < v)
-				return false;
-			*pos += v;
-			return true;
-		case WIRE_LENGTH:
-			if (!read_varint(buf, end, pos, len) || *len > end - *pos)
-				return false;
-			return true;
-		default:
-			return false;
-	}
-}
-
-/* One open message while measuring depth: where it ends, what it is. */
-typedef struct wire_frame
-{
-	size_t                            end;
-	const ProtobufCMessageDescriptor *desc;
-} wire_frame;
-
-/*
- * The index of the first statement of the packed ParseResult buf whose tree
- * is deeper than max_depth messages (the statement's node counting 1), -1
- * when none is, -2 when buf is malformed.  Iterates with its own stack of
- * at most max_depth + 2 frames, never recursing.
- */
-static int
-first_too_deep(const uint8_t *buf, size_t len, int max_depth)
-{
-	wire_frame *stack = xmalloc(sizeof(wire_frame) * (size_t) (max_depth + 2));
-	int         top = 0; /* stack[0] is the ParseResult, [1] a RawStmt */
-	int         stmt = -1;
-	int         result = -1;
-	size_t      pos = 0;
-
-	stack[0].end = len;
-	stack[0].desc = &pg_query__parse_result__descriptor;
-	while (result == -1)
-	{
-		uint64_t                        key;
-		uint64_t                        n;
-		const ProtobufCFieldDescriptor *f;
-
-		if (pos == stack[top].end)
-		{
-			if (top == 0)
-				break;
-			top--;
-			continue;
-		}
-		if (!read_varint(buf, stack[top].end, &pos, &key) ||
-			!read_field_value(buf, stack[top].end, &pos, (unsigned) (key & 7), &n))
-		{
-			result = -2;
-			break;
-		}
-		if ((key & 7) != WIRE_LENGTH)
-			continue;
-		f = protobuf_c_message_descriptor_get_field(stack[top].desc, (unsigned) (key >> 3));
-		if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE)
-		{
-			pos += n;
-			continue;
-		}
-		if (top == 0)
-			stmt++;
-		/* the new message sits at top + 1, depth top below the statement */
-		if (top >= max_depth + 1)
-		{
-			result = stmt;
-			break;
-		}
-		top++;
-		stack[top].end = pos + n;
-		stack[top].desc = f->descriptor;
-	}
-	free(stack);
-	return result;
-}
-
-/*
- * stmt_location of statement index of the packed ParseResult buf, reading
- * only the top two levels; 0 (the value protobuf leaves out) if absent.
- */
-static int
-raw_stmt_location(const uint8_t *buf, size_t len, int index)
-{
-	size_t pos = 0;
-
-	while (pos < len)
-	{
-		uint64_t key;
-		uint64_t n;
-
-		if (!read_varint(buf, len, &pos, &key) || !read_field_value(buf, len, &pos, (unsigned) (key & 7), &n))
-			return 0;
-		if ((key & 7) == WIRE_LENGTH && (key >> 3) == FIELD_PARSE_RESULT_STMTS && index-- == 0)
-		{
-			size_t end = pos + n;
-
-			while (pos < end)
-			{
-				uint64_t v;
-
-				if (!read_varint(buf, end, &pos, &key))
-					return 0;
-				if ((key >> 3) == FIELD_RAW_STMT_LOCATION && (key & 7) == WIRE_VARINT)
-					return read_varint(buf, end, &pos, &v) && v <= INT_MAX ? (int) v : 0;
-				if (!read_field_value(buf, end, &pos, (unsigned) (key & 7), &n))
-					return 0;
-				pos += n;
-			}
-			return 0;
-		}
-		pos += n;
-	}
-	return 0;
-}
-
-/* The work and the results of one parse on the parser thread. */
-typedef struct parse_job
-{
-	const char           *text;
-	PgQuery__ParseResult *tree;        /* out: the tree, if all went well */
-	char                 *error;       /* out: the parser's message */
-	int                   cursorpos;   /* out: and its position */
-	int                   too_deep;    /* out: first statement too deep, or -1 */
-	int                   deep_offset; /* out: where that statement starts */
-} parse_job;
-
-static void
-parse_on_thread(void *arg)
-{
-	parse_job                 *job = arg;
-	PgQueryProtobufParseResult r = pg_query_parse_protobuf(job->text);
-
-	if (r.error != NULL)
-	{
-		job->error = xstrdup(r.error->message);
-		job->cursorpos = r.error->cursorpos;
-	}
-	else
-	{
-		const uint8_t *buf = (const uint8_t *) r.parse_tree.data;
-		size_t         len = r.parse_tree.len;
-
-		job->too_deep = first_too_deep(buf, len, SQL_PARSE_MAX_DEPTH);
-		if (job->too_deep >= 0)
-			job->deep_offset = raw_stmt_location(buf, len, job->too_deep);
-		else if (job->too_deep == -1)
-			job->tree = pg_query__parse_result__unpack(NULL, len, buf);
-	}
-	/* libpg_query frees this thread's memory context when the thread ends */
-	pg_query_free_protobuf_parse_result(r);
-}
-
-typedef struct thread_call
-{
-	void (*fn)(void *arg);
-	void *arg;
-} thread_call;
-
-static void *
-thread_main(void *arg)
-{
-	thread_call *call = arg;
-
-	call->fn(call->arg);
-	return NULL;
-}
-
-/*
- * Run fn(arg) on a new thread with a stack of stack_bytes, every signal
- * blocked (they stay with the main thread's handlers), and wait for it.
- * False with errno set if the thread could not be started.
- */
-static bool
-call_with_stack(size_t stack_bytes, void (*fn)(void *arg), void *arg)
-{
-	thread_call    call = {fn, arg};
-	pthread_attr_t attr;
-	pthread_t      thread;
-	sigset_t       all;
-	sigset_t       old;
-	int            rc;
-
-	rc = pthread_attr_init(&attr);
-	if (rc == 0)
-	{
-		rc = pthread_attr_setstacksize(&attr, stack_bytes);
-		if (rc == 0)
-		{
-			/* the new thread inherits the mask */
-			sigfillset(&all);
-			pthread_sigmask(SIG_SETMASK, &all, &old);
-			rc = pthread_create(&thread, &attr, thread_main, &call);
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-		}
-		pthread_attr_destroy(&attr);
-	}
-	if (rc != 0)
-	{
-		errno = rc;
-		return false;
-	}
-	pthread_join(thread, NULL);
-	return true;
-}
-
-bool
-sql_call_on_parser_stack(void (*fn)(void *arg), void *arg)
-{
-	return call_with_stack(PARSER_STACK_BASE, fn, arg);
-}
-
 /*
  * Find the statements of tree in text, using the lexer's tokens scan.
  * Fills out->stmts and out->n_stmts.  Returns false (with err filled) only
@@ -905,11 +320,11 @@ sql_call_on_parser_stack(void (*fn)(void *arg), void *arg)
  */
 static bool
 locate_statements(const char *text, int text_len, int bom_len, const PgQuery__ParseResult *tree,
-				  const token_list *scan, sql_script *out, sql_parse_error *err)
+				  const sql_token_list *scan, sql_script *out, sql_parse_error *err)
 {
-	text_pos pos = {0, 1, 0};
-	size_t   tok = 0;
-	bool     ok = true;
+	sql_pos pos = {0, 1, 0};
+	size_t  tok = 0;
+	bool    ok = true;
 
 	if (tree->n_stmts > 0)
 		out->stmts = xcalloc(tree->n_stmts, sizeof(sql_statement));
@@ -930,7 +345,7 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 		{
 			const sql_token *t = &scan->tokens[tok];
 
-			if (is_comment_token(t))
+			if (sqllex_is_comment(t))
 			{
 				if (trailing_comment < 0)
 					trailing_comment = t->start;
@@ -944,17 +359,17 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 		}
 		if (first < 0)
 		{
-			set_error(text, bom_len, "could not find the tokens of a statement", range_start, err);
+			sqlpos_set_error(text, bom_len, "could not find the tokens of a statement", range_start, err);
 			ok = false;
 			break;
 		}
 
 		/* only blank space lies between the last token and end */
 		end = trailing_comment >= 0 ? trailing_comment : range_end;
-		while (end > first && is_sql_space(text[end - 1]))
+		while (end > first && sqlpos_is_space(text[end - 1]))
 			end--;
 
-		advance_pos(text, &pos, first);
+		sqlpos_advance(text, &pos, first);
 		st->text = xstrndup(text + first, (size_t) (end - first));
 		st->offset = first + bom_len;
 		st->line = pos.line;
@@ -966,77 +381,6 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 	return ok;
 }
 
-#define STR(x)  #x
-#define XSTR(x) STR(x)
-
-static const char too_deep_message[] = "statement is nested too deeply: its parse tree is deeper than " XSTR(
-	SQL_PARSE_MAX_DEPTH) " levels; split the expression or the statement";
-
-/*
- * An error for a script that breaks a limit of sqlparse.h.  Its line is
- * not quoted: a statement that long or deep may be one huge line.
- */
-static void
-set_limit_error(const char *text, int bom_len, const char *message, int offset, sql_parse_error *err)
-{
-	set_error(text, bom_len, message, offset, err);
-	free(err->line_text);
-	err->line_text = NULL;
-	err->limit = true;
-}
-
-/*
- * Run the parser over text on a thread sized for scan's longest statement.
- * Returns the tree, or NULL with err filled (a syntax error, a statement
- * too long or too deep, a thread that could not start).
- */
-static PgQuery__ParseResult *
-parse_tree(const char *text, int bom_len, const token_list *scan, sql_parse_error *err)
-{
-	parse_job job = {text, NULL, NULL, 0, -1, 0};
-	int       longest_at;
-	size_t    longest = longest_statement(scan, &longest_at);
-	int       chain_at;
-	size_t    chain = longest_operator_chain(scan, &chain_at);
-
-	if (longest > SQL_PARSE_MAX_TOKENS)
-	{
-		char *msg = xasprintf("statement is too long to parse safely: %zu tokens (the limit is %d); split it",
-							  longest, SQL_PARSE_MAX_TOKENS);
-
-		set_limit_error(text, bom_len, msg, longest_at, err);
-		free(msg);
-		return NULL;
-	}
-	if (chain * 2 > SQL_PARSE_MAX_DEPTH)
-	{
-		set_limit_error(text, bom_len, too_deep_message, chain_at, err);
-		return NULL;
-	}
-	if (!call_with_stack(PARSER_STACK_BASE + longest * PARSER_STACK_PER_TOKEN, parse_on_thread, &job))
-	{
-		char *msg = xasprintf("could not start the parser's thread: %s", strerror(errno));
-
-		set_error(text, bom_len, msg, -1, err);
-		free(msg);
-		return NULL;
-	}
-	if (job.error != NULL)
-	{
-		set_error(text, bom_len, job.error, cursor_to_offset(text, job.cursorpos), err);
-		free(job.error);
-		return NULL;
-	}
-	if (job.too_deep >= 0)
-	{
-		set_limit_error(text, bom_len, too_deep_message, first_token_from(scan, job.deep_offset), err);
-		return NULL;
-	}
-	if (job.tree == NULL)
-		set_error(text, bom_len, "could not decode the parser's output", -1, err);
-	return job.tree;
-}
-
 /*
  * Parse source into statements; see sqlparse.h.  A leading UTF-8 BOM is
  * skipped (offsets still count it; line 1 starts after it).  On failure
@@ -1045,25 +389,25 @@ parse_tree(const char *text, int bom_len, const token_list *scan, sql_parse_erro
 bool
 sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
 {
-	int         bom_len = bom_length(source);
-	const char *text = source + bom_len;
-	size_t      text_len = strlen(text);
-	token_list  scan = {NULL, 0};
-	bool        ok;
+	int            bom_len = sqlpos_bom_length(source);
+	const char    *text = source + bom_len;
+	size_t         text_len = strlen(text);
+	sql_token_list scan = {NULL, 0};
+	bool           ok;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
 	err->offset = -1;
 
 	/* offsets are ints, in the parser as here */
-	if (text_len > (size_t) INT_MAX - UTF8_BOM_LEN)
+	if (text_len > (size_t) INT_MAX - SQLPOS_UTF8_BOM_LEN)
 	{
-		set_limit_error(text, bom_len, "script is too large to parse", -1, err);
+		sqlpos_set_limit_error(text, bom_len, "script is too large to parse", -1, err);
 		return false;
 	}
 
 	/* the lexer first: a script it refuses never reaches the parser */
-	if (!scan_tokens(text, bom_len, &scan, err))
+	if (!sqllex_scan(text, bom_len, &scan, err))
 		return false;
 
 	/*
@@ -1074,7 +418,7 @@ sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
 	 */
 	if (text_len >= TRIM_AFTER_BYTES)
 		malloc_trim(0);
-	out->tree = parse_tree(text, bom_len, &scan, err);
+	out->tree = parser_thread_parse(text, bom_len, &scan, err);
 	if (text_len >= TRIM_AFTER_BYTES)
 		malloc_trim(0);
 	ok = out->tree != NULL;
@@ -1121,28 +465,4 @@ sql_parse_error_free(sql_parse_error *err)
 	err->offset = -1;
 	err->line = 0;
 	err->column = 0;
-}
-
-/*
- * 1-based line and column (in bytes) of the byte offset in source, counted
- * like the statements' positions: a leading BOM is not part of line 1, and
- * LF, CRLF and a lone CR each end a line.  An offset past the end counts as
- * the end; a negative offset gives line 0 and column 0 (unknown).
- */
-void
-sql_offset_to_line_col(const char *source, int offset, int *line, int *column)
-{
-	int      bom_len = bom_length(source);
-	text_pos pos = {0, 1, 0};
-
-	if (offset < 0)
-	{
-		*line = 0;
-		*column = 0;
-		return;
-	}
-	offset = offset > bom_len ? offset - bom_len : 0;
-	advance_pos(source + bom_len, &pos, offset);
-	*line = pos.line;
-	*column = pos.offset - pos.line_start + 1;
 }

@@ -22,6 +22,11 @@
  * (2MB) already refuses such statements ("stack depth limit exceeded") at a
  * few thousand levels.
  *
+ * This header is the reader's whole contract.  Inside, it is four modules:
+ * sqlparse.c splits the script into statements, sqllex.c runs the lexer and
+ * measures the limits on its tokens, parser_thread.c runs the parser on its
+ * thread and measures the depth, sqlpos.c counts lines and columns.
+ *
  * common/sqlparse.h
  *
  *-------------------------------------------------------------------------

@@ -200,23 +200,27 @@ decide_absent(plan_item *it)
 		set(it, ACT_DROP, xstrdup("state is \"absent\""));
 }
 
-static void
-decide_present(plan_item *it, const plan_options *opts)
+/*
+ * The definition cannot be planned on this catalog: no such schema or
+ * table, a relation that cannot have indexes, or the name taken by another
+ * relation.  Sets the item to ACT_ERROR and returns true when so.
+ */
+static bool
+table_refused(plan_item *it)
 {
 	const index_def     *d = it->def;
 	const catalog_entry *c = it->cat;
 	char                *conflict;
-	char                *why = NULL;
 
 	if (!c->schema_exists)
 	{
 		set(it, ACT_ERROR, xasprintf("schema \"%s\" does not exist", d->schema));
-		return;
+		return true;
 	}
 	if (c->table_oid == NULL)
 	{
 		set(it, ACT_ERROR, xasprintf("table \"%s.%s\" does not exist", d->schema, d->table));
-		return;
+		return true;
 	}
 	if (c->table_kind != 'r' && c->table_kind != 'p' && c->table_kind != 'm')
 	{
@@ -224,13 +228,89 @@ decide_present(plan_item *it, const plan_options *opts)
 			xasprintf(
 				"\"%s.%s\" is a %s; only tables, partitioned tables and materialized views have indexes",
 				d->schema, d->table, catalog_relkind_name(c->table_kind)));
-		return;
+		return true;
 	}
 	if ((conflict = name_conflict(d, c)) != NULL)
 	{
 		set(it, ACT_ERROR, conflict);
-		return;
+		return true;
 	}
+	return false;
+}
+
+/*
+ * The index of that name exists but is not ready to compare: a partitioned
+ * index missing partitions, a build in progress, an invalid index.  Sets the
+ * item and returns true when so.
+ */
+static bool
+decide_unfinished(plan_item *it)
+{
+	const index_def     *d = it->def;
+	const catalog_entry *c = it->cat;
+
+	if (it->partitioned && !c->valid)
+	{
+		set(it, ACT_BUILD,
+			xstrdup(
+				"the index of the partitioned table is not valid yet: some partitions have no index attached"));
+		return true;
+	}
+	if (c->build_pid != 0)
+	{
+		set(it, ACT_BUSY, xasprintf("backend %d is building it right now", c->build_pid));
+		return true;
+	}
+	if ((!c->valid || !c->ready) && c->constraints)
+	{
+		set(it, ACT_ERROR,
+			xasprintf(
+				"index \"%s.%s\" is not valid, and constraint %s uses it: the indexer never drops a constraint's index; run REINDEX INDEX CONCURRENTLY",
+				d->schema, d->name, c->constraints));
+		return true;
+	}
+	if (!c->valid || !c->ready)
+	{
+		set(it, ACT_REPAIR,
+			xstrdup(
+				"an invalid index left by a failed or interrupted build holds the name: drop it and build again"));
+		return true;
+	}
+	return false;
+}
+
+/* A valid index that differs from the file: report it, or rebuild it when asked and safe. */
+static void
+decide_drifted(plan_item *it, const plan_options *opts)
+{
+	const index_def     *d = it->def;
+	const catalog_entry *c = it->cat;
+
+	if (!opts->rebuild_drifted)
+		set(it, ACT_DRIFTED,
+			xasprintf("the database has \"%s\"; the file defines \"%s\"", c->indexdef, d->sql));
+	else if (c->constraints)
+		set(it, ACT_ERROR,
+			xasprintf(
+				"drifted (the database has \"%s\"), but constraint %s uses it: --rebuild-drifted does not replace it (it never drops or swaps a constraint's index); change it by a migration, or rebuild it as it is with REINDEX INDEX CONCURRENTLY",
+				c->indexdef, c->constraints));
+	else if (it->partitioned)
+		set(it, ACT_ERROR,
+			xasprintf(
+				"drifted (the database has \"%s\"), but it is the index of a partitioned table, which cannot be replaced online; drop it by hand and build again",
+				c->indexdef));
+	else
+		set(it, ACT_REBUILD, xasprintf("drifted: the database has \"%s\"", c->indexdef));
+}
+
+static void
+decide_present(plan_item *it, const plan_options *opts)
+{
+	const catalog_entry *c = it->cat;
+	char                *why = NULL;
+
+	if (table_refused(it))
+		return;
 	it->partitioned = c->table_kind == 'p';
 	classify_leftovers(it);
 
@@ -240,35 +320,10 @@ decide_present(plan_item *it, const plan_options *opts)
 			set(it, ACT_BUILD, xstrdup("missing"));
 		return;
 	}
-	if (it->partitioned && !c->valid)
-	{
-		set(it, ACT_BUILD,
-			xstrdup(
-				"the index of the partitioned table is not valid yet: some partitions have no index attached"));
+	if (decide_unfinished(it))
 		return;
-	}
-	if (c->build_pid != 0)
-	{
-		set(it, ACT_BUSY, xasprintf("backend %d is building it right now", c->build_pid));
-		return;
-	}
-	if ((!c->valid || !c->ready) && c->constraints)
-	{
-		set(it, ACT_ERROR,
-			xasprintf(
-				"index \"%s.%s\" is not valid, and constraint %s uses it: the indexer never drops a constraint's index; run REINDEX INDEX CONCURRENTLY",
-				d->schema, d->name, c->constraints));
-		return;
-	}
-	if (!c->valid || !c->ready)
-	{
-		set(it, ACT_REPAIR,
-			xstrdup(
-				"an invalid index left by a failed or interrupted build holds the name: drop it and build again"));
-		return;
-	}
 
-	switch (drift_compare(d, c, &why))
+	switch (drift_compare(it->def, c, &why))
 	{
 		case DRIFT_SAME:
 			break;
@@ -278,21 +333,7 @@ decide_present(plan_item *it, const plan_options *opts)
 			free(why);
 			return;
 		case DRIFT_DIFFERENT:
-			if (!opts->rebuild_drifted)
-				set(it, ACT_DRIFTED,
-					xasprintf("the database has \"%s\"; the file defines \"%s\"", c->indexdef, d->sql));
-			else if (c->constraints)
-				set(it, ACT_ERROR,
-					xasprintf(
-						"drifted (the database has \"%s\"), but constraint %s uses it: --rebuild-drifted does not replace it (it never drops or swaps a constraint's index); change it by a migration, or rebuild it as it is with REINDEX INDEX CONCURRENTLY",
-						c->indexdef, c->constraints));
-			else if (it->partitioned)
-				set(it, ACT_ERROR,
-					xasprintf(
-						"drifted (the database has \"%s\"), but it is the index of a partitioned table, which cannot be replaced online; drop it by hand and build again",
-						c->indexdef));
-			else
-				set(it, ACT_REBUILD, xasprintf("drifted: the database has \"%s\"", c->indexdef));
+			decide_drifted(it, opts);
 			return;
 	}
 	free(why);

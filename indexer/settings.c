@@ -128,94 +128,122 @@ parse_bool(const char *value, bool *out)
 	return false;
 }
 
-bool
-settings_apply(indexer_settings *s, setting_id id, const char *value, setting_origin origin, char *errbuf,
-			   size_t errlen)
+static bool
+apply_schema(indexer_settings *s, const char *value, char *errbuf, size_t errlen)
 {
-	int64_t    n;
-	bool       b;
+	if (value[0] == '\0')
+	{
+		snprintf(errbuf, errlen, "empty schema name");
+		return false;
+	}
+	if (strlen(value) > INDEX_SQL_MAX_IDENT)
+	{
+		snprintf(errbuf, errlen, "schema name \"%s\" is longer than %d bytes", value, INDEX_SQL_MAX_IDENT);
+		return false;
+	}
+	free(s->schema);
+	s->schema = xstrdup(value);
+	return true;
+}
+
+/* An integer setting in [min, max] into *out. */
+static bool
+apply_int(int *out, const char *value, int64_t min, int64_t max, char *errbuf, size_t errlen)
+{
+	int64_t n;
+
+	if (!parse_int_range(value, min, max, &n, errbuf, errlen))
+		return false;
+	*out = (int) n;
+	return true;
+}
+
+static bool
+apply_maintenance_work_mem(indexer_settings *s, const char *value, char *errbuf, size_t errlen)
+{
+	int64_t n;
+
+	if (!parse_memory_size(value, &n, errbuf, errlen))
+		return false;
+	/* the server refuses less than 1MB */
+	if (n < 1024)
+	{
+		snprintf(errbuf, errlen, "size \"%s\" is below the server's minimum of 1MB", value);
+		return false;
+	}
+	s->maintenance_work_mem_kb = n;
+	return true;
+}
+
+static bool
+apply_log_format(indexer_settings *s, const char *value, char *errbuf, size_t errlen)
+{
 	log_format f;
 
+	if (!log_parse_format(value, &f))
+	{
+		snprintf(errbuf, errlen, "invalid value \"%s\" (use text or json)", value);
+		return false;
+	}
+	s->format = f;
+	return true;
+}
+
+static bool
+apply_progress(indexer_settings *s, const char *value, char *errbuf, size_t errlen)
+{
+	bool b;
+
+	if (!parse_bool(value, &b))
+	{
+		snprintf(errbuf, errlen, "invalid value \"%s\" (use true or false)", value);
+		return false;
+	}
+	s->progress = b;
+	return true;
+}
+
+/* Parse value for setting id into s; false with errbuf filled when it is invalid. */
+static bool
+apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf, size_t errlen)
+{
 	switch (id)
 	{
 		case SETTING_SCHEMA:
-			if (value[0] == '\0')
-			{
-				snprintf(errbuf, errlen, "empty schema name");
-				return false;
-			}
-			if (strlen(value) > INDEX_SQL_MAX_IDENT)
-			{
-				snprintf(errbuf, errlen, "schema name \"%s\" is longer than %d bytes", value,
-						 INDEX_SQL_MAX_IDENT);
-				return false;
-			}
-			free(s->schema);
-			s->schema = xstrdup(value);
-			break;
+			return apply_schema(s, value, errbuf, errlen);
 		case SETTING_JOBS:
-			if (!parse_int_range(value, 1, INDEXER_MAX_JOBS, &n, errbuf, errlen))
-				return false;
-			s->jobs = (int) n;
-			break;
+			return apply_int(&s->jobs, value, 1, INDEXER_MAX_JOBS, errbuf, errlen);
 		case SETTING_RETRIES:
-			if (!parse_int_range(value, 0, 100, &n, errbuf, errlen))
-				return false;
-			s->retries = (int) n;
-			break;
+			return apply_int(&s->retries, value, 0, 100, errbuf, errlen);
 		case SETTING_MAX_PARALLEL_MAINTENANCE_WORKERS:
 			/* the server's own limit (max_worker_processes) is 262143 */
-			if (!parse_int_range(value, 0, 1024, &n, errbuf, errlen))
-				return false;
-			s->max_parallel_maintenance_workers = (int) n;
-			break;
+			return apply_int(&s->max_parallel_maintenance_workers, value, 0, 1024, errbuf, errlen);
 		case SETTING_LOCK_TIMEOUT:
-			if (!parse_duration(value, &s->lock_timeout_ms, errbuf, errlen))
-				return false;
-			break;
+			return parse_duration(value, &s->lock_timeout_ms, errbuf, errlen);
 		case SETTING_STATEMENT_TIMEOUT:
-			if (!parse_duration(value, &s->statement_timeout_ms, errbuf, errlen))
-				return false;
-			break;
+			return parse_duration(value, &s->statement_timeout_ms, errbuf, errlen);
 		case SETTING_LOCK_WAIT:
-			if (!parse_duration(value, &s->lock_wait_ms, errbuf, errlen))
-				return false;
-			break;
+			return parse_duration(value, &s->lock_wait_ms, errbuf, errlen);
 		case SETTING_WAIT:
-			if (!parse_duration(value, &s->wait_ms, errbuf, errlen))
-				return false;
-			break;
+			return parse_duration(value, &s->wait_ms, errbuf, errlen);
 		case SETTING_MAINTENANCE_WORK_MEM:
-			if (!parse_memory_size(value, &n, errbuf, errlen))
-				return false;
-			/* the server refuses less than 1MB */
-			if (n < 1024)
-			{
-				snprintf(errbuf, errlen, "size \"%s\" is below the server's minimum of 1MB", value);
-				return false;
-			}
-			s->maintenance_work_mem_kb = n;
-			break;
+			return apply_maintenance_work_mem(s, value, errbuf, errlen);
 		case SETTING_LOG_FORMAT:
-			if (!log_parse_format(value, &f))
-			{
-				snprintf(errbuf, errlen, "invalid value \"%s\" (use text or json)", value);
-				return false;
-			}
-			s->format = f;
-			break;
+			return apply_log_format(s, value, errbuf, errlen);
 		case SETTING_PROGRESS:
-			if (!parse_bool(value, &b))
-			{
-				snprintf(errbuf, errlen, "invalid value \"%s\" (use true or false)", value);
-				return false;
-			}
-			s->progress = b;
-			break;
+			return apply_progress(s, value, errbuf, errlen);
 		default:
 			snprintf(errbuf, errlen, "unknown setting");
 			return false;
 	}
+}
+
+bool
+settings_apply(indexer_settings *s, setting_id id, const char *value, setting_origin origin, char *errbuf,
+			   size_t errlen)
+{
+	if (!apply_value(s, id, value, errbuf, errlen))
+		return false;
 	s->origin[id] = origin;
 	return true;
 }

@@ -1,0 +1,367 @@
+/*-------------------------------------------------------------------------
+ *
+ * parser_thread.c
+ *	  libpg_query's parser on a thread of its own, with the depth limit.
+ *
+ * The lexer has run first, on the caller's stack (it does not recurse); its
+ * tokens give each statement's length, which sizes the stack of the thread
+ * that then runs the parser.  The depth of the parser's protobuf output is
+ * measured on the wire bytes without recursion, and only a tree within
+ * SQL_PARSE_MAX_DEPTH is unpacked (protobuf-c's unpack recurses, about 1kB
+ * per level).
+ *
+ * common/parser_thread.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "parser_thread.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+#include <pg_query.pb-c.h>
+
+#include "memory.h"
+#include "sqlpos.h"
+
+/*
+ * Stack of the parser thread: a base, plus an amount per token of the
+ * longest statement.  Measured with libpg_query 15-4.0 by painting the
+ * stack: its parser, node output and packing take up to about 180 bytes
+ * per token of a left-associative chain ("||", UNION, "::", ISNULL) and
+ * about 530 per token of nested subqueries, whose nesting bison caps at
+ * a few thousand; protobuf-c's unpack takes about 960 bytes per tree
+ * level, 10MB for SQL_PARSE_MAX_DEPTH.  The base covers the unpack and the
+ * capped nestings; the per-token part is several times the chains' need.
+ * Only the pages touched are ever backed by memory.
+ */
+#define PARSER_STACK_BASE      ((size_t) 32 << 20)
+#define PARSER_STACK_PER_TOKEN ((size_t) 768)
+
+/* wire types of the protobuf encoding */
+#define WIRE_VARINT  0
+#define WIRE_FIXED64 1
+#define WIRE_LENGTH  2
+#define WIRE_FIXED32 5
+
+/* field numbers in pg_query.proto */
+#define FIELD_PARSE_RESULT_STMTS 2
+#define FIELD_RAW_STMT_LOCATION  2
+
+/* Read a varint at *pos, below end; false if it is cut off or too long. */
+static bool
+read_varint(const uint8_t *buf, size_t end, size_t *pos, uint64_t *value)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64 && *pos < end; shift += 7)
+	{
+		uint8_t b = buf[(*pos)++];
+
+		v |= (uint64_t) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*value = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Skip the value of a field of wire type wire_type at *pos; for a
+ * length-delimited one, *len is its length and *pos is left at its start.
+ * False on a malformed or unsupported encoding.
+ */
+static bool
+read_field_value(const uint8_t *buf, size_t end, size_t *pos, unsigned wire_type, uint64_t *len)
+{
+	uint64_t v;
+
+	*len = 0;
+	switch (wire_type)
+	{
+		case WIRE_VARINT:
+			return read_varint(buf, end, pos, &v);
+		case WIRE_FIXED64:
+		case WIRE_FIXED32:
+			v = wire_type == WIRE_FIXED64 ? 8 : 4;
+			if (end - *pos < v)
+				return false;
+			*pos += v;
+			return true;
+		case WIRE_LENGTH:
+			if (!read_varint(buf, end, pos, len) || *len > end - *pos)
+				return false;
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* One open message while measuring depth: where it ends, what it is. */
+typedef struct wire_frame
+{
+	size_t                            end;
+	const ProtobufCMessageDescriptor *desc;
+} wire_frame;
+
+/*
+ * The index of the first statement of the packed ParseResult buf whose tree
+ * is deeper than max_depth messages (the statement's node counting 1), -1
+ * when none is, -2 when buf is malformed.  Iterates with its own stack of
+ * at most max_depth + 2 frames, never recursing.
+ */
+static int
+first_too_deep(const uint8_t *buf, size_t len, int max_depth)
+{
+	wire_frame *stack = xmalloc(sizeof(wire_frame) * (size_t) (max_depth + 2));
+	int         top = 0; /* stack[0] is the ParseResult, [1] a RawStmt */
+	int         stmt = -1;
+	int         result = -1;
+	size_t      pos = 0;
+
+	stack[0].end = len;
+	stack[0].desc = &pg_query__parse_result__descriptor;
+	while (result == -1)
+	{
+		uint64_t                        key;
+		uint64_t                        n;
+		const ProtobufCFieldDescriptor *f;
+
+		if (pos == stack[top].end)
+		{
+			if (top == 0)
+				break;
+			top--;
+			continue;
+		}
+		if (!read_varint(buf, stack[top].end, &pos, &key) ||
+			!read_field_value(buf, stack[top].end, &pos, (unsigned) (key & 7), &n))
+		{
+			result = -2;
+			break;
+		}
+		if ((key & 7) != WIRE_LENGTH)
+			continue;
+		f = protobuf_c_message_descriptor_get_field(stack[top].desc, (unsigned) (key >> 3));
+		if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE)
+		{
+			pos += n;
+			continue;
+		}
+		if (top == 0)
+			stmt++;
+		/* the new message sits at top + 1, depth top below the statement */
+		if (top >= max_depth + 1)
+		{
+			result = stmt;
+			break;
+		}
+		top++;
+		stack[top].end = pos + n;
+		stack[top].desc = f->descriptor;
+	}
+	free(stack);
+	return result;
+}
+
+/*
+ * stmt_location of statement index of the packed ParseResult buf, reading
+ * only the top two levels; 0 (the value protobuf leaves out) if absent.
+ */
+static int
+raw_stmt_location(const uint8_t *buf, size_t len, int index)
+{
+	size_t pos = 0;
+
+	while (pos < len)
+	{
+		uint64_t key;
+		uint64_t n;
+
+		if (!read_varint(buf, len, &pos, &key) || !read_field_value(buf, len, &pos, (unsigned) (key & 7), &n))
+			return 0;
+		if ((key & 7) == WIRE_LENGTH && (key >> 3) == FIELD_PARSE_RESULT_STMTS && index-- == 0)
+		{
+			size_t end = pos + n;
+
+			while (pos < end)
+			{
+				uint64_t v;
+
+				if (!read_varint(buf, end, &pos, &key))
+					return 0;
+				if ((key >> 3) == FIELD_RAW_STMT_LOCATION && (key & 7) == WIRE_VARINT)
+					return read_varint(buf, end, &pos, &v) && v <= INT_MAX ? (int) v : 0;
+				if (!read_field_value(buf, end, &pos, (unsigned) (key & 7), &n))
+					return 0;
+				pos += n;
+			}
+			return 0;
+		}
+		pos += n;
+	}
+	return 0;
+}
+
+/* The work and the results of one parse on the parser thread. */
+typedef struct parse_job
+{
+	const char           *text;
+	PgQuery__ParseResult *tree;        /* out: the tree, if all went well */
+	char                 *error;       /* out: the parser's message */
+	int                   cursorpos;   /* out: and its position */
+	int                   too_deep;    /* out: first statement too deep, or -1 */
+	int                   deep_offset; /* out: where that statement starts */
+} parse_job;
+
+static void
+parse_on_thread(void *arg)
+{
+	parse_job                 *job = arg;
+	PgQueryProtobufParseResult r = pg_query_parse_protobuf(job->text);
+
+	if (r.error != NULL)
+	{
+		job->error = xstrdup(r.error->message);
+		job->cursorpos = r.error->cursorpos;
+	}
+	else
+	{
+		const uint8_t *buf = (const uint8_t *) r.parse_tree.data;
+		size_t         len = r.parse_tree.len;
+
+		job->too_deep = first_too_deep(buf, len, SQL_PARSE_MAX_DEPTH);
+		if (job->too_deep >= 0)
+			job->deep_offset = raw_stmt_location(buf, len, job->too_deep);
+		else if (job->too_deep == -1)
+			job->tree = pg_query__parse_result__unpack(NULL, len, buf);
+	}
+	/* libpg_query frees this thread's memory context when the thread ends */
+	pg_query_free_protobuf_parse_result(r);
+}
+
+typedef struct thread_call
+{
+	void (*fn)(void *arg);
+	void *arg;
+} thread_call;
+
+static void *
+thread_main(void *arg)
+{
+	thread_call *call = arg;
+
+	call->fn(call->arg);
+	return NULL;
+}
+
+/*
+ * Run fn(arg) on a new thread with a stack of stack_bytes, every signal
+ * blocked (they stay with the main thread's handlers), and wait for it.
+ * False with errno set if the thread could not be started.
+ */
+static bool
+call_with_stack(size_t stack_bytes, void (*fn)(void *arg), void *arg)
+{
+	thread_call    call = {fn, arg};
+	pthread_attr_t attr;
+	pthread_t      thread;
+	sigset_t       all;
+	sigset_t       old;
+	int            rc;
+
+	rc = pthread_attr_init(&attr);
+	if (rc == 0)
+	{
+		rc = pthread_attr_setstacksize(&attr, stack_bytes);
+		if (rc == 0)
+		{
+			/* the new thread inherits the mask */
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			rc = pthread_create(&thread, &attr, thread_main, &call);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0)
+	{
+		errno = rc;
+		return false;
+	}
+	pthread_join(thread, NULL);
+	return true;
+}
+
+bool
+sql_call_on_parser_stack(void (*fn)(void *arg), void *arg)
+{
+	return call_with_stack(PARSER_STACK_BASE, fn, arg);
+}
+
+#define STR(x)  #x
+#define XSTR(x) STR(x)
+
+static const char too_deep_message[] = "statement is nested too deeply: its parse tree is deeper than " XSTR(
+	SQL_PARSE_MAX_DEPTH) " levels; split the expression or the statement";
+
+/*
+ * Run the parser over text on a thread sized for scan's longest statement.
+ * Returns the tree, or NULL with err filled (a syntax error, a statement
+ * too long or too deep, a thread that could not start).
+ */
+PgQuery__ParseResult *
+parser_thread_parse(const char *text, int bom_len, const sql_token_list *scan, sql_parse_error *err)
+{
+	parse_job job = {text, NULL, NULL, 0, -1, 0};
+	int       longest_at;
+	size_t    longest = sqllex_longest_statement(scan, &longest_at);
+	int       chain_at;
+	size_t    chain = sqllex_longest_operator_chain(scan, &chain_at);
+
+	if (longest > SQL_PARSE_MAX_TOKENS)
+	{
+		char *msg = xasprintf("statement is too long to parse safely: %zu tokens (the limit is %d); split it",
+							  longest, SQL_PARSE_MAX_TOKENS);
+
+		sqlpos_set_limit_error(text, bom_len, msg, longest_at, err);
+		free(msg);
+		return NULL;
+	}
+	if (chain * 2 > SQL_PARSE_MAX_DEPTH)
+	{
+		sqlpos_set_limit_error(text, bom_len, too_deep_message, chain_at, err);
+		return NULL;
+	}
+	if (!call_with_stack(PARSER_STACK_BASE + longest * PARSER_STACK_PER_TOKEN, parse_on_thread, &job))
+	{
+		char *msg = xasprintf("could not start the parser's thread: %s", strerror(errno));
+
+		sqlpos_set_error(text, bom_len, msg, -1, err);
+		free(msg);
+		return NULL;
+	}
+	if (job.error != NULL)
+	{
+		sqlpos_set_error(text, bom_len, job.error, sqlpos_cursor_to_offset(text, job.cursorpos), err);
+		free(job.error);
+		return NULL;
+	}
+	if (job.too_deep >= 0)
+	{
+		sqlpos_set_limit_error(text, bom_len, too_deep_message,
+							   sqllex_first_token_from(scan, job.deep_offset), err);
+		return NULL;
+	}
+	if (job.tree == NULL)
+		sqlpos_set_error(text, bom_len, "could not decode the parser's output", -1, err);
+	return job.tree;
+}
