@@ -111,7 +111,7 @@
  *
  * Everything here is offline: no server, no printing.
  *
- * common/lint.h
+ * migrator/lint.h
  *
  *-------------------------------------------------------------------------
  */

@@ -55,7 +55,7 @@
  * not reported, nor are statements inside DO blocks (which is where a file
  * puts a statement guarded by a catalog lookup).
  *
- * common/lint.c
+ * migrator/lint.c
  *
  *-------------------------------------------------------------------------
  */

@@ -24,7 +24,7 @@
  * "C" sorts bytewise, the order strcmp() and bsearch() need; the unit test
  * checks the order.  Regenerate for a new major version; do not edit by hand.
  *
- * common/pg_volatile_functions.c
+ * migrator/pg_volatile_functions.c
  *
  *-------------------------------------------------------------------------
  */
