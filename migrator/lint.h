@@ -16,84 +16,11 @@
  * comment block: -- migrator:no-transaction, -- migrator:allow-dml,
  * -- migrator:requires-index NAME.
  *
- * The rules (E error, W warning; "new table": created by CREATE TABLE earlier
- * in the same file, so empty, and exempt where marked *):
- *   create-index          E  CREATE INDEX of any kind, except a plain (not
- *                            CONCURRENTLY) one on a new table
- *   reindex               E  REINDEX
- *   vacuum-full           E  VACUUM FULL (plain VACUUM and ANALYZE are fine)
- *   cluster               E  CLUSTER
- *   dml                   E  unless allow_dml: INSERT, UPDATE, DELETE, MERGE,
- *                            COPY, TRUNCATE, CREATE TABLE AS / SELECT INTO /
- *                            CREATE MATERIALIZED VIEW (unless WITH NO DATA),
- *                            a data-modifying WITH, REFRESH MATERIALIZED VIEW,
- *                            CALL, EXPLAIN ANALYZE of any of these
- *   transaction-control   E  BEGIN, START TRANSACTION, COMMIT, ROLLBACK,
- *                            SAVEPOINT, RELEASE, PREPARE TRANSACTION, ... and
- *                            COMMIT/ROLLBACK inside a DO block
- *   session-set           E  SET without LOCAL, RESET, RESET ALL,
- *                            set_config(..., false), set_config(..., NULL)
- *                            (NULL is false) or with a third argument that
- *                            is not a constant; also through EXECUTE.
- *                            RESET ALL and search_path (or a setting whose
- *                            name is computed) cannot be excused: every
- *                            later migration of the run would inherit them
- *   discard               E  DISCARD
- *   set-role              E  SET [LOCAL] ROLE, SET [LOCAL] SESSION
- *                            AUTHORIZATION, RESET ROLE, set_config('role',
- *                            ...) local or not (setting names compared
- *                            case-insensitively, as the server does);
- *                            cannot be excused
- *   advisory-unlock-all   E  a call of pg_advisory_unlock_all()
- *   volatile-default      W* ADD COLUMN with a volatile default (a function
- *                            not known to be immutable or stable; serial,
- *                            identity), or GENERATED ... STORED
- *   alter-column-type     W* ALTER COLUMN ... TYPE
- *   set-not-null          W* SET NOT NULL without a validated
- *                            CHECK (col IS NOT NULL) earlier in the file
- *   constraint-not-valid  W* ADD FOREIGN KEY / CHECK without NOT VALID
- *   unique-without-index  W* ADD PRIMARY KEY / UNIQUE without USING INDEX
- *   constraint-index-name E  ADD CONSTRAINT c ... USING INDEX i with c other
- *                            than i: PostgreSQL renames the index to c, and
- *                            the indexer, which defines i, would build it again
- *   drop-index            W* DROP INDEX without CONCURRENTLY
- *   set-tablespace        W* SET TABLESPACE, ALTER TABLE ALL IN TABLESPACE
- *   drop-column           W* DROP COLUMN
- *   drop-table            W* DROP TABLE
- *   rename                W* RENAME of a table, view, materialized view,
- *                            foreign table or column
- *   not-idempotent        W  only in no-transaction files: a top-level
- *                            statement a rerun fails on (CREATE without IF
- *                            NOT EXISTS / OR REPLACE, DROP without IF EXISTS,
- *                            ...; the exact list is in lint.c)
- *   unchecked-sql         W  SQL that cannot be checked before it runs: EXECUTE
- *                            of a computed string, a DO body the PL/pgSQL
- *                            parser cannot read, a DO block in another
- *                            language; in a verify file, a function not
- *                            known to be stable or immutable
- *   swallowed-error       E  a PL/pgSQL exception handler (DO block) that can
- *                            catch lock_not_available (55P03, or its class
- *                            55000), a class 40 error (deadlock_detected,
- *                            serialization_failure, ...) or a class 57 error
- *                            (query_canceled, admin_shutdown, ...), through
- *                            OTHERS, a condition name, SQLSTATE 'xxxxx' or a
- *                            class code ('40000'), and whose last statement
- *                            is not RAISE (at EXCEPTION level)
- *   timeout-override      W  SET [LOCAL] lock_timeout / statement_timeout, or
- *                            set_config() of them, to more than the run's
- *                            bound (lint_file_options), to DEFAULT or to a
- *                            value that cannot be read; to anything when the
- *                            bound is not known (the operator's own)
- *                         E  ... to 0 however spelt ('0', '0s', '0.1ms'
- *                            rounds to 0): it removes the bound
- *   verify-read-only      E  in a verify file (lint_verify_script only): a
- *                            statement that is not a SELECT, a data-modifying
- *                            WITH, SELECT INTO, FOR UPDATE / SHARE, a call of
- *                            a function PostgreSQL lists as volatile
- *                            (set_config, nextval, pg_terminate_backend, ...);
- *                            cannot be excused
- *   unknown-rule          E  "-- migrator:allow RULE" naming no rule; cannot
- *                            itself be excused, so not in lint_rule_names
+ * The rules, each with its name, severity, whether an allow comment can
+ * excuse it, what it fires on and what to do instead, are one table:
+ * lint_rules[] in lint_rules.h / lint_rules.c (the registry).  The README's
+ * lint tables follow it (tests/unit/lint_rules_test.c checks that they
+ * agree).  Where each rule is checked: lint_internal.h lists the modules.
  *
  * Session rules through EXECUTE: a constant string is checked as SQL; a
  * computed one (format('SET search_path TO %I', s), 'SET ' || x) is also
@@ -191,12 +118,9 @@ void lint_verify_script(const char *source, const sql_script *script, const lint
 						lint_result *out);
 
 /*
- * The rule names that "-- migrator:allow RULE" accepts (every rule but
- * "unknown-rule"), NULL-terminated, in the order of the table above.
+ * True if name is a rule that "-- migrator:allow RULE" accepts: every rule
+ * of the registry but "unknown-rule".  NULL gives false.
  */
-extern const char *const lint_rule_names[];
-
-/* True if name is in lint_rule_names.  NULL gives false. */
 bool lint_rule_exists(const char *name);
 
 /* Free the findings and leave r zeroed.  Accepts NULL. */
