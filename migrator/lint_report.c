@@ -86,6 +86,9 @@ append_finding(lint_state *st, lint_rule_id id, lint_severity severity, int line
  * Report rule for the statement of ctx, unless an allow comment excuses it
  * (and excusable).  Warnings become errors under --strict.
  */
+static void vreport(lint_state *st, const stmt_ctx *ctx, lint_rule_id rule, lint_severity severity,
+					bool excusable, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
 static void
 vreport(lint_state *st, const stmt_ctx *ctx, lint_rule_id rule, lint_severity severity, bool excusable,
 		const char *fmt, va_list ap)
