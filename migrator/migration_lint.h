@@ -4,7 +4,7 @@
  *	  Linting migration files and reporting the findings.
  *
  * Glue between the migration files (with their directives) and the lint
- * rules of common/lint.h: one call lints one parsed migration and reports
+ * rules of migrator/lint.h: one call lints one parsed migration and reports
  * each finding as "path:line:column: severity rule: message", to stdout
  * for "migrator lint" (the findings are its output) or to the log for up
  * and plan (they are events of the run).  A verify file's findings name

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * lint_fuzz.c
- *	  Fuzz target: the lint of SQL and PL/pgSQL bodies (common/lint.c),
+ *	  Fuzz target: the lint of SQL and PL/pgSQL bodies (migrator/lint.c),
  *	  with the file's directives read as the migrator reads them
  *	  (migrator/migration_files.c).
  *

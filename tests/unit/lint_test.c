@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * lint_test.c
- *	  Unit tests for common/lint.c: every rule fires, and its near miss
+ *	  Unit tests for the lint (migrator/lint*.c): every rule fires, and its near miss
  *	  does not; allow comments, --strict, DO blocks, positions.
  *
  * tests/unit/lint_test.c
