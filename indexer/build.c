@@ -9,7 +9,8 @@
  * engine_loop() moves every slot's job on as far as it goes without
  * waiting (unit_advance sends the next statement), waits in poll() for any
  * answer, a backoff or the next watchdog tick, hands each completed
- * statement to its unit (unit_result), and ticks the watchdog
+ * statement to its unit (each slot's result handler, slot_completed, calls
+ * unit_result), and ticks the watchdog
  * (monitor_tick).  After a signal it cancels what is in flight, lets the
  * clean-up steps run until BUILD_CLEANUP_BOUND_MS, then cancels those too
  * and gives up HARD_STOP_MS later.
@@ -97,6 +98,18 @@ setup_session(engine *e, slot *s)
 	return ok;
 }
 
+/* The slot's result handler (parallel_slots_dispatch): the statement goes to its unit. */
+static void
+slot_completed(parallel_slot *ps, bool ok, PGresult *res, db_error *err, void *arg)
+{
+	slot *s = arg;
+	job  *j = s->job;
+
+	(void) ps;
+	if (j != NULL && j->cur < j->n_units)
+		unit_result(s->run, s, j, &j->units[j->cur], ok, res, err);
+}
+
 bool
 slot_connect(engine *e, slot *s)
 {
@@ -105,6 +118,8 @@ slot_connect(engine *e, slot *s)
 	if (conn == NULL)
 		return false;
 	parallel_slot_init(&s->ps, conn);
+	s->run = e;
+	parallel_slot_set_handler(&s->ps, slot_completed, s);
 	if (!setup_session(e, s))
 	{
 		conn_close(conn);
@@ -334,28 +349,6 @@ advance_slots(engine *e, int64_t now, parallel_slot **busy, int *n_busy, int64_t
 	return any;
 }
 
-/* Hand every completed statement to its unit. */
-static void
-collect_results(engine *e)
-{
-	for (int i = 0; i < e->n_slots; i++)
-	{
-		slot     *s = &e->slots[i];
-		bool      ok;
-		PGresult *res = NULL;
-		db_error  err = {0};
-
-		if (!s->ps.busy)
-			continue;
-		if (!parallel_slot_collect(&s->ps, s->ps.cancel_sent || e->interrupting, &ok, &res, &err))
-			continue;
-		if (s->job && s->job->cur < s->job->n_units)
-			unit_result(e, s, s->job, &s->job->units[s->job->cur], ok, res, &err);
-		PQclear(res);
-		db_error_clear(&err);
-	}
-}
-
 static void
 engine_loop(engine *e)
 {
@@ -381,7 +374,8 @@ engine_loop(engine *e)
 			build_log(e, LOG_LEVEL_ERROR, "loop_failed", NULL, "%s", e->stopped);
 			break;
 		}
-		collect_results(e);
+		/* every completed statement goes to its unit (slot_completed) */
+		parallel_slots_dispatch(busy, n_busy, e->interrupting);
 		if (monotonic_ms() >= e->next_monitor)
 		{
 			monitor_tick(e);

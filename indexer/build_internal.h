@@ -124,9 +124,12 @@ typedef struct work_table
 	int         next; /* next item to start */
 } work_table;
 
+typedef struct engine engine;
+
 typedef struct slot
 {
 	parallel_slot ps;
+	engine       *run;         /* the run it belongs to (for its result handler) */
 	int           pid;         /* backend pid */
 	char         *search_path; /* schema the session resolves names in */
 	int           table;       /* work_table in hand, -1 when idle */
@@ -145,7 +148,7 @@ typedef struct slot
 	char         progress_detail[96];
 } slot;
 
-typedef struct engine
+struct engine
 {
 	const build_env        *env;
 	const indexer_settings *set;
@@ -171,7 +174,7 @@ typedef struct engine
 	bool                    bar;         /* draw a progress bar on the terminal */
 	bool                    bar_drawn;
 	int64_t                 last_bar;
-} engine;
+};
 
 /* ---- build.c: slots ------------------------------------------------------ */
 
