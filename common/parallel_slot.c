@@ -27,6 +27,13 @@ parallel_slot_init(parallel_slot *slot, PGconn *conn)
 	slot->conn = conn;
 }
 
+void
+parallel_slot_set_handler(parallel_slot *slot, parallel_slot_handler handler, void *arg)
+{
+	slot->handler = handler;
+	slot->handler_arg = arg;
+}
+
 bool
 parallel_slot_send(parallel_slot *slot, const char *sql, int nparams, const char *const *values,
 				   ExecStatusType expect, db_error *err)
@@ -163,6 +170,29 @@ parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok, PGresu
 	slot->keep = NULL;
 	slot->failed = false;
 	return true;
+}
+
+int
+parallel_slots_dispatch(parallel_slot *const *slots, int n, bool canceled_by_us)
+{
+	int done = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		parallel_slot *slot = slots[i];
+		bool           ok;
+		PGresult      *res = NULL;
+		db_error       err = {0};
+
+		if (!slot->busy || !parallel_slot_collect(slot, canceled_by_us || slot->cancel_sent, &ok, &res, &err))
+			continue;
+		done++;
+		if (slot->handler != NULL)
+			slot->handler(slot, ok, res, &err, slot->handler_arg);
+		PQclear(res);
+		db_error_clear(&err);
+	}
+	return done;
 }
 
 bool

@@ -12,6 +12,11 @@
  * statement is complete, reports its outcome with the same rule as
  * db_run(): success only when every result had the expected status.
  *
+ * Like PostgreSQL's ParallelSlotSetHandler, each slot may carry a result
+ * handler: parallel_slots_dispatch() collects every busy slot and hands
+ * each completed statement to its slot's handler, so the caller's loop
+ * never dispatches by hand.
+ *
  * Nothing here cancels on a signal by itself: the signal handler only
  * records the signal (and wakes parallel_slots_wait through the self-pipe),
  * so the caller, which knows every slot, polls cancel_pending() and cancels
@@ -32,7 +37,17 @@
 
 #include "pgerr.h"
 
-typedef struct parallel_slot
+typedef struct parallel_slot parallel_slot;
+
+/*
+ * Called by parallel_slots_dispatch() when slot's statement is complete:
+ * ok, with res (the last result, or NULL; PQclear()ed after the call, so
+ * the handler must not keep it), or failed with err (the handler may take
+ * it over and zero it; whatever is left is cleared after the call).
+ */
+typedef void (*parallel_slot_handler)(parallel_slot *slot, bool ok, PGresult *res, db_error *err, void *arg);
+
+struct parallel_slot
 {
 	PGconn        *conn;        /* owned by the caller */
 	bool           busy;        /* a statement is in flight */
@@ -44,10 +59,16 @@ typedef struct parallel_slot
 	bool      failed;
 	PGresult *keep; /* the last good result, for the caller */
 	db_error  err;  /* the first failure */
-} parallel_slot;
+	/* parallel_slot_set_handler() */
+	parallel_slot_handler handler;
+	void                 *handler_arg;
+};
 
-/* Make slot an idle slot of conn (which may be NULL for now). */
+/* Make slot an idle slot of conn (which may be NULL for now), without a handler. */
 void parallel_slot_init(parallel_slot *slot, PGconn *conn);
+
+/* The handler parallel_slots_dispatch() calls for slot, with arg. */
+void parallel_slot_set_handler(parallel_slot *slot, parallel_slot_handler handler, void *arg);
 
 /*
  * Send sql with nparams text parameters on an idle slot.  Returns true (the
@@ -74,6 +95,15 @@ bool parallel_slots_wait(parallel_slot *const *slots, int n, int64_t timeout_ms)
  */
 bool parallel_slot_collect(parallel_slot *slot, bool canceled_by_us, bool *ok, PGresult **res_out,
 						   db_error *err);
+
+/*
+ * parallel_slot_collect() every busy slot among slots[0..n-1] (classified
+ * as canceled by us when canceled_by_us or when parallel_slot_cancel() was
+ * called for it) and call the handler of each whose statement is complete;
+ * a slot without a handler has its outcome dropped.  Returns how many
+ * completed.
+ */
+int parallel_slots_dispatch(parallel_slot *const *slots, int n, bool canceled_by_us);
 
 /*
  * Ask the server to cancel the statement in flight, without blocking
