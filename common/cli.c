@@ -354,6 +354,7 @@ cli_parse(const cli_program *prog, int argc, char **argv, void *opts, cli_common
 	log_init(prog->progname, log_format_from_argv(argc, argv, common->format), 0);
 	build_tables(&p, argc, argv);
 	opterr = 0;
+	optind = 0; /* glibc: start afresh, also when a test parses many command lines */
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, p.shortopts, p.longopts, NULL)) != -1)
 	{
 		bool              is_common;
