@@ -117,6 +117,8 @@ static const cli_option options[] = {
 	 "option --create-schema belongs to up and baseline (and plan); %s creates nothing"},
 };
 
+static const cli_program program;
+
 static const char options_help[] =
 	"\n"
 	"Options:\n"
@@ -190,8 +192,7 @@ usage(FILE *out)
 			"\n"
 			"Commands:\n",
 			PROGNAME, PROGNAME);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	cli_print_commands(&program, out);
 	fputs(options_help, out);
 }
 
