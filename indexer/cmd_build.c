@@ -1,0 +1,213 @@
+/*-------------------------------------------------------------------------
+ *
+ * cmd_build.c
+ *	  indexer build: bring the indexes in line with the plan, online.
+ *
+ * What the plan settles without building (present, absent, drifted without
+ * --rebuild-drifted, busy, unknown, in error) is counted and reported
+ * first; a critical definition that cannot be built stops the run before
+ * anything starts.  The rest goes to the build engine (build.h).  The run
+ * ends with one summary line and an exit code computed from the outcomes.
+ *
+ * indexer/cmd_build.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "build.h"
+#include "cancel.h"
+#include "exitcodes.h"
+#include "indexer.h"
+#include "log.h"
+#include "options.h"
+#include "query.h"
+#include "retry.h"
+
+/* The definitions the plan settles without a build, counted. */
+typedef struct build_tally
+{
+	int  present, absent, drifted, skipped, failed_critical, failed_noncritical;
+	bool work; /* something to build, repair, rebuild or drop */
+} build_tally;
+
+/*
+ * --maintenance-work-mem within the server's range, asked before anything
+ * is built: otherwise every build connection would fail to set it, which
+ * looks like an unreachable server.  EXIT_OK or EXIT_USAGE after logging.
+ */
+static int
+check_memory_setting(run_state *rs)
+{
+	int64_t     kb = rs->opts->set.maintenance_work_mem_kb;
+	PGresult   *res;
+	long long   lo, hi;
+	const char *origin[] = {"default", "the file's settings", "environment INDEXER_MAINTENANCE_WORK_MEM",
+							"option --maintenance-work-mem"};
+
+	if (kb <= 0)
+		return EXIT_OK;
+	res = db_query(rs->conn, "reading the range of maintenance_work_mem",
+				   "SELECT min_val::bigint, max_val::bigint FROM pg_catalog.pg_settings "
+				   "WHERE name = 'maintenance_work_mem' AND unit = 'kB'",
+				   0, NULL, PGRES_TUPLES_OK);
+	rs->round_trips++;
+	if (res == NULL)
+		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	if (PQntuples(res) == 0)
+	{
+		PQclear(res);
+		return EXIT_OK;
+	}
+	lo = atoll(PQgetvalue(res, 0, 0));
+	hi = atoll(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (kb >= lo && kb <= hi)
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+			  "%s: maintenance_work_mem %lldkB is outside the server's range %lldkB to %lldkB; nothing built",
+			  origin[rs->opts->set.origin[SETTING_MAINTENANCE_WORK_MEM]], (long long) kb, lo, hi);
+	return EXIT_USAGE;
+}
+
+/* Count one definition, and report it where the plan settled it badly. */
+static void
+tally(plan_item *it, build_tally *t)
+{
+	const index_def *d = it->def;
+
+	switch (it->action)
+	{
+		case ACT_PRESENT:
+			t->present++;
+			break;
+		case ACT_ABSENT:
+			t->absent++;
+			break;
+		case ACT_DRIFTED:
+			t->drifted++;
+			log_event(LOG_LEVEL_WARNING, "drifted", NULL,
+					  "\"%s\" on \"%s.%s\" drifted: %s; not replaced (pass --rebuild-drifted)", d->name,
+					  d->schema, d->table, it->reason);
+			break;
+		case ACT_BUSY:
+			t->skipped++;
+			log_event(LOG_LEVEL_WARNING, "busy", NULL, "\"%s\" on \"%s.%s\" skipped: %s", d->name, d->schema,
+					  d->table, it->reason);
+			break;
+		case ACT_UNKNOWN:
+			if (it->cat->unknown && d->critical && d->state == INDEX_STATE_PRESENT)
+			{
+				/* its table is locked: whether it exists is not known */
+				it->outcome = OUTCOME_FAILED;
+				t->failed_critical++;
+				log_event(LOG_LEVEL_ERROR, "failed", NULL, "critical index \"%s\" on \"%s.%s\": %s", d->name,
+						  d->schema, d->table, it->reason);
+			}
+			else
+			{
+				t->skipped++;
+				log_event(LOG_LEVEL_WARNING, "unknown", NULL, "\"%s\" on \"%s.%s\" left alone: %s", d->name,
+						  d->schema, d->table, it->reason);
+			}
+			break;
+		case ACT_ERROR:
+			it->outcome = OUTCOME_FAILED;
+			if (d->critical && d->state == INDEX_STATE_PRESENT)
+			{
+				t->failed_critical++;
+				log_event(LOG_LEVEL_ERROR, "failed", NULL,
+						  "critical index \"%s\" on \"%s.%s\" cannot be built: %s", d->name, d->schema,
+						  d->table, it->reason);
+			}
+			else
+			{
+				t->failed_noncritical++;
+				log_event(LOG_LEVEL_WARNING, "failed", NULL,
+						  "\"%s\" on \"%s.%s\" skipped: %s (not critical: the run goes on)", d->name,
+						  d->schema, d->table, it->reason);
+			}
+			break;
+		default:
+			t->work = true;
+			break;
+	}
+}
+
+/* The run's one summary line; the JSON form carries the counts as fields too. */
+static void
+log_summary(const run_state *rs, const build_tally *t, const build_summary *sum)
+{
+	char      dur[32];
+	char      b[16], p[16], r[16], rb[16], dr[16], fc[16], fn[16], sk[16];
+	log_field fields[] = {{"built", b},
+						  {"present", p},
+						  {"repaired", r},
+						  {"rebuilt", rb},
+						  {"dropped", dr},
+						  {"failed_critical", fc},
+						  {"failed_noncritical", fn},
+						  {"skipped", sk},
+						  {NULL, NULL}};
+
+	format_duration(monotonic_ms() - rs->start_ms, dur, sizeof(dur));
+	snprintf(b, sizeof(b), "%d", sum->built);
+	snprintf(p, sizeof(p), "%d", t->present);
+	snprintf(r, sizeof(r), "%d", sum->repaired);
+	snprintf(rb, sizeof(rb), "%d", sum->rebuilt);
+	snprintf(dr, sizeof(dr), "%d", sum->dropped);
+	snprintf(fc, sizeof(fc), "%d", t->failed_critical);
+	snprintf(fn, sizeof(fn), "%d", t->failed_noncritical);
+	snprintf(sk, sizeof(sk), "%d", t->skipped + sum->interrupted);
+	log_event(
+		LOG_LEVEL_INFO, "summary", fields,
+		"summary: %d built, %d present, %d repaired, %d rebuilt, %d dropped, %d absent, %d drifted, "
+		"%d failed (%d critical, %d non-critical), %d skipped, %d interrupted, %d cleaned up; %s, %d catalog quer%s",
+		sum->built, t->present, sum->repaired, sum->rebuilt, sum->dropped, t->absent, t->drifted,
+		t->failed_critical + t->failed_noncritical, t->failed_critical, t->failed_noncritical, t->skipped,
+		sum->interrupted, sum->cleaned, dur, rs->round_trips, rs->round_trips == 1 ? "y" : "ies");
+}
+
+int
+cmd_build(run_state *rs)
+{
+	build_summary sum = {0};
+	build_env     env = {&rs->opts->set, &rs->opts->conn, rs->conn};
+	build_tally   t = {0};
+	int           rc = EXIT_OK;
+
+	report_foreign_leftovers(rs);
+	for (int i = 0; i < rs->n_defs; i++)
+		tally(&rs->plan[i], &t);
+
+	if (t.work && (rc = check_memory_setting(rs)) != EXIT_OK)
+		return rc;
+	if (t.failed_critical > 0)
+	{
+		/* fatal before anything started: build nothing */
+		if (t.work)
+			log_event(LOG_LEVEL_ERROR, "not_building", NULL,
+					  "a critical index cannot be built: nothing else is built on this run");
+		rc = EXIT_CHANGE_FAILED;
+	}
+	else if (t.work)
+		rc = build_run(rs->plan, rs->n_defs, &env, &sum);
+
+	for (int i = 0; i < rs->n_defs; i++)
+		if (plan_action_is_work(rs->plan[i].action) && rs->plan[i].outcome == OUTCOME_NONE)
+			t.skipped++;
+	t.failed_critical += sum.failed_critical;
+	t.failed_noncritical += sum.failed_noncritical;
+	log_summary(rs, &t, &sum);
+
+	if (rc == EXIT_OK && t.failed_critical > 0)
+		rc = EXIT_CHANGE_FAILED;
+	if (rc == EXIT_CHANGE_FAILED && t.failed_critical > 0)
+		log_event(LOG_LEVEL_ERROR, "critical_failed", NULL, "%d critical index%s could not be built",
+				  t.failed_critical, t.failed_critical == 1 ? "" : "es");
+	else if (rc == EXIT_CHANGE_FAILED)
+		log_event(LOG_LEVEL_ERROR, "run_failed", NULL, "the run stopped before its work was done: %d failed",
+				  t.failed_noncritical);
+	return rc;
+}

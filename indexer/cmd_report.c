@@ -1,0 +1,399 @@
+/*-------------------------------------------------------------------------
+ *
+ * cmd_report.c
+ *	  indexer plan, check and status: the commands that only read the plan
+ *	  (and, for status, the catalog's other indexes on the same tables).
+ *
+ * None of them writes: plan shows what build would do, check is the
+ * readiness gate (exit 5 when a definition is not in line), status shows
+ * every definition's state, the indexes the file does not define and
+ * duplicates.
+ *
+ * indexer/cmd_report.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cancel.h"
+#include "exitcodes.h"
+#include "indexer.h"
+#include "log.h"
+#include "memory.h"
+
+static void
+json_item(const plan_item *it, const char *state)
+{
+	const index_def *d = it->def;
+	strbuf           sb;
+
+	strbuf_init(&sb);
+	strbuf_append(&sb, "{\"name\":");
+	strbuf_append_json(&sb, d->name);
+	strbuf_append(&sb, ",\"schema\":");
+	strbuf_append_json(&sb, d->schema);
+	strbuf_append(&sb, ",\"table\":");
+	strbuf_append_json(&sb, d->table);
+	strbuf_append(&sb, ",\"state\":");
+	strbuf_append_json(&sb, state);
+	strbuf_appendf(&sb, ",\"critical\":%s,\"action\":", d->critical ? "true" : "false");
+	strbuf_append_json(&sb, plan_action_name(it->action));
+	strbuf_append(&sb, ",\"reason\":");
+	if (it->reason)
+		strbuf_append_json(&sb, it->reason);
+	else
+		strbuf_append(&sb, "null");
+	strbuf_appendf(&sb, ",\"size_bytes\":%lld", (long long) it->cat->index_bytes);
+	strbuf_append(&sb, "}\n");
+	fputs(sb.data, stdout);
+	strbuf_free(&sb);
+}
+
+/* The state of a definition in a word, as status and check show it. */
+static const char *
+state_word(const plan_item *it)
+{
+	const catalog_entry *c = it->cat;
+
+	switch (it->action)
+	{
+		case ACT_PRESENT:
+		case ACT_CLEANUP:
+			return "present";
+		case ACT_ABSENT:
+			return "absent";
+		case ACT_BUILD:
+			return c->rel_oid ? "invalid" : "missing";
+		case ACT_REPAIR:
+			return "invalid";
+		case ACT_REBUILD:
+		case ACT_DRIFTED:
+			return "drifted";
+		case ACT_DROP:
+			return "unwanted";
+		case ACT_BUSY:
+			return "building";
+		case ACT_UNKNOWN:
+			return "unknown";
+		case ACT_ERROR:
+			if (it->def->state == INDEX_STATE_ABSENT)
+				return "conflict";
+			if (c->table_oid == NULL)
+				return "no-table";
+			if (c->rel_oid && (!c->is_index || !c->on_table))
+				return "conflict";
+			/* an index as defined but refused a rebuild, or a table of the wrong kind */
+			return c->rel_oid ? "drifted" : "error";
+	}
+	return "?";
+}
+
+/* REINDEX CONCURRENTLY leftovers are not ours: name them, never drop them. */
+void
+report_foreign_leftovers(const run_state *rs)
+{
+	for (int i = 0; i < rs->n_defs; i++)
+	{
+		const plan_item *it = &rs->plan[i];
+
+		for (int k = 0; k < it->n_foreign_leftovers; k++)
+			log_event(
+				LOG_LEVEL_WARNING, "reindex_leftover", NULL,
+				"\"%s.%s\" on \"%s.%s\" is a leftover of an interrupted REINDEX CONCURRENTLY of \"%s\"; drop it with DROP INDEX CONCURRENTLY",
+				it->def->schema, it->foreign_leftovers[k], it->def->schema, it->def->table, it->def->name);
+		for (int k = 0; k < it->n_suspect_leftovers; k++)
+			log_event(
+				LOG_LEVEL_WARNING, "suspect_leftover", NULL,
+				"\"%s.%s\" on \"%s.%s\" is named like a leftover of a rebuild of \"%s\", but is not provably the indexer's: %s; not dropped (drop it by hand if nobody needs it)",
+				it->def->schema, it->suspect_leftovers[k], it->def->schema, it->def->table, it->def->name,
+				it->suspect_why[k]);
+	}
+}
+
+int
+cmd_plan(run_state *rs)
+{
+	bool json = log_get_format() == LOG_FORMAT_JSON;
+	int  counts[ACT_ERROR + 1] = {0};
+
+	report_foreign_leftovers(rs);
+	for (int i = 0; i < rs->n_defs; i++)
+	{
+		const plan_item *it = &rs->plan[i];
+		const index_def *d = it->def;
+
+		counts[it->action]++;
+		if (json)
+		{
+			json_item(it, state_word(it));
+			continue;
+		}
+		printf("%-8s %s on %s.%s%s%s%s%s\n", plan_action_name(it->action), d->name, d->schema, d->table,
+			   it->partitioned && plan_action_is_work(it->action) ? " (partitioned: partition by partition)"
+																  : "",
+			   d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "");
+		for (int k = 0; k < it->n_drop_first; k++)
+			printf("%-8s %s on %s.%s: leftover of an interrupted rebuild\n", "drop", it->drop_first[k],
+				   d->schema, d->table);
+	}
+	log_event(
+		LOG_LEVEL_INFO, "plan", NULL,
+		"plan: %d to build, %d to repair, %d to rebuild, %d to drop, %d to clean up, %d present, %d absent, %d drifted, %d busy, %d in error",
+		counts[ACT_BUILD], counts[ACT_REPAIR], counts[ACT_REBUILD], counts[ACT_DROP], counts[ACT_CLEANUP],
+		counts[ACT_PRESENT], counts[ACT_ABSENT], counts[ACT_DRIFTED], counts[ACT_BUSY], counts[ACT_ERROR]);
+	return EXIT_OK;
+}
+
+int
+cmd_check(run_state *rs)
+{
+	int problems = 0;
+	int checked = 0;
+
+	report_foreign_leftovers(rs);
+	for (int i = 0; i < rs->n_defs; i++)
+	{
+		const plan_item *it = &rs->plan[i];
+		const index_def *d = it->def;
+		const char      *what = NULL;
+		bool             show;
+
+		checked++;
+		switch (it->action)
+		{
+			case ACT_PRESENT:
+			case ACT_ABSENT:
+			case ACT_CLEANUP:
+				break;
+			case ACT_BUILD:
+				what = it->cat->rel_oid ? "is not valid" : "is missing";
+				break;
+			case ACT_REPAIR:
+				what = "is invalid (left by a failed build)";
+				break;
+			case ACT_BUSY:
+				what = "is being built (not valid yet)";
+				break;
+			case ACT_DRIFTED:
+			case ACT_REBUILD:
+				what = "drifted";
+				break;
+			case ACT_DROP:
+				what = "exists but should be absent";
+				break;
+			case ACT_UNKNOWN:
+				what = "is not known to be in line";
+				break;
+			case ACT_ERROR:
+				what = "cannot be built";
+				break;
+		}
+		if (what == NULL)
+			continue;
+		show = it->reason && it->action != ACT_REPAIR && !(it->action == ACT_BUILD && !it->cat->rel_oid);
+		problems++;
+		log_event(LOG_LEVEL_ERROR, "check_failed", NULL, "%sindex \"%s\" on \"%s.%s\" %s%s%s",
+				  d->critical ? "critical " : "", d->name, d->schema, d->table, what, show ? ": " : "",
+				  show ? it->reason : "");
+	}
+	if (problems > 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "check", NULL,
+				  "check: %d of %d defined index%s not in line with %s; run \"indexer build\"", problems,
+				  checked, checked == 1 ? " is" : "es are", rs->cfg.path);
+		return EXIT_BEHIND;
+	}
+	if (checked == 1)
+		log_event(LOG_LEVEL_INFO, "check", NULL, "check: the 1 defined index checked is in line with %s",
+				  rs->cfg.path);
+	else
+		log_event(LOG_LEVEL_INFO, "check", NULL, "check: all %d defined indexes checked are in line with %s",
+				  checked, rs->cfg.path);
+	return EXIT_OK;
+}
+
+/*
+ * Every definition's line; fills schemas and tables with the tables whose
+ * other indexes status lists, and returns how many.
+ */
+static int
+print_definitions(const run_state *rs, bool json, const char **schemas, const char **tables)
+{
+	int n_tables = 0;
+
+	if (!json)
+		printf("%-40s %-36s %-9s %-8s %10s\n", "NAME", "TABLE", "STATE", "CRITICAL", "SIZE");
+	for (int i = 0; i < rs->n_defs; i++)
+	{
+		const plan_item *it = &rs->plan[i];
+		const index_def *d = it->def;
+		char             table[160];
+
+		/* a locked table was reported already: do not wait for it again */
+		if (!it->cat->unknown)
+		{
+			schemas[n_tables] = d->schema;
+			tables[n_tables++] = d->table;
+		}
+		if (json)
+		{
+			json_item(it, state_word(it));
+			continue;
+		}
+		snprintf(table, sizeof(table), "%s.%s", d->schema, d->table);
+		printf("%-40s %-36s %-9s %-8s %8lldkB\n", d->name, table, state_word(it), d->critical ? "yes" : "no",
+			   (long long) it->cat->index_bytes / 1024);
+		if (it->reason && it->action != ACT_PRESENT && it->action != ACT_ABSENT)
+			printf("%40s %s\n", "", it->reason);
+	}
+	return n_tables;
+}
+
+/* Is ix a definition of the file, or a definition's index that a constraint renamed? */
+static bool
+is_defined(const run_state *rs, const catalog_index *ix)
+{
+	for (int i = 0; i < rs->cfg.n_defs; i++)
+		if (rs->cfg.defs[i].name && strcmp(rs->cfg.defs[i].name, ix->name) == 0 &&
+			strcmp(rs->cfg.defs[i].schema, ix->schema) == 0)
+			return true;
+	/* ADD CONSTRAINT ... USING INDEX */
+	for (int i = 0; i < rs->n_defs; i++)
+		if (rs->plan[i].owner_constraint && ix->constraints &&
+			strcmp(rs->plan[i].owner_constraint, ix->constraints) == 0 &&
+			strcmp(rs->plan[i].def->schema, ix->schema) == 0 &&
+			strcmp(rs->plan[i].def->table, ix->table) == 0)
+			return true;
+	return false;
+}
+
+static void
+print_undefined_json(const catalog_index *ix)
+{
+	strbuf sb;
+
+	strbuf_init(&sb);
+	strbuf_append(&sb, "{\"undefined\":");
+	strbuf_append_json(&sb, ix->name);
+	strbuf_append(&sb, ",\"schema\":");
+	strbuf_append_json(&sb, ix->schema);
+	strbuf_append(&sb, ",\"table\":");
+	strbuf_append_json(&sb, ix->table);
+	strbuf_append(&sb, ",\"definition\":");
+	strbuf_append_json(&sb, ix->indexdef);
+	strbuf_append(&sb, "}\n");
+	fputs(sb.data, stdout);
+	strbuf_free(&sb);
+}
+
+/* The indexes on the covered tables that the file does not define. */
+static void
+report_undefined(const run_state *rs, bool json, const catalog_index *idx, int n_idx)
+{
+	bool header = false;
+
+	for (int k = 0; k < n_idx; k++)
+	{
+		if (is_defined(rs, &idx[k]))
+			continue;
+		if (json)
+		{
+			print_undefined_json(&idx[k]);
+			continue;
+		}
+		if (!header)
+			printf("\nnot in %s:\n", rs->cfg.path);
+		header = true;
+		printf("  %s.%s: %s%s%s%s\n", idx[k].schema, idx[k].table, idx[k].name,
+			   idx[k].constraints ? " (constraint " : "", idx[k].constraints ? idx[k].constraints : "",
+			   idx[k].constraints ? ")" : "");
+	}
+}
+
+/* Two indexes of one table that index the same columns, expressions, predicate and method. */
+static bool
+same_index(const catalog_index *a, const catalog_index *b)
+{
+	return strcmp(a->schema, b->schema) == 0 && strcmp(a->table, b->table) == 0 &&
+		   strcmp(a->signature, b->signature) == 0;
+}
+
+static void
+print_duplicate(bool json, const catalog_index *ix, const char *same_as, bool *header)
+{
+	strbuf sb;
+
+	if (!json)
+	{
+		if (!*header)
+			printf("\nduplicates (the same columns, expressions, predicate and method):\n");
+		*header = true;
+		printf("  %s.%s: %s, %s\n", ix->schema, ix->table, ix->name, same_as);
+		return;
+	}
+	strbuf_init(&sb);
+	strbuf_append(&sb, "{\"duplicates\":");
+	strbuf_append_json(&sb, ix->name);
+	strbuf_append(&sb, ",\"same_as\":");
+	strbuf_append_json(&sb, same_as);
+	strbuf_append(&sb, ",\"table\":");
+	strbuf_append_json(&sb, ix->table);
+	strbuf_append(&sb, "}\n");
+	fputs(sb.data, stdout);
+	strbuf_free(&sb);
+}
+
+/* Duplicates: each group once, named by its first index. */
+static void
+report_duplicates(bool json, const catalog_index *idx, int n_idx)
+{
+	bool header = false;
+
+	for (int k = 0; k < n_idx; k++)
+	{
+		strbuf same;
+		bool   first = true;
+
+		for (int m = 0; m < k && first; m++)
+			first = !same_index(&idx[m], &idx[k]);
+		if (!first)
+			continue;
+		strbuf_init(&same);
+		for (int m = k + 1; m < n_idx; m++)
+			if (same_index(&idx[m], &idx[k]))
+				strbuf_appendf(&same, ", %s", idx[m].name);
+		if (same.len > 0)
+			print_duplicate(json, &idx[k], same.data + 2, &header);
+		strbuf_free(&same);
+	}
+}
+
+int
+cmd_status(run_state *rs)
+{
+	bool           json = log_get_format() == LOG_FORMAT_JSON;
+	const char   **schemas = xcalloc((size_t) (rs->n_defs + 1), sizeof(char *));
+	const char   **tables = xcalloc((size_t) (rs->n_defs + 1), sizeof(char *));
+	catalog_index *idx = NULL;
+	int            n_idx;
+	int            n_tables;
+	int            rc = EXIT_OK;
+
+	report_foreign_leftovers(rs);
+	n_tables = print_definitions(rs, json, schemas, tables);
+	n_idx = catalog_indexes(rs->conn, schemas, tables, n_tables, rs->opts->set.lock_timeout_ms, &idx);
+	rs->round_trips++;
+	if (n_idx < 0)
+		rc = cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	else
+	{
+		report_undefined(rs, json, idx, n_idx);
+		report_duplicates(json, idx, n_idx);
+	}
+	catalog_indexes_free(idx, n_idx);
+	free(schemas);
+	free(tables);
+	return rc;
+}

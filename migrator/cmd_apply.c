@@ -1,0 +1,366 @@
+/*-------------------------------------------------------------------------
+ *
+ * cmd_apply.c
+ *	  migrator up, plan and lint: the commands that check pending migrations
+ *	  and run them.
+ *
+ * up and plan check everything before the first statement runs: the
+ * history against the files, the order, --target, and the SQL of every
+ * selected file (parsed and linted), so that a mistake in the last of them
+ * applies none.
+ *
+ * migrator/cmd_apply.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cancel.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+#include "migration_lint.h"
+#include "migrator.h"
+#include "retry.h"
+
+/*
+ * What lint needs from the run's options.  --lock-timeout always has a value
+ * (5s by default); --statement-timeout is known only when it sets a bound,
+ * else the session keeps the operator's own, which lint cannot see.
+ */
+static lint_file_options
+lint_options(const run_state *rs)
+{
+	lint_file_options o = {0};
+
+	o.strict = rs->opts->strict;
+	o.schema = rs->opts->conn.schema;
+	o.lock_timeout_known = true;
+	o.lock_timeout_ms = rs->opts->apply.lock_timeout_ms;
+	o.statement_timeout_known = rs->opts->apply.statement_timeout_ms > 0;
+	o.statement_timeout_ms = rs->opts->apply.statement_timeout_ms;
+	return o;
+}
+
+static int
+report_out_of_order(const run_state *rs, const reconciliation *rec)
+{
+	if (rec->n_out_of_order == 0 || rs->opts->out_of_order)
+		return EXIT_OK;
+	for (int i = 0; i < rec->n; i++)
+	{
+		const version_item *it = &rec->items[i];
+
+		if (it->state == VS_PENDING && it->version < rec->max_applied)
+			log_event(
+				LOG_LEVEL_ERROR, "out_of_order", NULL,
+				"%s: version %lld is pending but version %lld is already applied; renumber it, or pass --out-of-order",
+				it->m->path, (long long) it->version, (long long) rec->max_applied);
+	}
+	return EXIT_USAGE;
+}
+
+/* Will up (or plan) run this version?  Pending or failed, up to --target. */
+static bool
+selected(const run_state *rs, const version_item *it)
+{
+	if (it->state != VS_PENDING && it->state != VS_FAILED)
+		return false;
+	return rs->opts->target == 0 || it->version <= rs->opts->target;
+}
+
+/* The selected migrations, in order; caller frees the array (not the items). */
+static migration **
+selected_list(const run_state *rs, const reconciliation *rec, int *n)
+{
+	migration **list = xcalloc((size_t) rec->n + 1, sizeof(migration *));
+
+	*n = 0;
+	for (int i = 0; i < rec->n; i++)
+		if (selected(rs, &rec->items[i]))
+			list[(*n)++] = rec->items[i].m;
+	return list;
+}
+
+/* --target must name a file; a target at or below the applied ones is a no-op. */
+static int
+check_target(const run_state *rs)
+{
+	if (rs->opts->target != 0 && migration_set_find(&rs->files, rs->opts->target) == NULL)
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_target", NULL,
+				  "--target %lld: no migration file in \"%s\" has that version", (long long) rs->opts->target,
+				  rs->opts->dir);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* Parse every selected file: a syntax error in the last of them applies none. */
+static int
+parse_selected(migration **list, int n)
+{
+	int rc = EXIT_OK;
+
+	for (int i = 0; i < n; i++)
+		if (migration_parse(list[i]) != EXIT_OK)
+			rc = EXIT_USAGE;
+	if (rc != EXIT_OK)
+		log_event(LOG_LEVEL_ERROR, "not_applied", NULL,
+				  "a pending migration does not parse; nothing applied");
+	return rc;
+}
+
+/* Lint what is about to run; applied files never block a run. */
+static int
+lint_selected(const run_state *rs, migration **list, int n)
+{
+	lint_totals       totals = {0};
+	lint_file_options lopts = lint_options(rs);
+
+	for (int i = 0; i < n; i++)
+		migration_lint(list[i], &lopts, false, &totals);
+	if (totals.errors == 0)
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "lint_failed", NULL,
+			  "lint: %d error%s in the pending migrations; nothing applied (see \"migrator lint\")",
+			  totals.errors, totals.errors == 1 ? "" : "s");
+	return EXIT_USAGE;
+}
+
+/*
+ * Everything up and plan check before the first statement runs: the
+ * history against the files, the order, the target, the SQL of every
+ * selected file, lint, and the indexes they require (defined, and the
+ * config valid).  Fills *rec (the caller frees it, also on failure) and
+ * the number selected in *n_selected.
+ */
+static int
+prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
+{
+	migration **list;
+	int         rc;
+
+	*n_selected = 0;
+	reconcile(&rs->files, &rs->hist, rec);
+	rc = report_mismatches(rs, rec);
+	if (rc == EXIT_OK)
+		rc = report_out_of_order(rs, rec);
+	if (rc == EXIT_OK)
+		rc = check_target(rs);
+	if (rc != EXIT_OK)
+		return rc;
+	list = selected_list(rs, rec, n_selected);
+	rc = parse_selected(list, *n_selected);
+	if (rc == EXIT_OK)
+		rc = lint_selected(rs, list, *n_selected);
+	if (rc == EXIT_OK)
+		rc = required_load(rs->opts->index_config, rs->opts->conn.schema, list, *n_selected, &rs->required);
+	free(list);
+	return rc;
+}
+
+static int
+run_preflight(run_state *rs, const reconciliation *rec)
+{
+	int         n;
+	migration **list = selected_list(rs, rec, &n);
+	int         rc = preflight_run(rs->conn, rs->opts->conn.schema, list, n, rs->opts->apply.lock_timeout_ms,
+								   rs->opts->preflight);
+
+	free(list);
+	return rc;
+}
+
+/* Nothing selected: say why, in the words of the state the schema is in. */
+static void
+report_nothing_to_apply(const run_state *rs, const reconciliation *rec)
+{
+	if (rec->n_pending > 0)
+		log_event(LOG_LEVEL_INFO, "up_to_date", NULL,
+				  "nothing to apply up to --target %lld: version %lld is applied (%d pending after it)",
+				  (long long) rs->opts->target, (long long) rec->max_applied, rec->n_pending);
+	else
+		log_event(LOG_LEVEL_INFO, "up_to_date", NULL,
+				  "nothing to apply: schema is current at version %lld (%d migration%s)",
+				  (long long) rec->max_applied, rs->files.n, rs->files.n == 1 ? "" : "s");
+}
+
+/*
+ * Run the selected migrations in order, each after the indexes it
+ * requires; stops at the first failure, leaving its message in
+ * *final_error.  Counts them in *applied and the highest in *current.
+ */
+static int
+apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *current, char **final_error)
+{
+	const migrator_options *o = rs->opts;
+	apply_ctx               ctx = {.conn = rs->conn,
+								   .conn_opts = &o->conn,
+								   .ht = &rs->ht,
+								   .settings = o->apply,
+								   .role = o->role,
+								   .lock_conn = rs->lock_conn,
+								   .lock_name = rs->lock_name,
+								   .lock_wait_ms = o->lock_wait_ms};
+	int                     rc = EXIT_OK;
+
+	for (int i = 0; i < rec->n; i++)
+	{
+		const version_item *it = &rec->items[i];
+
+		if (!selected(rs, it))
+			continue;
+		if (cancel_pending())
+		{
+			*final_error = xasprintf("interrupted by %s before migration %lld: nothing recorded for it",
+									 cancel_signal_name(), (long long) it->version);
+			rc = cancel_exit_code();
+			break;
+		}
+		rc = required_build(rs->required, it->m, rs->conn, &o->conn, o->apply.lock_timeout_ms,
+							o->apply.statement_timeout_ms < 0 ? 0 : o->apply.statement_timeout_ms,
+							o->apply.retries, o->lock_wait_ms, final_error);
+		if (rc != EXIT_OK)
+			break;
+		rc = apply_migration(&ctx, it->m, final_error);
+		if (rc != EXIT_OK)
+			break;
+		(*applied)++;
+		if (it->version > *current)
+			*current = it->version;
+	}
+	apply_ctx_close(&ctx);
+	return rc;
+}
+
+static void
+report_up_done(const run_state *rs, const reconciliation *rec, int rc, int applied, int64_t current,
+			   int64_t start)
+{
+	if (rc == EXIT_OK && rec->n_pending > applied)
+		log_event(LOG_LEVEL_INFO, "up_done", NULL,
+				  "applied %d migration%s in %lldms; stopped at --target %lld (%d pending after it)", applied,
+				  applied == 1 ? "" : "s", (long long) (monotonic_ms() - start), (long long) rs->opts->target,
+				  rec->n_pending - applied);
+	else if (rc == EXIT_OK)
+		log_event(LOG_LEVEL_INFO, "up_done", NULL,
+				  "applied %d migration%s in %lldms; schema is current at version %lld", applied,
+				  applied == 1 ? "" : "s", (long long) (monotonic_ms() - start), (long long) current);
+	else if (applied > 0)
+		log_event(LOG_LEVEL_WARNING, "up_partial", NULL,
+				  "%d migration%s applied before the failure; nothing after it ran", applied,
+				  applied == 1 ? "" : "s");
+}
+
+int
+cmd_up(run_state *rs)
+{
+	reconciliation rec;
+	int            rc;
+	int            applied = 0;
+	int            n_selected;
+	int64_t        start = monotonic_ms();
+	int64_t        current;
+	char          *final_error = NULL;
+
+	rc = prepare_run(rs, &rec, &n_selected);
+	current = rec.max_applied;
+	if (rc == EXIT_OK && n_selected == 0)
+		report_nothing_to_apply(rs, &rec);
+	else if (rc == EXIT_OK)
+	{
+		rc = run_preflight(rs, &rec);
+		if (rc == EXIT_OK && !rs->hist.exists)
+			rc = history_ensure(rs->conn, &rs->ht);
+		if (rc == EXIT_OK)
+		{
+			rc = apply_selected(rs, &rec, &applied, &current, &final_error);
+			report_up_done(rs, &rec, rc, applied, current, start);
+		}
+	}
+
+	/* the failure is the last line of the run, after every other message */
+	if (final_error)
+	{
+		log_event(LOG_LEVEL_ERROR, "migration_failed", NULL, "%s", final_error);
+		free(final_error);
+	}
+	reconcile_free(&rec);
+	return rc;
+}
+
+int
+cmd_plan(run_state *rs)
+{
+	reconciliation rec;
+	bool           json = log_get_format() == LOG_FORMAT_JSON;
+	int            n_selected;
+	int            rc;
+
+	rc = prepare_run(rs, &rec, &n_selected);
+	if (rc != EXIT_OK)
+	{
+		reconcile_free(&rec);
+		return rc;
+	}
+	for (int i = 0; i < rec.n; i++)
+	{
+		const version_item *it = &rec.items[i];
+
+		if (!selected(rs, it))
+			continue;
+		if (json)
+			print_version_json(it);
+		else
+			printf("%s: %d statement%s%s%s%s\n", it->m->path, it->m->script.n_stmts,
+				   it->m->script.n_stmts == 1 ? "" : "s",
+				   it->m->no_transaction ? ", no transaction" : ", one transaction",
+				   it->m->verify_path ? ", verified" : "",
+				   it->state == VS_FAILED ? ", failed before: runs again from its first statement" : "");
+	}
+	if (rec.n_pending > n_selected)
+		log_event(LOG_LEVEL_INFO, "plan", NULL,
+				  "%d migration%s would be applied, up to --target %lld (%d pending after it)", n_selected,
+				  n_selected == 1 ? "" : "s", (long long) rs->opts->target, rec.n_pending - n_selected);
+	else
+		log_event(LOG_LEVEL_INFO, "plan", NULL, "%d migration%s would be applied", n_selected,
+				  n_selected == 1 ? "" : "s");
+	reconcile_free(&rec);
+	return EXIT_OK;
+}
+
+int
+cmd_lint(run_state *rs)
+{
+	lint_totals       totals = {0};
+	lint_file_options lopts = lint_options(rs);
+	int               unparsed = 0;
+
+	for (int i = 0; i < rs->files.n; i++)
+	{
+		migration *m = &rs->files.items[i];
+
+		if (migration_parse(m) != EXIT_OK)
+		{
+			unparsed++;
+			continue;
+		}
+		migration_lint(m, &lopts, true, &totals);
+		/* one file's parse tree at a time: memory stays flat over a big directory */
+		sql_script_free(&m->script);
+		sql_script_free(&m->verify_script);
+		m->parsed = false;
+		m->verify_parsed = false;
+	}
+	if (log_get_format() != LOG_FORMAT_JSON)
+		printf("%d file%s checked: %d error%s, %d warning%s%s\n", rs->files.n, rs->files.n == 1 ? "" : "s",
+			   totals.errors + unparsed, totals.errors + unparsed == 1 ? "" : "s", totals.warnings,
+			   totals.warnings == 1 ? "" : "s",
+			   unparsed ? " (files that do not parse count as one error each)" : "");
+	else
+		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d files checked: %d errors, %d warnings", rs->files.n,
+				  totals.errors + unparsed, totals.warnings);
+	return totals.errors + unparsed > 0 ? EXIT_USAGE : EXIT_OK;
+}
