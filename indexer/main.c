@@ -1077,6 +1077,7 @@ main(int argc, char **argv)
 	else if (rc == EXIT_OK)
 	{
 		rs.opts = &opts;
+		opts.conn.read_write = (cmd->flags & CMD_LOCK) != 0; /* only build writes: not on a standby */
 		rc = run_command(cmd, &rs);
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending())

@@ -1574,6 +1574,7 @@ main(int argc, char **argv)
 		opts.conn.lock_timeout_ms = opts.apply.lock_timeout_ms;
 		/* build connections (requires-index, routed CREATE INDEX) run as it too */
 		opts.conn.role = opts.role;
+		opts.conn.read_write = (cmd->flags & CMD_LOCK) != 0; /* only locked runs write: not on a standby */
 		rc = run_command(cmd, &rs);
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending() && rc != EXIT_OK)
