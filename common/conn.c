@@ -162,6 +162,7 @@ typedef enum attempt_outcome
 	ATTEMPT_OK,
 	ATTEMPT_DOWN,        /* no answer, timed out, lost while setting up: wait */
 	ATTEMPT_STARTING,    /* 57P03, starting up or shutting down: wait */
+	ATTEMPT_READ_ONLY,   /* a writable server was asked for: next host */
 	ATTEMPT_REFUSED,     /* the server answered no: waiting would not help */
 	ATTEMPT_INTERRUPTED, /* a signal */
 } attempt_outcome;
@@ -192,12 +193,33 @@ message_sqlstate(const char *msg, char out[6])
 	}
 }
 
+/*
+ * Why a read-only server refused a session that asked for a writable one
+ * (target_session_attrs read-write or primary), from what the server
+ * reported at startup (PostgreSQL 14 on), which libpq keeps after it gives
+ * up; NULL when it reported neither.  Never from the message text.
+ */
+static const char *
+read_only_reason(const PGconn *conn)
+{
+	const char *standby = PQparameterStatus(conn, "in_hot_standby");
+	const char *ro = PQparameterStatus(conn, "default_transaction_read_only");
+
+	if (standby && strcmp(standby, "on") == 0)
+		return CONN_READ_ONLY ": in_hot_standby is on";
+	if (ro && strcmp(ro, "on") == 0)
+		return CONN_READ_ONLY ": default_transaction_read_only is on";
+	return NULL;
+}
+
 /* What a failed attempt means: did the server answer, and what? */
 static attempt_outcome
-classify_failure(PGconn *conn)
+classify_failure(PGconn *conn, bool want_writable)
 {
 	char sqlstate[6];
 
+	if (want_writable && read_only_reason(conn) != NULL)
+		return ATTEMPT_READ_ONLY;
 	message_sqlstate(PQerrorMessage(conn), sqlstate);
 	if (sqlstate[0] != '\0')
 		return strcmp(sqlstate, ERRCODE_CANNOT_CONNECT_NOW) == 0 ? ATTEMPT_STARTING : ATTEMPT_REFUSED;
@@ -214,7 +236,7 @@ classify_failure(PGconn *conn)
  * without reading any text.  *why (caller frees) says why it failed.
  */
 static attempt_outcome
-connect_host(const conninfo_attempt *at, int64_t timeout_ms, PGconn **out, char **why)
+connect_host(const conninfo_attempt *at, int64_t timeout_ms, bool want_writable, PGconn **out, char **why)
 {
 	PGconn                   *conn = PQconnectStartParams(at->keywords, at->values, 0);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -274,22 +296,25 @@ connect_host(const conninfo_attempt *at, int64_t timeout_ms, PGconn **out, char 
 		*out = conn;
 		return ATTEMPT_OK;
 	}
-	outcome = classify_failure(conn);
-	*why = xstrdup(PQerrorMessage(conn));
+	outcome = classify_failure(conn, want_writable);
+	/* libpq's "session is read-only" names neither the host nor the cause */
+	*why = xstrdup(outcome == ATTEMPT_READ_ONLY ? read_only_reason(conn) : PQerrorMessage(conn));
 	PQfinish(conn);
 	return outcome;
 }
 
 /*
  * Every host in turn, as libpq would: on to the next one after no answer,
- * a timeout or "not accepting connections yet"; stop at a refusal (libpq
- * does not try further hosts after, say, an authentication failure).
- * *why (caller frees) has the reason of each host that failed.
+ * a timeout, "not accepting connections yet" or a read-only server when a
+ * writable one is wanted; stop at a refusal (libpq does not try further
+ * hosts after, say, an authentication failure).  Read-only only when every
+ * host was: a host that did not answer may be the primary, worth waiting
+ * for.  *why (caller frees) has the reason of each host that failed.
  */
 static attempt_outcome
 connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char **why)
 {
-	attempt_outcome worst = ATTEMPT_DOWN;
+	attempt_outcome worst = ATTEMPT_READ_ONLY;
 	strbuf          reasons;
 
 	strbuf_init(&reasons);
@@ -298,7 +323,8 @@ connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char *
 	{
 		char           *raw = NULL;
 		char           *line;
-		attempt_outcome got = connect_host(&attempts->items[i], attempts->connect_timeout_ms, out, &raw);
+		attempt_outcome got = connect_host(&attempts->items[i], attempts->connect_timeout_ms,
+										   attempts->want_writable, out, &raw);
 
 		if (got == ATTEMPT_OK || got == ATTEMPT_INTERRUPTED)
 		{
@@ -320,7 +346,7 @@ connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char *
 			worst = got;
 			break;
 		}
-		if (got == ATTEMPT_STARTING)
+		if (got == ATTEMPT_STARTING || (got == ATTEMPT_DOWN && worst == ATTEMPT_READ_ONLY))
 			worst = got;
 	}
 	*why = strbuf_detach(&reasons);
@@ -358,7 +384,7 @@ connect_session(const conn_options *opts, const conninfo_attempts *attempts, boo
  * (free with conninfo_attempts_free).  False, logged, when dsn is invalid.
  */
 static bool
-attempts_from_dsn(const char *dsn, const char *source, const char *progname, conninfo_attempts *attempts)
+attempts_from_dsn(const conn_options *opts, const char *dsn, const char *source, conninfo_attempts *attempts)
 {
 	char *why = NULL;
 
@@ -369,7 +395,7 @@ attempts_from_dsn(const char *dsn, const char *source, const char *progname, con
 				  source, CONNINFO_ENCODE_ADVICE);
 		return false;
 	}
-	if (!conninfo_attempts_build(dsn, progname, attempts, &why))
+	if (!conninfo_attempts_build(dsn, opts->progname, opts->read_write, attempts, &why))
 	{
 		log_event(LOG_LEVEL_ERROR, "invalid_dsn", NULL, "invalid connection string from %s: %s", source, why);
 		free(why);
@@ -401,6 +427,19 @@ wait_to_retry(const char *target, attempt_outcome got, const char *why, int64_t 
 	return true;
 }
 
+/* The one error line of a connection that failed for good. */
+static void
+log_gave_up(attempt_outcome got, const char *target, bool waited, const char *why)
+{
+	log_event(LOG_LEVEL_ERROR, got == ATTEMPT_READ_ONLY ? "read_only" : "unreachable", NULL,
+			  "could not connect to %s%s: %s", target,
+			  got == ATTEMPT_REFUSED     ? " (the server refused the connection)"
+			  : got == ATTEMPT_READ_ONLY ? " for writing"
+			  : waited                   ? " (gave up waiting)"
+										 : "",
+			  why);
+}
+
 int
 conn_open(const conn_options *opts, PGconn **out)
 {
@@ -417,7 +456,7 @@ conn_open(const conn_options *opts, PGconn **out)
 	int               rc = EXIT_UNREACHABLE;
 
 	*out = NULL;
-	if (!attempts_from_dsn(dsn, source, opts->progname, &attempts))
+	if (!attempts_from_dsn(opts, dsn, source, &attempts))
 		return EXIT_USAGE;
 	secret = conninfo_has_password(dsn);
 	target = conninfo_describe(dsn);
@@ -437,7 +476,8 @@ conn_open(const conn_options *opts, PGconn **out)
 			rc = cancel_exit_code();
 			goto done;
 		}
-		if (got != ATTEMPT_REFUSED && monotonic_ms() + delay <= deadline)
+		/* a standby may stay one for ever: no waiting when every host is read-only */
+		if (got != ATTEMPT_REFUSED && got != ATTEMPT_READ_ONLY && monotonic_ms() + delay <= deadline)
 		{
 			bool slept = wait_to_retry(target, got, why, delay, &last_log);
 
@@ -452,10 +492,7 @@ conn_open(const conn_options *opts, PGconn **out)
 				delay *= 2;
 			continue;
 		}
-		log_event(LOG_LEVEL_ERROR, "unreachable", NULL, "could not connect to %s%s: %s", target,
-				  got == ATTEMPT_REFUSED ? " (the server refused the connection)"
-										 : (opts->wait_ms > 0 ? " (gave up waiting)" : ""),
-				  why);
+		log_gave_up(got, target, opts->wait_ms > 0, why);
 		goto done;
 	}
 

@@ -38,6 +38,9 @@
 	"Connecting: each host of the connection string is given connect_timeout (default 10s), then the\n"      \
 	"next host is tried; TCP keepalives (idle 10s, every 5s) and tcp_user_timeout=60000 are on unless\n"     \
 	"the string sets them, so a network that goes silent ends a statement after about a minute.\n"           \
+	"Commands that write (migrator up/repair/baseline, indexer build) ask for target_session_attrs=\n"       \
+	"read-write unless the string or PGTARGETSESSIONATTRS sets it: a standby or a read-only database\n"      \
+	"is refused at once (exit 3, \"the server is read-only (a standby?)\"), the next host is tried.\n"       \
 	"SIGINT/SIGTERM cancel the statement in flight; when the server does not confirm the cancel within\n"    \
 	"3s the connection is dropped (\"cancel not confirmed\"); the program exits 130/143 at the latest\n"     \
 	"12s after the signal, whatever the network does; a second signal exits at once.\n"                      \
@@ -58,7 +61,12 @@ typedef struct conn_options
 									 * server's */
 	const char *role;            /* --role: SET ROLE on every connection (build
 								 * ones too), or NULL */
+	bool        read_write;      /* the command writes: every connection asks
+								 * for a writable server (see conn_open) */
 } conn_options;
+
+/* How a writing command's refusal by a read-only server begins. */
+#define CONN_READ_ONLY "the server is read-only (a standby?)"
 
 /*
  * The connection string to use: opts->dsn, else $DATABASE_URL, else "" (all
@@ -90,6 +98,16 @@ const char *conn_take_dsn_arg(char *arg);
  * A connection lost while the session is set up (the server restarting)
  * counts as "down" too.  Each host is bounded by connect_timeout; a signal
  * ends the attempt at once.
+ *
+ * With opts->read_write, the session is opened with
+ * target_session_attrs=read-write unless the connection string (or
+ * PGTARGETSESSIONATTRS) sets target_session_attrs: a hot standby, or a
+ * database whose default_transaction_read_only is on, is refused before
+ * anything is attempted, and a multi-host string moves on to the next
+ * host; when every host is read-only, one error line with CONN_READ_ONLY
+ * and EXIT_UNREACHABLE, without waiting (servers before 14 do not report
+ * why: their refusal reads as "no response").  A service file's
+ * target_session_attrs gives way to read-write: set it in the string.
  *
  * On success stores the connection in *out, with server NOTICEs and
  * WARNINGs routed to the log and the session settings of conn_setup_session,

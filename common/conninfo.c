@@ -383,13 +383,111 @@ connect_timeout_ms(const PQconninfoOption *given)
 	return (int64_t) (s < 2 ? 2 : s) * 1000; /* libpq's minimum is 2s */
 }
 
+/*
+ * The target_session_attrs of the attempts, and whether the toolkit adds
+ * it (*add): the string's own, else PGTARGETSESSIONATTRS (libpq reads it),
+ * else read-write for a command that writes, so that a standby or a
+ * read-only default refuses the session before anything is attempted and
+ * a multi-host string moves on to a writable host; NULL: libpq's "any".
+ */
+static const char *
+session_attrs(const PQconninfoOption *given, bool read_write, bool *add)
+{
+	const char *v = option_value(given, "target_session_attrs");
+
+	*add = false;
+	if (v == NULL && getenv("PGTARGETSESSIONATTRS") && getenv("PGTARGETSESSIONATTRS")[0])
+		v = getenv("PGTARGETSESSIONATTRS");
+	if (v == NULL && read_write)
+	{
+		*add = true;
+		v = "read-write";
+	}
+	return v;
+}
+
+/*
+ * The options every attempt shares: what the string sets (less host,
+ * hostaddr and port when they are split per attempt), then the toolkit's
+ * defaults for what it leaves unset.  Sets out->want_writable.  Returns the
+ * count; *kw and *val (room for 4 more and NULL) belong to out.
+ */
+static int
+common_options(conninfo_attempts *out, const PQconninfoOption *given, bool per_host, bool read_write,
+			   const char *progname, const char ***kw, const char ***val)
+{
+	int         n = 0, cap = N_DEFAULTS + 2 + 4 + 1;
+	bool        add_attrs;
+	const char *attrs = session_attrs(given, read_write, &add_attrs);
+
+	out->want_writable = attrs && (strcmp(attrs, "read-write") == 0 || strcmp(attrs, "primary") == 0);
+	for (const PQconninfoOption *o = given; o->keyword; o++)
+		cap++;
+	*kw = (const char **) (void *) own(out, xcalloc((size_t) cap, sizeof(char *)));
+	*val = (const char **) (void *) own(out, xcalloc((size_t) cap, sizeof(char *)));
+	for (const PQconninfoOption *o = given; o->keyword; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (per_host && (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0 ||
+						 strcmp(o->keyword, "port") == 0))
+			continue;
+		(*kw)[n] = own(out, xstrdup(o->keyword));
+		(*val)[n++] = own(out, xstrdup(o->val));
+	}
+	for (int i = 0; i < N_DEFAULTS; i++)
+	{
+		if (option_value(given, default_keywords[i][0]) != NULL)
+			continue;
+		(*kw)[n] = default_keywords[i][0];
+		(*val)[n++] = default_keywords[i][1];
+	}
+	if (add_attrs)
+	{
+		(*kw)[n] = "target_session_attrs";
+		(*val)[n++] = attrs;
+	}
+	(*kw)[n] = "fallback_application_name";
+	(*val)[n++] = progname;
+	return n;
+}
+
+/* One attempt: the common options, then its host, hostaddr and port if any. */
+static void
+fill_attempt(conninfo_attempts *out, conninfo_attempt *at, const char **kw, const char **val, int n_common,
+			 const char *h, const char *ad, const char *pt)
+{
+	int k = n_common;
+
+	at->keywords = (const char **) (void *) own(out, xcalloc((size_t) (n_common + 4), sizeof(char *)));
+	at->values = (const char **) (void *) own(out, xcalloc((size_t) (n_common + 4), sizeof(char *)));
+	memcpy(at->keywords, kw, sizeof(char *) * (size_t) n_common);
+	memcpy(at->values, val, sizeof(char *) * (size_t) n_common);
+	if (h && h[0])
+	{
+		at->keywords[k] = "host";
+		at->values[k++] = h;
+	}
+	if (ad && ad[0])
+	{
+		at->keywords[k] = "hostaddr";
+		at->values[k++] = ad;
+	}
+	if (pt && pt[0])
+	{
+		at->keywords[k] = "port";
+		at->values[k++] = pt;
+	}
+}
+
 bool
-conninfo_attempts_build(const char *dsn, const char *progname, conninfo_attempts *out, char **why)
+conninfo_attempts_build(const char *dsn, const char *progname, bool read_write, conninfo_attempts *out,
+						char **why)
 {
 	char             *errmsg = NULL;
 	PQconninfoOption *given;
 	char            **hosts, **addrs, **ports;
-	int               nh, na, np, n, n_common = 0, cap;
+	int               nh, na, np, n, n_common;
 	const char      **kw, **val;
 
 	memset(out, 0, sizeof(*out));
@@ -418,66 +516,22 @@ conninfo_attempts_build(const char *dsn, const char *progname, conninfo_attempts
 	if ((nh > 0 && na > 0 && nh != na) || (np > 1 && np != n))
 		n = 0;
 
-	/* the common part: what the string sets, then our defaults */
-	cap = 0;
-	for (PQconninfoOption *o = given; o->keyword; o++)
-		cap++;
-	cap += N_DEFAULTS + 5;
-	kw = (const char **) (void *) own(out, xcalloc((size_t) cap, sizeof(char *)));
-	val = (const char **) (void *) own(out, xcalloc((size_t) cap, sizeof(char *)));
-	for (PQconninfoOption *o = given; o->keyword; o++)
-	{
-		if (o->val == NULL || o->val[0] == '\0')
-			continue;
-		if (n > 0 && (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0 ||
-					  strcmp(o->keyword, "port") == 0))
-			continue;
-		kw[n_common] = own(out, xstrdup(o->keyword));
-		val[n_common++] = own(out, xstrdup(o->val));
-	}
-	for (int i = 0; i < N_DEFAULTS; i++)
-	{
-		if (option_value(given, default_keywords[i][0]) != NULL)
-			continue;
-		kw[n_common] = default_keywords[i][0];
-		val[n_common++] = default_keywords[i][1];
-	}
-	kw[n_common] = "fallback_application_name";
-	val[n_common++] = progname;
+	n_common = common_options(out, given, n > 0, read_write, progname, &kw, &val);
 	PQconninfoFree(given);
 
 	out->n = n > 0 ? n : 1;
 	out->items = (conninfo_attempt *) (void *) own(out, xcalloc((size_t) out->n, sizeof(conninfo_attempt)));
 	for (int i = 0; i < out->n; i++)
 	{
-		conninfo_attempt *at = &out->items[i];
-		int               k = n_common;
-		const char       *h = nh > 0 && n > 0 ? hosts[i] : NULL;
-		const char       *ad = na > 0 && n > 0 ? addrs[i] : NULL;
-		const char       *pt = np > 0 && n > 0 ? ports[np == 1 ? 0 : i] : NULL;
+		const char *h = nh > 0 && n > 0 ? hosts[i] : NULL;
+		const char *ad = na > 0 && n > 0 ? addrs[i] : NULL;
+		const char *pt = np > 0 && n > 0 ? ports[np == 1 ? 0 : i] : NULL;
 
-		at->keywords = (const char **) (void *) own(out, xcalloc((size_t) (n_common + 4), sizeof(char *)));
-		at->values = (const char **) (void *) own(out, xcalloc((size_t) (n_common + 4), sizeof(char *)));
-		memcpy(at->keywords, kw, sizeof(char *) * (size_t) n_common);
-		memcpy(at->values, val, sizeof(char *) * (size_t) n_common);
-		if (h && h[0])
-		{
-			at->keywords[k] = "host";
-			at->values[k++] = h;
-		}
-		if (ad && ad[0])
-		{
-			at->keywords[k] = "hostaddr";
-			at->values[k++] = ad;
-		}
-		if (pt && pt[0])
-		{
-			at->keywords[k] = "port";
-			at->values[k++] = pt;
-		}
-		at->label = own(out, n > 0 ? xasprintf("%s:%s", h && h[0] ? h : (ad && ad[0] ? ad : "default host"),
-											   pt && pt[0] ? pt : "default port")
-								   : xstrdup("every host"));
+		fill_attempt(out, &out->items[i], kw, val, n_common, h, ad, pt);
+		out->items[i].label =
+			own(out, n > 0 ? xasprintf("%s:%s", h && h[0] ? h : (ad && ad[0] ? ad : "default host"),
+									   pt && pt[0] ? pt : "default port")
+						   : xstrdup("every host"));
 	}
 	return true;
 }

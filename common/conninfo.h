@@ -93,6 +93,9 @@ typedef struct conninfo_attempts
 	conninfo_attempt *items;
 	int               n;
 	int64_t           connect_timeout_ms; /* per host; 0: none */
+	bool              want_writable;      /* target_session_attrs is read-write
+										   * or primary: libpq refuses a
+										   * read-only server */
 	char            **owned;              /* strings to free */
 	int               n_owned;
 } conninfo_attempts;
@@ -100,14 +103,18 @@ typedef struct conninfo_attempts
 /*
  * Build the attempts for dsn: every option the string sets, then the
  * toolkit's defaults for what it leaves unset (fallback_application_name =
- * progname, TCP keepalives and tcp_user_timeout, see conninfo.c), then one
- * host, hostaddr and port per attempt.  Host lists come from the string,
- * else from PGHOST/PGHOSTADDR/PGPORT (not when a service is named: a
- * service file's hosts are then libpq's, in one attempt).  A list libpq
- * would refuse (port count that does not match) stays whole, for libpq to
- * report.  Returns false with *why (caller frees) when dsn does not parse.
+ * progname, TCP keepalives and tcp_user_timeout, see conninfo.c; with
+ * read_write, target_session_attrs=read-write unless the string or
+ * PGTARGETSESSIONATTRS sets it), then one host, hostaddr and port per
+ * attempt.  Host lists come from the string, else from
+ * PGHOST/PGHOSTADDR/PGPORT (not when a service is named: a service file's
+ * hosts are then libpq's, in one attempt; its target_session_attrs gives
+ * way to read_write's).  A list libpq would refuse (port count that does
+ * not match) stays whole, for libpq to report.  Returns false with *why
+ * (caller frees) when dsn does not parse.
  */
-bool conninfo_attempts_build(const char *dsn, const char *progname, conninfo_attempts *out, char **why);
+bool conninfo_attempts_build(const char *dsn, const char *progname, bool read_write, conninfo_attempts *out,
+							 char **why);
 
 void conninfo_attempts_free(conninfo_attempts *a);
 

@@ -458,6 +458,8 @@ main(int argc, char **argv)
 	else if (rc == EXIT_OK)
 	{
 		rs.opts = &opts;
+		/* commands that write refuse a standby at connect (target_session_attrs) */
+		opts.conn.read_write = (cmd->flags & CLI_CMD_WRITES) != 0;
 		rc = run_command(cmd, &rs);
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending())

@@ -446,6 +446,8 @@ main(int argc, char **argv)
 		opts.conn.lock_timeout_ms = opts.apply.lock_timeout_ms;
 		/* build connections (requires-index, routed CREATE INDEX) run as it too */
 		opts.conn.role = opts.role;
+		/* commands that write refuse a standby at connect (target_session_attrs) */
+		opts.conn.read_write = (cmd->flags & CLI_CMD_WRITES) != 0;
 		rc = run_command(cmd, &rs);
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending() && rc != EXIT_OK)

@@ -25,8 +25,11 @@ BUILD_PACKAGES=(
 # harness runs on (Debian's /usr/bin/python3 with psycopg2).
 RUN_PACKAGES=(postgresql-15 python3 python3-psycopg2)
 # Test-only tools: memory checking and shell linting.
-# clang and its runtime with libFuzzer: scripts/test.sh --fuzz.
-TEST_PACKAGES=(valgrind shellcheck python3-yaml clang-format clang libclang-rt-14-dev iproute2)
+# clang and its runtime with libFuzzer: the fuzz targets (scripts/test.sh
+# runs them by default); llvm for llvm-symbolizer, which the sanitizers call
+# to name functions in their reports and to match tests/fuzz/lsan.supp
+# (clang only recommends it, and apt-get here installs no recommends).
+TEST_PACKAGES=(valgrind shellcheck python3-yaml clang-format clang libclang-rt-14-dev llvm iproute2)
 # Optional for the toolkit itself, but scripts/test.sh installs it: Debian's
 # docker-compose 1.29 is used only by the tests that validate compose files.
 OPTIONAL_PACKAGES=(docker-compose)

@@ -5,7 +5,9 @@
 #
 # Usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz]
 #     (default)   RelWithDebInfo build in build/, all ctest tests; then the
-#                 same suite again on the ASan+UBSan build (what CI runs)
+#                 same suite again on the ASan+UBSan build; then the fuzz
+#                 targets, each for $TOOLKIT_FUZZ_SECONDS seconds (25 by
+#                 default here): what CI runs
 #     --quick     only the RelWithDebInfo build and its tests
 #     --asan      only the Debug build with ASan+UBSan in build-asan/
 #     --valgrind  build/ as by default; unit tests under ctest's memcheck and
@@ -24,7 +26,8 @@ set -euo pipefail
 usage() {
 	cat >&2 <<-'EOF'
 		usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz]
-		  (none)      all tests on the optimised build, then on the ASan+UBSan build
+		  (none)      all tests on the optimised build, then on the ASan+UBSan build,
+		              then the fuzz targets for $TOOLKIT_FUZZ_SECONDS each (default 25)
 		  --quick     all tests on the optimised build only
 		  --asan      all tests on the ASan+UBSan build (build-asan/) only
 		  --valgrind  run the unit tests and the tested programs under valgrind
@@ -61,12 +64,16 @@ fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# The default is what CI runs: the optimised build, then the sanitizers.
+# The default is what CI runs: the optimised build, then the sanitizers,
+# then a short fuzz of every target (seconds each: TOOLKIT_FUZZ_SECONDS; a
+# longer hunt is --fuzz on its own, or this with a larger value).
 if [ "$#" -eq 0 ]; then
 	status=0
 	scripts/test.sh --quick || status=$?
 	echo "test.sh: the same suite on the ASan+UBSan build" >&2
 	scripts/test.sh --asan || status=$?
+	echo "test.sh: the fuzz targets, ${TOOLKIT_FUZZ_SECONDS:-25} s each" >&2
+	TOOLKIT_FUZZ_SECONDS="${TOOLKIT_FUZZ_SECONDS:-25}" scripts/test.sh --fuzz || status=$?
 	exit "$status"
 fi
 
@@ -113,7 +120,12 @@ fi
 
 status=0
 if [ "$fuzz" -eq 1 ]; then
+	# any crash, sanitizer report, leak or timeout fails its test
 	ctest --test-dir "$build_dir" -L fuzz --output-on-failure -j2 || status=$?
+	if [ "$status" -ne 0 ]; then
+		echo "test.sh: the inputs that failed (replay: $build_dir/tests/fuzz/fuzz_TARGET FILE):" >&2
+		ls -lt "$build_dir"/tests/fuzz/artifacts/* >&2 || true
+	fi
 elif [ "$valgrind" -eq 0 ]; then
 	ctest --test-dir "$build_dir" --output-on-failure -j2 || status=$?
 else

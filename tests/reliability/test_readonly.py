@@ -3,19 +3,26 @@ test_readonly.py
     A read-only target.
 
     - default_transaction_read_only = on for the database: only a default,
-      which the programs must respect (never BEGIN READ WRITE around it): the
-      write is refused by the server (25006), exit 1, nothing recorded.
+      which the programs must respect (never BEGIN READ WRITE around it):
+      writing commands connect with target_session_attrs=read-write, so the
+      session is refused at once (exit 3, "the server is read-only (a
+      standby?)"); with target_session_attrs=any in the DSN the write is
+      refused by the server (25006), exit 1; nothing recorded either way.
     - a hot standby started from a base backup (pg_basebackup -R) of a
       cluster of the test's own: commands that write connect with
-      target_session_attrs=read-write unless the DSN says otherwise, so the
-      standby is refused before anything is attempted: exit 3 with "the
-      server is read-only (a standby?)"; read-only commands (check, status,
-      plan) still work there.
+      target_session_attrs=read-write unless the DSN (or
+      PGTARGETSESSIONATTRS) says otherwise, so the standby is refused before
+      anything is attempted: exit 3 with "the server is read-only (a
+      standby?)", at once even with --wait; a multi-host DSN moves on past
+      the standby to the primary; with target_session_attrs=any the server
+      refuses the first write (25006, exit 1); reading commands (check,
+      status, plan) work there.
 
 tests/reliability/test_readonly.py
 """
 
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -31,18 +38,25 @@ CONFIG = ('indexes = ( { name = "idx_r_a"; table = "r"; critical = true; '
 
 
 class DefaultReadOnlyDatabase(ReliabilityCase):
-    """Today the server refuses the first write (25006, exit 1).  Once writing
-    commands connect with target_session_attrs=read-write, libpq refuses the
-    session at once ("session is read-only": the server reports
-    default_transaction_read_only), exit 3.  Either way nothing is written
-    and the default is never overridden."""
+    """Writing commands connect with target_session_attrs=read-write: libpq
+    refuses the session at once (the server reports
+    default_transaction_read_only at startup), exit 3.  With
+    target_session_attrs=any in the DSN the server refuses the first write
+    (25006, exit 1).  Either way nothing is written and the default is never
+    overridden."""
 
-    def assertRefused(self, r, server_line):
-        if r.rc == 3:
-            self.assertLastLineMatches(r, READ_ONLY)
-        else:
+    def any_dsn(self):
+        return self.dsn + " target_session_attrs=any"
+
+    def assertRefused(self, r, server_line, any_server=False):
+        if any_server:
             self.assertExit(r, 1)
             self.assertStderrMatches(r, server_line)
+            self.assertNoLine(r, READ_ONLY)
+        else:
+            self.assertExit(r, 3)
+            self.assertLastLineMatches(r, READ_ONLY + ": default_transaction_read_only is on$")
+            self.assertNoLine(r, r"25006")
 
     def set_read_only(self):
         self._admin.cursor().execute("ALTER DATABASE %s SET default_transaction_read_only = on"
@@ -56,16 +70,24 @@ class DefaultReadOnlyDatabase(ReliabilityCase):
         with open(os.path.join(d, "2_b.sql"), "w", encoding="utf-8") as f:
             f.write("CREATE TABLE b (id int);\n")
         r = self.run_migrator("up", "--dir", d)
+        self.assertRefused(r, None)
+        r = self.run_migrator("up", "--dir", d, dsn=self.any_dsn())
         self.assertRefused(r, ERROR_MIGRATOR + r"migration 2 failed at .*2_b\.sql:1: 25006: "
-                           r"cannot execute CREATE TABLE in a read-only transaction$")
+                           r"cannot execute CREATE TABLE in a read-only transaction$", any_server=True)
         self.assertEqual(self.query("SELECT version, status FROM schema_migrations"), [(1, "applied")])
         self.assertFalse(self.table_exists("b"))
+        # a reading command is not refused
+        r = self.run_migrator("status", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertNoLine(r, READ_ONLY)
 
     def test_migrator_creates_no_history_there(self):
         self.set_read_only()
         d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
         r = self.run_migrator("up", "--dir", d)
-        self.assertRefused(r, ERROR_MIGRATOR + r"creating the history table: 25006: ")
+        self.assertRefused(r, None)
+        r = self.run_migrator("up", "--dir", d, dsn=self.any_dsn())
+        self.assertRefused(r, ERROR_MIGRATOR + r"creating the history table: 25006: ", any_server=True)
         self.assertFalse(self.table_exists("schema_migrations"))
         self.assertFalse(self.table_exists("a"))
 
@@ -74,8 +96,10 @@ class DefaultReadOnlyDatabase(ReliabilityCase):
         self.set_read_only()
         d = self.make_dir({"indexes.cfg": CONFIG})
         r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"))
+        self.assertRefused(r, None)
+        r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"), dsn=self.any_dsn())
         self.assertRefused(r, ERROR_INDEXER + r'critical index "idx_r_a" on "public.r" failed: 25006: '
-                                 r"cannot execute CREATE INDEX in a read-only transaction")
+                                 r"cannot execute CREATE INDEX in a read-only transaction", any_server=True)
         self.assertEqual(self.query("SELECT count(*) FROM pg_class WHERE relname = 'idx_r_a'"), [(0,)])
 
 
@@ -115,16 +139,75 @@ class HotStandby(ReliabilityCase):
     def standby_has_r(self):
         return self.standby_query("SELECT pg_is_in_recovery() AND to_regclass('public.r') IS NOT NULL")
 
-    @unittest.expectedFailure
     def test_migrator_up_is_refused_by_a_standby(self):
-        """NOT YET: common/conn.c must connect writing commands with
-        target_session_attrs=read-write (see docs/RELIABILITY.md)."""
+        """Writing commands connect with target_session_attrs=read-write."""
         d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
         r = self.run_migrator("up", "--dir", d, dsn=self.standby_dsn)
         self.assertExit(r, 3)
-        self.assertLastLineMatches(r, ERROR_MIGRATOR + r".*" + READ_ONLY)
+        self.assertLastLineMatches(r, ERROR_MIGRATOR + r"could not connect to .* for writing: " + READ_ONLY
+                                   + r": in_hot_standby is on$")
         self.assertNoLine(r, r"25006|history table")
         self.assertFalse(self.table_exists("schema_migrations"))
+        # the other writing commands too
+        for args in (("repair",), ("baseline", "--version", "1")):
+            r = self.run_migrator(*args, "--dir", d, dsn=self.standby_dsn)
+            self.assertExit(r, 3)
+            self.assertLastLineMatches(r, ERROR_MIGRATOR + r".*" + READ_ONLY)
+        self.assertFalse(self.table_exists("schema_migrations"))
+
+    def test_every_host_read_only_is_refused_without_waiting(self):
+        """A multi-host DSN whose every host is read-only: each is named, and
+        --wait does not wait (a standby may stay one for ever)."""
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
+        dsn = conninfo(host="%s,%s" % (self.standby_dir, self.standby_dir),
+                       port="%d,%d" % (self.standby_port, self.standby_port),
+                       dbname=self.dbname, user=self.superuser)
+        r = self.run_migrator("up", "--dir", d, "--wait", "60s", dsn=dsn)
+        self.assertExit(r, 3)
+        host = re.escape("%s:%d: " % (self.standby_dir, self.standby_port))
+        self.assertLastLineMatches(r, ERROR_MIGRATOR + r"could not connect to .* for writing: "
+                                   + host + READ_ONLY + r": in_hot_standby is on; "
+                                   + host + READ_ONLY + r": in_hot_standby is on$")
+        self.assertNoLine(r, r"waiting for the server")
+        self.assertFalse(self.table_exists("schema_migrations"))
+
+    def test_a_multi_host_dsn_moves_on_past_the_standby(self):
+        """Standby first, primary second: the writing commands land on the
+        primary, as libpq's own target_session_attrs=read-write would."""
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n", "indexes.cfg": CONFIG})
+        dsn = conninfo(host="%s,%s" % (self.standby_dir, self.cl.host),
+                       port="%d,%d" % (self.standby_port, self.cl.port),
+                       dbname=self.dbname, user=self.superuser)
+        r = self.run_migrator("up", "--dir", d, dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertEqual(self.query("SELECT version, status FROM schema_migrations"), [(1, "applied")])
+        self.assertTrue(self.table_exists("a"))
+        r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"), dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertEqual(self.query("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                                    "WHERE c.relname = 'idx_r_a' AND i.indisvalid"), [(1,)])
+
+    def test_the_dsn_may_ask_for_any_server(self):
+        """target_session_attrs=any in the DSN, or PGTARGETSESSIONATTRS=any,
+        is the user's word: the standby's session is opened and the server
+        refuses the first write (25006, exit 1); nothing is recorded."""
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n", "indexes.cfg": CONFIG})
+        history = ERROR_MIGRATOR + (r"creating the history table: 25006: "
+                                    r"cannot execute CREATE TABLE in a read-only transaction$")
+        r = self.run_migrator("up", "--dir", d, dsn=self.standby_dsn + " target_session_attrs=any")
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, history)
+        self.assertNoLine(r, READ_ONLY)
+        r = self.run_migrator("up", "--dir", d, dsn=self.standby_dsn, env={"PGTARGETSESSIONATTRS": "any"})
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, history)
+        r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"),
+                             dsn=self.standby_dsn + " target_session_attrs=any")
+        self.assertExit(r, 1)
+        self.assertNoLine(r, READ_ONLY)
+        self.assertNoLine(r, r"^indexer: built ")
+        self.assertFalse(self.table_exists("schema_migrations"))
+        self.assertEqual(self.query("SELECT count(*) FROM pg_class WHERE relname = 'idx_r_a'"), [(0,)])
 
     def test_migrator_up_on_a_standby_writes_nothing(self):
         """What holds already: whatever the message, nothing is written."""
@@ -143,10 +226,18 @@ class HotStandby(ReliabilityCase):
         r = self.run_migrator("check", "--dir", d, dsn=self.standby_dsn)
         self.assertExit(r, 0)
         self.assertExit(self.run_migrator("status", "--dir", d, dsn=self.standby_dsn), 0)
+        self.assertExit(self.run_migrator("plan", "--dir", d, dsn=self.standby_dsn), 0)
+        cfg = os.path.join(self.make_dir({"indexes.cfg": CONFIG}), "indexes.cfg")
+        self.assertExit(self.run_indexer("build", "-c", cfg), 0)
+        self.wait_until(lambda: self.standby_query("SELECT to_regclass('public.idx_r_a') IS NOT NULL"),
+                        "the standby to replay the index")
+        for command in ("check", "status", "plan"):
+            r = self.run_indexer(command, "-c", cfg, dsn=self.standby_dsn)
+            self.assertExit(r, 0)
+            self.assertNoLine(r, READ_ONLY)
 
-    @unittest.expectedFailure
     def test_indexer_build_is_refused_by_a_standby(self):
-        """NOT YET: as for the migrator (common/conn.c)."""
+        """As for the migrator."""
         d = self.make_dir({"indexes.cfg": CONFIG})
         r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"), dsn=self.standby_dsn)
         self.assertExit(r, 3)

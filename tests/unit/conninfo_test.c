@@ -119,7 +119,7 @@ test_attempts_per_host(void **state)
 	(void) state;
 	assert_true(conninfo_attempts_build("host=a,b port=1,2 dbname=d connect_timeout=3 keepalives_idle=99 "
 										"options='-c x=1'",
-										"prog", &a, &why));
+										"prog", false, &a, &why));
 	assert_int_equal(a.n, 2);
 	assert_int_equal(a.connect_timeout_ms, 3000);
 	assert_string_equal(value_of(&a.items[0], "host"), "a");
@@ -135,28 +135,70 @@ test_attempts_per_host(void **state)
 	conninfo_attempts_free(&a);
 
 	/* one port for every host; the default bound is 10s */
-	assert_true(conninfo_attempts_build("host=h1,h2 port=7", "prog", &a, &why));
+	assert_true(conninfo_attempts_build("host=h1,h2 port=7", "prog", false, &a, &why));
 	assert_int_equal(a.n, 2);
 	assert_int_equal(a.connect_timeout_ms, 10000);
 	assert_string_equal(value_of(&a.items[1], "port"), "7");
 	conninfo_attempts_free(&a);
 
 	/* a URI host without a port: libpq's default port for that host */
-	assert_true(conninfo_attempts_build("postgresql://u@h1,h2:7/db", "prog", &a, &why));
+	assert_true(conninfo_attempts_build("postgresql://u@h1,h2:7/db", "prog", false, &a, &why));
 	assert_int_equal(a.n, 2);
 	assert_null(value_of(&a.items[0], "port"));
 	assert_string_equal(value_of(&a.items[1], "port"), "7");
 	conninfo_attempts_free(&a);
 
 	/* counts libpq refuses stay whole, for libpq to report */
-	assert_true(conninfo_attempts_build("host=a,b,c port=1,2", "prog", &a, &why));
+	assert_true(conninfo_attempts_build("host=a,b,c port=1,2", "prog", false, &a, &why));
 	assert_int_equal(a.n, 1);
 	assert_string_equal(value_of(&a.items[0], "host"), "a,b,c");
 	conninfo_attempts_free(&a);
 
-	assert_false(conninfo_attempts_build("host=x bogus=1", "prog", &a, &why));
+	assert_false(conninfo_attempts_build("host=x bogus=1", "prog", false, &a, &why));
 	assert_non_null(why);
 	free(why);
+}
+
+/* A writing command asks every host for a writable session, unless told otherwise. */
+static void
+test_attempts_read_write(void **state)
+{
+	conninfo_attempts a;
+	char             *why = NULL;
+
+	(void) state;
+	unsetenv("PGTARGETSESSIONATTRS");
+	/* a reading command: libpq's default, "any" */
+	assert_true(conninfo_attempts_build("host=a,b", "prog", false, &a, &why));
+	assert_null(value_of(&a.items[0], "target_session_attrs"));
+	assert_false(a.want_writable);
+	conninfo_attempts_free(&a);
+
+	/* a writing command: read-write on every host */
+	assert_true(conninfo_attempts_build("host=a,b", "prog", true, &a, &why));
+	assert_string_equal(value_of(&a.items[0], "target_session_attrs"), "read-write");
+	assert_string_equal(value_of(&a.items[1], "target_session_attrs"), "read-write");
+	assert_true(a.want_writable);
+	conninfo_attempts_free(&a);
+
+	/* the string's own setting wins, whatever it is */
+	assert_true(conninfo_attempts_build("host=a target_session_attrs=any", "prog", true, &a, &why));
+	assert_string_equal(value_of(&a.items[0], "target_session_attrs"), "any");
+	assert_false(a.want_writable);
+	conninfo_attempts_free(&a);
+	assert_true(
+		conninfo_attempts_build("postgresql://h/db?target_session_attrs=primary", "prog", true, &a, &why));
+	assert_string_equal(value_of(&a.items[0], "target_session_attrs"), "primary");
+	assert_true(a.want_writable);
+	conninfo_attempts_free(&a);
+
+	/* so does libpq's variable: not overridden, left to libpq */
+	setenv("PGTARGETSESSIONATTRS", "prefer-standby", 1);
+	assert_true(conninfo_attempts_build("host=a", "prog", true, &a, &why));
+	assert_null(value_of(&a.items[0], "target_session_attrs"));
+	assert_false(a.want_writable);
+	conninfo_attempts_free(&a);
+	unsetenv("PGTARGETSESSIONATTRS");
 }
 
 int
@@ -165,7 +207,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uri_needs_encoding), cmocka_unit_test(test_has_password),
 		cmocka_unit_test(test_mask_quoted),        cmocka_unit_test(test_scrub),
-		cmocka_unit_test(test_attempts_per_host),
+		cmocka_unit_test(test_attempts_per_host),  cmocka_unit_test(test_attempts_read_write),
 	};
 
 	unsetenv("PGHOST");
