@@ -73,6 +73,7 @@
 
 #include "memory.h"
 #include "pg_volatile_functions.h"
+#include "sqlquote.h"
 #include "sqlwalk.h"
 
 #define UTF8_BOM     "\xEF\xBB\xBF"
@@ -499,26 +500,6 @@ collect_allow_comments(lint_state *st, const char *text, int file_off)
  * ---------------------------------------------------------------------
  */
 
-/* text between two quote characters q, each q inside doubled (SQL's rule) */
-static void
-append_enclosed(strbuf *sb, const char *text, char q)
-{
-	strbuf_append_char(sb, q);
-	for (const char *p = text; *p; p++)
-	{
-		if (*p == q)
-			strbuf_append_char(sb, q);
-		strbuf_append_char(sb, *p);
-	}
-	strbuf_append_char(sb, q);
-}
-
-static void
-append_quoted(strbuf *sb, const char *ident)
-{
-	append_enclosed(sb, ident, '"');
-}
-
 /* "schema"."name" (schema only if given), for messages; caller frees. */
 static char *
 quote_name(const char *schema, const char *name)
@@ -528,10 +509,10 @@ quote_name(const char *schema, const char *name)
 	strbuf_init(&sb);
 	if (schema != NULL && *schema != '\0')
 	{
-		append_quoted(&sb, schema);
+		sql_append_ident(&sb, schema);
 		strbuf_append_char(&sb, '.');
 	}
-	append_quoted(&sb, name != NULL ? name : "");
+	sql_append_ident(&sb, name != NULL ? name : "");
 	return strbuf_detach(&sb);
 }
 
@@ -2142,7 +2123,7 @@ static void skeleton_append(strbuf *sb, const PgQuery__Node *n, int *n_const);
 static void
 append_literal(strbuf *sb, const char *text)
 {
-	append_enclosed(sb, text, '\'');
+	sql_append_enclosed(sb, text, '\'');
 }
 
 /* format(fmt, args...) into sb; args are fc->args[1..]. */
@@ -2200,7 +2181,7 @@ skeleton_format(strbuf *sb, const char *fmt, const PgQuery__FuncCall *fc, int *n
 				strbuf_append(sb, PLACEHOLDER_LITERAL);
 		}
 		else if (type == 'I' && value != NULL)
-			append_quoted(sb, value);
+			sql_append_ident(sb, value);
 		else if (type == 's' && value != NULL)
 			strbuf_append(sb, value);
 		else

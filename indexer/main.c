@@ -22,7 +22,7 @@
 #include "build.h"
 #include "cancel.h"
 #include "catalog.h"
-#include "config.h"
+#include "definitions.h"
 #include "conn.h"
 #include "exitcodes.h"
 #include "log.h"

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * index_sql_test.c
- *	  Unit tests for common/index_sql.c: parsing, the definition checks,
+ *	  Unit tests for indexer/index_sql.c: parsing, the definition checks,
  *	  rendering for another target, and comparison with pg_get_indexdef().
  *
  * The pg_get_indexdef() strings below are copied from a PostgreSQL 15
