@@ -123,7 +123,7 @@ required_build(required_indexes *ri, const migration *m, PGconn *conn, const con
 		return EXIT_OK;
 
 	/* the indexer's own run lock: a cron run must not build it at the same time */
-	lock_name = advlock_name_indexer(PQdb(conn));
+	lock_name = advlock_name(ADVLOCK_INDEXER, PQdb(conn));
 	rc = advlock_acquire(conn, lock_name, lock_wait_ms, "indexer");
 	if (rc != EXIT_OK)
 	{

@@ -103,7 +103,7 @@ static bool
 build_locked(apply_ctx *ctx, const index_statement *is, db_error *err)
 {
 	index_ensure_options opts = engine_options(ctx);
-	char                *lock_name = advlock_name_indexer(PQdb(ctx->conn));
+	char                *lock_name = advlock_name(ADVLOCK_INDEXER, PQdb(ctx->conn));
 	int                  lrc = advlock_acquire(ctx->conn, lock_name, ctx->lock_wait_ms, "indexer");
 	bool                 ok;
 

@@ -99,6 +99,26 @@ test_lock_names(void **state)
 	free(i);
 }
 
+/* Both names from the one function, the old spellings agreeing with it. */
+static void
+test_lock_name_one_function(void **state)
+{
+	char *m = advlock_name(ADVLOCK_MIGRATOR, "\"s\".\"h\"");
+	char *i = advlock_name(ADVLOCK_INDEXER, "db");
+	char *m_old = advlock_name_migrator("\"s\".\"h\"");
+	char *i_old = advlock_name_indexer("db");
+
+	(void) state;
+	assert_string_equal(m, "migrator:\"s\".\"h\"");
+	assert_string_equal(i, "indexer:db");
+	assert_string_equal(m, m_old);
+	assert_string_equal(i, i_old);
+	free(m);
+	free(i);
+	free(m_old);
+	free(i_old);
+}
+
 int
 main(void)
 {
@@ -107,6 +127,7 @@ main(void)
 		cmocka_unit_test(test_md5_block_boundaries),
 		cmocka_unit_test(test_key_matches_server_expression),
 		cmocka_unit_test(test_lock_names),
+		cmocka_unit_test(test_lock_name_one_function),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
