@@ -1640,7 +1640,8 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 	}
 	if (e.n_slots == 0)
 	{
-		rc = cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+		rc = pgerr_exit_code(cancel_pending() ? PGERR_CANCELED_BY_US : PGERR_CONNECTION_LOST,
+							 cancel_exit_code());
 		if (!cancel_pending())
 			log_event(LOG_LEVEL_ERROR, "no_connection", NULL, "could not open a build connection");
 		goto done;
@@ -1764,7 +1765,7 @@ build_run(plan_item *items, int n, const build_env *env, build_summary *sum)
 		e.loop_failed = true;
 
 	if (cancel_pending())
-		rc = cancel_exit_code();
+		rc = pgerr_exit_code(PGERR_CANCELED_BY_US, cancel_exit_code());
 	else if (sum->failed_critical > 0 || e.loop_failed)
 		rc = EXIT_CHANGE_FAILED;
 

@@ -446,11 +446,25 @@ commit(apply_ctx *ctx, failure *f)
 	return ok;
 }
 
+/* The migrator does not reconnect mid-run: the run ends, the file not at fault. */
 static bool
 connection_gone(const apply_ctx *ctx, const failure *f)
 {
-	return PQstatus(ctx->conn) == CONNECTION_BAD || f->err.cls == PGERR_CONNECTION_LOST ||
-		   f->err.cls == PGERR_ADMIN_SHUTDOWN;
+	return PQstatus(ctx->conn) == CONNECTION_BAD || pgerr_action_for(f->err.cls) == PGERR_ACTION_RECONNECT;
+}
+
+/* The run's exit code, from the error-policy table (pgerr.h). */
+static int
+exit_code_for(pgerr_class cls)
+{
+	return pgerr_exit_code(cls, cancel_exit_code());
+}
+
+/* A failure of the migration itself: its class's code, a verify problem's too. */
+static int
+failure_exit_code(const failure *f)
+{
+	return f->err.cls == PGERR_NONE ? EXIT_CHANGE_FAILED : exit_code_for(f->err.cls);
 }
 
 /*
@@ -551,7 +565,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			if (connection_gone(ctx, &f))
 			{
 				*final_error = commit_outcome(ctx, m);
-				rc = EXIT_UNREACHABLE;
+				rc = exit_code_for(PGERR_OUTCOME_UNKNOWN);
 				goto done;
 			}
 		}
@@ -572,7 +586,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 					"interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
 					cancel_signal_name(), (long long) m->version, f.path, f.line);
 			}
-			rc = cancel_exit_code();
+			rc = exit_code_for(PGERR_CANCELED_BY_US);
 			goto done;
 		}
 		if (connection_gone(ctx, &f))
@@ -586,7 +600,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 						  "when the server is back",
 						  (long long) m->version, f.path, f.line, e);
 			free(e);
-			rc = EXIT_UNREACHABLE;
+			rc = exit_code_for(PGERR_CONNECTION_LOST);
 			goto done;
 		}
 		if (in_tx)
@@ -600,7 +614,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 				*final_error =
 					xasprintf("interrupted by %s while waiting to retry migration %lld: nothing recorded",
 							  cancel_signal_name(), (long long) m->version);
-				rc = cancel_exit_code();
+				rc = exit_code_for(PGERR_CANCELED_BY_US);
 				goto done;
 			}
 			continue;
@@ -609,7 +623,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			log_error_details(&f.err);
 		announce_blockers(&f, &seen);
 		*final_error = format_final(m, &f, attempt);
-		rc = EXIT_CHANGE_FAILED;
+		rc = failure_exit_code(&f);
 		goto done;
 	}
 
@@ -736,7 +750,7 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 		*final_error = xasprintf(
 			"interrupted by %s during no-transaction migration %lld at %s:%d: cancel not confirmed; the statement may still complete on the server; statements before it stay applied; not recorded as failed (the connection is closed): run \"migrator status\"",
 			cancel_signal_name(), (long long) m->version, f.path, f.line);
-		rc = cancel_exit_code();
+		rc = exit_code_for(PGERR_CANCELED_BY_US);
 		goto done;
 	}
 	if (cancel_pending())
@@ -748,14 +762,14 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 		*final_error = xasprintf(
 			"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
 			cancel_signal_name(), (long long) m->version, f.path, f.line);
-		rc = cancel_exit_code();
+		rc = exit_code_for(PGERR_CANCELED_BY_US);
 		goto done;
 	}
 	if (connection_gone(ctx, &f) && statements_ran)
 	{
 		/* lost while its row was written: read what the server kept */
 		*final_error = commit_outcome(ctx, m);
-		rc = EXIT_UNREACHABLE;
+		rc = exit_code_for(PGERR_OUTCOME_UNKNOWN);
 		goto done;
 	}
 	if (connection_gone(ctx, &f))
@@ -766,13 +780,14 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 			"no-transaction migration %lld: connection to the server lost at %s:%d (%s): the statements before it stay committed, the outcome of this one is unknown, and nothing is recorded; the file is not at fault: run again when the server is back (it starts again from its first statement)",
 			(long long) m->version, f.path, f.line, e);
 		free(e);
-		rc = EXIT_UNREACHABLE;
+		rc = exit_code_for(PGERR_CONNECTION_LOST);
 		goto done;
 	}
 	if (f.err.cls != PGERR_NONE)
 		log_error_details(&f.err);
 	announce_blockers(&f, &seen);
 	*final_error = format_final(m, &f, attempt);
+	rc = failure_exit_code(&f);
 	{
 		/* the history keeps "path:line: SQLSTATE: message" */
 		const char *at = strstr(*final_error, " failed at ");
@@ -813,7 +828,7 @@ apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 			*final_error = xasprintf("migration %lld: %s", (long long) m->version,
 									 err.message ? err.message : "could not reset the session");
 			db_error_clear(&err);
-			return PQstatus(ctx->conn) == CONNECTION_OK ? EXIT_CHANGE_FAILED : EXIT_UNREACHABLE;
+			return exit_code_for(PQstatus(ctx->conn) == CONNECTION_OK ? PGERR_OTHER : PGERR_CONNECTION_LOST);
 		}
 		rc = relation_foreign_triggers(ctx->conn, &found);
 		if (rc != EXIT_OK)
