@@ -56,15 +56,15 @@ advlock_key(const char *name)
 }
 
 char *
-advlock_name_migrator(const char *qualified)
+advlock_name(advlock_program program, const char *scope)
 {
-	return xasprintf("migrator:%s", qualified);
-}
+	/* the prefixes are part of the key: never change one */
+	static const char *const prefix[] = {
+		[ADVLOCK_MIGRATOR] = "migrator",
+		[ADVLOCK_INDEXER] = "indexer",
+	};
 
-char *
-advlock_name_indexer(const char *dbname)
-{
-	return xasprintf("indexer:%s", dbname);
+	return xasprintf("%s:%s", prefix[program], scope);
 }
 
 /* The key of name as a decimal parameter; buf holds at least 24 bytes. */

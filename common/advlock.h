@@ -9,13 +9,13 @@
  * the server compute with ('x' || substr(md5(name), 1, 16))::bit(64)::bigint,
  * so old and new versions exclude each other during a rolling deploy.  No
  * server md5() (FIPS-mode servers refuse it) and no crypto library's MD5
- * (FIPS-mode clients refuse that): common/md5.c.  The names come from
- * advlock_name_migrator() and advlock_name_indexer(), used by every
- * program that takes or looks for these locks (the migrator's
- * requires-index takes the indexer's).  The server hashed the bytes of the
- * name in the database's encoding; the client hashes the bytes it has, the
- * same for ASCII names and for UTF-8 databases and clients.  The lock is a session lock: it lives as
- * long as the connection, so a crashed run releases it by dying.  A pooler
+ * (FIPS-mode clients refuse that): common/md5.c.  The names of both
+ * programs come from advlock_name() alone, used by every program that
+ * takes or looks for these locks (the migrator's requires-index takes the
+ * indexer's).  The server hashed the bytes of the name in the database's
+ * encoding; the client hashes the bytes it has, the same for ASCII names
+ * and for UTF-8 databases and clients.  The lock is a session lock: it
+ * lives as long as the connection, so a crashed run releases it by dying.  A pooler
  * in transaction mode (PgBouncer pool_mode=transaction) hands the session to
  * others between transactions and cannot carry it: connect directly.
  *
@@ -34,13 +34,21 @@
 /* The key of the lock named name: see above.  Never fails. */
 int64_t advlock_key(const char *name);
 
+/* Whose run a lock guards. */
+typedef enum advlock_program
+{
+	ADVLOCK_MIGRATOR, /* scope: the history table, quoted "schema"."table" as
+					   * history.c quotes it */
+	ADVLOCK_INDEXER   /* scope: the database, PQdb() */
+} advlock_program;
+
 /*
- * The lock name of a migrator run on the history table qualified
- * ("schema"."table", quoted as history.c quotes it), and of an indexer run
- * on the database dbname (PQdb()).  Caller frees.
+ * The run-lock name of program on scope: "migrator:<scope>" or
+ * "indexer:<scope>", the one place both programs' names come from (a
+ * changed name would let an old and a new version run at once during a
+ * rolling deploy).  Caller frees.
  */
-char *advlock_name_migrator(const char *qualified);
-char *advlock_name_indexer(const char *dbname);
+char *advlock_name(advlock_program program, const char *scope);
 
 #include "pgerr.h"
 

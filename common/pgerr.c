@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exitcodes.h"
 #include "memory.h"
 
 pgerr_class
@@ -44,72 +45,91 @@ pgerr_classify(const char *sqlstate, bool conn_bad, bool canceled_by_us)
 	return PGERR_OTHER;
 }
 
+/*
+ * The policy, one row a class, in the order of the enum (the unit test
+ * checks that each row sits at its class's index).
+ */
+static const pgerr_policy policy[] = {
+	[PGERR_NONE] = {PGERR_NONE, "none", PGERR_ACTION_FAIL, EXIT_OK},
+
+	/*
+	 * Waiting for a lock, losing a deadlock or a serialization race says
+	 * nothing about the change itself: the transaction rolled back whole, so
+	 * trying again later is safe.  When the attempts run out, the change
+	 * failed.
+	 */
+	[PGERR_LOCK_TIMEOUT] = {PGERR_LOCK_TIMEOUT, "lock_timeout", PGERR_ACTION_RETRY, EXIT_CHANGE_FAILED},
+	[PGERR_DEADLOCK] = {PGERR_DEADLOCK, "deadlock", PGERR_ACTION_RETRY, EXIT_CHANGE_FAILED},
+	[PGERR_SERIALIZATION] = {PGERR_SERIALIZATION, "serialization_failure", PGERR_ACTION_RETRY,
+							 EXIT_CHANGE_FAILED},
+
+	/*
+	 * A statement timeout is the operator's bound on how long a change may
+	 * run; retrying would run past it.
+	 */
+	[PGERR_STATEMENT_TIMEOUT] = {PGERR_STATEMENT_TIMEOUT, "statement_timeout", PGERR_ACTION_FAIL,
+								 EXIT_CHANGE_FAILED},
+
+	/* Our own cancel means stop, with the code of the signal that asked. */
+	[PGERR_CANCELED_BY_US] = {PGERR_CANCELED_BY_US, "canceled", PGERR_ACTION_FAIL, PGERR_EXIT_SIGNAL},
+
+	/*
+	 * The server went away (restart, failover, network): what was in flight
+	 * rolled back; a fresh connection may succeed.  A run it ends says the
+	 * database is unreachable: the change is not at fault.
+	 */
+	[PGERR_ADMIN_SHUTDOWN] = {PGERR_ADMIN_SHUTDOWN, "admin_shutdown", PGERR_ACTION_RECONNECT,
+							  EXIT_UNREACHABLE},
+	[PGERR_CONNECTION_LOST] = {PGERR_CONNECTION_LOST, "connection_lost", PGERR_ACTION_RECONNECT,
+							   EXIT_UNREACHABLE},
+
+	/*
+	 * Lost while COMMIT was in flight: it may have committed.  Never retried
+	 * blindly (a committed migration would run twice); what the server kept
+	 * is read back and reported, and the run ends as for a lost connection.
+	 */
+	[PGERR_OUTCOME_UNKNOWN] = {PGERR_OUTCOME_UNKNOWN, "outcome_unknown", PGERR_ACTION_ASK, EXIT_UNREACHABLE},
+
+	/*
+	 * A property of the change (syntax, missing or duplicate objects,
+	 * constraint violations, anything else): it fails the same way again.
+	 */
+	[PGERR_DUPLICATE_OBJECT] = {PGERR_DUPLICATE_OBJECT, "duplicate_object", PGERR_ACTION_FAIL,
+								EXIT_CHANGE_FAILED},
+	[PGERR_SYNTAX] = {PGERR_SYNTAX, "syntax_error", PGERR_ACTION_FAIL, EXIT_CHANGE_FAILED},
+	[PGERR_UNDEFINED_OBJECT] = {PGERR_UNDEFINED_OBJECT, "undefined_object", PGERR_ACTION_FAIL,
+								EXIT_CHANGE_FAILED},
+	[PGERR_OTHER] = {PGERR_OTHER, "error", PGERR_ACTION_FAIL, EXIT_CHANGE_FAILED},
+};
+
+const pgerr_policy *
+pgerr_policy_of(pgerr_class cls)
+{
+	if ((int) cls < 0 || (size_t) cls >= sizeof(policy) / sizeof(policy[0]))
+		return &policy[PGERR_OTHER];
+	return &policy[cls];
+}
+
 pgerr_action
 pgerr_action_for(pgerr_class cls)
 {
-	switch (cls)
-	{
-			/*
-			 * Waiting for a lock, losing a deadlock or a serialization race
-			 * says nothing about the change itself: the transaction rolled
-			 * back whole, so trying again later is safe.
-			 */
-		case PGERR_LOCK_TIMEOUT:
-		case PGERR_DEADLOCK:
-		case PGERR_SERIALIZATION:
-			return PGERR_ACTION_RETRY;
+	return pgerr_policy_of(cls)->action;
+}
 
-			/*
-			 * The server went away (restart, failover, network): what was in
-			 * flight rolled back; a fresh connection may succeed.
-			 */
-		case PGERR_ADMIN_SHUTDOWN:
-		case PGERR_CONNECTION_LOST:
-			return PGERR_ACTION_RECONNECT;
+int
+pgerr_exit_code(pgerr_class cls, int signal_exit)
+{
+	int code = pgerr_policy_of(cls)->exit_code;
 
-			/*
-			 * A statement timeout is the operator's bound on how long a
-			 * change may run; retrying would run past it.  Our own cancel
-			 * means stop.  Everything else is a property of the change
-			 * (syntax, missing or duplicate objects, constraint violations)
-			 * and will fail the same way again.
-			 */
-		default:
-			return PGERR_ACTION_FAIL;
-	}
+	if (code == PGERR_EXIT_SIGNAL)
+		return signal_exit != 0 ? signal_exit : EXIT_CHANGE_FAILED;
+	return code;
 }
 
 const char *
 pgerr_class_name(pgerr_class cls)
 {
-	switch (cls)
-	{
-		case PGERR_NONE:
-			return "none";
-		case PGERR_LOCK_TIMEOUT:
-			return "lock_timeout";
-		case PGERR_DEADLOCK:
-			return "deadlock";
-		case PGERR_SERIALIZATION:
-			return "serialization_failure";
-		case PGERR_STATEMENT_TIMEOUT:
-			return "statement_timeout";
-		case PGERR_CANCELED_BY_US:
-			return "canceled";
-		case PGERR_ADMIN_SHUTDOWN:
-			return "admin_shutdown";
-		case PGERR_CONNECTION_LOST:
-			return "connection_lost";
-		case PGERR_DUPLICATE_OBJECT:
-			return "duplicate_object";
-		case PGERR_SYNTAX:
-			return "syntax_error";
-		case PGERR_UNDEFINED_OBJECT:
-			return "undefined_object";
-		case PGERR_OTHER:
-			return "error";
-	}
-	return "error";
+	return pgerr_policy_of(cls)->name;
 }
 
 static char *

@@ -54,6 +54,9 @@ typedef enum pgerr_class
 								 * watchdog) */
 	PGERR_ADMIN_SHUTDOWN,    /* 57P01..57P03 */
 	PGERR_CONNECTION_LOST,   /* CONNECTION_BAD, no SQLSTATE */
+	PGERR_OUTCOME_UNKNOWN,   /* lost while COMMIT (or the history row of a
+							  * no-transaction file) was in flight: only
+							  * the server knows whether it committed */
 	PGERR_DUPLICATE_OBJECT,  /* 42P07 42701 42710 42P06 42723 */
 	PGERR_SYNTAX,            /* 42601 */
 	PGERR_UNDEFINED_OBJECT,  /* 42P01 42703 42704 42883 3F000 */
@@ -63,10 +66,31 @@ typedef enum pgerr_class
 /* What to do about an error of a class. */
 typedef enum pgerr_action
 {
-	PGERR_ACTION_FAIL,     /* report and stop */
-	PGERR_ACTION_RETRY,    /* transient: roll back, back off, retry */
-	PGERR_ACTION_RECONNECT /* connection gone: reconnect, then retry */
+	PGERR_ACTION_FAIL,      /* report and stop */
+	PGERR_ACTION_RETRY,     /* transient: roll back, back off, retry */
+	PGERR_ACTION_RECONNECT, /* connection gone: the indexer's engine
+							 * reconnects and retries; the migrator stops,
+							 * the file not at fault ("run again") */
+	PGERR_ACTION_ASK        /* outcome unknown: read back on a new
+							 * connection what the server kept, then stop */
 } pgerr_action;
+
+/* pgerr_policy.exit_code of our own cancel: the signal's code (130/143) */
+#define PGERR_EXIT_SIGNAL (-1)
+
+/*
+ * The error policy of both programs, one row a class (pgerr.c, with the
+ * reasons beside each row): what to do, and the exit code of a run that
+ * the error ends.  Every rule that maps a class to an action or an exit
+ * code reads it, through the functions below.
+ */
+typedef struct pgerr_policy
+{
+	pgerr_class  cls;
+	const char  *name; /* short stable name, e.g. "lock_timeout", for logs */
+	pgerr_action action;
+	int          exit_code; /* toolkit_exit (exitcodes.h) or PGERR_EXIT_SIGNAL */
+} pgerr_policy;
 
 /* One server (or connection) error, owned by whoever holds the struct. */
 typedef struct db_error
@@ -87,8 +111,19 @@ typedef struct db_error
  */
 pgerr_class pgerr_classify(const char *sqlstate, bool conn_bad, bool canceled_by_us);
 
-/* The retry policy, in one place (see pgerr.c for the reasons). */
+/* The row of cls; a value out of range reads as PGERR_OTHER's.  Never NULL. */
+const pgerr_policy *pgerr_policy_of(pgerr_class cls);
+
+/* The retry policy, in one place: pgerr_policy_of(cls)->action. */
 pgerr_action pgerr_action_for(pgerr_class cls);
+
+/*
+ * The exit code of a run that an error of class cls ends.  signal_exit is
+ * cancel_exit_code() (130, 143, or 0 without a signal): PGERR_CANCELED_BY_US
+ * exits with it, or with EXIT_CHANGE_FAILED when no signal came (a cancel
+ * of our own that no operator asked for).  Never fails.
+ */
+int pgerr_exit_code(pgerr_class cls, int signal_exit);
 
 /* Short stable name, e.g. "lock_timeout", for logs. */
 const char *pgerr_class_name(pgerr_class cls);

@@ -39,6 +39,7 @@
 #include "memory.h"
 #include "query.h"
 #include "retry.h"
+#include "sqlquote.h"
 
 /* warn when jobs x maintenance_work_mem exceeds this (kB) */
 #define MWM_WARN_KB ((int64_t) 1024 * 1024)
@@ -144,7 +145,7 @@ slot_search_path(slot *s, const char *schema, db_error *err)
 
 	if (s->search_path && strcmp(s->search_path, schema) == 0)
 		return true;
-	q = schema[0] ? index_sql_quote_ident(schema) : xstrdup("");
+	q = schema[0] ? sql_quote_ident(schema) : xstrdup("");
 	values[0] = q;
 	/* uninterruptible: after a signal, the clean-up needs it (it takes no lock) */
 	ok = db_run_ex(s->ps.conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, values,
@@ -553,9 +554,9 @@ engine_exit_code(engine *e)
 		e->loop_failed = true;
 
 	if (cancel_pending())
-		return cancel_exit_code();
+		return pgerr_exit_code(PGERR_CANCELED_BY_US, cancel_exit_code());
 	if (e->n_tables > 0 && e->n_slots == 0)
-		return EXIT_UNREACHABLE;
+		return pgerr_exit_code(PGERR_CONNECTION_LOST, cancel_exit_code());
 	if (e->sum->failed_critical > 0 || e->loop_failed)
 		return EXIT_CHANGE_FAILED;
 	return EXIT_OK;

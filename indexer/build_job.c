@@ -31,6 +31,7 @@
 #include "index_sql.h"
 #include "memory.h"
 #include "retry.h"
+#include "sqlquote.h"
 
 /* ---- the recipe ------------------------------------------------------------- */
 
@@ -41,10 +42,10 @@ prepare_rebuild(job *j, const plan_item *it, const char *table_label)
 	const index_def *d = it->def;
 	char            *old = catalog_derived_name(d->name, "_ixold");
 	char            *tmp = catalog_derived_name(d->name, "_ixnew");
-	char            *qs = index_sql_quote_ident(d->schema);
-	char            *qname = index_sql_quote_ident(d->name);
-	char            *qtmp = index_sql_quote_ident(tmp);
-	char            *qold = index_sql_quote_ident(old);
+	char            *qs = sql_quote_ident(d->schema);
+	char            *qname = sql_quote_ident(d->name);
+	char            *qtmp = sql_quote_ident(tmp);
+	char            *qold = sql_quote_ident(old);
 	unit            *u;
 
 	unit_add_build(j, d, tmp, d->schema, d->table, it->cat->table_oid, false);

@@ -39,14 +39,15 @@
 #include "options.h"
 #include "query.h"
 #include "retry.h"
+#include "sqlquote.h"
 
 /* ---- constructing units ----------------------------------------------------- */
 
 char *
 build_qualified(const char *schema, const char *name)
 {
-	char *qs = index_sql_quote_ident(schema);
-	char *qn = index_sql_quote_ident(name);
+	char *qs = sql_quote_ident(schema);
+	char *qn = sql_quote_ident(name);
 	char *q = xasprintf("%s.%s", qs, qn);
 
 	free(qs);

@@ -33,7 +33,7 @@
 
 #include <libpq-fe.h>
 
-#include "config.h"
+#include "definitions.h"
 #include "pgerr.h"
 
 /* A leftover index next to a definition's. */

@@ -21,7 +21,7 @@
 #define INDEXER_DRIFT_H
 
 #include "catalog.h"
-#include "config.h"
+#include "definitions.h"
 
 typedef enum drift_result
 {

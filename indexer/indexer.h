@@ -28,7 +28,7 @@
 
 #include "catalog.h"
 #include "cli.h"
-#include "config.h"
+#include "definitions.h"
 #include "conn.h"
 #include "plan.h"
 #include "settings.h"

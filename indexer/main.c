@@ -27,7 +27,7 @@
 #include "cancel.h"
 #include "catalog.h"
 #include "cli.h"
-#include "config.h"
+#include "definitions.h"
 #include "conn.h"
 #include "exitcodes.h"
 #include "indexer.h"
@@ -421,7 +421,7 @@ run_command(const cli_command *cmd, run_state *rs)
 	if (cmd->flags & CMD_LOCK)
 	{
 		/* one run per database */
-		rs->lock_name = advlock_name_indexer(PQdb(rs->conn));
+		rs->lock_name = advlock_name(ADVLOCK_INDEXER, PQdb(rs->conn));
 		rc = advlock_acquire(rs->conn, rs->lock_name, o->set.lock_wait_ms, PROGNAME);
 		if (rc != EXIT_OK)
 			return rc;

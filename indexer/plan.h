@@ -20,7 +20,7 @@
 #include <libpq-fe.h>
 
 #include "catalog.h"
-#include "config.h"
+#include "definitions.h"
 
 typedef enum plan_action
 {

@@ -300,11 +300,25 @@ record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 	return apply_session_confirm_run_lock(ctx, &f->err);
 }
 
+/* The migrator does not reconnect mid-run: the run ends, the file not at fault. */
 static bool
 connection_gone(const apply_ctx *ctx, const failure *f)
 {
-	return PQstatus(ctx->conn) == CONNECTION_BAD || f->err.cls == PGERR_CONNECTION_LOST ||
-		   f->err.cls == PGERR_ADMIN_SHUTDOWN;
+	return PQstatus(ctx->conn) == CONNECTION_BAD || pgerr_action_for(f->err.cls) == PGERR_ACTION_RECONNECT;
+}
+
+/* The run's exit code, from the error-policy table (pgerr.h). */
+static int
+exit_code_for(pgerr_class cls)
+{
+	return pgerr_exit_code(cls, cancel_exit_code());
+}
+
+/* A failure of the migration itself: its class's code, a verify problem's too. */
+static int
+failure_exit_code(const failure *f)
+{
+	return f->err.cls == PGERR_NONE ? EXIT_CHANGE_FAILED : exit_code_for(f->err.cls);
 }
 
 /*
@@ -400,7 +414,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			if (connection_gone(ctx, &f))
 			{
 				*final_error = apply_session_commit_outcome(ctx, m);
-				rc = EXIT_UNREACHABLE;
+				rc = exit_code_for(PGERR_OUTCOME_UNKNOWN);
 				goto done;
 			}
 		}
@@ -408,7 +422,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		if (cancel_pending())
 		{
 			*final_error = interrupted_transactional(ctx, m, &f, in_tx);
-			rc = cancel_exit_code();
+			rc = exit_code_for(PGERR_CANCELED_BY_US);
 			goto done;
 		}
 		if (connection_gone(ctx, &f))
@@ -422,7 +436,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 						  "when the server is back",
 						  (long long) m->version, f.path, f.line, e);
 			free(e);
-			rc = EXIT_UNREACHABLE;
+			rc = exit_code_for(PGERR_CONNECTION_LOST);
 			goto done;
 		}
 		if (in_tx)
@@ -436,7 +450,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 				*final_error =
 					xasprintf("interrupted by %s while waiting to retry migration %lld: nothing recorded",
 							  cancel_signal_name(), (long long) m->version);
-				rc = cancel_exit_code();
+				rc = exit_code_for(PGERR_CANCELED_BY_US);
 				goto done;
 			}
 			continue;
@@ -445,7 +459,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			log_error_details(&f.err);
 		announce_blockers(&f, &seen);
 		*final_error = format_final(m, &f, attempt);
-		rc = EXIT_CHANGE_FAILED;
+		rc = failure_exit_code(&f);
 		goto done;
 	}
 
@@ -604,14 +618,14 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	if (cancel_pending())
 	{
 		*final_error = interrupted_no_transaction(ctx, m, &f, start);
-		rc = cancel_exit_code();
+		rc = exit_code_for(PGERR_CANCELED_BY_US);
 		goto done;
 	}
 	if (connection_gone(ctx, &f) && statements_ran)
 	{
 		/* lost while its row was written: read what the server kept */
 		*final_error = apply_session_commit_outcome(ctx, m);
-		rc = EXIT_UNREACHABLE;
+		rc = exit_code_for(PGERR_OUTCOME_UNKNOWN);
 		goto done;
 	}
 	if (connection_gone(ctx, &f))
@@ -622,13 +636,14 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 			"no-transaction migration %lld: connection to the server lost at %s:%d (%s): the statements before it stay committed, the outcome of this one is unknown, and nothing is recorded; the file is not at fault: run again when the server is back (it starts again from its first statement)",
 			(long long) m->version, f.path, f.line, e);
 		free(e);
-		rc = EXIT_UNREACHABLE;
+		rc = exit_code_for(PGERR_CONNECTION_LOST);
 		goto done;
 	}
 	if (f.err.cls != PGERR_NONE)
 		log_error_details(&f.err);
 	announce_blockers(&f, &seen);
 	*final_error = format_final(m, &f, attempt);
+	rc = failure_exit_code(&f);
 	{
 		/* the history keeps "path:line: SQLSTATE: message" */
 		const char *at = strstr(*final_error, " failed at ");
@@ -669,7 +684,7 @@ apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 			*final_error = xasprintf("migration %lld: %s", (long long) m->version,
 									 err.message ? err.message : "could not reset the session");
 			db_error_clear(&err);
-			return PQstatus(ctx->conn) == CONNECTION_OK ? EXIT_CHANGE_FAILED : EXIT_UNREACHABLE;
+			return exit_code_for(PQstatus(ctx->conn) == CONNECTION_OK ? PGERR_OTHER : PGERR_CONNECTION_LOST);
 		}
 		rc = relation_foreign_triggers(ctx->conn, &found);
 		if (rc != EXIT_OK)

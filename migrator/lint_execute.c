@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "memory.h"
+#include "sqlquote.h"
 
 /*
  * A computed EXECUTE string with its computed parts replaced by
@@ -38,7 +39,7 @@ static void skeleton_append(strbuf *sb, const PgQuery__Node *n, int *n_const);
 static void
 append_literal(strbuf *sb, const char *text)
 {
-	lint_append_enclosed(sb, text, '\'');
+	sql_append_enclosed(sb, text, '\'');
 }
 
 /* format(fmt, args...) into sb; args are fc->args[1..]. */
@@ -96,7 +97,7 @@ skeleton_format(strbuf *sb, const char *fmt, const PgQuery__FuncCall *fc, int *n
 				strbuf_append(sb, PLACEHOLDER_LITERAL);
 		}
 		else if (type == 'I' && value != NULL)
-			lint_append_quoted(sb, value);
+			sql_append_ident(sb, value);
 		else if (type == 's' && value != NULL)
 			strbuf_append(sb, value);
 		else

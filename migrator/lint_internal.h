@@ -175,10 +175,6 @@ void lint_sort_findings(lint_result *r, int from);
 
 /* ---- lint_tree.c: names and parse-tree helpers ------------------------- */
 
-/* text between two quote characters q, each q inside doubled (SQL's rule) */
-void lint_append_enclosed(strbuf *sb, const char *text, char q);
-/* ident as a double-quoted identifier */
-void lint_append_quoted(strbuf *sb, const char *ident);
 /* "schema"."name" (schema only if given), for messages; caller frees. */
 char *lint_quote_name(const char *schema, const char *name);
 /* the same for a RangeVar ("?" if NULL); caller frees */

@@ -20,26 +20,7 @@
 #include <strings.h>
 
 #include "memory.h"
-
-/* text between two quote characters q, each q inside doubled (SQL's rule) */
-void
-lint_append_enclosed(strbuf *sb, const char *text, char q)
-{
-	strbuf_append_char(sb, q);
-	for (const char *p = text; *p; p++)
-	{
-		if (*p == q)
-			strbuf_append_char(sb, q);
-		strbuf_append_char(sb, *p);
-	}
-	strbuf_append_char(sb, q);
-}
-
-void
-lint_append_quoted(strbuf *sb, const char *ident)
-{
-	lint_append_enclosed(sb, ident, '"');
-}
+#include "sqlquote.h"
 
 /* "schema"."name" (schema only if given), for messages; caller frees. */
 char *
@@ -50,10 +31,10 @@ lint_quote_name(const char *schema, const char *name)
 	strbuf_init(&sb);
 	if (schema != NULL && *schema != '\0')
 	{
-		lint_append_quoted(&sb, schema);
+		sql_append_ident(&sb, schema);
 		strbuf_append_char(&sb, '.');
 	}
-	lint_append_quoted(&sb, name != NULL ? name : "");
+	sql_append_ident(&sb, name != NULL ? name : "");
 	return strbuf_detach(&sb);
 }
 

@@ -390,7 +390,7 @@ take_run_lock(run_state *rs)
 {
 	int rc;
 
-	rs->lock_name = advlock_name_migrator(rs->ht.qualified); /* quoted: unambiguous */
+	rs->lock_name = advlock_name(ADVLOCK_MIGRATOR, rs->ht.qualified); /* quoted: unambiguous */
 	rs->lock_conn = conn_open_like(&rs->opts->conn);
 	if (rs->lock_conn == NULL)
 		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;

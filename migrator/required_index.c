@@ -13,21 +13,17 @@
 #include <string.h>
 
 #include "advlock.h"
-#include "build.h"
 #include "cancel.h"
-#include "catalog.h"
-#include "config.h"
 #include "exitcodes.h"
+#include "index_ensure.h"
 #include "log.h"
 #include "memory.h"
-#include "plan.h"
-#include "settings.h"
 #include "statement_index.h"
 
 struct required_indexes
 {
-	index_config cfg;
-	char        *schema;
+	index_definitions *defs;
+	char              *schema;
 };
 
 /* the line of the directive, for messages */
@@ -68,7 +64,7 @@ required_load(const char *path, const char *schema, migration *const *pending, i
 
 	ri = xcalloc(1, sizeof(*ri));
 	ri->schema = xstrdup(schema);
-	if (config_load(path, &ri->cfg) != EXIT_OK || config_resolve(&ri->cfg, schema) != EXIT_OK)
+	if (index_definitions_load(path, schema, &ri->defs) != EXIT_OK)
 	{
 		log_event(
 			LOG_LEVEL_ERROR, "required_index", NULL,
@@ -83,21 +79,22 @@ required_load(const char *path, const char *schema, migration *const *pending, i
 
 		for (int j = 0; j < m->n_required_indexes; j++)
 		{
-			const char      *name = m->required_indexes[j];
-			const index_def *d = config_find(&ri->cfg, name);
+			const char  *name = m->required_indexes[j];
+			int          def_line = 0;
+			index_lookup found = index_definitions_lookup(ri->defs, name, &def_line);
 
-			if (d == NULL)
+			if (found == INDEX_LOOKUP_UNDEFINED)
 			{
 				log_event(LOG_LEVEL_ERROR, "required_index", NULL,
 						  "%s:%d: requires-index \"%s\": no definition of that name in \"%s\"", m->path,
 						  directive_line(m, name), name, path);
 				ok = false;
 			}
-			else if (d->state != INDEX_STATE_PRESENT)
+			else if (found == INDEX_LOOKUP_ABSENT)
 			{
 				log_event(LOG_LEVEL_ERROR, "required_index", NULL,
 						  "%s:%d: requires-index \"%s\": its definition in %s:%d has state \"absent\"",
-						  m->path, directive_line(m, name), name, path, d->line);
+						  m->path, directive_line(m, name), name, path, def_line);
 				ok = false;
 			}
 		}
@@ -111,81 +108,22 @@ required_load(const char *path, const char *schema, migration *const *pending, i
 	return EXIT_OK;
 }
 
-/* Build (or confirm) one definition; EXIT_OK or a code with *why set. */
-static int
-ensure_one(required_indexes *ri, index_def *def, PGconn *conn, const conn_options *conn_opts,
-		   const indexer_settings *set, char **why)
-{
-	index_def     *defs[1] = {def};
-	catalog_entry *cat = NULL;
-	plan_item     *items = NULL;
-	plan_options   popts = {false, set->lock_timeout_ms};
-	build_env      env = {set, conn_opts, conn};
-	build_summary  sum = {0};
-	int            round_trips = 0;
-	int            rc;
-
-	rc = catalog_load(conn, defs, 1, set->lock_timeout_ms, &cat, &round_trips);
-	if (rc != EXIT_OK)
-	{
-		*why = xstrdup("the catalog query failed");
-		return rc;
-	}
-	items = plan_make(conn, defs, cat, 1, &popts, &round_trips);
-	switch (items[0].action)
-	{
-		case ACT_PRESENT:
-		case ACT_DRIFTED: /* it exists, valid: usable by the migration */
-			log_event(LOG_LEVEL_INFO, "required_index", NULL, "required index \"%s\" is present%s", def->name,
-					  items[0].action == ACT_DRIFTED ? " (its definition drifted from the file)" : "");
-			rc = EXIT_OK;
-			break;
-		case ACT_BUILD:
-		case ACT_REPAIR:
-		case ACT_CLEANUP:
-			log_event(LOG_LEVEL_INFO, "required_index", NULL,
-					  "building required index \"%s\" on \"%s.%s\" concurrently", def->name, def->schema,
-					  def->table);
-			rc = build_run(items, 1, &env, &sum);
-			if (rc == EXIT_OK && items[0].outcome != OUTCOME_DONE)
-				rc = EXIT_CHANGE_FAILED;
-			if (rc != EXIT_OK)
-				*why = xstrdup(items[0].failure ? items[0].failure : "the build did not complete");
-			break;
-		default:
-			*why = xstrdup(items[0].reason ? items[0].reason : plan_action_name(items[0].action));
-			rc = EXIT_CHANGE_FAILED;
-			break;
-	}
-	plan_free(items, 1);
-	catalog_free(cat, 1);
-	return rc;
-}
-
 int
 required_build(required_indexes *ri, const migration *m, PGconn *conn, const conn_options *conn_opts,
 			   int64_t lock_timeout_ms, int64_t statement_timeout_ms, int retries, int64_t lock_wait_ms,
 			   char **final_error)
 {
-	indexer_settings set;
-	char            *lock_name;
-	int              rc = EXIT_OK;
+	index_ensure_options opts = {
+		conn_opts, ri ? ri->schema : NULL, lock_timeout_ms, statement_timeout_ms, retries, false};
+	char *lock_name;
+	int   rc = EXIT_OK;
 
 	*final_error = NULL;
 	if (ri == NULL || m->n_required_indexes == 0)
 		return EXIT_OK;
 
-	settings_init(&set);
-	free(set.schema);
-	set.schema = xstrdup(ri->schema);
-	set.lock_timeout_ms = lock_timeout_ms;
-	set.statement_timeout_ms = statement_timeout_ms;
-	set.retries = retries;
-	set.format = log_get_format();
-	set.progress = false;
-
 	/* the indexer's own run lock: a cron run must not build it at the same time */
-	lock_name = advlock_name_indexer(PQdb(conn));
+	lock_name = advlock_name(ADVLOCK_INDEXER, PQdb(conn));
 	rc = advlock_acquire(conn, lock_name, lock_wait_ms, "indexer");
 	if (rc != EXIT_OK)
 	{
@@ -196,10 +134,9 @@ required_build(required_indexes *ri, const migration *m, PGconn *conn, const con
 	}
 	for (int j = 0; j < m->n_required_indexes && rc == EXIT_OK; j++)
 	{
-		index_def *def = (index_def *) config_find(&ri->cfg, m->required_indexes[j]);
-		char      *why = NULL;
+		char *why = NULL;
 
-		rc = ensure_one(ri, def, conn, conn_opts, &set, &why);
+		rc = index_ensure(conn, ri->defs, m->required_indexes[j], &opts, &why);
 		if (rc != EXIT_OK)
 		{
 			if (cancel_pending())
@@ -215,7 +152,6 @@ required_build(required_indexes *ri, const migration *m, PGconn *conn, const con
 
 done:
 	free(lock_name);
-	settings_free(&set);
 	return rc;
 }
 
@@ -224,7 +160,7 @@ required_free(required_indexes *ri)
 {
 	if (ri == NULL)
 		return;
-	config_free(&ri->cfg);
+	index_definitions_free(ri->defs);
 	free(ri->schema);
 	free(ri);
 }

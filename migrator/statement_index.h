@@ -11,9 +11,9 @@
  * so "up" and "check" pass over an index the application cannot use.
  *
  * Instead, the statement becomes a definition for the indexer's engine
- * (build.h): name, schema and table from the statement's parse tree (the
- * table's own schema, else --schema), the statement itself as the SQL,
- * critical.  The engine bounds only the wait for the table lock by
+ * (through its one door, index_ensure.h): name, schema and table from the
+ * statement's parse tree (the table's own schema, else --schema), the
+ * statement itself as the SQL, critical.  The engine bounds only the wait for the table lock by
  * --lock-timeout (its watchdog), lets waits for older transactions run
  * (bounded by --statement-timeout only), repairs an invalid index of that
  * name (after checking in pg_stat_progress_create_index that nobody is

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * config_fuzz.c
- *	  Fuzz target: the index definitions loader (indexer/config.c, with
+ *	  Fuzz target: the index definitions loader (indexer/definitions.c, with
  *	  indexer/settings.c and the index statement checks it calls).
  *
  * The input is a definitions file.  config_load() takes a path, as the
@@ -10,7 +10,7 @@
  * definition looked up by name.  Checked besides crashes and leaks: a file
  * that loads has every definition's name and table, a statement for every
  * index to build, and settings that config_apply_settings() can apply
- * without a refusal (config.h says they cannot fail).
+ * without a refusal (definitions.h says they cannot fail).
  *
  * tests/fuzz/config_fuzz.c
  *
@@ -20,7 +20,7 @@
 
 #include <unistd.h>
 
-#include "config.h"
+#include "definitions.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "settings.h"

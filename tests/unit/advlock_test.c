@@ -88,13 +88,27 @@ test_key_matches_server_expression(void **state)
 static void
 test_lock_names(void **state)
 {
-	char *m = advlock_name_migrator("\"public\".\"schema_migrations\"");
-	char *i = advlock_name_indexer("app_db");
+	char *m = advlock_name(ADVLOCK_MIGRATOR, "\"public\".\"schema_migrations\"");
+	char *i = advlock_name(ADVLOCK_INDEXER, "app_db");
 
 	(void) state;
 	assert_string_equal(m, "migrator:\"public\".\"schema_migrations\"");
 	assert_string_equal(i, "indexer:app_db");
 	assert_true(advlock_key(i) == INT64_C(6438052868667597264));
+	free(m);
+	free(i);
+}
+
+/* Both names from the one function. */
+static void
+test_lock_name_one_function(void **state)
+{
+	char *m = advlock_name(ADVLOCK_MIGRATOR, "\"s\".\"h\"");
+	char *i = advlock_name(ADVLOCK_INDEXER, "db");
+
+	(void) state;
+	assert_string_equal(m, "migrator:\"s\".\"h\"");
+	assert_string_equal(i, "indexer:db");
 	free(m);
 	free(i);
 }
@@ -107,6 +121,7 @@ main(void)
 		cmocka_unit_test(test_md5_block_boundaries),
 		cmocka_unit_test(test_key_matches_server_expression),
 		cmocka_unit_test(test_lock_names),
+		cmocka_unit_test(test_lock_name_one_function),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

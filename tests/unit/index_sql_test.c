@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * index_sql_test.c
- *	  Unit tests for common/index_sql.c: parsing, the definition checks,
+ *	  Unit tests for indexer/index_sql.c: parsing, the definition checks,
  *	  rendering for another target, and comparison with pg_get_indexdef().
  *
  * The pg_get_indexdef() strings below are copied from a PostgreSQL 15
@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "index_sql.h"
+#include "sqlquote.h"
 
 static index_sql *
 parse_ok(const char *sql)
@@ -313,11 +314,11 @@ test_compare_server(void **state)
 static void
 test_quote_ident(void **state)
 {
-	char *q = index_sql_quote_ident("a\"b");
+	char *q = sql_quote_ident("a\"b");
 
 	assert_string_equal(q, "\"a\"\"b\"");
 	free(q);
-	q = index_sql_quote_ident("");
+	q = sql_quote_ident("");
 	assert_string_equal(q, "\"\"");
 	free(q);
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * indexer_config_test.c
- *	  Unit tests for indexer/config.c and indexer/settings.c: every kind of
+ *	  Unit tests for indexer/definitions.c and indexer/settings.c: every kind of
  *	  bad definitions file with its exact message, the shipped file, and
  *	  the precedence of settings (file < environment < command line).
  *
@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "definitions.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"

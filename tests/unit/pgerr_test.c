@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * pgerr_test.c
- *	  Unit tests for common/pgerr.c: SQLSTATE classes and the retry policy.
+ *	  Unit tests for common/pgerr.c: SQLSTATE classes and the error-policy
+ *	  table (class -> action -> exit code).
  *
  * No server is needed: classification works on SQLSTATE strings, and the
  * db_error constructors are fed a real PGconn whose connection attempt
@@ -21,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "exitcodes.h"
 #include "pgerr.h"
 
 #define NO_SUCH_SOCKET_DIR "/nonexistent/toolkit-unit-test"
@@ -275,6 +277,81 @@ test_from_result(void **state)
 	PQfinish(conn);
 }
 
+/* Every class has its row, at its own index, with a name of its own. */
+static void
+test_policy_table_rows(void **state)
+{
+	(void) state;
+	for (int a = PGERR_NONE; a <= PGERR_OTHER; a++)
+	{
+		const pgerr_policy *p = pgerr_policy_of((pgerr_class) a);
+
+		assert_non_null(p);
+		if ((int) p->cls != a)
+			fail_msg("the row of class %d sits at index %d", (int) p->cls, a);
+		assert_string_equal(p->name, pgerr_class_name((pgerr_class) a));
+		assert_int_equal(p->action, pgerr_action_for((pgerr_class) a));
+		for (int b = PGERR_NONE; b < a; b++)
+			if (strcmp(p->name, pgerr_class_name((pgerr_class) b)) == 0)
+				fail_msg("classes %d and %d share the name \"%s\"", b, a, p->name);
+	}
+	/* out of range: read as PGERR_OTHER, never a crash */
+	assert_ptr_equal(pgerr_policy_of((pgerr_class) 999), pgerr_policy_of(PGERR_OTHER));
+	assert_ptr_equal(pgerr_policy_of((pgerr_class) -1), pgerr_policy_of(PGERR_OTHER));
+}
+
+/* The exit code of a run that each class ends, as README's table says. */
+static void
+test_policy_exit_codes(void **state)
+{
+	static const struct
+	{
+		pgerr_class cls;
+		int         code;
+	} cases[] = {
+		{PGERR_NONE, EXIT_OK},
+		{PGERR_LOCK_TIMEOUT, EXIT_CHANGE_FAILED}, /* attempts exhausted */
+		{PGERR_DEADLOCK, EXIT_CHANGE_FAILED},
+		{PGERR_SERIALIZATION, EXIT_CHANGE_FAILED},
+		{PGERR_STATEMENT_TIMEOUT, EXIT_CHANGE_FAILED},
+		{PGERR_ADMIN_SHUTDOWN, EXIT_UNREACHABLE},
+		{PGERR_CONNECTION_LOST, EXIT_UNREACHABLE},
+		{PGERR_OUTCOME_UNKNOWN, EXIT_UNREACHABLE},
+		{PGERR_DUPLICATE_OBJECT, EXIT_CHANGE_FAILED},
+		{PGERR_SYNTAX, EXIT_CHANGE_FAILED},
+		{PGERR_UNDEFINED_OBJECT, EXIT_CHANGE_FAILED},
+		{PGERR_OTHER, EXIT_CHANGE_FAILED},
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		/* a signal changes only the code of our own cancel */
+		if (pgerr_exit_code(cases[i].cls, 0) != cases[i].code ||
+			pgerr_exit_code(cases[i].cls, EXIT_SIGTERM) != cases[i].code)
+			fail_msg("wrong exit code for %s", pgerr_class_name(cases[i].cls));
+	}
+	assert_int_equal(pgerr_exit_code(PGERR_CANCELED_BY_US, EXIT_SIGINT), EXIT_SIGINT);
+	assert_int_equal(pgerr_exit_code(PGERR_CANCELED_BY_US, EXIT_SIGTERM), EXIT_SIGTERM);
+	/* a cancel of our own that no signal asked for: the change failed */
+	assert_int_equal(pgerr_exit_code(PGERR_CANCELED_BY_US, 0), EXIT_CHANGE_FAILED);
+}
+
+/* What the trust and control work added: unknown outcome and cancel. */
+static void
+test_policy_unknown_outcome_and_cancel(void **state)
+{
+	(void) state;
+	/* a COMMIT that may have committed is asked about, never retried */
+	assert_int_equal(pgerr_action_for(PGERR_OUTCOME_UNKNOWN), PGERR_ACTION_ASK);
+	assert_string_equal(pgerr_class_name(PGERR_OUTCOME_UNKNOWN), "outcome_unknown");
+	/* no SQLSTATE maps to it: only the caller that lost a COMMIT knows */
+	assert_int_equal(pgerr_classify(NULL, true, false), PGERR_CONNECTION_LOST);
+	/* our own cancel is never retried, whatever the signal */
+	assert_int_equal(pgerr_action_for(PGERR_CANCELED_BY_US), PGERR_ACTION_FAIL);
+	assert_int_equal(pgerr_policy_of(PGERR_CANCELED_BY_US)->exit_code, PGERR_EXIT_SIGNAL);
+}
+
 int
 main(void)
 {
@@ -288,6 +365,9 @@ main(void)
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_from_conn),
 		cmocka_unit_test(test_from_result),
+		cmocka_unit_test(test_policy_table_rows),
+		cmocka_unit_test(test_policy_exit_codes),
+		cmocka_unit_test(test_policy_unknown_outcome_and_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

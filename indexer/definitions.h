@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * config.h
+ * definitions.h
  *	  The index definitions file (libconfig): reading and validation.
  *
  *	  indexes = (
@@ -22,12 +22,12 @@
  *
  * and both steps go on to report every problem before they fail.
  *
- * indexer/config.h
+ * indexer/definitions.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef INDEXER_CONFIG_H
-#define INDEXER_CONFIG_H
+#ifndef INDEXER_DEFINITIONS_H
+#define INDEXER_DEFINITIONS_H
 
 #include <stdbool.h>
 
@@ -99,4 +99,4 @@ const index_def *config_find(const index_config *cfg, const char *name);
 /* Release everything cfg holds; accepts NULL. */
 void config_free(index_config *cfg);
 
-#endif /* INDEXER_CONFIG_H */
+#endif /* INDEXER_DEFINITIONS_H */

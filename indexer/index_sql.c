@@ -15,7 +15,7 @@
  * own strings are freed only when they are not protobuf-c's shared empty
  * string, so protobuf_c_message_free_unpacked() can release every copy.
  *
- * common/index_sql.c
+ * indexer/index_sql.c
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +31,7 @@
 
 #include "memory.h"
 #include "sqlparse.h"
+#include "sqlquote.h"
 
 struct index_sql
 {
@@ -216,23 +217,6 @@ index_sql_check_definition(const index_sql *def, const char *name, const char *s
 }
 
 char *
-index_sql_quote_ident(const char *ident)
-{
-	strbuf sb;
-
-	strbuf_init(&sb);
-	strbuf_append_char(&sb, '"');
-	for (const char *p = ident; *p; p++)
-	{
-		if (*p == '"')
-			strbuf_append_char(&sb, '"');
-		strbuf_append_char(&sb, *p);
-	}
-	strbuf_append_char(&sb, '"');
-	return strbuf_detach(&sb);
-}
-
-char *
 index_sql_render(const index_sql *def, const index_sql_target *target)
 {
 	const char *name = target->name ? target->name : def->info.name;
@@ -249,7 +233,7 @@ index_sql_render(const index_sql *def, const index_sql_target *target)
 		strbuf_append(&sb, "IF NOT EXISTS ");
 	if (name[0] != '\0')
 	{
-		q = index_sql_quote_ident(name);
+		q = sql_quote_ident(name);
 		strbuf_appendf(&sb, "%s ", q);
 		free(q);
 	}
@@ -258,11 +242,11 @@ index_sql_render(const index_sql *def, const index_sql_target *target)
 		strbuf_append(&sb, "ONLY ");
 	if (schema[0] != '\0')
 	{
-		q = index_sql_quote_ident(schema);
+		q = sql_quote_ident(schema);
 		strbuf_appendf(&sb, "%s.", q);
 		free(q);
 	}
-	q = index_sql_quote_ident(table);
+	q = sql_quote_ident(table);
 	strbuf_append(&sb, q);
 	free(q);
 	if (def->end_offset > def->tail_offset)

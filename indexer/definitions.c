@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * config.c
+ * definitions.c
  *	  The index definitions file (libconfig): reading and validation.
  *
  * libconfig gives every setting its source line
@@ -9,11 +9,11 @@
  * fopen() so that a missing or unreadable file is reported with errno's
  * reason rather than libconfig's generic "file I/O error".
  *
- * indexer/config.c
+ * indexer/definitions.c
  *
  *-------------------------------------------------------------------------
  */
-#include "config.h"
+#include "definitions.h"
 
 #include <errno.h>
 #include <stdarg.h>

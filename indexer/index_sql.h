@@ -23,7 +23,7 @@
  *
  * Nothing here talks to a server or prints.
  *
- * common/index_sql.h
+ * indexer/index_sql.h
  *
  *-------------------------------------------------------------------------
  */
@@ -137,9 +137,6 @@ typedef enum index_sql_match
  */
 index_sql_match index_sql_compare_server(const index_sql *file, const index_sql *server, const char *schema,
 										 unsigned flags, const char **why);
-
-/* An identifier in double quotes, inner quotes doubled.  Caller frees. */
-char *index_sql_quote_ident(const char *ident);
 
 /* Accepts NULL. */
 void index_sql_free(index_sql *def);
