@@ -174,88 +174,91 @@ string_field(const char *path, const char *who, const config_setting_t *f, bool 
 	return xstrdup(v);
 }
 
-/* Read one element of the indexes list into def; false after logging. */
+/* Is field one of the definition's fields (index_fields)? */
 static bool
-load_index(const char *path, const config_setting_t *g, int ordinal, index_def *def)
+known_index_field(const char *field)
 {
-	const config_setting_t *f;
-	char                   *who;
-	bool                    ok = true;
-	bool                    sql_given = false;
+	for (int k = 0; k < N_INDEX_FIELDS; k++)
+		if (strcmp(field, index_fields[k]) == 0)
+			return true;
+	return false;
+}
 
-	def->line = line_of(g);
-	def->state = INDEX_STATE_PRESENT;
-
-	/* name the definition in messages by its name if it has a usable one */
-	f = config_setting_get_member(g, "name");
-	if (f && config_setting_type(f) == CONFIG_TYPE_STRING && config_setting_get_string(f)[0] != '\0' &&
-		utf8_valid(config_setting_get_string(f)))
-		who = xasprintf("index \"%s\"", config_setting_get_string(f));
-	else
-		who = xasprintf("index #%d", ordinal);
-
-	for (int i = 0; i < config_setting_length(g); i++)
+/* The field "critical": a boolean. */
+static bool
+read_critical(const char *path, const char *who, const config_setting_t *m, index_def *def)
+{
+	if (config_setting_type(m) != CONFIG_TYPE_BOOL)
 	{
-		const config_setting_t *m = config_setting_get_elem(g, (unsigned) i);
-		const char             *field = config_setting_name(m);
-		bool                    known = false;
-
-		for (int k = 0; k < N_INDEX_FIELDS; k++)
-			known = known || strcmp(field, index_fields[k]) == 0;
-		if (!known)
-		{
-			problem(path, line_of(m), who, "unknown field \"%s\" (known fields: " INDEX_FIELDS_LIST ")",
-					field);
-			ok = false;
-			continue;
-		}
-		if (strcmp(field, "name") == 0)
-			ok = (def->name = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT)) != NULL && ok;
-		else if (strcmp(field, "table") == 0)
-			ok = (def->table = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT)) != NULL && ok;
-		else if (strcmp(field, "schema") == 0)
-		{
-			ok = (def->schema = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT)) != NULL && ok;
-			def->schema_given = def->schema != NULL;
-		}
-		else if (strcmp(field, "description") == 0)
-			ok = (def->description = string_field(path, who, m, true, 0)) != NULL && ok;
-		else if (strcmp(field, "sql") == 0)
-		{
-			sql_given = true;
-			def->sql_line = line_of(m);
-			ok = (def->sql = string_field(path, who, m, false, 0)) != NULL && ok;
-		}
-		else if (strcmp(field, "critical") == 0)
-		{
-			if (config_setting_type(m) != CONFIG_TYPE_BOOL)
-			{
-				problem(path, line_of(m), who, "field \"critical\" must be a boolean (true or false), not %s",
-						type_name(m));
-				ok = false;
-			}
-			else
-				def->critical = config_setting_get_bool(m) != 0;
-		}
-		else if (strcmp(field, "state") == 0)
-		{
-			char *state = string_field(path, who, m, false, 0);
-
-			if (state == NULL)
-				ok = false;
-			else if (strcmp(state, "present") == 0)
-				def->state = INDEX_STATE_PRESENT;
-			else if (strcmp(state, "absent") == 0)
-				def->state = INDEX_STATE_ABSENT;
-			else
-			{
-				problem(path, line_of(m), who,
-						"field \"state\" must be \"present\" or \"absent\", not \"%s\"", state);
-				ok = false;
-			}
-			free(state);
-		}
+		problem(path, line_of(m), who, "field \"critical\" must be a boolean (true or false), not %s",
+				type_name(m));
+		return false;
 	}
+	def->critical = config_setting_get_bool(m) != 0;
+	return true;
+}
+
+/* The field "state": "present" or "absent". */
+static bool
+read_state(const char *path, const char *who, const config_setting_t *m, index_def *def)
+{
+	char *state = string_field(path, who, m, false, 0);
+	bool  ok = true;
+
+	if (state == NULL)
+		return false;
+	if (strcmp(state, "present") == 0)
+		def->state = INDEX_STATE_PRESENT;
+	else if (strcmp(state, "absent") == 0)
+		def->state = INDEX_STATE_ABSENT;
+	else
+	{
+		problem(path, line_of(m), who, "field \"state\" must be \"present\" or \"absent\", not \"%s\"",
+				state);
+		ok = false;
+	}
+	free(state);
+	return ok;
+}
+
+/* One member m of a definition into def; false after logging. */
+static bool
+read_index_field(const char *path, const char *who, const config_setting_t *m, index_def *def)
+{
+	const char *field = config_setting_name(m);
+
+	if (!known_index_field(field))
+	{
+		problem(path, line_of(m), who, "unknown field \"%s\" (known fields: " INDEX_FIELDS_LIST ")", field);
+		return false;
+	}
+	if (strcmp(field, "name") == 0)
+		return (def->name = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT)) != NULL;
+	if (strcmp(field, "table") == 0)
+		return (def->table = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT)) != NULL;
+	if (strcmp(field, "schema") == 0)
+	{
+		def->schema = string_field(path, who, m, false, INDEX_SQL_MAX_IDENT);
+		def->schema_given = def->schema != NULL;
+		return def->schema != NULL;
+	}
+	if (strcmp(field, "description") == 0)
+		return (def->description = string_field(path, who, m, true, 0)) != NULL;
+	if (strcmp(field, "sql") == 0)
+	{
+		def->sql_line = line_of(m);
+		return (def->sql = string_field(path, who, m, false, 0)) != NULL;
+	}
+	if (strcmp(field, "critical") == 0)
+		return read_critical(path, who, m, def);
+	return read_state(path, who, m, def); /* the last known field */
+}
+
+/* The fields a definition must have, and its statement parsed. */
+static bool
+check_index_def(const char *path, const config_setting_t *g, const char *who, index_def *def)
+{
+	bool ok = true;
 
 	if (config_setting_get_member(g, "name") == NULL)
 	{
@@ -268,7 +271,7 @@ load_index(const char *path, const config_setting_t *g, int ordinal, index_def *
 		ok = false;
 	}
 	/* an index to drop needs no statement; one to build does */
-	if (!sql_given && def->state == INDEX_STATE_PRESENT)
+	if (config_setting_get_member(g, "sql") == NULL && def->state == INDEX_STATE_PRESENT)
 	{
 		problem(path, def->line, who, "missing field \"sql\"");
 		ok = false;
@@ -285,6 +288,31 @@ load_index(const char *path, const config_setting_t *g, int ordinal, index_def *
 		}
 		free(why);
 	}
+	return ok;
+}
+
+/* Read one element of the indexes list into def; false after logging. */
+static bool
+load_index(const char *path, const config_setting_t *g, int ordinal, index_def *def)
+{
+	const config_setting_t *f;
+	char                   *who;
+	bool                    ok = true;
+
+	def->line = line_of(g);
+	def->state = INDEX_STATE_PRESENT;
+
+	/* name the definition in messages by its name if it has a usable one */
+	f = config_setting_get_member(g, "name");
+	if (f && config_setting_type(f) == CONFIG_TYPE_STRING && config_setting_get_string(f)[0] != '\0' &&
+		utf8_valid(config_setting_get_string(f)))
+		who = xasprintf("index \"%s\"", config_setting_get_string(f));
+	else
+		who = xasprintf("index #%d", ordinal);
+
+	for (int i = 0; i < config_setting_length(g); i++)
+		ok = read_index_field(path, who, config_setting_get_elem(g, (unsigned) i), def) && ok;
+	ok = check_index_def(path, g, who, def) && ok;
 	free(who);
 	return ok;
 }
@@ -363,35 +391,102 @@ load_setting(const char *path, const config_setting_t *m, index_config *cfg, ind
 	return true;
 }
 
+/* The settings group m: each member checked and kept in cfg. */
+static bool
+load_settings_group(const char *path, const config_setting_t *m, index_config *cfg)
+{
+	indexer_settings scratch;
+	bool             ok = true;
+
+	if (config_setting_type(m) != CONFIG_TYPE_GROUP)
+	{
+		problem(path, line_of(m), NULL, "\"settings\" must be a group: settings = { jobs = 2; ... };");
+		return false;
+	}
+	settings_init(&scratch);
+	for (int k = 0; k < config_setting_length(m); k++)
+		ok = load_setting(path, config_setting_get_elem(m, (unsigned) k), cfg, &scratch) && ok;
+	settings_free(&scratch);
+	return ok;
+}
+
+/* The indexes list (NULL: missing) into cfg->defs. */
+static bool
+load_index_list(const char *path, const config_setting_t *list, index_config *cfg)
+{
+	int  n;
+	bool ok = true;
+
+	if (list == NULL)
+	{
+		problem(path, 0, NULL, "no \"indexes\" list: indexes = ( { name = ...; table = ...; sql = ...; } );");
+		return false;
+	}
+	if (config_setting_type(list) != CONFIG_TYPE_LIST &&
+		!(config_setting_type(list) == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0))
+	{
+		problem(
+			path, line_of(list), NULL,
+			"\"indexes\" must be a list of groups in parentheses: indexes = ( { name = ...; }, { ... } ); not %s",
+			type_name(list));
+		return false;
+	}
+	n = config_setting_length(list);
+	cfg->defs = xcalloc((size_t) (n > 0 ? n : 1), sizeof(index_def));
+	for (int i = 0; i < n; i++)
+	{
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		{
+			problem(path, line_of(g), NULL, "index #%d must be a group { name = ...; ... }, not %s", i + 1,
+					type_name(g));
+			ok = false;
+			continue;
+		}
+		ok = load_index(path, g, i + 1, &cfg->defs[cfg->n_defs]) && ok;
+		cfg->n_defs++;
+	}
+	return ok;
+}
+
+/* Parse path with libconfig into *lc; false after logging. */
+static bool
+read_config_file(const char *path, config_t *lc)
+{
+	FILE *fp = fopen(path, "r");
+
+	if (fp == NULL)
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_config", NULL, "could not read config file \"%s\": %s", path,
+				  strerror(errno));
+		return false;
+	}
+	config_init(lc);
+	if (config_read(lc, fp) != CONFIG_TRUE)
+	{
+		problem(path, config_error_line(lc), NULL, "%s",
+				config_error_text(lc) ? config_error_text(lc) : "cannot parse the file");
+		config_destroy(lc);
+		fclose(fp);
+		return false;
+	}
+	fclose(fp);
+	return true;
+}
+
 int
 config_load(const char *path, index_config *cfg)
 {
 	config_t                lc;
-	FILE                   *fp;
 	const config_setting_t *root;
 	const config_setting_t *list = NULL;
 	bool                    ok = true;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->path = xstrdup(path);
-	fp = fopen(path, "r");
-	if (fp == NULL)
-	{
-		log_event(LOG_LEVEL_ERROR, "invalid_config", NULL, "could not read config file \"%s\": %s", path,
-				  strerror(errno));
+	if (!read_config_file(path, &lc))
 		return EXIT_USAGE;
-	}
-	config_init(&lc);
-	if (config_read(&lc, fp) != CONFIG_TRUE)
-	{
-		problem(path, config_error_line(&lc), NULL, "%s",
-				config_error_text(&lc) ? config_error_text(&lc) : "cannot parse the file");
-		config_destroy(&lc);
-		fclose(fp);
-		return EXIT_USAGE;
-	}
-	fclose(fp);
-
 	root = config_root_setting(&lc);
 	for (int i = 0; i < config_setting_length(root); i++)
 	{
@@ -401,21 +496,7 @@ config_load(const char *path, index_config *cfg)
 		if (strcmp(key, "indexes") == 0)
 			list = m;
 		else if (strcmp(key, "settings") == 0)
-		{
-			indexer_settings scratch;
-
-			if (config_setting_type(m) != CONFIG_TYPE_GROUP)
-			{
-				problem(path, line_of(m), NULL,
-						"\"settings\" must be a group: settings = { jobs = 2; ... };");
-				ok = false;
-				continue;
-			}
-			settings_init(&scratch);
-			for (int k = 0; k < config_setting_length(m); k++)
-				ok = load_setting(path, config_setting_get_elem(m, (unsigned) k), cfg, &scratch) && ok;
-			settings_free(&scratch);
-		}
+			ok = load_settings_group(path, m, cfg) && ok;
 		else
 		{
 			problem(path, line_of(m), NULL,
@@ -423,41 +504,7 @@ config_load(const char *path, index_config *cfg)
 			ok = false;
 		}
 	}
-
-	if (list == NULL)
-	{
-		problem(path, 0, NULL, "no \"indexes\" list: indexes = ( { name = ...; table = ...; sql = ...; } );");
-		ok = false;
-	}
-	else if (config_setting_type(list) != CONFIG_TYPE_LIST &&
-			 !(config_setting_type(list) == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0))
-	{
-		problem(
-			path, line_of(list), NULL,
-			"\"indexes\" must be a list of groups in parentheses: indexes = ( { name = ...; }, { ... } ); not %s",
-			type_name(list));
-		ok = false;
-	}
-	else
-	{
-		int n = config_setting_length(list);
-
-		cfg->defs = xcalloc((size_t) (n > 0 ? n : 1), sizeof(index_def));
-		for (int i = 0; i < n; i++)
-		{
-			const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
-
-			if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-			{
-				problem(path, line_of(g), NULL, "index #%d must be a group { name = ...; ... }, not %s",
-						i + 1, type_name(g));
-				ok = false;
-				continue;
-			}
-			ok = load_index(path, g, i + 1, &cfg->defs[cfg->n_defs]) && ok;
-			cfg->n_defs++;
-		}
-	}
+	ok = load_index_list(path, list, cfg) && ok;
 	config_destroy(&lc);
 	return ok ? EXIT_OK : EXIT_USAGE;
 }

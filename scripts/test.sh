@@ -118,6 +118,12 @@ else
 	echo "test.sh: clang-format not installed: layout not checked (apt-get install clang-format)" >&2
 fi
 
+# the shape of the code (issue 11): size limits and the include graph, also
+# run by ctest as unit.size_limits and unit.include_graph
+echo "test.sh: size limits and include graph" >&2
+python3 scripts/check_limits.py . || lint_status=$?
+python3 scripts/check_includes.py . || lint_status=$?
+
 status=0
 if [ "$fuzz" -eq 1 ]; then
 	# any crash, sanitizer report, leak or timeout fails its test
