@@ -100,31 +100,31 @@ conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, const char *role, db_e
 	char        lt[32];
 	const char *values[2];
 	int         n = 0;
-	strbuf      sql;
+	textbuf     sql;
 	bool        ok;
 
-	strbuf_init(&sql);
-	strbuf_append(&sql, "SELECT pg_catalog.set_config('search_path', '', false)");
+	textbuf_init(&sql);
+	textbuf_append(&sql, "SELECT pg_catalog.set_config('search_path', '', false)");
 	/*
 	 * A run's connections sit idle for long stretches (the run lock's, the
 	 * monitor during a build): a role's idle_session_timeout must not end
 	 * them (PostgreSQL 14 on).
 	 */
 	if (PQserverVersion(conn) >= 140000)
-		strbuf_append(&sql, ", pg_catalog.set_config('idle_session_timeout', '0', false)");
+		textbuf_append(&sql, ", pg_catalog.set_config('idle_session_timeout', '0', false)");
 	if (lock_timeout_ms > 0)
 	{
 		snprintf(lt, sizeof(lt), "%lldms", (long long) lock_timeout_ms);
 		values[n++] = lt;
-		strbuf_appendf(&sql, ", pg_catalog.set_config('lock_timeout', $%d, false)", n);
+		textbuf_appendf(&sql, ", pg_catalog.set_config('lock_timeout', $%d, false)", n);
 	}
 	if (role != NULL)
 	{
 		values[n++] = role;
-		strbuf_appendf(&sql, ", pg_catalog.set_config('role', $%d, false)", n);
+		textbuf_appendf(&sql, ", pg_catalog.set_config('role', $%d, false)", n);
 	}
 	ok = db_run(conn, sql.data, n, values, PGRES_TUPLES_OK, NULL, err, NULL);
-	strbuf_free(&sql);
+	textbuf_free(&sql);
 	return ok;
 }
 
@@ -315,9 +315,9 @@ static attempt_outcome
 connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char **why)
 {
 	attempt_outcome worst = ATTEMPT_READ_ONLY;
-	strbuf          reasons;
+	textbuf         reasons;
 
-	strbuf_init(&reasons);
+	textbuf_init(&reasons);
 	*out = NULL;
 	for (int i = 0; i < attempts->n; i++)
 	{
@@ -329,16 +329,16 @@ connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char *
 		if (got == ATTEMPT_OK || got == ATTEMPT_INTERRUPTED)
 		{
 			free(raw);
-			strbuf_free(&reasons);
+			textbuf_free(&reasons);
 			*why = NULL;
 			return got;
 		}
 		line = conninfo_reason(raw, secret);
 		if (reasons.len > 0)
-			strbuf_append(&reasons, "; ");
+			textbuf_append(&reasons, "; ");
 		if (attempts->n > 1)
-			strbuf_appendf(&reasons, "%s: ", attempts->items[i].label);
-		strbuf_append(&reasons, line);
+			textbuf_appendf(&reasons, "%s: ", attempts->items[i].label);
+		textbuf_append(&reasons, line);
 		free(line);
 		free(raw);
 		if (got == ATTEMPT_REFUSED)
@@ -349,7 +349,7 @@ connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char *
 		if (got == ATTEMPT_STARTING || (got == ATTEMPT_DOWN && worst == ATTEMPT_READ_ONLY))
 			worst = got;
 	}
-	*why = strbuf_detach(&reasons);
+	*why = textbuf_detach(&reasons);
 	return worst;
 }
 

@@ -99,10 +99,10 @@ conninfo_has_password(const char *dsn)
 char *
 conninfo_mask_quoted(const char *msg)
 {
-	strbuf      sb;
+	textbuf     sb;
 	const char *p = msg;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	for (;;)
 	{
 		const char *open = strchr(p, '"');
@@ -110,21 +110,21 @@ conninfo_mask_quoted(const char *msg)
 
 		if (open == NULL)
 		{
-			strbuf_append(&sb, p);
+			textbuf_append(&sb, p);
 			break;
 		}
-		strbuf_append_len(&sb, p, (size_t) (open - p + 1));
-		strbuf_append(&sb, "***");
+		textbuf_append_len(&sb, p, (size_t) (open - p + 1));
+		textbuf_append(&sb, "***");
 		close = strchr(open + 1, '"');
 		if (close == NULL)
 		{
-			strbuf_append_char(&sb, '"');
+			textbuf_append_char(&sb, '"');
 			break;
 		}
-		strbuf_append_char(&sb, '"');
+		textbuf_append_char(&sb, '"');
 		p = close + 1;
 	}
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }
 
 char *
@@ -146,19 +146,19 @@ conninfo_reason(const char *msg, bool secret)
 static char *
 describe_parts(const char *user, const char *host, const char *port, const char *dbname)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
-	strbuf_appendf(&sb, "%s@", user ? user : "?");
+	textbuf_init(&sb);
+	textbuf_appendf(&sb, "%s@", user ? user : "?");
 	if (host && strchr(host, ':') && host[0] != '/' && !strchr(host, ','))
-		strbuf_appendf(&sb, "[%s]", host); /* IPv6 literal */
+		textbuf_appendf(&sb, "[%s]", host); /* IPv6 literal */
 	else
-		strbuf_append(&sb, host ? host : "localhost");
+		textbuf_append(&sb, host ? host : "localhost");
 	/* a port that is not a number is a misread string: it may be a password */
 	if (port && port[strspn(port, "0123456789,")] != '\0')
 		port = "?";
-	strbuf_appendf(&sb, ":%s/%s", port ? port : "5432", dbname ? dbname : "?");
-	return strbuf_detach(&sb);
+	textbuf_appendf(&sb, ":%s/%s", port ? port : "5432", dbname ? dbname : "?");
+	return textbuf_detach(&sb);
 }
 
 char *

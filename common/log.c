@@ -82,7 +82,7 @@ log_enabled(log_level level)
 }
 
 static void
-append_timestamp(strbuf *sb)
+append_timestamp(textbuf *sb)
 {
 	struct timeval tv;
 	struct tm      tm;
@@ -91,49 +91,49 @@ append_timestamp(strbuf *sb)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	strbuf_appendf(sb, "%s.%03dZ", buf, (int) (tv.tv_usec / 1000));
+	textbuf_appendf(sb, "%s.%03dZ", buf, (int) (tv.tv_usec / 1000));
 }
 
 void
 log_event(log_level level, const char *event, const log_field *fields, const char *fmt, ...)
 {
-	strbuf  msg;
-	strbuf  line;
+	textbuf msg;
+	textbuf line;
 	va_list ap;
 
 	if (!log_enabled(level))
 		return;
 
-	strbuf_init(&msg);
+	textbuf_init(&msg);
 	va_start(ap, fmt);
-	strbuf_vappendf(&msg, fmt, ap);
+	textbuf_vappendf(&msg, fmt, ap);
 	va_end(ap);
 
-	strbuf_init(&line);
+	textbuf_init(&line);
 	if (log_fmt == LOG_FORMAT_JSON)
 	{
-		strbuf_append(&line, "{\"ts\":\"");
+		textbuf_append(&line, "{\"ts\":\"");
 		append_timestamp(&line);
-		strbuf_appendf(&line, "\",\"level\":\"%s\",\"program\":", level_names[level]);
-		strbuf_append_json(&line, log_program);
+		textbuf_appendf(&line, "\",\"level\":\"%s\",\"program\":", level_names[level]);
+		textbuf_append_json(&line, log_program);
 		if (event)
 		{
-			strbuf_append(&line, ",\"event\":");
-			strbuf_append_json(&line, event);
+			textbuf_append(&line, ",\"event\":");
+			textbuf_append_json(&line, event);
 		}
-		strbuf_append(&line, ",\"msg\":");
-		strbuf_append_json(&line, msg.data);
+		textbuf_append(&line, ",\"msg\":");
+		textbuf_append_json(&line, msg.data);
 		for (const log_field *f = fields; f && f->key; f++)
 		{
-			strbuf_append_char(&line, ',');
-			strbuf_append_json(&line, f->key);
-			strbuf_append_char(&line, ':');
+			textbuf_append_char(&line, ',');
+			textbuf_append_json(&line, f->key);
+			textbuf_append_char(&line, ':');
 			if (f->value)
-				strbuf_append_json(&line, f->value);
+				textbuf_append_json(&line, f->value);
 			else
-				strbuf_append(&line, "null");
+				textbuf_append(&line, "null");
 		}
-		strbuf_append(&line, "}\n");
+		textbuf_append(&line, "}\n");
 	}
 	else
 	{
@@ -144,14 +144,14 @@ log_event(log_level level, const char *event, const log_field *fields, const cha
 		while (msg.len > 0 && msg.data[msg.len - 1] == ' ')
 			msg.data[--msg.len] = '\0';
 		if (level == LOG_LEVEL_INFO)
-			strbuf_appendf(&line, "%s: %s\n", log_program, msg.data);
+			textbuf_appendf(&line, "%s: %s\n", log_program, msg.data);
 		else
-			strbuf_appendf(&line, "%s: %s: %s\n", log_program, level_names[level], msg.data);
+			textbuf_appendf(&line, "%s: %s: %s\n", log_program, level_names[level], msg.data);
 	}
 
 	/* a single write keeps lines whole when several processes share stderr */
 	fwrite(line.data, 1, line.len, stderr);
 	fflush(stderr);
-	strbuf_free(&line);
-	strbuf_free(&msg);
+	textbuf_free(&line);
+	textbuf_free(&msg);
 }

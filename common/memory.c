@@ -74,18 +74,18 @@ xstrndup(const char *s, size_t n)
 char *
 xasprintf(const char *fmt, ...)
 {
-	strbuf  sb;
+	textbuf sb;
 	va_list ap;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	va_start(ap, fmt);
-	strbuf_vappendf(&sb, fmt, ap);
+	textbuf_vappendf(&sb, fmt, ap);
 	va_end(ap);
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }
 
 void
-strbuf_init(strbuf *sb)
+textbuf_init(textbuf *sb)
 {
 	sb->cap = 64;
 	sb->len = 0;
@@ -94,7 +94,7 @@ strbuf_init(strbuf *sb)
 }
 
 static void
-strbuf_reserve(strbuf *sb, size_t extra)
+textbuf_reserve(textbuf *sb, size_t extra)
 {
 	if (sb->len + extra + 1 <= sb->cap)
 		return;
@@ -104,28 +104,28 @@ strbuf_reserve(strbuf *sb, size_t extra)
 }
 
 void
-strbuf_append_len(strbuf *sb, const char *s, size_t n)
+textbuf_append_len(textbuf *sb, const char *s, size_t n)
 {
-	strbuf_reserve(sb, n);
+	textbuf_reserve(sb, n);
 	memcpy(sb->data + sb->len, s, n);
 	sb->len += n;
 	sb->data[sb->len] = '\0';
 }
 
 void
-strbuf_append(strbuf *sb, const char *s)
+textbuf_append(textbuf *sb, const char *s)
 {
-	strbuf_append_len(sb, s, strlen(s));
+	textbuf_append_len(sb, s, strlen(s));
 }
 
 void
-strbuf_append_char(strbuf *sb, char c)
+textbuf_append_char(textbuf *sb, char c)
 {
-	strbuf_append_len(sb, &c, 1);
+	textbuf_append_len(sb, &c, 1);
 }
 
 void
-strbuf_vappendf(strbuf *sb, const char *fmt, va_list ap)
+textbuf_vappendf(textbuf *sb, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	int     n;
@@ -137,64 +137,64 @@ strbuf_vappendf(strbuf *sb, const char *fmt, va_list ap)
 		return;
 	if ((size_t) n >= sb->cap - sb->len)
 	{
-		strbuf_reserve(sb, (size_t) n);
+		textbuf_reserve(sb, (size_t) n);
 		vsnprintf(sb->data + sb->len, sb->cap - sb->len, fmt, ap);
 	}
 	sb->len += (size_t) n;
 }
 
 void
-strbuf_appendf(strbuf *sb, const char *fmt, ...)
+textbuf_appendf(textbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	strbuf_vappendf(sb, fmt, ap);
+	textbuf_vappendf(sb, fmt, ap);
 	va_end(ap);
 }
 
 void
-strbuf_append_json(strbuf *sb, const char *s)
+textbuf_append_json(textbuf *sb, const char *s)
 {
-	strbuf_append_char(sb, '"');
+	textbuf_append_char(sb, '"');
 	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
 	{
 		switch (*p)
 		{
 			case '"':
-				strbuf_append(sb, "\\\"");
+				textbuf_append(sb, "\\\"");
 				break;
 			case '\\':
-				strbuf_append(sb, "\\\\");
+				textbuf_append(sb, "\\\\");
 				break;
 			case '\n':
-				strbuf_append(sb, "\\n");
+				textbuf_append(sb, "\\n");
 				break;
 			case '\r':
-				strbuf_append(sb, "\\r");
+				textbuf_append(sb, "\\r");
 				break;
 			case '\t':
-				strbuf_append(sb, "\\t");
+				textbuf_append(sb, "\\t");
 				break;
 			default:
 				if (*p < 0x20)
-					strbuf_appendf(sb, "\\u%04x", *p);
+					textbuf_appendf(sb, "\\u%04x", *p);
 				else
-					strbuf_append_char(sb, (char) *p);
+					textbuf_append_char(sb, (char) *p);
 		}
 	}
-	strbuf_append_char(sb, '"');
+	textbuf_append_char(sb, '"');
 }
 
 void
-strbuf_reset(strbuf *sb)
+textbuf_reset(textbuf *sb)
 {
 	sb->len = 0;
 	sb->data[0] = '\0';
 }
 
 char *
-strbuf_detach(strbuf *sb)
+textbuf_detach(textbuf *sb)
 {
 	char *p = sb->data;
 
@@ -204,7 +204,7 @@ strbuf_detach(strbuf *sb)
 }
 
 void
-strbuf_free(strbuf *sb)
+textbuf_free(textbuf *sb)
 {
 	if (sb == NULL)
 		return;

@@ -27,24 +27,24 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A NUL-terminated string that grows as it is appended to. */
-typedef struct strbuf
+typedef struct textbuf
 {
 	char  *data; /* always NUL-terminated once initialised */
 	size_t len;
 	size_t cap;
-} strbuf;
+} textbuf;
 
-void strbuf_init(strbuf *sb);
-void strbuf_append(strbuf *sb, const char *s);
-void strbuf_append_len(strbuf *sb, const char *s, size_t n);
-void strbuf_appendf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strbuf_vappendf(strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-void strbuf_append_char(strbuf *sb, char c);
+void textbuf_init(textbuf *sb);
+void textbuf_append(textbuf *sb, const char *s);
+void textbuf_append_len(textbuf *sb, const char *s, size_t n);
+void textbuf_appendf(textbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void textbuf_vappendf(textbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void textbuf_append_char(textbuf *sb, char c);
 /* append s as a JSON string literal, quotes included */
-void strbuf_append_json(strbuf *sb, const char *s);
-void strbuf_reset(strbuf *sb);
+void textbuf_append_json(textbuf *sb, const char *s);
+void textbuf_reset(textbuf *sb);
 /* hand the buffer to the caller (who frees it) and leave sb empty */
-char *strbuf_detach(strbuf *sb);
-void  strbuf_free(strbuf *sb);
+char *textbuf_detach(textbuf *sb);
+void  textbuf_free(textbuf *sb);
 
 #endif /* TOOLKIT_MEMORY_H */

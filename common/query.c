@@ -339,28 +339,28 @@ db_command_uninterruptible(PGconn *conn, const char *what, const char *sql)
 char *
 db_text_array_literal(const char *const *items, int n)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
-	strbuf_append_char(&sb, '{');
+	textbuf_init(&sb);
+	textbuf_append_char(&sb, '{');
 	for (int i = 0; i < n; i++)
 	{
 		if (i > 0)
-			strbuf_append_char(&sb, ',');
+			textbuf_append_char(&sb, ',');
 		if (items[i] == NULL)
 		{
-			strbuf_append(&sb, "NULL");
+			textbuf_append(&sb, "NULL");
 			continue;
 		}
-		strbuf_append_char(&sb, '"');
+		textbuf_append_char(&sb, '"');
 		for (const char *p = items[i]; *p; p++)
 		{
 			if (*p == '"' || *p == '\\')
-				strbuf_append_char(&sb, '\\');
-			strbuf_append_char(&sb, *p);
+				textbuf_append_char(&sb, '\\');
+			textbuf_append_char(&sb, *p);
 		}
-		strbuf_append_char(&sb, '"');
+		textbuf_append_char(&sb, '"');
 	}
-	strbuf_append_char(&sb, '}');
-	return strbuf_detach(&sb);
+	textbuf_append_char(&sb, '}');
+	return textbuf_detach(&sb);
 }

@@ -10,20 +10,20 @@
 #include "sqlquote.h"
 
 void
-sql_append_enclosed(strbuf *sb, const char *text, char q)
+sql_append_enclosed(textbuf *sb, const char *text, char q)
 {
-	strbuf_append_char(sb, q);
+	textbuf_append_char(sb, q);
 	for (const char *p = text; *p; p++)
 	{
 		if (*p == q)
-			strbuf_append_char(sb, q);
-		strbuf_append_char(sb, *p);
+			textbuf_append_char(sb, q);
+		textbuf_append_char(sb, *p);
 	}
-	strbuf_append_char(sb, q);
+	textbuf_append_char(sb, q);
 }
 
 void
-sql_append_ident(strbuf *sb, const char *ident)
+sql_append_ident(textbuf *sb, const char *ident)
 {
 	sql_append_enclosed(sb, ident, '"');
 }
@@ -31,9 +31,9 @@ sql_append_ident(strbuf *sb, const char *ident)
 char *
 sql_quote_ident(const char *ident)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	sql_append_ident(&sb, ident);
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }

@@ -15,7 +15,7 @@
  *    and the text goes to that server, they also check the encoding;
  *  - db_text_array_literal (query.h): the element syntax of a text[] value,
  *    with backslash escapes, passed as a parameter, never as SQL;
- *  - strbuf_append_json (memory.h): JSON strings of the log lines.
+ *  - textbuf_append_json (memory.h): JSON strings of the log lines.
  *
  * common/sqlquote.h
  *
@@ -30,10 +30,10 @@
  * Append text to sb between two quote characters q, each q inside doubled
  * (SQL's rule for '"' identifiers and '\'' literals).  Never fails.
  */
-void sql_append_enclosed(strbuf *sb, const char *text, char q);
+void sql_append_enclosed(textbuf *sb, const char *text, char q);
 
 /* Append ident as a quoted identifier: "a""b".  Never fails. */
-void sql_append_ident(strbuf *sb, const char *ident);
+void sql_append_ident(textbuf *sb, const char *ident);
 
 /* ident as a quoted identifier in a fresh allocation; caller frees. */
 char *sql_quote_ident(const char *ident);

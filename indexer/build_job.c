@@ -176,21 +176,21 @@ failure_text(const job *j, const unit *failed)
 {
 	const index_def *d = j->item->def;
 	char            *msg = failed ? db_error_format(&failed->err) : xstrdup("interrupted");
-	strbuf           sb;
+	textbuf          sb;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	if (failed && strcmp(failed->name, d->name) != 0)
-		strbuf_appendf(&sb, "%s: ", failed->label);
-	strbuf_append(&sb, msg);
+		textbuf_appendf(&sb, "%s: ", failed->label);
+	textbuf_append(&sb, msg);
 	if (failed && failed->attempt > 1)
-		strbuf_appendf(&sb, " (after %d attempts)", failed->attempt);
+		textbuf_appendf(&sb, " (after %d attempts)", failed->attempt);
 	if (failed && failed->err.detail)
-		strbuf_appendf(&sb, "; detail: %s", failed->err.detail);
+		textbuf_appendf(&sb, "; detail: %s", failed->err.detail);
 	if (j->left_behind)
-		strbuf_appendf(&sb, "; the invalid index \"%s.%s\" is left behind: the next run repairs it",
-					   failed ? failed->schema : d->schema, j->left_behind);
+		textbuf_appendf(&sb, "; the invalid index \"%s.%s\" is left behind: the next run repairs it",
+						failed ? failed->schema : d->schema, j->left_behind);
 	free(msg);
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }
 
 /* The job did not complete: interrupted by the signal, or failed. */

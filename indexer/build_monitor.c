@@ -73,18 +73,18 @@ slot_by_pid(engine *e, int pid)
 static void
 report_wait(engine *e, slot *s, const char *wait_event, int64_t waited)
 {
-	unit  *u = &s->job->units[s->job->cur];
-	char   dur[32];
-	strbuf own;
+	unit   *u = &s->job->units[s->job->cur];
+	char    dur[32];
+	textbuf own;
 
 	progress_format_ms(waited, dur, sizeof(dur));
-	strbuf_init(&own);
+	textbuf_init(&own);
 	for (int i = 0; i < s->blockers.n; i++)
 	{
 		slot *other = slot_by_pid(e, atoi(s->blockers.items[i].pid));
 
 		if (other && other != s && other->job)
-			strbuf_appendf(&own, "%s\"%s\"", own.len ? ", " : "", other->job->units[other->job->cur].name);
+			textbuf_appendf(&own, "%s\"%s\"", own.len ? ", " : "", other->job->units[other->job->cur].name);
 	}
 	build_log(e, LOG_LEVEL_INFO, "waiting", NULL, "%s: waiting %s so far for %s (%s, phase \"%s\")", u->label,
 			  dur,
@@ -103,7 +103,7 @@ report_wait(engine *e, slot *s, const char *wait_event, int64_t waited)
 			e, LOG_LEVEL_INFO, "waiting_for_own", NULL,
 			"%s waits for our own build of %s: concurrent builds of expression and partial indexes wait for each other (a PostgreSQL rule); -j gains nothing for them",
 			u->label, own.data);
-	strbuf_free(&own);
+	textbuf_free(&own);
 	s->last_wait_report = monotonic_ms();
 }
 

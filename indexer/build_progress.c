@@ -43,15 +43,15 @@ void
 build_log(engine *e, log_level level, const char *event, const log_field *fields, const char *fmt, ...)
 {
 	va_list ap;
-	strbuf  sb;
+	textbuf sb;
 
 	progress_bar_clear(e);
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	va_start(ap, fmt);
-	strbuf_vappendf(&sb, fmt, ap);
+	textbuf_vappendf(&sb, fmt, ap);
 	va_end(ap);
 	log_event(level, event, fields, "%s", sb.data);
-	strbuf_free(&sb);
+	textbuf_free(&sb);
 }
 
 void
@@ -66,9 +66,9 @@ progress_format_ms(int64_t ms, char *buf, size_t len)
 void
 progress_bar_draw(engine *e)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	for (int i = 0; i < e->n_slots; i++)
 	{
 		slot *s = &e->slots[i];
@@ -77,10 +77,10 @@ progress_bar_draw(engine *e)
 		if (!s->ps.busy || s->job == NULL)
 			continue;
 		u = &s->job->units[s->job->cur];
-		strbuf_appendf(&sb, "%s[%s %s", sb.len ? " " : "", u->name, s->phase[0] ? s->phase : "starting");
+		textbuf_appendf(&sb, "%s[%s %s", sb.len ? " " : "", u->name, s->phase[0] ? s->phase : "starting");
 		if (s->pct >= 0)
-			strbuf_appendf(&sb, " %d%%", s->pct);
-		strbuf_append(&sb, "]");
+			textbuf_appendf(&sb, " %d%%", s->pct);
+		textbuf_append(&sb, "]");
 	}
 	if (sb.len > 0)
 	{
@@ -94,7 +94,7 @@ progress_bar_draw(engine *e)
 		fflush(stderr);
 		e->bar_drawn = true;
 	}
-	strbuf_free(&sb);
+	textbuf_free(&sb);
 }
 
 static int

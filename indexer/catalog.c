@@ -376,7 +376,7 @@ locked_by(PGconn *conn, const index_def *d, int *round_trips)
 	const char *values[2] = {d->schema, d->table};
 	PGresult   *res = NULL;
 	db_error    err = {0};
-	strbuf      sb;
+	textbuf     sb;
 
 	(*round_trips)++;
 	if (!db_run(conn, holders_sql, 2, values, PGRES_TUPLES_OK, &res, &err, NULL))
@@ -384,18 +384,18 @@ locked_by(PGconn *conn, const index_def *d, int *round_trips)
 		db_error_clear(&err);
 		return NULL;
 	}
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	for (int row = 0; row < PQntuples(res); row++)
-		strbuf_appendf(&sb, "%spid %s (application \"%s\", %s: %s) %s ACCESS EXCLUSIVE", row ? "; " : "",
-					   PQgetvalue(res, row, 0), PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
-					   PQgetvalue(res, row, 4), get_bool(res, row, 1) ? "holds" : "waits for");
+		textbuf_appendf(&sb, "%spid %s (application \"%s\", %s: %s) %s ACCESS EXCLUSIVE", row ? "; " : "",
+						PQgetvalue(res, row, 0), PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
+						PQgetvalue(res, row, 4), get_bool(res, row, 1) ? "holds" : "waits for");
 	PQclear(res);
 	if (sb.len == 0)
 	{
-		strbuf_free(&sb);
+		textbuf_free(&sb);
 		return NULL;
 	}
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }
 
 /*

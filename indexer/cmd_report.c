@@ -27,28 +27,28 @@ static void
 json_item(const plan_item *it, const char *state)
 {
 	const index_def *d = it->def;
-	strbuf           sb;
+	textbuf          sb;
 
-	strbuf_init(&sb);
-	strbuf_append(&sb, "{\"name\":");
-	strbuf_append_json(&sb, d->name);
-	strbuf_append(&sb, ",\"schema\":");
-	strbuf_append_json(&sb, d->schema);
-	strbuf_append(&sb, ",\"table\":");
-	strbuf_append_json(&sb, d->table);
-	strbuf_append(&sb, ",\"state\":");
-	strbuf_append_json(&sb, state);
-	strbuf_appendf(&sb, ",\"critical\":%s,\"action\":", d->critical ? "true" : "false");
-	strbuf_append_json(&sb, plan_action_name(it->action));
-	strbuf_append(&sb, ",\"reason\":");
+	textbuf_init(&sb);
+	textbuf_append(&sb, "{\"name\":");
+	textbuf_append_json(&sb, d->name);
+	textbuf_append(&sb, ",\"schema\":");
+	textbuf_append_json(&sb, d->schema);
+	textbuf_append(&sb, ",\"table\":");
+	textbuf_append_json(&sb, d->table);
+	textbuf_append(&sb, ",\"state\":");
+	textbuf_append_json(&sb, state);
+	textbuf_appendf(&sb, ",\"critical\":%s,\"action\":", d->critical ? "true" : "false");
+	textbuf_append_json(&sb, plan_action_name(it->action));
+	textbuf_append(&sb, ",\"reason\":");
 	if (it->reason)
-		strbuf_append_json(&sb, it->reason);
+		textbuf_append_json(&sb, it->reason);
 	else
-		strbuf_append(&sb, "null");
-	strbuf_appendf(&sb, ",\"size_bytes\":%lld", (long long) it->cat->index_bytes);
-	strbuf_append(&sb, "}\n");
+		textbuf_append(&sb, "null");
+	textbuf_appendf(&sb, ",\"size_bytes\":%lld", (long long) it->cat->index_bytes);
+	textbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
-	strbuf_free(&sb);
+	textbuf_free(&sb);
 }
 
 /* The state of a definition in a word, as status and check show it. */
@@ -272,20 +272,20 @@ is_defined(const run_state *rs, const catalog_index *ix)
 static void
 print_undefined_json(const catalog_index *ix)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
-	strbuf_append(&sb, "{\"undefined\":");
-	strbuf_append_json(&sb, ix->name);
-	strbuf_append(&sb, ",\"schema\":");
-	strbuf_append_json(&sb, ix->schema);
-	strbuf_append(&sb, ",\"table\":");
-	strbuf_append_json(&sb, ix->table);
-	strbuf_append(&sb, ",\"definition\":");
-	strbuf_append_json(&sb, ix->indexdef);
-	strbuf_append(&sb, "}\n");
+	textbuf_init(&sb);
+	textbuf_append(&sb, "{\"undefined\":");
+	textbuf_append_json(&sb, ix->name);
+	textbuf_append(&sb, ",\"schema\":");
+	textbuf_append_json(&sb, ix->schema);
+	textbuf_append(&sb, ",\"table\":");
+	textbuf_append_json(&sb, ix->table);
+	textbuf_append(&sb, ",\"definition\":");
+	textbuf_append_json(&sb, ix->indexdef);
+	textbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
-	strbuf_free(&sb);
+	textbuf_free(&sb);
 }
 
 /* The indexes on the covered tables that the file does not define. */
@@ -323,7 +323,7 @@ same_index(const catalog_index *a, const catalog_index *b)
 static void
 print_duplicate(bool json, const catalog_index *ix, const char *same_as, bool *header)
 {
-	strbuf sb;
+	textbuf sb;
 
 	if (!json)
 	{
@@ -333,16 +333,16 @@ print_duplicate(bool json, const catalog_index *ix, const char *same_as, bool *h
 		printf("  %s.%s: %s, %s\n", ix->schema, ix->table, ix->name, same_as);
 		return;
 	}
-	strbuf_init(&sb);
-	strbuf_append(&sb, "{\"duplicates\":");
-	strbuf_append_json(&sb, ix->name);
-	strbuf_append(&sb, ",\"same_as\":");
-	strbuf_append_json(&sb, same_as);
-	strbuf_append(&sb, ",\"table\":");
-	strbuf_append_json(&sb, ix->table);
-	strbuf_append(&sb, "}\n");
+	textbuf_init(&sb);
+	textbuf_append(&sb, "{\"duplicates\":");
+	textbuf_append_json(&sb, ix->name);
+	textbuf_append(&sb, ",\"same_as\":");
+	textbuf_append_json(&sb, same_as);
+	textbuf_append(&sb, ",\"table\":");
+	textbuf_append_json(&sb, ix->table);
+	textbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
-	strbuf_free(&sb);
+	textbuf_free(&sb);
 }
 
 /* Duplicates: each group once, named by its first index. */
@@ -353,20 +353,20 @@ report_duplicates(bool json, const catalog_index *idx, int n_idx)
 
 	for (int k = 0; k < n_idx; k++)
 	{
-		strbuf same;
-		bool   first = true;
+		textbuf same;
+		bool    first = true;
 
 		for (int m = 0; m < k && first; m++)
 			first = !same_index(&idx[m], &idx[k]);
 		if (!first)
 			continue;
-		strbuf_init(&same);
+		textbuf_init(&same);
 		for (int m = k + 1; m < n_idx; m++)
 			if (same_index(&idx[m], &idx[k]))
-				strbuf_appendf(&same, ", %s", idx[m].name);
+				textbuf_appendf(&same, ", %s", idx[m].name);
 		if (same.len > 0)
 			print_duplicate(json, &idx[k], same.data + 2, &header);
-		strbuf_free(&same);
+		textbuf_free(&same);
 	}
 }
 

@@ -49,14 +49,14 @@ static void problem(const char *path, int line, const char *who, const char *fmt
 static void
 problem(const char *path, int line, const char *who, const char *fmt, ...)
 {
-	strbuf    msg;
+	textbuf   msg;
 	char      linebuf[16];
 	va_list   ap;
 	log_field fields[] = {{"file", path}, {"line", linebuf}, {NULL, NULL}};
 
-	strbuf_init(&msg);
+	textbuf_init(&msg);
 	va_start(ap, fmt);
-	strbuf_vappendf(&msg, fmt, ap);
+	textbuf_vappendf(&msg, fmt, ap);
 	va_end(ap);
 	snprintf(linebuf, sizeof(linebuf), "%d", line);
 	if (line <= 0)
@@ -69,7 +69,7 @@ problem(const char *path, int line, const char *who, const char *fmt, ...)
 		log_event(LOG_LEVEL_ERROR, "invalid_config", fields, "%s: %s: %s", path, who, msg.data);
 	else
 		log_event(LOG_LEVEL_ERROR, "invalid_config", fields, "%s: %s", path, msg.data);
-	strbuf_free(&msg);
+	textbuf_free(&msg);
 }
 
 static const char *

@@ -222,39 +222,40 @@ index_sql_render(const index_sql *def, const index_sql_target *target)
 	const char *name = target->name ? target->name : def->info.name;
 	const char *schema = target->schema ? target->schema : def->info.schema;
 	const char *table = target->table ? target->table : def->info.table;
-	strbuf      sb;
+	textbuf     sb;
 	char       *q;
 
-	strbuf_init(&sb);
-	strbuf_append(&sb, def->info.unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+	textbuf_init(&sb);
+	textbuf_append(&sb, def->info.unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
 	if (target->concurrent)
-		strbuf_append(&sb, "CONCURRENTLY ");
+		textbuf_append(&sb, "CONCURRENTLY ");
 	if (target->if_not_exists)
-		strbuf_append(&sb, "IF NOT EXISTS ");
+		textbuf_append(&sb, "IF NOT EXISTS ");
 	if (name[0] != '\0')
 	{
 		q = sql_quote_ident(name);
-		strbuf_appendf(&sb, "%s ", q);
+		textbuf_appendf(&sb, "%s ", q);
 		free(q);
 	}
-	strbuf_append(&sb, "ON ");
+	textbuf_append(&sb, "ON ");
 	if (target->only)
-		strbuf_append(&sb, "ONLY ");
+		textbuf_append(&sb, "ONLY ");
 	if (schema[0] != '\0')
 	{
 		q = sql_quote_ident(schema);
-		strbuf_appendf(&sb, "%s.", q);
+		textbuf_appendf(&sb, "%s.", q);
 		free(q);
 	}
 	q = sql_quote_ident(table);
-	strbuf_append(&sb, q);
+	textbuf_append(&sb, q);
 	free(q);
 	if (def->end_offset > def->tail_offset)
 	{
-		strbuf_append_char(&sb, ' ');
-		strbuf_append_len(&sb, def->source + def->tail_offset, (size_t) (def->end_offset - def->tail_offset));
+		textbuf_append_char(&sb, ' ');
+		textbuf_append_len(&sb, def->source + def->tail_offset,
+						   (size_t) (def->end_offset - def->tail_offset));
 	}
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }
 
 /* ---- normalisation ------------------------------------------------------ */
@@ -316,7 +317,7 @@ clear_locations(ProtobufCMessage *msg, int depth)
 static char *
 option_value_text(const PgQuery__Node *arg)
 {
-	strbuf sb;
+	textbuf sb;
 
 	switch (arg->node_case)
 	{
@@ -329,21 +330,21 @@ option_value_text(const PgQuery__Node *arg)
 		case PG_QUERY__NODE__NODE_STRING:
 			return xstrdup(str_or_empty(arg->string->sval));
 		case PG_QUERY__NODE__NODE_TYPE_NAME:
-			strbuf_init(&sb);
+			textbuf_init(&sb);
 			for (size_t i = 0; i < arg->type_name->n_names; i++)
 			{
 				const PgQuery__Node *n = arg->type_name->names[i];
 
 				if (n->node_case != PG_QUERY__NODE__NODE_STRING)
 				{
-					strbuf_free(&sb);
+					textbuf_free(&sb);
 					return NULL;
 				}
 				if (i > 0)
-					strbuf_append_char(&sb, '.');
-				strbuf_append(&sb, str_or_empty(n->string->sval));
+					textbuf_append_char(&sb, '.');
+				textbuf_append(&sb, str_or_empty(n->string->sval));
 			}
-			return strbuf_detach(&sb);
+			return textbuf_detach(&sb);
 		default:
 			return NULL;
 	}

@@ -194,22 +194,22 @@ log_error_details(const db_error *err)
 static char *
 format_final(const migration *m, const failure *f, int attempts)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
-	strbuf_appendf(&sb, "migration %lld failed at %s:%d: ", (long long) m->version, f->path, f->line);
+	textbuf_init(&sb);
+	textbuf_appendf(&sb, "migration %lld failed at %s:%d: ", (long long) m->version, f->path, f->line);
 	if (f->verify_problem)
-		strbuf_append(&sb, f->verify_problem);
+		textbuf_append(&sb, f->verify_problem);
 	else
 	{
 		char *e = db_error_format(&f->err);
 
-		strbuf_append(&sb, e);
+		textbuf_append(&sb, e);
 		free(e);
 	}
 	if (attempts > 1)
-		strbuf_appendf(&sb, " (after %d attempts)", attempts);
-	return strbuf_detach(&sb);
+		textbuf_appendf(&sb, " (after %d attempts)", attempts);
+	return textbuf_detach(&sb);
 }
 
 static void

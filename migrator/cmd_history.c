@@ -204,36 +204,36 @@ cmd_check(run_state *rs)
 void
 print_version_json(const version_item *it)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
-	strbuf_appendf(&sb, "{\"version\":%lld,\"name\":", (long long) it->version);
-	strbuf_append_json(&sb, it->m ? it->m->name : it->row->name);
-	strbuf_append(&sb, ",\"state\":");
-	strbuf_append_json(&sb, reconcile_state_name(it->state));
-	strbuf_append(&sb, ",\"file\":");
+	textbuf_init(&sb);
+	textbuf_appendf(&sb, "{\"version\":%lld,\"name\":", (long long) it->version);
+	textbuf_append_json(&sb, it->m ? it->m->name : it->row->name);
+	textbuf_append(&sb, ",\"state\":");
+	textbuf_append_json(&sb, reconcile_state_name(it->state));
+	textbuf_append(&sb, ",\"file\":");
 	if (it->m)
-		strbuf_append_json(&sb, it->m->path);
+		textbuf_append_json(&sb, it->m->path);
 	else
-		strbuf_append(&sb, "null");
+		textbuf_append(&sb, "null");
 	if (it->row)
 	{
-		strbuf_append(&sb, ",\"applied_at\":");
-		strbuf_append_json(&sb, it->row->applied_at);
-		strbuf_appendf(&sb, ",\"duration_ms\":%lld,\"applied_by\":", (long long) it->row->duration_ms);
-		strbuf_append_json(&sb, it->row->applied_by);
-		strbuf_append(&sb, ",\"failure\":");
+		textbuf_append(&sb, ",\"applied_at\":");
+		textbuf_append_json(&sb, it->row->applied_at);
+		textbuf_appendf(&sb, ",\"duration_ms\":%lld,\"applied_by\":", (long long) it->row->duration_ms);
+		textbuf_append_json(&sb, it->row->applied_by);
+		textbuf_append(&sb, ",\"failure\":");
 		if (it->row->failure)
-			strbuf_append_json(&sb, it->row->failure);
+			textbuf_append_json(&sb, it->row->failure);
 		else
-			strbuf_append(&sb, "null");
+			textbuf_append(&sb, "null");
 	}
 	if (it->m)
-		strbuf_appendf(&sb, ",\"no_transaction\":%s,\"verify\":%s", it->m->no_transaction ? "true" : "false",
-					   it->m->verify_path ? "true" : "false");
-	strbuf_append(&sb, "}\n");
+		textbuf_appendf(&sb, ",\"no_transaction\":%s,\"verify\":%s", it->m->no_transaction ? "true" : "false",
+						it->m->verify_path ? "true" : "false");
+	textbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
-	strbuf_free(&sb);
+	textbuf_free(&sb);
 }
 
 int

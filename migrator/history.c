@@ -79,7 +79,7 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 {
 	const char *values[2] = {ht->schema, ht->table};
 	PGresult   *res;
-	strbuf      found;
+	textbuf     found;
 	bool        same;
 	char        relkind;
 
@@ -105,24 +105,24 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 	relkind = PQgetvalue(res, 0, 0)[0];
 	same = (relkind == 'r' || relkind == 'p') &&
 		   (PQntuples(res) == (int) N_HISTORY_COLUMNS || PQntuples(res) == (int) N_HISTORY_COLUMNS_V1);
-	strbuf_init(&found);
+	textbuf_init(&found);
 	if (relkind != 'r' && relkind != 'p')
-		strbuf_append(&found, relkind == 'v' ? "a view" : relkind == 'i' ? "an index" : "not a table");
+		textbuf_append(&found, relkind == 'v' ? "a view" : relkind == 'i' ? "an index" : "not a table");
 	for (int i = 0; (relkind == 'r' || relkind == 'p') && i < PQntuples(res); i++)
 	{
 		const char *col = PQgetvalue(res, i, 1);
 		const char *type = PQgetvalue(res, i, 2);
 
-		strbuf_appendf(&found, "%s%s %s", i ? ", " : "columns: ", col, type);
+		textbuf_appendf(&found, "%s%s %s", i ? ", " : "columns: ", col, type);
 		if (same && (strcmp(col, history_columns[i].name) != 0 || strcmp(type, history_columns[i].type) != 0))
 			same = false;
 	}
 	PQclear(res);
 	*shape = same ? HISTORY_OURS : HISTORY_FOREIGN;
 	if (found_out)
-		*found_out = strbuf_detach(&found);
+		*found_out = textbuf_detach(&found);
 	else
-		strbuf_free(&found);
+		textbuf_free(&found);
 	return EXIT_OK;
 }
 

@@ -241,9 +241,9 @@ drop_objects_all_new(const lint_state *st, const PgQuery__DropStmt *d)
 static char *
 drop_object_names(const PgQuery__DropStmt *d)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	for (size_t i = 0; i < d->n_objects; i++)
 	{
 		const PgQuery__Node *o = d->objects[i];
@@ -256,11 +256,11 @@ drop_object_names(const PgQuery__DropStmt *d)
 			continue;
 		q = lint_quote_name(schema, name);
 		if (sb.len > 0)
-			strbuf_append(&sb, ", ");
-		strbuf_append(&sb, q);
+			textbuf_append(&sb, ", ");
+		textbuf_append(&sb, q);
 		free(q);
 	}
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }
 
 static void

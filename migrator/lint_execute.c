@@ -33,18 +33,18 @@
 #define PLACEHOLDER_IDENT   "\"(computed)\""
 #define PLACEHOLDER_LITERAL "'(computed)'"
 
-static void skeleton_append(strbuf *sb, const PgQuery__Node *n, int *n_const);
+static void skeleton_append(textbuf *sb, const PgQuery__Node *n, int *n_const);
 
 /* The SQL literal of text, for %L of a constant argument. */
 static void
-append_literal(strbuf *sb, const char *text)
+append_literal(textbuf *sb, const char *text)
 {
 	sql_append_enclosed(sb, text, '\'');
 }
 
 /* format(fmt, args...) into sb; args are fc->args[1..]. */
 static void
-skeleton_format(strbuf *sb, const char *fmt, const PgQuery__FuncCall *fc, int *n_const)
+skeleton_format(textbuf *sb, const char *fmt, const PgQuery__FuncCall *fc, int *n_const)
 {
 	size_t next = 1;
 
@@ -58,12 +58,12 @@ skeleton_format(strbuf *sb, const char *fmt, const PgQuery__FuncCall *fc, int *n
 
 		if (*p != '%')
 		{
-			strbuf_append_char(sb, *p);
+			textbuf_append_char(sb, *p);
 			continue;
 		}
 		if (p[1] == '%')
 		{
-			strbuf_append_char(sb, '%');
+			textbuf_append_char(sb, '%');
 			p++;
 			continue;
 		}
@@ -94,25 +94,25 @@ skeleton_format(strbuf *sb, const char *fmt, const PgQuery__FuncCall *fc, int *n
 			if (value != NULL)
 				append_literal(sb, value);
 			else
-				strbuf_append(sb, PLACEHOLDER_LITERAL);
+				textbuf_append(sb, PLACEHOLDER_LITERAL);
 		}
 		else if (type == 'I' && value != NULL)
 			sql_append_ident(sb, value);
 		else if (type == 's' && value != NULL)
-			strbuf_append(sb, value);
+			textbuf_append(sb, value);
 		else
-			strbuf_append(sb, PLACEHOLDER_IDENT);
+			textbuf_append(sb, PLACEHOLDER_IDENT);
 	}
 }
 
 static void
-skeleton_append(strbuf *sb, const PgQuery__Node *n, int *n_const)
+skeleton_append(textbuf *sb, const PgQuery__Node *n, int *n_const)
 {
 	const char *text = lint_const_string(n);
 
 	if (text != NULL)
 	{
-		strbuf_append(sb, text);
+		textbuf_append(sb, text);
 		(*n_const)++;
 		return;
 	}
@@ -147,27 +147,27 @@ skeleton_append(strbuf *sb, const PgQuery__Node *n, int *n_const)
 			}
 			if (strcmp(name, "quote_literal") == 0 || strcmp(name, "quote_nullable") == 0)
 			{
-				strbuf_append(sb, PLACEHOLDER_LITERAL);
+				textbuf_append(sb, PLACEHOLDER_LITERAL);
 				return;
 			}
 		}
 	}
-	strbuf_append(sb, PLACEHOLDER_IDENT);
+	textbuf_append(sb, PLACEHOLDER_IDENT);
 }
 
 /* The skeleton of expr (caller frees), or NULL when no part of it is constant. */
 char *
 lint_execute_skeleton(const PgQuery__Node *expr)
 {
-	strbuf sb;
-	int    n_const = 0;
+	textbuf sb;
+	int     n_const = 0;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	skeleton_append(&sb, expr, &n_const);
 	if (n_const == 0)
 	{
-		strbuf_free(&sb);
+		textbuf_free(&sb);
 		return NULL;
 	}
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }

@@ -93,7 +93,7 @@ static void
 vreport(lint_state *st, const stmt_ctx *ctx, lint_rule_id rule, lint_severity severity, bool excusable,
 		const char *fmt, va_list ap)
 {
-	strbuf sb;
+	textbuf sb;
 
 	if (excusable && (allowed_above(st, ctx->stmt_line, rule) ||
 					  (ctx->nested_line > 0 && allowed_above(st, ctx->nested_line, rule))))
@@ -101,11 +101,11 @@ vreport(lint_state *st, const stmt_ctx *ctx, lint_rule_id rule, lint_severity se
 	if (st->strict)
 		severity = LINT_ERROR;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	if (ctx->depth > 0)
-		strbuf_append(&sb, "in a DO block, ");
-	strbuf_vappendf(&sb, fmt, ap);
-	append_finding(st, rule, severity, ctx->line, ctx->column, strbuf_detach(&sb));
+		textbuf_append(&sb, "in a DO block, ");
+	textbuf_vappendf(&sb, fmt, ap);
+	append_finding(st, rule, severity, ctx->line, ctx->column, textbuf_detach(&sb));
 }
 
 /* See lint_internal.h. */

@@ -26,16 +26,16 @@
 char *
 lint_quote_name(const char *schema, const char *name)
 {
-	strbuf sb;
+	textbuf sb;
 
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	if (schema != NULL && *schema != '\0')
 	{
 		sql_append_ident(&sb, schema);
-		strbuf_append_char(&sb, '.');
+		textbuf_append_char(&sb, '.');
 	}
 	sql_append_ident(&sb, name != NULL ? name : "");
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }
 
 char *

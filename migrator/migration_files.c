@@ -171,7 +171,7 @@ read_file(const char *path, bool follow, size_t *len_out, char **why)
 {
 	int         fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
 	struct stat st;
-	strbuf      sb;
+	textbuf     sb;
 	char        buf[8192];
 	ssize_t     n;
 
@@ -195,7 +195,7 @@ read_file(const char *path, bool follow, size_t *len_out, char **why)
 		close(fd);
 		return NULL;
 	}
-	strbuf_init(&sb);
+	textbuf_init(&sb);
 	while ((n = read(fd, buf, sizeof(buf))) != 0)
 	{
 		if (n < 0 && errno == EINTR)
@@ -204,20 +204,20 @@ read_file(const char *path, bool follow, size_t *len_out, char **why)
 		{
 			*why = xasprintf("%s", strerror(errno));
 			close(fd);
-			strbuf_free(&sb);
+			textbuf_free(&sb);
 			return NULL;
 		}
-		strbuf_append_len(&sb, buf, (size_t) n);
+		textbuf_append_len(&sb, buf, (size_t) n);
 	}
 	close(fd);
 	if (strlen(sb.data) != sb.len)
 	{
 		*why = xstrdup("the file contains a NUL byte");
-		strbuf_free(&sb);
+		textbuf_free(&sb);
 		return NULL;
 	}
 	*len_out = sb.len;
-	return strbuf_detach(&sb);
+	return textbuf_detach(&sb);
 }
 
 static bool

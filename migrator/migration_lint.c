@@ -29,19 +29,19 @@ report(const char *path, const lint_finding *f, bool to_stdout)
 		snprintf(column, sizeof(column), "%d", f->column);
 		if (to_stdout)
 		{
-			strbuf sb;
+			textbuf sb;
 
-			strbuf_init(&sb);
-			strbuf_append(&sb, "{\"file\":");
-			strbuf_append_json(&sb, path);
-			strbuf_appendf(&sb, ",\"line\":%d,\"column\":%d,\"severity\":\"%s\",\"rule\":", f->line,
-						   f->column, severity);
-			strbuf_append_json(&sb, f->rule);
-			strbuf_append(&sb, ",\"message\":");
-			strbuf_append_json(&sb, f->message);
-			strbuf_append(&sb, "}\n");
+			textbuf_init(&sb);
+			textbuf_append(&sb, "{\"file\":");
+			textbuf_append_json(&sb, path);
+			textbuf_appendf(&sb, ",\"line\":%d,\"column\":%d,\"severity\":\"%s\",\"rule\":", f->line,
+							f->column, severity);
+			textbuf_append_json(&sb, f->rule);
+			textbuf_append(&sb, ",\"message\":");
+			textbuf_append_json(&sb, f->message);
+			textbuf_append(&sb, "}\n");
 			fputs(sb.data, stdout);
-			strbuf_free(&sb);
+			textbuf_free(&sb);
 		}
 		else
 			log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "lint", fields,

@@ -100,7 +100,7 @@ expect_config(const char *content, int expected_rc, const char *expected_stderr)
 	capture      c;
 	char        *got;
 	int          rc;
-	strbuf       want;
+	textbuf      want;
 
 	capture_begin(&c);
 	rc = config_load(path, &cfg);
@@ -108,18 +108,18 @@ expect_config(const char *content, int expected_rc, const char *expected_stderr)
 		rc = EXIT_USAGE;
 	got = capture_end(&c);
 
-	strbuf_init(&want);
+	textbuf_init(&want);
 	for (const char *p = expected_stderr; *p; p++)
 	{
 		if (*p == '@')
-			strbuf_append(&want, path);
+			textbuf_append(&want, path);
 		else
-			strbuf_append_char(&want, *p);
+			textbuf_append_char(&want, *p);
 	}
 	if (strcmp(got, want.data) != 0 || rc != expected_rc)
 		fail_msg("for\n%s\nexpected rc %d and stderr\n%s\ngot rc %d and stderr\n%s", content, expected_rc,
 				 want.data, rc, got);
-	strbuf_free(&want);
+	textbuf_free(&want);
 	free(got);
 	config_free(&cfg);
 	unlink(path);
