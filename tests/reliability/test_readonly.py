@@ -10,8 +10,8 @@ test_readonly.py
       refused by the server (25006), exit 1; nothing recorded either way.
     - a hot standby started from a base backup (pg_basebackup -R) of a
       cluster of the class's own (one primary and one standby for all the
-      tests, each test in a database of its own): commands that write connect with
-      target_session_attrs=read-write unless the DSN (or
+      tests, each test in a database of its own): commands that write
+      connect with target_session_attrs=read-write unless the DSN (or
       PGTARGETSESSIONATTRS) says otherwise, so the standby is refused before
       anything is attempted: exit 3 with "the server is read-only (a
       standby?)", at once even with --wait; a multi-host DSN moves on past
