@@ -84,9 +84,17 @@ class OwnCluster:
     def __init__(self, extra_conf=None):
         self.dir = tempfile.mkdtemp(prefix="tkrel_")
         try:
-            harness.cmd_start(self.dir)
-        except SystemExit as e:
-            raise RuntimeError("could not start a cluster of our own (%s)" % e)
+            self._start(extra_conf)
+        except BaseException as e:
+            # Nobody holds this object yet to stop it: a server that came up
+            # before the failure (a role, a restart) must not outlive us.
+            self.stop()
+            if isinstance(e, SystemExit):
+                raise RuntimeError("could not start a cluster of our own (%s)" % e)
+            raise
+
+    def _start(self, extra_conf):
+        harness.cmd_start(self.dir)
         self.state = harness.read_state(self.dir)
         self.host = self.state["host"]
         self.port = int(self.state["port"])
@@ -117,9 +125,24 @@ class OwnCluster:
 
 class ReliabilityCase(ToolkitTestCase):
     """A ToolkitTestCase; with own_cluster = True (or a dict of settings) each
-    test gets a cluster of its own, stopped and removed after the test."""
+    test gets a cluster of its own, stopped and removed after the test.  With
+    class_cluster = True (or a dict of settings) the class gets one cluster of
+    its own, self.cl, shared by its tests (each still has its own database)
+    and stopped after the last of them, or when the class's set-up fails."""
 
     own_cluster = False
+    class_cluster = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.class_cluster:
+            settings = cls.class_cluster if isinstance(cls.class_cluster, dict) else None
+            cls.cl = OwnCluster(settings)
+            # Class cleanups run after tearDownClass and also when
+            # setUpClass raises later on (a subclass's extra set-up).
+            cls.addClassCleanup(cls.cl.stop)
+            cls.host, cls.port = cls.cl.host, cls.cl.port
 
     def setUp(self):
         if self.own_cluster:

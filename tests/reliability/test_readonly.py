@@ -9,8 +9,9 @@ test_readonly.py
       standby?)"); with target_session_attrs=any in the DSN the write is
       refused by the server (25006), exit 1; nothing recorded either way.
     - a hot standby started from a base backup (pg_basebackup -R) of a
-      cluster of the test's own: commands that write connect with
-      target_session_attrs=read-write unless the DSN (or
+      cluster of the class's own (one primary and one standby for all the
+      tests, each test in a database of its own): commands that write
+      connect with target_session_attrs=read-write unless the DSN (or
       PGTARGETSESSIONATTRS) says otherwise, so the standby is refused before
       anything is attempted: exit 3 with "the server is read-only (a
       standby?)", at once even with --wait; a multi-host DSN moves on past
@@ -104,37 +105,53 @@ class DefaultReadOnlyDatabase(ReliabilityCase):
 
 
 class HotStandby(ReliabilityCase):
-    own_cluster = True
+    """One primary of the class's own and one hot standby of it, shared by
+    the tests (starting them is most of the time); each test has its own
+    database, created on the primary and replayed by the standby, so that
+    no test sees another's tables or indexes."""
 
-    def setUp(self):
-        super().setUp()
-        with open(os.path.join(self.cl.datadir, "pg_hba.conf"), "a", encoding="utf-8") as f:
+    class_cluster = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cl = cls.cl
+        with open(os.path.join(cl.datadir, "pg_hba.conf"), "a", encoding="utf-8") as f:
             f.write("local replication all trust\n")
-        self.assertEqual(self.cl.pg_ctl("reload").returncode, 0)
-        self.query("CREATE TABLE r (id int, a int)")
-        self.query("CHECKPOINT")
-        self.standby_port = harness.free_port()
-        self.standby_dir = tempfile.mkdtemp(prefix="tkstandby.", dir="/tmp")
-        self.addCleanup(shutil.rmtree, self.standby_dir, True)
-        self.cl.runas.chown(self.standby_dir)
-        os.chmod(self.standby_dir, 0o700)
-        data = os.path.join(self.standby_dir, "data")
-        r = self.cl.runas.run([os.path.join(self.cl.bindir, "pg_basebackup"), "-D", data, "-R",
-                               "-X", "stream", "-h", self.cl.host, "-p", str(self.cl.port),
-                               "-U", self.superuser], capture_output=True, text=True, timeout=DEADLINE)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        r = cl.pg_ctl("reload")
+        if r.returncode != 0:
+            raise RuntimeError("pg_ctl reload failed: %s" % r.stdout)
+        cls.standby_port = harness.free_port()
+        cls.standby_dir = tempfile.mkdtemp(prefix="tkstandby.", dir="/tmp")
+        cls.addClassCleanup(shutil.rmtree, cls.standby_dir, True)
+        cl.runas.chown(cls.standby_dir)
+        os.chmod(cls.standby_dir, 0o700)
+        data = os.path.join(cls.standby_dir, "data")
+        # Registered before the server can exist: a start that fails half-way
+        # (a timeout with the postmaster up) still gets it stopped; it runs
+        # before the primary's stop and the directory's removal (LIFO).
+        cls.addClassCleanup(harness.stop_server, cl.runas, cl.bindir, data)
+        r = cl.runas.run([os.path.join(cl.bindir, "pg_basebackup"), "-D", data, "-R", "-c", "fast",
+                          "-X", "stream", "-h", cl.host, "-p", str(cl.port), "-U", cls.superuser],
+                         capture_output=True, text=True, timeout=DEADLINE)
+        if r.returncode != 0:
+            raise RuntimeError("pg_basebackup failed: %s" % r.stderr)
         with open(os.path.join(data, "postgresql.conf"), "a", encoding="utf-8") as f:
             f.write("port = %d\nunix_socket_directories = '%s'\nhot_standby = on\n"
-                    % (self.standby_port, self.standby_dir))
-        log = os.path.join(self.standby_dir, "standby.log")
-        self.cl.runas.chown(self.standby_dir)
-        r = self.cl.runas.run([os.path.join(self.cl.bindir, "pg_ctl"), "start", "-D", data, "-l", log,
-                               "-w", "-t", "120"], capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.addCleanup(harness.stop_server, self.cl.runas, self.cl.bindir, data)
+                    % (cls.standby_port, cls.standby_dir))
+        log = os.path.join(cls.standby_dir, "standby.log")
+        cl.runas.chown(cls.standby_dir)
+        r = cl.runas.run([os.path.join(cl.bindir, "pg_ctl"), "start", "-D", data, "-l", log,
+                          "-w", "-t", "120"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("the standby did not start: %s%s" % (r.stdout, r.stderr))
+
+    def setUp(self):
+        super().setUp()  # this test's database, on the primary
+        self.query("CREATE TABLE r (id int, a int)")
         self.standby_dsn = conninfo(host=self.standby_dir, port=self.standby_port,
                                     dbname=self.dbname, user=self.superuser)
-        self.wait_until(self.standby_has_r, "the standby to replay the test table")
+        self.wait_until(self.standby_has_r, "the standby to replay the test database and table")
 
     def standby_has_r(self):
         return self.standby_query("SELECT pg_is_in_recovery() AND to_regclass('public.r') IS NOT NULL")
