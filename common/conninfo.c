@@ -322,7 +322,7 @@ conninfo_scrub_in_place(char *arg)
 static void *
 own(conninfo_attempts *a, void *p)
 {
-	a->owned = xrealloc(a->owned, sizeof(char *) * (size_t) (a->n_owned + 1));
+	ARRAY_GROW(a->owned, a->n_owned + 1, a->cap_owned);
 	a->owned[a->n_owned++] = p;
 	return p;
 }

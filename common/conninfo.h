@@ -98,6 +98,7 @@ typedef struct conninfo_attempts
 										   * read-only server */
 	char            **owned;              /* strings to free */
 	int               n_owned;
+	int               cap_owned; /* allocated length of owned */
 } conninfo_attempts;
 
 /*

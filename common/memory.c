@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * memory.c
- *	  Allocation wrappers and a growable string buffer.
+ *	  Allocation wrappers, a growable array helper and a growable string
+ *	  buffer.
  *
  * common/memory.c
  *
@@ -9,6 +10,8 @@
  */
 #include "memory.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,30 @@ xrealloc(void *ptr, size_t size)
 	if (p == NULL)
 		out_of_memory();
 	return p;
+}
+
+void *
+xgrow_array(void *items, size_t elem_size, int want, int *cap)
+{
+	int new_cap;
+
+	if (want <= *cap)
+		return items;
+	/* doubling: n appends copy O(n) elements in total, not O(n^2) */
+	if (*cap < 8)
+		new_cap = 8;
+	else if (*cap > INT_MAX / 2)
+		new_cap = INT_MAX;
+	else
+		new_cap = *cap * 2;
+	if (new_cap < want)
+		new_cap = want;
+	/* a size that wraps would hand back a short buffer: treat it as exhaustion */
+	if (elem_size != 0 && (size_t) new_cap > SIZE_MAX / elem_size)
+		out_of_memory();
+	items = xrealloc(items, elem_size * (size_t) new_cap);
+	*cap = new_cap;
+	return items;
 }
 
 char *

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * memory.h
- *	  Allocation wrappers and a growable string buffer.
+ *	  Allocation wrappers, a growable array helper and a growable string
+ *	  buffer.
  *
  * The x* functions never return NULL: on exhaustion they print
  * "out of memory" and exit (the one exception to "only main exits", as in
@@ -25,6 +26,28 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* printf into a fresh allocation; caller frees */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Growable arrays, in the style of git's ALLOC_GROW: an array is a pointer,
+ * a count and a capacity.  Start with items NULL and cap 0; the count is the
+ * caller's business.  To append one element:
+ *
+ *		ARRAY_GROW(list->items, list->n + 1, list->cap);
+ *		list->items[list->n++] = value;
+ *
+ * xgrow_array returns items (possibly moved) with room for at least want
+ * elements of elem_size bytes.  If want <= *cap it returns items unchanged
+ * and allocates nothing.  Otherwise the new capacity is the larger of want
+ * and max(2 * *cap, 8), so n appends cost O(n) copying in total.  The first
+ * *cap elements are kept; the rest are uninitialised.  *cap is updated to
+ * the allocated capacity and must only ever be changed by this function (a
+ * caller that resets its count to 0 keeps cap and items; one that frees
+ * items sets cap back to 0).  want < 0 is a caller bug and is treated as 0.
+ * If the capacity or capacity * elem_size would overflow int or size_t it
+ * prints "out of memory" and exits, like the other x* functions.
+ */
+void *xgrow_array(void *items, size_t elem_size, int want, int *cap);
+#define ARRAY_GROW(items, want, cap) ((items) = xgrow_array((items), sizeof(*(items)), (want), &(cap)))
 
 /* A NUL-terminated string that grows as it is appended to. */
 typedef struct textbuf

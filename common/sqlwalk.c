@@ -68,7 +68,7 @@ add_relation(sql_relation_list *out, const char *schema, const char *name)
 	for (int i = 0; i < out->n; i++)
 		if (strcmp(out->items[i].schema, schema) == 0 && strcmp(out->items[i].name, name) == 0)
 			return;
-	out->items = xrealloc(out->items, sizeof(sql_relation) * (size_t) (out->n + 1));
+	ARRAY_GROW(out->items, out->n + 1, out->cap);
 	out->items[out->n].schema = xstrdup(schema);
 	out->items[out->n].name = xstrdup(name);
 	out->n++;
@@ -160,5 +160,5 @@ sql_relation_list_free(sql_relation_list *list)
 	}
 	free(list->items);
 	list->items = NULL;
-	list->n = 0;
+	list->n = list->cap = 0;
 }

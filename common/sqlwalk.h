@@ -45,6 +45,7 @@ typedef struct sql_relation_list
 {
 	sql_relation *items;
 	int           n;
+	int           cap; /* allocated length of items */
 } sql_relation_list;
 
 /*

@@ -448,14 +448,14 @@ make_tables(engine *e)
 				t = &e->tables[k];
 		if (t == NULL)
 		{
-			e->tables = xrealloc(e->tables, sizeof(work_table) * (size_t) (e->n_tables + 1));
+			ARRAY_GROW(e->tables, e->n_tables + 1, e->cap_tables);
 			t = &e->tables[e->n_tables++];
 			memset(t, 0, sizeof(*t));
 			t->schema = it->def->schema;
 			t->table = it->def->table;
 			t->bytes = it->cat->table_bytes;
 		}
-		t->items = xrealloc(t->items, sizeof(int) * (size_t) (t->n_items + 1));
+		ARRAY_GROW(t->items, t->n_items + 1, t->cap_items);
 		t->items[t->n_items++] = i;
 		job_prepare(&e->jobs[i], it);
 	}

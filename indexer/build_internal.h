@@ -108,6 +108,7 @@ typedef struct job
 	plan_item *item;
 	unit      *units;
 	int        n_units;
+	int        cap_units; /* allocated length (memory.h) */
 	int        cur;
 	int64_t    started_ms;
 	bool       failed;
@@ -121,7 +122,8 @@ typedef struct work_table
 	int64_t     bytes;
 	int        *items; /* plan item indexes */
 	int         n_items;
-	int         next; /* next item to start */
+	int         cap_items; /* allocated length (memory.h) */
+	int         next;      /* next item to start */
 } work_table;
 
 typedef struct engine engine;
@@ -157,6 +159,7 @@ struct engine
 	job                    *jobs; /* one per item, by item index */
 	work_table             *tables;
 	int                     n_tables;
+	int                     cap_tables; /* allocated length (memory.h) */
 	int                     next_table;
 	slot                   *slots;
 	int                     n_slots;

@@ -71,7 +71,7 @@ unit_add(job *j, unit_kind kind, const char *schema, const char *name, const cha
 {
 	unit *u;
 
-	j->units = xrealloc(j->units, sizeof(unit) * (size_t) (j->n_units + 1));
+	ARRAY_GROW(j->units, j->n_units + 1, j->cap_units);
 	u = &j->units[j->n_units++];
 	memset(u, 0, sizeof(*u));
 	u->kind = kind;

@@ -233,6 +233,7 @@ split_records(const char *text, int n_fields, char ***fields_out)
 {
 	char      **fields = NULL;
 	int         n = 0;
+	int         cap = 0;
 	const char *p = text;
 
 	while (*p)
@@ -241,7 +242,8 @@ split_records(const char *text, int n_fields, char ***fields_out)
 		size_t      len = end ? (size_t) (end - p) : strlen(p);
 		const char *f = p;
 
-		fields = xrealloc(fields, sizeof(char *) * (size_t) ((n + 1) * n_fields));
+		/* a record is n_fields slots: room for one more record */
+		ARRAY_GROW(fields, (n + 1) * n_fields, cap);
 		for (int k = 0; k < n_fields; k++)
 		{
 			const char *sep = k < n_fields - 1 ? memchr(f, '\2', len - (size_t) (f - p)) : NULL;

@@ -383,7 +383,7 @@ load_setting(const char *path, const config_setting_t *m, index_config *cfg, ind
 		free(text);
 		return false;
 	}
-	cfg->settings = xrealloc(cfg->settings, sizeof(config_setting_value) * (size_t) (cfg->n_settings + 1));
+	ARRAY_GROW(cfg->settings, cfg->n_settings + 1, cfg->cap_settings);
 	v = &cfg->settings[cfg->n_settings++];
 	v->id = (setting_id) id;
 	v->value = text;

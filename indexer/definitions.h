@@ -71,6 +71,7 @@ typedef struct index_config
 	int                   n_defs;
 	config_setting_value *settings;
 	int                   n_settings;
+	int                   cap_settings; /* allocated length (memory.h) */
 } index_config;
 
 /*

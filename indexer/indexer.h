@@ -53,6 +53,7 @@ typedef struct indexer_options
 	bool             critical_only;
 	char           **only; /* --only names */
 	int              n_only;
+	int              cap_only;
 	const char      *table; /* --table */
 	int              verbosity;
 } indexer_options;

@@ -235,7 +235,7 @@ add_only(indexer_options *o, const char *list)
 
 		if (len > 0)
 		{
-			o->only = xrealloc(o->only, sizeof(char *) * (size_t) (o->n_only + 1));
+			ARRAY_GROW(o->only, o->n_only + 1, o->cap_only);
 			o->only[o->n_only++] = xstrndup(p, len);
 		}
 		if (comma == NULL)

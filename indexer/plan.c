@@ -50,21 +50,23 @@ plan_ixold_mark(const char *name)
 }
 
 static void
-push(char ***list, int *n, char *value)
+push(char ***list, int *n, int *cap, char *value)
 {
-	*list = xrealloc(*list, sizeof(char *) * (size_t) (*n + 1));
+	ARRAY_GROW(*list, *n + 1, *cap);
 	(*list)[(*n)++] = value;
 }
 
+/* two parallel arrays, one count: each keeps its own capacity */
 static void
 suspect(plan_item *it, const char *name, char *why)
 {
 	int n = it->n_suspect_leftovers;
 
-	push(&it->suspect_leftovers, &n, xstrdup(name));
-	n = it->n_suspect_leftovers;
-	push(&it->suspect_why, &n, why);
-	it->n_suspect_leftovers = n;
+	ARRAY_GROW(it->suspect_leftovers, n + 1, it->cap_suspect_leftovers);
+	ARRAY_GROW(it->suspect_why, n + 1, it->cap_suspect_why);
+	it->suspect_leftovers[n] = xstrdup(name);
+	it->suspect_why[n] = why;
+	it->n_suspect_leftovers = n + 1;
 }
 
 /*
@@ -92,7 +94,7 @@ classify_leftovers(plan_item *it)
 				l->indexdef && l->indexdef[0] ? drift_compare_text(d, l->indexdef, 0, &why) : DRIFT_UNKNOWN;
 
 			if (r == DRIFT_SAME)
-				push(&it->drop_first, &it->n_drop_first, xstrdup(l->name));
+				push(&it->drop_first, &it->n_drop_first, &it->cap_drop_first, xstrdup(l->name));
 			else
 				suspect(it, l->name,
 						xasprintf("its definition \"%s\" is not the file's with only the name changed",
@@ -102,13 +104,14 @@ classify_leftovers(plan_item *it)
 		else if (strcmp(l->name, tmp_old) == 0)
 		{
 			if (l->comment && strcmp(l->comment, mark) == 0)
-				push(&it->drop_first, &it->n_drop_first, xstrdup(l->name));
+				push(&it->drop_first, &it->n_drop_first, &it->cap_drop_first, xstrdup(l->name));
 			else
 				suspect(it, l->name, xstrdup("it does not carry the mark a rebuild puts on the old index"));
 		}
 		else if (strncmp(l->name, d->name, nlen) == 0 &&
 				 (strncmp(l->name + nlen, "_ccnew", 6) == 0 || strncmp(l->name + nlen, "_ccold", 6) == 0))
-			push(&it->foreign_leftovers, &it->n_foreign_leftovers, xstrdup(l->name));
+			push(&it->foreign_leftovers, &it->n_foreign_leftovers, &it->cap_foreign_leftovers,
+				 xstrdup(l->name));
 	}
 	free(tmp_new);
 	free(tmp_old);

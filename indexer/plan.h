@@ -57,11 +57,15 @@ typedef struct plan_item
 	bool           partitioned; /* its table is partitioned: the recipe */
 	char         **drop_first;  /* our leftovers to drop before anything */
 	int            n_drop_first;
+	int            cap_drop_first;    /* allocated lengths (memory.h) */
 	char         **foreign_leftovers; /* REINDEX CONCURRENTLY's, only reported */
 	int            n_foreign_leftovers;
+	int            cap_foreign_leftovers;
 	char         **suspect_leftovers; /* named like ours, not provably ours: reported */
-	char         **suspect_why;
+	char         **suspect_why;       /* one per suspect_leftovers entry */
 	int            n_suspect_leftovers;
+	int            cap_suspect_leftovers;
+	int            cap_suspect_why;
 	char          *owner_constraint; /* the name is free, but this constraint's
 										 * index is the definition */
 	/* filled by the build */

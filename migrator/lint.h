@@ -71,6 +71,7 @@ typedef struct lint_result
 {
 	lint_finding *items; /* in source order */
 	int           n;
+	int           cap; /* allocated length of items (memory.h) */
 	int           n_errors;
 	int           n_warnings;
 } lint_result;

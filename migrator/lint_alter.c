@@ -199,7 +199,7 @@ record_check(lint_state *st, const PgQuery__RangeVar *rel, const PgQuery__Constr
 	{
 		not_null_check *k;
 
-		st->checks = xrealloc(st->checks, sizeof(not_null_check) * (size_t) (st->n_checks + 1));
+		ARRAY_GROW(st->checks, st->n_checks + 1, st->cap_checks);
 		k = &st->checks[st->n_checks++];
 		k->rel.schema = xstrdup(lint_resolve_schema(st, rel->schemaname));
 		k->rel.name = xstrdup(rel->relname);

@@ -77,10 +77,13 @@ typedef struct lint_state
 	int             first_new; /* out->items[first_new..] are this file's */
 	qual_name      *created;   /* relations (tables, indexes) created here */
 	int             n_created;
+	int             cap_created; /* allocated lengths (memory.h) */
 	not_null_check *checks;
 	int             n_checks;
+	int             cap_checks;
 	allow_line     *allows;
 	int             n_allows;
+	int             cap_allows;
 	int            *line_starts; /* byte offset of each line (index 0 is line
 								 * 1, after any BOM), built once: every
 								 * offset-to-line lookup is a binary search,

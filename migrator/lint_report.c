@@ -69,7 +69,7 @@ append_finding(lint_state *st, lint_rule_id id, lint_severity severity, int line
 			return;
 		}
 
-	out->items = xrealloc(out->items, sizeof(lint_finding) * (size_t) (out->n + 1));
+	ARRAY_GROW(out->items, out->n + 1, out->cap);
 	f = &out->items[out->n++];
 	f->rule = rule;
 	f->severity = severity;
@@ -146,20 +146,17 @@ void
 lint_index_lines(lint_state *st)
 {
 	const char *s = st->source;
-	int         cap = 64;
+	int         cap = 0; /* of line_starts: 64 first, most files are short */
 
-	st->line_starts = xmalloc(sizeof(int) * (size_t) cap);
+	st->line_starts = NULL;
 	st->n_lines = 0;
+	ARRAY_GROW(st->line_starts, 64, cap);
 	st->line_starts[st->n_lines++] = st->bom_len;
 	for (int off = st->bom_len; s[off] != '\0'; off++)
 	{
 		if (s[off] == '\n' || (s[off] == '\r' && s[off + 1] != '\n'))
 		{
-			if (st->n_lines == cap)
-			{
-				cap *= 2;
-				st->line_starts = xrealloc(st->line_starts, sizeof(int) * (size_t) cap);
-			}
+			ARRAY_GROW(st->line_starts, st->n_lines + 1, cap);
 			st->line_starts[st->n_lines++] = off + 1;
 		}
 	}
@@ -256,7 +253,7 @@ read_allow_comment(lint_state *st, int off)
 	}
 	if (alone)
 	{
-		st->allows = xrealloc(st->allows, sizeof(allow_line) * (size_t) (st->n_allows + 1));
+		ARRAY_GROW(st->allows, st->n_allows + 1, st->cap_allows);
 		st->allows[st->n_allows].line = line;
 		st->allows[st->n_allows].rule = known;
 		st->n_allows++;

@@ -97,7 +97,7 @@ lint_add_created(lint_state *st, const char *schema, const char *name)
 {
 	if (name == NULL || *name == '\0' || lint_is_created(st, schema, name))
 		return;
-	st->created = xrealloc(st->created, sizeof(qual_name) * (size_t) (st->n_created + 1));
+	ARRAY_GROW(st->created, st->n_created + 1, st->cap_created);
 	st->created[st->n_created].schema = xstrdup(lint_resolve_schema(st, schema));
 	st->created[st->n_created].name = xstrdup(name);
 	st->n_created++;

@@ -224,8 +224,7 @@ read_custom(void *opts_arg, const cli_option *o, const char *value)
 				log_event(LOG_LEVEL_ERROR, "invalid_option", NULL, "option --skip-verify: %s", why);
 				return false;
 			}
-			opts->skip_verify =
-				xrealloc(opts->skip_verify, sizeof(int64_t) * (size_t) (opts->n_skip_verify + 1));
+			ARRAY_GROW(opts->skip_verify, opts->n_skip_verify + 1, opts->cap_skip_verify);
 			opts->skip_verify[opts->n_skip_verify++] = n;
 			return true;
 	}

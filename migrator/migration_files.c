@@ -267,8 +267,7 @@ apply_directive(migration *m, const char *path, int line, const char *word, cons
 		m->allow_dml = true;
 	else if (strcmp(word, "requires-index") == 0 && *arg != '\0' && strcspn(arg, " \t") == strlen(arg))
 	{
-		m->required_indexes =
-			xrealloc(m->required_indexes, sizeof(char *) * (size_t) (m->n_required_indexes + 1));
+		ARRAY_GROW(m->required_indexes, m->n_required_indexes + 1, m->cap_required_indexes);
 		m->required_indexes[m->n_required_indexes++] = xstrdup(arg);
 	}
 	else
@@ -369,6 +368,13 @@ typedef struct verify_file
 	bool    is_link;
 } verify_file;
 
+typedef struct verify_list
+{
+	verify_file *items;
+	int          n;
+	int          cap; /* allocated length of items (memory.h) */
+} verify_list;
+
 static int
 compare_names(const void *a, const void *b)
 {
@@ -387,6 +393,7 @@ list_sql_names(const char *dir, char ***names_out, int *n_out)
 	struct dirent *de;
 	char         **names = NULL;
 	int            n_names = 0;
+	int            cap_names = 0;
 
 	if (d == NULL)
 	{
@@ -398,7 +405,7 @@ list_sql_names(const char *dir, char ***names_out, int *n_out)
 	{
 		if (de->d_name[0] == '.' || !ends_with(de->d_name, SQL_SUFFIX))
 			continue;
-		names = xrealloc(names, sizeof(char *) * (size_t) (n_names + 1));
+		ARRAY_GROW(names, n_names + 1, cap_names);
 		names[n_names++] = xstrdup(de->d_name);
 	}
 	closedir(d);
@@ -411,12 +418,11 @@ list_sql_names(const char *dir, char ***names_out, int *n_out)
 
 /*
  * Sort the named files of dir into migrations (appended to out, unsorted)
- * and verify files (appended to *verifies, to be matched later).  Returns
+ * and verify files (appended to verifies, to be matched later).  Returns
  * false after logging when an entry cannot be read or is badly named.
  */
 static bool
-sort_entries(const char *dir, char *const *names, int n_names, migration_set *out, verify_file **verifies,
-			 int *n_verifies)
+sort_entries(const char *dir, char *const *names, int n_names, migration_set *out, verify_list *verifies)
 {
 	bool ok = true;
 
@@ -450,15 +456,15 @@ sort_entries(const char *dir, char *const *names, int n_names, migration_set *ou
 		}
 		if (is_verify)
 		{
-			*verifies = xrealloc(*verifies, sizeof(verify_file) * (size_t) (*n_verifies + 1));
-			(*verifies)[*n_verifies].filename = path;
-			(*verifies)[*n_verifies].version = version;
-			(*verifies)[*n_verifies].stem = xstrndup(fn, stem_len);
-			(*verifies)[*n_verifies].is_link = is_link;
-			(*n_verifies)++;
+			ARRAY_GROW(verifies->items, verifies->n + 1, verifies->cap);
+			verifies->items[verifies->n].filename = path;
+			verifies->items[verifies->n].version = version;
+			verifies->items[verifies->n].stem = xstrndup(fn, stem_len);
+			verifies->items[verifies->n].is_link = is_link;
+			verifies->n++;
 			continue;
 		}
-		out->items = xrealloc(out->items, sizeof(migration) * (size_t) (out->n + 1));
+		ARRAY_GROW(out->items, out->n + 1, out->cap);
 		memset(&out->items[out->n], 0, sizeof(migration));
 		out->items[out->n].version = version;
 		out->items[out->n].stem = xstrndup(fn, stem_len);
@@ -579,24 +585,23 @@ read_migration_sources(migration *m)
 int
 migration_set_load(const char *dir, migration_set *out)
 {
-	char       **names = NULL;
-	int          n_names = 0;
-	verify_file *verifies = NULL;
-	int          n_verifies = 0;
-	bool         ok;
+	char      **names = NULL;
+	int         n_names = 0;
+	verify_list verifies = {0};
+	bool        ok;
 
 	memset(out, 0, sizeof(*out));
 	if (!list_sql_names(dir, &names, &n_names))
 		return EXIT_USAGE;
 	/* every step runs even after a failure: one load reports every problem */
-	ok = sort_entries(dir, names, n_names, out, &verifies, &n_verifies);
+	ok = sort_entries(dir, names, n_names, out, &verifies);
 	if (out->n > 0)
 		qsort(out->items, (size_t) out->n, sizeof(migration), compare_versions);
 	if (!check_unique_versions(out))
 		ok = false;
-	if (!attach_verifies(out, dir, verifies, n_verifies))
+	if (!attach_verifies(out, dir, verifies.items, verifies.n))
 		ok = false;
-	free(verifies);
+	free(verifies.items);
 	for (int i = 0; i < out->n; i++)
 		if (!read_migration_sources(&out->items[i]))
 			ok = false;
@@ -729,5 +734,5 @@ migration_set_free(migration_set *set)
 	}
 	free(set->items);
 	set->items = NULL;
-	set->n = 0;
+	set->n = set->cap = 0;
 }

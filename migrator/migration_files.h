@@ -50,7 +50,8 @@ typedef struct migration
 	bool    allow_dml;        /* -- migrator:allow-dml */
 	char  **required_indexes; /* -- migrator:requires-index NAME */
 	int     n_required_indexes;
-	char   *verify_path; /* NULL when there is no verify file */
+	int     cap_required_indexes; /* allocated length (memory.h) */
+	char   *verify_path;          /* NULL when there is no verify file */
 	char   *verify_source;
 	bool    verify_is_link;
 	/* filled by migration_parse() */
@@ -64,6 +65,7 @@ typedef struct migration_set
 {
 	migration *items; /* sorted by version */
 	int        n;
+	int        cap; /* allocated length of items (memory.h) */
 } migration_set;
 
 /*

@@ -55,6 +55,7 @@ typedef struct migrator_options
 	int64_t         baseline_version; /* baseline --version */
 	int64_t        *skip_verify;      /* baseline --skip-verify, repeatable */
 	int             n_skip_verify;
+	int             cap_skip_verify;
 	bool            no_verify;     /* baseline --no-verify */
 	bool            create_schema; /* up, baseline: create --schema if missing */
 	bool            timestamp;     /* new --timestamp */
