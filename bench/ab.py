@@ -31,7 +31,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "9"))
 N = int(os.environ.get("BENCH_AB_N", "300"))
 OUT = os.environ.get("BENCH_AB_OUT", os.path.join(REPO, "bench", "AB.md"))
-BUILD_ROOT = os.path.join(REPO, "bench", "ab-build")
+BUILD_ROOT = os.environ.get("BENCH_AB_BUILD", os.path.join(REPO, "bench", "ab-build"))
 
 
 def run(cmd, **kw):
@@ -175,10 +175,12 @@ def build_big(cluster, db, b, cfg):
 def report(results, base_rev, head_rev):
     def sh(cmd):
         return subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    load = open("/proc/loadavg").read().split()[:3]
     lines = ["# A/B: %s (base) vs %s (head)" % (base_rev, head_rev), "",
-             "bench/ab.py, %s; %d rounds, arms alternating; %s, %d cores, %s; %s." % (
+             "bench/ab.py, %s; %d rounds, arms alternating; %s, %d cores, load average %s at the end; %s; %s." % (
                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), ROUNDS, platform.platform(),
-                 os.cpu_count() or 0, sh("gcc --version | head -1"), sh("pg_config --version 2>/dev/null || true")),
+                 os.cpu_count() or 0, " ".join(load), sh("gcc --version | head -1"),
+                 sh("pg_config --version 2>/dev/null || true")),
              "", "| workload | base median | head median | head/base (median of per-round ratios) | spread |",
              "|---|---|---|---|---|"]
     for w, arms in results.items():
