@@ -309,8 +309,8 @@ reps_for() { # SIZE MAIN: repetitions at SIZE
 # ---------------------------------------------------------------------------
 # the migrations: one generated set per size, in each tool's own layout
 
-migration_sql() { # I: the DDL of migration I, the same for every tool
-	printf 'CREATE TABLE t_%d (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    name text NOT NULL,\n    created_at timestamptz NOT NULL DEFAULT now()\n);\nALTER TABLE t_%d ADD COLUMN note text;\nCOMMENT ON TABLE t_%d IS '\''benchmark table %d'\'';\n' \
+migration_sql() { # I: sets sql to the DDL of migration I, the same for every tool
+	printf -v sql 'CREATE TABLE t_%d (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    name text NOT NULL,\n    created_at timestamptz NOT NULL DEFAULT now()\n);\nALTER TABLE t_%d ADD COLUMN note text;\nCOMMENT ON TABLE t_%d IS '\''benchmark table %d'\'';\n' \
 		"$1" "$1" "$1" "$1"
 }
 gen_sets() { # N: $work/N/{ours,dbmate,sqlmigrate,npgm}/ and psql.script
@@ -318,7 +318,7 @@ gen_sets() { # N: $work/N/{ours,dbmate,sqlmigrate,npgm}/ and psql.script
 	mkdir -p "$d/ours" "$d/dbmate" "$d/sqlmigrate" "$d/npgm"
 	for ((i = 1; i <= n; i++)); do
 		f=$(printf '%05d_t_%d.sql' "$i" "$i")
-		sql=$(migration_sql "$i")
+		migration_sql "$i"
 		printf '%s\n' "$sql" >"$d/ours/$f"
 		printf -- '-- migrate:up\n%s\n\n-- migrate:down\n' "$sql" >"$d/dbmate/$f"
 		printf -- '-- +migrate Up\n%s\n\n-- +migrate Down\n' "$sql" >"$d/sqlmigrate/$f"
@@ -490,7 +490,7 @@ index_build_workload() {
 	say "index build: two tables of $idx_rows rows"
 	fresh_db
 	idx_db=$db
-	psql_q "$idx_db" -c "CREATE TABLE ib_1 AS SELECT g AS id, (g * 7919) % 1000003 AS a, (g * 104729) % 999983 AS b FROM pg_catalog.generate_series(1, $idx_rows) g" \
+	psql_q "$idx_db" -c "CREATE TABLE ib_1 AS SELECT g AS id, (g * 7919) % 1000003 AS a, (g * 104729) % 999983 AS b FROM pg_catalog.generate_series(1::bigint, $idx_rows) g" \
 		-c "CREATE TABLE ib_2 AS SELECT * FROM ib_1" -c "VACUUM ANALYZE" >/dev/null
 	idx_config "$work/build.cfg" ib_1:a ib_1:b ib_2:a ib_2:b
 	say "index build: indexer build -j 2 vs two psql sessions, $idx_reps repetitions"
