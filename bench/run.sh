@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
 #
 # run.sh
-#     Benchmarks of the migrator, run by hand (never from ctest).  Each one is
-#     a ratio against a baseline measured in the same run, on the same
-#     throwaway PostgreSQL, interleaved with ours: the machines are shared and
-#     noisy, so absolute times mean little and nothing here asserts one.
+#     Benchmarks of the toolkit against the tools a user would install
+#     instead (dbmate, sql-migrate, node-pg-migrate, squawk, plain psql), run
+#     by hand (never from ctest).  Every arm runs in the same run, on the same
+#     throwaway PostgreSQL, over one pinned DSN (TCP on 127.0.0.1, trust),
+#     interleaved with ours in a rotating order: the machines are shared and
+#     noisy, so the report gives medians, spread and ratios, and nothing here
+#     asserts a time.
 #
 # Usage: bench/run.sh
-#     Environment (all optional):
-#       BENCH_BUILD_DIR   build directory (default bench/build, git-ignored)
-#       BENCH_REPS        timed repetitions of the long benchmarks (default 5)
-#       BENCH_FAST_REPS   repetitions of the short no-op benchmark (default 20)
-#       BENCH_LOOP_REPS   repetitions of the slow psql-per-file context arm (default 3)
-#       BENCH_N_APPLY     migrations applied by benchmark a (default 300)
-#       BENCH_N_LINT      files linted by benchmark c (default 1000)
-#       BENCH_OUT         the report (default bench/RESULTS.md, overwritten)
+#     Environment (all optional; see bench/README.md):
+#       BENCH_N             migrations of the main workloads (default 1000)
+#       BENCH_REPS          repetitions at the main sizes (default 10)
+#       BENCH_GROWTH_N      other migration counts of the growth curve (default "100 10000")
+#       BENCH_IDX_N         index definitions of the indexer no-op (default 500)
+#       BENCH_IDX_GROWTH_N  other definition counts (default "50 5000")
+#       BENCH_SMALL_REPS    repetitions at sizes below the main one (default 5)
+#       BENCH_BIG_REPS      repetitions at sizes above the main one (default 3)
+#       BENCH_IDX_ROWS      rows of each of the two tables of the index build (default 2000000)
+#       BENCH_IDX_REPS      repetitions of the index build (default BENCH_REPS)
+#       BENCH_PEERS_DIR     npm cache of the peers (default bench/peers, git-ignored)
+#       BENCH_NO_INSTALL    1: use the peers already in BENCH_PEERS_DIR, install nothing
+#       BENCH_BUILD_DIR     build directory (default bench/build, git-ignored)
+#       BENCH_OUT           the report (default bench/RESULTS.md, overwritten)
+#       BENCH_CHART         the growth chart (default bench/growth.png)
+#       BENCH_LABEL         a line printed at the top of the report (e.g. "quick run")
+#       BENCH_STOP_AT       a time (e.g. 14:20): growth sizes not started by then are skipped
 #
-# Builds the migrator (Release), starts a PostgreSQL with
-# tests/harness/cluster.py, runs the benchmarks, writes the report and stops
-# the server on exit, whatever happened.  Needs GNU time (/usr/bin/time, the
-# Debian package "time") for peak RSS.  See bench/README.md.
+# Builds the toolkit (Release), installs the pinned npm peers into
+# BENCH_PEERS_DIR (the only thing it installs), starts a PostgreSQL with
+# tests/harness/cluster.py, runs the workloads, writes the report and the
+# chart, and stops the server on exit, whatever happened.  A peer that cannot
+# be installed is skipped and the report says so.
 #
 # bench/run.sh
 #
@@ -29,13 +42,28 @@ export LC_ALL=C
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 
+# pinned peers (npm registry; sql-migrate from Debian)
+dbmate_version=2.36.0
+npgm_version=9.0.0
+pg_version=8.23.1 # node-pg-migrate's driver (a peer dependency)
+squawk_version=2.66.0
+
+n_main=${BENCH_N:-1000}
+reps=${BENCH_REPS:-10}
+growth_n=${BENCH_GROWTH_N-100 10000}
+idx_main=${BENCH_IDX_N:-500}
+idx_growth=${BENCH_IDX_GROWTH_N-50 5000}
+small_reps=${BENCH_SMALL_REPS:-5}
+big_reps=${BENCH_BIG_REPS:-3}
+idx_rows=${BENCH_IDX_ROWS:-2000000}
+idx_reps=${BENCH_IDX_REPS:-$reps}
+peers=${BENCH_PEERS_DIR:-$repo/bench/peers}
+no_install=${BENCH_NO_INSTALL:-0}
 build=${BENCH_BUILD_DIR:-$repo/bench/build}
-reps=${BENCH_REPS:-5}
-fast_reps=${BENCH_FAST_REPS:-20}
-loop_reps=${BENCH_LOOP_REPS:-3}
-n_apply=${BENCH_N_APPLY:-300}
-n_lint=${BENCH_N_LINT:-1000}
 out=${BENCH_OUT:-$repo/bench/RESULTS.md}
+chart=${BENCH_CHART:-$repo/bench/growth.png}
+label=${BENCH_LABEL:-}
+stop_at=${BENCH_STOP_AT:-}
 python=/usr/bin/python3
 gnu_time=/usr/bin/time
 
@@ -44,11 +72,14 @@ die() {
 	exit 1
 }
 say() {
-	echo "bench: $*" >&2
+	echo "bench: $(date -u +%H:%M:%S) $*" >&2
 }
 
-for v in reps fast_reps loop_reps n_apply n_lint; do
+for v in n_main reps idx_main small_reps big_reps idx_rows idx_reps; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not \"${!v}\""
+done
+for v in $growth_n $idx_growth; do # split on purpose
+	[[ $v =~ ^[1-9][0-9]*$ ]] || die "growth sizes must be positive integers, not \"$v\""
 done
 
 # ---------------------------------------------------------------------------
@@ -58,20 +89,18 @@ missing=()
 [ -x "$python" ] || missing+=(python3)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v cc >/dev/null || missing+=(gcc)
-if ! "$gnu_time" --version 2>&1 | grep -q GNU; then
-	missing+=(time)
-fi
+"$gnu_time" --version 2>&1 | grep -q GNU || missing+=(time)
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "bench: missing: ${missing[*]}" >&2
 	echo "bench: install with: apt-get install -y ${missing[*]}" >&2
 	exit 1
 fi
 
-# Connection settings from the caller's environment must not leak into psql
-# or the migrator: both are pointed at the throwaway cluster explicitly.
+# Connection settings of the caller must not reach any tool: every one is
+# pointed at the throwaway cluster explicitly.
 unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGPASSFILE PGSERVICE \
 	PGSERVICEFILE PGOPTIONS PGAPPNAME PGSSLMODE PGTARGETSESSIONATTRS \
-	DATABASE_URL MIGRATIONS_DIR PSQLRC
+	DATABASE_URL MIGRATIONS_DIR PSQLRC INDEXER_CONFIG
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 stopwatch_start=$EPOCHREALTIME
@@ -96,21 +125,75 @@ trap 'exit 143' TERM
 say "building (Release) in $build"
 if ! cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
 	>"$work/build.log" 2>&1 ||
-	! cmake --build "$build" --target migrator -j "$(nproc)" >>"$work/build.log" 2>&1; then
+	! cmake --build "$build" --target migrator indexer -j "$(nproc)" >>"$work/build.log" 2>&1; then
 	cat "$work/build.log" >&2
 	die "build failed"
 fi
 migrator=$build/migrator/migrator
-[ -x "$migrator" ] || die "no migrator at $migrator after the build"
+indexer=$build/indexer/indexer
+if [ ! -x "$migrator" ] || [ ! -x "$indexer" ]; then
+	die "no migrator or indexer in $build after the build"
+fi
 cc_path=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
 cc_path=${cc_path:-cc}
-# the parser-only baseline of benchmark c, against the same shared libpg_query
+# the parser-only baseline of the lint workload, on the same libpg_query
 if ! "$cc_path" -O2 -Wall -Wextra -o "$build/parse_floor" "$repo/bench/parse_floor.c" \
 	-lpg_query >>"$work/build.log" 2>&1; then
 	cat "$work/build.log" >&2
 	die "could not build bench/parse_floor.c"
 fi
 parse_floor=$build/parse_floor
+
+# ---------------------------------------------------------------------------
+# the peers: npm packages in a cache this script owns, sql-migrate from Debian
+
+declare -A skipped=() # arm -> why it did not run
+npm_installed() {     # PKG VERSION: is PKG@VERSION in the cache?
+	[ -f "$peers/node_modules/$1/package.json" ] &&
+		grep -q "\"version\": \"$2\"" "$peers/node_modules/$1/package.json"
+}
+npm_pkgs=(dbmate "$dbmate_version" @dbmate/linux-x64 "$dbmate_version" node-pg-migrate "$npgm_version"
+	pg "$pg_version" squawk-cli "$squawk_version" @squawk-cli/linux-x64 "$squawk_version")
+need_install=0
+for ((i = 0; i < ${#npm_pkgs[@]}; i += 2)); do
+	npm_installed "${npm_pkgs[i]}" "${npm_pkgs[i + 1]}" || need_install=1
+done
+if [ "$need_install" -eq 1 ] && [ "$no_install" != 1 ]; then
+	if command -v npm >/dev/null; then
+		say "installing the npm peers into $peers"
+		mkdir -p "$peers"
+		specs=()
+		for ((i = 0; i < ${#npm_pkgs[@]}; i += 2)); do specs+=("${npm_pkgs[i]}@${npm_pkgs[i + 1]}"); done
+		npm install --prefix "$peers" --no-audit --no-fund --save-exact "${specs[@]}" \
+			>"$work/npm.log" 2>&1 || {
+			tail -n 20 "$work/npm.log" >&2
+			say "npm install failed; the npm peers that are missing are skipped"
+		}
+	else
+		say "npm is not installed (apt-get install -y npm): the npm peers are skipped"
+	fi
+fi
+# The Go binary of dbmate and the Rust binary of squawk, called directly: the
+# packages' own commands are Node wrappers that add a Node start-up.
+dbmate=$peers/node_modules/@dbmate/linux-x64/bin/dbmate
+squawk=$peers/node_modules/@squawk-cli/linux-x64/bin/squawk
+npgm=$peers/node_modules/node-pg-migrate/bin/node-pg-migrate.js
+node=$(command -v node || true)
+sqlmigrate=$(command -v sql-migrate || true)
+if ! npm_installed @dbmate/linux-x64 "$dbmate_version" || [ ! -x "$dbmate" ]; then
+	skipped[dbmate]="dbmate $dbmate_version could not be installed from npm"
+fi
+if ! npm_installed @squawk-cli/linux-x64 "$squawk_version" || [ ! -x "$squawk" ]; then
+	skipped[squawk]="squawk-cli $squawk_version could not be installed from npm"
+fi
+if ! npm_installed node-pg-migrate "$npgm_version" || ! npm_installed pg "$pg_version" || [ -z "$node" ]; then
+	skipped[npgm]="node-pg-migrate $npgm_version (with pg $pg_version and node) could not be installed from npm"
+fi
+if [ -z "$sqlmigrate" ]; then
+	skipped[sqlmigrate]="sql-migrate is not installed (apt-get install -y sql-migrate)"
+fi
+for arm in "${!skipped[@]}"; do say "skipping $arm: ${skipped[$arm]}"; done
+have() { [ -z "${skipped[$1]:-}" ]; }
 
 # ---------------------------------------------------------------------------
 # the server
@@ -126,99 +209,71 @@ json_field() {
 	"$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
 		"$cluster_dir/cluster.json" "$1"
 }
-host=$(json_field host)
 port=$(json_field port)
 bindir=$(json_field bindir)
 superuser=$(json_field superuser)
+host=127.0.0.1 # TCP for every tool: the Go and Node drivers speak no Unix socket here
 # The real psql binary: /usr/bin/psql on Debian is pg_wrapper, a Perl script
 # whose start-up would slow the baseline and flatter our ratio.
 psql=$bindir/psql
 
-dsn_for() {
-	printf 'host=%s port=%s user=%s dbname=%s' "$host" "$port" "$superuser" "$1"
-}
-psql_admin() {
-	"$psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$host" -p "$port" -U "$superuser" -d postgres "$@"
-}
-psql_db() {
+# One DSN for every tool, in the two spellings the drivers take.
+dsn_for() { printf 'host=%s port=%s user=%s dbname=%s sslmode=disable' "$host" "$port" "$superuser" "$1"; }
+url_for() { printf 'postgres://%s@%s:%s/%s?sslmode=disable' "$superuser" "$host" "$port" "$1"; }
+psql_q() { # DB ARGS...: a quiet query for setup and checks
 	local db=$1
 	shift
-	"$psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$host" -p "$port" -U "$superuser" -d "$db" "$@"
+	"$psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$(dsn_for "$db")" "$@"
 }
 db_seq=0
-# Creates a fresh, empty database and sets $db to its name.
-fresh_db() {
+fresh_db() { # sets $db to a new, empty database
 	db_seq=$((db_seq + 1))
 	db="bench_$db_seq"
-	psql_admin -c "CREATE DATABASE $db" >/dev/null
+	psql_q postgres -c "CREATE DATABASE $db" >/dev/null
 }
-drop_db() {
-	psql_admin -c "DROP DATABASE IF EXISTS $1" >/dev/null
-}
+drop_db() { psql_q postgres -c "DROP DATABASE IF EXISTS $1" >/dev/null; }
 
 # ---------------------------------------------------------------------------
 # measuring
 
-declare -A samples=() # key -> "ms ms ms ...", wall time, one per repetition
-declare -A cpu=()     # key -> "ms ms ms ...", user + system time of the client processes
-declare -A rss=()     # key -> "kB kB ...", peak RSS
+declare -A samples=() # key -> "ms ms ...", wall time, one per repetition
+declare -A rss=()     # key -> "kB kB ...", peak RSS (GNU time %M)
+allow_rc=0            # the highest exit status that still counts as success
 
-# run_logged LOG CMD...: run CMD with its output in LOG; on failure show it.
-run_logged() {
-	local log=$1
+run_logged() { # LOG CMD...: run CMD, output in LOG; on failure show it and stop
+	local log=$1 rc=0
 	shift
-	if ! "$@" >"$log" 2>&1; then
+	"$@" >"$log" 2>&1 || rc=$?
+	if [ "$rc" -gt "$allow_rc" ]; then
 		tail -n 30 "$log" >&2
-		die "failed: $*"
+		die "failed (exit $rc): $*"
 	fi
 }
-
-# timed KEY CMD...: run CMD once, add its wall time (ms) to samples[KEY] and
-# the CPU time of the processes it ran (user + system, ms) to cpu[KEY].
-# $EPOCHREALTIME and the "times" builtin are read by this shell itself, so no
-# fork falls inside the measured span except CMD's own.
+# timed KEY CMD...: run CMD once under GNU time; add its wall time (ms, read
+# by this shell with $EPOCHREALTIME, no fork of ours in the span) to
+# samples[KEY] and its peak RSS (kB) to rss[KEY]
 timed() {
 	local key=$1 t0 t1
 	shift
-	times >"$work/times.0"
 	t0=$EPOCHREALTIME
-	run_logged "$work/last.log" "$@"
+	run_logged "$work/last.log" "$gnu_time" -f '%M' -o "$work/rss" "$@"
 	t1=$EPOCHREALTIME
-	times >"$work/times.1"
 	samples[$key]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }') "
-	cpu[$key]+="$(children_cpu_ms "$work/times.0" "$work/times.1") "
-}
-
-# children_cpu_ms BEFORE AFTER: user + system ms of the shell's children
-# between two outputs of "times" (second line: children, "0m1.234s 0m0.567s")
-children_cpu_ms() {
-	awk 'function sec(x, p) { sub(/s$/, "", x); split(x, p, "m"); return p[1] * 60 + p[2] }
-		FNR == 2 { v[FILENAME == ARGV[1] ? 0 : 1] = sec($1) + sec($2) }
-		END { printf "%.1f", (v[1] - v[0]) * 1000 }' "$1" "$2"
-}
-
-# timed_rss KEY CMD...: as timed, under GNU time, also adding the peak RSS
-# (kB) to rss[KEY].  Both arms of a comparison use the same wrapper.
-timed_rss() {
-	local key=$1
-	shift
-	timed "$key" "$gnu_time" -f '%M' -o "$work/rss" "$@"
 	rss[$key]+="$(tail -n 1 "$work/rss") "
 }
-
-# stats LIST: "median min" of the numbers in LIST
+# stats LIST: "median min max"
 stats() {
 	# shellcheck disable=SC2086 # LIST is a space-separated list of numbers
 	printf '%s\n' $1 | sort -g | awk '
 		{ v[NR] = $1 }
 		END {
 			if (NR % 2) med = v[(NR + 1) / 2]; else med = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%.3f %.3f\n", med, v[1]
+			printf "%.3f %.3f %.3f\n", med, v[1], v[NR]
 		}'
 }
 median_of() { stats "$1" | cut -d' ' -f1; }
-# paired OURS BASE: median of OURS[i] / BASE[i], i.e. of the ratios within each
-# repetition, where both arms ran minutes apart at most (slow drift cancels)
+calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
+# paired OURS BASE: median of the ratios within each repetition
 paired() {
 	local -a o b
 	local i list=""
@@ -229,407 +284,324 @@ paired() {
 	done
 	median_of "$list"
 }
-# calc EXPR: floating-point arithmetic
-calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
 fmt_ms() { awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f ms", v; else if (v >= 10) printf "%.1f ms", v; else printf "%.2f ms", v }'; }
 fmt_ratio() { awk -v v="$1" 'BEGIN { printf "%.2f×", v }'; }
-fmt_mb() { awk -v v="$1" 'BEGIN { printf "%.1f MB", v / 1024 }'; } # kB in, MB (2^20) out
-
-# ---------------------------------------------------------------------------
-# generated inputs
-
-# Benchmark a: N small migrations, each a new table, a column and a comment.
-apply_dir=$work/apply
-mkdir "$apply_dir"
-for ((i = 1; i <= n_apply; i++)); do
-	printf -- '-- generated by bench/run.sh: apply benchmark migration %d\nCREATE TABLE t_%d (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    name text NOT NULL,\n    created_at timestamptz NOT NULL DEFAULT now()\n);\nALTER TABLE t_%d ADD COLUMN note text;\nCOMMENT ON TABLE t_%d IS '\''benchmark table %d'\'';\n' \
-		"$i" "$i" "$i" "$i" "$i" >"$apply_dir/$(printf '%04d' "$i")_t_$i.sql"
-done
-# The baseline script: one psql session, each file in its own transaction.
-for f in "$apply_dir"/*.sql; do
-	printf 'BEGIN;\n\\i %s\nCOMMIT;\n' "$f"
-done >"$work/apply_all.psql"
-
-# Benchmark c: files holding a mix of DDL, strings, comments, a PL/pgSQL
-# function and a DO block with dollar-quoted bodies.
-gen_lint_file() {
-	local i=$1
-	cat <<SQL
--- generated by bench/run.sh: lint corpus file $i
--- a mix of DDL a real migration holds, with strings, comments and dollar quotes
-CREATE TABLE IF NOT EXISTS l_$i (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    account_id bigint NOT NULL,
-    status text NOT NULL DEFAULT 'new',  -- 'new', 'done'; a semicolon in a comment
-    payload jsonb,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX l_${i}_account_idx ON l_$i (account_id);
-ALTER TABLE l_$i ADD COLUMN note text;
-ALTER TABLE l_$i ADD CONSTRAINT l_${i}_status_chk
-    CHECK (status IN ('new', 'done', 'semi;colon')) NOT VALID;
-ALTER TABLE l_$i VALIDATE CONSTRAINT l_${i}_status_chk;
-COMMENT ON COLUMN l_$i.note IS 'free text; may hold ''quotes'' and \$\$dollars\$\$';
-/* a block comment; with a semicolon */
-CREATE OR REPLACE FUNCTION l_${i}_touch() RETURNS trigger
-LANGUAGE plpgsql AS \$fn\$
-BEGIN
-    -- a body the PL/pgSQL parser reads too
-    IF NEW.created_at IS NULL THEN
-        NEW.created_at := now();
-    END IF;
-    RETURN NEW;
-END
-\$fn\$;
-CREATE TRIGGER l_${i}_touch BEFORE INSERT ON l_$i
-    FOR EACH ROW EXECUTE FUNCTION l_${i}_touch();
-DO \$do\$
-DECLARE
-    n integer;
-BEGIN
-    SELECT count(*) INTO n FROM pg_catalog.pg_type WHERE typname = 'l_${i}_kind';
-    IF n = 0 THEN
-        CREATE TYPE l_${i}_kind AS ENUM ('a', 'b', 'c');
-    END IF;
-    RAISE NOTICE 'file % done; % types', $i, n;
-END
-\$do\$;
-CREATE OR REPLACE VIEW l_${i}_recent AS
-    SELECT id, status, payload ->> 'kind' AS kind
-    FROM l_$i
-    WHERE created_at > now() - interval '1 day';
-SQL
-}
-lint_dir=$work/lint
-lint_one_dir=$work/lint_one
-mkdir "$lint_dir" "$lint_one_dir"
-for ((i = 1; i <= n_lint; i++)); do
-	gen_lint_file "$i" >"$lint_dir/$(printf '%04d' "$i")_l_$i.sql"
-done
-cat "$lint_dir"/*.sql >"$lint_one_dir/1_all.sql"
-lint_bytes=$(cat "$lint_dir"/*.sql | wc -c)
-lint_stmts_per_file=11
-
-# ---------------------------------------------------------------------------
-# a. apply overhead
-
-loop_reps=$((reps < loop_reps ? reps : loop_reps))
-say "a. applying $n_apply migrations: psql (one session) vs migrator, $reps times; psql (one process a file), $loop_reps times"
-# psql_argv DB: sets cmd to the psql command line of the baselines
-psql_argv() {
-	cmd=("$psql" -X -q -v ON_ERROR_STOP=1 -h "$host" -p "$port" -U "$superuser" -d "$1")
-}
-apply_base() {
-	psql_argv "$1"
-	"${cmd[@]}" -f "$work/apply_all.psql"
-}
-apply_loop() {
-	local f
-	psql_argv "$1"
-	for f in "$apply_dir"/*.sql; do
-		"${cmd[@]}" -1 -f "$f"
-	done
-}
-apply_ours() { "$migrator" up --dir "$apply_dir" --dsn "$(dsn_for "$1")"; }
-check_applied() {
-	local db=$1 want_history=$2 n
-	n=$(psql_db "$db" -c "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'note' WHERE c.relname LIKE 't\\_%' AND c.relkind = 'r' AND pg_catalog.obj_description(c.oid, 'pg_class') IS NOT NULL")
-	[ "$n" -eq "$n_apply" ] || die "database $db has $n of $n_apply benchmark tables"
-	if [ "$want_history" -eq 1 ]; then
-		n=$(psql_db "$db" -c "SELECT count(*) FROM public.schema_migrations WHERE status = 'applied'")
-		[ "$n" -eq "$n_apply" ] || die "database $db has $n of $n_apply history rows"
-	fi
-}
-
-# One untimed round first: warms the caches and checks the result.  The
-# shell loop runs the same psql as the baseline, so it needs no warm-up of
-# its own; its result is checked in the timed rounds.
-fresh_db
-run_logged "$work/warm.log" apply_base "$db"
-check_applied "$db" 0
-drop_db "$db"
-fresh_db
-run_logged "$work/up_warm.log" apply_ours "$db"
-check_applied "$db" 1
-drop_db "$db"
-
-noop_db=""
-for ((r = 1; r <= reps; r++)); do
-	# rotate the order, so that drift in the machine's load hits every arm
-	case $((r % 3)) in
-		1) order="base ours loop" ;;
-		2) order="ours loop base" ;;
-		0) order="loop base ours" ;;
-	esac
-	for arm in $order; do
-		# the loop is slow and only context: fewer rounds
-		[ "$arm" = loop ] && [ "$r" -gt "$loop_reps" ] && continue
-		fresh_db
-		psql_argv "$db"
-		case $arm in
-			base) timed_rss a_base "${cmd[@]}" -f "$work/apply_all.psql" ;;
-			loop) timed a_loop apply_loop "$db" ;;
-			ours) timed_rss a_ours "$migrator" up --dir "$apply_dir" --dsn "$(dsn_for "$db")" ;;
-		esac
-		check_applied "$db" "$([ "$arm" = ours ] && echo 1 || echo 0)"
-		if [ "$arm" = ours ] && [ -z "$noop_db" ]; then
-			noop_db=$db # kept, fully migrated, for benchmark b
-		else
-			drop_db "$db"
-		fi
-	done
-done
-check_applied "$noop_db" 1
-
-# ---------------------------------------------------------------------------
-# b. no-op run
-
-say "b. no-op up on a current database vs psql -c 'SELECT 1', $fast_reps times"
-noop_base() {
-	psql_argv "$noop_db"
-	"${cmd[@]}" -c 'SELECT 1'
-}
-noop_ours() { "$migrator" up --dir "$apply_dir" --dsn "$(dsn_for "$noop_db")"; }
-noop_check() { "$migrator" check --dir "$apply_dir" --dsn "$(dsn_for "$noop_db")"; }
-run_logged "$work/warm.log" noop_base
-run_logged "$work/noop_warm.log" noop_ours
-grep -q "nothing to apply" "$work/noop_warm.log" || die "the no-op run applied something: $(cat "$work/noop_warm.log")"
-run_logged "$work/warm.log" noop_check
-for ((r = 1; r <= fast_reps; r++)); do
-	if ((r % 2)); then
-		timed b_base noop_base
-		timed b_ours noop_ours
-		timed b_check noop_check
-	else
-		timed b_check noop_check
-		timed b_ours noop_ours
-		timed b_base noop_base
-	fi
-done
-
-# ---------------------------------------------------------------------------
-# c. lint throughput
-
-say "c. linting $n_lint files: libpg_query parse alone vs migrator lint, $reps times"
-lint_base() { "$parse_floor" "$lint_dir"/*.sql; }
-lint_ours() { "$migrator" lint --dir "$lint_dir"; }
-lint_one() { "$migrator" lint --dir "$lint_one_dir"; }
-run_logged "$work/warm.log" lint_base
-run_logged "$work/lint_warm.log" lint_ours
-lint_summary=$(tail -n 1 "$work/lint_warm.log")
-case $lint_summary in
-	"$n_lint files checked: 0 errors"*) ;;
-	*) die "unexpected lint result: $lint_summary" ;;
-esac
-run_logged "$work/warm.log" lint_one
-for ((r = 1; r <= reps; r++)); do
-	case $((r % 3)) in
-		1) order="base ours one" ;;
-		2) order="ours one base" ;;
-		0) order="one base ours" ;;
-	esac
-	for arm in $order; do
-		case $arm in
-			base) timed_rss c_base "$parse_floor" "$lint_dir"/*.sql ;;
-			ours) timed_rss c_ours "$migrator" lint --dir "$lint_dir" ;;
-			one) timed_rss c_one "$migrator" lint --dir "$lint_one_dir" ;;
-		esac
-	done
-done
-
-# ---------------------------------------------------------------------------
-# d. memory: a plain libpq client as the baseline (a and c measured theirs)
-
-say "d. peak RSS of psql -c 'SELECT 1' and of a no-op up, $reps times"
-for ((r = 1; r <= reps; r++)); do
-	psql_argv "$noop_db"
-	timed_rss d_psql "${cmd[@]}" -c 'SELECT 1'
-	timed_rss d_noop "$migrator" up --dir "$apply_dir" --dsn "$(dsn_for "$noop_db")"
-done
-
-# ---------------------------------------------------------------------------
-# e. messages sent to the server: counted, not timed, so free of noise
-
-# sends VAR CMD...: set VAR to the number of sendto() calls of CMD (libpq
-# sends each query, with its parameters, in one call and waits for the answer
-# before the next, so this counts round trips)
-sends() {
-	local var=$1
+fmt_mb() { awk -v v="$1" 'BEGIN { printf "%.1f MB", v / 1024 }'; }
+# rotated R ARM...: the arms, starting at the (R mod count)th, so that every
+# arm runs first, last and in between as the repetitions go on
+rotated() {
+	local r=$1
 	shift
-	if ! strace -f -qq -e trace=sendto -o "$work/strace" "$@" >"$work/last.log" 2>&1; then
-		tail -n 30 "$work/last.log" >&2
-		die "failed under strace: $*"
-	fi
-	printf -v "$var" '%s' "$(grep -c 'sendto(' "$work/strace")"
+	local -a a=("$@")
+	local i n=${#a[@]}
+	for ((i = 0; i < n; i++)); do printf '%s ' "${a[(i + r) % n]}"; done
 }
-have_strace=0
-e_base=0 e_ours=0 e_noop_base=0 e_noop_ours=0 # set by sends
-if command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null; then
-	have_strace=1
-	say "e. counting the messages each program sends (strace, one run each)"
+reps_for() { # SIZE MAIN: repetitions at SIZE
+	if [ "$1" -eq "$2" ]; then
+		echo "$reps"
+	elif [ "$1" -lt "$2" ]; then
+		echo "$small_reps"
+	else
+		echo "$big_reps"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# the migrations: one generated set per size, in each tool's own layout
+
+migration_sql() { # I: sets sql to the DDL of migration I, the same for every tool
+	printf -v sql 'CREATE TABLE t_%d (\n    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    name text NOT NULL,\n    created_at timestamptz NOT NULL DEFAULT now()\n);\nALTER TABLE t_%d ADD COLUMN note text;\nCOMMENT ON TABLE t_%d IS '\''benchmark table %d'\'';\n' \
+		"$1" "$1" "$1" "$1"
+}
+gen_sets() { # N: $work/N/{ours,dbmate,sqlmigrate,npgm}/ and psql.script
+	local n=$1 d=$work/$1 i f sql
+	mkdir -p "$d/ours" "$d/dbmate" "$d/sqlmigrate" "$d/npgm"
+	for ((i = 1; i <= n; i++)); do
+		f=$(printf '%05d_t_%d.sql' "$i" "$i")
+		migration_sql "$i"
+		printf '%s\n' "$sql" >"$d/ours/$f"
+		printf -- '-- migrate:up\n%s\n\n-- migrate:down\n' "$sql" >"$d/dbmate/$f"
+		printf -- '-- +migrate Up\n%s\n\n-- +migrate Down\n' "$sql" >"$d/sqlmigrate/$f"
+		printf -- '-- Up Migration\n%s\n\n-- Down Migration\n' "$sql" >"$d/npgm/$f"
+		printf 'BEGIN;\n\\i %s\nCOMMIT;\n' "$d/ours/$f" >>"$d/psql.script"
+	done
+}
+
+# one command per tool and workload; $1 is the size, $2 the database
+apply_cmd() { # ARM N DB: sets cmd
+	local d=$work/$2
+	case $1 in
+		ours) cmd=("$migrator" up --dir "$d/ours" --dsn "$(dsn_for "$3")") ;;
+		psql) cmd=("$psql" -X -q -v ON_ERROR_STOP=1 -d "$(dsn_for "$3")" -f "$d/psql.script") ;;
+		dbmate) cmd=("$dbmate" --url "$(url_for "$3")" --migrations-dir "$d/dbmate" --no-dump-schema up) ;;
+		sqlmigrate)
+			printf 'bench:\n  dialect: postgres\n  datasource: %s\n  dir: %s\n' "$(dsn_for "$3")" \
+				"$d/sqlmigrate" >"$work/dbconfig_$3.yml"
+			cmd=("$sqlmigrate" up -config="$work/dbconfig_$3.yml" -env=bench)
+			;;
+		npgm) cmd=(env DATABASE_URL="$(url_for "$3")" "$node" "$npgm" up --migrations-dir "$d/npgm"
+			--no-single-transaction --no-verbose) ;;
+		select1) cmd=("$psql" -X -q -d "$(dsn_for "$3")" -c 'SELECT 1') ;;
+	esac
+}
+history_table() { # ARM: the table the tool records applied migrations in
+	case $1 in
+		ours) echo "public.schema_migrations WHERE status = 'applied'" ;;
+		dbmate) echo "public.schema_migrations" ;;
+		sqlmigrate) echo "public.gorp_migrations" ;;
+		npgm) echo "public.pgmigrations" ;;
+		*) echo "" ;;
+	esac
+}
+check_applied() { # ARM N DB: N tables with the column and the comment, N history rows
+	local n want=$2 h
+	n=$(psql_q "$3" -c "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'note' WHERE c.relname LIKE 't\\_%' AND c.relkind = 'r' AND pg_catalog.obj_description(c.oid, 'pg_class') IS NOT NULL")
+	[ "$n" -eq "$want" ] || die "$1: database $3 has $n of $want benchmark tables"
+	h=$(history_table "$1")
+	if [ -n "$h" ]; then
+		n=$(psql_q "$3" -c "SELECT count(*) FROM $h")
+		[ "$n" -eq "$want" ] || die "$1: database $3 has $n of $want history rows"
+	fi
+}
+
+apply_arms=(ours psql)
+noop_arms=(ours select1)
+for a in dbmate sqlmigrate npgm; do
+	if have "$a"; then
+		apply_arms+=("$a")
+		noop_arms+=("$a")
+	fi
+done
+lint_arms=(ours floor)
+have squawk && lint_arms+=(squawk)
+
+declare -A kept_db=() # "ARM N" -> a database the arm migrated fully (for the no-op)
+
+# migration_workloads N: apply, no-op and lint at size N, each arm interleaved
+migration_workloads() {
+	local n=$1 r arm k rr r0=0
+	rr=$(reps_for "$n" "$n_main")
+	# above the main size a run is long enough to need no warm-up; every
+	# timed run is checked all the same
+	[ "$n" -le "$n_main" ] || r0=1
+	say "generating $n migrations"
+	gen_sets "$n"
+	say "apply $n: ${apply_arms[*]}, $rr repetitions"
+	for ((r = r0; r <= rr; r++)); do
+		for arm in $(rotated "$r" "${apply_arms[@]}"); do
+			fresh_db
+			apply_cmd "$arm" "$n" "$db"
+			if [ "$r" -eq 0 ]; then
+				run_logged "$work/warm.log" "${cmd[@]}"
+			else
+				timed "apply $n $arm" "${cmd[@]}"
+			fi
+			check_applied "$arm" "$n" "$db"
+			if [ -z "${kept_db[$arm $n]:-}" ]; then
+				kept_db[$arm $n]=$db
+			else
+				drop_db "$db"
+			fi
+		done
+	done
+	say "no-op $n: ${noop_arms[*]}, $rr repetitions"
+	for ((r = r0; r <= rr; r++)); do
+		for arm in $(rotated "$r" "${noop_arms[@]}"); do
+			k=$arm
+			[ "$arm" = select1 ] && k=ours
+			apply_cmd "$arm" "$n" "${kept_db[$k $n]}"
+			if [ "$r" -eq 0 ]; then
+				run_logged "$work/warm.log" "${cmd[@]}"
+			else
+				timed "noop $n $arm" "${cmd[@]}"
+			fi
+		done
+	done
+	for arm in "${noop_arms[@]}"; do
+		[ "$arm" = select1 ] && continue
+		check_applied "$arm" "$n" "${kept_db[$arm $n]}"
+		drop_db "${kept_db[$arm $n]}"
+	done
+	say "lint $n: ${lint_arms[*]}, $rr repetitions"
+	for ((r = 0; r <= rr; r++)); do
+		for arm in $(rotated "$r" "${lint_arms[@]}"); do
+			allow_rc=0
+			case $arm in
+				ours) cmd=("$migrator" lint --dir "$work/$n/ours") ;;
+				floor) cmd=("$parse_floor" "$work/$n/ours"/*.sql) ;;
+				# squawk exits 1 when it finds something to say, as any linter
+				squawk) cmd=("$squawk" "$work/$n/ours"/*.sql) && allow_rc=1 ;;
+			esac
+			if [ "$r" -eq 0 ]; then
+				run_logged "$work/lint_$arm.log" "${cmd[@]}"
+			else
+				timed "lint $n $arm" "${cmd[@]}"
+			fi
+			allow_rc=0
+		done
+	done
+	grep -q "^$n files checked: 0 errors" "$work/lint_ours.log" ||
+		die "unexpected migrator lint result: $(tail -n 1 "$work/lint_ours.log")"
+	rm -rf "${work:?}/$n"
+}
+
+# ---------------------------------------------------------------------------
+# the indexer: a build of four indexes on two big tables, and a no-op
+
+idx_sql() { # TABLE COLUMN: the definition's CREATE INDEX
+	printf 'CREATE INDEX CONCURRENTLY IF NOT EXISTS %s_%s_idx ON %s (%s)' "$1" "$2" "$1" "$2"
+}
+idx_entry() { # TABLE COLUMN
+	printf '  { name = "%s_%s_idx"; table = "%s"; sql = "%s"; }' "$1" "$2" "$1" "$(idx_sql "$1" "$2")"
+}
+idx_config() { # FILE TABLE:COLUMN...: a definitions file
+	local f=$1 tc sep=""
+	shift
+	{
+		echo "indexes = ("
+		for tc in "$@"; do
+			printf '%s' "$sep"
+			idx_entry "${tc%%:*}" "${tc#*:}"
+			sep=$',\n'
+		done
+		printf '\n);\n'
+	} >"$f"
+}
+build_pair() { # DB: the two psql sessions of the baseline, started together
+	local db=$1 p1 p2 rc=0
+	"$gnu_time" -f '%M' -o "$work/rss.1" "$psql" -X -q -v ON_ERROR_STOP=1 -d "$(dsn_for "$db")" \
+		-c "$(idx_sql ib_1 a)" -c "$(idx_sql ib_1 b)" >"$work/pair.1" 2>&1 &
+	p1=$!
+	"$gnu_time" -f '%M' -o "$work/rss.2" "$psql" -X -q -v ON_ERROR_STOP=1 -d "$(dsn_for "$db")" \
+		-c "$(idx_sql ib_2 a)" -c "$(idx_sql ib_2 b)" >"$work/pair.2" 2>&1 &
+	p2=$!
+	wait "$p1" || rc=1
+	wait "$p2" || rc=1
+	return "$rc"
+}
+check_indexes() { # DB WANT: WANT valid indexes named *_idx
+	local n
+	n=$(psql_q "$1" -c "SELECT count(*) FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE '%\\_idx' AND i.indisvalid AND i.indisready")
+	[ "$n" -eq "$2" ] || die "database $1 has $n of $2 valid benchmark indexes"
+}
+
+index_build_workload() {
+	local r arm t0 t1
+	say "index build: two tables of $idx_rows rows"
 	fresh_db
-	psql_argv "$db"
-	sends e_base "${cmd[@]}" -f "$work/apply_all.psql"
-	drop_db "$db"
+	idx_db=$db
+	psql_q "$idx_db" -c "CREATE TABLE ib_1 AS SELECT g AS id, (g * 7919) % 1000003 AS a, (g * 104729) % 999983 AS b FROM pg_catalog.generate_series(1::bigint, $idx_rows) g" \
+		-c "CREATE TABLE ib_2 AS SELECT * FROM ib_1" -c "VACUUM ANALYZE" >/dev/null
+	idx_config "$work/build.cfg" ib_1:a ib_1:b ib_2:a ib_2:b
+	say "index build: indexer build -j 2 vs two psql sessions, $idx_reps repetitions"
+	for ((r = 0; r <= idx_reps; r++)); do
+		for arm in $(rotated "$r" ours pair); do
+			psql_q "$idx_db" -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS ib_1_a_idx, ib_1_b_idx, ib_2_a_idx, ib_2_b_idx" \
+				-c CHECKPOINT >/dev/null
+			if [ "$arm" = ours ]; then
+				cmd=("$indexer" build -j 2 -c "$work/build.cfg" --dsn "$(dsn_for "$idx_db")")
+				if [ "$r" -eq 0 ]; then run_logged "$work/warm.log" "${cmd[@]}"; else timed "build ours" "${cmd[@]}"; fi
+			else
+				t0=$EPOCHREALTIME
+				build_pair "$idx_db" || die "psql index builds failed: $(cat "$work/pair.1" "$work/pair.2")"
+				t1=$EPOCHREALTIME
+				if [ "$r" -gt 0 ]; then
+					samples[build pair]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }') "
+					rss[build pair]+="$(sort -n "$work/rss.1" "$work/rss.2" | tail -n 1) "
+				fi
+			fi
+			check_indexes "$idx_db" 4
+		done
+	done
+	drop_db "$idx_db"
+}
+
+index_noop_workload() { # M: indexer build over M valid definitions vs SELECT 1
+	local m=$1 r arm rr i tabs specs=() ddl
+	rr=$(reps_for "$m" "$idx_main")
+	say "index no-op: $m definitions, $rr repetitions"
 	fresh_db
-	sends e_ours "$migrator" up --dir "$apply_dir" --dsn "$(dsn_for "$db")"
+	tabs=$(((m + 9) / 10))
+	ddl=$work/idx_$m.sql
+	for ((i = 0; i < m; i++)); do
+		if ((i % 10 == 0)); then
+			printf 'CREATE TABLE ix_%d (c0 int, c1 int, c2 int, c3 int, c4 int, c5 int, c6 int, c7 int, c8 int, c9 int);\n' $((i / 10))
+		fi
+		printf 'CREATE INDEX ix_%d_c%d_idx ON ix_%d (c%d);\n' $((i / 10)) $((i % 10)) $((i / 10)) $((i % 10))
+		specs+=("ix_$((i / 10)):c$((i % 10))")
+	done >"$ddl"
+	psql_q "$db" -1 -f "$ddl" >/dev/null
+	idx_config "$work/noop_$m.cfg" "${specs[@]}"
+	check_indexes "$db" "$m"
+	for ((r = 0; r <= rr; r++)); do
+		for arm in $(rotated "$r" ours select1); do
+			if [ "$arm" = ours ]; then
+				cmd=("$indexer" build -c "$work/noop_$m.cfg" --dsn "$(dsn_for "$db")")
+			else
+				cmd=("$psql" -X -q -d "$(dsn_for "$db")" -c 'SELECT 1')
+			fi
+			if [ "$r" -eq 0 ]; then run_logged "$work/idx_noop_$arm.log" "${cmd[@]}"; else timed "idxnoop $m $arm" "${cmd[@]}"; fi
+		done
+	done
+	check_indexes "$db" "$m"
+	say "index no-op $m: $tabs tables; ours said: $(tail -n 1 "$work/idx_noop_ours.log")"
 	drop_db "$db"
-	psql_argv "$noop_db"
-	sends e_noop_base "${cmd[@]}" -c 'SELECT 1'
-	sends e_noop_ours "$migrator" up --dir "$apply_dir" --dsn "$(dsn_for "$noop_db")"
-else
-	say "e. skipped: strace is not installed or cannot trace here (apt-get install -y strace)"
+}
+
+# ---------------------------------------------------------------------------
+# run everything: the main sizes first, then the growth sizes while time allows
+
+read -r -a growth_list <<<"$growth_n"
+read -r -a idx_growth_list <<<"$idx_growth"
+migration_sizes=$(printf '%s\n' "$n_main" "${growth_list[@]}" | sort -n -u | tr '\n' ' ')
+index_sizes=$(printf '%s\n' "$idx_main" "${idx_growth_list[@]}" | sort -n -u | tr '\n' ' ')
+stop_at_epoch=""
+if [ -n "$stop_at" ]; then
+	stop_at_epoch=$(date -d "$stop_at" +%s) || die "BENCH_STOP_AT: not a time: $stop_at"
 fi
+declare -A size_skipped=() # "migrations N" / "definitions N" -> why
+time_left() { # WHAT: false (and the size noted as skipped) once BENCH_STOP_AT has passed
+	if [ -n "$stop_at_epoch" ] && [ "$(date +%s)" -ge "$stop_at_epoch" ]; then
+		size_skipped[$1]="not measured: BENCH_STOP_AT=$stop_at had passed"
+		say "skipping $1: BENCH_STOP_AT=$stop_at has passed"
+		return 1
+	fi
+}
+
+migration_workloads "$n_main"
+
+say "version: migrator --version (and the peers' as context), $reps repetitions"
+version_arms=(ours psql)
+have dbmate && version_arms+=(dbmate)
+have squawk && version_arms+=(squawk)
+for ((r = 0; r <= reps; r++)); do
+	for arm in $(rotated "$r" "${version_arms[@]}"); do
+		case $arm in
+			ours) cmd=("$migrator" --version) ;;
+			psql) cmd=("$psql" --version) ;;
+			dbmate) cmd=("$dbmate" --version) ;;
+			squawk) cmd=("$squawk" --version) ;;
+		esac
+		if [ "$r" -eq 0 ]; then run_logged "$work/warm.log" "${cmd[@]}"; else timed "version $arm" "${cmd[@]}"; fi
+	done
+done
+
+index_build_workload
+index_noop_workload "$idx_main"
+
+# the index no-ops first: they are short
+for m in "${idx_growth_list[@]}"; do
+	[ "$m" -ne "$idx_main" ] || continue
+	if time_left "definitions $m"; then index_noop_workload "$m"; fi
+done
+for n in "${growth_list[@]}"; do
+	[ "$n" -ne "$n_main" ] || continue
+	if time_left "migrations $n"; then migration_workloads "$n"; fi
+done
 
 # ---------------------------------------------------------------------------
 # the report
 
 say "writing $out"
-server_version=$(psql_admin -c 'SHOW server_version')
-server_full=$(psql_admin -c 'SELECT version()')
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-mem_total=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-os_name=$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"')
-git_commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git_dirty=$(git -C "$repo" status --porcelain 2>/dev/null | wc -l)
-pkgs=$(dpkg-query -W -f='${Package} ${Version}, ' libpg-query-dev 'libpg-query1504.0*' libpq5 libpq-dev 2>/dev/null | sed 's/, $//')
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-stopwatch_end=$EPOCHREALTIME
-
-# row LABEL BASELINE BASE_KEY OURS_KEY: a line of the time table
-row() {
-	local bm bn om on
-	read -r bm bn <<<"$(stats "${samples[$3]}")"
-	read -r om on <<<"$(stats "${samples[$4]}")"
-	printf '| %s | %s | %s (%s) | %s (%s) | **%s** | %s | %s |\n' "$1" "$2" \
-		"$(fmt_ms "$bm")" "$(fmt_ms "$bn")" "$(fmt_ms "$om")" "$(fmt_ms "$on")" \
-		"$(fmt_ratio "$(calc "$om / $bm")")" "$(fmt_ratio "$(calc "$on / $bn")")" \
-		"$(fmt_ratio "$(paired "${samples[$4]}" "${samples[$3]}")")"
-}
-# cpu_row LABEL BASELINE BASE_KEY OURS_KEY: a line of the CPU table
-cpu_row() {
-	local b o
-	b=$(median_of "${cpu[$3]}")
-	o=$(median_of "${cpu[$4]}")
-	printf '| %s | %s | %s | %s | **%s** |\n' "$1" "$2" "$(fmt_ms "$b")" "$(fmt_ms "$o")" \
-		"$(awk -v b="$b" -v o="$o" 'BEGIN { if (b > 0) printf "%.2f×", o / b; else print "n/a" }')"
-}
-# rss_row LABEL BASELINE BASE_KEY OURS_KEY: a line of the memory table
-rss_row() {
-	local b o
-	b=$(median_of "${rss[$3]}")
-	o=$(median_of "${rss[$4]}")
-	printf '| %s | %s | %s | %s | **%s** |\n' "$1" "$2" "$(fmt_mb "$b")" "$(fmt_mb "$o")" \
-		"$(fmt_ratio "$(calc "$o / $b")")"
-}
-fmt_per() { awk -v v="$1" -v n="$n_apply" 'BEGIN { printf "%.2f", v / n }'; } # COUNT -> COUNT per migration
-throughput() { # MS -> "F files/s, M MB/s"
-	awk -v ms="$1" -v n="$n_lint" -v b="$lint_bytes" \
-		'BEGIN { printf "%.0f files/s, %.1f MB/s", n / (ms / 1000), b / 1e6 / (ms / 1000) }'
-}
-a_base_med=$(median_of "${samples[a_base]}")
-a_ours_med=$(median_of "${samples[a_ours]}")
-a_loop_med=$(median_of "${samples[a_loop]}")
-b_base_med=$(median_of "${samples[b_base]}")
-b_ours_med=$(median_of "${samples[b_ours]}")
-c_base_med=$(median_of "${samples[c_base]}")
-c_ours_med=$(median_of "${samples[c_ours]}")
-c_one_med=$(median_of "${samples[c_one]}")
-
-{
-	echo "# Benchmark results"
-	echo
-	echo "Written by \`bench/run.sh\` (see \`bench/README.md\` for what each benchmark"
-	echo "measures and how to read it); overwritten by every run. Every ratio compares"
-	echo "two programs measured in the same run, interleaved, against the same server:"
-	echo "read the ratios, not the absolute times."
-	echo
-	echo "## Machine and versions"
-	echo
-	echo "| | |"
-	echo "|---|---|"
-	echo "| date | $(date -u '+%Y-%m-%d %H:%M:%S UTC') |"
-	echo "| machine | $(nproc) CPUs ($cpu_model), $mem_total memory; load average (1, 5, 15 min) $load_start at the start, $load_end at the end |"
-	echo "| OS | $os_name, kernel $(uname -r) ($(uname -m)) |"
-	echo "| compiler | $("$cc_path" --version | head -n 1), CMake Release |"
-	echo "| PostgreSQL | $server_version: \`$server_full\` (throwaway cluster from \`tests/harness/cluster.py\`: fsync off, Unix socket) |"
-	echo "| psql | $("$psql" --version) (\`$psql\`) |"
-	echo "| libraries | $pkgs |"
-	echo "| migrator | $("$migrator" --version), commit \`$git_commit\`$([ "$git_dirty" -gt 0 ] && echo " with $git_dirty uncommitted paths in the working tree") |"
-	echo "| repetitions | $reps (a, c, d; $loop_reps for a'), $fast_reps (b); the whole run took $(awk -v a="$stopwatch_start" -v b="$stopwatch_end" 'BEGIN { printf "%.0f", b - a }') s |"
-	echo
-	echo "## Wall time"
-	echo
-	echo "| benchmark | baseline | baseline: median (min) | migrator: median (min) | ratio of medians | ratio of mins | paired ratio |"
-	echo "|---|---|---|---|---|---|---|"
-	row "a. apply $n_apply migrations, \`up\` into a fresh database" \
-		"one \`psql\` session, \`BEGIN; \\i file; COMMIT\` per file" a_base a_ours
-	row "a'. the same (context)" "one \`psql -1 -f file\` process per file" a_loop a_ours
-	row "b. no-op \`up\`, $n_apply applied files" "\`psql -c 'SELECT 1'\`" b_base b_ours
-	row "b'. \`check\` on the same (context)" "\`psql -c 'SELECT 1'\`" b_base b_check
-	row "c. \`lint\` of $n_lint files" \
-		"\`pg_query_parse_protobuf()\` of each file (\`bench/parse_floor.c\`)" c_base c_ours
-	row "c'. \`lint\` of the same SQL as 1 file (context)" \
-		"\`migrator lint\` of the $n_lint files (row c)" c_ours c_one
-	echo
-	echo "Paired ratio: the median of the ratios within each repetition."
-	echo
-	echo "- a. per-migration overhead of \`up\` over the one-session psql baseline:" \
-		"**$(fmt_ms "$(calc "($a_ours_med - $a_base_med) / $n_apply")")** per migration" \
-		"(psql: $(fmt_ms "$(calc "$a_base_med / $n_apply")"), migrator: $(fmt_ms "$(calc "$a_ours_med / $n_apply")"));" \
-		"a shell loop of psql processes costs $(fmt_ms "$(calc "$a_loop_med / $n_apply")") per migration."
-	echo "- b. a deploy with nothing to apply costs $(fmt_ms "$(calc "$b_ours_med - $b_base_med")") more than opening a connection and running \`SELECT 1\`."
-	echo "- c. corpus: $n_lint files, $lint_stmts_per_file statements each (a PL/pgSQL function and a \`DO\` block with dollar-quoted bodies among them), $(awk -v b="$lint_bytes" 'BEGIN { printf "%.2f", b / 1e6 }') MB (10^6 bytes);" \
-		"\`$lint_summary\`."
-	echo "  \`migrator lint\`: $(throughput "$c_ours_med"); parser alone: $(throughput "$c_base_med");" \
-		"the same SQL as one file: $(throughput "$c_one_med")."
-	echo
-	echo "## Client CPU (user + system of the client processes, median)"
-	echo
-	echo "The server's work is not in these numbers: they show what the client itself costs."
-	echo
-	echo "| benchmark | baseline | baseline | migrator | ratio |"
-	echo "|---|---|---|---|---|"
-	cpu_row "a. apply $n_apply" "one \`psql\` session" a_base a_ours
-	cpu_row "a'. apply $n_apply (context)" "one \`psql\` process per file" a_loop a_ours
-	cpu_row "b. no-op \`up\`" "\`psql -c 'SELECT 1'\`" b_base b_ours
-	cpu_row "c. \`lint\` of $n_lint files" "\`parse_floor\`" c_base c_ours
-	cpu_row "c'. \`lint\`, the same SQL as 1 file" "\`migrator lint\` of the $n_lint files" c_ours c_one
-	echo
-	echo "## Messages sent to the server (strace, one run each)"
-	echo
-	if [ "$have_strace" -eq 1 ]; then
-		echo "Counted, not timed: the same on every machine until the code changes."
-		echo
-		echo "| what | baseline | baseline | migrator | migrator − baseline |"
-		echo "|---|---|---|---|---|"
-		echo "| a. apply $n_apply | one \`psql\` session | $e_base ($(fmt_per "$e_base") per migration) | $e_ours ($(fmt_per "$e_ours") per migration) | **$(fmt_per "$((e_ours - e_base))") per migration** |"
-		echo "| b. no-op \`up\` | \`psql -c 'SELECT 1'\` | $e_noop_base | $e_noop_ours | **$((e_noop_ours - e_noop_base))** |"
-	else
-		echo "Skipped: strace is not installed here (\`apt-get install -y strace\`)."
-	fi
-	echo
-	echo "## Peak RSS (GNU time, median)"
-	echo
-	echo "| what | baseline | baseline | migrator | ratio |"
-	echo "|---|---|---|---|---|"
-	rss_row "d. \`up\`, $n_apply migrations into a fresh database" "\`psql -c 'SELECT 1'\` (a libpq client)" d_psql a_ours
-	rss_row "d. no-op \`up\`, $n_apply applied files" "\`psql -c 'SELECT 1'\`" d_psql d_noop
-	rss_row "d. \`lint\`, $n_lint files" "\`psql -c 'SELECT 1'\`" d_psql c_ours
-	rss_row "d'. apply $n_apply (context)" "one \`psql\` session applying the same files" a_base a_ours
-	rss_row "d'. lint $n_lint (context)" "\`parse_floor\` over the same files" c_base c_ours
-	rss_row "d'. lint, the same SQL as 1 file (context)" "\`migrator lint\` of the $n_lint files" c_ours c_one
-	echo
-	echo "## Raw samples"
-	echo
-	echo "In the order they ran (repetition 1 first)."
-	echo
-	for k in a_base a_loop a_ours b_base b_ours b_check c_base c_ours c_one; do
-		echo "- \`$k\` wall ms: ${samples[$k]% }; CPU ms: ${cpu[$k]% }"
-	done
-	for k in a_base a_ours c_base c_ours c_one d_psql d_noop; do
-		echo "- \`$k\` peak RSS kB: ${rss[$k]% }"
-	done
-} >"$work/RESULTS.md"
-mv "$work/RESULTS.md" "$out"
-say "done: $out"
+# shellcheck source=bench/report.sh
+source "$repo/bench/report.sh"
