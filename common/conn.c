@@ -353,10 +353,93 @@ connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char *
 	return worst;
 }
 
+/*
+ * The major version the last connection of this run reached: 0 before the
+ * first.  Written once per connection (the run is one thread here).
+ */
+static int run_server_version = 0;
+
+static char *
+own_string(conninfo_attempts *a, char *s)
+{
+	ARRAY_GROW(a->owned, a->n_owned + 1, a->cap_owned);
+	a->owned[a->n_owned++] = s;
+	return s;
+}
+
+/*
+ * Can conn_setup_session's settings ride in the start-up packet instead
+ * of a round trip?  Only for a connection after the first, when that one
+ * reached PostgreSQL 14 or later (idle_session_timeout is unknown before,
+ * and an unknown setting in the start-up packet refuses the connection),
+ * and without --role (a bad role stays the usage error set_config reports).
+ * A setting from the start-up packet is also what RESET returns to: user
+ * SQL resetting search_path gets '' back, not the database's default.
+ */
+static bool
+can_fold_setup(const conn_options *opts)
+{
+	return run_server_version >= 140000 && opts->role == NULL;
+}
+
+/* A service file may set "options" itself, which an explicit one would hide. */
+static bool
+uses_service(const conninfo_attempts *a)
+{
+	const char *env = getenv("PGSERVICE");
+
+	if (env != NULL && env[0] != '\0')
+		return true;
+	for (int i = 0; i < a->n; i++)
+		for (int k = 0; a->items[i].keywords[k] != NULL; k++)
+			if (strcmp(a->items[i].keywords[k], "service") == 0)
+				return true;
+	return false;
+}
+
+/*
+ * Append the session settings to every attempt's "options" (after the
+ * DSN's or PGOPTIONS's own, so that ours win as the set_config did).
+ */
+static void
+fold_setup_into_options(conninfo_attempts *a, int64_t lock_timeout_ms)
+{
+	char lt[48] = "";
+
+	if (lock_timeout_ms > 0)
+		snprintf(lt, sizeof(lt), " -c lock_timeout=%lldms", (long long) lock_timeout_ms);
+	for (int i = 0; i < a->n; i++)
+	{
+		conninfo_attempt *at = &a->items[i];
+		const char       *base = getenv("PGOPTIONS");
+		int               n = 0, at_options = -1;
+		const char      **kw, **val;
+
+		while (at->keywords[n] != NULL)
+		{
+			if (strcmp(at->keywords[n], "options") == 0)
+				at_options = n;
+			n++;
+		}
+		if (at_options >= 0)
+			base = at->values[at_options];
+		kw = (const char **) (void *) own_string(a, xcalloc((size_t) n + 2, sizeof(char *)));
+		val = (const char **) (void *) own_string(a, xcalloc((size_t) n + 2, sizeof(char *)));
+		memcpy(kw, at->keywords, sizeof(char *) * (size_t) n);
+		memcpy(val, at->values, sizeof(char *) * (size_t) n);
+		if (at_options < 0)
+			kw[at_options = n++] = "options";
+		val[at_options] = own_string(a, xasprintf("%s%s-c search_path= -c idle_session_timeout=0%s",
+												  base ? base : "", base && base[0] ? " " : "", lt));
+		at->keywords = kw;
+		at->values = val;
+	}
+}
+
 /* Connect and set the session up; a loss while setting up counts as down. */
 static attempt_outcome
-connect_session(const conn_options *opts, const conninfo_attempts *attempts, bool secret, PGconn **out,
-				char **why)
+connect_session(const conn_options *opts, const conninfo_attempts *attempts, bool folded, bool secret,
+				PGconn **out, char **why)
 {
 	attempt_outcome got = connect_any(attempts, secret, out, why);
 	db_error        err = {0};
@@ -364,8 +447,11 @@ connect_session(const conn_options *opts, const conninfo_attempts *attempts, boo
 	if (got != ATTEMPT_OK)
 		return got;
 	PQsetNoticeReceiver(*out, notice_receiver, NULL);
-	if (conn_setup_session(*out, opts->lock_timeout_ms, opts->role, &err))
+	if (folded || conn_setup_session(*out, opts->lock_timeout_ms, opts->role, &err))
+	{
+		run_server_version = PQserverVersion(*out);
 		return ATTEMPT_OK;
+	}
 	PQfinish(*out);
 	*out = NULL;
 	if (cancel_pending())
@@ -452,12 +538,16 @@ conn_open(const conn_options *opts, PGconn **out)
 	int               attempts_made = 0;
 	int64_t           delay = 250;
 	bool              secret;
+	bool              folded = can_fold_setup(opts);
 	conninfo_attempts attempts;
 	int               rc = EXIT_UNREACHABLE;
 
 	*out = NULL;
 	if (!attempts_from_dsn(opts, dsn, source, &attempts))
 		return EXIT_USAGE;
+	folded = folded && !uses_service(&attempts);
+	if (folded)
+		fold_setup_into_options(&attempts, opts->lock_timeout_ms);
 	secret = conninfo_has_password(dsn);
 	target = conninfo_describe(dsn);
 
@@ -466,7 +556,7 @@ conn_open(const conn_options *opts, PGconn **out)
 		attempt_outcome got;
 
 		attempts_made++;
-		got = connect_session(opts, &attempts, secret, out, &why);
+		got = connect_session(opts, &attempts, folded, secret, out, &why);
 		if (got == ATTEMPT_OK)
 			break;
 		if (got == ATTEMPT_INTERRUPTED)

@@ -43,6 +43,17 @@
  */
 #define PARSER_STACK_BASE      ((size_t) 32 << 20)
 #define PARSER_STACK_PER_TOKEN ((size_t) 768)
+/* what the frames below a nested call may already use of the thread's stack */
+#define PARSER_STACK_NESTED_MARGIN ((size_t) 1 << 20)
+/* sql_call_with_parser_room: the base, twice, so that most parses nest */
+#define PARSER_STACK_ROOM (PARSER_STACK_BASE * 2)
+
+/*
+ * The stack size of the thread this runs on when call_with_stack started
+ * it; 0 on any other thread.  A call that fits runs in place: a batch of
+ * parses on one thread starts no thread per parse.
+ */
+static _Thread_local size_t thread_stack_bytes = 0;
 
 /* wire types of the protobuf encoding */
 #define WIRE_VARINT  0
@@ -251,7 +262,8 @@ parse_on_thread(void *arg)
 typedef struct thread_call
 {
 	void (*fn)(void *arg);
-	void *arg;
+	void  *arg;
+	size_t stack_bytes;
 } thread_call;
 
 static void *
@@ -259,25 +271,32 @@ thread_main(void *arg)
 {
 	thread_call *call = arg;
 
+	thread_stack_bytes = call->stack_bytes;
 	call->fn(call->arg);
 	return NULL;
 }
 
 /*
  * Run fn(arg) on a new thread with a stack of stack_bytes, every signal
- * blocked (they stay with the main thread's handlers), and wait for it.
- * False with errno set if the thread could not be started.
+ * blocked (they stay with the main thread's handlers), and wait for it;
+ * in place when this is already such a thread with room to spare.  False
+ * with errno set if the thread could not be started.
  */
 static bool
 call_with_stack(size_t stack_bytes, void (*fn)(void *arg), void *arg)
 {
-	thread_call    call = {fn, arg};
+	thread_call    call = {fn, arg, stack_bytes};
 	pthread_attr_t attr;
 	pthread_t      thread;
 	sigset_t       all;
 	sigset_t       old;
 	int            rc;
 
+	if (thread_stack_bytes >= stack_bytes + PARSER_STACK_NESTED_MARGIN)
+	{
+		fn(arg);
+		return true;
+	}
 	rc = pthread_attr_init(&attr);
 	if (rc == 0)
 	{
@@ -305,6 +324,12 @@ bool
 sql_call_on_parser_stack(void (*fn)(void *arg), void *arg)
 {
 	return call_with_stack(PARSER_STACK_BASE, fn, arg);
+}
+
+bool
+sql_call_with_parser_room(void (*fn)(void *arg), void *arg)
+{
+	return call_with_stack(PARSER_STACK_ROOM, fn, arg);
 }
 
 #define STR(x)  #x

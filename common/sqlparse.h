@@ -109,6 +109,15 @@ bool sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
  */
 bool sql_call_on_parser_stack(void (*fn)(void *arg), void *arg);
 
+/*
+ * The same for a batch: fn(arg) on one thread with room for the parser, so
+ * that every sql_parse_script() and sql_call_on_parser_stack() inside it
+ * whose statements fit runs in place instead of on a thread of its own (a
+ * longer statement still gets one).  Signals blocked, as above; fn must not
+ * wait on them.  False with errno set when the thread could not start.
+ */
+bool sql_call_with_parser_room(void (*fn)(void *arg), void *arg);
+
 void sql_script_free(sql_script *script);
 void sql_parse_error_free(sql_parse_error *err);
 

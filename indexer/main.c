@@ -36,6 +36,7 @@
 #include "plan.h"
 #include "retry.h"
 #include "settings.h"
+#include "sqlparse.h"
 
 #define DEFAULT_CONFIG "conf/indexes.cfg"
 
@@ -322,6 +323,56 @@ parse_args(int argc, char **argv, indexer_options *o, const cli_command **cmd)
 }
 
 /*
+ * config_load and plan_make parse every definition and every catalog
+ * indexdef (drift): run each batch on one parser thread
+ * (sql_call_with_parser_room), not one thread per parse.
+ */
+typedef struct parse_batch
+{
+	const char         *path;
+	index_config       *cfg;
+	int                 rc;
+	run_state          *rs;
+	const plan_options *popts;
+} parse_batch;
+
+static void
+config_load_batch(void *arg)
+{
+	parse_batch *b = arg;
+
+	b->rc = config_load(b->path, b->cfg);
+}
+
+static int
+config_load_batched(const char *path, index_config *cfg)
+{
+	parse_batch b = {.path = path, .cfg = cfg};
+
+	if (!sql_call_with_parser_room(config_load_batch, &b))
+		return config_load(path, cfg); /* no thread: one per parse, as before */
+	return b.rc;
+}
+
+static void
+plan_make_batch(void *arg)
+{
+	parse_batch *b = arg;
+
+	b->rs->plan =
+		plan_make(b->rs->conn, b->rs->defs, b->rs->cat, b->rs->n_defs, b->popts, &b->rs->round_trips);
+}
+
+static void
+plan_make_batched(run_state *rs, const plan_options *popts)
+{
+	parse_batch b = {.rs = rs, .popts = popts};
+
+	if (!sql_call_with_parser_room(plan_make_batch, &b))
+		plan_make_batch(&b);
+}
+
+/*
  * The file, then the settings: file < environment < command line.  Reports
  * every problem of the file before failing.
  */
@@ -334,7 +385,7 @@ load_definitions(indexer_options *o, run_state *rs)
 
 	if (o->config_path == NULL)
 		o->config_path = env_config && env_config[0] ? env_config : DEFAULT_CONFIG;
-	rc = config_load(o->config_path, &rs->cfg);
+	rc = config_load_batched(o->config_path, &rs->cfg);
 	if (rc != EXIT_OK && rs->cfg.defs == NULL)
 		return rc;
 	config_apply_settings(&rs->cfg, &o->set);
@@ -430,7 +481,7 @@ run_command(const cli_command *cmd, run_state *rs)
 	rc = catalog_load(rs->conn, rs->defs, rs->n_defs, o->set.lock_timeout_ms, &rs->cat, &rs->round_trips);
 	if (rc != EXIT_OK)
 		return rc;
-	rs->plan = plan_make(rs->conn, rs->defs, rs->cat, rs->n_defs, &popts, &rs->round_trips);
+	plan_make_batched(rs, &popts);
 	if (cancel_pending())
 		return cancel_exit_code();
 	return cmd->run(rs);

@@ -126,18 +126,45 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 	return EXIT_OK;
 }
 
-int
-history_load(PGconn *conn, const history_table *ht, history *out)
+char *
+history_select_sql(const history_table *ht)
 {
-	PGresult *res;
-	char     *sql;
-	int       rc;
+	return xasprintf("SELECT version, name, checksum, status, "
+					 "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+					 "coalesce(duration_ms, 0), coalesce(applied_by, ''), failure "
+					 "FROM %s ORDER BY version",
+					 ht->qualified);
+}
 
+void
+history_from_result(const PGresult *res, history *out)
+{
+	out->exists = true;
+	out->n = PQntuples(res);
+	out->rows = xcalloc((size_t) (out->n > 0 ? out->n : 1), sizeof(history_row));
+	for (int i = 0; i < out->n; i++)
+	{
+		history_row *r = &out->rows[i];
+
+		r->version = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		r->name = xstrdup(PQgetvalue(res, i, 1));
+		r->checksum = xstrdup(PQgetvalue(res, i, 2));
+		r->status = xstrdup(PQgetvalue(res, i, 3));
+		r->applied_at = xstrdup(PQgetvalue(res, i, 4));
+		r->duration_ms = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+		r->applied_by = xstrdup(PQgetvalue(res, i, 6));
+		r->failure = PQgetisnull(res, i, 7) ? NULL : xstrdup(PQgetvalue(res, i, 7));
+	}
+}
+
+int
+history_vet(PGconn *conn, const history_table *ht, bool *present)
+{
 	history_shape shape;
 	char         *found;
+	int           rc = history_inspect(conn, ht, &shape, &found);
 
-	memset(out, 0, sizeof(*out));
-	rc = history_inspect(conn, ht, &shape, &found);
+	*present = false;
 	if (rc != EXIT_OK || shape == HISTORY_ABSENT)
 	{
 		free(found);
@@ -155,34 +182,28 @@ history_load(PGconn *conn, const history_table *ht, history *out)
 	free(found);
 	/* an armed table runs its code as soon as we read or write it */
 	rc = relation_trust_check(conn, ht->schema, ht->table, ht->display, ht->read_only);
-	if (rc != EXIT_OK)
-		return rc;
-	out->exists = true;
+	*present = rc == EXIT_OK;
+	return rc;
+}
 
-	sql = xasprintf("SELECT version, name, checksum, status, "
-					"to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-					"coalesce(duration_ms, 0), coalesce(applied_by, ''), failure "
-					"FROM %s ORDER BY version",
-					ht->qualified);
+int
+history_load(PGconn *conn, const history_table *ht, history *out)
+{
+	PGresult *res;
+	char     *sql;
+	bool      present;
+	int       rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = history_vet(conn, ht, &present);
+	if (rc != EXIT_OK || !present)
+		return rc;
+	sql = history_select_sql(ht);
 	res = db_query(conn, "reading the history table", sql, 0, NULL, PGRES_TUPLES_OK);
 	free(sql);
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
-	out->n = PQntuples(res);
-	out->rows = xcalloc((size_t) (out->n > 0 ? out->n : 1), sizeof(history_row));
-	for (int i = 0; i < out->n; i++)
-	{
-		history_row *r = &out->rows[i];
-
-		r->version = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		r->name = xstrdup(PQgetvalue(res, i, 1));
-		r->checksum = xstrdup(PQgetvalue(res, i, 2));
-		r->status = xstrdup(PQgetvalue(res, i, 3));
-		r->applied_at = xstrdup(PQgetvalue(res, i, 4));
-		r->duration_ms = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		r->applied_by = xstrdup(PQgetvalue(res, i, 6));
-		r->failure = PQgetisnull(res, i, 7) ? NULL : xstrdup(PQgetvalue(res, i, 7));
-	}
+	history_from_result(res, out);
 	PQclear(res);
 	return EXIT_OK;
 }

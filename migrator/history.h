@@ -86,6 +86,20 @@ int history_inspect(PGconn *conn, const history_table *ht, history_shape *shape,
 int history_load(PGconn *conn, const history_table *ht, history *out);
 
 /*
+ * history_load's checks without the read: sets *present when a table of
+ * our shape is there and may be read (relation_trust_check passed).  An
+ * absent table is EXIT_OK with *present false; a foreign or armed one is
+ * EXIT_USAGE after logging; EXIT_UNREACHABLE when a query failed.
+ */
+int history_vet(PGconn *conn, const history_table *ht, bool *present);
+
+/* The SELECT history_load reads the rows with (caller frees). */
+char *history_select_sql(const history_table *ht);
+
+/* Fill out (exists, rows) from that SELECT's result. */
+void history_from_result(const PGresult *res, history *out);
+
+/*
  * Create the table if missing, or add the baseline column to a table of the
  * first shape.  A missing schema is created only with ht->create_schema;
  * otherwise EXIT_USAGE after logging that it does not exist.  Call only

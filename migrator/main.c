@@ -30,6 +30,7 @@
 #include "migrator.h"
 #include "options.h"
 #include "query.h"
+#include "run_lock.h"
 
 /* The migrator's own options; each one's CLI_BIT in a command's options says it applies. */
 enum migrator_option
@@ -379,26 +380,6 @@ open_connection(run_state *rs)
 	return set_role(rs);
 }
 
-/*
- * One run per schema and history table, on a connection of its own: the
- * migrations' SQL runs on rs->conn and could release a lock held there
- * (pg_advisory_unlock_all).
- */
-static int
-take_run_lock(run_state *rs)
-{
-	int rc;
-
-	rs->lock_name = advlock_name(ADVLOCK_MIGRATOR, rs->ht.qualified); /* quoted: unambiguous */
-	rs->lock_conn = conn_open_like(&rs->opts->conn);
-	if (rs->lock_conn == NULL)
-		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
-	rc = advlock_acquire(rs->lock_conn, rs->lock_name, rs->opts->lock_wait_ms, PROGNAME);
-	if (rc == EXIT_OK)
-		rs->locked = true;
-	return rc;
-}
-
 static int
 run_command(const cli_command *cmd, run_state *rs)
 {
@@ -417,9 +398,16 @@ run_command(const cli_command *cmd, run_state *rs)
 	rs->ht.create_schema = rs->opts->create_schema;
 	rs->ht.read_only = !(cmd->flags & CLI_CMD_WRITES); /* only commands that write may change it */
 	rc = check_schema(rs, cmd);
-	if (rc == EXIT_OK && (cmd->flags & CMD_LOCK))
-		rc = take_run_lock(rs);
-	if (rc == EXIT_OK && !(cmd->flags & CMD_OWN_HISTORY))
+	/*
+	 * One run per schema and history table, on a connection of its own: the
+	 * migrations' SQL runs on rs->conn and could release a lock held there
+	 * (pg_advisory_unlock_all).  The history is read under it (run_lock.h).
+	 */
+	if (rc == EXIT_OK && (cmd->flags & CMD_LOCK) && !(cmd->flags & CMD_OWN_HISTORY))
+		rc = run_lock_take_and_read_history(rs);
+	else if (rc == EXIT_OK && (cmd->flags & CMD_LOCK))
+		rc = run_lock_take(rs);
+	else if (rc == EXIT_OK && !(cmd->flags & CMD_OWN_HISTORY))
 		rc = history_load(rs->conn, &rs->ht, &rs->hist);
 	if (rc != EXIT_OK)
 		return rc;

@@ -117,14 +117,20 @@ file_kind(mode_t mode)
  * Is the directory entry dir/name a regular file we can read, following a
  * symbolic link?  Returns true (and *is_link), or false with *why set to a
  * sentence the caller frees.  Looks only at metadata: nothing is opened, so
- * a FIFO cannot block us here.
+ * a FIFO cannot block us here.  An entry readdir() already saw as a
+ * regular file costs no system call: read_file opens it with O_NOFOLLOW
+ * and refuses anything fstat does not call a regular file, so a swap after
+ * the scan still stops the load.  Every other type (and DT_UNKNOWN) is
+ * looked at here, for the message naming what it is.
  */
 static bool
-check_entry(const char *path, bool *is_link, char **why)
+check_entry(const char *path, unsigned char d_type, bool *is_link, char **why)
 {
 	struct stat st;
 
 	*is_link = false;
+	if (d_type == DT_REG)
+		return true;
 	if (lstat(path, &st) != 0)
 	{
 		*why = errno == ENOENT ? xstrdup("the file vanished after the directory was read")
@@ -160,6 +166,42 @@ check_entry(const char *path, bool *is_link, char **why)
 }
 
 /*
+ * Read all of the regular file fd, size bytes by its fstat, NUL-terminated.
+ * One read() in the usual case: the buffer has room for one byte more than
+ * the file, so a short read is its end (a regular file reads short only
+ * there); a file that grew since fstat is read on until read() returns 0.
+ */
+static char *
+read_all(int fd, size_t size, size_t *len_out, char **why)
+{
+	size_t cap = size + 1;
+	size_t len = 0;
+	char  *data = xmalloc(cap + 1);
+
+	for (;;)
+	{
+		ssize_t n = read(fd, data + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+		{
+			*why = xasprintf("%s", strerror(errno));
+			free(data);
+			return NULL;
+		}
+		len += (size_t) n;
+		if (n == 0 || len < cap)
+			break;
+		cap *= 2;
+		data = xrealloc(data, cap + 1);
+	}
+	data[len] = '\0';
+	*len_out = len;
+	return data;
+}
+
+/*
  * Read a whole file, once; NULL and *why (caller frees) on failure.  The
  * bytes returned are the ones that are checksummed, parsed and applied.
  * O_NONBLOCK: a FIFO put in the file's place after the scan must not hang
@@ -171,9 +213,8 @@ read_file(const char *path, bool follow, size_t *len_out, char **why)
 {
 	int         fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
 	struct stat st;
-	textbuf     sb;
-	char        buf[8192];
-	ssize_t     n;
+	char       *data;
+	size_t      len;
 
 	if (fd < 0)
 	{
@@ -195,29 +236,18 @@ read_file(const char *path, bool follow, size_t *len_out, char **why)
 		close(fd);
 		return NULL;
 	}
-	textbuf_init(&sb);
-	while ((n = read(fd, buf, sizeof(buf))) != 0)
-	{
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-		{
-			*why = xasprintf("%s", strerror(errno));
-			close(fd);
-			textbuf_free(&sb);
-			return NULL;
-		}
-		textbuf_append_len(&sb, buf, (size_t) n);
-	}
+	data = read_all(fd, (size_t) st.st_size, &len, why);
 	close(fd);
-	if (strlen(sb.data) != sb.len)
+	if (data == NULL)
+		return NULL;
+	if (strlen(data) != len)
 	{
 		*why = xstrdup("the file contains a NUL byte");
-		textbuf_free(&sb);
+		free(data);
 		return NULL;
 	}
-	*len_out = sb.len;
-	return textbuf_detach(&sb);
+	*len_out = len;
+	return data;
 }
 
 static bool
@@ -375,10 +405,17 @@ typedef struct verify_list
 	int          cap; /* allocated length of items (memory.h) */
 } verify_list;
 
+/* A directory entry: its name, and its type as readdir() saw it. */
+typedef struct dir_name
+{
+	char         *name;
+	unsigned char type; /* DT_REG, DT_LNK, ...; DT_UNKNOWN on some filesystems */
+} dir_name;
+
 static int
 compare_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
+	return strcmp(((const dir_name *) a)->name, ((const dir_name *) b)->name);
 }
 
 /*
@@ -387,11 +424,11 @@ compare_names(const void *a, const void *b)
  * logging when the directory cannot be opened.  Caller frees the names.
  */
 static bool
-list_sql_names(const char *dir, char ***names_out, int *n_out)
+list_sql_names(const char *dir, dir_name **names_out, int *n_out)
 {
 	DIR           *d = opendir(dir);
 	struct dirent *de;
-	char         **names = NULL;
+	dir_name      *names = NULL;
 	int            n_names = 0;
 	int            cap_names = 0;
 
@@ -406,11 +443,12 @@ list_sql_names(const char *dir, char ***names_out, int *n_out)
 		if (de->d_name[0] == '.' || !ends_with(de->d_name, SQL_SUFFIX))
 			continue;
 		ARRAY_GROW(names, n_names + 1, cap_names);
-		names[n_names++] = xstrdup(de->d_name);
+		names[n_names].name = xstrdup(de->d_name);
+		names[n_names++].type = de->d_type;
 	}
 	closedir(d);
 	if (n_names > 0)
-		qsort(names, (size_t) n_names, sizeof(char *), compare_names);
+		qsort(names, (size_t) n_names, sizeof(dir_name), compare_names);
 	*names_out = names;
 	*n_out = n_names;
 	return true;
@@ -422,13 +460,13 @@ list_sql_names(const char *dir, char ***names_out, int *n_out)
  * false after logging when an entry cannot be read or is badly named.
  */
 static bool
-sort_entries(const char *dir, char *const *names, int n_names, migration_set *out, verify_list *verifies)
+sort_entries(const char *dir, const dir_name *names, int n_names, migration_set *out, verify_list *verifies)
 {
 	bool ok = true;
 
 	for (int i = 0; i < n_names; i++)
 	{
-		const char *fn = names[i];
+		const char *fn = names[i].name;
 		char       *path = xasprintf("%s/%s", dir, fn);
 		bool        is_link;
 		char       *problem;
@@ -438,7 +476,7 @@ sort_entries(const char *dir, char *const *names, int n_names, migration_set *ou
 		const char *why;
 
 		/* anything named *.sql is read or the load fails: never skipped */
-		if (!check_entry(path, &is_link, &problem))
+		if (!check_entry(path, names[i].type, &is_link, &problem))
 		{
 			log_event(LOG_LEVEL_ERROR, "unreadable_file", NULL, "%s: could not read: %s", path, problem);
 			ok = false;
@@ -585,7 +623,7 @@ read_migration_sources(migration *m)
 int
 migration_set_load(const char *dir, migration_set *out)
 {
-	char      **names = NULL;
+	dir_name   *names = NULL;
 	int         n_names = 0;
 	verify_list verifies = {0};
 	bool        ok;
@@ -607,7 +645,7 @@ migration_set_load(const char *dir, migration_set *out)
 			ok = false;
 
 	for (int i = 0; i < n_names; i++)
-		free(names[i]);
+		free(names[i].name);
 	free(names);
 	if (!ok)
 	{

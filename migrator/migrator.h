@@ -70,7 +70,7 @@ struct cli_run
 	const migrator_options *opts;
 	migration_set           files;
 	PGconn                 *conn;
-	PGconn                 *lock_conn; /* holds the run lock, runs nothing else */
+	PGconn                 *lock_conn; /* holds the run lock; reads the history once */
 	history_table           ht;
 	history                 hist;
 	bool                    locked;
