@@ -75,6 +75,14 @@ send_all(PGconn *conn, pipeline *p, db_error *err)
 													: PQsendQueryParams(conn, e->sql, e->nparams, NULL,
 																		(const char *const *) e->values, NULL, NULL, 0);
 
+		/*
+		 * The server holds its answers until a Sync or a Flush: without one
+		 * after each entry, the answers of the entries before a long one
+		 * would wait for it, and a connection lost during it would be
+		 * blamed on the first entry (and the watch on the wrong one).
+		 */
+		if (sent && e->sql != NULL)
+			sent = PQsendFlushRequest(conn);
 		if (!sent)
 		{
 			db_error_from_conn(err, conn, false);

@@ -31,7 +31,7 @@ class PipelineTest(MigratorTestCase):
             "1_three.sql": ("CREATE TABLE first_one (id int);\n"
                             "CREATE TABLE second_one (id int);\n"
                             "\n"
-                            "INSERT INTO no_such_table VALUES (1);\n"
+                            "ALTER TABLE no_such_table ADD COLUMN x int;\n"
                             "CREATE TABLE fourth_one (id int);\n"),
         })
         r = self.up(d, "--verbose")
