@@ -180,25 +180,33 @@ advlock_release(PGconn *conn, const char *name)
 	return ok;
 }
 
+#define HELD_SQL                                                                                             \
+	"WITH k AS (SELECT " LOCK_KEY_SQL " AS key) "                                                            \
+	"SELECT pg_catalog.count(*) FROM k, pg_catalog.pg_locks l "                                              \
+	"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid = $2::pg_catalog.int4 "        \
+	"  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = "                            \
+	"pg_catalog.current_database()) "                                                                        \
+	"  AND l.classid::pg_catalog.int8 = ((k.key >> 32) & 4294967295) "                                       \
+	"  AND l.objid::pg_catalog.int8 = (k.key & 4294967295)"
+
+const char *
+advlock_held_query(const char *name, int pid, advlock_held_args *a)
+{
+	snprintf(a->pidbuf, sizeof(a->pidbuf), "%d", pid);
+	a->values[0] = key_param(name, a->keybuf, sizeof(a->keybuf));
+	a->values[1] = a->pidbuf;
+	return HELD_SQL;
+}
+
 int
 advlock_held(PGconn *conn, const char *name, int pid, db_error *err)
 {
-	char        pidbuf[16], keybuf[24];
-	const char *values[2] = {key_param(name, keybuf, sizeof(keybuf)), pidbuf};
-	PGresult   *res;
-	int         held;
+	advlock_held_args a;
+	const char       *sql = advlock_held_query(name, pid, &a);
+	PGresult         *res;
+	int               held;
 
-	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-	if (!db_run(
-			conn,
-			"WITH k AS (SELECT " LOCK_KEY_SQL " AS key) "
-			"SELECT pg_catalog.count(*) FROM k, pg_catalog.pg_locks l "
-			"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid = $2::pg_catalog.int4 "
-			"  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = "
-			"pg_catalog.current_database()) "
-			"  AND l.classid::pg_catalog.int8 = ((k.key >> 32) & 4294967295) "
-			"  AND l.objid::pg_catalog.int8 = (k.key & 4294967295)",
-			2, values, PGRES_TUPLES_OK, &res, err, NULL))
+	if (!db_run(conn, sql, 2, a.values, PGRES_TUPLES_OK, &res, err, NULL))
 		return -1;
 	held = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
 	PQclear(res);

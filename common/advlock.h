@@ -69,6 +69,18 @@ int advlock_acquire(PGconn *conn, const char *name, int64_t wait_ms, const char 
  */
 int advlock_held(PGconn *conn, const char *name, int pid, db_error *err);
 
+/*
+ * advlock_held's query, to send in a pipeline: returns the SQL (static) and
+ * fills a (its two parameters, in a->values); the result is one row, one
+ * count, "0" when the lock is not held.
+ */
+typedef struct advlock_held_args
+{
+	char        keybuf[24], pidbuf[16];
+	const char *values[2];
+} advlock_held_args;
+const char *advlock_held_query(const char *name, int pid, advlock_held_args *a);
+
 /* Release it; false (and a warning) if it was not held. */
 bool advlock_release(PGconn *conn, const char *name);
 

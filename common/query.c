@@ -79,14 +79,14 @@ db_run(PGconn *conn, const char *sql, int nparams, const char *const *values, Ex
 	return db_run_ex(conn, sql, nparams, values, expect, res_out, err, watch, true);
 }
 
-/* The clock of one statement while its answer is awaited. */
-typedef struct answer_wait
+answer_wait
+db_answer_wait_start(const db_watch *watch)
 {
-	int64_t start;      /* when db_run_ex began, for the watch's elapsed time */
-	int64_t next_tick;  /* when the watch is called next; INT64_MAX without one */
-	int64_t confirm_by; /* after a signal's cancel; INT64_MAX before one */
-	bool    canceled;   /* a cancel request went out */
-} answer_wait;
+	int64_t     now = monotonic_ms();
+	answer_wait w = {now, watch ? now + watch->tick_ms : INT64_MAX, INT64_MAX, false};
+
+	return w;
+}
 
 /* How long the next wait for the socket may sleep. */
 static int64_t
@@ -101,16 +101,10 @@ poll_slice(const answer_wait *w, const db_watch *watch, int64_t now)
 	return slice;
 }
 
-/*
- * Wait until the whole answer to the statement sent on conn is in (or the
- * connection is in trouble, which PQgetResult then tells), watching the
- * clock, signals and the socket; w->canceled says whether a cancel went out.
- * False when a signal's cancel was not confirmed in time: the connection is
- * then abandoned, its results collected, and err says what that means.
- */
-static bool
-await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in_block, answer_wait *w,
-			 db_error *err)
+/* query.h has the contract. */
+bool
+db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in_block, answer_wait *w,
+				db_error *err)
 {
 	for (;;)
 	{
@@ -255,8 +249,7 @@ bool
 db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
 		  PGresult **res_out, db_error *err, const db_watch *watch, bool interruptible)
 {
-	int64_t                 start = monotonic_ms();
-	answer_wait             w = {start, watch ? start + watch->tick_ms : INT64_MAX, INT64_MAX, false};
+	answer_wait             w = db_answer_wait_start(watch);
 	PGTransactionStatusType before = PQtransactionStatus(conn);
 	bool                    in_block = before == PQTRANS_INTRANS || before == PQTRANS_INERROR;
 	PGresult               *keep;
@@ -278,7 +271,7 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 		return false;
 	}
 
-	if (!await_answer(conn, watch, interruptible, in_block, &w, err))
+	if (!db_await_answer(conn, watch, interruptible, in_block, &w, err))
 		return false;
 	if (interruptible && cancel_pending())
 		w.canceled = true;

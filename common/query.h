@@ -72,6 +72,31 @@ bool db_run(PGconn *conn, const char *sql, int nparams, const char *const *value
 bool db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
 			   PGresult **res_out, db_error *err, const db_watch *watch, bool interruptible);
 
+/* The clock of one statement while its answer is awaited. */
+typedef struct answer_wait
+{
+	int64_t start;      /* when the wait began, for the watch's elapsed time */
+	int64_t next_tick;  /* when the watch is called next; INT64_MAX without one */
+	int64_t confirm_by; /* after a signal's cancel; INT64_MAX before one */
+	bool    canceled;   /* a cancel request went out */
+} answer_wait;
+
+/* A fresh clock, started now (watch may be NULL). */
+answer_wait db_answer_wait_start(const db_watch *watch);
+
+/*
+ * Wait until the answer awaited on conn is in (!PQisBusy: a result can be
+ * read without blocking, or the connection is in trouble, which PQgetResult
+ * then tells), watching the clock, signals (when interruptible) and the
+ * socket; calls watch->tick every tick_ms and cancels when it says so;
+ * w->canceled says whether a cancel went out.  False when a signal's cancel
+ * was not confirmed in time: the connection is then abandoned, its results
+ * collected, and err says what that means (in_block: inside a transaction
+ * block, so nothing can commit).  db_run_ex and pipeline.h use it.
+ */
+bool db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in_block, answer_wait *w,
+					 db_error *err);
+
 /* A clean-up command (uninterruptible); a failure is logged as a warning. */
 bool db_command_uninterruptible(PGconn *conn, const char *what, const char *sql);
 

@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "apply.h"
+#include "apply_pipeline.h"
 #include "apply_session.h"
 
 #include <stdio.h>
@@ -32,96 +33,7 @@
 #include "statement_index.h"
 #include "verify.h"
 
-/* sample blockers from this age of a statement on, this often */
-#define SAMPLE_AFTER_MS 150
-#define SAMPLE_EVERY_MS 200
-/* how often a long lock wait is reported while it lasts */
-#define WAIT_REPORT_MS 5000
-
-/* What is known about the statement in flight, for the watch. */
-typedef struct statement_watch
-{
-	apply_ctx   *ctx;
-	int          backend_pid;
-	const char  *where; /* "path:line" */
-	blocker_list last;  /* last non-empty sample */
-	int64_t      last_report_ms;
-} statement_watch;
-
-/* Where a failure happened, for the final line. */
-typedef struct failure
-{
-	const char *path;
-	int         line;
-	db_error    err;
-	char       *verify_problem; /* set for a verify that returned no truth */
-} failure;
-
-/* once per run, backing off when it cannot connect (see blockers.h) */
-static PGconn *
-side_connection(apply_ctx *ctx)
-{
-	ctx->side.opts = ctx->conn_opts;
-	return blockers_side_get(&ctx->side);
-}
-
-static bool
-watch_tick(void *arg, int64_t elapsed_ms)
-{
-	statement_watch *w = arg;
-	blocker_list     sample = {0};
-	PGconn          *side;
-
-	if (elapsed_ms < SAMPLE_AFTER_MS)
-		return false;
-	side = side_connection(w->ctx);
-	if (side == NULL)
-		return false;
-	if (blockers_sample(side, w->backend_pid, &sample) && sample.n > 0)
-	{
-		blockers_copy(&w->last, &sample);
-		if (elapsed_ms - w->last_report_ms >= WAIT_REPORT_MS)
-		{
-			log_event(LOG_LEVEL_INFO, "lock_wait", NULL, "statement at %s has waited %llds for a lock",
-					  w->where, (long long) elapsed_ms / 1000);
-			blockers_log(&sample, LOG_LEVEL_INFO, "  ");
-			w->last_report_ms = elapsed_ms;
-		}
-	}
-	blockers_free(&sample);
-	return false; /* lock_timeout bounds the wait, not us */
-}
-
-/* Where the server's notices come from while a migration's statement runs. */
-typedef struct notice_origin
-{
-	const migration *m;
-	const char      *where;     /* "path:line" */
-	int              n_skipped; /* "already exists, skipping" notices */
-} notice_origin;
-
-/*
- * NOTICE and WARNING from a migration's own statement, attributed to it: an
- * exception handler that swallows an error typically says so only here.
- */
-static void
-migration_notice(void *arg, const PGresult *res)
-{
-	notice_origin *o = arg;
-	const char    *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-	const char    *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char    *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	bool           warning = severity && strcmp(severity, "WARNING") == 0;
-	char           vbuf[24];
-	log_field      fields[] = {{"sqlstate", sqlstate}, {"version", vbuf}, {"at", o->where}, {NULL, NULL}};
-
-	if (skipped_object_notice(sqlstate))
-		o->n_skipped++;
-	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) o->m->version);
-	log_event(warning ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "server_notice", fields,
-			  "%smigration %lld at %s: %s", warning ? "" : "notice: ", (long long) o->m->version, o->where,
-			  primary ? primary : PQresultErrorMessage(res));
-}
+typedef apply_failure failure;
 
 static bool
 run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_error *err,
@@ -129,14 +41,15 @@ run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_er
 {
 	char            *where = xasprintf("%s:%d", m->path, st->line);
 	statement_watch  w = {.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = where};
-	db_watch         watch = {.tick = watch_tick, .arg = &w, .tick_ms = SAMPLE_EVERY_MS};
+	db_watch         watch = {.tick = apply_watch_tick, .arg = &w, .tick_ms = APPLY_SAMPLE_EVERY_MS};
 	notice_origin    origin = {m, where, 0};
 	PQnoticeReceiver previous;
 	bool             ok;
 
 	log_event(LOG_LEVEL_DEBUG, "statement", NULL, "running %s (%s)", where, st->kind);
 	/* conn_open's receiver takes no argument: restored as it was */
-	previous = PQsetNoticeReceiver(ctx->conn, migration_notice, &origin);
+	ctx->session_clean = false;
+	previous = PQsetNoticeReceiver(ctx->conn, apply_notice, &origin);
 	ok = db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
 	PQsetNoticeReceiver(ctx->conn, previous, NULL);
 	/* IF NOT EXISTS skipped: the object of that name must be ours */
@@ -276,7 +189,7 @@ transaction_state_ok(apply_ctx *ctx, bool want_open, failure *f)
 	f->err.cls = PGERR_OTHER;
 	f->err.message = xstrdup(
 		want_open
-			? "the statement ended the migration's transaction (COMMIT or ROLLBACK inside a migration): what ran before it may be committed; nothing is recorded, fix the file and check the schema"
+			? APPLY_TX_ENDED
 			: "the statement left a transaction open (BEGIN inside a no-transaction migration); it is rolled back and nothing is recorded");
 	return false;
 }
@@ -321,33 +234,65 @@ failure_exit_code(const failure *f)
 	return f->err.cls == PGERR_NONE ? EXIT_CHANGE_FAILED : exit_code_for(f->err.cls);
 }
 
-/*
- * One attempt of a transactional migration, up to COMMIT: a clean session,
- * BEGIN, the run's settings, the statements, the history row and the verify
- * file.  Returns true when it may commit; otherwise f says where and why
- * (PGERR_CANCELED_BY_US for a signal that came during the last statements),
- * and *in_tx whether the transaction is open.  Starts f and seen afresh.
- */
+/* BEGIN .. the run lock's confirmation, one statement at a time. */
 static bool
-run_until_commit(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocker_list *seen, bool *in_tx)
+run_one_by_one(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocker_list *seen, bool *in_tx)
 {
 	bool ok;
 
-	failure_clear(f);
-	blockers_free(seen);
-	f->path = m->path;
-	f->line = m->script.stmts[0].line;
-
-	ok = apply_session_reestablish(ctx, &f->err);
-	*in_tx = ok && db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL);
+	*in_tx = db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL);
 	ok = *in_tx && apply_session_pin_local(ctx, ctx->conn_opts->schema, &f->err);
 	for (int i = 0; ok && i < m->script.n_stmts; i++)
 	{
 		f->line = m->script.stmts[i].line;
 		ok = run_statement(ctx, m, &m->script.stmts[i], &f->err, seen) && transaction_state_ok(ctx, true, f);
 	}
-	if (ok)
-		ok = record_and_verify(ctx, m, start, f);
+	return ok && record_and_verify(ctx, m, start, f);
+}
+
+/*
+ * One attempt of a transactional migration, up to COMMIT: a clean session,
+ * BEGIN, the run's settings, the statements, the history row and the verify
+ * file, in one pipeline when they can (apply_pipeline.h), else one by one.
+ * Returns true when it may commit; otherwise f says where and why
+ * (PGERR_CANCELED_BY_US for a signal that came during the last statements),
+ * and *in_tx whether the transaction is open.  Starts f and seen afresh.
+ */
+static bool
+run_until_commit(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocker_list *seen, bool *in_tx)
+{
+	/* the last COMMIT reset the session and nothing ran since (a required
+	 * index is built on this connection first: reset after it) */
+	bool clean = ctx->session_clean && m->n_required_indexes == 0;
+	bool ok;
+	bool redo = false;
+	bool piped = false;
+
+	failure_clear(f);
+	blockers_free(seen);
+	f->path = m->path;
+	f->line = m->script.stmts[0].line;
+	*in_tx = false;
+	ok = clean || apply_session_reestablish(ctx, &f->err);
+	if (ok && apply_pipeline_eligible(ctx, m))
+	{
+		piped = true;
+		ok = apply_pipeline_until_commit(ctx, m, f, seen, in_tx, &redo);
+		if (redo)
+		{
+			/* a skipped CREATE ... IF NOT EXISTS is checked right after it */
+			log_event(LOG_LEVEL_DEBUG, "pipeline_redo", NULL, "%s runs again statement by statement",
+					  m->stem);
+			if (*in_tx)
+				db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
+			failure_clear(f);
+			f->path = m->path;
+			f->line = m->script.stmts[0].line;
+			ok = apply_session_reestablish(ctx, &f->err);
+		}
+	}
+	if (ok && (redo || !piped))
+		ok = run_one_by_one(ctx, m, start, f, seen, in_tx);
 	/* a signal that came during the last statements: do not commit */
 	if (ok && cancel_pending())
 	{
@@ -403,7 +348,8 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 
 		if (ok)
 		{
-			ok = apply_session_commit(ctx, &f.err);
+			/* its own round trip, after every result of the attempt was read */
+			ok = apply_session_commit_reset(ctx, &f.err);
 			if (ok)
 			{
 				log_applied(m, start);

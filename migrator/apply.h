@@ -58,6 +58,8 @@ typedef struct apply_ctx
 										* read after each DISCARD ALL */
 	char                *session_statement_timeout; /* the session's own, read
 													 * after each DISCARD ALL */
+	bool                 session_clean;             /* reset just now, nothing
+								 * ran since (apply_session.h) */
 } apply_ctx;
 
 /*

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "exitcodes.h"
 #include "memory.h"
+#include "pipeline.h"
 #include "query.h"
 
 /*
@@ -48,38 +49,71 @@ apply_session_set_timeouts(PGconn *conn, const apply_settings *s, bool is_local,
  * what the connection started with, then the toolkit's own settings are
  * set again.  Not in a transaction (DISCARD ALL refuses one).
  */
-bool
-apply_session_reestablish(apply_ctx *ctx, db_error *err)
+/*
+ * The statement that sets the toolkit's settings after DISCARD ALL and
+ * reads back the session's own; lt (32 bytes) and values[2] are filled.
+ * Without --role the role is the one the connection starts with (a DSN's
+ * "-c role=...", or the login role's setting), which DISCARD ALL restores:
+ * read it back.
+ */
+static const char *
+settings_sql(const apply_ctx *ctx, char *lt, const char **values, int *nparams)
 {
-	char        lt[32];
-	const char *values[2] = {lt, ctx->role};
-	PGresult   *res = NULL;
-
 	/* the toolkit's own SQL between migrations (a failed row) waits boundedly */
-	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
-	/*
-	 * Uninterruptible: it also cleans up after a cancel.  Without --role the
-	 * role is the one the connection starts with (a DSN's "-c role=...", or
-	 * the login role's setting), which DISCARD ALL restores: read it back.
-	 */
-	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
-		!db_run_ex(ctx->conn,
-				   ctx->role ? "SELECT pg_catalog.set_config('search_path', '', false), "
-							   "pg_catalog.current_setting('statement_timeout'), "
-							   "pg_catalog.set_config('lock_timeout', $1, false), "
-							   "pg_catalog.set_config('role', $2, false)"
-							 : "SELECT pg_catalog.set_config('search_path', '', false), "
-							   "pg_catalog.current_setting('statement_timeout'), "
-							   "pg_catalog.set_config('lock_timeout', $1, false), "
-							   "pg_catalog.current_setting('role')",
-				   ctx->role ? 2 : 1, values, PGRES_TUPLES_OK, &res, err, NULL, false))
-		return false;
-	/* the session's own bound (DSN options, role, database), as DISCARD left it */
+	snprintf(lt, 32, "%lldms", (long long) ctx->settings.lock_timeout_ms);
+	values[0] = lt;
+	values[1] = ctx->role;
+	*nparams = ctx->role ? 2 : 1;
+	return ctx->role ? "SELECT pg_catalog.set_config('search_path', '', false), "
+					   "pg_catalog.current_setting('statement_timeout'), "
+					   "pg_catalog.set_config('lock_timeout', $1, false), "
+					   "pg_catalog.set_config('role', $2, false)"
+					 : "SELECT pg_catalog.set_config('search_path', '', false), "
+					   "pg_catalog.current_setting('statement_timeout'), "
+					   "pg_catalog.set_config('lock_timeout', $1, false), "
+					   "pg_catalog.current_setting('role')";
+}
+
+/* The session's own bound (DSN options, role, database), as DISCARD left it. */
+static char *
+read_back_settings(void *arg, const PGresult *res)
+{
+	apply_ctx *ctx = arg;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 4)
+		return xstrdup("resetting the session returned no settings");
 	free(ctx->session_statement_timeout);
 	ctx->session_statement_timeout = xstrdup(PQgetvalue(res, 0, 1));
 	free(ctx->session_role);
 	ctx->session_role = xstrdup(PQgetvalue(res, 0, 3));
+	return NULL;
+}
+
+bool
+apply_session_reestablish(apply_ctx *ctx, db_error *err)
+{
+	char        lt[32];
+	const char *values[2];
+	int         nparams;
+	const char *sql = settings_sql(ctx, lt, values, &nparams);
+	PGresult   *res = NULL;
+	char       *problem;
+
+	/* Uninterruptible: it also cleans up after a cancel. */
+	ctx->session_clean = false;
+	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
+		!db_run_ex(ctx->conn, sql, nparams, values, PGRES_TUPLES_OK, &res, err, NULL, false))
+		return false;
+	problem = read_back_settings(ctx, res);
 	PQclear(res);
+	if (problem != NULL)
+	{
+		db_error_clear(err);
+		err->cls = PGERR_OTHER;
+		err->message = problem;
+		return false;
+	}
+	ctx->session_clean = true;
 	return true;
 }
 
@@ -89,36 +123,74 @@ apply_session_reestablish(apply_ctx *ctx, db_error *err)
  * search_path (NULL: the empty one of our SQL) again, whatever the
  * migration set.
  */
+#define PIN_SQL                                                                                              \
+	"SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('lock_timeout', $2, true), "      \
+	"pg_catalog.set_config('statement_timeout', $3, true), "                                                 \
+	"pg_catalog.set_config('search_path', $4, true)"
+
+/* The four values of PIN_SQL; *quoted (PQfreemem) holds the schema's. */
+static bool
+pin_values(apply_ctx *ctx, const char *schema, char *lt, char *st, const char **values, char **quoted)
+{
+	values[0] = ctx->role ? ctx->role : (ctx->session_role ? ctx->session_role : "none");
+	values[1] = lt;
+	values[2] = st;
+	values[3] = "";
+	*quoted = NULL;
+	snprintf(lt, 32, "%lldms", (long long) ctx->settings.lock_timeout_ms);
+	if (ctx->settings.statement_timeout_ms >= 0)
+		snprintf(st, 32, "%lldms", (long long) ctx->settings.statement_timeout_ms);
+	else
+		snprintf(st, 32, "%s", ctx->session_statement_timeout ? ctx->session_statement_timeout : "0");
+	if (schema != NULL && schema[0] != '\0')
+	{
+		*quoted = PQescapeIdentifier(ctx->conn, schema, strlen(schema));
+		if (*quoted == NULL)
+			return false;
+		values[3] = *quoted;
+	}
+	return true;
+}
+
 bool
 apply_session_pin_local(apply_ctx *ctx, const char *schema, db_error *err)
 {
 	char        lt[32], st[32];
-	char       *quoted = NULL;
-	const char *values[4] = {ctx->role ? ctx->role : (ctx->session_role ? ctx->session_role : "none"), lt, st,
-							 ""};
+	char       *quoted;
+	const char *values[4];
 	bool        ok;
 
-	snprintf(lt, sizeof(lt), "%lldms", (long long) ctx->settings.lock_timeout_ms);
-	if (ctx->settings.statement_timeout_ms >= 0)
-		snprintf(st, sizeof(st), "%lldms", (long long) ctx->settings.statement_timeout_ms);
-	else
-		snprintf(st, sizeof(st), "%s", ctx->session_statement_timeout ? ctx->session_statement_timeout : "0");
-	if (schema != NULL && schema[0] != '\0')
-	{
-		quoted = PQescapeIdentifier(ctx->conn, schema, strlen(schema));
-		if (quoted == NULL)
-			return conn_set_search_path(ctx->conn, schema, true, err); /* reports why */
-		values[3] = quoted;
-	}
+	if (!pin_values(ctx, schema, lt, st, values, &quoted))
+		return conn_set_search_path(ctx->conn, schema, true, err); /* reports why */
 	/* one round trip: this runs twice in every migration */
-	ok = db_run(
-		ctx->conn,
-		"SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('lock_timeout', $2, true), "
-		"pg_catalog.set_config('statement_timeout', $3, true), "
-		"pg_catalog.set_config('search_path', $4, true)",
-		4, values, PGRES_TUPLES_OK, NULL, err, NULL);
+	ok = db_run(ctx->conn, PIN_SQL, 4, values, PGRES_TUPLES_OK, NULL, err, NULL);
 	PQfreemem(quoted);
 	return ok;
+}
+
+bool
+apply_session_pin_add(apply_ctx *ctx, pipeline *p, const char *schema)
+{
+	char        lt[32], st[32];
+	char       *quoted;
+	const char *values[4];
+
+	if (!pin_values(ctx, schema, lt, st, values, &quoted))
+		return false;
+	(void) pipeline_add(p, PIN_SQL, 4, values, PGRES_TUPLES_OK, NULL, NULL);
+	PQfreemem(quoted);
+	return true;
+}
+
+char *
+apply_session_lock_lost(void *ctx_arg)
+{
+	const apply_ctx *ctx = ctx_arg;
+
+	return xasprintf(
+		"the run lock \"%s\" is no longer held by this run (its connection was ended or the lock released): "
+		"another run may be applying migrations; rolled back",
+		ctx->lock_name);
 }
 
 /*
@@ -143,12 +215,57 @@ apply_session_confirm_run_lock(apply_ctx *ctx, db_error *err)
 	{
 		db_error_clear(err);
 		err->cls = PGERR_OTHER;
-		err->message = xasprintf(
-			"the run lock \"%s\" is no longer held by this run (its connection was ended or the lock released): "
-			"another run may be applying migrations; rolled back",
-			ctx->lock_name);
+		err->message = apply_session_lock_lost(ctx);
 	}
 	return held == 1;
+}
+
+/* COMMIT of a failed transaction answers ROLLBACK, with success */
+static char *
+judge_commit(void *arg, const PGresult *res)
+{
+	(void) arg;
+	if (strcmp(PQcmdStatus((PGresult *) res), "COMMIT") == 0)
+		return NULL;
+	return xasprintf("COMMIT answered \"%s\": the migration was not committed",
+					 PQcmdStatus((PGresult *) res));
+}
+
+/*
+ * COMMIT, then (after a Sync, so that a failed COMMIT cannot touch them,
+ * and in segments of their own: DISCARD ALL refuses a transaction block)
+ * the reset of apply_session_reestablish, in one round trip: the next
+ * migration starts from a clean session without one of its own.
+ */
+bool
+apply_session_commit_reset(apply_ctx *ctx, db_error *err)
+{
+	pipeline    p;
+	char        lt[32];
+	const char *values[2];
+	int         nparams;
+	const char *sql = settings_sql(ctx, lt, values, &nparams);
+	bool        ok;
+
+	ctx->session_clean = false;
+	pipeline_init(&p);
+	p.in_block = true;
+	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, judge_commit, NULL);
+	(void) pipeline_add_sync(&p);
+	(void) pipeline_add(&p, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add_sync(&p);
+	(void) pipeline_add(&p, sql, nparams, values, PGRES_TUPLES_OK, read_back_settings, ctx);
+	ok = pipeline_run(ctx->conn, &p, NULL, err);
+	if (!ok && p.failed > 0)
+	{
+		/* committed; the reset failed: the next migration resets on its own */
+		db_error_clear(err);
+		ok = true;
+	}
+	else if (ok)
+		ctx->session_clean = true;
+	pipeline_free(&p);
+	return ok;
 }
 
 /* COMMIT, and say so when it did not commit. */

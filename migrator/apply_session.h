@@ -38,6 +38,7 @@
 #include "apply.h"
 #include "migration_files.h"
 #include "pgerr.h"
+#include "pipeline.h"
 
 /*
  * Set lock_timeout and, unless s leaves it to the session (-1), also
@@ -66,12 +67,21 @@ bool apply_session_reestablish(apply_ctx *ctx, db_error *err);
 bool apply_session_pin_local(apply_ctx *ctx, const char *schema, db_error *err);
 
 /*
+ * apply_session_pin_local's statement appended to p (the values copied).
+ * False when the schema cannot be quoted (nothing appended).
+ */
+bool apply_session_pin_add(apply_ctx *ctx, pipeline *p, const char *schema);
+
+/*
  * Is the run lock still held by ctx->lock_conn?  Asked on ctx->conn, inside
  * the migration's transaction.  Returns true when held (or when there is no
  * lock connection); false with err filled when the query failed, or when
  * the lock is gone (err->cls PGERR_OTHER, a sentence naming the lock).
  */
 bool apply_session_confirm_run_lock(apply_ctx *ctx, db_error *err);
+
+/* The sentence of a lost run lock (ctx_arg: the apply_ctx); caller frees. */
+char *apply_session_lock_lost(void *ctx_arg);
 
 /*
  * COMMIT.  Returns true only when the server answered "COMMIT"; a COMMIT of
@@ -80,6 +90,15 @@ bool apply_session_confirm_run_lock(apply_ctx *ctx, db_error *err);
  * with err filled.
  */
 bool apply_session_commit(apply_ctx *ctx, db_error *err);
+
+/*
+ * apply_session_commit, and in the same round trip (behind a Sync, so that
+ * it cannot change what COMMIT does) apply_session_reestablish's reset.
+ * Returns what apply_session_commit would; ctx->session_clean is true when
+ * the reset succeeded too (a failed reset is not the migration's failure:
+ * the next one resets on its own).
+ */
+bool apply_session_commit_reset(apply_ctx *ctx, db_error *err);
 
 /*
  * The connection broke while COMMIT was in flight (for a no-transaction

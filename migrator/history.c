@@ -329,48 +329,72 @@ history_ensure(PGconn *conn, const history_table *ht)
  * INSERT, and the two counts, which must add up to one.  The session user
  * is read with no operator of ours (CVE-2018-1058).
  */
-bool
-history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
-			   const char *status, int64_t duration_ms, const char *failure, db_error *err)
+void
+history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
+					  const char *checksum, const char *status, int64_t duration_ms, const char *failure)
 {
-	char        vbuf[24], dbuf[24], host[256];
-	const char *values[7];
-	char       *sql;
-	PGresult   *res = NULL;
-	bool        ok;
-
-	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
-	snprintf(dbuf, sizeof(dbuf), "%lld", (long long) duration_ms);
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	values[0] = vbuf;
-	values[1] = name;
-	values[2] = checksum;
-	values[3] = status;
-	values[4] = dbuf;
-	values[5] = host;
-	values[6] = failure;
-	sql = xasprintf(
+	snprintf(r->vbuf, sizeof(r->vbuf), "%lld", (long long) version);
+	snprintf(r->dbuf, sizeof(r->dbuf), "%lld", (long long) duration_ms);
+	if (gethostname(r->host, sizeof(r->host)) != 0)
+		snprintf(r->host, sizeof(r->host), "unknown");
+	r->host[sizeof(r->host) - 1] = '\0';
+	r->values[0] = r->vbuf;
+	r->values[1] = name;
+	r->values[2] = checksum;
+	r->values[3] = status;
+	/* NULL: the server's time since the transaction began (a pipeline) */
+	r->values[4] = duration_ms >= 0 ? r->dbuf : NULL;
+	r->values[5] = r->host;
+	r->values[6] = failure;
+	r->version = version;
+#define HISTORY_DURATION                                                                                     \
+	"COALESCE($5::pg_catalog.int8, (EXTRACT(epoch FROM pg_catalog.clock_timestamp() - "           \
+	"pg_catalog.transaction_timestamp()) * 1000)::pg_catalog.int8)"
+	r->sql = xasprintf(
 		"WITH u AS (UPDATE %s SET name = $2, checksum = $3, status = $4, "
-		"  applied_at = pg_catalog.clock_timestamp(), duration_ms = $5::pg_catalog.int8, "
+		"  applied_at = pg_catalog.clock_timestamp(), duration_ms = " HISTORY_DURATION ", "
 		"  applied_by = pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), failure = $7 "
 		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' RETURNING 1), "
 		"i AS (INSERT INTO %s (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
-		"  SELECT $1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), $5::pg_catalog.int8, "
+		"  SELECT $1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), " HISTORY_DURATION ", "
 		"  pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7 WHERE NOT EXISTS (SELECT FROM u) "
 		"  RETURNING 1) "
 		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i)",
 		ht->qualified, ht->qualified);
-	ok = db_run_ex(conn, sql, 7, values, PGRES_TUPLES_OK, &res, err, NULL, false);
-	free(sql);
-	if (ok && strtoll(PQgetvalue(res, 0, 0), NULL, 10) + strtoll(PQgetvalue(res, 0, 1), NULL, 10) != 1)
+#undef HISTORY_DURATION
+}
+
+char *
+history_write_judge(void *row, const PGresult *res)
+{
+	const history_write *r = row;
+
+	if (PQntuples(res) == 1 &&
+		strtoll(PQgetvalue(res, 0, 0), NULL, 10) + strtoll(PQgetvalue(res, 0, 1), NULL, 10) == 1)
+		return NULL;
+	return xasprintf("the history row of version %lld was not written (%s updated, %s inserted): "
+					 "something else writes the history table",
+					 (long long) r->version, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?",
+					 PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?");
+}
+
+bool
+history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
+			   const char *status, int64_t duration_ms, const char *failure, db_error *err)
+{
+	history_write r;
+	PGresult     *res = NULL;
+	char         *problem;
+	bool          ok;
+
+	history_write_prepare(&r, ht, version, name, checksum, status, duration_ms, failure);
+	ok = db_run_ex(conn, r.sql, 7, r.values, PGRES_TUPLES_OK, &res, err, NULL, false);
+	free(r.sql);
+	if (ok && (problem = history_write_judge(&r, res)) != NULL)
 	{
 		db_error_clear(err);
 		err->cls = PGERR_OTHER;
-		err->message = xasprintf("the history row of version %lld was not written (%s updated, %s inserted): "
-								 "something else writes the history table",
-								 (long long) version, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		err->message = problem;
 		ok = false;
 	}
 	PQclear(res);

@@ -109,6 +109,26 @@ void history_from_result(const PGresult *res, history *out);
 int history_ensure(PGconn *conn, const history_table *ht);
 
 /*
+ * The statement history_record runs, to send in a pipeline (migrator's
+ * apply_pipeline.c): history_write_prepare fills r (the caller frees r->sql;
+ * name, checksum, status and failure must outlive r; duration_ms < 0: the
+ * server's time since the transaction began); history_write_judge (a
+ * pipeline_judge_fn, row is the history_write) returns NULL when the result
+ * says that exactly one row was written, else the problem (caller frees).
+ */
+typedef struct history_write
+{
+	char        vbuf[24], dbuf[24], host[256];
+	const char *values[7];
+	char       *sql;
+	int64_t     version;
+} history_write;
+void  history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
+							const char *checksum, const char *status, int64_t duration_ms,
+							const char *failure);
+char *history_write_judge(void *row, const PGresult *res);
+
+/*
  * Insert or replace the row of version (in the caller's transaction, if
  * any).  failure may be NULL.  Returns true, or false and fills err.
  */

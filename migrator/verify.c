@@ -111,6 +111,47 @@ verify_run(PGconn *conn, const migration *m, const char *schema, verify_failure 
 	return ok;
 }
 
+/* judge_result as a pipeline_judge_fn */
+static char *
+judge_in_pipeline(void *arg, const PGresult *res)
+{
+	(void) arg;
+	return judge_result(res);
+}
+
+int
+verify_pipeline_add(pipeline *p, PGconn *conn, const migration *m, const char *schema)
+{
+	const char *ro[1] = {"on"};
+	const char *path[1] = {""};
+	char       *quoted = NULL;
+	int         first;
+
+	if (schema != NULL && schema[0] != '\0')
+	{
+		quoted = PQescapeIdentifier(conn, schema, strlen(schema));
+		if (quoted == NULL)
+			return -1;
+		path[0] = quoted;
+	}
+	(void) pipeline_add(p, "SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(p, "SELECT pg_catalog.set_config('transaction_read_only', $1, true)", 1, ro,
+						PGRES_TUPLES_OK, NULL, NULL);
+	(void) pipeline_add(p, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, path, PGRES_TUPLES_OK,
+						NULL, NULL);
+	PQfreemem(quoted);
+	first = p->n;
+	for (int i = 0; i < m->verify_script.n_stmts; i++)
+		(void) pipeline_add(p, m->verify_script.stmts[i].text, 0, NULL, PGRES_TUPLES_OK, judge_in_pipeline,
+							NULL);
+	(void) pipeline_add(p, "ROLLBACK TO SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(p, "RELEASE SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	path[0] = "";
+	(void) pipeline_add(p, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, path, PGRES_TUPLES_OK,
+						NULL, NULL);
+	return first;
+}
+
 char *
 verify_failure_describe(const verify_failure *f)
 {

@@ -33,6 +33,7 @@
 
 #include "migration_files.h"
 #include "pgerr.h"
+#include "pipeline.h"
 
 /* Why a verify failed: where, and a server error or the rule broken. */
 typedef struct verify_failure
@@ -54,6 +55,17 @@ typedef struct verify_failure
  * SIGTERM cancels the statement in flight (f->err.cls PGERR_CANCELED_BY_US).
  */
 bool verify_run(PGconn *conn, const migration *m, const char *schema, verify_failure *f);
+
+/*
+ * verify_run's statements appended to the pipeline p (for conn, which must
+ * be inside the migration's open transaction when p runs): the same
+ * savepoint, read-only switch, search_path and rules; a statement's
+ * result that breaks them fails p with the problem.  Returns the index of
+ * the first verify statement in p (they follow in order), or -1 when the
+ * schema name cannot be quoted (nothing appended).  m must have verify
+ * statements.
+ */
+int verify_pipeline_add(pipeline *p, PGconn *conn, const migration *m, const char *schema);
 
 /* "SQLSTATE: message" or the problem, for a log line; caller frees. */
 char *verify_failure_describe(const verify_failure *f);

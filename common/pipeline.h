@@ -1,0 +1,101 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.h
+ *	  A batch of statements in one round trip (libpq's pipeline mode),
+ *	  every result read and judged.
+ *
+ * The entries are sent with PQsendQueryParams in pipeline mode, followed by
+ * one Sync (and one after each sync mark), and then every result is read,
+ * in order, while the socket is polled with the signal pipe and the
+ * caller's watch (as db_run does: query.h), so that a statement stuck on a
+ * lock can still be observed and a signal still cancels it.
+ *
+ * Success is decided per entry by libpq's result status and, for a result
+ * of the expected status, by the entry's judge (a verify that returned
+ * false, an insert of zero rows: the server saw no error, the caller does).
+ * The first failing entry is the failure; the entries after a server error
+ * answer PGRES_PIPELINE_ABORTED and are never reported as its cause.  A
+ * failed judge does not stop the server: the caller must not commit what
+ * the pipeline left open.
+ *
+ * Never used for COPY (libpq refuses it in a pipeline) nor for statements
+ * that refuse a transaction block or a pipeline (CREATE INDEX
+ * CONCURRENTLY): the caller decides what may ride in a batch.
+ *
+ * common/pipeline.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOOLKIT_PIPELINE_H
+#define TOOLKIT_PIPELINE_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "pgerr.h"
+#include "query.h"
+
+/*
+ * Judge a result of the expected status: NULL when it holds, else the
+ * problem (caller frees).
+ */
+typedef char *(*pipeline_judge_fn)(void *arg, const PGresult *res);
+
+typedef struct pipeline_entry
+{
+	char             *sql; /* owned; NULL: a sync mark */
+	int               nparams;
+	char            **values; /* owned copies (a NULL value stays NULL) */
+	ExecStatusType    expect; /* as db_run's */
+	pipeline_judge_fn judge;  /* may be NULL */
+	void             *judge_arg;
+} pipeline_entry;
+
+typedef struct pipeline
+{
+	pipeline_entry *entries;
+	int             n;
+	int             cap;      /* allocated length (memory.h) */
+	int             current;  /* the entry whose answer is awaited (for a watch) */
+	int             failed;   /* the first failing entry; -1 while none */
+	char           *problem;  /* its judge's problem; NULL for a server error */
+	size_t          bytes;    /* the text sent, for the caller's size bound */
+	bool            in_block; /* set by the caller: nothing in it commits (a
+								 * cancel that is not confirmed says so) */
+} pipeline;
+
+void pipeline_init(pipeline *p);
+
+/*
+ * Append a statement (sql and values are copied).  Returns its index.
+ */
+int pipeline_add(pipeline *p, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
+				 pipeline_judge_fn judge, void *judge_arg);
+
+/*
+ * Append a Sync: a server error before it aborts the entries up to it only.
+ * Returns its index (it has no result of its own to judge).
+ */
+int pipeline_add_sync(pipeline *p);
+
+/*
+ * Send every entry in one round trip (a closing Sync is added when the
+ * last entry is not one) and read every result.  Returns true
+ * when each had the expected status and its judge held.  Otherwise false:
+ * p->failed names the first failing entry (-1 when the batch could not be
+ * sent or the connection broke before any answer failed), err has the
+ * server's or the connection's error (PGERR_OTHER with p->problem for a
+ * judge), and a signal's cancel is classified PGERR_CANCELED_BY_US, as
+ * db_run does.  Every result is read (unless the connection broke or a
+ * cancel was not confirmed: then it is abandoned, see query.h) and the
+ * connection is out of pipeline mode when it returns.  watch may be NULL;
+ * its elapsed time counts from when the current entry's answer was first
+ * awaited.
+ */
+bool pipeline_run(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err);
+
+/* Release what p holds; accepts NULL. */
+void pipeline_free(pipeline *p);
+
+#endif /* TOOLKIT_PIPELINE_H */

@@ -1,0 +1,353 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply_pipeline.c
+ *	  A transactional migration up to COMMIT in one round trip, and the
+ *	  watch and notice handling every migration statement shares.
+ *
+ * migrator/apply_pipeline.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "apply_pipeline.h"
+#include "apply_session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advlock.h"
+#include "cancel.h"
+#include "history.h"
+#include "log.h"
+#include "memory.h"
+#include "pipeline.h"
+#include "query.h"
+#include "skipped_object.h"
+#include "verify.h"
+
+/*
+ * A batch bigger than this goes statement by statement: libpq sends it
+ * while nothing reads the answers, and a send that blocked on a full socket
+ * would stop the watch and the signal handling.
+ */
+#define PIPELINE_MAX_BYTES 16384
+
+/* sample blockers from this age of a statement on, this often */
+#define SAMPLE_AFTER_MS 150
+/* how often a long lock wait is reported while it lasts */
+#define WAIT_REPORT_MS 5000
+
+/* once per run, backing off when it cannot connect (see blockers.h) */
+static PGconn *
+side_connection(apply_ctx *ctx)
+{
+	ctx->side.opts = ctx->conn_opts;
+	return blockers_side_get(&ctx->side);
+}
+
+bool
+apply_watch_tick(void *arg, int64_t elapsed_ms)
+{
+	statement_watch *w = arg;
+	blocker_list     sample = {0};
+	PGconn          *side;
+
+	if (elapsed_ms < SAMPLE_AFTER_MS)
+		return false;
+	side = side_connection(w->ctx);
+	if (side == NULL)
+		return false;
+	if (blockers_sample(side, w->backend_pid, &sample) && sample.n > 0)
+	{
+		blockers_copy(&w->last, &sample);
+		if (elapsed_ms - w->last_report_ms >= WAIT_REPORT_MS)
+		{
+			log_event(LOG_LEVEL_INFO, "lock_wait", NULL, "statement at %s has waited %llds for a lock",
+					  w->where, (long long) elapsed_ms / 1000);
+			blockers_log(&sample, LOG_LEVEL_INFO, "  ");
+			w->last_report_ms = elapsed_ms;
+		}
+	}
+	blockers_free(&sample);
+	return false; /* lock_timeout bounds the wait, not us */
+}
+
+/*
+ * NOTICE and WARNING from a migration's own statement, attributed to it: an
+ * exception handler that swallows an error typically says so only here.
+ */
+void
+apply_notice(void *arg, const PGresult *res)
+{
+	notice_origin *o = arg;
+	const char    *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char    *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char    *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	bool           warning = severity && strcmp(severity, "WARNING") == 0;
+	char           vbuf[24];
+	log_field      fields[] = {{"sqlstate", sqlstate}, {"version", vbuf}, {"at", o->where}, {NULL, NULL}};
+
+	if (skipped_object_notice(sqlstate))
+		o->n_skipped++;
+	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) o->m->version);
+	log_event(warning ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "server_notice", fields,
+			  "%smigration %lld at %s: %s", warning ? "" : "notice: ", (long long) o->m->version, o->where,
+			  primary ? primary : PQresultErrorMessage(res));
+}
+
+/* ---- the batch ---------------------------------------------------------------- */
+
+typedef enum entry_kind
+{
+	ENTRY_TOOL,      /* the toolkit's own SQL */
+	ENTRY_STATEMENT, /* the migration's */
+	ENTRY_VERIFY     /* a verify statement */
+} entry_kind;
+
+/* Which file and line an entry of the pipeline stands for. */
+typedef struct entry_where
+{
+	const char *path;
+	int         line;
+	entry_kind  kind;
+	char       *at; /* "path:line" */
+} entry_where;
+
+typedef struct batch
+{
+	pipeline         p;
+	entry_where     *where; /* one per entry of p */
+	int              n_where;
+	int              cap_where; /* allocated length (memory.h) */
+	history_write    hw;
+	apply_ctx       *ctx;
+	statement_watch  w;
+	notice_origin    origin;
+	PQnoticeReceiver previous;
+	bool             redo; /* a CREATE ... IF NOT EXISTS skipped */
+} batch;
+
+/* The entries appended since the last call stand for path:line. */
+static void
+note(batch *b, const char *path, int line, entry_kind kind)
+{
+	ARRAY_GROW(b->where, b->p.n, b->cap_where);
+	for (; b->n_where < b->p.n; b->n_where++)
+		b->where[b->n_where] = (entry_where){path, line, kind, xasprintf("%s:%d", path, line)};
+}
+
+/* A statement that ended the migration's transaction (the linter refuses them). */
+static char *
+judge_still_open(void *arg, const PGresult *res)
+{
+	const char *tag = PQcmdStatus((PGresult *) res);
+
+	(void) arg;
+	if (strcmp(tag, "COMMIT") == 0 || strcmp(tag, "ROLLBACK") == 0 || strncmp(tag, "PREPARE", 7) == 0)
+		return xstrdup(APPLY_TX_ENDED);
+	return NULL;
+}
+
+static char *
+judge_lock(void *arg, const PGresult *res)
+{
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		return NULL;
+	return apply_session_lock_lost(arg);
+}
+
+/*
+ * The verify file's entries: its statements stand for their lines, the
+ * savepoint around them for its first (as verify_run reports them).
+ */
+static bool
+add_verify(batch *b, migration *m, const char *schema)
+{
+	int first = verify_pipeline_add(&b->p, b->ctx->conn, m, schema);
+	int line0 = m->verify_script.stmts[0].line;
+
+	if (first < 0)
+		return false;
+	for (int i = b->n_where; i < b->p.n; i++)
+	{
+		int  k = i - first;
+		bool is_stmt = k >= 0 && k < m->verify_script.n_stmts;
+
+		ARRAY_GROW(b->where, i + 1, b->cap_where);
+		b->where[i] = (entry_where){m->verify_path, is_stmt ? m->verify_script.stmts[k].line : line0,
+									is_stmt ? ENTRY_VERIFY : ENTRY_TOOL, NULL};
+		b->where[i].at = xasprintf("%s:%d", m->verify_path, b->where[i].line);
+	}
+	b->n_where = b->p.n;
+	return true;
+}
+
+/*
+ * BEGIN .. the run lock's confirmation, as run_until_commit does them one
+ * by one.  False when a name cannot be quoted (the caller goes the other
+ * way, which reports why).
+ */
+static bool
+build(batch *b, migration *m)
+{
+	apply_ctx        *ctx = b->ctx;
+	const char       *schema = ctx->conn_opts->schema;
+	int               first = m->script.stmts[0].line;
+	int               last = m->script.stmts[m->script.n_stmts - 1].line;
+	advlock_held_args lock;
+
+	(void) pipeline_add(&b->p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	if (!apply_session_pin_add(ctx, &b->p, schema))
+		return false;
+	note(b, m->path, first, ENTRY_TOOL);
+	for (int i = 0; i < m->script.n_stmts; i++)
+	{
+		(void) pipeline_add(&b->p, m->script.stmts[i].text, 0, NULL, DB_EXPECT_ANY_OK, judge_still_open,
+							NULL);
+		note(b, m->path, m->script.stmts[i].line, ENTRY_STATEMENT);
+	}
+	/* SAVEPOINT refuses a pipeline's implicit transaction: still ours */
+	(void) pipeline_add(&b->p, "SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&b->p, "RELEASE SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) apply_session_pin_add(ctx, &b->p, NULL);
+	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
+	(void) pipeline_add(&b->p, b->hw.sql, 7, b->hw.values, PGRES_TUPLES_OK, history_write_judge, &b->hw);
+	note(b, m->path, last, ENTRY_TOOL);
+	if (m->verify_script.n_stmts > 0 && !add_verify(b, m, schema))
+		return false;
+	if (ctx->lock_conn != NULL)
+	{
+		const char *sql = advlock_held_query(ctx->lock_name, PQbackendPID(ctx->lock_conn), &lock);
+
+		(void) pipeline_add(&b->p, sql, 2, lock.values, PGRES_TUPLES_OK, judge_lock, ctx);
+		note(b, m->path, last, ENTRY_TOOL);
+	}
+	return true;
+}
+
+static const entry_where *
+current_where(const batch *b)
+{
+	return b->p.current < b->n_where ? &b->where[b->p.current] : NULL;
+}
+
+/* The watch of the statement whose answer is awaited. */
+static bool
+batch_tick(void *arg, int64_t elapsed_ms)
+{
+	batch             *b = arg;
+	const entry_where *at = current_where(b);
+
+	b->w.where = at ? at->at : b->origin.m->path;
+	return apply_watch_tick(&b->w, elapsed_ms);
+}
+
+/* A migration statement's notice is its own; the toolkit's go as before. */
+static void
+batch_notice(void *arg, const PGresult *res)
+{
+	batch             *b = arg;
+	const entry_where *at = current_where(b);
+
+	if (at == NULL || at->kind != ENTRY_STATEMENT)
+	{
+		if (b->previous)
+			b->previous(NULL, res);
+		return;
+	}
+	b->origin.where = at->at;
+	apply_notice(&b->origin, res);
+	if (b->origin.n_skipped > 0)
+		b->redo = true;
+}
+
+/* f from the first failing entry. */
+static void
+locate_failure(batch *b, apply_failure *f)
+{
+	const entry_where *at = b->p.failed >= 0 && b->p.failed < b->n_where ? &b->where[b->p.failed] : NULL;
+
+	if (at == NULL)
+		return; /* before the first entry: f names the first statement */
+	f->path = at->path;
+	f->line = at->line;
+	if (at->kind == ENTRY_VERIFY && b->p.problem != NULL)
+	{
+		db_error_clear(&f->err);
+		f->verify_problem = b->p.problem;
+		b->p.problem = NULL;
+	}
+}
+
+static void
+batch_free(batch *b)
+{
+	for (int i = 0; i < b->n_where; i++)
+		free(b->where[i].at);
+	free(b->where);
+	free(b->hw.sql);
+	pipeline_free(&b->p);
+	blockers_free(&b->w.last);
+}
+
+bool
+apply_pipeline_eligible(const apply_ctx *ctx, const migration *m)
+{
+	size_t bytes = 0;
+
+	if (m->no_transaction || m->script.n_stmts == 0 ||
+		(ctx->lock_conn != NULL && PQstatus(ctx->lock_conn) != CONNECTION_OK))
+		return false;
+	for (int i = 0; i < m->script.n_stmts; i++)
+	{
+		const sql_statement *st = &m->script.stmts[i];
+
+		if (strcmp(st->kind, "TransactionStmt") == 0 || strcmp(st->kind, "CopyStmt") == 0 ||
+			skipped_object_replaces(st))
+			return false;
+		bytes += strlen(st->text);
+	}
+	for (int i = 0; i < m->verify_script.n_stmts; i++)
+		bytes += strlen(m->verify_script.stmts[i].text);
+	return bytes <= PIPELINE_MAX_BYTES;
+}
+
+bool
+apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, blocker_list *seen, bool *in_tx,
+							bool *redo)
+{
+	batch                   b = {.ctx = ctx, .origin = {m, m->path, 0}};
+	db_watch                watch = {.tick = batch_tick, .arg = &b, .tick_ms = APPLY_SAMPLE_EVERY_MS};
+	PGTransactionStatusType ts;
+	bool                    ok = false;
+
+	pipeline_init(&b.p);
+	b.p.in_block = true; /* COMMIT is never in it */
+	b.w = (statement_watch){.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = m->path};
+	*redo = false;
+	*in_tx = false;
+	ctx->session_clean = false;
+	if (!build(&b, m))
+		*redo = true;
+	else
+	{
+		log_event(LOG_LEVEL_DEBUG, "pipeline", NULL, "%s: %d statements in one pipeline", m->stem, b.p.n);
+		b.previous = PQsetNoticeReceiver(ctx->conn, batch_notice, &b);
+		ok = pipeline_run(ctx->conn, &b.p, &watch, &f->err);
+		PQsetNoticeReceiver(ctx->conn, b.previous, NULL);
+		ts = PQtransactionStatus(ctx->conn);
+		*in_tx = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
+		blockers_copy(seen, &b.w.last);
+		if (b.redo && PQstatus(ctx->conn) == CONNECTION_OK && !cancel_pending())
+		{
+			/* the skipped object is checked right after its statement */
+			*redo = true;
+			ok = false;
+			db_error_clear(&f->err);
+		}
+		else if (!ok)
+			locate_failure(&b, f);
+	}
+	batch_free(&b);
+	return ok;
+}
