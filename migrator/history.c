@@ -348,7 +348,7 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 	r->values[6] = failure;
 	r->version = version;
 #define HISTORY_DURATION                                                                                     \
-	"COALESCE($5::pg_catalog.int8, (EXTRACT(epoch FROM pg_catalog.clock_timestamp() - "           \
+	"COALESCE($5::pg_catalog.int8, (EXTRACT(epoch FROM pg_catalog.clock_timestamp() - "                      \
 	"pg_catalog.transaction_timestamp()) * 1000)::pg_catalog.int8)"
 	r->sql = xasprintf(
 		"WITH u AS (UPDATE %s SET name = $2, checksum = $3, status = $4, "
