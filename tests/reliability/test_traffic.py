@@ -96,7 +96,7 @@ class MigratorUnderTraffic(TrafficCase):
         self.assertEqual(self.query("SELECT version, status FROM schema_migrations"), [(1, "applied")])
 
         episodes = {}  # waitstart of a migrator lock wait -> (blockers seen, samples, max wait)
-        pgbench_waits = 0
+        pgbench_waits = pgbench_waits_being_granted = 0
         for i, (rows, extra) in enumerate(samples):
             migrator = {r[0] for r in extra}  # waiting, or granted and altering
             for pid, app, locktype, mode, rel, waitstart, blockers, now in rows:
@@ -109,10 +109,17 @@ class MigratorUnderTraffic(TrafficCase):
                 elif app == "pgbench" and locktype == "relation" and rel == TABLE:
                     # pgbench waits on the table only behind the migrator (its
                     # queued request, or the lock it was granted), never
-                    # behind the holder's ROW EXCLUSIVE.
+                    # behind the holder's ROW EXCLUSIVE.  pg_locks and
+                    # pg_blocking_pids() are not read at one instant: a
+                    # wait whose migrator request just timed out can show
+                    # no blocker at all (it is being granted); that is
+                    # behind nobody, which the rule allows, and is counted.
                     pgbench_waits += 1
-                    self.assertTrue(blockers and set(blockers) <= migrator,
+                    self.assertNotIn(holder_pid, blockers)
+                    self.assertTrue(set(blockers) <= migrator,
                                     "pgbench waits on %s behind %r, migrator %r" % (TABLE, blockers, migrator))
+                    if not blockers:
+                        pgbench_waits_being_granted += 1
         failed_run = [e for (first, _), e in episodes.items() if first]
         self.assertTrue(failed_run, "no lock wait of the first migrator was sampled")
         # One wait per attempt at most (3 attempts, the last line says so),
@@ -130,7 +137,8 @@ class MigratorUnderTraffic(TrafficCase):
                transactions=[len(baseline), len(with_migrator)],
                lock_wait_episodes=len(episodes), first_run_episodes=len(failed_run),
                max_sampled_wait_s=round(max(e[2] for e in episodes.values()), 3),
-               pgbench_relation_waits_sampled=pgbench_waits, samples=len(samples))
+               pgbench_relation_waits_sampled=pgbench_waits,
+               pgbench_waits_sampled_as_being_granted=pgbench_waits_being_granted, samples=len(samples))
 
 
 class BuildsUnderTraffic(TrafficCase):
