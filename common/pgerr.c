@@ -195,6 +195,16 @@ db_error_clear(db_error *err)
 	memset(err, 0, sizeof(*err));
 }
 
+void
+db_error_set(db_error *err, pgerr_class cls, const char *sqlstate, char *message)
+{
+	db_error_clear(err);
+	err->cls = cls;
+	if (sqlstate)
+		memcpy(err->sqlstate, sqlstate, sizeof(err->sqlstate));
+	err->message = message;
+}
+
 char *
 db_error_format(const db_error *err)
 {

@@ -140,6 +140,13 @@ void db_error_from_conn(db_error *err, const PGconn *conn, bool canceled_by_us);
 /* Release what err holds and reset it to PGERR_NONE; accepts NULL. */
 void db_error_clear(db_error *err);
 
+/*
+ * Fill err with a failure of the toolkit's own (not the server's): class
+ * cls, sqlstate (NULL: none) and message, which err takes over.  Whatever
+ * err held before is freed first.
+ */
+void db_error_set(db_error *err, pgerr_class cls, const char *sqlstate, char *message);
+
 /* "55P03: canceling statement due to lock timeout"; caller frees. */
 char *db_error_format(const db_error *err);
 

@@ -153,17 +153,6 @@ index_ensure(PGconn *conn, index_definitions *defs, const char *name, const inde
 
 /* ---- a migration's own CREATE INDEX statement -------------------------- */
 
-/* Fill err with a failure of our own (sqlstate may be NULL). */
-static void
-set_error(db_error *err, pgerr_class cls, const char *sqlstate, char *message)
-{
-	db_error_clear(err);
-	err->cls = cls;
-	if (sqlstate)
-		memcpy(err->sqlstate, sqlstate, sizeof(err->sqlstate));
-	err->message = message;
-}
-
 bool
 index_statement_parse(const char *sql, int line, const char *default_schema, index_statement *out)
 {
@@ -221,8 +210,8 @@ existing_index(const plan_item *it, bool if_not_exists, db_error *err)
 	if (!if_not_exists)
 	{
 		/* what the server itself answers */
-		set_error(err, PGERR_DUPLICATE_OBJECT, ERRCODE_DUPLICATE_TABLE,
-				  xasprintf("relation \"%s\" already exists", d->name));
+		db_error_set(err, PGERR_DUPLICATE_OBJECT, ERRCODE_DUPLICATE_TABLE,
+					 xasprintf("relation \"%s\" already exists", d->name));
 		return false;
 	}
 	if (it->action == ACT_DRIFTED)
@@ -244,13 +233,13 @@ plan_refused(const plan_item *it, db_error *err)
 	const char          *reason = it->reason ? it->reason : plan_action_name(it->action);
 
 	if (it->action == ACT_ERROR && !c->schema_exists)
-		set_error(err, PGERR_UNDEFINED_OBJECT, ERRCODE_INVALID_SCHEMA_NAME, xstrdup(reason));
+		db_error_set(err, PGERR_UNDEFINED_OBJECT, ERRCODE_INVALID_SCHEMA_NAME, xstrdup(reason));
 	else if (it->action == ACT_ERROR && c->table_oid == NULL)
-		set_error(err, PGERR_UNDEFINED_OBJECT, ERRCODE_UNDEFINED_TABLE, xstrdup(reason));
+		db_error_set(err, PGERR_UNDEFINED_OBJECT, ERRCODE_UNDEFINED_TABLE, xstrdup(reason));
 	else
-		set_error(err, PGERR_OTHER, NULL,
-				  xasprintf("index \"%s\" on \"%s.%s\" was not built: %s", it->def->name, it->def->schema,
-							it->def->table, reason));
+		db_error_set(err, PGERR_OTHER, NULL,
+					 xasprintf("index \"%s\" on \"%s.%s\" was not built: %s", it->def->name, it->def->schema,
+							   it->def->table, reason));
 }
 
 /*
@@ -270,12 +259,12 @@ index_is_valid(PGconn *conn, const index_def *def, const char *table_oid, db_err
 	PQclear(res);
 	if (st.exists && st.valid && st.ready && st.on_table)
 		return true;
-	set_error(err, PGERR_OTHER, NULL,
-			  xasprintf("index \"%s\" on \"%s.%s\" is %s at the end of the build", def->name, def->schema,
-						def->table,
-						!st.exists     ? "missing"
-						: !st.on_table ? "on another table"
-									   : "not valid"));
+	db_error_set(err, PGERR_OTHER, NULL,
+				 xasprintf("index \"%s\" on \"%s.%s\" is %s at the end of the build", def->name, def->schema,
+						   def->table,
+						   !st.exists     ? "missing"
+						   : !st.on_table ? "on another table"
+										  : "not valid"));
 	return false;
 }
 
@@ -297,11 +286,11 @@ build_planned(PGconn *conn, plan_item *item, const indexer_settings *set, const 
 	rc = build_run(item, 1, &env, &sum);
 	ok = rc == EXIT_OK && item->outcome == OUTCOME_DONE;
 	if (!ok && cancel_pending())
-		set_error(err, PGERR_CANCELED_BY_US, NULL, xstrdup("interrupted"));
+		db_error_set(err, PGERR_CANCELED_BY_US, NULL, xstrdup("interrupted"));
 	else if (!ok)
 		/* the engine's own line: SQLSTATE first when the server gave one */
-		set_error(err, rc == EXIT_UNREACHABLE ? PGERR_CONNECTION_LOST : PGERR_OTHER, NULL,
-				  xstrdup(item->failure ? item->failure : "the build did not complete"));
+		db_error_set(err, rc == EXIT_UNREACHABLE ? PGERR_CONNECTION_LOST : PGERR_OTHER, NULL,
+					 xstrdup(item->failure ? item->failure : "the build did not complete"));
 	return ok;
 }
 
@@ -322,8 +311,8 @@ index_ensure_statement(PGconn *conn, const index_statement *st, const index_ensu
 	popts = (plan_options){false, set.lock_timeout_ms};
 	if (catalog_load(conn, defs, 1, set.lock_timeout_ms, &cat, &round_trips) != EXIT_OK)
 	{
-		set_error(err, cancel_pending() ? PGERR_CANCELED_BY_US : PGERR_CONNECTION_LOST, NULL,
-				  xstrdup("the catalog query failed"));
+		db_error_set(err, cancel_pending() ? PGERR_CANCELED_BY_US : PGERR_CONNECTION_LOST, NULL,
+					 xstrdup("the catalog query failed"));
 		settings_free(&set);
 		return false;
 	}

@@ -20,17 +20,6 @@
 #include "memory.h"
 #include "options.h"
 
-/* Fill err with a failure of our own (sqlstate may be NULL). */
-static void
-set_error(db_error *err, pgerr_class cls, const char *sqlstate, char *message)
-{
-	db_error_clear(err);
-	err->cls = cls;
-	if (sqlstate)
-		memcpy(err->sqlstate, sqlstate, sizeof(err->sqlstate));
-	err->message = message;
-}
-
 bool
 statement_index_routed(const migration *m, const sql_statement *st)
 {
@@ -109,8 +98,8 @@ build_locked(apply_ctx *ctx, const index_statement *is, db_error *err)
 
 	if (lrc != EXIT_OK)
 	{
-		set_error(err, lrc == EXIT_UNREACHABLE ? PGERR_CONNECTION_LOST : PGERR_OTHER, NULL,
-				  xstrdup("could not take the indexer's run lock to build the index"));
+		db_error_set(err, lrc == EXIT_UNREACHABLE ? PGERR_CONNECTION_LOST : PGERR_OTHER, NULL,
+					 xstrdup("could not take the indexer's run lock to build the index"));
 		ok = false;
 	}
 	else
@@ -133,7 +122,7 @@ statement_index_build(apply_ctx *ctx, const migration *m, const sql_statement *s
 	db_error_clear(err);
 	if (!index_statement_parse(st->text, st->line, ctx->conn_opts->schema, &is))
 	{
-		set_error(err, PGERR_SYNTAX, NULL, xstrdup("not a CREATE INDEX statement"));
+		db_error_set(err, PGERR_SYNTAX, NULL, xstrdup("not a CREATE INDEX statement"));
 		return false;
 	}
 	log_event(LOG_LEVEL_INFO, "statement_index", NULL,
