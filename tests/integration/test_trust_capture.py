@@ -686,12 +686,14 @@ class PlantedOverloadsTest(TrustTestCase):
         # indexer: the watchdog, the monitor, blockers, the leftover of a cancelled build
         lcfg = self.index_config(extra=[("blocked_id_idx", "blocked", "CREATE INDEX CONCURRENTLY IF NOT EXISTS blocked_id_idx ON blocked (id, x)", False, None)])
         holder.cursor().execute("LOCK TABLE app.blocked IN SHARE ROW EXCLUSIVE MODE")
-        proc = self.start_indexer("-c", lcfg, "--schema", SCHEMA, "build", "--lock-timeout", "4s", "--retries", "0")
+        # a long bound: under valgrind the first build must still hold the run
+        # lock when the second one asks; the holder lets it go after that
+        proc = self.start_indexer("-c", lcfg, "--schema", SCHEMA, "build", "--lock-timeout", "60s", "--retries", "0")
         self.wait_for_stderr(proc, r"building .*blocked_id_idx")
         time.sleep(0.5)
         idx("build while another holds the run lock", "build", "--lock-wait", "1s", expect=4, config=lcfg)
-        note("indexer build (watchdog)", self.finish(proc, timeout=DEADLINE), (0, 1))
         holder.rollback()
+        note("indexer build (watchdog)", self.finish(proc, timeout=DEADLINE), (0, 1))
         idx("build (after the lock)", "build", config=lcfg)
 
         # repair after a deliberate change; forget a removed file
