@@ -462,7 +462,7 @@ check_add_constraint(lint_state *st, const stmt_ctx *ctx, const PgQuery__RangeVa
 
 				lint_report(
 					st, ctx, LINT_R_NOT_VALID,
-					"ADD FOREIGN KEY on %s checks every row while it blocks writes to %s and %s; "
+					"ADD FOREIGN KEY on %s checks every row under SHARE ROW EXCLUSIVE locks on %s and %s, which block writes to both; "
 					"add it NOT VALID, then VALIDATE CONSTRAINT in a later migration (which lets reads and writes go on)",
 					relname, relname, pk);
 				free(pk);
@@ -483,7 +483,7 @@ check_add_constraint(lint_state *st, const stmt_ctx *ctx, const PgQuery__RangeVa
 			if (!is_new && *c->indexname == '\0')
 				lint_report(
 					st, ctx, LINT_R_UNIQUE_NO_INDEX,
-					"ADD %s on %s builds an index while it blocks writes to the table; "
+					"ADD %s on %s builds an index under an ACCESS EXCLUSIVE lock, blocking reads and writes; "
 					"build the index with the indexer (\"-- migrator:requires-index NAME\"), then ADD CONSTRAINT ... %s USING INDEX NAME",
 					c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", relname,
 					c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE");
