@@ -191,7 +191,7 @@ migration_lint_carry(const migration *m, const lint_file_options *base)
 	/* only constraints are carried: most files need no parse at all */
 	if (base->carry == NULL || m->source == NULL ||
 		!(mentions(m->source, "check") || mentions(m->source, "references") ||
-		  mentions(m->source, "foreign")))
+		  mentions(m->source, "foreign") || mentions(m->source, "validate")))
 		return;
 	if (!sql_parse_script(m->source, &script, &err))
 	{

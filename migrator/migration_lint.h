@@ -53,8 +53,8 @@ bool migration_lint(const migration *m, const lint_file_options *base, bool to_s
 /*
  * Feed the constraints of m, a migration that is not reported (applied, or
  * not named), into base->carry, so that a later file's set-not-null sees a
- * CHECK validated there.  Reads m->source only when it mentions a CHECK or
- * a foreign key; parses it silently (a file that does not parse adds
+ * CHECK validated there.  Parses m->source only when it mentions a CHECK,
+ * a foreign key or a VALIDATE; silently (a file that does not parse adds
  * nothing).  No output.
  */
 void migration_lint_carry(const migration *m, const lint_file_options *base);
