@@ -314,19 +314,21 @@ involves(const lint_target *t, const char *msg)
 
 /*
  * Split "path:line:column: message", "path:line: message" or "path:
- * message" (path a *.sql file) into it; anything else has no path.  Returns
+ * message" (path a *.sql file of dir) into it; anything else has no path.  Returns
  * the path (caller frees) or NULL, and points *rest at the message.
  */
 static char *
-split_location(const char *msg, int *line, int *column, const char **rest)
+split_location(const char *msg, const char *dir, int *line, int *column, const char **rest)
 {
+	size_t      n = strlen(dir);
 	const char *colon = strstr(msg, ".sql:");
 	char       *end;
 	long        v;
 
 	*line = *column = 0;
 	*rest = msg;
-	if (colon == NULL || strchr(msg, ' ') < colon)
+	/* the load names a file "<dir>/<name>", and dir may hold spaces */
+	if (colon == NULL || strncmp(msg, dir, n) != 0 || msg[n] != '/')
 		return NULL;
 	*rest = colon + 5;
 	v = strtol(*rest, &end, 10);
@@ -377,7 +379,7 @@ lint_sink(log_level level, const char *event, const char *msg, void *arg)
 		return;
 	if (event != NULL && strcmp(event, "syntax_error_line") == 0)
 	{
-		path = split_location(msg, &line, &column, &rest);
+		path = split_location(msg, s->target->dir, &line, &column, &rest);
 		if (s->last_shown && log_get_format() == LOG_FORMAT_TEXT)
 			printf("    %s\n", rest);
 		free(path);
@@ -386,7 +388,7 @@ lint_sink(log_level level, const char *event, const char *msg, void *arg)
 	s->last_shown = involves(s->target, msg);
 	if (!s->last_shown)
 		return;
-	path = split_location(msg, &line, &column, &rest);
+	path = split_location(msg, s->target->dir, &line, &column, &rest);
 	rule = rule_of_event(event);
 	{
 		lint_item it = {path ? path : s->target->dir, line, column, level == LOG_LEVEL_ERROR, rule, rest};
