@@ -245,7 +245,7 @@ take_common(parser *p, const cli_option *o, const char *value)
 			if (!log_parse_format(value, &c->format))
 			{
 				log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
-						  "option --log-format: invalid value \"%s\" (use text or json)", value);
+						  "option --log-format: invalid value \"%s\" (use text, json or github)", value);
 				return EXIT_USAGE;
 			}
 			break;
@@ -308,6 +308,12 @@ take_command(parser *p, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		c->arg = argv[optind++];
+	}
+	if (c->command->flags & CLI_CMD_ARGS)
+	{
+		c->args = (const char *const *) &argv[optind];
+		c->n_args = argc - optind;
+		optind = argc;
 	}
 	if (optind < argc)
 	{

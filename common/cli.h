@@ -48,6 +48,7 @@ struct cli_run;
 /* cli_command.flags; a program's own flags start at CLI_CMD_PROGRAM. */
 #define CLI_CMD_ARG     0x1   /* takes one argument (migrator new NAME) */
 #define CLI_CMD_WRITES  0x2   /* writes to the database: needs a server that accepts writes */
+#define CLI_CMD_ARGS    0x4   /* takes any number of arguments (migrator lint FILE...) */
 #define CLI_CMD_PROGRAM 0x100 /* first bit free for the program */
 
 /* The bit of program option id in cli_command.options. */
@@ -129,6 +130,8 @@ typedef struct cli_common
 	int                verbosity;
 	const cli_command *command;
 	const char        *arg; /* the argument of a CLI_CMD_ARG command */
+	const char *const *args; /* the arguments of a CLI_CMD_ARGS command (argv memory) */
+	int                n_args;
 } cli_common;
 
 typedef struct cli_program

@@ -21,6 +21,8 @@
 static const char *log_program = "toolkit";
 static log_format  log_fmt = LOG_FORMAT_TEXT;
 static int         log_verbosity = 0;
+static log_sink    log_sink_fn = NULL; /* log_set_sink: migrator lint only */
+static void       *log_sink_arg = NULL;
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 
@@ -39,6 +41,8 @@ log_parse_format(const char *s, log_format *out)
 		*out = LOG_FORMAT_TEXT;
 	else if (strcmp(s, "json") == 0)
 		*out = LOG_FORMAT_JSON;
+	else if (strcmp(s, "github") == 0)
+		*out = LOG_FORMAT_GITHUB;
 	else
 		return false;
 	return true;
@@ -57,6 +61,13 @@ log_format_from_argv(int argc, char *const *argv, log_format dflt)
 			(void) log_parse_format(argv[i + 1], &format);
 	}
 	return format;
+}
+
+void
+log_set_sink(log_sink sink, void *arg)
+{
+	log_sink_fn = sink;
+	log_sink_arg = arg;
 }
 
 log_format
@@ -108,6 +119,12 @@ log_event(log_level level, const char *event, const log_field *fields, const cha
 	va_start(ap, fmt);
 	textbuf_vappendf(&msg, fmt, ap);
 	va_end(ap);
+	if (log_sink_fn != NULL)
+	{
+		log_sink_fn(level, event, msg.data, log_sink_arg);
+		textbuf_free(&msg);
+		return;
+	}
 
 	textbuf_init(&line);
 	if (log_fmt == LOG_FORMAT_JSON)

@@ -28,7 +28,8 @@
 typedef enum log_format
 {
 	LOG_FORMAT_TEXT,
-	LOG_FORMAT_JSON
+	LOG_FORMAT_JSON,
+	LOG_FORMAT_GITHUB /* migrator lint: GitHub Actions annotations; text otherwise */
 } log_format;
 
 typedef enum log_level
@@ -49,7 +50,7 @@ typedef struct log_field
 /* verbosity: -1 quiet (warnings and errors), 0 normal, 1 verbose (debug) */
 void log_init(const char *progname, log_format format, int verbosity);
 
-/* "text" or "json"; returns false for anything else */
+/* "text", "json" or "github"; returns false for anything else */
 bool log_parse_format(const char *s, log_format *out);
 
 /*
@@ -71,6 +72,15 @@ bool        log_enabled(log_level level);
  */
 void log_event(log_level level, const char *event, const log_field *fields, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Optional: every event that log_event would print goes to sink instead
+ * (the message formatted, before any folding), with arg; NULL restores
+ * stderr.  migrator lint puts the problems of loading and parsing its files
+ * among its findings this way.
+ */
+typedef void (*log_sink)(log_level level, const char *event, const char *msg, void *arg);
+void log_set_sink(log_sink sink, void *arg);
 
 #define log_error(...)   log_event(LOG_LEVEL_ERROR, NULL, NULL, __VA_ARGS__)
 #define log_warning(...) log_event(LOG_LEVEL_WARNING, NULL, NULL, __VA_ARGS__)

@@ -143,6 +143,7 @@ lint_any(const char *source, const sql_script *script, const lint_file_options *
 	lint_index_lines(&st);
 
 	lint_collect_allow_comments(&st, source + st.bom_len, st.bom_len);
+	lint_carry_in(&st, verify || opts == NULL ? NULL : opts->carry);
 
 	for (int i = 0; i < script->n_stmts; i++)
 	{
@@ -169,14 +170,7 @@ lint_any(const char *source, const sql_script *script, const lint_file_options *
 	}
 	free(st.created);
 	free(st.line_starts);
-	for (int i = 0; i < st.n_checks; i++)
-	{
-		free(st.checks[i].rel.schema);
-		free(st.checks[i].rel.name);
-		free(st.checks[i].conname);
-		free(st.checks[i].column);
-	}
-	free(st.checks);
+	lint_carry_out(&st, verify || opts == NULL ? NULL : opts->carry);
 	free(st.allows);
 }
 

@@ -48,6 +48,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "memory.h"
 #include "sqlparse.h"
 
 typedef enum lint_severity
@@ -76,6 +77,19 @@ typedef struct lint_result
 	int           n_warnings;
 } lint_result;
 
+/*
+ * The CHECK and FOREIGN KEY constraints earlier files of the directory
+ * added (and whether they are validated), so that set-not-null accepts a
+ * CHECK (col IS NOT NULL) validated in an earlier migration, and a
+ * VALIDATE of a constraint added in an earlier one is not the same-migration
+ * shape.  Lint the files in version order with one carry.
+ */
+typedef struct lint_carry lint_carry;
+
+/* A new, empty carry; lint_carry_free accepts NULL.  lint_alter.c. */
+lint_carry *lint_carry_new(void);
+void        lint_carry_free(lint_carry *carry);
+
 /* What the file's directives say (read by the caller from its header). */
 typedef struct lint_file_options
 {
@@ -95,6 +109,11 @@ typedef struct lint_file_options
 	int64_t lock_timeout_ms;
 	bool    statement_timeout_known;
 	int64_t statement_timeout_ms;
+	/*
+	 * NULL, or what earlier files added: read by lint_script, which then
+	 * adds this file's constraints to it (lint_verify_script ignores it).
+	 */
+	lint_carry *carry;
 } lint_file_options;
 
 /*
@@ -123,6 +142,15 @@ void lint_verify_script(const char *source, const sql_script *script, const lint
  * of the registry but "unknown-rule".  NULL gives false.
  */
 bool lint_rule_exists(const char *name);
+
+/*
+ * GitHub Actions workflow commands ("::error file=F,line=L,col=C,title=T::M"),
+ * escaped exactly as the runner unescapes them: in the message (data) '%'
+ * becomes %25, CR %0D, LF %0A; in a property value also ':' %3A and ','
+ * %2C.  Append to sb; NULL s appends nothing.  lint_report.c.
+ */
+void lint_github_escape_data(textbuf *sb, const char *s);
+void lint_github_escape_property(textbuf *sb, const char *s);
 
 /* Free the findings and leave r zeroed.  Accepts NULL. */
 void lint_result_free(lint_result *r);

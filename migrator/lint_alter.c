@@ -183,31 +183,53 @@ not_null_columns(const PgQuery__Node *e, const char **cols, int *n, int max, int
 
 #define MAX_CHECK_COLUMNS 32
 
-/* Remember a CHECK constraint added to rel, if it proves columns NOT NULL. */
 static void
-record_check(lint_state *st, const PgQuery__RangeVar *rel, const PgQuery__Constraint *c)
+add_constraint_entry(lint_state *st, const PgQuery__RangeVar *rel, const char *conname, const char *column,
+					 bool validated, bool not_valid_here, const char *pktable)
+{
+	not_null_check *k;
+
+	ARRAY_GROW(st->checks, st->n_checks + 1, st->cap_checks);
+	k = &st->checks[st->n_checks++];
+	k->rel.schema = xstrdup(lint_resolve_schema(st, rel->schemaname));
+	k->rel.name = xstrdup(rel->relname);
+	k->conname = xstrdup(conname);
+	k->column = xstrdup(column);
+	k->validated = validated;
+	k->not_valid_here = not_valid_here;
+	k->pktable = pktable ? xstrdup(pktable) : NULL;
+}
+
+/*
+ * Remember a CHECK or FOREIGN KEY constraint added to rel (is_new: a table
+ * created in this file): one entry per column a CHECK proves NOT NULL, or
+ * one with column "" otherwise.
+ */
+static void
+record_constraint(lint_state *st, const PgQuery__RangeVar *rel, bool is_new, const PgQuery__Constraint *c)
 {
 	const char *cols[MAX_CHECK_COLUMNS];
 	int         n = 0;
 	char       *conname;
+	bool        fk = c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN;
+	bool        here = c->skip_validation && !is_new;
+	char       *pk = fk && c->pktable ? lint_quote_rangevar(c->pktable) : NULL;
 
-	if (!not_null_columns(c->raw_expr, cols, &n, MAX_CHECK_COLUMNS, 1) || n == 0)
-		return;
-	/* PostgreSQL names an unnamed one <table>_<first column>_check */
-	conname = *c->conname ? xstrdup(c->conname) : xasprintf("%s_%s_check", rel->relname, cols[0]);
+	if (fk || !not_null_columns(c->raw_expr, cols, &n, MAX_CHECK_COLUMNS, 1))
+		n = 0;
+	/* PostgreSQL names an unnamed CHECK <table>_<first column>_check; others are unnamed here */
+	if (*c->conname)
+		conname = xstrdup(c->conname);
+	else if (n > 0)
+		conname = xasprintf("%s_%s_check", rel->relname, cols[0]);
+	else
+		conname = xstrdup("");
+	if (n == 0 && *conname)
+		add_constraint_entry(st, rel, conname, "", !c->skip_validation, here, pk);
 	for (int i = 0; i < n; i++)
-	{
-		not_null_check *k;
-
-		ARRAY_GROW(st->checks, st->n_checks + 1, st->cap_checks);
-		k = &st->checks[st->n_checks++];
-		k->rel.schema = xstrdup(lint_resolve_schema(st, rel->schemaname));
-		k->rel.name = xstrdup(rel->relname);
-		k->conname = xstrdup(conname);
-		k->column = xstrdup(cols[i]);
-		k->validated = !c->skip_validation;
-	}
+		add_constraint_entry(st, rel, conname, cols[i], !c->skip_validation, here, pk);
 	free(conname);
+	free(pk);
 }
 
 static bool
@@ -217,12 +239,40 @@ same_rel(const lint_state *st, const qual_name *q, const PgQuery__RangeVar *rel)
 		   strcmp(q->name, rel->relname) == 0;
 }
 
+/*
+ * VALIDATE CONSTRAINT: the constraint now holds.  Added NOT VALID to an
+ * existing table in this same (transactional) file, the ADD's lock is still
+ * held: the scan runs under it, which is what NOT VALID was meant to avoid.
+ */
 static void
-validate_check(lint_state *st, const PgQuery__RangeVar *rel, const char *conname)
+validate_check(lint_state *st, const stmt_ctx *ctx, const PgQuery__RangeVar *rel, const char *relname,
+			   const char *conname)
 {
+	const not_null_check *same = NULL;
+
 	for (int i = 0; i < st->n_checks; i++)
 		if (same_rel(st, &st->checks[i].rel, rel) && strcmp(st->checks[i].conname, conname) == 0)
+		{
+			if (st->checks[i].not_valid_here)
+				same = &st->checks[i];
 			st->checks[i].validated = true;
+		}
+	if (same == NULL || st->no_transaction)
+		return;
+	if (same->pktable == NULL)
+		lint_report(
+			st, ctx, LINT_R_VALIDATE_SAME,
+			"VALIDATE CONSTRAINT \"%s\" in the migration that added it NOT VALID: one transaction, so the "
+			"ACCESS EXCLUSIVE lock of the ADD CONSTRAINT CHECK on %s is held during the whole validation "
+			"scan and blocks reads and writes; validate in a later migration",
+			conname, relname);
+	else
+		lint_report(
+			st, ctx, LINT_R_VALIDATE_SAME,
+			"VALIDATE CONSTRAINT \"%s\" in the migration that added it NOT VALID: one transaction, so the "
+			"SHARE ROW EXCLUSIVE locks of the ADD CONSTRAINT FOREIGN KEY on %s and %s are held during the "
+			"whole validation scan and block writes to both; validate in a later migration",
+			conname, relname, same->pktable);
 }
 
 static bool
@@ -233,6 +283,65 @@ has_validated_check(const lint_state *st, const PgQuery__RangeVar *rel, const ch
 			strcmp(st->checks[i].column, column) == 0)
 			return true;
 	return false;
+}
+
+/* See lint.h. */
+lint_carry *
+lint_carry_new(void)
+{
+	return xcalloc(1, sizeof(lint_carry));
+}
+
+static void
+free_checks(not_null_check *checks, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		free(checks[i].rel.schema);
+		free(checks[i].rel.name);
+		free(checks[i].conname);
+		free(checks[i].column);
+		free(checks[i].pktable);
+	}
+	free(checks);
+}
+
+/* See lint.h. */
+void
+lint_carry_free(lint_carry *carry)
+{
+	if (carry == NULL)
+		return;
+	free_checks(carry->checks, carry->n);
+	free(carry);
+}
+
+/* See lint_internal.h. */
+void
+lint_carry_in(lint_state *st, lint_carry *carry)
+{
+	if (carry == NULL)
+		return;
+	st->checks = carry->checks;
+	st->n_checks = carry->n;
+	st->cap_checks = carry->cap;
+	memset(carry, 0, sizeof(*carry));
+}
+
+/* See lint_internal.h. */
+void
+lint_carry_out(lint_state *st, lint_carry *carry)
+{
+	if (carry == NULL)
+	{
+		free_checks(st->checks, st->n_checks);
+		return;
+	}
+	for (int i = 0; i < st->n_checks; i++)
+		st->checks[i].not_valid_here = false;
+	carry->checks = st->checks;
+	carry->n = st->n_checks;
+	carry->cap = st->cap_checks;
 }
 
 static bool
@@ -304,14 +413,14 @@ check_add_column(lint_state *st, const stmt_ctx *ctx, const char *relname, const
 				lint_report(
 					st, ctx, LINT_R_NOT_VALID,
 					"ADD COLUMN %s to %s with REFERENCES checks every row of %s while it blocks writes; "
-					"add the column first, then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID and VALIDATE CONSTRAINT in a later statement",
+					"add the column first, then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, and VALIDATE CONSTRAINT in a later migration",
 					colname, relname, relname);
 				break;
 			case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
 				lint_report(
 					st, ctx, LINT_R_NOT_VALID,
 					"ADD COLUMN %s to %s with CHECK checks every row of %s under an ACCESS EXCLUSIVE lock; "
-					"add the column first, then ADD CONSTRAINT ... CHECK (...) NOT VALID and VALIDATE CONSTRAINT in a later statement",
+					"add the column first, then ADD CONSTRAINT ... CHECK (...) NOT VALID, and VALIDATE CONSTRAINT in a later migration",
 					colname, relname, relname);
 				break;
 			case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
@@ -337,23 +446,24 @@ check_add_constraint(lint_state *st, const stmt_ctx *ctx, const PgQuery__RangeVa
 	switch (c->contype)
 	{
 		case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
-			record_check(st, rel, c);
+			record_constraint(st, rel, is_new, c);
 			if (!is_new && !c->skip_validation)
 				lint_report(
 					st, ctx, LINT_R_NOT_VALID,
 					"ADD CHECK on %s checks every row under an ACCESS EXCLUSIVE lock; "
-					"add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (which lets reads and writes go on)",
+					"add it NOT VALID, then VALIDATE CONSTRAINT in a later migration (which lets reads and writes go on)",
 					relname);
 			break;
 		case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
+			record_constraint(st, rel, is_new, c);
 			if (!is_new && !c->skip_validation)
 			{
 				char *pk = lint_quote_rangevar(c->pktable);
 
 				lint_report(
 					st, ctx, LINT_R_NOT_VALID,
-					"ADD FOREIGN KEY on %s checks every row while it blocks writes to %s and %s; "
-					"add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (which lets reads and writes go on)",
+					"ADD FOREIGN KEY on %s checks every row under SHARE ROW EXCLUSIVE locks on %s and %s, which block writes to both; "
+					"add it NOT VALID, then VALIDATE CONSTRAINT in a later migration (which lets reads and writes go on)",
 					relname, relname, pk);
 				free(pk);
 			}
@@ -373,7 +483,7 @@ check_add_constraint(lint_state *st, const stmt_ctx *ctx, const PgQuery__RangeVa
 			if (!is_new && *c->indexname == '\0')
 				lint_report(
 					st, ctx, LINT_R_UNIQUE_NO_INDEX,
-					"ADD %s on %s builds an index while it blocks writes to the table; "
+					"ADD %s on %s builds an index under an ACCESS EXCLUSIVE lock, blocking reads and writes; "
 					"build the index with the indexer (\"-- migrator:requires-index NAME\"), then ADD CONSTRAINT ... %s USING INDEX NAME",
 					c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", relname,
 					c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE");
@@ -428,7 +538,7 @@ check_alter_cmd(lint_state *st, const stmt_ctx *ctx, const alter_target *t, cons
 				lint_report(
 					st, ctx, LINT_R_SET_NOT_NULL,
 					"SET NOT NULL on column %s of %s scans the whole table under an ACCESS EXCLUSIVE lock; "
-					"first ADD CONSTRAINT ... CHECK (%s IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT, then SET NOT NULL, which uses the check instead of a scan",
+					"first ADD CONSTRAINT ... CHECK (%s IS NOT NULL) NOT VALID in one migration, VALIDATE CONSTRAINT in a later one, then SET NOT NULL, which uses the check instead of a scan",
 					colname, relname, colname);
 			break;
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
@@ -438,7 +548,7 @@ check_alter_cmd(lint_state *st, const stmt_ctx *ctx, const alter_target *t, cons
 			break;
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraintRecurse:
-			validate_check(st, rel, cmd->name);
+			validate_check(st, ctx, rel, relname, cmd->name);
 			break;
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetTableSpace:
 			if (!is_new)

@@ -44,14 +44,30 @@ typedef struct qual_name
 	char *name;
 } qual_name;
 
-/* A CHECK (column IS NOT NULL) constraint added earlier in the file. */
+/*
+ * A CHECK or FOREIGN KEY constraint added earlier in the file, or in an
+ * earlier file of the directory (lint_carry).  column is the column a
+ * CHECK (column IS NOT NULL) proves, "" for any other constraint.
+ */
 typedef struct not_null_check
 {
 	qual_name rel;
 	char     *conname; /* given, or PostgreSQL's default name */
 	char     *column;
 	bool      validated; /* added without NOT VALID, or validated */
+	bool      not_valid_here; /* added NOT VALID to an existing table in
+								 * this file: validating it here keeps the
+								 * ADD's lock during the scan */
+	char     *pktable;        /* a foreign key's referenced table, quoted; else NULL */
 } not_null_check;
+
+/* What earlier files of the directory added (lint.h); lint_alter.c. */
+struct lint_carry
+{
+	not_null_check *checks;
+	int             n;
+	int             cap;
+};
 
 /* A "-- migrator:allow RULE" comment alone on its line. */
 typedef struct allow_line
@@ -225,6 +241,15 @@ void lint_check_do(lint_state *st, const stmt_ctx *ctx, const PgQuery__DoStmt *d
 char *lint_execute_skeleton(const PgQuery__Node *expr);
 
 /* A statement of a verify file; kind names it for messages (lint_verify.c) */
+/*
+ * Take the constraints of earlier files from carry into st before the
+ * first statement (carry is left empty), and give st's back afterwards
+ * (every one then counts as earlier); carry NULL: only free st's.
+ * lint_alter.c.
+ */
+void lint_carry_in(lint_state *st, lint_carry *carry);
+void lint_carry_out(lint_state *st, lint_carry *carry);
+
 void lint_check_verify(lint_state *st, const stmt_ctx *ctx, const PgQuery__Node *node, const char *kind);
 
 #endif /* TOOLKIT_LINT_INTERNAL_H */

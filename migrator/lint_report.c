@@ -306,3 +306,38 @@ lint_sort_findings(lint_result *r, int from)
 		r->items[j] = f;
 	}
 }
+
+/* One character of a workflow command; property values escape ':' and ',' too. */
+static void
+github_escape(textbuf *sb, const char *s, bool property)
+{
+	for (; s != NULL && *s != '\0'; s++)
+	{
+		if (*s == '%')
+			textbuf_append(sb, "%25");
+		else if (*s == '\r')
+			textbuf_append(sb, "%0D");
+		else if (*s == '\n')
+			textbuf_append(sb, "%0A");
+		else if (property && *s == ':')
+			textbuf_append(sb, "%3A");
+		else if (property && *s == ',')
+			textbuf_append(sb, "%2C");
+		else
+			textbuf_append_char(sb, *s);
+	}
+}
+
+/* See lint.h. */
+void
+lint_github_escape_data(textbuf *sb, const char *s)
+{
+	github_escape(sb, s, false);
+}
+
+/* See lint.h. */
+void
+lint_github_escape_property(textbuf *sb, const char *s)
+{
+	github_escape(sb, s, true);
+}

@@ -23,13 +23,15 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 							 "CREATE INDEX of any kind, except a plain (not CONCURRENTLY) one on a new table",
 							 "a definition in conf/indexes.cfg (the indexer builds it online); "
 							 "-- migrator:requires-index NAME when a migration needs it first",
-							 "lint_ddl.c"},
+							 "lint_ddl.c", .lock = "plain:ShareLock"},
 	[LINT_R_REINDEX] = {"reindex", E, true, true, "REINDEX", "REINDEX ... CONCURRENTLY outside migrations",
-						"lint_ddl.c"},
+						"lint_ddl.c", .lock = "table:ShareLock"},
 	[LINT_R_VACUUM_FULL] = {"vacuum-full", E, true, true, "VACUUM FULL (plain VACUUM and ANALYZE are fine)",
-							"run it outside migrations, in a maintenance window", "lint_ddl.c"},
+							"run it outside migrations, in a maintenance window", "lint_ddl.c",
+							.lock = "full:AccessExclusiveLock"},
 	[LINT_R_CLUSTER] = {"cluster", E, true, true, "CLUSTER",
-						"run it outside migrations, in a maintenance window", "lint_ddl.c"},
+						"run it outside migrations, in a maintenance window", "lint_ddl.c",
+						.lock = "using:AccessExclusiveLock"},
 	[LINT_R_DML] =
 		{"dml", E, true, true,
 		 "unless allow_dml: INSERT, UPDATE, DELETE, MERGE, COPY, TRUNCATE, CREATE TABLE AS / SELECT "
@@ -71,23 +73,34 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 		{"volatile-default", W, true, true,
 		 "ADD COLUMN to an existing table with a volatile default (a function not known "
 		 "to be immutable or stable; serial, identity), or GENERATED ... STORED",
-		 "add the column without a default, SET DEFAULT, backfill in batches", "lint_alter.c"},
+		 "add the column without a default, SET DEFAULT, backfill in batches", "lint_alter.c",
+		 .lock = "default:AccessExclusiveLock"},
 	[LINT_R_ALTER_TYPE] = {"alter-column-type", W, true, true, "ALTER COLUMN ... TYPE on an existing table",
-						   "a new column and a backfill", "lint_alter.c"},
+						   "a new column and a backfill", "lint_alter.c", .lock = "type:AccessExclusiveLock"},
 	[LINT_R_SET_NOT_NULL] =
 		{"set-not-null", W, true, true,
 		 "SET NOT NULL on an existing table without a validated CHECK (col IS NOT NULL) "
-		 "earlier in the file",
-		 "ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, then SET "
-		 "NOT NULL",
-		 "lint_alter.c"},
+		 "earlier in the file or in an earlier file of the directory",
+		 "ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT in a later "
+		 "migration, then SET NOT NULL",
+		 "lint_alter.c", .lock = "scan:AccessExclusiveLock"},
 	[LINT_R_NOT_VALID] = {"constraint-not-valid", W, true, true,
 						  "ADD FOREIGN KEY / CHECK on an existing table without NOT VALID",
-						  "NOT VALID, then VALIDATE CONSTRAINT", "lint_alter.c"},
+						  "NOT VALID, then VALIDATE CONSTRAINT in a later migration", "lint_alter.c",
+						  .lock = "check:AccessExclusiveLock fk:ShareRowExclusiveLock"},
+	/* one transaction: the ADD's lock is held until COMMIT, through the scan */
+	[LINT_R_VALIDATE_SAME] =
+		{"validate-same-migration", W, true, true,
+		 "VALIDATE CONSTRAINT in the transactional migration that added the constraint NOT VALID "
+		 "to an existing table: the ADD's lock (ACCESS EXCLUSIVE for a CHECK, SHARE ROW EXCLUSIVE "
+		 "on both tables for a FOREIGN KEY) is held during the whole validation scan",
+		 "validate in a later migration", "lint_alter.c",
+		 .lock = "check:AccessExclusiveLock fk:ShareRowExclusiveLock"},
 	[LINT_R_UNIQUE_NO_INDEX] =
 		{"unique-without-index", W, true, true,
 		 "ADD PRIMARY KEY / UNIQUE on an existing table without USING INDEX",
-		 "build the unique index with the indexer, then ADD CONSTRAINT ... USING INDEX", "lint_alter.c"},
+		 "build the unique index with the indexer, then ADD CONSTRAINT ... USING INDEX", "lint_alter.c",
+		 .lock = "unique:AccessExclusiveLock"},
 	[LINT_R_CONSTRAINT_INDEX] =
 		{"constraint-index-name", E, true, true,
 		 "ADD CONSTRAINT c ... USING INDEX i with c other than i: PostgreSQL renames the "
@@ -95,10 +108,12 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 		 "ADD CONSTRAINT i ... USING INDEX i", "lint_alter.c"},
 	[LINT_R_DROP_INDEX] = {"drop-index", W, true, true,
 						   "DROP INDEX without CONCURRENTLY of an index that is not new",
-						   "state = \"absent\" in conf/indexes.cfg", "lint_ddl.c"},
+						   "state = \"absent\" in conf/indexes.cfg", "lint_ddl.c",
+						   .lock = "drop:AccessExclusiveLock"},
 	[LINT_R_SET_TABLESPACE] = {"set-tablespace", W, true, true,
 							   "SET TABLESPACE of an existing relation, ALTER TABLE ALL IN TABLESPACE",
-							   "move it outside migrations, in a maintenance window", "lint_alter.c"},
+							   "move it outside migrations, in a maintenance window", "lint_alter.c",
+							   .lock = "move:AccessExclusiveLock"},
 	[LINT_R_DROP_COLUMN] = {"drop-column", W, true, true, "DROP COLUMN of an existing table",
 							"expand and contract across releases", "lint_alter.c"},
 	[LINT_R_DROP_TABLE] = {"drop-table", W, true, true, "DROP TABLE of an existing table",
@@ -141,6 +156,13 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 		 "data-modifying WITH, SELECT INTO, FOR UPDATE / SHARE, a call of a function PostgreSQL "
 		 "lists as volatile (set_config, nextval, pg_terminate_backend, ...); cannot be excused",
 		 "a plain SELECT of stable or immutable functions", "lint_verify.c"},
+	/* what plan and up would refuse before anything is applied: lint says it first */
+	[LINT_R_REQUIRES_INDEX] =
+		{"requires-index", E, false, true,
+		 "\"-- migrator:requires-index NAME\" naming no definition in the index definitions file "
+		 "(--index-config, $INDEXER_CONFIG, else conf/indexes.cfg when it exists), or one with "
+		 "state \"absent\"; cannot be excused",
+		 "define the index in the index definitions file, or fix the name", "migration_lint.c"},
 	[LINT_R_UNKNOWN_RULE] = {"unknown-rule", E, false, false,
 							 "\"-- migrator:allow RULE\" naming no rule, or no rule at all; cannot itself be "
 							 "excused, nor named in an allow comment",

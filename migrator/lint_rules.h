@@ -49,6 +49,7 @@ typedef enum lint_rule_id
 	LINT_R_ALTER_TYPE,
 	LINT_R_SET_NOT_NULL,
 	LINT_R_NOT_VALID,
+	LINT_R_VALIDATE_SAME,
 	LINT_R_UNIQUE_NO_INDEX,
 	LINT_R_CONSTRAINT_INDEX,
 	LINT_R_DROP_INDEX,
@@ -61,6 +62,7 @@ typedef enum lint_rule_id
 	LINT_R_SWALLOWED,
 	LINT_R_TIMEOUT,
 	LINT_R_VERIFY,
+	LINT_R_REQUIRES_INDEX,
 	LINT_R_UNKNOWN_RULE,
 	LINT_N_RULES
 } lint_rule_id;
@@ -76,6 +78,14 @@ typedef struct lint_rule
 	const char   *fires_on;  /* what it reports, one paragraph */
 	const char   *advice;    /* the safe alternative */
 	const char   *checker;   /* the module that checks it */
+	/*
+	 * The lock its message says the statement takes, as pg_locks names the
+	 * mode, one "case:Mode" per shape ("check:AccessExclusiveLock
+	 * fk:ShareRowExclusiveLock"); NULL when it names none.  The integration
+	 * test test_lint_locks.py runs an example of every case against the
+	 * server and reads pg_locks: a rule with a claim and no example fails it.
+	 */
+	const char *lock;
 } lint_rule;
 
 /* Every rule, indexed by lint_rule_id; LINT_N_RULES entries. */

@@ -62,6 +62,7 @@ enum migrator_option
 #define CMD_CONNECT     CLI_CMD_PROGRAM        /* a connection and the history */
 #define CMD_LOCK        (CLI_CMD_PROGRAM << 1) /* the run lock, before reading the history */
 #define CMD_OWN_HISTORY (CLI_CMD_PROGRAM << 2) /* reads the history itself (baseline) */
+#define CMD_OWN_FILES   (CLI_CMD_PROGRAM << 3) /* reads the files it is given itself (lint) */
 
 /* --create-schema in a command's options: it may create --schema (plan says it would). */
 static const cli_command commands[] = {
@@ -83,8 +84,8 @@ static const cli_command commands[] = {
 	 "adopt a database: record files as applied without running them"},
 	{"new", cmd_new, CLI_CMD_ARG, O(DIR) | O(TIMESTAMP),
 	 "write the next migration file and its verify file: new NAME"},
-	{"lint", cmd_lint, 0, O(DIR) | O(STRICT),
-	 "check every file with PostgreSQL's parser and the DDL-only rules; offline"},
+	{"lint", cmd_lint, CLI_CMD_ARGS | CMD_OWN_FILES, O(DIR) | O(STRICT) | O(INDEX_CONFIG),
+	 "check files with PostgreSQL's parser and the DDL-only rules, offline: lint [FILE|DIR]..."},
 };
 
 #define OFF(field) offsetof(migrator_options, field)
@@ -161,7 +162,8 @@ static const char options_help[] =
 	"      --strict               lint, up, plan: lint warnings are errors\n"
 	"      --index-config=FILE    the indexer's definitions, for -- migrator:requires-index NAME\n"
 	"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
-	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
+	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr;\n"
+	"                             github: lint prints GitHub Actions annotations (::error file=...)\n"
 	"  -q, --quiet                only warnings and errors\n"
 	"  -v, --verbose              also debug messages (each statement as it runs)\n"
 	"  -V, --version              print the version and exit\n"
@@ -174,6 +176,8 @@ static const char options_help[] =
 	"Directives (leading comment block): -- migrator:no-transaction, -- migrator:allow-dml,\n"
 	"-- migrator:requires-index NAME; right above one statement: -- migrator:allow RULE\n"
 	"up and plan lint the pending files first (see \"migrator lint\"): an error applies nothing.\n"
+	"lint FILE... checks only those files (globs too), each against its own directory;\n"
+	"no argument checks every file of --dir.\n"
 	"Forward only: there are no down migrations; fix forward with a new version.\n"
 	"\n"
 	"A granted lock is held until the migration commits: --lock-timeout bounds the wait\n"
@@ -276,6 +280,8 @@ parse_args(int argc, char **argv, migrator_options *opts, const cli_command **cm
 	log_init(PROGNAME, c.format, c.verbosity);
 	*cmd = c.command;
 	opts->arg = c.arg;
+	opts->args = c.args;
+	opts->n_args = c.n_args;
 	opts->conn.dsn = c.dsn;
 	opts->conn.schema = c.schema;
 	opts->conn.wait_ms = c.wait_ms;
@@ -386,6 +392,8 @@ run_command(const cli_command *cmd, run_state *rs)
 	int rc;
 
 	/* the files first: a bad directory fails before any connection */
+	if (cmd->flags & CMD_OWN_FILES)
+		return cmd->run(rs);
 	rc = migration_set_load(rs->opts->dir, &rs->files);
 	if (rc != EXIT_OK)
 		return rc;

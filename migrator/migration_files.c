@@ -621,7 +621,7 @@ read_migration_sources(migration *m)
 }
 
 int
-migration_set_load(const char *dir, migration_set *out)
+migration_set_load_all(const char *dir, migration_set *out)
 {
 	dir_name   *names = NULL;
 	int         n_names = 0;
@@ -647,12 +647,17 @@ migration_set_load(const char *dir, migration_set *out)
 	for (int i = 0; i < n_names; i++)
 		free(names[i].name);
 	free(names);
-	if (!ok)
-	{
+	return ok ? EXIT_OK : EXIT_USAGE;
+}
+
+int
+migration_set_load(const char *dir, migration_set *out)
+{
+	int rc = migration_set_load_all(dir, out);
+
+	if (rc != EXIT_OK)
 		migration_set_free(out);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	return rc;
 }
 
 static void

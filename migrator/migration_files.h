@@ -79,6 +79,13 @@ typedef struct migration_set
 int migration_set_load(const char *dir, migration_set *out);
 
 /*
+ * As migration_set_load, but on EXIT_USAGE *out still holds what could be
+ * read (a file that could not be read has source NULL), so that lint can go
+ * on with the files it was asked about; the caller frees *out either way.
+ */
+int migration_set_load_all(const char *dir, migration_set *out);
+
+/*
  * Parse m's SQL and its verify file with PostgreSQL's parser.  Returns
  * EXIT_OK, or EXIT_USAGE after logging "path:line:column: message" and the
  * offending line (syntax error), a file with no statement, or a verify

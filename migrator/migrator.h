@@ -62,6 +62,8 @@ typedef struct migrator_options
 	bool            strict;        /* lint warnings are errors */
 	const char     *index_config;  /* the indexer's config, for requires-index */
 	const char     *arg;           /* the command's argument (new NAME) */
+	const char *const *args;       /* lint FILE|DIR...: the paths given (argv memory) */
+	int                n_args;
 } migrator_options;
 
 /* What the dispatcher has set up for a command (cli.h's struct cli_run). */

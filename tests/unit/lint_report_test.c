@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -242,6 +243,68 @@ test_volatile_function_list(void **state)
 	assert_int_equal(pg_builtin_function_volatility(NULL), PG_FUNC_UNKNOWN);
 }
 
+/* The escaped form of s, as data or as a property value; caller frees. */
+static char *
+escaped(const char *s, bool property)
+{
+	textbuf sb;
+
+	textbuf_init(&sb);
+	textbuf_append(&sb, ""); /* an empty result is "", not NULL */
+	if (property)
+		lint_github_escape_property(&sb, s);
+	else
+		lint_github_escape_data(&sb, s);
+	return textbuf_detach(&sb);
+}
+
+/*
+ * GitHub Actions' runner unescapes a workflow command's data with %25, %0D,
+ * %0A and its property values also with %3A and %2C (ActionCommand.cs):
+ * every other byte, UTF-8 and "::" in the data too, passes as it is.
+ */
+static void
+test_github_escape(void **state)
+{
+	static const struct
+	{
+		const char *in;
+		const char *data;
+		const char *property;
+	} cases[] = {
+		{"", "", ""},
+		{"plain text", "plain text", "plain text"},
+		{"100%", "100%25", "100%25"},
+		{"%25", "%2525", "%2525"}, /* escaped once, never read back as an escape */
+		{"a\nb", "a%0Ab", "a%0Ab"},
+		{"a\r\nb", "a%0D%0Ab", "a%0D%0Ab"},
+		{"file:1,2", "file:1,2", "file%3A1%2C2"},
+		{"::error::x", "::error::x", "%3A%3Aerror%3A%3Ax"},
+		{"m/0001_a,b.sql", "m/0001_a,b.sql", "m/0001_a%2Cb.sql"},
+		{"\"quoted\" \xc3\xa9", "\"quoted\" \xc3\xa9", "\"quoted\" \xc3\xa9"},
+		{"%\r\n:,", "%25%0D%0A:,", "%25%0D%0A%3A%2C"},
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char *d = escaped(cases[i].in, false);
+		char *p = escaped(cases[i].in, true);
+
+		assert_string_equal(d, cases[i].data);
+		assert_string_equal(p, cases[i].property);
+		free(d);
+		free(p);
+	}
+	/* NULL appends nothing */
+	{
+		char *d = escaped(NULL, false);
+
+		assert_string_equal(d, "");
+		free(d);
+	}
+}
+
 int
 main(void)
 {
@@ -254,6 +317,7 @@ main(void)
 		cmocka_unit_test(test_appends_and_sorts),
 		cmocka_unit_test(test_message_shape),
 		cmocka_unit_test(test_volatile_function_list),
+		cmocka_unit_test(test_github_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -470,16 +470,20 @@ static void
 test_set_not_null(void **state)
 {
 	expect_only("ALTER TABLE t ALTER COLUMN a SET NOT NULL", &no_opts, "set-not-null", LINT_WARNING, 1);
-	/* near miss: NOT VALID, then VALIDATE, then SET NOT NULL */
-	expect_clean("ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\n"
-				 "ALTER TABLE t VALIDATE CONSTRAINT t_a_nn;\n"
-				 "ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
-				 &no_opts);
+	/*
+	 * NOT VALID, then VALIDATE, then SET NOT NULL in one file: SET NOT NULL
+	 * uses the check, but the VALIDATE scans under the ADD's ACCESS
+	 * EXCLUSIVE lock (one transaction): that is the finding, not set-not-null
+	 */
+	expect_only("ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\n"
+				"ALTER TABLE t VALIDATE CONSTRAINT t_a_nn;\n"
+				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+				&no_opts, "validate-same-migration", LINT_WARNING, 2);
 	/* an unnamed check gets PostgreSQL's name, which VALIDATE may use */
-	expect_clean("ALTER TABLE t ADD CHECK (a IS NOT NULL AND b IS NOT NULL) NOT VALID;\n"
-				 "ALTER TABLE t VALIDATE CONSTRAINT t_a_check;\n"
-				 "ALTER TABLE t ALTER COLUMN b SET NOT NULL;\n",
-				 &no_opts);
+	expect_only("ALTER TABLE t ADD CHECK (a IS NOT NULL AND b IS NOT NULL) NOT VALID;\n"
+				"ALTER TABLE t VALIDATE CONSTRAINT t_a_check;\n"
+				"ALTER TABLE t ALTER COLUMN b SET NOT NULL;\n",
+				&no_opts, "validate-same-migration", LINT_WARNING, 2);
 	/* a check added without NOT VALID is validated (and itself warned) */
 	expect_only("ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\n"
 				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
@@ -488,17 +492,116 @@ test_set_not_null(void **state)
 	expect_only("ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\n"
 				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
 				&no_opts, "set-not-null", LINT_WARNING, 2);
-	/* validated, but for another column or table */
-	expect_only("ALTER TABLE t ADD CONSTRAINT c CHECK (b IS NOT NULL) NOT VALID;\n"
-				"ALTER TABLE t VALIDATE CONSTRAINT c;\n"
-				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
-				&no_opts, "set-not-null", LINT_WARNING, 3);
-	expect_only("ALTER TABLE u ADD CONSTRAINT c CHECK (a IS NOT NULL) NOT VALID;\n"
-				"ALTER TABLE u VALIDATE CONSTRAINT c;\n"
-				"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
-				&no_opts, "set-not-null", LINT_WARNING, 3);
+	/* validated (in the same file: validate-same-migration too), but for another column or table */
+	{
+		static const char *const other[] = {
+			"ALTER TABLE t ADD CONSTRAINT c CHECK (b IS NOT NULL) NOT VALID;\n"
+			"ALTER TABLE t VALIDATE CONSTRAINT c;\n"
+			"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+			"ALTER TABLE u ADD CONSTRAINT c CHECK (a IS NOT NULL) NOT VALID;\n"
+			"ALTER TABLE u VALIDATE CONSTRAINT c;\n"
+			"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n"};
+
+		for (int i = 0; i < 2; i++)
+		{
+			lint_result r;
+
+			lint_src(other[i], &no_opts, &r);
+			assert_int_equal(r.n, 2);
+			assert_string_equal(r.items[1].rule, "set-not-null");
+			assert_int_equal(r.items[1].line, 3);
+			lint_result_free(&r);
+		}
+	}
 	/* near miss: a new table */
 	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a SET NOT NULL;", &no_opts);
+}
+
+/* One carry over three files, as migrator lint and up read a directory. */
+static void
+lint_in_order(const char *const *srcs, int n, lint_result *last)
+{
+	lint_file_options opts = {0};
+
+	opts.carry = lint_carry_new();
+	for (int i = 0; i < n; i++)
+	{
+		lint_result r = {0};
+
+		lint_src(srcs[i], &opts, &r);
+		if (i == n - 1)
+			*last = r;
+		else
+			lint_result_free(&r);
+	}
+	lint_carry_free(opts.carry);
+}
+
+/* set-not-null's own advice: the check validated in an earlier migration */
+static void
+test_set_not_null_after_earlier_files(void **state)
+{
+	const char *const files[] = {
+		"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\n",
+		"ALTER TABLE t VALIDATE CONSTRAINT t_a_nn;\n",
+		"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\nALTER TABLE t ALTER COLUMN b SET NOT NULL;\n",
+	};
+	lint_result r = {0};
+
+	(void) state;
+	/* the VALIDATE in a later file than the ADD is the safe shape: nothing */
+	lint_in_order(files, 2, &r);
+	assert_int_equal(r.n, 0);
+	lint_result_free(&r);
+	/* column a is proven by the earlier files; b is not */
+	lint_in_order(files, 3, &r);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.items[0].rule, "set-not-null");
+	assert_int_equal(r.items[0].line, 2);
+	lint_result_free(&r);
+	/* added but never validated: still a scan */
+	lint_in_order((const char *const[]){files[0], files[2]}, 2, &r);
+	assert_int_equal(r.n, 2);
+	lint_result_free(&r);
+}
+
+static void
+test_validate_same_migration(void **state)
+{
+	lint_file_options notx = {.no_transaction = true};
+	lint_result       r = {0};
+
+	(void) state;
+	expect_only("ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (p_id) REFERENCES p (id) NOT VALID;\n"
+				"ALTER TABLE t VALIDATE CONSTRAINT fk;\n",
+				&no_opts, "validate-same-migration", LINT_WARNING, 2);
+	lint_src("ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (p_id) REFERENCES p (id) NOT VALID;\n"
+			 "ALTER TABLE t VALIDATE CONSTRAINT fk;\n",
+			 &no_opts, &r);
+	assert_non_null(strstr(r.items[0].message, "SHARE ROW EXCLUSIVE"));
+	assert_non_null(strstr(r.items[0].message, "\"p\""));
+	assert_non_null(strstr(r.items[0].message, "validate in a later migration"));
+	lint_result_free(&r);
+	lint_src(
+		"ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT c;\n",
+		&no_opts, &r);
+	assert_int_equal(r.n, 1);
+	assert_non_null(strstr(r.items[0].message, "ACCESS EXCLUSIVE"));
+	lint_result_free(&r);
+	/* near misses: each statement its own transaction; a new (empty) table; another constraint */
+	expect_clean(
+		"ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT c;\n",
+		&notx);
+	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;\n"
+				 "ALTER TABLE t VALIDATE CONSTRAINT c;\n",
+				 &no_opts);
+	expect_clean(
+		"ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT d;\n",
+		&no_opts);
+	/* excusable, like the other lock rules */
+	expect_clean("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;\n"
+				 "-- migrator:allow validate-same-migration\nALTER TABLE t VALIDATE CONSTRAINT c;\n",
+				 &no_opts);
 }
 
 static void
@@ -511,9 +614,9 @@ test_constraint_not_valid(void **state)
 	expect_only("ALTER TABLE t ADD COLUMN p_id int REFERENCES p (id)", &no_opts, "constraint-not-valid",
 				LINT_WARNING, 1);
 	/* near misses: NOT VALID; inside CREATE TABLE; on a new table */
-	expect_clean("ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (p_id) REFERENCES p (id) NOT VALID;\n"
-				 "ALTER TABLE t VALIDATE CONSTRAINT fk;\n",
+	expect_clean("ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (p_id) REFERENCES p (id) NOT VALID;\n",
 				 &no_opts);
+	expect_clean("ALTER TABLE t VALIDATE CONSTRAINT fk;\n", &no_opts);
 	expect_clean("ALTER TABLE t ADD CONSTRAINT ck CHECK (a > 0) NOT VALID", &no_opts);
 	expect_clean("CREATE TABLE t (a int CHECK (a > 0), p_id int REFERENCES p (id))", &no_opts);
 	expect_clean("CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT ck CHECK (a > 0);", &no_opts);
@@ -681,6 +784,8 @@ main(void)
 		cmocka_unit_test(test_alter_column_type),
 		cmocka_unit_test(test_set_not_null),
 		cmocka_unit_test(test_constraint_not_valid),
+		cmocka_unit_test(test_set_not_null_after_earlier_files),
+		cmocka_unit_test(test_validate_same_migration),
 		cmocka_unit_test(test_unique_without_index),
 		cmocka_unit_test(test_drop_index),
 		cmocka_unit_test(test_set_tablespace),
