@@ -244,13 +244,15 @@ class PackageTestCase(toolkit_test.ToolkitTestCase):
 
     @staticmethod
     def left_over(root, owned):
-        """Paths dpkg -L listed that still exist, less the directories other packages own too."""
-        shared = {"/usr", "/usr/bin", "/usr/share", "/usr/share/man", "/usr/share/man/man1",
-                  "/usr/share/doc", "/usr/share/bash-completion",
-                  "/usr/share/bash-completion/completions"}
-        return [p for p in owned
-                if p not in shared and os.path.lexists(os.path.join(root.path, p.lstrip("/")))]
-
+        """Paths dpkg -L listed that still exist and that no other package owns
+        (directories such as /usr/share/man/man1 are shared)."""
+        left = []
+        for p in owned:
+            if not os.path.lexists(os.path.join(root.path, p.lstrip("/"))):
+                continue
+            if root.sh("dpkg-query -S %s" % shlex.quote(p)).returncode != 0:
+                left.append(p)
+        return left
 
 if __name__ == "__main__":
     unittest.main()
