@@ -26,7 +26,8 @@ enum
 	COMMON_QUIET = CLI_N_COMMON,
 	COMMON_VERBOSE,
 	COMMON_VERSION,
-	COMMON_HELP
+	COMMON_HELP,
+	COMMON_LIST_OPTIONS
 };
 
 /* getopt values of the rows without a short name: common ones, then the program's */
@@ -50,6 +51,8 @@ static const cli_option common_options[] = {
 	{"verbose", 'v', CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_VERBOSE, NULL, NULL},
 	{"version", 'V', CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_VERSION, NULL, NULL},
 	{"help", 'h', CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_HELP, NULL, NULL},
+	/* hidden: not in --help, and not listed by itself (see list_options) */
+	{"list-options", 0, CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_LIST_OPTIONS, NULL, NULL},
 };
 
 #define N_COMMON_OPTIONS ((int) (sizeof(common_options) / sizeof(common_options[0])))
@@ -84,7 +87,7 @@ void
 cli_print_commands(const cli_program *prog, FILE *out)
 {
 	for (int i = 0; i < prog->n_commands; i++)
-		fprintf(out, "  %-8s %s\n", prog->commands[i].name, prog->commands[i].help);
+		fprintf(out, "  %-8s  %s\n", prog->commands[i].name, prog->commands[i].help);
 }
 
 static bool
@@ -218,6 +221,69 @@ read_value(const cli_option *o, const char *value, void *base)
 	return false;
 }
 
+/* How a listed option's value is completed: nothing, a file name, or a word. */
+static const char *
+kind_word(const cli_option *o)
+{
+	if (!takes_value(o))
+		return "flag";
+	return o->kind == CLI_STRING ? "path" : "value";
+}
+
+static void
+list_option(FILE *out, const cli_command *cmd, const cli_option *o, bool with_long)
+{
+	if (with_long)
+		fprintf(out, "option\t%s\t--%s\t%s\n", cmd->name, o->name, kind_word(o));
+	if (o->short_name)
+		fprintf(out, "option\t%s\t-%c\t%s\n", cmd->name, o->short_name, kind_word(o));
+}
+
+/* Does a program row replace the common option o after this command's name? */
+static bool
+replaced_for(const cli_program *prog, const cli_command *cmd, const cli_option *o)
+{
+	for (int j = 0; j < prog->n_options; j++)
+	{
+		const cli_option *r = &prog->options[j];
+
+		if (r->only_with && strcmp(r->only_with, cmd->name) == 0 && strcmp(r->name, o->name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * --list-options: the command line as data, so that the bash completion
+ * (scripts/package/completion.sh) is generated from these tables and cannot
+ * drift from them.  Tab-separated lines: "command NAME arg|-", then
+ * "option COMMAND WORD flag|path|value" for every option that applies to
+ * COMMAND: the common ones and the program's rows whose bit the command has.
+ */
+static void
+list_options(const cli_program *prog, FILE *out)
+{
+	for (int c = 0; c < prog->n_commands; c++)
+		fprintf(out, "command\t%s\t%s\n", prog->commands[c].name,
+				(prog->commands[c].flags & CLI_CMD_ARG) ? "arg" : "-");
+	for (int c = 0; c < prog->n_commands; c++)
+	{
+		const cli_command *cmd = &prog->commands[c];
+
+		for (int i = 0; i < N_COMMON_OPTIONS; i++)
+			if (common_options[i].id != COMMON_LIST_OPTIONS)
+				list_option(out, cmd, &common_options[i], !replaced_for(prog, cmd, &common_options[i]));
+		for (int j = 0; j < prog->n_options; j++)
+		{
+			const cli_option *o = &prog->options[j];
+
+			if ((cmd->options & CLI_BIT(o->id)) &&
+				(o->only_with == NULL || strcmp(o->only_with, cmd->name) == 0))
+				list_option(out, cmd, o, true);
+		}
+	}
+}
+
 /* A common option: EXIT_OK, EXIT_USAGE after logging, or CLI_DONE. */
 static int
 take_common(parser *p, const cli_option *o, const char *value)
@@ -235,6 +301,9 @@ take_common(parser *p, const cli_option *o, const char *value)
 			return CLI_DONE;
 		case COMMON_HELP:
 			p->prog->usage(stdout);
+			return CLI_DONE;
+		case COMMON_LIST_OPTIONS:
+			list_options(p->prog, stdout);
 			return CLI_DONE;
 		case CLI_DSN:
 			/* the password in argv is masked: keep the copy */

@@ -16,6 +16,12 @@
  * Usage is "PROGRAM [COMMAND] [OPTION]... [ARGUMENT]": the first word that is
  * not an option names the command (the table's first row when none does).
  *
+ * A hidden common option, --list-options, prints both tables as data (one
+ * tab-separated line per command and per option word that applies to each
+ * command) and exits 0: the build generates the bash completion from it
+ * (scripts/package/completion.sh), so the completion cannot drift from the
+ * parser.  --help does not name it.
+ *
  * Errors are one line each, "option --NAME: why" for a bad value (JSON event
  * "invalid_option"), "invalid option ...", "unknown command ...",
  * "unexpected argument ..." with a "try --help" hint; the parser then

@@ -170,11 +170,10 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-			"%s brings a database's indexes in line with a definitions file, online:\n"
+			"%s brings a database's indexes in line with a definitions file, online.\n"
 			"CREATE INDEX CONCURRENTLY, never blocking writes; safe to run from cron.\n"
 			"\n"
-			"Usage:\n"
-			"  %s [COMMAND] [OPTION]...\n"
+			"Usage: %s [COMMAND] [OPTION]...\n"
 			"\n"
 			"Commands:\n",
 			PROGNAME, PROGNAME);

@@ -175,6 +175,7 @@ static const char options_help[] =
 	"optional <version>_<name>.verify.sql with SELECTs that must all return true.\n"
 	"Directives (leading comment block): -- migrator:no-transaction, -- migrator:allow-dml,\n"
 	"-- migrator:requires-index NAME; right above one statement: -- migrator:allow RULE\n"
+	"\n"
 	"up and plan lint the pending files first (see \"migrator lint\"): an error applies nothing.\n"
 	"lint FILE... checks only those files (globs too), each against its own directory;\n"
 	"no argument checks every file of --dir.\n"
@@ -192,8 +193,7 @@ usage(FILE *out)
 	fprintf(out,
 			"%s applies numbered, DDL-only PostgreSQL migrations, fail-hard.\n"
 			"\n"
-			"Usage:\n"
-			"  %s [COMMAND] [OPTION]...\n"
+			"Usage: %s [COMMAND] [OPTION]...\n"
 			"\n"
 			"Commands:\n",
 			PROGNAME, PROGNAME);

@@ -4,9 +4,11 @@
 #     The one list of Debian packages the toolkit needs to build, test and demo,
 #     and the installer for whichever of them are missing.
 #
-# Usage: scripts/deps.sh [--check] [--demo]
-#     --check  only report: exit 2 and print the install command if any is missing
-#     --demo   only what scripts/demo.sh needs (build + run), not the test tools
+# Usage: scripts/deps.sh [--check] [--demo | --package]
+#     --check    only report: exit 2 and print the install command if any is missing
+#     --demo     only what scripts/demo.sh needs (build + run), not the test tools
+#     --package  what scripts/test.sh --package needs: build + run, and the
+#                Debian packaging tools (not the other test tools)
 #
 # Quiet when nothing is missing.  As root, missing packages are installed with
 # apt-get; otherwise the exact sudo command is printed and the exit status is 2.
@@ -33,22 +35,31 @@ TEST_PACKAGES=(valgrind shellcheck python3-yaml clang-format clang libclang-rt-1
 # Optional for the toolkit itself, but scripts/test.sh installs it: Debian's
 # docker-compose 1.29 is used only by the tests that validate compose files.
 OPTIONAL_PACKAGES=(docker-compose)
+# The Debian package and its test (scripts/test.sh --package only; the default
+# build makes man pages only when help2man is there): help2man makes the man
+# pages of --help, file is what CPack's dpkg-shlibdeps step needs to find the
+# binaries, debootstrap makes the clean Debian 12 root, lintian checks the
+# .deb.  dpkg-dev (dpkg-shlibdeps, dpkg-buildflags) comes with build-essential.
+PACKAGE_PACKAGES=(help2man file debootstrap lintian)
 
 usage() {
 	cat >&2 <<-'EOF'
-		usage: scripts/deps.sh [--check] [--demo]
-		  --check  only report missing packages (exit 2 if any), install nothing
-		  --demo   only the packages scripts/demo.sh needs
+		usage: scripts/deps.sh [--check] [--demo | --package]
+		  --check    only report missing packages (exit 2 if any), install nothing
+		  --demo     only the packages scripts/demo.sh needs
+		  --package  the packages scripts/test.sh --package needs
 	EOF
 	exit 2
 }
 
 check_only=0
 demo_only=0
+package_only=0
 for arg in "$@"; do
 	case "$arg" in
 		--check) check_only=1 ;;
 		--demo) demo_only=1 ;;
+		--package) package_only=1 ;;
 		-h | --help) usage ;;
 		*)
 			echo "deps.sh: unknown option \"$arg\"" >&2
@@ -58,7 +69,9 @@ for arg in "$@"; do
 done
 
 wanted=("${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}")
-if [ "$demo_only" -eq 0 ]; then
+if [ "$package_only" -eq 1 ]; then
+	wanted+=("${PACKAGE_PACKAGES[@]}")
+elif [ "$demo_only" -eq 0 ]; then
 	wanted+=("${TEST_PACKAGES[@]}" "${OPTIONAL_PACKAGES[@]}")
 fi
 

@@ -3,7 +3,7 @@
 # test.sh
 #     The test command: install what is missing, build, run every test.
 #
-# Usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz]
+# Usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz | --package]
 #     (default)   RelWithDebInfo build in build/, all ctest tests; then the
 #                 same suite again on the ASan+UBSan build; then the fuzz
 #                 targets, each for $TOOLKIT_FUZZ_SECONDS seconds (25 by
@@ -15,6 +15,10 @@
 #     --fuzz      only the libFuzzer targets of tests/fuzz (ctest label fuzz),
 #                 built with clang and ASan+UBSan in build-fuzz/; each fuzzes
 #                 for $TOOLKIT_FUZZ_SECONDS seconds (60 by default)
+#     --package   only the Debian package (ctest label package, build-package/):
+#                 cpack -G DEB, lintian, install into a clean Debian 12 root
+#                 (debootstrap, cached in /var/tmp), use it against the test
+#                 cluster, purge it; minutes, as root; not in the default run
 #
 # Every build of this script has -Werror (-DTOOLKIT_WERROR=ON; off by default for users).
 # Exits non-zero if the build or any test fails.  Works from any directory.
@@ -25,7 +29,7 @@ set -euo pipefail
 
 usage() {
 	cat >&2 <<-'EOF'
-		usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz]
+		usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz | --package]
 		  (none)      all tests on the optimised build, then on the ASan+UBSan build,
 		              then the fuzz targets for $TOOLKIT_FUZZ_SECONDS each (default 25)
 		  --quick     all tests on the optimised build only
@@ -33,6 +37,8 @@ usage() {
 		  --valgrind  run the unit tests and the tested programs under valgrind
 		  --fuzz      run the fuzz targets (clang, build-fuzz/), each for
 		              $TOOLKIT_FUZZ_SECONDS seconds (default 60)
+		  --package   build the Debian package and test it in a clean Debian 12 root
+		              (build-package/; minutes; needs root)
 	EOF
 	exit 2
 }
@@ -40,12 +46,14 @@ usage() {
 asan=0
 valgrind=0
 fuzz=0
+package=0
 for arg in "$@"; do
 	case "$arg" in
 		--asan) asan=1 ;;
 		--quick) ;; # the optimised build: what runs when neither --asan nor --valgrind is given
 		--valgrind) valgrind=1 ;;
 		--fuzz) fuzz=1 ;;
+		--package) package=1 ;;
 		-h | --help) usage ;;
 		*)
 			echo "test.sh: unknown option \"$arg\"" >&2
@@ -63,6 +71,28 @@ if [ "$fuzz" -eq 1 ] && [ "$#" -ne 1 ]; then
 fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --package: the Debian package on a build of its own, as Debian builds
+# (dpkg-buildflags with every hardening flag, prefix /usr, man pages required), then
+# tests/package/test_package.py through ctest (it needs the cluster fixture).
+if [ "$package" -eq 1 ]; then
+	if [ "$#" -ne 1 ]; then
+		echo "test.sh: --package runs on its own build and cannot be combined with another mode" >&2
+		exit 2
+	fi
+	scripts/deps.sh --package
+	echo "test.sh: configuring build-package/" >&2
+	export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+	cmake -S . -B build-package -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_PREFIX=/usr \
+		"-DCMAKE_C_FLAGS=$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+		"-DCMAKE_EXE_LINKER_FLAGS=$(dpkg-buildflags --get LDFLAGS)" \
+		-DTOOLKIT_WERROR=ON -DTOOLKIT_SANITIZER=none -DTOOLKIT_MAN_PAGES=ON -DTOOLKIT_PACKAGE_TESTS=ON
+	cmake --build build-package -j "$(nproc 2>/dev/null || echo 2)"
+	status=0
+	ctest --test-dir build-package -L package --output-on-failure || status=$?
+	[ "$status" -eq 0 ] || echo "test.sh: the package test failed (see above)" >&2
+	exit "$status"
+fi
 
 # The default is what CI runs: the optimised build, then the sanitizers,
 # then a short fuzz of every target (seconds each: TOOLKIT_FUZZ_SECONDS; a
