@@ -17,10 +17,12 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "advlock.h"
 #include "build.h"
@@ -373,6 +375,26 @@ plan_make_batched(run_state *rs, const plan_options *popts)
 }
 
 /*
+ * A definitions file that is not there is "not found", naming what sets its
+ * path (a run from another working directory, an unset INDEXER_CONFIG);
+ * other errors are the loader's, with errno's words.
+ */
+static bool
+config_found(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 || errno != ENOENT)
+		return true;
+	log_event(
+		LOG_LEVEL_ERROR, "config_not_found", NULL,
+		"index definitions file \"%s\" not found (set it with --config or INDEXER_CONFIG; the default is "
+		"\"%s\" in the working directory)",
+		path, DEFAULT_CONFIG);
+	return false;
+}
+
+/*
  * The file, then the settings: file < environment < command line.  Reports
  * every problem of the file before failing.
  */
@@ -385,6 +407,8 @@ load_definitions(indexer_options *o, run_state *rs)
 
 	if (o->config_path == NULL)
 		o->config_path = env_config && env_config[0] ? env_config : DEFAULT_CONFIG;
+	if (!config_found(o->config_path))
+		return EXIT_USAGE;
 	rc = config_load_batched(o->config_path, &rs->cfg);
 	if (rc != EXIT_OK && rs->cfg.defs == NULL)
 		return rc;

@@ -94,13 +94,14 @@ run_verify(apply_ctx *ctx, migration *m, failure *f)
 	return ok;
 }
 
+/* The server's DETAIL and HINT follow the error they belong to: kept for the caller. */
 static void
-log_error_details(const db_error *err)
+keep_error_details(apply_ctx *ctx, const db_error *err)
 {
-	if (err->detail)
-		log_event(LOG_LEVEL_ERROR, "error_detail", NULL, "detail: %s", err->detail);
-	if (err->hint)
-		log_event(LOG_LEVEL_ERROR, "error_hint", NULL, "hint: %s", err->hint);
+	free(ctx->final_detail);
+	free(ctx->final_hint);
+	ctx->final_detail = err->detail ? xstrdup(err->detail) : NULL;
+	ctx->final_hint = err->hint ? xstrdup(err->hint) : NULL;
 }
 
 /* The line that ends a failed run. */
@@ -402,7 +403,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			continue;
 		}
 		if (f.err.cls != PGERR_NONE)
-			log_error_details(&f.err);
+			keep_error_details(ctx, &f.err);
 		announce_blockers(&f, &seen);
 		*final_error = format_final(m, &f, attempt);
 		rc = failure_exit_code(&f);
@@ -586,7 +587,7 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 		goto done;
 	}
 	if (f.err.cls != PGERR_NONE)
-		log_error_details(&f.err);
+		keep_error_details(ctx, &f.err);
 	announce_blockers(&f, &seen);
 	*final_error = format_final(m, &f, attempt);
 	rc = failure_exit_code(&f);
@@ -656,5 +657,9 @@ apply_ctx_close(apply_ctx *ctx)
 	ctx->session_statement_timeout = NULL;
 	free(ctx->session_role);
 	ctx->session_role = NULL;
+	free(ctx->final_detail);
+	ctx->final_detail = NULL;
+	free(ctx->final_hint);
+	ctx->final_hint = NULL;
 	blockers_side_close(&ctx->side);
 }

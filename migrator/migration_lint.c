@@ -50,9 +50,9 @@ report(const char *path, const lint_finding *f, bool to_stdout)
 	}
 	if (to_stdout)
 		printf("%s:%d:%d: %s %s: %s\n", path, f->line, f->column, severity, f->rule, f->message);
-	else
+	else /* the level word says error or warning already: "warning: ...: warning" says it twice */
 		log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "lint", NULL,
-				  "%s:%d:%d: %s %s: %s", path, f->line, f->column, severity, f->rule, f->message);
+				  "%s:%d:%d: %s: %s", path, f->line, f->column, f->rule, f->message);
 }
 
 bool

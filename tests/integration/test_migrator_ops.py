@@ -295,7 +295,7 @@ class WaitCurrentTest(OpsTestCase):
         d = self.make_dir(THREE)
         r = self.run_migrator("check", "--dir", d, "--wait-current", "1s")
         self.assertExit(r, 5)
-        self.assertLastLineMatches(r, r"schema out of date: 3 pending \(first: 1_a\) \u2014 run migrate$")
+        self.assertLastLineMatches(r, r"schema out of date: 3 pending \(first: 1_a\) \u2014 run \"migrator up\"$")
         self.assertIsNone(self.history())  # never creates anything
 
     def test_check_wait_current_waits_for_the_server_too(self):
