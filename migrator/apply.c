@@ -199,10 +199,15 @@ transaction_state_ok(apply_ctx *ctx, bool want_open, failure *f)
 static bool
 record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 {
+	/*
+	 * A migration's duration is the server's time from its BEGIN to its
+	 * history row, as the pipelined apply records it; a no-transaction one
+	 * has no BEGIN of its own: the client's time from its first statement.
+	 */
 	f->path = m->path;
 	if (!apply_session_pin_local(ctx, NULL, &f->err) ||
 		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
-						monotonic_ms() - start, NULL, &f->err))
+						m->no_transaction ? monotonic_ms() - start : -1, NULL, &ctx->recorded_ms, &f->err))
 		return false;
 	/*
 	 * The verify file runs read-only in a savepoint that is rolled back
@@ -303,11 +308,11 @@ run_until_commit(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocke
 	return ok;
 }
 
+/* The duration its history row recorded: status shows the same number. */
 static void
-log_applied(const migration *m, int64_t start)
+log_applied(const apply_ctx *ctx, const migration *m)
 {
-	log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
-			  (long long) (monotonic_ms() - start));
+	log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem, (long long) ctx->recorded_ms);
 }
 
 /*
@@ -353,7 +358,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			ok = apply_session_commit_reset(ctx, &f.err);
 			if (ok)
 			{
-				log_applied(m, start);
+				log_applied(ctx, m);
 				rc = EXIT_OK;
 				goto done;
 			}
@@ -428,7 +433,7 @@ record_failed(apply_ctx *ctx, migration *m, const char *what, int64_t duration_m
 
 	if (PQstatus(ctx->conn) != CONNECTION_OK ||
 		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "failed", duration_ms, what,
-						&err))
+						NULL, &err))
 	{
 		log_event(LOG_LEVEL_ERROR, "record_failed", NULL, "could not record migration %lld as failed: %s",
 				  (long long) m->version, err.message ? err.message : "connection lost");
@@ -557,7 +562,7 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	ok = reset_after_statements(ctx, &f, ok);
 	if (ok && !cancel_pending() && record_no_transaction(ctx, m, start, &f))
 	{
-		log_applied(m, start);
+		log_applied(ctx, m);
 		rc = EXIT_OK;
 		goto done;
 	}

@@ -64,6 +64,8 @@ typedef struct apply_ctx
 								 * that ended the run (or NULL): printed after
 								 * *final_error, as "detail:" and "hint:" lines */
 	char                *final_hint;
+	int64_t              recorded_ms; /* the duration_ms the last history row got:
+								 * the "applied ... in" line prints it */
 } apply_ctx;
 
 /*

@@ -556,7 +556,7 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
 		if (!take[i])
 			continue;
 		note = baseline_note(m, o, ti);
-		ok = history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, &err) &&
+		ok = history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, NULL, &err) &&
 			 history_set_baseline(conn, ht, m->version, note, &err);
 		free(note);
 		if (!ok)
