@@ -67,7 +67,8 @@ enum indexer_option
 static const cli_command commands[] = {
 	{"build", cmd_build, CMD_LOCK | CLI_CMD_WRITES, SELECTION | O(REBUILD_DRIFTED) | BUILDING,
 	 "build what is missing, repair what is invalid, drop what is absent (default)"},
-	{"plan", cmd_plan, 0, SELECTION | O(REBUILD_DRIFTED), "show what build would do; changes nothing"},
+	{"plan", cmd_plan, 0, SELECTION | O(REBUILD_DRIFTED),
+	 "show what build would do (exit 1 when build would); changes nothing"},
 	{"check", cmd_check, 0, SELECTION,
 	 "readiness gate: exit 0 if every defined index is present, valid and as defined, 5 if not"},
 	{"status", cmd_status, 0, SELECTION,
@@ -167,8 +168,8 @@ static const char help_decisions[] =
 	"dropped or swapped (use REINDEX INDEX CONCURRENTLY). A build that reported an error but left a\n"
 	"valid, ready index is built. After the run lock is lost no new build starts (exit 1).\n"
 	"\n" EXIT_CODES_HELP
-	"With indexer, 1 means a critical index could not be built; 5 (check) means a defined index is\n"
-	"missing, invalid or drifted.\n";
+	"With indexer, 1 means a critical index could not be built (plan: cannot be, so build would\n"
+	"exit 1); 5 (check) means a defined index is missing, invalid or drifted.\n";
 
 static void
 usage(FILE *out)

@@ -379,7 +379,8 @@ cmd_lint(run_state *rs)
 			   totals.warnings == 1 ? "" : "s",
 			   unparsed ? " (files that do not parse count as one error each)" : "");
 	else
-		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d files checked: %d errors, %d warnings", rs->files.n,
-				  totals.errors + unparsed, totals.warnings);
+		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d file%s checked: %d error%s, %d warning%s",
+				  rs->files.n, rs->files.n == 1 ? "" : "s", totals.errors + unparsed,
+				  totals.errors + unparsed == 1 ? "" : "s", totals.warnings, totals.warnings == 1 ? "" : "s");
 	return totals.errors + unparsed > 0 ? EXIT_USAGE : EXIT_OK;
 }
