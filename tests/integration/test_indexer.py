@@ -605,8 +605,9 @@ class BuildTest(IndexerTestCase):
                 {"name": "idx_gone", "table": "gone", "sql": cic("idx_gone", "gone", "a")}]
         r = self.indexer(self.config(defs))
         self.assertExit(r, 0)
-        self.assertStderrMatches(r, WARN + r'"idx_gone" on "public.gone" skipped: table "public.gone" does not exist '
-                                 r'\(not critical: the run goes on\)$')
+        self.assertStderrMatches(r, WARN + r'"idx_gone" on "public.gone" skipped: table "public.gone" does not exist: '
+                                 r'it must be created by a migration first \(migrator up\), then the index can be '
+                                 r'built \(not critical: the run goes on\)$')
         self.assertValid("idx_t", "t")
         r = self.indexer(self.config(defs), "check")
         self.assertExit(r, 5)
