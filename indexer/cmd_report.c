@@ -252,6 +252,7 @@ cmd_check(run_state *rs)
 	int problems = 0;
 	int checked = 0;
 	int drifted = 0;
+	int no_table = 0; /* building cannot help: a migration must create the table */
 
 	report_foreign_leftovers(rs);
 	for (int i = 0; i < rs->n_defs; i++)
@@ -296,6 +297,7 @@ cmd_check(run_state *rs)
 		show = it->reason && it->action != ACT_REPAIR && !(it->action == ACT_BUILD && !it->cat->rel_oid);
 		problems++;
 		drifted += it->action == ACT_DRIFTED;
+		no_table += it->action == ACT_ERROR && it->cat->table_oid == NULL;
 		log_event(LOG_LEVEL_ERROR, "check_failed", NULL, "%sindex \"%s\" on \"%s.%s\" %s%s%s%s",
 				  d->critical ? "critical " : "", d->name, d->schema, d->table, what, show ? ": " : "",
 				  show ? it->reason : "", it->action == ACT_DRIFTED ? DRIFT_ADVICE : "");
@@ -305,7 +307,9 @@ cmd_check(run_state *rs)
 		log_event(LOG_LEVEL_ERROR, "check", NULL,
 				  "check: %d of %d defined index%s not in line with %s; run %s", problems, checked,
 				  checked == 1 ? " is" : "es are", rs->cfg.path,
-				  drifted > 0 ? "\"indexer build --rebuild-drifted\"" : "\"indexer build\"");
+				  no_table > 0  ? "\"migrator up\" to create the missing tables, then \"indexer build\""
+				  : drifted > 0 ? "\"indexer build --rebuild-drifted\""
+								: "\"indexer build\"");
 		return EXIT_BEHIND;
 	}
 	if (checked == 1)

@@ -611,13 +611,18 @@ class BuildTest(IndexerTestCase):
         self.assertValid("idx_t", "t")
         r = self.indexer(self.config(defs), "check")
         self.assertExit(r, 5)
-        self.assertStderrMatches(r, ERROR + r'index "idx_gone" on "public.gone" cannot be built: table "public.gone" does not exist$')
+        self.assertStderrMatches(r, ERROR + r'index "idx_gone" on "public.gone" cannot be built: table "public.gone" does not '
+                                 r'exist: it must be created by a migration first \(migrator up\), then the index can '
+                                 r'be built$')
+        self.assertLastLineMatches(r, r'; run "migrator up" to create the missing tables, then "indexer build"$')
 
         defs[1]["critical"] = True
         defs.append({"name": "idx_t2", "table": "t", "sql": cic("idx_t2", "t", "b")})
         r = self.indexer(self.config(defs))
         self.assertExit(r, 1)
-        self.assertStderrMatches(r, ERROR + r'critical index "idx_gone" on "public.gone" cannot be built: table "public.gone" does not exist$')
+        self.assertStderrMatches(r, ERROR + r'critical index "idx_gone" on "public.gone" cannot be built: table "public.gone" '
+                                 r'does not exist: it must be created by a migration first \(migrator up\), then the '
+                                 r'index can be built$')
         self.assertIsNone(self.index("idx_t2"))
 
     def test_name_taken_by_a_table_or_another_tables_index(self):

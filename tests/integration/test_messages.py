@@ -322,6 +322,10 @@ class IndexerAdvice(MessagesTestCase):
         self.assertStderrMatches(build, r'^indexer: error: critical index "t_a_idx" on "public.t" cannot be '
                                         r'built: %s$' % why)
         self.assertFalse(self.table_exists("t"))
+        r = self.run_indexer("-c", cfg, "check")
+        self.assertExit(r, 5)
+        self.assertLastLineMatches(r, r'^indexer: error: check: 1 of 1 defined index is not in line with .*; '
+                                      r'run "migrator up" to create the missing tables, then "indexer build"$')
         # not critical: both go on, exit 0
         cfg = self.config([{"name": "t_a_idx", "table": "t", "sql": cic("t_a_idx", "t", "a"),
                             "critical": False}])
