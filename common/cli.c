@@ -27,7 +27,8 @@ enum
 	COMMON_VERBOSE,
 	COMMON_VERSION,
 	COMMON_HELP,
-	COMMON_LIST_OPTIONS
+	COMMON_LIST_OPTIONS,
+	COMMON_COLOR
 };
 
 /* getopt values of the rows without a short name: common ones, then the program's */
@@ -53,6 +54,7 @@ static const cli_option common_options[] = {
 	{"help", 'h', CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_HELP, NULL, NULL},
 	/* hidden: not in --help, and not listed by itself (see list_options) */
 	{"list-options", 0, CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_LIST_OPTIONS, NULL, NULL},
+	{"color", 0, CLI_CUSTOM, 0, 0, 0, COMMON_COLOR, NULL, NULL},
 };
 
 #define N_COMMON_OPTIONS ((int) (sizeof(common_options) / sizeof(common_options[0])))
@@ -66,6 +68,9 @@ typedef struct parser
 	struct option     *longopts;
 	char              *shortopts;
 	uint64_t           given; /* CLI_BIT()s of the program options given */
+	int                argc;
+	char             **argv;
+	bool               version_overridden; /* a program row is --version (baseline) */
 } parser;
 
 const char *
@@ -152,7 +157,13 @@ build_tables(parser *p, int argc, char **argv)
 	p->longopts = xcalloc((size_t) rows + 1, sizeof(struct option));
 	p->shortopts = xcalloc((size_t) rows * 2 + 1, 1);
 	for (int i = 0; i < N_COMMON_OPTIONS; i++)
-		add_row(p, &n, &common_options[i], VAL_COMMON + i, !overridden(p, argc, argv, &common_options[i]));
+	{
+		bool over = overridden(p, argc, argv, &common_options[i]);
+
+		if (over && common_options[i].id == COMMON_VERSION)
+			p->version_overridden = true;
+		add_row(p, &n, &common_options[i], VAL_COMMON + i, !over);
+	}
 	for (int j = 0; j < p->prog->n_options; j++)
 	{
 		const cli_option *o = &p->prog->options[j];
@@ -284,6 +295,47 @@ list_options(const cli_program *prog, FILE *out)
 	}
 }
 
+/*
+ * The word after --version when it reads as a value: "up --version 5" means
+ * a version to migrate to, not "print ours and exit 0".  A command name or
+ * an option after it is not a value.
+ */
+static const char *
+version_value(const parser *p)
+{
+	const char *next = optind < p->argc ? p->argv[optind] : NULL;
+
+	if (next == NULL || next[0] == '-' || cli_find_command(p->prog, next) != NULL)
+		return NULL;
+	return next;
+}
+
+/* Does the program have an option of that long name? */
+static bool
+has_option(const cli_program *prog, const char *name)
+{
+	for (int j = 0; j < prog->n_options; j++)
+		if (strcmp(prog->options[j].name, name) == 0)
+			return true;
+	return false;
+}
+
+static int
+refuse_version_value(const parser *p, const char *value)
+{
+	if (has_option(p->prog, "target"))
+		log_event(
+			LOG_LEVEL_ERROR, "invalid_option", NULL,
+			"option --version takes no value: it prints the program's version; to stop at version %s, use "
+			"--target %s%s",
+			value, value, has_option(p->prog, "baseline-version") ? " (baseline: --baseline-version)" : "");
+	else
+		log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+				  "option --version takes no value: it prints the program's version (\"%s\" is left over)",
+				  value);
+	return EXIT_USAGE;
+}
+
 /* A common option: EXIT_OK, EXIT_USAGE after logging, or CLI_DONE. */
 static int
 take_common(parser *p, const cli_option *o, const char *value)
@@ -297,6 +349,8 @@ take_common(parser *p, const cli_option *o, const char *value)
 			c->verbosity = o->id == COMMON_QUIET ? -1 : 1;
 			return EXIT_OK;
 		case COMMON_VERSION:
+			if (version_value(p) != NULL)
+				return refuse_version_value(p, version_value(p));
 			printf("%s %s\n", p->prog->progname, cli_version());
 			return CLI_DONE;
 		case COMMON_HELP:
@@ -305,6 +359,19 @@ take_common(parser *p, const cli_option *o, const char *value)
 		case COMMON_LIST_OPTIONS:
 			list_options(p->prog, stdout);
 			return CLI_DONE;
+		case COMMON_COLOR:
+		{
+			log_color mode;
+
+			if (!log_parse_color(value, &mode))
+			{
+				log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+						  "option --color: invalid value \"%s\" (use auto, always or never)", value);
+				return EXIT_USAGE;
+			}
+			log_set_color(mode);
+			return EXIT_OK;
+		}
 		case CLI_DSN:
 			/* the password in argv is masked: keep the copy */
 			c->dsn = conn_take_dsn_arg((char *) value);
@@ -342,13 +409,150 @@ take_program(parser *p, const cli_option *o, const char *value)
 	return ok ? EXIT_OK : EXIT_USAGE;
 }
 
+/*
+ * git's weighted Damerau-Levenshtein distance (help.c, levenshtein.c): a
+ * swap of two neighbours costs w, a substitution s, an insertion a, a
+ * deletion d, so that "stauts" is next to "status" and "foo" next to
+ * nothing.
+ */
+static int
+distance(const char *typed, const char *name, int w, int s, int a, int d)
+{
+	size_t len1 = strlen(typed), len2 = strlen(name);
+	int   *row0 = xcalloc(len2 + 1, sizeof(int));
+	int   *row1 = xcalloc(len2 + 1, sizeof(int));
+	int   *row2 = xcalloc(len2 + 1, sizeof(int));
+	int    result;
+
+	for (size_t j = 0; j <= len2; j++)
+		row1[j] = (int) j * a;
+	for (size_t i = 0; i < len1; i++)
+	{
+		int *spare;
+
+		row2[0] = (int) (i + 1) * d;
+		for (size_t j = 0; j < len2; j++)
+		{
+			row2[j + 1] = row1[j] + s * (typed[i] != name[j]);
+			if (i > 0 && j > 0 && typed[i - 1] == name[j] && typed[i] == name[j - 1] &&
+				row2[j + 1] > row0[j - 1] + w)
+				row2[j + 1] = row0[j - 1] + w;
+			if (row2[j + 1] > row1[j + 1] + d)
+				row2[j + 1] = row1[j + 1] + d;
+			if (row2[j + 1] > row2[j] + a)
+				row2[j + 1] = row2[j] + a;
+		}
+		spare = row0;
+		row0 = row1;
+		row1 = row2;
+		row2 = spare;
+	}
+	result = row1[len2];
+	free(row0);
+	free(row1);
+	free(row2);
+	return result;
+}
+
+/* git's SIMILARITY_FLOOR: a candidate this far away or farther is no suggestion. */
+#define SIMILARITY_FLOOR 7
+
+int
+cli_similarity(const char *typed, const char *name)
+{
+	return distance(typed, name, 0, 2, 1, 3) + 1;
+}
+
+/*
+ * Appends ': did you mean "X"?' (or "X" or "Y") to sb for the names
+ * nearest to typed, when any is near enough; prefix is "--" for options.
+ */
+static void
+append_suggestion(textbuf *sb, const char *typed, const char *const *names, int n, const char *prefix)
+{
+	int best = SIMILARITY_FLOOR;
+	int shown = 0;
+
+	for (int i = 0; i < n; i++)
+		if (cli_similarity(typed, names[i]) < best)
+			best = cli_similarity(typed, names[i]);
+	if (best >= SIMILARITY_FLOOR)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		bool dup = false;
+
+		if (cli_similarity(typed, names[i]) != best)
+			continue;
+		for (int k = 0; k < i; k++)
+			dup = dup || strcmp(names[k], names[i]) == 0;
+		if (dup)
+			continue;
+		textbuf_appendf(sb, "%s\"%s%s\"", shown == 0 ? ": did you mean " : " or ", prefix, names[i]);
+		shown++;
+	}
+	textbuf_append(sb, "?");
+}
+
+/* The long names getopt_long was given: the ones this command line may use. */
+static void
+suggest_option(const parser *p, textbuf *sb, const char *typed)
+{
+	const char **names;
+	int          n = 0;
+
+	while (p->longopts[n].name)
+		n++;
+	names = xcalloc((size_t) n + 1, sizeof(char *));
+	for (int i = 0; i < n; i++)
+		names[i] = p->longopts[i].name;
+	append_suggestion(sb, typed, names, n, "--");
+	free(names);
+}
+
 static void
 report_invalid_option(const parser *p, char **argv)
 {
-	if (optopt && optopt < VAL_COMMON)
-		log_error("invalid option -%c (try \"%s --help\")", optopt, p->prog->progname);
+	const char *arg = argv[optind - 1];
+	textbuf     sb;
+
+	if (strncmp(arg, "--version=", 10) == 0 && !p->version_overridden)
+	{
+		(void) refuse_version_value(p, arg + 10);
+		return;
+	}
+	textbuf_init(&sb);
+	if (optopt && optopt < VAL_COMMON && strncmp(arg, "--", 2) != 0)
+		textbuf_appendf(&sb, "invalid option -%c", optopt);
+	else if (optopt)
+		textbuf_appendf(&sb, "invalid option \"%s\"", arg);
 	else
-		log_error("invalid option \"%s\" (try \"%s --help\")", argv[optind - 1], p->prog->progname);
+	{
+		size_t len = strcspn(arg + 2, "=");
+		char  *typed = xstrndup(arg + 2, len);
+
+		textbuf_appendf(&sb, "unknown option \"--%s\"", typed);
+		suggest_option(p, &sb, typed);
+		free(typed);
+	}
+	log_error("%s (try \"%s --help\")", sb.data, p->prog->progname);
+	textbuf_free(&sb);
+}
+
+static void
+report_unknown_command(const parser *p, const char *typed)
+{
+	const char **names = xcalloc((size_t) p->prog->n_commands + 1, sizeof(char *));
+	textbuf      sb;
+
+	for (int i = 0; i < p->prog->n_commands; i++)
+		names[i] = p->prog->commands[i].name;
+	textbuf_init(&sb);
+	textbuf_appendf(&sb, "unknown command \"%s\"", typed);
+	append_suggestion(&sb, typed, names, p->prog->n_commands, "");
+	log_error("%s (try \"%s --help\")", sb.data, p->prog->progname);
+	textbuf_free(&sb);
+	free(names);
 }
 
 /* The command word and its argument; nothing may follow them. */
@@ -364,7 +568,7 @@ take_command(parser *p, int argc, char **argv)
 		c->command = cli_find_command(p->prog, argv[optind]);
 		if (c->command == NULL)
 		{
-			log_error("unknown command \"%s\" (try \"%s --help\")", argv[optind], progname);
+			report_unknown_command(p, argv[optind]);
 			return EXIT_USAGE;
 		}
 		optind++;
@@ -421,12 +625,13 @@ check_refusals(const parser *p)
 int
 cli_parse(const cli_program *prog, int argc, char **argv, void *opts, cli_common *common)
 {
-	parser p = {prog, opts, common, NULL, NULL, 0};
+	parser p = {prog, opts, common, NULL, NULL, 0, argc, argv, false};
 	int    rc = EXIT_OK;
 	int    c;
 
-	/* the log format decides how option errors look: find it first */
+	/* the log format and colour decide how option errors look: find them first */
 	log_init(prog->progname, log_format_from_argv(argc, argv, common->format), 0);
+	log_set_color(log_color_from_argv(argc, argv));
 	build_tables(&p, argc, argv);
 	opterr = 0;
 	optind = 0; /* glibc: start afresh, also when a test parses many command lines */

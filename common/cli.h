@@ -7,7 +7,7 @@
  * The options both programs have are parsed here, once, with the same
  * checks and the same messages: --dsn, --schema, --wait, --log-format,
  * --lock-timeout, --statement-timeout, --retries, --lock-wait, -q/--quiet,
- * -v/--verbose, -V/--version (the version string is the project's, from
+ * -v/--verbose, --color, -V/--version (the version string is the project's, from
  * CMake) and -h/--help.  A program adds its own options as rows of a
  * cli_option table (name, kind, where the value goes) and its commands as
  * rows of a cli_command table (name, handler, the options that apply,
@@ -23,9 +23,14 @@
  * parser.  --help does not name it.
  *
  * Errors are one line each, "option --NAME: why" for a bad value (JSON event
- * "invalid_option"), "invalid option ...", "unknown command ...",
+ * "invalid_option"), "invalid option ...", "unknown option ..." and
+ * "unknown command ..." (with the nearest names: "did you mean ...?"),
  * "unexpected argument ..." with a "try --help" hint; the parser then
- * returns EXIT_USAGE.  Nothing here exits.
+ * returns EXIT_USAGE.  "--version" with a value ("up --version 5") is such
+ * an error, suggesting --target.  Nothing here exits.
+ *
+ * --color=auto|always|never is common too: it is read before anything is
+ * logged (log_set_color), as --log-format is.
  *
  * common/cli.h
  *
@@ -174,6 +179,14 @@ const cli_command *cli_find_command(const cli_program *prog, const char *name);
 
 /* "  NAME     help line" for every command, as --help lists them. */
 void cli_print_commands(const cli_program *prog, FILE *out);
+
+/*
+ * How far a typed word is from a command or option name: git's weighted
+ * Damerau-Levenshtein distance plus one (a swap of neighbours is free, an
+ * insertion cheap, a deletion dear).  Below 7, the name is suggested
+ * ("did you mean ...?") with an unknown command or option.
+ */
+int cli_similarity(const char *typed, const char *name);
 
 /* The project's version, "0.1.0": the one place it is defined is CMake's project(). */
 const char *cli_version(void);

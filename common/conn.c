@@ -81,8 +81,8 @@ notice_receiver(void *arg, const PGresult *res)
 		level = LOG_LEVEL_WARNING;
 	else if (severity && (strcmp(severity, "DEBUG") == 0 || strcmp(severity, "LOG") == 0))
 		level = LOG_LEVEL_DEBUG;
-	log_event(level, "server_notice", fields, "server %s: %s",
-			  severity ? (strcmp(severity, "WARNING") == 0 ? "warning" : "notice") : "notice",
+	/* a warning's level word says "warning" already: not "warning: server warning: ..." */
+	log_event(level, "server_notice", fields, "server%s: %s", level == LOG_LEVEL_WARNING ? "" : " notice",
 			  primary ? primary : PQresultErrorMessage(res));
 }
 

@@ -11,9 +11,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "memory.h"
 
@@ -23,8 +25,12 @@ static log_format  log_fmt = LOG_FORMAT_TEXT;
 static int         log_verbosity = 0;
 static log_sink    log_sink_fn = NULL; /* log_set_sink: migrator lint only */
 static void       *log_sink_arg = NULL;
+static log_color   log_color_mode = LOG_COLOR_AUTO;
 
-static const char *const level_names[] = {"debug", "info", "warning", "error"};
+static const char *const level_names[] = {"debug", "info", "warning", "error", "detail", "hint"};
+
+/* SGR sequences by log_tone: bold red, bold yellow, green, bold cyan (git's and PostgreSQL's). */
+static const char *const tone_sgr[] = {"\033[1;31m", "\033[1;33m", "\033[32m", "\033[1;36m"};
 
 void
 log_init(const char *progname, log_format format, int verbosity)
@@ -46,6 +52,89 @@ log_parse_format(const char *s, log_format *out)
 	else
 		return false;
 	return true;
+}
+
+bool
+log_parse_color(const char *s, log_color *out)
+{
+	if (strcmp(s, "auto") == 0)
+		*out = LOG_COLOR_AUTO;
+	else if (strcmp(s, "always") == 0)
+		*out = LOG_COLOR_ALWAYS;
+	else if (strcmp(s, "never") == 0)
+		*out = LOG_COLOR_NEVER;
+	else
+		return false;
+	return true;
+}
+
+void
+log_set_color(log_color mode)
+{
+	log_color_mode = mode;
+}
+
+log_color
+log_color_from_argv(int argc, char *const *argv)
+{
+	log_color mode = LOG_COLOR_AUTO;
+
+	for (int i = 1; i < argc; i++)
+	{
+		if (strncmp(argv[i], "--color=", 8) == 0)
+			(void) log_parse_color(argv[i] + 8, &mode);
+		else if (strcmp(argv[i], "--color") == 0 && i + 1 < argc)
+			(void) log_parse_color(argv[i + 1], &mode);
+	}
+	return mode;
+}
+
+/* https://no-color.org: any non-empty NO_COLOR disables colour, except --color=always. */
+static bool
+colored(FILE *stream)
+{
+	const char *no_color = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	if (log_fmt == LOG_FORMAT_JSON || log_color_mode == LOG_COLOR_NEVER)
+		return false;
+	if (log_color_mode == LOG_COLOR_ALWAYS)
+		return true;
+	if (no_color && no_color[0])
+		return false;
+	if (term && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(stream)) == 1;
+}
+
+const char *
+log_paint(FILE *stream, log_tone tone)
+{
+	return colored(stream) ? tone_sgr[tone] : "";
+}
+
+const char *
+log_paint_end(FILE *stream)
+{
+	return colored(stream) ? "\033[0m" : "";
+}
+
+/* The tone of a level's word in the text form; -1: none. */
+static int
+level_tone(log_level level)
+{
+	switch (level)
+	{
+		case LOG_LEVEL_ERROR:
+			return LOG_TONE_ERROR;
+		case LOG_LEVEL_WARNING:
+			return LOG_TONE_WARNING;
+		case LOG_LEVEL_DETAIL:
+		case LOG_LEVEL_HINT:
+			return LOG_TONE_NOTE;
+		default:
+			return -1;
+	}
 }
 
 log_format
@@ -160,8 +249,13 @@ log_event(log_level level, const char *event, const log_field *fields, const cha
 				*p = ' ';
 		while (msg.len > 0 && msg.data[msg.len - 1] == ' ')
 			msg.data[--msg.len] = '\0';
+		int tone = level_tone(level);
+
 		if (level == LOG_LEVEL_INFO)
 			textbuf_appendf(&line, "%s: %s\n", log_program, msg.data);
+		else if (tone >= 0)
+			textbuf_appendf(&line, "%s: %s%s:%s %s\n", log_program, log_paint(stderr, (log_tone) tone),
+							level_names[level], log_paint_end(stderr), msg.data);
 		else
 			textbuf_appendf(&line, "%s: %s: %s\n", log_program, level_names[level], msg.data);
 	}

@@ -23,6 +23,73 @@
 #include "log.h"
 #include "memory.h"
 
+/*
+ * A size as psql's \\di+ shows it (pg_size_pretty): bytes below 10 kB, then
+ * kB, MB, GB, TB, PB, each below 10 * 1024 of its unit (20 * 1024 - 1 half
+ * units), rounded half away from zero.
+ */
+static void
+format_size(int64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = {"kB", "MB", "GB", "TB", "PB"};
+	const int64_t            limit = 10 * 1024;
+	const int64_t            limit2 = limit * 2 - 1;
+	int64_t                  size = bytes;
+
+	if (size < limit && size > -limit)
+	{
+		snprintf(buf, len, "%lld bytes", (long long) size);
+		return;
+	}
+	size /= 1 << 9; /* one bit more than kB, for the rounding */
+	for (int u = 0;; u++)
+	{
+		if ((size < limit2 && size > -limit2) || u == 4)
+		{
+			snprintf(buf, len, "%lld %s", (long long) ((size + (size < 0 ? -1 : 1)) / 2), units[u]);
+			return;
+		}
+		size /= 1 << 10;
+	}
+}
+
+/*
+ * Is the relation of the definition's name the definition's own index?  A
+ * same-named table, view or another table's index is not: its size is not
+ * this index's, and status leaves the column empty, as for a missing one.
+ */
+static bool
+own_index(const plan_item *it)
+{
+	const catalog_entry *c = it->cat;
+
+	return c->rel_oid != NULL && c->is_index && c->on_table;
+}
+
+/* What fixes a drifted index: build leaves it alone unless told. */
+#define DRIFT_ADVICE "; rebuild it with \"indexer build --rebuild-drifted\""
+
+/* The colour of an action or state: green in line, yellow to do, red wrong. */
+static log_tone
+action_tone(const plan_item *it)
+{
+	switch (it->action)
+	{
+		case ACT_PRESENT:
+		case ACT_ABSENT:
+			return LOG_TONE_OK;
+		case ACT_BUILD:
+		case ACT_REPAIR:
+		case ACT_REBUILD:
+		case ACT_DROP:
+		case ACT_CLEANUP:
+		case ACT_BUSY:
+			return LOG_TONE_WARNING;
+		default:
+			return LOG_TONE_ERROR;
+	}
+}
+
 static void
 json_item(const plan_item *it, const char *state)
 {
@@ -45,7 +112,10 @@ json_item(const plan_item *it, const char *state)
 		textbuf_append_json(&sb, it->reason);
 	else
 		textbuf_append(&sb, "null");
-	textbuf_appendf(&sb, ",\"size_bytes\":%lld", (long long) it->cat->index_bytes);
+	if (own_index(it))
+		textbuf_appendf(&sb, ",\"size_bytes\":%lld", (long long) it->cat->index_bytes);
+	else
+		textbuf_append(&sb, ",\"size_bytes\":null");
 	textbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
 	textbuf_free(&sb);
@@ -112,6 +182,34 @@ report_foreign_leftovers(const run_state *rs)
 	}
 }
 
+/*
+ * plan's exit code predicts build's: a critical definition that cannot be
+ * built fails build with exit 1 before anything is built
+ * (plan_item_fails_critical), so it is exit 1 here too, named last.
+ */
+static int
+plan_exit_code(const run_state *rs)
+{
+	int failing = 0;
+
+	for (int i = 0; i < rs->n_defs; i++)
+	{
+		const plan_item *it = &rs->plan[i];
+
+		if (!plan_item_fails_critical(it))
+			continue;
+		failing++;
+		log_event(LOG_LEVEL_ERROR, "plan_failed", NULL,
+				  "critical index \"%s\" on \"%s.%s\" cannot be built: %s", it->def->name, it->def->schema,
+				  it->def->table, it->reason ? it->reason : "unknown");
+	}
+	if (failing == 0)
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "plan", NULL, "plan: %d critical index%s cannot be built: build would exit 1",
+			  failing, failing == 1 ? "" : "es");
+	return EXIT_CHANGE_FAILED;
+}
+
 int
 cmd_plan(run_state *rs)
 {
@@ -130,10 +228,12 @@ cmd_plan(run_state *rs)
 			json_item(it, state_word(it));
 			continue;
 		}
-		printf("%-8s %s on %s.%s%s%s%s%s\n", plan_action_name(it->action), d->name, d->schema, d->table,
+		printf("%s%-8s%s %s on %s.%s%s%s%s%s%s\n", log_paint(stdout, action_tone(it)),
+			   plan_action_name(it->action), log_paint_end(stdout), d->name, d->schema, d->table,
 			   it->partitioned && plan_action_is_work(it->action) ? " (partitioned: partition by partition)"
 																  : "",
-			   d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "");
+			   d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "",
+			   it->action == ACT_DRIFTED ? DRIFT_ADVICE : "");
 		for (int k = 0; k < it->n_drop_first; k++)
 			printf("%-8s %s on %s.%s: leftover of an interrupted rebuild\n", "drop", it->drop_first[k],
 				   d->schema, d->table);
@@ -143,7 +243,7 @@ cmd_plan(run_state *rs)
 		"plan: %d to build, %d to repair, %d to rebuild, %d to drop, %d to clean up, %d present, %d absent, %d drifted, %d busy, %d in error",
 		counts[ACT_BUILD], counts[ACT_REPAIR], counts[ACT_REBUILD], counts[ACT_DROP], counts[ACT_CLEANUP],
 		counts[ACT_PRESENT], counts[ACT_ABSENT], counts[ACT_DRIFTED], counts[ACT_BUSY], counts[ACT_ERROR]);
-	return EXIT_OK;
+	return plan_exit_code(rs);
 }
 
 int
@@ -151,6 +251,8 @@ cmd_check(run_state *rs)
 {
 	int problems = 0;
 	int checked = 0;
+	int drifted = 0;
+	int no_table = 0; /* building cannot help: a migration must create the table */
 
 	report_foreign_leftovers(rs);
 	for (int i = 0; i < rs->n_defs; i++)
@@ -194,15 +296,20 @@ cmd_check(run_state *rs)
 			continue;
 		show = it->reason && it->action != ACT_REPAIR && !(it->action == ACT_BUILD && !it->cat->rel_oid);
 		problems++;
-		log_event(LOG_LEVEL_ERROR, "check_failed", NULL, "%sindex \"%s\" on \"%s.%s\" %s%s%s",
+		drifted += it->action == ACT_DRIFTED;
+		no_table += it->action == ACT_ERROR && it->cat->table_oid == NULL;
+		log_event(LOG_LEVEL_ERROR, "check_failed", NULL, "%sindex \"%s\" on \"%s.%s\" %s%s%s%s",
 				  d->critical ? "critical " : "", d->name, d->schema, d->table, what, show ? ": " : "",
-				  show ? it->reason : "");
+				  show ? it->reason : "", it->action == ACT_DRIFTED ? DRIFT_ADVICE : "");
 	}
 	if (problems > 0)
 	{
 		log_event(LOG_LEVEL_ERROR, "check", NULL,
-				  "check: %d of %d defined index%s not in line with %s; run \"indexer build\"", problems,
-				  checked, checked == 1 ? " is" : "es are", rs->cfg.path);
+				  "check: %d of %d defined index%s not in line with %s; run %s", problems, checked,
+				  checked == 1 ? " is" : "es are", rs->cfg.path,
+				  no_table > 0  ? "\"migrator up\" to create the missing tables, then \"indexer build\""
+				  : drifted > 0 ? "\"indexer build --rebuild-drifted\""
+								: "\"indexer build\"");
 		return EXIT_BEHIND;
 	}
 	if (checked == 1)
@@ -230,6 +337,7 @@ print_definitions(const run_state *rs, bool json, const char **schemas, const ch
 		const plan_item *it = &rs->plan[i];
 		const index_def *d = it->def;
 		char             table[160];
+		char             size[32];
 
 		/* a locked table was reported already: do not wait for it again */
 		if (!it->cat->unknown)
@@ -243,10 +351,13 @@ print_definitions(const run_state *rs, bool json, const char **schemas, const ch
 			continue;
 		}
 		snprintf(table, sizeof(table), "%s.%s", d->schema, d->table);
-		printf("%-40s %-36s %-9s %-8s %8lldkB\n", d->name, table, state_word(it), d->critical ? "yes" : "no",
-			   (long long) it->cat->index_bytes / 1024);
+		size[0] = '\0';
+		if (own_index(it))
+			format_size(it->cat->index_bytes, size, sizeof(size));
+		printf("%-40s %-36s %s%-9s%s %-8s %10s\n", d->name, table, log_paint(stdout, action_tone(it)),
+			   state_word(it), log_paint_end(stdout), d->critical ? "yes" : "no", size);
 		if (it->reason && it->action != ACT_PRESENT && it->action != ACT_ABSENT)
-			printf("%40s %s\n", "", it->reason);
+			printf("%40s %s%s\n", "", it->reason, it->action == ACT_DRIFTED ? DRIFT_ADVICE : "");
 	}
 	return n_tables;
 }

@@ -39,7 +39,7 @@ drift_compare_text(const index_def *def, const char *indexdef, unsigned flags, c
 	if (m == INDEX_SQL_DIFFERENT)
 		return DRIFT_DIFFERENT;
 	*why = xasprintf(
-		"the database has \"%s\", which differs from the file's definition only where the server may spell it differently (%s); write the definition as the database has it, or rebuild it",
+		"the database has \"%s\", which differs from the file's definition only where the server may spell it differently (%s); write the definition as the database has it (--rebuild-drifted cannot replace what it cannot compare; if the file is right, DROP INDEX CONCURRENTLY it and run \"indexer build\")",
 		indexdef, undecided);
 	return DRIFT_UNKNOWN;
 }

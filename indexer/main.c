@@ -17,10 +17,12 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "advlock.h"
 #include "build.h"
@@ -65,7 +67,8 @@ enum indexer_option
 static const cli_command commands[] = {
 	{"build", cmd_build, CMD_LOCK | CLI_CMD_WRITES, SELECTION | O(REBUILD_DRIFTED) | BUILDING,
 	 "build what is missing, repair what is invalid, drop what is absent (default)"},
-	{"plan", cmd_plan, 0, SELECTION | O(REBUILD_DRIFTED), "show what build would do; changes nothing"},
+	{"plan", cmd_plan, 0, SELECTION | O(REBUILD_DRIFTED),
+	 "show what build would do (exit 1 when build would); changes nothing"},
 	{"check", cmd_check, 0, SELECTION,
 	 "readiness gate: exit 0 if every defined index is present, valid and as defined, 5 if not"},
 	{"status", cmd_status, 0, SELECTION,
@@ -117,9 +120,11 @@ static const char help_settings[] =
 	"      --progress, --no-progress  show build progress (default on: a bar on a terminal, else a line\n"
 	"                             every 10s)\n"
 	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
+	"      --color=WHEN           colour errors, warnings and states: auto (default: on a terminal,\n"
+	"                             unless NO_COLOR is set), always or never; JSON is never coloured\n"
 	"  -q, --quiet                only warnings and errors\n"
 	"  -v, --verbose              also debug messages (each statement as it is sent)\n"
-	"  -V, --version              print the version and exit\n"
+	"  -V, --version              print the version and exit (it takes no value)\n"
 	"  -h, --help                 show this help and exit\n"
 	"\n" CONN_HELP "\n"
 	"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none. Sizes: kB, MB, GB, TB.\n"
@@ -163,8 +168,8 @@ static const char help_decisions[] =
 	"dropped or swapped (use REINDEX INDEX CONCURRENTLY). A build that reported an error but left a\n"
 	"valid, ready index is built. After the run lock is lost no new build starts (exit 1).\n"
 	"\n" EXIT_CODES_HELP
-	"With indexer, 1 means a critical index could not be built; 5 (check) means a defined index is\n"
-	"missing, invalid or drifted.\n";
+	"With indexer, 1 means a critical index could not be built (plan: cannot be, so build would\n"
+	"exit 1); 5 (check) means a defined index is missing, invalid or drifted.\n";
 
 static void
 usage(FILE *out)
@@ -372,6 +377,26 @@ plan_make_batched(run_state *rs, const plan_options *popts)
 }
 
 /*
+ * A definitions file that is not there is "not found", naming what sets its
+ * path (a run from another working directory, an unset INDEXER_CONFIG);
+ * other errors are the loader's, with errno's words.
+ */
+static bool
+config_found(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 || errno != ENOENT)
+		return true;
+	log_event(
+		LOG_LEVEL_ERROR, "config_not_found", NULL,
+		"index definitions file \"%s\" not found (set it with --config or INDEXER_CONFIG; the default is "
+		"\"%s\" in the working directory)",
+		path, DEFAULT_CONFIG);
+	return false;
+}
+
+/*
  * The file, then the settings: file < environment < command line.  Reports
  * every problem of the file before failing.
  */
@@ -384,6 +409,8 @@ load_definitions(indexer_options *o, run_state *rs)
 
 	if (o->config_path == NULL)
 		o->config_path = env_config && env_config[0] ? env_config : DEFAULT_CONFIG;
+	if (!config_found(o->config_path))
+		return EXIT_USAGE;
 	rc = config_load_batched(o->config_path, &rs->cfg);
 	if (rc != EXIT_OK && rs->cfg.defs == NULL)
 		return rc;

@@ -217,12 +217,18 @@ table_refused(plan_item *it)
 
 	if (!c->schema_exists)
 	{
-		set(it, ACT_ERROR, xasprintf("schema \"%s\" does not exist", d->schema));
+		set(it, ACT_ERROR,
+			xasprintf("schema \"%s\" does not exist: it and table \"%s.%s\" must be created by a migration "
+					  "first (migrator up), then the index can be built",
+					  d->schema, d->schema, d->table));
 		return true;
 	}
 	if (c->table_oid == NULL)
 	{
-		set(it, ACT_ERROR, xasprintf("table \"%s.%s\" does not exist", d->schema, d->table));
+		set(it, ACT_ERROR,
+			xasprintf("table \"%s.%s\" does not exist: it must be created by a migration first (migrator "
+					  "up), then the index can be built",
+					  d->schema, d->table));
 		return true;
 	}
 	if (c->table_kind != 'r' && c->table_kind != 'p' && c->table_kind != 'm')
@@ -368,6 +374,16 @@ plan_make(PGconn *conn, index_def *const *defs, catalog_entry *cat, int n, const
 			decide_present(it, opts);
 	}
 	return items;
+}
+
+bool
+plan_item_fails_critical(const plan_item *it)
+{
+	const index_def *d = it->def;
+
+	if (!d->critical || d->state != INDEX_STATE_PRESENT)
+		return false;
+	return it->action == ACT_ERROR || (it->action == ACT_UNKNOWN && it->cat->unknown);
 }
 
 void

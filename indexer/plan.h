@@ -109,6 +109,15 @@ const char *plan_action_name(plan_action action);
 /* True for the actions that change the database. */
 bool plan_action_is_work(plan_action action);
 
+/*
+ * Does this item fail the run of build before anything is built (exit 1)?
+ * A critical definition that is to be present and cannot be built (no
+ * table, the name taken, ...) or whose table is locked so that its state is
+ * unknown: cmd_build.c's tally fails the run on exactly these, and plan
+ * exits 1 on them too, so that plan's exit code predicts build's.
+ */
+bool plan_item_fails_critical(const plan_item *it);
+
 void plan_free(plan_item *items, int n);
 
 #endif /* INDEXER_PLAN_H */

@@ -94,13 +94,14 @@ run_verify(apply_ctx *ctx, migration *m, failure *f)
 	return ok;
 }
 
+/* The server's DETAIL and HINT follow the error they belong to: kept for the caller. */
 static void
-log_error_details(const db_error *err)
+keep_error_details(apply_ctx *ctx, const db_error *err)
 {
-	if (err->detail)
-		log_event(LOG_LEVEL_ERROR, "error_detail", NULL, "detail: %s", err->detail);
-	if (err->hint)
-		log_event(LOG_LEVEL_ERROR, "error_hint", NULL, "hint: %s", err->hint);
+	free(ctx->final_detail);
+	free(ctx->final_hint);
+	ctx->final_detail = err->detail ? xstrdup(err->detail) : NULL;
+	ctx->final_hint = err->hint ? xstrdup(err->hint) : NULL;
 }
 
 /* The line that ends a failed run. */
@@ -198,10 +199,15 @@ transaction_state_ok(apply_ctx *ctx, bool want_open, failure *f)
 static bool
 record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 {
+	/*
+	 * A migration's duration is the server's time from its BEGIN to its
+	 * history row, as the pipelined apply records it; a no-transaction one
+	 * has no BEGIN of its own: the client's time from its first statement.
+	 */
 	f->path = m->path;
 	if (!apply_session_pin_local(ctx, NULL, &f->err) ||
 		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
-						monotonic_ms() - start, NULL, &f->err))
+						m->no_transaction ? monotonic_ms() - start : -1, NULL, &ctx->recorded_ms, &f->err))
 		return false;
 	/*
 	 * The verify file runs read-only in a savepoint that is rolled back
@@ -302,11 +308,11 @@ run_until_commit(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocke
 	return ok;
 }
 
+/* The duration its history row recorded: status shows the same number. */
 static void
-log_applied(const migration *m, int64_t start)
+log_applied(const apply_ctx *ctx, const migration *m)
 {
-	log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem,
-			  (long long) (monotonic_ms() - start));
+	log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem, (long long) ctx->recorded_ms);
 }
 
 /*
@@ -352,7 +358,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			ok = apply_session_commit_reset(ctx, &f.err);
 			if (ok)
 			{
-				log_applied(m, start);
+				log_applied(ctx, m);
 				rc = EXIT_OK;
 				goto done;
 			}
@@ -402,7 +408,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			continue;
 		}
 		if (f.err.cls != PGERR_NONE)
-			log_error_details(&f.err);
+			keep_error_details(ctx, &f.err);
 		announce_blockers(&f, &seen);
 		*final_error = format_final(m, &f, attempt);
 		rc = failure_exit_code(&f);
@@ -427,7 +433,7 @@ record_failed(apply_ctx *ctx, migration *m, const char *what, int64_t duration_m
 
 	if (PQstatus(ctx->conn) != CONNECTION_OK ||
 		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "failed", duration_ms, what,
-						&err))
+						NULL, &err))
 	{
 		log_event(LOG_LEVEL_ERROR, "record_failed", NULL, "could not record migration %lld as failed: %s",
 				  (long long) m->version, err.message ? err.message : "connection lost");
@@ -556,7 +562,7 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	ok = reset_after_statements(ctx, &f, ok);
 	if (ok && !cancel_pending() && record_no_transaction(ctx, m, start, &f))
 	{
-		log_applied(m, start);
+		log_applied(ctx, m);
 		rc = EXIT_OK;
 		goto done;
 	}
@@ -586,7 +592,7 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 		goto done;
 	}
 	if (f.err.cls != PGERR_NONE)
-		log_error_details(&f.err);
+		keep_error_details(ctx, &f.err);
 	announce_blockers(&f, &seen);
 	*final_error = format_final(m, &f, attempt);
 	rc = failure_exit_code(&f);
@@ -656,5 +662,9 @@ apply_ctx_close(apply_ctx *ctx)
 	ctx->session_statement_timeout = NULL;
 	free(ctx->session_role);
 	ctx->session_role = NULL;
+	free(ctx->final_detail);
+	ctx->final_detail = NULL;
+	free(ctx->final_hint);
+	ctx->final_hint = NULL;
 	blockers_side_close(&ctx->side);
 }

@@ -60,6 +60,12 @@ typedef struct apply_ctx
 													 * after each DISCARD ALL */
 	bool                 session_clean;             /* reset just now, nothing
 								 * ran since (apply_session.h) */
+	char                *final_detail;              /* the server's DETAIL and HINT of the error
+								 * that ended the run (or NULL): printed after
+								 * *final_error, as "detail:" and "hint:" lines */
+	char                *final_hint;
+	int64_t              recorded_ms; /* the duration_ms the last history row got:
+								 * the "applied ... in" line prints it */
 } apply_ctx;
 
 /*
@@ -68,7 +74,8 @@ typedef struct apply_ctx
  * files recorded as failed); EXIT_UNREACHABLE when the connection was lost;
  * the cancel exit code on SIGINT/SIGTERM.  On any failure *final_error gets
  * the one line that must end the run's output (caller frees and prints it
- * last); details were logged already.
+ * last, then ctx->final_detail and ctx->final_hint); the rest was logged
+ * already.
  */
 int apply_migration(apply_ctx *ctx, migration *m, char **final_error);
 

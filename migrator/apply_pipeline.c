@@ -347,6 +347,8 @@ apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, bloc
 		}
 		else if (!ok)
 			locate_failure(&b, f);
+		else
+			ctx->recorded_ms = b.hw.recorded_ms; /* the server's time since BEGIN */
 	}
 	batch_free(&b);
 	return ok;

@@ -426,7 +426,7 @@ baseline_note(const migration *m, const baseline_options *o, int ti)
 	if (ti >= 0)
 		snprintf(source, sizeof(source), "from %s", tools[ti].name);
 	else
-		snprintf(source, sizeof(source), "--version %lld", (long long) o->version);
+		snprintf(source, sizeof(source), "--baseline-version %lld", (long long) o->version);
 	return xasprintf("%s; %s", source, verify);
 }
 
@@ -498,7 +498,7 @@ import_tool_versions(PGconn *conn, const history_table *ht, const migration_set 
 }
 
 /*
- * Which files the baseline records: those up to version (--version,
+ * Which files the baseline records: those up to version (--baseline-version,
  * golang-migrate), or those among the applied versions.  Returns one flag
  * per file (caller frees); *n_take counts them, *n_skipped those whose
  * verify file is skipped.
@@ -556,7 +556,7 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
 		if (!take[i])
 			continue;
 		note = baseline_note(m, o, ti);
-		ok = history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, &err) &&
+		ok = history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, NULL, &err) &&
 			 history_set_baseline(conn, ht, m->version, note, &err);
 		free(note);
 		if (!ok)
@@ -614,7 +614,7 @@ baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const 
 		/* a version without a file is a typo more often than a plan */
 		log_event(
 			LOG_LEVEL_ERROR, "invalid_baseline_version", NULL,
-			"--version %lld: no migration file in \"%s\" has that version; give the version of the last file the database has applied",
+			"--baseline-version %lld: no migration file in \"%s\" has that version; give the version of the last file the database has applied",
 			(long long) version, o->dir);
 		return EXIT_USAGE;
 	}

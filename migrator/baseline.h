@@ -3,7 +3,7 @@
  * baseline.h
  *	  Adopting a database that another runner migrated.
  *
- * "migrator baseline --version N" records every migration file up to N as
+ * "migrator baseline --baseline-version N" records every migration file up to N as
  * applied without running it (with its current checksum).  "--from TOOL"
  * takes the applied versions from another tool's own table instead:
  *

@@ -205,14 +205,23 @@ report_nothing_to_apply(const run_state *rs, const reconciliation *rec)
 				  (long long) rec->max_applied, rs->files.n, rs->files.n == 1 ? "" : "s");
 }
 
+/* The line that ends a failed run, and the server's detail and hint after it. */
+typedef struct final_report
+{
+	char *error;
+	char *detail;
+	char *hint;
+} final_report;
+
 /*
  * Run the selected migrations in order, each after the indexes it
- * requires; stops at the first failure, leaving its message in
- * *final_error.  Counts them in *applied and the highest in *current.
+ * requires; stops at the first failure, leaving its message in *fin.
+ * Counts them in *applied and the highest in *current.
  */
 static int
-apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *current, char **final_error)
+apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *current, final_report *fin)
 {
+	char                  **final_error = &fin->error;
 	const migrator_options *o = rs->opts;
 	apply_ctx               ctx = {.conn = rs->conn,
 								   .conn_opts = &o->conn,
@@ -249,6 +258,9 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 		if (it->version > *current)
 			*current = it->version;
 	}
+	fin->detail = ctx.final_detail;
+	fin->hint = ctx.final_hint;
+	ctx.final_detail = ctx.final_hint = NULL;
 	apply_ctx_close(&ctx);
 	return rc;
 }
@@ -281,7 +293,7 @@ cmd_up(run_state *rs)
 	int            n_selected;
 	int64_t        start = monotonic_ms();
 	int64_t        current;
-	char          *final_error = NULL;
+	final_report   fin = {NULL, NULL, NULL};
 
 	rc = prepare_run(rs, &rec, &n_selected);
 	current = rec.max_applied;
@@ -294,17 +306,24 @@ cmd_up(run_state *rs)
 			rc = history_ensure(rs->conn, &rs->ht);
 		if (rc == EXIT_OK)
 		{
-			rc = apply_selected(rs, &rec, &applied, &current, &final_error);
+			rc = apply_selected(rs, &rec, &applied, &current, &fin);
 			report_up_done(rs, &rec, rc, applied, current, start);
 		}
 	}
 
-	/* the failure is the last line of the run, after every other message */
-	if (final_error)
-	{
-		log_event(LOG_LEVEL_ERROR, "migration_failed", NULL, "%s", final_error);
-		free(final_error);
-	}
+	/*
+	 * The failure ends the run, after every other message; only the
+	 * server's detail and hint follow it, as psql prints them.
+	 */
+	if (fin.error)
+		log_event(LOG_LEVEL_ERROR, "migration_failed", NULL, "%s", fin.error);
+	if (fin.error && fin.detail)
+		log_event(LOG_LEVEL_DETAIL, "error_detail", NULL, "%s", fin.detail);
+	if (fin.error && fin.hint)
+		log_event(LOG_LEVEL_HINT, "error_hint", NULL, "%s", fin.hint);
+	free(fin.error);
+	free(fin.detail);
+	free(fin.hint);
 	reconcile_free(&rec);
 	return rc;
 }
@@ -371,7 +390,8 @@ cmd_lint(run_state *rs)
 			   totals.errors, totals.errors == 1 ? "" : "s", totals.warnings,
 			   totals.warnings == 1 ? "" : "s");
 	else
-		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d files checked: %d errors, %d warnings", totals.files,
-				  totals.errors, totals.warnings);
+		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d file%s checked: %d error%s, %d warning%s", totals.files,
+				  totals.files == 1 ? "" : "s", totals.errors, totals.errors == 1 ? "" : "s", totals.warnings,
+				  totals.warnings == 1 ? "" : "s");
 	return rc;
 }

@@ -194,8 +194,8 @@ cmd_check(run_state *rs)
 			continue;
 		}
 		log_event(LOG_LEVEL_ERROR, "schema_behind", NULL,
-				  "schema out of date: %d pending%s (first: %s) \xe2\x80\x94 run migrate", rec.n_pending,
-				  failed_note, first->m->stem);
+				  "schema out of date: %d pending%s (first: %s) \xe2\x80\x94 run \"migrator up\"",
+				  rec.n_pending, failed_note, first->m->stem);
 		reconcile_free(&rec);
 		return EXIT_BEHIND;
 	}
@@ -236,6 +236,41 @@ print_version_json(const version_item *it)
 	textbuf_free(&sb);
 }
 
+/* The colour of a state word: green is done, yellow is to do, red is wrong. */
+static log_tone
+state_tone(version_state state)
+{
+	switch (state)
+	{
+		case VS_APPLIED:
+		case VS_AHEAD:
+			return LOG_TONE_OK;
+		case VS_PENDING:
+			return LOG_TONE_WARNING;
+		default:
+			return LOG_TONE_ERROR;
+	}
+}
+
+/*
+ * One version's line.  A version without a row (pending) has no duration,
+ * so the column is empty, as its applied at and applied by are "-".  The
+ * duration is the recorded one, in the unit and rounding of the "applied
+ * ... in Nms" line of up (history.h: the one source of a duration).
+ */
+static void
+print_status_line(const version_item *it)
+{
+	char duration[32] = "";
+
+	if (it->row)
+		snprintf(duration, sizeof(duration), "%lldms", (long long) it->row->duration_ms);
+	printf("%-16lld %-32s %s%-8s%s %-20s %9s  %s\n", (long long) it->version,
+		   it->m ? it->m->name : it->row->name, log_paint(stdout, state_tone(it->state)),
+		   reconcile_state_name(it->state), log_paint_end(stdout), it->row ? it->row->applied_at : "-",
+		   duration, it->row ? it->row->applied_by : "-");
+}
+
 int
 cmd_status(run_state *rs)
 {
@@ -255,10 +290,7 @@ cmd_status(run_state *rs)
 			print_version_json(it);
 			continue;
 		}
-		printf("%-16lld %-32s %-8s %-20s %7lldms  %s\n", (long long) it->version,
-			   it->m ? it->m->name : it->row->name, reconcile_state_name(it->state),
-			   it->row ? it->row->applied_at : "-", (long long) (it->row ? it->row->duration_ms : 0),
-			   it->row ? it->row->applied_by : "-");
+		print_status_line(it);
 		if (it->state == VS_FAILED && it->row->failure)
 			printf("%16s failed at %s\n", "", it->row->failure);
 	}
@@ -358,7 +390,10 @@ cmd_repair(run_state *rs)
 		if (one != EXIT_OK)
 			rc = one;
 	}
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK && repaired == 0)
+		log_event(LOG_LEVEL_INFO, "repair_done", NULL,
+				  "nothing to repair: every applied file matches its recorded checksum");
+	else if (rc == EXIT_OK)
 		log_event(LOG_LEVEL_INFO, "repair_done", NULL, "repaired %d version%s", repaired,
 				  repaired == 1 ? "" : "s");
 	reconcile_free(&rec);
@@ -375,12 +410,12 @@ cmd_baseline(run_state *rs)
 
 	if (o->baseline_from == BASELINE_VERSION && o->baseline_version <= 0)
 	{
-		log_error("baseline needs --version N or --from dbmate|golang-migrate|flyway");
+		log_error("baseline needs --baseline-version N or --from dbmate|golang-migrate|flyway");
 		return EXIT_USAGE;
 	}
 	if (o->baseline_from != BASELINE_VERSION && o->baseline_version > 0)
 	{
-		log_error("baseline takes --version or --from, not both");
+		log_error("baseline takes --baseline-version or --from, not both");
 		return EXIT_USAGE;
 	}
 	target = run_target_name(rs);

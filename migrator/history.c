@@ -347,6 +347,7 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 	r->values[5] = r->host;
 	r->values[6] = failure;
 	r->version = version;
+	r->recorded_ms = -1;
 #define HISTORY_DURATION                                                                                     \
 	"COALESCE($5::pg_catalog.int8, (EXTRACT(epoch FROM pg_catalog.clock_timestamp() - "                      \
 	"pg_catalog.transaction_timestamp()) * 1000)::pg_catalog.int8)"
@@ -354,12 +355,13 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 		"WITH u AS (UPDATE %s SET name = $2, checksum = $3, status = $4, "
 		"  applied_at = pg_catalog.clock_timestamp(), duration_ms = " HISTORY_DURATION ", "
 		"  applied_by = pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), failure = $7 "
-		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' RETURNING 1), "
+		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' RETURNING duration_ms), "
 		"i AS (INSERT INTO %s (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
 		"  SELECT $1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), " HISTORY_DURATION ", "
 		"  pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7 WHERE NOT EXISTS (SELECT FROM u) "
-		"  RETURNING 1) "
-		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i)",
+		"  RETURNING duration_ms) "
+		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i), "
+		"  coalesce((SELECT duration_ms FROM u), (SELECT duration_ms FROM i), -1)",
 		ht->qualified, ht->qualified);
 #undef HISTORY_DURATION
 }
@@ -367,11 +369,14 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 char *
 history_write_judge(void *row, const PGresult *res)
 {
-	const history_write *r = row;
+	history_write *r = row;
 
-	if (PQntuples(res) == 1 &&
+	if (PQntuples(res) == 1 && PQnfields(res) == 3 &&
 		strtoll(PQgetvalue(res, 0, 0), NULL, 10) + strtoll(PQgetvalue(res, 0, 1), NULL, 10) == 1)
+	{
+		r->recorded_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 		return NULL;
+	}
 	return xasprintf("the history row of version %lld was not written (%s updated, %s inserted): "
 					 "something else writes the history table",
 					 (long long) r->version, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?",
@@ -380,7 +385,8 @@ history_write_judge(void *row, const PGresult *res)
 
 bool
 history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
-			   const char *status, int64_t duration_ms, const char *failure, db_error *err)
+			   const char *status, int64_t duration_ms, const char *failure, int64_t *recorded_ms,
+			   db_error *err)
 {
 	history_write r;
 	PGresult     *res = NULL;
@@ -397,6 +403,8 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 		err->message = problem;
 		ok = false;
 	}
+	if (ok && recorded_ms)
+		*recorded_ms = r.recorded_ms;
 	PQclear(res);
 	return ok;
 }

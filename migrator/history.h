@@ -122,6 +122,7 @@ typedef struct history_write
 	const char *values[7];
 	char       *sql;
 	int64_t     version;
+	int64_t     recorded_ms; /* the duration_ms the row got, once judged (-1 before) */
 } history_write;
 void  history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
 							const char *checksum, const char *status, int64_t duration_ms,
@@ -130,12 +131,15 @@ char *history_write_judge(void *row, const PGresult *res);
 
 /*
  * Insert or replace the row of version (in the caller's transaction, if
- * any).  failure may be NULL.  Returns true, or false and fills err.
+ * any).  failure may be NULL.  duration_ms -1: the server's time since the
+ * transaction began.  *recorded_ms (may be NULL) gets the duration_ms the
+ * row got, the one value that status shows and the "applied" line prints.
+ * Returns true, or false and fills err.
  */
 struct db_error;
 bool history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name,
 					const char *checksum, const char *status, int64_t duration_ms, const char *failure,
-					struct db_error *err);
+					int64_t *recorded_ms, struct db_error *err);
 
 /* Set the checksum of an applied version (repair). */
 bool history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, const char *checksum);

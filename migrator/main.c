@@ -15,10 +15,12 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "advlock.h"
 #include "cancel.h"
@@ -46,6 +48,7 @@ enum migrator_option
 	OPT_WAIT_CURRENT,
 	OPT_FROM,
 	OPT_BASELINE_VERSION,
+	OPT_BASELINE_VERSION_OLD,
 	OPT_TIMESTAMP,
 	OPT_STRICT,
 	OPT_INDEX_CONFIG,
@@ -103,8 +106,13 @@ static const cli_option options[] = {
 	{"preflight", 0, CLI_CUSTOM, 0, 0, 0, OPT_PREFLIGHT, NULL, NULL},
 	{"wait-current", 0, CLI_DURATION, OFF(wait_current_ms), 0, 0, OPT_WAIT_CURRENT, NULL, NULL},
 	{"from", 0, CLI_CUSTOM, 0, 0, 0, OPT_FROM, NULL, NULL},
-	/* "baseline --version N" names a version; everywhere else --version prints ours */
-	{"version", 0, CLI_INT, OFF(baseline_version), 1, INT64_MAX, OPT_BASELINE_VERSION, "baseline", NULL},
+	{"baseline-version", 0, CLI_INT, OFF(baseline_version), 1, INT64_MAX, OPT_BASELINE_VERSION, NULL,
+	 "option --baseline-version belongs to baseline (%s: use --target to stop at a version)"},
+	/*
+	 * The old spelling, "baseline --version N", still works there, with a
+	 * deprecation note; everywhere else --version prints ours.
+	 */
+	{"version", 0, CLI_CUSTOM, 0, 0, 0, OPT_BASELINE_VERSION_OLD, "baseline", NULL},
 	{"timestamp", 0, CLI_FLAG, OFF(timestamp), 0, 0, OPT_TIMESTAMP, NULL, NULL},
 	{"strict", 0, CLI_FLAG, OFF(strict), 0, 0, OPT_STRICT, NULL, NULL},
 	{"index-config", 0, CLI_STRING, OFF(index_config), 0, 0, OPT_INDEX_CONFIG, NULL, NULL},
@@ -151,8 +159,9 @@ static const char options_help[] =
 	"                             newer than every file: a newer release may have applied them)\n"
 	"      --forget-ahead         repair: also drop the rows newer than every file (only when no\n"
 	"                             newer release applied them)\n"
-	"      --version=N            baseline: record every file up to version N (a file's version)\n"
-	"                             as applied, after their verify files hold (read-only)\n"
+	"      --baseline-version=N   baseline: record every file up to version N (a file's version)\n"
+	"                             as applied, after their verify files hold (read-only); the old\n"
+	"                             spelling \"baseline --version N\" still works, with a note\n"
 	"      --from=TOOL            baseline: import applied versions from dbmate, golang-migrate\n"
 	"                             or flyway (their table is renamed if it has our table's name)\n"
 	"      --skip-verify=VERSION  baseline: do not run that migration's verify file (repeatable;\n"
@@ -164,9 +173,12 @@ static const char options_help[] =
 	"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
 	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr;\n"
 	"                             github: lint prints GitHub Actions annotations (::error file=...)\n"
+	"      --color=WHEN           colour errors, warnings and states: auto (default: on a terminal,\n"
+	"                             unless NO_COLOR is set), always or never; JSON is never coloured\n"
 	"  -q, --quiet                only warnings and errors\n"
 	"  -v, --verbose              also debug messages (each statement as it runs)\n"
-	"  -V, --version              print the version and exit\n"
+	"  -V, --version              print the version and exit (it takes no value: --target stops\n"
+	"                             up at a version)\n"
 	"  -h, --help                 show this help and exit\n"
 	"\n" CONN_HELP "\n"
 	"Durations take a unit: 500ms, 5s, 2min, 1h; 0 means none.\n"
@@ -223,6 +235,16 @@ read_custom(void *opts_arg, const cli_option *o, const char *value)
 			log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
 					  "option --from: invalid value \"%s\" (use dbmate, golang-migrate or flyway)", value);
 			return false;
+		case OPT_BASELINE_VERSION_OLD:
+			if (!parse_int_range(value, 1, INT64_MAX, &opts->baseline_version, why, sizeof(why)))
+			{
+				log_event(LOG_LEVEL_ERROR, "invalid_option", NULL, "option --baseline-version: %s", why);
+				return false;
+			}
+			log_event(LOG_LEVEL_WARNING, "deprecated_option", NULL,
+					  "\"baseline --version %s\" is deprecated: use \"baseline --baseline-version %s\"",
+					  value, value);
+			return true;
 		case OPT_SKIP_VERIFY:
 			if (!parse_int_range(value, 1, INT64_MAX, &n, why, sizeof(why)))
 			{
@@ -386,6 +408,26 @@ open_connection(run_state *rs)
 	return set_role(rs);
 }
 
+/*
+ * A directory that is not there is "not found", naming what sets its path:
+ * the usual cause is a run from another working directory, or an unset
+ * MIGRATIONS_DIR.  Other errors (permissions, not a directory) are
+ * reported by the loader with errno's words.
+ */
+static bool
+dir_found(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == 0 || errno != ENOENT)
+		return true;
+	log_event(LOG_LEVEL_ERROR, "dir_not_found", NULL,
+			  "migrations directory \"%s\" not found (set it with --dir or MIGRATIONS_DIR; the default is "
+			  "\"migrations\" in the working directory)",
+			  dir);
+	return false;
+}
+
 static int
 run_command(const cli_command *cmd, run_state *rs)
 {
@@ -394,6 +436,8 @@ run_command(const cli_command *cmd, run_state *rs)
 	/* the files first: a bad directory fails before any connection */
 	if (cmd->flags & CMD_OWN_FILES)
 		return cmd->run(rs);
+	if (cmd->run != cmd_new && !dir_found(rs->opts->dir))
+		return EXIT_USAGE;
 	rc = migration_set_load(rs->opts->dir, &rs->files);
 	if (rc != EXIT_OK)
 		return rc;

@@ -126,8 +126,8 @@ log_finding(const char *path, const lint_finding *f)
 	snprintf(line, sizeof(line), "%d", f->line);
 	snprintf(column, sizeof(column), "%d", f->column);
 	log_event(f->severity == LINT_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "lint",
-			  log_get_format() == LOG_FORMAT_JSON ? fields : NULL, "%s:%d:%d: %s %s: %s", path, f->line,
-			  f->column, severity, f->rule, f->message);
+			  log_get_format() == LOG_FORMAT_JSON ? fields : NULL, "%s:%d:%d: %s: %s", path, f->line,
+			  f->column, f->rule, f->message);
 }
 
 static void

@@ -52,7 +52,7 @@ typedef struct migrator_options
 	preflight_mode  preflight;
 	int64_t         wait_current_ms; /* check --wait-current */
 	baseline_source baseline_from;
-	int64_t         baseline_version; /* baseline --version */
+	int64_t         baseline_version; /* baseline --baseline-version */
 	int64_t        *skip_verify;      /* baseline --skip-verify, repeatable */
 	int             n_skip_verify;
 	int             cap_skip_verify;

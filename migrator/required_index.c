@@ -9,8 +9,10 @@
  */
 #include "required_index.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "advlock.h"
 #include "cancel.h"
@@ -52,6 +54,7 @@ required_load(const char *path, const char *schema, migration *const *pending, i
 	required_indexes *ri;
 	bool              needed = false;
 	bool              ok = true;
+	struct stat       st;
 
 	*out = NULL;
 	/* the concurrent builds in no-transaction files go through the engine too */
@@ -64,6 +67,16 @@ required_load(const char *path, const char *schema, migration *const *pending, i
 
 	ri = xcalloc(1, sizeof(*ri));
 	ri->schema = xstrdup(schema);
+	if (stat(path, &st) != 0 && errno == ENOENT)
+	{
+		log_event(
+			LOG_LEVEL_ERROR, "required_index", NULL,
+			"a pending migration requires an index, and the index definitions file \"%s\" was not found "
+			"(set it with --index-config or INDEXER_CONFIG); nothing applied",
+			path);
+		required_free(ri);
+		return EXIT_USAGE;
+	}
 	if (index_definitions_load(path, schema, &ri->defs) != EXIT_OK)
 	{
 		log_event(

@@ -140,7 +140,7 @@ class LintBeforeApplyTest(LintTestCase):
                            "2_backfill.sql": body})
         r = self.run_migrator("up", "--dir", d)
         self.assertExit(r, 2)
-        self.assertStderrMatches(r, r"^migrator: error: %s:4:\d+: error dml: "
+        self.assertStderrMatches(r, r"^migrator: error: %s:4:\d+: dml: "
                                  % re.escape(os.path.join(d, "2_backfill.sql")))
         self.assertLastLineMatches(r, r"lint: 1 error in the pending migrations; nothing applied")
         self.assertFalse(self.table_exists("t"))
@@ -159,7 +159,7 @@ class LintBeforeApplyTest(LintTestCase):
         self.assertExit(self.run_migrator("up", "--dir", d, "--target", "1"), 0)
         r = self.run_migrator("up", "--dir", d)
         self.assertExit(r, 0)
-        self.assertStderrMatches(r, r"^migrator: warning: .*2_drop.sql:1:1: warning drop-column: ")
+        self.assertStderrMatches(r, r"^migrator: warning: .*2_drop.sql:1:1: drop-column: ")
         self.assertFalse(self.column_exists("t", "a"))
         self.assertEqual([1, 2], self.versions())
 
@@ -169,7 +169,7 @@ class LintBeforeApplyTest(LintTestCase):
         self.assertExit(self.run_migrator("up", "--dir", d, "--target", "1"), 0)
         r = self.run_migrator("up", "--dir", d, "--strict")
         self.assertExit(r, 2)
-        self.assertStderrMatches(r, r"2_drop.sql:1:1: error drop-column: ")
+        self.assertStderrMatches(r, r"2_drop.sql:1:1: drop-column: ")
         self.assertTrue(self.column_exists("t", "a"))
         self.assertEqual([1], self.versions())
 
@@ -195,7 +195,7 @@ class LintBeforeApplyTest(LintTestCase):
         self.assertExit(self.run_migrator("up", "--dir", d, "--target", "1"), 0)
         r = self.run_migrator("plan", "--dir", d)
         self.assertExit(r, 2)
-        self.assertStderrMatches(r, r"2_i.sql:1:1: error create-index: ")
+        self.assertStderrMatches(r, r"2_i.sql:1:1: create-index: ")
         self.assertEqual("", r.stdout)
         r = self.run_migrator("up", "--dir", d)
         self.assertExit(r, 2)
@@ -266,7 +266,7 @@ class UnexcusableTest(LintTestCase):
                                       "-- migrator:allow copy-stdio\nCOPY t FROM STDIN;\n"})
         r = self.run_migrator("up", "--dir", d, timeout=60)
         self.assertExit(r, 2)
-        self.assertStderrMatches(r, r"1_t.sql:4:1: error copy-stdio: COPY FROM STDIN needs data from the client")
+        self.assertStderrMatches(r, r"1_t.sql:4:1: copy-stdio: COPY FROM STDIN needs data from the client")
         self.assertFalse(self.table_exists("t"))
         self.assertIsNone(self.versions())
 
@@ -276,7 +276,7 @@ class UnexcusableTest(LintTestCase):
                                       "CREATE TABLE r_two (a int);\n"})
         r = self.run_migrator("up", "--dir", d)
         self.assertExit(r, 2)
-        self.assertStderrMatches(r, r"1_t.sql:3:1: error transaction-control: ")
+        self.assertStderrMatches(r, r"1_t.sql:3:1: transaction-control: ")
         self.assertNoLine(r, r"applied 1 migration")
         self.assertFalse(self.table_exists("r_one"))
         self.assertFalse(self.table_exists("r_two"))

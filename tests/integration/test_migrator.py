@@ -778,7 +778,7 @@ class ReportTest(MigratorTestCase):
         r = self.run_migrator("check", "--dir", d)
         self.assertExit(r, 5)
         self.assertLastLineMatches(
-            r, r"schema out of date: 2 pending \(first: 1_a\) \u2014 run migrate")
+            r, r"schema out of date: 2 pending \(first: 1_a\) \u2014 run \"migrator up\"")
         self.assertFalse(self.table_exists("a"))
         self.assertExit(self.up(d), 0)
         r = self.run_migrator("check", "--dir", d)

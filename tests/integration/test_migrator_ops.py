@@ -78,7 +78,7 @@ class BaselineTest(OpsTestCase):
         d = self.make_dir(THREE)
         r = self.run_migrator("baseline", "--dir", d)
         self.assertExit(r, 2)
-        self.assertStderrMatches(r, r"baseline needs --version N or --from dbmate\|golang-migrate\|flyway")
+        self.assertStderrMatches(r, r"baseline needs --baseline-version N or --from dbmate\|golang-migrate\|flyway")
         self.assertIsNone(self.history())
         r = self.run_migrator("baseline", "--from", "liquibase", "--dir", d)
         self.assertExit(r, 2)
@@ -89,7 +89,7 @@ class BaselineTest(OpsTestCase):
         r = self.run_migrator("baseline", "--version", "4", "--dir", d)
         self.assertExit(r, 2)
         # --version must be a file's version (issue 9): 4 is none
-        self.assertLastLineMatches(r, r'--version 4: no migration file in ".*" has that version')
+        self.assertLastLineMatches(r, r'--baseline-version 4: no migration file in ".*" has that version')
         self.assertIsNone(self.history())
 
     # dbmate: CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) primary key)
@@ -295,7 +295,7 @@ class WaitCurrentTest(OpsTestCase):
         d = self.make_dir(THREE)
         r = self.run_migrator("check", "--dir", d, "--wait-current", "1s")
         self.assertExit(r, 5)
-        self.assertLastLineMatches(r, r"schema out of date: 3 pending \(first: 1_a\) \u2014 run migrate$")
+        self.assertLastLineMatches(r, r"schema out of date: 3 pending \(first: 1_a\) \u2014 run \"migrator up\"$")
         self.assertIsNone(self.history())  # never creates anything
 
     def test_check_wait_current_waits_for_the_server_too(self):

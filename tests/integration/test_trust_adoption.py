@@ -66,7 +66,7 @@ class BaselineVerifyTest(AdoptionTestCase):
         r = self.migrator("baseline", "--version", "4", "--dir", d)
         self.assertExit(r, 2)
         self.assertLastLineMatches(
-            r, r'^migrator: error: --version 4: no migration file in "%s" has that version; '
+            r, r'^migrator: error: --baseline-version 4: no migration file in "%s" has that version; '
                r'give the version of the last file the database has applied$' % re.escape(d))
         self.assertIsNone(self.history())
 
@@ -77,8 +77,8 @@ class BaselineVerifyTest(AdoptionTestCase):
         self.assertExit(r, 0)
         self.assertStderrMatches(r, r"verify of migration 2 holds")
         self.assertLastLineMatches(r, r"baselined 2 migrations as applied without running them$")
-        self.assertEqual(self.baseline_notes(), [(1, "--version 2; verify passed"),
-                                                 (2, "--version 2; verify passed")])
+        self.assertEqual(self.baseline_notes(), [(1, "--baseline-version 2; verify passed"),
+                                                 (2, "--baseline-version 2; verify passed")])
         self.assertFalse(self.table_exists("orders"))
         # the verify ran read-only in a transaction that was rolled back: nothing else changed
         self.assertEqual(self.scalar("SELECT count(*) FROM users"), 0)
@@ -162,9 +162,9 @@ class BaselineVerifyTest(AdoptionTestCase):
         self.assertExit(r, 0)
         self.assertLastLineMatches(r, r"baselined 3 migrations as applied without running them "
                                       r"\(some verify files skipped: see the history's baseline column\)$")
-        self.assertEqual(self.baseline_notes(), [(1, "--version 3; verify passed"),
-                                                 (2, "--version 3; verify skipped (--skip-verify)"),
-                                                 (3, "--version 3; no verify file")])
+        self.assertEqual(self.baseline_notes(), [(1, "--baseline-version 3; verify passed"),
+                                                 (2, "--baseline-version 3; verify skipped (--skip-verify)"),
+                                                 (3, "--baseline-version 3; no verify file")])
 
     def test_skip_verify_must_name_a_recorded_verify_file(self):
         d = self.make_dir(FILES)
@@ -188,8 +188,8 @@ class BaselineVerifyTest(AdoptionTestCase):
         self.assertExit(r, 0)
         self.assertStderrMatches(r, r"^migrator: warning: --no-verify: recording 2 migrations without "
                                     r"running 2 verify files; the history will say so$")
-        self.assertEqual(self.baseline_notes(), [(1, "--version 2; verify skipped (--no-verify)"),
-                                                 (2, "--version 2; verify skipped (--no-verify)")])
+        self.assertEqual(self.baseline_notes(), [(1, "--baseline-version 2; verify skipped (--no-verify)"),
+                                                 (2, "--baseline-version 2; verify skipped (--no-verify)")])
 
     def test_verify_options_belong_to_baseline(self):
         d = self.make_dir(FILES)
@@ -243,8 +243,8 @@ class BaselineVerifyTest(AdoptionTestCase):
         r = self.migrator("baseline", "--version", "2", "--dir", d)
         self.assertExit(r, 0)
         self.assertStderrMatches(r, r'added column "baseline" to history table "public.schema_migrations"')
-        self.assertEqual(self.baseline_notes(), [(1, "--version 2; verify passed"),
-                                                 (2, "--version 2; verify passed")])
+        self.assertEqual(self.baseline_notes(), [(1, "--baseline-version 2; verify passed"),
+                                                 (2, "--baseline-version 2; verify passed")])
         r = self.migrator("up", "--dir", d)
         self.assertExit(r, 0)
         self.assertEqual(self.baseline_notes()[2], (3, None))  # up ran it: no baseline note

@@ -140,7 +140,9 @@ class SessionAndLock(MigratorTestCase):
         })
         r = self.up(d)
         self.assertExit(r, 1)
-        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 2 failed at .*2_b\.sql:\d+: 23505: ")
+        # the server's DETAIL follows its error, as its own line (issue 14)
+        self.assertStderrMatches(r, ERROR_PREFIX + r"migration 2 failed at .*2_b\.sql:\d+: 23505: ")
+        self.assertLastLineMatches(r, r"^migrator: detail: Key \(version\)=\(2\) already exists\.$")
         self.assertEqual(self.versions(), [1])
         self.assertFalse(self.table_exists("b"))
 

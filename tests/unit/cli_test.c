@@ -246,7 +246,44 @@ test_only_with_override(void **state)
 	assert_int_equal(o.number, 42);
 	assert_int_equal(PARSE(&o, &c, "run", "--version", "100"), EXIT_USAGE);
 	assert_int_equal(PARSE(&o, &c, "run", "-V"), CLI_DONE);
-	assert_int_equal(PARSE(&o, &c, "make", "--version", "42", "x"), CLI_DONE);
+	/* elsewhere --version takes no value: "make --version 42" is not "print ours, exit 0" */
+	assert_int_equal(PARSE(&o, &c, "make", "--version", "42", "x"), EXIT_USAGE);
+	assert_int_equal(PARSE(&o, &c, "make", "x", "--version=42"), EXIT_USAGE);
+	assert_int_equal(PARSE(&o, &c, "--version", "make"), CLI_DONE);
+	assert_int_equal(PARSE(&o, &c, "--version", "--help"), CLI_DONE);
+}
+
+/* git's weighting: a swap is free, an insertion cheap, a deletion dear; 7 and above is no suggestion. */
+static void
+test_similarity(void **state)
+{
+	(void) state;
+	assert_int_equal(cli_similarity("status", "status"), 1);
+	assert_int_equal(cli_similarity("stauts", "status"), 1);
+	assert_int_equal(cli_similarity("stat", "status"), 3);
+	assert_int_equal(cli_similarity("colour", "color"), 4);
+	assert_true(cli_similarity("frobnicate", "run") >= 7);
+	assert_true(cli_similarity("foo", "make") >= 7);
+	assert_int_equal(cli_similarity("", "up"), 3);
+}
+
+static void
+test_color(void **state)
+{
+	test_options o;
+	cli_common   c;
+
+	(void) state;
+	assert_int_equal(PARSE(&o, &c, "--color=never"), EXIT_OK);
+	assert_int_equal(PARSE(&o, &c, "--color", "always", "run"), EXIT_OK);
+	assert_int_equal(PARSE(&o, &c, "--color=sometimes"), EXIT_USAGE);
+	assert_int_equal(PARSE(&o, &c, "--colour=never"), EXIT_USAGE);
+	log_set_color(LOG_COLOR_NEVER);
+	assert_string_equal(log_paint(stderr, LOG_TONE_ERROR), "");
+	log_set_color(LOG_COLOR_ALWAYS);
+	assert_string_equal(log_paint(stderr, LOG_TONE_ERROR), "\033[1;31m");
+	assert_string_equal(log_paint_end(stdout), "\033[0m");
+	log_set_color(LOG_COLOR_AUTO);
 }
 
 static void
@@ -292,6 +329,8 @@ main(void)
 		cmocka_unit_test(test_only_with_override),
 		cmocka_unit_test(test_commands_and_arguments),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_similarity),
+		cmocka_unit_test(test_color),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
