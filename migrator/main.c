@@ -434,10 +434,12 @@ run_command(const cli_command *cmd, run_state *rs)
 	int rc;
 
 	/* the files first: a bad directory fails before any connection */
+	if (cmd->run != cmd_new && !(cmd->flags & CMD_OWN_FILES && rs->opts->n_args > 0) &&
+		!dir_found(rs->opts->dir))
+		return EXIT_USAGE;
+	/* lint reads the files it is given, each with its own directory */
 	if (cmd->flags & CMD_OWN_FILES)
 		return cmd->run(rs);
-	if (cmd->run != cmd_new && !dir_found(rs->opts->dir))
-		return EXIT_USAGE;
 	rc = migration_set_load(rs->opts->dir, &rs->files);
 	if (rc != EXIT_OK)
 		return rc;
