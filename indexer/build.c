@@ -37,6 +37,7 @@
 #include "exitcodes.h"
 #include "index_sql.h"
 #include "memory.h"
+#include "options.h"
 #include "query.h"
 #include "retry.h"
 #include "sqlquote.h"
@@ -191,6 +192,26 @@ starting_nothing_new(const engine *e)
 	return e->stop_new || e->interrupting || e->stopped;
 }
 
+/* --max-runtime spent: the item is not started, and waits for the next run. */
+static bool
+defer_if_late(engine *e, plan_item *it)
+{
+	const index_def *d = it->def;
+	char             budget[32];
+
+	if (e->env->deadline_ms <= 0 || monotonic_ms() < e->env->deadline_ms)
+		return false;
+	format_duration(e->set->max_runtime_ms, budget, sizeof(budget));
+	snprintf(it->deferred, sizeof(it->deferred), "waits for the next run (--max-runtime %s spent)", budget);
+	it->outcome = OUTCOME_DEFERRED;
+	e->sum->deferred++;
+	build_log(e, d->critical && d->state == INDEX_STATE_PRESENT ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO,
+			  "deferred", NULL, "%s\"%s\" on \"%s.%s\" not started: it %s",
+			  d->critical && d->state == INDEX_STATE_PRESENT ? "critical index " : "", d->name, d->schema,
+			  d->table, it->deferred);
+	return true;
+}
+
 /* Hand the slot its next job: the next item of its table, or a new table. */
 static void
 slot_take_work(engine *e, slot *s)
@@ -218,6 +239,11 @@ slot_take_work(engine *e, slot *s)
 		{
 			s->table = -1;
 			return;
+		}
+		if (defer_if_late(e, &e->items[t->items[t->next]]))
+		{
+			t->next++;
+			continue;
 		}
 		j = &e->jobs[t->items[t->next++]];
 		j->started_ms = monotonic_ms();
@@ -440,7 +466,7 @@ make_tables(engine *e)
 		plan_item  *it = &e->items[i];
 		work_table *t = NULL;
 
-		if (!plan_action_is_work(it->action))
+		if (!plan_action_is_work(it->action) || it->outcome != OUTCOME_NONE)
 			continue;
 		for (int k = 0; k < e->n_tables; k++)
 			if (strcmp(e->tables[k].schema, it->def->schema) == 0 &&

@@ -20,6 +20,7 @@
 #include "cancel.h"
 #include "exitcodes.h"
 #include "indexer.h"
+#include "run_limits.h"
 #include "log.h"
 #include "memory.h"
 
@@ -46,6 +47,16 @@ json_item(const plan_item *it, const char *state)
 	else
 		textbuf_append(&sb, "null");
 	textbuf_appendf(&sb, ",\"size_bytes\":%lld", (long long) it->cat->index_bytes);
+	/* run_limits.h: the estimate of a build (null: none, or unknown) and why it waits */
+	if (it->estimated && it->est_bytes >= 0)
+		textbuf_appendf(&sb, ",\"estimated_bytes\":%lld", (long long) it->est_bytes);
+	else
+		textbuf_append(&sb, ",\"estimated_bytes\":null");
+	textbuf_append(&sb, ",\"deferred\":");
+	if (it->deferred[0])
+		textbuf_append_json(&sb, it->deferred);
+	else
+		textbuf_append(&sb, "null");
 	textbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
 	textbuf_free(&sb);
@@ -117,12 +128,17 @@ cmd_plan(run_state *rs)
 {
 	bool json = log_get_format() == LOG_FORMAT_JSON;
 	int  counts[ACT_ERROR + 1] = {0};
+	int  rc;
 
 	report_foreign_leftovers(rs);
+	/* sizes, the size guard, windows, --max-builds: as build would decide them */
+	if ((rc = limits_prepare(rs)) != EXIT_OK)
+		return rc;
 	for (int i = 0; i < rs->n_defs; i++)
 	{
 		const plan_item *it = &rs->plan[i];
 		const index_def *d = it->def;
+		char             est[256] = "";
 
 		counts[it->action]++;
 		if (json)
@@ -130,10 +146,12 @@ cmd_plan(run_state *rs)
 			json_item(it, state_word(it));
 			continue;
 		}
-		printf("%-8s %s on %s.%s%s%s%s%s\n", plan_action_name(it->action), d->name, d->schema, d->table,
+		if (it->estimated)
+			limits_describe(it, est, sizeof(est));
+		printf("%-8s %s on %s.%s%s%s%s%s%s\n", plan_action_name(it->action), d->name, d->schema, d->table,
 			   it->partitioned && plan_action_is_work(it->action) ? " (partitioned: partition by partition)"
 																  : "",
-			   d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "");
+			   d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "", est);
 		for (int k = 0; k < it->n_drop_first; k++)
 			printf("%-8s %s on %s.%s: leftover of an interrupted rebuild\n", "drop", it->drop_first[k],
 				   d->schema, d->table);
