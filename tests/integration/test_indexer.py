@@ -230,7 +230,7 @@ class ConfigTest(IndexerTestCase):
             ("indexes = (\n" + good + "  { name = \"idx_b\"\n", "@:4: syntax error"),
             ("indexes = (\n" + good + "  { name = \"idx_b\"; table = \"t\"; sql = \"%s\"; critcal = true; }\n);\n"
              % cic("idx_b", "t", "b"),
-             '@:3: index "idx_b": unknown field "critcal" (known fields: name, table, sql, critical, description, schema, state)'),
+             '@:3: index "idx_b": unknown field "critcal" (known fields: name, table, sql, critical, description, schema, state, window)'),
             ("indexes = (\n" + good + "  { name = \"idx_b\"; table = \"t\"; }\n);\n",
              '@:3: index "idx_b": missing field "sql"'),
             ("indexes = (\n" + good + "  { name = \"idx_b\"; table = \"t\"; sql = \"%s\"; critical = \"yes\"; }\n);\n"
