@@ -135,7 +135,7 @@ static const char help_settings[] =
 	"      --window=[DAYS ]HH:MM-HH:MM  build and plan: builds start only inside it (repeatable: the union;\n"
 	"                             DAYS like Sat-Sun or Mon,Wed; may cross midnight; \"any\" = always)\n"
 	"      --time-zone=ZONE       IANA zone of the windows (default UTC)\n"
-	"      --max-runtime=DUR      no build starts once the run has lasted DUR; builds in flight finish\n"
+	"      --max-runtime=DUR      no build or drop starts once the run has lasted DUR; those in flight finish\n"
 	"      --max-builds=N         start at most N builds (build, repair, rebuild) per run\n"
 	"      --max-index-size=SIZE  refuse a build whose estimated size exceeds SIZE (e.g. 10GB)\n"
 	"      --allow-unknown-size   with --max-index-size: build what cannot be estimated (default: refuse)\n"
@@ -165,6 +165,14 @@ static const char help_settings[] =
 	"a definition with critical = false is a warning (exit 0); of a critical one, exit 1 after the\n"
 	"builds in flight finish. On SIGINT/SIGTERM the builds are cancelled and their leftovers dropped\n";
 static const char help_decisions[] =
+	"\n"
+	"When and how much: outside every --window, build plans, names each build that waits and when\n"
+	"the window opens, and exits 0 (a definition's own window = \"any\" or window = \"...\" wins).\n"
+	"What --window, --max-builds and --max-runtime defer is listed and counted, exit 0, critical or\n"
+	"not; drops of absent indexes are not builds and never wait. A migration's requires-index build\n"
+	"ignores them all. plan prints each build's size estimate (\"unknown\" when there is none); a\n"
+	"build over --max-index-size, or of unknown size without --allow-unknown-size, is refused:\n"
+	"exit 1 for a critical definition, a warning otherwise.\n"
 	"\n"
 	"Partitioned tables are built by PostgreSQL's recipe: CREATE INDEX ... ON ONLY the parent (an\n"
 	"instant, but under a SHARE lock on the parent, whose wait --lock-timeout bounds), a concurrent\n"
