@@ -192,23 +192,33 @@ starting_nothing_new(const engine *e)
 	return e->stop_new || e->interrupting || e->stopped;
 }
 
-/* --max-runtime spent: the item is not started, and waits for the next run. */
+/*
+ * Its window closed, or --max-runtime is spent: the item is not started,
+ * and waits for the next run.
+ */
 static bool
 defer_if_late(engine *e, plan_item *it)
 {
 	const index_def *d = it->def;
+	int64_t          now = monotonic_ms();
+	bool             critical = d->critical && d->state == INDEX_STATE_PRESENT;
 	char             budget[32];
 
-	if (e->env->deadline_ms <= 0 || monotonic_ms() < e->env->deadline_ms)
+	if (it->start_by_ms > 0 && now >= it->start_by_ms)
+		snprintf(it->deferred, sizeof(it->deferred), "waits for the window (it closed during this run)");
+	else if (e->env->deadline_ms > 0 && now >= e->env->deadline_ms)
+	{
+		format_duration(e->set->max_runtime_ms, budget, sizeof(budget));
+		snprintf(it->deferred, sizeof(it->deferred), "waits for the next run (--max-runtime %s spent)",
+				 budget);
+	}
+	else
 		return false;
-	format_duration(e->set->max_runtime_ms, budget, sizeof(budget));
-	snprintf(it->deferred, sizeof(it->deferred), "waits for the next run (--max-runtime %s spent)", budget);
 	it->outcome = OUTCOME_DEFERRED;
 	e->sum->deferred++;
-	build_log(e, d->critical && d->state == INDEX_STATE_PRESENT ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO,
-			  "deferred", NULL, "%s\"%s\" on \"%s.%s\" not started: it %s",
-			  d->critical && d->state == INDEX_STATE_PRESENT ? "critical index " : "", d->name, d->schema,
-			  d->table, it->deferred);
+	build_log(e, critical ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "deferred", NULL,
+			  "%s\"%s\" on \"%s.%s\" not started: it %s", critical ? "critical index " : "", d->name,
+			  d->schema, d->table, it->deferred);
 	return true;
 }
 

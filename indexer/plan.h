@@ -74,7 +74,8 @@ typedef struct plan_item
 	int64_t est_bytes;
 	char    est_why[160]; /* why unknown, or a note ("upper bound: partial index") */
 	/* why it waits for another run (run_limits.h); "" when it does not */
-	char deferred[200];
+	char    deferred[200];
+	int64_t start_by_ms; /* monotonic_ms() when its window closes: not started after; 0 = never */
 	/* filled by the build */
 	plan_outcome outcome;
 	char        *failure;

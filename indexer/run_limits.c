@@ -17,6 +17,7 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
+#include "retry.h"
 #include "size_estimate.h"
 #include "window.h"
 
@@ -71,13 +72,20 @@ log_deferred(const plan_item *it)
 				  it->deferred);
 }
 
-/* The window that applies to it: its own, or the run's. */
+/*
+ * The window that applies to it: its own, or the run's.  When it is open
+ * and closes, the build must start before then (the engine checks).
+ */
 static bool
-window_open_for(const plan_item *it, const indexer_settings *set, time_t now, time_t *next)
+window_open_for(plan_item *it, const indexer_settings *set, time_t now, time_t *next)
 {
 	const window_list *w = it->def->has_window ? &it->def->window : &set->window;
+	time_t             closes = (time_t) -1;
 
-	return window_is_open(w, set->time_zone, now, next);
+	if (!window_is_open(w, set->time_zone, now, next, &closes))
+		return false;
+	it->start_by_ms = closes == (time_t) -1 ? 0 : monotonic_ms() + (int64_t) (closes - now) * 1000;
+	return true;
 }
 
 /* Mark what waits; the count, with the earliest next opening in *first. */

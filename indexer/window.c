@@ -305,16 +305,15 @@ occurrence(const window_span *s, time_t midnight, time_t *open, time_t *close)
 		*close = nominal;
 }
 
-bool
-window_is_open(const window_list *w, const char *zone, time_t now, time_t *next_open)
+/*
+ * Scan the occurrences of every span near t: the latest close of those
+ * open at t (or t itself when none is), and the earliest opening after t.
+ */
+static time_t
+scan(const window_list *w, time_t t, time_t *next)
 {
-	zone_scope z;
-	bool       open = false;
-	time_t     next = (time_t) -1;
+	time_t until = t;
 
-	if (w == NULL || w->any || w->n == 0)
-		return true;
-	zone_enter(&z, zone);
 	for (int i = 0; i < w->n; i++)
 	{
 		const window_span *s = &w->spans[i];
@@ -323,21 +322,52 @@ window_is_open(const window_list *w, const char *zone, time_t now, time_t *next_
 		for (int d = -2; d <= 8; d++)
 		{
 			int    wday;
-			time_t mid = local_midnight(now, d, &wday);
+			time_t mid = local_midnight(t, d, &wday);
 			time_t o, c;
 
 			if (!(s->days & (1u << wday)))
 				continue;
 			occurrence(s, mid, &o, &c);
-			if (o <= now && now < c)
-				open = true;
-			else if (o > now && (next == (time_t) -1 || o < next))
-				next = o;
+			if (o <= t && t < c && c > until)
+				until = c;
+			else if (o > t && (*next == (time_t) -1 || o < *next))
+				*next = o;
 		}
+	}
+	return until;
+}
+
+bool
+window_is_open(const window_list *w, const char *zone, time_t now, time_t *next_open, time_t *closes)
+{
+	zone_scope z;
+	time_t     next = (time_t) -1, until, later;
+	bool       open;
+
+	if (w == NULL || w->any || w->n == 0)
+	{
+		if (closes)
+			*closes = (time_t) -1;
+		return true;
+	}
+	zone_enter(&z, zone);
+	until = scan(w, now, &next);
+	open = until > now;
+	/* a window that another continues: they close together, at the last one's end */
+	for (int hop = 0; open && hop < 16; hop++)
+	{
+		time_t ignored = (time_t) -1;
+
+		later = scan(w, until, &ignored);
+		if (later <= until)
+			break;
+		until = later;
 	}
 	zone_leave(&z);
 	if (!open && next_open)
 		*next_open = next;
+	if (open && closes)
+		*closes = until;
 	return open;
 }
 

@@ -69,10 +69,13 @@ bool window_zone_valid(const char *zone, char *errbuf, size_t errlen);
 /*
  * Whether the windows w are open at now in zone.  When they are not and
  * next_open is not NULL, *next_open is the instant they next open (within
- * eight days), or (time_t) -1 if never.  An empty list or "any" is always
- * open.
+ * eight days), or (time_t) -1 if never.  When they are and closes is not
+ * NULL, *closes is the instant they close (the union of overlapping or
+ * adjoining windows counts as one), or (time_t) -1 if never.  An empty
+ * list or "any" is always open.  TZ is changed for the duration of the
+ * call: call it while no other thread reads the environment.
  */
-bool window_is_open(const window_list *w, const char *zone, time_t now, time_t *next_open);
+bool window_is_open(const window_list *w, const char *zone, time_t now, time_t *next_open, time_t *closes);
 
 /* t as "YYYY-MM-DD HH:MM ZZZ" in zone, into buf. */
 void window_format_time(time_t t, const char *zone, char *buf, size_t buflen);

@@ -233,7 +233,7 @@ class BudgetTest(WindowTestCase):
         self.assertStderrMatches(r, r"summary: 1 built, 2 present, .* 0 deferred")
         self.assertTrue(self.index_valid("idx_m3"))
 
-    def budget_run(self, runner):
+    def budget_run(self, runner, *limits, expect=r"waits for the next run \(--max-runtime 1s spent\)"):
         """A budget that expires while the first build waits: it finishes, the next is deferred."""
         self.query("CREATE TABLE big (id int, a int, b int)")
         self.query("INSERT INTO big SELECT g, g, g FROM generate_series(1, 200000) g")
@@ -247,12 +247,11 @@ class BudgetTest(WindowTestCase):
         timer.start()
         self.addCleanup(timer.cancel)
         started = time.monotonic()
-        r = runner("build", "-c", cfg, "--max-runtime", "1s")
+        r = runner("build", "-c", cfg, *(limits or ("--max-runtime", "1s")))
         elapsed = time.monotonic() - started
         self.assertExit(r, 0)
         self.assertGreaterEqual(elapsed, 2.5, "the first build did not wait for the open transaction")
-        self.assertStderrMatches(r, r'"idx_big_b" on "public.big" not started: it waits for the next run '
-                                    r'\(--max-runtime 1s spent\)')
+        self.assertStderrMatches(r, r'"idx_big_b" on "public.big" not started: it ' + expect)
         self.assertStderrMatches(r, r"summary: 1 built, .* 1 deferred")
         self.assertTrue(self.index_valid("idx_big_a"))
         self.assertIsNone(self.index_valid("idx_big_b"))
@@ -263,6 +262,12 @@ class BudgetTest(WindowTestCase):
     def test_budget_under_faketime(self):
         """libfaketime offsets the monotonic clock too, but lets it run: the deadline still works."""
         self.budget_run(lambda *a: self.run_at(TUESDAY_NOON, *a))
+
+
+    def test_no_build_starts_after_the_window_closes(self):
+        """The window closes 2s into the run, while the first build waits: the second is not started."""
+        self.budget_run(lambda *a: self.run_at("2026-12-05 04:59:58", *a), "--window", "Sat-Sun 01:00-05:00",
+                        expect=r"waits for the window \(it closed during this run\)")
 
 
 class SizeTest(WindowTestCase):

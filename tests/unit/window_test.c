@@ -42,7 +42,7 @@ open_at(const char *spec, const char *zone, const char *when_utc, time_t *next)
 	bool        open;
 
 	assert_true(window_parse(spec, &w, why, sizeof(why)));
-	open = window_is_open(&w, zone, utc(when_utc), next);
+	open = window_is_open(&w, zone, utc(when_utc), next, NULL);
 	window_list_free(&w);
 	return open;
 }
@@ -168,6 +168,33 @@ test_fall_back(void **state)
 	assert_false(open_at("00:00-01:30", "America/New_York", "2026-11-01 06:15", NULL));
 }
 
+static time_t
+closes_at(const char *spec, const char *zone, const char *when_utc)
+{
+	window_list w = {0};
+	char        why[256];
+	time_t      closes = 0;
+
+	assert_true(window_parse(spec, &w, why, sizeof(why)));
+	assert_true(window_is_open(&w, zone, utc(when_utc), NULL, &closes));
+	window_list_free(&w);
+	return closes;
+}
+
+static void
+test_closes(void **state)
+{
+	(void) state;
+	assert_int_equal(closes_at("01:00-05:00", "UTC", "2026-12-01 02:00"), utc("2026-12-01 05:00"));
+	assert_int_equal(closes_at("Mon 22:00-02:00", "UTC", "2026-11-30 23:00"), utc("2026-12-01 02:00"));
+	/* adjoining and overlapping windows close together */
+	assert_int_equal(closes_at("01:00-03:00; 03:00-04:00; 03:30-06:00", "UTC", "2026-12-01 02:00"),
+					 utc("2026-12-01 06:00"));
+	assert_int_equal(closes_at("any", "UTC", "2026-12-01 02:00"), (time_t) -1);
+	/* spring forward: the 02:00-03:00 window of Berlin closes at 04:00 CEST */
+	assert_int_equal(closes_at("02:00-03:00", "Europe/Berlin", "2026-03-29 01:30"), utc("2026-03-29 02:00"));
+}
+
 static void
 test_zone_valid(void **state)
 {
@@ -202,7 +229,8 @@ main(void)
 		cmocka_unit_test(test_parse_errors),       cmocka_unit_test(test_plain_and_days),
 		cmocka_unit_test(test_midnight_and_union), cmocka_unit_test(test_time_zone),
 		cmocka_unit_test(test_spring_forward),     cmocka_unit_test(test_fall_back),
-		cmocka_unit_test(test_zone_valid),         cmocka_unit_test(test_tz_restored),
+		cmocka_unit_test(test_zone_valid),         cmocka_unit_test(test_closes),
+		cmocka_unit_test(test_tz_restored),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
