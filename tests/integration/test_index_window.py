@@ -14,10 +14,12 @@ test_index_window.py
 tests/integration/test_index_window.py
 """
 
+import glob
 import json
 import os
 import re
 import shutil
+import signal
 import threading
 import time
 
@@ -56,6 +58,14 @@ class WindowTestCase(ToolkitTestCase):
         e = {"TZ": "UTC"}
         e.update(env or {})
         return self.run_program(argv, env=e, timeout=timeout)
+
+    def wait_until(self, fn, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if fn():
+                return
+            time.sleep(0.05)
+        self.fail("gave up waiting for %s" % what)
 
     def index_valid(self, name):
         rows = self.query("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
@@ -268,6 +278,35 @@ class BudgetTest(WindowTestCase):
         """The window closes 2s into the run, while the first build waits: the second is not started."""
         self.budget_run(lambda *a: self.run_at("2026-12-05 04:59:58", *a), "--window", "Sat-Sun 01:00-05:00",
                         expect=r"waits for the window \(it closed during this run\)")
+
+
+    def test_sigterm_under_faketime(self):
+        """The cancel thread and its deadline work under libfaketime: SIGTERM mid-build is 143, at once."""
+        self.query("CREATE TABLE big (id int, a int)")
+        self.query("INSERT INTO big SELECT g, g FROM generate_series(1, 1000) g")
+        cfg = self.config([definition("idx_big_a", "big", "a")])
+        blocker = psycopg2.connect(self.dsn)
+        self.addCleanup(blocker.close)
+        with blocker.cursor() as cur:
+            cur.execute("UPDATE big SET a = a WHERE id = 1")
+        # not through the faketime wrapper: it forks, and a signal sent to it never reaches the program
+        libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+        self.assertTrue(libs, "libfaketime.so.1 is not installed")
+        argv = self._argv("INDEXER", ["build", "-c", cfg, "--window", "Sat 01:00-05:00"], _DEFAULT)
+        proc = self._start(argv, {"TZ": "UTC", "LD_PRELOAD": libs[0], "FAKETIME": "@" + SATURDAY_2AM})
+        self.wait_until(lambda: self.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND query LIKE '%%CREATE INDEX CONCURRENTLY%%' AND wait_event = 'virtualxid'") == 1,
+            "the build to wait for the open transaction")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        r = self.finish(proc)
+        self.assertExit(r, 143)
+        self.assertLess(time.monotonic() - started, 15)
+        self.assertStderrMatches(r, r"signal 15: canceling 1 statement in flight")
+        # the window was open: the clock was faked (a closed window would have deferred the build)
+        self.assertStderrMatches(r, r'building "idx_big_a" on "public.big"')
+        blocker.rollback()
 
 
 class SizeTest(WindowTestCase):
