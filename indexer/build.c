@@ -37,6 +37,7 @@
 #include "exitcodes.h"
 #include "index_sql.h"
 #include "memory.h"
+#include "options.h"
 #include "query.h"
 #include "retry.h"
 #include "sqlquote.h"
@@ -191,6 +192,36 @@ starting_nothing_new(const engine *e)
 	return e->stop_new || e->interrupting || e->stopped;
 }
 
+/*
+ * Its window closed, or --max-runtime is spent: the item is not started,
+ * and waits for the next run.
+ */
+static bool
+defer_if_late(engine *e, plan_item *it)
+{
+	const index_def *d = it->def;
+	int64_t          now = monotonic_ms();
+	bool             critical = d->critical && d->state == INDEX_STATE_PRESENT;
+	char             budget[32];
+
+	if (it->start_by_ms > 0 && now >= it->start_by_ms)
+		snprintf(it->deferred, sizeof(it->deferred), "waits for the window (it closed during this run)");
+	else if (e->env->deadline_ms > 0 && now >= e->env->deadline_ms)
+	{
+		format_duration(e->set->max_runtime_ms, budget, sizeof(budget));
+		snprintf(it->deferred, sizeof(it->deferred), "waits for the next run (--max-runtime %s spent)",
+				 budget);
+	}
+	else
+		return false;
+	it->outcome = OUTCOME_DEFERRED;
+	e->sum->deferred++;
+	build_log(e, critical ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "deferred", NULL,
+			  "%s\"%s\" on \"%s.%s\" not started: it %s", critical ? "critical index " : "", d->name,
+			  d->schema, d->table, it->deferred);
+	return true;
+}
+
 /* Hand the slot its next job: the next item of its table, or a new table. */
 static void
 slot_take_work(engine *e, slot *s)
@@ -218,6 +249,11 @@ slot_take_work(engine *e, slot *s)
 		{
 			s->table = -1;
 			return;
+		}
+		if (defer_if_late(e, &e->items[t->items[t->next]]))
+		{
+			t->next++;
+			continue;
 		}
 		j = &e->jobs[t->items[t->next++]];
 		j->started_ms = monotonic_ms();
@@ -440,7 +476,7 @@ make_tables(engine *e)
 		plan_item  *it = &e->items[i];
 		work_table *t = NULL;
 
-		if (!plan_action_is_work(it->action))
+		if (!plan_action_is_work(it->action) || it->outcome != OUTCOME_NONE)
 			continue;
 		for (int k = 0; k < e->n_tables; k++)
 			if (strcmp(e->tables[k].schema, it->def->schema) == 0 &&

@@ -46,9 +46,11 @@
 typedef struct build_env
 {
 	const indexer_settings *settings;
-	const conn_options     *conn_opts; /* for the slots' connections */
-	PGconn                 *monitor;   /* the run's main connection: watchdog and
+	const conn_options     *conn_opts;   /* for the slots' connections */
+	PGconn                 *monitor;     /* the run's main connection: watchdog and
 								 * progress queries (idle otherwise) */
+	int64_t                 deadline_ms; /* monotonic_ms() after which no new job starts
+										  * (--max-runtime); 0 = none */
 } build_env;
 
 typedef struct build_summary
@@ -61,15 +63,20 @@ typedef struct build_summary
 	int failed_critical;
 	int failed_noncritical;
 	int interrupted;
+	int deferred; /* not started: the deadline had passed */
 } build_summary;
 
 /*
- * Carry out every item whose action is work (plan_action_is_work), filling
+ * Carry out every item whose action is work (plan_action_is_work) and that
+ * has no outcome yet (one deferred before the run is left alone), filling
  * each one's outcome, failure and duration.  Logs every outcome.  Returns
  * EXIT_OK (a non-critical failure is only a warning), EXIT_CHANGE_FAILED
  * when a critical definition failed (no new build is started after that;
  * those in flight finish), EXIT_UNREACHABLE when no connection could be
- * opened, or the cancel exit code after a signal.
+ * opened, or the cancel exit code after a signal.  Once env->deadline_ms
+ * has passed, no new job starts (those in flight finish, every step of
+ * them): the rest get OUTCOME_DEFERRED, are logged and counted in
+ * sum->deferred; that alone does not change the exit code.
  */
 int build_run(plan_item *items, int n, const build_env *env, build_summary *sum);
 

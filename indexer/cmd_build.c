@@ -20,6 +20,7 @@
 #include "cancel.h"
 #include "exitcodes.h"
 #include "indexer.h"
+#include "run_limits.h"
 #include "log.h"
 #include "options.h"
 #include "query.h"
@@ -29,7 +30,8 @@
 typedef struct build_tally
 {
 	int  present, absent, drifted, skipped, failed_critical, failed_noncritical;
-	bool work; /* something to build, repair, rebuild or drop */
+	int  deferred; /* builds left to a later run: window, --max-builds, --max-runtime */
+	bool work;     /* something to build, repair, rebuild or drop on this run */
 } build_tally;
 
 /*
@@ -130,7 +132,14 @@ tally(plan_item *it, build_tally *t)
 			}
 			break;
 		default:
-			t->work = true;
+			/* a build that waits for a later run is not this run's work (run_limits.h) */
+			if (it->deferred[0] != '\0')
+			{
+				it->outcome = OUTCOME_DEFERRED;
+				t->deferred++;
+			}
+			else
+				t->work = true;
 			break;
 	}
 }
@@ -140,7 +149,7 @@ static void
 log_summary(const run_state *rs, const build_tally *t, const build_summary *sum)
 {
 	char      dur[32];
-	char      b[16], p[16], r[16], rb[16], dr[16], fc[16], fn[16], sk[16];
+	char      b[16], p[16], r[16], rb[16], dr[16], fc[16], fn[16], sk[16], df[16];
 	log_field fields[] = {{"built", b},
 						  {"present", p},
 						  {"repaired", r},
@@ -149,6 +158,7 @@ log_summary(const run_state *rs, const build_tally *t, const build_summary *sum)
 						  {"failed_critical", fc},
 						  {"failed_noncritical", fn},
 						  {"skipped", sk},
+						  {"deferred", df},
 						  {NULL, NULL}};
 
 	format_duration(monotonic_ms() - rs->start_ms, dur, sizeof(dur));
@@ -160,24 +170,32 @@ log_summary(const run_state *rs, const build_tally *t, const build_summary *sum)
 	snprintf(fc, sizeof(fc), "%d", t->failed_critical);
 	snprintf(fn, sizeof(fn), "%d", t->failed_noncritical);
 	snprintf(sk, sizeof(sk), "%d", t->skipped + sum->interrupted);
+	snprintf(df, sizeof(df), "%d", t->deferred);
 	log_event(
 		LOG_LEVEL_INFO, "summary", fields,
 		"summary: %d built, %d present, %d repaired, %d rebuilt, %d dropped, %d absent, %d drifted, "
-		"%d failed (%d critical, %d non-critical), %d skipped, %d interrupted, %d cleaned up; %s, %d catalog quer%s",
+		"%d failed (%d critical, %d non-critical), %d skipped, %d interrupted, %d cleaned up, %d deferred; %s, "
+		"%d catalog quer%s",
 		sum->built, t->present, sum->repaired, sum->rebuilt, sum->dropped, t->absent, t->drifted,
 		t->failed_critical + t->failed_noncritical, t->failed_critical, t->failed_noncritical, t->skipped,
-		sum->interrupted, sum->cleaned, dur, rs->round_trips, rs->round_trips == 1 ? "y" : "ies");
+		sum->interrupted, sum->cleaned, t->deferred, dur, rs->round_trips,
+		rs->round_trips == 1 ? "y" : "ies");
 }
 
 int
 cmd_build(run_state *rs)
 {
 	build_summary sum = {0};
-	build_env     env = {&rs->opts->set, &rs->opts->conn, rs->conn};
+	build_env     env = {&rs->opts->set, &rs->opts->conn, rs->conn, 0};
 	build_tally   t = {0};
 	int           rc = EXIT_OK;
 
 	report_foreign_leftovers(rs);
+	/* sizes, the size guard, windows and --max-builds, before anything starts */
+	if ((rc = limits_prepare(rs)) != EXIT_OK)
+		return rc;
+	if (rs->opts->set.max_runtime_ms > 0)
+		env.deadline_ms = rs->start_ms + rs->opts->set.max_runtime_ms;
 	for (int i = 0; i < rs->n_defs; i++)
 		tally(&rs->plan[i], &t);
 
@@ -198,6 +216,7 @@ cmd_build(run_state *rs)
 		if (plan_action_is_work(rs->plan[i].action) && rs->plan[i].outcome == OUTCOME_NONE)
 			t.skipped++;
 	t.failed_critical += sum.failed_critical;
+	t.deferred += sum.deferred;
 	t.failed_noncritical += sum.failed_noncritical;
 	log_summary(rs, &t, &sum);
 

@@ -20,6 +20,7 @@
 #include "cancel.h"
 #include "exitcodes.h"
 #include "indexer.h"
+#include "run_limits.h"
 #include "log.h"
 #include "memory.h"
 
@@ -116,6 +117,16 @@ json_item(const plan_item *it, const char *state)
 		textbuf_appendf(&sb, ",\"size_bytes\":%lld", (long long) it->cat->index_bytes);
 	else
 		textbuf_append(&sb, ",\"size_bytes\":null");
+	/* run_limits.h: the estimate of a build (null: none, or unknown) and why it waits */
+	if (it->estimated && it->est_bytes >= 0)
+		textbuf_appendf(&sb, ",\"estimated_bytes\":%lld", (long long) it->est_bytes);
+	else
+		textbuf_append(&sb, ",\"estimated_bytes\":null");
+	textbuf_append(&sb, ",\"deferred\":");
+	if (it->deferred[0])
+		textbuf_append_json(&sb, it->deferred);
+	else
+		textbuf_append(&sb, "null");
 	textbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
 	textbuf_free(&sb);
@@ -215,12 +226,17 @@ cmd_plan(run_state *rs)
 {
 	bool json = log_get_format() == LOG_FORMAT_JSON;
 	int  counts[ACT_ERROR + 1] = {0};
+	int  rc;
 
 	report_foreign_leftovers(rs);
+	/* sizes, the size guard, windows, --max-builds: as build would decide them */
+	if ((rc = limits_prepare(rs)) != EXIT_OK)
+		return rc;
 	for (int i = 0; i < rs->n_defs; i++)
 	{
 		const plan_item *it = &rs->plan[i];
 		const index_def *d = it->def;
+		char             est[256] = "";
 
 		counts[it->action]++;
 		if (json)
@@ -228,12 +244,14 @@ cmd_plan(run_state *rs)
 			json_item(it, state_word(it));
 			continue;
 		}
-		printf("%s%-8s%s %s on %s.%s%s%s%s%s%s\n", log_paint(stdout, action_tone(it)),
+		if (it->estimated)
+			limits_describe(it, est, sizeof(est));
+		printf("%s%-8s%s %s on %s.%s%s%s%s%s%s%s\n", log_paint(stdout, action_tone(it)),
 			   plan_action_name(it->action), log_paint_end(stdout), d->name, d->schema, d->table,
 			   it->partitioned && plan_action_is_work(it->action) ? " (partitioned: partition by partition)"
 																  : "",
 			   d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "",
-			   it->action == ACT_DRIFTED ? DRIFT_ADVICE : "");
+			   it->action == ACT_DRIFTED ? DRIFT_ADVICE : "", est);
 		for (int k = 0; k < it->n_drop_first; k++)
 			printf("%-8s %s on %s.%s: leftover of an interrupted rebuild\n", "drop", it->drop_first[k],
 				   d->schema, d->table);

@@ -29,11 +29,11 @@
 #include "memory.h"
 
 /* The fields a definition may have, as listed in messages. */
-static const char *const index_fields[] = {"name",        "table",  "sql",  "critical",
-										   "description", "schema", "state"};
+static const char *const index_fields[] = {"name",        "table",  "sql",   "critical",
+										   "description", "schema", "state", "window"};
 
 #define N_INDEX_FIELDS    ((int) (sizeof(index_fields) / sizeof(index_fields[0])))
-#define INDEX_FIELDS_LIST "name, table, sql, critical, description, schema, state"
+#define INDEX_FIELDS_LIST "name, table, sql, critical, description, schema, state, window"
 
 /* Keys that would put a connection or a secret into the file. */
 static const char *const credential_keys[] = {"dsn",        "database_url", "url",     "conninfo",
@@ -221,6 +221,24 @@ read_state(const char *path, const char *who, const config_setting_t *m, index_d
 	return ok;
 }
 
+/* The field "window": "any" or its own windows (window.h). */
+static bool
+read_window(const char *path, const char *who, const config_setting_t *m, index_def *def)
+{
+	char *text = string_field(path, who, m, false, 0);
+	char  why[256];
+	bool  ok;
+
+	if (text == NULL)
+		return false;
+	ok = window_parse(text, &def->window, why, sizeof(why));
+	if (!ok)
+		problem(path, line_of(m), who, "field \"window\": %s", why);
+	def->has_window = ok;
+	free(text);
+	return ok;
+}
+
 /* One member m of a definition into def; false after logging. */
 static bool
 read_index_field(const char *path, const char *who, const config_setting_t *m, index_def *def)
@@ -251,6 +269,8 @@ read_index_field(const char *path, const char *who, const config_setting_t *m, i
 	}
 	if (strcmp(field, "critical") == 0)
 		return read_critical(path, who, m, def);
+	if (strcmp(field, "window") == 0)
+		return read_window(path, who, m, def);
 	return read_state(path, who, m, def); /* the last known field */
 }
 
@@ -596,6 +616,7 @@ config_free(index_config *cfg)
 		free(d->schema);
 		free(d->sql);
 		free(d->description);
+		window_list_free(&d->window);
 		index_sql_free(d->parsed);
 	}
 	free(cfg->defs);

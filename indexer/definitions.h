@@ -33,6 +33,7 @@
 
 #include "index_sql.h"
 #include "settings.h"
+#include "window.h"
 
 typedef enum index_state
 {
@@ -52,6 +53,8 @@ typedef struct index_def
 	char       *description;  /* NULL if none */
 	bool        critical;
 	index_state state;
+	bool        has_window; /* its own window (or "any"): the run's does not apply */
+	window_list window;
 	int         line;     /* line of its group in the file */
 	int         sql_line; /* line of its sql field */
 } index_def;

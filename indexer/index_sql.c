@@ -179,6 +179,30 @@ index_sql_get_info(const index_sql *def)
 	return &def->info;
 }
 
+static const char *
+elem_column(const PgQuery__Node *n)
+{
+	if (n->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM || n->index_elem->expr != NULL ||
+		n->index_elem->name == NULL || n->index_elem->name[0] == '\0')
+		return NULL;
+	return n->index_elem->name;
+}
+
+int
+index_sql_columns(const index_sql *def, const char **names, int max)
+{
+	const PgQuery__IndexStmt *s = def->stmt;
+	int                       n = 0;
+
+	for (size_t i = 0; i < s->n_index_params; i++, n++)
+		if (n < max)
+			names[n] = elem_column(s->index_params[i]);
+	for (size_t i = 0; i < s->n_index_including_params; i++, n++)
+		if (n < max)
+			names[n] = elem_column(s->index_including_params[i]);
+	return n;
+}
+
 bool
 index_sql_check_definition(const index_sql *def, const char *name, const char *schema, const char *table,
 						   char **why)

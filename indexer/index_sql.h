@@ -138,6 +138,13 @@ typedef enum index_sql_match
 index_sql_match index_sql_compare_server(const index_sql *file, const index_sql *server, const char *schema,
 										 unsigned flags, const char **why);
 
+/*
+ * The key columns, then the INCLUDE columns, in order: names[i] is the
+ * column's name, or NULL for an expression.  Fills at most max; returns
+ * the count there is (which may exceed max).  Valid as long as def lives.
+ */
+int index_sql_columns(const index_sql *def, const char **names, int max);
+
 /* Accepts NULL. */
 void index_sql_free(index_sql *def);
 

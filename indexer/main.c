@@ -54,20 +54,29 @@ enum indexer_option
 	OPT_MWM,
 	OPT_MPMW,
 	OPT_PROGRESS,
-	OPT_NO_PROGRESS
+	OPT_NO_PROGRESS,
+	OPT_WINDOW,
+	OPT_TIME_ZONE,
+	OPT_MAX_RUNTIME,
+	OPT_MAX_BUILDS,
+	OPT_MAX_INDEX_SIZE,
+	OPT_ALLOW_UNKNOWN_SIZE
 };
 
 #define O(id) CLI_BIT(OPT_##id)
 /* every command reads the file and may select part of it */
 #define SELECTION (O(CONFIG) | O(ONLY) | O(TABLE) | O(CRITICAL_ONLY))
 #define BUILDING  (O(JOBS) | O(MWM) | O(MPMW) | O(PROGRESS) | O(NO_PROGRESS))
+/* when and how much: build obeys them, plan shows what they would defer */
+#define LIMITS                                                                                               \
+	(O(WINDOW) | O(TIME_ZONE) | O(MAX_RUNTIME) | O(MAX_BUILDS) | O(MAX_INDEX_SIZE) | O(ALLOW_UNKNOWN_SIZE))
 
 #define CMD_LOCK CLI_CMD_PROGRAM /* takes the run lock before reading the catalog */
 
 static const cli_command commands[] = {
-	{"build", cmd_build, CMD_LOCK | CLI_CMD_WRITES, SELECTION | O(REBUILD_DRIFTED) | BUILDING,
+	{"build", cmd_build, CMD_LOCK | CLI_CMD_WRITES, SELECTION | O(REBUILD_DRIFTED) | BUILDING | LIMITS,
 	 "build what is missing, repair what is invalid, drop what is absent (default)"},
-	{"plan", cmd_plan, 0, SELECTION | O(REBUILD_DRIFTED),
+	{"plan", cmd_plan, 0, SELECTION | O(REBUILD_DRIFTED) | LIMITS,
 	 "show what build would do (exit 1 when build would); changes nothing"},
 	{"check", cmd_check, 0, SELECTION,
 	 "readiness gate: exit 0 if every defined index is present, valid and as defined, 5 if not"},
@@ -93,6 +102,12 @@ static const cli_option options[] = {
 	{"max-parallel-maintenance-workers", 0, CLI_CUSTOM, 0, 0, 0, OPT_MPMW, NULL, NULL},
 	{"progress", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_PROGRESS, NULL, NULL},
 	{"no-progress", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_NO_PROGRESS, NULL, NULL},
+	{"window", 0, CLI_CUSTOM, 0, 0, 0, OPT_WINDOW, NULL, NULL},
+	{"time-zone", 0, CLI_CUSTOM, 0, 0, 0, OPT_TIME_ZONE, NULL, NULL},
+	{"max-runtime", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_RUNTIME, NULL, NULL},
+	{"max-builds", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_BUILDS, NULL, NULL},
+	{"max-index-size", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_INDEX_SIZE, NULL, NULL},
+	{"allow-unknown-size", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_ALLOW_UNKNOWN_SIZE, NULL, NULL},
 };
 
 static const cli_program program;
@@ -119,6 +134,13 @@ static const char help_settings[] =
 	"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
 	"      --progress, --no-progress  show build progress (default on: a bar on a terminal, else a line\n"
 	"                             every 10s)\n"
+	"      --window=[DAYS ]HH:MM-HH:MM  build and plan: builds start only inside it (repeatable: the union;\n"
+	"                             DAYS like Sat-Sun or Mon,Wed; may cross midnight; \"any\" = always)\n"
+	"      --time-zone=ZONE       IANA zone of the windows (default UTC)\n"
+	"      --max-runtime=DUR      no build or drop starts once the run has lasted DUR; those in flight finish\n"
+	"      --max-builds=N         start at most N builds (build, repair, rebuild) per run\n"
+	"      --max-index-size=SIZE  refuse a build whose estimated size exceeds SIZE (e.g. 10GB)\n"
+	"      --allow-unknown-size   with --max-index-size: build what cannot be estimated (default: refuse)\n"
 	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
 	"      --color=WHEN           colour errors, warnings and states: auto (default: on a terminal,\n"
 	"                             unless NO_COLOR is set), always or never; JSON is never coloured\n"
@@ -147,6 +169,14 @@ static const char help_settings[] =
 	"a definition with critical = false is a warning (exit 0); of a critical one, exit 1 after the\n"
 	"builds in flight finish. On SIGINT/SIGTERM the builds are cancelled and their leftovers dropped\n";
 static const char help_decisions[] =
+	"\n"
+	"When and how much: outside every --window, build plans, names each build that waits and when\n"
+	"the window opens, and exits 0 (a definition's own window = \"any\" or window = \"...\" wins).\n"
+	"What --window, --max-builds and --max-runtime defer is listed and counted, exit 0, critical or\n"
+	"not; drops of absent indexes are not builds and never wait. A migration's requires-index build\n"
+	"ignores them all. plan prints each build's size estimate (\"unknown\" when there is none); a\n"
+	"build over --max-index-size, or of unknown size without --allow-unknown-size, is refused:\n"
+	"exit 1 for a critical definition, a warning otherwise.\n"
 	"\n"
 	"Partitioned tables are built by PostgreSQL's recipe: CREATE INDEX ... ON ONLY the parent (an\n"
 	"instant, but under a SHARE lock on the parent, whose wait --lock-timeout bounds), a concurrent\n"
@@ -271,6 +301,18 @@ read_custom(void *opts_arg, const cli_option *o, const char *value)
 		case OPT_ONLY:
 			add_only(opts, value);
 			return true;
+		case OPT_WINDOW:
+			return add_cli(opts, SETTING_WINDOW, value);
+		case OPT_TIME_ZONE:
+			return add_cli(opts, SETTING_TIME_ZONE, value);
+		case OPT_MAX_RUNTIME:
+			return add_cli(opts, SETTING_MAX_RUNTIME, value);
+		case OPT_MAX_BUILDS:
+			return add_cli(opts, SETTING_MAX_BUILDS, value);
+		case OPT_MAX_INDEX_SIZE:
+			return add_cli(opts, SETTING_MAX_INDEX_SIZE, value);
+		case OPT_ALLOW_UNKNOWN_SIZE:
+			return add_cli(opts, SETTING_ALLOW_UNKNOWN_SIZE, "true");
 	}
 	return false;
 }

@@ -45,7 +45,8 @@ typedef enum plan_outcome
 	OUTCOME_NONE, /* nothing was tried */
 	OUTCOME_DONE,
 	OUTCOME_FAILED,
-	OUTCOME_INTERRUPTED
+	OUTCOME_INTERRUPTED,
+	OUTCOME_DEFERRED /* not started: window, --max-builds or --max-runtime (deferred says which) */
 } plan_outcome;
 
 typedef struct plan_item
@@ -68,6 +69,13 @@ typedef struct plan_item
 	int            cap_suspect_why;
 	char          *owner_constraint; /* the name is free, but this constraint's
 										 * index is the definition */
+	/* the size estimate (size_estimate.h), when there is work: -1 = unknown */
+	bool    estimated;
+	int64_t est_bytes;
+	char    est_why[160]; /* why unknown, or a note ("upper bound: partial index") */
+	/* why it waits for another run (run_limits.h); "" when it does not */
+	char    deferred[200];
+	int64_t start_by_ms; /* monotonic_ms() when its window closes: not started after; 0 = never */
 	/* filled by the build */
 	plan_outcome outcome;
 	char        *failure;

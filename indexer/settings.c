@@ -43,6 +43,14 @@ static const setting_desc setting_table[N_SETTINGS] = {
 	[SETTING_WAIT] = {"wait", "wait", "INDEXER_WAIT", SETTING_TYPE_STRING},
 	[SETTING_LOG_FORMAT] = {"log_format", "log-format", "INDEXER_LOG_FORMAT", SETTING_TYPE_STRING},
 	[SETTING_PROGRESS] = {"progress", "progress", "INDEXER_PROGRESS", SETTING_TYPE_BOOL},
+	[SETTING_WINDOW] = {"window", "window", "INDEXER_WINDOW", SETTING_TYPE_STRING},
+	[SETTING_TIME_ZONE] = {"time_zone", "time-zone", "INDEXER_TIME_ZONE", SETTING_TYPE_STRING},
+	[SETTING_MAX_RUNTIME] = {"max_runtime", "max-runtime", "INDEXER_MAX_RUNTIME", SETTING_TYPE_STRING},
+	[SETTING_MAX_BUILDS] = {"max_builds", "max-builds", "INDEXER_MAX_BUILDS", SETTING_TYPE_INT},
+	[SETTING_MAX_INDEX_SIZE] = {"max_index_size", "max-index-size", "INDEXER_MAX_INDEX_SIZE",
+								SETTING_TYPE_STRING},
+	[SETTING_ALLOW_UNKNOWN_SIZE] = {"allow_unknown_size", "allow-unknown-size", "INDEXER_ALLOW_UNKNOWN_SIZE",
+									SETTING_TYPE_BOOL},
 };
 
 void
@@ -60,6 +68,7 @@ settings_init(indexer_settings *s)
 	s->wait_ms = 0;
 	s->format = LOG_FORMAT_TEXT;
 	s->progress = true;
+	s->time_zone = xstrdup("UTC");
 	for (int i = 0; i < N_SETTINGS; i++)
 		s->origin[i] = ORIGIN_DEFAULT;
 }
@@ -71,6 +80,9 @@ settings_free(indexer_settings *s)
 		return;
 	free(s->schema);
 	s->schema = NULL;
+	free(s->time_zone);
+	s->time_zone = NULL;
+	window_list_free(&s->window);
 }
 
 int
@@ -203,6 +215,62 @@ apply_progress(indexer_settings *s, const char *value, char *errbuf, size_t errl
 	return true;
 }
 
+/* The windows: a union when the command line gives several (see settings.h). */
+static bool
+apply_window(indexer_settings *s, const char *value, bool add, char *errbuf, size_t errlen)
+{
+	window_list w = {0};
+
+	if (!window_parse(value, &w, errbuf, errlen))
+	{
+		window_list_free(&w);
+		return false;
+	}
+	if (!add)
+		window_list_free(&s->window);
+	s->window.any = s->window.any || w.any;
+	for (int i = 0; i < w.n; i++)
+	{
+		ARRAY_GROW(s->window.spans, s->window.n + 1, s->window.cap);
+		s->window.spans[s->window.n++] = w.spans[i];
+	}
+	window_list_free(&w);
+	return true;
+}
+
+static bool
+apply_time_zone(indexer_settings *s, const char *value, char *errbuf, size_t errlen)
+{
+	if (!window_zone_valid(value, errbuf, errlen))
+		return false;
+	free(s->time_zone);
+	s->time_zone = xstrdup(value);
+	return true;
+}
+
+/* A size bound ("10GB", "500MB") in kB; "0" is none. */
+static bool
+apply_size_bound(int64_t *kb, const char *value, char *errbuf, size_t errlen)
+{
+	if (strcmp(value, "0") == 0)
+	{
+		*kb = 0;
+		return true;
+	}
+	return parse_memory_size(value, kb, errbuf, errlen);
+}
+
+static bool
+apply_flag(bool *out, const char *value, char *errbuf, size_t errlen)
+{
+	if (!parse_bool(value, out))
+	{
+		snprintf(errbuf, errlen, "invalid value \"%s\" (use true or false)", value);
+		return false;
+	}
+	return true;
+}
+
 /* Parse value for setting id into s; false with errbuf filled when it is invalid. */
 static bool
 apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf, size_t errlen)
@@ -232,6 +300,16 @@ apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf,
 			return apply_log_format(s, value, errbuf, errlen);
 		case SETTING_PROGRESS:
 			return apply_progress(s, value, errbuf, errlen);
+		case SETTING_TIME_ZONE:
+			return apply_time_zone(s, value, errbuf, errlen);
+		case SETTING_MAX_RUNTIME:
+			return parse_duration(value, &s->max_runtime_ms, errbuf, errlen);
+		case SETTING_MAX_BUILDS:
+			return apply_int(&s->max_builds, value, 1, 1000000, errbuf, errlen);
+		case SETTING_MAX_INDEX_SIZE:
+			return apply_size_bound(&s->max_index_size_kb, value, errbuf, errlen);
+		case SETTING_ALLOW_UNKNOWN_SIZE:
+			return apply_flag(&s->allow_unknown_size, value, errbuf, errlen);
 		default:
 			snprintf(errbuf, errlen, "unknown setting");
 			return false;
@@ -242,7 +320,14 @@ bool
 settings_apply(indexer_settings *s, setting_id id, const char *value, setting_origin origin, char *errbuf,
 			   size_t errlen)
 {
-	if (!apply_value(s, id, value, errbuf, errlen))
+	bool ok;
+
+	if (id == SETTING_WINDOW)
+		ok = apply_window(s, value, origin == ORIGIN_COMMAND_LINE && s->origin[id] == ORIGIN_COMMAND_LINE,
+						  errbuf, errlen);
+	else
+		ok = apply_value(s, id, value, errbuf, errlen);
+	if (!ok)
 		return false;
 	s->origin[id] = origin;
 	return true;

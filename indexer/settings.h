@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "window.h"
 
 #define INDEXER_MAX_JOBS 64
 
@@ -41,6 +42,12 @@ typedef enum setting_id
 	SETTING_WAIT,
 	SETTING_LOG_FORMAT,
 	SETTING_PROGRESS,
+	SETTING_WINDOW,
+	SETTING_TIME_ZONE,
+	SETTING_MAX_RUNTIME,
+	SETTING_MAX_BUILDS,
+	SETTING_MAX_INDEX_SIZE,
+	SETTING_ALLOW_UNKNOWN_SIZE,
 	N_SETTINGS
 } setting_id;
 
@@ -62,18 +69,25 @@ typedef enum setting_origin
 
 typedef struct indexer_settings
 {
-	char          *schema; /* default schema of definitions, search_path */
-	int            jobs;
-	int64_t        lock_timeout_ms;      /* bound on the wait for the table lock;
+	char      *schema; /* default schema of definitions, search_path */
+	int        jobs;
+	int64_t    lock_timeout_ms;      /* bound on the wait for the table lock;
 									 * 0 = none */
-	int64_t        statement_timeout_ms; /* 0 = none */
-	int            retries;
-	int64_t        maintenance_work_mem_kb;          /* 0 = the server's */
-	int            max_parallel_maintenance_workers; /* -1 = the server's */
-	int64_t        lock_wait_ms;                     /* wait for another run's lock */
-	int64_t        wait_ms;                          /* wait for the server to accept */
-	log_format     format;
-	bool           progress;
+	int64_t    statement_timeout_ms; /* 0 = none */
+	int        retries;
+	int64_t    maintenance_work_mem_kb;          /* 0 = the server's */
+	int        max_parallel_maintenance_workers; /* -1 = the server's */
+	int64_t    lock_wait_ms;                     /* wait for another run's lock */
+	int64_t    wait_ms;                          /* wait for the server to accept */
+	log_format format;
+	bool       progress;
+	/* when and how much (build only; see window.h and cmd_build.c) */
+	window_list    window;             /* empty: builds may start at any time */
+	char          *time_zone;          /* of the windows, "UTC" by default */
+	int64_t        max_runtime_ms;     /* no build starts after it; 0 = none */
+	int            max_builds;         /* builds started per run; 0 = no limit */
+	int64_t        max_index_size_kb;  /* refuse builds estimated bigger; 0 = none */
+	bool           allow_unknown_size; /* build what cannot be estimated under a size bound */
 	setting_origin origin[N_SETTINGS];
 } indexer_settings;
 
@@ -94,7 +108,9 @@ setting_type settings_type(setting_id id);
 
 /*
  * Parse value for setting id and store it with its origin.  Booleans take
- * true/false, on/off, yes/no, 1/0.  Returns true, or false with a one-line
+ * true/false, on/off, yes/no, 1/0.  A window given again on the command
+ * line adds to the windows given there before (their union); from any
+ * other source it replaces them.  Returns true, or false with a one-line
  * reason (without the setting's name, which the caller adds) in errbuf;
  * nothing is stored then.
  */

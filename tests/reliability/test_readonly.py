@@ -261,6 +261,16 @@ class HotStandby(ReliabilityCase):
         self.assertLastLineMatches(r, ERROR_INDEXER + r".*" + READ_ONLY)
         self.assertNoLine(r, r"25006")
 
+    def test_indexer_build_is_refused_by_a_standby_whatever_its_limits(self):
+        """Windows, budgets and the size guard come after the connection: a standby is exit 3 first."""
+        d = self.make_dir({"indexes.cfg": CONFIG})
+        for limits in (("--window", "any"), ("--window", "Sat-Sun 01:00-05:00", "--window", "Mon-Fri 01:00-05:00"),
+                       ("--max-builds", "1", "--max-runtime", "1h", "--max-index-size", "1MB")):
+            r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"), *limits, dsn=self.standby_dsn)
+            self.assertExit(r, 3)
+            self.assertLastLineMatches(r, ERROR_INDEXER + r".*" + READ_ONLY)
+            self.assertNoLine(r, r"waits for the window|deferred|size guard")
+
     def test_indexer_build_on_a_standby_builds_nothing(self):
         d = self.make_dir({"indexes.cfg": CONFIG})
         r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"), dsn=self.standby_dsn)

@@ -273,7 +273,7 @@ test_fields(void **state)
 		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\";\n"
 		"    critcal = true; }\n);\n",
 		EXIT_USAGE,
-		"indexer: error: @:3: index \"idx_a\": unknown field \"critcal\" (known fields: name, table, sql, critical, description, schema, state)\n");
+		"indexer: error: @:3: index \"idx_a\": unknown field \"critcal\" (known fields: name, table, sql, critical, description, schema, state, window)\n");
 	expect_config(
 		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; sql = \"" GOOD_SQL "\";\n"
 		"    critical = \"yes\"; }\n);\n",
@@ -469,6 +469,37 @@ teardown(void **state)
 	return rmdir(scratch_dir);
 }
 
+/* Windows: the command line replaces the file's, and several on it are their union. */
+static void
+test_window_settings(void **state)
+{
+	indexer_settings s;
+	char             why[256];
+
+	(void) state;
+	settings_init(&s);
+	assert_string_equal(s.time_zone, "UTC");
+	assert_int_equal(s.window.n, 0);
+	assert_true(settings_apply(&s, SETTING_WINDOW, "Sat-Sun 01:00-05:00; Tue 11:00-12:00", ORIGIN_FILE, why,
+							   sizeof(why)));
+	assert_int_equal(s.window.n, 2);
+	assert_true(settings_apply(&s, SETTING_WINDOW, "Mon 01:00-02:00", ORIGIN_COMMAND_LINE, why, sizeof(why)));
+	assert_int_equal(s.window.n, 1);
+	assert_true(settings_apply(&s, SETTING_WINDOW, "Wed 01:00-02:00", ORIGIN_COMMAND_LINE, why, sizeof(why)));
+	assert_int_equal(s.window.n, 2);
+	assert_false(settings_apply(&s, SETTING_WINDOW, "Wed", ORIGIN_COMMAND_LINE, why, sizeof(why)));
+	assert_int_equal(s.window.n, 2);
+	assert_false(settings_apply(&s, SETTING_TIME_ZONE, "Nowhere/Atlantis", ORIGIN_FILE, why, sizeof(why)));
+	assert_true(settings_apply(&s, SETTING_TIME_ZONE, "Europe/Berlin", ORIGIN_FILE, why, sizeof(why)));
+	assert_string_equal(s.time_zone, "Europe/Berlin");
+	assert_true(settings_apply(&s, SETTING_MAX_RUNTIME, "30min", ORIGIN_FILE, why, sizeof(why)));
+	assert_int_equal(s.max_runtime_ms, 30 * 60 * 1000);
+	assert_false(settings_apply(&s, SETTING_MAX_BUILDS, "0", ORIGIN_FILE, why, sizeof(why)));
+	assert_true(settings_apply(&s, SETTING_MAX_INDEX_SIZE, "10GB", ORIGIN_FILE, why, sizeof(why)));
+	assert_int_equal(s.max_index_size_kb, (int64_t) 10 * 1024 * 1024);
+	settings_free(&s);
+}
+
 int
 main(void)
 {
@@ -482,6 +513,7 @@ main(void)
 		cmocka_unit_test(test_sql),
 		cmocka_unit_test(test_settings_group),
 		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_window_settings),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
