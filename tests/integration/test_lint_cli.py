@@ -140,7 +140,9 @@ class LintFilesTest(ToolkitTestCase):
         self.assertIn("not-found", r.stdout)
         r = self.run_migrator("lint", "--dir", os.path.join(d, "nodir"), dsn=None)
         self.assertExit(r, 2)
-        self.assertIn("could not open migrations directory", r.stdout)
+        # as for every command: "not found", naming what sets the path (issue 14)
+        self.assertIn('migrations directory "%s" not found (set it with --dir or MIGRATIONS_DIR'
+                      % os.path.join(d, "nodir"), r.stderr)
 
     def test_not_a_migration(self):
         d = self.layout({"README.md": "# notes\n"})
