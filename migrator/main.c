@@ -51,7 +51,8 @@ enum migrator_option
 	OPT_INDEX_CONFIG,
 	OPT_SKIP_VERIFY,
 	OPT_NO_VERIFY,
-	OPT_CREATE_SCHEMA
+	OPT_CREATE_SCHEMA,
+	OPT_NEW_VERIFY
 };
 
 #define O(id) CLI_BIT(OPT_##id)
@@ -62,6 +63,7 @@ enum migrator_option
 #define CMD_CONNECT     CLI_CMD_PROGRAM        /* a connection and the history */
 #define CMD_LOCK        (CLI_CMD_PROGRAM << 1) /* the run lock, before reading the history */
 #define CMD_OWN_HISTORY (CLI_CMD_PROGRAM << 2) /* reads the history itself (baseline) */
+#define CMD_OWN_FILES   (CLI_CMD_PROGRAM << 3) /* reads the directory itself (new creates it) */
 
 /* --create-schema in a command's options: it may create --schema (plan says it would). */
 static const cli_command commands[] = {
@@ -81,8 +83,8 @@ static const cli_command commands[] = {
 	{"baseline", cmd_baseline, CMD_CONNECT | CMD_LOCK | CMD_OWN_HISTORY | CLI_CMD_WRITES,
 	 CONNECTED | O(FROM) | O(BASELINE_VERSION) | O(SKIP_VERIFY) | O(NO_VERIFY) | O(CREATE_SCHEMA),
 	 "adopt a database: record files as applied without running them"},
-	{"new", cmd_new, CLI_CMD_ARG, O(DIR) | O(TIMESTAMP),
-	 "write the next migration file and its verify file: new NAME"},
+	{"new", cmd_new, CLI_CMD_ARG | CMD_OWN_FILES, O(DIR) | O(TIMESTAMP) | O(NEW_VERIFY),
+	 "write the next migration file (--verify: and its verify file): new NAME"},
 	{"lint", cmd_lint, 0, O(DIR) | O(STRICT),
 	 "check every file with PostgreSQL's parser and the DDL-only rules; offline"},
 };
@@ -106,6 +108,8 @@ static const cli_option options[] = {
 	{"version", 0, CLI_INT, OFF(baseline_version), 1, INT64_MAX, OPT_BASELINE_VERSION, "baseline", NULL},
 	{"timestamp", 0, CLI_FLAG, OFF(timestamp), 0, 0, OPT_TIMESTAMP, NULL, NULL},
 	{"strict", 0, CLI_FLAG, OFF(strict), 0, 0, OPT_STRICT, NULL, NULL},
+	{"verify", 0, CLI_FLAG, OFF(new_verify), 0, 0, OPT_NEW_VERIFY, NULL,
+	 "option --verify belongs to new (%s runs every verify file there is)"},
 	{"index-config", 0, CLI_STRING, OFF(index_config), 0, 0, OPT_INDEX_CONFIG, NULL, NULL},
 	/*
 	 * Refused by the commands they do not apply to: a --no-verify given to
@@ -158,6 +162,7 @@ static const char options_help[] =
 	"                             recorded in the history's baseline column)\n"
 	"      --no-verify            baseline: run no verify file (a warning; recorded likewise)\n"
 	"      --timestamp            new: use a UTC timestamp (YYYYMMDDHHMMSS) as the version\n"
+	"      --verify               new: also write <version>_<name>.verify.sql with an example check\n"
 	"      --strict               lint, up, plan: lint warnings are errors\n"
 	"      --index-config=FILE    the indexer's definitions, for -- migrator:requires-index NAME\n"
 	"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
@@ -385,6 +390,8 @@ run_command(const cli_command *cmd, run_state *rs)
 {
 	int rc;
 
+	if (cmd->flags & CMD_OWN_FILES)
+		return cmd->run(rs);
 	/* the files first: a bad directory fails before any connection */
 	rc = migration_set_load(rs->opts->dir, &rs->files);
 	if (rc != EXIT_OK)
