@@ -16,6 +16,8 @@
 #          against that cluster over 127.0.0.1 (containers cannot start in
 #          this sandbox: it refuses setrlimit)
 #     Prints the images' sizes, which docs/deployment.md records.
+#     TOOLKIT_IMAGE_REUSE=1 tests the images of an earlier run without
+#     building them again (the team's image is always rebuilt).
 #
 # Needs root (debootstrap, podman image mount, chroot); installs podman and
 # debootstrap when they are missing.  Exits non-zero when a step fails, and
@@ -50,7 +52,7 @@ on_exit() {
 		"${podman[@]}" image unmount "$m" >/dev/null 2>&1 || true
 	done
 	if [ -n "$cluster_dir" ]; then
-		python3 tests/harness/cluster.py stop "$cluster_dir" >/dev/null 2>&1 || true
+		"$python" tests/harness/cluster.py stop "$cluster_dir" >/dev/null 2>&1 || true
 	fi
 	rm -rf "$team_ctx" "$cluster_dir"
 	if [ "$rc" -ne 0 ]; then
@@ -71,6 +73,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	log "installing ${missing[*]}"
 	apt-get install -y --no-install-recommends "${missing[@]}" >&2
 fi
+
+# the interpreter ctest uses (tests/CMakeLists.txt): Debian's, with psycopg2
+python=python3
+[ -x /usr/bin/python3 ] && python=/usr/bin/python3
 
 podman=(podman --root "$store/storage" --runroot "$store/run" --storage-driver vfs)
 
@@ -98,11 +104,20 @@ build() {
 	"${podman[@]}" build --isolation chroot --network host \
 		--build-arg BUILD_IMAGE="$base" --build-arg RUNTIME_IMAGE="$base" "$@" >&2
 }
+# TOOLKIT_IMAGE_REUSE=1: test the images already built (a rerun of the
+# tests only; with vfs storage even a fully cached build takes minutes).
+reuse() {
+	[ "${TOOLKIT_IMAGE_REUSE:-0}" = 1 ] && "${podman[@]}" image exists "$1"
+}
 step="podman build (compose/Dockerfile)"
-log "building $image from compose/Dockerfile"
-build --ignorefile compose/Dockerfile.dockerignore -f compose/Dockerfile -t "$image" .
+if ! reuse "$image"; then
+	log "building $image from compose/Dockerfile"
+	build --ignorefile compose/Dockerfile.dockerignore -f compose/Dockerfile -t "$image" .
+fi
 step="podman build --target toolkit"
-build --ignorefile compose/Dockerfile.dockerignore -f compose/Dockerfile --target toolkit -t "$toolkit" .
+if ! reuse "$toolkit"; then
+	build --ignorefile compose/Dockerfile.dockerignore -f compose/Dockerfile --target toolkit -t "$toolkit" .
+fi
 
 # A team's image, as docs/deployment.md writes it: its own directory of
 # migrations and index definitions on the toolkit stage.
@@ -111,8 +126,8 @@ team_ctx=$(mktemp -d /var/tmp/tk-image-team.XXXXXX)
 mkdir -p "$team_ctx/db/migrations"
 cp tests/image/team/0001_create_orders.sql tests/image/team/0002_orders_status.sql "$team_ctx/db/migrations/"
 cp tests/image/team/indexes.cfg "$team_ctx/db/indexes.cfg"
-sed -n '/^# BEGIN team Dockerfile/,/^# END team Dockerfile/p' docs/deployment.md |
-	sed '1d;$d' >"$team_ctx/Dockerfile"
+sed -n '/^ *# BEGIN team Dockerfile/,/^ *# END team Dockerfile/p' docs/deployment.md |
+	sed '1d;$d;s/^   //' >"$team_ctx/Dockerfile"
 grep -q '^FROM ' "$team_ctx/Dockerfile" || fail "no team Dockerfile between the BEGIN/END markers of docs/deployment.md"
 build --build-arg TOOLKIT_IMAGE="$toolkit" -t "$team" "$team_ctx"
 
@@ -152,9 +167,9 @@ export IMAGE_ENV TOOLKIT_ENV TEAM_ENV IMAGE_USER IMAGE_WORKDIR
 
 step="start a PostgreSQL cluster"
 cluster_dir=$(mktemp -d /var/tmp/tk-image-cluster.XXXXXX)
-python3 tests/harness/cluster.py start "$cluster_dir" >&2
+"$python" tests/harness/cluster.py start "$cluster_dir" >&2
 export TOOLKIT_CLUSTER_DIR=$cluster_dir TOOLKIT_SOURCE_DIR=$source_dir PYTHONDONTWRITEBYTECODE=1
 
 step="tests/image/test_image.py"
-(cd tests/image && python3 -m unittest -v test_image)
+(cd tests/image && "$python" -m unittest -v test_image)
 log "passed"
