@@ -3,7 +3,12 @@
 # deploy.sh
 #     One deploy on one docker host, in an order that never starts services
 #     on a schema they do not expect:
-#       1. build the image (--rebuild: from scratch, --no-build: skip)
+#       0. production (docker-compose.prod.yml): refuse a TOOLKIT_IMAGE that
+#          names no release (unset, untagged, :latest, :local)
+#       1. build the image (--rebuild: from scratch, --no-build: skip);
+#          production: refuse an image that ships this repository's example
+#          migrations (TOOLKIT_EXAMPLE_FILES, set by compose/Dockerfile's
+#          "examples" stage)
 #       2. pause the indexer's schedule (stop the running indexer-cron and
 #          indexer-check services; create INDEXER_PAUSE_FILE for crontab runs)
 #       3. migrate: "run --rm migrate", and wait for its exit code
@@ -42,7 +47,8 @@
 #   INDEXER_SCHEDULE_SERVICES  the schedule's services (default
 #                       "indexer-cron indexer-check")
 #
-# Exit status: 0 deployed; 2 invalid usage or no compose command; 4 another
+# Exit status: 0 deployed; 2 invalid usage, no compose command, or an image
+# the production guard refuses (nothing changed); 4 another
 # deploy.sh runs in this directory; otherwise the failed step's own code
 # (the migrator's: 1 a migration failed, 3 database unreachable, 4 another
 # migrator holds the lock, 6 history and files disagree; the indexer's: 1 a
@@ -137,6 +143,48 @@ fi
 
 log "compose: ${compose_cmd[*]} ${file_args[*]}"
 
+# ---- 0. production: a named release image ---------------------------------------
+# The value compose uses: the environment's, else compose/.env's last line.
+env_file_value() {
+	local line value=
+	[ -f "$compose_dir/.env" ] || return 0
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		case "$line" in
+			"$1="*) value=${line#"$1"=} ;;
+		esac
+	done <"$compose_dir/.env"
+	case "$value" in
+		\"*\" | \'*\') value=${value:1:${#value}-2} ;;
+	esac
+	printf '%s' "$value"
+}
+
+production=0
+for f in "${files[@]}"; do
+	[ "$(basename "$f")" = docker-compose.prod.yml ] && production=1
+done
+if [ "$production" -eq 1 ]; then
+	image=${TOOLKIT_IMAGE-$(env_file_value TOOLKIT_IMAGE)}
+	ref=${image##*/}
+	if [ -z "$image" ]; then
+		die 2 "TOOLKIT_IMAGE is not set: name this release's image in $compose_dir/.env (e.g. registry.example.com/myapp-toolkit:1.4.2); nothing was changed"
+	fi
+	case "$image" in
+		*@sha256:*) ;; # a digest names exactly one image
+		*)
+			case "$ref" in
+				*:latest | *:local | *:) tag_ok=0 ;;
+				*:*) tag_ok=1 ;;
+				*) tag_ok=0 ;;
+			esac
+			if [ "$tag_ok" -eq 0 ]; then
+				die 2 "TOOLKIT_IMAGE=\"$image\" names no release: give each release its own tag or a digest (not :latest, and not :local, the local build's); nothing was changed"
+			fi
+			;;
+	esac
+fi
+
 # ---- 1. build ----------------------------------------------------------------
 case "$build_mode" in
 	cached)
@@ -149,6 +197,24 @@ case "$build_mode" in
 		;;
 	none) log "not building (--no-build)" ;;
 esac
+
+# Production runs the team's migrations, never this repository's examples:
+# the image says which it has (compose/Dockerfile's "examples" stage sets
+# TOOLKIT_EXAMPLE_FILES; a team's image FROM the toolkit stage does not).
+if [ "$production" -eq 1 ]; then
+	log "checking that the image ships your migrations, not the toolkit's examples"
+	rc=0
+	# shellcheck disable=SC2016 # expanded by the container's shell
+	content=$(compose run --rm -T --no-deps migrate \
+		sh -c 'if [ -n "${TOOLKIT_EXAMPLE_FILES:-}" ]; then echo examples; else echo own; fi') || rc=$?
+	case "$rc:$content" in
+		0:own) ;;
+		0:examples)
+			die 2 "the image $image ships this repository's example migrations (TOOLKIT_EXAMPLE_FILES is set): build your own image FROM the toolkit stage with your migrations (docs/deployment.md, \"Your own migrations and indexes\"); nothing was changed"
+			;;
+		*) die "$(( rc == 0 ? 1 : rc ))" "could not run the image $image to check its files (exit $rc): nothing was changed" ;;
+	esac
+fi
 
 # ---- 2. pause the schedule ---------------------------------------------------
 # The pause file lists the services a deploy stopped, so that a deploy after

@@ -54,7 +54,8 @@ enum migrator_option
 	OPT_INDEX_CONFIG,
 	OPT_SKIP_VERIFY,
 	OPT_NO_VERIFY,
-	OPT_CREATE_SCHEMA
+	OPT_CREATE_SCHEMA,
+	OPT_NEW_VERIFY
 };
 
 #define O(id) CLI_BIT(OPT_##id)
@@ -65,7 +66,8 @@ enum migrator_option
 #define CMD_CONNECT     CLI_CMD_PROGRAM        /* a connection and the history */
 #define CMD_LOCK        (CLI_CMD_PROGRAM << 1) /* the run lock, before reading the history */
 #define CMD_OWN_HISTORY (CLI_CMD_PROGRAM << 2) /* reads the history itself (baseline) */
-#define CMD_OWN_FILES   (CLI_CMD_PROGRAM << 3) /* reads the files it is given itself (lint) */
+#define CMD_OWN_FILES                                                                                        \
+	(CLI_CMD_PROGRAM << 3) /* reads its files itself: lint its arguments, new its directory */
 
 /* --create-schema in a command's options: it may create --schema (plan says it would). */
 static const cli_command commands[] = {
@@ -85,8 +87,8 @@ static const cli_command commands[] = {
 	{"baseline", cmd_baseline, CMD_CONNECT | CMD_LOCK | CMD_OWN_HISTORY | CLI_CMD_WRITES,
 	 CONNECTED | O(FROM) | O(BASELINE_VERSION) | O(SKIP_VERIFY) | O(NO_VERIFY) | O(CREATE_SCHEMA),
 	 "adopt a database: record files as applied without running them"},
-	{"new", cmd_new, CLI_CMD_ARG, O(DIR) | O(TIMESTAMP),
-	 "write the next migration file and its verify file: new NAME"},
+	{"new", cmd_new, CLI_CMD_ARG | CMD_OWN_FILES, O(DIR) | O(TIMESTAMP) | O(NEW_VERIFY),
+	 "write the next migration file (--verify: and its verify file): new NAME"},
 	{"lint", cmd_lint, CLI_CMD_ARGS | CMD_OWN_FILES, O(DIR) | O(STRICT) | O(INDEX_CONFIG),
 	 "check files with PostgreSQL's parser and the DDL-only rules, offline: lint [FILE|DIR]..."},
 };
@@ -115,6 +117,8 @@ static const cli_option options[] = {
 	{"version", 0, CLI_CUSTOM, 0, 0, 0, OPT_BASELINE_VERSION_OLD, "baseline", NULL},
 	{"timestamp", 0, CLI_FLAG, OFF(timestamp), 0, 0, OPT_TIMESTAMP, NULL, NULL},
 	{"strict", 0, CLI_FLAG, OFF(strict), 0, 0, OPT_STRICT, NULL, NULL},
+	{"verify", 0, CLI_FLAG, OFF(new_verify), 0, 0, OPT_NEW_VERIFY, NULL,
+	 "option --verify belongs to new (%s runs every verify file there is)"},
 	{"index-config", 0, CLI_STRING, OFF(index_config), 0, 0, OPT_INDEX_CONFIG, NULL, NULL},
 	/*
 	 * Refused by the commands they do not apply to: a --no-verify given to
@@ -168,6 +172,7 @@ static const char options_help[] =
 	"                             recorded in the history's baseline column)\n"
 	"      --no-verify            baseline: run no verify file (a warning; recorded likewise)\n"
 	"      --timestamp            new: use a UTC timestamp (YYYYMMDDHHMMSS) as the version\n"
+	"      --verify               new: also write <version>_<name>.verify.sql with an example check\n"
 	"      --strict               lint, up, plan: lint warnings are errors\n"
 	"      --index-config=FILE    the indexer's definitions, for -- migrator:requires-index NAME\n"
 	"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
@@ -433,11 +438,13 @@ run_command(const cli_command *cmd, run_state *rs)
 {
 	int rc;
 
-	/* the files first: a bad directory fails before any connection */
+	/*
+	 * The files first: a bad directory fails before any connection.  new
+	 * creates a missing directory; lint given files reads each one's own.
+	 */
 	if (cmd->run != cmd_new && !(cmd->flags & CMD_OWN_FILES && rs->opts->n_args > 0) &&
 		!dir_found(rs->opts->dir))
 		return EXIT_USAGE;
-	/* lint reads the files it is given, each with its own directory */
 	if (cmd->flags & CMD_OWN_FILES)
 		return cmd->run(rs);
 	rc = migration_set_load(rs->opts->dir, &rs->files);

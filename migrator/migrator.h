@@ -59,6 +59,7 @@ typedef struct migrator_options
 	bool            no_verify;     /* baseline --no-verify */
 	bool            create_schema; /* up, baseline: create --schema if missing */
 	bool            timestamp;     /* new --timestamp */
+	bool            new_verify;    /* new --verify: also write the verify file */
 	bool            strict;        /* lint warnings are errors */
 	const char     *index_config;  /* the indexer's config, for requires-index */
 	const char     *arg;           /* the command's argument (new NAME) */

@@ -3,7 +3,7 @@
 # test.sh
 #     The test command: install what is missing, build, run every test.
 #
-# Usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz | --package]
+# Usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz | --lint | --image | --package]
 #     (default)   RelWithDebInfo build in build/, all ctest tests; then the
 #                 same suite again on the ASan+UBSan build; then the fuzz
 #                 targets, each for $TOOLKIT_FUZZ_SECONDS seconds (25 by
@@ -19,6 +19,16 @@
 #                 cpack -G DEB, lintian, install into a clean Debian 12 root
 #                 (debootstrap, cached in /var/tmp), use it against the test
 #                 cluster, purge it; minutes, as root; not in the default run
+#     --lint      only the static checks (shellcheck, clang-format, size
+#                 limits, include graph): no packages, no build
+#     --image     only the container image test (tests/image/run.sh, minutes):
+#                 compose/Dockerfile built with podman on a debootstrap Debian
+#                 12 root, its programs run against a throwaway PostgreSQL
+#
+# Needs no git: the files it checks are found with find(1), with the
+# exclusions of .gitignore, so a release tarball tests like a clone.  When a
+# step fails the run goes on where it can, and the last line names every
+# step that failed.
 #
 # Every build of this script has -Werror (-DTOOLKIT_WERROR=ON; off by default for users).
 # Exits non-zero if the build or any test fails.  Works from any directory.
@@ -29,7 +39,7 @@ set -euo pipefail
 
 usage() {
 	cat >&2 <<-'EOF'
-		usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz | --package]
+		usage: scripts/test.sh [--quick | --asan | --valgrind | --fuzz | --lint | --image | --package]
 		  (none)      all tests on the optimised build, then on the ASan+UBSan build,
 		              then the fuzz targets for $TOOLKIT_FUZZ_SECONDS each (default 25)
 		  --quick     all tests on the optimised build only
@@ -39,6 +49,10 @@ usage() {
 		              $TOOLKIT_FUZZ_SECONDS seconds (default 60)
 		  --package   build the Debian package and test it in a clean Debian 12 root
 		              (build-package/; minutes; needs root)
+		  --lint      only the static checks: shellcheck, clang-format, size
+		              limits, include graph (no build)
+		  --image     build the container image with podman and run its programs
+		              against a throwaway PostgreSQL (takes minutes; needs root)
 	EOF
 	exit 2
 }
@@ -47,6 +61,8 @@ asan=0
 valgrind=0
 fuzz=0
 package=0
+image=0
+lint_only=0
 for arg in "$@"; do
 	case "$arg" in
 		--asan) asan=1 ;;
@@ -54,6 +70,8 @@ for arg in "$@"; do
 		--valgrind) valgrind=1 ;;
 		--fuzz) fuzz=1 ;;
 		--package) package=1 ;;
+		--image) image=1 ;;
+		--lint) lint_only=1 ;;
 		-h | --help) usage ;;
 		*)
 			echo "test.sh: unknown option \"$arg\"" >&2
@@ -94,6 +112,68 @@ if [ "$package" -eq 1 ]; then
 	exit "$status"
 fi
 
+# --image: its own build (inside the image) and its own cluster
+if [ "$image" -eq 1 ]; then
+	if [ "$#" -ne 1 ]; then
+		echo "test.sh: --image runs on its own and cannot be combined with another mode" >&2
+		exit 2
+	fi
+	scripts/deps.sh
+	exec tests/image/run.sh
+fi
+
+# NUL-separated paths (./-relative) of the repository's files matching the
+# patterns: what "git ls-files" lists, found without git (a release tarball
+# has no .git), with .gitignore's exclusions (build directories, caches).
+source_files() {
+	local names=() p
+	for p in "$@"; do
+		names+=(${names[0]+-o} -name "$p")
+	done
+	find . \( -path ./.git -o -path ./build -o -path './build-*' -o -name __pycache__ \) -prune \
+		-o -type f \( "${names[@]}" \) -print0 | sort -z
+}
+
+# The static checks, all of them; each failure is added to failed[] and
+# its status kept in lint_status.
+failed=()
+lint_status=0
+run_checks() {
+	echo "test.sh: shellcheck" >&2
+	shellcheck scripts/*.sh scripts/package/*.sh bench/*.sh .ci/run tests/image/*.sh tests/package/*.sh || { lint_status=$?; failed+=(shellcheck); }
+	# every C file keeps the checked-in layout (.clang-format)
+	if command -v clang-format >/dev/null 2>&1; then
+		echo "test.sh: clang-format --dry-run" >&2
+		source_files '*.c' '*.h' | xargs -0 clang-format --dry-run -Werror ||
+			{ lint_status=$?; failed+=(clang-format); }
+	else
+		echo "test.sh: clang-format not installed: layout not checked (apt-get install clang-format)" >&2
+	fi
+	# the shape of the code (issue 11): size limits and the include graph,
+	# also run by ctest as unit.size_limits and unit.include_graph
+	echo "test.sh: size limits and include graph" >&2
+	python3 scripts/check_limits.py . || { lint_status=$?; failed+=("size limits (scripts/check_limits.py)"); }
+	python3 scripts/check_includes.py . || { lint_status=$?; failed+=("include graph (scripts/check_includes.py)"); }
+}
+
+# The last line: every step that failed, by name.
+report() {
+	if [ "${#failed[@]}" -gt 0 ]; then
+		echo "test.sh: failed: $(printf '%s, ' "${failed[@]}" | sed 's/, $//') (see above)" >&2
+	fi
+}
+
+# --lint: the static checks only (no packages installed, no build)
+if [ "$lint_only" -eq 1 ]; then
+	if [ "$#" -ne 1 ]; then
+		echo "test.sh: --lint runs on its own and cannot be combined with another mode" >&2
+		exit 2
+	fi
+	run_checks
+	report
+	exit "$lint_status"
+fi
+
 # The default is what CI runs: the optimised build, then the sanitizers,
 # then a short fuzz of every target (seconds each: TOOLKIT_FUZZ_SECONDS; a
 # longer hunt is --fuzz on its own, or this with a larger value).
@@ -107,6 +187,16 @@ if [ "$#" -eq 0 ]; then
 	exit "$status"
 fi
 
+# The step in progress, named by the last line when it stops the run.
+step="installing the dependencies (scripts/deps.sh)"
+# shellcheck disable=SC2317 # run by the EXIT trap
+on_exit() {
+	local rc=$?
+	if [ "$rc" -ne 0 ] && [ -n "$step" ]; then
+		echo "test.sh: failed: $step (exit $rc)" >&2
+	fi
+}
+trap on_exit EXIT
 scripts/deps.sh
 
 build_target=all
@@ -133,26 +223,14 @@ fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 echo "test.sh: configuring $build_dir/" >&2
+step="configuring $build_dir/ (cmake)"
 cmake -S . -B "$build_dir" "${cmake_args[@]}"
 echo "test.sh: building with $jobs jobs" >&2
+step="building $build_dir/"
 cmake --build "$build_dir" -j "$jobs" --target "$build_target"
+step=
 
-echo "test.sh: shellcheck" >&2
-lint_status=0
-shellcheck scripts/*.sh bench/*.sh .ci/run || lint_status=$?
-# every C file keeps the checked-in layout (.clang-format)
-if command -v clang-format >/dev/null 2>&1; then
-	echo "test.sh: clang-format --dry-run" >&2
-	git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run -Werror || lint_status=$?
-else
-	echo "test.sh: clang-format not installed: layout not checked (apt-get install clang-format)" >&2
-fi
-
-# the shape of the code (issue 11): size limits and the include graph, also
-# run by ctest as unit.size_limits and unit.include_graph
-echo "test.sh: size limits and include graph" >&2
-python3 scripts/check_limits.py . || lint_status=$?
-python3 scripts/check_includes.py . || lint_status=$?
+run_checks
 
 status=0
 if [ "$fuzz" -eq 1 ]; then
@@ -197,8 +275,9 @@ else
 		ctest --test-dir "$build_dir" -L integration --output-on-failure -j2 || status=$?
 fi
 
-if [ "$lint_status" -ne 0 ]; then
-	echo "test.sh: shellcheck found problems (see above)" >&2
-	[ "$status" -ne 0 ] || status=$lint_status
+if [ "$status" -ne 0 ]; then
+	failed+=("tests (ctest in $build_dir/)")
 fi
+[ "$status" -ne 0 ] || status=$lint_status
+report
 exit "$status"

@@ -69,6 +69,10 @@ PLACEHOLDER = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*(:?[-?][^}]*)?\}$")
 
 STUB_INDEXER = "not implemented yet"
 
+# compose/deploy.sh's production check of the image's files, as FakeCompose records it
+EXAMPLES_GUARD = ("run --rm -T --no-deps migrate sh -c if [ -n \"${TOOLKIT_EXAMPLE_FILES:-}\" ]; "
+                  "then echo examples; else echo own; fi")
+
 
 # ---- compose files: reading, interpolating and merging as Compose does -------------
 
@@ -154,11 +158,21 @@ def depends_on(service):
 
 # ---- the Dockerfile -----------------------------------------------------------------------
 
+def dockerfile_global_args():
+    """{NAME: default} of the ARGs before the first FROM (the base images)."""
+    with open(DOCKERFILE, encoding="utf-8") as f:
+        text = f.read()
+    head = text[:re.search(r"(?m)^FROM ", text).start()]
+    return dict(re.findall(r"(?m)^ARG (\w+)=(\S+)$", head))
+
+
 def dockerfile_stages():
-    """[(from_line, [(INSTRUCTION, args)])] with continuation lines joined."""
+    """[(from_line, [(INSTRUCTION, args)])] with continuation lines joined,
+    the global ARGs' defaults substituted in FROM lines."""
     with open(DOCKERFILE, encoding="utf-8") as f:
         text = f.read()
     text = re.sub(r"\\\n", " ", text)
+    global_args = dockerfile_global_args()
     stages = []
     for line in text.splitlines():
         line = line.strip()
@@ -166,7 +180,10 @@ def dockerfile_stages():
             continue
         instr, _, args = line.partition(" ")
         instr = instr.upper()
+        if instr == "ARG" and not stages:
+            continue  # a global ARG: dockerfile_global_args()
         if instr == "FROM":
+            args = re.sub(r"\$\{(\w+)\}", lambda m: global_args[m.group(1)], args)
             stages.append((args.strip(), []))
         elif stages:
             stages[-1][1].append((instr, " ".join(args.split())))
@@ -380,21 +397,34 @@ class ComposeContractTest(unittest.TestCase):
 
 
 class DockerfileTest(unittest.TestCase):
-    """The image: two stages on Debian 12, non-root, no secrets, and a
-    runtime stage that has every library the programs load."""
+    """The image: build, toolkit and examples stages on Debian 12, non-root,
+    no secrets, a runtime (toolkit) stage that has every library the
+    programs load, and the examples only in the marked last stage."""
 
     def setUp(self):
         self.stages = dockerfile_stages()
         self.build = self.stages[0][1]
-        self.runtime = self.stages[-1][1]
+        self.runtime = self.stages[1][1]
+        self.examples = self.stages[2][1]
 
     def instructions(self, stage, name):
         return [args for instr, args in stage if instr == name]
 
     def test_stages(self):
-        self.assertEqual(len(self.stages), 2)
-        self.assertEqual(self.stages[0][0], "debian:12 AS build")
-        self.assertEqual(self.stages[1][0], "debian:12-slim")
+        # the base images are build ARGs whose defaults the official registry has
+        self.assertEqual(dockerfile_global_args(),
+                         {"BUILD_IMAGE": "debian:bookworm", "RUNTIME_IMAGE": "debian:bookworm-slim"})
+        self.assertEqual([s[0] for s in self.stages],
+                         ["debian:bookworm AS build", "debian:bookworm-slim AS toolkit",
+                          "toolkit AS examples"])
+
+    def test_examples_only_in_the_marked_last_stage(self):
+        self.assertEqual(self.instructions(self.examples, "COPY"),
+                         ["migrations/ /app/migrations/", "conf/ /app/conf/"])
+        self.assertEqual(self.instructions(self.examples, "ENV"), ["TOOLKIT_EXAMPLE_FILES=1"])
+        for instr, args in self.runtime:
+            self.assertNotIn("migrations", args if instr == "COPY" else "")
+            self.assertNotIn("TOOLKIT_EXAMPLE_FILES", args)
 
     def test_build_stage_has_the_packages_of_deps_sh(self):
         run = [a for a in self.instructions(self.build, "RUN") if "apt-get install" in a]
@@ -416,9 +446,9 @@ class DockerfileTest(unittest.TestCase):
         self.assertEqual(self.instructions(self.runtime, "ENTRYPOINT"), [])
 
     def test_release_files_at_predictable_paths(self):
+        self.assertIn("MIGRATIONS_DIR=/app/migrations INDEXER_CONFIG=/app/conf/indexes.cfg",
+                      self.instructions(self.runtime, "ENV"))
         copies = self.instructions(self.runtime, "COPY")
-        self.assertIn("migrations/ /app/migrations/", copies)
-        self.assertIn("conf/ /app/conf/", copies)
         binaries = [c for c in copies if c.startswith("--from=build")]
         self.assertEqual(len(binaries), 1)
         for prog in ("migrator", "indexer", "indexer-cron"):
@@ -434,8 +464,9 @@ class DockerfileTest(unittest.TestCase):
                 if instr in ("RUN", "COPY"):
                     self.assertNotRegex(args, r"(?i)\.env\b|password=|secret",
                                         "%s %s" % (instr, args))
-        self.assertEqual(self.instructions(self.stages[0][1], "ARG"), [])
-        self.assertEqual(self.instructions(self.runtime, "ARG"), [])
+        for _, stage in self.stages:
+            self.assertEqual(self.instructions(stage, "ARG"), [])
+        self.assertEqual(set(dockerfile_global_args()), {"BUILD_IMAGE", "RUNTIME_IMAGE"})
 
     def test_dockerignore_admits_exactly_what_is_copied(self):
         with open(os.path.join(COMPOSE_DIR, "Dockerfile.dockerignore"), encoding="utf-8") as f:
@@ -562,7 +593,7 @@ class KubernetesTest(unittest.TestCase):
         self.assertEqual(init[1]["command"][:3], ["indexer", "check", "--critical-only"])
 
     def test_pods_run_as_the_image_user_with_the_secret_from_a_secret(self):
-        uid = int([a for i, a in dockerfile_stages()[-1][1] if i == "USER"][0].split(":")[0])
+        uid = int([a for i, a in dockerfile_stages()[1][1] if i == "USER"][0].split(":")[0])
         placeholders = set()
         for name, doc in self.docs:
             for pod in pod_specs(doc):
@@ -807,8 +838,13 @@ class FakeCompose:
         return re.sub(r"(^|[\s=])/app(?=/|\s|$)", lambda m: m.group(1) + self.app_root, text)
 
     def image_env(self):
+        """The toolkit stage's ENV; with FAKE_IMAGE_EXAMPLES=1 the examples
+        stage's too (the default image), else a team's image on the toolkit."""
         env = {}
-        for instr, args in dockerfile_stages()[-1][1]:
+        stages = dockerfile_stages()[1:]
+        if os.environ.get("FAKE_IMAGE_EXAMPLES") != "1":
+            stages = stages[:1]
+        for instr, args in [i for _, stage in stages for i in stage]:
             if instr == "ENV":
                 for k, v in re.findall(r"(\w+)=(\S+)", args):
                     env[k] = self.map_app(v)
@@ -975,7 +1011,7 @@ class DeployTest(ToolkitTestCase):
             f.write("#!/bin/sh\n" + body + "\n")
         os.chmod(path, 0o755)
 
-    def deploy(self, *args, env=None):
+    def deploy_env(self, env=None):
         e = {
             "COMPOSE": os.path.join(self.bin, "fake-compose"),
             "DATABASE_URL": self.dsn,
@@ -987,7 +1023,10 @@ class DeployTest(ToolkitTestCase):
             "COMPOSE_FILE": None,
         }
         e.update(env or {})
-        return self.run_program([DEPLOY] + list(args), env=e, timeout=600)
+        return e
+
+    def deploy(self, *args, env=None):
+        return self.run_program([DEPLOY] + list(args), env=self.deploy_env(env), timeout=600)
 
     def calls(self):
         path = os.path.join(self.state, "calls.jsonl")
@@ -1047,6 +1086,7 @@ class DeployTest(ToolkitTestCase):
         self.assertLastLineMatches(r, r"^deploy: deployed$")
         self.assertEqual(self.commands(), [
             "build",
+            EXAMPLES_GUARD,
             "ps --services --filter status=running",
             "stop indexer-cron indexer-check",
             "run --rm -T migrate",
@@ -1057,19 +1097,19 @@ class DeployTest(ToolkitTestCase):
         ], r.describe())
         calls = self.calls()
         self.assertEqual(calls[0]["files"], [BASE, PROD])
-        migrate = calls[3]
+        migrate = calls[4]
         self.assertGateRunsTheComposeCommand(migrate, "migrate")
         self.assertEqual(migrate["rc"], 0)
         self.assertTrue(migrate["paused"], "the schedule was not paused while migrating")
         self.assertNotIn("indexer-cron", migrate["running"])
-        self.assertGateRunsTheComposeCommand(calls[4], "indexer-critical")
+        self.assertGateRunsTheComposeCommand(calls[5], "indexer-critical")
         # up -d: migrate again (a no-op), then the app behind its gate.
-        up = calls[5]
+        up = calls[6]
         self.assertEqual([(x["service"], x["rc"]) for x in up["ran"]],
                          [("migrate", 0), ("app", 0)], r.describe())
         with open(os.path.join(self.state, "app-started")) as f:
             self.assertEqual(f.read(), "infinity\n")
-        self.assertGateRunsTheComposeCommand(calls[6], "indexer")
+        self.assertGateRunsTheComposeCommand(calls[7], "indexer")
         self.assertFalse(os.path.exists(self.pause_file))
         self.assertEqual(self.applied_versions(), self.file_versions())
         conf = os.path.join(self.app_root, "conf", "indexes.cfg")
@@ -1083,6 +1123,7 @@ class DeployTest(ToolkitTestCase):
         self.assertExit(r, 1)
         self.assertEqual(self.commands(), [
             "build",
+            EXAMPLES_GUARD,
             "ps --services --filter status=running",
             "stop indexer-cron indexer-check",
             "run --rm -T migrate",
@@ -1122,6 +1163,7 @@ class DeployTest(ToolkitTestCase):
         self.assertExit(r, 0)
         self.assertEqual(self.commands(), [
             "build",
+            EXAMPLES_GUARD,
             "ps --services --filter status=running",
             "stop indexer-cron indexer-check",
             "run --rm -T migrate",
@@ -1175,6 +1217,76 @@ class DeployTest(ToolkitTestCase):
         self.assertStderrMatches(r, r"DATABASE_URL is not set")
         self.assertNotIn("run", [c["argv"][0] for c in self.calls()])
         self.assertFalse(self.table_exists("schema_migrations"))
+
+    # ---- the production guard: a named release image with the team's files -------
+
+    def copy_compose_dir_with_env_example(self):
+        """compose/ copied, with .env.example copied to .env as docs/deployment.md says."""
+        d = os.path.join(self.make_dir(), "compose")
+        shutil.copytree(COMPOSE_DIR, d, ignore=shutil.ignore_patterns(".env", ".indexer-paused"))
+        shutil.copy(os.path.join(d, ".env.example"), os.path.join(d, ".env"))
+        return d
+
+    def assertNothingChanged(self, r):
+        self.assertEqual([], [c for c in self.commands() if c not in ("build", EXAMPLES_GUARD)])
+        self.assertFalse(self.table_exists("schema_migrations"))
+        self.assertFalse(os.path.exists(self.pause_file))
+        with open(os.path.join(self.state, "running")) as f:
+            self.assertEqual(f.read().split(), ["app", "indexer-check", "indexer-cron"])
+
+    def test_env_example_does_not_defeat_the_production_image_guard(self):
+        d = self.copy_compose_dir_with_env_example()
+        deploy = os.path.join(d, "deploy.sh")
+        env = dict(self.deploy_env(), TOOLKIT_IMAGE=None)
+        r = self.run_program([deploy], env=env)
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r"^deploy: error: TOOLKIT_IMAGE is not set: name this release's image "
+                                      r"in %s/\.env" % re.escape(d))
+        self.assertEqual([], self.calls(), "nothing may run before the guard")
+        self.assertNothingChanged(r)
+        # the production file itself refuses too, with that .env
+        if shutil.which("docker-compose"):
+            c = subprocess.run(["docker-compose", "-f", BASE, "-f", PROD, "config", "-q"], cwd=d,
+                               env={k: v for k, v in os.environ.items() if k != "TOOLKIT_IMAGE"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+            self.assertNotEqual(0, c.returncode)
+            self.assertIn("TOOLKIT_IMAGE is not set", c.stderr)
+        # the value the old .env.example had, and other names of no release
+        for value in ("pg-schema-toolkit:local", "registry.example.com/myapp-toolkit:latest",
+                      "registry.example.com/myapp-toolkit", "localhost:5000/myapp-toolkit"):
+            with self.subTest(image=value):
+                with open(os.path.join(d, ".env"), "a") as f:
+                    f.write('TOOLKIT_IMAGE="%s"\n' % value)
+                r = self.run_program([deploy], env=env)
+                self.assertExit(r, 2)
+                self.assertLastLineMatches(r, r'^deploy: error: TOOLKIT_IMAGE="%s" names no release'
+                                              % re.escape(value))
+                self.assertEqual([], self.calls())
+        # the environment wins over .env, as with compose; a tag or a digest is a release
+        for value in ("registry.example.com/myapp-toolkit:2026-11-25.1",
+                      "localhost:5000/myapp-toolkit@sha256:" + "ab" * 32):
+            with self.subTest(image=value):
+                r = self.run_program([deploy, "--migrate-only"], env=dict(env, TOOLKIT_IMAGE=value))
+                self.assertExit(r, 0)
+        # local development needs no release name
+        r = self.run_program([deploy, "--local", "--no-build", "--migrate-only"],
+                             env=dict(env, POSTGRES_PASSWORD="localdev"))
+        self.assertExit(r, 0)
+
+    def test_image_with_the_example_migrations_is_refused_in_production(self):
+        r = self.deploy(env={"FAKE_IMAGE_EXAMPLES": "1"})
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r"^deploy: error: the image registry\.example\.com/pg-schema-toolkit:test "
+                                      r"ships this repository's example migrations .*nothing was changed$")
+        self.assertEqual(["build", EXAMPLES_GUARD], self.commands())
+        self.assertNothingChanged(r)
+        # the bundled local setup is where the examples belong
+        os.unlink(os.path.join(self.state, "calls.jsonl"))
+        r = self.deploy("--local", "--migrate-only",
+                        env={"FAKE_IMAGE_EXAMPLES": "1", "POSTGRES_PASSWORD": "localdev"})
+        self.assertExit(r, 0)
+        self.assertNotIn(EXAMPLES_GUARD, self.commands())
+        self.assertEqual(self.applied_versions(), self.file_versions())
 
     def test_bad_option(self):
         r = self.deploy("--bogus")

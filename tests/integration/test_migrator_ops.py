@@ -233,7 +233,7 @@ class NewTest(OpsTestCase):
 
     def test_new_writes_next_version(self):
         d = self.make_dir(THREE)
-        r = self.run_migrator("new", "add_calendar_color", "--dir", d, dsn=None)
+        r = self.run_migrator("new", "add_calendar_color", "--verify", "--dir", d, dsn=None)
         self.assertExit(r, 0)
         path = os.path.join(d, "4_add_calendar_color.sql")
         vpath = os.path.join(d, "4_add_calendar_color.verify.sql")
@@ -253,7 +253,7 @@ class NewTest(OpsTestCase):
         d = self.make_dir({})
         r = self.run_migrator("new", "first", "--dir", d, dsn=None)
         self.assertExit(r, 0)
-        self.assertTrue(os.path.exists(os.path.join(d, "1_first.sql")))
+        self.assertTrue(os.path.exists(os.path.join(d, "0001_first.sql")))
         r = self.run_migrator("new", "second", "--timestamp", "--dir", d, dsn=None)
         self.assertExit(r, 0)
         self.assertRegex(r.stdout.splitlines()[0], r"/\d{14}_second\.sql$")
