@@ -18,6 +18,7 @@
 
 #include "cancel.h"
 #include "exitcodes.h"
+#include "lint_files.h"
 #include "log.h"
 #include "memory.h"
 #include "migration_lint.h"
@@ -336,24 +337,10 @@ cmd_lint(run_state *rs)
 {
 	lint_totals       totals = {0};
 	lint_file_options lopts = lint_options(rs);
-	int               unparsed = 0;
+	int               unparsed;
 
-	for (int i = 0; i < rs->files.n; i++)
-	{
-		migration *m = &rs->files.items[i];
-
-		if (migration_parse(m) != EXIT_OK)
-		{
-			unparsed++;
-			continue;
-		}
-		migration_lint(m, &lopts, true, &totals);
-		/* one file's parse tree at a time: memory stays flat over a big directory */
-		sql_script_free(&m->script);
-		sql_script_free(&m->verify_script);
-		m->parsed = false;
-		m->verify_parsed = false;
-	}
+	/* parsed ahead on several threads, reported in order (lint_files.h) */
+	unparsed = lint_files(rs->files.items, rs->files.n, &lopts, &totals);
 	if (log_get_format() != LOG_FORMAT_JSON)
 		printf("%d file%s checked: %d error%s, %d warning%s%s\n", rs->files.n, rs->files.n == 1 ? "" : "s",
 			   totals.errors + unparsed, totals.errors + unparsed == 1 ? "" : "s", totals.warnings,
