@@ -15,7 +15,8 @@ Workloads: `migrator up` of N trivial migrations into a fresh database; a
 no-op `up` over them; `migrator lint` of the same files plus PL/pgSQL ones;
 `indexer build -j 2` of four indexes on a 200 000-row table (dropped
 between runs); a no-op `indexer build` over 200 valid definitions.
-Environment: BENCH_AB_ROUNDS (default 9), BENCH_AB_N (migrations, default 300).
+Environment: BENCH_AB_ROUNDS (default 9), BENCH_AB_N (migrations, default 300),
+BENCH_AB_ONLY (run only the workloads whose name contains it, e.g. "lint").
 """
 import json
 import os
@@ -32,6 +33,7 @@ ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "9"))
 N = int(os.environ.get("BENCH_AB_N", "300"))
 OUT = os.environ.get("BENCH_AB_OUT", os.path.join(REPO, "bench", "AB.md"))
 BUILD_ROOT = os.environ.get("BENCH_AB_BUILD", os.path.join(REPO, "bench", "ab-build"))
+ONLY = os.environ.get("BENCH_AB_ONLY", "")
 
 
 def run(cmd, **kw):
@@ -153,10 +155,12 @@ def measure(cluster, arms, mig, lint, build_cfg, noop_cfg):
         "up, nothing to do": lambda b, arm: timed(
             [b["migrator"], "up", "--dir", mig, "--dsn", cluster.dsn(noop_db[arm])]),
         "lint (%d files)" % N: lambda b, arm: timed([b["migrator"], "lint", "--dir", lint]),
+        "lint, the plain migrations (%d files)" % N: lambda b, arm: timed([b["migrator"], "lint", "--dir", mig]),
         "indexer build -j 2 (4 x 200k rows)": lambda b, arm: build_big(cluster, big_db, b, build_cfg),
         "indexer build, 200 present": lambda b, arm: timed(
             [b["indexer"], "-c", noop_cfg, "--dsn", cluster.dsn(noop_db[arm]), "-j", "2"]),
     }
+    workloads = {w: fn for w, fn in workloads.items() if ONLY in w}
     results = {w: {"base": [], "head": []} for w in workloads}
     for r in range(ROUNDS):
         order = ["base", "head"] if r % 2 == 0 else ["head", "base"]
