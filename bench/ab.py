@@ -15,11 +15,13 @@ Workloads: `migrator up` of N trivial migrations into a fresh database; a
 no-op `up` over them; `migrator lint` of the same files plus PL/pgSQL ones;
 `indexer build -j 2` of four indexes on a 200 000-row table (dropped
 between runs); a no-op `indexer build` over 200 valid definitions.
-Environment: BENCH_AB_ROUNDS (default 9), BENCH_AB_N (migrations, default 300).
+Environment: BENCH_AB_ROUNDS (default 9), BENCH_AB_N (migrations, default 300),
+BENCH_AB_ONLY (run only the workloads whose name contains it, e.g. "lint").
 """
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -32,6 +34,7 @@ ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "9"))
 N = int(os.environ.get("BENCH_AB_N", "300"))
 OUT = os.environ.get("BENCH_AB_OUT", os.path.join(REPO, "bench", "AB.md"))
 BUILD_ROOT = os.environ.get("BENCH_AB_BUILD", os.path.join(REPO, "bench", "ab-build"))
+ONLY = os.environ.get("BENCH_AB_ONLY", "")
 
 
 def run(cmd, **kw):
@@ -113,10 +116,18 @@ def write_inputs(work):
     return mig, lint, build_cfg, noop_cfg
 
 
+CPU_MS = []  # (workload run, CPU ms of the child: user + system), filled by timed()
+
+
 def timed(cmd):
+    """Wall ms of cmd; its CPU ms (user + system) goes to CPU_MS[-1]."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     run(cmd)
-    return (time.perf_counter() - t0) * 1000
+    wall = (time.perf_counter() - t0) * 1000
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_MS.append(((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * 1000)
+    return wall
 
 
 def main():
@@ -129,11 +140,11 @@ def main():
     work = tempfile.mkdtemp(prefix="bench_ab.")
     cluster = Cluster(work)
     try:
-        results = measure(cluster, arms, *write_inputs(work))
+        results, cpu = measure(cluster, arms, *write_inputs(work))
     finally:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
-    report(results, base_rev, head_rev or "work tree")
+    report(results, cpu, base_rev, head_rev or "work tree")
 
 
 def measure(cluster, arms, mig, lint, build_cfg, noop_cfg):
@@ -153,18 +164,22 @@ def measure(cluster, arms, mig, lint, build_cfg, noop_cfg):
         "up, nothing to do": lambda b, arm: timed(
             [b["migrator"], "up", "--dir", mig, "--dsn", cluster.dsn(noop_db[arm])]),
         "lint (%d files)" % N: lambda b, arm: timed([b["migrator"], "lint", "--dir", lint]),
+        "lint, the plain migrations (%d files)" % N: lambda b, arm: timed([b["migrator"], "lint", "--dir", mig]),
         "indexer build -j 2 (4 x 200k rows)": lambda b, arm: build_big(cluster, big_db, b, build_cfg),
         "indexer build, 200 present": lambda b, arm: timed(
             [b["indexer"], "-c", noop_cfg, "--dsn", cluster.dsn(noop_db[arm]), "-j", "2"]),
     }
+    workloads = {w: fn for w, fn in workloads.items() if ONLY in w}
     results = {w: {"base": [], "head": []} for w in workloads}
+    cpu = {w: {"base": [], "head": []} for w in workloads}
     for r in range(ROUNDS):
         order = ["base", "head"] if r % 2 == 0 else ["head", "base"]
         for w, fn in workloads.items():
             for arm in order:
                 results[w][arm].append(fn(arms[arm], arm))
+                cpu[w][arm].append(CPU_MS[-1])
         print("ab: round %d of %d done" % (r + 1, ROUNDS), file=sys.stderr)
-    return results
+    return results, cpu
 
 
 def build_big(cluster, db, b, cfg):
@@ -172,7 +187,7 @@ def build_big(cluster, db, b, cfg):
     return timed([b["indexer"], "-c", cfg, "--dsn", cluster.dsn(db), "-j", "2"])
 
 
-def report(results, base_rev, head_rev):
+def report(results, cpu, base_rev, head_rev):
     def sh(cmd):
         return subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, text=True).stdout.strip()
     load = open("/proc/loadavg").read().split()[:3]
@@ -181,13 +196,19 @@ def report(results, base_rev, head_rev):
                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), ROUNDS, platform.platform(),
                  os.cpu_count() or 0, " ".join(load), sh("gcc --version | head -1"),
                  sh("pg_config --version 2>/dev/null || true")),
-             "", "| workload | base median | head median | head/base (median of per-round ratios) | spread |",
-             "|---|---|---|---|---|"]
+             "", "Wall time, and the client's CPU time (user + system, from getrusage: what a loaded machine "
+             "disturbs least).", "",
+             "| workload | base median | head median | head/base (median of per-round ratios) | spread "
+             "| CPU base | CPU head | CPU head/base (per-round) |",
+             "|---|---|---|---|---|---|---|---|"]
     for w, arms in results.items():
         ratios = sorted(h / b for h, b in zip(arms["head"], arms["base"]))
-        lines.append("| %s | %.1f ms | %.1f ms | %.3f | %.3f–%.3f |" % (
+        c = cpu[w]
+        cpu_ratios = [h / b for h, b in zip(c["head"], c["base"]) if b > 0]
+        lines.append("| %s | %.1f ms | %.1f ms | %.3f | %.3f–%.3f | %.1f ms | %.1f ms | %.3f |" % (
             w, statistics.median(arms["base"]), statistics.median(arms["head"]),
-            statistics.median(ratios), ratios[0], ratios[-1]))
+            statistics.median(ratios), ratios[0], ratios[-1], statistics.median(c["base"]),
+            statistics.median(c["head"]), statistics.median(cpu_ratios) if cpu_ratios else float("nan")))
     text = "\n".join(lines) + "\n"
     with open(OUT, "w") as f:
         f.write(text)

@@ -15,6 +15,8 @@ declare -A arm_name=(
 	[floor]="bare parser (\`bench/parse_floor.c\`)"
 	[squawk]="squawk $squawk_version (Rust binary)"
 	[pair]="two psql sessions started together, one per table"
+	[check]="\`migrator check\` (all applied)"
+	[idxnoop]="\`indexer build\` (nothing to do)"
 )
 declare -A ours_name=(
 	[apply]="\`migrator up\`" [noop]="\`migrator up\` (nothing to apply)" [lint]="\`migrator lint\`"
@@ -43,7 +45,8 @@ table() {
 			o="**$(fmt_ratio "$(calc "$om / $med")")** | $(fmt_ratio "$(paired "${samples[$p ours]}" "${samples[$k]}")")"
 			arm_label=${arm_name[$arm]}
 		fi
-		[ "$arm" = ours ] && o="— | —"
+		# a second arm of ours: its ratios are in the headline
+		[ "$arm" = ours ] || [ "$arm" = check ] && o="— | —"
 		printf '| %s | %s | %s | %s – %s | %s | %s |\n' "$arm_label" "$(wc -w <<<"${samples[$k]}")" \
 			"$(fmt_ms "$med")" "$(fmt_ms "$min")" "$(fmt_ms "$max")" "$(fmt_mb "$(median_of "${rss[$k]}")")" "$o"
 	done
@@ -96,6 +99,36 @@ growth_table() { # WORKLOAD SIZES ARMS...: median per size and the per-item cost
 			line+=" $(awk -v a="$first" -v b="$last" -v m="$fn" -v n="$ln" 'BEGIN { printf "%.3f → %.3f ms", a / m, b / n }') |"
 		fi
 		echo "$line"
+	done
+}
+
+# the counts of bench/syscounts.py, one row per counted run
+syscount_table() {
+	local arm label
+	if [ "$have_strace" -ne 1 ]; then
+		echo "Not counted: strace is not installed (\`apt-get install -y strace\`) or may not trace here."
+		return
+	fi
+	echo "Each tool's no-op once more, under \`strace -f\` (untimed; \`bench/syscounts.py\`): $n_main migrations"
+	echo "applied, $idx_main index definitions present. *Files* are the migration files or the definitions file"
+	echo "(opens of anything else, libraries first, are counted apart); *messages* are the protocol messages the"
+	echo "client wrote to the server (startup packet included), with their type letters (Q simple query; P B D E S"
+	echo "extended protocol; X terminate); *socket writes/reads* are the system calls that carried them."
+	echo
+	echo "| run | files opened | reads of them | other opens (libraries) | connections | messages sent | socket writes | socket reads |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for arm in ours check idxnoop select1 dbmate; do
+		[ -n "${syscounts[$arm]:-}" ] || continue
+		label=${arm_name[$arm]}
+		[ "$arm" = ours ] && label=${ours_name[noop]}
+		"$python" -c '
+import json, sys
+c = json.loads(sys.argv[2])
+g = lambda k: c.get(k, 0)
+print("| %s | %d | %d | %d (%d) | %d | %d (%s) | %d | %d |" % (
+    sys.argv[1], g("opened, ours"), g("reads, ours"), g("opened, other") + g("opened, libraries"),
+    g("opened, libraries"), g("connections"), g("messages"), c.get("message kinds", ""),
+    g("socket writes"), g("socket reads")))' "$label" "${syscounts[$arm]}"
 	done
 }
 
@@ -195,11 +228,19 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	for w in apply noop lint; do
 		case $w in apply) arms=("${apply_arms[@]}") ;; noop) arms=("${noop_arms[@]}") ;; lint) arms=("${lint_arms[@]}") ;; esac
 		for arm in "${arms[@]}"; do
-			[ "$arm" = ours ] && continue
+			[ "$arm" = ours ] || [ "$arm" = check ] && continue
 			om=$(median_of "${samples[$w $n_main ours]}")
 			pm=$(median_of "${samples[$w $n_main $arm]}")
 			echo "| $w $n_main | ${ours_name[$w]} $(fmt_ms "$om") | ${arm_name[$arm]} | $(fmt_ms "$pm") | **$(fmt_ratio "$(calc "$om / $pm")")** |"
 		done
+	done
+	# migrator check against the same baselines as the no-op up
+	for arm in "${noop_arms[@]}"; do
+		[ "$arm" = ours ] || [ "$arm" = check ] && continue
+		[ -n "${samples[noop $n_main check]:-}" ] || continue
+		om=$(median_of "${samples[noop $n_main check]}")
+		pm=$(median_of "${samples[noop $n_main $arm]}")
+		echo "| noop $n_main | ${arm_name[check]} $(fmt_ms "$om") | ${arm_name[$arm]} | $(fmt_ms "$pm") | **$(fmt_ratio "$(calc "$om / $pm")")** |"
 	done
 	om=$(median_of "${samples[build ours]}")
 	pm=$(median_of "${samples[build pair]}")
@@ -221,6 +262,10 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "Each tool on the database it migrated itself; \`SELECT 1\` on the toolkit's."
 	echo
 	table "noop $n_main" "${noop_arms[@]}"
+	echo
+	echo "## System calls and messages of one no-op run"
+	echo
+	syscount_table
 	echo
 	echo "## Lint of the $n_main migration files"
 	echo
@@ -268,6 +313,12 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	growth_table idxnoop "$index_sizes" ours select1
 	echo
+	if [ -f "$repo/bench/NOTES.md" ]; then
+		echo "## Notes (\`bench/NOTES.md\`: written by hand, kept across runs, included by every run)"
+		echo
+		sed -e '1{/^# /d}' "$repo/bench/NOTES.md" | sed -e '1{/^$/d}'
+		echo
+	fi
 	echo "## Raw samples (wall ms, in the order they ran; peak RSS kB)"
 	echo
 	for k in $(printf '%s\n' "${!samples[@]}" | sort -t' ' -k1,1 -k2,2n -k3 | tr ' ' '|'); do

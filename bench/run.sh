@@ -342,6 +342,7 @@ apply_cmd() { # ARM N DB: sets cmd
 		npgm) cmd=(env DATABASE_URL="$(url_for "$3")" "$node" "$npgm" up --migrations-dir "$d/npgm"
 			--no-single-transaction --no-verbose) ;;
 		select1) cmd=("$psql" -X -q -d "$(dsn_for "$3")" -c 'SELECT 1') ;;
+		check) cmd=("$migrator" check --dir "$d/ours" --dsn "$(dsn_for "$3")") ;;
 	esac
 }
 history_table() { # ARM: the table the tool records applied migrations in
@@ -365,7 +366,7 @@ check_applied() { # ARM N DB: N tables with the column and the comment, N histor
 }
 
 apply_arms=(ours psql)
-noop_arms=(ours select1)
+noop_arms=(ours check select1)
 for a in dbmate sqlmigrate npgm; do
 	if have "$a"; then
 		apply_arms+=("$a")
@@ -376,6 +377,32 @@ lint_arms=(ours floor)
 have squawk && lint_arms+=(squawk)
 
 declare -A kept_db=() # "ARM N" -> a database the arm migrated fully (for the no-op)
+
+# System calls and protocol messages of one no-op run of each tool, counted
+# with strace (untimed; bench/syscounts.py): files opened and read, socket
+# writes and reads, the messages sent to the server.
+declare -A syscounts=() # arm -> one JSON object
+have_strace=0
+command -v strace >/dev/null && strace -f -qq -o /dev/null true 2>/dev/null && have_strace=1
+syscount() { # ARM DIR CMD...: count one run of CMD into syscounts[ARM]
+	local arm=$1 dir=$2
+	shift 2
+	[ "$have_strace" -eq 1 ] || return 0
+	syscounts[$arm]=$("$python" "$repo/bench/syscounts.py" "$dir" -- "$@") ||
+		die "could not count the system calls of $arm"
+}
+noop_syscounts() { # N: each no-op arm once under strace
+	local n=$1 arm k
+	for arm in "${noop_arms[@]}"; do
+		k=$arm
+		[ "$arm" = select1 ] || [ "$arm" = check ] && k=ours
+		apply_cmd "$arm" "$n" "${kept_db[$k $n]}"
+		case $arm in
+			ours | check) syscount "$arm" "$work/$n/ours" "${cmd[@]}" ;;
+			select1 | dbmate) syscount "$arm" "$work/$n/$arm" "${cmd[@]}" ;;
+		esac
+	done
+}
 
 # migration_workloads N: apply, no-op and lint at size N, each arm interleaved
 migration_workloads() {
@@ -408,7 +435,7 @@ migration_workloads() {
 	for ((r = r0; r <= rr; r++)); do
 		for arm in $(rotated "$r" "${noop_arms[@]}"); do
 			k=$arm
-			[ "$arm" = select1 ] && k=ours
+			[ "$arm" = select1 ] || [ "$arm" = check ] && k=ours
 			apply_cmd "$arm" "$n" "${kept_db[$k $n]}"
 			if [ "$r" -eq 0 ]; then
 				run_logged "$work/warm.log" "${cmd[@]}"
@@ -417,8 +444,9 @@ migration_workloads() {
 			fi
 		done
 	done
+	[ "$n" -ne "$n_main" ] || noop_syscounts "$n"
 	for arm in "${noop_arms[@]}"; do
-		[ "$arm" = select1 ] && continue
+		[ "$arm" = select1 ] || [ "$arm" = check ] && continue
 		check_applied "$arm" "$n" "${kept_db[$arm $n]}"
 		drop_db "${kept_db[$arm $n]}"
 	done
@@ -543,6 +571,7 @@ index_noop_workload() { # M: indexer build over M valid definitions vs SELECT 1
 			if [ "$r" -eq 0 ]; then run_logged "$work/idx_noop_$arm.log" "${cmd[@]}"; else timed "idxnoop $m $arm" "${cmd[@]}"; fi
 		done
 	done
+	[ "$m" -ne "$idx_main" ] || syscount idxnoop "$work/noop_$m.cfg" "$indexer" build -c "$work/noop_$m.cfg" --dsn "$(dsn_for "$db")"
 	check_indexes "$db" "$m"
 	say "index no-op $m: $tabs tables; ours said: $(tail -n 1 "$work/idx_noop_ours.log")"
 	drop_db "$db"

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,14 @@
 #define PARSER_STACK_NESTED_MARGIN ((size_t) 1 << 20)
 /* sql_call_with_parser_room: the base, twice, so that most parses nest */
 #define PARSER_STACK_ROOM (PARSER_STACK_BASE * 2)
+
+/* a small text's parse runs in place on a thread of sql_call_with_parser_room() */
+_Static_assert(PARSER_STACK_BASE + SQL_PARSE_SMALL_BYTES * PARSER_STACK_PER_TOKEN +
+					   PARSER_STACK_NESTED_MARGIN <=
+				   PARSER_STACK_ROOM,
+			   "SQL_PARSE_SMALL_BYTES must fit the parser room");
+_Static_assert(SQL_PARSE_SMALL_BYTES <= SQL_PARSE_MAX_TOKENS && SQL_PARSE_SMALL_BYTES <= SQL_PARSE_MAX_DEPTH,
+			   "a small text must be unable to break the limits");
 
 /*
  * The stack size of the thread this runs on when call_with_stack started
@@ -127,16 +136,21 @@ typedef struct wire_frame
  * The index of the first statement of the packed ParseResult buf whose tree
  * is deeper than max_depth messages (the statement's node counting 1), -1
  * when none is, -2 when buf is malformed.  Iterates with its own stack of
- * at most max_depth + 2 frames, never recursing.
+ * at most max_depth + 2 frames (grown as deep as the tree), never
+ * recursing.
  */
 static int
 first_too_deep(const uint8_t *buf, size_t len, int max_depth)
 {
-	wire_frame *stack = xmalloc(sizeof(wire_frame) * (size_t) (max_depth + 2));
+	wire_frame *stack = NULL;
+	int         cap = 0;
 	int         top = 0; /* stack[0] is the ParseResult, [1] a RawStmt */
 	int         stmt = -1;
 	int         result = -1;
 	size_t      pos = 0;
+
+	/* most trees are shallow: the stack grows with the depth met */
+	ARRAY_GROW(stack, 64, cap);
 
 	stack[0].end = len;
 	stack[0].desc = &pg_query__parse_result__descriptor;
@@ -176,6 +190,7 @@ first_too_deep(const uint8_t *buf, size_t len, int max_depth)
 			break;
 		}
 		top++;
+		ARRAY_GROW(stack, top + 1, cap);
 		stack[top].end = pos + n;
 		stack[top].desc = f->descriptor;
 	}
@@ -222,11 +237,99 @@ raw_stmt_location(const uint8_t *buf, size_t len, int index)
 	return 0;
 }
 
+/*
+ * The memory of one unpacked tree.  protobuf-c's unpack makes about a
+ * hundred allocations for a short migration, and free_unpacked walks the
+ * whole tree again to give them back one by one; a tree is only ever freed
+ * whole (sql_script_free), so it is unpacked into blocks of its own, handed
+ * out in order and freed together.  The first block is sized from the
+ * packed length (a tree unpacks to 10 to 20 times its wire size), later
+ * ones double, so a tree wastes little however large.
+ */
+typedef struct arena_block
+{
+	struct arena_block *next;
+	size_t              used;
+	size_t              cap;
+	max_align_t         data[]; /* cap bytes */
+} arena_block;
+
+struct parser_arena
+{
+	arena_block *head;     /* the block handed out from, newest first */
+	size_t       next_cap; /* the size of the next block */
+};
+
+#define ARENA_ALIGN          ((size_t) _Alignof(max_align_t))
+#define ARENA_BYTES_PER_WIRE 16
+#define ARENA_MIN_BLOCK      ((size_t) 1024)
+#define ARENA_MAX_BLOCK      ((size_t) 1 << 20)
+
+static void *
+arena_alloc(void *data, size_t size)
+{
+	parser_arena *a = data;
+	arena_block  *b = a->head;
+
+	size = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	if (b == NULL || b->cap - b->used < size)
+	{
+		size_t cap = size > a->next_cap ? size : a->next_cap;
+
+		b = xmalloc(sizeof(arena_block) + cap);
+		b->next = a->head;
+		b->used = 0;
+		b->cap = cap;
+		a->head = b;
+		if (a->next_cap < ARENA_MAX_BLOCK)
+			a->next_cap *= 2;
+	}
+	b->used += size;
+	return (unsigned char *) b->data + b->used - size;
+}
+
+/* protobuf-c frees only on a failed unpack; the arena goes whole then */
+static void
+arena_free(void *data, void *pointer)
+{
+	(void) data;
+	(void) pointer;
+}
+
+static parser_arena *
+arena_new(size_t wire_len)
+{
+	parser_arena *a = xmalloc(sizeof(parser_arena));
+
+	a->head = NULL;
+	a->next_cap = wire_len * ARENA_BYTES_PER_WIRE;
+	if (a->next_cap < ARENA_MIN_BLOCK)
+		a->next_cap = ARENA_MIN_BLOCK;
+	return a;
+}
+
+/* See parser_thread.h. */
+void
+parser_arena_free(parser_arena *arena)
+{
+	if (arena == NULL)
+		return;
+	while (arena->head != NULL)
+	{
+		arena_block *b = arena->head;
+
+		arena->head = b->next;
+		free(b);
+	}
+	free(arena);
+}
+
 /* The work and the results of one parse on the parser thread. */
 typedef struct parse_job
 {
 	const char           *text;
 	PgQuery__ParseResult *tree;        /* out: the tree, if all went well */
+	parser_arena         *arena;       /* out: and its memory */
 	char                 *error;       /* out: the parser's message */
 	int                   cursorpos;   /* out: and its position */
 	int                   too_deep;    /* out: first statement too deep, or -1 */
@@ -253,7 +356,17 @@ parse_on_thread(void *arg)
 		if (job->too_deep >= 0)
 			job->deep_offset = raw_stmt_location(buf, len, job->too_deep);
 		else if (job->too_deep == -1)
-			job->tree = pg_query__parse_result__unpack(NULL, len, buf);
+		{
+			ProtobufCAllocator allocator = {arena_alloc, arena_free, arena_new(len)};
+
+			job->arena = allocator.allocator_data;
+			job->tree = pg_query__parse_result__unpack(&allocator, len, buf);
+			if (job->tree == NULL)
+			{
+				parser_arena_free(job->arena);
+				job->arena = NULL;
+			}
+		}
 	}
 	/* libpg_query frees this thread's memory context when the thread ends */
 	pg_query_free_protobuf_parse_result(r);
@@ -273,6 +386,15 @@ thread_main(void *arg)
 
 	thread_stack_bytes = call->stack_bytes;
 	call->fn(call->arg);
+	return NULL;
+}
+
+/* thread_main for parser_thread_spawn(), which owns its thread_call */
+static void *
+spawned_main(void *arg)
+{
+	thread_main(arg);
+	free(arg);
 	return NULL;
 }
 
@@ -320,6 +442,41 @@ call_with_stack(size_t stack_bytes, void (*fn)(void *arg), void *arg)
 	return true;
 }
 
+/* See parser_thread.h. */
+bool
+parser_thread_spawn(pthread_t *thread, void (*fn)(void *arg), void *arg)
+{
+	thread_call   *call = xmalloc(sizeof(thread_call));
+	pthread_attr_t attr;
+	sigset_t       all;
+	sigset_t       old;
+	int            rc;
+
+	call->fn = fn;
+	call->arg = arg;
+	call->stack_bytes = PARSER_STACK_ROOM;
+	rc = pthread_attr_init(&attr);
+	if (rc == 0)
+	{
+		rc = pthread_attr_setstacksize(&attr, PARSER_STACK_ROOM);
+		if (rc == 0)
+		{
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			rc = pthread_create(thread, &attr, spawned_main, call);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0)
+	{
+		free(call);
+		errno = rc;
+		return false;
+	}
+	return true;
+}
+
 bool
 sql_call_on_parser_stack(void (*fn)(void *arg), void *arg)
 {
@@ -330,6 +487,21 @@ bool
 sql_call_with_parser_room(void (*fn)(void *arg), void *arg)
 {
 	return call_with_stack(PARSER_STACK_ROOM, fn, arg);
+}
+
+/* See parser_thread.h. */
+PgQuery__ParseResult *
+parser_thread_parse_small(const char *text, size_t text_len, parser_arena **arena)
+{
+	parse_job job = {text, NULL, NULL, NULL, 0, -1, 0};
+
+	/* no statement has more tokens than the text has bytes */
+	if (text_len > SQL_PARSE_SMALL_BYTES ||
+		!call_with_stack(PARSER_STACK_BASE + text_len * PARSER_STACK_PER_TOKEN, parse_on_thread, &job))
+		return NULL;
+	free(job.error);
+	*arena = job.arena;
+	return job.tree;
 }
 
 #define STR(x)  #x
@@ -344,9 +516,10 @@ static const char too_deep_message[] = "statement is nested too deeply: its pars
  * too long or too deep, a thread that could not start).
  */
 PgQuery__ParseResult *
-parser_thread_parse(const char *text, int bom_len, const sql_token_list *scan, sql_parse_error *err)
+parser_thread_parse(const char *text, int bom_len, const sql_token_list *scan, sql_parse_error *err,
+					parser_arena **arena)
 {
-	parse_job job = {text, NULL, NULL, 0, -1, 0};
+	parse_job job = {text, NULL, NULL, NULL, 0, -1, 0};
 	int       longest_at;
 	size_t    longest = sqllex_longest_statement(scan, &longest_at);
 	int       chain_at;
@@ -388,5 +561,6 @@ parser_thread_parse(const char *text, int bom_len, const sql_token_list *scan, s
 	}
 	if (job.tree == NULL)
 		sqlpos_set_error(text, bom_len, "could not decode the parser's output", -1, err);
+	*arena = job.arena;
 	return job.tree;
 }

@@ -20,6 +20,16 @@
  * a statement ends where its trailing comments begin, or where its range
  * ends, less trailing blank space.
  *
+ * The fast path.  The lexer pass costs about as much as the parse of a short
+ * migration, and a script of at most SQL_PARSE_SMALL_BYTES cannot break the
+ * limits it measures.  Such a script is parsed first without it; each range
+ * then begins with only white space and comments before the first token
+ * (the grammar puts nothing else after a semicolon), which a few lines skip
+ * exactly, and ends at its last token unless a comment may follow it, which
+ * is seen from the text ("--" on the range's last line, "*\/" at its end).
+ * Whatever the fast path is not certain of, and every script that does not
+ * parse, goes the full way, so statements and errors are what they were.
+ *
  * Positions and errors are counted in sqlpos.c, which also defines
  * sql_offset_to_line_col(); parser_thread.c defines
  * sql_call_on_parser_stack().
@@ -297,8 +307,6 @@ static const char *const node_kind_names[] = {
 
 #define N_NODE_KIND_NAMES ((int) (sizeof(node_kind_names) / sizeof(node_kind_names[0])))
 
-#define N_NODE_KIND_NAMES ((int) (sizeof(node_kind_names) / sizeof(node_kind_names[0])))
-
 static const char *
 node_kind_name(const PgQuery__Node *node)
 {
@@ -310,6 +318,28 @@ node_kind_name(const PgQuery__Node *node)
 	if (node_case <= 0 || node_case >= N_NODE_KIND_NAMES || node_kind_names[node_case] == NULL)
 		return "Unknown";
 	return node_kind_names[node_case];
+}
+
+/* Fill st, the statement i of tree, text[first, end). */
+static void
+fill_statement(sql_statement *st, const char *text, int bom_len, sql_pos *pos, int first, int end,
+			   const PgQuery__RawStmt *raw, size_t i)
+{
+	sqlpos_advance(text, pos, first);
+	st->text = xstrndup(text + first, (size_t) (end - first));
+	st->offset = first + bom_len;
+	st->line = pos->line;
+	st->column = first - pos->line_start + 1;
+	st->kind = node_kind_name(raw->stmt);
+	st->tree_index = (int) i;
+}
+
+/* The byte range of statement raw: from after the previous ';', to its own ';' or the end. */
+static void
+raw_range(const PgQuery__RawStmt *raw, int text_len, int *start, int *end)
+{
+	*start = raw->stmt_location;
+	*end = raw->stmt_len > 0 ? raw->stmt_location + raw->stmt_len : text_len;
 }
 
 /*
@@ -324,20 +354,16 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 {
 	sql_pos pos = {0, 1, 0};
 	size_t  tok = 0;
-	bool    ok = true;
 
-	if (tree->n_stmts > 0)
-		out->stmts = xcalloc(tree->n_stmts, sizeof(sql_statement));
+	out->stmts = xcalloc(tree->n_stmts, sizeof(sql_statement));
 	for (size_t i = 0; i < tree->n_stmts; i++)
 	{
-		const PgQuery__RawStmt *raw = tree->stmts[i];
-		sql_statement          *st = &out->stmts[i];
-		int                     range_start = raw->stmt_location;
-		int                     range_end = raw->stmt_len > 0 ? raw->stmt_location + raw->stmt_len : text_len;
-		int                     first = -1;
-		int                     trailing_comment = -1;
-		int                     end;
+		int range_start, range_end;
+		int first = -1;
+		int trailing_comment = -1;
+		int end;
 
+		raw_range(tree->stmts[i], text_len, &range_start, &range_end);
 		/* skip the semicolons between statements */
 		while (tok < scan->n_tokens && scan->tokens[tok].start < range_start)
 			tok++;
@@ -360,34 +386,178 @@ locate_statements(const char *text, int text_len, int bom_len, const PgQuery__Pa
 		if (first < 0)
 		{
 			sqlpos_set_error(text, bom_len, "could not find the tokens of a statement", range_start, err);
-			ok = false;
-			break;
+			return false;
 		}
 
 		/* only blank space lies between the last token and end */
 		end = trailing_comment >= 0 ? trailing_comment : range_end;
 		while (end > first && sqlpos_is_space(text[end - 1]))
 			end--;
-
-		sqlpos_advance(text, &pos, first);
-		st->text = xstrndup(text + first, (size_t) (end - first));
-		st->offset = first + bom_len;
-		st->line = pos.line;
-		st->column = first - pos.line_start + 1;
-		st->kind = node_kind_name(raw->stmt);
-		st->tree_index = (int) i;
+		fill_statement(&out->stmts[i], text, bom_len, &pos, first, end, tree->stmts[i], i);
 		out->n_stmts = (int) i + 1;
 	}
-	return ok;
+	return true;
+}
+
+/*
+ * The end of the C comment that starts at text[i], nested as
+ * PostgreSQL nests them; -1 when it does not close before to.
+ */
+static int
+skip_c_comment(const char *text, int i, int to)
+{
+	int depth = 0;
+
+	do
+	{
+		if (i + 1 < to && text[i] == '/' && text[i + 1] == '*')
+		{
+			depth++;
+			i += 2;
+		}
+		else if (i + 1 < to && text[i] == '*' && text[i + 1] == '/')
+		{
+			depth--;
+			i += 2;
+		}
+		else
+			i++;
+	} while (depth > 0 && i < to);
+	return depth > 0 ? -1 : i;
+}
+
+/*
+ * The first token in text[from, to) as PostgreSQL's lexer finds it there,
+ * where only white space and comments can precede it (the start of a
+ * statement's range): past [ \t\n\r\f], "--" comments to the end of the
+ * line, and nested C comments.  -1 when that is not certain: another
+ * control character (the lexer's idea of white space is its own: \v is
+ * not), an unclosed comment, no token before to.
+ */
+static int
+first_token(const char *text, int from, int to)
+{
+	int i = from;
+
+	while (i >= 0 && i < to)
+	{
+		unsigned char c = (unsigned char) text[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f')
+			i++;
+		else if (c == '-' && i + 1 < to && text[i + 1] == '-')
+			i += (int) strcspn(text + i, "\r\n");
+		else if (c == '/' && i + 1 < to && text[i + 1] == '*')
+			i = skip_c_comment(text, i, to);
+		else if (c < 0x20 || c == 0x7f)
+			return -1;
+		else
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * Where the statement that starts at first ends, its range ending at
+ * range_end: the range less trailing blank space, when no comment can
+ * follow its last token; -1 when one may ("--" on the range's last line,
+ * or "*\/" at its end: only the lexer can tell a comment from a string).
+ */
+static int
+statement_end(const char *text, int first, int range_end)
+{
+	int end = range_end;
+	int line;
+
+	while (end > first && sqlpos_is_space(text[end - 1]))
+		end--;
+	if (end - first >= 2 && text[end - 2] == '*' && text[end - 1] == '/')
+		return -1;
+	for (line = end; line > first && text[line - 1] != '\n' && text[line - 1] != '\r'; line--)
+		;
+	for (int i = line; i + 1 < end; i++)
+		if (text[i] == '-' && text[i + 1] == '-')
+			return -1;
+	return end;
+}
+
+/*
+ * locate_statements() without the lexer's tokens, for the fast path: the
+ * same statements, or false when one cannot be placed for certain (the
+ * caller then takes the path with the lexer).
+ */
+static bool
+place_statements(const char *text, int text_len, int bom_len, const PgQuery__ParseResult *tree,
+				 sql_script *out)
+{
+	sql_pos pos = {0, 1, 0};
+
+	out->stmts = xcalloc(tree->n_stmts, sizeof(sql_statement));
+	for (size_t i = 0; i < tree->n_stmts; i++)
+	{
+		int range_start, range_end;
+		int first;
+		int end;
+
+		raw_range(tree->stmts[i], text_len, &range_start, &range_end);
+		first = first_token(text, range_start, range_end);
+		end = first < 0 ? -1 : statement_end(text, first, range_end);
+		if (end < 0)
+			return false;
+		fill_statement(&out->stmts[i], text, bom_len, &pos, first, end, tree->stmts[i], i);
+		out->n_stmts = (int) i + 1;
+	}
+	return true;
+}
+
+/*
+ * The fast path of sql_parse_script() for a text of at most
+ * SQL_PARSE_SMALL_BYTES: the parser alone, no lexer pass (no such text can
+ * break a limit the lexer's tokens measure).  True with *out filled; false
+ * with *out empty when the text does not parse or a statement cannot be
+ * placed without the tokens: the lexer's path then decides, and reports
+ * any error exactly as it always has (a lexer error before a syntax error
+ * earlier in the text, for one).
+ */
+static bool
+parse_small(const char *text, size_t text_len, int bom_len, sql_script *out)
+{
+	out->tree = parser_thread_parse_small(text, text_len, &out->tree_arena);
+	if (out->tree == NULL)
+		return false;
+	if (out->tree->n_stmts > 0 && !place_statements(text, (int) text_len, bom_len, out->tree, out))
+	{
+		sql_script_free(out);
+		return false;
+	}
+	return true;
 }
 
 /*
  * Parse source into statements; see sqlparse.h.  A leading UTF-8 BOM is
  * skipped (offsets still count it; line 1 starts after it).  On failure
- * *out is left empty ({NULL, 0, NULL}); on success *err is left empty.
+ * *out is left empty (all zero); on success *err is left empty.
  */
 bool
 sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
+{
+	int         bom_len = sqlpos_bom_length(source);
+	const char *text = source + bom_len;
+	size_t      text_len = strlen(text);
+
+	memset(out, 0, sizeof(*out));
+	if (text_len <= SQL_PARSE_SMALL_BYTES && parse_small(text, text_len, bom_len, out))
+	{
+		memset(err, 0, sizeof(*err));
+		err->offset = -1;
+		return true;
+	}
+	return sql_parse_script_lexed(source, out, err);
+}
+
+/* See sqlparse.h: the lexer first, then the parser. */
+bool
+sql_parse_script_lexed(const char *source, sql_script *out, sql_parse_error *err)
 {
 	int            bom_len = sqlpos_bom_length(source);
 	const char    *text = source + bom_len;
@@ -418,7 +588,7 @@ sql_parse_script(const char *source, sql_script *out, sql_parse_error *err)
 	 */
 	if (text_len >= TRIM_AFTER_BYTES)
 		malloc_trim(0);
-	out->tree = parser_thread_parse(text, bom_len, &scan, err);
+	out->tree = parser_thread_parse(text, bom_len, &scan, err, &out->tree_arena);
 	if (text_len >= TRIM_AFTER_BYTES)
 		malloc_trim(0);
 	ok = out->tree != NULL;
@@ -445,11 +615,11 @@ sql_script_free(sql_script *script)
 	for (int i = 0; i < script->n_stmts; i++)
 		free(script->stmts[i].text);
 	free(script->stmts);
-	if (script->tree != NULL)
-		pg_query__parse_result__free_unpacked(script->tree, NULL);
+	parser_arena_free(script->tree_arena);
 	script->stmts = NULL;
 	script->n_stmts = 0;
 	script->tree = NULL;
+	script->tree_arena = NULL;
 }
 
 /* Free the strings of err and leave it empty.  Accepts NULL. */

@@ -25,7 +25,11 @@
  * This header is the reader's whole contract.  Inside, it is four modules:
  * sqlparse.c splits the script into statements, sqllex.c runs the lexer and
  * measures the limits on its tokens, parser_thread.c runs the parser on its
- * thread and measures the depth, sqlpos.c counts lines and columns.
+ * thread and measures the depth, sqlpos.c counts lines and columns.  A
+ * small script (the usual migration) skips the lexer pass: too short to
+ * break a limit, its statements are placed from the parse tree alone
+ * (sql_parse_script_lexed).  parser_pool.h parses many scripts on several
+ * threads.
  *
  * common/sqlparse.h
  *
@@ -38,6 +42,7 @@
 #include <stddef.h>
 
 struct PgQuery__ParseResult;
+typedef struct parser_arena parser_arena; /* parser_thread.c: a tree's memory */
 
 /*
  * The deepest parse tree accepted, in protobuf messages from a statement's
@@ -69,8 +74,13 @@ typedef struct sql_script
 {
 	sql_statement *stmts;
 	int            n_stmts;
-	/* the whole parse tree, for checks that look deeper (lint, indexer) */
+	/*
+	 * the whole parse tree, for checks that look deeper (lint, indexer);
+	 * read-only: its memory is tree_arena, freed whole by sql_script_free
+	 * (copy a part to change it)
+	 */
 	struct PgQuery__ParseResult *tree;
+	parser_arena                *tree_arena;
 } sql_script;
 
 typedef struct sql_parse_error
@@ -117,6 +127,18 @@ bool sql_call_on_parser_stack(void (*fn)(void *arg), void *arg);
  * wait on them.  False with errno set when the thread could not start.
  */
 bool sql_call_with_parser_room(void (*fn)(void *arg), void *arg);
+
+/*
+ * sql_parse_script() always by its full path: PostgreSQL's lexer over the
+ * whole script first (the limits measured on its tokens, statements trimmed
+ * by them), then the parser.  sql_parse_script() takes this path for a
+ * script over SQL_PARSE_SMALL_BYTES (parser_thread.h), for one that does
+ * not parse (so errors are reported as the lexer finds them) and for a
+ * statement its fast path cannot place for certain; otherwise it parses
+ * without the lexer and gives the same statements.  Exposed so that tests
+ * compare the two.
+ */
+bool sql_parse_script_lexed(const char *source, sql_script *out, sql_parse_error *err);
 
 void sql_script_free(sql_script *script);
 void sql_parse_error_free(sql_parse_error *err);

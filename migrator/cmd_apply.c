@@ -390,8 +390,8 @@ cmd_lint(run_state *rs)
 			   totals.errors, totals.errors == 1 ? "" : "s", totals.warnings,
 			   totals.warnings == 1 ? "" : "s");
 	else
-		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d file%s checked: %d error%s, %d warning%s", totals.files,
-				  totals.files == 1 ? "" : "s", totals.errors, totals.errors == 1 ? "" : "s", totals.warnings,
-				  totals.warnings == 1 ? "" : "s");
+		log_event(LOG_LEVEL_INFO, "lint_done", NULL, "%d file%s checked: %d error%s, %d warning%s",
+				  totals.files, totals.files == 1 ? "" : "s", totals.errors, totals.errors == 1 ? "" : "s",
+				  totals.warnings, totals.warnings == 1 ? "" : "s");
 	return rc;
 }

@@ -19,6 +19,7 @@
 
 #include "exitcodes.h"
 #include "index_ensure.h"
+#include "lint_files.h"
 #include "lint_rules.h"
 #include "log.h"
 #include "memory.h"
@@ -599,7 +600,37 @@ lint_named(migration *m, const lint_file_options *base, const index_definitions 
 	m->verify_parsed = false;
 }
 
-/* Read t's directory, lint the files named, report what involves them. */
+/* One directory's walk: what each file gets (lint_target_run). */
+typedef struct target_walk
+{
+	const lint_target       *target;
+	lint_sink_state         *sink;
+	const lint_file_options *opts;
+	const index_definitions *defs;
+	const char              *config;
+	lint_totals             *totals;
+} target_walk;
+
+static void
+lint_one_of_target(int i, void *arg)
+{
+	const lint_walk   *walk = arg;
+	const target_walk *tw = walk->arg;
+	migration         *m = &walk->files[i];
+
+	if (!target_names(tw->target, m->path) && !target_names(tw->target, m->verify_path))
+		migration_lint_carry(m, tw->opts);
+	else if (m->source == NULL || had_problem(tw->sink, m->path) || had_problem(tw->sink, m->verify_path))
+		tw->totals->files++;
+	else
+		lint_named(m, tw->opts, tw->defs, tw->config, tw->totals);
+}
+
+/*
+ * Read t's directory, lint the files named, report what involves them.
+ * The files named are parsed ahead on the parser pool's threads
+ * (lint_files.h); the rest only carry what later files need.
+ */
 static void
 lint_target_run(const lint_target *t, const lint_file_options *base, const index_definitions *defs,
 				const char *config, lint_totals *totals)
@@ -607,21 +638,26 @@ lint_target_run(const lint_target *t, const lint_file_options *base, const index
 	lint_sink_state   s = {.target = t, .totals = totals};
 	lint_file_options opts = *base;
 	migration_set     set;
+	target_walk       tw = {t, &s, &opts, defs, config, totals};
+	lint_walk         walk = {0};
+	bool             *ahead;
 
 	opts.carry = lint_carry_new();
 	log_set_sink(lint_sink, &s);
 	(void) migration_set_load_all(t->dir, &set);
+	/* fixed before the walk: the parsing threads read it while the sink grows */
+	ahead = xcalloc(set.n > 0 ? set.n : 1, sizeof(bool));
 	for (int i = 0; i < set.n; i++)
-	{
-		migration *m = &set.items[i];
-
-		if (!target_names(t, m->path) && !target_names(t, m->verify_path))
-			migration_lint_carry(m, &opts);
-		else if (m->source == NULL || had_problem(&s, m->path) || had_problem(&s, m->verify_path))
-			totals->files++;
-		else
-			lint_named(m, &opts, defs, config, totals);
-	}
+		ahead[i] = set.items[i].source != NULL && !had_problem(&s, set.items[i].path) &&
+				   !had_problem(&s, set.items[i].verify_path) &&
+				   (target_names(t, set.items[i].path) || target_names(t, set.items[i].verify_path));
+	walk.files = set.items;
+	walk.n = set.n;
+	walk.parse_ahead = ahead;
+	walk.each = lint_one_of_target;
+	walk.arg = &tw;
+	lint_files_each(&walk);
+	free(ahead);
 	log_set_sink(NULL, NULL);
 	migration_set_free(&set);
 	lint_carry_free(opts.carry);
