@@ -140,7 +140,7 @@ typedef struct cli_common
 	log_format         format;  /* in: the default before the command line */
 	int                verbosity;
 	const cli_command *command;
-	const char        *arg; /* the argument of a CLI_CMD_ARG command */
+	const char        *arg;  /* the argument of a CLI_CMD_ARG command */
 	const char *const *args; /* the arguments of a CLI_CMD_ARGS command (argv memory) */
 	int                n_args;
 } cli_common;

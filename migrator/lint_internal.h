@@ -54,7 +54,7 @@ typedef struct not_null_check
 	qual_name rel;
 	char     *conname; /* given, or PostgreSQL's default name */
 	char     *column;
-	bool      validated; /* added without NOT VALID, or validated */
+	bool      validated;      /* added without NOT VALID, or validated */
 	bool      not_valid_here; /* added NOT VALID to an existing table in
 								 * this file: validating it here keeps the
 								 * ADD's lock during the scan */

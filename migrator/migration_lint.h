@@ -64,8 +64,8 @@ typedef struct lint_request
 {
 	const char *const *paths; /* FILE|DIR... as given; none: dir */
 	int                n_paths;
-	const char        *dir;          /* --dir */
-	const char        *index_config; /* the index definitions, for requires-index */
+	const char        *dir;                   /* --dir */
+	const char        *index_config;          /* the index definitions, for requires-index */
 	bool               index_config_required; /* given explicitly: not found is an error */
 } lint_request;
 

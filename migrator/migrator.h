@@ -39,31 +39,31 @@
 
 typedef struct migrator_options
 {
-	const char     *dir;
-	conn_options    conn;
-	const char     *history_table;
-	int64_t         lock_wait_ms;
-	apply_settings  apply;
-	bool            out_of_order;
-	bool            forget_missing;
-	bool            forget_ahead;
-	int64_t         target; /* --target; 0 = every pending version */
-	const char     *role;   /* --role; NULL = the login role */
-	preflight_mode  preflight;
-	int64_t         wait_current_ms; /* check --wait-current */
-	baseline_source baseline_from;
-	int64_t         baseline_version; /* baseline --baseline-version */
-	int64_t        *skip_verify;      /* baseline --skip-verify, repeatable */
-	int             n_skip_verify;
-	int             cap_skip_verify;
-	bool            no_verify;     /* baseline --no-verify */
-	bool            create_schema; /* up, baseline: create --schema if missing */
-	bool            timestamp;     /* new --timestamp */
-	bool            new_verify;    /* new --verify: also write the verify file */
-	bool            strict;        /* lint warnings are errors */
-	const char     *index_config;  /* the indexer's config, for requires-index */
-	const char     *arg;           /* the command's argument (new NAME) */
-	const char *const *args;       /* lint FILE|DIR...: the paths given (argv memory) */
+	const char        *dir;
+	conn_options       conn;
+	const char        *history_table;
+	int64_t            lock_wait_ms;
+	apply_settings     apply;
+	bool               out_of_order;
+	bool               forget_missing;
+	bool               forget_ahead;
+	int64_t            target; /* --target; 0 = every pending version */
+	const char        *role;   /* --role; NULL = the login role */
+	preflight_mode     preflight;
+	int64_t            wait_current_ms; /* check --wait-current */
+	baseline_source    baseline_from;
+	int64_t            baseline_version; /* baseline --baseline-version */
+	int64_t           *skip_verify;      /* baseline --skip-verify, repeatable */
+	int                n_skip_verify;
+	int                cap_skip_verify;
+	bool               no_verify;     /* baseline --no-verify */
+	bool               create_schema; /* up, baseline: create --schema if missing */
+	bool               timestamp;     /* new --timestamp */
+	bool               new_verify;    /* new --verify: also write the verify file */
+	bool               strict;        /* lint warnings are errors */
+	const char        *index_config;  /* the indexer's config, for requires-index */
+	const char        *arg;           /* the command's argument (new NAME) */
+	const char *const *args;          /* lint FILE|DIR...: the paths given (argv memory) */
 	int                n_args;
 } migrator_options;
 
