@@ -33,7 +33,10 @@ RUN_PACKAGES=(postgresql-15 python3 python3-psycopg2)
 # (clang only recommends it, and apt-get here installs no recommends).
 # faketime (libfaketime): the indexer's build windows are tested with a fixed
 # clock, never with a hook in the binary (tests/integration/test_index_window.py).
-TEST_PACKAGES=(valgrind shellcheck python3-yaml clang-format clang libclang-rt-14-dev llvm iproute2 faketime)
+# pre-commit and git: the .pre-commit-hooks.yaml is run by the real framework
+# (pre-commit try-repo, tests/integration/test_lint_cli.py).
+TEST_PACKAGES=(valgrind shellcheck python3-yaml clang-format clang libclang-rt-14-dev llvm iproute2 faketime
+	pre-commit git)
 # Optional for the toolkit itself, but scripts/test.sh installs it: Debian's
 # docker-compose 1.29 is used only by the tests that validate compose files.
 OPTIONAL_PACKAGES=(docker-compose)
