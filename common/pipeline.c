@@ -59,6 +59,21 @@ pipeline_add_sync(pipeline *p)
 	return p->n++;
 }
 
+void
+pipeline_set_quick(pipeline *p, int i)
+{
+	if (i >= 0 && i < p->n && p->entries[i].sql != NULL)
+		p->entries[i].quick = true;
+}
+
+int
+pipeline_answer_entry(const pipeline *p, int i)
+{
+	while (i >= 0 && i < p->n - 1 && p->entries[i].quick)
+		i++;
+	return i;
+}
+
 /* Every entry (the last is a Sync), pushed out. */
 static bool
 send_all(PGconn *conn, pipeline *p, db_error *err)
@@ -81,7 +96,7 @@ send_all(PGconn *conn, pipeline *p, db_error *err)
 		 * would wait for it, and a connection lost during it would be
 		 * blamed on the first entry (and the watch on the wrong one).
 		 */
-		if (sent && e->sql != NULL)
+		if (sent && e->sql != NULL && !e->quick)
 			sent = PQsendFlushRequest(conn);
 		if (!sent)
 		{
@@ -201,7 +216,7 @@ read_entry(PGconn *conn, pipeline *p, int i, const db_watch *watch, answer_wait 
 		if (!db_await_answer(conn, watch, true, p->in_block, w, err))
 		{
 			if (p->failed < 0)
-				p->failed = i;
+				p->failed = pipeline_answer_entry(p, i);
 			return false;
 		}
 		res = PQgetResult(conn);
@@ -228,7 +243,7 @@ read_entry(PGconn *conn, pipeline *p, int i, const db_watch *watch, answer_wait 
 	/* the connection broke (or answered out of order): the failure, unless
 	 * an earlier entry's error (the server's FATAL, say) came first */
 	if (p->failed < 0)
-		note_failure(conn, p, i, NULL, w->canceled, err);
+		note_failure(conn, p, pipeline_answer_entry(p, i), NULL, w->canceled, err);
 	return false;
 }
 

@@ -50,6 +50,7 @@ typedef struct pipeline_entry
 	ExecStatusType    expect; /* as db_run's */
 	pipeline_judge_fn judge;  /* may be NULL */
 	void             *judge_arg;
+	bool              quick; /* no flush after it (pipeline_set_quick) */
 } pipeline_entry;
 
 typedef struct pipeline
@@ -78,6 +79,23 @@ int pipeline_add(pipeline *p, const char *sql, int nparams, const char *const *v
  * Returns its index (it has no result of its own to judge).
  */
 int pipeline_add_sync(pipeline *p);
+
+/*
+ * Entry i cannot wait (no lock, no real work: BEGIN, SAVEPOINT, set_config):
+ * the server need not flush its answer at once, it travels with the next
+ * entry's that is flushed (pipeline_answer_entry), saving a send and a
+ * wake-up of ours per entry.  Errors and notices are flushed by the server
+ * in any case; while its answer is awaited, the statement the server may be
+ * running is the answer entry's, which is the one a watch should name and
+ * the one a lost connection is blamed on (p->failed).
+ */
+void pipeline_set_quick(pipeline *p, int i);
+
+/*
+ * The entry whose answer carries entry i's: the first entry from i on that
+ * is not quick (the last entry when every one after i is).
+ */
+int pipeline_answer_entry(const pipeline *p, int i);
 
 /*
  * Send every entry in one round trip (a closing Sync is added when the

@@ -60,6 +60,9 @@ typedef struct apply_ctx
 													 * after each DISCARD ALL */
 	bool                 session_clean;             /* reset just now, nothing
 								 * ran since (apply_session.h) */
+	bool                 event_triggers;            /* the database has enabled event
+								 * triggers: every migration resets
+								 * (apply_residue.h) */
 } apply_ctx;
 
 /*

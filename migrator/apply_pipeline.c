@@ -143,7 +143,7 @@ judge_still_open(void *arg, const PGresult *res)
 	const char *tag = PQcmdStatus((PGresult *) res);
 
 	(void) arg;
-	if (strcmp(tag, "COMMIT") == 0 || strcmp(tag, "ROLLBACK") == 0 || strncmp(tag, "PREPARE", 7) == 0)
+	if (strcmp(tag, "COMMIT") == 0 || strcmp(tag, "ROLLBACK") == 0 || strcmp(tag, "PREPARE TRANSACTION") == 0)
 		return xstrdup(APPLY_TX_ENDED);
 	return NULL;
 }
@@ -196,9 +196,15 @@ build(batch *b, migration *m)
 	int               last = m->script.stmts[m->script.n_stmts - 1].line;
 	advlock_held_args lock;
 
-	(void) pipeline_add(&b->p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	/*
+	 * Only the migration's statements, the history row and the verify
+	 * statements can wait (a lock, real work): the answers of the entries
+	 * that cannot travel with theirs (pipeline_set_quick).
+	 */
+	pipeline_set_quick(&b->p, pipeline_add(&b->p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
 	if (!apply_session_pin_add(ctx, &b->p, schema))
 		return false;
+	pipeline_set_quick(&b->p, b->p.n - 1);
 	note(b, m->path, first, ENTRY_TOOL);
 	for (int i = 0; i < m->script.n_stmts; i++)
 	{
@@ -207,9 +213,12 @@ build(batch *b, migration *m)
 		note(b, m->path, m->script.stmts[i].line, ENTRY_STATEMENT);
 	}
 	/* SAVEPOINT refuses a pipeline's implicit transaction: still ours */
-	(void) pipeline_add(&b->p, "SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(&b->p, "RELEASE SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	pipeline_set_quick(
+		&b->p, pipeline_add(&b->p, "SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
+	pipeline_set_quick(&b->p, pipeline_add(&b->p, "RELEASE SAVEPOINT toolkit_pipeline", 0, NULL,
+										   PGRES_COMMAND_OK, NULL, NULL));
 	(void) apply_session_pin_add(ctx, &b->p, NULL);
+	pipeline_set_quick(&b->p, b->p.n - 1);
 	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
 	(void) pipeline_add(&b->p, b->hw.sql, 7, b->hw.values, PGRES_TUPLES_OK, history_write_judge, &b->hw);
 	note(b, m->path, last, ENTRY_TOOL);
@@ -219,24 +228,34 @@ build(batch *b, migration *m)
 	{
 		const char *sql = advlock_held_query(ctx->lock_name, PQbackendPID(ctx->lock_conn), &lock);
 
-		(void) pipeline_add(&b->p, sql, 2, lock.values, PGRES_TUPLES_OK, judge_lock, ctx);
+		pipeline_set_quick(&b->p, pipeline_add(&b->p, sql, 2, lock.values, PGRES_TUPLES_OK, judge_lock, ctx));
 		note(b, m->path, last, ENTRY_TOOL);
 	}
 	return true;
 }
 
 static const entry_where *
-current_where(const batch *b)
+where_of(const batch *b, int i)
 {
-	return b->p.current < b->n_where ? &b->where[b->p.current] : NULL;
+	return i >= 0 && i < b->n_where ? &b->where[i] : NULL;
 }
 
-/* The watch of the statement whose answer is awaited. */
+/* The entry whose answer libpq is reading now (its notices are its own). */
+static const entry_where *
+current_where(const batch *b)
+{
+	return where_of(b, b->p.current);
+}
+
+/*
+ * The watch of the statement the server may be running: the one whose
+ * answer carries the awaited one's (a quick entry's travels with it).
+ */
 static bool
 batch_tick(void *arg, int64_t elapsed_ms)
 {
 	batch             *b = arg;
-	const entry_where *at = current_where(b);
+	const entry_where *at = where_of(b, pipeline_answer_entry(&b->p, b->p.current));
 
 	b->w.where = at ? at->at : b->origin.m->path;
 	return apply_watch_tick(&b->w, elapsed_ms);

@@ -238,7 +238,7 @@ judge_commit(void *arg, const PGresult *res)
  * migration starts from a clean session without one of its own.
  */
 bool
-apply_session_commit_reset(apply_ctx *ctx, db_error *err)
+apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 {
 	pipeline    p;
 	char        lt[32];
@@ -251,10 +251,13 @@ apply_session_commit_reset(apply_ctx *ctx, db_error *err)
 	pipeline_init(&p);
 	p.in_block = true;
 	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, judge_commit, NULL);
-	(void) pipeline_add_sync(&p);
-	(void) pipeline_add(&p, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add_sync(&p);
-	(void) pipeline_add(&p, sql, nparams, values, PGRES_TUPLES_OK, read_back_settings, ctx);
+	if (reset)
+	{
+		(void) pipeline_add_sync(&p);
+		(void) pipeline_add(&p, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+		(void) pipeline_add_sync(&p);
+		(void) pipeline_add(&p, sql, nparams, values, PGRES_TUPLES_OK, read_back_settings, ctx);
+	}
 	ok = pipeline_run(ctx->conn, &p, NULL, err);
 	if (!ok && p.failed > 0)
 	{
