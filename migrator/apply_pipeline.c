@@ -9,6 +9,7 @@
  *-------------------------------------------------------------------------
  */
 #include "apply_pipeline.h"
+#include "apply_residue.h"
 #include "apply_session.h"
 
 #include <stdio.h>
@@ -212,11 +213,19 @@ build(batch *b, migration *m)
 							NULL);
 		note(b, m->path, m->script.stmts[i].line, ENTRY_STATEMENT);
 	}
-	/* SAVEPOINT refuses a pipeline's implicit transaction: still ours */
-	pipeline_set_quick(
-		&b->p, pipeline_add(&b->p, "SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
-	pipeline_set_quick(&b->p, pipeline_add(&b->p, "RELEASE SAVEPOINT toolkit_pipeline", 0, NULL,
-										   PGRES_COMMAND_OK, NULL, NULL));
+	/*
+	 * SAVEPOINT refuses a pipeline's implicit transaction: still ours.  A
+	 * migration that cannot change its session (apply_residue.h: listed
+	 * DDL kinds, no code of the user's, no event trigger) cannot end its
+	 * transaction either, and needs no guard.
+	 */
+	if (apply_residue_possible(m, ctx->event_triggers))
+	{
+		pipeline_set_quick(
+			&b->p, pipeline_add(&b->p, "SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
+		pipeline_set_quick(&b->p, pipeline_add(&b->p, "RELEASE SAVEPOINT toolkit_pipeline", 0, NULL,
+											   PGRES_COMMAND_OK, NULL, NULL));
+	}
 	(void) apply_session_pin_add(ctx, &b->p, NULL);
 	pipeline_set_quick(&b->p, b->p.n - 1);
 	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);

@@ -163,6 +163,11 @@ class PipelineTest(MigratorTestCase):
         self.assertSessionPath(r, "1_a", self.QUIET)
         self.assertSessionPath(r, "2_b", self.QUIET)
         self.assertPipelined(r, "3_c")
+        # BEGIN, the SET LOCALs, 2 statements, the SET LOCALs, the history
+        # row, the run lock: no savepoint guard (nothing here can end the
+        # transaction), and the failure still stops the run before COMMIT
+        self.assertTrue(any(re.search(r"\b1_a: 7 statements in one pipeline", ln) for ln in r.lines),
+                        r.describe())
         self.assertLastLineMatches(r, self.failure_line(3, d + "/3_c.sql", 2, "42P01"))
         self.assertNoLine(r, SUCCESS)
         self.assertTrue(self.table_exists("qa") and self.table_exists("qb"))
@@ -197,6 +202,9 @@ class PipelineTest(MigratorTestCase):
         self.assertExit(r, 0)
         for stem in ("1_prep", "2_prep", "3_set"):
             self.assertSessionPath(r, stem, self.RESET)
+        # a migration that may change its session keeps the savepoint guard
+        self.assertTrue(any(re.search(r"\b1_prep: 9 statements in one pipeline", ln) for ln in r.lines),
+                        r.describe())
         self.assertSessionPath(r, "4_after", self.QUIET)
         self.assertEqual(self.versions("applied"), [1, 2, 3, 4])
 
