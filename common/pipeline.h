@@ -51,6 +51,10 @@ typedef struct pipeline_entry
 	pipeline_judge_fn judge;  /* may be NULL */
 	void             *judge_arg;
 	bool              quick; /* no flush after it (pipeline_set_quick) */
+	char             *name;  /* owned; a prepared statement: its Parse
+								* (prepare) or its Bind/Execute (sql is then
+								* the name too); NULL: unnamed */
+	bool              prepare;
 } pipeline_entry;
 
 typedef struct pipeline
@@ -73,6 +77,16 @@ void pipeline_init(pipeline *p);
  */
 int pipeline_add(pipeline *p, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
 				 pipeline_judge_fn judge, void *judge_arg);
+
+/*
+ * Append the Parse of a named prepared statement (answered COMMAND_OK), or
+ * the execution of one with values (as pipeline_add).  A named statement
+ * outlives the transaction and even a failed batch, until DISCARD ALL or
+ * DEALLOCATE: the caller keeps track of what exists.  Returns its index.
+ */
+int pipeline_add_prepare(pipeline *p, const char *name, const char *sql, int nparams);
+int pipeline_add_prepared(pipeline *p, const char *name, int nparams, const char *const *values,
+						  ExecStatusType expect, pipeline_judge_fn judge, void *judge_arg);
 
 /*
  * Append a Sync: a server error before it aborts the entries up to it only.

@@ -60,6 +60,11 @@ typedef struct apply_ctx
 													 * after each DISCARD ALL */
 	bool                 session_clean;             /* reset just now, nothing
 								 * ran since (apply_session.h) */
+	bool                 prepared;                  /* the toolkit's statements are
+								 * prepared on conn (apply_pipeline.c);
+								 * a reset deallocates them */
+	int                  prepared_gen;              /* their names' generation: a new
+								 * one after a batch that failed */
 	bool                 event_triggers;            /* the database has enabled event
 								 * triggers: every migration resets
 								 * (apply_residue.h) */

@@ -165,8 +165,12 @@ class PipelineTest(MigratorTestCase):
         self.assertPipelined(r, "3_c")
         # BEGIN, the SET LOCALs, 2 statements, the SET LOCALs, the history
         # row, the run lock: no savepoint guard (nothing here can end the
-        # transaction), and the failure still stops the run before COMMIT
-        self.assertTrue(any(re.search(r"\b1_a: 7 statements in one pipeline", ln) for ln in r.lines),
+        # transaction), and the failure still stops the run before COMMIT;
+        # the first quiet batch also carries the Parses of the toolkit's
+        # three prepared statements
+        self.assertTrue(any(re.search(r"\b1_a: 10 statements in one pipeline", ln) for ln in r.lines),
+                        r.describe())
+        self.assertTrue(any(re.search(r"\b2_b: 7 statements in one pipeline", ln) for ln in r.lines),
                         r.describe())
         self.assertLastLineMatches(r, self.failure_line(3, d + "/3_c.sql", 2, "42P01"))
         self.assertNoLine(r, SUCCESS)
@@ -197,16 +201,21 @@ class PipelineTest(MigratorTestCase):
                           "SELECT pg_catalog.set_config('application_name', 'leaked', false);\n"),
             "4_after.sql": "CREATE TABLE p4 (id int);\n",
             "4_after.verify.sql": "SELECT pg_catalog.current_setting('application_name') <> 'leaked';\n",
+            # the toolkit's prepared statements (of the quiet 4) are gone
+            # here: 5 runs its own unnamed, 6 prepares them again
+            "5_dealloc.sql": "CREATE TABLE p5 (id int);\nDEALLOCATE ALL;\n",
+            "6_quiet.sql": "CREATE TABLE p6 (id int);\n",
         })
         r = self.up(d, "--verbose")
         self.assertExit(r, 0)
-        for stem in ("1_prep", "2_prep", "3_set"):
+        self.assertSessionPath(r, "6_quiet", self.QUIET)
+        self.assertEqual(self.versions("applied"), [1, 2, 3, 4, 5, 6])
+        for stem in ("1_prep", "2_prep", "3_set", "5_dealloc"):
             self.assertSessionPath(r, stem, self.RESET)
         # a migration that may change its session keeps the savepoint guard
         self.assertTrue(any(re.search(r"\b1_prep: 9 statements in one pipeline", ln) for ln in r.lines),
                         r.describe())
         self.assertSessionPath(r, "4_after", self.QUIET)
-        self.assertEqual(self.versions("applied"), [1, 2, 3, 4])
 
     def test_event_trigger_makes_every_migration_reset(self):
         # an event trigger runs code on every DDL statement, here one that
