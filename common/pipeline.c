@@ -52,11 +52,60 @@ pipeline_add(pipeline *p, const char *sql, int nparams, const char *const *value
 }
 
 int
+pipeline_add_prepare(pipeline *p, const char *name, const char *sql, int nparams)
+{
+	int i = pipeline_add(p, sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+
+	p->entries[i].nparams = nparams; /* the types are the server's to infer */
+	p->entries[i].name = xstrdup(name);
+	p->entries[i].prepare = true;
+	return i;
+}
+
+int
+pipeline_add_prepared(pipeline *p, const char *name, int nparams, const char *const *values,
+					  ExecStatusType expect, pipeline_judge_fn judge, void *judge_arg)
+{
+	int i = pipeline_add(p, name, nparams, values, expect, judge, judge_arg);
+
+	p->entries[i].name = xstrdup(name);
+	return i;
+}
+
+/* Send entry e: a Sync, a Parse, a prepared statement's or an unnamed one. */
+static int
+send_entry(PGconn *conn, const pipeline_entry *e)
+{
+	if (e->sql == NULL)
+		return PQpipelineSync(conn);
+	if (e->prepare)
+		return PQsendPrepare(conn, e->name, e->sql, e->nparams, NULL);
+	if (e->name != NULL)
+		return PQsendQueryPrepared(conn, e->name, e->nparams, (const char *const *) e->values, NULL, NULL, 0);
+	return PQsendQueryParams(conn, e->sql, e->nparams, NULL, (const char *const *) e->values, NULL, NULL, 0);
+}
+
+int
 pipeline_add_sync(pipeline *p)
 {
 	ARRAY_GROW(p->entries, p->n + 1, p->cap);
 	memset(&p->entries[p->n], 0, sizeof(p->entries[p->n]));
 	return p->n++;
+}
+
+void
+pipeline_set_quick(pipeline *p, int i)
+{
+	if (i >= 0 && i < p->n && p->entries[i].sql != NULL)
+		p->entries[i].quick = true;
+}
+
+int
+pipeline_answer_entry(const pipeline *p, int i)
+{
+	while (i >= 0 && i < p->n - 1 && p->entries[i].quick)
+		i++;
+	return i;
 }
 
 /* Every entry (the last is a Sync), pushed out. */
@@ -71,9 +120,7 @@ send_all(PGconn *conn, pipeline *p, db_error *err)
 	for (int i = 0; i < p->n; i++)
 	{
 		const pipeline_entry *e = &p->entries[i];
-		int                   sent = e->sql == NULL ? PQpipelineSync(conn)
-													: PQsendQueryParams(conn, e->sql, e->nparams, NULL,
-																		(const char *const *) e->values, NULL, NULL, 0);
+		int                   sent = send_entry(conn, e);
 
 		/*
 		 * The server holds its answers until a Sync or a Flush: without one
@@ -81,7 +128,7 @@ send_all(PGconn *conn, pipeline *p, db_error *err)
 		 * would wait for it, and a connection lost during it would be
 		 * blamed on the first entry (and the watch on the wrong one).
 		 */
-		if (sent && e->sql != NULL)
+		if (sent && e->sql != NULL && !e->quick)
 			sent = PQsendFlushRequest(conn);
 		if (!sent)
 		{
@@ -201,7 +248,7 @@ read_entry(PGconn *conn, pipeline *p, int i, const db_watch *watch, answer_wait 
 		if (!db_await_answer(conn, watch, true, p->in_block, w, err))
 		{
 			if (p->failed < 0)
-				p->failed = i;
+				p->failed = pipeline_answer_entry(p, i);
 			return false;
 		}
 		res = PQgetResult(conn);
@@ -228,7 +275,7 @@ read_entry(PGconn *conn, pipeline *p, int i, const db_watch *watch, answer_wait 
 	/* the connection broke (or answered out of order): the failure, unless
 	 * an earlier entry's error (the server's FATAL, say) came first */
 	if (p->failed < 0)
-		note_failure(conn, p, i, NULL, w->canceled, err);
+		note_failure(conn, p, pipeline_answer_entry(p, i), NULL, w->canceled, err);
 	return false;
 }
 
@@ -269,10 +316,11 @@ pipeline_free(pipeline *p)
 		return;
 	for (int i = 0; i < p->n; i++)
 	{
-		for (int v = 0; v < p->entries[i].nparams; v++)
+		for (int v = 0; p->entries[i].values != NULL && v < p->entries[i].nparams; v++)
 			free(p->entries[i].values[v]);
 		free(p->entries[i].values);
 		free(p->entries[i].sql);
+		free(p->entries[i].name);
 	}
 	free(p->entries);
 	free(p->problem);

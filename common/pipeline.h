@@ -50,6 +50,11 @@ typedef struct pipeline_entry
 	ExecStatusType    expect; /* as db_run's */
 	pipeline_judge_fn judge;  /* may be NULL */
 	void             *judge_arg;
+	bool              quick; /* no flush after it (pipeline_set_quick) */
+	char             *name;  /* owned; a prepared statement: its Parse
+								* (prepare) or its Bind/Execute (sql is then
+								* the name too); NULL: unnamed */
+	bool              prepare;
 } pipeline_entry;
 
 typedef struct pipeline
@@ -74,10 +79,37 @@ int pipeline_add(pipeline *p, const char *sql, int nparams, const char *const *v
 				 pipeline_judge_fn judge, void *judge_arg);
 
 /*
+ * Append the Parse of a named prepared statement (answered COMMAND_OK), or
+ * the execution of one with values (as pipeline_add).  A named statement
+ * outlives the transaction and even a failed batch, until DISCARD ALL or
+ * DEALLOCATE: the caller keeps track of what exists.  Returns its index.
+ */
+int pipeline_add_prepare(pipeline *p, const char *name, const char *sql, int nparams);
+int pipeline_add_prepared(pipeline *p, const char *name, int nparams, const char *const *values,
+						  ExecStatusType expect, pipeline_judge_fn judge, void *judge_arg);
+
+/*
  * Append a Sync: a server error before it aborts the entries up to it only.
  * Returns its index (it has no result of its own to judge).
  */
 int pipeline_add_sync(pipeline *p);
+
+/*
+ * Entry i cannot wait (no lock, no real work: BEGIN, SAVEPOINT, set_config):
+ * the server need not flush its answer at once, it travels with the next
+ * entry's that is flushed (pipeline_answer_entry), saving a send and a
+ * wake-up of ours per entry.  Errors and notices are flushed by the server
+ * in any case; while its answer is awaited, the statement the server may be
+ * running is the answer entry's, which is the one a watch should name and
+ * the one a lost connection is blamed on (p->failed).
+ */
+void pipeline_set_quick(pipeline *p, int i);
+
+/*
+ * The entry whose answer carries entry i's: the first entry from i on that
+ * is not quick (the last entry when every one after i is).
+ */
+int pipeline_answer_entry(const pipeline *p, int i);
 
 /*
  * Send every entry in one round trip (a closing Sync is added when the

@@ -13,6 +13,7 @@
  */
 #include "apply.h"
 #include "apply_pipeline.h"
+#include "apply_residue.h"
 #include "apply_session.h"
 
 #include <stdio.h>
@@ -334,6 +335,22 @@ interrupted_transactional(apply_ctx *ctx, const migration *m, const failure *f, 
 }
 
 /*
+ * COMMIT, in its own round trip, after every result of the attempt was
+ * read.  The attempt started from a clean session (run_until_commit), so a
+ * migration that cannot change it needs no reset after it (apply_residue.h).
+ */
+static bool
+commit_attempt(apply_ctx *ctx, const migration *m, failure *f)
+{
+	bool reset = apply_residue_possible(m, ctx->event_triggers);
+
+	log_event(LOG_LEVEL_DEBUG, "session_reset", NULL, "%s: %s", m->stem,
+			  reset ? "may have changed the session: reset after its COMMIT"
+					: "cannot change the session: COMMIT alone");
+	return apply_session_commit_reset(ctx, reset, &f->err);
+}
+
+/*
  * Up to retries + 1 attempts of run_until_commit and COMMIT.  What follows a
  * failed attempt (roll back; retry, or report and stop with an exit code)
  * is decided here, by the error's class.
@@ -354,8 +371,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 
 		if (ok)
 		{
-			/* its own round trip, after every result of the attempt was read */
-			ok = apply_session_commit_reset(ctx, &f.err);
+			ok = commit_attempt(ctx, m, &f);
 			if (ok)
 			{
 				log_applied(ctx, m);
@@ -616,6 +632,8 @@ done:
 int
 apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 {
+	int rc;
+
 	*final_error = NULL;
 	log_event(LOG_LEVEL_INFO, "applying", NULL, "applying %s", m->stem);
 	if (m->allow_dml)
@@ -628,7 +646,6 @@ apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 		 */
 		char    *found = NULL;
 		db_error err = {0};
-		int      rc;
 
 		/* first the session ours again: the last migration may have moved its path */
 		if (!apply_session_reestablish(ctx, &err))
@@ -650,9 +667,12 @@ apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 			return EXIT_USAGE;
 		}
 	}
-	if (m->no_transaction)
-		return apply_no_transaction(ctx, m, final_error);
-	return apply_transactional(ctx, m, final_error);
+	rc = m->no_transaction ? apply_no_transaction(ctx, m, final_error)
+						   : apply_transactional(ctx, m, final_error);
+	/* the migrations after it run under the event trigger it made */
+	if (apply_residue_touches_event_triggers(m))
+		ctx->event_triggers = true;
+	return rc;
 }
 
 void

@@ -64,8 +64,16 @@ typedef struct apply_ctx
 								 * that ended the run (or NULL): printed after
 								 * *final_error, as "detail:" and "hint:" lines */
 	char                *final_hint;
-	int64_t              recorded_ms; /* the duration_ms the last history row got:
+	int64_t              recorded_ms;    /* the duration_ms the last history row got:
 								 * the "applied ... in" line prints it */
+	bool                 prepared;       /* the toolkit's statements are
+								 * prepared on conn (apply_pipeline.c);
+								 * a reset deallocates them */
+	int                  prepared_gen;   /* their names' generation: a new
+								 * one after a batch that failed */
+	bool                 event_triggers; /* the database has enabled event
+								 * triggers: every migration resets
+								 * (apply_residue.h) */
 } apply_ctx;
 
 /*

@@ -9,6 +9,7 @@
  *-------------------------------------------------------------------------
  */
 #include "apply_pipeline.h"
+#include "apply_residue.h"
 #include "apply_session.h"
 
 #include <stdio.h>
@@ -124,8 +125,15 @@ typedef struct batch
 	statement_watch  w;
 	notice_origin    origin;
 	PQnoticeReceiver previous;
-	bool             redo; /* a CREATE ... IF NOT EXISTS skipped */
+	bool             redo;  /* a CREATE ... IF NOT EXISTS skipped */
+	bool             quiet; /* m cannot change its session (apply_residue.h) */
 } batch;
+
+/* The names of the toolkit's prepared statements; empty: unnamed. */
+typedef struct tool_names
+{
+	char pin[40], history[40], lock[40];
+} tool_names;
 
 /* The entries appended since the last call stand for path:line. */
 static void
@@ -143,7 +151,7 @@ judge_still_open(void *arg, const PGresult *res)
 	const char *tag = PQcmdStatus((PGresult *) res);
 
 	(void) arg;
-	if (strcmp(tag, "COMMIT") == 0 || strcmp(tag, "ROLLBACK") == 0 || strncmp(tag, "PREPARE", 7) == 0)
+	if (strcmp(tag, "COMMIT") == 0 || strcmp(tag, "ROLLBACK") == 0 || strcmp(tag, "PREPARE TRANSACTION") == 0)
 		return xstrdup(APPLY_TX_ENDED);
 	return NULL;
 }
@@ -183,6 +191,45 @@ add_verify(batch *b, migration *m, const char *schema)
 }
 
 /*
+ * A migration that cannot change its session (apply_residue.h) cannot
+ * DEALLOCATE either: the toolkit's statements in its batch run prepared,
+ * parsed and planned once per session, their Parses riding in the first
+ * such batch (after a reset, or under a new name after a failed batch,
+ * which may have left some).  Fills n (empty names for any other).
+ */
+static void
+add_prepares(batch *b, tool_names *n)
+{
+	apply_ctx        *ctx = b->ctx;
+	advlock_held_args lock;
+
+	memset(n, 0, sizeof(*n));
+	if (!b->quiet)
+		return;
+	snprintf(n->pin, sizeof(n->pin), "toolkit_pin_%d", ctx->prepared_gen);
+	snprintf(n->history, sizeof(n->history), "toolkit_history_%d", ctx->prepared_gen);
+	if (ctx->lock_conn != NULL)
+		snprintf(n->lock, sizeof(n->lock), "toolkit_lock_%d", ctx->prepared_gen);
+	if (ctx->prepared)
+		return;
+	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->pin, apply_session_pin_sql(), 4));
+	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->history, b->hw.sql, 7));
+	if (ctx->lock_conn != NULL)
+		pipeline_set_quick(
+			&b->p, pipeline_add_prepare(&b->p, n->lock, advlock_held_query(ctx->lock_name, 0, &lock), 2));
+}
+
+/* sql with values, or the prepared statement name when it is not empty */
+static int
+add_tool(batch *b, const char *name, const char *sql, int nparams, const char *const *values,
+		 pipeline_judge_fn judge, void *judge_arg)
+{
+	if (name[0] != '\0')
+		return pipeline_add_prepared(&b->p, name, nparams, values, PGRES_TUPLES_OK, judge, judge_arg);
+	return pipeline_add(&b->p, sql, nparams, values, PGRES_TUPLES_OK, judge, judge_arg);
+}
+
+/*
  * BEGIN .. the run lock's confirmation, as run_until_commit does them one
  * by one.  False when a name cannot be quoted (the caller goes the other
  * way, which reports why).
@@ -195,10 +242,20 @@ build(batch *b, migration *m)
 	int               first = m->script.stmts[0].line;
 	int               last = m->script.stmts[m->script.n_stmts - 1].line;
 	advlock_held_args lock;
+	tool_names        names;
 
-	(void) pipeline_add(&b->p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	if (!apply_session_pin_add(ctx, &b->p, schema))
+	b->quiet = !apply_residue_possible(m, ctx->event_triggers);
+	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
+	add_prepares(b, &names);
+	/*
+	 * Only the migration's statements, the history row and the verify
+	 * statements can wait (a lock, real work): the answers of the entries
+	 * that cannot travel with theirs (pipeline_set_quick).
+	 */
+	pipeline_set_quick(&b->p, pipeline_add(&b->p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
+	if (!apply_session_pin_add(ctx, &b->p, schema, names.pin[0] ? names.pin : NULL))
 		return false;
+	pipeline_set_quick(&b->p, b->p.n - 1);
 	note(b, m->path, first, ENTRY_TOOL);
 	for (int i = 0; i < m->script.n_stmts; i++)
 	{
@@ -206,12 +263,22 @@ build(batch *b, migration *m)
 							NULL);
 		note(b, m->path, m->script.stmts[i].line, ENTRY_STATEMENT);
 	}
-	/* SAVEPOINT refuses a pipeline's implicit transaction: still ours */
-	(void) pipeline_add(&b->p, "SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(&b->p, "RELEASE SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) apply_session_pin_add(ctx, &b->p, NULL);
-	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
-	(void) pipeline_add(&b->p, b->hw.sql, 7, b->hw.values, PGRES_TUPLES_OK, history_write_judge, &b->hw);
+	/*
+	 * SAVEPOINT refuses a pipeline's implicit transaction: still ours.  A
+	 * migration that cannot change its session (apply_residue.h: listed
+	 * DDL kinds, no code of the user's, no event trigger) cannot end its
+	 * transaction either, and needs no guard.
+	 */
+	if (!b->quiet)
+	{
+		pipeline_set_quick(
+			&b->p, pipeline_add(&b->p, "SAVEPOINT toolkit_pipeline", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
+		pipeline_set_quick(&b->p, pipeline_add(&b->p, "RELEASE SAVEPOINT toolkit_pipeline", 0, NULL,
+											   PGRES_COMMAND_OK, NULL, NULL));
+	}
+	(void) apply_session_pin_add(ctx, &b->p, NULL, names.pin[0] ? names.pin : NULL);
+	pipeline_set_quick(&b->p, b->p.n - 1);
+	(void) add_tool(b, names.history, b->hw.sql, 7, b->hw.values, history_write_judge, &b->hw);
 	note(b, m->path, last, ENTRY_TOOL);
 	if (m->verify_script.n_stmts > 0 && !add_verify(b, m, schema))
 		return false;
@@ -219,24 +286,34 @@ build(batch *b, migration *m)
 	{
 		const char *sql = advlock_held_query(ctx->lock_name, PQbackendPID(ctx->lock_conn), &lock);
 
-		(void) pipeline_add(&b->p, sql, 2, lock.values, PGRES_TUPLES_OK, judge_lock, ctx);
+		pipeline_set_quick(&b->p, add_tool(b, names.lock, sql, 2, lock.values, judge_lock, ctx));
 		note(b, m->path, last, ENTRY_TOOL);
 	}
 	return true;
 }
 
 static const entry_where *
-current_where(const batch *b)
+where_of(const batch *b, int i)
 {
-	return b->p.current < b->n_where ? &b->where[b->p.current] : NULL;
+	return i >= 0 && i < b->n_where ? &b->where[i] : NULL;
 }
 
-/* The watch of the statement whose answer is awaited. */
+/* The entry whose answer libpq is reading now (its notices are its own). */
+static const entry_where *
+current_where(const batch *b)
+{
+	return where_of(b, b->p.current);
+}
+
+/*
+ * The watch of the statement the server may be running: the one whose
+ * answer carries the awaited one's (a quick entry's travels with it).
+ */
 static bool
 batch_tick(void *arg, int64_t elapsed_ms)
 {
 	batch             *b = arg;
-	const entry_where *at = current_where(b);
+	const entry_where *at = where_of(b, pipeline_answer_entry(&b->p, b->p.current));
 
 	b->w.where = at ? at->at : b->origin.m->path;
 	return apply_watch_tick(&b->w, elapsed_ms);
@@ -338,6 +415,12 @@ apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, bloc
 		ts = PQtransactionStatus(ctx->conn);
 		*in_tx = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
 		blockers_copy(seen, &b.w.last);
+		/* a failed batch may have left some of its Parses: new names next */
+		if (b.quiet)
+		{
+			ctx->prepared = ok;
+			ctx->prepared_gen += ok ? 0 : 1;
+		}
 		if (b.redo && PQstatus(ctx->conn) == CONNECTION_OK && !cancel_pending())
 		{
 			/* the skipped object is checked right after its statement */

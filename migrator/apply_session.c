@@ -101,6 +101,7 @@ apply_session_reestablish(apply_ctx *ctx, db_error *err)
 
 	/* Uninterruptible: it also cleans up after a cancel. */
 	ctx->session_clean = false;
+	ctx->prepared = false; /* DISCARD ALL deallocates them */
 	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
 		!db_run_ex(ctx->conn, sql, nparams, values, PGRES_TUPLES_OK, &res, err, NULL, false))
 		return false;
@@ -168,8 +169,14 @@ apply_session_pin_local(apply_ctx *ctx, const char *schema, db_error *err)
 	return ok;
 }
 
+const char *
+apply_session_pin_sql(void)
+{
+	return PIN_SQL;
+}
+
 bool
-apply_session_pin_add(apply_ctx *ctx, pipeline *p, const char *schema)
+apply_session_pin_add(apply_ctx *ctx, pipeline *p, const char *schema, const char *prepared)
 {
 	char        lt[32], st[32];
 	char       *quoted;
@@ -177,7 +184,10 @@ apply_session_pin_add(apply_ctx *ctx, pipeline *p, const char *schema)
 
 	if (!pin_values(ctx, schema, lt, st, values, &quoted))
 		return false;
-	(void) pipeline_add(p, PIN_SQL, 4, values, PGRES_TUPLES_OK, NULL, NULL);
+	if (prepared != NULL)
+		(void) pipeline_add_prepared(p, prepared, 4, values, PGRES_TUPLES_OK, NULL, NULL);
+	else
+		(void) pipeline_add(p, PIN_SQL, 4, values, PGRES_TUPLES_OK, NULL, NULL);
 	PQfreemem(quoted);
 	return true;
 }
@@ -238,7 +248,7 @@ judge_commit(void *arg, const PGresult *res)
  * migration starts from a clean session without one of its own.
  */
 bool
-apply_session_commit_reset(apply_ctx *ctx, db_error *err)
+apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 {
 	pipeline    p;
 	char        lt[32];
@@ -251,10 +261,14 @@ apply_session_commit_reset(apply_ctx *ctx, db_error *err)
 	pipeline_init(&p);
 	p.in_block = true;
 	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, judge_commit, NULL);
-	(void) pipeline_add_sync(&p);
-	(void) pipeline_add(&p, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add_sync(&p);
-	(void) pipeline_add(&p, sql, nparams, values, PGRES_TUPLES_OK, read_back_settings, ctx);
+	if (reset)
+	{
+		ctx->prepared = false; /* DISCARD ALL deallocates them */
+		(void) pipeline_add_sync(&p);
+		(void) pipeline_add(&p, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+		(void) pipeline_add_sync(&p);
+		(void) pipeline_add(&p, sql, nparams, values, PGRES_TUPLES_OK, read_back_settings, ctx);
+	}
 	ok = pipeline_run(ctx->conn, &p, NULL, err);
 	if (!ok && p.failed > 0)
 	{

@@ -67,10 +67,13 @@ bool apply_session_reestablish(apply_ctx *ctx, db_error *err);
 bool apply_session_pin_local(apply_ctx *ctx, const char *schema, db_error *err);
 
 /*
- * apply_session_pin_local's statement appended to p (the values copied).
- * False when the schema cannot be quoted (nothing appended).
+ * apply_session_pin_local's statement appended to p (the values copied),
+ * as the execution of the prepared statement of that name when prepared
+ * is not NULL (apply_session_pin_sql prepared).  False when the schema
+ * cannot be quoted (nothing appended).
  */
-bool apply_session_pin_add(apply_ctx *ctx, pipeline *p, const char *schema);
+bool        apply_session_pin_add(apply_ctx *ctx, pipeline *p, const char *schema, const char *prepared);
+const char *apply_session_pin_sql(void);
 
 /*
  * Is the run lock still held by ctx->lock_conn?  Asked on ctx->conn, inside
@@ -96,9 +99,12 @@ bool apply_session_commit(apply_ctx *ctx, db_error *err);
  * it cannot change what COMMIT does) apply_session_reestablish's reset.
  * Returns what apply_session_commit would; ctx->session_clean is true when
  * the reset succeeded too (a failed reset is not the migration's failure:
- * the next one resets on its own).
+ * the next one resets on its own).  reset false: COMMIT alone, for a
+ * migration that cannot have changed the session (apply_residue.h), which
+ * the caller vouches was clean before it; ctx->session_clean is then true
+ * when COMMIT succeeded.
  */
-bool apply_session_commit_reset(apply_ctx *ctx, db_error *err);
+bool apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err);
 
 /*
  * The connection broke while COMMIT was in flight (for a no-transaction

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply_residue.h"
 #include "cancel.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -233,6 +234,8 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 								   .lock_wait_ms = o->lock_wait_ms};
 	int                     rc = EXIT_OK;
 
+	/* an event trigger runs code on every DDL statement: reset after each */
+	ctx.event_triggers = apply_residue_event_triggers(rs->conn);
 	for (int i = 0; i < rec->n; i++)
 	{
 		const version_item *it = &rec->items[i];

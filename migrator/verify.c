@@ -134,21 +134,24 @@ verify_pipeline_add(pipeline *p, PGconn *conn, const migration *m, const char *s
 			return -1;
 		path[0] = quoted;
 	}
-	(void) pipeline_add(p, "SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(p, "SELECT pg_catalog.set_config('transaction_read_only', $1, true)", 1, ro,
-						PGRES_TUPLES_OK, NULL, NULL);
-	(void) pipeline_add(p, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, path, PGRES_TUPLES_OK,
-						NULL, NULL);
+	/* none of the toolkit's entries can wait: quick (pipeline.h) */
+	pipeline_set_quick(p, pipeline_add(p, "SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
+	pipeline_set_quick(p, pipeline_add(p, "SELECT pg_catalog.set_config('transaction_read_only', $1, true)",
+									   1, ro, PGRES_TUPLES_OK, NULL, NULL));
+	pipeline_set_quick(p, pipeline_add(p, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, path,
+									   PGRES_TUPLES_OK, NULL, NULL));
 	PQfreemem(quoted);
 	first = p->n;
 	for (int i = 0; i < m->verify_script.n_stmts; i++)
 		(void) pipeline_add(p, m->verify_script.stmts[i].text, 0, NULL, PGRES_TUPLES_OK, judge_in_pipeline,
 							NULL);
-	(void) pipeline_add(p, "ROLLBACK TO SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(p, "RELEASE SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	pipeline_set_quick(
+		p, pipeline_add(p, "ROLLBACK TO SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
+	pipeline_set_quick(
+		p, pipeline_add(p, "RELEASE SAVEPOINT toolkit_verify", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
 	path[0] = "";
-	(void) pipeline_add(p, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, path, PGRES_TUPLES_OK,
-						NULL, NULL);
+	pipeline_set_quick(p, pipeline_add(p, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, path,
+									   PGRES_TUPLES_OK, NULL, NULL));
 	return first;
 }
 

@@ -6,7 +6,10 @@ test_pipeline.py
     false or a signal stops it before COMMIT, nothing is recorded, and a lock
     wait inside the pipeline is bounded, its blocker named and retried.  With
     --verbose the migrator says when a migration goes in one pipeline, so
-    each test first proves that it took that path.
+    each test first proves that it took that path.  The session reset after
+    COMMIT is skipped only for a migration that cannot change the session
+    (migrator/apply_residue.h): temporary tables, prepared statements,
+    session settings and event triggers still get it.
 
 tests/integration/test_pipeline.py
 """
@@ -137,6 +140,122 @@ class PipelineTest(MigratorTestCase):
         self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1 failed at .*1_adopt\.sql:2: ")
         self.assertFalse(self.table_exists("mine"))
         self.assertEqual(self.versions(), [])
+
+    # ---- the reset after COMMIT only where a migration may have changed the session
+    # (migrator/apply_residue.h): every test first proves which path each file took
+
+    QUIET = r"cannot change the session: COMMIT alone"
+    RESET = r"may have changed the session: reset after its COMMIT"
+
+    def assertSessionPath(self, r, stem, pattern):
+        self.assertTrue(any(re.search(r"\b%s: %s" % (re.escape(stem), pattern), ln) for ln in r.lines),
+                        "%s: no line matches %r\n%s" % (stem, pattern, r.describe()))
+
+    def test_quiet_migrations_commit_alone_and_a_failure_still_stops_the_run(self):
+        d = self.make_dir({
+            "1_a.sql": "CREATE TABLE qa (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+                       "  at timestamptz NOT NULL DEFAULT now());\nCOMMENT ON TABLE qa IS 'a';\n",
+            "2_b.sql": "CREATE TABLE qb (id int);\nALTER TABLE qb ADD COLUMN note text;\n",
+            "3_c.sql": "CREATE TABLE qc (id int);\nALTER TABLE no_such_table ADD COLUMN x int;\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 1)
+        self.assertSessionPath(r, "1_a", self.QUIET)
+        self.assertSessionPath(r, "2_b", self.QUIET)
+        self.assertPipelined(r, "3_c")
+        # BEGIN, the SET LOCALs, 2 statements, the SET LOCALs, the history
+        # row, the run lock: no savepoint guard (nothing here can end the
+        # transaction), and the failure still stops the run before COMMIT;
+        # the first quiet batch also carries the Parses of the toolkit's
+        # three prepared statements
+        self.assertTrue(any(re.search(r"\b1_a: 10 statements in one pipeline", ln) for ln in r.lines),
+                        r.describe())
+        self.assertTrue(any(re.search(r"\b2_b: 7 statements in one pipeline", ln) for ln in r.lines),
+                        r.describe())
+        self.assertLastLineMatches(r, self.failure_line(3, d + "/3_c.sql", 2, "42P01"))
+        self.assertNoLine(r, SUCCESS)
+        self.assertTrue(self.table_exists("qa") and self.table_exists("qb"))
+        self.assertFalse(self.table_exists("qc"))
+        self.assertEqual(self.versions("applied"), [1, 2])
+        self.assertEqual(self.versions("failed"), [])
+
+    def test_temp_table_cannot_shadow_the_next_migrations_table(self):
+        # without the reset, 2's ALTER would change the temporary "items"
+        d = self.make_dir({
+            "1_shadow.sql": "CREATE TABLE items (id int);\nCREATE TEMP TABLE items (id int);\n",
+            "2_add.sql": "ALTER TABLE items ADD COLUMN note text;\n",
+            "2_add.verify.sql": "SELECT pg_catalog.to_regclass('pg_temp.items') IS NULL;\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 0)
+        self.assertSessionPath(r, "1_shadow", self.RESET)
+        self.assertSessionPath(r, "2_add", self.QUIET)
+        self.assertTrue(self.column_exists("items", "note"), r.describe())
+        self.assertEqual(self.versions("applied"), [1, 2])
+
+    def test_prepared_statement_and_session_setting_do_not_reach_the_next_migration(self):
+        d = self.make_dir({
+            "1_prep.sql": "CREATE TABLE p1 (id int);\nPREPARE leak AS SELECT 1;\n",
+            "2_prep.sql": "CREATE TABLE p2 (id int);\nPREPARE leak AS SELECT 2;\n",
+            "3_set.sql": ("-- migrator:allow session-set\n"
+                          "SELECT pg_catalog.set_config('application_name', 'leaked', false);\n"),
+            "4_after.sql": "CREATE TABLE p4 (id int);\n",
+            "4_after.verify.sql": "SELECT pg_catalog.current_setting('application_name') <> 'leaked';\n",
+            # the toolkit's prepared statements (of the quiet 4) are gone
+            # here: 5 runs its own unnamed, 6 prepares them again
+            "5_dealloc.sql": "CREATE TABLE p5 (id int);\nDEALLOCATE ALL;\n",
+            "6_quiet.sql": "CREATE TABLE p6 (id int);\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 0)
+        self.assertSessionPath(r, "6_quiet", self.QUIET)
+        self.assertEqual(self.versions("applied"), [1, 2, 3, 4, 5, 6])
+        for stem in ("1_prep", "2_prep", "3_set", "5_dealloc"):
+            self.assertSessionPath(r, stem, self.RESET)
+        # a migration that may change its session keeps the savepoint guard
+        self.assertTrue(any(re.search(r"\b1_prep: 9 statements in one pipeline", ln) for ln in r.lines),
+                        r.describe())
+        self.assertSessionPath(r, "4_after", self.QUIET)
+
+    def test_event_trigger_makes_every_migration_reset(self):
+        # an event trigger runs code on every DDL statement, here one that
+        # leaves a session setting behind after a COMMENT
+        self.query("CREATE FUNCTION public.leaky_evt() RETURNS event_trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN PERFORM pg_catalog.set_config('application_name', 'from_evt', false); END $$")
+        self.addCleanup(self.query, "DROP FUNCTION IF EXISTS public.leaky_evt()")
+        self.query("CREATE EVENT TRIGGER leaky_evt ON ddl_command_end WHEN TAG IN ('COMMENT') "
+                   "EXECUTE FUNCTION public.leaky_evt()")
+        self.addCleanup(self.query, "DROP EVENT TRIGGER IF EXISTS leaky_evt")
+        d = self.make_dir({
+            "1_c.sql": "CREATE TABLE ec (id int);\nCOMMENT ON TABLE ec IS 'x';\n",
+            "2_d.sql": "CREATE TABLE ed (id int);\n",
+            "2_d.verify.sql": "SELECT pg_catalog.current_setting('application_name') <> 'from_evt';\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 0)
+        self.assertSessionPath(r, "1_c", self.RESET)
+        self.assertSessionPath(r, "2_d", self.RESET)
+        self.assertEqual(self.versions("applied"), [1, 2])
+
+    def test_lock_wait_on_the_history_row_is_bounded_named_and_nothing_recorded(self):
+        # the history row is flushed on its own (the entries around it are
+        # quick): its wait is watched and blamed on the file's last line
+        d = self.make_dir({"1_base.sql": "CREATE TABLE hbase (id int);\n"})
+        self.assertExit(self.up(d), 0)
+        self.write(d, "2_row.sql", "CREATE TABLE hrow (id int);\nCOMMENT ON TABLE hrow IS 'x';\n")
+        holder = self.hold_lock("INSERT INTO public.schema_migrations (version, name, checksum, status) "
+                                "VALUES (2, 'other', 'x', 'applied')", application_name="history_blocker")
+        pid = holder.get_backend_pid()
+        r = self.up(d, "--verbose", "--lock-timeout", "1s", "--retries", "1")
+        holder.rollback()
+        self.assertExit(r, 1)
+        self.assertPipelined(r, "2_row")
+        self.assertLastLineMatches(r, self.failure_line(2, d + "/2_row.sql", 2, "55P03")
+                                   + r".*\(after 2 attempts\)")
+        self.assertTrue(any(re.search(r"\bpid=%d\b" % pid, ln) and "history_blocker" in ln
+                            for ln in r.lines), "no line names the blocker\n%s" % r.describe())
+        self.assertFalse(self.table_exists("hrow"))
+        self.assertEqual(self.versions(), [1])
 
 
 if __name__ == "__main__":
