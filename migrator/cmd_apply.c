@@ -271,7 +271,10 @@ cmd_up(run_state *rs)
 		report_nothing_to_apply(rs, &rec);
 	else if (rc == EXIT_OK)
 	{
-		rc = run_preflight(rs, &rec);
+		/* a no-op never opens it: everything above read on the lock's connection */
+		rc = run_open_main(rs);
+		if (rc == EXIT_OK)
+			rc = run_preflight(rs, &rec);
 		if (rc == EXIT_OK && !rs->hist.exists)
 			rc = history_ensure(rs->conn, &rs->ht);
 		if (rc == EXIT_OK)
