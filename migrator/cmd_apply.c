@@ -97,15 +97,31 @@ check_target(const run_state *rs)
 	return EXIT_OK;
 }
 
+/*
+ * Drop a file's parse trees (peak RSS, issue 13): up checks every selected
+ * file first, then parses each again just before it runs, so that a run of
+ * 1000 files holds one file's trees at a time, not all of them.
+ */
+static void
+release_parse(migration *m)
+{
+	sql_script_free(&m->script);
+	sql_script_free(&m->verify_script);
+	m->parsed = false;
+	m->verify_parsed = false;
+}
+
 /* Parse every selected file: a syntax error in the last of them applies none. */
 static int
-parse_selected(migration **list, int n)
+parse_selected(migration **list, int n, bool release)
 {
 	int rc = EXIT_OK;
 
 	for (int i = 0; i < n; i++)
 		if (migration_parse(list[i]) != EXIT_OK)
 			rc = EXIT_USAGE;
+		else if (release)
+			release_parse(list[i]);
 	if (rc != EXIT_OK)
 		log_event(LOG_LEVEL_ERROR, "not_applied", NULL,
 				  "a pending migration does not parse; nothing applied");
@@ -114,13 +130,20 @@ parse_selected(migration **list, int n)
 
 /* Lint what is about to run; applied files never block a run. */
 static int
-lint_selected(const run_state *rs, migration **list, int n)
+lint_selected(const run_state *rs, migration **list, int n, bool release)
 {
 	lint_totals       totals = {0};
 	lint_file_options lopts = lint_options(rs);
 
 	for (int i = 0; i < n; i++)
-		migration_lint(list[i], &lopts, false, &totals);
+	{
+		if (migration_parse(list[i]) != EXIT_OK) /* parsed once already: cannot fail */
+			totals.errors++;
+		else
+			migration_lint(list[i], &lopts, false, &totals);
+		if (release)
+			release_parse(list[i]);
+	}
 	if (totals.errors == 0)
 		return EXIT_OK;
 	log_event(LOG_LEVEL_ERROR, "lint_failed", NULL,
@@ -134,10 +157,11 @@ lint_selected(const run_state *rs, migration **list, int n)
  * history against the files, the order, the target, the SQL of every
  * selected file, lint, and the indexes they require (defined, and the
  * config valid).  Fills *rec (the caller frees it, also on failure) and
- * the number selected in *n_selected.
+ * the number selected in *n_selected.  With release, no parse tree is kept
+ * (up parses each file again before it runs it: release_parse).
  */
 static int
-prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
+prepare_run(run_state *rs, reconciliation *rec, int *n_selected, bool release)
 {
 	migration **list;
 	int         rc;
@@ -152,9 +176,9 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
 	if (rc != EXIT_OK)
 		return rc;
 	list = selected_list(rs, rec, n_selected);
-	rc = parse_selected(list, *n_selected);
+	rc = parse_selected(list, *n_selected, release);
 	if (rc == EXIT_OK)
-		rc = lint_selected(rs, list, *n_selected);
+		rc = lint_selected(rs, list, *n_selected, release);
 	if (rc == EXIT_OK)
 		rc = required_load(rs->opts->index_config, rs->opts->conn.schema, list, *n_selected, &rs->required);
 	free(list);
@@ -219,6 +243,13 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 			rc = cancel_exit_code();
 			break;
 		}
+		/* checked by prepare_run: the same bytes parse again */
+		rc = migration_parse(it->m);
+		if (rc != EXIT_OK)
+		{
+			*final_error = xasprintf("%s: does not parse any more; nothing recorded for it", it->m->path);
+			break;
+		}
 		rc = required_build(rs->required, it->m, rs->conn, &o->conn, o->apply.lock_timeout_ms,
 							o->apply.statement_timeout_ms < 0 ? 0 : o->apply.statement_timeout_ms,
 							o->apply.retries, o->lock_wait_ms, final_error);
@@ -227,6 +258,7 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 		rc = apply_migration(&ctx, it->m, final_error);
 		if (rc != EXIT_OK)
 			break;
+		release_parse(it->m);
 		(*applied)++;
 		if (it->version > *current)
 			*current = it->version;
@@ -265,7 +297,7 @@ cmd_up(run_state *rs)
 	int64_t        current;
 	char          *final_error = NULL;
 
-	rc = prepare_run(rs, &rec, &n_selected);
+	rc = prepare_run(rs, &rec, &n_selected, true);
 	current = rec.max_applied;
 	if (rc == EXIT_OK && n_selected == 0)
 		report_nothing_to_apply(rs, &rec);
@@ -302,7 +334,7 @@ cmd_plan(run_state *rs)
 	int            n_selected;
 	int            rc;
 
-	rc = prepare_run(rs, &rec, &n_selected);
+	rc = prepare_run(rs, &rec, &n_selected, false);
 	if (rc != EXIT_OK)
 	{
 		reconcile_free(&rec);
