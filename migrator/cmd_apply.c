@@ -22,7 +22,9 @@
 #include "memory.h"
 #include "migration_lint.h"
 #include "migrator.h"
+#include "preflight.h"
 #include "retry.h"
+#include "sqlwalk.h"
 
 /*
  * What lint needs from the run's options.  --lock-timeout always has a value
@@ -113,42 +115,70 @@ release_parse(migration *m)
 
 /* Parse every selected file: a syntax error in the last of them applies none. */
 static int
-parse_selected(migration **list, int n, bool release)
+parse_selected(migration **list, int n)
 {
 	int rc = EXIT_OK;
 
 	for (int i = 0; i < n; i++)
 		if (migration_parse(list[i]) != EXIT_OK)
 			rc = EXIT_USAGE;
-		else if (release)
-			release_parse(list[i]);
 	if (rc != EXIT_OK)
 		log_event(LOG_LEVEL_ERROR, "not_applied", NULL,
 				  "a pending migration does not parse; nothing applied");
 	return rc;
 }
 
+/* lint's verdict over the selected files */
+static int
+lint_verdict(const lint_totals *totals)
+{
+	if (totals->errors == 0)
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "lint_failed", NULL,
+			  "lint: %d error%s in the pending migrations; nothing applied (see \"migrator lint\")",
+			  totals->errors, totals->errors == 1 ? "" : "s");
+	return EXIT_USAGE;
+}
+
 /* Lint what is about to run; applied files never block a run. */
 static int
-lint_selected(const run_state *rs, migration **list, int n, bool release)
+lint_selected(const run_state *rs, migration **list, int n)
 {
 	lint_totals       totals = {0};
 	lint_file_options lopts = lint_options(rs);
 
 	for (int i = 0; i < n; i++)
+		migration_lint(list[i], &lopts, false, &totals);
+	return lint_verdict(&totals);
+}
+
+/*
+ * up: parse_selected and lint_selected in one pass that keeps no parse
+ * tree (peak RSS): each file is parsed, linted (until a file fails to
+ * parse: then only parsed), its tables noted for the preflight in *rels,
+ * and its trees dropped; apply parses it again just before it runs it.
+ */
+static int
+check_selected_releasing(const run_state *rs, migration **list, int n, sql_relation_list *rels)
+{
+	lint_totals       totals = {0};
+	lint_file_options lopts = lint_options(rs);
+	bool              unparsed = false;
+
+	for (int i = 0; i < n; i++)
 	{
-		if (migration_parse(list[i]) != EXIT_OK) /* parsed once already: cannot fail */
-			totals.errors++;
-		else
+		if (migration_parse(list[i]) != EXIT_OK)
+			unparsed = true;
+		else if (!unparsed)
+		{
 			migration_lint(list[i], &lopts, false, &totals);
-		if (release)
-			release_parse(list[i]);
+			preflight_collect(list[i], rels);
+		}
+		release_parse(list[i]);
 	}
-	if (totals.errors == 0)
-		return EXIT_OK;
-	log_event(LOG_LEVEL_ERROR, "lint_failed", NULL,
-			  "lint: %d error%s in the pending migrations; nothing applied (see \"migrator lint\")",
-			  totals.errors, totals.errors == 1 ? "" : "s");
+	if (!unparsed)
+		return lint_verdict(&totals);
+	log_event(LOG_LEVEL_ERROR, "not_applied", NULL, "a pending migration does not parse; nothing applied");
 	return EXIT_USAGE;
 }
 
@@ -157,11 +187,11 @@ lint_selected(const run_state *rs, migration **list, int n, bool release)
  * history against the files, the order, the target, the SQL of every
  * selected file, lint, and the indexes they require (defined, and the
  * config valid).  Fills *rec (the caller frees it, also on failure) and
- * the number selected in *n_selected.  With release, no parse tree is kept
- * (up parses each file again before it runs it: release_parse).
+ * the number selected in *n_selected.  With rels (up), no parse tree is
+ * kept and the files' tables are noted there (check_selected_releasing).
  */
 static int
-prepare_run(run_state *rs, reconciliation *rec, int *n_selected, bool release)
+prepare_run(run_state *rs, reconciliation *rec, int *n_selected, sql_relation_list *rels)
 {
 	migration **list;
 	int         rc;
@@ -176,23 +206,16 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected, bool release)
 	if (rc != EXIT_OK)
 		return rc;
 	list = selected_list(rs, rec, n_selected);
-	rc = parse_selected(list, *n_selected, release);
-	if (rc == EXIT_OK)
-		rc = lint_selected(rs, list, *n_selected, release);
+	if (rels != NULL)
+		rc = check_selected_releasing(rs, list, *n_selected, rels);
+	else
+	{
+		rc = parse_selected(list, *n_selected);
+		if (rc == EXIT_OK)
+			rc = lint_selected(rs, list, *n_selected);
+	}
 	if (rc == EXIT_OK)
 		rc = required_load(rs->opts->index_config, rs->opts->conn.schema, list, *n_selected, &rs->required);
-	free(list);
-	return rc;
-}
-
-static int
-run_preflight(run_state *rs, const reconciliation *rec)
-{
-	int         n;
-	migration **list = selected_list(rs, rec, &n);
-	int         rc = preflight_run(rs->conn, rs->opts->conn.schema, list, n, rs->opts->apply.lock_timeout_ms,
-								   rs->opts->preflight);
-
 	free(list);
 	return rc;
 }
@@ -289,15 +312,16 @@ report_up_done(const run_state *rs, const reconciliation *rec, int rc, int appli
 int
 cmd_up(run_state *rs)
 {
-	reconciliation rec;
-	int            rc;
-	int            applied = 0;
-	int            n_selected;
-	int64_t        start = monotonic_ms();
-	int64_t        current;
-	char          *final_error = NULL;
+	reconciliation    rec;
+	int               rc;
+	int               applied = 0;
+	int               n_selected;
+	int64_t           start = monotonic_ms();
+	int64_t           current;
+	char             *final_error = NULL;
+	sql_relation_list rels = {0}; /* the pending files' tables, for the preflight */
 
-	rc = prepare_run(rs, &rec, &n_selected, true);
+	rc = prepare_run(rs, &rec, &n_selected, &rels);
 	current = rec.max_applied;
 	if (rc == EXIT_OK && n_selected == 0)
 		report_nothing_to_apply(rs, &rec);
@@ -306,7 +330,8 @@ cmd_up(run_state *rs)
 		/* a no-op never opens it: everything above read on the lock's connection */
 		rc = run_open_main(rs);
 		if (rc == EXIT_OK)
-			rc = run_preflight(rs, &rec);
+			rc = preflight_check(rs->conn, rs->opts->conn.schema, &rels, rs->opts->apply.lock_timeout_ms,
+								 rs->opts->preflight);
 		if (rc == EXIT_OK && !rs->hist.exists)
 			rc = history_ensure(rs->conn, &rs->ht);
 		if (rc == EXIT_OK)
@@ -322,6 +347,7 @@ cmd_up(run_state *rs)
 		log_event(LOG_LEVEL_ERROR, "migration_failed", NULL, "%s", final_error);
 		free(final_error);
 	}
+	sql_relation_list_free(&rels);
 	reconcile_free(&rec);
 	return rc;
 }
@@ -334,7 +360,7 @@ cmd_plan(run_state *rs)
 	int            n_selected;
 	int            rc;
 
-	rc = prepare_run(rs, &rec, &n_selected, false);
+	rc = prepare_run(rs, &rec, &n_selected, NULL);
 	if (rc != EXIT_OK)
 	{
 		reconcile_free(&rec);
