@@ -19,6 +19,7 @@
 #include "conninfo.h"
 #include "log.h"
 #include "memory.h"
+#include "pipeline.h"
 #include "query.h"
 #include "retry.h"
 
@@ -94,38 +95,61 @@ notice_receiver(void *arg, const PGresult *res)
  * our privileges.  User SQL gets the schema back only around its own
  * statements (conn_set_search_path).
  */
-bool
-conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, const char *role, db_error *err)
+/* The statement of conn_setup_session into sql, its parameters into values[*n]. */
+static void
+setup_statement(const PGconn *conn, int64_t lock_timeout_ms, const char *role, textbuf *sql, char lt[32],
+				const char *values[2], int *n)
 {
-	char        lt[32];
-	const char *values[2];
-	int         n = 0;
-	textbuf     sql;
-	bool        ok;
-
-	textbuf_init(&sql);
-	textbuf_append(&sql, "SELECT pg_catalog.set_config('search_path', '', false)");
+	*n = 0;
+	textbuf_init(sql);
+	textbuf_append(sql, "SELECT pg_catalog.set_config('search_path', '', false)");
 	/*
 	 * A run's connections sit idle for long stretches (the run lock's, the
 	 * monitor during a build): a role's idle_session_timeout must not end
 	 * them (PostgreSQL 14 on).
 	 */
 	if (PQserverVersion(conn) >= 140000)
-		textbuf_append(&sql, ", pg_catalog.set_config('idle_session_timeout', '0', false)");
+		textbuf_append(sql, ", pg_catalog.set_config('idle_session_timeout', '0', false)");
 	if (lock_timeout_ms > 0)
 	{
-		snprintf(lt, sizeof(lt), "%lldms", (long long) lock_timeout_ms);
-		values[n++] = lt;
-		textbuf_appendf(&sql, ", pg_catalog.set_config('lock_timeout', $%d, false)", n);
+		snprintf(lt, 32, "%lldms", (long long) lock_timeout_ms);
+		values[(*n)++] = lt;
+		textbuf_appendf(sql, ", pg_catalog.set_config('lock_timeout', $%d, false)", *n);
 	}
 	if (role != NULL)
 	{
-		values[n++] = role;
-		textbuf_appendf(&sql, ", pg_catalog.set_config('role', $%d, false)", n);
+		values[(*n)++] = role;
+		textbuf_appendf(sql, ", pg_catalog.set_config('role', $%d, false)", *n);
 	}
+}
+
+bool
+conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, const char *role, db_error *err)
+{
+	char        lt[32];
+	const char *values[2];
+	int         n;
+	textbuf     sql;
+	bool        ok;
+
+	setup_statement(conn, lock_timeout_ms, role, &sql, lt, values, &n);
 	ok = db_run(conn, sql.data, n, values, PGRES_TUPLES_OK, NULL, err, NULL);
 	textbuf_free(&sql);
 	return ok;
+}
+
+/* conn_setup_session's statement as the next entry of batch. */
+static void
+setup_session_add(PGconn *conn, int64_t lock_timeout_ms, const char *role, pipeline *batch)
+{
+	char        lt[32];
+	const char *values[2];
+	int         n;
+	textbuf     sql;
+
+	setup_statement(conn, lock_timeout_ms, role, &sql, lt, values, &n);
+	(void) pipeline_add(batch, sql.data, n, values, PGRES_TUPLES_OK, NULL, NULL);
+	textbuf_free(&sql);
 }
 
 bool
@@ -438,8 +462,8 @@ fold_setup_into_options(conninfo_attempts *a, int64_t lock_timeout_ms)
 
 /* Connect and set the session up; a loss while setting up counts as down. */
 static attempt_outcome
-connect_session(const conn_options *opts, const conninfo_attempts *attempts, bool folded, bool secret,
-				PGconn **out, char **why)
+connect_session(const conn_options *opts, const conninfo_attempts *attempts, bool folded, pipeline *batch,
+				bool secret, PGconn **out, char **why)
 {
 	attempt_outcome got = connect_any(attempts, secret, out, why);
 	db_error        err = {0};
@@ -447,7 +471,9 @@ connect_session(const conn_options *opts, const conninfo_attempts *attempts, boo
 	if (got != ATTEMPT_OK)
 		return got;
 	PQsetNoticeReceiver(*out, notice_receiver, NULL);
-	if (folded || conn_setup_session(*out, opts->lock_timeout_ms, opts->role, &err))
+	if (!folded && batch != NULL)
+		setup_session_add(*out, opts->lock_timeout_ms, opts->role, batch);
+	if (folded || batch != NULL || conn_setup_session(*out, opts->lock_timeout_ms, opts->role, &err))
 	{
 		run_server_version = PQserverVersion(*out);
 		return ATTEMPT_OK;
@@ -526,8 +552,9 @@ log_gave_up(attempt_outcome got, const char *target, bool waited, const char *wh
 			  why);
 }
 
-int
-conn_open(const conn_options *opts, PGconn **out)
+/* conn_open, or conn_open_batch when batch is not NULL. */
+static int
+open_session(const conn_options *opts, PGconn **out, pipeline *batch)
 {
 	const char       *source;
 	const char       *dsn = conn_resolve_dsn(opts, &source);
@@ -556,7 +583,7 @@ conn_open(const conn_options *opts, PGconn **out)
 		attempt_outcome got;
 
 		attempts_made++;
-		got = connect_session(opts, &attempts, folded, secret, out, &why);
+		got = connect_session(opts, &attempts, folded, batch, secret, out, &why);
 		if (got == ATTEMPT_OK)
 			break;
 		if (got == ATTEMPT_INTERRUPTED)
@@ -595,6 +622,18 @@ done:
 	free(target);
 	conninfo_attempts_free(&attempts);
 	return rc;
+}
+
+int
+conn_open(const conn_options *opts, PGconn **out)
+{
+	return open_session(opts, out, NULL);
+}
+
+int
+conn_open_batch(const conn_options *opts, PGconn **out, pipeline *batch)
+{
+	return open_session(opts, out, batch);
 }
 
 PGconn *

@@ -119,6 +119,20 @@ const char *conn_take_dsn_arg(char *arg);
 int conn_open(const conn_options *opts, PGconn **out);
 
 /*
+ * conn_open without the round trip of the session settings: when they
+ * cannot ride in the start-up packet, conn_setup_session's statement is
+ * appended to batch (an empty pipeline_init'ed one) instead, as its first
+ * entry, so that it goes to the server in the caller's first round trip.
+ * The caller must run batch before any other statement on *out, add no
+ * Sync between that entry and its own (so that a failed setup aborts them
+ * all), and close *out unless every entry succeeded.  A connection lost
+ * while the batch runs is not waited for (--wait covers connecting only).
+ * Returns as conn_open.
+ */
+struct pipeline;
+int conn_open_batch(const conn_options *opts, PGconn **out, struct pipeline *batch);
+
+/*
  * Open one more connection to the same target (for a side channel: the
  * watchdog, the monitor, the blocker sampler, catalog reads): no waiting,
  * the same session settings.  Returns NULL after logging when it fails.

@@ -309,6 +309,18 @@ pipeline_run(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err)
 	return read_all && p->failed < 0;
 }
 
+char *
+pipeline_keep_result(void *slot, const PGresult *res)
+{
+	PGresult **kept = slot;
+
+	PQclear(*kept);
+	*kept = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	if (*kept == NULL)
+		return xstrdup("out of memory copying a result");
+	return NULL;
+}
+
 void
 pipeline_free(pipeline *p)
 {

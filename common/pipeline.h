@@ -127,6 +127,14 @@ int pipeline_answer_entry(const pipeline *p, int i);
  */
 bool pipeline_run(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err);
 
+/*
+ * A judge that keeps the result: stores a copy of it (its tuples too) in
+ * *(PGresult **) slot, which the caller clears, and holds (returns NULL).
+ * For a batch whose answers the caller reads after pipeline_run; a slot
+ * stays NULL when its entry failed or was skipped.
+ */
+char *pipeline_keep_result(void *slot, const PGresult *res);
+
 /* Release what p holds; accepts NULL. */
 void pipeline_free(pipeline *p);
 

@@ -49,21 +49,23 @@ refuse(const char *display, const char *why, const char *fix)
 	return EXIT_USAGE;
 }
 
-int
-relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display, bool read_only)
+const char *
+relation_trust_query(const char *schema, const char *rel, bool read_only, const char *values[3])
 {
-	const char *values[3] = {schema, rel, read_only ? "true" : "false"};
-	PGresult   *res = db_query(conn, "checking who owns the table", trust_sql, 3, values, PGRES_TUPLES_OK);
-	char       *why = NULL;
-	int         rc = EXIT_OK;
+	values[0] = schema;
+	values[1] = rel;
+	values[2] = read_only ? "true" : "false";
+	return trust_sql;
+}
 
-	if (res == NULL)
-		return EXIT_UNREACHABLE;
+int
+relation_trust_judge(const PGresult *res, const char *display, bool read_only)
+{
+	char *why = NULL;
+	int   rc = EXIT_OK;
+
 	if (PQntuples(res) == 0)
-	{
-		PQclear(res);
 		return EXIT_OK;
-	}
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
 		why = read_only
@@ -98,6 +100,20 @@ relation_trust_check(PGconn *conn, const char *schema, const char *rel, const ch
 		rc = refuse(display, "it has an inheritance parent or children",
 					"use a plain table (choose another --history-table)");
 	free(why);
+	return rc;
+}
+
+int
+relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display, bool read_only)
+{
+	const char *values[3];
+	const char *sql = relation_trust_query(schema, rel, read_only, values);
+	PGresult   *res = db_query(conn, "checking who owns the table", sql, 3, values, PGRES_TUPLES_OK);
+	int         rc;
+
+	if (res == NULL)
+		return EXIT_UNREACHABLE;
+	rc = relation_trust_judge(res, display, read_only);
 	PQclear(res);
 	return rc;
 }

@@ -39,6 +39,15 @@ int relation_trust_check(PGconn *conn, const char *schema, const char *rel, cons
 						 bool read_only);
 
 /*
+ * relation_trust_check in two halves, for a batch (pipeline.h): the
+ * catalog query and its three parameters (filled into values), then the
+ * verdict on its result, with relation_trust_check's return values and
+ * error line (never EXIT_UNREACHABLE: the caller judged the status).
+ */
+const char *relation_trust_query(const char *schema, const char *rel, bool read_only, const char *values[3]);
+int         relation_trust_judge(const PGresult *res, const char *display, bool read_only);
+
+/*
  * Before a data migration (-- migrator:allow-dml): the tables whose
  * triggers run a function that belongs to neither the table's owner nor a
  * superuser (code of a role that was granted TRIGGER, which the migration

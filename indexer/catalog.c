@@ -60,8 +60,7 @@ static const char *const catalog_sql =
 	"  CASE WHEN i.indexrelid IS NOT NULL AND i.indrelid IS DISTINCT FROM t.oid THEN pg_catalog.format('%I.%I', otn.nspname, ot.relname) END, "
 	"  coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
 	"  CASE WHEN (SELECT lt FROM lt) IS NOT NULL AND i.indexrelid IS NOT NULL THEN pg_catalog.pg_get_indexdef(r.oid) END, "
-	"  (SELECT pg_catalog.string_agg(con.conname::text, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
-	"    WHERE con.conindid = r.oid), "
+	"  cons.names, "
 	"  (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1), "
 	"  coalesce(r.relpages::bigint, 0) * pg_catalog.current_setting('block_size')::bigint, "
 	"  (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(chr(2), l.relname::text, li.indisvalid::text,"
@@ -90,6 +89,10 @@ static const char *const catalog_sql =
 	"LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = r.oid "
 	"LEFT JOIN pg_catalog.pg_class ot ON ot.oid = i.indrelid "
 	"LEFT JOIN pg_catalog.pg_namespace otn ON otn.oid = ot.relnamespace "
+	/* one pass over pg_constraint (conindid has no index: a subquery per row scanned it 500 times) */
+	"LEFT JOIN (SELECT con.conindid, pg_catalog.string_agg(con.conname::text, ', ' ORDER BY con.conname) AS names"
+	"           FROM pg_catalog.pg_constraint con WHERE con.conindid <> 0 GROUP BY con.conindid) cons"
+	"  ON cons.conindid = r.oid "
 	"ORDER BY d.ord";
 
 /* The sessions that hold (or queue for) ACCESS EXCLUSIVE on a table. */

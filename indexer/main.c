@@ -35,6 +35,7 @@
 #include "indexer.h"
 #include "log.h"
 #include "memory.h"
+#include "pipeline.h"
 #include "plan.h"
 #include "retry.h"
 #include "settings.h"
@@ -520,6 +521,56 @@ select_definitions(indexer_options *o, run_state *rs)
 	return EXIT_OK;
 }
 
+/*
+ * The connection and, for build, the run lock (one run per database): the
+ * session settings (unless they rode in the start-up packet) and the first
+ * try of the lock go in one round trip (conn_open_batch); a lock held by
+ * another run is then waited for as advlock_acquire does.
+ */
+static int
+connect_and_lock(const cli_command *cmd, run_state *rs)
+{
+	indexer_options *o = rs->opts;
+	pipeline         p;
+	PGresult        *lock = NULL;
+	db_error         err = {0};
+	char             key[24];
+	const char      *values[1] = {key};
+	int              rc;
+
+	pipeline_init(&p);
+	rc = conn_open_batch(&o->conn, &rs->conn, &p);
+	if (rc == EXIT_OK && (cmd->flags & CMD_LOCK))
+	{
+		rs->lock_name = advlock_name(ADVLOCK_INDEXER, PQdb(rs->conn));
+		snprintf(key, sizeof(key), "%lld", (long long) advlock_key(rs->lock_name));
+		(void) pipeline_add(&p, "SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int8)", 1, values,
+							PGRES_TUPLES_OK, pipeline_keep_result, &lock);
+	}
+	if (rc == EXIT_OK && p.n > 0 && !pipeline_run(rs->conn, &p, NULL, &err))
+	{
+		char *msg = db_error_format(&err);
+
+		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "setting up the session: %s", msg);
+		free(msg);
+		rc = cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	}
+	else if (rc == EXIT_OK && lock != NULL && strcmp(PQgetvalue(lock, 0, 0), "t") == 0)
+	{
+		log_event(LOG_LEVEL_DEBUG, "lock_acquired", NULL, "took the run lock \"%s\"", rs->lock_name);
+		rs->locked = true;
+	}
+	else if (rc == EXIT_OK && (cmd->flags & CMD_LOCK))
+	{
+		rc = advlock_acquire(rs->conn, rs->lock_name, o->set.lock_wait_ms, PROGNAME);
+		rs->locked = rc == EXIT_OK;
+	}
+	PQclear(lock);
+	db_error_clear(&err);
+	pipeline_free(&p);
+	return rc;
+}
+
 static int
 run_command(const cli_command *cmd, run_state *rs)
 {
@@ -534,18 +585,9 @@ run_command(const cli_command *cmd, run_state *rs)
 	if (rc != EXIT_OK)
 		return rc;
 
-	rc = conn_open(&o->conn, &rs->conn);
+	rc = connect_and_lock(cmd, rs);
 	if (rc != EXIT_OK)
 		return rc;
-	if (cmd->flags & CMD_LOCK)
-	{
-		/* one run per database */
-		rs->lock_name = advlock_name(ADVLOCK_INDEXER, PQdb(rs->conn));
-		rc = advlock_acquire(rs->conn, rs->lock_name, o->set.lock_wait_ms, PROGNAME);
-		if (rc != EXIT_OK)
-			return rc;
-		rs->locked = true;
-	}
 	rc = catalog_load(rs->conn, rs->defs, rs->n_defs, o->set.lock_timeout_ms, &rs->cat, &rs->round_trips);
 	if (rc != EXIT_OK)
 		return rc;

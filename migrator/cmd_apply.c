@@ -24,7 +24,9 @@
 #include "memory.h"
 #include "migration_lint.h"
 #include "migrator.h"
+#include "preflight.h"
 #include "retry.h"
+#include "sqlwalk.h"
 
 /*
  * What lint needs from the run's options.  --lock-timeout always has a value
@@ -99,6 +101,20 @@ check_target(const run_state *rs)
 	return EXIT_OK;
 }
 
+/*
+ * Drop a file's parse trees (peak RSS, issue 13): up checks every selected
+ * file first, then parses each again just before it runs, so that a run of
+ * 1000 files holds one file's trees at a time, not all of them.
+ */
+static void
+release_parse(migration *m)
+{
+	sql_script_free(&m->script);
+	sql_script_free(&m->verify_script);
+	m->parsed = false;
+	m->verify_parsed = false;
+}
+
 /* Parse every selected file: a syntax error in the last of them applies none. */
 static int
 parse_selected(migration **list, int n)
@@ -112,6 +128,18 @@ parse_selected(migration **list, int n)
 		log_event(LOG_LEVEL_ERROR, "not_applied", NULL,
 				  "a pending migration does not parse; nothing applied");
 	return rc;
+}
+
+/* lint's verdict over the selected files */
+static int
+lint_verdict(const lint_totals *totals)
+{
+	if (totals->errors == 0)
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "lint_failed", NULL,
+			  "lint: %d error%s in the pending migrations; nothing applied (see \"migrator lint\")",
+			  totals->errors, totals->errors == 1 ? "" : "s");
+	return EXIT_USAGE;
 }
 
 /*
@@ -140,11 +168,48 @@ lint_selected(const run_state *rs, migration **list, int n)
 			migration_lint_carry(m, &lopts);
 	}
 	lint_carry_free(lopts.carry);
-	if (totals.errors == 0)
-		return EXIT_OK;
-	log_event(LOG_LEVEL_ERROR, "lint_failed", NULL,
-			  "lint: %d error%s in the pending migrations; nothing applied (see \"migrator lint\")",
-			  totals.errors, totals.errors == 1 ? "" : "s");
+	return lint_verdict(&totals);
+}
+
+/*
+ * up: parse_selected and lint_selected in one pass that keeps no parse
+ * tree (peak RSS): each selected file is parsed, linted (until a file fails
+ * to parse: then only parsed), its tables noted for the preflight in *rels,
+ * and its trees dropped; apply parses it again just before it runs it.  The
+ * files between them only carry their constraints, as in lint_selected.
+ */
+static int
+check_selected_releasing(const run_state *rs, migration **list, int n, sql_relation_list *rels)
+{
+	lint_totals       totals = {0};
+	lint_file_options lopts = lint_options(rs);
+	bool              unparsed = false;
+	int               next = 0;
+
+	lopts.carry = lint_carry_new();
+	for (int i = 0; i < rs->files.n && next < n; i++)
+	{
+		migration *m = &rs->files.items[i];
+
+		if (m != list[next])
+		{
+			migration_lint_carry(m, &lopts);
+			continue;
+		}
+		next++;
+		if (migration_parse(m) != EXIT_OK)
+			unparsed = true;
+		else if (!unparsed)
+		{
+			migration_lint(m, &lopts, false, &totals);
+			preflight_collect(m, rels);
+		}
+		release_parse(m);
+	}
+	lint_carry_free(lopts.carry);
+	if (!unparsed)
+		return lint_verdict(&totals);
+	log_event(LOG_LEVEL_ERROR, "not_applied", NULL, "a pending migration does not parse; nothing applied");
 	return EXIT_USAGE;
 }
 
@@ -153,10 +218,11 @@ lint_selected(const run_state *rs, migration **list, int n)
  * history against the files, the order, the target, the SQL of every
  * selected file, lint, and the indexes they require (defined, and the
  * config valid).  Fills *rec (the caller frees it, also on failure) and
- * the number selected in *n_selected.
+ * the number selected in *n_selected.  With rels (up), no parse tree is
+ * kept and the files' tables are noted there (check_selected_releasing).
  */
 static int
-prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
+prepare_run(run_state *rs, reconciliation *rec, int *n_selected, sql_relation_list *rels)
 {
 	migration **list;
 	int         rc;
@@ -171,23 +237,16 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected)
 	if (rc != EXIT_OK)
 		return rc;
 	list = selected_list(rs, rec, n_selected);
-	rc = parse_selected(list, *n_selected);
-	if (rc == EXIT_OK)
-		rc = lint_selected(rs, list, *n_selected);
+	if (rels != NULL)
+		rc = check_selected_releasing(rs, list, *n_selected, rels);
+	else
+	{
+		rc = parse_selected(list, *n_selected);
+		if (rc == EXIT_OK)
+			rc = lint_selected(rs, list, *n_selected);
+	}
 	if (rc == EXIT_OK)
 		rc = required_load(rs->opts->index_config, rs->opts->conn.schema, list, *n_selected, &rs->required);
-	free(list);
-	return rc;
-}
-
-static int
-run_preflight(run_state *rs, const reconciliation *rec)
-{
-	int         n;
-	migration **list = selected_list(rs, rec, &n);
-	int         rc = preflight_run(rs->conn, rs->opts->conn.schema, list, n, rs->opts->apply.lock_timeout_ms,
-								   rs->opts->preflight);
-
 	free(list);
 	return rc;
 }
@@ -249,6 +308,13 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 			rc = cancel_exit_code();
 			break;
 		}
+		/* checked by prepare_run: the same bytes parse again */
+		rc = migration_parse(it->m);
+		if (rc != EXIT_OK)
+		{
+			*final_error = xasprintf("%s: does not parse any more; nothing recorded for it", it->m->path);
+			break;
+		}
 		rc = required_build(rs->required, it->m, rs->conn, &o->conn, o->apply.lock_timeout_ms,
 							o->apply.statement_timeout_ms < 0 ? 0 : o->apply.statement_timeout_ms,
 							o->apply.retries, o->lock_wait_ms, final_error);
@@ -257,6 +323,7 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 		rc = apply_migration(&ctx, it->m, final_error);
 		if (rc != EXIT_OK)
 			break;
+		release_parse(it->m);
 		(*applied)++;
 		if (it->version > *current)
 			*current = it->version;
@@ -290,21 +357,26 @@ report_up_done(const run_state *rs, const reconciliation *rec, int rc, int appli
 int
 cmd_up(run_state *rs)
 {
-	reconciliation rec;
-	int            rc;
-	int            applied = 0;
-	int            n_selected;
-	int64_t        start = monotonic_ms();
-	int64_t        current;
-	final_report   fin = {NULL, NULL, NULL};
+	reconciliation    rec;
+	int               rc;
+	int               applied = 0;
+	int               n_selected;
+	int64_t           start = monotonic_ms();
+	int64_t           current;
+	final_report      fin = {NULL, NULL, NULL};
+	sql_relation_list rels = {0}; /* the pending files' tables, for the preflight */
 
-	rc = prepare_run(rs, &rec, &n_selected);
+	rc = prepare_run(rs, &rec, &n_selected, &rels);
 	current = rec.max_applied;
 	if (rc == EXIT_OK && n_selected == 0)
 		report_nothing_to_apply(rs, &rec);
 	else if (rc == EXIT_OK)
 	{
-		rc = run_preflight(rs, &rec);
+		/* a no-op never opens it: everything above read on the lock's connection */
+		rc = run_open_main(rs);
+		if (rc == EXIT_OK)
+			rc = preflight_check(rs->conn, rs->opts->conn.schema, &rels, rs->opts->apply.lock_timeout_ms,
+								 rs->opts->preflight);
 		if (rc == EXIT_OK && !rs->hist.exists)
 			rc = history_ensure(rs->conn, &rs->ht);
 		if (rc == EXIT_OK)
@@ -327,6 +399,7 @@ cmd_up(run_state *rs)
 	free(fin.error);
 	free(fin.detail);
 	free(fin.hint);
+	sql_relation_list_free(&rels);
 	reconcile_free(&rec);
 	return rc;
 }
@@ -339,7 +412,7 @@ cmd_plan(run_state *rs)
 	int            n_selected;
 	int            rc;
 
-	rc = prepare_run(rs, &rec, &n_selected);
+	rc = prepare_run(rs, &rec, &n_selected, NULL);
 	if (rc != EXIT_OK)
 	{
 		reconcile_free(&rec);

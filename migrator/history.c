@@ -74,33 +74,35 @@ history_table_free(history_table *ht)
 	ht->qualified = ht->display = NULL;
 }
 
-int
-history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, char **found_out)
+static const char inspect_sql[] =
+	"SELECT c.relkind, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+	"FROM pg_catalog.pg_class c "
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+	"WHERE n.nspname = $1 AND c.relname = $2 "
+	"ORDER BY a.attnum";
+
+const char *
+history_inspect_query(const history_table *ht, const char *values[2])
 {
-	const char *values[2] = {ht->schema, ht->table};
-	PGresult   *res;
-	textbuf     found;
-	bool        same;
-	char        relkind;
+	values[0] = ht->schema;
+	values[1] = ht->table;
+	return inspect_sql;
+}
+
+void
+history_inspect_result(const PGresult *res, history_shape *shape, char **found_out)
+{
+	textbuf found;
+	bool    same;
+	char    relkind;
 
 	if (found_out)
 		*found_out = NULL;
-	res = db_query(
-		conn, "inspecting the history table",
-		"SELECT c.relkind, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
-		"FROM pg_catalog.pg_class c "
-		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-		"WHERE n.nspname = $1 AND c.relname = $2 "
-		"ORDER BY a.attnum",
-		2, values, PGRES_TUPLES_OK);
-	if (res == NULL)
-		return EXIT_UNREACHABLE;
 	if (PQntuples(res) == 0)
 	{
-		PQclear(res);
 		*shape = HISTORY_ABSENT;
-		return EXIT_OK;
+		return;
 	}
 	relkind = PQgetvalue(res, 0, 0)[0];
 	same = (relkind == 'r' || relkind == 'p') &&
@@ -117,12 +119,26 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 		if (same && (strcmp(col, history_columns[i].name) != 0 || strcmp(type, history_columns[i].type) != 0))
 			same = false;
 	}
-	PQclear(res);
 	*shape = same ? HISTORY_OURS : HISTORY_FOREIGN;
 	if (found_out)
 		*found_out = textbuf_detach(&found);
 	else
 		textbuf_free(&found);
+}
+
+int
+history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, char **found_out)
+{
+	const char *values[2];
+	const char *sql = history_inspect_query(ht, values);
+	PGresult   *res = db_query(conn, "inspecting the history table", sql, 2, values, PGRES_TUPLES_OK);
+
+	if (found_out)
+		*found_out = NULL;
+	if (res == NULL)
+		return EXIT_UNREACHABLE;
+	history_inspect_result(res, shape, found_out);
+	PQclear(res);
 	return EXIT_OK;
 }
 
@@ -157,6 +173,19 @@ history_from_result(const PGresult *res, history *out)
 	}
 }
 
+/* A foreign table is refused; true when it was. */
+static bool
+refuse_foreign(const history_table *ht, history_shape shape, const char *found)
+{
+	if (shape != HISTORY_FOREIGN)
+		return false;
+	log_event(
+		LOG_LEVEL_ERROR, "foreign_history_table", NULL,
+		"relation \"%s\" exists but is not a migrator history table (%s); it may belong to another tool: choose another --history-table, or import it with \"migrator baseline --from\"",
+		ht->display, found);
+	return true;
+}
+
 int
 history_vet(PGconn *conn, const history_table *ht, bool *present)
 {
@@ -170,18 +199,30 @@ history_vet(PGconn *conn, const history_table *ht, bool *present)
 		free(found);
 		return rc;
 	}
-	if (shape == HISTORY_FOREIGN)
-	{
-		log_event(
-			LOG_LEVEL_ERROR, "foreign_history_table", NULL,
-			"relation \"%s\" exists but is not a migrator history table (%s); it may belong to another tool: choose another --history-table, or import it with \"migrator baseline --from\"",
-			ht->display, found);
-		free(found);
-		return EXIT_USAGE;
-	}
+	rc = refuse_foreign(ht, shape, found) ? EXIT_USAGE : EXIT_OK;
 	free(found);
+	if (rc != EXIT_OK)
+		return rc;
 	/* an armed table runs its code as soon as we read or write it */
 	rc = relation_trust_check(conn, ht->schema, ht->table, ht->display, ht->read_only);
+	*present = rc == EXIT_OK;
+	return rc;
+}
+
+int
+history_vet_results(const history_table *ht, const PGresult *inspect, const PGresult *trust, bool *present)
+{
+	history_shape shape;
+	char         *found;
+	int           rc;
+
+	*present = false;
+	history_inspect_result(inspect, &shape, &found);
+	rc = refuse_foreign(ht, shape, found) ? EXIT_USAGE : EXIT_OK;
+	free(found);
+	if (rc != EXIT_OK || shape == HISTORY_ABSENT)
+		return rc;
+	rc = relation_trust_judge(trust, ht->display, ht->read_only);
 	*present = rc == EXIT_OK;
 	return rc;
 }

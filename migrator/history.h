@@ -93,6 +93,18 @@ int history_load(PGconn *conn, const history_table *ht, history *out);
  */
 int history_vet(PGconn *conn, const history_table *ht, bool *present);
 
+/*
+ * history_vet in halves, for a batch (pipeline.h): the inspecting query
+ * with its two parameters (filled into values), what its result says, and
+ * history_vet's verdict from the results of that query and of
+ * relation_trust_query (same return values and error lines, never
+ * EXIT_UNREACHABLE: the caller judged the statuses).
+ */
+const char *history_inspect_query(const history_table *ht, const char *values[2]);
+void        history_inspect_result(const PGresult *res, history_shape *shape, char **found_out);
+int         history_vet_results(const history_table *ht, const PGresult *inspect, const PGresult *trust,
+								bool *present);
+
 /* The SELECT history_load reads the rows with (caller frees). */
 char *history_select_sql(const history_table *ht);
 

@@ -33,6 +33,7 @@
 #include "options.h"
 #include "query.h"
 #include "run_lock.h"
+#include "startup.h"
 
 /* The migrator's own options; each one's CLI_BIT in a command's options says it applies. */
 enum migrator_option
@@ -352,29 +353,13 @@ check_schema(run_state *rs, const cli_command *cmd)
 	PGresult   *res =
 		db_query(rs->conn, "looking up the schema",
 				 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values, PGRES_TUPLES_OK);
-	bool  exists;
-	char *target;
+	bool exists;
 
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
 	exists = PQntuples(res) > 0;
 	PQclear(res);
-	if (exists)
-		return EXIT_OK;
-	if (rs->opts->create_schema && creates_schema(cmd))
-	{
-		if (cmd->run == cmd_plan)
-			log_info("schema \"%s\" does not exist: up --create-schema would create it",
-					 rs->opts->conn.schema);
-		return EXIT_OK;
-	}
-	target = run_target_name(rs);
-	log_event(LOG_LEVEL_ERROR, "schema_missing", NULL, "schema \"%s\" does not exist in %s; %s",
-			  rs->opts->conn.schema, target,
-			  creates_schema(cmd) ? "create it, or pass --create-schema"
-								  : "check --schema and --dsn (this command creates nothing)");
-	free(target);
-	return EXIT_USAGE;
+	return startup_schema_verdict(rs, exists, creates_schema(cmd), cmd->run == cmd_plan);
 }
 
 /* Everything from here on, the history table too, is owned by --role. */
@@ -433,10 +418,49 @@ dir_found(const char *dir)
 	return false;
 }
 
+int
+run_open_main(run_state *rs)
+{
+	conn_options copts = rs->opts->conn;
+	int          rc;
+
+	if (rs->conn != NULL)
+		return EXIT_OK;
+	/* the main connection sets --role below, where a bad one is a usage error */
+	copts.role = NULL;
+	copts.wait_ms = 0; /* the first connection just reached the server */
+	rc = conn_open(&copts, &rs->conn);
+	return rc == EXIT_OK ? set_role(rs) : rc;
+}
+
+/* baseline: the connection, the schema, the lock; it reads the history itself. */
+static int
+open_for_baseline(const cli_command *cmd, run_state *rs)
+{
+	int rc = open_connection(rs);
+
+	if (rc != EXIT_OK)
+		return rc;
+	rs->ht.create_schema = rs->opts->create_schema;
+	rs->ht.read_only = false;
+	rc = check_schema(rs, cmd);
+	/*
+	 * One run per schema and history table, on a connection of its own: the
+	 * migrations' SQL runs on rs->conn and could release a lock held there
+	 * (pg_advisory_unlock_all).
+	 */
+	return rc == EXIT_OK ? run_lock_take(rs) : rc;
+}
+
 static int
 run_command(const cli_command *cmd, run_state *rs)
 {
-	int rc;
+	startup_want want = {.writes = (cmd->flags & CLI_CMD_WRITES) != 0,
+						 .take_lock = (cmd->flags & CMD_LOCK) != 0,
+						 .read_history = true,
+						 .may_create = creates_schema(cmd),
+						 .explain_plan = cmd->run == cmd_plan};
+	int          rc;
 
 	/*
 	 * The files first: a bad directory fails before any connection.  new
@@ -452,24 +476,22 @@ run_command(const cli_command *cmd, run_state *rs)
 		return rc;
 	if (!(cmd->flags & CMD_CONNECT))
 		return cmd->run(rs);
-
-	rc = open_connection(rs);
-	if (rc != EXIT_OK)
-		return rc;
-	rs->ht.create_schema = rs->opts->create_schema;
-	rs->ht.read_only = !(cmd->flags & CLI_CMD_WRITES); /* only commands that write may change it */
-	rc = check_schema(rs, cmd);
+	if (cmd->flags & CMD_OWN_HISTORY)
+		rc = open_for_baseline(cmd, rs);
 	/*
-	 * One run per schema and history table, on a connection of its own: the
-	 * migrations' SQL runs on rs->conn and could release a lock held there
-	 * (pg_advisory_unlock_all).  The history is read under it (run_lock.h).
+	 * One run per schema and history table, on a connection of its own (the
+	 * migrations' SQL runs on rs->conn and could release a lock held there:
+	 * pg_advisory_unlock_all), opened first and read under the lock
+	 * (startup.h); up opens rs->conn only when it has work (run_open_main).
 	 */
-	if (rc == EXIT_OK && (cmd->flags & CMD_LOCK) && !(cmd->flags & CMD_OWN_HISTORY))
-		rc = run_lock_take_and_read_history(rs);
-	else if (rc == EXIT_OK && (cmd->flags & CMD_LOCK))
-		rc = run_lock_take(rs);
-	else if (rc == EXIT_OK && !(cmd->flags & CMD_OWN_HISTORY))
-		rc = history_load(rs->conn, &rs->ht, &rs->hist);
+	else if (want.take_lock)
+	{
+		rc = startup_open(rs, &want, &rs->lock_conn);
+		if (rc == EXIT_OK && cmd->run != cmd_up)
+			rc = run_open_main(rs);
+	}
+	else
+		rc = startup_open(rs, &want, &rs->conn);
 	if (rc != EXIT_OK)
 		return rc;
 	return cmd->run(rs);

@@ -85,6 +85,14 @@ typedef struct cli_run run_state;
 /* "user@host:port/db" of the target for messages, never a password; caller frees (main.c). */
 char *run_target_name(const run_state *rs);
 
+/*
+ * Open rs->conn, the connection migrations run on, with --role, unless it
+ * is open (up opens it only when it has work: its start-up reads on the
+ * lock's connection, startup.h).  Returns EXIT_OK, EXIT_USAGE (bad --role)
+ * or conn_open's codes, after logging (main.c).
+ */
+int run_open_main(run_state *rs);
+
 /* cmd_apply.c */
 int cmd_up(run_state *rs);
 int cmd_plan(run_state *rs);

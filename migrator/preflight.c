@@ -119,30 +119,43 @@ log_holder(PGresult *res, int i, preflight_mode mode)
 			pid, app, state, age, lockmode, schema, table, query);
 }
 
+void
+preflight_collect(const migration *m, sql_relation_list *rels)
+{
+	for (int s = 0; s < m->script.n_stmts; s++)
+		sql_statement_relations(&m->script, s, rels);
+}
+
 int
 preflight_run(PGconn *conn, const char *default_schema, migration *const *pending, int n_pending,
 			  int64_t lock_timeout_ms, preflight_mode mode)
 {
 	sql_relation_list rels = {0};
-	char             *schemas;
-	char             *names;
-	char              interval[32];
-	const char       *values[3];
-	PGresult         *res;
-	int               n;
+	int               rc;
 
 	if (mode == PREFLIGHT_OFF)
 		return EXIT_OK;
 	for (int i = 0; i < n_pending; i++)
-		for (int s = 0; s < pending[i]->script.n_stmts; s++)
-			sql_statement_relations(&pending[i]->script, s, &rels);
-	if (rels.n == 0)
-	{
-		sql_relation_list_free(&rels);
-		return EXIT_OK;
-	}
+		preflight_collect(pending[i], &rels);
+	rc = preflight_check(conn, default_schema, &rels, lock_timeout_ms, mode);
+	sql_relation_list_free(&rels);
+	return rc;
+}
 
-	relation_arrays(&rels, default_schema, &schemas, &names);
+int
+preflight_check(PGconn *conn, const char *default_schema, sql_relation_list *rels, int64_t lock_timeout_ms,
+				preflight_mode mode)
+{
+	char       *schemas;
+	char       *names;
+	char        interval[32];
+	const char *values[3];
+	PGresult   *res;
+	int         n;
+
+	if (mode == PREFLIGHT_OFF || rels->n == 0)
+		return EXIT_OK;
+	relation_arrays(rels, default_schema, &schemas, &names);
 	snprintf(interval, sizeof(interval), "%lld milliseconds", (long long) lock_timeout_ms);
 	values[0] = schemas;
 	values[1] = names;
@@ -150,7 +163,6 @@ preflight_run(PGconn *conn, const char *default_schema, migration *const *pendin
 	res = db_query(conn, "preflight", preflight_sql, 3, values, PGRES_TUPLES_OK);
 	free(schemas);
 	free(names);
-	sql_relation_list_free(&rels);
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
 

@@ -44,4 +44,15 @@ bool preflight_parse_mode(const char *s, preflight_mode *out);
 int preflight_run(PGconn *conn, const char *default_schema, migration *const *pending, int n_pending,
 				  int64_t lock_timeout_ms, preflight_mode mode);
 
+/*
+ * preflight_run in two halves, so that a caller that drops each file's
+ * parse tree after checking it (up) need not keep them: add the tables of
+ * one parsed migration to *rels, then check them (rels is left for the
+ * caller to free with sql_relation_list_free).  Same return values.
+ */
+struct sql_relation_list;
+void preflight_collect(const migration *m, struct sql_relation_list *rels);
+int  preflight_check(PGconn *conn, const char *default_schema, struct sql_relation_list *rels,
+					 int64_t lock_timeout_ms, preflight_mode mode);
+
 #endif /* PREFLIGHT_H */

@@ -93,3 +93,76 @@ class NoopRunTest(ToolkitTestCase):
                 self.assertStderrMatches(r, re.escape(os.path.join(d, "1_a.sql")))
                 self.assertNotInOutput(r, "syntax")
         self.assertEqual(self.scalar("SELECT checksum <> '' FROM schema_migrations WHERE version = 1"), True)
+
+    # ---- the start-up batch (issue 13): one connection, the session settings,
+    # --role, --schema, the history table's shape and trust and the run lock in
+    # one round trip, the history read after it; every check still stops the run
+
+    def test_startup_batch_then_history_read_on_one_connection(self):
+        """A no-op up sends the checks and the try-lock, then the read, on the lock's connection."""
+        table = "hist_batch_%d" % os.getpid()
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d, "--history-table", table), 0)
+        self.query("ALTER DATABASE %s SET log_statement = 'all'" % self.ident(self.dbname))
+        marker = "batch-marker-" + uuid.uuid4().hex
+        conn = self.connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT %s", (marker,))
+        conn.close()
+        r = self.run_migrator("up", "--dir", d, "--history-table", table)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"nothing to apply: schema is current at version 1")
+        lines = [l for l in self.server_log_since(marker) if "statement:" in l or "execute" in l]
+        text = "\n".join(lines)
+
+        def first(needle):
+            at = [i for i, l in enumerate(lines) if needle in l]
+            self.assertTrue(at, "%r was not sent:\n%s" % (needle, text))
+            return at[0]
+
+        order = [first("set_config('search_path', '', false)"), first("FROM pg_catalog.pg_namespace WHERE nspname"),
+                 first("pg_catalog.format_type(a.atttypid"), first("c.relowner = (SELECT r.oid"),
+                 first("pg_try_advisory_lock"), first('FROM "public"."%s" ORDER BY version' % table)]
+        self.assertEqual(order, sorted(order), "the start-up statements came out of order:\n" + text)
+        # nothing was sent on a second (main) connection: a no-op never opens it
+        self.assertEqual(len([l for l in lines if "set_config('search_path', '', false)" in l]), 1, text)
+
+    def test_missing_history_table_is_seen_under_the_lock(self):
+        """A dropped history table: up runs everything again, check says the database is behind."""
+        d = self.make_dir({"1_a.sql": "CREATE TABLE IF NOT EXISTS a (id int);\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        self.query("DROP TABLE schema_migrations")
+        r = self.run_migrator("check", "--dir", d)
+        self.assertExit(r, 5)
+        self.assertFalse(self.table_exists("schema_migrations"), "check created the history table")
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"applied 1 migration")
+        self.assertEqual(self.scalar("SELECT count(*) FROM schema_migrations WHERE status = 'applied'"), 1)
+
+    def test_planted_trigger_stops_a_noop(self):
+        """A trigger added to the history table after a run: the no-op refuses it, runs nothing, exit 2."""
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        self.query("CREATE TABLE captured (what text);"
+                   "CREATE FUNCTION capture() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN INSERT INTO public.captured VALUES (TG_OP); RETURN NULL; END $$;"
+                   "CREATE TRIGGER armed AFTER INSERT OR UPDATE OR DELETE ON schema_migrations "
+                   "FOR EACH ROW EXECUTE FUNCTION capture()")
+        for command in ("up", "check", "status"):
+            with self.subTest(command=command):
+                r = self.run_migrator(command, "--dir", d)
+                self.assertExit(r, 2)
+                self.assertLastLineMatches(r, r'refusing to use table "public\.schema_migrations": '
+                                              r'it has triggers \(armed\)')
+        self.assertEqual(self.scalar("SELECT count(*) FROM captured"), 0)
+        self.assertEqual(self.scalar("SELECT count(*) FROM schema_migrations"), 1)
+
+    def test_bad_role_in_the_startup_batch_is_a_usage_error(self):
+        """--role rides in the start-up batch: a role that does not exist is exit 2, nothing read or locked."""
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
+        r = self.run_migrator("up", "--dir", d, "--role", "no_such_role_%d" % os.getpid())
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r'option --role: could not SET ROLE "no_such_role_\d+"')
+        self.assertFalse(self.table_exists("schema_migrations"))
+        self.assertFalse(self.table_exists("a"))

@@ -1,0 +1,209 @@
+/*-------------------------------------------------------------------------
+ *
+ * startup.c
+ *	  A run's first connection and everything read before its command
+ *	  runs, in two round trips.
+ *
+ * migrator/startup.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "startup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advlock.h"
+#include "cancel.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+#include "pipeline.h"
+#include "relation_trust.h"
+
+/* The kept answers of the first round trip (NULL: not asked, or failed). */
+typedef struct answers
+{
+	PGresult *role, *schema, *inspect, *trust, *lock;
+	int       role_entry; /* its index in the batch; -1 when not asked */
+} answers;
+
+static void
+answers_clear(answers *a)
+{
+	PQclear(a->role);
+	PQclear(a->schema);
+	PQclear(a->inspect);
+	PQclear(a->trust);
+	PQclear(a->lock);
+}
+
+int
+startup_schema_verdict(const run_state *rs, bool exists, bool may_create, bool explain_plan)
+{
+	char *target;
+
+	if (exists)
+		return EXIT_OK;
+	if (rs->opts->create_schema && may_create)
+	{
+		if (explain_plan)
+			log_info("schema \"%s\" does not exist: up --create-schema would create it",
+					 rs->opts->conn.schema);
+		return EXIT_OK;
+	}
+	target = run_target_name(rs);
+	log_event(LOG_LEVEL_ERROR, "schema_missing", NULL, "schema \"%s\" does not exist in %s; %s",
+			  rs->opts->conn.schema, target,
+			  may_create ? "create it, or pass --create-schema"
+						 : "check --schema and --dsn (this command creates nothing)");
+	free(target);
+	return EXIT_USAGE;
+}
+
+/* The batch after the session settings conn_open_batch put first; no Sync in it. */
+static void
+add_queries(run_state *rs, const startup_want *want, pipeline *p, answers *a, char key[24])
+{
+	const char *values[3];
+	const char *sql;
+
+	a->role_entry = -1;
+	if (rs->opts->role != NULL)
+	{
+		values[0] = rs->opts->role;
+		/* everything after it, the history table too, is owned by --role */
+		a->role_entry = pipeline_add(p, "SELECT pg_catalog.set_config('role', $1, false)", 1, values,
+									 PGRES_TUPLES_OK, pipeline_keep_result, &a->role);
+	}
+	values[0] = rs->opts->conn.schema;
+	(void) pipeline_add(p, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values,
+						PGRES_TUPLES_OK, pipeline_keep_result, &a->schema);
+	sql = history_inspect_query(&rs->ht, values);
+	(void) pipeline_add(p, sql, 2, values, PGRES_TUPLES_OK, pipeline_keep_result, &a->inspect);
+	sql = relation_trust_query(rs->ht.schema, rs->ht.table, rs->ht.read_only, values);
+	(void) pipeline_add(p, sql, 3, values, PGRES_TUPLES_OK, pipeline_keep_result, &a->trust);
+	if (want->take_lock)
+	{
+		/* last: nothing after it can fail and roll the batch back */
+		snprintf(key, 24, "%lld", (long long) advlock_key(rs->lock_name));
+		values[0] = key;
+		(void) pipeline_add(p, "SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int8)", 1, values,
+							PGRES_TUPLES_OK, pipeline_keep_result, &a->lock);
+	}
+}
+
+/* The batch failed: one error line, and the exit code. */
+static int
+batch_failed(const run_state *rs, const pipeline *p, const answers *a, db_error *err)
+{
+	char *msg;
+	int   rc;
+
+	if (cancel_pending())
+		return cancel_exit_code();
+	if (p->failed >= 0 && p->failed == a->role_entry && pgerr_action_for(err->cls) != PGERR_ACTION_RECONNECT)
+	{
+		log_event(LOG_LEVEL_ERROR, "invalid_role", NULL, "option --role: could not SET ROLE \"%s\": %s",
+				  rs->opts->role, err->message);
+		return EXIT_USAGE;
+	}
+	msg = db_error_format(err);
+	log_event(LOG_LEVEL_ERROR, "query_failed", NULL,
+			  "setting up the session and reading the start-up state: %s", msg);
+	free(msg);
+	rc = pgerr_exit_code(err->cls, cancel_exit_code());
+	return rc == EXIT_OK ? EXIT_UNREACHABLE : rc;
+}
+
+/* The second round trip: the history, read only once it was vetted (and locked). */
+static int
+read_history(PGconn *conn, run_state *rs)
+{
+	char     *sql = history_select_sql(&rs->ht);
+	PGresult *res = db_query(conn, "reading the history table", sql, 0, NULL, PGRES_TUPLES_OK);
+
+	free(sql);
+	if (res == NULL)
+		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	history_from_result(res, &rs->hist);
+	PQclear(res);
+	return EXIT_OK;
+}
+
+/* The answers judged in the order the old round trips had: role, schema, table, lock. */
+static int
+judge(run_state *rs, const startup_want *want, const answers *a, PGconn *conn)
+{
+	bool present;
+	int  rc = startup_schema_verdict(rs, PQntuples(a->schema) > 0, want->may_create, want->explain_plan);
+
+	if (rc == EXIT_OK)
+		rc = history_vet_results(&rs->ht, a->inspect, a->trust, &present);
+	if (rc != EXIT_OK)
+		return rc;
+	if (want->take_lock && strcmp(PQgetvalue(a->lock, 0, 0), "t") != 0)
+	{
+		/* another run holds it: wait, then vet and read again under it */
+		rc = advlock_acquire(conn, rs->lock_name, rs->opts->lock_wait_ms, PROGNAME);
+		if (rc != EXIT_OK)
+			return rc;
+		rs->locked = true;
+		return want->read_history ? history_load(conn, &rs->ht, &rs->hist) : EXIT_OK;
+	}
+	if (want->take_lock)
+	{
+		rs->locked = true;
+		log_event(LOG_LEVEL_DEBUG, "lock_acquired", NULL, "took the run lock \"%s\"", rs->lock_name);
+	}
+	if (!want->read_history)
+		return EXIT_OK;
+	if (!present && want->take_lock) /* looked at before the lock: look again under it */
+		return history_load(conn, &rs->ht, &rs->hist);
+	if (!present)
+		return EXIT_OK; /* absent: an empty history (exists false) */
+	return read_history(conn, rs);
+}
+
+int
+startup_open(run_state *rs, const startup_want *want, PGconn **conn)
+{
+	conn_options copts = rs->opts->conn;
+	pipeline     p;
+	answers      a = {0};
+	db_error     err = {0};
+	char         key[24];
+	int          rc;
+
+	/* --role is set in the batch, where a bad one is a usage error */
+	copts.role = NULL;
+	/* a start-up gate that waits for the schema also waits for the server */
+	if (rs->opts->wait_current_ms > copts.wait_ms)
+		copts.wait_ms = rs->opts->wait_current_ms;
+	pipeline_init(&p);
+	rc = conn_open_batch(&copts, conn, &p);
+	if (rc != EXIT_OK)
+	{
+		pipeline_free(&p);
+		return rc;
+	}
+	if (!history_table_init(&rs->ht, *conn, rs->opts->conn.schema, rs->opts->history_table))
+	{
+		pipeline_free(&p);
+		return EXIT_USAGE;
+	}
+	rs->ht.create_schema = rs->opts->create_schema;
+	rs->ht.read_only = !want->writes; /* only commands that write may change it */
+	if (want->take_lock)
+		rs->lock_name = advlock_name(ADVLOCK_MIGRATOR, rs->ht.qualified); /* quoted: unambiguous */
+	add_queries(rs, want, &p, &a, key);
+	if (pipeline_run(*conn, &p, NULL, &err))
+		rc = judge(rs, want, &a, *conn);
+	else
+		rc = batch_failed(rs, &p, &a, &err);
+	db_error_clear(&err);
+	answers_clear(&a);
+	pipeline_free(&p);
+	return rc;
+}
