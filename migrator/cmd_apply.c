@@ -26,6 +26,7 @@
 #include "migrator.h"
 #include "preflight.h"
 #include "retry.h"
+#include "statement_index.h"
 #include "sqlwalk.h"
 
 /*
@@ -184,6 +185,7 @@ check_selected_releasing(const run_state *rs, migration **list, int n, sql_relat
 	lint_totals       totals = {0};
 	lint_file_options lopts = lint_options(rs);
 	bool              unparsed = false;
+	bool              unnamed = false;
 	int               next = 0;
 
 	lopts.carry = lint_carry_new();
@@ -203,12 +205,19 @@ check_selected_releasing(const run_state *rs, migration **list, int n, sql_relat
 		{
 			migration_lint(m, &lopts, false, &totals);
 			preflight_collect(m, rels);
+			/* the concurrent builds of no-transaction files go through the engine, by name */
+			if (statement_index_check(&m, 1) != EXIT_OK)
+				unnamed = true;
 		}
 		release_parse(m);
 	}
 	lint_carry_free(lopts.carry);
 	if (!unparsed)
-		return lint_verdict(&totals);
+	{
+		int rc = lint_verdict(&totals);
+
+		return rc == EXIT_OK && unnamed ? EXIT_USAGE : rc;
+	}
 	log_event(LOG_LEVEL_ERROR, "not_applied", NULL, "a pending migration does not parse; nothing applied");
 	return EXIT_USAGE;
 }
@@ -244,6 +253,8 @@ prepare_run(run_state *rs, reconciliation *rec, int *n_selected, sql_relation_li
 		rc = parse_selected(list, *n_selected);
 		if (rc == EXIT_OK)
 			rc = lint_selected(rs, list, *n_selected);
+		if (rc == EXIT_OK)
+			rc = statement_index_check(list, *n_selected);
 	}
 	if (rc == EXIT_OK)
 		rc = required_load(rs->opts->index_config, rs->opts->conn.schema, list, *n_selected, &rs->required);

@@ -20,7 +20,6 @@
 #include "index_ensure.h"
 #include "log.h"
 #include "memory.h"
-#include "statement_index.h"
 
 struct required_indexes
 {
@@ -57,9 +56,6 @@ required_load(const char *path, const char *schema, migration *const *pending, i
 	struct stat       st;
 
 	*out = NULL;
-	/* the concurrent builds in no-transaction files go through the engine too */
-	if (statement_index_check(pending, n_pending) != EXIT_OK)
-		return EXIT_USAGE;
 	for (int i = 0; i < n_pending; i++)
 		needed |= pending[i]->n_required_indexes > 0;
 	if (!needed)

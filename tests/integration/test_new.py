@@ -159,7 +159,8 @@ class DirectivesTest(NewTestCase):
         d = self.make_dir({"0001_a.sql": "-- migrator:no-such-thing\nSELECT 1;\n"})
         r = self.run_migrator("lint", "--dir", d, dsn=None)
         self.assertExit(r, 2)
-        m = re.search(r"\(known: ([^)]*)\)", r.stderr)
+        # lint reports a file's problems with its findings, on stdout
+        m = re.search(r"\(known: ([^)]*)\)", r.stdout)
         self.assertIsNotNone(m, r.describe())
         return {k.split()[0] for k in m.group(1).split(", ")}
 

@@ -192,7 +192,7 @@ class MigratorIdentifiers(IdentifierCase):
                 self.assertExit(r, 0)
                 self.assertSentinel(r)
                 self.assertTrue(self.table_exists("a%d" % i) and self.table_exists("n%d" % i))
-                r = self.run_migrator("new", "next", "--dir", d)
+                r = self.run_migrator("new", "next", "--verify", "--dir", d)
                 self.assertExit(r, 0)
                 self.assertEqual(r.stdout.splitlines(), [os.path.join(d, "3_next.sql"),
                                                          os.path.join(d, "3_next.verify.sql")])
