@@ -104,7 +104,8 @@ if [ "$package" -eq 1 ]; then
 	cmake -S . -B build-package -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_PREFIX=/usr \
 		"-DCMAKE_C_FLAGS=$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
 		"-DCMAKE_EXE_LINKER_FLAGS=$(dpkg-buildflags --get LDFLAGS)" \
-		-DTOOLKIT_WERROR=ON -DTOOLKIT_SANITIZER=none -DTOOLKIT_MAN_PAGES=ON -DTOOLKIT_PACKAGE_TESTS=ON
+		-DTOOLKIT_WERROR=ON -DTOOLKIT_SANITIZER=none -DTOOLKIT_MAN_PAGES=ON -DTOOLKIT_PACKAGE_TESTS=ON \
+		-DTOOLKIT_STATIC_PG_QUERY=OFF
 	cmake --build build-package -j "$(nproc 2>/dev/null || echo 2)"
 	status=0
 	ctest --test-dir build-package -L package --output-on-failure || status=$?
