@@ -13,7 +13,6 @@ tests/integration/test_index_history.py
 """
 
 import datetime
-import glob
 import json
 import os
 import shutil
@@ -56,6 +55,20 @@ class HistoryTestCase(ToolkitTestCase):
 
     def rows(self, schema="public"):
         return self.query("SELECT %s FROM %s.indexer_history ORDER BY id" % (COLS, schema))
+
+    def start_blocked_build(self, cfg):
+        blocker = psycopg2.connect(self.dsn)
+        self.addCleanup(blocker.close)
+        with blocker.cursor() as cur:
+            cur.execute("UPDATE h SET a = a WHERE id = 1")
+        proc = self.start_indexer("build", "-c", cfg)
+        deadline = time.monotonic() + 60
+        while self.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND query LIKE '%%CREATE INDEX CONCURRENTLY%%' AND wait_event = 'virtualxid'") != 1:
+            self.assertLess(time.monotonic(), deadline, "the build never waited")
+            time.sleep(0.05)
+        self.assertEqual([x[2] for x in self.rows()], ["started"])
+        return proc, blocker
 
 
 class RecordTest(HistoryTestCase):
@@ -206,20 +219,6 @@ class RecordTest(HistoryTestCase):
 
 class InterruptTest(HistoryTestCase):
 
-    def start_blocked_build(self, cfg):
-        blocker = psycopg2.connect(self.dsn)
-        self.addCleanup(blocker.close)
-        with blocker.cursor() as cur:
-            cur.execute("UPDATE h SET a = a WHERE id = 1")
-        proc = self.start_indexer("build", "-c", cfg)
-        deadline = time.monotonic() + 60
-        while self.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                          "AND query LIKE '%%CREATE INDEX CONCURRENTLY%%' AND wait_event = 'virtualxid'") != 1:
-            self.assertLess(time.monotonic(), deadline, "the build never waited")
-            time.sleep(0.05)
-        self.assertEqual([x[2] for x in self.rows()], ["started"])
-        return proc, blocker
-
     def test_sigterm_during_a_build_is_recorded_interrupted(self):
         cfg = self.config([definition("idx_h_a", "h", "a")])
         proc, blocker = self.start_blocked_build(cfg)
@@ -300,3 +299,33 @@ class BackoffTest(HistoryTestCase):
         # --backoff-after 0: never
         self.assertExit(self.run_at(at(hours=0.06), "build", "-c", cfg, "--backoff-after", "0"), 1)
         self.assertEqual(self.failed_rows(), 3)
+
+
+class UnderLockTest(HistoryTestCase):
+
+    def test_nothing_is_created_without_the_run_lock(self):
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        proc, blocker = self.start_blocked_build(cfg)
+        r = self.run_indexer("build", "-c", cfg, "--record-schema", "ops2", "--create-schema")
+        self.assertExit(r, 4)
+        self.assertEqual(self.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'ops2'"), 0)
+        blocker.rollback()
+        self.assertExit(self.finish(proc), 0)
+        self.assertEqual([x[2] for x in self.rows()], ["built"])
+
+    def test_a_record_that_cannot_be_written_is_said_and_exits_1(self):
+        """The build succeeded, its outcome could not be recorded: stderr says so, exit 1, the index stays."""
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        proc, blocker = self.start_blocked_build(cfg)
+        self.query("ALTER TABLE public.indexer_history ADD CONSTRAINT no_outcome CHECK (action = 'started') "
+                   "NOT VALID")
+        blocker.rollback()
+        r = self.finish(proc)
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, r'could not write the history table "public\.indexer_history" \(recording a '
+                                    r"build's outcome\): .*no_outcome")
+        self.assertStderrMatches(r, r"the history table could not be written: exit 1 although the builds "
+                                    r"succeeded")
+        self.assertStderrMatches(r, r"summary: 1 built")
+        self.assertIsNotNone(self.scalar("SELECT to_regclass('public.idx_h_a')"))
+        self.assertEqual([x[2] for x in self.rows()], ["started"])
