@@ -28,9 +28,9 @@
 
 #define N_COLS 12
 
-static const char *const col_names[N_COLS] = {"started",  "definition",  "table",    "action",
-											  "duration", "index_bytes", "sqlstate", "message",
-											  "deferred", "run_id",      "host",     "application_name"};
+static const char *const col_names[N_COLS] = {"started",     "definition",  "table",    "action",
+											  "duration_ms", "index_bytes", "sqlstate", "message",
+											  "deferred",    "run_id",      "host",     "application_name"};
 
 static char *
 history_sql(const char *schema)

@@ -231,7 +231,9 @@ static const char help_decisions[] =
 	"valid, ready index is built. After the run lock is lost no new build starts (exit 1).\n"
 	"\n" EXIT_CODES_HELP
 	"With indexer, 1 means a critical index could not be built (plan: cannot be, so build would\n"
-	"exit 1); 5 (check) means a defined index is missing, invalid or drifted.\n";
+	"exit 1), a critical one backs off after repeated failures, or the history table could not be\n"
+	"written although the builds succeeded; 5 (check) means a defined index is missing, invalid\n"
+	"or drifted.\n";
 
 static void
 usage(FILE *out)

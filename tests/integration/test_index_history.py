@@ -96,7 +96,7 @@ class RecordTest(HistoryTestCase):
         self.assertEqual(len(self.rows()), 1)
         h = self.run_indexer("history", "-c", cfg)
         self.assertExit(h, 0)
-        self.assertRegex(h.stdout, r"(?m)^started +definition +table +action +duration +index_bytes")
+        self.assertRegex(h.stdout, r"(?m)^started +definition +table +action +duration_ms +index_bytes")
         self.assertRegex(h.stdout, r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +idx_h_a +public\.h +built +\d+ +%d " % size)
         self.assertIn("(1 row)", h.stdout)
 
@@ -171,7 +171,7 @@ class RecordTest(HistoryTestCase):
         self.assertEqual((objs[0]["definition"], objs[0]["action"], objs[0]["sqlstate"]),
                          ("idx_h_dup", "failed", "23505"))
         self.assertIsNone(objs[0]["index_bytes"])
-        self.assertIsInstance(objs[0]["duration"], int)
+        self.assertIsInstance(objs[0]["duration_ms"], int)
 
     def test_since_and_only(self):
         cfg = self.config([definition("idx_h_a", "h", "a"), definition("idx_h_id", "h", "id")])
