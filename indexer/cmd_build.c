@@ -185,9 +185,10 @@ log_summary(const run_state *rs, const build_tally *t, const build_summary *sum)
 
 /*
  * What the history adds to the exit code: a critical definition backing
- * off is a failure (1) while it fails; a history write that failed turns a
- * run that otherwise succeeded into 1 (said on stderr), never a failed one
- * into success.
+ * off is a failure (1) while it fails; a history write that failed turns
+ * a run that otherwise succeeded into the policy's exit code of its error
+ * (record.h: 1, or 3 for a lost connection), said on stderr; a failed run
+ * keeps its own code.
  */
 static int
 record_exit_code(const run_state *rs, int rc, int backing_off)
@@ -201,13 +202,10 @@ record_exit_code(const run_state *rs, int rc, int backing_off)
 				  backing_off, backing_off == 1 ? " is" : "es are");
 		return EXIT_CHANGE_FAILED;
 	}
-	if (record_failed(rs->record))
-	{
+	if ((rc = record_failed(rs->record)) != EXIT_OK)
 		log_event(LOG_LEVEL_ERROR, "record_incomplete", NULL,
-				  "the history table could not be written: exit 1 although the builds succeeded");
-		return EXIT_CHANGE_FAILED;
-	}
-	return EXIT_OK;
+				  "the history table could not be written: exit %d although the builds succeeded", rc);
+	return rc;
 }
 
 int

@@ -20,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
@@ -44,6 +46,7 @@ struct record
 	char           run_id[64];
 	char           host[256];
 	bool           failed;
+	int            fail_exit; /* the policy's exit code for the write's error */
 };
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
@@ -73,6 +76,9 @@ record_write(record *r, const char *what, const char *sql, int n, const char *co
 			  "on this run",
 			  r->display, what, msg);
 	free(msg);
+	r->fail_exit = pgerr_exit_code(err.cls, cancel_exit_code());
+	if (r->fail_exit == EXIT_OK)
+		r->fail_exit = EXIT_CHANGE_FAILED;
 	db_error_clear(&err);
 	r->failed = true;
 	return false;
@@ -144,18 +150,30 @@ static const char table_columns[] = "(id bigint GENERATED ALWAYS AS IDENTITY PRI
 static int
 ensure_table(record *r)
 {
-	char *sql;
-	bool  ok;
-	int   rc;
+	char    *sql, *msg;
+	bool     ok;
+	int      rc;
+	db_error err = {0};
 
 	rc = relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
 	if (rc != EXIT_OK)
 		return rc;
 	sql = xasprintf("CREATE TABLE IF NOT EXISTS %s %s", r->qualified, table_columns);
-	ok = db_command(r->conn, "creating the history table", sql);
+	ok = db_run(r->conn, sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL);
 	free(sql);
 	if (!ok)
-		return EXIT_CHANGE_FAILED;
+	{
+		/* a role that owns its tables but may not create in the schema (PostgreSQL 15's public) */
+		msg = db_error_format(&err);
+		log_event(LOG_LEVEL_ERROR, "record_create_failed", NULL,
+				  "could not create the history table \"%s\": %s; nothing built (grant CREATE on the schema, "
+				  "choose another with --record-schema, or pass --no-record)",
+				  r->display, msg);
+		free(msg);
+		rc = pgerr_exit_code(err.cls, cancel_exit_code());
+		db_error_clear(&err);
+		return rc;
+	}
 	/* IF NOT EXISTS: another role may have created it in between */
 	return relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
 }
@@ -183,12 +201,11 @@ int
 record_open(PGconn *conn, const record_options *o, record **out)
 {
 	record *r = xcalloc(1, sizeof(*r));
+	textbuf sb;
 	int     rc;
 
 	r->conn = conn;
 	r->o = *o;
-	textbuf sb;
-
 	textbuf_init(&sb);
 	sql_append_ident(&sb, o->schema);
 	textbuf_append_char(&sb, '.');
@@ -208,12 +225,8 @@ record_open(PGconn *conn, const record_options *o, record **out)
 		record_free(r);
 		return rc;
 	}
+	/* a failure here is said, and decides the exit code at the end (record_failed) */
 	apply_retention(r);
-	if (r->failed)
-	{
-		record_free(r);
-		return EXIT_CHANGE_FAILED;
-	}
 	*out = r;
 	return EXIT_OK;
 }
@@ -472,10 +485,10 @@ record_close(record *r, int deferred)
 	free(sql);
 }
 
-bool
+int
 record_failed(const record *r)
 {
-	return r != NULL && r->failed;
+	return r != NULL && r->failed ? r->fail_exit : EXIT_OK;
 }
 
 void

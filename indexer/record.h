@@ -14,9 +14,11 @@
  * (so that libfaketime moves them), durations its monotonic clock.
  *
  * A row that started and never finished is read back as "interrupted".
- * A write that fails is said on stderr and makes record_failed() true;
- * the caller decides the exit code (cmd_build.c: a run that otherwise
- * succeeded exits 1, a failed one keeps its code).  Nothing here exits.
+ * A write that fails is said on stderr, stops the writes of the run (the
+ * builds go on) and gives record_failed() the exit code that common/pgerr.c's
+ * policy table gives its error (1 for most, 3 for a lost connection); the
+ * caller (cmd_build.c) uses it only for a run that otherwise succeeded,
+ * never to turn a failure into success.  Nothing here exits.
  *
  * indexer/record.h
  *
@@ -47,9 +49,10 @@ typedef struct record_options
 
 /*
  * Under the run lock: check the schema and the table (trust), create the
- * table when missing, delete rows past keep_ms.  EXIT_OK with *out set;
- * EXIT_USAGE (schema missing, table not trusted) or EXIT_UNREACHABLE after
- * logging one error line.
+ * table when missing, delete rows past keep_ms (a failure of that is only
+ * record_failed()).  EXIT_OK with *out set; EXIT_USAGE (schema missing,
+ * table not trusted), or the policy's exit code of the CREATE's error
+ * (permission denied: 1), or EXIT_UNREACHABLE, after logging one error line.
  */
 int record_open(PGconn *conn, const record_options *o, record **out);
 
@@ -74,8 +77,8 @@ void record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate
  */
 void record_close(record *r, int deferred);
 
-/* Did a write fail (said on stderr)? */
-bool record_failed(const record *r);
+/* EXIT_OK, or the exit code of a write that failed (said on stderr). */
+int record_failed(const record *r);
 
 void record_free(record *r);
 

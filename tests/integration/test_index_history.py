@@ -329,3 +329,41 @@ class UnderLockTest(HistoryTestCase):
         self.assertStderrMatches(r, r"summary: 1 built")
         self.assertIsNotNone(self.scalar("SELECT to_regclass('public.idx_h_a')"))
         self.assertEqual([x[2] for x in self.rows()], ["started"])
+
+
+class RoleTest(HistoryTestCase):
+
+    def _admin_drop_role(self, role):
+        with self._admin.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.ident(self.dbname))
+            cur.execute("DROP ROLE IF EXISTS %s" % role)
+
+    def test_a_role_that_may_not_create_in_the_record_schema_is_told_what_to_do(self):
+        """Building an index needs CREATE on its table's schema; the history's schema may be another."""
+        role = "hist_%s" % self.dbname[2:]
+        self.query("DROP ROLE IF EXISTS %s" % role)
+        self.query("CREATE ROLE %s LOGIN" % role)
+        self.addCleanup(self._admin_drop_role, role)
+        self.query("GRANT CREATE ON SCHEMA public TO %s" % role)
+        self.query("ALTER TABLE h OWNER TO %s" % role)
+        self.query("CREATE SCHEMA ops")
+        self.query("GRANT USAGE ON SCHEMA ops TO %s" % role)
+        dsn = "host=%s port=%d dbname=%s user=%s" % (self.host, self.port, self.dbname, role)
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        r = self.run_indexer("build", "-c", cfg, "--record-schema", "ops", dsn=dsn)
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, r'could not create the history table "ops\.indexer_history": .*permission '
+                                    r'denied for schema ops.*; nothing built \(grant CREATE on the schema, '
+                                    r'choose another with --record-schema, or pass --no-record\)')
+        self.assertIsNone(self.scalar("SELECT to_regclass('public.idx_h_a')"))
+        self.assertFalse(self.table_exists("indexer_history", schema="ops"))
+        self.query("GRANT CREATE ON SCHEMA ops TO %s" % role)
+        r = self.run_indexer("build", "-c", cfg, "--record-schema", "ops", dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertEqual([x[2] for x in self.rows("ops")], ["built"])
+        self.assertEqual(self.scalar("SELECT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n "
+                                     "ON n.oid = c.relnamespace WHERE relname = 'indexer_history' "
+                                     "AND nspname = 'ops'"), role)
+        h = self.run_indexer("history", "-c", cfg, "--record-schema", "ops", dsn=dsn)
+        self.assertExit(h, 0)
+        self.assertIn("idx_h_a", h.stdout)
