@@ -165,10 +165,12 @@ ensure_table(record *r)
 	{
 		/* a role that owns its tables but may not create in the schema (PostgreSQL 15's public) */
 		msg = db_error_format(&err);
-		log_event(LOG_LEVEL_ERROR, "record_create_failed", NULL,
-				  "could not create the history table \"%s\": %s; nothing built (grant CREATE on the schema, "
-				  "choose another with --record-schema, or pass --no-record)",
-				  r->display, msg);
+		log_event(
+			LOG_LEVEL_ERROR, "record_create_failed", NULL,
+			"could not create the history table \"%s\": %s; nothing built%s", r->display, msg,
+			strcmp(err.sqlstate, "42501") == 0
+				? " (grant CREATE on the schema, choose another with --record-schema, or pass --no-record)"
+				: "");
 		free(msg);
 		rc = pgerr_exit_code(err.cls, cancel_exit_code());
 		db_error_clear(&err);
