@@ -39,6 +39,7 @@
 #include "memory.h"
 #include "options.h"
 #include "query.h"
+#include "record.h"
 #include "retry.h"
 #include "sqlquote.h"
 
@@ -257,6 +258,7 @@ slot_take_work(engine *e, slot *s)
 		}
 		j = &e->jobs[t->items[t->next++]];
 		j->started_ms = monotonic_ms();
+		j->record_id = record_start(e->env->record, j->item);
 		s->job = j;
 		s->not_before = 0;
 		return;

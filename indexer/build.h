@@ -51,6 +51,8 @@ typedef struct build_env
 								 * progress queries (idle otherwise) */
 	int64_t                 deadline_ms; /* monotonic_ms() after which no new job starts
 										  * (--max-runtime); 0 = none */
+	struct record          *record;      /* history table (record.h): a row when a job starts
+										  * and its outcome when it ends; NULL = none */
 } build_env;
 
 typedef struct build_summary

@@ -111,6 +111,7 @@ typedef struct job
 	int        cap_units; /* allocated length (memory.h) */
 	int        cur;
 	int64_t    started_ms;
+	int64_t    record_id; /* its history row (record.h), 0 = none */
 	bool       failed;
 	char      *left_behind; /* an invalid index we could not drop */
 } job;

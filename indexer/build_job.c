@@ -30,6 +30,7 @@
 #include "catalog.h"
 #include "index_sql.h"
 #include "memory.h"
+#include "record.h"
 #include "retry.h"
 #include "sqlquote.h"
 
@@ -245,9 +246,12 @@ job_finish(engine *e, job *j)
 	if (failed != NULL || j->cur < j->n_units)
 	{
 		job_not_done(e, j, failed, fields);
+		record_end(e->env->record, j->record_id, it, failed ? failed->err.sqlstate : NULL,
+				   failed ? failed->schema : d->schema);
 		return;
 	}
 	it->outcome = OUTCOME_DONE;
+	record_end(e->env->record, j->record_id, it, NULL, d->schema);
 	count_done(e->sum, it->action);
 	build_log(e, LOG_LEVEL_INFO, "done", fields, "%s \"%s\" on \"%s.%s\" in %s", done_verb(it->action),
 			  d->name, d->schema, d->table, dur);

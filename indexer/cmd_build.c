@@ -24,6 +24,7 @@
 #include "log.h"
 #include "options.h"
 #include "query.h"
+#include "record.h"
 #include "retry.h"
 
 /* The definitions the plan settles without a build, counted. */
@@ -182,18 +183,47 @@ log_summary(const run_state *rs, const build_tally *t, const build_summary *sum)
 		rs->round_trips == 1 ? "y" : "ies");
 }
 
+/*
+ * What the history adds to the exit code: a critical definition backing
+ * off is a failure (1) while it fails; a history write that failed turns
+ * a run that otherwise succeeded into the policy's exit code of its error
+ * (record.h: 1, or 3 for a lost connection), said on stderr; a failed run
+ * keeps its own code.
+ */
+static int
+record_exit_code(const run_state *rs, int rc, int backing_off)
+{
+	if (rc != EXIT_OK)
+		return rc;
+	if (backing_off > 0)
+	{
+		log_event(LOG_LEVEL_ERROR, "critical_backoff", NULL,
+				  "%d critical index%s backing off after repeated failures (--retry-failed forces a try)",
+				  backing_off, backing_off == 1 ? " is" : "es are");
+		return EXIT_CHANGE_FAILED;
+	}
+	if ((rc = record_failed(rs->record)) != EXIT_OK)
+		log_event(LOG_LEVEL_ERROR, "record_incomplete", NULL,
+				  "the history table could not be written: exit %d although the builds succeeded", rc);
+	return rc;
+}
+
 int
 cmd_build(run_state *rs)
 {
 	build_summary sum = {0};
-	build_env     env = {&rs->opts->set, &rs->opts->conn, rs->conn, 0};
+	build_env     env = {&rs->opts->set, &rs->opts->conn, rs->conn, 0, rs->record};
 	build_tally   t = {0};
 	int           rc = EXIT_OK;
+	int           backing_off;
 
 	report_foreign_leftovers(rs);
 	/* sizes, the size guard, windows and --max-builds, before anything starts */
 	if ((rc = limits_prepare(rs)) != EXIT_OK)
 		return rc;
+	/* definitions that failed run after run wait (record.h): deferred, critical ones exit 1 */
+	if ((backing_off = record_apply_backoff(rs->record, rs->plan, rs->n_defs)) < 0)
+		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
 	if (rs->opts->set.max_runtime_ms > 0)
 		env.deadline_ms = rs->start_ms + rs->opts->set.max_runtime_ms;
 	for (int i = 0; i < rs->n_defs; i++)
@@ -219,6 +249,8 @@ cmd_build(run_state *rs)
 	t.deferred += sum.deferred;
 	t.failed_noncritical += sum.failed_noncritical;
 	log_summary(rs, &t, &sum);
+	record_close(rs->record, t.deferred);
+	rc = record_exit_code(rs, rc, backing_off);
 
 	if (rc == EXIT_OK && t.failed_critical > 0)
 		rc = EXIT_CHANGE_FAILED;

@@ -86,9 +86,9 @@ static int
 ensure_planned(PGconn *conn, index_def *def, catalog_entry *cat, const indexer_settings *set,
 			   const index_ensure_options *opts, char **why)
 {
-	index_def    *defs[1] = {def};
-	plan_options  popts = {false, set->lock_timeout_ms};
-	build_env     env = {set, opts->conn_opts, conn, 0}; /* a migration needs it: no window, no budget */
+	index_def   *defs[1] = {def};
+	plan_options popts = {false, set->lock_timeout_ms};
+	build_env    env = {set, opts->conn_opts, conn, 0, NULL}; /* a migration needs it: no window, no budget */
 	build_summary sum = {0};
 	int           round_trips = 0;
 	plan_item    *items = plan_make(conn, defs, cat, 1, &popts, &round_trips);
@@ -274,7 +274,7 @@ build_planned(PGconn *conn, plan_item *item, const indexer_settings *set, const 
 			  db_error *err)
 {
 	const index_def *def = item->def;
-	build_env        env = {set, opts->conn_opts, conn, 0}; /* no window, no budget */
+	build_env        env = {set, opts->conn_opts, conn, 0, NULL}; /* no window, no budget */
 	build_summary    sum = {0};
 	int              rc;
 	bool             ok;

@@ -11,7 +11,8 @@
  * returns a code of exitcodes.h, logs its own errors and never exits;
  * main() releases everything in the run_state afterwards.
  *
- * Handlers by file: cmd_build.c build; cmd_report.c plan, check, status.
+ * Handlers by file: cmd_build.c build; cmd_report.c plan, check, status;
+ * cmd_history.c history.
  * This header is the indexer program's own: the migrator never includes it.
  *
  * indexer/indexer.h
@@ -56,6 +57,14 @@ typedef struct indexer_options
 	int              cap_only;
 	const char      *table; /* --table */
 	int              verbosity;
+	/* the history table (record.h) */
+	const char *record_schema; /* --record-schema; NULL = the --schema */
+	bool        no_record;
+	bool        create_schema;
+	int64_t     keep_ms;
+	int64_t     backoff_after;
+	bool        retry_failed;
+	int64_t     since_ms; /* history --since */
 } indexer_options;
 
 /* What the dispatcher has set up for a command (cli.h's struct cli_run). */
@@ -72,11 +81,15 @@ struct cli_run
 	plan_item       *plan;
 	int              round_trips; /* catalog round trips of this run */
 	int64_t          start_ms;
+	struct record   *record; /* the history table; NULL with --no-record */
 };
 typedef struct cli_run run_state;
 
 /* cmd_build.c */
 int cmd_build(run_state *rs);
+
+/* cmd_history.c */
+int cmd_history(run_state *rs);
 
 /* cmd_report.c */
 int cmd_plan(run_state *rs);

@@ -37,6 +37,7 @@
 #include "memory.h"
 #include "pipeline.h"
 #include "plan.h"
+#include "record.h"
 #include "retry.h"
 #include "settings.h"
 #include "sqlparse.h"
@@ -61,7 +62,14 @@ enum indexer_option
 	OPT_MAX_RUNTIME,
 	OPT_MAX_BUILDS,
 	OPT_MAX_INDEX_SIZE,
-	OPT_ALLOW_UNKNOWN_SIZE
+	OPT_ALLOW_UNKNOWN_SIZE,
+	OPT_RECORD_SCHEMA,
+	OPT_NO_RECORD,
+	OPT_CREATE_SCHEMA,
+	OPT_KEEP,
+	OPT_BACKOFF_AFTER,
+	OPT_RETRY_FAILED,
+	OPT_SINCE
 };
 
 #define O(id) CLI_BIT(OPT_##id)
@@ -72,10 +80,16 @@ enum indexer_option
 #define LIMITS                                                                                               \
 	(O(WINDOW) | O(TIME_ZONE) | O(MAX_RUNTIME) | O(MAX_BUILDS) | O(MAX_INDEX_SIZE) | O(ALLOW_UNKNOWN_SIZE))
 
-#define CMD_LOCK CLI_CMD_PROGRAM /* takes the run lock before reading the catalog */
+/* the history table (record.h): build writes it, history reads it */
+#define RECORD                                                                                               \
+	(O(RECORD_SCHEMA) | O(NO_RECORD) | O(CREATE_SCHEMA) | O(KEEP) | O(BACKOFF_AFTER) | O(RETRY_FAILED))
+
+#define CMD_LOCK    CLI_CMD_PROGRAM        /* takes the run lock before reading the catalog */
+#define CMD_NO_PLAN (CLI_CMD_PROGRAM << 1) /* reads no catalog, makes no plan, takes any --only name */
 
 static const cli_command commands[] = {
-	{"build", cmd_build, CMD_LOCK | CLI_CMD_WRITES, SELECTION | O(REBUILD_DRIFTED) | BUILDING | LIMITS,
+	{"build", cmd_build, CMD_LOCK | CLI_CMD_WRITES,
+	 SELECTION | O(REBUILD_DRIFTED) | BUILDING | LIMITS | RECORD,
 	 "build what is missing, repair what is invalid, drop what is absent (default)"},
 	{"plan", cmd_plan, 0, SELECTION | O(REBUILD_DRIFTED) | LIMITS,
 	 "show what build would do (exit 1 when build would); changes nothing"},
@@ -83,6 +97,8 @@ static const cli_command commands[] = {
 	 "readiness gate: exit 0 if every defined index is present, valid and as defined, 5 if not"},
 	{"status", cmd_status, 0, SELECTION,
 	 "every definition's state, indexes the file does not define, duplicates"},
+	{"history", cmd_history, CMD_NO_PLAN, O(CONFIG) | O(ONLY) | O(RECORD_SCHEMA) | O(SINCE),
+	 "what the builds did, from the history table (--since DUR, --only NAME)"},
 };
 
 #define OFF(field) offsetof(indexer_options, field)
@@ -109,6 +125,13 @@ static const cli_option options[] = {
 	{"max-builds", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_BUILDS, NULL, NULL},
 	{"max-index-size", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_INDEX_SIZE, NULL, NULL},
 	{"allow-unknown-size", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_ALLOW_UNKNOWN_SIZE, NULL, NULL},
+	{"record-schema", 0, CLI_NAME, OFF(record_schema), 0, 0, OPT_RECORD_SCHEMA, NULL, NULL},
+	{"no-record", 0, CLI_FLAG, OFF(no_record), 0, 0, OPT_NO_RECORD, NULL, NULL},
+	{"create-schema", 0, CLI_FLAG, OFF(create_schema), 0, 0, OPT_CREATE_SCHEMA, NULL, NULL},
+	{"keep", 0, CLI_DURATION, OFF(keep_ms), 0, 0, OPT_KEEP, NULL, NULL},
+	{"backoff-after", 0, CLI_INT, OFF(backoff_after), 0, 1000, OPT_BACKOFF_AFTER, NULL, NULL},
+	{"retry-failed", 0, CLI_FLAG, OFF(retry_failed), 0, 0, OPT_RETRY_FAILED, NULL, NULL},
+	{"since", 0, CLI_DURATION, OFF(since_ms), 0, 0, OPT_SINCE, NULL, NULL},
 };
 
 static const cli_program program;
@@ -142,6 +165,15 @@ static const char help_settings[] =
 	"      --max-builds=N         start at most N builds (build, repair, rebuild) per run\n"
 	"      --max-index-size=SIZE  refuse a build whose estimated size exceeds SIZE (e.g. 10GB)\n"
 	"      --allow-unknown-size   with --max-index-size: build what cannot be estimated (default: refuse)\n"
+	"      --record-schema=NAME   build, history: schema of the history table indexer_history (default\n"
+	"                             the --schema; it must exist)\n"
+	"      --create-schema        build: create the --record-schema when it does not exist\n"
+	"      --no-record            build: write no history (the database is left untouched)\n"
+	"      --keep=DUR             build: delete history rows older than DUR (default 90 days; 0 = keep all)\n"
+	"      --backoff-after=N      build: after N failed runs in a row a definition waits, 1h doubling to\n"
+	"                             a day, before it is tried again (default 3; 0 = never)\n"
+	"      --retry-failed         build: try the definitions that back off now\n"
+	"      --since=DUR            history: only the rows of the last DUR (e.g. 1d, 12h)\n"
 	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
 	"      --color=WHEN           colour errors, warnings and states: auto (default: on a terminal,\n"
 	"                             unless NO_COLOR is set), always or never; JSON is never coloured\n"
@@ -200,7 +232,9 @@ static const char help_decisions[] =
 	"valid, ready index is built. After the run lock is lost no new build starts (exit 1).\n"
 	"\n" EXIT_CODES_HELP
 	"With indexer, 1 means a critical index could not be built (plan: cannot be, so build would\n"
-	"exit 1); 5 (check) means a defined index is missing, invalid or drifted.\n";
+	"exit 1), a critical one backs off after repeated failures, or the history table could not be\n"
+	"written although the builds succeeded; 5 (check) means a defined index is missing, invalid\n"
+	"or drifted.\n";
 
 static void
 usage(FILE *out)
@@ -571,6 +605,19 @@ connect_and_lock(const cli_command *cmd, run_state *rs)
 	return rc;
 }
 
+/* Under the run lock: the history table, unless --no-record (record.h). */
+static int
+open_record(run_state *rs)
+{
+	indexer_options *o = rs->opts;
+	record_options   ro = {o->record_schema ? o->record_schema : o->set.schema, o->create_schema, o->keep_ms,
+						 o->backoff_after, o->retry_failed};
+
+	if (o->no_record)
+		return EXIT_OK;
+	return record_open(rs->conn, &ro, &rs->record);
+}
+
 static int
 run_command(const cli_command *cmd, run_state *rs)
 {
@@ -580,13 +627,18 @@ run_command(const cli_command *cmd, run_state *rs)
 
 	/* everything about the input first: a bad file fails before any connection */
 	rc = load_definitions(o, rs);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK && !(cmd->flags & CMD_NO_PLAN))
 		rc = select_definitions(o, rs);
 	if (rc != EXIT_OK)
 		return rc;
 
 	rc = connect_and_lock(cmd, rs);
 	if (rc != EXIT_OK)
+		return rc;
+	if (cmd->flags & CMD_NO_PLAN)
+		return cmd->run(rs);
+	/* the history table of the indexer's actions, under the run lock (record.h) */
+	if ((cmd->flags & CMD_LOCK) && (rc = open_record(rs)) != EXIT_OK)
 		return rc;
 	rc = catalog_load(rs->conn, rs->defs, rs->n_defs, o->set.lock_timeout_ms, &rs->cat, &rs->round_trips);
 	if (rc != EXIT_OK)
@@ -611,6 +663,8 @@ main(int argc, char **argv)
 	opts.conn.schema = opts.set.schema;
 	opts.conn.progname = PROGNAME;
 	rs.start_ms = monotonic_ms();
+	opts.keep_ms = (int64_t) 90 * 24 * 3600 * 1000;
+	opts.backoff_after = 3;
 
 	cancel_install_handlers();
 	rc = parse_args(argc, argv, &opts, &cmd);
@@ -631,6 +685,7 @@ main(int argc, char **argv)
 	if (rs.locked && !cancel_pending() && PQstatus(rs.conn) == CONNECTION_OK)
 		advlock_release(rs.conn, rs.lock_name);
 	free(rs.lock_name);
+	record_free(rs.record);
 	plan_free(rs.plan, rs.n_defs);
 	catalog_free(rs.cat, rs.n_defs);
 	free(rs.defs);

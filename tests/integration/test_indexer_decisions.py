@@ -281,7 +281,8 @@ class OutcomeTest(IndexerTestCase):
         r = self.indexer(cfg, "--rebuild-drifted")
         self.assertExit(r, 0)
         self.assertEqual(self.query("SELECT tag, path FROM public.ddl_log ORDER BY n"),
-                         [("CREATE INDEX", '"public"'), ("ALTER INDEX", ""), ("COMMENT", ""),
+                         # the history table on first use (issue 15): the tool's own DDL, empty path
+                         [("CREATE TABLE", ""), ("CREATE INDEX", '"public"'), ("ALTER INDEX", ""), ("COMMENT", ""),
                           ("ALTER INDEX", ""), ("DROP INDEX", "")])
         self.assertValid("idx_ab", "t")
 

@@ -98,7 +98,14 @@ class DefaultReadOnlyDatabase(ReliabilityCase):
         d = self.make_dir({"indexes.cfg": CONFIG})
         r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"))
         self.assertRefused(r, None)
+        # the first write is the history table's creation (issue 15) ...
         r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"), dsn=self.any_dsn())
+        self.assertRefused(r, ERROR_INDEXER + r'could not create the history table "public\.indexer_history": '
+                                 r"25006: cannot execute CREATE TABLE in a read-only transaction; nothing built$",
+                           any_server=True)
+        self.assertFalse(self.table_exists("indexer_history"))
+        # ... and without it, the build
+        r = self.run_indexer("-c", os.path.join(d, "indexes.cfg"), "--no-record", dsn=self.any_dsn())
         self.assertRefused(r, ERROR_INDEXER + r'critical index "idx_r_a" on "public.r" failed: 25006: '
                                  r"cannot execute CREATE INDEX in a read-only transaction", any_server=True)
         self.assertEqual(self.query("SELECT count(*) FROM pg_class WHERE relname = 'idx_r_a'"), [(0,)])

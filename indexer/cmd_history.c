@@ -1,0 +1,180 @@
+/*-------------------------------------------------------------------------
+ *
+ * cmd_history.c
+ *	  indexer history: what the runs did, from the history table
+ *	  (record.h), as a table on stdout or one JSON object a line.
+ *
+ * Reads only: no lock, nothing created.  A row that started and never
+ * finished shows as "interrupted" (its run was killed, or is running now).
+ * The table is trusted as any the tools read (relation_trust.h).
+ *
+ * indexer/cmd_history.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "exitcodes.h"
+#include "indexer.h"
+#include "log.h"
+#include "memory.h"
+#include "query.h"
+#include "record.h"
+#include "relation_trust.h"
+#include "sqlquote.h"
+
+#define N_COLS 12
+
+static const char *const col_names[N_COLS] = {"started",     "definition",  "table",    "action",
+											  "duration_ms", "index_bytes", "sqlstate", "message",
+											  "deferred",    "run_id",      "host",     "application_name"};
+
+static char *
+history_sql(const char *schema)
+{
+	textbuf sb;
+
+	textbuf_init(&sb);
+	textbuf_append(
+		&sb, "SELECT pg_catalog.to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
+			 "COALESCE(definition, ''), COALESCE(table_name, ''), "
+			 "CASE WHEN action = 'started' THEN 'interrupted' ELSE action END, "
+			 "COALESCE(duration_ms::pg_catalog.text, ''), COALESCE(index_bytes::pg_catalog.text, ''), "
+			 "COALESCE(sqlstate, ''), COALESCE(message, ''), "
+			 "CASE WHEN action = 'deferred' THEN deferred::pg_catalog.text || ' (' || "
+			 "runs::pg_catalog.text || ' run' || CASE WHEN runs = 1 THEN '' ELSE 's' END || ')' ELSE '' "
+			 "END, run_id, COALESCE(host, ''), COALESCE(application_name, '') FROM ");
+	sql_append_ident(&sb, schema);
+	textbuf_append_char(&sb, '.');
+	sql_append_ident(&sb, RECORD_TABLE);
+	textbuf_append(&sb,
+				   " WHERE ($1::pg_catalog.float8 IS NULL OR started_at >= "
+				   "pg_catalog.to_timestamp($1::pg_catalog.float8)) AND ($2::pg_catalog.text[] IS NULL OR "
+				   "definition = ANY ($2::pg_catalog.text[])) ORDER BY started_at, id");
+	return textbuf_detach(&sb);
+}
+
+static void
+print_json(const PGresult *res)
+{
+	textbuf sb;
+
+	textbuf_init(&sb);
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		textbuf_reset(&sb);
+		textbuf_append_char(&sb, '{');
+		for (int c = 0; c < N_COLS; c++)
+		{
+			const char *v = PQgetvalue(res, i, c);
+			bool        number = (c == 4 || c == 5) && v[0] != '\0';
+
+			textbuf_appendf(&sb, "%s\"%s\":", c ? "," : "", col_names[c]);
+			if (number)
+				textbuf_append(&sb, v);
+			else if (v[0] == '\0' && c != 3)
+				textbuf_append(&sb, "null");
+			else
+				textbuf_append_json(&sb, v);
+		}
+		textbuf_append(&sb, "}\n");
+		fputs(sb.data, stdout);
+	}
+	textbuf_free(&sb);
+}
+
+/* Columns padded to the widest value; the message last, unpadded. */
+static void
+print_text(const PGresult *res)
+{
+	static const int shown[] = {0, 1, 2, 3, 4, 5, 8, 6, 7};
+	const int        n_shown = (int) (sizeof(shown) / sizeof(shown[0]));
+	int              width[N_COLS];
+
+	for (int c = 0; c < N_COLS; c++)
+	{
+		width[c] = (int) strlen(col_names[c]);
+		for (int i = 0; i < PQntuples(res); i++)
+			if (PQgetlength(res, i, c) > width[c])
+				width[c] = PQgetlength(res, i, c);
+	}
+	for (int k = 0; k < n_shown; k++)
+		printf(k + 1 < n_shown ? "%-*s  " : "%.*s\n", k + 1 < n_shown ? width[shown[k]] : 99,
+			   col_names[shown[k]]);
+	for (int i = 0; i < PQntuples(res); i++)
+		for (int k = 0; k < n_shown; k++)
+			printf(k + 1 < n_shown ? "%-*s  " : "%.*s\n", k + 1 < n_shown ? width[shown[k]] : 100000,
+				   PQgetvalue(res, i, shown[k]));
+	printf("(%d row%s)\n", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+}
+
+/* Is the table there?  -1 when that could not be read (logged). */
+static int
+table_present(PGconn *conn, const char *schema)
+{
+	const char *values[] = {schema, RECORD_TABLE};
+	PGresult   *res = db_query(conn, "looking for the history table",
+							   "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
+								 "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+							   2, values, PGRES_TUPLES_OK);
+	int         found;
+
+	if (res == NULL)
+		return -1;
+	found = PQntuples(res) > 0;
+	PQclear(res);
+	return found;
+}
+
+int
+record_print(PGconn *conn, const char *schema, int64_t since_ms, char **only, int n_only, bool json)
+{
+	char           since[64];
+	char          *array = n_only > 0 ? db_text_array_literal((const char *const *) only, n_only) : NULL;
+	const char    *values[2] = {NULL, array};
+	char          *sql, *display = xasprintf("%s.%s", schema, RECORD_TABLE);
+	PGresult      *res;
+	int            found = table_present(conn, schema);
+	int            rc = EXIT_OK;
+	struct timeval tv;
+
+	if (found > 0)
+		rc = relation_trust_check(conn, schema, RECORD_TABLE, display, true);
+	if (found <= 0 || rc != EXIT_OK)
+	{
+		if (found == 0)
+			log_event(LOG_LEVEL_INFO, "no_history", NULL,
+					  "no history table \"%s\" yet: indexer build creates it (unless --no-record)", display);
+		free(display);
+		free(array);
+		return found < 0 ? EXIT_UNREACHABLE : rc;
+	}
+	gettimeofday(&tv, NULL);
+	snprintf(since, sizeof(since), "%.3f", (double) tv.tv_sec - (double) since_ms / 1000.0);
+	values[0] = since_ms > 0 ? since : NULL;
+	sql = history_sql(schema);
+	res = db_query(conn, "reading the history table", sql, 2, values, PGRES_TUPLES_OK);
+	free(sql);
+	free(array);
+	free(display);
+	if (res == NULL)
+		return EXIT_UNREACHABLE;
+	if (json)
+		print_json(res);
+	else
+		print_text(res);
+	PQclear(res);
+	return EXIT_OK;
+}
+
+int
+cmd_history(run_state *rs)
+{
+	indexer_options *o = rs->opts;
+
+	return record_print(rs->conn, o->record_schema ? o->record_schema : o->set.schema, o->since_ms, o->only,
+						o->n_only, o->set.format == LOG_FORMAT_JSON);
+}

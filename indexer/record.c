@@ -1,0 +1,504 @@
+/*-------------------------------------------------------------------------
+ *
+ * record.c
+ *	  The history table: created on first use under the run lock, a row a
+ *	  build (started, then its outcome), a row a run for deferrals, the
+ *	  retention, and the failure backoff read from it.
+ *
+ * Written on the run's main connection between the engine's statements
+ * (its watchdog queries are synchronous too), each statement on its own
+ * in autocommit: a row that says "started" survives a crash, which is how
+ * an interrupted build shows.  The end of a build is written even after a
+ * signal (db_run_ex, not interruptible), so that the row says interrupted
+ * when the connection still works.
+ *
+ * indexer/record.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cancel.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "memory.h"
+#include "options.h"
+#include "pgerr.h"
+#include "query.h"
+#include "record.h"
+#include "relation_trust.h"
+#include "sqlquote.h"
+
+#define HOUR_MS (3600 * (int64_t) 1000)
+#define DAY_MS  (24 * HOUR_MS)
+
+struct record
+{
+	PGconn        *conn;
+	record_options o;
+	char          *qualified; /* "schema"."indexer_history" */
+	char          *display;   /* schema.indexer_history */
+	char           run_id[64];
+	char           host[256];
+	bool           failed;
+	int            fail_exit; /* the policy's exit code for the write's error */
+};
+
+/* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
+static void
+now_text(char *buf, size_t len)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	snprintf(buf, len, "%lld.%06ld", (long long) tv.tv_sec, (long) tv.tv_usec);
+}
+
+/* Run a write; on failure say so once a run and remember it. */
+static bool
+record_write(record *r, const char *what, const char *sql, int n, const char *const *values, PGresult **res)
+{
+	db_error err = {0};
+	char    *msg;
+
+	if (r->failed)
+		return false;
+	if (db_run_ex(r->conn, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, res, &err, NULL, false))
+		return true;
+	msg = db_error_format(&err);
+	log_event(LOG_LEVEL_ERROR, "record_failed", NULL,
+			  "could not write the history table \"%s\" (%s): %s; the builds go on, nothing more is recorded "
+			  "on this run",
+			  r->display, what, msg);
+	free(msg);
+	r->fail_exit = pgerr_exit_code(err.cls, cancel_exit_code());
+	if (r->fail_exit == EXIT_OK)
+		r->fail_exit = EXIT_CHANGE_FAILED;
+	db_error_clear(&err);
+	r->failed = true;
+	return false;
+}
+
+/* Does the schema exist?  -1 when it could not be read (logged). */
+static int
+schema_exists(PGconn *conn, const char *schema)
+{
+	const char *values[] = {schema};
+	PGresult   *res =
+		db_query(conn, "looking for the history schema",
+				 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values, PGRES_TUPLES_OK);
+	int found;
+
+	if (res == NULL)
+		return -1;
+	found = PQntuples(res) > 0;
+	PQclear(res);
+	return found;
+}
+
+static int
+ensure_schema(record *r)
+{
+	int   found = schema_exists(r->conn, r->o.schema);
+	char *sql, *quoted;
+	bool  ok;
+
+	if (found < 0)
+		return EXIT_UNREACHABLE;
+	if (found)
+		return EXIT_OK;
+	if (!r->o.create_schema)
+	{
+		log_event(
+			LOG_LEVEL_ERROR, "record_schema_missing", NULL,
+			"schema \"%s\" of the history table does not exist: create it, pass --create-schema, choose "
+			"another with --record-schema, or pass --no-record",
+			r->o.schema);
+		return EXIT_USAGE;
+	}
+	quoted = sql_quote_ident(r->o.schema);
+	sql = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", quoted);
+	ok = db_command(r->conn, "creating the history schema", sql);
+	free(sql);
+	free(quoted);
+	return ok ? EXIT_OK : EXIT_CHANGE_FAILED;
+}
+
+static const char table_columns[] = "(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+									" run_id text NOT NULL,"
+									" definition text,"
+									" table_name text,"
+									" action text NOT NULL,"
+									" planned text,"
+									" started_at timestamptz NOT NULL,"
+									" finished_at timestamptz,"
+									" duration_ms bigint,"
+									" sqlstate text,"
+									" message text,"
+									" index_bytes bigint,"
+									" deferred integer NOT NULL DEFAULT 0,"
+									" runs integer NOT NULL DEFAULT 1,"
+									" host text,"
+									" application_name text)";
+
+/* The table: trusted when it exists, created (and trusted again) when not. */
+static int
+ensure_table(record *r)
+{
+	char    *sql, *msg;
+	bool     ok;
+	int      rc;
+	db_error err = {0};
+
+	rc = relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
+	if (rc != EXIT_OK)
+		return rc;
+	sql = xasprintf("CREATE TABLE IF NOT EXISTS %s %s", r->qualified, table_columns);
+	ok = db_run(r->conn, sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL);
+	free(sql);
+	if (!ok)
+	{
+		/* a role that owns its tables but may not create in the schema (PostgreSQL 15's public) */
+		msg = db_error_format(&err);
+		log_event(
+			LOG_LEVEL_ERROR, "record_create_failed", NULL,
+			"could not create the history table \"%s\": %s; nothing built%s", r->display, msg,
+			strcmp(err.sqlstate, "42501") == 0
+				? " (grant CREATE on the schema, choose another with --record-schema, or pass --no-record)"
+				: "");
+		free(msg);
+		rc = pgerr_exit_code(err.cls, cancel_exit_code());
+		db_error_clear(&err);
+		return rc;
+	}
+	/* IF NOT EXISTS: another role may have created it in between */
+	return relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
+}
+
+/* Rows older than --keep go, under the run lock. */
+static void
+apply_retention(record *r)
+{
+	char        now[64], keep[32];
+	const char *values[] = {now, keep};
+	char       *sql;
+
+	if (r->o.keep_ms <= 0)
+		return;
+	now_text(now, sizeof(now));
+	snprintf(keep, sizeof(keep), "%lld", (long long) (r->o.keep_ms / 1000));
+	sql = xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
+					"pg_catalog.make_interval(secs => $2::pg_catalog.float8)",
+					r->qualified);
+	(void) record_write(r, "deleting rows past --keep", sql, 2, values, NULL);
+	free(sql);
+}
+
+int
+record_open(PGconn *conn, const record_options *o, record **out)
+{
+	record *r = xcalloc(1, sizeof(*r));
+	textbuf sb;
+	int     rc;
+
+	r->conn = conn;
+	r->o = *o;
+	textbuf_init(&sb);
+	sql_append_ident(&sb, o->schema);
+	textbuf_append_char(&sb, '.');
+	sql_append_ident(&sb, RECORD_TABLE);
+	r->qualified = textbuf_detach(&sb);
+	r->display = xasprintf("%s.%s", o->schema, RECORD_TABLE);
+	snprintf(r->run_id, sizeof(r->run_id), "%lld-%d", (long long) time(NULL), (int) getpid());
+	if (gethostname(r->host, sizeof(r->host)) != 0)
+		r->host[0] = '\0';
+	r->host[sizeof(r->host) - 1] = '\0';
+	*out = NULL;
+	rc = ensure_schema(r);
+	if (rc == EXIT_OK)
+		rc = ensure_table(r);
+	if (rc != EXIT_OK)
+	{
+		record_free(r);
+		return rc;
+	}
+	/* a failure here is said, and decides the exit code at the end (record_failed) */
+	apply_retention(r);
+	*out = r;
+	return EXIT_OK;
+}
+
+static const char *
+planned_word(plan_action a)
+{
+	switch (a)
+	{
+		case ACT_REPAIR:
+			return "repair";
+		case ACT_REBUILD:
+			return "rebuild";
+		case ACT_DROP:
+			return "drop";
+		case ACT_CLEANUP:
+			return "cleanup";
+		default:
+			return "build";
+	}
+}
+
+int64_t
+record_start(record *r, const plan_item *it)
+{
+	char        now[64];
+	char       *table;
+	const char *values[6];
+	PGresult   *res = NULL;
+	char       *sql;
+	int64_t     id = 0;
+
+	if (r == NULL || r->failed)
+		return 0;
+	now_text(now, sizeof(now));
+	table = xasprintf("%s.%s", it->def->schema, it->def->table);
+	values[0] = r->run_id;
+	values[1] = it->def->name;
+	values[2] = table;
+	values[3] = planned_word(it->action);
+	values[4] = now;
+	values[5] = r->host;
+	sql = xasprintf("INSERT INTO %s (run_id, definition, table_name, action, planned, started_at, host, "
+					"application_name) VALUES ($1, $2, $3, 'started', $4, "
+					"pg_catalog.to_timestamp($5::pg_catalog.float8), $6, "
+					"pg_catalog.current_setting('application_name')) RETURNING id",
+					r->qualified);
+	if (record_write(r, "recording a build's start", sql, 6, values, &res))
+	{
+		id = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	free(sql);
+	free(table);
+	return id;
+}
+
+/* The action word of an outcome. */
+static const char *
+outcome_word(const plan_item *it)
+{
+	if (it->outcome == OUTCOME_INTERRUPTED)
+		return "interrupted";
+	if (it->outcome != OUTCOME_DONE)
+		return "failed";
+	switch (it->action)
+	{
+		case ACT_REPAIR:
+			return "repaired";
+		case ACT_REBUILD:
+			return "rebuilt";
+		case ACT_DROP:
+			return "dropped";
+		case ACT_CLEANUP:
+			return "cleaned";
+		default:
+			return "built";
+	}
+}
+
+void
+record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate, const char *index_schema)
+{
+	char        now[64], idtext[32], dur[32];
+	const char *values[8];
+	char       *sql;
+	bool        ok = it->outcome == OUTCOME_DONE;
+
+	if (r == NULL || id == 0 || r->failed)
+		return;
+	now_text(now, sizeof(now));
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) id);
+	snprintf(dur, sizeof(dur), "%lld", (long long) it->duration_ms);
+	values[0] = idtext;
+	values[1] = outcome_word(it);
+	values[2] = now;
+	values[3] = dur;
+	values[4] = !ok && sqlstate && sqlstate[0] ? sqlstate : NULL;
+	values[5] = ok ? NULL : it->failure;
+	values[6] = index_schema;
+	values[7] = it->def->name;
+	/* the size of what now holds the name; none after a drop or a failure */
+	sql =
+		xasprintf("UPDATE %s SET action = $2, finished_at = pg_catalog.to_timestamp($3::pg_catalog.float8), "
+				  "duration_ms = $4::pg_catalog.int8, sqlstate = $5, message = $6, index_bytes = "
+				  "(SELECT pg_catalog.pg_relation_size(c.oid) FROM pg_catalog.pg_class c JOIN "
+				  "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $7 AND "
+				  "c.relname = $8 AND c.relkind = 'i' AND $2 IN ('built', 'repaired', 'rebuilt')) "
+				  "WHERE id = $1::pg_catalog.int8",
+				  r->qualified);
+	(void) record_write(r, "recording a build's outcome", sql, 8, values, NULL);
+	free(sql);
+}
+
+/* How long a definition that failed k runs in a row waits: 1h after the N-th, doubling, at most a day. */
+static int64_t
+backoff_ms(int64_t k, int64_t n)
+{
+	int64_t wait = HOUR_MS;
+
+	for (int64_t i = n; i < k && wait < DAY_MS; i++)
+		wait *= 2;
+	return wait < DAY_MS ? wait : DAY_MS;
+}
+
+/* Defer it when its definition's last k rows (newest first, from row) failed and the wait is not over. */
+static bool
+defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double now)
+{
+	const char *name = it->def->name;
+	int64_t     k = 0;
+	double      last = atof(PQgetvalue(res, row, 2));
+	int64_t     wait;
+	char        waittext[32];
+
+	for (int i = row; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), name) == 0; i++)
+	{
+		if (strcmp(PQgetvalue(res, i, 1), "failed") != 0)
+			break;
+		k++;
+	}
+	if (k < r->o.backoff_after)
+		return false;
+	wait = backoff_ms(k, r->o.backoff_after);
+	if (now >= last + (double) wait / 1000.0)
+		return false;
+	format_duration(wait - (int64_t) ((now - last) * 1000.0), waittext, sizeof(waittext));
+	snprintf(it->deferred, sizeof(it->deferred),
+			 "backing off: it failed %lld runs in a row; next try in %s (--retry-failed forces it)",
+			 (long long) k, waittext);
+	return true;
+}
+
+static bool
+item_may_back_off(const plan_item *it)
+{
+	return plan_action_is_work(it->action) && it->outcome == OUTCOME_NONE && it->deferred[0] == '\0' &&
+		   it->action != ACT_DROP && it->action != ACT_CLEANUP;
+}
+
+int
+record_apply_backoff(record *r, plan_item *plan, int n)
+{
+	const char **names = xcalloc((size_t) n + 1, sizeof(char *));
+	int          k = 0, critical = 0;
+	char        *array, *sql, now[64];
+	const char  *values[1];
+	PGresult    *res;
+
+	if (r == NULL || r->o.backoff_after <= 0 || r->o.retry_failed)
+	{
+		free(names);
+		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		if (item_may_back_off(&plan[i]))
+			names[k++] = plan[i].def->name;
+	array = db_text_array_literal(names, k);
+	values[0] = array;
+	sql = xasprintf(
+		"SELECT definition, action, pg_catalog.date_part('epoch', "
+		"COALESCE(finished_at, started_at)) FROM %s WHERE definition = ANY ($1::pg_catalog.text[]) "
+		"AND action <> 'started' AND action <> 'interrupted' ORDER BY definition, started_at DESC, id DESC",
+		r->qualified);
+	res = k > 0 ? db_query(r->conn, "reading the history for the backoff", sql, 1, values, PGRES_TUPLES_OK)
+				: NULL;
+	free(sql);
+	free(array);
+	free(names);
+	if (k > 0 && res == NULL)
+		return -1;
+	now_text(now, sizeof(now));
+	for (int i = 0; res != NULL && i < n; i++)
+	{
+		int row = 0;
+
+		if (!item_may_back_off(&plan[i]))
+			continue;
+		while (row < PQntuples(res) && strcmp(PQgetvalue(res, row, 0), plan[i].def->name) != 0)
+			row++;
+		if (row < PQntuples(res) && defer_for_backoff(r, &plan[i], res, row, atof(now)))
+		{
+			log_event(plan[i].def->critical ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "backoff", NULL,
+					  "%s\"%s\" on \"%s.%s\" not tried: %s", plan[i].def->critical ? "critical index " : "",
+					  plan[i].def->name, plan[i].def->schema, plan[i].def->table, plan[i].deferred);
+			critical += plan[i].def->critical ? 1 : 0;
+		}
+	}
+	if (res)
+		PQclear(res);
+	return critical;
+}
+
+/* Rows of this run never finished: the signal stopped them. */
+static void
+close_started(record *r)
+{
+	const char *values[] = {r->run_id};
+	char *sql = xasprintf("UPDATE %s SET action = 'interrupted' WHERE run_id = $1 AND action = 'started'",
+						  r->qualified);
+
+	(void) record_write(r, "marking unfinished builds interrupted", sql, 1, values, NULL);
+	free(sql);
+}
+
+void
+record_close(record *r, int deferred)
+{
+	char        now[64], count[16];
+	const char *values[4];
+	char       *sql;
+
+	if (r == NULL)
+		return;
+	close_started(r);
+	if (deferred <= 0)
+		return;
+	now_text(now, sizeof(now));
+	snprintf(count, sizeof(count), "%d", deferred);
+	values[0] = r->run_id;
+	values[1] = now;
+	values[2] = count;
+	values[3] = r->host;
+	/* a run that only deferred counts one more run on the last row when that one only deferred too */
+	sql = xasprintf(
+		"WITH last AS (SELECT id, action FROM %1$s ORDER BY id DESC LIMIT 1), "
+		"bumped AS (UPDATE %1$s h SET runs = h.runs + 1, deferred = $3::pg_catalog.int4, finished_at = "
+		"pg_catalog.to_timestamp($2::pg_catalog.float8) FROM last WHERE h.id = last.id AND last.action = "
+		"'deferred' RETURNING h.id) "
+		"INSERT INTO %1$s (run_id, action, started_at, finished_at, deferred, host, application_name) "
+		"SELECT $1, 'deferred', pg_catalog.to_timestamp($2::pg_catalog.float8), "
+		"pg_catalog.to_timestamp($2::pg_catalog.float8), $3::pg_catalog.int4, $4, "
+		"pg_catalog.current_setting('application_name') WHERE NOT EXISTS (SELECT FROM bumped)",
+		r->qualified);
+	(void) record_write(r, "recording the run's deferrals", sql, 4, values, NULL);
+	free(sql);
+}
+
+int
+record_failed(const record *r)
+{
+	return r != NULL && r->failed ? r->fail_exit : EXIT_OK;
+}
+
+void
+record_free(record *r)
+{
+	if (r == NULL)
+		return;
+	free(r->qualified);
+	free(r->display);
+	free(r);
+}

@@ -1,0 +1,92 @@
+/*-------------------------------------------------------------------------
+ *
+ * record.h
+ *	  The indexer's history table: a row when a build starts, its outcome
+ *	  when it ends, one row a run for what was deferred; failure backoff
+ *	  computed from it.
+ *
+ * The table (<--record-schema>.indexer_history, default the --schema) is
+ * created on first use, only under the run lock, in a schema that exists
+ * (created only with --create-schema), and refused when another role owns
+ * it or it carries triggers, rules or policies (common/relation_trust.h).
+ * Every statement is schema-qualified and runs on the run's main
+ * connection, whose search_path is empty.  Times are the client's clock
+ * (so that libfaketime moves them), durations its monotonic clock.
+ *
+ * A row that started and never finished is read back as "interrupted".
+ * A write that fails is said on stderr, stops the writes of the run (the
+ * builds go on) and gives record_failed() the exit code that common/pgerr.c's
+ * policy table gives its error (1 for most, 3 for a lost connection); the
+ * caller (cmd_build.c) uses it only for a run that otherwise succeeded,
+ * never to turn a failure into success.  Nothing here exits.
+ *
+ * indexer/record.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INDEXER_RECORD_H
+#define INDEXER_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "plan.h"
+
+#define RECORD_TABLE "indexer_history"
+
+typedef struct record record;
+
+typedef struct record_options
+{
+	const char *schema;        /* where the table lives */
+	bool        create_schema; /* create the schema when it is missing */
+	int64_t     keep_ms;       /* delete rows older than this; 0 = keep all */
+	int64_t     backoff_after; /* failed runs in a row before backoff; 0 = never */
+	bool        retry_failed;  /* ignore the backoff */
+} record_options;
+
+/*
+ * Under the run lock: check the schema and the table (trust), create the
+ * table when missing, delete rows past keep_ms (a failure of that is only
+ * record_failed()).  EXIT_OK with *out set; EXIT_USAGE (schema missing,
+ * table not trusted), or the policy's exit code of the CREATE's error
+ * (permission denied: 1), or EXIT_UNREACHABLE, after logging one error line.
+ */
+int record_open(PGconn *conn, const record_options *o, record **out);
+
+/*
+ * Defer every work item of plan whose definition failed backoff_after runs
+ * in a row and whose backoff (1h doubling to 1 day) has not passed:
+ * it->deferred says why.  Returns how many of them are critical (the run
+ * then exits 1), or -1 when the history could not be read (logged).
+ */
+int record_apply_backoff(record *r, plan_item *plan, int n);
+
+/* A build starts: its row (action "started"); the row's id, 0 when not written. */
+int64_t record_start(record *r, const plan_item *it);
+
+/* It ended (outcome in it): the row's action, duration, error, size. */
+void record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate, const char *index_schema);
+
+/*
+ * The run ends: rows of this run still "started" become "interrupted";
+ * deferred > 0 adds one run row (or counts one more run on the last one
+ * when that was a run that only deferred).
+ */
+void record_close(record *r, int deferred);
+
+/* EXIT_OK, or the exit code of a write that failed (said on stderr). */
+int record_failed(const record *r);
+
+void record_free(record *r);
+
+/*
+ * indexer history: rows since since_ms ago (0 = all), of the names in
+ * only[0..n_only-1] (none = all), oldest first, as a table on stdout or
+ * one JSON object a line with json.  EXIT_OK, EXIT_USAGE or EXIT_UNREACHABLE.
+ */
+int record_print(PGconn *conn, const char *schema, int64_t since_ms, char **only, int n_only, bool json);
+
+#endif /* INDEXER_RECORD_H */
