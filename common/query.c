@@ -357,3 +357,17 @@ db_text_array_literal(const char *const *items, int n)
 	textbuf_append_char(&sb, '}');
 	return textbuf_detach(&sb);
 }
+
+/* See query.h. */
+int
+db_exists(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *values)
+{
+	PGresult *res = db_query(conn, what, sql, nparams, values, PGRES_TUPLES_OK);
+	int       found;
+
+	if (res == NULL)
+		return -1;
+	found = PQntuples(res) > 0;
+	PQclear(res);
+	return found;
+}

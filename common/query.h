@@ -100,6 +100,12 @@ bool db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bo
 /* A clean-up command (uninterruptible); a failure is logged as a warning. */
 bool db_command_uninterruptible(PGconn *conn, const char *what, const char *sql);
 
+/*
+ * Does sql (with its nparams values) return a row?  1 or 0; -1 when it
+ * failed, logged as db_query logs it.
+ */
+int db_exists(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *values);
+
 /* db_run without a watch, logging the failure as "<what>: <error>". */
 PGresult *db_query(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *values,
 				   ExecStatusType expect);

@@ -116,17 +116,11 @@ static int
 table_present(PGconn *conn, const char *schema)
 {
 	const char *values[] = {schema, RECORD_TABLE};
-	PGresult   *res = db_query(conn, "looking for the history table",
-							   "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
-								 "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-							   2, values, PGRES_TUPLES_OK);
-	int         found;
 
-	if (res == NULL)
-		return -1;
-	found = PQntuples(res) > 0;
-	PQclear(res);
-	return found;
+	return db_exists(conn, "looking for the history table",
+					 "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
+					 "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+					 2, values);
 }
 
 int

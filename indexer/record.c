@@ -89,16 +89,9 @@ static int
 schema_exists(PGconn *conn, const char *schema)
 {
 	const char *values[] = {schema};
-	PGresult   *res =
-		db_query(conn, "looking for the history schema",
-				 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values, PGRES_TUPLES_OK);
-	int found;
 
-	if (res == NULL)
-		return -1;
-	found = PQntuples(res) > 0;
-	PQclear(res);
-	return found;
+	return db_exists(conn, "looking for the history schema",
+					 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values);
 }
 
 static int
