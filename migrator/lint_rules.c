@@ -37,13 +37,14 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 		 "unless allow_dml: INSERT, UPDATE, DELETE, MERGE, COPY, TRUNCATE, CREATE TABLE AS / SELECT "
 		 "INTO / CREATE MATERIALIZED VIEW (unless WITH NO DATA), a data-modifying WITH, REFRESH "
 		 "MATERIALIZED VIEW, CALL, EXPLAIN ANALYZE of any of these",
-		 "a batched backfill job; or -- migrator:allow-dml for small reference data", "lint_ddl.c"},
+		 "a batched backfill job; or -- migrator:allow-dml for small reference data", "lint_ddl.c",
+		 .lock = NULL},
 	/* COPY from or to the client needs data that a migration does not carry */
 	[LINT_R_COPY_STDIO] =
 		{"copy-stdio", E, false, true,
 		 "COPY FROM STDIN, COPY TO STDOUT (not even allow-dml lets them through); cannot be "
 		 "excused",
-		 "load data with a separate job", "lint_ddl.c"},
+		 "load data with a separate job", "lint_ddl.c", .lock = NULL},
 	/* a COMMIT or ROLLBACK ends the migration's transaction: the history row lands outside it */
 	[LINT_R_TRANSACTION] =
 		{"transaction-control", E, false, true,
@@ -51,24 +52,24 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 		 "... and COMMIT/ROLLBACK inside a DO block; cannot be excused",
 		 "remove it: the migrator commits each file itself (-- migrator:no-transaction runs a "
 		 "file statement by statement)",
-		 "lint_session.c"},
+		 "lint_session.c", .lock = NULL},
 	[LINT_R_SESSION_SET] =
 		{"session-set", E, true, true,
 		 "SET without LOCAL, RESET, RESET ALL, set_config(..., false), set_config(..., NULL) "
 		 "(NULL is false) or with a third argument that is not a constant; also through "
 		 "EXECUTE.  RESET ALL and search_path (or a setting whose name is computed) cannot be "
 		 "excused: every later migration of the run would inherit them",
-		 "SET LOCAL, set_config(..., true)", "lint_session.c"},
-	[LINT_R_DISCARD] = {"discard", E, true, true, "DISCARD", "remove it", "lint_session.c"},
+		 "SET LOCAL, set_config(..., true)", "lint_session.c", .lock = NULL},
+	[LINT_R_DISCARD] = {"discard", E, true, true, "DISCARD", "remove it", "lint_session.c", .lock = NULL},
 	[LINT_R_SET_ROLE] =
 		{"set-role", E, false, true,
 		 "SET [LOCAL] ROLE, SET [LOCAL] SESSION AUTHORIZATION, RESET ROLE, set_config('role', "
 		 "...) local or not (setting names compared case-insensitively, as the server does); "
 		 "cannot be excused",
-		 "the migrator's --role option", "lint_session.c"},
+		 "the migrator's --role option", "lint_session.c", .lock = NULL},
 	[LINT_R_UNLOCK_ALL] = {"advisory-unlock-all", E, true, true, "a call of pg_advisory_unlock_all()",
 						   "release the advisory locks you took one by one with pg_advisory_unlock()",
-						   "lint_session.c"},
+						   "lint_session.c", .lock = NULL},
 	[LINT_R_VOLATILE_DEFAULT] =
 		{"volatile-default", W, true, true,
 		 "ADD COLUMN to an existing table with a volatile default (a function not known "
@@ -105,7 +106,7 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 		{"constraint-index-name", E, true, true,
 		 "ADD CONSTRAINT c ... USING INDEX i with c other than i: PostgreSQL renames the "
 		 "index to c, and the indexer, which defines i, would build it again",
-		 "ADD CONSTRAINT i ... USING INDEX i", "lint_alter.c"},
+		 "ADD CONSTRAINT i ... USING INDEX i", "lint_alter.c", .lock = NULL},
 	[LINT_R_DROP_INDEX] = {"drop-index", W, true, true,
 						   "DROP INDEX without CONCURRENTLY of an index that is not new",
 						   "state = \"absent\" in conf/indexes.cfg", "lint_ddl.c",
@@ -115,25 +116,25 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 							   "move it outside migrations, in a maintenance window", "lint_alter.c",
 							   .lock = "move:AccessExclusiveLock"},
 	[LINT_R_DROP_COLUMN] = {"drop-column", W, true, true, "DROP COLUMN of an existing table",
-							"expand and contract across releases", "lint_alter.c"},
+							"expand and contract across releases", "lint_alter.c", .lock = NULL},
 	[LINT_R_DROP_TABLE] = {"drop-table", W, true, true, "DROP TABLE of an existing table",
-						   "expand and contract across releases", "lint_ddl.c"},
+						   "expand and contract across releases", "lint_ddl.c", .lock = NULL},
 	[LINT_R_RENAME] = {"rename", W, true, true,
 					   "RENAME of an existing table, view, materialized view, foreign table or column",
-					   "expand and contract across releases", "lint_ddl.c"},
+					   "expand and contract across releases", "lint_ddl.c", .lock = NULL},
 	[LINT_R_NOT_IDEMPOTENT] =
 		{"not-idempotent", W, true, true,
 		 "only in no-transaction files: a top-level statement a rerun fails on (CREATE "
 		 "without IF NOT EXISTS / OR REPLACE, DROP without IF EXISTS, ...; the exact list is "
 		 "in lint_ddl.c)",
-		 "IF [NOT] EXISTS, OR REPLACE", "lint_ddl.c"},
+		 "IF [NOT] EXISTS, OR REPLACE", "lint_ddl.c", .lock = NULL},
 	[LINT_R_UNCHECKED] =
 		{"unchecked-sql", W, true, true,
 		 "SQL that cannot be checked before it runs: EXECUTE of a computed string, a DO body the "
 		 "PL/pgSQL parser cannot read, a DO block in another language; in a verify file, a "
 		 "function not known to be stable or immutable.  An error when SQL in a DO block "
 		 "breaks a parser limit or its blocks nest too deeply",
-		 "review by hand; split what is too deep", "lint_plpgsql.c"},
+		 "review by hand; split what is too deep", "lint_plpgsql.c", .lock = NULL},
 	[LINT_R_SWALLOWED] = {"swallowed-error", E, true, true,
 						  "a PL/pgSQL exception handler (DO block) that can catch lock_not_available (55P03, "
 						  "or its class 55000), a class 40 error (deadlock_detected, serialization_failure, "
@@ -141,33 +142,33 @@ const lint_rule lint_rules[LINT_N_RULES] = {
 						  "condition name, SQLSTATE 'xxxxx' or a class code ('40000'), and whose last "
 						  "statement is not RAISE (at EXCEPTION level)",
 						  "avoid the error instead of catching it, or end the handler with RAISE;",
-						  "lint_handlers.c"},
+						  "lint_handlers.c", .lock = NULL},
 	[LINT_R_TIMEOUT] =
 		{"timeout-override", W, true, true,
 		 "SET [LOCAL] lock_timeout / statement_timeout, or set_config() of them, to more than "
 		 "the run's bound (lint_file_options), to DEFAULT or to a value that cannot be read; to "
 		 "anything when the bound is not known (the operator's own).  An error for 0 however "
 		 "spelt ('0', '0s', '0.1ms' rounds to 0): it removes the bound",
-		 "give the run a larger --lock-timeout / --statement-timeout", "lint_session.c"},
+		 "give the run a larger --lock-timeout / --statement-timeout", "lint_session.c", .lock = NULL},
 	/* a verify file that changes something is not a check */
 	[LINT_R_VERIFY] =
 		{"verify-read-only", E, false, true,
 		 "in a verify file (lint_verify_script only): a statement that is not a SELECT, a "
 		 "data-modifying WITH, SELECT INTO, FOR UPDATE / SHARE, a call of a function PostgreSQL "
 		 "lists as volatile (set_config, nextval, pg_terminate_backend, ...); cannot be excused",
-		 "a plain SELECT of stable or immutable functions", "lint_verify.c"},
+		 "a plain SELECT of stable or immutable functions", "lint_verify.c", .lock = NULL},
 	/* what plan and up would refuse before anything is applied: lint says it first */
 	[LINT_R_REQUIRES_INDEX] =
 		{"requires-index", E, false, true,
 		 "\"-- migrator:requires-index NAME\" naming no definition in the index definitions file "
 		 "(--index-config, $INDEXER_CONFIG, else conf/indexes.cfg when it exists), or one with "
 		 "state \"absent\"; cannot be excused",
-		 "define the index in the index definitions file, or fix the name", "migration_lint.c"},
+		 "define the index in the index definitions file, or fix the name", "migration_lint.c", .lock = NULL},
 	[LINT_R_UNKNOWN_RULE] = {"unknown-rule", E, false, false,
 							 "\"-- migrator:allow RULE\" naming no rule, or no rule at all; cannot itself be "
 							 "excused, nor named in an allow comment",
 							 "name one rule that lint reports, e.g. -- migrator:allow drop-column",
-							 "lint_report.c"},
+							 "lint_report.c", .lock = NULL},
 };
 
 /* See lint_rules.h. */
