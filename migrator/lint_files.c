@@ -21,7 +21,6 @@
 
 #include <string.h>
 
-#include "exitcodes.h"
 #include "parser_pool.h"
 
 /* items parsed ahead of the one being reported, per parsing thread */

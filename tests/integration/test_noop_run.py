@@ -29,12 +29,11 @@ class NoopRunTest(ToolkitTestCase):
         self.assertGreaterEqual(at, 0, "the marker statement is not in the server log")
         return text[at:].splitlines()
 
-    def test_lock_then_history_as_two_statements(self):
-        """The server log shows the try-lock, then the history SELECT, as two statements."""
-        table = "hist_noop_%d" % os.getpid()
+    def logged_noop_up(self, table):
+        """Apply one file, then log every statement of a second (no-op) up:
+        the statement lines the server logged for it."""
         d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
-        r = self.run_migrator("up", "--dir", d, "--history-table", table)
-        self.assertExit(r, 0)
+        self.assertExit(self.run_migrator("up", "--dir", d, "--history-table", table), 0)
         self.query("ALTER DATABASE %s SET log_statement = 'all'" % self.ident(self.dbname))
         marker = "noop-marker-" + uuid.uuid4().hex
         conn = self.connect()
@@ -44,7 +43,12 @@ class NoopRunTest(ToolkitTestCase):
         r = self.run_migrator("up", "--dir", d, "--history-table", table)
         self.assertExit(r, 0)
         self.assertStderrMatches(r, r"nothing to apply: schema is current at version 1")
-        lines = [l for l in self.server_log_since(marker) if "statement:" in l or "execute" in l]
+        return [l for l in self.server_log_since(marker) if "statement:" in l or "execute" in l]
+
+    def test_lock_then_history_as_two_statements(self):
+        """The server log shows the try-lock, then the history SELECT, as two statements."""
+        table = "hist_noop_%d" % os.getpid()
+        lines = self.logged_noop_up(table)
         select = 'FROM "public"."%s" ORDER BY version' % table
         locks = [i for i, l in enumerate(lines) if "pg_try_advisory_lock" in l]
         reads = [i for i, l in enumerate(lines) if select in l]
@@ -101,18 +105,7 @@ class NoopRunTest(ToolkitTestCase):
     def test_startup_batch_then_history_read_on_one_connection(self):
         """A no-op up sends the checks and the try-lock, then the read, on the lock's connection."""
         table = "hist_batch_%d" % os.getpid()
-        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
-        self.assertExit(self.run_migrator("up", "--dir", d, "--history-table", table), 0)
-        self.query("ALTER DATABASE %s SET log_statement = 'all'" % self.ident(self.dbname))
-        marker = "batch-marker-" + uuid.uuid4().hex
-        conn = self.connect()
-        with conn.cursor() as cur:
-            cur.execute("SELECT %s", (marker,))
-        conn.close()
-        r = self.run_migrator("up", "--dir", d, "--history-table", table)
-        self.assertExit(r, 0)
-        self.assertStderrMatches(r, r"nothing to apply: schema is current at version 1")
-        lines = [l for l in self.server_log_since(marker) if "statement:" in l or "execute" in l]
+        lines = self.logged_noop_up(table)
         text = "\n".join(lines)
 
         def first(needle):
