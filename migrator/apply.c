@@ -342,12 +342,20 @@ interrupted_transactional(apply_ctx *ctx, const migration *m, const failure *f, 
 static bool
 commit_attempt(apply_ctx *ctx, const migration *m, failure *f)
 {
-	bool reset = apply_residue_possible(m, ctx->event_triggers);
+	bool  reset = apply_residue_possible(m, ctx->event_triggers);
+	char *left = NULL;
+	bool  ok;
 
 	log_event(LOG_LEVEL_DEBUG, "session_reset", NULL, "%s: %s", m->stem,
 			  reset ? "may have changed the session: reset after its COMMIT"
 					: "cannot change the session: COMMIT alone");
-	return apply_session_commit_reset(ctx, reset, &f->err);
+	ok = apply_session_commit_reset(ctx, reset, &left, &f->err);
+	/* the user's stored code it ran (a CHECK, an index expression) did */
+	if (left != NULL)
+		log_event(LOG_LEVEL_DEBUG, "session_reset", NULL, "%s: left session state behind (%s): reset",
+				  m->stem, left);
+	free(left);
+	return ok;
 }
 
 /*
@@ -504,6 +512,9 @@ record_no_transaction(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 {
 	bool ok = db_run(ctx->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL);
 
+	/* the verify may run the user's code: a PREPARE or an advisory lock
+	 * outlives its savepoint, so the next migration resets first */
+	ctx->session_clean = false;
 	if (ok && record_and_verify(ctx, m, start, f) && !cancel_pending() && apply_session_commit(ctx, &f->err))
 		return true;
 	if (ok && PQtransactionStatus(ctx->conn) != PQTRANS_IDLE && PQstatus(ctx->conn) == CONNECTION_OK)

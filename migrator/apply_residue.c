@@ -9,10 +9,12 @@
  */
 #include "apply_residue.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lint_internal.h"
+#include "memory.h"
 #include "pg_volatile_functions.h"
 #include "query.h"
 #include "sqlwalk.h"
@@ -138,4 +140,88 @@ apply_residue_event_triggers(PGconn *conn)
 
 	PQclear(res);
 	return found;
+}
+
+/* ---- the residue probe -------------------------------------------------------- */
+
+/*
+ * Runs after COMMIT, in whatever session the migration left: its search_path
+ * may be the user's, so every name is qualified and every operator is
+ * OPERATOR(pg_catalog.x) (no IS DISTINCT FROM or NULLIF, which look "=" up
+ * on the path).  $1: lock_timeout in ms as pg_settings shows it; $2: the
+ * run's role (NULL: unknown, counts as changed); $3: the connection's user.
+ */
+#define SQL_EQ      " OPERATOR(pg_catalog.=) "
+#define SQL_NE      " OPERATOR(pg_catalog.<>) "
+#define SQL_TEMP_NS "pg_catalog.pg_my_temp_schema()"
+
+static const char probe_sql[] =
+	"SELECT pg_catalog.concat_ws('; ', CASE WHEN r.settings" SQL_NE "'' THEN 'settings: ' "
+	"OPERATOR(pg_catalog.||) r.settings END, r.prepared, r.cursors, r.channels, r.advisory, r.temp) "
+	"FROM (SELECT pg_catalog.concat_ws(', ', "
+	"(SELECT pg_catalog.string_agg(s.name, ', ' ORDER BY s.name) FROM pg_catalog.pg_settings s "
+	"WHERE s.source" SQL_EQ "'session' "
+	"AND NOT (s.name" SQL_EQ "'search_path' AND s.setting" SQL_EQ "'') "
+	"AND NOT (s.name" SQL_EQ "'lock_timeout' AND s.setting" SQL_EQ "$1::pg_catalog.text) "
+	"AND NOT (s.name" SQL_EQ "'idle_session_timeout' AND s.setting" SQL_EQ "'0')), "
+	"CASE WHEN $2::pg_catalog.text IS NULL OR pg_catalog.current_setting('role')" SQL_NE
+	"$2::pg_catalog.text THEN 'role' END, "
+	"CASE WHEN pg_catalog.current_setting('session_authorization')" SQL_NE
+	"$3::pg_catalog.text THEN 'session_authorization' END) AS settings, "
+	"CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql "
+	"OR NOT pg_catalog.starts_with(p.name, 'toolkit_')) THEN 'prepared statements' END AS prepared, "
+	/* after COMMIT only a holdable one is left (the probe's own portal is not) */
+	"CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_cursors c WHERE c.is_holdable) THEN 'cursors' END "
+	"AS cursors, "
+	"CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) THEN 'listening channels' END "
+	"AS channels, "
+	"CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_locks l WHERE l.locktype" SQL_EQ "'advisory' "
+	"AND l.pid" SQL_EQ "pg_catalog.pg_backend_pid()) THEN 'advisory locks' END AS advisory, "
+	/* a temporary schema stays assigned after DISCARD: what is in it counts */
+	"CASE WHEN " SQL_TEMP_NS SQL_EQ "0 THEN NULL "
+	"WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace" SQL_EQ SQL_TEMP_NS ") "
+	"OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace" SQL_EQ SQL_TEMP_NS ") "
+	"OR EXISTS (SELECT FROM pg_catalog.pg_proc f WHERE f.pronamespace" SQL_EQ SQL_TEMP_NS ") "
+	"THEN 'temporary objects' END AS temp) r";
+
+static char *
+probe_judge(void *arg, const PGresult *res)
+{
+	residue_probe *probe = arg;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 1)
+		return NULL; /* not answered: counts as residue */
+	probe->answered = true;
+	if (!PQgetisnull(res, 0, 0) && PQgetvalue(res, 0, 0)[0] != '\0')
+		probe->left = xstrdup(PQgetvalue(res, 0, 0));
+	return NULL; /* what it found is the caller's to act on, not a failure */
+}
+
+int
+apply_residue_probe_add(pipeline *p, const apply_ctx *ctx, residue_probe *probe)
+{
+	char        lt[32];
+	const char *values[3];
+
+	memset(probe, 0, sizeof(*probe));
+	snprintf(lt, sizeof(lt), "%lld", (long long) ctx->settings.lock_timeout_ms);
+	values[0] = lt;
+	values[1] = ctx->role ? ctx->role : ctx->session_role;
+	values[2] = PQuser(ctx->conn);
+	return pipeline_add(p, probe_sql, 3, values, PGRES_TUPLES_OK, probe_judge, probe);
+}
+
+const char *
+apply_residue_probe_left(const residue_probe *probe)
+{
+	if (!probe->answered)
+		return "unknown (the check after COMMIT did not answer)";
+	return probe->left;
+}
+
+void
+apply_residue_probe_clear(residue_probe *probe)
+{
+	free(probe->left);
+	memset(probe, 0, sizeof(*probe));
 }

@@ -158,6 +158,23 @@ class StoredCodeResidueTest(MigratorTestCase):
         self.assertEqual(self.versions("applied"), [1, 2])
         self.assertTrue(self.table_exists("hc2"))
 
+    def test_no_transaction_verify_running_stored_code_is_followed_by_a_reset(self):
+        # a no-transaction migration's verify runs in a transaction of its
+        # own; a savepoint undoes its settings but not a PREPARE, which here
+        # takes the name of the toolkit's own statement of the next batch
+        self.query("CREATE FUNCTION public.squat() RETURNS bool LANGUAGE plpgsql AS $$ BEGIN "
+                   "EXECUTE 'PREPARE toolkit_pin_0 (text, text, text, text) AS SELECT 1'; "
+                   "RETURN true; END $$")
+        d = self.make_dir({
+            "1_notx.sql": "-- migrator:no-transaction\nCREATE TABLE nt1 (id int);\n",
+            "1_notx.verify.sql": "SELECT public.squat();\n",
+            "2_quiet.sql": "CREATE TABLE nt2 (id int);\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1, 2])
+        self.assertTrue(self.table_exists("nt2"))
+
     def test_quiet_migrations_without_stored_code_still_commit_alone(self):
         # the detector finds nothing in a session the toolkit set up: no reset
         d = self.make_dir({
