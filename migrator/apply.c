@@ -342,20 +342,12 @@ interrupted_transactional(apply_ctx *ctx, const migration *m, const failure *f, 
 static bool
 commit_attempt(apply_ctx *ctx, const migration *m, failure *f)
 {
-	bool  reset = apply_residue_possible(m, ctx->event_triggers);
-	char *left = NULL;
-	bool  ok;
+	bool reset = apply_residue_possible(m, ctx->event_triggers);
 
 	log_event(LOG_LEVEL_DEBUG, "session_reset", NULL, "%s: %s", m->stem,
 			  reset ? "may have changed the session: reset after its COMMIT"
 					: "cannot change the session: COMMIT alone");
-	ok = apply_session_commit_reset(ctx, reset, &left, &f->err);
-	/* the user's stored code it ran (a CHECK, an index expression) did */
-	if (left != NULL)
-		log_event(LOG_LEVEL_DEBUG, "session_reset", NULL, "%s: left session state behind (%s): reset",
-				  m->stem, left);
-	free(left);
-	return ok;
+	return apply_session_commit_reset(ctx, reset, &f->err);
 }
 
 /*

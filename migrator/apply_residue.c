@@ -9,12 +9,10 @@
  */
 #include "apply_residue.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lint_internal.h"
-#include "memory.h"
 #include "pg_volatile_functions.h"
 #include "query.h"
 #include "sqlwalk.h"
@@ -53,6 +51,203 @@ foreign_schema(const char *schema)
 	return schema != NULL && strcmp(schema, "pg_catalog") != 0;
 }
 
+/*
+ * ---- the user's stored code ---------------------------------------------------
+ *
+ * Statements of the quiet kinds that evaluate expressions over existing
+ * rows, where the code that runs is not in the file but in the catalog (a
+ * CHECK, a domain's CHECK, a foreign key's equality operators, a partition
+ * key's comparison functions): apply_residue.h has the reasoning.
+ */
+
+/* ALTER TABLE subcommands that evaluate nothing over the table's rows. */
+static bool
+alter_cmd_runs_nothing(PgQuery__AlterTableType t)
+{
+	switch (t)
+	{
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull: /* a scan for NULLs, no code */
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropExpression:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetOptions:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetOptions:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStorage:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetCompression:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumnRecurse:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterConstraint:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddIndexConstraint:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraintRecurse:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnGenericOptions:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ChangeOwner:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ClusterOn:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropCluster:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetTableSpace: /* copies blocks */
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetRelOptions:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetRelOptions:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ReplaceRelOptions:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrig:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableAlwaysTrig:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableReplicaTrig:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrigAll:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrigAll:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrigUser:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrigUser:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableRule:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableAlwaysRule:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableReplicaRule:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableRule:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropInherit:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropOf:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ReplicaIdentity:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableRowSecurity:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableRowSecurity:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ForceRowSecurity:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_NoForceRowSecurity:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_GenericOptions:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddIdentity:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetIdentity:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropIdentity:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Type names that are pg_catalog's without a keyword of the grammar (which
+ * qualifies those itself); pg_catalog is searched first, so they cannot be
+ * the user's.  Sorted for bsearch.
+ */
+static const char *const builtin_types[] = {
+	"bool",     "bpchar", "bytea",       "cidr",   "date",    "float4",   "float8", "inet",    "int2",
+	"int4",     "int8",   "json",        "jsonb",  "macaddr", "macaddr8", "money",  "name",    "oid",
+	"regclass", "text",   "timestamptz", "timetz", "tsquery", "tsvector", "uuid",   "varchar", "xml",
+};
+
+/* A type whose input and checks are PostgreSQL's own (not a domain of the user's). */
+static bool
+builtin_type(const PgQuery__TypeName *t)
+{
+	const PgQuery__Node *first;
+	const char          *name;
+
+	if (t == NULL || t->pct_type || t->n_names == 0 || t->n_names > 2)
+		return false;
+	first = t->names[0];
+	if (first->node_case != PG_QUERY__NODE__NODE_STRING)
+		return false;
+	if (t->n_names == 2)
+		return strcmp(first->string->sval, "pg_catalog") == 0;
+	name = first->string->sval;
+	return bsearch(&name, builtin_types, sizeof(builtin_types) / sizeof(builtin_types[0]),
+				   sizeof(builtin_types[0]), cmp_kind) != NULL;
+}
+
+/* A default evaluated without code of the user's: a constant (cast to a built-in type), now(). */
+static bool
+plain_default(const PgQuery__Node *e)
+{
+	if (e == NULL)
+		return true;
+	switch (e->node_case)
+	{
+		case PG_QUERY__NODE__NODE_A_CONST:
+		case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
+			return true;
+		case PG_QUERY__NODE__NODE_TYPE_CAST:
+			return builtin_type(e->type_cast->type_name) && plain_default(e->type_cast->arg);
+		case PG_QUERY__NODE__NODE_FUNC_CALL:
+			return e->func_call->n_args == 0; /* the walk judges the function */
+		default:
+			return false;
+	}
+}
+
+/*
+ * ADD COLUMN runs nothing of the user's over existing rows when the column
+ * is of a built-in type (a domain's CHECK runs for every row, even without
+ * a default) and has no constraint but NULL / NOT NULL, a plain default or
+ * an identity.
+ */
+static bool
+add_column_runs_nothing(const PgQuery__Node *def)
+{
+	const PgQuery__ColumnDef *c;
+
+	if (def == NULL || def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
+		return false;
+	c = def->column_def;
+	if (!builtin_type(c->type_name) || !plain_default(c->raw_default) || c->cooked_default != NULL)
+		return false;
+	for (size_t i = 0; i < c->n_constraints; i++)
+	{
+		const PgQuery__Node *n = c->constraints[i];
+
+		if (n->node_case != PG_QUERY__NODE__NODE_CONSTRAINT)
+			return false;
+		switch (n->constraint->contype)
+		{
+			case PG_QUERY__CONSTR_TYPE__CONSTR_NULL:
+			case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL:
+			case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY:
+				break;
+			case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
+				if (!plain_default(n->constraint->raw_expr))
+					return false;
+				break;
+			default:
+				return false; /* CHECK, REFERENCES, GENERATED, an index build */
+		}
+	}
+	return true;
+}
+
+/* A CHECK or FOREIGN KEY added NOT VALID reads no row (VALIDATE does, later). */
+static bool
+constraint_not_validated(const PgQuery__Node *def)
+{
+	const PgQuery__Constraint *c;
+
+	if (def == NULL || def->node_case != PG_QUERY__NODE__NODE_CONSTRAINT)
+		return false;
+	c = def->constraint;
+	return c->skip_validation && (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK ||
+								  c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN);
+}
+
+/* Does this ALTER TABLE subcommand run code stored in the catalog over existing rows? */
+static bool
+alter_cmd_runs_stored_code(const PgQuery__AlterTableCmd *cmd)
+{
+	switch (cmd->subtype)
+	{
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumnRecurse:
+			return !add_column_runs_nothing(cmd->def);
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraintRecurse:
+			return !constraint_not_validated(cmd->def);
+		default:
+			/* VALIDATE, ALTER COLUMN TYPE, ATTACH PARTITION, SET LOGGED, ... */
+			return !alter_cmd_runs_nothing(cmd->subtype);
+	}
+}
+
+/* ALTER DOMAIN ADD CONSTRAINT (unless NOT VALID) and VALIDATE CONSTRAINT check every column of it. */
+static bool
+alter_domain_runs_stored_code(const PgQuery__AlterDomainStmt *s)
+{
+	if (strcmp(s->subtype, "V") == 0)
+		return true;
+	return strcmp(s->subtype, "C") == 0 && !constraint_not_validated(s->def);
+}
+
 /* sql_walk callback: arg is a bool set when something may touch the session. */
 static bool
 visit(const ProtobufCMessage *msg, void *arg)
@@ -74,6 +269,15 @@ visit(const ProtobufCMessage *msg, void *arg)
 		const PgQuery__AExpr *e = (const PgQuery__AExpr *) msg;
 
 		*loud = lint_list_name(e->name, e->n_name, &schema, &name) && foreign_schema(schema);
+	}
+	else if (msg->descriptor == &pg_query__alter_table_cmd__descriptor)
+		*loud = alter_cmd_runs_stored_code((const PgQuery__AlterTableCmd *) msg);
+	else if (msg->descriptor == &pg_query__alter_domain_stmt__descriptor)
+		*loud = alter_domain_runs_stored_code((const PgQuery__AlterDomainStmt *) msg);
+	else if (msg->descriptor == &pg_query__create_stmt__descriptor)
+	{
+		/* PARTITION OF checks the default partition's rows with the key's operators */
+		*loud = ((const PgQuery__CreateStmt *) msg)->partbound != NULL;
 	}
 	else if (msg->descriptor == &pg_query__range_var__descriptor)
 	{
@@ -140,88 +344,4 @@ apply_residue_event_triggers(PGconn *conn)
 
 	PQclear(res);
 	return found;
-}
-
-/* ---- the residue probe -------------------------------------------------------- */
-
-/*
- * Runs after COMMIT, in whatever session the migration left: its search_path
- * may be the user's, so every name is qualified and every operator is
- * OPERATOR(pg_catalog.x) (no IS DISTINCT FROM or NULLIF, which look "=" up
- * on the path).  $1: lock_timeout in ms as pg_settings shows it; $2: the
- * run's role (NULL: unknown, counts as changed); $3: the connection's user.
- */
-#define SQL_EQ      " OPERATOR(pg_catalog.=) "
-#define SQL_NE      " OPERATOR(pg_catalog.<>) "
-#define SQL_TEMP_NS "pg_catalog.pg_my_temp_schema()"
-
-static const char probe_sql[] =
-	"SELECT pg_catalog.concat_ws('; ', CASE WHEN r.settings" SQL_NE "'' THEN 'settings: ' "
-	"OPERATOR(pg_catalog.||) r.settings END, r.prepared, r.cursors, r.channels, r.advisory, r.temp) "
-	"FROM (SELECT pg_catalog.concat_ws(', ', "
-	"(SELECT pg_catalog.string_agg(s.name, ', ' ORDER BY s.name) FROM pg_catalog.pg_settings s "
-	"WHERE s.source" SQL_EQ "'session' "
-	"AND NOT (s.name" SQL_EQ "'search_path' AND s.setting" SQL_EQ "'') "
-	"AND NOT (s.name" SQL_EQ "'lock_timeout' AND s.setting" SQL_EQ "$1::pg_catalog.text) "
-	"AND NOT (s.name" SQL_EQ "'idle_session_timeout' AND s.setting" SQL_EQ "'0')), "
-	"CASE WHEN $2::pg_catalog.text IS NULL OR pg_catalog.current_setting('role')" SQL_NE
-	"$2::pg_catalog.text THEN 'role' END, "
-	"CASE WHEN pg_catalog.current_setting('session_authorization')" SQL_NE
-	"$3::pg_catalog.text THEN 'session_authorization' END) AS settings, "
-	"CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements p WHERE p.from_sql "
-	"OR NOT pg_catalog.starts_with(p.name, 'toolkit_')) THEN 'prepared statements' END AS prepared, "
-	/* after COMMIT only a holdable one is left (the probe's own portal is not) */
-	"CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_cursors c WHERE c.is_holdable) THEN 'cursors' END "
-	"AS cursors, "
-	"CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) THEN 'listening channels' END "
-	"AS channels, "
-	"CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_locks l WHERE l.locktype" SQL_EQ "'advisory' "
-	"AND l.pid" SQL_EQ "pg_catalog.pg_backend_pid()) THEN 'advisory locks' END AS advisory, "
-	/* a temporary schema stays assigned after DISCARD: what is in it counts */
-	"CASE WHEN " SQL_TEMP_NS SQL_EQ "0 THEN NULL "
-	"WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace" SQL_EQ SQL_TEMP_NS ") "
-	"OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace" SQL_EQ SQL_TEMP_NS ") "
-	"OR EXISTS (SELECT FROM pg_catalog.pg_proc f WHERE f.pronamespace" SQL_EQ SQL_TEMP_NS ") "
-	"THEN 'temporary objects' END AS temp) r";
-
-static char *
-probe_judge(void *arg, const PGresult *res)
-{
-	residue_probe *probe = arg;
-
-	if (PQntuples(res) != 1 || PQnfields(res) != 1)
-		return NULL; /* not answered: counts as residue */
-	probe->answered = true;
-	if (!PQgetisnull(res, 0, 0) && PQgetvalue(res, 0, 0)[0] != '\0')
-		probe->left = xstrdup(PQgetvalue(res, 0, 0));
-	return NULL; /* what it found is the caller's to act on, not a failure */
-}
-
-int
-apply_residue_probe_add(pipeline *p, const apply_ctx *ctx, residue_probe *probe)
-{
-	char        lt[32];
-	const char *values[3];
-
-	memset(probe, 0, sizeof(*probe));
-	snprintf(lt, sizeof(lt), "%lld", (long long) ctx->settings.lock_timeout_ms);
-	values[0] = lt;
-	values[1] = ctx->role ? ctx->role : ctx->session_role;
-	values[2] = PQuser(ctx->conn);
-	return pipeline_add(p, probe_sql, 3, values, PGRES_TUPLES_OK, probe_judge, probe);
-}
-
-const char *
-apply_residue_probe_left(const residue_probe *probe)
-{
-	if (!probe->answered)
-		return "unknown (the check after COMMIT did not answer)";
-	return probe->left;
-}
-
-void
-apply_residue_probe_clear(residue_probe *probe)
-{
-	free(probe->left);
-	memset(probe, 0, sizeof(*probe));
 }

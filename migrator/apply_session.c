@@ -9,7 +9,6 @@
  *-------------------------------------------------------------------------
  */
 #include "apply_session.h"
-#include "apply_residue.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,36 +245,30 @@ judge_commit(void *arg, const PGresult *res)
  * COMMIT, then (after a Sync, so that a failed COMMIT cannot touch them,
  * and in segments of their own: DISCARD ALL refuses a transaction block)
  * the reset of apply_session_reestablish, in one round trip: the next
- * migration starts from a clean session without one of its own.  Without
- * the reset, the residue probe rides behind the Sync instead
- * (apply_residue.h), and what it finds is reset in a round trip of its own.
+ * migration starts from a clean session without one of its own.
  */
 bool
-apply_session_commit_reset(apply_ctx *ctx, bool reset, char **left, db_error *err)
+apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 {
-	pipeline      p;
-	char          lt[32];
-	const char   *values[2];
-	int           nparams;
-	const char   *sql = settings_sql(ctx, lt, values, &nparams);
-	residue_probe probe = {0};
-	bool          ok;
+	pipeline    p;
+	char        lt[32];
+	const char *values[2];
+	int         nparams;
+	const char *sql = settings_sql(ctx, lt, values, &nparams);
+	bool        ok;
 
-	*left = NULL;
 	ctx->session_clean = false;
 	pipeline_init(&p);
 	p.in_block = true;
 	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, judge_commit, NULL);
-	(void) pipeline_add_sync(&p);
 	if (reset)
 	{
 		ctx->prepared = false; /* DISCARD ALL deallocates them */
+		(void) pipeline_add_sync(&p);
 		(void) pipeline_add(&p, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 		(void) pipeline_add_sync(&p);
 		(void) pipeline_add(&p, sql, nparams, values, PGRES_TUPLES_OK, read_back_settings, ctx);
 	}
-	else
-		(void) apply_residue_probe_add(&p, ctx, &probe);
 	ok = pipeline_run(ctx->conn, &p, NULL, err);
 	if (!ok && p.failed > 0)
 	{
@@ -286,19 +279,6 @@ apply_session_commit_reset(apply_ctx *ctx, bool reset, char **left, db_error *er
 	else if (ok)
 		ctx->session_clean = true;
 	pipeline_free(&p);
-	if (ok && !reset && apply_residue_probe_left(&probe) != NULL)
-	{
-		db_error reset_err = {0};
-
-		/* a failed reset is not the migration's: the next one resets first */
-		*left = xstrdup(apply_residue_probe_left(&probe));
-		if (PQstatus(ctx->conn) == CONNECTION_OK)
-			(void) apply_session_reestablish(ctx, &reset_err);
-		else
-			ctx->session_clean = false;
-		db_error_clear(&reset_err);
-	}
-	apply_residue_probe_clear(&probe);
 	return ok;
 }
 

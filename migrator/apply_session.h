@@ -99,13 +99,12 @@ bool apply_session_commit(apply_ctx *ctx, db_error *err);
  * it cannot change what COMMIT does) apply_session_reestablish's reset.
  * Returns what apply_session_commit would; ctx->session_clean is true when
  * the reset succeeded too (a failed reset is not the migration's failure:
- * the next one resets on its own).  reset false: for a migration whose
- * text cannot change the session (apply_residue.h), which the caller vouches
- * was clean before it: COMMIT and the residue probe behind it; when the
- * probe finds anything the session is reset after all (a round trip of its
- * own) and *left (caller frees) says what was found, else *left is NULL.
+ * the next one resets on its own).  reset false: COMMIT alone, for a
+ * migration that cannot have changed the session (apply_residue.h), which
+ * the caller vouches was clean before it; ctx->session_clean is then true
+ * when COMMIT succeeded.
  */
-bool apply_session_commit_reset(apply_ctx *ctx, bool reset, char **left, db_error *err);
+bool apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err);
 
 /*
  * The connection broke while COMMIT was in flight (for a no-transaction
