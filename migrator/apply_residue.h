@@ -20,10 +20,12 @@
  *     immutable or stable (pg_volatile_functions.h: set_config,
  *     pg_advisory_lock, nextval, any function of the user's are not), nor
  *     an operator named with a schema other than pg_catalog;
- *   - the database has no enabled event trigger (checked once per run;
- *     a migration that creates or alters one is never quiet and makes the
- *     rest of the run reset every time), since an event trigger runs code
- *     on every DDL statement.
+ *   - the database has no enabled event trigger (checked at the start of
+ *     the run and again by every reset, apply_session.h, since a
+ *     migration's own code may make one through EXECUTE; a migration that
+ *     creates or alters one is never quiet and makes the rest of the run
+ *     reset every time), since an event trigger runs code on every DDL
+ *     statement.
  *
  * Anything else (SET, RESET, PREPARE, LISTEN, DECLARE, DO, CALL, SELECT,
  * DML, CREATE FUNCTION, CREATE TEMP ..., unknown statements) resets.

@@ -50,6 +50,14 @@ apply_session_set_timeouts(PGconn *conn, const apply_settings *s, bool is_local,
  * set again.  Not in a transaction (DISCARD ALL refuses one).
  */
 /*
+ * Does an enabled event trigger exist now?  A migration's own code may have
+ * made one (EXECUTE in a DO block, an extension's script) where no CREATE
+ * EVENT TRIGGER statement shows it: every reset asks again, for free.
+ */
+#define EVENT_TRIGGERS_SQL                                                                                   \
+	"EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtenabled OPERATOR(pg_catalog.<>) 'D')"
+
+/*
  * The statement that sets the toolkit's settings after DISCARD ALL and
  * reads back the session's own; lt (32 bytes) and values[2] are filled.
  * Without --role the role is the one the connection starts with (a DSN's
@@ -67,11 +75,11 @@ settings_sql(const apply_ctx *ctx, char *lt, const char **values, int *nparams)
 	return ctx->role ? "SELECT pg_catalog.set_config('search_path', '', false), "
 					   "pg_catalog.current_setting('statement_timeout'), "
 					   "pg_catalog.set_config('lock_timeout', $1, false), "
-					   "pg_catalog.set_config('role', $2, false)"
+					   "pg_catalog.set_config('role', $2, false), " EVENT_TRIGGERS_SQL
 					 : "SELECT pg_catalog.set_config('search_path', '', false), "
 					   "pg_catalog.current_setting('statement_timeout'), "
 					   "pg_catalog.set_config('lock_timeout', $1, false), "
-					   "pg_catalog.current_setting('role')";
+					   "pg_catalog.current_setting('role'), " EVENT_TRIGGERS_SQL;
 }
 
 /* The session's own bound (DSN options, role, database), as DISCARD left it. */
@@ -80,8 +88,11 @@ read_back_settings(void *arg, const PGresult *res)
 {
 	apply_ctx *ctx = arg;
 
-	if (PQntuples(res) != 1 || PQnfields(res) != 4)
+	if (PQntuples(res) != 1 || PQnfields(res) != 5)
 		return xstrdup("resetting the session returned no settings");
+	/* once seen, every migration after it resets (apply_residue.h) */
+	if (strcmp(PQgetvalue(res, 0, 4), "f") != 0)
+		ctx->event_triggers = true;
 	free(ctx->session_statement_timeout);
 	ctx->session_statement_timeout = xstrdup(PQgetvalue(res, 0, 1));
 	free(ctx->session_role);

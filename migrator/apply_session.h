@@ -52,7 +52,9 @@ bool apply_session_set_timeouts(PGconn *conn, const apply_settings *s, bool is_l
  * DISCARD ALL, then the toolkit's settings again (empty search_path,
  * lock_timeout, --role if given), reading back the session's own
  * statement_timeout and role into ctx->session_statement_timeout and
- * ctx->session_role (replacing what they held).  Must run outside a
+ * ctx->session_role (replacing what they held), and setting
+ * ctx->event_triggers when an enabled event trigger exists (a migration's
+ * code may have made one; apply_residue.h).  Must run outside a
  * transaction; uninterruptible, so that it also cleans up after a cancel.
  * Returns false with err filled on failure.
  */

@@ -174,6 +174,27 @@ class StoredCodeResidueTest(MigratorTestCase):
         self.assertEqual(self.versions("applied"), [1, 2])
         self.assertTrue(self.table_exists("nt2"))
 
+    def test_event_trigger_made_by_a_migrations_code_makes_the_rest_reset(self):
+        # the run looked for event triggers once, at its start; 1 makes one
+        # through EXECUTE (no CREATE EVENT TRIGGER statement to see), which
+        # runs the user's code on 2's COMMENT: 2 must still be reset after
+        self.query("CREATE FUNCTION public.leaky_evt() RETURNS event_trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN PERFORM pg_catalog.set_config('check_function_bodies', 'off', false); END $$")
+        self.addCleanup(self.query, "DROP EVENT TRIGGER IF EXISTS leaky_evt")
+        d = self.make_dir({
+            "1_evt.sql": ("-- migrator:allow session-set\n"
+                          "DO $$ BEGIN EXECUTE 'CREATE EVENT TRIGGER leaky_evt ON ddl_command_end "
+                          "WHEN TAG IN (''COMMENT'') EXECUTE FUNCTION public.leaky_evt()'; END $$;\n"),
+            "2_comment.sql": "CREATE TABLE ev (id int);\nCOMMENT ON TABLE ev IS 'x';\n",
+            "3_later.sql": LATER,
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, self.failure_line(3, d + "/3_later.sql", 1, "42P01"))
+        self.assertFalse(self.function_exists("later_fn"), r.describe())
+        self.assertEqual(self.versions("applied"), [1, 2])
+        self.assertPath(r, "2_comment", RESET)
+
     def test_quiet_migrations_without_stored_code_still_commit_alone(self):
         # DDL that evaluates nothing of the user's over existing rows keeps
         # the COMMIT alone; the shapes that do reset
