@@ -6,9 +6,10 @@
  *	  retention, and the failure backoff read from it.
  *
  * Written on the run's main connection between the engine's statements
- * (its watchdog queries are synchronous too), each statement on its own
- * in autocommit: a row that says "started" survives a crash, which is how
- * an interrupted build shows.  The end of a build is written even after a
+ * (its watchdog queries are synchronous too), each write in a short
+ * transaction of its own that locks the table and checks it again before
+ * writing (write_checked): a row that says "started" survives a crash,
+ * which is how an interrupted build shows.  The end of a build is written even after a
  * signal (db_run_ex, not interruptible), so that the row says interrupted
  * when the connection still works.
  *
@@ -59,16 +60,67 @@ now_text(char *buf, size_t len)
 	snprintf(buf, len, "%lld.%06ld", (long long) tv.tv_sec, (long) tv.tv_usec);
 }
 
+/*
+ * One write in a transaction of its own that first locks the table and
+ * checks it again (relation_trust.h), then writes and commits.  The check
+ * at record_open is not enough for a run that lasts hours: the owner of the
+ * schema may drop any table in it and put an armed one of its own (a
+ * trigger that would run with our privileges) under the same name.  ROW
+ * EXCLUSIVE keeps the checked table in place (DROP needs ACCESS EXCLUSIVE)
+ * until COMMIT.  Uninterruptible, as every write here.  False with err
+ * filled (*untrusted set, the refusal logged, when the check failed), the
+ * transaction rolled back.
+ */
+static bool
+write_checked(record *r, const char *sql, int n, const char *const *values, PGresult **res, db_error *err,
+			  bool *untrusted)
+{
+	const char *tv[3];
+	const char *tq = relation_trust_query(r->o.schema, RECORD_TABLE, false, tv);
+	char       *lock = xasprintf("LOCK TABLE %s IN ROW EXCLUSIVE MODE", r->qualified);
+	PGresult   *trust = NULL;
+	bool        ok;
+
+	*untrusted = false;
+	ok = db_run_ex(r->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
+		 db_run_ex(r->conn, lock, 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
+		 db_run_ex(r->conn, tq, 3, tv, PGRES_TUPLES_OK, &trust, err, NULL, false);
+	if (ok && relation_trust_judge(trust, r->display, false) != EXIT_OK)
+	{
+		*untrusted = true;
+		db_error_set(
+			err, PGERR_OTHER, NULL,
+			xstrdup(
+				"it no longer passes the checks made at the start of the run (see above): nothing written"));
+		ok = false;
+	}
+	ok =
+		ok &&
+		db_run_ex(r->conn, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, res, err, NULL, false) &&
+		db_run_ex(r->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	if (!ok && PQtransactionStatus(r->conn) != PQTRANS_IDLE && PQstatus(r->conn) == CONNECTION_OK)
+		db_command_uninterruptible(r->conn, "rolling back a history write", "ROLLBACK");
+	if (!ok && res != NULL)
+	{
+		PQclear(*res);
+		*res = NULL;
+	}
+	PQclear(trust);
+	free(lock);
+	return ok;
+}
+
 /* Run a write; on failure say so once a run and remember it. */
 static bool
 record_write(record *r, const char *what, const char *sql, int n, const char *const *values, PGresult **res)
 {
 	db_error err = {0};
 	char    *msg;
+	bool     untrusted;
 
 	if (r->failed)
 		return false;
-	if (db_run_ex(r->conn, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, res, &err, NULL, false))
+	if (write_checked(r, sql, n, values, res, &err, &untrusted))
 		return true;
 	msg = db_error_format(&err);
 	log_event(LOG_LEVEL_ERROR, "record_failed", NULL,
@@ -76,7 +128,8 @@ record_write(record *r, const char *what, const char *sql, int n, const char *co
 			  "on this run",
 			  r->display, what, msg);
 	free(msg);
-	r->fail_exit = pgerr_exit_code(err.cls, cancel_exit_code());
+	/* an armed table is refused as at the start of a run: a usage error */
+	r->fail_exit = untrusted ? EXIT_USAGE : pgerr_exit_code(err.cls, cancel_exit_code());
 	if (r->fail_exit == EXIT_OK)
 		r->fail_exit = EXIT_CHANGE_FAILED;
 	db_error_clear(&err);

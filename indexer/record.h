@@ -8,7 +8,10 @@
  * The table (<--record-schema>.indexer_history, default the --schema) is
  * created on first use, only under the run lock, in a schema that exists
  * (created only with --create-schema), and refused when another role owns
- * it or it carries triggers, rules or policies (common/relation_trust.h).
+ * it or it carries triggers, rules or policies (common/relation_trust.h),
+ * and checked so again before every write, under a lock held to its
+ * COMMIT: the schema's owner may drop our table mid-run and put an armed
+ * one in its place.
  * Every statement is schema-qualified and runs on the run's main
  * connection, whose search_path is empty.  Times are the client's clock
  * (so that libfaketime moves them), durations its monotonic clock.

@@ -1,0 +1,103 @@
+"""
+test_index_history_attack.py
+    The indexer's history table against a role that may act on its schema
+    while a run goes on (issue 15, adversarial review of indexer/record.c).
+    The owner of the record schema may drop any table in it: between the
+    trust check at the start of a run and a write at the end of a build
+    (hours later), it can put an armed table of its own in place of ours.
+    Every write re-checks the table under a lock taken in the write's own
+    transaction, so the attacker's trigger never runs with the indexer's
+    privileges; the run says so and exits non-zero although the builds
+    succeeded.
+
+tests/integration/test_index_history_attack.py
+"""
+
+import time
+
+import psycopg2
+
+from test_index_history import HistoryTestCase, definition
+
+COLUMNS = ("(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, run_id text NOT NULL, definition text, "
+           "table_name text, action text NOT NULL, planned text, started_at timestamptz NOT NULL, "
+           "finished_at timestamptz, duration_ms bigint, sqlstate text, message text, index_bytes bigint, "
+           "deferred integer NOT NULL DEFAULT 0, runs integer NOT NULL DEFAULT 1, host text, "
+           "application_name text)")
+
+
+class SwappedTable(HistoryTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.mal = "mal_%s" % self.dbname[2:]
+        self.query("DROP ROLE IF EXISTS %s" % self.mal)
+        self.query("CREATE ROLE %s NOLOGIN" % self.mal)
+        self.addCleanup(self._drop_role)
+        self.query("CREATE SCHEMA app AUTHORIZATION %s" % self.mal)
+
+    def _drop_role(self):
+        # what the role owns lives in the test database: gone with it, or here
+        try:
+            with psycopg2.connect(self.dsn) as c, c.cursor() as cur:
+                cur.execute("DROP OWNED BY %s CASCADE" % self.mal)
+            c.close()
+        except psycopg2.Error:
+            pass
+        with self._admin.cursor() as cur:
+            cur.execute("DROP ROLE IF EXISTS %s" % self.mal)
+
+    def as_mallory(self, sql):
+        conn = psycopg2.connect(self.dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET ROLE %s" % self.mal)
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def start_blocked(self, cfg, *args):
+        blocker = psycopg2.connect(self.dsn)
+        self.addCleanup(blocker.close)
+        with blocker.cursor() as cur:
+            cur.execute("UPDATE h SET a = a WHERE id = 1")
+        proc = self.start_indexer("build", "-c", cfg, *args)
+        deadline = time.monotonic() + 60
+        while self.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND query LIKE '%%CREATE INDEX CONCURRENTLY%%' AND wait_event = 'virtualxid'") != 1:
+            if proc.poll() is not None:
+                self.fail("the indexer exited early\n" + self.finish(proc).describe())
+            self.assertLess(time.monotonic(), deadline, "the build never waited")
+            time.sleep(0.05)
+        return proc, blocker
+
+    def test_a_table_swapped_in_by_the_schema_owner_mid_run_never_runs_its_trigger(self):
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        proc, blocker = self.start_blocked(cfg, "--record-schema", "app")
+        self.assertEqual(self.scalar("SELECT pg_get_userbyid(relowner) FROM pg_class "
+                                     "WHERE oid = 'app.indexer_history'::regclass"), "postgres")
+        # the schema's owner drops ours and arms one of its own, open to all
+        self.as_mallory(
+            "DROP TABLE app.indexer_history; "
+            "CREATE TABLE app.indexer_history " + COLUMNS + "; "
+            "CREATE TABLE app.pwned (who text); "
+            "GRANT ALL ON app.pwned, app.indexer_history TO PUBLIC; "
+            "GRANT USAGE ON SCHEMA app TO PUBLIC; "
+            "CREATE FUNCTION app.arm() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN INSERT INTO app.pwned VALUES (current_user); RETURN NULL; END $$; "
+            "CREATE TRIGGER arm BEFORE INSERT OR UPDATE OR DELETE ON app.indexer_history "
+            "FOR EACH STATEMENT EXECUTE FUNCTION app.arm()")
+        blocker.rollback()
+        r = self.finish(proc)
+        self.assertEqual(self.query("SELECT who FROM app.pwned"), [], r.describe())
+        self.assertIsNotNone(self.scalar("SELECT to_regclass('public.idx_h_a')"), r.describe())
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": it is owned '
+                                    r'by role "%s", not by the current role "postgres"' % self.mal)
+        self.assertStderrMatches(r, r"could not write the history table \"app\.indexer_history\" "
+                                    r"\(recording a build's outcome\): it no longer passes the checks made at "
+                                    r"the start of the run")
+        self.assertLastLineMatches(r, r"the history table could not be written: exit 2 although the builds "
+                                      r"succeeded")
+        self.assertEqual(self.query("SELECT count(*) FROM app.indexer_history"), [(0,)])
