@@ -101,3 +101,23 @@ class SwappedTable(HistoryTestCase):
         self.assertLastLineMatches(r, r"the history table could not be written: exit 2 although the builds "
                                       r"succeeded")
         self.assertEqual(self.query("SELECT count(*) FROM app.indexer_history"), [(0,)])
+
+    def test_a_view_in_place_of_the_table_is_never_read(self):
+        # a reader (indexer history) trusts a table of the schema's owner; never a view of it
+        self.as_mallory(
+            "CREATE TABLE app.real " + COLUMNS + "; "
+            "INSERT INTO app.real (run_id, action, started_at) VALUES ('r', 'built', now()); "
+            "CREATE TABLE app.pwned (who text); "
+            "GRANT ALL ON app.pwned, app.real TO PUBLIC; "
+            "GRANT USAGE ON SCHEMA app TO PUBLIC; "
+            "CREATE FUNCTION app.evil() RETURNS boolean LANGUAGE plpgsql AS "
+            "$$ BEGIN INSERT INTO app.pwned VALUES (current_user); RETURN true; END $$; "
+            "CREATE VIEW app.indexer_history AS SELECT * FROM app.real WHERE app.evil(); "
+            "GRANT SELECT ON app.indexer_history TO PUBLIC")
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        r = self.run_indexer("history", "-c", cfg, "--record-schema", "app")
+        self.assertEqual(self.query("SELECT who FROM app.pwned"), [], r.describe())
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": it is not '
+                                      r'a plain table \(a view\)')
+        self.assertEqual(r.stdout, "")
