@@ -37,6 +37,8 @@
 
 #define HOUR_MS (3600 * (int64_t) 1000)
 #define DAY_MS  (24 * HOUR_MS)
+/* how far ahead of ours another host's clock may be before its rows are not believed */
+#define CLOCK_SLACK_MS (5 * 60 * (int64_t) 1000)
 
 struct record
 {
@@ -418,6 +420,15 @@ defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double
 	}
 	if (k < r->o.backoff_after)
 		return false;
+	if (last > now + (double) CLOCK_SLACK_MS / 1000.0)
+	{
+		/* written by a clock ahead of ours: waiting for it could hold a critical index back for ever */
+		format_duration((int64_t) ((last - now) * 1000.0), waittext, sizeof(waittext));
+		log_warning("the last failure of \"%s\" is dated %s ahead of this host's clock (a clock ahead?): not "
+					"backing off",
+					name, waittext);
+		return false;
+	}
 	wait = backoff_ms(k, r->o.backoff_after);
 	if (now >= last + (double) wait / 1000.0)
 		return false;

@@ -17,7 +17,7 @@ import time
 
 import psycopg2
 
-from test_index_history import HistoryTestCase, definition
+from test_index_history import HistoryTestCase, at, definition
 
 COLUMNS = ("(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, run_id text NOT NULL, definition text, "
            "table_name text, action text NOT NULL, planned text, started_at timestamptz NOT NULL, "
@@ -121,3 +121,19 @@ class SwappedTable(HistoryTestCase):
         self.assertLastLineMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": it is not '
                                       r'a plain table \(a view\)')
         self.assertEqual(r.stdout, "")
+
+
+class ClockSkew(HistoryTestCase):
+
+    def test_failures_dated_in_the_future_never_hold_a_critical_index_back(self):
+        # a host whose clock runs a month ahead recorded the failures
+        cfg = self.config([definition("idx_h_dup", "h", "dup", critical=True, unique=True)])
+        for i in range(2):
+            self.assertExit(self.run_at(at(days=30, hours=i * 0.01), "build", "-c", cfg), 1)
+        self.query("UPDATE h SET dup = id")  # the data is fixed
+        r = self.run_indexer("build", "-c", cfg, "--backoff-after", "2")
+        self.assertExit(r, 0)
+        self.assertNoLine(r, r"not tried: backing off")
+        self.assertStderrMatches(r, r'warning: the last failure of "idx_h_dup" is dated \S+ ahead of this '
+                                    r'host\'s clock \(a clock ahead\?\): not backing off')
+        self.assertIsNotNone(self.scalar("SELECT to_regclass('public.idx_h_dup')"))
