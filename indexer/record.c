@@ -50,6 +50,8 @@ struct record
 	char           host[256];
 	bool           failed;
 	int            fail_exit; /* the policy's exit code for the write's error */
+	bool           retained;  /* --keep applied (with the run's first write) */
+	int            started;   /* rows of this run written as "started" */
 };
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
@@ -60,6 +62,32 @@ now_text(char *buf, size_t len)
 
 	gettimeofday(&tv, NULL);
 	snprintf(buf, len, "%lld.%06ld", (long long) tv.tv_sec, (long) tv.tv_usec);
+}
+
+/*
+ * Rows older than --keep go, in the transaction of the run's first write
+ * (under the run lock): a run that writes nothing (a no-op) opens no
+ * transaction, and adds no row either.
+ */
+static bool
+apply_retention(record *r, db_error *err)
+{
+	char        now[64], keep[32];
+	const char *values[] = {now, keep};
+	char       *sql;
+	bool        ok;
+
+	if (r->o.keep_ms <= 0 || r->retained)
+		return true;
+	now_text(now, sizeof(now));
+	snprintf(keep, sizeof(keep), "%lld.%03lld", (long long) (r->o.keep_ms / 1000),
+			 (long long) (r->o.keep_ms % 1000));
+	sql = xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
+					"pg_catalog.make_interval(secs => $2::pg_catalog.float8)",
+					r->qualified);
+	ok = db_run_ex(r->conn, sql, 2, values, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	free(sql);
+	return ok;
 }
 
 /*
@@ -97,9 +125,10 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 		ok = false;
 	}
 	ok =
-		ok &&
+		ok && apply_retention(r, err) &&
 		db_run_ex(r->conn, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, res, err, NULL, false) &&
 		db_run_ex(r->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	r->retained = r->retained || ok;
 	if (!ok && PQtransactionStatus(r->conn) != PQTRANS_IDLE && PQstatus(r->conn) == CONNECTION_OK)
 		db_command_uninterruptible(r->conn, "rolling back a history write", "ROLLBACK");
 	if (!ok && res != NULL)
@@ -228,25 +257,6 @@ ensure_table(record *r)
 	return relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
 }
 
-/* Rows older than --keep go, under the run lock. */
-static void
-apply_retention(record *r)
-{
-	char        now[64], keep[32];
-	const char *values[] = {now, keep};
-	char       *sql;
-
-	if (r->o.keep_ms <= 0)
-		return;
-	now_text(now, sizeof(now));
-	snprintf(keep, sizeof(keep), "%lld", (long long) (r->o.keep_ms / 1000));
-	sql = xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
-					"pg_catalog.make_interval(secs => $2::pg_catalog.float8)",
-					r->qualified);
-	(void) record_write(r, "deleting rows past --keep", sql, 2, values, NULL);
-	free(sql);
-}
-
 int
 record_open(PGconn *conn, const record_options *o, record **out)
 {
@@ -275,8 +285,6 @@ record_open(PGconn *conn, const record_options *o, record **out)
 		record_free(r);
 		return rc;
 	}
-	/* a failure here is said, and decides the exit code at the end (record_failed) */
-	apply_retention(r);
 	*out = r;
 	return EXIT_OK;
 }
@@ -326,6 +334,7 @@ record_start(record *r, const plan_item *it)
 					r->qualified);
 	if (record_write(r, "recording a build's start", sql, 6, values, &res))
 	{
+		r->started++;
 		id = atoll(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
@@ -520,7 +529,8 @@ record_close(record *r, int deferred)
 
 	if (r == NULL)
 		return;
-	close_started(r);
+	if (r->started > 0) /* a no-op run writes nothing */
+		close_started(r);
 	if (deferred <= 0)
 		return;
 	now_text(now, sizeof(now));

@@ -52,8 +52,9 @@ typedef struct record_options
 
 /*
  * Under the run lock: check the schema and the table (trust), create the
- * table when missing, delete rows past keep_ms (a failure of that is only
- * record_failed()).  EXIT_OK with *out set; EXIT_USAGE (schema missing,
+ * table when missing.  Rows past keep_ms are deleted with the run's first
+ * write (a run that writes nothing opens no transaction; a failure of it
+ * is record_failed()).  EXIT_OK with *out set; EXIT_USAGE (schema missing,
  * table not trusted), or the policy's exit code of the CREATE's error
  * (permission denied: 1), or EXIT_UNREACHABLE, after logging one error line.
  */
@@ -74,7 +75,8 @@ int64_t record_start(record *r, const plan_item *it);
 void record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate, const char *index_schema);
 
 /*
- * The run ends: rows of this run still "started" become "interrupted";
+ * The run ends: rows of this run still "started" become "interrupted"
+ * (nothing is written when it started none);
  * deferred > 0 adds one run row (or counts one more run on the last one
  * when that was a run that only deferred).
  */

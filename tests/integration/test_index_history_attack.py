@@ -13,6 +13,7 @@ test_index_history_attack.py
 tests/integration/test_index_history_attack.py
 """
 
+import json
 import time
 
 import psycopg2
@@ -121,6 +122,24 @@ class SwappedTable(HistoryTestCase):
         self.assertLastLineMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": it is not '
                                       r'a plain table \(a view\)')
         self.assertEqual(r.stdout, "")
+
+    def test_a_readers_json_lines_cannot_be_forged_through_a_number_column(self):
+        # a table of the schema's owner is trusted for reading; its "numbers" may be text
+        forged = '1,"x":0}\n{"started":"2020-01-01 00:00:00","definition":"forged","action":"built"'
+        self.as_mallory(
+            "CREATE TABLE app.indexer_history " + COLUMNS.replace("duration_ms bigint", "duration_ms text") + "; "
+            "GRANT USAGE ON SCHEMA app TO PUBLIC; GRANT SELECT ON app.indexer_history TO PUBLIC")
+        self.as_mallory("INSERT INTO app.indexer_history (run_id, definition, action, started_at, duration_ms) "
+                        "VALUES ('r', 'idx_h_a', 'built', now(), %s)" % psycopg2.extensions.adapt(forged).getquoted()
+                        .decode())
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        r = self.run_indexer("history", "-c", cfg, "--record-schema", "app", "--log-format", "json")
+        self.assertExit(r, 0)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 1, r.describe())
+        row = json.loads(lines[0])
+        self.assertEqual(row["definition"], "idx_h_a")
+        self.assertEqual(row["duration_ms"], forged)
 
 
 class ClockSkew(HistoryTestCase):
