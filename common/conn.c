@@ -636,6 +636,49 @@ conn_open_batch(const conn_options *opts, PGconn **out, pipeline *batch)
 	return open_session(opts, out, batch);
 }
 
+void
+conn_retry_start(conn_retry *r, const conn_options *opts)
+{
+	r->deadline = monotonic_ms() + opts->wait_ms;
+	r->delay = 250;
+	r->last_log = 0;
+	r->waits = opts->wait_ms > 0;
+}
+
+bool
+conn_retry_lost_batch(conn_retry *r, conn_options *opts, PGconn **conn, const db_error *err)
+{
+	char *target;
+	char *why;
+	bool  slept;
+
+	if (cancel_pending() || pgerr_action_for(err->cls) != PGERR_ACTION_RECONNECT ||
+		monotonic_ms() + r->delay > r->deadline)
+		return false;
+	PQfinish(*conn);
+	*conn = NULL;
+	target = conninfo_describe(conn_resolve_dsn(opts, NULL));
+	why = db_error_format(err);
+	slept = wait_to_retry(target ? target : "the server", ATTEMPT_DOWN, why, r->delay, &r->last_log);
+	free(why);
+	free(target);
+	if (!slept)
+		return false;
+	if (r->delay < 2000)
+		r->delay *= 2;
+	opts->wait_ms = r->deadline > monotonic_ms() ? r->deadline - monotonic_ms() : 0;
+	return true;
+}
+
+const char *
+conn_lost_prefix(const conn_retry *r, const db_error *err)
+{
+	if (err->cls != PGERR_CONNECTION_LOST && err->cls != PGERR_ADMIN_SHUTDOWN)
+		return "";
+	return r->waits ? "connection to the server lost (gave up waiting): "
+					: "connection to the server lost (--wait DURATION reconnects and retries): ";
+}
+
 PGconn *
 conn_open_like(const conn_options *opts)
 {

@@ -126,11 +126,55 @@ int conn_open(const conn_options *opts, PGconn **out);
  * The caller must run batch before any other statement on *out, add no
  * Sync between that entry and its own (so that a failed setup aborts them
  * all), and close *out unless every entry succeeded.  A connection lost
- * while the batch runs is not waited for (--wait covers connecting only).
- * Returns as conn_open.
+ * while the batch runs is waited for only by a caller that loops with
+ * conn_retry_lost_batch.  Returns as conn_open.
  */
 struct pipeline;
 int conn_open_batch(const conn_options *opts, PGconn **out, struct pipeline *batch);
+
+/*
+ * --wait across a start-up batch: a connection lost after the server
+ * accepted it and before the caller's first round trip answered (a
+ * restart, a proxy that drops it) is awaited like a server that does not
+ * answer yet, until the same deadline.  The caller loops:
+ *
+ *     conn_retry_start(&r, &opts);
+ *     for (;;) { conn_open_batch(&opts, ...); add its entries; run;
+ *                if it failed and conn_retry_lost_batch(&r, &opts, &conn, &err):
+ *                    clear every answer, a fresh batch, continue; ... }
+ *
+ * and sends its whole batch again each time: the server rolled the lost
+ * one back and a session-level lock (the run lock) went with the session,
+ * so nothing of a half-run batch is ever counted as done.
+ */
+typedef struct conn_retry
+{
+	int64_t deadline; /* monotonic_ms() at which --wait ends */
+	int64_t delay;    /* before the next attempt, doubling up to 2s */
+	int64_t last_log; /* when the wait was last reported */
+	bool    waits;    /* --wait was given (for the final message) */
+} conn_retry;
+
+/* Start the clock of opts->wait_ms (call once, before the first attempt). */
+void conn_retry_start(conn_retry *r, const conn_options *opts);
+
+/*
+ * The batch on *conn failed with err.  When the connection was lost
+ * (pgerr action RECONNECT, no signal) and the deadline leaves time for
+ * another attempt: closes *conn (NULL), logs the wait as conn_open does
+ * (at most every 5s), sleeps, sets opts->wait_ms to what is left, and
+ * returns true.  Otherwise false with *conn untouched (cancel_pending()
+ * says when a signal cut the sleep short: *conn is then closed, NULL).
+ */
+bool conn_retry_lost_batch(conn_retry *r, conn_options *opts, PGconn **conn, const db_error *err);
+
+/*
+ * What the error line of a start-up batch that failed with err adds for a
+ * lost connection: "connection to the server lost (gave up waiting): " or
+ * "... (--wait DURATION reconnects and retries): "; "" for any other error.
+ * Static storage.
+ */
+const char *conn_lost_prefix(const conn_retry *r, const db_error *err);
 
 /*
  * Open one more connection to the same target (for a side channel: the

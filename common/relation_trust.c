@@ -36,7 +36,8 @@ static const char trust_sql[] =
 	"       (SELECT pg_catalog.string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
 	"               ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, ', ') "
 	"          FROM pg_catalog.aclexplode(c.relacl) a "
-	"         WHERE a.privilege_type = 'TRIGGER' AND a.grantee <> c.relowner) "
+	"         WHERE a.privilege_type = 'TRIGGER' AND a.grantee <> c.relowner), "
+	"       c.relkind "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
@@ -58,6 +59,27 @@ relation_trust_query(const char *schema, const char *rel, bool read_only, const 
 	return trust_sql;
 }
 
+/* What a relation that is not a plain table is, for the refusal. */
+static const char *
+relkind_word(char kind)
+{
+	switch (kind)
+	{
+		case 'v':
+			return "a view";
+		case 'm':
+			return "a materialized view";
+		case 'f':
+			return "a foreign table";
+		case 'p':
+			return "a partitioned table";
+		case 'S':
+			return "a sequence";
+		default:
+			return "not a table";
+	}
+}
+
 int
 relation_trust_judge(const PGresult *res, const char *display, bool read_only)
 {
@@ -66,7 +88,17 @@ relation_trust_judge(const PGresult *res, const char *display, bool read_only)
 
 	if (PQntuples(res) == 0)
 		return EXIT_OK;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	/*
+	 * A view's functions run with the reader's privileges, and a view of the
+	 * schema's owner passes the readers' ownership test: only a plain table.
+	 */
+	if (strcmp(PQgetvalue(res, 0, 8), "r") != 0)
+	{
+		why = xasprintf("it is not a plain table (%s)", relkind_word(PQgetvalue(res, 0, 8)[0]));
+		rc = refuse(display, why,
+					"drop or rename it: the toolkit reads and writes only a plain table of its own");
+	}
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
 		why = read_only
 				  ? xasprintf("it is owned by role \"%s\", which is neither a role of \"%s\", the schema's "

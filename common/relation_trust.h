@@ -9,10 +9,14 @@
  * row-level security policy whose function then runs with the privileges of
  * whoever writes or reads the table: the migrator's role.  The search_path
  * cannot help there.  So a table the tools write must be owned by the
- * current role (the one after --role) and carry no trigger, rule, policy,
+ * current role (the one after --role), be a plain table (a view's
+ * functions run with the reader's privileges: a view of the schema's owner
+ * is refused to readers too) and carry no trigger, rule, policy,
  * row-level security or inheritance; and no other role may hold TRIGGER on
- * it, since only the owner can add rules and policies, and so nothing can
- * be armed between this check and the run's writes.
+ * it, since only the owner can add rules and policies.  The owner of the
+ * schema, though, may drop the table and put an armed one of its own in
+ * its place at any time: a writer that writes long after this check must
+ * check again in the write's transaction, under a lock (indexer/record.c).
  *
  * common/relation_trust.h
  *

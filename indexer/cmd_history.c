@@ -57,6 +57,25 @@ history_sql(const char *schema)
 	return textbuf_detach(&sb);
 }
 
+/*
+ * May v go into JSON unquoted?  Only an integer: the columns read as
+ * numbers come from a table that a reader trusts without owning it (the
+ * schema's owner may have made it, with text columns), and a value such as
+ * "1}\n{..." must not forge a line of the output.
+ */
+static bool
+json_integer(const char *v)
+{
+	const char *p = v + (v[0] == '-');
+
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
 static void
 print_json(const PGresult *res)
 {
@@ -70,7 +89,7 @@ print_json(const PGresult *res)
 		for (int c = 0; c < N_COLS; c++)
 		{
 			const char *v = PQgetvalue(res, i, c);
-			bool        number = (c == 4 || c == 5) && v[0] != '\0';
+			bool        number = (c == 4 || c == 5) && json_integer(v);
 
 			textbuf_appendf(&sb, "%s\"%s\":", c ? "," : "", col_names[c]);
 			if (number)

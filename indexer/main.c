@@ -155,7 +155,7 @@ static const char help_settings[] =
 	"      --maintenance-work-mem=SIZE  memory of each build, e.g. 512MB (default: the server's)\n"
 	"      --max-parallel-maintenance-workers=N  parallel workers of each build (default: the server's)\n"
 	"      --lock-wait=DUR        how long to wait for another indexer run (default 0: exit 4 at once)\n"
-	"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
+	"      --wait=DUR             keep retrying the first connection while the server is down or drops it (default 0)\n"
 	"      --progress, --no-progress  show build progress (default on: a bar on a terminal, else a line\n"
 	"                             every 10s)\n"
 	"      --window=[DAYS ]HH:MM-HH:MM  build and plan: builds start only inside it (repeatable: the union;\n"
@@ -558,36 +558,72 @@ select_definitions(indexer_options *o, run_state *rs)
 }
 
 /*
- * The connection and, for build, the run lock (one run per database): the
- * session settings (unless they rode in the start-up packet) and the first
- * try of the lock go in one round trip (conn_open_batch); a lock held by
- * another run is then waited for as advlock_acquire does.
+ * Connect and send the first round trip once: the session settings (unless
+ * they rode in the start-up packet) and, for build, the first try of the
+ * run lock.  EXIT_OK with *answered set when it held, unset (err filled)
+ * when it failed; any other code: no connection.
+ */
+static int
+connect_once(const cli_command *cmd, run_state *rs, const conn_options *copts, pipeline *p, PGresult **lock,
+			 db_error *err, bool *answered)
+{
+	char        key[24];
+	const char *values[1] = {key};
+	int         rc = conn_open_batch(copts, &rs->conn, p);
+
+	*answered = true;
+	if (rc != EXIT_OK)
+		return rc;
+	if (cmd->flags & CMD_LOCK)
+	{
+		if (rs->lock_name == NULL)
+			rs->lock_name = advlock_name(ADVLOCK_INDEXER, PQdb(rs->conn));
+		snprintf(key, sizeof(key), "%lld", (long long) advlock_key(rs->lock_name));
+		(void) pipeline_add(p, "SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int8)", 1, values,
+							PGRES_TUPLES_OK, pipeline_keep_result, lock);
+	}
+	if (p->n > 0)
+		*answered = pipeline_run(rs->conn, p, NULL, err);
+	return EXIT_OK;
+}
+
+/*
+ * The connection and, for build, the run lock (one run per database), in
+ * one round trip (connect_once); a connection lost before it answered is
+ * retried until --wait ends (conn.h: conn_retry), the whole batch again; a
+ * lock held by another run is then waited for as advlock_acquire does.
  */
 static int
 connect_and_lock(const cli_command *cmd, run_state *rs)
 {
 	indexer_options *o = rs->opts;
+	conn_options     copts = o->conn;
+	conn_retry       retry;
 	pipeline         p;
 	PGresult        *lock = NULL;
 	db_error         err = {0};
-	char             key[24];
-	const char      *values[1] = {key};
+	bool             answered;
 	int              rc;
 
-	pipeline_init(&p);
-	rc = conn_open_batch(&o->conn, &rs->conn, &p);
-	if (rc == EXIT_OK && (cmd->flags & CMD_LOCK))
+	conn_retry_start(&retry, &copts);
+	for (;;)
 	{
-		rs->lock_name = advlock_name(ADVLOCK_INDEXER, PQdb(rs->conn));
-		snprintf(key, sizeof(key), "%lld", (long long) advlock_key(rs->lock_name));
-		(void) pipeline_add(&p, "SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int8)", 1, values,
-							PGRES_TUPLES_OK, pipeline_keep_result, &lock);
+		pipeline_init(&p);
+		rc = connect_once(cmd, rs, &copts, &p, &lock, &err, &answered);
+		if (rc != EXIT_OK || answered || !conn_retry_lost_batch(&retry, &copts, &rs->conn, &err))
+			break;
+		PQclear(lock);
+		lock = NULL;
+		db_error_clear(&err);
+		pipeline_free(&p);
 	}
-	if (rc == EXIT_OK && p.n > 0 && !pipeline_run(rs->conn, &p, NULL, &err))
+	if (rc == EXIT_OK && !answered)
 	{
 		char *msg = db_error_format(&err);
 
-		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "setting up the session: %s", msg);
+		if (rs->conn != NULL) /* else the retry's sleep was interrupted, and said so */
+			log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "setting up the session: %s%s",
+					  conn_lost_prefix(&retry, &err), msg);
 		free(msg);
 		rc = cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
 	}

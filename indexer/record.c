@@ -6,9 +6,10 @@
  *	  retention, and the failure backoff read from it.
  *
  * Written on the run's main connection between the engine's statements
- * (its watchdog queries are synchronous too), each statement on its own
- * in autocommit: a row that says "started" survives a crash, which is how
- * an interrupted build shows.  The end of a build is written even after a
+ * (its watchdog queries are synchronous too), each write in a short
+ * transaction of its own that locks the table and checks it again before
+ * writing (write_checked): a row that says "started" survives a crash,
+ * which is how an interrupted build shows.  The end of a build is written even after a
  * signal (db_run_ex, not interruptible), so that the row says interrupted
  * when the connection still works.
  *
@@ -36,6 +37,8 @@
 
 #define HOUR_MS (3600 * (int64_t) 1000)
 #define DAY_MS  (24 * HOUR_MS)
+/* how far ahead of ours another host's clock may be before its rows are not believed */
+#define CLOCK_SLACK_MS (5 * 60 * (int64_t) 1000)
 
 struct record
 {
@@ -47,6 +50,8 @@ struct record
 	char           host[256];
 	bool           failed;
 	int            fail_exit; /* the policy's exit code for the write's error */
+	bool           retained;  /* --keep applied (with the run's first write) */
+	int            started;   /* rows of this run written as "started" */
 };
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
@@ -59,16 +64,94 @@ now_text(char *buf, size_t len)
 	snprintf(buf, len, "%lld.%06ld", (long long) tv.tv_sec, (long) tv.tv_usec);
 }
 
+/*
+ * Rows older than --keep go, in the transaction of the run's first write
+ * (under the run lock): a run that writes nothing (a no-op) opens no
+ * transaction, and adds no row either.
+ */
+static bool
+apply_retention(record *r, db_error *err)
+{
+	char        now[64], keep[32];
+	const char *values[] = {now, keep};
+	char       *sql;
+	bool        ok;
+
+	if (r->o.keep_ms <= 0 || r->retained)
+		return true;
+	now_text(now, sizeof(now));
+	snprintf(keep, sizeof(keep), "%lld.%03lld", (long long) (r->o.keep_ms / 1000),
+			 (long long) (r->o.keep_ms % 1000));
+	sql = xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
+					"pg_catalog.make_interval(secs => $2::pg_catalog.float8)",
+					r->qualified);
+	ok = db_run_ex(r->conn, sql, 2, values, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	free(sql);
+	return ok;
+}
+
+/*
+ * One write in a transaction of its own that first locks the table and
+ * checks it again (relation_trust.h), then writes and commits.  The check
+ * at record_open is not enough for a run that lasts hours: the owner of the
+ * schema may drop any table in it and put an armed one of its own (a
+ * trigger that would run with our privileges) under the same name.  ROW
+ * EXCLUSIVE keeps the checked table in place (DROP needs ACCESS EXCLUSIVE)
+ * until COMMIT.  Uninterruptible, as every write here.  False with err
+ * filled (*untrusted set, the refusal logged, when the check failed), the
+ * transaction rolled back.
+ */
+static bool
+write_checked(record *r, const char *sql, int n, const char *const *values, PGresult **res, db_error *err,
+			  bool *untrusted)
+{
+	const char *tv[3];
+	const char *tq = relation_trust_query(r->o.schema, RECORD_TABLE, false, tv);
+	char       *lock = xasprintf("LOCK TABLE %s IN ROW EXCLUSIVE MODE", r->qualified);
+	PGresult   *trust = NULL;
+	bool        ok;
+
+	*untrusted = false;
+	ok = db_run_ex(r->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
+		 db_run_ex(r->conn, lock, 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
+		 db_run_ex(r->conn, tq, 3, tv, PGRES_TUPLES_OK, &trust, err, NULL, false);
+	if (ok && relation_trust_judge(trust, r->display, false) != EXIT_OK)
+	{
+		*untrusted = true;
+		db_error_set(
+			err, PGERR_OTHER, NULL,
+			xstrdup(
+				"it no longer passes the checks made at the start of the run (see above): nothing written"));
+		ok = false;
+	}
+	ok =
+		ok && apply_retention(r, err) &&
+		db_run_ex(r->conn, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, res, err, NULL, false) &&
+		db_run_ex(r->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	r->retained = r->retained || ok;
+	if (!ok && PQtransactionStatus(r->conn) != PQTRANS_IDLE && PQstatus(r->conn) == CONNECTION_OK)
+		db_command_uninterruptible(r->conn, "rolling back a history write", "ROLLBACK");
+	if (!ok && res != NULL)
+	{
+		PQclear(*res);
+		*res = NULL;
+	}
+	PQclear(trust);
+	free(lock);
+	return ok;
+}
+
 /* Run a write; on failure say so once a run and remember it. */
 static bool
 record_write(record *r, const char *what, const char *sql, int n, const char *const *values, PGresult **res)
 {
 	db_error err = {0};
 	char    *msg;
+	bool     untrusted;
 
 	if (r->failed)
 		return false;
-	if (db_run_ex(r->conn, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, res, &err, NULL, false))
+	if (write_checked(r, sql, n, values, res, &err, &untrusted))
 		return true;
 	msg = db_error_format(&err);
 	log_event(LOG_LEVEL_ERROR, "record_failed", NULL,
@@ -76,7 +159,8 @@ record_write(record *r, const char *what, const char *sql, int n, const char *co
 			  "on this run",
 			  r->display, what, msg);
 	free(msg);
-	r->fail_exit = pgerr_exit_code(err.cls, cancel_exit_code());
+	/* an armed table is refused as at the start of a run: a usage error */
+	r->fail_exit = untrusted ? EXIT_USAGE : pgerr_exit_code(err.cls, cancel_exit_code());
 	if (r->fail_exit == EXIT_OK)
 		r->fail_exit = EXIT_CHANGE_FAILED;
 	db_error_clear(&err);
@@ -173,25 +257,6 @@ ensure_table(record *r)
 	return relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
 }
 
-/* Rows older than --keep go, under the run lock. */
-static void
-apply_retention(record *r)
-{
-	char        now[64], keep[32];
-	const char *values[] = {now, keep};
-	char       *sql;
-
-	if (r->o.keep_ms <= 0)
-		return;
-	now_text(now, sizeof(now));
-	snprintf(keep, sizeof(keep), "%lld", (long long) (r->o.keep_ms / 1000));
-	sql = xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
-					"pg_catalog.make_interval(secs => $2::pg_catalog.float8)",
-					r->qualified);
-	(void) record_write(r, "deleting rows past --keep", sql, 2, values, NULL);
-	free(sql);
-}
-
 int
 record_open(PGconn *conn, const record_options *o, record **out)
 {
@@ -220,8 +285,6 @@ record_open(PGconn *conn, const record_options *o, record **out)
 		record_free(r);
 		return rc;
 	}
-	/* a failure here is said, and decides the exit code at the end (record_failed) */
-	apply_retention(r);
 	*out = r;
 	return EXIT_OK;
 }
@@ -271,6 +334,7 @@ record_start(record *r, const plan_item *it)
 					r->qualified);
 	if (record_write(r, "recording a build's start", sql, 6, values, &res))
 	{
+		r->started++;
 		id = atoll(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
@@ -365,6 +429,15 @@ defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double
 	}
 	if (k < r->o.backoff_after)
 		return false;
+	if (last > now + (double) CLOCK_SLACK_MS / 1000.0)
+	{
+		/* written by a clock ahead of ours: waiting for it could hold a critical index back for ever */
+		format_duration((int64_t) ((last - now) * 1000.0), waittext, sizeof(waittext));
+		log_warning("the last failure of \"%s\" is dated %s ahead of this host's clock (a clock ahead?): not "
+					"backing off",
+					name, waittext);
+		return false;
+	}
 	wait = backoff_ms(k, r->o.backoff_after);
 	if (now >= last + (double) wait / 1000.0)
 		return false;
@@ -456,7 +529,8 @@ record_close(record *r, int deferred)
 
 	if (r == NULL)
 		return;
-	close_started(r);
+	if (r->started > 0) /* a no-op run writes nothing */
+		close_started(r);
 	if (deferred <= 0)
 		return;
 	now_text(now, sizeof(now));

@@ -8,7 +8,10 @@
  * The table (<--record-schema>.indexer_history, default the --schema) is
  * created on first use, only under the run lock, in a schema that exists
  * (created only with --create-schema), and refused when another role owns
- * it or it carries triggers, rules or policies (common/relation_trust.h).
+ * it or it carries triggers, rules or policies (common/relation_trust.h),
+ * and checked so again before every write, under a lock held to its
+ * COMMIT: the schema's owner may drop our table mid-run and put an armed
+ * one in its place.
  * Every statement is schema-qualified and runs on the run's main
  * connection, whose search_path is empty.  Times are the client's clock
  * (so that libfaketime moves them), durations its monotonic clock.
@@ -49,8 +52,9 @@ typedef struct record_options
 
 /*
  * Under the run lock: check the schema and the table (trust), create the
- * table when missing, delete rows past keep_ms (a failure of that is only
- * record_failed()).  EXIT_OK with *out set; EXIT_USAGE (schema missing,
+ * table when missing.  Rows past keep_ms are deleted with the run's first
+ * write (a run that writes nothing opens no transaction; a failure of it
+ * is record_failed()).  EXIT_OK with *out set; EXIT_USAGE (schema missing,
  * table not trusted), or the policy's exit code of the CREATE's error
  * (permission denied: 1), or EXIT_UNREACHABLE, after logging one error line.
  */
@@ -71,7 +75,8 @@ int64_t record_start(record *r, const plan_item *it);
 void record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate, const char *index_schema);
 
 /*
- * The run ends: rows of this run still "started" become "interrupted";
+ * The run ends: rows of this run still "started" become "interrupted"
+ * (nothing is written when it started none);
  * deferred > 0 adds one run row (or counts one more run on the last one
  * when that was a run that only deferred).
  */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
@@ -380,6 +381,13 @@ run_verifies(PGconn *conn, migration_set *files, const bool *take, const baselin
 					  (long long) m->version, m->verify_path);
 			continue;
 		}
+		if (f.err.cls == PGERR_CANCELED_BY_US)
+		{
+			/* our own cancel is no verdict on the schema: baseline_run says what it was */
+			rc = pgerr_exit_code(f.err.cls, cancel_exit_code());
+			verify_failure_clear(&f);
+			break;
+		}
 		why = verify_failure_describe(&f);
 		log_event(LOG_LEVEL_ERROR, "baseline_verify_failed", NULL,
 				  "verify of migration %lld failed at %s:%d: %s", (long long) m->version, f.path, f.line,
@@ -388,8 +396,8 @@ run_verifies(PGconn *conn, migration_set *files, const bool *take, const baselin
 			first =
 				xasprintf("migration %lld failed at %s:%d: %s", (long long) m->version, f.path, f.line, why);
 		n_failed++;
-		if (f.err.cls == PGERR_CONNECTION_LOST || f.err.cls == PGERR_CANCELED_BY_US)
-			rc = f.err.cls == PGERR_CONNECTION_LOST ? EXIT_UNREACHABLE : EXIT_CHANGE_FAILED;
+		if (f.err.cls == PGERR_CONNECTION_LOST)
+			rc = EXIT_UNREACHABLE;
 		free(why);
 		verify_failure_clear(&f);
 	}
@@ -540,6 +548,32 @@ rename_tool_table(PGconn *conn, const history_table *ht, int ti)
 	return ok;
 }
 
+/*
+ * history_record, but cancellable: a baseline's rows are written in its own
+ * transaction, before anything is done that they would describe, so a
+ * signal may cancel the write (history_record's is uninterruptible: it
+ * records what a migration did).
+ */
+static bool
+record_row(PGconn *conn, const history_table *ht, const migration *m, db_error *err)
+{
+	history_write r;
+	PGresult     *res = NULL;
+	char         *problem;
+	bool          ok;
+
+	history_write_prepare(&r, ht, m->version, m->name, m->checksum, "applied", 0, NULL);
+	ok = db_run(conn, r.sql, 7, r.values, PGRES_TUPLES_OK, &res, err, NULL);
+	free(r.sql);
+	if (ok && (problem = history_write_judge(&r, res)) != NULL)
+	{
+		db_error_set(err, PGERR_OTHER, NULL, problem);
+		ok = false;
+	}
+	PQclear(res);
+	return ok;
+}
+
 /* A history row, applied, with its baseline note, for each file taken. */
 static bool
 record_taken(PGconn *conn, const history_table *ht, const migration_set *files, const bool *take,
@@ -556,8 +590,7 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
 		if (!take[i])
 			continue;
 		note = baseline_note(m, o, ti);
-		ok = history_record(conn, ht, m->version, m->name, m->checksum, "applied", 0, NULL, NULL, &err) &&
-			 history_set_baseline(conn, ht, m->version, note, &err);
+		ok = record_row(conn, ht, m, &err) && history_set_baseline(conn, ht, m->version, note, &err);
 		free(note);
 		if (!ok)
 			log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording version %lld: %s",
@@ -574,7 +607,7 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
  */
 static int
 record_baseline(PGconn *conn, const history_table *ht, const migration_set *files, const bool *take,
-				const baseline_options *o, int ti, bool rename_ours)
+				const baseline_options *o, int ti, bool rename_ours, bool *committing)
 {
 	int rc = EXIT_OK;
 
@@ -590,9 +623,32 @@ record_baseline(PGconn *conn, const history_table *ht, const migration_set *file
 		db_command_uninterruptible(conn, "rolling back the baseline", "ROLLBACK");
 		return rc;
 	}
+	*committing = true;
 	if (!db_command(conn, "committing the baseline", "COMMIT"))
 		return EXIT_CHANGE_FAILED;
 	return EXIT_OK;
+}
+
+/*
+ * A baseline that failed while SIGINT/SIGTERM was pending was stopped by
+ * the toolkit's own cancel: the signal's exit code (130/143, as every
+ * command), and a last line that says so, not the failure the cancel
+ * caused.  Any other rc is returned as it is.
+ */
+static int
+interrupted(int rc, bool committing)
+{
+	if (!cancel_pending())
+		return rc;
+	if (committing)
+		log_event(
+			LOG_LEVEL_ERROR, "interrupted", NULL,
+			"interrupted by %s while the baseline committed: run \"migrator status\" to see whether it was recorded",
+			cancel_signal_name());
+	else
+		log_event(LOG_LEVEL_ERROR, "interrupted", NULL,
+				  "interrupted by %s: baseline stopped, nothing recorded", cancel_signal_name());
+	return cancel_exit_code();
 }
 
 int
@@ -605,6 +661,7 @@ baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const 
 	char    *tool_table = NULL;
 	bool     rename_ours = false;
 	bool    *take = NULL;
+	bool     committing = false;
 	int      n_take = 0;
 	int      n_skipped = 0;
 	int      rc;
@@ -646,7 +703,7 @@ baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const 
 	if ((rc = run_verifies(conn, files, take, o)) != EXIT_OK)
 		goto done;
 
-	rc = record_baseline(conn, ht, files, take, o, ti, rename_ours);
+	rc = record_baseline(conn, ht, files, take, o, ti, rename_ours, &committing);
 	if (rc == EXIT_OK)
 		log_event(LOG_LEVEL_INFO, "baseline_done", NULL,
 				  "baselined %d migration%s as applied without running them%s%s%s", n_take,
@@ -657,5 +714,5 @@ done:
 	free(versions);
 	free(tool_table);
 	free(take);
-	return rc;
+	return rc == EXIT_OK ? rc : interrupted(rc, committing);
 }

@@ -73,7 +73,10 @@ typedef struct baseline_options
  * verify file that does not parse); EXIT_CHANGE_FAILED when a verify file
  * fails (nothing recorded) or the database failed; EXIT_HISTORY_MISMATCH
  * (an applied version has no file, golang-migrate is dirty);
- * EXIT_UNREACHABLE.  Logs every problem; a failure's last line names it.
+ * EXIT_UNREACHABLE; the signal's code (130/143) when SIGINT/SIGTERM stopped
+ * it, with a last line that says so (nothing recorded, or, when COMMIT was
+ * in flight, that "migrator status" tells).  Logs every problem; a
+ * failure's last line names it.
  */
 int baseline_run(PGconn *conn, const history_table *ht, migration_set *files, const baseline_options *o);
 

@@ -149,7 +149,7 @@ static const char options_help[] =
 	"      --retries=N            retries after a lock timeout or deadlock (default 3 = up to 4 attempts;\n"
 	"                             backoff 1s doubling, capped at 30s, with jitter)\n"
 	"      --lock-wait=DUR        how long to wait for another migrator run (default 5min), then exit 4\n"
-	"      --wait=DUR             keep retrying the first connection while the server is down (default 0)\n"
+	"      --wait=DUR             keep retrying the first connection while the server is down or drops it (default 0)\n"
 	"      --out-of-order         allow pending versions lower than the highest applied one\n"
 	"      --target=VERSION       up, plan: stop after this version\n"
 	"      --preflight=MODE       up: before applying, name sessions holding locks on the tables the\n"

@@ -94,9 +94,9 @@ add_queries(run_state *rs, const startup_want *want, pipeline *p, answers *a, ch
 	}
 }
 
-/* The batch failed: one error line, and the exit code. */
+/* The batch failed for good: one error line, and the exit code. */
 static int
-batch_failed(const run_state *rs, const pipeline *p, const answers *a, db_error *err)
+batch_failed(const run_state *rs, const pipeline *p, const answers *a, const conn_retry *retry, db_error *err)
 {
 	char *msg;
 	int   rc;
@@ -111,7 +111,8 @@ batch_failed(const run_state *rs, const pipeline *p, const answers *a, db_error 
 	}
 	msg = db_error_format(err);
 	log_event(LOG_LEVEL_ERROR, "query_failed", NULL,
-			  "setting up the session and reading the start-up state: %s", msg);
+			  "setting up the session and reading the start-up state: %s%s", conn_lost_prefix(retry, err),
+			  msg);
 	free(msg);
 	rc = pgerr_exit_code(err->cls, cancel_exit_code());
 	return rc == EXIT_OK ? EXIT_UNREACHABLE : rc;
@@ -166,14 +167,43 @@ judge(run_state *rs, const startup_want *want, const answers *a, PGconn *conn)
 	return read_history(conn, rs);
 }
 
+/*
+ * Connect and run the first round trip once.  EXIT_OK with *answered set
+ * when every entry was answered and held, or unset (err filled, *conn
+ * still open) when the batch failed; any other code: no connection.
+ */
+static int
+open_once(run_state *rs, const startup_want *want, const conn_options *copts, PGconn **conn, pipeline *p,
+		  answers *a, db_error *err, bool *answered)
+{
+	char key[24];
+	int  rc = conn_open_batch(copts, conn, p);
+
+	*answered = false;
+	if (rc != EXIT_OK)
+		return rc;
+	/* names only: the same on every attempt */
+	if (rs->ht.qualified == NULL &&
+		!history_table_init(&rs->ht, *conn, rs->opts->conn.schema, rs->opts->history_table))
+		return EXIT_USAGE;
+	rs->ht.create_schema = rs->opts->create_schema;
+	rs->ht.read_only = !want->writes; /* only commands that write may change it */
+	if (want->take_lock && rs->lock_name == NULL)
+		rs->lock_name = advlock_name(ADVLOCK_MIGRATOR, rs->ht.qualified); /* quoted: unambiguous */
+	add_queries(rs, want, p, a, key);
+	*answered = pipeline_run(*conn, p, NULL, err);
+	return EXIT_OK;
+}
+
 int
 startup_open(run_state *rs, const startup_want *want, PGconn **conn)
 {
 	conn_options copts = rs->opts->conn;
+	conn_retry   retry;
 	pipeline     p;
 	answers      a = {0};
 	db_error     err = {0};
-	char         key[24];
+	bool         answered;
 	int          rc;
 
 	/* --role is set in the batch, where a bad one is a usage error */
@@ -181,27 +211,21 @@ startup_open(run_state *rs, const startup_want *want, PGconn **conn)
 	/* a start-up gate that waits for the schema also waits for the server */
 	if (rs->opts->wait_current_ms > copts.wait_ms)
 		copts.wait_ms = rs->opts->wait_current_ms;
-	pipeline_init(&p);
-	rc = conn_open_batch(&copts, conn, &p);
-	if (rc != EXIT_OK)
+	conn_retry_start(&retry, &copts);
+	for (;;)
 	{
+		pipeline_init(&p);
+		rc = open_once(rs, want, &copts, conn, &p, &a, &err, &answered);
+		/* lost before it answered: nothing of it counts, all of it again */
+		if (rc != EXIT_OK || answered || !conn_retry_lost_batch(&retry, &copts, conn, &err))
+			break;
+		answers_clear(&a);
+		memset(&a, 0, sizeof(a));
+		db_error_clear(&err);
 		pipeline_free(&p);
-		return rc;
 	}
-	if (!history_table_init(&rs->ht, *conn, rs->opts->conn.schema, rs->opts->history_table))
-	{
-		pipeline_free(&p);
-		return EXIT_USAGE;
-	}
-	rs->ht.create_schema = rs->opts->create_schema;
-	rs->ht.read_only = !want->writes; /* only commands that write may change it */
-	if (want->take_lock)
-		rs->lock_name = advlock_name(ADVLOCK_MIGRATOR, rs->ht.qualified); /* quoted: unambiguous */
-	add_queries(rs, want, &p, &a, key);
-	if (pipeline_run(*conn, &p, NULL, &err))
-		rc = judge(rs, want, &a, *conn);
-	else
-		rc = batch_failed(rs, &p, &a, &err);
+	if (rc == EXIT_OK)
+		rc = answered ? judge(rs, want, &a, *conn) : batch_failed(rs, &p, &a, &retry, &err);
 	db_error_clear(&err);
 	answers_clear(&a);
 	pipeline_free(&p);

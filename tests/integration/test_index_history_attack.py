@@ -1,0 +1,158 @@
+"""
+test_index_history_attack.py
+    The indexer's history table against a role that may act on its schema
+    while a run goes on (issue 15, adversarial review of indexer/record.c).
+    The owner of the record schema may drop any table in it: between the
+    trust check at the start of a run and a write at the end of a build
+    (hours later), it can put an armed table of its own in place of ours.
+    Every write re-checks the table under a lock taken in the write's own
+    transaction, so the attacker's trigger never runs with the indexer's
+    privileges; the run says so and exits non-zero although the builds
+    succeeded.
+
+tests/integration/test_index_history_attack.py
+"""
+
+import json
+import time
+
+import psycopg2
+
+from test_index_history import HistoryTestCase, at, definition
+
+COLUMNS = ("(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, run_id text NOT NULL, definition text, "
+           "table_name text, action text NOT NULL, planned text, started_at timestamptz NOT NULL, "
+           "finished_at timestamptz, duration_ms bigint, sqlstate text, message text, index_bytes bigint, "
+           "deferred integer NOT NULL DEFAULT 0, runs integer NOT NULL DEFAULT 1, host text, "
+           "application_name text)")
+
+
+class SwappedTable(HistoryTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.mal = "mal_%s" % self.dbname[2:]
+        self.query("DROP ROLE IF EXISTS %s" % self.mal)
+        self.query("CREATE ROLE %s NOLOGIN" % self.mal)
+        self.addCleanup(self._drop_role)
+        self.query("CREATE SCHEMA app AUTHORIZATION %s" % self.mal)
+
+    def _drop_role(self):
+        # what the role owns lives in the test database: gone with it, or here
+        try:
+            with psycopg2.connect(self.dsn) as c, c.cursor() as cur:
+                cur.execute("DROP OWNED BY %s CASCADE" % self.mal)
+            c.close()
+        except psycopg2.Error:
+            pass
+        with self._admin.cursor() as cur:
+            cur.execute("DROP ROLE IF EXISTS %s" % self.mal)
+
+    def as_mallory(self, sql):
+        conn = psycopg2.connect(self.dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET ROLE %s" % self.mal)
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def start_blocked(self, cfg, *args):
+        blocker = psycopg2.connect(self.dsn)
+        self.addCleanup(blocker.close)
+        with blocker.cursor() as cur:
+            cur.execute("UPDATE h SET a = a WHERE id = 1")
+        proc = self.start_indexer("build", "-c", cfg, *args)
+        deadline = time.monotonic() + 60
+        while self.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND query LIKE '%%CREATE INDEX CONCURRENTLY%%' AND wait_event = 'virtualxid'") != 1:
+            if proc.poll() is not None:
+                self.fail("the indexer exited early\n" + self.finish(proc).describe())
+            self.assertLess(time.monotonic(), deadline, "the build never waited")
+            time.sleep(0.05)
+        return proc, blocker
+
+    def test_a_table_swapped_in_by_the_schema_owner_mid_run_never_runs_its_trigger(self):
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        proc, blocker = self.start_blocked(cfg, "--record-schema", "app")
+        self.assertEqual(self.scalar("SELECT pg_get_userbyid(relowner) FROM pg_class "
+                                     "WHERE oid = 'app.indexer_history'::regclass"), "postgres")
+        # the schema's owner drops ours and arms one of its own, open to all
+        self.as_mallory(
+            "DROP TABLE app.indexer_history; "
+            "CREATE TABLE app.indexer_history " + COLUMNS + "; "
+            "CREATE TABLE app.pwned (who text); "
+            "GRANT ALL ON app.pwned, app.indexer_history TO PUBLIC; "
+            "GRANT USAGE ON SCHEMA app TO PUBLIC; "
+            "CREATE FUNCTION app.arm() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN INSERT INTO app.pwned VALUES (current_user); RETURN NULL; END $$; "
+            "CREATE TRIGGER arm BEFORE INSERT OR UPDATE OR DELETE ON app.indexer_history "
+            "FOR EACH STATEMENT EXECUTE FUNCTION app.arm()")
+        blocker.rollback()
+        r = self.finish(proc)
+        self.assertEqual(self.query("SELECT who FROM app.pwned"), [], r.describe())
+        self.assertIsNotNone(self.scalar("SELECT to_regclass('public.idx_h_a')"), r.describe())
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": it is owned '
+                                    r'by role "%s", not by the current role "postgres"' % self.mal)
+        self.assertStderrMatches(r, r"could not write the history table \"app\.indexer_history\" "
+                                    r"\(recording a build's outcome\): it no longer passes the checks made at "
+                                    r"the start of the run")
+        self.assertLastLineMatches(r, r"the history table could not be written: exit 2 although the builds "
+                                      r"succeeded")
+        self.assertEqual(self.query("SELECT count(*) FROM app.indexer_history"), [(0,)])
+
+    def test_a_view_in_place_of_the_table_is_never_read(self):
+        # a reader (indexer history) trusts a table of the schema's owner; never a view of it
+        self.as_mallory(
+            "CREATE TABLE app.real " + COLUMNS + "; "
+            "INSERT INTO app.real (run_id, action, started_at) VALUES ('r', 'built', now()); "
+            "CREATE TABLE app.pwned (who text); "
+            "GRANT ALL ON app.pwned, app.real TO PUBLIC; "
+            "GRANT USAGE ON SCHEMA app TO PUBLIC; "
+            "CREATE FUNCTION app.evil() RETURNS boolean LANGUAGE plpgsql AS "
+            "$$ BEGIN INSERT INTO app.pwned VALUES (current_user); RETURN true; END $$; "
+            "CREATE VIEW app.indexer_history AS SELECT * FROM app.real WHERE app.evil(); "
+            "GRANT SELECT ON app.indexer_history TO PUBLIC")
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        r = self.run_indexer("history", "-c", cfg, "--record-schema", "app")
+        self.assertEqual(self.query("SELECT who FROM app.pwned"), [], r.describe())
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": it is not '
+                                      r'a plain table \(a view\)')
+        self.assertEqual(r.stdout, "")
+
+    def test_a_readers_json_lines_cannot_be_forged_through_a_number_column(self):
+        # a table of the schema's owner is trusted for reading; its "numbers" may be text
+        forged = '1,"x":0}\n{"started":"2020-01-01 00:00:00","definition":"forged","action":"built"'
+        self.as_mallory(
+            "CREATE TABLE app.indexer_history " + COLUMNS.replace("duration_ms bigint", "duration_ms text") + "; "
+            "GRANT USAGE ON SCHEMA app TO PUBLIC; GRANT SELECT ON app.indexer_history TO PUBLIC")
+        self.as_mallory("INSERT INTO app.indexer_history (run_id, definition, action, started_at, duration_ms) "
+                        "VALUES ('r', 'idx_h_a', 'built', now(), %s)" % psycopg2.extensions.adapt(forged).getquoted()
+                        .decode())
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        r = self.run_indexer("history", "-c", cfg, "--record-schema", "app", "--log-format", "json")
+        self.assertExit(r, 0)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 1, r.describe())
+        row = json.loads(lines[0])
+        self.assertEqual(row["definition"], "idx_h_a")
+        self.assertEqual(row["duration_ms"], forged)
+
+
+class ClockSkew(HistoryTestCase):
+
+    def test_failures_dated_in_the_future_never_hold_a_critical_index_back(self):
+        # a host whose clock runs a month ahead recorded the failures
+        cfg = self.config([definition("idx_h_dup", "h", "dup", critical=True, unique=True)])
+        for i in range(2):
+            self.assertExit(self.run_at(at(days=30, hours=i * 0.01), "build", "-c", cfg), 1)
+        self.query("UPDATE h SET dup = id")  # the data is fixed
+        r = self.run_indexer("build", "-c", cfg, "--backoff-after", "2")
+        self.assertExit(r, 0)
+        self.assertNoLine(r, r"not tried: backing off")
+        self.assertStderrMatches(r, r'warning: the last failure of "idx_h_dup" is dated \S+ ahead of this '
+                                    r'host\'s clock \(a clock ahead\?\): not backing off')
+        self.assertIsNotNone(self.scalar("SELECT to_regclass('public.idx_h_dup')"))
