@@ -33,6 +33,7 @@
 #include "record.h"
 #include "relation_trust.h"
 #include "sqlquote.h"
+#include "window.h"
 
 #define HOUR_MS (3600 * (int64_t) 1000)
 #define DAY_MS  (24 * HOUR_MS)
@@ -47,6 +48,7 @@ struct record
 	char           host[256];
 	bool           failed;
 	int            fail_exit; /* the policy's exit code for the write's error */
+	bool           read_only; /* record_open_read: plan shows the backoff, logs nothing */
 };
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
@@ -66,7 +68,7 @@ record_write(record *r, const char *what, const char *sql, int n, const char *co
 	db_error err = {0};
 	char    *msg;
 
-	if (r->failed)
+	if (r->failed || r->read_only)
 		return false;
 	if (db_run_ex(r->conn, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, res, &err, NULL, false))
 		return true;
@@ -192,12 +194,11 @@ apply_retention(record *r)
 	free(sql);
 }
 
-int
-record_open(PGconn *conn, const record_options *o, record **out)
+static record *
+record_new(PGconn *conn, const record_options *o)
 {
 	record *r = xcalloc(1, sizeof(*r));
 	textbuf sb;
-	int     rc;
 
 	r->conn = conn;
 	r->o = *o;
@@ -211,6 +212,15 @@ record_open(PGconn *conn, const record_options *o, record **out)
 	if (gethostname(r->host, sizeof(r->host)) != 0)
 		r->host[0] = '\0';
 	r->host[sizeof(r->host) - 1] = '\0';
+	return r;
+}
+
+int
+record_open(PGconn *conn, const record_options *o, record **out)
+{
+	record *r = record_new(conn, o);
+	int     rc;
+
 	*out = NULL;
 	rc = ensure_schema(r);
 	if (rc == EXIT_OK)
@@ -222,6 +232,31 @@ record_open(PGconn *conn, const record_options *o, record **out)
 	}
 	/* a failure here is said, and decides the exit code at the end (record_failed) */
 	apply_retention(r);
+	*out = r;
+	return EXIT_OK;
+}
+
+int
+record_open_read(PGconn *conn, const record_options *o, record **out)
+{
+	record     *r = record_new(conn, o);
+	const char *values[] = {o->schema, RECORD_TABLE};
+	int         found, rc;
+
+	*out = NULL;
+	found = db_exists(conn, "looking for the history table",
+					  "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
+					  "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+					  2, values);
+	rc = found < 0 ? EXIT_UNREACHABLE : EXIT_OK;
+	if (found > 0)
+		rc = relation_trust_check(conn, o->schema, RECORD_TABLE, r->display, true);
+	if (found <= 0 || rc != EXIT_OK)
+	{
+		record_free(r);
+		return rc;
+	}
+	r->read_only = true;
 	*out = r;
 	return EXIT_OK;
 }
@@ -355,7 +390,7 @@ defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double
 	int64_t     k = 0;
 	double      last = atof(PQgetvalue(res, row, 2));
 	int64_t     wait;
-	char        waittext[32];
+	char        until[64];
 
 	for (int i = row; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), name) == 0; i++)
 	{
@@ -368,10 +403,13 @@ defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double
 	wait = backoff_ms(k, r->o.backoff_after);
 	if (now >= last + (double) wait / 1000.0)
 		return false;
-	format_duration(wait - (int64_t) ((now - last) * 1000.0), waittext, sizeof(waittext));
+	it->backoff_until = (int64_t) (last + (double) wait / 1000.0);
+	it->failed_runs = (int) k;
+	window_format_time((time_t) it->backoff_until, r->o.time_zone ? r->o.time_zone : "UTC", until,
+					   sizeof(until));
 	snprintf(it->deferred, sizeof(it->deferred),
-			 "backing off: it failed %lld runs in a row; next try in %s (--retry-failed forces it)",
-			 (long long) k, waittext);
+			 "is backing off until %s (failed %lld runs in a row; --retry-failed forces it)", until,
+			 (long long) k);
 	return true;
 }
 
@@ -424,10 +462,13 @@ record_apply_backoff(record *r, plan_item *plan, int n)
 			row++;
 		if (row < PQntuples(res) && defer_for_backoff(r, &plan[i], res, row, atof(now)))
 		{
-			log_event(plan[i].def->critical ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "backoff", NULL,
-					  "%s\"%s\" on \"%s.%s\" not tried: %s", plan[i].def->critical ? "critical index " : "",
-					  plan[i].def->name, plan[i].def->schema, plan[i].def->table, plan[i].deferred);
 			critical += plan[i].def->critical ? 1 : 0;
+			if (r->read_only)
+				continue;
+			log_event(plan[i].def->critical ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "backoff", NULL,
+					  "%s\"%s\" on \"%s.%s\" not tried: it %s",
+					  plan[i].def->critical ? "critical index " : "", plan[i].def->name, plan[i].def->schema,
+					  plan[i].def->table, plan[i].deferred);
 		}
 	}
 	if (res)
