@@ -241,17 +241,29 @@ record_open_read(PGconn *conn, const record_options *o, record **out)
 {
 	record     *r = record_new(conn, o);
 	const char *values[] = {o->schema, RECORD_TABLE};
-	int         found, rc;
+	PGresult   *res;
+	int         rc = EXIT_OK;
+	bool        readable;
 
 	*out = NULL;
-	found = db_exists(conn, "looking for the history table",
-					  "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
-					  "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-					  2, values);
-	rc = found < 0 ? EXIT_UNREACHABLE : EXIT_OK;
-	if (found > 0)
+	res = db_query(
+		conn, "looking for the history table",
+		"SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND "
+		"pg_catalog.has_table_privilege(c.oid, 'SELECT') FROM pg_catalog.pg_class c JOIN "
+		"pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+		2, values, PGRES_TUPLES_OK);
+	if (res == NULL)
+		rc = EXIT_UNREACHABLE;
+	readable = res != NULL && PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	/* a role that may not read it (a monitoring role's plan): the plan without the backoff */
+	if (res != NULL && PQntuples(res) > 0 && !readable)
+		log_event(LOG_LEVEL_WARNING, "record_unreadable", NULL,
+				  "the history table \"%s\" is not readable by this role: the failure backoff is not shown",
+				  r->display);
+	if (readable)
 		rc = relation_trust_check(conn, o->schema, RECORD_TABLE, r->display, true);
-	if (found <= 0 || rc != EXIT_OK)
+	PQclear(res);
+	if (!readable || rc != EXIT_OK)
 	{
 		record_free(r);
 		return rc;

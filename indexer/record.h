@@ -59,7 +59,8 @@ int record_open(PGconn *conn, const record_options *o, record **out);
 
 /*
  * For plan: the table, read only (nothing created or deleted).  EXIT_OK
- * with *out NULL when there is none yet (nothing backs off), or set; the
+ * with *out NULL when there is none yet (nothing backs off) or this role
+ * may not read it (a warning), or set; the
  * table is trusted as for reading (relation_trust.h): EXIT_USAGE or
  * EXIT_UNREACHABLE after logging one error line.  record_apply_backoff
  * on it marks the items and logs nothing; nothing may be written with it.

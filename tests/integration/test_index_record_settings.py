@@ -311,3 +311,29 @@ class PlanBackoffTest(SettingsTestCase):
         r = self.run_indexer("plan", "-c", cfg)
         self.assertExit(r, 2)
         self.assertStderrMatches(r, r"indexer_history")
+
+    def _admin_drop_role(self, role):
+        with self._admin.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.ident(self.dbname))
+            cur.execute("DROP ROLE IF EXISTS %s" % role)
+
+    def test_plan_by_a_role_that_may_not_read_the_history(self):
+        """A monitoring role's plan: no SELECT on the history, so no backoff shown, but the plan works."""
+        cfg = self.config([definition("idx_h_dup", "h", "dup", unique=True)])
+        self.fail_runs(cfg, 3)
+        role = "plan_%s" % self.dbname[2:]
+        self.query("DROP ROLE IF EXISTS %s" % role)
+        self.query("CREATE ROLE %s LOGIN" % role)
+        self.addCleanup(self._admin_drop_role, role)
+        self.query("GRANT SELECT ON h TO %s" % role)
+        dsn = "host=%s port=%d dbname=%s user=%s" % (self.host, self.port, self.dbname, role)
+        r = self.run_indexer("plan", "-c", cfg, dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r'warning: the history table "public\.indexer_history" is not readable by '
+                                    r'this role: the failure backoff is not shown')
+        self.assertRegex(r.stdout, r"(?m)^build +idx_h_dup on public\.h")
+        self.assertNotIn("backing off", r.stdout)
+        # once it may read it, it sees the backoff
+        self.query("GRANT SELECT ON public.indexer_history TO %s" % role)
+        r = self.run_indexer("plan", "-c", cfg, dsn=dsn)
+        self.assertIn("backing off until", r.stdout)
