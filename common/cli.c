@@ -232,22 +232,58 @@ read_value(const cli_option *o, const char *value, void *base)
 	return false;
 }
 
-/* How a listed option's value is completed: nothing, a file name, or a word. */
+/* The common options whose value is one of a fixed set (log.h's parsers). */
+static const cli_value_set common_value_sets[] = {
+	{"log-format", "text|json|github"},
+	{"color", "auto|always|never"},
+	{NULL, NULL},
+};
+
+/* The fixed values of o ("a|b|c"), or NULL. */
 static const char *
-kind_word(const cli_option *o)
+value_set_of(const cli_program *prog, const cli_option *o, bool common)
 {
+	const cli_value_set *sets = common ? common_value_sets : prog->value_sets;
+
+	for (int i = 0; sets != NULL && sets[i].option != NULL; i++)
+		if (strcmp(sets[i].option, o->name) == 0)
+			return sets[i].values;
+	return NULL;
+}
+
+/*
+ * How a listed option's value is completed: nothing ("flag"), a file name
+ * ("path"), one of a fixed set ("value=a|b|c"), or a word ("value").
+ */
+static void
+print_kind(FILE *out, const cli_program *prog, const cli_option *o, bool common)
+{
+	const char *set = value_set_of(prog, o, common);
+
 	if (!takes_value(o))
-		return "flag";
-	return o->kind == CLI_STRING ? "path" : "value";
+		fputs("flag\n", out);
+	else if (o->kind == CLI_STRING)
+		fputs("path\n", out);
+	else if (set != NULL)
+		fprintf(out, "value=%s\n", set);
+	else
+		fputs("value\n", out);
 }
 
 static void
-list_option(FILE *out, const cli_command *cmd, const cli_option *o, bool with_long)
+list_option(FILE *out, const cli_program *prog, const cli_command *cmd, const cli_option *o, bool with_long,
+			bool common)
 {
 	if (with_long)
-		fprintf(out, "option\t%s\t--%s\t%s\n", cmd->name, o->name, kind_word(o));
+	{
+		fprintf(out, "option\t%s\t--%s\t", cmd->name, o->name);
+		print_kind(out, prog, o, common);
+	}
 	if (o->short_name)
-		fprintf(out, "option\t%s\t-%c\t%s\n", cmd->name, o->short_name, kind_word(o));
+	{
+		fprintf(out, "option\t%s\t-%c\t", cmd->name, o->short_name);
+		print_kind(out, prog, o, common);
+	}
 }
 
 /* Does a program row replace the common option o after this command's name? */
@@ -267,30 +303,34 @@ replaced_for(const cli_program *prog, const cli_command *cmd, const cli_option *
 /*
  * --list-options: the command line as data, so that the bash completion
  * (scripts/package/completion.sh) is generated from these tables and cannot
- * drift from them.  Tab-separated lines: "command NAME arg|-", then
- * "option COMMAND WORD flag|path|value" for every option that applies to
- * COMMAND: the common ones and the program's rows whose bit the command has.
+ * drift from them.  Tab-separated lines: "command NAME arg|files|-" (files:
+ * any number of file or directory arguments), then "option COMMAND WORD
+ * flag|path|value[=A|B|C]" for every option that applies to COMMAND: the
+ * common ones and the program's rows whose bit the command has.
  */
 static void
 list_options(const cli_program *prog, FILE *out)
 {
 	for (int c = 0; c < prog->n_commands; c++)
 		fprintf(out, "command\t%s\t%s\n", prog->commands[c].name,
-				(prog->commands[c].flags & CLI_CMD_ARG) ? "arg" : "-");
+				(prog->commands[c].flags & CLI_CMD_ARG)    ? "arg"
+				: (prog->commands[c].flags & CLI_CMD_ARGS) ? "files"
+														   : "-");
 	for (int c = 0; c < prog->n_commands; c++)
 	{
 		const cli_command *cmd = &prog->commands[c];
 
 		for (int i = 0; i < N_COMMON_OPTIONS; i++)
 			if (common_options[i].id != COMMON_LIST_OPTIONS)
-				list_option(out, cmd, &common_options[i], !replaced_for(prog, cmd, &common_options[i]));
+				list_option(out, prog, cmd, &common_options[i], !replaced_for(prog, cmd, &common_options[i]),
+							true);
 		for (int j = 0; j < prog->n_options; j++)
 		{
 			const cli_option *o = &prog->options[j];
 
 			if ((cmd->options & CLI_BIT(o->id)) &&
 				(o->only_with == NULL || strcmp(o->only_with, cmd->name) == 0))
-				list_option(out, cmd, o, true);
+				list_option(out, prog, cmd, o, true, false);
 		}
 	}
 }

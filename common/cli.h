@@ -145,6 +145,18 @@ typedef struct cli_common
 	int                n_args;
 } cli_common;
 
+/*
+ * An option whose value is one of a fixed set: --list-options lists it
+ * ("value=warn|fail|off"), so that the shell completion offers exactly
+ * these words (tests/package/test_completion.py checks them against the
+ * option's own error message).
+ */
+typedef struct cli_value_set
+{
+	const char *option; /* long name, without the dashes */
+	const char *values; /* "warn|fail|off" */
+} cli_value_set;
+
 typedef struct cli_program
 {
 	const char        *progname;
@@ -161,6 +173,8 @@ typedef struct cli_program
 	 * values here); returns true, or false after logging.
 	 */
 	bool (*on_common)(void *opts, cli_common_id id, const char *value);
+	/* Optional: the value sets of the program's own options, ended by {NULL, NULL}. */
+	const cli_value_set *value_sets;
 } cli_program;
 
 /*

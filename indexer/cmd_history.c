@@ -188,6 +188,6 @@ cmd_history(run_state *rs)
 {
 	indexer_options *o = rs->opts;
 
-	return record_print(rs->conn, o->record_schema ? o->record_schema : o->set.schema, o->since_ms, o->only,
-						o->n_only, o->set.format == LOG_FORMAT_JSON);
+	return record_print(rs->conn, o->set.record_schema ? o->set.record_schema : o->set.schema, o->since_ms,
+						o->only, o->n_only, o->set.format == LOG_FORMAT_JSON);
 }

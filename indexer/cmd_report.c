@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cancel.h"
 #include "exitcodes.h"
@@ -23,6 +24,7 @@
 #include "run_limits.h"
 #include "log.h"
 #include "memory.h"
+#include "record.h"
 
 /*
  * A size as psql's \\di+ shows it (pg_size_pretty): bytes below 10 kB, then
@@ -91,6 +93,23 @@ action_tone(const plan_item *it)
 	}
 }
 
+/* record.h: until when (UTC, ISO 8601) and after how many failed runs it backs off; null: it does not */
+static void
+append_backoff(textbuf *sb, const plan_item *it)
+{
+	time_t    t = (time_t) it->backoff_until;
+	struct tm tm;
+	char      iso[32];
+
+	if (it->backoff_until <= 0 || gmtime_r(&t, &tm) == NULL ||
+		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	{
+		textbuf_append(sb, ",\"backing_off_until\":null,\"failed_runs\":null");
+		return;
+	}
+	textbuf_appendf(sb, ",\"backing_off_until\":\"%s\",\"failed_runs\":%d", iso, it->failed_runs);
+}
+
 static void
 json_item(const plan_item *it, const char *state)
 {
@@ -127,6 +146,7 @@ json_item(const plan_item *it, const char *state)
 		textbuf_append_json(&sb, it->deferred);
 	else
 		textbuf_append(&sb, "null");
+	append_backoff(&sb, it);
 	textbuf_append(&sb, "}\n");
 	fputs(sb.data, stdout);
 	textbuf_free(&sb);
@@ -226,12 +246,15 @@ cmd_plan(run_state *rs)
 {
 	bool json = log_get_format() == LOG_FORMAT_JSON;
 	int  counts[ACT_ERROR + 1] = {0};
-	int  rc;
+	int  rc, backing_off;
 
 	report_foreign_leftovers(rs);
 	/* sizes, the size guard, windows, --max-builds: as build would decide them */
 	if ((rc = limits_prepare(rs)) != EXIT_OK)
 		return rc;
+	/* and the failure backoff, from the history table read only (record.h) */
+	if ((backing_off = record_apply_backoff(rs->record, rs->plan, rs->n_defs)) < 0)
+		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
 	for (int i = 0; i < rs->n_defs; i++)
 	{
 		const plan_item *it = &rs->plan[i];
@@ -246,6 +269,8 @@ cmd_plan(run_state *rs)
 		}
 		if (it->estimated)
 			limits_describe(it, est, sizeof(est));
+		else if (it->deferred[0])
+			snprintf(est, sizeof(est), "; deferred: it %s", it->deferred);
 		printf("%s%-8s%s %s on %s.%s%s%s%s%s%s%s\n", log_paint(stdout, action_tone(it)),
 			   plan_action_name(it->action), log_paint_end(stdout), d->name, d->schema, d->table,
 			   it->partitioned && plan_action_is_work(it->action) ? " (partitioned: partition by partition)"
@@ -261,7 +286,16 @@ cmd_plan(run_state *rs)
 		"plan: %d to build, %d to repair, %d to rebuild, %d to drop, %d to clean up, %d present, %d absent, %d drifted, %d busy, %d in error",
 		counts[ACT_BUILD], counts[ACT_REPAIR], counts[ACT_REBUILD], counts[ACT_DROP], counts[ACT_CLEANUP],
 		counts[ACT_PRESENT], counts[ACT_ABSENT], counts[ACT_DRIFTED], counts[ACT_BUSY], counts[ACT_ERROR]);
-	return plan_exit_code(rs);
+	rc = plan_exit_code(rs);
+	if (backing_off > 0 && rc == EXIT_OK)
+	{
+		log_event(LOG_LEVEL_ERROR, "plan", NULL,
+				  "plan: %d critical index%s backing off after repeated failures: build would exit 1 "
+				  "(--retry-failed forces a try)",
+				  backing_off, backing_off == 1 ? " is" : "es are");
+		rc = EXIT_CHANGE_FAILED;
+	}
+	return rc;
 }
 
 int

@@ -360,10 +360,14 @@ load_setting(const char *path, const config_setting_t *m, index_config *cfg, ind
 	}
 	if (id < 0)
 	{
-		problem(
-			path, line_of(m), "settings",
-			"unknown setting \"%s\" (known: schema, jobs, lock_timeout, statement_timeout, retries, maintenance_work_mem, max_parallel_maintenance_workers, lock_wait, wait, log_format, progress)",
-			key);
+		textbuf known;
+
+		/* from the settings table, so that it names every setting */
+		textbuf_init(&known);
+		for (int i = 0; i < N_SETTINGS; i++)
+			textbuf_appendf(&known, "%s%s", i ? ", " : "", settings_key((setting_id) i));
+		problem(path, line_of(m), "settings", "unknown setting \"%s\" (known: %s)", key, known.data);
+		textbuf_free(&known);
 		return false;
 	}
 	switch (settings_type((setting_id) id))

@@ -57,14 +57,7 @@ typedef struct indexer_options
 	int              cap_only;
 	const char      *table; /* --table */
 	int              verbosity;
-	/* the history table (record.h) */
-	const char *record_schema; /* --record-schema; NULL = the --schema */
-	bool        no_record;
-	bool        create_schema;
-	int64_t     keep_ms;
-	int64_t     backoff_after;
-	bool        retry_failed;
-	int64_t     since_ms; /* history --since */
+	int64_t          since_ms; /* history --since; the history table's options are settings */
 } indexer_options;
 
 /* What the dispatcher has set up for a command (cli.h's struct cli_run). */

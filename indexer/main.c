@@ -86,12 +86,15 @@ enum indexer_option
 
 #define CMD_LOCK    CLI_CMD_PROGRAM        /* takes the run lock before reading the catalog */
 #define CMD_NO_PLAN (CLI_CMD_PROGRAM << 1) /* reads no catalog, makes no plan, takes any --only name */
+#define CMD_BACKOFF (CLI_CMD_PROGRAM << 2) /* reads the history table for the backoff, writes nothing */
 
 static const cli_command commands[] = {
 	{"build", cmd_build, CMD_LOCK | CLI_CMD_WRITES,
 	 SELECTION | O(REBUILD_DRIFTED) | BUILDING | LIMITS | RECORD,
 	 "build what is missing, repair what is invalid, drop what is absent (default)"},
-	{"plan", cmd_plan, 0, SELECTION | O(REBUILD_DRIFTED) | LIMITS,
+	{"plan", cmd_plan, CMD_BACKOFF,
+	 SELECTION | O(REBUILD_DRIFTED) | LIMITS | O(RECORD_SCHEMA) | O(NO_RECORD) | O(BACKOFF_AFTER) |
+		 O(RETRY_FAILED),
 	 "show what build would do (exit 1 when build would); changes nothing"},
 	{"check", cmd_check, 0, SELECTION,
 	 "readiness gate: exit 0 if every defined index is present, valid and as defined, 5 if not"},
@@ -125,12 +128,12 @@ static const cli_option options[] = {
 	{"max-builds", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_BUILDS, NULL, NULL},
 	{"max-index-size", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_INDEX_SIZE, NULL, NULL},
 	{"allow-unknown-size", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_ALLOW_UNKNOWN_SIZE, NULL, NULL},
-	{"record-schema", 0, CLI_NAME, OFF(record_schema), 0, 0, OPT_RECORD_SCHEMA, NULL, NULL},
-	{"no-record", 0, CLI_FLAG, OFF(no_record), 0, 0, OPT_NO_RECORD, NULL, NULL},
-	{"create-schema", 0, CLI_FLAG, OFF(create_schema), 0, 0, OPT_CREATE_SCHEMA, NULL, NULL},
-	{"keep", 0, CLI_DURATION, OFF(keep_ms), 0, 0, OPT_KEEP, NULL, NULL},
-	{"backoff-after", 0, CLI_INT, OFF(backoff_after), 0, 1000, OPT_BACKOFF_AFTER, NULL, NULL},
-	{"retry-failed", 0, CLI_FLAG, OFF(retry_failed), 0, 0, OPT_RETRY_FAILED, NULL, NULL},
+	{"record-schema", 0, CLI_CUSTOM, 0, 0, 0, OPT_RECORD_SCHEMA, NULL, NULL},
+	{"no-record", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_NO_RECORD, NULL, NULL},
+	{"create-schema", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_CREATE_SCHEMA, NULL, NULL},
+	{"keep", 0, CLI_CUSTOM, 0, 0, 0, OPT_KEEP, NULL, NULL},
+	{"backoff-after", 0, CLI_CUSTOM, 0, 0, 0, OPT_BACKOFF_AFTER, NULL, NULL},
+	{"retry-failed", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_RETRY_FAILED, NULL, NULL},
 	{"since", 0, CLI_DURATION, OFF(since_ms), 0, 0, OPT_SINCE, NULL, NULL},
 };
 
@@ -165,14 +168,14 @@ static const char help_settings[] =
 	"      --max-builds=N         start at most N builds (build, repair, rebuild) per run\n"
 	"      --max-index-size=SIZE  refuse a build whose estimated size exceeds SIZE (e.g. 10GB)\n"
 	"      --allow-unknown-size   with --max-index-size: build what cannot be estimated (default: refuse)\n"
-	"      --record-schema=NAME   build, history: schema of the history table indexer_history (default\n"
+	"      --record-schema=NAME   build, plan, history: schema of the history table indexer_history (default\n"
 	"                             the --schema; it must exist)\n"
 	"      --create-schema        build: create the --record-schema when it does not exist\n"
-	"      --no-record            build: write no history (the database is left untouched)\n"
+	"      --no-record            build: write no history (the database is left untouched); plan: no backoff\n"
 	"      --keep=DUR             build: delete history rows older than DUR (default 90 days; 0 = keep all)\n"
 	"      --backoff-after=N      build: after N failed runs in a row a definition waits, 1h doubling to\n"
-	"                             a day, before it is tried again (default 3; 0 = never)\n"
-	"      --retry-failed         build: try the definitions that back off now\n"
+	"                             a day, before it is tried again (default 3; 0 = never); plan shows it\n"
+	"      --retry-failed         build: try the definitions that back off now (plan: as build would)\n"
 	"      --since=DUR            history: only the rows of the last DUR (e.g. 1d, 12h)\n"
 	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
 	"      --color=WHEN           colour errors, warnings and states: auto (default: on a terminal,\n"
@@ -186,9 +189,9 @@ static const char help_settings[] =
 	"Every option except --config, --dsn and the command-only ones may also be set in the file's\n"
 	"settings group (jobs = 2; lock_timeout = \"5s\"; ...) or in the environment as INDEXER_<OPTION>\n"
 	"(INDEXER_JOBS, INDEXER_LOCK_TIMEOUT, ...); the command line wins over the environment, which\n"
-	"wins over the file. No connection strings or passwords in the file. The history options\n"
-	"(--record-schema, --create-schema, --no-record, --keep, --backoff-after, --retry-failed) are\n"
-	"command-line only for now.\n"
+	"wins over the file. No connection strings or passwords in the file. The history options are\n"
+	"settings too (record_schema = \"ops\"; keep = \"30d\"; backoff_after = 5; INDEXER_KEEP=30d); a\n"
+	"flag takes true or false there (no_record = true, INDEXER_RETRY_FAILED=true, ...).\n"
 	"\n"
 	"Lock waits: a concurrent build first waits for a lock on the table (it does not block writes,\n"
 	"but it queues behind DDL and VACUUM), then, in three phases, for every older transaction to\n"
@@ -350,6 +353,18 @@ read_custom(void *opts_arg, const cli_option *o, const char *value)
 			return add_cli(opts, SETTING_MAX_INDEX_SIZE, value);
 		case OPT_ALLOW_UNKNOWN_SIZE:
 			return add_cli(opts, SETTING_ALLOW_UNKNOWN_SIZE, "true");
+		case OPT_RECORD_SCHEMA:
+			return add_cli(opts, SETTING_RECORD_SCHEMA, value);
+		case OPT_NO_RECORD:
+			return add_cli(opts, SETTING_NO_RECORD, "true");
+		case OPT_CREATE_SCHEMA:
+			return add_cli(opts, SETTING_CREATE_SCHEMA, "true");
+		case OPT_KEEP:
+			return add_cli(opts, SETTING_KEEP, value);
+		case OPT_BACKOFF_AFTER:
+			return add_cli(opts, SETTING_BACKOFF_AFTER, value);
+		case OPT_RETRY_FAILED:
+			return add_cli(opts, SETTING_RETRY_FAILED, "true");
 	}
 	return false;
 }
@@ -643,16 +658,25 @@ connect_and_lock(const cli_command *cmd, run_state *rs)
 	return rc;
 }
 
-/* Under the run lock: the history table, unless --no-record (record.h). */
+/*
+ * Under the run lock: the history table, unless --no-record (record.h);
+ * plan only reads it, for the backoff.
+ */
 static int
-open_record(run_state *rs)
+open_record(const cli_command *cmd, run_state *rs)
 {
-	indexer_options *o = rs->opts;
-	record_options   ro = {o->record_schema ? o->record_schema : o->set.schema, o->create_schema, o->keep_ms,
-						 o->backoff_after, o->retry_failed};
+	const indexer_settings *s = &rs->opts->set;
+	record_options          ro = {s->record_schema ? s->record_schema : s->schema,
+						 s->create_schema,
+						 s->keep_ms,
+						 s->backoff_after,
+						 s->retry_failed,
+						 s->time_zone};
 
-	if (o->no_record)
+	if (s->no_record)
 		return EXIT_OK;
+	if (!(cmd->flags & CMD_LOCK))
+		return record_open_read(rs->conn, &ro, &rs->record);
 	return record_open(rs->conn, &ro, &rs->record);
 }
 
@@ -676,7 +700,7 @@ run_command(const cli_command *cmd, run_state *rs)
 	if (cmd->flags & CMD_NO_PLAN)
 		return cmd->run(rs);
 	/* the history table of the indexer's actions, under the run lock (record.h) */
-	if ((cmd->flags & CMD_LOCK) && (rc = open_record(rs)) != EXIT_OK)
+	if ((cmd->flags & (CMD_LOCK | CMD_BACKOFF)) && (rc = open_record(cmd, rs)) != EXIT_OK)
 		return rc;
 	rc = catalog_load(rs->conn, rs->defs, rs->n_defs, o->set.lock_timeout_ms, &rs->cat, &rs->round_trips);
 	if (rc != EXIT_OK)
@@ -701,8 +725,6 @@ main(int argc, char **argv)
 	opts.conn.schema = opts.set.schema;
 	opts.conn.progname = PROGNAME;
 	rs.start_ms = monotonic_ms();
-	opts.keep_ms = (int64_t) 90 * 24 * 3600 * 1000;
-	opts.backoff_after = 3;
 
 	cancel_install_handlers();
 	rc = parse_args(argc, argv, &opts, &cmd);

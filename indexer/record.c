@@ -34,6 +34,7 @@
 #include "record.h"
 #include "relation_trust.h"
 #include "sqlquote.h"
+#include "window.h"
 
 #define HOUR_MS (3600 * (int64_t) 1000)
 #define DAY_MS  (24 * HOUR_MS)
@@ -52,6 +53,7 @@ struct record
 	int            fail_exit; /* the policy's exit code for the write's error */
 	bool           retained;  /* --keep applied (with the run's first write) */
 	int            started;   /* rows of this run written as "started" */
+	bool           read_only; /* record_open_read: plan shows the backoff, logs nothing */
 };
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
@@ -149,7 +151,7 @@ record_write(record *r, const char *what, const char *sql, int n, const char *co
 	char    *msg;
 	bool     untrusted;
 
-	if (r->failed)
+	if (r->failed || r->read_only)
 		return false;
 	if (write_checked(r, sql, n, values, res, &err, &untrusted))
 		return true;
@@ -257,12 +259,11 @@ ensure_table(record *r)
 	return relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
 }
 
-int
-record_open(PGconn *conn, const record_options *o, record **out)
+static record *
+record_new(PGconn *conn, const record_options *o)
 {
 	record *r = xcalloc(1, sizeof(*r));
 	textbuf sb;
-	int     rc;
 
 	r->conn = conn;
 	r->o = *o;
@@ -276,6 +277,15 @@ record_open(PGconn *conn, const record_options *o, record **out)
 	if (gethostname(r->host, sizeof(r->host)) != 0)
 		r->host[0] = '\0';
 	r->host[sizeof(r->host) - 1] = '\0';
+	return r;
+}
+
+int
+record_open(PGconn *conn, const record_options *o, record **out)
+{
+	record *r = record_new(conn, o);
+	int     rc;
+
 	*out = NULL;
 	rc = ensure_schema(r);
 	if (rc == EXIT_OK)
@@ -285,6 +295,43 @@ record_open(PGconn *conn, const record_options *o, record **out)
 		record_free(r);
 		return rc;
 	}
+	*out = r;
+	return EXIT_OK;
+}
+
+int
+record_open_read(PGconn *conn, const record_options *o, record **out)
+{
+	record     *r = record_new(conn, o);
+	const char *values[] = {o->schema, RECORD_TABLE};
+	PGresult   *res;
+	int         rc = EXIT_OK;
+	bool        readable;
+
+	*out = NULL;
+	res = db_query(
+		conn, "looking for the history table",
+		"SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND "
+		"pg_catalog.has_table_privilege(c.oid, 'SELECT') FROM pg_catalog.pg_class c JOIN "
+		"pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+		2, values, PGRES_TUPLES_OK);
+	if (res == NULL)
+		rc = EXIT_UNREACHABLE;
+	readable = res != NULL && PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	/* a role that may not read it (a monitoring role's plan): the plan without the backoff */
+	if (res != NULL && PQntuples(res) > 0 && !readable)
+		log_event(LOG_LEVEL_WARNING, "record_unreadable", NULL,
+				  "the history table \"%s\" is not readable by this role: the failure backoff is not shown",
+				  r->display);
+	if (readable)
+		rc = relation_trust_check(conn, o->schema, RECORD_TABLE, r->display, true);
+	PQclear(res);
+	if (!readable || rc != EXIT_OK)
+	{
+		record_free(r);
+		return rc;
+	}
+	r->read_only = true;
 	*out = r;
 	return EXIT_OK;
 }
@@ -419,7 +466,7 @@ defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double
 	int64_t     k = 0;
 	double      last = atof(PQgetvalue(res, row, 2));
 	int64_t     wait;
-	char        waittext[32];
+	char        until[64];
 
 	for (int i = row; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), name) == 0; i++)
 	{
@@ -441,10 +488,13 @@ defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double
 	wait = backoff_ms(k, r->o.backoff_after);
 	if (now >= last + (double) wait / 1000.0)
 		return false;
-	format_duration(wait - (int64_t) ((now - last) * 1000.0), waittext, sizeof(waittext));
+	it->backoff_until = (int64_t) (last + (double) wait / 1000.0);
+	it->failed_runs = (int) k;
+	window_format_time((time_t) it->backoff_until, r->o.time_zone ? r->o.time_zone : "UTC", until,
+					   sizeof(until));
 	snprintf(it->deferred, sizeof(it->deferred),
-			 "backing off: it failed %lld runs in a row; next try in %s (--retry-failed forces it)",
-			 (long long) k, waittext);
+			 "is backing off until %s (failed %lld runs in a row; --retry-failed forces it)", until,
+			 (long long) k);
 	return true;
 }
 
@@ -497,10 +547,13 @@ record_apply_backoff(record *r, plan_item *plan, int n)
 			row++;
 		if (row < PQntuples(res) && defer_for_backoff(r, &plan[i], res, row, atof(now)))
 		{
-			log_event(plan[i].def->critical ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "backoff", NULL,
-					  "%s\"%s\" on \"%s.%s\" not tried: %s", plan[i].def->critical ? "critical index " : "",
-					  plan[i].def->name, plan[i].def->schema, plan[i].def->table, plan[i].deferred);
 			critical += plan[i].def->critical ? 1 : 0;
+			if (r->read_only)
+				continue;
+			log_event(plan[i].def->critical ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "backoff", NULL,
+					  "%s\"%s\" on \"%s.%s\" not tried: it %s",
+					  plan[i].def->critical ? "critical index " : "", plan[i].def->name, plan[i].def->schema,
+					  plan[i].def->table, plan[i].deferred);
 		}
 	}
 	if (res)

@@ -48,6 +48,7 @@ typedef struct record_options
 	int64_t     keep_ms;       /* delete rows older than this; 0 = keep all */
 	int64_t     backoff_after; /* failed runs in a row before backoff; 0 = never */
 	bool        retry_failed;  /* ignore the backoff */
+	const char *time_zone;     /* of the backoff's "until" time; NULL = UTC */
 } record_options;
 
 /*
@@ -61,9 +62,21 @@ typedef struct record_options
 int record_open(PGconn *conn, const record_options *o, record **out);
 
 /*
+ * For plan: the table, read only (nothing created or deleted).  EXIT_OK
+ * with *out NULL when there is none yet (nothing backs off) or this role
+ * may not read it (a warning), or set; the
+ * table is trusted as for reading (relation_trust.h): EXIT_USAGE or
+ * EXIT_UNREACHABLE after logging one error line.  record_apply_backoff
+ * on it marks the items and logs nothing; nothing may be written with it.
+ */
+int record_open_read(PGconn *conn, const record_options *o, record **out);
+
+/*
  * Defer every work item of plan whose definition failed backoff_after runs
  * in a row and whose backoff (1h doubling to 1 day) has not passed:
- * it->deferred says why.  Returns how many of them are critical (the run
+ * it->deferred says why ("is backing off until <time> (failed N runs in a
+ * row; --retry-failed forces it)"), it->backoff_until and failed_runs say
+ * it as data.  Returns how many of them are critical (the run
  * then exits 1), or -1 when the history could not be read (logged).
  */
 int record_apply_backoff(record *r, plan_item *plan, int n);

@@ -51,6 +51,13 @@ static const setting_desc setting_table[N_SETTINGS] = {
 								SETTING_TYPE_STRING},
 	[SETTING_ALLOW_UNKNOWN_SIZE] = {"allow_unknown_size", "allow-unknown-size", "INDEXER_ALLOW_UNKNOWN_SIZE",
 									SETTING_TYPE_BOOL},
+	[SETTING_RECORD_SCHEMA] = {"record_schema", "record-schema", "INDEXER_RECORD_SCHEMA",
+							   SETTING_TYPE_STRING},
+	[SETTING_CREATE_SCHEMA] = {"create_schema", "create-schema", "INDEXER_CREATE_SCHEMA", SETTING_TYPE_BOOL},
+	[SETTING_NO_RECORD] = {"no_record", "no-record", "INDEXER_NO_RECORD", SETTING_TYPE_BOOL},
+	[SETTING_KEEP] = {"keep", "keep", "INDEXER_KEEP", SETTING_TYPE_STRING},
+	[SETTING_BACKOFF_AFTER] = {"backoff_after", "backoff-after", "INDEXER_BACKOFF_AFTER", SETTING_TYPE_INT},
+	[SETTING_RETRY_FAILED] = {"retry_failed", "retry-failed", "INDEXER_RETRY_FAILED", SETTING_TYPE_BOOL},
 };
 
 void
@@ -69,6 +76,8 @@ settings_init(indexer_settings *s)
 	s->format = LOG_FORMAT_TEXT;
 	s->progress = true;
 	s->time_zone = xstrdup("UTC");
+	s->keep_ms = (int64_t) 90 * 24 * 3600 * 1000;
+	s->backoff_after = 3;
 	for (int i = 0; i < N_SETTINGS; i++)
 		s->origin[i] = ORIGIN_DEFAULT;
 }
@@ -82,6 +91,8 @@ settings_free(indexer_settings *s)
 	s->schema = NULL;
 	free(s->time_zone);
 	s->time_zone = NULL;
+	free(s->record_schema);
+	s->record_schema = NULL;
 	window_list_free(&s->window);
 }
 
@@ -140,8 +151,9 @@ parse_bool(const char *value, bool *out)
 	return false;
 }
 
+/* A schema name into *out (the --schema, the --record-schema). */
 static bool
-apply_schema(indexer_settings *s, const char *value, char *errbuf, size_t errlen)
+apply_schema(char **out, const char *value, char *errbuf, size_t errlen)
 {
 	if (value[0] == '\0')
 	{
@@ -153,8 +165,8 @@ apply_schema(indexer_settings *s, const char *value, char *errbuf, size_t errlen
 		snprintf(errbuf, errlen, "schema name \"%s\" is longer than %d bytes", value, INDEX_SQL_MAX_IDENT);
 		return false;
 	}
-	free(s->schema);
-	s->schema = xstrdup(value);
+	free(*out);
+	*out = xstrdup(value);
 	return true;
 }
 
@@ -271,6 +283,54 @@ apply_flag(bool *out, const char *value, char *errbuf, size_t errlen)
 	return true;
 }
 
+/*
+ * The history's retention: whole days may go past parse_duration's 24 days
+ * (its bound is the server's int32 milliseconds, which this never reaches):
+ * the default is 90d.
+ */
+static bool
+apply_keep(indexer_settings *s, const char *value, char *errbuf, size_t errlen)
+{
+	size_t  len = strlen(value);
+	int64_t days;
+	char    digits[16];
+
+	if (len >= 2 && len < sizeof(digits) && value[len - 1] == 'd' && strspn(value, "0123456789") == len - 1)
+	{
+		memcpy(digits, value, len - 1);
+		digits[len - 1] = '\0';
+		if (!parse_int_range(digits, 0, 36500, &days, errbuf, errlen))
+			return false;
+		s->keep_ms = days * 24 * 3600 * 1000;
+		return true;
+	}
+	return parse_duration(value, &s->keep_ms, errbuf, errlen);
+}
+
+/* The history table's settings (record.h). */
+static bool
+apply_record_value(indexer_settings *s, setting_id id, const char *value, char *errbuf, size_t errlen)
+{
+	switch (id)
+	{
+		case SETTING_RECORD_SCHEMA:
+			return apply_schema(&s->record_schema, value, errbuf, errlen);
+		case SETTING_CREATE_SCHEMA:
+			return apply_flag(&s->create_schema, value, errbuf, errlen);
+		case SETTING_NO_RECORD:
+			return apply_flag(&s->no_record, value, errbuf, errlen);
+		case SETTING_KEEP:
+			return apply_keep(s, value, errbuf, errlen);
+		case SETTING_BACKOFF_AFTER:
+			return apply_int(&s->backoff_after, value, 0, 1000, errbuf, errlen);
+		case SETTING_RETRY_FAILED:
+			return apply_flag(&s->retry_failed, value, errbuf, errlen);
+		default:
+			snprintf(errbuf, errlen, "unknown setting");
+			return false;
+	}
+}
+
 /* Parse value for setting id into s; false with errbuf filled when it is invalid. */
 static bool
 apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf, size_t errlen)
@@ -278,7 +338,7 @@ apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf,
 	switch (id)
 	{
 		case SETTING_SCHEMA:
-			return apply_schema(s, value, errbuf, errlen);
+			return apply_schema(&s->schema, value, errbuf, errlen);
 		case SETTING_JOBS:
 			return apply_int(&s->jobs, value, 1, INDEXER_MAX_JOBS, errbuf, errlen);
 		case SETTING_RETRIES:
@@ -311,8 +371,7 @@ apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf,
 		case SETTING_ALLOW_UNKNOWN_SIZE:
 			return apply_flag(&s->allow_unknown_size, value, errbuf, errlen);
 		default:
-			snprintf(errbuf, errlen, "unknown setting");
-			return false;
+			return apply_record_value(s, id, value, errbuf, errlen);
 	}
 }
 

@@ -48,6 +48,12 @@ typedef enum setting_id
 	SETTING_MAX_BUILDS,
 	SETTING_MAX_INDEX_SIZE,
 	SETTING_ALLOW_UNKNOWN_SIZE,
+	SETTING_RECORD_SCHEMA,
+	SETTING_CREATE_SCHEMA,
+	SETTING_NO_RECORD,
+	SETTING_KEEP,
+	SETTING_BACKOFF_AFTER,
+	SETTING_RETRY_FAILED,
 	N_SETTINGS
 } setting_id;
 
@@ -82,12 +88,19 @@ typedef struct indexer_settings
 	log_format format;
 	bool       progress;
 	/* when and how much (build only; see window.h and cmd_build.c) */
-	window_list    window;             /* empty: builds may start at any time */
-	char          *time_zone;          /* of the windows, "UTC" by default */
-	int64_t        max_runtime_ms;     /* no build starts after it; 0 = none */
-	int            max_builds;         /* builds started per run; 0 = no limit */
-	int64_t        max_index_size_kb;  /* refuse builds estimated bigger; 0 = none */
-	bool           allow_unknown_size; /* build what cannot be estimated under a size bound */
+	window_list window;             /* empty: builds may start at any time */
+	char       *time_zone;          /* of the windows, "UTC" by default */
+	int64_t     max_runtime_ms;     /* no build starts after it; 0 = none */
+	int         max_builds;         /* builds started per run; 0 = no limit */
+	int64_t     max_index_size_kb;  /* refuse builds estimated bigger; 0 = none */
+	bool        allow_unknown_size; /* build what cannot be estimated under a size bound */
+	/* the history table (record.h) */
+	char          *record_schema; /* NULL: the schema */
+	bool           create_schema; /* create the record schema when it is missing */
+	bool           no_record;     /* write no history */
+	int64_t        keep_ms;       /* delete history rows older than this; 0 = keep all */
+	int            backoff_after; /* failed runs in a row before backoff; 0 = never */
+	bool           retry_failed;  /* ignore the backoff */
 	setting_origin origin[N_SETTINGS];
 } indexer_settings;
 

@@ -264,6 +264,13 @@ read_custom(void *opts_arg, const cli_option *o, const char *value)
 	return false;
 }
 
+/* the options with a fixed set of values, for --list-options (the completion) */
+static const cli_value_set value_sets[] = {
+	{"preflight", "warn|fail|off"},
+	{"from", "dbmate|golang-migrate|flyway"},
+	{NULL, NULL},
+};
+
 static const cli_program program = {
 	.progname = PROGNAME,
 	.commands = commands,
@@ -272,6 +279,7 @@ static const cli_program program = {
 	.n_options = (int) (sizeof(options) / sizeof(options[0])),
 	.usage = usage,
 	.custom = read_custom,
+	.value_sets = value_sets,
 };
 
 static void

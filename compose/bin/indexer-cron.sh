@@ -8,20 +8,34 @@
 #
 # Usage: indexer-cron [--every INTERVAL] COMMAND [ARG]...
 #
-#   COMMAND is the whole command line to run, for example
-#       indexer build --config /app/conf/indexes.cfg --log-format json
-#   or, from a docker host's crontab,
+#   COMMAND is the whole command line to run, passed on unchanged (so an
+#   option is one more word of COMMAND, nothing here), for example the
+#   reconciliation of the compose indexer-cron service and the CronJob,
+#   one option a line:
+#       indexer build --config /app/conf/indexes.cfg --log-format json \
+#           --window 01:00-05:00 \
+#           --time-zone UTC \
+#           --max-runtime 3h \
+#           --max-builds 4 \
+#           --keep 90d
+#   (builds start only in the window, at most 4 a run, none after 3h; the
+#   history table indexer_history records each action, 90 days), or, from
+#   a docker host's crontab, every 10 minutes,
 #       docker compose run --rm -T indexer
 #   --every INTERVAL   run COMMAND every INTERVAL (30s, 15min, 1h), first
 #                      after one INTERVAL, until SIGTERM or SIGINT
 #
 # Policy, one JSON line on stderr per run (the toolkit's log shape, program
 # "indexer-cron", event "indexer_run", "alert":true where monitoring must page):
-#   0          success
+#   0          success; also a run whose builds wait (outside the --window,
+#              past --max-builds or --max-runtime) or whose non-critical
+#              definitions back off after repeated failures: the next run
+#              builds them
 #   4          another run holds the indexer's lock: overlapping runs are
 #              harmless, so "busy", not a failure; exit 0
 #   5          (indexer check) something defined is missing, invalid or drifted: alert
-#   1          a critical index failed: alert
+#   1          a critical index failed, or backs off after repeated failures,
+#              or the history table could not be written: alert
 #   130, 143   interrupted: a warning, no alert (a stop or a deploy)
 #   other      alert (2 bad input, 3 unreachable, 127 no such command, ...)
 # Once, the exit status is COMMAND's except that 4 becomes 0; with --every

@@ -13,8 +13,12 @@
 # What it completes: the commands; after a command, the options that apply
 # to it (both programs' common ones and the program's own rows whose bit the
 # command has); the value of an option that takes a file name (CLI_STRING)
-# with file names, in "--opt FILE" and "--opt=FILE" form.  Other values
-# (durations, names, modes) are not guessed.
+# with file names, in "--opt FILE" and "--opt=FILE" form; the value of an
+# option with a fixed set of values ("value=text|json|github" in the
+# listing: --log-format, --color, --preflight, ...) with those words; the
+# arguments of a command that takes files ("files": migrator lint) with
+# directories and *.sql files (a glob typed is expanded to them).  Other
+# values (durations, names) are not guessed.
 #
 # scripts/package/completion.sh
 #
@@ -41,11 +45,28 @@ if ! grep -q '^command	' <<<"$listing"; then
 fi
 
 # "words KIND COMMAND": the option words of COMMAND ("" for every command)
-# of the given kinds (a regex: flag|path|value).
+# of the given kinds (a regex: flag|path|value; "value=A|B" is a value).
 words() {
 	awk -F '\t' -v kinds="^($1)\$" -v cmd="$2" \
-		'$1 == "option" && (cmd == "" || $2 == cmd) && $4 ~ kinds && !seen[$3]++ { printf "%s%s", sep, $3; sep = " " }' \
+		'$1 == "option" { k = $4; sub(/=.*/, "", k) }
+		$1 == "option" && (cmd == "" || $2 == cmd) && k ~ kinds && !seen[$3]++ { printf "%s%s", sep, $3; sep = " " }' \
 		<<<"$listing"
+}
+
+# One case arm per option with a fixed set of values: _w, its words.  An
+# option has one set in a program, whatever the command (checked here).
+value_arms() {
+	awk -F '\t' '$1 == "option" && $4 ~ /^value=/ {
+		set = substr($4, 7); gsub(/\|/, " ", set)
+		if (($3 in sets) && sets[$3] != set) { print "conflict " $3 > "/dev/stderr"; exit 1 }
+		if (!($3 in sets)) { sets[$3] = set; order[n++] = $3 }
+	}
+	END { for (i = 0; i < n; i++) printf "\t%s) _w=\x27%s\x27 ;;\n", order[i], sets[order[i]] }' <<<"$listing"
+}
+
+# "args COMMAND": what COMMAND's arguments are ("files", "arg" or "-").
+args() {
+	awk -F '\t' -v cmd="$1" '$1 == "command" && $2 == cmd { print $3 }' <<<"$listing"
 }
 
 commands=$(awk -F '\t' '$1 == "command" { printf "%s%s", sep, $2; sep = " " }' <<<"$listing")
@@ -58,6 +79,7 @@ table_arms() {
 		printf "\t\t_o='%s'\n" "$(words 'flag|path|value' "$cmd")"
 		printf "\t\t_v='%s'\n" "$(words 'path|value' "$cmd")"
 		printf "\t\t_p='%s'\n" "$(words 'path' "$cmd")"
+		printf "\t\t_a='%s'\n" "$(args "$cmd")"
 		printf '\t\t;;\n'
 	done
 	printf '\t*)\n'
@@ -67,8 +89,10 @@ table_arms() {
 	printf "\t\t_v='%s'\n" "$(comm -23 <(words 'path|value' '' | tr ' ' '\n' | sort) \
 		<(words 'flag' '' | tr ' ' '\n' | sort) | paste -sd ' ')"
 	printf "\t\t_p='%s'\n" "$(words 'path' '')"
+	printf "\t\t_a=''\n"
 	printf '\t\t;;\n'
 }
+arms=$(value_arms)
 
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp"
@@ -80,12 +104,40 @@ cat >"$tmp" <<EOF
 # (common/cli.c and $name/main.c): do not edit, change the tables.
 
 # _${name}_table COMMAND: the option words that apply to COMMAND (_o), those
-# that take a value (_v), and those whose value is a file name (_p).
+# that take a value (_v), those whose value is a file name (_p), and what
+# its arguments are (_a: files, arg or -).
 _${name}_table()
 {
 	case "\$1" in
 $(table_arms)
 	esac
+}
+
+# _${name}_values OPTION: the fixed set of values OPTION takes (_w), or none.
+_${name}_values()
+{
+	_w=''
+	case "\$1" in
+$arms
+	esac
+}
+
+# The arguments of a command that takes files: directories and *.sql files;
+# a glob typed (migrations/1*) becomes the SQL files and directories it matches.
+_${name}_sql_files()
+{
+	local f
+	compopt -o filenames 2>/dev/null
+	if [[ \$cur == *[*?[]* ]]; then
+		COMPREPLY=()
+		while IFS= read -r f; do
+			[[ -d \$f || \$f == *.sql ]] && COMPREPLY+=("\$f")
+		done < <(compgen -G "\$cur")
+	elif declare -F _filedir >/dev/null; then
+		_filedir sql
+	else
+		mapfile -t COMPREPLY < <(compgen -d -- "\$cur"; compgen -f -X '!*.sql' -- "\$cur")
+	fi
 }
 
 _${name}_files()
@@ -101,7 +153,7 @@ _${name}_files()
 _${name}()
 {
 	local cur=\${COMP_WORDS[COMP_CWORD]} prev='' opt='' cmd='' w i pending=0
-	local _o _v _p
+	local _o _v _p _a _w
 	COMPREPLY=()
 	# "--opt=VALUE" comes as three words: "--opt" "=" "VALUE"
 	((COMP_CWORD > 1)) && prev=\${COMP_WORDS[COMP_CWORD - 1]}
@@ -133,13 +185,20 @@ _${name}()
 		opt=\$prev
 	fi
 	if [ -n "\$opt" ] && [[ " \$_v " == *" \$opt "* ]]; then
-		[[ " \$_p " == *" \$opt "* ]] && _${name}_files
+		_${name}_values "\$opt"
+		if [[ " \$_p " == *" \$opt "* ]]; then
+			_${name}_files
+		elif [ -n "\$_w" ]; then
+			mapfile -t COMPREPLY < <(compgen -W "\$_w" -- "\$cur")
+		fi
 		return 0
 	fi
 	if [[ \$cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "\$_o" -- "\$cur")
 	elif [ -z "\$cmd" ]; then
 		mapfile -t COMPREPLY < <(compgen -W '$commands' -- "\$cur")
+	elif [ "\$_a" = files ]; then
+		_${name}_sql_files
 	fi
 	return 0
 }

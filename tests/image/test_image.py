@@ -143,6 +143,22 @@ class ImageTest(ToolkitTestCase):
         self.assertExit(r, 0)
         self.assertEqual(versions, self.applied())
 
+    def test_the_cronjobs_scheduled_build_runs_in_the_image(self):
+        """compose/k8s/indexer-cronjobs.yaml's indexer-build command, exactly, as the image runs it:
+        the image's wrapper and indexer accept every option (window, budget, --max-builds, --keep),
+        the run exits 0 inside or outside the window, and what it did is in the history table."""
+        import yaml
+        with open(os.path.join(SOURCE_DIR, "compose", "k8s", "indexer-cronjobs.yaml"), encoding="utf-8") as f:
+            docs = [d for d in yaml.safe_load_all(f) if d]
+        job = [d for d in docs if d["kind"] == "CronJob" and d["metadata"]["name"] == "indexer-build"][0]
+        argv = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+        self.assertIn("--window", argv)
+        self.assertExit(self.tool("IMAGE_ROOT", "migrator", "up"), 0)
+        r = self.in_image("IMAGE_ROOT", *argv, "--dsn", self.dsn_tcp())
+        self.assertExit(r, 0)
+        self.assertRegex(r.stderr, r'"program":"indexer-cron","event":"indexer_run",.*"exit_code":0,')
+        self.assertGreater(self.scalar("SELECT count(*) FROM public.indexer_history"), 0)
+
     def test_a_failing_migration_fails_the_image_run(self):
         r = self.in_image("IMAGE_ROOT", "migrator", "up", "--dsn",
                           self.tcp_dsn(self.superuser, dbname="no_such_database_here"))

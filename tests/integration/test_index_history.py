@@ -254,8 +254,9 @@ class BackoffTest(HistoryTestCase):
         # the 4th run, minutes later: not tried, deferred, exit 0 (not critical)
         r = self.run_at(at(hours=0.1), "build", "-c", cfg)
         self.assertExit(r, 0)
-        self.assertStderrMatches(r, r'"idx_h_dup" on "public.h" not tried: backing off: it failed 3 runs in a row; '
-                                    r'next try in \S+ \(--retry-failed forces it\)')
+        self.assertStderrMatches(r, r'"idx_h_dup" on "public.h" not tried: it is backing off until '
+                                    r'\w{3} \d{4}-\d\d-\d\d \d\d:\d\d UTC \(failed 3 runs in a row; '
+                                    r'--retry-failed forces it\)')
         self.assertStderrMatches(r, r"summary: 1 built,.* 1 deferred")
         self.assertEqual(self.failed_rows(), 3)
         # an hour later it is tried again (and fails a 4th time) ...
@@ -292,8 +293,8 @@ class BackoffTest(HistoryTestCase):
             self.assertExit(self.run_at(at(hours=i * 0.01), "build", "-c", cfg), 1)
         r = self.run_at(at(hours=0.05), "build", "-c", cfg, "--backoff-after", "2")
         self.assertExit(r, 1)
-        self.assertStderrMatches(r, r'critical index "idx_h_dup" on "public.h" not tried: backing off: it failed 2 '
-                                    r'runs in a row')
+        self.assertStderrMatches(r, r'critical index "idx_h_dup" on "public.h" not tried: it is backing off until '
+                                    r'.* \(failed 2 runs in a row')
         self.assertStderrMatches(r, r"1 critical index is backing off after repeated failures")
         self.assertEqual(self.failed_rows(), 2)
         # --backoff-after 0: never

@@ -11,7 +11,12 @@ test_completion.py
       package) and registers itself;
     - what it offers, for command lines typed by hand: commands, the options
       of the command given (and only those), file names after an option that
-      takes a path, nothing after one that takes another value.
+      takes a path, the fixed values of an option that has them, nothing
+      after one that takes another value, and directories and *.sql files
+      as the arguments of migrator lint;
+    - the value sets --list-options lists are the programs' own: every value
+      is accepted, and the set is exactly the one the option's own error
+      message names.
 
 Environment (tests/package/CMakeLists.txt): MIGRATOR, INDEXER, COMPLETION_DIR.
 
@@ -46,6 +51,8 @@ def listing(name):
     for line in r.stdout.splitlines():
         f = line.split("\t")
         if f[0] == "command":
+            if f[2] not in ("arg", "files", "-"):
+                raise AssertionError("unexpected --list-options line: %r" % line)
             commands.append(f[1])
             options[f[1]] = {}
         elif f[0] == "option":
@@ -156,6 +163,95 @@ class Completion(unittest.TestCase):
             self.assertEqual(complete("migrator", ["migrator", "baseline", "--version", "m"], cwd=d), [])
             self.assertEqual(complete("migrator", ["migrator", "up", "--version", "--cr"], cwd=d),
                              ["--create-schema"])
+
+
+def value_sets(name):
+    """{--option: [values]} of the options with a fixed set, from --list-options."""
+    _, options = listing(name)
+    sets = {}
+    for cmd, per_command in options.items():
+        for word, kind in per_command.items():
+            if kind.startswith("value="):
+                sets.setdefault(word, (cmd, kind[len("value="):].split("|")))
+    return sets
+
+
+class ValueSets(unittest.TestCase):
+    def test_the_listed_sets_are_the_parsers(self):
+        expected = {"migrator": {"--log-format", "--color", "--preflight", "--from"},
+                    "indexer": {"--log-format", "--color"}}
+        for name in PROGRAMS:
+            sets = value_sets(name)
+            self.assertEqual(set(sets), expected[name], name)
+            for option, (cmd, values) in sets.items():
+                with self.subTest(program=name, option=option):
+                    for v in values:
+                        r = run([binary(name), cmd, option, v, "--help"])
+                        self.assertEqual(r.returncode, 0, "%s %s %s %s: %s" % (name, cmd, option, v, r.stderr))
+                    r = run([binary(name), cmd, option, "no-such-value", "--help"])
+                    self.assertEqual(r.returncode, 2, r.stderr)
+                    m = re.search(r"option %s: invalid value \"no-such-value\" \(use ([^)]*)\)" % option, r.stderr)
+                    self.assertIsNotNone(m, r.stderr)
+                    self.assertEqual(re.split(r", | or ", m.group(1)), values)
+
+    def test_one_set_per_option_whatever_the_command(self):
+        for name in PROGRAMS:
+            _, options = listing(name)
+            for option, (_, values) in value_sets(name).items():
+                for cmd, per_command in options.items():
+                    if option in per_command and per_command[option] != "flag":
+                        self.assertEqual(per_command[option], "value=" + "|".join(values), (name, cmd))
+
+    def test_completes_the_values(self):
+        self.assertEqual(complete("migrator", ["migrator", "lint", "--log-format", ""]),
+                         ["github", "json", "text"])
+        self.assertEqual(complete("indexer", ["indexer", "build", "--log-format", "j"]), ["json"])
+        self.assertEqual(complete("indexer", ["indexer", "status", "--color", "="]), ["always", "auto", "never"])
+        self.assertEqual(complete("indexer", ["indexer", "status", "--color", "=", "a"]), ["always", "auto"])
+        self.assertEqual(complete("migrator", ["migrator", "up", "--preflight", ""]), ["fail", "off", "warn"])
+        self.assertEqual(complete("migrator", ["migrator", "baseline", "--from", "g"]), ["golang-migrate"])
+        # before the command word too
+        self.assertEqual(complete("migrator", ["migrator", "--color", "n"]), ["never"])
+        # and the command is still found after such a value
+        self.assertEqual(complete("migrator", ["migrator", "--log-format", "json", "st"]), ["status"])
+
+
+class LintArguments(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        d = self.dir.name
+        os.mkdir(os.path.join(d, "migrations"))
+        os.mkdir(os.path.join(d, "more"))
+        for f in ("a.sql", "b.txt", "indexes.cfg", "migrations/101_x.sql", "migrations/102_y.sql",
+                  "migrations/notes.md", "migrations/109_z.verify.sql"):
+            open(os.path.join(d, f), "w").close()
+
+    def test_lint_is_listed_as_taking_files(self):
+        r = run([binary("migrator"), "--list-options"])
+        self.assertIn("command\tlint\tfiles\n", r.stdout)
+
+    def test_directories_and_sql_files(self):
+        d = self.dir.name
+        self.assertEqual(complete("migrator", ["migrator", "lint", ""], cwd=d), ["a.sql", "migrations", "more"])
+        self.assertEqual(complete("migrator", ["migrator", "lint", "migrations/"], cwd=d),
+                         ["migrations/101_x.sql", "migrations/102_y.sql", "migrations/109_z.verify.sql"])
+        # after a first file, options and values: more files
+        self.assertEqual(complete("migrator", ["migrator", "lint", "a.sql", "--strict", "mi"], cwd=d),
+                         ["migrations"])
+        self.assertEqual(complete("migrator", ["migrator", "lint", "--log-format", "json", "m"], cwd=d),
+                         ["migrations", "more"])
+
+    def test_a_glob_becomes_the_files_it_matches(self):
+        d = self.dir.name
+        self.assertEqual(complete("migrator", ["migrator", "lint", "migrations/10[12]*"], cwd=d),
+                         ["migrations/101_x.sql", "migrations/102_y.sql"])
+        self.assertEqual(complete("migrator", ["migrator", "lint", "*"], cwd=d), ["a.sql", "migrations", "more"])
+
+    def test_no_file_arguments_elsewhere(self):
+        d = self.dir.name
+        self.assertEqual(complete("migrator", ["migrator", "up", ""], cwd=d), [])
+        self.assertEqual(complete("indexer", ["indexer", "build", ""], cwd=d), [])
 
 
 if __name__ == "__main__":
