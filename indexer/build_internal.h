@@ -175,9 +175,13 @@ struct engine
 	bool                    loop_failed; /* the run fails: poll() failed, work
 										  * was left unstarted, or an item has
 										  * no outcome (internal error) */
-	bool                    bar;         /* draw a progress bar on the terminal */
-	bool                    bar_drawn;
-	int64_t                 last_bar;
+	/* the replica guard (replica_guard.h): a build waiting on it */
+	int64_t guard_since;  /* monotonic_ms() when the current wait began; 0 = none */
+	int64_t guard_waited; /* ms waited in earlier waits of this run */
+	int64_t guard_next;   /* when to ask again */
+	bool    bar;          /* draw a progress bar on the terminal */
+	bool    bar_drawn;
+	int64_t last_bar;
 };
 
 /* ---- build.c: slots ------------------------------------------------------ */

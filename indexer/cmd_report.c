@@ -23,6 +23,7 @@
 #include "run_limits.h"
 #include "log.h"
 #include "memory.h"
+#include "replica_guard.h"
 
 /*
  * A size as psql's \\di+ shows it (pg_size_pretty): bytes below 10 kB, then
@@ -232,6 +233,14 @@ cmd_plan(run_state *rs)
 	/* sizes, the size guard, windows, --max-builds: as build would decide them */
 	if ((rc = limits_prepare(rs)) != EXIT_OK)
 		return rc;
+	/* the replica guard's state, when something would be built: why builds would wait */
+	for (int i = 0; i < rs->n_defs; i++)
+		if (limits_is_build(rs->plan[i].action))
+		{
+			if (!replica_guard_report(rs->conn, &rs->opts->set, &rs->round_trips))
+				return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+			break;
+		}
 	for (int i = 0; i < rs->n_defs; i++)
 	{
 		const plan_item *it = &rs->plan[i];

@@ -48,6 +48,10 @@ typedef enum setting_id
 	SETTING_MAX_BUILDS,
 	SETTING_MAX_INDEX_SIZE,
 	SETTING_ALLOW_UNKNOWN_SIZE,
+	SETTING_MAX_REPLICA_LAG,
+	SETTING_MAX_REPLICA_LAG_BYTES,
+	SETTING_REPLICA_LAG_WAIT,
+	SETTING_MAX_SLOT_WAL,
 	N_SETTINGS
 } setting_id;
 
@@ -82,12 +86,17 @@ typedef struct indexer_settings
 	log_format format;
 	bool       progress;
 	/* when and how much (build only; see window.h and cmd_build.c) */
-	window_list    window;             /* empty: builds may start at any time */
-	char          *time_zone;          /* of the windows, "UTC" by default */
-	int64_t        max_runtime_ms;     /* no build starts after it; 0 = none */
-	int            max_builds;         /* builds started per run; 0 = no limit */
-	int64_t        max_index_size_kb;  /* refuse builds estimated bigger; 0 = none */
-	bool           allow_unknown_size; /* build what cannot be estimated under a size bound */
+	window_list window;             /* empty: builds may start at any time */
+	char       *time_zone;          /* of the windows, "UTC" by default */
+	int64_t     max_runtime_ms;     /* no build starts after it; 0 = none */
+	int         max_builds;         /* builds started per run; 0 = no limit */
+	int64_t     max_index_size_kb;  /* refuse builds estimated bigger; 0 = none */
+	bool        allow_unknown_size; /* build what cannot be estimated under a size bound */
+	/* the replica guard before each build (replica_guard.h); 0 = off */
+	int64_t        max_replica_lag_ms;  /* replay_lag of any replica */
+	int64_t        max_replica_lag_kb;  /* WAL not yet replayed by any replica */
+	int64_t        replica_lag_wait_ms; /* how long a run waits, in all, for them */
+	int64_t        max_slot_wal_kb;     /* WAL retained by an inactive slot (default 1GB) */
 	setting_origin origin[N_SETTINGS];
 } indexer_settings;
 
