@@ -202,10 +202,20 @@ read_state(PGconn *conn)
 					guard_sql, 0, NULL, PGRES_TUPLES_OK);
 }
 
+bool
+replica_guard_judge(const PGresult *res, const indexer_settings *set, char *why, size_t len)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		if (row_over(res, i, set, why, len))
+			return true;
+	return false;
+}
+
 replica_verdict
 replica_guard_check(PGconn *conn, const indexer_settings *set, char *why, size_t len)
 {
 	PGresult *res;
+	bool      over;
 
 	why[0] = '\0';
 	if (!replica_guard_enabled(set))
@@ -215,14 +225,9 @@ replica_guard_check(PGconn *conn, const indexer_settings *set, char *why, size_t
 		snprintf(why, len, "could not read the replicas' lag (see the error above)");
 		return GUARD_ERROR;
 	}
-	for (int i = 0; i < PQntuples(res); i++)
-		if (row_over(res, i, set, why, len))
-		{
-			PQclear(res);
-			return GUARD_OVER;
-		}
+	over = replica_guard_judge(res, set, why, len);
 	PQclear(res);
-	return GUARD_CLEAR;
+	return over ? GUARD_OVER : GUARD_CLEAR;
 }
 
 /* One plan line for a row that does not hold builds back. */

@@ -75,6 +75,15 @@ bool replica_guard_enabled(const indexer_settings *set);
 replica_verdict replica_guard_check(PGconn *conn, const indexer_settings *set, char *why, size_t len);
 
 /*
+ * Judge the rows of the guard's query (columns: kind 'r' or 's', name,
+ * client_addr or slot_type, state or wal_status, replay_lag in seconds,
+ * bytes behind or retained, in recovery; see replica_guard.c): true with
+ * the first reason in why when one holds builds back.  No round trip
+ * (the unit test builds res by hand).
+ */
+bool replica_guard_judge(const PGresult *res, const indexer_settings *set, char *why, size_t len);
+
+/*
  * For plan: log every replica and inactive slot with its lag or retained
  * WAL and whether it holds builds back (a warning when it does).  Sends
  * one query when the guard is enabled (counted in *round_trips).  Returns

@@ -9,13 +9,19 @@ test_index_replica.py
       written on the primary: a build waits --replica-lag-wait, then is
       deferred (exit 0) naming the replica and the bytes, counted in the
       history's run row, the index absent; a critical definition is refused
-      (exit 1, the guard named); replay resumed, the build runs.
+      (exit 1, the guard named); replay resumed, the build runs, also
+      within the same run when the replica catches up during the wait.
+    - time lag: with replay paused, replay_lag grows past --max-replica-lag.
     - NULL replay_lag: a caught-up idle standby (replay_lag NULL, replay_lsn
       the current LSN) does not hold builds back, even under the tightest
       bounds; a role without pg_monitor (pg_stat_replication shows NULL)
       fails closed with "the role needs pg_monitor"; granted, it builds.
     - an inactive physical slot retaining more WAL than --max-slot-wal
-      defers builds, naming the slot; plan shows why.
+      defers builds, naming the slot; plan shows why; "off" in the file
+      disables the check.
+    The states a real standby shows only for a moment (replay_lag NULL while
+    replay_lsn is behind, replay_lsn NULL, a lost slot) are judged in
+    tests/unit/replica_guard_test.c.
 
 tests/reliability/test_index_replica.py
 """
@@ -207,6 +213,22 @@ class ReplicaGuard(ReliabilityCase):
         self.assertNoLine(r, r"waits for the replicas|deferred:|lag unknown")
         self.assertStderrMatches(r, r"summary: 1 built, .* 0 deferred")
         self.assertTrue(self.index_valid("idx_r_a"))
+
+    def test_time_lag_defers(self):
+        """Replay paused: the walsender reports a replay_lag that grows
+        (PostgreSQL interpolates it for a stuck replay position)."""
+        self.pause_and_write()
+        self.wait_until(lambda: self.scalar("SELECT replay_lag > interval '1.5s' FROM pg_stat_replication"),
+                        "replay_lag to pass 1.5s")
+        r = self.run_indexer("build", "-c", self.cfg, "--no-record", "--max-replica-lag", "1s",
+                             "--replica-lag-wait", "0")
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r'"idx_r_a" on "public\.r" not started: it waits for the replicas '
+                                 r"\(replica guard, waited [^)]+\): " + REPLICA
+                                 + r" is \d+\.\ds behind \(replay_lag; [0-9.]+ [kM]B \(\d+ bytes\) of WAL\), "
+                                 r"over --max-replica-lag 1s$")
+        self.assertStderrMatches(r, r"summary: 0 built, .* 1 deferred")
+        self.assertIsNone(self.index_valid("idx_r_a"))
 
     def test_a_role_without_pg_monitor_fails_closed(self):
         """pg_stat_replication shows another role's walsender as NULLs to a
