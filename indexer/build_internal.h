@@ -18,6 +18,8 @@
  *						blockers named, the run lock checked
  *	  build_progress.c  log lines around the progress bar, the bar itself,
  *						progress from pg_stat_progress_create_index
+ *	  build_guard.c     the replica guard before each build: wait, defer,
+ *						refuse (replica_guard.h)
  *
  * A plan item that needs work becomes a job: a list of units, each a small
  * state machine that sends one statement at a time on its slot's
@@ -266,6 +268,24 @@ void monitor_tick(engine *e);
  * before each new job.  Sets e->stopped (and logs) when not.
  */
 bool monitor_run_lock_held(engine *e);
+
+/* ---- build_guard.c: the replica guard before each build ------------------- */
+
+typedef enum guard_step
+{
+	GUARD_GO,     /* start it */
+	GUARD_HOLD,   /* wait: ask again later */
+	GUARD_SETTLED /* deferred, or refused (critical) */
+} guard_step;
+
+/*
+ * Ask the replica guard (replica_guard.h) before it starts, unless it is
+ * no build or no bound is set (GUARD_GO).  GUARD_HOLD: the slot keeps its
+ * table and asks again, at most every REPLICA_GUARD_POLL_MS.
+ * GUARD_SETTLED: the wait is spent, it is deferred (or, critical, failed
+ * and no new work starts), logged and counted in e->sum.
+ */
+guard_step guard_before_build(engine *e, plan_item *it);
 
 /* ---- build_progress.c: what the user sees ----------------------------------- */
 
