@@ -246,6 +246,16 @@ slot_take_work(engine *e, slot *s)
 				return;
 			continue;
 		}
+		switch (guard_before_build(e, &e->items[t->items[t->next]]))
+		{
+			case GUARD_HOLD:
+				return; /* the slot keeps its table (advance_slots) */
+			case GUARD_SETTLED:
+				t->next++;
+				continue;
+			case GUARD_GO:
+				break;
+		}
 		if (!monitor_run_lock_held(e))
 		{
 			s->table = -1;
@@ -378,7 +388,8 @@ advance_slots(engine *e, int64_t now, parallel_slot **busy, int *n_busy, int64_t
 		if (s->job == NULL && !s->ps.busy)
 			slot_take_work(e, s);
 		slot_step(e, s);
-		if (s->job != NULL || s->ps.busy)
+		/* a slot that holds a table without a job waits for the replica guard */
+		if (s->job != NULL || s->ps.busy || s->table >= 0)
 			any = true;
 		if (s->ps.busy)
 			busy[(*n_busy)++] = &s->ps;

@@ -18,6 +18,8 @@
  *						blockers named, the run lock checked
  *	  build_progress.c  log lines around the progress bar, the bar itself,
  *						progress from pg_stat_progress_create_index
+ *	  build_guard.c     the replica guard before each build: wait, defer,
+ *						refuse (replica_guard.h)
  *
  * A plan item that needs work becomes a job: a list of units, each a small
  * state machine that sends one statement at a time on its slot's
@@ -175,9 +177,13 @@ struct engine
 	bool                    loop_failed; /* the run fails: poll() failed, work
 										  * was left unstarted, or an item has
 										  * no outcome (internal error) */
-	bool                    bar;         /* draw a progress bar on the terminal */
-	bool                    bar_drawn;
-	int64_t                 last_bar;
+	/* the replica guard (replica_guard.h): a build waiting on it */
+	int64_t guard_since;  /* monotonic_ms() when the current wait began; 0 = none */
+	int64_t guard_waited; /* ms waited in earlier waits of this run */
+	int64_t guard_next;   /* when to ask again */
+	bool    bar;          /* draw a progress bar on the terminal */
+	bool    bar_drawn;
+	int64_t last_bar;
 };
 
 /* ---- build.c: slots ------------------------------------------------------ */
@@ -262,6 +268,24 @@ void monitor_tick(engine *e);
  * before each new job.  Sets e->stopped (and logs) when not.
  */
 bool monitor_run_lock_held(engine *e);
+
+/* ---- build_guard.c: the replica guard before each build ------------------- */
+
+typedef enum guard_step
+{
+	GUARD_GO,     /* start it */
+	GUARD_HOLD,   /* wait: ask again later */
+	GUARD_SETTLED /* deferred, or refused (critical) */
+} guard_step;
+
+/*
+ * Ask the replica guard (replica_guard.h) before it starts, unless it is
+ * no build or no bound is set (GUARD_GO).  GUARD_HOLD: the slot keeps its
+ * table and asks again, at most every REPLICA_GUARD_POLL_MS.
+ * GUARD_SETTLED: the wait is spent, it is deferred (or, critical, failed
+ * and no new work starts), logged and counted in e->sum.
+ */
+guard_step guard_before_build(engine *e, plan_item *it);
 
 /* ---- build_progress.c: what the user sees ----------------------------------- */
 

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "memory.h"
 #include "record.h"
+#include "replica_guard.h"
 
 /*
  * A size as psql's \\di+ shows it (pg_size_pretty): bytes below 10 kB, then
@@ -255,6 +256,14 @@ cmd_plan(run_state *rs)
 	/* and the failure backoff, from the history table read only (record.h) */
 	if ((backing_off = record_apply_backoff(rs->record, rs->plan, rs->n_defs)) < 0)
 		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	/* the replica guard's state, when something would be built: why builds would wait */
+	for (int i = 0; i < rs->n_defs; i++)
+		if (limits_is_build(rs->plan[i].action))
+		{
+			if (!replica_guard_report(rs->conn, &rs->opts->set, &rs->round_trips))
+				return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+			break;
+		}
 	for (int i = 0; i < rs->n_defs; i++)
 	{
 		const plan_item *it = &rs->plan[i];

@@ -63,6 +63,10 @@ enum indexer_option
 	OPT_MAX_BUILDS,
 	OPT_MAX_INDEX_SIZE,
 	OPT_ALLOW_UNKNOWN_SIZE,
+	OPT_MAX_REPLICA_LAG,
+	OPT_MAX_REPLICA_LAG_BYTES,
+	OPT_REPLICA_LAG_WAIT,
+	OPT_MAX_SLOT_WAL,
 	OPT_RECORD_SCHEMA,
 	OPT_NO_RECORD,
 	OPT_CREATE_SCHEMA,
@@ -76,9 +80,12 @@ enum indexer_option
 /* every command reads the file and may select part of it */
 #define SELECTION (O(CONFIG) | O(ONLY) | O(TABLE) | O(CRITICAL_ONLY))
 #define BUILDING  (O(JOBS) | O(MWM) | O(MPMW) | O(PROGRESS) | O(NO_PROGRESS))
+/* the replica guard (replica_guard.h): build waits on it, plan shows it */
+#define REPLICA_GUARD (O(MAX_REPLICA_LAG) | O(MAX_REPLICA_LAG_BYTES) | O(REPLICA_LAG_WAIT) | O(MAX_SLOT_WAL))
 /* when and how much: build obeys them, plan shows what they would defer */
 #define LIMITS                                                                                               \
-	(O(WINDOW) | O(TIME_ZONE) | O(MAX_RUNTIME) | O(MAX_BUILDS) | O(MAX_INDEX_SIZE) | O(ALLOW_UNKNOWN_SIZE))
+	(O(WINDOW) | O(TIME_ZONE) | O(MAX_RUNTIME) | O(MAX_BUILDS) | O(MAX_INDEX_SIZE) | O(ALLOW_UNKNOWN_SIZE) | \
+	 REPLICA_GUARD)
 
 /* the history table (record.h): build writes it, history reads it */
 #define RECORD                                                                                               \
@@ -134,6 +141,10 @@ static const cli_option options[] = {
 	{"keep", 0, CLI_CUSTOM, 0, 0, 0, OPT_KEEP, NULL, NULL},
 	{"backoff-after", 0, CLI_CUSTOM, 0, 0, 0, OPT_BACKOFF_AFTER, NULL, NULL},
 	{"retry-failed", 0, CLI_CUSTOM_FLAG, 0, 0, 0, OPT_RETRY_FAILED, NULL, NULL},
+	{"max-replica-lag", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_REPLICA_LAG, NULL, NULL},
+	{"max-replica-lag-bytes", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_REPLICA_LAG_BYTES, NULL, NULL},
+	{"replica-lag-wait", 0, CLI_CUSTOM, 0, 0, 0, OPT_REPLICA_LAG_WAIT, NULL, NULL},
+	{"max-slot-wal", 0, CLI_CUSTOM, 0, 0, 0, OPT_MAX_SLOT_WAL, NULL, NULL},
 	{"since", 0, CLI_DURATION, OFF(since_ms), 0, 0, OPT_SINCE, NULL, NULL},
 };
 
@@ -168,6 +179,12 @@ static const char help_settings[] =
 	"      --max-builds=N         start at most N builds (build, repair, rebuild) per run\n"
 	"      --max-index-size=SIZE  refuse a build whose estimated size exceeds SIZE (e.g. 10GB)\n"
 	"      --allow-unknown-size   with --max-index-size: build what cannot be estimated (default: refuse)\n"
+	"      --max-replica-lag=DUR  before each build, wait while a replica's replay_lag exceeds DUR (default off)\n"
+	"      --max-replica-lag-bytes=SIZE  ... or while a replica is more than SIZE of WAL behind (default off)\n"
+	"      --replica-lag-wait=DUR how long a run waits, in all, for the replicas, then defers (default 5min;\n"
+	"                             0 = defer at once)\n"
+	"      --max-slot-wal=SIZE    defer builds while an inactive replication slot retains more than SIZE of\n"
+	"                             WAL, or has lost it (default 1GB; 0 or off = no check)\n"
 	"      --record-schema=NAME   build, plan, history: schema of the history table indexer_history (default\n"
 	"                             the --schema; it must exist)\n"
 	"      --create-schema        build: create the --record-schema when it does not exist\n"
@@ -215,6 +232,14 @@ static const char help_decisions[] =
 	"ignores them all. plan prints each build's size estimate (\"unknown\" when there is none); a\n"
 	"build over --max-index-size, or of unknown size without --allow-unknown-size, is refused:\n"
 	"exit 1 for a critical definition, a warning otherwise.\n"
+	"\n"
+	"Replicas: before each build on a primary, every replica in pg_stat_replication is read (the\n"
+	"role needs pg_monitor: GRANT pg_monitor TO ...; without it the lag cannot be read and builds\n"
+	"wait). While one is over --max-replica-lag or --max-replica-lag-bytes, or an inactive slot\n"
+	"retains more than --max-slot-wal, the build waits (polled every second, at most\n"
+	"--replica-lag-wait in all, --max-runtime or the window's end), then is deferred (exit 0), naming\n"
+	"the replica or slot and how far behind; a critical one is refused (exit 1, the guard named).\n"
+	"A NULL replay_lag counts as 0 only when the replica has replayed all WAL; else it fails closed.\n"
 	"\n"
 	"Partitioned tables are built by PostgreSQL's recipe: CREATE INDEX ... ON ONLY the parent (an\n"
 	"instant, but under a SHARE lock on the parent, whose wait --lock-timeout bounds), a concurrent\n"
@@ -365,6 +390,14 @@ read_custom(void *opts_arg, const cli_option *o, const char *value)
 			return add_cli(opts, SETTING_BACKOFF_AFTER, value);
 		case OPT_RETRY_FAILED:
 			return add_cli(opts, SETTING_RETRY_FAILED, "true");
+		case OPT_MAX_REPLICA_LAG:
+			return add_cli(opts, SETTING_MAX_REPLICA_LAG, value);
+		case OPT_MAX_REPLICA_LAG_BYTES:
+			return add_cli(opts, SETTING_MAX_REPLICA_LAG_BYTES, value);
+		case OPT_REPLICA_LAG_WAIT:
+			return add_cli(opts, SETTING_REPLICA_LAG_WAIT, value);
+		case OPT_MAX_SLOT_WAL:
+			return add_cli(opts, SETTING_MAX_SLOT_WAL, value);
 	}
 	return false;
 }

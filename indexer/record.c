@@ -467,6 +467,7 @@ defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double
 	double      last = atof(PQgetvalue(res, row, 2));
 	int64_t     wait;
 	char        until[64];
+	char        waittext[32];
 
 	for (int i = row; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), name) == 0; i++)
 	{

@@ -58,6 +58,13 @@ static const setting_desc setting_table[N_SETTINGS] = {
 	[SETTING_KEEP] = {"keep", "keep", "INDEXER_KEEP", SETTING_TYPE_STRING},
 	[SETTING_BACKOFF_AFTER] = {"backoff_after", "backoff-after", "INDEXER_BACKOFF_AFTER", SETTING_TYPE_INT},
 	[SETTING_RETRY_FAILED] = {"retry_failed", "retry-failed", "INDEXER_RETRY_FAILED", SETTING_TYPE_BOOL},
+	[SETTING_MAX_REPLICA_LAG] = {"max_replica_lag", "max-replica-lag", "INDEXER_MAX_REPLICA_LAG",
+								 SETTING_TYPE_STRING},
+	[SETTING_MAX_REPLICA_LAG_BYTES] = {"max_replica_lag_bytes", "max-replica-lag-bytes",
+									   "INDEXER_MAX_REPLICA_LAG_BYTES", SETTING_TYPE_STRING},
+	[SETTING_REPLICA_LAG_WAIT] = {"replica_lag_wait", "replica-lag-wait", "INDEXER_REPLICA_LAG_WAIT",
+								  SETTING_TYPE_STRING},
+	[SETTING_MAX_SLOT_WAL] = {"max_slot_wal", "max-slot-wal", "INDEXER_MAX_SLOT_WAL", SETTING_TYPE_STRING},
 };
 
 void
@@ -78,6 +85,8 @@ settings_init(indexer_settings *s)
 	s->time_zone = xstrdup("UTC");
 	s->keep_ms = (int64_t) 90 * 24 * 3600 * 1000;
 	s->backoff_after = 3;
+	s->replica_lag_wait_ms = 5 * 60 * 1000;
+	s->max_slot_wal_kb = 1024 * 1024;
 	for (int i = 0; i < N_SETTINGS; i++)
 		s->origin[i] = ORIGIN_DEFAULT;
 }
@@ -260,11 +269,11 @@ apply_time_zone(indexer_settings *s, const char *value, char *errbuf, size_t err
 	return true;
 }
 
-/* A size bound ("10GB", "500MB") in kB; "0" is none. */
+/* A size bound ("10GB", "500MB") in kB; "0" (or "off") is none. */
 static bool
 apply_size_bound(int64_t *kb, const char *value, char *errbuf, size_t errlen)
 {
-	if (strcmp(value, "0") == 0)
+	if (strcmp(value, "0") == 0 || strcmp(value, "off") == 0)
 	{
 		*kb = 0;
 		return true;
@@ -370,6 +379,15 @@ apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf,
 			return apply_size_bound(&s->max_index_size_kb, value, errbuf, errlen);
 		case SETTING_ALLOW_UNKNOWN_SIZE:
 			return apply_flag(&s->allow_unknown_size, value, errbuf, errlen);
+		case SETTING_MAX_REPLICA_LAG:
+			return parse_duration(strcmp(value, "off") == 0 ? "0" : value, &s->max_replica_lag_ms, errbuf,
+								  errlen);
+		case SETTING_MAX_REPLICA_LAG_BYTES:
+			return apply_size_bound(&s->max_replica_lag_kb, value, errbuf, errlen);
+		case SETTING_REPLICA_LAG_WAIT:
+			return parse_duration(value, &s->replica_lag_wait_ms, errbuf, errlen);
+		case SETTING_MAX_SLOT_WAL:
+			return apply_size_bound(&s->max_slot_wal_kb, value, errbuf, errlen);
 		default:
 			return apply_record_value(s, id, value, errbuf, errlen);
 	}

@@ -54,6 +54,10 @@ typedef enum setting_id
 	SETTING_KEEP,
 	SETTING_BACKOFF_AFTER,
 	SETTING_RETRY_FAILED,
+	SETTING_MAX_REPLICA_LAG,
+	SETTING_MAX_REPLICA_LAG_BYTES,
+	SETTING_REPLICA_LAG_WAIT,
+	SETTING_MAX_SLOT_WAL,
 	N_SETTINGS
 } setting_id;
 
@@ -101,6 +105,11 @@ typedef struct indexer_settings
 	int64_t        keep_ms;       /* delete history rows older than this; 0 = keep all */
 	int            backoff_after; /* failed runs in a row before backoff; 0 = never */
 	bool           retry_failed;  /* ignore the backoff */
+	/* the replica guard before each build (replica_guard.h); 0 = off */
+	int64_t        max_replica_lag_ms;  /* replay_lag of any replica */
+	int64_t        max_replica_lag_kb;  /* WAL not yet replayed by any replica */
+	int64_t        replica_lag_wait_ms; /* how long a run waits, in all, for them */
+	int64_t        max_slot_wal_kb;     /* WAL retained by an inactive slot (default 1GB) */
 	setting_origin origin[N_SETTINGS];
 } indexer_settings;
 
