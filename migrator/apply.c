@@ -341,67 +341,6 @@ hold(apply_ctx *ctx, const migration *m)
 }
 
 /*
- * The held migration's COMMIT did not succeed (f->commit_of, at its last
- * statement's line), so nothing behind it ran: the line that ends the run
- * and the exit code.  A COMMIT whose answer never came (connection lost,
- * cancel not confirmed) is asked about on a new connection.
- */
-static int
-held_failed(apply_ctx *ctx, failure *f, char **final_error)
-{
-	const migration        *held = f->commit_of;
-	PGTransactionStatusType ts = PQtransactionStatus(ctx->conn);
-	char                   *line;
-
-	if (cancel_unconfirmed() || connection_gone(ctx, f))
-	{
-		line = apply_session_commit_outcome(ctx, held);
-		if (!cancel_pending())
-		{
-			*final_error = line;
-			return exit_code_for(PGERR_OUTCOME_UNKNOWN);
-		}
-		*final_error = xasprintf("interrupted by %s: %s", cancel_signal_name(), line);
-		free(line);
-		return exit_code_for(PGERR_CANCELED_BY_US);
-	}
-	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
-		db_command_uninterruptible(ctx->conn, "rolling back", "ROLLBACK");
-	if (cancel_pending())
-	{
-		*final_error =
-			xasprintf("interrupted by %s during migration %lld at %s:%d: rolled back, nothing recorded",
-					  cancel_signal_name(), (long long) held->version, f->path, f->line);
-		return exit_code_for(PGERR_CANCELED_BY_US);
-	}
-	if (f->err.cls != PGERR_NONE)
-		keep_error_details(ctx, &f->err);
-	f->at_commit = true;
-	*final_error = format_final(held, f, 1);
-	return failure_exit_code(f);
-}
-
-int
-apply_settle(apply_ctx *ctx, char **final_error)
-{
-	failure f = {0};
-	int     rc = EXIT_OK;
-
-	if (ctx->held == NULL)
-		return EXIT_OK;
-	f.commit_of = ctx->held;
-	f.path = ctx->held->path;
-	f.line = ctx->held_line;
-	ctx->held = NULL;
-	if (!cancel_pending() && apply_session_commit_reset(ctx, false, &f.err))
-		apply_note_applied(ctx, f.commit_of, ctx->held_recorded_ms);
-	else
-		rc = held_failed(ctx, &f, final_error);
-	failure_clear(&f);
-	return rc;
-}
-
-/*
  * The line that ends a transactional migration stopped by SIGINT/SIGTERM at
  * f; rolls back what is open when the connection still answers.
  */
@@ -420,6 +359,59 @@ interrupted_transactional(apply_ctx *ctx, const migration *m, const failure *f, 
 }
 
 /*
+ * The held migration's COMMIT did not succeed (f->commit_of, at its last
+ * statement's line), so nothing behind it ran: the line that ends the run
+ * and the exit code.  A COMMIT whose answer never came (connection lost,
+ * cancel not confirmed) is asked about on a new connection.
+ */
+static int
+held_failed(apply_ctx *ctx, failure *f, char **final_error)
+{
+	PGTransactionStatusType ts = PQtransactionStatus(ctx->conn);
+	char                   *line;
+
+	if (cancel_unconfirmed() || connection_gone(ctx, f))
+	{
+		line = apply_session_commit_outcome(ctx, f->commit_of);
+		*final_error =
+			cancel_pending() ? xasprintf("interrupted by %s: %s", cancel_signal_name(), line) : xstrdup(line);
+		free(line);
+		return exit_code_for(cancel_pending() ? PGERR_CANCELED_BY_US : PGERR_OUTCOME_UNKNOWN);
+	}
+	/* canceled, or never sent: rolled back (a failed COMMIT ended it already) */
+	if (cancel_pending())
+	{
+		*final_error =
+			interrupted_transactional(ctx, f->commit_of, f, ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR);
+		return exit_code_for(PGERR_CANCELED_BY_US);
+	}
+	if (f->err.cls != PGERR_NONE)
+		keep_error_details(ctx, &f->err);
+	f->at_commit = true;
+	*final_error = format_final(f->commit_of, f, 1);
+	return failure_exit_code(f);
+}
+
+int
+apply_settle(apply_ctx *ctx, char **final_error)
+{
+	failure f = {.commit_of = ctx->held};
+	int     rc = EXIT_OK;
+
+	if (ctx->held == NULL)
+		return EXIT_OK;
+	f.path = ctx->held->path;
+	f.line = ctx->held_line;
+	ctx->held = NULL;
+	if (!cancel_pending() && apply_session_commit_reset(ctx, false, &f.err))
+		apply_note_applied(ctx, f.commit_of, ctx->held_recorded_ms);
+	else
+		rc = held_failed(ctx, &f, final_error);
+	failure_clear(&f);
+	return rc;
+}
+
+/*
  * COMMIT, in its own round trip, after every result of the attempt was
  * read.  The attempt started from a clean session (run_until_commit), so a
  * migration that cannot change it needs no reset after it (apply_residue.h).
@@ -433,6 +425,33 @@ commit_attempt(apply_ctx *ctx, const migration *m, failure *f)
 			  reset ? "may have changed the session: reset after its COMMIT"
 					: "cannot change the session: COMMIT alone");
 	return apply_session_commit_reset(ctx, reset, &f->err);
+}
+
+#define COMMIT_FAILED (-1)
+
+/*
+ * After an attempt that may commit: hold it (apply.h), or COMMIT it.
+ * EXIT_OK when held or committed; COMMIT_FAILED when the COMMIT failed (f
+ * at the file's last line: a deferred check), a failed attempt to the
+ * caller; the code of a COMMIT whose outcome is unknown.
+ */
+static int
+hold_or_commit(apply_ctx *ctx, migration *m, failure *f, char **final_error)
+{
+	if (hold(ctx, m))
+		return EXIT_OK;
+	if (commit_attempt(ctx, m, f))
+	{
+		apply_note_applied(ctx, m, ctx->recorded_ms);
+		return EXIT_OK;
+	}
+	f->path = m->path;
+	f->line = m->script.stmts[m->script.n_stmts - 1].line;
+	f->at_commit = true;
+	if (!connection_gone(ctx, f))
+		return COMMIT_FAILED;
+	*final_error = apply_session_commit_outcome(ctx, m);
+	return exit_code_for(PGERR_OUTCOME_UNKNOWN);
 }
 
 /*
@@ -459,30 +478,12 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 			rc = held_failed(ctx, &f, final_error);
 			goto done;
 		}
-		if (ok && hold(ctx, m))
-		{
-			rc = EXIT_OK;
-			goto done;
-		}
 		if (ok)
 		{
-			ok = commit_attempt(ctx, m, &f);
-			if (ok)
-			{
-				apply_note_applied(ctx, m, ctx->recorded_ms);
-				rc = EXIT_OK;
+			rc = hold_or_commit(ctx, m, &f, final_error);
+			if (rc != COMMIT_FAILED)
 				goto done;
-			}
 			in_tx = false; /* a failed COMMIT ends the transaction */
-			f.path = m->path;
-			f.line = m->script.stmts[m->script.n_stmts - 1].line;
-			f.at_commit = true;
-			if (connection_gone(ctx, &f))
-			{
-				*final_error = apply_session_commit_outcome(ctx, m);
-				rc = exit_code_for(PGERR_OUTCOME_UNKNOWN);
-				goto done;
-			}
 		}
 
 		if (cancel_pending())
