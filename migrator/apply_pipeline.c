@@ -441,8 +441,8 @@ commit_alone(batch *b)
 		free(b->where[i].at);
 	b->n_where = 0;
 	pipeline_free(&b->p);
-	b->p.in_block = true;
-	b->quiet = false; /* no Parse of the toolkit's statements goes out */
+	b->p.in_block = false; /* the COMMIT is in it */
+	b->quiet = false;      /* no Parse of the toolkit's statements goes out */
 	add_held_commit(b);
 }
 
@@ -487,7 +487,9 @@ apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, bloc
 	bool                    built, sent;
 
 	pipeline_init(&b.p);
-	b.p.in_block = true; /* its COMMIT is never in it (a held one is read first) */
+	/* its COMMIT is never in it; a held one's is: a cancel not confirmed
+	 * before its answer cannot say that nothing was committed */
+	b.p.in_block = b.held == NULL;
 	b.w = (statement_watch){.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = m->path};
 	*redo = false;
 	*in_tx = false;
