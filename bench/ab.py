@@ -72,6 +72,27 @@ def build(rev, name):
             "indexer": os.path.join(out, "indexer", "indexer")}
 
 
+def client_backends(ppid):
+    """The postmaster's children that serve a client connection."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                state, parent = f.read().rsplit(")", 1)[1].split()[:2]
+            if parent != ppid:
+                continue
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        # a zombie's times reach the postmaster's only when it is reaped
+        if state == "Z" or b"127.0.0.1(" in cmd or b"[local]" in cmd:
+            found.append(d)
+    return found
+
+
 class Cluster:
     def __init__(self, work):
         self.dir = os.path.join(work, "cluster")
@@ -103,26 +124,6 @@ class Cluster:
         # fields[0] is the state (field 3): cutime and cstime are fields 16 and 17
         return (int(fields[13]) + int(fields[14])) * 1000.0 / CLK_TCK
 
-
-def client_backends(ppid):
-    """The postmaster's children that serve a client connection."""
-    found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                state, parent = f.read().rsplit(")", 1)[1].split()[:2]
-            if parent != ppid:
-                continue
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        # a zombie's times reach the postmaster's only when it is reaped
-        if state == "Z" or b"127.0.0.1(" in cmd or b"[local]" in cmd:
-            found.append(d)
-    return found
 
     def sql(self, db, text):
         return run([self.psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(db), "-c", text])
