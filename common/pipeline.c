@@ -245,7 +245,9 @@ read_entry(PGconn *conn, pipeline *p, int i, const db_watch *watch, answer_wait 
 	w->next_tick = watch ? w->start + watch->tick_ms : INT64_MAX;
 	for (;;)
 	{
-		if (!db_await_answer(conn, watch, true, p->in_block, w, err))
+		/* an answer already in libpq's buffer needs no read of the socket
+		 * (one recv per batch, not one per entry: issue 13) */
+		if (PQisBusy(conn) && !db_await_answer(conn, watch, true, p->in_block, w, err))
 		{
 			if (p->failed < 0)
 				p->failed = pipeline_answer_entry(p, i);

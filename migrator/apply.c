@@ -122,6 +122,8 @@ format_final(const migration *m, const failure *f, int attempts)
 		textbuf_append(&sb, e);
 		free(e);
 	}
+	if (f->at_commit)
+		textbuf_append(&sb, " (at COMMIT)");
 	if (attempts > 1)
 		textbuf_appendf(&sb, " (after %d attempts)", attempts);
 	return textbuf_detach(&sb);
@@ -310,10 +312,32 @@ run_until_commit(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocke
 }
 
 /* The duration its history row recorded: status shows the same number. */
-static void
-log_applied(const apply_ctx *ctx, const migration *m)
+void
+apply_note_applied(apply_ctx *ctx, const migration *m, int64_t recorded_ms)
 {
-	log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem, (long long) ctx->recorded_ms);
+	ctx->n_applied++;
+	if (m->version > ctx->max_applied)
+		ctx->max_applied = m->version;
+	log_event(LOG_LEVEL_INFO, "applied", NULL, "applied %s in %lldms", m->stem, (long long) recorded_ms);
+}
+
+/*
+ * A quiet migration's COMMIT waits for the next migration's batch (apply.h):
+ * its transaction stays open, and the session is as clean after it as
+ * before, since nothing in it can change the session (apply_residue.h).
+ */
+static bool
+hold(apply_ctx *ctx, const migration *m)
+{
+	if (apply_residue_possible(m, ctx->event_triggers))
+		return false;
+	log_event(LOG_LEVEL_DEBUG, "session_reset", NULL,
+			  "%s: cannot change the session: COMMIT alone, in front of the next batch", m->stem);
+	ctx->held = m;
+	ctx->held_recorded_ms = ctx->recorded_ms;
+	ctx->held_line = m->script.stmts[m->script.n_stmts - 1].line;
+	ctx->session_clean = true;
+	return true;
 }
 
 /*
@@ -335,6 +359,59 @@ interrupted_transactional(apply_ctx *ctx, const migration *m, const failure *f, 
 }
 
 /*
+ * The held migration's COMMIT did not succeed (f->commit_of, at its last
+ * statement's line), so nothing behind it ran: the line that ends the run
+ * and the exit code.  A COMMIT whose answer never came (connection lost,
+ * cancel not confirmed) is asked about on a new connection.
+ */
+static int
+held_failed(apply_ctx *ctx, failure *f, char **final_error)
+{
+	PGTransactionStatusType ts = PQtransactionStatus(ctx->conn);
+	char                   *line;
+
+	if (cancel_unconfirmed() || connection_gone(ctx, f))
+	{
+		line = apply_session_commit_outcome(ctx, f->commit_of);
+		*final_error =
+			cancel_pending() ? xasprintf("interrupted by %s: %s", cancel_signal_name(), line) : xstrdup(line);
+		free(line);
+		return exit_code_for(cancel_pending() ? PGERR_CANCELED_BY_US : PGERR_OUTCOME_UNKNOWN);
+	}
+	/* canceled, or never sent: rolled back (a failed COMMIT ended it already) */
+	if (cancel_pending())
+	{
+		*final_error =
+			interrupted_transactional(ctx, f->commit_of, f, ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR);
+		return exit_code_for(PGERR_CANCELED_BY_US);
+	}
+	if (f->err.cls != PGERR_NONE)
+		keep_error_details(ctx, &f->err);
+	f->at_commit = true;
+	*final_error = format_final(f->commit_of, f, 1);
+	return failure_exit_code(f);
+}
+
+int
+apply_settle(apply_ctx *ctx, char **final_error)
+{
+	failure f = {.commit_of = ctx->held};
+	int     rc = EXIT_OK;
+
+	if (ctx->held == NULL)
+		return EXIT_OK;
+	f.path = ctx->held->path;
+	f.line = ctx->held_line;
+	ctx->held = NULL;
+	if (!cancel_pending() && apply_session_commit_reset(ctx, false, &f.err))
+		apply_note_applied(ctx, f.commit_of, ctx->held_recorded_ms);
+	else
+		rc = held_failed(ctx, &f, final_error);
+	failure_clear(&f);
+	return rc;
+}
+
+/*
  * COMMIT, in its own round trip, after every result of the attempt was
  * read.  The attempt started from a clean session (run_until_commit), so a
  * migration that cannot change it needs no reset after it (apply_residue.h).
@@ -348,6 +425,33 @@ commit_attempt(apply_ctx *ctx, const migration *m, failure *f)
 			  reset ? "may have changed the session: reset after its COMMIT"
 					: "cannot change the session: COMMIT alone");
 	return apply_session_commit_reset(ctx, reset, &f->err);
+}
+
+#define COMMIT_FAILED (-1)
+
+/*
+ * After an attempt that may commit: hold it (apply.h), or COMMIT it.
+ * EXIT_OK when held or committed; COMMIT_FAILED when the COMMIT failed (f
+ * at the file's last line: a deferred check), a failed attempt to the
+ * caller; the code of a COMMIT whose outcome is unknown.
+ */
+static int
+hold_or_commit(apply_ctx *ctx, migration *m, failure *f, char **final_error)
+{
+	if (hold(ctx, m))
+		return EXIT_OK;
+	if (commit_attempt(ctx, m, f))
+	{
+		apply_note_applied(ctx, m, ctx->recorded_ms);
+		return EXIT_OK;
+	}
+	f->path = m->path;
+	f->line = m->script.stmts[m->script.n_stmts - 1].line;
+	f->at_commit = true;
+	if (!connection_gone(ctx, f))
+		return COMMIT_FAILED;
+	*final_error = apply_session_commit_outcome(ctx, m);
+	return exit_code_for(PGERR_OUTCOME_UNKNOWN);
 }
 
 /*
@@ -369,22 +473,17 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		bool    in_tx = false;
 		bool    ok = run_until_commit(ctx, m, start, &f, &seen, &in_tx);
 
+		if (!ok && f.commit_of != NULL)
+		{
+			rc = held_failed(ctx, &f, final_error);
+			goto done;
+		}
 		if (ok)
 		{
-			ok = commit_attempt(ctx, m, &f);
-			if (ok)
-			{
-				log_applied(ctx, m);
-				rc = EXIT_OK;
+			rc = hold_or_commit(ctx, m, &f, final_error);
+			if (rc != COMMIT_FAILED)
 				goto done;
-			}
 			in_tx = false; /* a failed COMMIT ends the transaction */
-			if (connection_gone(ctx, &f))
-			{
-				*final_error = apply_session_commit_outcome(ctx, m);
-				rc = exit_code_for(PGERR_OUTCOME_UNKNOWN);
-				goto done;
-			}
 		}
 
 		if (cancel_pending())
@@ -581,7 +680,7 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	ok = reset_after_statements(ctx, &f, ok);
 	if (ok && !cancel_pending() && record_no_transaction(ctx, m, start, &f))
 	{
-		log_applied(ctx, m);
+		apply_note_applied(ctx, m, ctx->recorded_ms);
 		rc = EXIT_OK;
 		goto done;
 	}
@@ -635,10 +734,17 @@ done:
 int
 apply_migration(apply_ctx *ctx, migration *m, char **final_error)
 {
-	int rc;
+	int  rc;
+	bool rides = ctx->held != NULL && !m->no_transaction && !m->allow_dml && m->n_required_indexes == 0 &&
+				 apply_pipeline_eligible(ctx, m);
 
 	*final_error = NULL;
-	log_event(LOG_LEVEL_INFO, "applying", NULL, "applying %s", m->stem);
+	/* the held COMMIT goes alone when m cannot carry it (apply.h) */
+	if (ctx->held != NULL && !rides && (rc = apply_settle(ctx, final_error)) != EXIT_OK)
+		return rc;
+	/* a rider is applying once the COMMIT in front of it answered */
+	if (!rides)
+		log_event(LOG_LEVEL_INFO, "applying", NULL, "applying %s", m->stem);
 	if (m->allow_dml)
 	{
 		/*

@@ -64,16 +64,23 @@ typedef struct apply_ctx
 								 * that ended the run (or NULL): printed after
 								 * *final_error, as "detail:" and "hint:" lines */
 	char                *final_hint;
-	int64_t              recorded_ms;    /* the duration_ms the last history row got:
+	int64_t              recorded_ms;      /* the duration_ms the last history row got:
 								 * the "applied ... in" line prints it */
-	bool                 prepared;       /* the toolkit's statements are
+	bool                 prepared;         /* the toolkit's statements are
 								 * prepared on conn (apply_pipeline.c);
 								 * a reset deallocates them */
-	int                  prepared_gen;   /* their names' generation: a new
+	int                  prepared_gen;     /* their names' generation: a new
 								 * one after a batch that failed */
-	bool                 event_triggers; /* the database has enabled event
+	bool                 event_triggers;   /* the database has enabled event
 								 * triggers: every migration resets
 								 * (apply_residue.h) */
+	const migration     *held;             /* a quiet migration whose batch held:
+								 * its transaction is open, its COMMIT
+								 * not sent yet (see below) */
+	int64_t              held_recorded_ms; /* its history row's duration */
+	int                  held_line;        /* its last statement's line */
+	int                  n_applied;        /* migrations committed this run */
+	int64_t              max_applied;      /* the highest of them (0: none) */
 } apply_ctx;
 
 /*
@@ -86,6 +93,27 @@ typedef struct apply_ctx
  * already.
  */
 int apply_migration(apply_ctx *ctx, migration *m, char **final_error);
+
+/*
+ * One round trip per migration: a migration that cannot change its
+ * session (apply_residue.h) and whose whole batch held is not committed by
+ * apply_migration: it returns EXIT_OK with the migration in ctx->held, its
+ * transaction open.  Its COMMIT rides in front of the next migration's
+ * batch, in the same write (apply_pipeline.h), when that one can run in a
+ * pipeline at once; otherwise apply_migration first sends it alone.  So a
+ * migration is applied when ctx->n_applied counts it (the "applied" line is
+ * logged then), not when apply_migration returns.
+ *
+ * apply_settle ends the hold before anything else uses the connection (a
+ * required index build, the end of the run): COMMIT alone, or on a pending
+ * SIGINT/SIGTERM ROLLBACK (the signal came before its COMMIT was sent).
+ * Returns EXIT_OK when nothing was held or it committed; otherwise the
+ * code, with *final_error as apply_migration's.
+ */
+int apply_settle(apply_ctx *ctx, char **final_error);
+
+/* Count m as committed (ctx->n_applied) and log its "applied" line. */
+void apply_note_applied(apply_ctx *ctx, const migration *m, int64_t recorded_ms);
 
 void apply_ctx_close(apply_ctx *ctx);
 

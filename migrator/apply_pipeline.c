@@ -125,8 +125,10 @@ typedef struct batch
 	statement_watch  w;
 	notice_origin    origin;
 	PQnoticeReceiver previous;
-	bool             redo;  /* a CREATE ... IF NOT EXISTS skipped */
-	bool             quiet; /* m cannot change its session (apply_residue.h) */
+	bool             redo;           /* a CREATE ... IF NOT EXISTS skipped */
+	bool             quiet;          /* m cannot change its session (apply_residue.h) */
+	const migration *held;           /* whose COMMIT rides in front (or NULL) */
+	bool             held_committed; /* its COMMIT answered COMMIT */
 } batch;
 
 /* The names of the toolkit's prepared statements; empty: unnamed. */
@@ -292,6 +294,36 @@ build(batch *b, migration *m)
 	return true;
 }
 
+/*
+ * The held migration's COMMIT answered: it is applied now, and this
+ * migration starts (the log keeps its order: applied, then applying).
+ */
+static char *
+judge_held_commit(void *arg, const PGresult *res)
+{
+	batch *b = arg;
+	char  *problem = apply_session_judge_commit(NULL, res);
+
+	if (problem != NULL)
+		return problem;
+	b->held_committed = true;
+	apply_note_applied(b->ctx, b->held, b->ctx->held_recorded_ms);
+	log_event(LOG_LEVEL_INFO, "applying", NULL, "applying %s", b->origin.m->stem);
+	return NULL;
+}
+
+/*
+ * The held migration's COMMIT, first in the write.  Quick: a quiet
+ * migration's COMMIT has no deferred check to wait for, and its answer
+ * travels with the first statement's.
+ */
+static void
+add_held_commit(batch *b)
+{
+	pipeline_set_quick(&b->p, pipeline_add(&b->p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, judge_held_commit, b));
+	note(b, b->held->path, b->ctx->held_line, ENTRY_TOOL);
+}
+
 static const entry_where *
 where_of(const batch *b, int i)
 {
@@ -389,29 +421,83 @@ apply_pipeline_eligible(const apply_ctx *ctx, const migration *m)
 	return bytes <= PIPELINE_MAX_BYTES;
 }
 
+/* What became of the held migration's COMMIT; false when it did not commit. */
+static bool
+held_outcome(batch *b, apply_failure *f)
+{
+	if (b->held == NULL || b->held_committed)
+		return true;
+	f->commit_of = b->held;
+	f->path = b->held->path;
+	f->line = b->ctx->held_line;
+	return false;
+}
+
+/* The entries built so far dropped: the held COMMIT alone. */
+static void
+commit_alone(batch *b)
+{
+	for (int i = 0; i < b->n_where; i++)
+		free(b->where[i].at);
+	b->n_where = 0;
+	pipeline_free(&b->p);
+	b->p.in_block = false; /* the COMMIT is in it */
+	b->quiet = false;      /* no Parse of the toolkit's statements goes out */
+	add_held_commit(b);
+}
+
+/*
+ * The batch, with the held migration's COMMIT in front (alone when the
+ * batch cannot be built: m then goes statement by statement).  Returns
+ * pipeline_run's verdict; *built false when m's batch was not sent, *sent
+ * false when nothing was.
+ */
+static bool
+send_batch(batch *b, migration *m, apply_failure *f, bool *built, bool *sent)
+{
+	db_watch watch = {.tick = batch_tick, .arg = b, .tick_ms = APPLY_SAMPLE_EVERY_MS};
+	bool     ok;
+	int      own;
+
+	if (b->held != NULL)
+		add_held_commit(b);
+	own = b->p.n;
+	*built = build(b, m);
+	*sent = *built || b->held != NULL;
+	if (!*sent)
+		return false;
+	if (!*built)
+		commit_alone(b);
+	else
+		log_event(LOG_LEVEL_DEBUG, "pipeline", NULL, "%s: %d statements in one pipeline%s%s", m->stem,
+				  b->p.n - own, b->held ? ", behind the COMMIT of " : "", b->held ? b->held->stem : "");
+	b->previous = PQsetNoticeReceiver(b->ctx->conn, batch_notice, b);
+	ok = pipeline_run(b->ctx->conn, &b->p, &watch, &f->err);
+	PQsetNoticeReceiver(b->ctx->conn, b->previous, NULL);
+	return ok;
+}
+
 bool
 apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, blocker_list *seen, bool *in_tx,
 							bool *redo)
 {
-	batch                   b = {.ctx = ctx, .origin = {m, m->path, 0}};
-	db_watch                watch = {.tick = batch_tick, .arg = &b, .tick_ms = APPLY_SAMPLE_EVERY_MS};
+	batch                   b = {.ctx = ctx, .origin = {m, m->path, 0}, .held = ctx->held};
 	PGTransactionStatusType ts;
-	bool                    ok = false;
+	bool                    ok;
+	bool                    built, sent;
 
 	pipeline_init(&b.p);
-	b.p.in_block = true; /* COMMIT is never in it */
+	/* its COMMIT is never in it; a held one's is: a cancel not confirmed
+	 * before its answer cannot say that nothing was committed */
+	b.p.in_block = b.held == NULL;
 	b.w = (statement_watch){.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = m->path};
 	*redo = false;
 	*in_tx = false;
 	ctx->session_clean = false;
-	if (!build(&b, m))
-		*redo = true;
-	else
+	ctx->held = NULL;
+	ok = send_batch(&b, m, f, &built, &sent);
+	if (sent)
 	{
-		log_event(LOG_LEVEL_DEBUG, "pipeline", NULL, "%s: %d statements in one pipeline", m->stem, b.p.n);
-		b.previous = PQsetNoticeReceiver(ctx->conn, batch_notice, &b);
-		ok = pipeline_run(ctx->conn, &b.p, &watch, &f->err);
-		PQsetNoticeReceiver(ctx->conn, b.previous, NULL);
 		ts = PQtransactionStatus(ctx->conn);
 		*in_tx = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
 		blockers_copy(seen, &b.w.last);
@@ -421,7 +507,15 @@ apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, bloc
 			ctx->prepared = ok;
 			ctx->prepared_gen += ok ? 0 : 1;
 		}
-		if (b.redo && PQstatus(ctx->conn) == CONNECTION_OK && !cancel_pending())
+		if (!held_outcome(&b, f))
+			ok = false;
+		else if (!built)
+		{
+			*redo = true;
+			ok = false;
+			db_error_clear(&f->err);
+		}
+		else if (b.redo && PQstatus(ctx->conn) == CONNECTION_OK && !cancel_pending())
 		{
 			/* the skipped object is checked right after its statement */
 			*redo = true;
@@ -433,6 +527,8 @@ apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, bloc
 		else
 			ctx->recorded_ms = b.hw.recorded_ms; /* the server's time since BEGIN */
 	}
+	else
+		*redo = true; /* nothing sent: the batch cannot be built */
 	batch_free(&b);
 	return ok;
 }

@@ -13,6 +13,14 @@
  * insert of zero rows can never commit.  The first failing entry names the
  * failure (file:line of its statement); the aborted ones after it do not.
  *
+ * The COMMIT of the migration before it, when one is held (apply.h:
+ * ctx->held, a quiet migration whose batch held), rides in front of the
+ * batch in the same write, with no Sync between: a COMMIT that fails
+ * aborts everything after it, so nothing of this migration runs, and this
+ * migration's own COMMIT is still sent only after all of its results were
+ * read.  The held migration is applied (apply_note_applied) the moment
+ * its COMMIT's answer is read, before any answer of this batch.
+ *
  * A migration rides in a pipeline only when nothing in it needs a round
  * trip of its own (apply_pipeline_eligible): no-transaction files,
  * COPY, transaction control, CREATE FUNCTION/PROCEDURE (checked after it
@@ -49,10 +57,15 @@
 /* Where a failure happened, for the final line. */
 typedef struct apply_failure
 {
-	const char *path;
-	int         line;
-	db_error    err;
-	char       *verify_problem; /* set for a verify that returned no truth */
+	const char      *path;
+	int              line;
+	db_error         err;
+	char            *verify_problem; /* set for a verify that returned no truth */
+	const migration *commit_of;      /* set when the failure is the COMMIT of
+								 * this held migration, path:line its last
+								 * statement's: the batch behind it never
+								 * ran (or, on a signal, is rolled back) */
+	bool             at_commit;      /* the COMMIT failed (a deferred check) */
 } apply_failure;
 
 /* What is known about the statement in flight, for the watch. */
@@ -96,7 +109,10 @@ bool apply_pipeline_eligible(const apply_ctx *ctx, const migration *m);
  * line, error or verify problem; seen has the blockers sampled), *in_tx
  * saying whether the transaction is still open, and *redo set when a
  * skipped CREATE ... IF NOT EXISTS needs the statement-by-statement path
- * (f then holds no error).
+ * (f then holds no error).  A COMMIT of ctx->held rides in front (see
+ * above): ctx->held is NULL afterwards, and when that COMMIT did not
+ * succeed (or its answer never came) f->commit_of names it and nothing of
+ * m ran.
  */
 bool apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, blocker_list *seen,
 								 bool *in_tx, bool *redo);

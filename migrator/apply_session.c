@@ -242,8 +242,8 @@ apply_session_confirm_run_lock(apply_ctx *ctx, db_error *err)
 }
 
 /* COMMIT of a failed transaction answers ROLLBACK, with success */
-static char *
-judge_commit(void *arg, const PGresult *res)
+char *
+apply_session_judge_commit(void *arg, const PGresult *res)
 {
 	(void) arg;
 	if (strcmp(PQcmdStatus((PGresult *) res), "COMMIT") == 0)
@@ -271,7 +271,7 @@ apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 	ctx->session_clean = false;
 	pipeline_init(&p);
 	p.in_block = true;
-	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, judge_commit, NULL);
+	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, apply_session_judge_commit, NULL);
 	if (reset)
 	{
 		ctx->prepared = false; /* DISCARD ALL deallocates them */

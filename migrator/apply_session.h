@@ -97,6 +97,13 @@ char *apply_session_lock_lost(void *ctx_arg);
 bool apply_session_commit(apply_ctx *ctx, db_error *err);
 
 /*
+ * A pipeline_judge_fn (arg unused) for a COMMIT: holds when the server
+ * answered "COMMIT"; otherwise the problem (a COMMIT of a failed
+ * transaction answers ROLLBACK, with success).
+ */
+char *apply_session_judge_commit(void *arg, const PGresult *res);
+
+/*
  * apply_session_commit, and in the same round trip (behind a Sync, so that
  * it cannot change what COMMIT does) apply_session_reestablish's reset.
  * Returns what apply_session_commit would; ctx->session_clean is true when

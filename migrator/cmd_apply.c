@@ -285,6 +285,28 @@ typedef struct final_report
 } final_report;
 
 /*
+ * The last migration's COMMIT, held for a next batch that never came
+ * (apply.h).  After another failure, that one stays the run's last line.
+ */
+static void
+settle_at_end(apply_ctx *ctx, int *rc, char **final_error)
+{
+	char *error = NULL;
+	int   settled = apply_settle(ctx, &error);
+
+	if (settled == EXIT_OK)
+		return;
+	if (*rc == EXIT_OK)
+	{
+		*rc = settled;
+		*final_error = error;
+		return;
+	}
+	log_event(LOG_LEVEL_ERROR, "migration_failed", NULL, "%s", error);
+	free(error);
+}
+
+/*
  * Run the selected migrations in order, each after the indexes it
  * requires; stops at the first failure, leaving its message in *fin.
  * Counts them in *applied and the highest in *current.
@@ -312,6 +334,9 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 
 		if (!selected(rs, it))
 			continue;
+		/* a held COMMIT (apply.h) is rolled back: the signal came before it was sent */
+		if (cancel_pending() && (rc = apply_settle(&ctx, final_error)) != EXIT_OK)
+			break;
 		if (cancel_pending())
 		{
 			*final_error = xasprintf("interrupted by %s before migration %lld: nothing recorded for it",
@@ -323,9 +348,16 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 		rc = migration_parse(it->m);
 		if (rc != EXIT_OK)
 		{
-			*final_error = xasprintf("%s: does not parse any more; nothing recorded for it", it->m->path);
+			int settled = apply_settle(&ctx, final_error);
+
+			if (settled == EXIT_OK)
+				*final_error = xasprintf("%s: does not parse any more; nothing recorded for it", it->m->path);
+			rc = settled == EXIT_OK ? rc : settled;
 			break;
 		}
+		/* a required index is built on this connection: the held COMMIT first */
+		if (it->m->n_required_indexes > 0 && (rc = apply_settle(&ctx, final_error)) != EXIT_OK)
+			break;
 		rc = required_build(rs->required, it->m, rs->conn, &o->conn, o->apply.lock_timeout_ms,
 							o->apply.statement_timeout_ms < 0 ? 0 : o->apply.statement_timeout_ms,
 							o->apply.retries, o->lock_wait_ms, final_error);
@@ -334,11 +366,12 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 		rc = apply_migration(&ctx, it->m, final_error);
 		if (rc != EXIT_OK)
 			break;
-		release_parse(it->m);
-		(*applied)++;
-		if (it->version > *current)
-			*current = it->version;
+		release_parse(it->m); /* a held migration keeps its path and name only */
 	}
+	settle_at_end(&ctx, &rc, final_error);
+	*applied = ctx.n_applied;
+	if (ctx.max_applied > *current)
+		*current = ctx.max_applied;
 	fin->detail = ctx.final_detail;
 	fin->hint = ctx.final_hint;
 	ctx.final_detail = ctx.final_hint = NULL;

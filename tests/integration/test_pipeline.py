@@ -258,5 +258,162 @@ class PipelineTest(MigratorTestCase):
         self.assertEqual(self.versions(), [1])
 
 
+class RidingCommitTest(MigratorTestCase):
+    """One round trip per migration (migrator/apply.h, apply_pipeline.h): a
+    quiet migration's COMMIT rides in front of the next migration's batch,
+    read before any of it, and still fails hard."""
+
+    def assertRides(self, r, stem, behind):
+        self.assertTrue(any(re.search(r"\b%s: \d+ statements in one pipeline, behind the COMMIT of %s$"
+                                      % (re.escape(stem), re.escape(behind)), ln) for ln in r.lines),
+                        "%s did not ride behind %s\n%s" % (stem, behind, r.describe()))
+
+    def assertAlone(self, r, stem):
+        self.assertTrue(any(re.search(r"\b%s: \d+ statements in one pipeline$" % re.escape(stem), ln)
+                            for ln in r.lines), "%s: not a batch of its own\n%s" % (stem, r.describe()))
+
+    def index_of(self, r, regex):
+        return next(i for i, ln in enumerate(r.lines) if re.search(regex, ln))
+
+    def durations(self):
+        return dict(self.query("SELECT version, duration_ms FROM public.schema_migrations ORDER BY 1"))
+
+    def test_a_reset_is_never_overtaken_by_the_next_batch(self):
+        # 2 may change its session: its COMMIT goes with the reset, and 3's
+        # batch only after it (3's verify sees a clean session); 1 and 3 are
+        # quiet: 2 rides behind 1, 4 behind 3
+        d = self.make_dir({
+            "1_q.sql": "CREATE TABLE rq1 (id int);\n",
+            "2_dirty.sql": ("CREATE TABLE rdirty (id int);\n"
+                            "-- migrator:allow session-set\n"
+                            "DO $$ BEGIN EXECUTE 'CREATE TEMP TABLE rleak (id int)'; "
+                            "EXECUTE 'SET application_name = ''leaked'''; END $$;\n"),
+            "3_after.sql": "CREATE TABLE rafter (id int);\n",
+            "3_after.verify.sql": (
+                "SELECT pg_catalog.to_regclass('pg_temp.rleak') IS NULL;\n"
+                "SELECT pg_catalog.current_setting('application_name') <> 'leaked';\n"),
+            "4_last.sql": "CREATE TABLE rlast (id int);\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 0)
+        self.assertRides(r, "2_dirty", "1_q")
+        self.assertAlone(r, "3_after")
+        self.assertRides(r, "4_last", "3_after")
+        # the log keeps its order: 1 applied before 2 starts
+        self.assertLess(self.index_of(r, r"applied 1_q in"), self.index_of(r, r"applying 2_dirty$"))
+        self.assertLess(self.index_of(r, r"applied 3_after in"), self.index_of(r, r"applying 4_last$"))
+        self.assertEqual(self.versions("applied"), [1, 2, 3, 4])
+        for t in ("rq1", "rdirty", "rafter", "rlast"):
+            self.assertTrue(self.table_exists(t), t)
+
+    def test_b_a_no_transaction_file_is_never_pipelined_and_its_failure_stops_the_run(self):
+        d = self.make_dir({
+            "1_q.sql": "CREATE TABLE nq (id int);\nCREATE INDEX nq_id_idx ON nq (id);\n",
+            "2_notx.sql": ("-- migrator:no-transaction\n"
+                           "DROP INDEX CONCURRENTLY nq_id_idx;\n"
+                           "DROP INDEX CONCURRENTLY nq_nope_idx;\n"),
+            "3_q.sql": "CREATE TABLE nq3 (id int);\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 1)
+        # 1's COMMIT went alone, before 2's first statement
+        self.assertFalse(any(re.search(r"\b2_notx: .*in one pipeline", ln) for ln in r.lines), r.describe())
+        self.assertLess(self.index_of(r, r"applied 1_q in"),
+                        self.index_of(r, r"2_notx runs without a transaction"))
+        self.assertLastLineMatches(r, self.failure_line(2, d + "/2_notx.sql", 3, "42704"))
+        self.assertNoLine(r, r"applying 3_q")
+        self.assertEqual([(v, s) for v, _, _, s in self.history()], [(1, "applied"), (2, "failed")])
+        # DROP INDEX CONCURRENTLY runs only outside a transaction block
+        self.assertTrue(self.table_exists("nq"))
+        self.assertFalse(self.table_exists("nq_id_idx"))
+        self.assertFalse(self.table_exists("nq3"))
+
+    def test_c_deferred_constraint_failing_at_commit_stops_the_run(self):
+        # 1 is quiet and held; 2 writes data (never rides: it needs its own
+        # checks first), so 1 commits alone; 2's deferred foreign key fails
+        # only at its COMMIT, which names its last statement
+        d = self.make_dir({
+            "1_base.sql": ("CREATE TABLE dparent (id int PRIMARY KEY);\n"
+                           "CREATE TABLE dchild (pid int REFERENCES dparent DEFERRABLE INITIALLY DEFERRED);\n"),
+            "2_seed.sql": ("-- migrator:allow-dml\n"
+                           "INSERT INTO dparent VALUES (1);\n"
+                           "INSERT INTO dchild VALUES (1);\n"
+                           "INSERT INTO dchild VALUES (99);\n"),
+            "3_after.sql": "CREATE TABLE dafter (id int);\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 1)
+        # the error, then the server's detail, end the run
+        self.assertEqual(len(r.lines) - 2, self.index_of(r, self.failure_line(2, d + "/2_seed.sql", 4, "23503")
+                                                         + r".*\(at COMMIT\)$"), r.describe())
+        self.assertLastLineMatches(r, r"detail: Key \(pid\)=\(99\) is not present")
+        self.assertNoLine(r, r"applying 3_after")
+        self.assertNoLine(r, SUCCESS)
+        self.assertEqual(self.versions(), [1])
+        self.assertEqual(self.scalar("SELECT count(*) FROM dparent"), 0)
+        self.assertEqual(self.scalar("SELECT count(*) FROM dchild"), 0)
+        self.assertFalse(self.table_exists("dafter"))
+
+    def test_d_lock_wait_in_a_riding_batch_is_bounded_named_and_blamed_on_its_line(self):
+        d = self.make_dir({"1_base.sql": "CREATE TABLE rt (id int);\n"})
+        self.assertExit(self.up(d), 0)
+        self.write(d, "2_q.sql", "CREATE TABLE rq2 (id int);\n")
+        self.write(d, "3_add.sql", "CREATE TABLE rbefore (id int);\nALTER TABLE rt ADD COLUMN c int;\n")
+        holder = self.hold_lock("LOCK TABLE rt IN ACCESS EXCLUSIVE MODE", application_name="riding_blocker")
+        pid = holder.get_backend_pid()
+        r = self.up(d, "--verbose", "--lock-timeout", "400ms", "--retries", "1")
+        holder.rollback()
+        self.assertExit(r, 1)
+        self.assertRides(r, "3_add", "2_q")
+        self.assertTrue(any(re.search(r"3_add\.sql:2 \(attempt 1 of 2\)", ln) for ln in r.lines), r.describe())
+        self.assertLastLineMatches(r, self.failure_line(3, d + "/3_add.sql", 2, "55P03")
+                                   + r".*\(after 2 attempts\)")
+        self.assertTrue(any(re.search(r"\bpid=%d\b" % pid, ln) and "riding_blocker" in ln for ln in r.lines),
+                        "no line names the blocker\n%s" % r.describe())
+        # 2 committed in front of 3's first attempt; nothing of 3
+        self.assertEqual(self.versions(), [1, 2])
+        self.assertTrue(self.table_exists("rq2"))
+        self.assertFalse(self.table_exists("rbefore"))
+        self.assertFalse(self.column_exists("rt", "c"))
+
+    def test_e_sigterm_during_a_riding_batch(self):
+        d = self.make_dir({
+            "1_q.sql": "CREATE TABLE sq1 (id int);\n",
+            "2_slow.sql": "CREATE TABLE sbefore (id int);\n"
+                          "DO $$ BEGIN PERFORM pg_sleep(30); END $$;\n"
+                          "CREATE TABLE safter (id int);\n",
+        })
+        proc = self.start_migrator("up", "--dir", d, "--verbose")
+        self.wait_for_backend(proc, "%pg_sleep(30)%")
+        proc.send_signal(signal.SIGTERM)
+        r = self.finish(proc, timeout=60)
+        self.assertExit(r, 143)
+        self.assertRides(r, "2_slow", "1_q")
+        self.assertTrue(any(re.search(r"applied 1_q in \d+ms", ln) for ln in r.lines), r.describe())
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"interrupted by SIGTERM during migration 2 at "
+                                   + re.escape(d + "/2_slow.sql") + r":2: rolled back, nothing recorded$")
+        self.assertEqual(self.versions(), [1])
+        self.assertTrue(self.table_exists("sq1"))
+        self.assertFalse(self.table_exists("sbefore"))
+        self.assertFalse(self.table_exists("safter"))
+
+    def test_f_each_duration_is_its_own_migration(self):
+        # 2 rides behind 1 and 3 behind 2 (2 is not quiet, but its batch may
+        # carry 1's COMMIT); each row's duration is its own BEGIN to its row
+        d = self.make_dir({
+            "1_q.sql": "CREATE TABLE fq1 (id int);\n",
+            "2_slow.sql": "CREATE TABLE fslow (id int);\nDO $$ BEGIN PERFORM pg_sleep(0.5); END $$;\n",
+            "3_q.sql": "CREATE TABLE fq3 (id int);\n",
+        })
+        r = self.up(d, "--verbose")
+        self.assertExit(r, 0)
+        self.assertRides(r, "2_slow", "1_q")
+        dur = self.durations()
+        self.assertGreaterEqual(dur[2], 500, dur)
+        self.assertLess(dur[1], 500, dur)
+        self.assertLess(dur[3], 500, dur)
+        self.assertTrue(any(re.search(r"applied 2_slow in %dms$" % dur[2], ln) for ln in r.lines), r.describe())
+
+
 if __name__ == "__main__":
     unittest.main()
