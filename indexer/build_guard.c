@@ -56,16 +56,21 @@ guard_give_up(engine *e, plan_item *it, const char *why)
 guard_step
 guard_before_build(engine *e, plan_item *it)
 {
-	int64_t now = monotonic_ms();
-	int64_t end;
-	char    why[REPLICA_GUARD_WHY];
+	int64_t         now = monotonic_ms();
+	int64_t         end;
+	replica_verdict verdict;
+	char            why[REPLICA_GUARD_WHY];
 
 	if ((it->action != ACT_BUILD && it->action != ACT_REPAIR && it->action != ACT_REBUILD) ||
 		!replica_guard_enabled(e->set))
 		return GUARD_GO;
 	if (e->guard_since > 0 && now < e->guard_next)
 		return GUARD_HOLD;
-	if (replica_guard_check(e->env->monitor, e->set, why, sizeof(why)) == GUARD_CLEAR)
+	verdict = replica_guard_check(e->env->monitor, e->set, why, sizeof(why));
+	/* a failed query may be the main connection gone: then the run stops (the caller's lock check) */
+	if (verdict == GUARD_ERROR && !monitor_run_lock_held(e))
+		return GUARD_GO;
+	if (verdict == GUARD_CLEAR)
 	{
 		if (e->guard_since > 0)
 			build_log(e, LOG_LEVEL_INFO, "replica_guard", NULL, "the replicas caught up: building \"%s\"",

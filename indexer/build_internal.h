@@ -283,7 +283,10 @@ typedef enum guard_step
  * no build or no bound is set (GUARD_GO).  GUARD_HOLD: the slot keeps its
  * table and asks again, at most every REPLICA_GUARD_POLL_MS.
  * GUARD_SETTLED: the wait is spent, it is deferred (or, critical, failed
- * and no new work starts), logged and counted in e->sum.
+ * and no new work starts), logged and counted in e->sum.  A failed guard
+ * query counts as over the bound (fail closed), unless the run lock is
+ * lost with it (the main connection gone): GUARD_GO, and the caller's
+ * monitor_run_lock_held() stops the run.
  */
 guard_step guard_before_build(engine *e, plan_item *it);
 
