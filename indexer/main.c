@@ -32,6 +32,7 @@
 #include "definitions.h"
 #include "conn.h"
 #include "exitcodes.h"
+#include "index_metrics.h"
 #include "indexer.h"
 #include "log.h"
 #include "memory.h"
@@ -367,6 +368,8 @@ record_common(void *opts_arg, cli_common_id id, const char *value)
 		[CLI_STATEMENT_TIMEOUT] = SETTING_STATEMENT_TIMEOUT,
 		[CLI_RETRIES] = SETTING_RETRIES,
 		[CLI_LOCK_WAIT] = SETTING_LOCK_WAIT,
+		[CLI_METRICS_FILE] = SETTING_METRICS_FILE,
+		[CLI_METRICS_PUSH] = SETTING_METRICS_PUSH,
 	};
 
 	if (setting_of[id] < 0)
@@ -681,6 +684,9 @@ main(int argc, char **argv)
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending())
 			rc = cancel_exit_code();
+		/* --metrics-file, --metrics-push: the state the run leaves (index_metrics.h) */
+		if (!(cmd->flags & CMD_NO_PLAN))
+			rc = index_metrics_report(&rs, cmd->name, rc);
 	}
 
 	/* after a signal, closing the connection releases the lock */

@@ -51,6 +51,8 @@ static const setting_desc setting_table[N_SETTINGS] = {
 								SETTING_TYPE_STRING},
 	[SETTING_ALLOW_UNKNOWN_SIZE] = {"allow_unknown_size", "allow-unknown-size", "INDEXER_ALLOW_UNKNOWN_SIZE",
 									SETTING_TYPE_BOOL},
+	[SETTING_METRICS_FILE] = {"metrics_file", "metrics-file", "INDEXER_METRICS_FILE", SETTING_TYPE_STRING},
+	[SETTING_METRICS_PUSH] = {"metrics_push", "metrics-push", "INDEXER_METRICS_PUSH", SETTING_TYPE_STRING},
 };
 
 void
@@ -82,6 +84,10 @@ settings_free(indexer_settings *s)
 	s->schema = NULL;
 	free(s->time_zone);
 	s->time_zone = NULL;
+	free(s->metrics_file);
+	s->metrics_file = NULL;
+	free(s->metrics_push);
+	s->metrics_push = NULL;
 	window_list_free(&s->window);
 }
 
@@ -260,6 +266,20 @@ apply_size_bound(int64_t *kb, const char *value, char *errbuf, size_t errlen)
 	return parse_memory_size(value, kb, errbuf, errlen);
 }
 
+/* --metrics-file, --metrics-push: "" turns an earlier source's off; a push URL is http(s). */
+static bool
+apply_metrics(char **out, const char *value, bool url, char *errbuf, size_t errlen)
+{
+	if (url && value[0] != '\0' && strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+	{
+		snprintf(errbuf, errlen, "\"%s\" is not an http:// or https:// URL", value);
+		return false;
+	}
+	free(*out);
+	*out = value[0] ? xstrdup(value) : NULL;
+	return true;
+}
+
 static bool
 apply_flag(bool *out, const char *value, char *errbuf, size_t errlen)
 {
@@ -310,6 +330,10 @@ apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf,
 			return apply_size_bound(&s->max_index_size_kb, value, errbuf, errlen);
 		case SETTING_ALLOW_UNKNOWN_SIZE:
 			return apply_flag(&s->allow_unknown_size, value, errbuf, errlen);
+		case SETTING_METRICS_FILE:
+			return apply_metrics(&s->metrics_file, value, false, errbuf, errlen);
+		case SETTING_METRICS_PUSH:
+			return apply_metrics(&s->metrics_push, value, true, errbuf, errlen);
 		default:
 			snprintf(errbuf, errlen, "unknown setting");
 			return false;

@@ -48,6 +48,8 @@ typedef enum setting_id
 	SETTING_MAX_BUILDS,
 	SETTING_MAX_INDEX_SIZE,
 	SETTING_ALLOW_UNKNOWN_SIZE,
+	SETTING_METRICS_FILE,
+	SETTING_METRICS_PUSH,
 	N_SETTINGS
 } setting_id;
 
@@ -88,6 +90,8 @@ typedef struct indexer_settings
 	int            max_builds;         /* builds started per run; 0 = no limit */
 	int64_t        max_index_size_kb;  /* refuse builds estimated bigger; 0 = none */
 	bool           allow_unknown_size; /* build what cannot be estimated under a size bound */
+	char          *metrics_file;       /* --metrics-file (common/metrics.h); NULL = none */
+	char          *metrics_push;       /* --metrics-push URL; NULL = none */
 	setting_origin origin[N_SETTINGS];
 } indexer_settings;
 

@@ -32,6 +32,7 @@
 #include "migrator.h"
 #include "options.h"
 #include "query.h"
+#include "retry.h"
 #include "run_lock.h"
 #include "startup.h"
 
@@ -292,6 +293,8 @@ set_defaults(migrator_options *opts, cli_common *c)
 	c->statement_timeout_ms = -1; /* the session's own */
 	c->retries = 3;
 	c->format = LOG_FORMAT_TEXT;
+	c->metrics_file = getenv("MIGRATOR_METRICS_FILE");
+	c->metrics_push = getenv("MIGRATOR_METRICS_PUSH");
 }
 
 /* Parse argv into opts and *cmd; returns EXIT_OK, EXIT_USAGE, or CLI_DONE (help/version). */
@@ -317,6 +320,8 @@ parse_args(int argc, char **argv, migrator_options *opts, const cli_command **cm
 	opts->apply.lock_timeout_ms = c.lock_timeout_ms;
 	opts->apply.statement_timeout_ms = c.statement_timeout_ms;
 	opts->apply.retries = (int) c.retries;
+	opts->metrics_file = c.metrics_file;
+	opts->metrics_push = c.metrics_push;
 	if (opts->n_skip_verify > 0 && opts->no_verify)
 	{
 		log_error("baseline takes --skip-verify VERSION or --no-verify, not both");
@@ -503,6 +508,7 @@ main(int argc, char **argv)
 	migrator_options   opts = {0};
 	const cli_command *cmd = NULL;
 	run_state          rs = {0};
+	int64_t            start_ms = monotonic_ms();
 	int                rc;
 
 	cancel_install_handlers();
@@ -522,6 +528,10 @@ main(int argc, char **argv)
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending() && rc != EXIT_OK)
 			rc = cancel_exit_code();
+		/* --metrics-file, --metrics-push: up and check report how the versions stand */
+		if (cmd->run == cmd_up || cmd->run == cmd_check)
+			rc = migration_metrics_report(&rs.tally, opts.metrics_file, opts.metrics_push, cmd->name, rc,
+										  (double) (monotonic_ms() - start_ms) / 1000.0);
 	}
 
 	if (rs.locked && PQstatus(rs.lock_conn) == CONNECTION_OK)
