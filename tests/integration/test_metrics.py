@@ -226,9 +226,17 @@ class IndexerMetricsTest(MetricsTestCase):
         self.addCleanup(os.chmod, d, 0o755)
         argv = self._argv("INDEXER", ["check", "-c", cfg, "--metrics-file", path], self.tcp_dsn(self.superuser))
         if os.geteuid() == 0:
-            # root writes anywhere: run as nobody, for whom the directory is read-only
-            os.chmod(os.path.dirname(cfg), 0o755)
-            os.chmod(cfg, 0o644)
+            # root writes anywhere: run as nobody, for whom the directory is read-only (a copy
+            # of the program and the file where nobody reaches them, whatever the checkout's modes)
+            shared = self.make_dir()
+            os.chmod(shared, 0o755)
+            program = os.path.join(shared, "indexer")
+            shutil.copy(os.environ["INDEXER"], program)
+            os.chmod(program, 0o755)
+            shutil.copy(cfg, os.path.join(shared, "indexes.cfg"))
+            os.chmod(os.path.join(shared, "indexes.cfg"), 0o644)
+            argv[argv.index(os.environ["INDEXER"])] = program
+            argv[argv.index(cfg)] = os.path.join(shared, "indexes.cfg")
             argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
         r = self.run_program(argv)
         # the check succeeded, its metrics were not delivered: exit 1, said on stderr
