@@ -270,10 +270,32 @@ set_build_states(metrics *m, run_state *rs, bool can_query)
 		catalog_free(cat, rs->n_defs);
 }
 
+/*
+ * Where the metrics go.  A definitions file that could not be read stops
+ * the run before the settings are applied (main.c): the command line's and
+ * the environment's values are taken here then, so that such a run is
+ * reported too.
+ */
+static const char *
+target_of(const indexer_options *o, setting_id id, const char *applied)
+{
+	const char *v = NULL;
+
+	if (o->set.origin[id] != ORIGIN_DEFAULT)
+		return applied;
+	for (int i = 0; i < o->n_cli; i++)
+		if (o->cli[i].id == id)
+			v = o->cli[i].value;
+	if (v == NULL)
+		v = getenv(settings_env(id));
+	return v;
+}
+
 int
 index_metrics_report(run_state *rs, const char *command, int rc)
 {
-	metrics_target t = {rs->opts->set.metrics_file, rs->opts->set.metrics_push};
+	metrics_target t = {target_of(rs->opts, SETTING_METRICS_FILE, rs->opts->set.metrics_file),
+						target_of(rs->opts, SETTING_METRICS_PUSH, rs->opts->set.metrics_push)};
 	metrics       *m;
 	bool           build = strcmp(command, "build") == 0;
 	/* no statement after a signal, nor on a connection that is gone */

@@ -410,6 +410,14 @@ parse_args(int argc, char **argv, indexer_options *o, const cli_command **cmd)
 		return rc;
 	*cmd = c.command;
 	o->conn.dsn = c.dsn;
+	/* the environment's and the file's values apply where they can; a command line's must not be ignored */
+	if ((c.given[CLI_METRICS_FILE] || c.given[CLI_METRICS_PUSH]) && (c.command->flags & CMD_NO_PLAN))
+	{
+		log_error("options --metrics-file and --metrics-push belong to build, plan, check and status (%s "
+				  "writes no metrics)",
+				  c.command->name);
+		return EXIT_USAGE;
+	}
 	o->verbosity = c.verbosity;
 	return EXIT_OK;
 }

@@ -329,6 +329,14 @@ parse_args(int argc, char **argv, migrator_options *opts, const cli_command **cm
 	opts->apply.retries = (int) c.retries;
 	opts->metrics_file = c.metrics_file;
 	opts->metrics_push = c.metrics_push;
+	/* the environment's values apply where they can; a command line's must not be ignored */
+	if ((c.given[CLI_METRICS_FILE] || c.given[CLI_METRICS_PUSH]) && c.command->run != cmd_up &&
+		c.command->run != cmd_check)
+	{
+		log_error("options --metrics-file and --metrics-push belong to up and check (%s writes no metrics)",
+				  c.command->name);
+		return EXIT_USAGE;
+	}
 	if (opts->n_skip_verify > 0 && opts->no_verify)
 	{
 		log_error("baseline takes --skip-verify VERSION or --no-verify, not both");

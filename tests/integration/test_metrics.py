@@ -262,6 +262,32 @@ class IndexerMetricsTest(MetricsTestCase):
         self.assertExit(r, 0)
         self.assertEqual(value(self.read(file_path), "pg_schema_indexer_last_run_exit_code", command="plan"), 0)
 
+    def test_a_file_that_cannot_be_read_is_reported_too(self):
+        path = os.path.join(self.out, "indexer.prom")
+        r = self.run_indexer("build", "-c", os.path.join(self.out, "missing.cfg"), "--metrics-file", path)
+        self.assertExit(r, 2)
+        s = self.read(path)
+        self.assertEqual(value(s, "pg_schema_indexer_last_run_exit_code", command="build"), 2)
+        self.assertIsNone(value(s, "pg_schema_indexer_index_state"))
+
+    def test_a_command_without_metrics_refuses_the_option(self):
+        path = os.path.join(self.out, "indexer.prom")
+        r = self.run_indexer("history", "-c", self.config([definition("idx_m_a", "m", "a")]),
+                             "--metrics-file", path)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"options --metrics-file and --metrics-push belong to build, plan, check and "
+                                    r"status \(history writes no metrics\)")
+        self.assertFalse(os.path.exists(path))
+        d = self.make_dir({"001_t.sql": "CREATE TABLE t1 (id int);\n"})
+        r = self.run_migrator("status", "--dir", d, "--metrics-push", "http://127.0.0.1:1/metrics/job/x")
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r"options --metrics-file and --metrics-push belong to up and check \(status "
+                                    r"writes no metrics\)")
+        # from the environment, it applies where it can and is ignored elsewhere
+        r = self.run_migrator("status", "--dir", d, env={"MIGRATOR_METRICS_FILE": path})
+        self.assertExit(r, 0)
+        self.assertFalse(os.path.exists(path))
+
     def test_bad_push_url_is_a_usage_error(self):
         r = self.run_indexer("check", "-c", self.config([definition("idx_m_a", "m", "a")]),
                              "--metrics-push", "pushgateway:9091/metrics/job/x")
@@ -315,6 +341,23 @@ class MigratorMetricsTest(MetricsTestCase):
         self.assertEqual(value(s, "pg_schema_migrator_failed_migrations"), 0)
         self.assertEqual(value(s, "pg_schema_migrator_current_version"), 1)
         self.assertIsNone(value(s, "pg_schema_migrator_applied_migrations"))
+
+    def test_a_recorded_failure_is_counted_by_check(self):
+        d = self.make_dir({"001_t.sql": "CREATE TABLE t1 (id int);\n",
+                           "002_notx.sql": "-- migrator:no-transaction\nALTER TABLE no_such_table ADD COLUMN x int;\n"})
+        path = os.path.join(self.out, "migrator.prom")
+        r = self.run_migrator("up", "--dir", d, "--metrics-file", path)
+        self.assertExit(r, 1)
+        self.assertEqual(self.scalar("SELECT count(*) FROM schema_migrations WHERE status = 'failed'"), 1)
+        s = self.read(path)
+        self.assertEqual(value(s, "pg_schema_migrator_failed_migrations", command="up"), 1)
+        self.assertEqual(value(s, "pg_schema_migrator_applied_migrations"), 1)
+        self.assertEqual(value(s, "pg_schema_migrator_current_version"), 1)
+        check = os.path.join(self.out, "migrator-check.prom")
+        self.assertExit(self.run_migrator("check", "--dir", d, "--metrics-file", check), 5)
+        s = self.read(check)
+        self.assertEqual(value(s, "pg_schema_migrator_failed_migrations", command="check"), 1)
+        self.assertEqual(value(s, "pg_schema_migrator_pending_migrations"), 1)
 
     def test_an_unreachable_database_reports_the_run_only(self):
         d = self.make_dir({"001_t.sql": "CREATE TABLE t1 (id int);\n"})
