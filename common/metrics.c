@@ -514,6 +514,16 @@ metrics_finish(metrics *m, const metrics_target *t, int rc, double duration_s)
 
 	if (m == NULL || !metrics_wanted(t))
 		return rc;
+	/*
+	 * The run holding the lock writes when it ends: a cron tick that found it
+	 * busy must not replace its states with none (alerts would resolve).
+	 */
+	if (rc == EXIT_LOCKED)
+	{
+		log_event(LOG_LEVEL_DEBUG, "metrics_skipped", NULL,
+				  "metrics not written: another run holds the lock and writes them when it ends");
+		return rc;
+	}
 	add_run_series(m, t, rc, duration_s, &known);
 	text = metrics_render(m);
 	if (t->file && t->file[0] && !metrics_write_file(t->file, text, why, sizeof(why)))

@@ -31,6 +31,10 @@
  * without --metrics-file never erases the last success the Pushgateway
  * holds.
  *
+ * A run that ends with EXIT_LOCKED (another run holds the lock) writes and
+ * pushes nothing: the run holding the lock reports when it ends, and a busy
+ * cron tick must not replace its states with none.
+ *
  * A write or push that fails is one error line on stderr; metrics_finish
  * then returns EXIT_CHANGE_FAILED when the run had succeeded, and the run's
  * own code otherwise: a metrics failure is never silent and never hides the

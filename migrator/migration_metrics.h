@@ -18,7 +18,8 @@
  *	  and the run series of metrics.h (last_run_exit_code, ...).
  *
  * A run that ended before it could compare the files with the history
- * (unreachable, locked, a bad directory) reports only the run series.
+ * (unreachable, a bad directory) reports only the run series; one that
+ * found the lock held (exit 4) reports nothing (metrics.h).
  *
  * migrator/migration_metrics.h
  *

@@ -212,6 +212,29 @@ class IndexerMetricsTest(MetricsTestCase):
         self.assertNotEqual(os.stat(path).st_ino, before.st_ino)
         self.assertEqual(os.listdir(self.out), ["indexer.prom"])
 
+    def test_a_run_that_finds_the_lock_held_writes_nothing(self):
+        cfg = self.config([definition("idx_m_a", "m", "a", critical=True)])
+        path = os.path.join(self.out, "indexer.prom")
+        self.assertExit(self.run_indexer("check", "-c", cfg, "--metrics-file", path), 5)
+        with open(path, encoding="utf-8") as f:
+            before = f.read()
+        # a build that waits for an open transaction holds the run lock
+        blocker = self.connect(autocommit=False)
+        with blocker.cursor() as cur:
+            cur.execute("UPDATE m SET a = a WHERE id = 1")
+        proc = self.start_indexer("build", "-c", cfg, "--no-record")
+        deadline = time.monotonic() + 60
+        while self.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND query LIKE '%%CREATE INDEX CONCURRENTLY%%' AND wait_event = 'virtualxid'") != 1:
+            self.assertLess(time.monotonic(), deadline, "the build never waited")
+            time.sleep(0.05)
+        r = self.run_indexer("build", "-c", cfg, "--no-record", "--metrics-file", path)
+        self.assertExit(r, 4)
+        with open(path, encoding="utf-8") as f:
+            self.assertEqual(f.read(), before, "a busy run replaced the metrics of the run holding the lock")
+        blocker.rollback()
+        self.assertExit(self.finish(proc), 0)
+
     def test_a_directory_that_cannot_be_written_leaves_the_old_file(self):
         cfg = self.config([definition("idx_m_a", "m", "a")])
         self.query("CREATE INDEX idx_m_a ON m (a)")
