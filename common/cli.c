@@ -48,6 +48,8 @@ static const cli_option common_options[] = {
 	/* the same bound as the indexer's settings table */
 	{"retries", 0, CLI_INT, offsetof(cli_common, retries), 0, 100, CLI_RETRIES, NULL, NULL},
 	{"lock-wait", 0, CLI_DURATION, offsetof(cli_common, lock_wait_ms), 0, 0, CLI_LOCK_WAIT, NULL, NULL},
+	{"metrics-file", 0, CLI_STRING, offsetof(cli_common, metrics_file), 0, 0, CLI_METRICS_FILE, NULL, NULL},
+	{"metrics-push", 0, CLI_CUSTOM, 0, 0, 0, CLI_METRICS_PUSH, NULL, NULL},
 	{"quiet", 'q', CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_QUIET, NULL, NULL},
 	{"verbose", 'v', CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_VERBOSE, NULL, NULL},
 	{"version", 'V', CLI_CUSTOM_FLAG, 0, 0, 0, COMMON_VERSION, NULL, NULL},
@@ -416,6 +418,16 @@ take_common(parser *p, const cli_option *o, const char *value)
 			/* the password in argv is masked: keep the copy */
 			c->dsn = conn_take_dsn_arg((char *) value);
 			value = c->dsn;
+			break;
+		case CLI_METRICS_PUSH:
+			/* a typo is caught now, not after the run when the push fails */
+			if (value[0] != '\0' && strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+			{
+				log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+						  "option --metrics-push: \"%s\" is not an http:// or https:// URL", value);
+				return EXIT_USAGE;
+			}
+			c->metrics_push = value;
 			break;
 		case CLI_LOG_FORMAT:
 			if (!log_parse_format(value, &c->format))

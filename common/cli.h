@@ -6,7 +6,8 @@
  *
  * The options both programs have are parsed here, once, with the same
  * checks and the same messages: --dsn, --schema, --wait, --log-format,
- * --lock-timeout, --statement-timeout, --retries, --lock-wait, -q/--quiet,
+ * --lock-timeout, --statement-timeout, --retries, --lock-wait, --metrics-file,
+ * --metrics-push (common/metrics.h; each program decides what it reports), -q/--quiet,
  * -v/--verbose, --color, -V/--version (the version string is the project's, from
  * CMake) and -h/--help.  A program adds its own options as rows of a
  * cli_option table (name, kind, where the value goes) and its commands as
@@ -120,6 +121,8 @@ typedef enum cli_common_id
 	CLI_STATEMENT_TIMEOUT,
 	CLI_RETRIES,
 	CLI_LOCK_WAIT,
+	CLI_METRICS_FILE,
+	CLI_METRICS_PUSH,
 	CLI_N_COMMON
 } cli_common_id;
 
@@ -136,8 +139,10 @@ typedef struct cli_common
 	int64_t            lock_timeout_ms;
 	int64_t            statement_timeout_ms;
 	int64_t            lock_wait_ms;
-	int64_t            retries; /* 0 to 100 */
-	log_format         format;  /* in: the default before the command line */
+	int64_t            retries;      /* 0 to 100 */
+	const char        *metrics_file; /* --metrics-file PATH ("" = none; metrics.h) */
+	const char        *metrics_push; /* --metrics-push URL, http:// or https:// ("" = none) */
+	log_format         format;       /* in: the default before the command line */
 	int                verbosity;
 	const cli_command *command;
 	const char        *arg;  /* the argument of a CLI_CMD_ARG command */

@@ -32,6 +32,7 @@
 #include "definitions.h"
 #include "conn.h"
 #include "exitcodes.h"
+#include "index_metrics.h"
 #include "indexer.h"
 #include "log.h"
 #include "memory.h"
@@ -194,6 +195,12 @@ static const char help_settings[] =
 	"                             a day, before it is tried again (default 3; 0 = never); plan shows it\n"
 	"      --retry-failed         build: try the definitions that back off now (plan: as build would)\n"
 	"      --since=DUR            history: only the rows of the last DUR (e.g. 1d, 12h)\n"
+	"      --metrics-file=PATH    build, plan, check, status: write every definition's state, this run's\n"
+	"                             builds, deferrals, last run and last success as Prometheus text for\n"
+	"                             node_exporter's textfile collector, replaced atomically\n"
+	"      --metrics-push=URL     the same: push the text to a Pushgateway, e.g.\n"
+	"                             http://host:9091/metrics/job/indexer (loads libcurl). Metrics not\n"
+	"                             delivered: an error, and exit 1 if the run had succeeded\n"
 	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr\n"
 	"      --color=WHEN           colour errors, warnings and states: auto (default: on a terminal,\n"
 	"                             unless NO_COLOR is set), always or never; JSON is never coloured\n"
@@ -415,6 +422,8 @@ record_common(void *opts_arg, cli_common_id id, const char *value)
 		[CLI_STATEMENT_TIMEOUT] = SETTING_STATEMENT_TIMEOUT,
 		[CLI_RETRIES] = SETTING_RETRIES,
 		[CLI_LOCK_WAIT] = SETTING_LOCK_WAIT,
+		[CLI_METRICS_FILE] = SETTING_METRICS_FILE,
+		[CLI_METRICS_PUSH] = SETTING_METRICS_PUSH,
 	};
 
 	if (setting_of[id] < 0)
@@ -449,6 +458,14 @@ parse_args(int argc, char **argv, indexer_options *o, const cli_command **cmd)
 		return rc;
 	*cmd = c.command;
 	o->conn.dsn = c.dsn;
+	/* the environment's and the file's values apply where they can; a command line's must not be ignored */
+	if ((c.given[CLI_METRICS_FILE] || c.given[CLI_METRICS_PUSH]) && (c.command->flags & CMD_NO_PLAN))
+	{
+		log_error("options --metrics-file and --metrics-push belong to build, plan, check and status (%s "
+				  "writes no metrics)",
+				  c.command->name);
+		return EXIT_USAGE;
+	}
 	o->verbosity = c.verbosity;
 	return EXIT_OK;
 }
@@ -772,6 +789,9 @@ main(int argc, char **argv)
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending())
 			rc = cancel_exit_code();
+		/* --metrics-file, --metrics-push: the state the run leaves (index_metrics.h) */
+		if (!(cmd->flags & CMD_NO_PLAN))
+			rc = index_metrics_report(&rs, cmd->name, rc);
 	}
 
 	/* after a signal, closing the connection releases the lock */

@@ -65,6 +65,8 @@ static const setting_desc setting_table[N_SETTINGS] = {
 	[SETTING_REPLICA_LAG_WAIT] = {"replica_lag_wait", "replica-lag-wait", "INDEXER_REPLICA_LAG_WAIT",
 								  SETTING_TYPE_STRING},
 	[SETTING_MAX_SLOT_WAL] = {"max_slot_wal", "max-slot-wal", "INDEXER_MAX_SLOT_WAL", SETTING_TYPE_STRING},
+	[SETTING_METRICS_FILE] = {"metrics_file", "metrics-file", "INDEXER_METRICS_FILE", SETTING_TYPE_STRING},
+	[SETTING_METRICS_PUSH] = {"metrics_push", "metrics-push", "INDEXER_METRICS_PUSH", SETTING_TYPE_STRING},
 };
 
 void
@@ -102,6 +104,10 @@ settings_free(indexer_settings *s)
 	s->time_zone = NULL;
 	free(s->record_schema);
 	s->record_schema = NULL;
+	free(s->metrics_file);
+	s->metrics_file = NULL;
+	free(s->metrics_push);
+	s->metrics_push = NULL;
 	window_list_free(&s->window);
 }
 
@@ -281,6 +287,20 @@ apply_size_bound(int64_t *kb, const char *value, char *errbuf, size_t errlen)
 	return parse_memory_size(value, kb, errbuf, errlen);
 }
 
+/* --metrics-file, --metrics-push: "" turns an earlier source's off; a push URL is http(s). */
+static bool
+apply_metrics(char **out, const char *value, bool url, char *errbuf, size_t errlen)
+{
+	if (url && value[0] != '\0' && strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+	{
+		snprintf(errbuf, errlen, "\"%s\" is not an http:// or https:// URL", value);
+		return false;
+	}
+	free(*out);
+	*out = value[0] ? xstrdup(value) : NULL;
+	return true;
+}
+
 static bool
 apply_flag(bool *out, const char *value, char *errbuf, size_t errlen)
 {
@@ -388,6 +408,10 @@ apply_value(indexer_settings *s, setting_id id, const char *value, char *errbuf,
 			return parse_duration(value, &s->replica_lag_wait_ms, errbuf, errlen);
 		case SETTING_MAX_SLOT_WAL:
 			return apply_size_bound(&s->max_slot_wal_kb, value, errbuf, errlen);
+		case SETTING_METRICS_FILE:
+			return apply_metrics(&s->metrics_file, value, false, errbuf, errlen);
+		case SETTING_METRICS_PUSH:
+			return apply_metrics(&s->metrics_push, value, true, errbuf, errlen);
 		default:
 			return apply_record_value(s, id, value, errbuf, errlen);
 	}

@@ -58,6 +58,8 @@ typedef enum setting_id
 	SETTING_MAX_REPLICA_LAG_BYTES,
 	SETTING_REPLICA_LAG_WAIT,
 	SETTING_MAX_SLOT_WAL,
+	SETTING_METRICS_FILE,
+	SETTING_METRICS_PUSH,
 	N_SETTINGS
 } setting_id;
 
@@ -110,6 +112,8 @@ typedef struct indexer_settings
 	int64_t        max_replica_lag_kb;  /* WAL not yet replayed by any replica */
 	int64_t        replica_lag_wait_ms; /* how long a run waits, in all, for them */
 	int64_t        max_slot_wal_kb;     /* WAL retained by an inactive slot (default 1GB) */
+	char          *metrics_file;       /* --metrics-file (common/metrics.h); NULL = none */
+	char          *metrics_push;       /* --metrics-push URL; NULL = none */
 	setting_origin origin[N_SETTINGS];
 } indexer_settings;
 

@@ -279,10 +279,22 @@ report_nothing_to_apply(const run_state *rs, const reconciliation *rec)
 /* The line that ends a failed run, and the server's detail and hint after it. */
 typedef struct final_report
 {
-	char *error;
-	char *detail;
-	char *hint;
+	char   *error;
+	char   *detail;
+	char   *hint;
+	int64_t last_applied; /* the last version this run applied, for the metrics */
+	int64_t failed;       /* the version that failed (not one a signal stopped); 0: none */
 } final_report;
+
+/* The first selected version after last (0: from the start): the one a run stopped at. */
+static int64_t
+next_selected(const run_state *rs, const reconciliation *rec, int64_t last)
+{
+	for (int i = 0; i < rec->n; i++)
+		if (selected(rs, &rec->items[i]) && rec->items[i].version > last)
+			return rec->items[i].version;
+	return 0;
+}
 
 /*
  * The last migration's COMMIT, held for a next batch that never came
@@ -370,8 +382,13 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 	}
 	settle_at_end(&ctx, &rc, final_error);
 	*applied = ctx.n_applied;
+	if (ctx.n_applied > 0)
+		fin->last_applied = ctx.max_applied;
 	if (ctx.max_applied > *current)
 		*current = ctx.max_applied;
+	/* the one that failed: after the last applied (a held COMMIT that failed included) */
+	if (rc != EXIT_OK && !cancel_pending() && fin->error != NULL)
+		fin->failed = next_selected(rs, rec, fin->last_applied);
 	fin->detail = ctx.final_detail;
 	fin->hint = ctx.final_hint;
 	ctx.final_detail = ctx.final_hint = NULL;
@@ -407,7 +424,7 @@ cmd_up(run_state *rs)
 	int               n_selected;
 	int64_t           start = monotonic_ms();
 	int64_t           current;
-	final_report      fin = {NULL, NULL, NULL};
+	final_report      fin = {NULL, NULL, NULL, 0, 0};
 	sql_relation_list rels = {0}; /* the pending files' tables, for the preflight */
 
 	rc = prepare_run(rs, &rec, &n_selected, &rels);
@@ -443,6 +460,7 @@ cmd_up(run_state *rs)
 	free(fin.error);
 	free(fin.detail);
 	free(fin.hint);
+	migration_tally_note(&rs->tally, &rec, applied, fin.last_applied, fin.failed);
 	sql_relation_list_free(&rels);
 	reconcile_free(&rec);
 	return rc;

@@ -164,6 +164,7 @@ cmd_check(run_state *rs)
 
 		reconcile(&rs->files, &rs->hist, &rec);
 		rc = report_mismatches(rs, &rec);
+		migration_tally_note(&rs->tally, &rec, 0, 0, 0);
 		if (rc != EXIT_OK || rec.n_pending == 0)
 		{
 			if (rc == EXIT_OK)

@@ -32,6 +32,7 @@
 #include "migrator.h"
 #include "options.h"
 #include "query.h"
+#include "retry.h"
 #include "run_lock.h"
 #include "startup.h"
 
@@ -177,6 +178,13 @@ static const char options_help[] =
 	"      --strict               lint, up, plan: lint warnings are errors\n"
 	"      --index-config=FILE    the indexer's definitions, for -- migrator:requires-index NAME\n"
 	"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
+	"      --metrics-file=PATH    up, check: write the run's state (pending, failed, current version,\n"
+	"                             last run and last success) as Prometheus text for node_exporter's\n"
+	"                             textfile collector, replaced atomically (default $MIGRATOR_METRICS_FILE)\n"
+	"      --metrics-push=URL     up, check: push the same text to a Pushgateway, e.g.\n"
+	"                             http://host:9091/metrics/job/migrator (loads libcurl; default\n"
+	"                             $MIGRATOR_METRICS_PUSH). Metrics not delivered: an error, and exit 1\n"
+	"                             if the run had succeeded (a failed run keeps its own code)\n"
 	"      --log-format=FORMAT    text (default) or json: one JSON object a line on stderr;\n"
 	"                             github: lint prints GitHub Actions annotations (::error file=...)\n"
 	"      --color=WHEN           colour errors, warnings and states: auto (default: on a terminal,\n"
@@ -300,6 +308,8 @@ set_defaults(migrator_options *opts, cli_common *c)
 	c->statement_timeout_ms = -1; /* the session's own */
 	c->retries = 3;
 	c->format = LOG_FORMAT_TEXT;
+	c->metrics_file = getenv("MIGRATOR_METRICS_FILE");
+	c->metrics_push = getenv("MIGRATOR_METRICS_PUSH");
 }
 
 /* Parse argv into opts and *cmd; returns EXIT_OK, EXIT_USAGE, or CLI_DONE (help/version). */
@@ -325,6 +335,16 @@ parse_args(int argc, char **argv, migrator_options *opts, const cli_command **cm
 	opts->apply.lock_timeout_ms = c.lock_timeout_ms;
 	opts->apply.statement_timeout_ms = c.statement_timeout_ms;
 	opts->apply.retries = (int) c.retries;
+	opts->metrics_file = c.metrics_file;
+	opts->metrics_push = c.metrics_push;
+	/* the environment's values apply where they can; a command line's must not be ignored */
+	if ((c.given[CLI_METRICS_FILE] || c.given[CLI_METRICS_PUSH]) && c.command->run != cmd_up &&
+		c.command->run != cmd_check)
+	{
+		log_error("options --metrics-file and --metrics-push belong to up and check (%s writes no metrics)",
+				  c.command->name);
+		return EXIT_USAGE;
+	}
 	if (opts->n_skip_verify > 0 && opts->no_verify)
 	{
 		log_error("baseline takes --skip-verify VERSION or --no-verify, not both");
@@ -511,6 +531,7 @@ main(int argc, char **argv)
 	migrator_options   opts = {0};
 	const cli_command *cmd = NULL;
 	run_state          rs = {0};
+	int64_t            start_ms = monotonic_ms();
 	int                rc;
 
 	cancel_install_handlers();
@@ -530,6 +551,10 @@ main(int argc, char **argv)
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending() && rc != EXIT_OK)
 			rc = cancel_exit_code();
+		/* --metrics-file, --metrics-push: up and check report how the versions stand */
+		if (cmd->run == cmd_up || cmd->run == cmd_check)
+			rc = migration_metrics_report(&rs.tally, opts.metrics_file, opts.metrics_push, cmd->name, rc,
+										  (double) (monotonic_ms() - start_ms) / 1000.0);
 	}
 
 	if (rs.locked && PQstatus(rs.lock_conn) == CONNECTION_OK)

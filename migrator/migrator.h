@@ -31,6 +31,7 @@
 #include "conn.h"
 #include "history.h"
 #include "migration_files.h"
+#include "migration_metrics.h"
 #include "preflight.h"
 #include "reconcile.h"
 #include "required_index.h"
@@ -62,6 +63,8 @@ typedef struct migrator_options
 	bool               new_verify;    /* new --verify: also write the verify file */
 	bool               strict;        /* lint warnings are errors */
 	const char        *index_config;  /* the indexer's config, for requires-index */
+	const char        *metrics_file;  /* --metrics-file, $MIGRATOR_METRICS_FILE (migration_metrics.h) */
+	const char        *metrics_push;  /* --metrics-push, $MIGRATOR_METRICS_PUSH */
 	const char        *arg;           /* the command's argument (new NAME) */
 	const char *const *args;          /* lint FILE|DIR...: the paths given (argv memory) */
 	int                n_args;
@@ -79,6 +82,7 @@ struct cli_run
 	bool                    locked;
 	char                   *lock_name;
 	required_indexes       *required; /* definitions pending migrations require */
+	migration_tally         tally;    /* how the versions stood at the end (up, check) */
 };
 typedef struct cli_run run_state;
 

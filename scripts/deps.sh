@@ -35,8 +35,15 @@ RUN_PACKAGES=(postgresql-15 python3 python3-psycopg2)
 # clock, never with a hook in the binary (tests/integration/test_index_window.py).
 # pre-commit and git: the .pre-commit-hooks.yaml is run by the real framework
 # (pre-commit try-repo, tests/integration/test_lint_cli.py).
+# prometheus (promtool) and prometheus-pushgateway: the metrics files are checked
+# with promtool check metrics, docs/deployment.md's alert rules with promtool
+# test rules, and --metrics-push against a real Pushgateway that the test
+# starts on 127.0.0.1; libcurl4 is what --metrics-push loads (dlopen).
 TEST_PACKAGES=(valgrind shellcheck python3-yaml clang-format clang libclang-rt-14-dev llvm iproute2 faketime
-	pre-commit git)
+	pre-commit git prometheus prometheus-pushgateway libcurl4)
+# Services the TEST_PACKAGES' postinst may start (on every address): stopped
+# and disabled right after they are installed here; the tests run their own.
+TEST_SERVICES=(prometheus prometheus-pushgateway)
 # Optional for the toolkit itself, but scripts/test.sh installs it: Debian's
 # docker-compose 1.29 is used only by the tests that validate compose files.
 OPTIONAL_PACKAGES=(docker-compose)
@@ -111,3 +118,17 @@ fi
 echo "deps.sh: installing: ${missing[*]}" >&2
 apt-get update -q
 DEBIAN_FRONTEND=noninteractive "${install_cmd[@]}"
+
+# only the services of packages installed just now: never one the machine ran before
+for svc in "${TEST_SERVICES[@]}"; do
+	case " ${missing[*]} " in
+		*" $svc "*) ;;
+		*) continue ;;
+	esac
+	if [ -d /run/systemd/system ]; then
+		systemctl stop "$svc" 2>/dev/null || true
+		systemctl disable --quiet "$svc" 2>/dev/null || true
+	elif [ -x "/etc/init.d/$svc" ]; then
+		"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+	fi
+done

@@ -124,7 +124,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends: computed from the binaries by dpkg-shlibdeps (libpq5, libconfig9,
 # libpg-query, ...), never a hand-kept list
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql-client")
+# libcurl4: --metrics-push loads it with dlopen (common/metrics.h), which
+# dpkg-shlibdeps cannot see; without it only the push fails, with a clear error
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql-client, libcurl4")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 include(CPack)
