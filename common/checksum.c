@@ -12,39 +12,17 @@
  */
 #include "checksum.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stdint.h>
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
 #define CHUNK_SIZE 8192
-
-/*
- * libcrypto fails here only when it cannot allocate (SHA-256 is in the
- * default provider, FIPS included), so this is treated like the x*
- * allocators treat memory exhaustion: report and exit.
- */
-static void
-digest_failed(void)
-{
-	fputs("could not compute a SHA-256 digest\n", stderr);
-	exit(1);
-}
-
-static void
-digest_update(EVP_MD_CTX *ctx, const unsigned char *buf, size_t len)
-{
-	if (len > 0 && EVP_DigestUpdate(ctx, buf, len) != 1)
-		digest_failed();
-}
 
 /*
  * Writes the SHA-256 of data[0..len) as 64 lower-case hex digits and a NUL
  * into hex_out, after dropping one leading UTF-8 BOM (EF BB BF) and turning
  * every CRLF and every lone CR into LF.  data need not be NUL-terminated and
- * may be NULL when len is 0.  Never fails; exits only if libcrypto cannot
- * allocate its context.
+ * may be NULL when len is 0.  Never fails.
  */
 void
 checksum_sha256_normalized(const char *data, size_t len, char hex_out[CHECKSUM_HEX_LEN + 1])
@@ -54,13 +32,11 @@ checksum_sha256_normalized(const char *data, size_t len, char hex_out[CHECKSUM_H
 	unsigned char        chunk[CHUNK_SIZE];
 	size_t               used = 0;
 	size_t               i = 0;
-	unsigned char        md[EVP_MAX_MD_SIZE];
-	unsigned int         md_len = 0;
-	EVP_MD_CTX          *ctx;
+	uint8_t              md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx    ctx;
 
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		digest_failed();
+	/* nettle, not libcrypto's EVP, whose first digest initialises all of OpenSSL */
+	sha256_init(&ctx);
 
 	if (len >= 3 && in[0] == 0xEF && in[1] == 0xBB && in[2] == 0xBF)
 		i = 3;
@@ -79,17 +55,14 @@ checksum_sha256_normalized(const char *data, size_t len, char hex_out[CHECKSUM_H
 		chunk[used++] = c;
 		if (used == sizeof(chunk))
 		{
-			digest_update(ctx, chunk, used);
+			sha256_update(&ctx, used, chunk);
 			used = 0;
 		}
 	}
-	digest_update(ctx, chunk, used);
+	sha256_update(&ctx, used, chunk);
+	sha256_digest(&ctx, sizeof(md), md);
 
-	if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len * 2 != CHECKSUM_HEX_LEN)
-		digest_failed();
-	EVP_MD_CTX_free(ctx);
-
-	for (unsigned int k = 0; k < md_len; k++)
+	for (unsigned int k = 0; k < SHA256_DIGEST_SIZE; k++)
 	{
 		hex_out[2 * k] = hexdigits[md[k] >> 4];
 		hex_out[2 * k + 1] = hexdigits[md[k] & 0x0f];

@@ -6,7 +6,8 @@
  * The same migration checked out on Windows (CRLF) or saved by an editor that
  * adds a UTF-8 byte-order mark must keep its checksum, so the digest is taken
  * over the text with a leading BOM removed and every CRLF (and lone CR)
- * turned into LF.  Uses OpenSSL's libcrypto.
+ * turned into LF.  The digest is nettle's (no library-wide initialisation, unlike
+ * libcrypto's EVP; the same digest: tests/unit/sha256_test.c).
  *
  * common/checksum.h
  *

@@ -390,6 +390,23 @@ compare_versions(const void *a, const void *b)
 	return (ma->version > mb->version) - (ma->version < mb->version);
 }
 
+/*
+ * Sort a set by version.  Names sorted as strings are usually sorted by
+ * version already (zero-padded versions, timestamps): then one pass over
+ * it replaces qsort's copying of every entry (a tenth of a no-op run's
+ * client work at 1000 files, issue 13).
+ */
+static void
+sort_by_version(migration_set *set)
+{
+	for (int i = 1; i < set->n; i++)
+		if (set->items[i - 1].version > set->items[i].version)
+		{
+			qsort(set->items, (size_t) set->n, sizeof(migration), compare_versions);
+			return;
+		}
+}
+
 typedef struct verify_file
 {
 	char   *filename;
@@ -633,8 +650,7 @@ migration_set_load_all(const char *dir, migration_set *out)
 		return EXIT_USAGE;
 	/* every step runs even after a failure: one load reports every problem */
 	ok = sort_entries(dir, names, n_names, out, &verifies);
-	if (out->n > 0)
-		qsort(out->items, (size_t) out->n, sizeof(migration), compare_versions);
+	sort_by_version(out);
 	if (!check_unique_versions(out))
 		ok = false;
 	if (!attach_verifies(out, dir, verifies.items, verifies.n))

@@ -20,7 +20,7 @@ set -euo pipefail
 # Compiler, build system and the C libraries we link (cmocka: unit tests).
 BUILD_PACKAGES=(
 	build-essential cmake pkg-config
-	libpq-dev libconfig-dev libpg-query-dev libprotobuf-c-dev libssl-dev libjansson-dev
+	libpq-dev libconfig-dev libpg-query-dev libprotobuf-c-dev libssl-dev nettle-dev libjansson-dev
 	libcmocka-dev
 )
 # A PostgreSQL server for the throwaway test/demo cluster, and the Python the
