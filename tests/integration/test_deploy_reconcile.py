@@ -36,7 +36,8 @@ from toolkit_test import ToolkitTestCase
 DOCS = os.path.join(SOURCE_DIR, "docs", "deployment.md")
 PROGRAMS = {"indexer": "INDEXER", "migrator": "MIGRATOR"}
 # the reconciliation a scheduled build must have (issue 15)
-RECONCILE = ("--window", "--time-zone", "--max-runtime", "--max-builds", "--keep")
+RECONCILE = ("--window", "--time-zone", "--max-runtime", "--max-builds", "--keep", "--max-replica-lag",
+             "--max-replica-lag-bytes", "--metrics-file")
 OUTSIDE = "2026-12-02 12:00:00"  # a Wednesday noon, UTC
 INSIDE = "2026-12-03 02:00:00"   # the next night, inside 01:00-05:00
 
@@ -167,6 +168,7 @@ class ReconcileRunTest(ToolkitTestCase):
         shutil.copytree(os.path.join(SOURCE_DIR, "migrations"), os.path.join(self.app_root, "migrations"))
         shutil.copytree(os.path.join(SOURCE_DIR, "conf"), os.path.join(self.app_root, "conf"))
         self.bin = self.make_dir()
+        self.metrics_dir = self.make_dir()  # the files' /metrics volume
         wrapper = shlex.split(os.environ.get("TOOLKIT_TEST_WRAPPER", ""))
         for name, argv in (("indexer", wrapper + [os.environ["INDEXER"]]),
                            ("migrator", wrapper + [os.environ["MIGRATOR"]]),
@@ -179,7 +181,9 @@ class ReconcileRunTest(ToolkitTestCase):
         self.assertExit(r, 0)
 
     def run_line(self, argv, when=None):
-        mapped = [re.sub(r"(^|[\s=])/app(?=/|\s|$)", lambda m: m.group(1) + self.app_root, a) for a in argv]
+        mapped = [re.sub(r"(^|[\s=])/(app|metrics)(?=/|\s|$)",
+                         lambda m: m.group(1) + (self.app_root if m.group(2) == "app" else self.metrics_dir), a)
+                  for a in argv]
         if when:
             mapped = ["faketime", when] + mapped
         return self.run_program(mapped, env={"DATABASE_URL": self.dsn, "TZ": "UTC",
@@ -222,6 +226,13 @@ class ReconcileRunTest(ToolkitTestCase):
         built = self.query("SELECT definition FROM public.indexer_history WHERE action = 'built' "
                            "AND definition <> ALL (%s)", (sorted(urgent),))
         self.assertEqual({x[0] for x in built}, self.defined() - urgent)
+        # the run's state for node_exporter: every definition present, the last success now
+        prom = compose[compose.index("--metrics-file") + 1]
+        with open(prom.replace("/metrics", self.metrics_dir, 1)) as f:
+            text = f.read()
+        for name in self.defined():
+            self.assertRegex(text, r'pg_schema_indexer_index_state\{[^}]*name="%s"[^}]*state="present"\} 1\n' % name)
+        self.assertRegex(text, r'pg_schema_indexer_last_success_timestamp_seconds\{command="build"\} \d+')
         h = self.run_line(["indexer", "history", "--config", "/app/conf/indexes.cfg", "--since", "1d"], INSIDE)
         self.assertExit(h, 0)
         self.assertIn("(%d rows)" % (len(self.defined()) + 1), h.stdout)
