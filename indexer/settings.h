@@ -101,19 +101,19 @@ typedef struct indexer_settings
 	int64_t     max_index_size_kb;  /* refuse builds estimated bigger; 0 = none */
 	bool        allow_unknown_size; /* build what cannot be estimated under a size bound */
 	/* the history table (record.h) */
-	char          *record_schema; /* NULL: the schema */
-	bool           create_schema; /* create the record schema when it is missing */
-	bool           no_record;     /* write no history */
-	int64_t        keep_ms;       /* delete history rows older than this; 0 = keep all */
-	int            backoff_after; /* failed runs in a row before backoff; 0 = never */
-	bool           retry_failed;  /* ignore the backoff */
+	char   *record_schema; /* NULL: the schema */
+	bool    create_schema; /* create the record schema when it is missing */
+	bool    no_record;     /* write no history */
+	int64_t keep_ms;       /* delete history rows older than this; 0 = keep all */
+	int     backoff_after; /* failed runs in a row before backoff; 0 = never */
+	bool    retry_failed;  /* ignore the backoff */
 	/* the replica guard before each build (replica_guard.h); 0 = off */
 	int64_t        max_replica_lag_ms;  /* replay_lag of any replica */
 	int64_t        max_replica_lag_kb;  /* WAL not yet replayed by any replica */
 	int64_t        replica_lag_wait_ms; /* how long a run waits, in all, for them */
 	int64_t        max_slot_wal_kb;     /* WAL retained by an inactive slot (default 1GB) */
-	char          *metrics_file;       /* --metrics-file (common/metrics.h); NULL = none */
-	char          *metrics_push;       /* --metrics-push URL; NULL = none */
+	char          *metrics_file;        /* --metrics-file (common/metrics.h); NULL = none */
+	char          *metrics_push;        /* --metrics-push URL; NULL = none */
 	setting_origin origin[N_SETTINGS];
 } indexer_settings;
 
