@@ -16,7 +16,8 @@
  * it, since only the owner can add rules and policies.  The owner of the
  * schema, though, may drop the table and put an armed one of its own in
  * its place at any time: a writer that writes long after this check must
- * check again in the write's transaction, under a lock (indexer/record.c).
+ * check again in the write's transaction, under a lock (indexer/record.c,
+ * migrator/history.h's history_guard_query).
  *
  * common/relation_trust.h
  *

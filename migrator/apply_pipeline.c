@@ -134,7 +134,7 @@ typedef struct batch
 /* The names of the toolkit's prepared statements; empty: unnamed. */
 typedef struct tool_names
 {
-	char pin[40], history[40], lock[40];
+	char pin[40], guard[40], history[40], lock[40];
 } tool_names;
 
 /* The entries appended since the last call stand for path:line. */
@@ -209,12 +209,14 @@ add_prepares(batch *b, tool_names *n)
 	if (!b->quiet)
 		return;
 	snprintf(n->pin, sizeof(n->pin), "toolkit_pin_%d", ctx->prepared_gen);
+	snprintf(n->guard, sizeof(n->guard), "toolkit_guard_%d", ctx->prepared_gen);
 	snprintf(n->history, sizeof(n->history), "toolkit_history_%d", ctx->prepared_gen);
 	if (ctx->lock_conn != NULL)
 		snprintf(n->lock, sizeof(n->lock), "toolkit_lock_%d", ctx->prepared_gen);
 	if (ctx->prepared)
 		return;
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->pin, apply_session_pin_sql(), 4));
+	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->guard, ctx->ht->guard_sql, 3));
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->history, b->hw.sql, 7));
 	if (ctx->lock_conn != NULL)
 		pipeline_set_quick(
@@ -245,6 +247,8 @@ build(batch *b, migration *m)
 	int               last = m->script.stmts[m->script.n_stmts - 1].line;
 	advlock_held_args lock;
 	tool_names        names;
+	const char       *guard_values[3];
+	const char       *guard_sql;
 
 	b->quiet = !apply_residue_possible(m, ctx->event_triggers);
 	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
@@ -280,6 +284,9 @@ build(batch *b, migration *m)
 	}
 	(void) apply_session_pin_add(ctx, &b->p, NULL, names.pin[0] ? names.pin : NULL);
 	pipeline_set_quick(&b->p, b->p.n - 1);
+	/* the table the name stands for now is locked and checked again (history.h) */
+	guard_sql = history_guard_query(ctx->ht, guard_values);
+	pipeline_set_quick(&b->p, add_tool(b, names.guard, guard_sql, 3, guard_values, NULL, NULL));
 	(void) add_tool(b, names.history, b->hw.sql, 7, b->hw.values, history_write_judge, &b->hw);
 	note(b, m->path, last, ENTRY_TOOL);
 	if (m->verify_script.n_stmts > 0 && !add_verify(b, m, schema))

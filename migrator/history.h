@@ -52,6 +52,8 @@ typedef struct history_table
 	const char *table;
 	char       *qualified;     /* quoted "schema"."table", for SQL */
 	char       *display;       /* schema.table, for messages */
+	char       *guard_sql;     /* history_guard_query's */
+	char       *guard_message; /* its error text */
 	bool        read_only;     /* the run only reads it (check, status, plan):
 								 * see relation_trust_check */
 	bool        create_schema; /* --create-schema: history_ensure may
@@ -136,6 +138,20 @@ typedef struct history_write
 	int64_t     version;
 	int64_t     recorded_ms; /* the duration_ms the row got, once judged (-1 before) */
 } history_write;
+/*
+ * The guard in front of every history write of a run: the owner of the
+ * schema may drop the table the start-up check trusted and create an armed
+ * one of its own under the name at any time, and its triggers would run
+ * with this run's privileges (relation_trust.h).  The guard locks the
+ * table the name resolves to now (ACCESS SHARE: a DROP must wait for the
+ * transaction) and checks it again as the start-up check did (a plain
+ * table of the current role with no trigger, rule or policy); when it is
+ * not, it fails with an error whose text says so, so that a pipeline stops
+ * there, before the write: nothing of the armed table runs.  values[3]
+ * are its parameters.
+ */
+const char *history_guard_query(const history_table *ht, const char *values[3]);
+
 void  history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
 							const char *checksum, const char *status, int64_t duration_ms,
 							const char *failure);

@@ -84,6 +84,54 @@ class ArmedHistoryTable(MigratorTestCase):
             cur.execute("DROP ROLE IF EXISTS %s" % self.ident(name))
 
 
+class SwappedHistoryTable(MigratorTestCase):
+    """The owner of the --schema may drop any table in it: mid-run, it swaps the history table the
+    start-up check trusted for an armed one of its own.  The next history write must be refused
+    before anything of that table runs (its trigger would run with the migrator's privileges)."""
+
+    def test_a_table_swapped_mid_run_is_refused_before_its_trigger_runs(self):
+        mallory = "mallory_" + self.dbname
+        self.query("CREATE ROLE %s NOLOGIN" % mallory)
+        self.addCleanup(ArmedHistoryTable._drop_role, self, mallory)
+        self.query("CREATE SCHEMA app AUTHORIZATION %s" % mallory)
+        self.query("CREATE TABLE public.stolen (who text)")
+        self.query("GRANT INSERT ON public.stolen TO PUBLIC")
+        self.query("CREATE TABLE public.busy (id int)")
+        d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
+                           "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
+        holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
+        proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
+        # migration 1 is recorded and migration 2 waits for public.busy
+        self.wait_until_waiting("public.busy")
+        self.assertEqual(self.versions("applied", schema="app"), [1])
+        # the schema's owner swaps the table for an armed one of the same shape
+        self.query("SET ROLE %s" % mallory)
+        self.query("DROP TABLE app.schema_migrations")
+        self.query(ArmedHistoryTable.SHAPE.replace("public.", "app."))
+        self.query("""CREATE FUNCTION app.steal() RETURNS trigger LANGUAGE plpgsql AS $$
+                      BEGIN INSERT INTO public.stolen VALUES (current_user); RETURN NEW; END $$""")
+        self.query("CREATE TRIGGER t BEFORE INSERT OR UPDATE ON app.schema_migrations "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION app.steal()")
+        self.query("RESET ROLE")
+        holder.rollback()
+        r = self.finish(proc)
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, r"refusing to write the history table app\.schema_migrations: it is not the "
+                                    r"table the run checked at start-up")
+        self.assertEqual(self.scalar("SELECT count(*) FROM public.stolen"), 0, r.describe())
+        self.assertEqual(self.scalar("SELECT count(*) FROM app.schema_migrations"), 0, r.describe())
+        self.assertFalse(self.column_exists("busy", "b"), r.describe())
+
+    def wait_until_waiting(self, relation, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.scalar("SELECT count(*) FROM pg_catalog.pg_locks WHERE NOT granted "
+                           "AND relation = %s::regclass", (relation,)):
+                return
+            time.sleep(0.1)
+        self.fail("the migrator never waited for %s" % relation)
+
+
 class SessionAndLock(MigratorTestCase):
     """Parts 5, 7, 8: the run lock, the session and the operator's bounds."""
 
