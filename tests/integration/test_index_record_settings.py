@@ -99,9 +99,11 @@ class FromFileAndEnvironmentTest(SettingsTestCase):
         self.assertExit(self.run_at(at(days=-100), "build", "-c", cfg, "--only", "idx_h_a"), 0)
         self.assertExit(self.run_indexer("build", "-c", cfg, "--only", "idx_h_id"), 0)
         self.assertEqual([x[0] for x in self.rows()], ["idx_h_a", "idx_h_id"])
-        # the environment wins over the file: 30d deletes it
+        # the environment wins over the file: 30d deletes it (with the run's first write: a
+        # no-op run writes nothing, so this run must build something)
+        self.query("DROP INDEX idx_h_id")
         self.assertExit(self.run_indexer("build", "-c", cfg, env={"INDEXER_KEEP": "30d"}), 0)
-        self.assertEqual([x[0] for x in self.rows()], ["idx_h_id"])
+        self.assertEqual([x[0] for x in self.rows()], ["idx_h_id", "idx_h_id"])
 
     def test_backoff_after_and_retry_failed_from_the_file_and_the_environment(self):
         dup = definition("idx_h_dup", "h", "dup", unique=True)
@@ -228,7 +230,7 @@ class BadValueTest(SettingsTestCase):
         r = self.run_indexer("build", "-c", cfg)
         self.assertExit(r, 2)
         self.assertStderrMatches(r, r'unknown setting "keep_days" \(known: .*record_schema, create_schema, '
-                                    r'no_record, keep, backoff_after, retry_failed\)')
+                                    r'no_record, keep, backoff_after, retry_failed[,)]')
         self.assertUntouched()
 
 
