@@ -275,12 +275,20 @@ class LockSampler:
     def _sample(self):
         with self.conn.cursor() as cur:
             while not self.stop_flag.is_set():
+                # QUERY and extra in one transaction: PostgreSQL reads the
+                # backends' status (pg_stat_activity) once per transaction,
+                # so extra sees the same backends as QUERY's join.  Apart,
+                # a migrator that committed and exited between the two
+                # showed as a blocker that extra no longer listed.
+                if self.extra:
+                    cur.execute("BEGIN")
                 cur.execute(self.QUERY)
                 rows = cur.fetchall()
                 extra = []
                 if self.extra:
                     cur.execute(self.extra)
                     extra = cur.fetchall()
+                    cur.execute("COMMIT")
                 self.samples.append((rows, extra))
                 time.sleep(0.01)
 

@@ -381,7 +381,7 @@ test_settings_group(void **state)
 		"indexer: error: @:3: settings: \"password\" is not allowed in the file: no connection strings or passwords here; use --dsn, DATABASE_URL or libpq's PG* variables\n");
 	expect_config(
 		"indexes = ();\nsettings = {\n  color = true;\n};\n", EXIT_USAGE,
-		"indexer: error: @:3: settings: unknown setting \"color\" (known: schema, jobs, lock_timeout, statement_timeout, retries, maintenance_work_mem, max_parallel_maintenance_workers, lock_wait, wait, log_format, progress, window, time_zone, max_runtime, max_builds, max_index_size, allow_unknown_size, record_schema, create_schema, no_record, keep, backoff_after, retry_failed)\n");
+		"indexer: error: @:3: settings: unknown setting \"color\" (known: schema, jobs, lock_timeout, statement_timeout, retries, maintenance_work_mem, max_parallel_maintenance_workers, lock_wait, wait, log_format, progress, window, time_zone, max_runtime, max_builds, max_index_size, allow_unknown_size, record_schema, create_schema, no_record, keep, backoff_after, retry_failed, max_replica_lag, max_replica_lag_bytes, replica_lag_wait, max_slot_wal, metrics_file, metrics_push)\n");
 	expect_config("indexes = ();\nsettings = {\n  jobs = 0;\n};\n", EXIT_USAGE,
 				  "indexer: error: @:3: settings: field \"jobs\": 0 is out of range (1 to 64)\n");
 	expect_config("indexes = ();\nsettings = {\n  jobs = \"2\";\n};\n", EXIT_USAGE,
