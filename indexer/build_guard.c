@@ -32,6 +32,7 @@ guard_give_up(engine *e, plan_item *it, const char *why)
 		it->outcome = OUTCOME_FAILED;
 		free(it->failure);
 		it->failure = xasprintf("refused by the replica guard after waiting %s: %s", waited, why);
+		it->refused_by = "replica guard";
 		e->sum->failed_critical++;
 		e->stop_new = true;
 		build_log(e, LOG_LEVEL_ERROR, "failed", NULL, "critical index \"%s\" on \"%s.%s\" not built: %s",

@@ -15,6 +15,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "build.h"
 #include "cancel.h"
@@ -22,6 +23,7 @@
 #include "indexer.h"
 #include "run_limits.h"
 #include "log.h"
+#include "memory.h"
 #include "options.h"
 #include "query.h"
 #include "record.h"
@@ -208,6 +210,53 @@ record_exit_code(const run_state *rs, int rc, int backing_off)
 	return rc;
 }
 
+/*
+ * A row for every build a guard refused (record.h), so that the history
+ * says why the run exited 1.  The size guard's reason starts "size guard: ".
+ */
+static void
+record_refusals(const run_state *rs)
+{
+	for (int i = 0; i < rs->n_defs; i++)
+	{
+		const plan_item *it = &rs->plan[i];
+		const char      *why = it->failure ? it->failure : it->reason;
+		char            *msg;
+		size_t           prefix = strlen("size guard: ");
+
+		if (it->refused_by == NULL || it->outcome != OUTCOME_FAILED || why == NULL)
+			continue;
+		if (strncmp(why, "refused by ", 11) == 0)
+			msg = xstrdup(why);
+		else
+			msg = xasprintf("refused by the %s: %s", it->refused_by,
+							strncmp(why, "size guard: ", prefix) == 0 ? why + prefix : why);
+		record_refused(rs->record, it, msg);
+		free(msg);
+	}
+}
+
+/* The last line of a run that exits 1 only because critical indexes back off: which, and until when. */
+static void
+log_backing_off(const run_state *rs, int backing_off)
+{
+	for (int i = 0; i < rs->n_defs; i++)
+	{
+		const plan_item *it = &rs->plan[i];
+
+		if (!it->def->critical || it->backoff_until == 0 || it->deferred[0] == '\0')
+			continue;
+		if (backing_off > 1)
+			log_event(LOG_LEVEL_ERROR, "critical_backoff", NULL,
+					  "critical index \"%s\" %s, and %d more critical index%s backing off", it->def->name,
+					  it->deferred, backing_off - 1, backing_off == 2 ? " is" : "es are");
+		else
+			log_event(LOG_LEVEL_ERROR, "critical_backoff", NULL, "critical index \"%s\" %s", it->def->name,
+					  it->deferred);
+		return;
+	}
+}
+
 int
 cmd_build(run_state *rs)
 {
@@ -249,6 +298,7 @@ cmd_build(run_state *rs)
 	t.deferred += sum.deferred;
 	t.failed_noncritical += sum.failed_noncritical;
 	log_summary(rs, &t, &sum);
+	record_refusals(rs);
 	record_close(rs->record, t.deferred);
 	rc = record_exit_code(rs, rc, backing_off);
 
@@ -257,6 +307,8 @@ cmd_build(run_state *rs)
 	if (rc == EXIT_CHANGE_FAILED && t.failed_critical > 0)
 		log_event(LOG_LEVEL_ERROR, "critical_failed", NULL, "%d critical index%s could not be built",
 				  t.failed_critical, t.failed_critical == 1 ? "" : "es");
+	else if (rc == EXIT_CHANGE_FAILED && backing_off > 0)
+		log_backing_off(rs, backing_off);
 	else if (rc == EXIT_CHANGE_FAILED)
 		log_event(LOG_LEVEL_ERROR, "run_failed", NULL, "the run stopped before its work was done: %d failed",
 				  t.failed_noncritical);

@@ -12,6 +12,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,29 +106,70 @@ print_json(const PGresult *res)
 	textbuf_free(&sb);
 }
 
-/* Columns padded to the widest value; the message last, unpadded. */
+/*
+ * A value as the text output shows it: the values come from the server and
+ * from a table another role may have written, so a control character (an
+ * ESC sequence that clears or rewrites the terminal, \r, a newline that
+ * forges a row) is shown escaped, C1 controls (UTF-8 U+0080..U+009F) too,
+ * and a backslash doubled so that the escapes are unambiguous.
+ */
+static char *
+escape_text(const char *v)
+{
+	textbuf sb;
+
+	textbuf_init(&sb);
+	for (const unsigned char *p = (const unsigned char *) v; *p; p++)
+	{
+		if (*p == '\\')
+			textbuf_append(&sb, "\\\\");
+		else if (*p == '\n')
+			textbuf_append(&sb, "\\n");
+		else if (*p == '\r')
+			textbuf_append(&sb, "\\r");
+		else if (*p == '\t')
+			textbuf_append(&sb, "\\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			textbuf_appendf(&sb, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			textbuf_appendf(&sb, "\\u%04x", *++p);
+		else
+			textbuf_append_char(&sb, (char) *p);
+	}
+	return textbuf_detach(&sb);
+}
+
+/* Columns padded to the widest value; the message last, unpadded; every value escaped. */
 static void
 print_text(const PGresult *res)
 {
 	static const int shown[] = {0, 1, 2, 3, 4, 5, 8, 6, 7};
 	const int        n_shown = (int) (sizeof(shown) / sizeof(shown[0]));
+	const int        n_rows = PQntuples(res);
+	char           **cell = xcalloc((size_t) n_rows * N_COLS + 1, sizeof(char *));
 	int              width[N_COLS];
 
 	for (int c = 0; c < N_COLS; c++)
 	{
 		width[c] = (int) strlen(col_names[c]);
-		for (int i = 0; i < PQntuples(res); i++)
-			if (PQgetlength(res, i, c) > width[c])
-				width[c] = PQgetlength(res, i, c);
+		for (int i = 0; i < n_rows; i++)
+		{
+			cell[i * N_COLS + c] = escape_text(PQgetvalue(res, i, c));
+			if ((int) strlen(cell[i * N_COLS + c]) > width[c])
+				width[c] = (int) strlen(cell[i * N_COLS + c]);
+		}
 	}
 	for (int k = 0; k < n_shown; k++)
 		printf(k + 1 < n_shown ? "%-*s  " : "%.*s\n", k + 1 < n_shown ? width[shown[k]] : 99,
 			   col_names[shown[k]]);
-	for (int i = 0; i < PQntuples(res); i++)
+	for (int i = 0; i < n_rows; i++)
 		for (int k = 0; k < n_shown; k++)
-			printf(k + 1 < n_shown ? "%-*s  " : "%.*s\n", k + 1 < n_shown ? width[shown[k]] : 100000,
-				   PQgetvalue(res, i, shown[k]));
-	printf("(%d row%s)\n", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+			printf(k + 1 < n_shown ? "%-*s  " : "%.*s\n", k + 1 < n_shown ? width[shown[k]] : INT_MAX,
+				   cell[i * N_COLS + shown[k]]);
+	printf("(%d row%s)\n", n_rows, n_rows == 1 ? "" : "s");
+	for (int i = 0; i < n_rows * N_COLS; i++)
+		free(cell[i]);
+	free(cell);
 }
 
 /* Is the table there?  -1 when that could not be read (logged). */

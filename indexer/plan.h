@@ -74,10 +74,11 @@ typedef struct plan_item
 	int64_t est_bytes;
 	char    est_why[160]; /* why unknown, or a note ("upper bound: partial index") */
 	/* why it waits for another run (run_limits.h); "" when it does not */
-	char    deferred[200];
-	int64_t start_by_ms;   /* monotonic_ms() when its window closes: not started after; 0 = never */
-	int64_t backoff_until; /* record.h: epoch seconds it backs off until; 0 = it does not */
-	int     failed_runs;   /* record.h: failed runs in a row, when it backs off */
+	char        deferred[200];
+	int64_t     start_by_ms;   /* monotonic_ms() when its window closes: not started after; 0 = never */
+	int64_t     backoff_until; /* record.h: epoch seconds it backs off until; 0 = it does not */
+	int         failed_runs;   /* record.h: failed runs in a row, when it backs off */
+	const char *refused_by;    /* "replica guard", "size guard": a guard refused it (record_refused) */
 	/* filled by the build */
 	plan_outcome outcome;
 	char        *failure;

@@ -225,18 +225,33 @@ static const char table_columns[] = "(id bigint GENERATED ALWAYS AS IDENTITY PRI
 									" host text,"
 									" application_name text)";
 
+/* Is the table there?  -1 when that could not be read (logged). */
+static int
+table_exists(record *r)
+{
+	const char *values[] = {r->o.schema, RECORD_TABLE};
+
+	return db_exists(r->conn, "looking for the history table",
+					 "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
+					 "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+					 2, values);
+}
+
 /* The table: trusted when it exists, created (and trusted again) when not. */
 static int
 ensure_table(record *r)
 {
 	char    *sql, *msg;
 	bool     ok;
-	int      rc;
+	int      rc, found;
 	db_error err = {0};
 
 	rc = relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
 	if (rc != EXIT_OK)
 		return rc;
+	/* there already (every run but the first): no CREATE, whose IF NOT EXISTS NOTICE every run would log */
+	if ((found = table_exists(r)) != 0)
+		return found < 0 ? EXIT_UNREACHABLE : EXIT_OK;
 	sql = xasprintf("CREATE TABLE IF NOT EXISTS %s %s", r->qualified, table_columns);
 	ok = db_run(r->conn, sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL);
 	free(sql);
@@ -447,6 +462,37 @@ record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate, con
 	free(sql);
 }
 
+void
+record_refused(record *r, const plan_item *it, const char *message)
+{
+	char        now[64];
+	char       *table;
+	const char *values[7];
+	char       *sql;
+
+	if (r == NULL || r->failed)
+		return;
+	now_text(now, sizeof(now));
+	table = xasprintf("%s.%s", it->def->schema, it->def->table);
+	values[0] = r->run_id;
+	values[1] = it->def->name;
+	values[2] = table;
+	values[3] = planned_word(it->action);
+	values[4] = now;
+	values[5] = message;
+	values[6] = r->host;
+	sql =
+		xasprintf("INSERT INTO %s (run_id, definition, table_name, action, planned, started_at, finished_at, "
+				  "duration_ms, message, host, application_name) VALUES ($1, $2, $3, 'refused', $4, "
+				  "pg_catalog.to_timestamp($5::pg_catalog.float8), "
+				  "pg_catalog.to_timestamp($5::pg_catalog.float8), 0, $6, $7, "
+				  "pg_catalog.current_setting('application_name'))",
+				  r->qualified);
+	(void) record_write(r, "recording a guard's refusal", sql, 7, values, NULL);
+	free(sql);
+	free(table);
+}
+
 /* How long a definition that failed k runs in a row waits: 1h after the N-th, doubling, at most a day. */
 static int64_t
 backoff_ms(int64_t k, int64_t n)
@@ -528,7 +574,7 @@ record_apply_backoff(record *r, plan_item *plan, int n)
 	sql = xasprintf(
 		"SELECT definition, action, pg_catalog.date_part('epoch', "
 		"COALESCE(finished_at, started_at)) FROM %s WHERE definition = ANY ($1::pg_catalog.text[]) "
-		"AND action <> 'started' AND action <> 'interrupted' ORDER BY definition, started_at DESC, id DESC",
+		"AND action NOT IN ('started', 'interrupted', 'refused') ORDER BY definition, started_at DESC, id DESC",
 		r->qualified);
 	res = k > 0 ? db_query(r->conn, "reading the history for the backoff", sql, 1, values, PGRES_TUPLES_OK)
 				: NULL;

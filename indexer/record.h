@@ -95,6 +95,16 @@ void record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate
  */
 void record_close(record *r, int deferred);
 
+/*
+ * A guard (the replica guard, the size guard) refused to build it: one row
+ * with action "refused" and message (which names the guard), so that
+ * `indexer history` says why a run exited 1.  The backoff ignores such
+ * rows (neither counted nor ending a streak): a guard's refusal says
+ * nothing about the definition, and would otherwise hold back a critical
+ * index once the replicas caught up.
+ */
+void record_refused(record *r, const plan_item *it, const char *message);
+
 /* EXIT_OK, or the exit code of a write that failed (said on stderr). */
 int record_failed(const record *r);
 

@@ -41,6 +41,7 @@ size_guard(plan_item *it, const indexer_settings *set)
 	{
 		free(it->reason);
 		it->reason = xasprintf("size guard: estimated %s exceeds --max-index-size %s", est, bound);
+		it->refused_by = "size guard";
 		it->action = ACT_ERROR;
 	}
 	else if (it->est_bytes < 0 && !set->allow_unknown_size)
@@ -49,6 +50,7 @@ size_guard(plan_item *it, const indexer_settings *set)
 		it->reason = xasprintf("size guard: the size is unknown (%s) and --max-index-size %s is set; "
 							   "pass --allow-unknown-size to build it anyway",
 							   it->est_why, bound);
+		it->refused_by = "size guard";
 		it->action = ACT_ERROR;
 	}
 	else if (it->est_bytes < 0)

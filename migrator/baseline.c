@@ -579,9 +579,14 @@ static bool
 record_taken(PGconn *conn, const history_table *ht, const migration_set *files, const bool *take,
 			 const baseline_options *o, int ti)
 {
-	db_error err = {0};
-	bool     ok = true;
+	db_error    err = {0};
+	const char *guard_values[3];
+	const char *guard = history_guard_query(ht, guard_values);
+	/* the table the name stands for now, locked to COMMIT and checked again (history.h) */
+	bool ok = db_run(conn, guard, 3, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL);
 
+	if (!ok)
+		log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording the baseline: %s", err.message);
 	for (int i = 0; ok && i < files->n; i++)
 	{
 		const migration *m = &files->items[i];

@@ -481,21 +481,51 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	return ok;
 }
 
+/*
+ * A write outside history_record (repair): in a transaction of its own
+ * (or the caller's, when one is open), history_guard_query first, which
+ * locks the table the name stands for now and checks it again, so that an
+ * armed table put in the place of the one checked at start-up is refused
+ * before anything of it runs.  One row or none changed; false after
+ * logging "<what>: <error>", rolled back.
+ */
+static bool
+guarded_write(PGconn *conn, const history_table *ht, const char *what, const char *sql, int n,
+			  const char *const *values)
+{
+	const char *guard_values[3];
+	const char *guard = history_guard_query(ht, guard_values);
+	bool        own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
+	db_error    err = {0};
+	char       *msg;
+	bool        ok;
+
+	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false)) &&
+		 db_run_ex(conn, guard, 3, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL, false) &&
+		 db_run_ex(conn, sql, n, values, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
+		 (!own_tx || db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false));
+	if (ok)
+		return true;
+	msg = db_error_format(&err);
+	log_error("%s: %s", what, msg);
+	free(msg);
+	db_error_clear(&err);
+	if (own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE && PQstatus(conn) == CONNECTION_OK)
+		db_command_uninterruptible(conn, "rolling back a history write", "ROLLBACK");
+	return false;
+}
+
 bool
 history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, const char *checksum)
 {
 	char        vbuf[24];
 	const char *values[2] = {vbuf, checksum};
 	char       *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1", ht->qualified);
-	PGresult   *res;
+	bool        ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
-	bool ok;
-
-	res = db_query(conn, "updating a checksum", sql, 2, values, PGRES_COMMAND_OK);
+	ok = guarded_write(conn, ht, "updating a checksum", sql, 2, values);
 	free(sql);
-	ok = res != NULL;
-	PQclear(res);
 	return ok;
 }
 
@@ -505,14 +535,11 @@ history_forget(PGconn *conn, const history_table *ht, int64_t version)
 	char        vbuf[24];
 	const char *values[1] = {vbuf};
 	char       *sql = xasprintf("DELETE FROM %s WHERE version = $1", ht->qualified);
-	PGresult   *res;
 	bool        ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
-	res = db_query(conn, "removing a history row", sql, 1, values, PGRES_COMMAND_OK);
+	ok = guarded_write(conn, ht, "removing a history row", sql, 1, values);
 	free(sql);
-	ok = res != NULL;
-	PQclear(res);
 	return ok;
 }
 
