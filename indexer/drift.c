@@ -25,6 +25,9 @@ drift_compare_text(const index_def *def, const char *indexdef, unsigned flags, c
 	index_sql_match m;
 
 	*why = NULL;
+	/* the server's own text of exactly this definition: nothing to parse */
+	if (index_sql_is_server_text(def->parsed, def->schema, indexdef))
+		return DRIFT_SAME;
 	server = index_sql_parse(indexdef, &parse_why);
 	if (server == NULL)
 	{

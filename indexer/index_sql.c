@@ -282,6 +282,64 @@ index_sql_render(const index_sql *def, const index_sql_target *target)
 	return textbuf_detach(&sb);
 }
 
+/* ---- the server's text, predicted ------------------------------------------ */
+
+/*
+ * ident as pg_get_indexdef() writes it when it needs no quotes: a plain
+ * lower-case name.  Anything else is quoted; if the server wrote it bare
+ * (an unreserved keyword is never one: those are plain), the texts differ
+ * and the caller compares trees, so a wrong guess costs time, never a
+ * wrong answer.
+ */
+static void
+append_server_ident(textbuf *sb, const char *ident)
+{
+	bool plain = ident[0] != '\0' && !(ident[0] >= '0' && ident[0] <= '9');
+
+	for (const char *p = ident; plain && *p; p++)
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+	if (plain)
+		textbuf_append(sb, ident);
+	else
+		sql_append_ident(sb, ident);
+}
+
+/*
+ * The text is parsed into a tree equal to def's after normalise(): the
+ * head differs from def's only in fields normalise() clears (the name,
+ * CONCURRENTLY, IF NOT EXISTS, a relation schema equal to schema) or in
+ * the default it spells out (USING <access method> when def has none: the
+ * parser's default is the same name); everything after the relation is
+ * def's own source, byte for byte.  So a server text equal to it is the
+ * same index, and any other text goes to the tree comparison.
+ */
+bool
+index_sql_is_server_text(const index_sql *def, const char *schema, const char *indexdef)
+{
+	const char *tail = def->source + def->tail_offset;
+	textbuf     sb;
+	bool        same;
+
+	if (schema == NULL || schema[0] == '\0' || def->catalogname[0] != '\0' || def->info.only ||
+		(def->info.schema[0] != '\0' && strcmp(def->info.schema, schema) != 0) ||
+		def->end_offset <= def->tail_offset)
+		return false;
+	textbuf_init(&sb);
+	textbuf_append(&sb, def->info.unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+	append_server_ident(&sb, def->info.name);
+	textbuf_append(&sb, " ON ");
+	append_server_ident(&sb, schema);
+	textbuf_append_char(&sb, '.');
+	append_server_ident(&sb, def->info.table);
+	textbuf_append_char(&sb, ' ');
+	if (tail[0] == '(')
+		textbuf_appendf(&sb, "USING %s ", def->info.access_method);
+	textbuf_append_len(&sb, tail, (size_t) (def->end_offset - def->tail_offset));
+	same = strcmp(sb.data, indexdef) == 0;
+	textbuf_free(&sb);
+	return same;
+}
+
 /* ---- normalisation ------------------------------------------------------ */
 
 /* Replace a string of an unpacked message by a fresh copy of value. */

@@ -139,6 +139,17 @@ index_sql_match index_sql_compare_server(const index_sql *file, const index_sql 
 										 unsigned flags, const char **why);
 
 /*
+ * Whether indexdef is byte for byte the text pg_get_indexdef() writes for
+ * def on schema (the definition's schema) when it is def, in the form the
+ * text after def's relation was written: "CREATE [UNIQUE] INDEX name ON
+ * schema.table USING am <the rest of def, verbatim>".  True only when the
+ * text's parse is def's tree after normalisation (see index_sql.c), so
+ * index_sql_compare_server() would say INDEX_SQL_SAME; false says nothing
+ * (compare the trees).  Parses nothing: the no-op's fast path.
+ */
+bool index_sql_is_server_text(const index_sql *def, const char *schema, const char *indexdef);
+
+/*
  * The key columns, then the INCLUDE columns, in order: names[i] is the
  * column's name, or NULL for an expression.  Fills at most max; returns
  * the count there is (which may exceed max).  Valid as long as def lives.
