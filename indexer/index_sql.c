@@ -4,16 +4,14 @@
  *	  One CREATE INDEX statement, read with PostgreSQL's own parser:
  *	  checked, re-targeted and compared.
  *
- * The statement is parsed with sql_parse_script() (so its position and its
- * errors are reported the same way as a migration's), and scanned once
- * more with pg_query_scan() to find where the relation ends: the tokens
- * after it are reused verbatim by index_sql_render().
+ * Parsed with sql_parse_script() (errors placed as a migration's), scanned
+ * once more with pg_query_scan() for the end of the relation: the source
+ * after it is reused verbatim (index_sql_render, index_sql_tail).
  *
- * The comparison works on copies of the IndexStmt message: each copy is
- * normalised, packed with protobuf-c and the two byte strings compared.
- * Strings replaced in a copy are always fresh allocations, and the copy's
- * own strings are freed only when they are not protobuf-c's shared empty
- * string, so protobuf_c_message_free_unpacked() can release every copy.
+ * Comparing packs normalised copies of the IndexStmt with protobuf-c and
+ * compares the bytes.  A string replaced in a copy is a fresh allocation,
+ * freed unless it is protobuf-c's shared empty string: free_unpacked()
+ * releases every copy.
  *
  * indexer/index_sql.c
  *
@@ -39,7 +37,6 @@ struct index_sql
 	sql_script                script; /* its parse; owns the tree stmt points in */
 	const PgQuery__IndexStmt *stmt;
 	index_sql_info            info;
-	char                     *catalogname; /* "" unless the relation is db.schema.table */
 	int                       tail_offset; /* first byte after the relation */
 	int                       end_offset;  /* first byte after the statement */
 };
@@ -53,9 +50,8 @@ str_or_empty(const char *s)
 }
 
 /*
- * Find where the relation of stmt ends in text (the source after any BOM):
- * the offset of the first token after it, or end when nothing follows.
- * Returns -1 when the relation cannot be found among the tokens.
+ * Where the relation of stmt ends in text (the source after any BOM): the
+ * first token after it, end when none follows, -1 when it is not found.
  */
 static int
 find_tail(const char *text, const PgQuery__IndexStmt *stmt, int end)
@@ -165,7 +161,7 @@ index_sql_parse(const char *sql, char **why)
 		if (n->node_case == PG_QUERY__NODE__NODE_INDEX_ELEM && n->index_elem->expr != NULL)
 			def->info.has_expressions = true;
 	}
-	def->catalogname = xstrdup(str_or_empty(stmt->relation->catalogname));
+	def->info.catalog = str_or_empty(stmt->relation->catalogname);
 	return def;
 
 fail:
@@ -223,9 +219,9 @@ index_sql_check_definition(const index_sql *def, const char *name, const char *s
 						 strcasecmp(in->name, name) == 0
 							 ? " (unquoted identifiers are folded to lower case: quote the name in the SQL)"
 							 : "");
-	else if (def->catalogname[0] != '\0')
+	else if (def->info.catalog[0] != '\0')
 		*why = xasprintf("the relation names a database (\"%s.%s.%s\"); write table or schema.table",
-						 def->catalogname, in->schema, in->table);
+						 def->info.catalog, in->schema, in->table);
 	else if (in->only)
 		*why = xstrdup(
 			"ON ONLY is not allowed: the indexer itself builds indexes of partitioned tables partition by partition");
@@ -282,62 +278,11 @@ index_sql_render(const index_sql *def, const index_sql_target *target)
 	return textbuf_detach(&sb);
 }
 
-/* ---- the server's text, predicted ------------------------------------------ */
-
-/*
- * ident as pg_get_indexdef() writes it when it needs no quotes: a plain
- * lower-case name.  Anything else is quoted; if the server wrote it bare
- * (an unreserved keyword is never one: those are plain), the texts differ
- * and the caller compares trees, so a wrong guess costs time, never a
- * wrong answer.
- */
-static void
-append_server_ident(textbuf *sb, const char *ident)
+const char *
+index_sql_tail(const index_sql *def, size_t *len)
 {
-	bool plain = ident[0] != '\0' && !(ident[0] >= '0' && ident[0] <= '9');
-
-	for (const char *p = ident; plain && *p; p++)
-		plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
-	if (plain)
-		textbuf_append(sb, ident);
-	else
-		sql_append_ident(sb, ident);
-}
-
-/*
- * The text is parsed into a tree equal to def's after normalise(): the
- * head differs from def's only in fields normalise() clears (the name,
- * CONCURRENTLY, IF NOT EXISTS, a relation schema equal to schema) or in
- * the default it spells out (USING <access method> when def has none: the
- * parser's default is the same name); everything after the relation is
- * def's own source, byte for byte.  So a server text equal to it is the
- * same index, and any other text goes to the tree comparison.
- */
-bool
-index_sql_is_server_text(const index_sql *def, const char *schema, const char *indexdef)
-{
-	const char *tail = def->source + def->tail_offset;
-	textbuf     sb;
-	bool        same;
-
-	if (schema == NULL || schema[0] == '\0' || def->catalogname[0] != '\0' || def->info.only ||
-		(def->info.schema[0] != '\0' && strcmp(def->info.schema, schema) != 0) ||
-		def->end_offset <= def->tail_offset)
-		return false;
-	textbuf_init(&sb);
-	textbuf_append(&sb, def->info.unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
-	append_server_ident(&sb, def->info.name);
-	textbuf_append(&sb, " ON ");
-	append_server_ident(&sb, schema);
-	textbuf_append_char(&sb, '.');
-	append_server_ident(&sb, def->info.table);
-	textbuf_append_char(&sb, ' ');
-	if (tail[0] == '(')
-		textbuf_appendf(&sb, "USING %s ", def->info.access_method);
-	textbuf_append_len(&sb, tail, (size_t) (def->end_offset - def->tail_offset));
-	same = strcmp(sb.data, indexdef) == 0;
-	textbuf_free(&sb);
-	return same;
+	*len = (size_t) (def->end_offset - def->tail_offset); /* find_tail: tail <= end */
+	return def->source + def->tail_offset;
 }
 
 /* ---- normalisation ------------------------------------------------------ */
@@ -851,6 +796,5 @@ index_sql_free(index_sql *def)
 		return;
 	sql_script_free(&def->script);
 	free(def->source);
-	free(def->catalogname);
 	free(def);
 }

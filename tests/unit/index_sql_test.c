@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "drift.h"
 #include "index_sql.h"
 #include "sqlquote.h"
 
@@ -312,7 +313,7 @@ test_compare_server(void **state)
 }
 
 /*
- * The fast path: is_server_text(file, server) must say true only where the
+ * The fast path: drift_is_server_text(file, server) must say true only where the
  * tree comparison says INDEX_SQL_SAME (checked here for every true case).
  */
 static void
@@ -321,7 +322,8 @@ server_text(const char *file, const char *server, bool expected)
 	index_sql      *a = parse_ok(file);
 	index_sql      *b = parse_ok(server);
 	const char     *why = NULL;
-	bool            got = index_sql_is_server_text(a, "public", server);
+	index_def       d = {.schema = "public", .parsed = a};
+	bool            got = drift_is_server_text(&d, server);
 	index_sql_match m = index_sql_compare_server(a, b, "public", 0, &why);
 
 	if (got != expected)
