@@ -43,4 +43,13 @@ drift_result drift_compare(const index_def *def, const catalog_entry *cat, char 
  */
 drift_result drift_compare_text(const index_def *def, const char *indexdef, unsigned flags, char **why);
 
+/*
+ * Whether indexdef is byte for byte what pg_get_indexdef() writes for def
+ * in the form def was written: "CREATE [UNIQUE] INDEX name ON schema.table
+ * USING am <def after its relation, verbatim>".  True only where the trees
+ * compare the same (drift_compare_text's fast path: no parse); false says
+ * nothing, the trees decide.  def->parsed must be set.
+ */
+bool drift_is_server_text(const index_def *def, const char *indexdef);
+
 #endif /* INDEXER_DRIFT_H */

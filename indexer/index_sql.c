@@ -4,16 +4,14 @@
  *	  One CREATE INDEX statement, read with PostgreSQL's own parser:
  *	  checked, re-targeted and compared.
  *
- * The statement is parsed with sql_parse_script() (so its position and its
- * errors are reported the same way as a migration's), and scanned once
- * more with pg_query_scan() to find where the relation ends: the tokens
- * after it are reused verbatim by index_sql_render().
+ * Parsed with sql_parse_script() (errors placed as a migration's), scanned
+ * once more with pg_query_scan() for the end of the relation: the source
+ * after it is reused verbatim (index_sql_render, index_sql_tail).
  *
- * The comparison works on copies of the IndexStmt message: each copy is
- * normalised, packed with protobuf-c and the two byte strings compared.
- * Strings replaced in a copy are always fresh allocations, and the copy's
- * own strings are freed only when they are not protobuf-c's shared empty
- * string, so protobuf_c_message_free_unpacked() can release every copy.
+ * Comparing packs normalised copies of the IndexStmt with protobuf-c and
+ * compares the bytes.  A string replaced in a copy is a fresh allocation,
+ * freed unless it is protobuf-c's shared empty string: free_unpacked()
+ * releases every copy.
  *
  * indexer/index_sql.c
  *
@@ -39,7 +37,6 @@ struct index_sql
 	sql_script                script; /* its parse; owns the tree stmt points in */
 	const PgQuery__IndexStmt *stmt;
 	index_sql_info            info;
-	char                     *catalogname; /* "" unless the relation is db.schema.table */
 	int                       tail_offset; /* first byte after the relation */
 	int                       end_offset;  /* first byte after the statement */
 };
@@ -53,9 +50,8 @@ str_or_empty(const char *s)
 }
 
 /*
- * Find where the relation of stmt ends in text (the source after any BOM):
- * the offset of the first token after it, or end when nothing follows.
- * Returns -1 when the relation cannot be found among the tokens.
+ * Where the relation of stmt ends in text (the source after any BOM): the
+ * first token after it, end when none follows, -1 when it is not found.
  */
 static int
 find_tail(const char *text, const PgQuery__IndexStmt *stmt, int end)
@@ -165,7 +161,7 @@ index_sql_parse(const char *sql, char **why)
 		if (n->node_case == PG_QUERY__NODE__NODE_INDEX_ELEM && n->index_elem->expr != NULL)
 			def->info.has_expressions = true;
 	}
-	def->catalogname = xstrdup(str_or_empty(stmt->relation->catalogname));
+	def->info.catalog = str_or_empty(stmt->relation->catalogname);
 	return def;
 
 fail:
@@ -223,9 +219,9 @@ index_sql_check_definition(const index_sql *def, const char *name, const char *s
 						 strcasecmp(in->name, name) == 0
 							 ? " (unquoted identifiers are folded to lower case: quote the name in the SQL)"
 							 : "");
-	else if (def->catalogname[0] != '\0')
+	else if (def->info.catalog[0] != '\0')
 		*why = xasprintf("the relation names a database (\"%s.%s.%s\"); write table or schema.table",
-						 def->catalogname, in->schema, in->table);
+						 def->info.catalog, in->schema, in->table);
 	else if (in->only)
 		*why = xstrdup(
 			"ON ONLY is not allowed: the indexer itself builds indexes of partitioned tables partition by partition");
@@ -280,6 +276,13 @@ index_sql_render(const index_sql *def, const index_sql_target *target)
 						   (size_t) (def->end_offset - def->tail_offset));
 	}
 	return textbuf_detach(&sb);
+}
+
+const char *
+index_sql_tail(const index_sql *def, size_t *len)
+{
+	*len = (size_t) (def->end_offset - def->tail_offset); /* find_tail: tail <= end */
+	return def->source + def->tail_offset;
 }
 
 /* ---- normalisation ------------------------------------------------------ */
@@ -793,6 +796,5 @@ index_sql_free(index_sql *def)
 		return;
 	sql_script_free(&def->script);
 	free(def->source);
-	free(def->catalogname);
 	free(def);
 }

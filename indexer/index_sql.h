@@ -31,6 +31,7 @@
 #define TOOLKIT_INDEX_SQL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* PostgreSQL's NAMEDATALEN - 1: the longest identifier the server keeps */
 #define INDEX_SQL_MAX_IDENT 63
@@ -42,6 +43,7 @@ typedef struct index_sql index_sql;
 typedef struct index_sql_info
 {
 	const char *name;          /* index name; "" when the statement has none */
+	const char *catalog;       /* database of the relation: "" unless db.schema.table */
 	const char *schema;        /* schema of the relation; "" if unqualified */
 	const char *table;         /* relation name */
 	const char *access_method; /* "btree" when USING is absent */
@@ -137,6 +139,13 @@ typedef enum index_sql_match
  */
 index_sql_match index_sql_compare_server(const index_sql *file, const index_sql *server, const char *schema,
 										 unsigned flags, const char **why);
+
+/*
+ * The source after the relation, as index_sql_render() reuses it (USING,
+ * the columns, INCLUDE, WITH, WHERE ...): *len bytes, not NUL-terminated
+ * there; *len is 0 when nothing follows.  Valid as long as def lives.
+ */
+const char *index_sql_tail(const index_sql *def, size_t *len);
 
 /*
  * The key columns, then the INCLUDE columns, in order: names[i] is the

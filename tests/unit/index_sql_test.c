@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "drift.h"
 #include "index_sql.h"
 #include "sqlquote.h"
 
@@ -311,6 +312,62 @@ test_compare_server(void **state)
 			 "CREATE INDEX i ON public.t USING btree (a) WHERE ((a >= 1) AND (a <= 5))", INDEX_SQL_UNDECIDED);
 }
 
+/*
+ * The fast path: drift_is_server_text(file, server) must say true only where the
+ * tree comparison says INDEX_SQL_SAME (checked here for every true case).
+ */
+static void
+server_text(const char *file, const char *server, bool expected)
+{
+	index_sql      *a = parse_ok(file);
+	index_sql      *b = parse_ok(server);
+	const char     *why = NULL;
+	index_def       d = {.schema = "public", .parsed = a};
+	bool            got = drift_is_server_text(&d, server);
+	index_sql_match m = index_sql_compare_server(a, b, "public", 0, &why);
+
+	if (got != expected)
+		fail_msg("is_server_text(%s, %s) = %d", file, server, got);
+	if (got && m != INDEX_SQL_SAME)
+		fail_msg("fast path says same, trees say %d: %s / %s", (int) m, file, server);
+	index_sql_free(a);
+	index_sql_free(b);
+}
+
+static void
+test_is_server_text(void **state)
+{
+	(void) state;
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+				"CREATE INDEX i ON public.t USING btree (a)", true);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON public.t (a)",
+				"CREATE INDEX i ON public.t USING btree (a)", true);
+	server_text("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t USING hash (a)",
+				"CREATE UNIQUE INDEX i ON public.t USING hash (a)", true);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS \"I x\" ON \"T\" (a DESC) WHERE (c > 0)",
+				"CREATE INDEX \"I x\" ON public.\"T\" USING btree (a DESC) WHERE (c > 0)", true);
+	/* the smallest differences: never the fast path */
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+				"CREATE INDEX i ON public.t USING btree (a DESC)", false);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+				"CREATE UNIQUE INDEX i ON public.t USING btree (a)", false);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (b)",
+				"CREATE INDEX i ON public.t USING btree (b text_pattern_ops)", false);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+				"CREATE INDEX i ON public.t USING btree (a) WHERE (c > 0)", false);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+				"CREATE INDEX i ON public.u USING btree (a)", false);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+				"CREATE INDEX i ON app.t USING btree (a)", false);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+				"CREATE INDEX i ON ONLY public.t USING btree (a)", false);
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+				"CREATE INDEX i ON public.t USING hash (a)", false);
+	/* the same index spelled otherwise: the trees decide */
+	server_text("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t ( a )",
+				"CREATE INDEX i ON public.t USING btree (a)", false);
+}
+
 static void
 test_quote_ident(void **state)
 {
@@ -330,7 +387,7 @@ main(void)
 		cmocka_unit_test(test_parse_info),       cmocka_unit_test(test_parse_failures),
 		cmocka_unit_test(test_check_definition), cmocka_unit_test(test_render),
 		cmocka_unit_test(test_equivalent),       cmocka_unit_test(test_quote_ident),
-		cmocka_unit_test(test_compare_server),
+		cmocka_unit_test(test_compare_server),   cmocka_unit_test(test_is_server_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
