@@ -297,6 +297,30 @@ metrics_write_file(const char *path, const char *text, char *why, size_t whylen)
 }
 
 bool
+metrics_check_file(const char *path, char *why, size_t whylen)
+{
+	struct stat st;
+	char       *dir = dir_of(path);
+	char       *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int         fd;
+	bool        ok = false;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(why, whylen, "\"%s\" is a directory, not a file", path);
+	else if ((fd = mkstemp(tmp)) < 0)
+		snprintf(why, whylen, "could not create a temporary file in \"%s\": %s", dir, strerror(errno));
+	else
+	{
+		close(fd);
+		(void) unlink(tmp);
+		ok = true;
+	}
+	free(tmp);
+	free(dir);
+	return ok;
+}
+
+bool
 metrics_read_sample(const char *path, const char *series, double *value)
 {
 	FILE  *f = fopen(path, "r");

@@ -35,7 +35,9 @@
  * pushes nothing: the run holding the lock reports when it ends, and a busy
  * cron tick must not replace its states with none.
  *
- * A write or push that fails is one error line on stderr; metrics_finish
+ * The programs probe the file at start-up (metrics_check_file), so that a
+ * path no run could write is a usage error before any work.  A write or
+ * push that still fails at the end is one error line on stderr; metrics_finish
  * then returns EXIT_CHANGE_FAILED when the run had succeeded, and the run's
  * own code otherwise: a metrics failure is never silent and never hides the
  * run's real outcome.  Nothing here exits.
@@ -93,6 +95,17 @@ char *metrics_render(const metrics *m);
  * the temporary file is removed on failure and the old file is untouched.
  */
 bool metrics_write_file(const char *path, const char *text, char *why, size_t whylen);
+
+/*
+ * Can a run write path?  Probed as metrics_write_file writes: its
+ * temporary file is created in path's directory and removed, and path
+ * itself must not be a directory.  true, or false with why filled.  The
+ * programs call it at start-up, so that a path the run could never write
+ * is a usage error (exit 2) before anything changes, not a failure that
+ * turns a run which did its work into exit 1 at the end.  (A directory
+ * that becomes unwritable during the run is still caught at the end.)
+ */
+bool metrics_check_file(const char *path, char *why, size_t whylen);
 
 /*
  * The value of the sample whose series text (name and labels exactly as

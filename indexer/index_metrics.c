@@ -15,6 +15,7 @@
 
 #include "cancel.h"
 #include "exitcodes.h"
+#include "log.h"
 #include "metrics.h"
 #include "query.h"
 #include "retry.h"
@@ -301,6 +302,8 @@ index_metrics_report(run_state *rs, const char *command, int rc)
 	/* no statement after a signal, nor on a connection that is gone */
 	bool can_query = rs->conn != NULL && PQstatus(rs->conn) == CONNECTION_OK && !cancel_pending();
 
+	if (rs->metrics_file_refused)
+		t.file = NULL;
 	if (!metrics_wanted(&t))
 		return rc;
 	m = metrics_new(PREFIX, command);
@@ -316,4 +319,20 @@ index_metrics_report(run_state *rs, const char *command, int rc)
 	rc = metrics_finish(m, &t, rc, (double) (monotonic_ms() - rs->start_ms) / 1000.0);
 	metrics_free(m);
 	return rc;
+}
+
+int
+index_metrics_check(run_state *rs)
+{
+	const char *file = target_of(rs->opts, SETTING_METRICS_FILE, rs->opts->set.metrics_file);
+	char        why[512];
+
+	if (file == NULL || file[0] == '\0' || metrics_check_file(file, why, sizeof(why)))
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+			  "setting metrics_file (--metrics-file, INDEXER_METRICS_FILE or the definitions file): cannot "
+			  "write \"%s\": %s; nothing was done",
+			  file, why);
+	rs->metrics_file_refused = true;
+	return EXIT_USAGE;
 }

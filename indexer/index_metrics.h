@@ -41,4 +41,12 @@
  */
 int index_metrics_report(run_state *rs, const char *command, int rc);
 
+/*
+ * Once the settings are known (command line, environment, definitions
+ * file), before anything is built: EXIT_USAGE (logged) when the metrics
+ * file can never be written (metrics_check_file); the run then stops and
+ * the file is not written at the end either (the push still is).
+ */
+int index_metrics_check(run_state *rs);
+
 #endif /* INDEXER_INDEX_METRICS_H */

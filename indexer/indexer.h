@@ -74,7 +74,8 @@ struct cli_run
 	plan_item       *plan;
 	int              round_trips; /* catalog round trips of this run */
 	int64_t          start_ms;
-	struct record   *record; /* the history table; NULL with --no-record */
+	struct record   *record;               /* the history table; NULL with --no-record */
+	bool             metrics_file_refused; /* index_metrics_check said no: never written */
 };
 typedef struct cli_run run_state;
 

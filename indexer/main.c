@@ -603,6 +603,8 @@ run_command(const cli_command *cmd, run_state *rs)
 	rc = load_definitions(o, rs);
 	if (rc == EXIT_OK && !(cmd->flags & CMD_NO_PLAN))
 		rc = select_definitions(o, rs);
+	if (rc == EXIT_OK && !(cmd->flags & CMD_NO_PLAN))
+		rc = index_metrics_check(rs);
 	if (rc != EXIT_OK)
 		return rc;
 

@@ -29,6 +29,7 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
+#include "metrics.h"
 #include "migrator.h"
 #include "options.h"
 #include "query.h"
@@ -180,7 +181,8 @@ static const char options_help[] =
 	"                             (default $INDEXER_CONFIG, else conf/indexes.cfg)\n"
 	"      --metrics-file=PATH    up, check: write the run's state (pending, failed, current version,\n"
 	"                             last run and last success) as Prometheus text for node_exporter's\n"
-	"                             textfile collector, replaced atomically (default $MIGRATOR_METRICS_FILE)\n"
+	"                             textfile collector, replaced atomically (default $MIGRATOR_METRICS_FILE);\n"
+	"                             a path that cannot be written is exit 2 before anything runs\n"
 	"      --metrics-push=URL     up, check: push the same text to a Pushgateway, e.g.\n"
 	"                             http://host:9091/metrics/job/migrator (loads libcurl; default\n"
 	"                             $MIGRATOR_METRICS_PUSH). Metrics not delivered: an error, and exit 1\n"
@@ -525,6 +527,32 @@ run_command(const cli_command *cmd, run_state *rs)
 	return cmd->run(rs);
 }
 
+/* up and check report how the versions stand (--metrics-file, --metrics-push) */
+static bool
+reports_metrics(const cli_command *cmd)
+{
+	return cmd->run == cmd_up || cmd->run == cmd_check;
+}
+
+/*
+ * A metrics file the run could never write is a usage error before the run
+ * starts (metrics.h); it is then not written at the end either.
+ */
+static int
+check_metrics_file(migrator_options *opts)
+{
+	char why[512];
+
+	if (opts->metrics_file == NULL || opts->metrics_file[0] == '\0' ||
+		metrics_check_file(opts->metrics_file, why, sizeof(why)))
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
+			  "option --metrics-file (or MIGRATOR_METRICS_FILE): cannot write \"%s\": %s; nothing was done",
+			  opts->metrics_file, why);
+	opts->metrics_file = NULL;
+	return EXIT_USAGE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -547,12 +575,14 @@ main(int argc, char **argv)
 		opts.conn.role = opts.role;
 		/* commands that write refuse a standby at connect (target_session_attrs) */
 		opts.conn.read_write = (cmd->flags & CLI_CMD_WRITES) != 0;
-		rc = run_command(cmd, &rs);
+		rc = reports_metrics(cmd) ? check_metrics_file(&opts) : EXIT_OK;
+		if (rc == EXIT_OK)
+			rc = run_command(cmd, &rs);
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending() && rc != EXIT_OK)
 			rc = cancel_exit_code();
 		/* --metrics-file, --metrics-push: up and check report how the versions stand */
-		if (cmd->run == cmd_up || cmd->run == cmd_check)
+		if (reports_metrics(cmd))
 			rc = migration_metrics_report(&rs.tally, opts.metrics_file, opts.metrics_push, cmd->name, rc,
 										  (double) (monotonic_ms() - start_ms) / 1000.0);
 	}

@@ -262,14 +262,40 @@ class IndexerMetricsTest(MetricsTestCase):
             argv[argv.index(cfg)] = os.path.join(shared, "indexes.cfg")
             argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
         r = self.run_program(argv)
-        # the check succeeded, its metrics were not delivered: exit 1, said on stderr
-        self.assertExit(r, 1)
-        self.assertStderrMatches(r, r'could not write the metrics file ".*indexer\.prom": could not create a '
-                                    r'temporary file in ".*ro": Permission denied')
-        self.assertStderrMatches(r, r"the run succeeded but its metrics were not delivered")
+        # found before the run does anything: a usage error, not a run that succeeded and then exits 1
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'setting metrics_file \(--metrics-file, INDEXER_METRICS_FILE or the definitions '
+                                    r'file\): cannot write ".*indexer\.prom": could not create a temporary file in '
+                                    r'".*ro": Permission denied; nothing was done')
+        self.assertNotIn("not delivered", r.stderr)
         with open(path, encoding="utf-8") as f:
             self.assertEqual(f.read(), "# old\n")
         self.assertEqual(os.listdir(d), ["indexer.prom"])
+
+    def test_a_metrics_file_that_can_never_be_written_stops_the_build_before_it_starts(self):
+        # Before, the build ran, the index was built, and the run then exited 1 at the end:
+        # a deploy that had done its work reported a failure.  Now nothing is built: exit 2.
+        missing = os.path.join(self.out, "no", "such", "dir", "indexer.prom")
+        cases = [("option", ["--metrics-file", missing], {}, missing),
+                 ("environment", [], {"INDEXER_METRICS_FILE": missing}, missing),
+                 ("a directory", ["--metrics-file", self.out], {}, self.out)]
+        for what, extra, env, shown in cases:
+            with self.subTest(what):
+                d = self.make_dir({"indexes.cfg": "indexes = (\n%s\n);\n" % definition("idx_m_a", "m", "a", True)})
+                r = self.run_indexer("build", "-c", os.path.join(d, "indexes.cfg"), *extra, env=env)
+                self.assertExit(r, 2)
+                self.assertStderrMatches(r, r'setting metrics_file .*: cannot write "%s": .*; nothing was done'
+                                         % re.escape(shown))
+                self.assertFalse(self.table_exists("idx_m_a"))
+        # the definitions file's own setting is checked as well, and names the same setting
+        d = self.make_dir({"indexes.cfg": 'settings = { metrics_file = "%s"; };\nindexes = (\n%s\n);\n'
+                           % (missing, definition("idx_m_a", "m", "a", True))})
+        r = self.run_indexer("build", "-c", os.path.join(d, "indexes.cfg"))
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'setting metrics_file .*: cannot write ".*dir/indexer\.prom": could not '
+                                    r'create a temporary file in ".*dir": No such file or directory')
+        self.assertFalse(self.table_exists("idx_m_a"))
+        self.assertEqual(os.listdir(self.out), [])
 
     def test_metrics_file_from_the_environment_and_the_settings(self):
         env_path = os.path.join(self.out, "env.prom")
@@ -381,6 +407,30 @@ class MigratorMetricsTest(MetricsTestCase):
         s = self.read(check)
         self.assertEqual(value(s, "pg_schema_migrator_failed_migrations", command="check"), 1)
         self.assertEqual(value(s, "pg_schema_migrator_pending_migrations"), 1)
+
+    def test_a_metrics_file_that_can_never_be_written_applies_nothing(self):
+        # Before, up applied the migration and then exited 1 for the file: the deploy stopped
+        # over a schema change that had been made.  Now it is refused first: exit 2, nothing applied.
+        d = self.make_dir({"001_t.sql": "CREATE TABLE t1 (id int);\n"})
+        missing = os.path.join(self.out, "gone", "migrator.prom")
+        for command in ("up", "check"):
+            for extra, env in ((["--metrics-file", missing], {}), ([], {"MIGRATOR_METRICS_FILE": missing})):
+                with self.subTest(command=command, env=bool(env)):
+                    r = self.run_migrator(command, "--dir", d, *extra, env=env)
+                    self.assertExit(r, 2)
+                    self.assertLastLineMatches(r, r'option --metrics-file \(or MIGRATOR_METRICS_FILE\): cannot write '
+                                           r'"%s": could not create a temporary file in ".*gone": No such file or '
+                                           r'directory; nothing was done' % re.escape(missing))
+                    self.assertFalse(self.table_exists("t1"))
+                    self.assertFalse(self.table_exists("schema_migrations"))
+        r = self.run_migrator("up", "--dir", d, "--metrics-file", self.out)
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'cannot write "%s": "%s" is a directory, not a file'
+                                 % (re.escape(self.out), re.escape(self.out)))
+        self.assertFalse(self.table_exists("t1"))
+        # lint and plan write no metrics: the option is theirs to ignore
+        self.assertExit(self.run_migrator("plan", "--dir", d, env={"MIGRATOR_METRICS_FILE": missing}), 0)
+        self.assertEqual(os.listdir(self.out), [])
 
     def test_an_unreachable_database_reports_the_run_only(self):
         d = self.make_dir({"001_t.sql": "CREATE TABLE t1 (id int);\n"})
