@@ -194,6 +194,31 @@ append_timestamp(textbuf *sb)
 	textbuf_appendf(sb, "%s.%03dZ", buf, (int) (tv.tv_usec / 1000));
 }
 
+/*
+ * The text form of one event: one line, whatever the message holds (server
+ * messages have newlines, and may quote rows another role wrote: no
+ * control character reaches the terminal raw, memory.h).
+ */
+static void
+append_text_line(textbuf *line, log_level level, const char *msg)
+{
+	textbuf shown;
+	int     tone = level_tone(level);
+
+	textbuf_init(&shown);
+	textbuf_append_visible(&shown, msg, false);
+	while (shown.len > 0 && shown.data[shown.len - 1] == ' ')
+		shown.data[--shown.len] = '\0';
+	if (level == LOG_LEVEL_INFO)
+		textbuf_appendf(line, "%s: %s\n", log_program, shown.data);
+	else if (tone >= 0)
+		textbuf_appendf(line, "%s: %s%s:%s %s\n", log_program, log_paint(stderr, (log_tone) tone),
+						level_names[level], log_paint_end(stderr), shown.data);
+	else
+		textbuf_appendf(line, "%s: %s: %s\n", log_program, level_names[level], shown.data);
+	textbuf_free(&shown);
+}
+
 void
 log_event(log_level level, const char *event, const log_field *fields, const char *fmt, ...)
 {
@@ -242,23 +267,7 @@ log_event(log_level level, const char *event, const log_field *fields, const cha
 		textbuf_append(&line, "}\n");
 	}
 	else
-	{
-		/* one event, one line: fold the newlines of server messages */
-		for (char *p = msg.data; *p; p++)
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
-		while (msg.len > 0 && msg.data[msg.len - 1] == ' ')
-			msg.data[--msg.len] = '\0';
-		int tone = level_tone(level);
-
-		if (level == LOG_LEVEL_INFO)
-			textbuf_appendf(&line, "%s: %s\n", log_program, msg.data);
-		else if (tone >= 0)
-			textbuf_appendf(&line, "%s: %s%s:%s %s\n", log_program, log_paint(stderr, (log_tone) tone),
-							level_names[level], log_paint_end(stderr), msg.data);
-		else
-			textbuf_appendf(&line, "%s: %s: %s\n", log_program, level_names[level], msg.data);
-	}
+		append_text_line(&line, level, msg.data);
 
 	/* a single write keeps lines whole when several processes share stderr */
 	fwrite(line.data, 1, line.len, stderr);

@@ -181,6 +181,36 @@ textbuf_appendf(textbuf *sb, const char *fmt, ...)
 }
 
 void
+textbuf_append_visible(textbuf *sb, const char *s, bool cell)
+{
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	{
+		if (cell && *p == '\\')
+			textbuf_append(sb, "\\\\");
+		else if (*p == '\n' || *p == '\r')
+			textbuf_append(sb, !cell ? " " : *p == '\n' ? "\\n" : "\\r");
+		else if (*p == '\t')
+			textbuf_append(sb, cell ? "\\t" : "\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			textbuf_appendf(sb, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			textbuf_appendf(sb, "\\u%04x", *++p);
+		else
+			textbuf_append_char(sb, (char) *p);
+	}
+}
+
+char *
+text_visible(const char *s, bool cell)
+{
+	textbuf sb;
+
+	textbuf_init(&sb);
+	textbuf_append_visible(&sb, s, cell);
+	return textbuf_detach(&sb);
+}
+
+void
 textbuf_append_json(textbuf *sb, const char *s)
 {
 	textbuf_append_char(sb, '"');

@@ -17,6 +17,7 @@
 #define TOOLKIT_MEMORY_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 void *xmalloc(size_t size);
@@ -65,7 +66,20 @@ void textbuf_vappendf(textbuf *sb, const char *fmt, va_list ap) __attribute__((f
 void textbuf_append_char(textbuf *sb, char c);
 /* append s as a JSON string literal, quotes included */
 void textbuf_append_json(textbuf *sb, const char *s);
-void textbuf_reset(textbuf *sb);
+/*
+ * s as a terminal may safely show it: the text can come from the server
+ * and from rows other roles wrote (an error's "Key (k)=(...)", a stored
+ * failure), so no control character reaches the terminal raw (an ESC
+ * sequence can clear or rewrite what the operator reads).  C0 controls and
+ * DEL become \xNN, C1 controls (UTF-8 U+0080..U+009F) \u00NN.  As a table
+ * cell (cell true) a backslash is doubled and \n, \r, \t are written so,
+ * which makes the escapes unambiguous; in a log line (cell false) a newline
+ * or carriage return becomes a space (one event, one line) and a tab stays.
+ */
+void textbuf_append_visible(textbuf *sb, const char *s, bool cell);
+/* the same, as a new string (caller frees) */
+char *text_visible(const char *s, bool cell);
+void  textbuf_reset(textbuf *sb);
 /* hand the buffer to the caller (who frees it) and leave sb empty */
 char *textbuf_detach(textbuf *sb);
 void  textbuf_free(textbuf *sb);

@@ -106,39 +106,6 @@ print_json(const PGresult *res)
 	textbuf_free(&sb);
 }
 
-/*
- * A value as the text output shows it: the values come from the server and
- * from a table another role may have written, so a control character (an
- * ESC sequence that clears or rewrites the terminal, \r, a newline that
- * forges a row) is shown escaped, C1 controls (UTF-8 U+0080..U+009F) too,
- * and a backslash doubled so that the escapes are unambiguous.
- */
-static char *
-escape_text(const char *v)
-{
-	textbuf sb;
-
-	textbuf_init(&sb);
-	for (const unsigned char *p = (const unsigned char *) v; *p; p++)
-	{
-		if (*p == '\\')
-			textbuf_append(&sb, "\\\\");
-		else if (*p == '\n')
-			textbuf_append(&sb, "\\n");
-		else if (*p == '\r')
-			textbuf_append(&sb, "\\r");
-		else if (*p == '\t')
-			textbuf_append(&sb, "\\t");
-		else if (*p < 0x20 || *p == 0x7f)
-			textbuf_appendf(&sb, "\\x%02x", *p);
-		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-			textbuf_appendf(&sb, "\\u%04x", *++p);
-		else
-			textbuf_append_char(&sb, (char) *p);
-	}
-	return textbuf_detach(&sb);
-}
-
 /* Columns padded to the widest value; the message last, unpadded; every value escaped. */
 static void
 print_text(const PGresult *res)
@@ -154,7 +121,7 @@ print_text(const PGresult *res)
 		width[c] = (int) strlen(col_names[c]);
 		for (int i = 0; i < n_rows; i++)
 		{
-			cell[i * N_COLS + c] = escape_text(PQgetvalue(res, i, c));
+			cell[i * N_COLS + c] = text_visible(PQgetvalue(res, i, c), true);
 			if ((int) strlen(cell[i * N_COLS + c]) > width[c])
 				width[c] = (int) strlen(cell[i * N_COLS + c]);
 		}

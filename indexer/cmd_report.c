@@ -13,6 +13,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,30 @@
  * kB, MB, GB, TB, PB, each below 10 * 1024 of its unit (20 * 1024 - 1 half
  * units), rounded half away from zero.
  */
+
+/*
+ * One line of a table on stdout whose values come from the catalog or the
+ * server (index names another role chose, an error's text): no control
+ * character reaches the terminal raw (memory.h, text_visible).
+ */
+static void __attribute__((format(printf, 1, 2))) print_visible(const char *fmt, ...)
+{
+	textbuf line;
+	char   *shown;
+	va_list ap;
+
+	textbuf_init(&line);
+	va_start(ap, fmt);
+	textbuf_vappendf(&line, fmt, ap);
+	va_end(ap);
+	if (line.len > 0 && line.data[line.len - 1] == '\n')
+		line.data[--line.len] = '\0';
+	shown = text_visible(line.data, false);
+	printf("%s\n", shown);
+	free(shown);
+	textbuf_free(&line);
+}
+
 static void
 format_size(int64_t bytes, char *buf, size_t len)
 {
@@ -280,15 +305,17 @@ cmd_plan(run_state *rs)
 			limits_describe(it, est, sizeof(est));
 		else if (it->deferred[0])
 			snprintf(est, sizeof(est), "; deferred: it %s", it->deferred);
-		printf("%s%-8s%s %s on %s.%s%s%s%s%s%s%s\n", log_paint(stdout, action_tone(it)),
-			   plan_action_name(it->action), log_paint_end(stdout), d->name, d->schema, d->table,
-			   it->partitioned && plan_action_is_work(it->action) ? " (partitioned: partition by partition)"
-																  : "",
-			   d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "",
-			   it->action == ACT_DRIFTED ? DRIFT_ADVICE : "", est);
+		printf("%s%-8s%s ", log_paint(stdout, action_tone(it)), plan_action_name(it->action),
+			   log_paint_end(stdout));
+		print_visible("%s on %s.%s%s%s%s%s%s%s\n", d->name, d->schema, d->table,
+					  it->partitioned && plan_action_is_work(it->action)
+						  ? " (partitioned: partition by partition)"
+						  : "",
+					  d->critical ? " (critical)" : "", it->reason ? ": " : "", it->reason ? it->reason : "",
+					  it->action == ACT_DRIFTED ? DRIFT_ADVICE : "", est);
 		for (int k = 0; k < it->n_drop_first; k++)
-			printf("%-8s %s on %s.%s: leftover of an interrupted rebuild\n", "drop", it->drop_first[k],
-				   d->schema, d->table);
+			print_visible("%-8s %s on %s.%s: leftover of an interrupted rebuild\n", "drop", it->drop_first[k],
+						  d->schema, d->table);
 	}
 	log_event(
 		LOG_LEVEL_INFO, "plan", NULL,
@@ -418,7 +445,7 @@ print_definitions(const run_state *rs, bool json, const char **schemas, const ch
 		printf("%-40s %-36s %s%-9s%s %-8s %10s\n", d->name, table, log_paint(stdout, action_tone(it)),
 			   state_word(it), log_paint_end(stdout), d->critical ? "yes" : "no", size);
 		if (it->reason && it->action != ACT_PRESENT && it->action != ACT_ABSENT)
-			printf("%40s %s%s\n", "", it->reason, it->action == ACT_DRIFTED ? DRIFT_ADVICE : "");
+			print_visible("%40s %s%s\n", "", it->reason, it->action == ACT_DRIFTED ? DRIFT_ADVICE : "");
 	}
 	return n_tables;
 }
@@ -478,9 +505,9 @@ report_undefined(const run_state *rs, bool json, const catalog_index *idx, int n
 		if (!header)
 			printf("\nnot in %s:\n", rs->cfg.path);
 		header = true;
-		printf("  %s.%s: %s%s%s%s\n", idx[k].schema, idx[k].table, idx[k].name,
-			   idx[k].constraints ? " (constraint " : "", idx[k].constraints ? idx[k].constraints : "",
-			   idx[k].constraints ? ")" : "");
+		print_visible("  %s.%s: %s%s%s%s\n", idx[k].schema, idx[k].table, idx[k].name,
+					  idx[k].constraints ? " (constraint " : "", idx[k].constraints ? idx[k].constraints : "",
+					  idx[k].constraints ? ")" : "");
 	}
 }
 
@@ -502,7 +529,7 @@ print_duplicate(bool json, const catalog_index *ix, const char *same_as, bool *h
 		if (!*header)
 			printf("\nduplicates (the same columns, expressions, predicate and method):\n");
 		*header = true;
-		printf("  %s.%s: %s, %s\n", ix->schema, ix->table, ix->name, same_as);
+		print_visible("  %s.%s: %s, %s\n", ix->schema, ix->table, ix->name, same_as);
 		return;
 	}
 	textbuf_init(&sb);

@@ -293,7 +293,13 @@ cmd_status(run_state *rs)
 		}
 		print_status_line(it);
 		if (it->state == VS_FAILED && it->row->failure)
-			printf("%16s failed at %s\n", "", it->row->failure);
+		{
+			/* the server's text, which may quote rows other roles wrote (memory.h) */
+			char *shown = text_visible(it->row->failure, false);
+
+			printf("%16s failed at %s\n", "", shown);
+			free(shown);
+		}
 	}
 	if (!json)
 	{

@@ -193,6 +193,25 @@ test_overflow_exits(void **state)
 	assert_string_equal(buf, "out of memory\n");
 }
 
+/*
+ * text_visible: no control character passes raw; a table cell is
+ * unambiguous (backslash doubled), a log line stays one line.
+ */
+static void
+test_visible(void **state)
+{
+	const char *hostile = "a\x1b[2J\tb\\c\nd\re\x07\x7f\xc2\x9b"
+						  "31m\xc3\xbc";
+	char       *cell = text_visible(hostile, true);
+	char       *line = text_visible(hostile, false);
+
+	(void) state;
+	assert_string_equal(cell, "a\\x1b[2J\\tb\\\\c\\nd\\re\\x07\\x7f\\u009b31m\xc3\xbc");
+	assert_string_equal(line, "a\\x1b[2J\tb\\c d e\\x07\\x7f\\u009b31m\xc3\xbc");
+	free(cell);
+	free(line);
+}
+
 int
 main(void)
 {
@@ -200,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_first_grow),       cmocka_unit_test(test_room_is_noop),
 		cmocka_unit_test(test_capacity_doubles), cmocka_unit_test(test_contents_kept),
 		cmocka_unit_test(test_many_appends),     cmocka_unit_test(test_overflow_exits),
+		cmocka_unit_test(test_visible),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
