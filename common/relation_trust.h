@@ -53,6 +53,21 @@ const char *relation_trust_query(const char *schema, const char *rel, bool read_
 int         relation_trust_judge(const PGresult *res, const char *display, bool read_only);
 
 /*
+ * The writers' verdict as one statement of the write's own transaction
+ * (the schema's owner may swap the table after the check, above): the
+ * statement locks the relation the quoted name qualified stands for now
+ * (ACCESS SHARE, taken when the statement is parsed, so that a DROP waits
+ * for the transaction), then fails with the text of its last parameter
+ * unless that relation passes relation_trust_judge's writers' verdict, read
+ * by the same catalog query (plain table of the current role; no trigger,
+ * rule, policy, row-level security, inheritance or TRIGGER grant).  Its
+ * RELATION_TRUST_GUARD_PARAMS parameters: relation_trust_query's three for
+ * a writer, then the message.  Caller frees.
+ */
+#define RELATION_TRUST_GUARD_PARAMS 4
+char *relation_trust_guard_sql(const char *qualified);
+
+/*
  * Before a data migration (-- migrator:allow-dml): the tables whose
  * triggers run a function that belongs to neither the table's owner nor a
  * superuser (code of a role that was granted TRIGGER, which the migration

@@ -216,7 +216,8 @@ add_prepares(batch *b, tool_names *n)
 	if (ctx->prepared)
 		return;
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->pin, apply_session_pin_sql(), 4));
-	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->guard, ctx->ht->guard_sql, 3));
+	pipeline_set_quick(
+		&b->p, pipeline_add_prepare(&b->p, n->guard, ctx->ht->guard_sql, RELATION_TRUST_GUARD_PARAMS));
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->history, b->hw.sql, 7));
 	if (ctx->lock_conn != NULL)
 		pipeline_set_quick(
@@ -247,7 +248,7 @@ build(batch *b, migration *m)
 	int               last = m->script.stmts[m->script.n_stmts - 1].line;
 	advlock_held_args lock;
 	tool_names        names;
-	const char       *guard_values[3];
+	const char       *guard_values[RELATION_TRUST_GUARD_PARAMS];
 	const char       *guard_sql;
 
 	b->quiet = !apply_residue_possible(m, ctx->event_triggers);
@@ -286,7 +287,8 @@ build(batch *b, migration *m)
 	pipeline_set_quick(&b->p, b->p.n - 1);
 	/* the table the name stands for now is locked and checked again (history.h) */
 	guard_sql = history_guard_query(ctx->ht, guard_values);
-	pipeline_set_quick(&b->p, add_tool(b, names.guard, guard_sql, 3, guard_values, NULL, NULL));
+	pipeline_set_quick(
+		&b->p, add_tool(b, names.guard, guard_sql, RELATION_TRUST_GUARD_PARAMS, guard_values, NULL, NULL));
 	(void) add_tool(b, names.history, b->hw.sql, 7, b->hw.values, history_write_judge, &b->hw);
 	note(b, m->path, last, ENTRY_TOOL);
 	if (m->verify_script.n_stmts > 0 && !add_verify(b, m, schema))

@@ -580,10 +580,11 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
 			 const baseline_options *o, int ti)
 {
 	db_error    err = {0};
-	const char *guard_values[3];
+	const char *guard_values[RELATION_TRUST_GUARD_PARAMS];
 	const char *guard = history_guard_query(ht, guard_values);
 	/* the table the name stands for now, locked to COMMIT and checked again (history.h) */
-	bool ok = db_run(conn, guard, 3, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL);
+	bool ok =
+		db_run(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL);
 
 	if (!ok)
 		log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording the baseline: %s", err.message);

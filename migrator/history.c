@@ -41,29 +41,11 @@ static const struct
 /* the shape before "baseline" was added; history_ensure upgrades it */
 #define N_HISTORY_COLUMNS_V1 (N_HISTORY_COLUMNS - 1)
 
-/*
- * history_guard_query's SQL (%s: the quoted table, which the join locks at
- * parse time, before the check reads the catalogs).  The error is a cast of
- * the message to int4 in the ELSE branch: concat() is stable, so the planner
- * cannot evaluate it early, and the statement fails only when the check does.
- */
-static const char guard_sql[] =
-	"SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c "
-	"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-	"  WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name AND c.relkind = 'r' "
-	"    AND c.relowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) "
-	"    AND NOT c.relhasrules AND NOT c.relrowsecurity AND NOT c.relforcerowsecurity "
-	"    AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) "
-	"    AND NOT EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)) "
-	"  THEN 1 ELSE pg_catalog.concat($3::pg_catalog.text)::pg_catalog.int4 END "
-	"FROM (SELECT 1) AS one LEFT JOIN (SELECT FROM %s WHERE false) AS held ON true";
-
 const char *
-history_guard_query(const history_table *ht, const char *values[3])
+history_guard_query(const history_table *ht, const char *values[RELATION_TRUST_GUARD_PARAMS])
 {
-	values[0] = ht->schema;
-	values[1] = ht->table;
-	values[2] = ht->guard_message;
+	(void) relation_trust_query(ht->schema, ht->table, false, values);
+	values[RELATION_TRUST_GUARD_PARAMS - 1] = ht->guard_message;
 	return ht->guard_sql;
 }
 
@@ -85,7 +67,7 @@ history_table_init(history_table *ht, PGconn *conn, const char *schema, const ch
 	ht->table = table;
 	ht->qualified = xasprintf("%s.%s", qs, qt);
 	ht->display = xasprintf("%s.%s", schema, table);
-	ht->guard_sql = xasprintf(guard_sql, ht->qualified);
+	ht->guard_sql = relation_trust_guard_sql(ht->qualified);
 	ht->guard_message =
 		xasprintf("refusing to write the history table %s: it is not the table the run checked "
 				  "at start-up (dropped and created again by the schema's owner?) or it has a "
@@ -461,11 +443,12 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	char         *problem;
 	bool          ok;
 
-	const char *guard_values[3];
+	const char *guard_values[RELATION_TRUST_GUARD_PARAMS];
 	const char *guard = history_guard_query(ht, guard_values);
 
 	history_write_prepare(&r, ht, version, name, checksum, status, duration_ms, failure);
-	ok = db_run_ex(conn, guard, 3, guard_values, PGRES_TUPLES_OK, NULL, err, NULL, false) &&
+	ok = db_run_ex(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, err, NULL,
+				   false) &&
 		 db_run_ex(conn, r.sql, 7, r.values, PGRES_TUPLES_OK, &res, err, NULL, false);
 	free(r.sql);
 	if (ok && (problem = history_write_judge(&r, res)) != NULL)
@@ -493,7 +476,7 @@ static bool
 guarded_write(PGconn *conn, const history_table *ht, const char *what, const char *sql, int n,
 			  const char *const *values)
 {
-	const char *guard_values[3];
+	const char *guard_values[RELATION_TRUST_GUARD_PARAMS];
 	const char *guard = history_guard_query(ht, guard_values);
 	bool        own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
 	db_error    err = {0};
@@ -501,7 +484,8 @@ guarded_write(PGconn *conn, const history_table *ht, const char *what, const cha
 	bool        ok;
 
 	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false)) &&
-		 db_run_ex(conn, guard, 3, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL, false) &&
+		 db_run_ex(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL,
+				   false) &&
 		 db_run_ex(conn, sql, n, values, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
 		 (!own_tx || db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false));
 	if (ok)

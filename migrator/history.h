@@ -27,6 +27,8 @@
 
 #include <libpq-fe.h>
 
+#include "relation_trust.h"
+
 typedef struct history_row
 {
 	int64_t version;
@@ -145,12 +147,13 @@ typedef struct history_write
  * with this run's privileges (relation_trust.h).  The guard locks the
  * table the name resolves to now (ACCESS SHARE: a DROP must wait for the
  * transaction) and checks it again as the start-up check did (a plain
- * table of the current role with no trigger, rule or policy); when it is
+ * table of the current role with no trigger, rule, policy, inheritance or
+ * TRIGGER grant: relation_trust_guard_sql, the same verdict); when it is
  * not, it fails with an error whose text says so, so that a pipeline stops
- * there, before the write: nothing of the armed table runs.  values[3]
- * are its parameters.
+ * there, before the write: nothing of the armed table runs.  values (its
+ * RELATION_TRUST_GUARD_PARAMS parameters) are filled.
  */
-const char *history_guard_query(const history_table *ht, const char *values[3]);
+const char *history_guard_query(const history_table *ht, const char *values[RELATION_TRUST_GUARD_PARAMS]);
 
 void  history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
 							const char *checksum, const char *status, int64_t duration_ms,

@@ -122,6 +122,36 @@ class SwappedHistoryTable(MigratorTestCase):
         self.assertEqual(self.scalar("SELECT count(*) FROM app.schema_migrations"), 0, r.describe())
         self.assertFalse(self.column_exists("busy", "b"), r.describe())
 
+    def test_the_guard_gives_the_start_up_checks_verdict(self):
+        # The guard and the start-up check read the same catalog query
+        # (relation_trust_guard_sql): a TRIGGER grant to another role, or a
+        # child table, made while the run waits, is refused at the next write
+        # as it would have been at start-up.  Before, the guard had its own
+        # shorter list and recorded migration 2 over either.
+        mallory = "mallory_" + self.dbname
+        self.query("CREATE ROLE %s NOLOGIN" % mallory)
+        self.addCleanup(ArmedHistoryTable._drop_role, self, mallory)
+        for change, what in (("GRANT TRIGGER ON app.schema_migrations TO %s", "TRIGGER granted"),
+                             ("CREATE TABLE app.child () INHERITS (app.schema_migrations)", "inheritance")):
+            with self.subTest(what):
+                self.query("DROP SCHEMA IF EXISTS app CASCADE")
+                self.query("DROP TABLE IF EXISTS public.busy, public.a")
+                self.query("CREATE SCHEMA app")
+                self.query("CREATE TABLE public.busy (id int)")
+                d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
+                                   "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
+                holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
+                proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
+                self.wait_until_waiting("public.busy")
+                self.assertEqual(self.versions("applied", schema="app"), [1])
+                self.query(change.replace("%s", mallory))
+                holder.rollback()
+                r = self.finish(proc)
+                self.assertExit(r, 1)
+                self.assertStderrMatches(r, r"refusing to write the history table app\.schema_migrations")
+                self.assertEqual(self.versions("applied", schema="app"), [1], r.describe())
+                self.assertFalse(self.column_exists("busy", "b"), r.describe())
+
     def wait_until_waiting(self, relation, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
