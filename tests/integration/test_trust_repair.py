@@ -1,7 +1,7 @@
 """
 test_trust_repair.py
     The migrator's writes of its history outside a migration (repair's
-    checksum update and --forget-missing's DELETE) are preceded, in their
+    checksum update and --forget-missing's DELETE, baseline's rows) are preceded, in their
     transaction, by the guard that locks the table the name stands for now
     and checks it again (migrator/history.h's history_guard_query): the
     owner of the --schema may swap the table the start-up check trusted for
@@ -92,3 +92,59 @@ class SwappedHistoryTableOnRepair(MigratorTestCase):
         r = self.run_migrator("repair", "--dir", self.d, "--schema", "app", "--forget-missing")
         self.assertExit(r, 0)
         self.assertEqual(self.scalar("SELECT array_agg(version ORDER BY version) FROM app.schema_migrations"), [1, 3])
+
+
+class SwappedHistoryTableOnBaseline(MigratorTestCase):
+    """baseline runs the verify files (which may wait for a lock), then
+    records its rows: with an empty history table already there, the
+    schema's owner swaps it while a verify file waits, and the rows must be
+    refused before the armed table's trigger runs."""
+
+    def setUp(self):
+        super().setUp()
+        self.mallory = "mallory_" + self.dbname
+        self.query("CREATE ROLE %s NOLOGIN" % self.mallory)
+        self.addCleanup(SwappedHistoryTableOnRepair._drop_role, self, self.mallory)
+        self.query("CREATE SCHEMA app AUTHORIZATION %s" % self.mallory)
+        self.query("CREATE TABLE public.stolen (who text)")
+        self.query("GRANT INSERT ON public.stolen TO PUBLIC")
+        # an empty history table of the migrator's own role (a run whose row was removed by hand)
+        first = self.make_dir({"1_first.sql": "CREATE TABLE public.first (id int);\n"})
+        self.assertExit(self.up(first, "--schema", "app"), 0)
+        self.query("DELETE FROM app.schema_migrations")
+        self.query("CREATE TABLE public.a (id int)")
+        self.d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
+                                "1_a.verify.sql": "SELECT count(*) >= 0 FROM public.a;\n"})
+
+    def test_baseline_rows_are_guarded(self):
+        holder = self.hold_lock("LOCK TABLE public.a IN ACCESS EXCLUSIVE MODE")
+        proc = self.start_migrator("baseline", "--baseline-version", "1", "--dir", self.d, "--schema", "app",
+                                   "--lock-timeout", "60s")
+        deadline = time.monotonic() + 60
+        while not self.scalar("SELECT count(*) FROM pg_catalog.pg_locks WHERE NOT granted "
+                              "AND relation = 'public.a'::regclass"):
+            self.assertLess(time.monotonic(), deadline, "the verify never waited for public.a")
+            time.sleep(0.05)
+        # an armed copy of the same shape, the schema owner's
+        self.query("CREATE TABLE app.armed (LIKE app.schema_migrations INCLUDING ALL)")
+        self.query("ALTER TABLE app.armed OWNER TO %s" % self.mallory)
+        m = self.connect(autocommit=False)
+        self.addCleanup(m.close)
+        with m.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.mallory)
+            cur.execute("DROP TABLE app.schema_migrations")
+            cur.execute("ALTER TABLE app.armed RENAME TO schema_migrations")
+            cur.execute("""CREATE FUNCTION app.steal() RETURNS trigger LANGUAGE plpgsql AS $$
+                           BEGIN INSERT INTO public.stolen VALUES (current_user); RETURN NULL; END $$""")
+            cur.execute("CREATE TRIGGER t BEFORE INSERT OR UPDATE OR DELETE ON app.schema_migrations "
+                        "FOR EACH STATEMENT EXECUTE FUNCTION app.steal()")
+        m.commit()
+        holder.rollback()
+        r = self.finish(proc)
+        # the recording transaction checks the table again before its guard (history_ensure):
+        # refused there, exit 2 naming the owner; the guard covers the instant after that check
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'refusing to use table "app\.schema_migrations": it is owned by role '
+                                    r'"%s", not by the current role' % self.mallory)
+        self.assertEqual(self.scalar("SELECT count(*) FROM public.stolen"), 0, r.describe())
+        self.assertEqual(self.scalar("SELECT count(*) FROM app.schema_migrations"), 0)
