@@ -13,6 +13,7 @@ tests/integration/test_a9_capture.py
 import glob
 import os
 import re
+import threading
 import time
 import unittest
 
@@ -241,6 +242,122 @@ class PipelinedNoticesTest(ToolkitTestCase):
         self.assertExit(r, 0)
         self.assertStderrMatches(r, r"^migrator: notice: migration 1 at %s:3: third statement speaks$" % path)
         self.assertStderrMatches(r, r"^migrator: warning: migration 1 at %s:6: fifth line warns$" % path)
+
+
+# ---------------------------------------------------------------------------
+class NoTransactionBuildInProgressTest(ToolkitTestCase):
+    """Section 3: an INVALID index that another session is still building
+    (it is in pg_stat_progress_create_index) is not a leftover: the routed
+    build never drops it; the migration fails (exit 1, recorded failed, so
+    check fails too) and passes once that build has finished."""
+
+    HEADER = "-- migrator:no-transaction\n-- migrator:allow create-index\n"
+
+    def index_oid(self):
+        return self.scalar("SELECT to_regclass('public.t_a')::oid")
+
+    def test_a_build_in_progress_is_never_dropped(self):
+        self.query("CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 100)")
+        writer = self.hold_lock("INSERT INTO t VALUES (0)")  # an older transaction
+        builder = self.connect(autocommit=True, application_name="a9_other_build")
+        errors = []
+
+        def build():
+            try:
+                builder.cursor().execute("CREATE INDEX CONCURRENTLY t_a ON t (a)")
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        thread = threading.Thread(target=build)
+        thread.start()
+        self.addCleanup(thread.join, 60)
+        self.addCleanup(writer.rollback)
+        deadline = time.monotonic() + 30
+        while not self.scalar("SELECT count(*) FROM pg_stat_progress_create_index p "
+                              "WHERE p.index_relid = to_regclass('public.t_a')"):
+            self.assertLess(time.monotonic(), deadline, "the other build never showed in progress")
+            time.sleep(0.05)
+        oid = self.index_oid()
+        self.assertFalse(self.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = %s", (oid,)))
+        other_pid = self.scalar("SELECT pid FROM pg_stat_activity WHERE application_name = 'a9_other_build'")
+
+        d = self.make_dir({"1_idx.sql": self.HEADER + "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (a);\n"})
+        path = os.path.join(d, "1_idx.sql")
+        r = self.run_migrator("up", "--dir", d, "--lock-timeout", "1s", "--retries", "0")
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(
+            r, r"^migrator: error: migration 1 failed at %s:3: .*backend %d is building it right now"
+               % (re.escape(path), other_pid))
+        self.assertNoLine(r, r"DROP INDEX|dropped")
+        # the other build goes on, untouched
+        self.assertEqual(self.index_oid(), oid)
+        self.assertEqual(self.scalar("SELECT count(*) FROM pg_stat_progress_create_index WHERE pid = %s",
+                                     (other_pid,)), 1)
+        self.assertEqual(self.query("SELECT version, status FROM schema_migrations"), [(1, "failed")])
+        self.assertExit(self.run_migrator("check", "--dir", d), 5)
+
+        writer.commit()
+        thread.join(60)
+        self.assertEqual(errors, [])
+        self.assertTrue(self.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = %s", (oid,)))
+        r = self.run_migrator("up", "--dir", d, "--lock-timeout", "1s")
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r'index "t_a" on "public\.t" exists and is valid; IF NOT EXISTS leaves it')
+        self.assertEqual(self.index_oid(), oid)
+        self.assertEqual(self.query("SELECT version, status FROM schema_migrations"), [(1, "applied")])
+        self.assertExit(self.run_migrator("check", "--dir", d), 0)
+
+
+# ---------------------------------------------------------------------------
+class IndexerArmedHistoryTest(capture.TrustTestCase):
+    """Section 1: the indexer's history table, ours but armed (a rule, a
+    row-level security policy calling a hostile function, TRIGGER granted
+    to the hostile role), is refused with exit 2 and the reason by every
+    command that writes or reads it; nothing of the arming runs."""
+
+    def config(self, *names):
+        body = ",\n".join('  { name = "%s"; table = "t"; critical = false; '
+                          'sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON t (id)"; }' % (n, n)
+                          for n in names)
+        d = self.make_dir({"indexes.cfg": "indexes = (\n%s\n);\n" % body})
+        return os.path.join(d, "indexes.cfg")
+
+    def test_armed_indexer_history_is_refused(self):
+        self.as_mallory("CREATE FUNCTION app.tk_hit() RETURNS boolean LANGUAGE plpgsql AS $tk$\nBEGIN%s\n"
+                        "  RETURN true;\nEND\n$tk$" % capture._trace_block("'app.tk_hit()'",
+                                                                         capture._lit(self.trace_dir)))
+        self.sql("CREATE TABLE app.t (id bigint)")
+        first = self.config("t_first_idx")
+        r = self.run_indexer("build", "-c", first, "--schema", "app")
+        self.assertExit(r, 0)
+        self.assertEqual(self.sql("SELECT count(*) FROM app.indexer_history WHERE action = 'built'"), [(1,)])
+        arms = [
+            ("rule", ["CREATE RULE r AS ON INSERT TO app.indexer_history DO ALSO SELECT app.tk_hit()"],
+             r"rule"),
+            ("policy", ["ALTER TABLE app.indexer_history ENABLE ROW LEVEL SECURITY",
+                        "ALTER TABLE app.indexer_history FORCE ROW LEVEL SECURITY",
+                        "CREATE POLICY p ON app.indexer_history USING (app.tk_hit()) WITH CHECK (app.tk_hit())"],
+             r"row.level security|polic"),
+            ("trigger granted", ["GRANT TRIGGER ON app.indexer_history TO mallory"], r"trigger|grant|privilege"),
+        ]
+        cfg = self.config("t_first_idx", "t_second_idx")
+        for arm, statements, why in arms:
+            for st in statements:
+                self.sql(st)
+            for cmd in (["build"], ["plan"], ["history"]):
+                with self.subTest(arm=arm, command=cmd[0]):
+                    r = self.run_indexer(*(cmd + ["-c", cfg, "--schema", "app"]))
+                    self.assertExit(r, 2)
+                    self.assertStderrMatches(r, r"(?i)^indexer: error: .*indexer_history.*(%s)" % why)
+                    self.assertIsNone(self.sql("SELECT pg_catalog.to_regclass('app.t_second_idx')")[0][0])
+                    self.assertEqual(self.traces(), self.clean_traces(), self.describe_traces(self.traces()))
+            # disarm for the next case
+            self.sql("DROP RULE IF EXISTS r ON app.indexer_history; "
+                     "DROP POLICY IF EXISTS p ON app.indexer_history; "
+                     "ALTER TABLE app.indexer_history NO FORCE ROW LEVEL SECURITY; "
+                     "ALTER TABLE app.indexer_history DISABLE ROW LEVEL SECURITY; "
+                     "REVOKE ALL ON app.indexer_history FROM mallory")
+        self.assertEqual(self.sql("SELECT count(*) FROM app.indexer_history"), [(1,)])
 
 
 if __name__ == "__main__":
