@@ -115,6 +115,12 @@ class SwallowedErrorFormsTest(ToolkitTestCase):
         ("OTHERS", "RAISE WARNING 'x';"),                 # not at ERROR level
         ("OTHERS", "RAISE; RAISE NOTICE 'after';"),       # does not END in RAISE
         ("OTHERS", "IF true THEN RAISE; END IF;"),        # ends in IF, not RAISE
+        # a RAISE at the end that is never reached: RETURN leaves the DO
+        # block, EXIT/CONTINUE its loop, before it
+        ("OTHERS", "RETURN; RAISE;"),
+        ("lock_not_available", "IF SQLERRM <> '' THEN RETURN; END IF; RAISE;"),
+        ("SQLSTATE '40P01'", "CONTINUE; RAISE;"),
+        ("query_canceled", "EXIT; RAISE;"),
     ]
 
     ACCEPTED = [
@@ -129,6 +135,14 @@ class SwallowedErrorFormsTest(ToolkitTestCase):
 
     @staticmethod
     def body(condition, handler):
+        if re.search(r"\b(EXIT|CONTINUE)\b", handler):  # inside a loop, the WHEN still on line 5
+            return ("DO $$ BEGIN LOOP\n"                   # 1
+                    "BEGIN\n"                              # 2
+                    "  ALTER TABLE t ADD COLUMN b int;\n"  # 3
+                    "EXCEPTION\n"                          # 4
+                    "  WHEN %s THEN\n"                     # 5
+                    "    %s\n"                             # 6
+                    "END; EXIT; END LOOP; END $$;\n" % (condition, handler))
         return ("DO $$\n"                                  # 1
                 "BEGIN\n"                                  # 2
                 "  ALTER TABLE t ADD COLUMN b int;\n"      # 3
