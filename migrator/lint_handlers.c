@@ -96,14 +96,51 @@ is_sqlstate_code(const char *condname)
 	return strlen(condname) == 5 && strspn(condname, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5;
 }
 
-/* Does a handler's statement list end in RAISE at EXCEPTION level (ERROR, 21)? */
+/*
+ * Is there a RETURN, EXIT or CONTINUE anywhere in v?  Each can leave the
+ * handler before its closing RAISE (RETURN the DO block, EXIT and CONTINUE
+ * an enclosing loop), so the RAISE is not proof that the error goes on.
+ * One that only leaves a loop inside the handler counts too: simpler to
+ * rewrite than to prove harmless.
+ */
+static bool
+has_early_exit(json_t *v)
+{
+	const char *key;
+	json_t     *val;
+	size_t      i;
+
+	if (json_is_array(v))
+	{
+		json_array_foreach(v, i, val)
+		{
+			if (has_early_exit(val))
+				return true;
+		}
+	}
+	else if (json_is_object(v))
+	{
+		json_object_foreach(v, key, val)
+		{
+			if (strcmp(key, "PLpgSQL_stmt_return") == 0 || strcmp(key, "PLpgSQL_stmt_exit") == 0 ||
+				has_early_exit(val))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Does a handler's statement list end in RAISE at EXCEPTION level (ERROR,
+ * 21), with nothing before it that leaves the handler another way?
+ */
 static bool
 ends_in_raise(json_t *action)
 {
 	json_t *last;
 	json_t *raise;
 
-	if (!json_is_array(action) || json_array_size(action) == 0)
+	if (!json_is_array(action) || json_array_size(action) == 0 || has_early_exit(action))
 		return false;
 	last = json_array_get(action, json_array_size(action) - 1);
 	raise = json_is_object(last) ? json_object_get(last, "PLpgSQL_stmt_raise") : NULL;

@@ -31,6 +31,7 @@ refuse such a table with exit 2 and say why.
 tests/integration/test_trust_capture.py
 """
 
+import bisect
 import glob
 import hashlib
 import itertools
@@ -55,18 +56,27 @@ DEADLINE = 120
 
 # A C string (adjacent literals and string macros joined) is SQL when it
 # starts, after SQL block comments, with one of these (uppercase, as the
-# code writes SQL; messages start in lowercase).
+# code writes SQL; messages start in lowercase), or when it is a fragment
+# that a caller appends to a statement (textbuf_append(" WHERE ..."),
+# ", pg_catalog.set_config(...)"): it starts with a clause keyword or holds
+# a qualified name, a qualified cast or OPERATOR(...).  Over-reading a
+# message only plants more overloads; under-reading would let a query by.
 _SQL_START = re.compile(
     r"^\s*(?:/\*.*?\*/\s*)*(SELECT|WITH|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|BEGIN|"
     r"COMMIT|ROLLBACK|SET|RESET|LOCK|VACUUM|ANALYZE|COPY|TABLE|VALUES|SHOW|DO|CALL|"
-    r"DECLARE|FETCH|PREPARE|EXECUTE|LISTEN|NOTIFY)\b", re.S)
+    r"DECLARE|FETCH|PREPARE|EXECUTE|LISTEN|NOTIFY|DISCARD|MERGE|TRUNCATE|REINDEX)\b", re.S)
+_SQL_FRAGMENT = re.compile(
+    r"^[\s,()]*(WHERE|FROM|AND|OR|ORDER|GROUP|JOIN|LEFT|ON|EXISTS|NOT|CASE|COALESCE|RETURNING|"
+    r"LIMIT|UNION|HAVING|USING|WHEN|THEN|ELSE|END)\b"
+    r"|\bpg_catalog\.\w|::\s*pg_catalog\.|\bOPERATOR\s*\(", re.S)
 _C_TOKEN = re.compile(
     r'//[^\n]*|/\*.*?\*/'
-    r'|#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+((?:"(?:\\.|[^"\\\n])*"[ \t]*)+)\n'
-    r'|#[^\n]*'
+    r'|#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+((?:[^\n\\]|\\\n|\\.)*)'
+    r'|#(?:[^\n\\]|\\\n|\\.)*'
     r'|"(?:\\.|[^"\\\n])*"'
     r"|'(?:\\.|[^'\\\n])*'"
     r'|[A-Za-z_]\w*|\S', re.S)
+_MACRO_BODY = re.compile(r'"(?:\\.|[^"\\\n])*"|[A-Za-z_]\w*|\\\n|\s+')
 _C_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "?": "?"}
 
 # Files whose strings are never sent to a server by the programs.
@@ -78,24 +88,53 @@ def _c_unescape(s):
                   lambda m: _C_ESCAPES.get(m.group(1), " "), s)
 
 
+def _is_sql(s):
+    return bool(_SQL_START.match(s) or _SQL_FRAGMENT.search(s))
+
+
+def _string_macro(body, macros):
+    """The text of a #define whose body is only string literals and string
+    macros (over backslash-continued lines), else None."""
+    out, pos = [], 0
+    for m in _MACRO_BODY.finditer(body):
+        if m.start() != pos:
+            return None
+        pos = m.end()
+        tok = m.group(0)
+        if tok.startswith('"'):
+            out.append(_c_unescape(tok[1:-1]))
+        elif tok in macros:
+            out.append(macros[tok])
+        elif tok.strip() and tok != "\\\n":
+            return None
+    if pos != len(body.rstrip()) and body[pos:].strip():
+        return None
+    return "".join(out) if out else None
+
+
 def c_sql_strings(path):
-    """[(line, text)] of every C string expression in path that reads as SQL."""
+    """[(line, text)] of every C string expression in path that reads as SQL
+    (a string macro's own text counts as one too, where it is defined)."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     macros, out = {}, []
     cur, cur_line = None, 0
     for m in _C_TOKEN.finditer(text):
         tok = m.group(0)
+        line = bisect.bisect_right(starts, m.start())
         if m.group(1):
-            macros[m.group(1)] = "".join(
-                _c_unescape(x) for x in re.findall(r'"((?:\\.|[^"\\\n])*)"', m.group(2)))
+            value = _string_macro(m.group(2), macros)
+            if value is not None:
+                macros[m.group(1)] = value
+                out.append((line, value))
             continue
         if tok.startswith(("//", "/*", "#")):
             continue
         if tok.startswith('"') or tok in macros:
             piece = _c_unescape(tok[1:-1]) if tok.startswith('"') else macros[tok]
             if cur is None:
-                cur, cur_line = "", text.count("\n", 0, m.start()) + 1
+                cur, cur_line = "", line
             cur += piece
             continue
         if cur is not None:
@@ -103,7 +142,16 @@ def c_sql_strings(path):
         cur = None
     if cur is not None:
         out.append((cur_line, cur))
-    return [(ln, s) for ln, s in out if _SQL_START.match(s)]
+    return [(ln, s) for ln, s in out if _is_sql(s)]
+
+
+def c_string_literals(path):
+    """[(line, text)] of every single C string literal in path."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    return [(bisect.bisect_right(starts, m.start()), _c_unescape(m.group(0)[1:-1]))
+            for m in _C_TOKEN.finditer(text) if m.group(0).startswith('"')]
 
 
 def _strip_sql(s):
@@ -668,6 +716,34 @@ class PlantedOverloadsTest(TrustTestCase):
         idx("check --critical-only", "check", "--critical-only")
         idx("status --log-format json", "status", "--log-format", "json")
         idx("build (no-op)", "build")
+        # what issue 15 added: the history command, the replica and slot
+        # guard before a build, the size estimate, windows, run limits and
+        # metrics (each reads the catalog or the history with its own SQL);
+        # the start-up retry of --wait
+        mfile = os.path.join(self.make_dir(), "indexer.prom")
+        gcfg = self.index_config(extra=[("widgets_guarded_idx", "widgets",
+                                         "CREATE INDEX CONCURRENTLY IF NOT EXISTS widgets_guarded_idx ON widgets (qty, name)",
+                                         False, None)])
+        self.sql("INSERT INTO app.widgets SELECT 100 + i, 'g' || i, i FROM generate_series(1, 50) i")
+        self.sql("ANALYZE app.widgets")  # the size estimate reads the statistics
+        shut = time.gmtime(time.time() + 3 * 3600)
+        closed = "%02d:00-%02d:30" % (shut.tm_hour, shut.tm_hour)  # not now, whatever the hour
+        idx("plan --window (closed)", "plan", "--window", closed, "--metrics-file", mfile, config=gcfg)
+        idx("build --window (closed)", "build", "--window", closed, "--metrics-file", mfile, config=gcfg)
+        gr = idx("build (replica guard, size, limits, metrics, --wait)", "build", "--max-replica-lag", "10s",
+            "--max-replica-lag-bytes", "64MB", "--max-slot-wal", "1GB", "--max-index-size", "10GB",
+            "--max-builds", "5", "--max-runtime", "10min", "--window", "any", "--metrics-file", mfile,
+            "--wait", "5s", config=gcfg)
+        self.assertRegex(gr.stderr, r'built "widgets_guarded_idx"', gr.describe())
+        idx("check --metrics-file", "check", "--metrics-file", mfile, config=gcfg)
+        idx("status --metrics-file", "status", "--metrics-file", mfile, config=gcfg)
+        idx("history", "history", config=gcfg)
+        idx("history --since --only", "history", "--since", "1d", "--only", "widgets_guarded_idx",
+            "--log-format", "json", config=gcfg)
+        idx("plan --retry-failed --backoff-after 1", "plan", "--retry-failed", "--backoff-after", "1", config=gcfg)
+        self.assertTrue(os.path.exists(mfile), "no metrics were written")
+        mig("status --wait", "status", "--wait", "5s")
+        mig("check --wait", "check", "--wait", "5s")
 
         # lock waits: preflight, the blockers of a waiting statement, the run lock holder
         with open(os.path.join(mdir, "4_blocked.sql"), "w") as f:
@@ -792,6 +868,11 @@ class PlantedOverloadsTest(TrustTestCase):
         self.assertIsNone(self.sql("SELECT pg_catalog.to_regclass('app.widgets_gone_idx')")[0][0])
         self.assertTrue(self.sql("SELECT indisvalid FROM pg_catalog.pg_index "
                                  "WHERE indexrelid = 'app.widgets_repair_idx'::pg_catalog.regclass")[0][0])
+        # the guarded build ran (the guards and the size estimate let it)
+        self.assertTrue(self.sql("SELECT indisvalid FROM pg_catalog.pg_index "
+                                 "WHERE indexrelid = 'app.widgets_guarded_idx'::pg_catalog.regclass")[0][0])
+        self.assertGreater(self.sql("SELECT count(*) FROM app.indexer_history "
+                                    "WHERE definition = 'widgets_guarded_idx' AND action = 'built'")[0][0], 0)
 
 
 
