@@ -1,0 +1,282 @@
+"""
+test_audit9_adopt.py
+    Issue 9, parts 8 and 10, on the paths added after they were built: the
+    operator's statement_timeout (DSN options, ALTER ROLE, ALTER DATABASE) on
+    the riding batch, no-transaction files and requires-index builds; and a
+    connection lost while the COMMIT of a held migration rides in front of
+    the next migration's batch (a loopback proxy that forwards or withholds
+    that write and cuts the connection), or while a slow COMMIT is still
+    running on the server.
+
+Each test asserts the exit code, the last line and the catalog/history state
+together.
+
+tests/integration/test_audit9_adopt.py
+"""
+
+import os
+import select
+import socket
+import threading
+import time
+import unittest
+
+from test_migrator import ERROR_PREFIX, MigratorTestCase
+from toolkit_test import conninfo
+
+
+class CommitCutter:
+    """A loopback proxy in front of the server.  On the first write from the
+    client that carries a COMMIT (and, with riding=True, a BEGIN in the same
+    write: the held migration's COMMIT riding in front of the next batch),
+    it either forwards that write (forward=True) or withholds it, waits
+    `linger` seconds, then cuts both sides without relaying any reply."""
+
+    def __init__(self, target_host, target_port, forward=True, riding=False, linger=0.5):
+        self.target = (target_host, target_port)
+        self.forward = forward
+        self.riding = riding
+        self.linger = linger
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.cut = threading.Event()
+        self.stop = threading.Event()
+        self.cut_write = b""
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _hit(self, data):
+        if self.cut.is_set() or b"COMMIT\x00" not in data:
+            return False
+        return not self.riding or data.find(b"BEGIN\x00", data.find(b"COMMIT\x00")) >= 0
+
+    def _pipe(self, client):
+        server = socket.create_connection(self.target)
+        try:
+            while not self.stop.is_set():
+                r, _, _ = select.select([client, server], [], [], 0.5)
+                for s in r:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    if s is client:
+                        if self._hit(data):
+                            self.cut_write = data
+                            self.cut.set()
+                            if self.forward:
+                                server.sendall(data)
+                            time.sleep(self.linger)
+                            return
+                        server.sendall(data)
+                    else:
+                        client.sendall(data)
+        finally:
+            client.close()
+            server.close()
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+
+
+class AuditCase(MigratorTestCase):
+
+    def proxy(self, **kw):
+        p = CommitCutter(self.tcp_host, self.port, **kw)
+        self.addCleanup(p.close)
+        dsn = conninfo(host="127.0.0.1", port=p.port, dbname=self.dbname, user=self.superuser,
+                       sslmode="disable")
+        return p, dsn
+
+    def end_other_sessions(self):
+        self.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                   "AND pid <> pg_backend_pid()", (self.dbname,))
+
+
+# --------------------------------------------------------------------------
+# Part 10: the COMMIT that rides in front of the next batch
+# --------------------------------------------------------------------------
+
+QUIET = {
+    "1_a.sql": "CREATE TABLE a (id int);\n",
+    "2_b.sql": "CREATE TABLE b (id int);\n",
+    "3_c.sql": "CREATE TABLE c (id int);\n",
+}
+
+
+class RidingCommitLost(AuditCase):
+    """Migration 1 is quiet and held; its COMMIT goes first in 2's write."""
+
+    def test_reply_lost_after_the_riding_commit_reached_the_server(self):
+        p, dsn = self.proxy(forward=True, riding=True)
+        d = self.make_dir(QUIET)
+        r = self.run_migrator("up", "--dir", d, "-v", dsn=dsn)
+        self.assertTrue(p.cut.is_set(), r.describe())
+        # the path claimed: 2's batch went behind 1's COMMIT, in one write
+        self.assertStderrMatches(r, r"2_b: \d+ statements in one pipeline, behind the COMMIT of 1_a")
+        self.assertIn(b"CREATE TABLE b", p.cut_write)
+        self.assertExit(r, 3)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection lost during COMMIT; "
+                                   r"reconnected: it WAS committed and is recorded as applied; "
+                                   r"migration 2, queued behind that COMMIT, was not committed")
+        self.assertNoLine(r, r"migration \d+ failed")
+        self.assertNoLine(r, r"applied 2_b")
+        self.assertEqual(self.versions(), [1])
+        self.assertTrue(self.table_exists("a"))
+        self.assertFalse(self.table_exists("b"))
+        self.assertFalse(self.table_exists("c"))
+        # the rerun applies 2 and 3 only
+        r = self.up(d)
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1, 2, 3])
+
+    def test_riding_commit_never_reached_the_server(self):
+        p, dsn = self.proxy(forward=False, riding=True)
+        d = self.make_dir(QUIET)
+        r = self.run_migrator("up", "--dir", d, dsn=dsn)
+        self.assertTrue(p.cut.is_set(), r.describe())
+        self.assertExit(r, 3)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection lost during COMMIT; "
+                                   r"reconnected: it was NOT committed .*nothing of it is applied; "
+                                   r"migration 2, queued behind that COMMIT, was not committed")
+        self.assertNoLine(r, r"migration \d+ failed")
+        self.assertNoLine(r, r"applied 1_a")
+        self.assertEqual(self.versions(), [])
+        for t in ("a", "b", "c"):
+            self.assertFalse(self.table_exists(t), t)
+
+    def test_backend_terminated_in_the_riding_batch_after_the_commit_answered(self):
+        # 1's COMMIT answers with 2's first statement; the second sleeps
+        d = self.make_dir({
+            "1_a.sql": "CREATE TABLE a (id int);\n",
+            "2_b.sql": ("CREATE TABLE b (id int);\n"
+                        "-- migrator:allow dml\n"
+                        "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(60); END $$;\n"),
+            "3_c.sql": "CREATE TABLE c (id int);\n",
+        })
+        proc = self.start_migrator("up", "--dir", d, "-v")
+        self.wait_for_backend(proc, "%pg_sleep(60)%")
+        self.end_other_sessions()
+        r = self.finish(proc)
+        self.assertStderrMatches(r, r"2_b: \d+ statements in one pipeline, behind the COMMIT of 1_a")
+        self.assertExit(r, 3)
+        self.assertStderrMatches(r, r"applied 1_a in \d+ms")
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 2: connection to the server lost at "
+                                   r".*2_b\.sql:3 .*it was not committed and nothing is recorded")
+        self.assertNoLine(r, r"migration \d+ failed")
+        self.assertEqual(self.versions(), [1])
+        self.assertTrue(self.table_exists("a"))
+        self.assertFalse(self.table_exists("b"))
+
+
+SLOW_COMMIT = (
+    "-- migrator:allow-dml\n"
+    "CREATE TABLE t (id int);\n"
+    "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS\n"
+    "  $$ BEGIN PERFORM pg_catalog.pg_sleep(2); RETURN NULL; END $$;\n"
+    "CREATE CONSTRAINT TRIGGER t_slow AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED\n"
+    "  FOR EACH ROW EXECUTE FUNCTION slow_commit();\n"
+    "INSERT INTO t VALUES (1);\n"
+)
+
+
+class SlowCommitLost(AuditCase):
+    """The COMMIT reached the server, which is still running it (a deferred
+    trigger) when the client has reconnected: no row yet is not "NOT
+    committed" while the old session is still there."""
+
+    def test_commit_still_running_is_not_reported_as_not_committed(self):
+        p, dsn = self.proxy(forward=True, linger=0)
+        d = self.make_dir({"1_slow.sql": SLOW_COMMIT})
+        r = self.run_migrator("up", "--dir", d, dsn=dsn)
+        self.assertTrue(p.cut.is_set(), r.describe())
+        self.assertExit(r, 3)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection lost during COMMIT; "
+                                   r"reconnected: it WAS committed and is recorded as applied")
+        self.assertNoLine(r, r"NOT committed")
+        self.assertEqual(self.versions("applied"), [1])
+        self.assertEqual(self.scalar("SELECT count(*) FROM t"), 1)
+
+
+# --------------------------------------------------------------------------
+# Part 8: the operator's statement_timeout, on every path
+# --------------------------------------------------------------------------
+
+SLEEPER = "-- migrator:allow dml\nDO $$ BEGIN PERFORM pg_catalog.pg_sleep(3); END $$;\n"
+
+
+class OperatorStatementTimeout(AuditCase):
+
+    def role_bound(self):
+        role = "bounded_" + self.dbname  # roles are the cluster's: one per test
+        self.query("CREATE ROLE %s LOGIN SUPERUSER" % role)
+        self.addCleanup(self.query, "DROP ROLE IF EXISTS %s" % role)
+        self.addCleanup(self.query, "DROP OWNED BY %s" % role)
+        self.query("ALTER ROLE %s SET statement_timeout = '300ms'" % role)
+        return conninfo(host=self.host, port=self.port, dbname=self.dbname, user=role)
+
+    def test_role_setting_bounds_a_riding_batch(self):
+        dsn = self.role_bound()
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n",
+                           "2_slow.sql": "CREATE TABLE slow (id int);\n" + SLEEPER})
+        r = self.run_migrator("up", "--dir", d, "--retries", "0", "-v", dsn=dsn)
+        self.assertStderrMatches(r, r"2_slow: \d+ statements in one pipeline, behind the COMMIT of 1_a")
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 2 failed at .*2_slow\.sql:3: 57014: ")
+        self.assertEqual(self.versions("applied"), [1])
+        self.assertFalse(self.table_exists("slow"))
+        # only an explicit 0 lifts it
+        r = self.run_migrator("up", "--dir", d, "--statement-timeout", "0", dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1, 2])
+
+    def test_database_setting_bounds_a_no_transaction_file(self):
+        self.query("ALTER DATABASE %s SET statement_timeout = '300ms'" % self.ident(self.dbname))
+        d = self.make_dir({"1_slow.sql": ("-- migrator:no-transaction\n"
+                                          "CREATE TABLE IF NOT EXISTS first (id int);\n" + SLEEPER)})
+        r = self.run_migrator("up", "--dir", d, "--retries", "0")
+        self.assertExit(r, 1)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1 failed at .*1_slow\.sql:4: 57014: ")
+        self.assertTrue(self.table_exists("first"))
+        self.assertEqual(self.versions("applied"), [])
+        self.assertEqual(self.versions("failed"), [1])
+        r = self.run_migrator("up", "--dir", d, "--statement-timeout", "0")
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1])
+
+    def test_dsn_options_bound_a_requires_index_build(self):
+        # each row of the index costs 0.2s: the build takes about 2s
+        self.query("CREATE FUNCTION slow_id(int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS "
+                   "$$ BEGIN PERFORM pg_catalog.pg_sleep(0.2); RETURN $1; END $$")
+        self.query("CREATE TABLE w (id int)")
+        self.query("INSERT INTO w SELECT g FROM generate_series(1, 10) g")
+        cfg_dir = self.make_dir({"indexes.cfg": (
+            'indexes = (\n  { name = "w_slow"; table = "w"; critical = true;\n'
+            '    sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS w_slow ON w (slow_id(id))"; }\n);\n')})
+        cfg = os.path.join(cfg_dir, "indexes.cfg")
+        d = self.make_dir({"1_req.sql": "-- migrator:requires-index w_slow\n"
+                                        "COMMENT ON INDEX w_slow IS 'needed';\n"})
+        dsn = self.dsn + " options='-c statement_timeout=500'"
+        r = self.run_migrator("up", "--dir", d, "--index-config", cfg, "--retries", "0", dsn=dsn)
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, r"57014")
+        self.assertEqual(self.versions("applied"), [])
+        self.assertFalse(self.scalar("SELECT count(*) FROM pg_class WHERE relname = 'w_slow'"))
+        # an explicit 0 means none
+        r = self.run_migrator("up", "--dir", d, "--index-config", cfg, "--statement-timeout", "0", dsn=dsn)
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1])
+        self.assertTrue(self.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'w_slow'::regclass"))
+
+
+if __name__ == "__main__":
+    unittest.main()
