@@ -278,5 +278,23 @@ class OperatorStatementTimeout(AuditCase):
         self.assertTrue(self.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'w_slow'::regclass"))
 
 
+class TimeoutOverrideLint(AuditCase):
+    """Part 8's lint, through set_config with a computed setting name."""
+
+    def test_computed_setting_name_is_a_timeout_override(self):
+        d = self.make_dir({"1_t.sql": ("CREATE TABLE t (id int);\n"
+                                       "SELECT pg_catalog.set_config(n, '0', true)\n"
+                                       "  FROM (VALUES ('lock_timeout')) AS v(n);\n")})
+        r = self.run_migrator("lint", "--dir", d, dsn=None)
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"1_t.sql:2:1: warning timeout-override: set_config\(\.\.\., true\) of a "
+                                   r"setting whose name cannot be read before it runs may remove or raise")
+        r = self.run_migrator("up", "--dir", d, "--strict")
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r"lint: \d+ errors? in the pending migrations; nothing applied")
+        self.assertFalse(self.table_exists("t"))
+        self.assertFalse(self.history_exists())
+
+
 if __name__ == "__main__":
     unittest.main()
