@@ -15,6 +15,7 @@ tests/integration/test_audit9_adopt.py
 """
 
 import os
+import re
 import select
 import socket
 import threading
@@ -294,6 +295,90 @@ class TimeoutOverrideLint(AuditCase):
         self.assertLastLineMatches(r, r"lint: \d+ errors? in the pending migrations; nothing applied")
         self.assertFalse(self.table_exists("t"))
         self.assertFalse(self.history_exists())
+
+
+# --------------------------------------------------------------------------
+# Part 9: baseline --from runs the verify files as --baseline-version does
+# --------------------------------------------------------------------------
+
+ADOPT = {
+    "1_users.sql": "CREATE TABLE users (id int, email text);\n",
+    "1_users.verify.sql": "SELECT count(*) = 1 FROM pg_catalog.pg_tables\n"
+                          "WHERE schemaname = current_schema() AND tablename = 'users';\n",
+    "2_users_name.sql": "ALTER TABLE users ADD COLUMN name text;\n",
+    "2_users_name.verify.sql": "-- the column the application reads\n"
+                               "SELECT count(*) = 1 FROM information_schema.columns\n"
+                               "WHERE table_schema = current_schema() AND table_name = 'users'\n"
+                               "  AND column_name = 'name';\n",
+    "3_orders.sql": "CREATE TABLE orders (id int);\n",
+}
+
+FLYWAY_TABLE = ("CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), "
+                "description varchar(200) NOT NULL, type varchar(20) NOT NULL, script varchar(1000) NOT NULL, "
+                "checksum int, installed_by varchar(100) NOT NULL, installed_on timestamp NOT NULL DEFAULT now(), "
+                "execution_time int NOT NULL, success boolean NOT NULL)")
+
+
+class BaselineFromVerify(AuditCase):
+
+    def target_re(self):
+        return r"postgres@[^ ]*:%d/%s" % (self.port, re.escape(self.dbname))
+
+    def notes(self):
+        return self.query("SELECT version, status, baseline FROM schema_migrations ORDER BY 1")
+
+    def flyway(self, *rows):
+        self.query(FLYWAY_TABLE)
+        for rank, version, ok in rows:
+            self.query("INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, "
+                       "installed_by, execution_time, success) VALUES (%s, %s, 'x', 'SQL', 'V.sql', 'me', 1, %s)",
+                       (rank, version, ok))
+
+    def test_from_flyway_failing_verify_refuses_and_skip_verify_is_recorded(self):
+        d = self.make_dir(ADOPT)
+        self.query("CREATE TABLE users (id int, email text)")  # 2's column is not here
+        self.flyway((1, "1", True), (2, "2", True))
+        r = self.run_migrator("baseline", "--from", "flyway", "--dir", d)
+        self.assertExit(r, 1)
+        verify = os.path.join(d, "2_users_name.verify.sql")
+        self.assertLastLineMatches(r, r"^migrator: error: baseline refused, nothing recorded: the verify of "
+                                      r"migration 2 failed at %s:2: verify query returned false in row 1; "
+                                   % re.escape(verify))
+        self.assertFalse(self.history_exists())
+        self.assertEqual(self.scalar("SELECT count(*) FROM flyway_schema_history"), 2)
+        r = self.run_migrator("baseline", "--from", "flyway", "--dir", d, "--skip-verify", "2")
+        self.assertExit(r, 0)
+        self.assertEqual(self.notes(), [(1, "applied", "from flyway; verify passed"),
+                                        (2, "applied", "from flyway; verify skipped (--skip-verify)")])
+        self.assertFalse(self.column_exists("users", "name"))
+
+    def test_from_flyway_a_failed_row_is_not_recorded(self):
+        d = self.make_dir(ADOPT)
+        self.query("CREATE TABLE users (id int, email text)")
+        self.flyway((1, "1", True), (2, "2", False))
+        r = self.run_migrator("baseline", "--from", "flyway", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertEqual(self.notes(), [(1, "applied", "from flyway; verify passed")])
+        r = self.run_migrator("check", "--dir", d)
+        self.assertExit(r, 5)
+        self.assertLastLineMatches(r, r"schema out of date: 2 pending \(first: 2_users_name\)")
+
+    def test_from_golang_migrate_no_verify_warns_and_is_recorded(self):
+        d = self.make_dir(ADOPT)
+        self.query("CREATE TABLE schema_migrations (version bigint NOT NULL, dirty boolean NOT NULL)")
+        self.query("INSERT INTO schema_migrations VALUES (2, false)")
+        r = self.run_migrator("baseline", "--from", "golang-migrate", "--dir", d)
+        self.assertExit(r, 1)  # users is not there at all: the verify of 1 fails first
+        self.assertLastLineMatches(r, r"baseline refused, nothing recorded: the verify of migration 1 failed")
+        self.assertEqual(self.query("SELECT version, dirty FROM schema_migrations"), [(2, False)])
+        self.assertFalse(self.table_exists("schema_migrations_golang_migrate"))
+        r = self.run_migrator("baseline", "--from", "golang-migrate", "--dir", d, "--no-verify")
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r"^migrator: warning: --no-verify: recording 2 migrations without running "
+                                    r"2 verify files; the history will say so$")
+        self.assertEqual(self.notes(), [(1, "applied", "from golang-migrate; verify skipped (--no-verify)"),
+                                        (2, "applied", "from golang-migrate; verify skipped (--no-verify)")])
+        self.assertTrue(self.table_exists("schema_migrations_golang_migrate"))
 
 
 if __name__ == "__main__":
