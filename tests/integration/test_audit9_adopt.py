@@ -33,11 +33,13 @@ class CommitCutter:
     it either forwards that write (forward=True) or withholds it, waits
     `linger` seconds, then cuts both sides without relaying any reply."""
 
-    def __init__(self, target_host, target_port, forward=True, riding=False, linger=0.5):
+    def __init__(self, target_host, target_port, forward=True, riding=False, linger=0.5, down_for=0):
         self.target = (target_host, target_port)
         self.forward = forward
         self.riding = riding
         self.linger = linger
+        self.down_for = down_for  # after the cut, new connections are closed at once this long
+        self.down_until = 0.0
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
@@ -53,6 +55,9 @@ class CommitCutter:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if time.monotonic() < self.down_until:
+                client.close()  # as a server that is down
+                continue
             threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
 
     def _hit(self, data):
@@ -72,6 +77,7 @@ class CommitCutter:
                     if s is client:
                         if self._hit(data):
                             self.cut_write = data
+                            self.down_until = time.monotonic() + self.down_for
                             self.cut.set()
                             if self.forward:
                                 server.sendall(data)
@@ -154,6 +160,32 @@ class RidingCommitLost(AuditCase):
         self.assertEqual(self.versions(), [])
         for t in ("a", "b", "c"):
             self.assertFalse(self.table_exists(t), t)
+
+    def test_reconnect_waits_up_to_wait(self):
+        # the server "is down" for 3s after the cut: only --wait reaches it again
+        p, dsn = self.proxy(forward=True, riding=True, down_for=3)
+        d = self.make_dir(QUIET)
+        r = self.run_migrator("up", "--dir", d, dsn=dsn)
+        self.assertTrue(p.cut.is_set(), r.describe())
+        self.assertExit(r, 3)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection lost during COMMIT, and the server "
+                                   r"could not be reached again: the outcome is unknown; migration 2, queued "
+                                   r"behind that COMMIT, was not committed; run \"migrator status\"")
+        self.assertNoLine(r, r"migration \d+ failed")
+        self.assertEqual(self.versions(), [1])  # it was, in fact
+        self.assertFalse(self.table_exists("b"))
+
+        self.query("DROP TABLE a, schema_migrations")
+        p, dsn = self.proxy(forward=True, riding=True, down_for=3)
+        r = self.run_migrator("up", "--dir", d, "--wait", "30s", dsn=dsn)
+        self.assertTrue(p.cut.is_set(), r.describe())
+        self.assertExit(r, 3)
+        self.assertStderrMatches(r, r"waiting for the server")
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection lost during COMMIT; "
+                                   r"reconnected: it WAS committed and is recorded as applied; "
+                                   r"migration 2, queued behind that COMMIT, was not committed")
+        self.assertEqual(self.versions(), [1])
+        self.assertFalse(self.table_exists("b"))
 
     def test_backend_terminated_in_the_riding_batch_after_the_commit_answered(self):
         # 1's COMMIT answers with 2's first statement; the second sleeps
