@@ -311,6 +311,24 @@ class OperatorStatementTimeout(AuditCase):
         self.assertTrue(self.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'w_slow'::regclass"))
 
 
+    def test_baseline_verify_keeps_the_bound(self):
+        # a verify that takes about a second (more on a loaded machine)
+        d = self.make_dir({"1_u.sql": "CREATE TABLE u (id int);\n",
+                           "1_u.verify.sql": "SELECT count(*) > 0 FROM generate_series(1, 3000000);\n"})
+        self.query("CREATE TABLE u (id int)")
+        for args, dsn in ((("--statement-timeout", "200ms"), self.dsn),
+                          ((), self.dsn + " options='-c statement_timeout=200'")):
+            with self.subTest(args=args, dsn=dsn):
+                r = self.run_migrator("baseline", "--baseline-version", "1", "--dir", d, *args, dsn=dsn)
+                self.assertExit(r, 1)
+                self.assertLastLineMatches(r, r"^migrator: error: baseline refused, nothing recorded: the verify "
+                                              r"of migration 1 failed at .*1_u\.verify\.sql:1: 57014: ")
+                self.assertFalse(self.history_exists())
+        r = self.run_migrator("baseline", "--baseline-version", "1", "--dir", d, "--statement-timeout", "0",
+                              dsn=self.dsn + " options='-c statement_timeout=200'")
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied"), [1])
+
 class TimeoutOverrideLint(AuditCase):
     """Part 8's lint, through set_config with a computed setting name."""
 
