@@ -346,6 +346,19 @@ class TimeoutOverrideLint(AuditCase):
         self.assertFalse(self.table_exists("t"))
         self.assertFalse(self.history_exists())
 
+    def test_zero_through_execute_is_refused(self):
+        for body in ("EXECUTE 'SET LOCAL lock_timeout = 0'",
+                     "EXECUTE format('SELECT set_config(%L, %L, true)', 'statement_timeout', '0')"):
+            with self.subTest(body=body):
+                d = self.make_dir({"1_t.sql": "CREATE TABLE t (id int);\nDO $$ BEGIN %s; END $$;\n" % body})
+                r = self.run_migrator("up", "--dir", d)
+                self.assertExit(r, 2)
+                self.assertStderrMatches(r, r"1_t.sql:2:1: (error )?timeout-override: in a DO block, .* to 0 "
+                                            r"removes the bound")
+                self.assertLastLineMatches(r, r"lint: \d+ errors? in the pending migrations; nothing applied")
+                self.assertFalse(self.table_exists("t"))
+                self.assertFalse(self.history_exists())
+
 
 # --------------------------------------------------------------------------
 # Part 9: baseline --from runs the verify files as --baseline-version does
