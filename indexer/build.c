@@ -63,8 +63,12 @@ setup_session(engine *e, slot *s)
 	db_error                err = {0};
 	bool                    ok;
 
-	snprintf(st, sizeof(st), "%lldms", (long long) set->statement_timeout_ms);
-	keys[n] = "statement_timeout", vals[n++] = st;
+	/* negative: the migrator's run leaves the operator's own bound alone */
+	if (set->statement_timeout_ms >= 0)
+	{
+		snprintf(st, sizeof(st), "%lldms", (long long) set->statement_timeout_ms);
+		keys[n] = "statement_timeout", vals[n++] = st;
+	}
 	/* the watchdog bounds the wait for the table lock, see build.h */
 	keys[n] = "lock_timeout", vals[n++] = "0";
 	if (set->maintenance_work_mem_kb > 0)

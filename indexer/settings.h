@@ -85,7 +85,8 @@ typedef struct indexer_settings
 	int        jobs;
 	int64_t    lock_timeout_ms;      /* bound on the wait for the table lock;
 									 * 0 = none */
-	int64_t    statement_timeout_ms; /* 0 = none */
+	int64_t    statement_timeout_ms; /* 0 = none; -1 (a migration's build, index_ensure.h):
+								   * the session's own */
 	int        retries;
 	int64_t    maintenance_work_mem_kb;          /* 0 = the server's */
 	int        max_parallel_maintenance_workers; /* -1 = the server's */

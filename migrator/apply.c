@@ -362,17 +362,18 @@ interrupted_transactional(apply_ctx *ctx, const migration *m, const failure *f, 
  * The held migration's COMMIT did not succeed (f->commit_of, at its last
  * statement's line), so nothing behind it ran: the line that ends the run
  * and the exit code.  A COMMIT whose answer never came (connection lost,
- * cancel not confirmed) is asked about on a new connection.
+ * cancel not confirmed) is asked about on a new connection; rider (or
+ * NULL), queued behind it, is named as not committed.
  */
 static int
-held_failed(apply_ctx *ctx, failure *f, char **final_error)
+held_failed(apply_ctx *ctx, failure *f, const migration *rider, char **final_error)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(ctx->conn);
 	char                   *line;
 
 	if (cancel_unconfirmed() || connection_gone(ctx, f))
 	{
-		line = apply_session_commit_outcome(ctx, f->commit_of);
+		line = apply_session_commit_outcome(ctx, f->commit_of, rider);
 		*final_error =
 			cancel_pending() ? xasprintf("interrupted by %s: %s", cancel_signal_name(), line) : xstrdup(line);
 		free(line);
@@ -406,7 +407,7 @@ apply_settle(apply_ctx *ctx, char **final_error)
 	if (!cancel_pending() && apply_session_commit_reset(ctx, false, &f.err))
 		apply_note_applied(ctx, f.commit_of, ctx->held_recorded_ms);
 	else
-		rc = held_failed(ctx, &f, final_error);
+		rc = held_failed(ctx, &f, NULL, final_error);
 	failure_clear(&f);
 	return rc;
 }
@@ -450,7 +451,7 @@ hold_or_commit(apply_ctx *ctx, migration *m, failure *f, char **final_error)
 	f->at_commit = true;
 	if (!connection_gone(ctx, f))
 		return COMMIT_FAILED;
-	*final_error = apply_session_commit_outcome(ctx, m);
+	*final_error = apply_session_commit_outcome(ctx, m, NULL);
 	return exit_code_for(PGERR_OUTCOME_UNKNOWN);
 }
 
@@ -475,7 +476,7 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 
 		if (!ok && f.commit_of != NULL)
 		{
-			rc = held_failed(ctx, &f, final_error);
+			rc = held_failed(ctx, &f, m, final_error);
 			goto done;
 		}
 		if (ok)
@@ -694,7 +695,7 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	if (connection_gone(ctx, &f) && statements_ran)
 	{
 		/* lost while its row was written: read what the server kept */
-		*final_error = apply_session_commit_outcome(ctx, m);
+		*final_error = apply_session_commit_outcome(ctx, m, NULL);
 		rc = exit_code_for(PGERR_OUTCOME_UNKNOWN);
 		goto done;
 	}

@@ -44,6 +44,8 @@ typedef struct apply_settings
 typedef struct apply_ctx
 {
 	PGconn              *conn;      /* holds the run lock */
+	int                  conn_pid;  /* its backend's pid (PQbackendPID() says 0
+								 * once the connection is lost) */
 	const conn_options  *conn_opts; /* to open the side connection */
 	blocker_side         side;      /* the blocker sampler's connection: opened
 								 * on first need, closed by apply_ctx_close() */

@@ -20,6 +20,7 @@
 #include "memory.h"
 #include "pipeline.h"
 #include "query.h"
+#include "retry.h"
 
 /*
  * set_config() with the value as a parameter; is_local: SET LOCAL.  The
@@ -312,49 +313,118 @@ apply_session_commit(apply_ctx *ctx, db_error *err)
 }
 
 /*
+ * How long the session that sent COMMIT may stay on the server, beyond
+ * --wait, before "not committed" is called unknown: a COMMIT that reached
+ * it may still be running (a deferred trigger, a synchronous standby).
+ */
+#define OLD_SESSION_GRACE_MS 10000
+#define OLD_SESSION_POLL_MS  200
+
+/*
+ * Is the history row of version vbuf there as applied (1), not (0), or is
+ * it still undecided (2: no row, but the session that sent COMMIT, old_pid,
+ * is still on the server, so its COMMIT may yet complete)?  -1: unreadable.
+ */
+static int
+read_outcome(PGconn *conn, const apply_ctx *ctx, const char *vbuf, const char *pbuf)
+{
+	const char *values[2] = {vbuf, pbuf};
+	char       *sql = xasprintf("SELECT (SELECT status FROM %s WHERE version = $1::pg_catalog.int8), "
+									  "EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = $2::pg_catalog.int4 "
+									  "AND pid <> pg_catalog.pg_backend_pid())",
+								ctx->ht->qualified);
+	PGresult   *res =
+		db_query(conn, "reading the history after a lost COMMIT", sql, 2, values, PGRES_TUPLES_OK);
+	int state = -1;
+
+	free(sql);
+	if (res != NULL && PQntuples(res) == 1)
+	{
+		if (!PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "applied") == 0)
+			state = 1;
+		else
+			state = strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? 2 : 0;
+	}
+	PQclear(res);
+	return state;
+}
+
+/*
+ * Read the outcome until it is decided: while the old session is still on
+ * the server, no row is no answer (its COMMIT may be running); waits for it
+ * to end, up to --wait (at least OLD_SESSION_GRACE_MS).
+ */
+static int
+await_outcome(PGconn *conn, const apply_ctx *ctx, const migration *m)
+{
+	int64_t grace =
+		ctx->conn_opts->wait_ms > OLD_SESSION_GRACE_MS ? ctx->conn_opts->wait_ms : OLD_SESSION_GRACE_MS;
+	int64_t deadline = monotonic_ms() + grace;
+	char    vbuf[24], pbuf[16];
+	int     state;
+
+	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) m->version);
+	snprintf(pbuf, sizeof(pbuf), "%d", ctx->conn_pid);
+	while ((state = read_outcome(conn, ctx, vbuf, pbuf)) == 2 && ctx->conn_pid > 0 &&
+		   monotonic_ms() + OLD_SESSION_POLL_MS <= deadline && sleep_ms_interruptible(OLD_SESSION_POLL_MS))
+		;
+	/* without the old session's pid, no row is taken as the answer */
+	return state == 2 && ctx->conn_pid <= 0 ? 0 : state;
+}
+
+/*
  * The connection broke while COMMIT was in flight (for a no-transaction
  * file: while its history row was being written, after every statement
  * ran): the server may or may not have committed.  Ask it, on a new
  * connection (waiting up to --wait), whether the row is there as applied:
- * the row commits with the migration.
+ * the row commits with the migration.  Until the session that sent it has
+ * ended, no row is no answer: its COMMIT may still be running.
  */
 char *
-apply_session_commit_outcome(apply_ctx *ctx, const migration *m)
+apply_session_commit_outcome(apply_ctx *ctx, const migration *m, const migration *rider)
 {
 	const char *not_applied = m->no_transaction
 								  ? "its statements all ran and stay committed, but it is not recorded as "
-									"applied; run again (it starts again from its first statement)"
-								  : "nothing of it is applied; run again";
-
+									"applied"
+								  : "nothing of it is applied";
 	PGconn     *conn = NULL;
-	char        vbuf[24];
-	const char *values[1] = {vbuf};
-	char       *sql;
-	PGresult   *res;
+	char       *behind = rider ? xasprintf("; migration %lld, queued behind that COMMIT, was not committed",
+										   (long long) rider->version)
+							   : xstrdup("");
 	char       *line;
+	int         state;
 
-	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) m->version);
 	if (conn_open(ctx->conn_opts, &conn) != EXIT_OK)
-		return xasprintf("migration %lld: connection lost during COMMIT, and the server could not be reached "
-						 "again: the outcome is unknown; run \"migrator status\" when it is back",
-						 (long long) m->version);
-	sql = xasprintf("SELECT status FROM %s WHERE version = $1::pg_catalog.int8", ctx->ht->qualified);
-	res = db_query(conn, "reading the history after a lost COMMIT", sql, 1, values, PGRES_TUPLES_OK);
-	free(sql);
-	if (res == NULL)
-		line = xasprintf("migration %lld: connection lost during COMMIT; the history could not be read: the "
-						 "outcome is unknown; run \"migrator status\"",
-						 (long long) m->version);
-	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "applied") == 0)
+	{
+		line = xasprintf("migration %lld: connection lost during COMMIT, and the server could not be reached "
+						 "again: the outcome is unknown%s; run \"migrator status\" when it is back",
+						 (long long) m->version, behind);
+		free(behind);
+		return line;
+	}
+	state = await_outcome(conn, ctx, m);
+	if (state == 1)
 		line =
 			xasprintf("migration %lld: connection lost during COMMIT; reconnected: it WAS committed and is "
-					  "recorded as applied; run again to continue",
-					  (long long) m->version);
-	else
+					  "recorded as applied%s; run again to continue",
+					  (long long) m->version, behind);
+	else if (state == 0)
 		line = xasprintf("migration %lld: connection lost during COMMIT; reconnected: it was NOT committed "
-						 "(no applied history row); %s",
-						 (long long) m->version, not_applied);
-	PQclear(res);
+						 "(no applied history row, and the session that sent COMMIT has ended); %s%s; run "
+						 "again%s",
+						 (long long) m->version, not_applied, behind,
+						 m->no_transaction ? " (it starts again from its first statement)" : "");
+	else if (state == 2)
+		line = xasprintf("migration %lld: connection lost during COMMIT; reconnected: no applied history row "
+						 "yet, but the session that sent COMMIT (pid %d) is still on the server and its "
+						 "COMMIT may still complete: the outcome is unknown%s; run \"migrator status\" when "
+						 "that session has ended",
+						 (long long) m->version, ctx->conn_pid, behind);
+	else
+		line = xasprintf("migration %lld: connection lost during COMMIT; the history could not be read: the "
+						 "outcome is unknown%s; run \"migrator status\"",
+						 (long long) m->version, behind);
+	free(behind);
 	conn_close(conn);
 	return line;
 }

@@ -118,10 +118,16 @@ bool apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err);
 /*
  * The connection broke while COMMIT was in flight (for a no-transaction
  * file: while its history row was written): open a new connection
- * (waiting up to --wait) and read m's history row.  Returns the line that
- * ends the run (caller frees): committed, not committed, or unknown when
- * the server or the history cannot be read.  Never touches ctx->conn.
+ * (waiting up to --wait) and read m's history row.  No row is "not
+ * committed" only once the session that sent COMMIT (ctx->conn_pid) has
+ * left the server: until then its COMMIT may still be running (a deferred
+ * trigger, a synchronous standby), so it is awaited, up to --wait but at
+ * least 10s, and then called unknown.  rider: the migration whose batch
+ * went behind m's held COMMIT (never committed: its own COMMIT is sent
+ * only after its answers), named in the line; or NULL.  Returns the line
+ * that ends the run (caller frees): committed, not committed, or unknown
+ * when the server or the history cannot be read.  Never touches ctx->conn.
  */
-char *apply_session_commit_outcome(apply_ctx *ctx, const migration *m);
+char *apply_session_commit_outcome(apply_ctx *ctx, const migration *m, const migration *rider);
 
 #endif /* APPLY_SESSION_H */

@@ -335,6 +335,34 @@ check_skips(const migration_set *files, const bool *take, const baseline_options
 }
 
 /*
+ * The run's bounds in the verify transaction: --lock-timeout, and
+ * --statement-timeout only when given (else the session's own stays).
+ */
+static int
+verify_bounds(PGconn *conn, const baseline_options *o)
+{
+	char        lt[32], st[32];
+	const char *values[2] = {lt, st};
+	bool        with_st = o->statement_timeout_ms >= 0;
+	db_error    err = {0};
+	int         rc = EXIT_OK;
+
+	snprintf(lt, sizeof(lt), "%lldms", (long long) o->lock_timeout_ms);
+	snprintf(st, sizeof(st), "%lldms", (long long) o->statement_timeout_ms);
+	if (!db_run(conn,
+				with_st ? "SELECT pg_catalog.set_config('lock_timeout', $1, true), "
+						  "pg_catalog.set_config('statement_timeout', $2, true)"
+						: "SELECT pg_catalog.set_config('lock_timeout', $1, true)",
+				with_st ? 2 : 1, values, PGRES_TUPLES_OK, NULL, &err, NULL))
+	{
+		log_error("setting the verify files' bounds: %s", err.message);
+		rc = EXIT_CHANGE_FAILED;
+	}
+	db_error_clear(&err);
+	return rc;
+}
+
+/*
  * Run the verify files of the migrations to record, read-only, in one
  * transaction that is rolled back: checking the schema changes nothing.
  * Every failure is logged; the last line names the first.  Returns EXIT_OK,
@@ -344,12 +372,9 @@ check_skips(const migration_set *files, const bool *take, const baseline_options
 static int
 run_verifies(PGconn *conn, migration_set *files, const bool *take, const baseline_options *o)
 {
-	char        lt[32];
-	const char *values[1] = {lt};
-	int         n_failed = 0, n_run = 0;
-	char       *first = NULL;
-	int         rc = EXIT_OK;
-	db_error    err = {0};
+	int   n_failed = 0, n_run = 0;
+	char *first = NULL;
+	int   rc = EXIT_OK;
 
 	for (int i = 0; i < files->n; i++)
 		if (take[i] && !skipped(o, files->items[i].version) &&
@@ -357,15 +382,9 @@ run_verifies(PGconn *conn, migration_set *files, const bool *take, const baselin
 			rc = EXIT_USAGE;
 	if (rc != EXIT_OK)
 		return rc;
-	snprintf(lt, sizeof(lt), "%lldms", (long long) o->lock_timeout_ms);
 	if (!db_command(conn, "starting the verify transaction", "BEGIN READ ONLY"))
 		return EXIT_UNREACHABLE;
-	if (!db_run(conn, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, values, PGRES_TUPLES_OK,
-				NULL, &err, NULL))
-	{
-		log_error("setting lock_timeout: %s", err.message);
-		rc = EXIT_CHANGE_FAILED;
-	}
+	rc = verify_bounds(conn, o);
 	for (int i = 0; rc == EXIT_OK && i < files->n; i++)
 	{
 		migration     *m = &files->items[i];
@@ -416,7 +435,6 @@ run_verifies(PGconn *conn, migration_set *files, const bool *take, const baselin
 		log_event(LOG_LEVEL_INFO, "baseline_verify_done", NULL, "%d verify file%s hold%s", n_run,
 				  n_run == 1 ? "" : "s", n_run == 1 ? "s" : "");
 	free(first);
-	db_error_clear(&err);
 	return rc;
 }
 

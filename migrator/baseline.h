@@ -60,9 +60,11 @@ typedef struct baseline_options
 	const int64_t  *skip_verify; /* --skip-verify, each a recorded version with
 								 * a verify file */
 	int             n_skip_verify;
-	bool            no_verify;       /* --no-verify */
-	int64_t         lock_timeout_ms; /* bound on the verify files' lock waits */
-	const char     *target;          /* "user@host:port/db", for messages */
+	bool            no_verify;            /* --no-verify */
+	int64_t         lock_timeout_ms;      /* bound on the verify files' lock waits */
+	int64_t         statement_timeout_ms; /* --statement-timeout; -1: the
+										   * session's own (DSN, role, database) */
+	const char     *target;               /* "user@host:port/db", for messages */
 } baseline_options;
 
 /*

@@ -329,6 +329,7 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 	char                  **final_error = &fin->error;
 	const migrator_options *o = rs->opts;
 	apply_ctx               ctx = {.conn = rs->conn,
+								   .conn_pid = PQbackendPID(rs->conn),
 								   .conn_opts = &o->conn,
 								   .ht = &rs->ht,
 								   .settings = o->apply,
@@ -371,8 +372,7 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 		if (it->m->n_required_indexes > 0 && (rc = apply_settle(&ctx, final_error)) != EXIT_OK)
 			break;
 		rc = required_build(rs->required, it->m, rs->conn, &o->conn, o->apply.lock_timeout_ms,
-							o->apply.statement_timeout_ms < 0 ? 0 : o->apply.statement_timeout_ms,
-							o->apply.retries, o->lock_wait_ms, final_error);
+							o->apply.statement_timeout_ms, o->apply.retries, o->lock_wait_ms, final_error);
 		if (rc != EXIT_OK)
 			break;
 		rc = apply_migration(&ctx, it->m, final_error);

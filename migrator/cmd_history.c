@@ -434,6 +434,7 @@ cmd_baseline(run_state *rs)
 							.n_skip_verify = o->n_skip_verify,
 							.no_verify = o->no_verify,
 							.lock_timeout_ms = o->apply.lock_timeout_ms,
+							.statement_timeout_ms = o->apply.statement_timeout_ms,
 							.target = target};
 	rc = baseline_run(rs->conn, &rs->ht, &rs->files, &bo);
 	free(target);

@@ -265,6 +265,12 @@ check_set_config(lint_state *st, const stmt_ctx *ctx, const PgQuery__FuncCall *f
 						head);
 		free(head);
 	}
+	else if (setting == NULL)
+		/* the name is computed: it may be either timeout */
+		lint_report(st, ctx, LINT_R_TIMEOUT,
+					"set_config(..., true) of a setting whose name cannot be read before it runs may remove "
+					"or raise the run's --lock-timeout or --statement-timeout; write the setting's name as a "
+					"constant");
 	else if (timeout_option(setting) != NULL)
 	{
 		char *what = xasprintf("set_config('%s', ..., true)", setting);

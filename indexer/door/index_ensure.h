@@ -45,7 +45,8 @@ typedef struct index_ensure_options
 	const conn_options *conn_opts;            /* for the engine's build connections */
 	const char         *schema;               /* --schema: where unqualified tables are */
 	int64_t             lock_timeout_ms;      /* bound on the wait for the table lock */
-	int64_t             statement_timeout_ms; /* 0 = none */
+	int64_t             statement_timeout_ms; /* 0 = none; -1 = the session's own
+											   * (DSN options, role, database) */
 	int                 retries;
 	bool                progress; /* a progress bar when stderr is a terminal */
 } index_ensure_options;
