@@ -312,8 +312,11 @@ class HistoryRowOnce(Audit9Case):
     """A pending version's row is a plain INSERT of exactly one row; only a failed row is updated."""
 
     # a row of the migration's own version, written behind the run's back
-    ROW = ("INSERT INTO public.schema_migrations (version, name, checksum, status) "
+    ROW = ("INSERT INTO public.h_%s (version, name, checksum, status) "
            "VALUES (%d, 'x', 'x', '%s');\n")
+
+    def rows(self, table):
+        return self.query("SELECT version, status FROM %s ORDER BY 1" % table)
 
     def test_a_concurrent_failed_row_of_a_pending_version_fails_it_on_every_path(self):
         cases = {
@@ -322,24 +325,25 @@ class HistoryRowOnce(Audit9Case):
             "no_transaction": ("-- migrator:no-transaction\n-- migrator:allow-dml\n"
                                "CREATE TABLE IF NOT EXISTS k (id int);\n", False),
         }
-        for stem, (sql, _) in cases.items():
+        for stem, (sql, pipelined) in cases.items():
             with self.subTest(path=stem):
-                d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n",
-                                   "2_%s.sql" % stem: sql + self.ROW % (2, "failed")})
-                r = self.up_v(d)
+                d = self.make_dir({"1_a%s.sql" % stem: "CREATE TABLE a%s (id int);\n" % stem,
+                                   "2_%s.sql" % stem: sql.replace(" k ", " k%s " % stem)
+                                   + self.ROW % (stem, 2, "failed")})
+                r = self.up_v(d, "--history-table", "h_" + stem)
                 self.assertExit(r, 1)
-                self.assertLastLineMatches(
-                    r, r"(%smigration 2 failed at .*2_%s\.sql:\d+: 23505: |^migrator: detail: Key \(version\)=\(2\) "
-                       r"already exists\.$)" % (ERROR_PREFIX, stem))
+                self.assertPiped(r, "2_" + stem, pipelined)
                 self.assertStderrMatches(r, ERROR_PREFIX + r"migration 2 failed at .*2_%s\.sql:\d+: 23505: " % stem)
+                self.assertLastLineMatches(r, r"^migrator: detail: Key \(version\)=\(2\) already exists\.$")
                 if stem == "no_transaction":
-                    # its statements stay; the row it wrote itself is what the run found
-                    self.assertEqual(self.query("SELECT version, status FROM schema_migrations ORDER BY 1"),
-                                     [(1, "applied"), (2, "failed")])
+                    # the row written behind its back stays what it was: not taken for its own
+                    self.assertEqual(self.rows("h_" + stem), [(1, "applied"), (2, "failed")])
+                    self.assertEqual(self.scalar("SELECT name FROM h_%s WHERE version = 2" % stem), "x")
                 else:
-                    self.assertEqual(self.versions(), [1])
-                    self.assertFalse(self.table_exists("k"), r.describe())
-                self.query("DROP TABLE schema_migrations, a; DROP TABLE IF EXISTS k")
+                    # rolled back with the migration that wrote it
+                    self.assertEqual(self.rows("h_" + stem), [(1, "applied")])
+                # a transactional migration is rolled back; a no-transaction one's statements stay
+                self.assertEqual(self.table_exists("k" + stem), stem == "no_transaction", r.describe())
 
     def test_a_trigger_the_migration_puts_on_the_history_table_fails_it_on_every_path(self):
         self.query("""CREATE FUNCTION public.swallow() RETURNS trigger LANGUAGE plpgsql AS $$
