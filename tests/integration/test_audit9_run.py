@@ -416,13 +416,13 @@ END $$"""
 CHECK_FN = """CREATE FUNCTION public.same_session(want_schema text, want_role text) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
-  IF pg_catalog.current_setting('search_path') <> pg_catalog.quote_ident(want_schema)
+  IF pg_catalog.current_schemas(false) <> ARRAY[want_schema]::name[]
      OR current_user <> want_role
      OR pg_catalog.current_setting('application_name') = 'leaked'
      OR pg_catalog.current_setting('lock_timeout') <> '7s'
      OR pg_catalog.current_setting('client_min_messages') = 'error' THEN
-    RAISE EXCEPTION 'leaked session: search_path=%, user=%, application_name=%, lock_timeout=%, client_min_messages=%',
-      pg_catalog.current_setting('search_path'), current_user, pg_catalog.current_setting('application_name'),
+    RAISE EXCEPTION 'leaked session: search_path=% (%), user=%, application_name=%, lock_timeout=%, client_min_messages=%',
+      pg_catalog.current_setting('search_path'), pg_catalog.current_schemas(false), current_user, pg_catalog.current_setting('application_name'),
       pg_catalog.current_setting('lock_timeout'), pg_catalog.current_setting('client_min_messages');
   END IF;
   RETURN true;
@@ -518,7 +518,7 @@ class VerifyAfterTheRow(Audit9Case):
     def test_verify_sees_its_history_row_and_cannot_write_on_every_path(self):
         self.query("CREATE TABLE keep (id int)")
         self.query("INSERT INTO keep SELECT generate_series(1, 5)")
-        self.query("""CREATE FUNCTION public.wipe() RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+        self.query("""CREATE FUNCTION public.wipe() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
                       BEGIN PERFORM pg_catalog.set_config('transaction_read_only', 'off', true);
                       EXECUTE 'DELETE FROM public.keep'; RETURN true; END $$""")
         row = ("SELECT EXISTS (SELECT FROM public.schema_migrations WHERE version = %d "
