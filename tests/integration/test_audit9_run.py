@@ -437,6 +437,11 @@ class SessionOnEveryPath(Audit9Case):
         self.query(LEAK_FN)
         self.query(CHECK_FN)
         self.query("GRANT EXECUTE ON FUNCTION public.leak(), public.same_session(text, text) TO PUBLIC")
+        self.query("CREATE TABLE %s.w (id int, name text)" % SCHEMA)
+        self.query("ALTER TABLE %s.w OWNER TO %s" % (SCHEMA, NOLOGIN_ROLE))
+        self.cfg = os.path.join(self.make_dir({"indexes.cfg": "indexes = (\n%s\n);\n" % ",\n".join(
+            '  { name = "w_%d_idx"; table = "w"; sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS w_%d_idx '
+            'ON w (name, id)"; critical = true; }' % (i, i) for i in range(1, 80))}), "indexes.cfg")
 
     CHECK = "DO $$ BEGIN PERFORM public.same_session('%s', '%s'); END $$;\n" % (SCHEMA, NOLOGIN_ROLE)
     VERIFY = "SELECT public.same_session('%s', '%s');\n" % (SCHEMA, NOLOGIN_ROLE)
@@ -466,11 +471,13 @@ class SessionOnEveryPath(Audit9Case):
                    "public.same_session('%s', '%s');\n" % (t, t, SCHEMA, NOLOGIN_ROLE),
             # a quiet migration, held; the next one rides behind its COMMIT
             "quiet_then_rider": "CREATE TABLE %s (id int);\n" % t,
+            # its index is built on the migrations' connection first
+            "requires": "-- migrator:requires-index w_%d_idx\nCREATE TABLE %s (id int);\n%s" % (n, t, self.CHECK),
         }[kind]
 
     def test_a_leaking_migration_or_verify_does_not_reach_the_next_on_any_path(self):
         leakers = ("pipelined", "one_by_one", "no_transaction", "dml", "verify")
-        checkers = ("pipelined", "one_by_one", "no_transaction", "dml", "quiet_then_rider")
+        checkers = ("pipelined", "one_by_one", "no_transaction", "dml", "quiet_then_rider", "requires")
         files = {}
         n = 0
         for lk in leakers:
@@ -489,8 +496,11 @@ class SessionOnEveryPath(Audit9Case):
                     files["%03d_rider.sql" % n] = "CREATE TABLE rider%d (id int);\n%s" % (n, self.CHECK)
                     files["%03d_rider.verify.sql" % n] = self.VERIFY
         d = self.make_dir(files)
-        r = self.up_v(d, "--schema", SCHEMA, "--role", NOLOGIN_ROLE, "--lock-timeout", "7s")
+        r = self.up_v(d, "--schema", SCHEMA, "--role", NOLOGIN_ROLE, "--lock-timeout", "7s",
+                      "--index-config", self.cfg)
         self.assertExit(r, 0)
+        self.assertEqual(self.scalar("SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND indexname ~ '^w_'",
+                                     (SCHEMA,)), len(leakers))
         self.assertRegex(r.stderr, r"_rider: \d+ statements in one pipeline, behind the COMMIT of \d+_check_quiet")
         self.assertPiped(r, "002_check_pipelined")
         self.assertPiped(r, "003_check_one_by_one", False)
