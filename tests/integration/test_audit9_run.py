@@ -563,3 +563,29 @@ class VerifyAfterTheRow(Audit9Case):
                 os.unlink(os.path.join(d, "%d_%s.sql" % (n, kind)))
                 os.unlink(os.path.join(d, "%d_%s.verify.sql" % (n, kind)))
                 self.query("DELETE FROM schema_migrations WHERE version = %d" % n)
+
+
+class FailedRowOnly(Audit9Case):
+    """A version the run found failed is written by the UPDATE of that row, from failed, or not at all."""
+
+    def test_a_failed_row_that_vanished_is_not_inserted_again(self):
+        self.query("CREATE TABLE gate (ok boolean)")
+        self.query("INSERT INTO gate VALUES (false)")
+        for stem, head in (("tx", "-- migrator:allow-dml\n"),
+                           ("notx", "-- migrator:no-transaction\n-- migrator:allow-dml\n")):
+            with self.subTest(path=stem):
+                table = "h_" + stem
+                d = self.make_dir({"1_a.sql": "CREATE TABLE a_%s (id int);\n" % stem,
+                                   "2_n.sql": "-- migrator:no-transaction\nCREATE TABLE IF NOT EXISTS n (id int);\n",
+                                   "2_n.verify.sql": "SELECT ok FROM public.gate;\n"})
+                self.assertExit(self.up(d, "--history-table", table), 1)
+                self.assertEqual(self.query("SELECT version, status FROM %s ORDER BY 1" % table),
+                                 [(1, "applied"), (2, "failed")])
+                # the next attempt of version 2 removes its own failed row behind the run's back
+                os.unlink(os.path.join(d, "2_n.verify.sql"))
+                self.write(d, "2_n.sql", head + "DELETE FROM public.%s WHERE version = 2;\n" % table)
+                r = self.up_v(d, "--history-table", table)
+                self.assertExit(r, 1)
+                self.assertStderrMatches(r, ERROR_PREFIX + r"migration 2 failed at .*2_n\.sql:\d+: the history row of "
+                                            r"version 2 was not written \(0 updated, 0 inserted\)")
+                self.assertNotIn((2, "applied"), self.query("SELECT version, status FROM %s" % table))
