@@ -136,6 +136,19 @@ class FilesOnTheFastPath(Audit9Case):
                 self.assertNoLine(r, r"schema is current")
         self.assertEqual(self.versions("applied"), [1, 2])
 
+    def test_each_file_is_read_once_on_the_fast_path_and_in_check(self):
+        d = self.current_dir()
+        for cmd in ("up", "check"):
+            with self.subTest(command=cmd):
+                log = os.path.join(self.make_dir(), "opens.log")
+                r = self.run_migrator(cmd, "--dir", d, env={"LD_PRELOAD": self.shim, "TK_OPEN_LOG": log,
+                                                            "ASAN_OPTIONS": "verify_asan_link_order=0"})
+                self.assertExit(r, 0)
+                self.assertStderrMatches(r, r"schema is current at version 2")
+                with open(log) as f:
+                    opened = sorted(os.path.basename(p) for p in f.read().split())
+                self.assertEqual(opened, ["1_a.sql", "1_a.verify.sql", "2_b.sql"], "every file opened once")
+
     def test_lint_of_a_named_fifo_or_directory_is_refused(self):
         d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
         fifo = os.path.join(d, "2_b.sql")
@@ -420,10 +433,12 @@ BEGIN
      OR current_user <> want_role
      OR pg_catalog.current_setting('application_name') = 'leaked'
      OR pg_catalog.current_setting('lock_timeout') <> '7s'
+     OR pg_catalog.current_setting('statement_timeout') <> '0'
      OR pg_catalog.current_setting('client_min_messages') = 'error' THEN
-    RAISE EXCEPTION 'leaked session: search_path=% (%), user=%, application_name=%, lock_timeout=%, client_min_messages=%',
+    RAISE EXCEPTION 'leaked session: search_path=% (%), user=%, application_name=%, lock_timeout=%, statement_timeout=%, client_min_messages=%',
       pg_catalog.current_setting('search_path'), pg_catalog.current_schemas(false), current_user, pg_catalog.current_setting('application_name'),
-      pg_catalog.current_setting('lock_timeout'), pg_catalog.current_setting('client_min_messages');
+      pg_catalog.current_setting('lock_timeout'), pg_catalog.current_setting('statement_timeout'),
+      pg_catalog.current_setting('client_min_messages');
   END IF;
   RETURN true;
 END $$"""
@@ -589,3 +604,35 @@ class FailedRowOnly(Audit9Case):
                 self.assertStderrMatches(r, ERROR_PREFIX + r"migration 2 failed at .*2_n\.sql:\d+: the history row of "
                                             r"version 2 was not written \(0 updated, 0 inserted\)")
                 self.assertNotIn((2, "applied"), self.query("SELECT version, status FROM %s" % table))
+
+
+class VerifyOnlySelect(Audit9Case):
+    """Section 6, lint's half: a verify file holds plain SELECTs only; anything else stops
+    lint, plan and up (exit 2) before anything is applied."""
+
+    def test_statements_that_are_not_a_select_are_refused(self):
+        cases = [
+            ("SELECT true;\nUPDATE keep SET id = 0;\n", 2, "UpdateStmt"),
+            ("EXPLAIN ANALYZE DELETE FROM keep;\n", 1, "ExplainStmt"),
+            ("SET transaction_read_only = off;\nSELECT true;\n", 1, "VariableSetStmt"),
+            ("DO $$ BEGIN DELETE FROM keep; END $$;\n", 1, "DoStmt"),
+            ("COMMIT;\nSELECT true;\n", 1, "TransactionStmt"),
+        ]
+        self.query("CREATE TABLE keep (id int)")
+        self.query("INSERT INTO keep SELECT generate_series(1, 5)")
+        for verify, line, kind in cases:
+            with self.subTest(verify=verify):
+                d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n", "1_a.verify.sql": verify})
+                path = re.escape(os.path.join(d, "1_a.verify.sql"))
+                r = self.run_migrator("lint", "--dir", d, dsn=None)
+                self.assertExit(r, 2)
+                self.assertRegex(r.stdout, r"(?m)^%s:%d:\d+: error invalid-verify: a verify file may hold only "
+                                           r"SELECT statements \(found %s\)" % (path, line, kind))
+                for cmd in ("plan", "up"):
+                    r = self.run_migrator(cmd, "--dir", d)
+                    self.assertExit(r, 2)
+                    self.assertStderrMatches(r, r"%s:%d:\d+: a verify file may hold only SELECT statements "
+                                                r"\(found %s\)" % (path, line, kind))
+                self.assertFalse(self.table_exists("a"))
+                self.assertFalse(self.table_exists("schema_migrations"))
+                self.assertEqual(self.scalar("SELECT count(*) FROM keep"), 5)
