@@ -636,3 +636,13 @@ class VerifyOnlySelect(Audit9Case):
                 self.assertFalse(self.table_exists("a"))
                 self.assertFalse(self.table_exists("schema_migrations"))
                 self.assertEqual(self.scalar("SELECT count(*) FROM keep"), 5)
+
+    def test_an_operator_of_another_schema_is_unchecked_code(self):
+        # an operator is a function call: OPERATOR(public.===) runs the user's function
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n",
+                           "1_a.verify.sql": "SELECT 1 OPERATOR(public.===) 1;\n"})
+        r = self.run_migrator("lint", "--dir", d, dsn=None)
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"(?m)^%s:1:10: warning unchecked-sql: OPERATOR\(public\.===\) is not a built-in "
+                                   r"operator" % re.escape(os.path.join(d, "1_a.verify.sql")))
+        self.assertRegex(r.stdout, r"(?m)^1 file checked: 0 errors, 1 warning$")
