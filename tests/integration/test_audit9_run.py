@@ -257,6 +257,19 @@ class RunLockOnEveryPath(Audit9Case):
         self.assertPiped(r, "4_one_by_one", False)
         self.assertEqual(self.versions("applied", schema=SCHEMA), list(range(1, 9)))
         txs = self.history_transactions(marker)
+        # the lock's connection ran none of the migrations' statements
+        # (the backend every confirmation names: $2 of the pg_locks check)
+        with open(self.cluster["logfile"], encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        text = text[text.rfind(marker):]
+        lock_pids = set(re.findall(r"AND l\.objid::pg_catalog\.int8 = \(k\.key & 4294967295\)\n"
+                                   r"\S+ \S+ \S+ \[\d+\] DETAIL:  parameters: \$1 = '-?\d+', \$2 = '(\d+)'", text))
+        self.assertEqual(len(lock_pids), 1, lock_pids)
+        self.assertIn(next(iter(lock_pids)), self.statements_by_pid(marker, "pg_try_advisory_lock"))
+        for pid in lock_pids:
+            ran = "\n".join(self.statements_by_pid(marker)[pid])
+            for needle in ("CREATE TABLE", "ALTER TABLE", "INSERT INTO w", "COMMENT ON", "PERFORM 1"):
+                self.assertNotIn(needle, ran)
         self.assertEqual(sorted(v for v, _ in txs), list(range(1, 9)), txs)
         for version, events in txs:
             with self.subTest(version=version):
@@ -274,6 +287,16 @@ class RunLockOnEveryPath(Audit9Case):
             cur.execute("SELECT %s", (marker,))
         conn.close()
         return marker
+
+    def statements_by_pid(self, marker, containing=None):
+        """{pid: [statement]} of the log after marker (only pids that ran one containing the text)."""
+        with open(self.cluster["logfile"], encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        text = text[text.rfind(marker):]
+        found = {}
+        for m in re.finditer(r"(?m)^\S+ \S+ \S+ \[(\d+)\] LOG:  (?:statement|execute [^:]*): (.*)$", text):
+            found.setdefault(m.group(1), []).append(m.group(2))
+        return {p: v for p, v in found.items() if containing is None or any(containing in x for x in v)}
 
     def history_transactions(self, marker):
         """[(version, [events])] for each transaction in the log after marker that wrote a history
