@@ -196,8 +196,7 @@ class RunLockOnEveryPath(Audit9Case):
                 files = {"1_quiet.sql": "CREATE TABLE q (id int);\n", "2_%s.sql" % stem: sql,
                          "3_after.sql": "CREATE TABLE after (id int);\n"}
                 if stem == "verify":
-                    # the verify cannot end it (read-only, lint): a function it calls, run as a
-                    # migration's statement the step before, can; here the statement does
+                    # with a verify file the confirmation still comes last, after the verify
                     files["2_%s.sql" % stem] = sql + KILL_LOCK
                     files["2_%s.verify.sql" % stem] = "SELECT to_regclass('k') IS NOT NULL;\n"
                 d = self.make_dir(files)
