@@ -210,12 +210,10 @@ record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 	f->path = m->path;
 	if (!apply_session_pin_local(ctx, NULL, &f->err) ||
 		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "applied",
-						m->no_transaction ? monotonic_ms() - start : -1, NULL, &ctx->recorded_ms, &f->err))
+						m->no_transaction ? monotonic_ms() - start : -1, NULL, ctx->row_failed,
+						&ctx->recorded_ms, &f->err))
 		return false;
-	/*
-	 * The verify file runs read-only in a savepoint that is rolled back
-	 * (verify.h): it cannot change anything, nor leave a setting behind.
-	 */
+	/* read-only, in a savepoint rolled back (verify.h): it changes nothing, leaves no setting */
 	if (m->verify_script.n_stmts > 0 && !run_verify(ctx, m, f))
 		return false;
 	f->path = m->path;
@@ -549,7 +547,7 @@ record_failed(apply_ctx *ctx, migration *m, const char *what, int64_t duration_m
 
 	if (PQstatus(ctx->conn) != CONNECTION_OK ||
 		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "failed", duration_ms, what,
-						NULL, &err))
+						ctx->row_failed, NULL, &err))
 	{
 		log_event(LOG_LEVEL_ERROR, "record_failed", NULL, "could not record migration %lld as failed: %s",
 				  (long long) m->version, err.message ? err.message : "connection lost");

@@ -81,6 +81,10 @@ typedef struct apply_ctx
 								 * not sent yet (see below) */
 	int64_t              held_recorded_ms; /* its history row's duration */
 	int                  held_line;        /* its last statement's line */
+	bool                 row_failed;       /* the migration being applied has a
+								 * 'failed' history row (reconcile.h): its
+								 * row is updated from 'failed', else a new
+								 * one is inserted (history.h) */
 	int                  n_applied;        /* migrations committed this run */
 	int64_t              max_applied;      /* the highest of them (0: none) */
 } apply_ctx;

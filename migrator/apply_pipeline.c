@@ -218,7 +218,7 @@ add_prepares(batch *b, tool_names *n)
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->pin, apply_session_pin_sql(), 4));
 	pipeline_set_quick(
 		&b->p, pipeline_add_prepare(&b->p, n->guard, ctx->ht->guard_sql, RELATION_TRUST_GUARD_PARAMS));
-	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->history, b->hw.sql, 7));
+	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->history, b->hw.sql, HISTORY_WRITE_NPARAMS));
 	if (ctx->lock_conn != NULL)
 		pipeline_set_quick(
 			&b->p, pipeline_add_prepare(&b->p, n->lock, advlock_held_query(ctx->lock_name, 0, &lock), 2));
@@ -253,6 +253,7 @@ build(batch *b, migration *m)
 
 	b->quiet = !apply_residue_possible(m, ctx->event_triggers);
 	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
+	history_write_replaces_failed(&b->hw, ctx->row_failed);
 	add_prepares(b, &names);
 	/*
 	 * Only the migration's statements, the history row and the verify
@@ -289,7 +290,8 @@ build(batch *b, migration *m)
 	guard_sql = history_guard_query(ctx->ht, guard_values);
 	pipeline_set_quick(
 		&b->p, add_tool(b, names.guard, guard_sql, RELATION_TRUST_GUARD_PARAMS, guard_values, NULL, NULL));
-	(void) add_tool(b, names.history, b->hw.sql, 7, b->hw.values, history_write_judge, &b->hw);
+	(void) add_tool(b, names.history, b->hw.sql, HISTORY_WRITE_NPARAMS, b->hw.values, history_write_judge,
+					&b->hw);
 	note(b, m->path, last, ENTRY_TOOL);
 	if (m->verify_script.n_stmts > 0 && !add_verify(b, m, schema))
 		return false;

@@ -581,7 +581,7 @@ record_row(PGconn *conn, const history_table *ht, const migration *m, db_error *
 	bool          ok;
 
 	history_write_prepare(&r, ht, m->version, m->name, m->checksum, "applied", 0, NULL);
-	ok = db_run(conn, r.sql, 7, r.values, PGRES_TUPLES_OK, &res, err, NULL);
+	ok = db_run(conn, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, &res, err, NULL);
 	free(r.sql);
 	if (ok && (problem = history_write_judge(&r, res)) != NULL)
 	{

@@ -375,6 +375,7 @@ apply_selected(run_state *rs, const reconciliation *rec, int *applied, int64_t *
 							o->apply.statement_timeout_ms, o->apply.retries, o->lock_wait_ms, final_error);
 		if (rc != EXIT_OK)
 			break;
+		ctx.row_failed = it->state == VS_FAILED;
 		rc = apply_migration(&ctx, it->m, final_error);
 		if (rc != EXIT_OK)
 			break;

@@ -372,12 +372,14 @@ history_ensure(PGconn *conn, const history_table *ht)
 
 /*
  * A pending version gets a plain INSERT that must insert exactly one row:
- * a concurrent row fails on the primary key, and anything that suppresses
- * the insert fails the count.  Only a 'failed' row is ever updated, and
- * only while it is still 'failed': an applied row is never overwritten.
- * One statement, one round trip: the UPDATE of a failed row, else the
- * INSERT, and the two counts, which must add up to one.  The session user
- * is read with no operator of ours (CVE-2018-1058).
+ * a concurrent row, whatever its status, fails on the primary key, and
+ * anything that suppresses the insert fails the count.  Only a version the
+ * run found 'failed' (history_write_replaces_failed) is updated, and only
+ * while its row is still 'failed': an applied row is never overwritten, and
+ * a row that appeared behind the run's back is never taken for one it may
+ * update.  One statement, one round trip: the UPDATE or the INSERT ($8
+ * says which), and the two counts, which must add up to one.  The session
+ * user is read with no operator of ours (CVE-2018-1058).
  */
 void
 history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
@@ -396,6 +398,7 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 	r->values[4] = duration_ms >= 0 ? r->dbuf : NULL;
 	r->values[5] = r->host;
 	r->values[6] = failure;
+	r->values[7] = "false"; /* a new row */
 	r->version = version;
 	r->recorded_ms = -1;
 #define HISTORY_DURATION                                                                                     \
@@ -405,15 +408,22 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 		"WITH u AS (UPDATE %s SET name = $2, checksum = $3, status = $4, "
 		"  applied_at = pg_catalog.clock_timestamp(), duration_ms = " HISTORY_DURATION ", "
 		"  applied_by = pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), failure = $7 "
-		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' RETURNING duration_ms), "
+		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' AND $8::pg_catalog.bool "
+		"  RETURNING duration_ms), "
 		"i AS (INSERT INTO %s (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
 		"  SELECT $1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), " HISTORY_DURATION ", "
-		"  pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7 WHERE NOT EXISTS (SELECT FROM u) "
+		"  pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7 WHERE NOT $8::pg_catalog.bool "
 		"  RETURNING duration_ms) "
 		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i), "
 		"  coalesce((SELECT duration_ms FROM u), (SELECT duration_ms FROM i), -1)",
 		ht->qualified, ht->qualified);
 #undef HISTORY_DURATION
+}
+
+void
+history_write_replaces_failed(history_write *r, bool row_failed)
+{
+	r->values[7] = row_failed ? "true" : "false";
 }
 
 char *
@@ -435,8 +445,8 @@ history_write_judge(void *row, const PGresult *res)
 
 bool
 history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
-			   const char *status, int64_t duration_ms, const char *failure, int64_t *recorded_ms,
-			   db_error *err)
+			   const char *status, int64_t duration_ms, const char *failure, bool row_failed,
+			   int64_t *recorded_ms, db_error *err)
 {
 	history_write r;
 	PGresult     *res = NULL;
@@ -447,9 +457,10 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	const char *guard = history_guard_query(ht, guard_values);
 
 	history_write_prepare(&r, ht, version, name, checksum, status, duration_ms, failure);
+	history_write_replaces_failed(&r, row_failed);
 	ok = db_run_ex(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, err, NULL,
 				   false) &&
-		 db_run_ex(conn, r.sql, 7, r.values, PGRES_TUPLES_OK, &res, err, NULL, false);
+		 db_run_ex(conn, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, &res, err, NULL, false);
 	free(r.sql);
 	if (ok && (problem = history_write_judge(&r, res)) != NULL)
 	{

@@ -128,14 +128,19 @@ int history_ensure(PGconn *conn, const history_table *ht);
  * The statement history_record runs, to send in a pipeline (migrator's
  * apply_pipeline.c): history_write_prepare fills r (the caller frees r->sql;
  * name, checksum, status and failure must outlive r; duration_ms < 0: the
- * server's time since the transaction began); history_write_judge (a
+ * server's time since the transaction began) for a plain INSERT of a new
+ * row, history_write_replaces_failed for the UPDATE of the version's
+ * 'failed' row instead (the r->values are HISTORY_WRITE_NPARAMS
+ * parameters); history_write_judge (a
  * pipeline_judge_fn, row is the history_write) returns NULL when the result
  * says that exactly one row was written, else the problem (caller frees).
  */
+#define HISTORY_WRITE_NPARAMS 8
+
 typedef struct history_write
 {
 	char        vbuf[24], dbuf[24], host[256];
-	const char *values[7];
+	const char *values[HISTORY_WRITE_NPARAMS];
 	char       *sql;
 	int64_t     version;
 	int64_t     recorded_ms; /* the duration_ms the row got, once judged (-1 before) */
@@ -155,14 +160,18 @@ typedef struct history_write
  */
 const char *history_guard_query(const history_table *ht, const char *values[RELATION_TRUST_GUARD_PARAMS]);
 
-void  history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
-							const char *checksum, const char *status, int64_t duration_ms,
-							const char *failure);
+void history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
+						   const char *checksum, const char *status, int64_t duration_ms,
+						   const char *failure);
+/* row_failed: the run found the version's row 'failed': update it, only from 'failed'. */
+void  history_write_replaces_failed(history_write *r, bool row_failed);
 char *history_write_judge(void *row, const PGresult *res);
 
 /*
- * Insert or replace the row of version (in the caller's transaction, if
- * any).  failure may be NULL.  duration_ms -1: the server's time since the
+ * Write the row of version (in the caller's transaction, if any): a plain
+ * INSERT of a new row, or with row_failed (the run found the version's row
+ * 'failed') the UPDATE of that row, only while it is 'failed'; exactly one
+ * row, or it fails.  failure may be NULL.  duration_ms -1: the server's time since the
  * transaction began.  *recorded_ms (may be NULL) gets the duration_ms the
  * row got, the one value that status shows and the "applied" line prints.
  * Returns true, or false and fills err.
@@ -170,7 +179,7 @@ char *history_write_judge(void *row, const PGresult *res);
 struct db_error;
 bool history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name,
 					const char *checksum, const char *status, int64_t duration_ms, const char *failure,
-					int64_t *recorded_ms, struct db_error *err);
+					bool row_failed, int64_t *recorded_ms, struct db_error *err);
 
 /* Set the checksum of an applied version (repair). */
 bool history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, const char *checksum);

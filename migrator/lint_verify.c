@@ -53,6 +53,29 @@ modifying_kind(const PgQuery__Node *q)
 	}
 }
 
+/*
+ * An operator is a function call: one named with a schema other than
+ * pg_catalog (OPERATOR(app.===)) runs the user's function, which lint
+ * cannot judge, as a function of that schema.
+ */
+static void
+check_operator(verify_walk *w, const PgQuery__AExpr *e)
+{
+	const char *schema;
+	const char *name;
+	stmt_ctx    ctx;
+
+	if (!lint_list_name(e->name, e->n_name, &schema, &name) || schema == NULL ||
+		strcmp(schema, "pg_catalog") == 0)
+		return;
+	at_location(w->st, w->ctx, e->location, &ctx);
+	lint_report(w->st, &ctx, LINT_R_UNCHECKED,
+				"OPERATOR(%s.%s) is not a built-in operator, so lint cannot tell whether the verify file "
+				"changes anything; use built-in operators, or excuse it with \"-- migrator:allow "
+				"unchecked-sql\" once reviewed",
+				schema, name);
+}
+
 static bool
 visit_verify(const ProtobufCMessage *msg, void *arg)
 {
@@ -115,6 +138,8 @@ visit_verify(const ProtobufCMessage *msg, void *arg)
 				"\"-- migrator:allow unchecked-sql\" once reviewed",
 				schema != NULL ? schema : "", schema != NULL ? "." : "", name != NULL ? name : "?");
 	}
+	else if (msg->descriptor == &pg_query__a__expr__descriptor)
+		check_operator(w, (const PgQuery__AExpr *) msg);
 	return true;
 }
 

@@ -453,6 +453,15 @@ target_for(lint_targets *ts, const char *dir)
 	return t;
 }
 
+/* Does path name a *.sql entry (as opposed to "dir/" or "dir")? */
+static bool
+named_sql(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 4 && strcmp(path + n - 4, ".sql") == 0;
+}
+
 /* A file named on the command line: its directory's target names it. */
 static void
 add_file(lint_targets *ts, const char *path, lint_totals *totals)
@@ -512,7 +521,12 @@ add_path(lint_targets *ts, const char *path, bool from_glob, lint_totals *totals
 			path_error(path, errno == ENOENT ? "not-found" : "unreadable-file", strerror(errno), totals);
 		return;
 	}
-	if (S_ISDIR(st.st_mode))
+	/*
+	 * A directory named *.sql is an entry of its directory that is not a
+	 * migration file: reported as the load reports it, never linted as a
+	 * directory of migrations (its name says it is one file).
+	 */
+	if (S_ISDIR(st.st_mode) && !named_sql(path))
 		target_for(ts, path)->all = true;
 	else
 		add_file(ts, path, totals);
