@@ -63,23 +63,25 @@ run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_er
 }
 
 /*
- * Run the verify statements, read-only (verify.h has the rules).  Returns
- * true when they all hold; otherwise fills f (a server error in f->err,
- * anything else in f->verify_problem).  A no-transaction migration's verify
- * gets a read-only transaction of its own, rolled back.
+ * The verify statements, read-only (verify.h); false fills f.  Their notices
+ * are the migration's; a no-transaction one's verify gets a transaction.
  */
 static bool
 run_verify(apply_ctx *ctx, migration *m, failure *f)
 {
-	verify_failure vf;
-	bool           own_tx = PQtransactionStatus(ctx->conn) == PQTRANS_IDLE;
-	bool           ok;
+	verify_failure   vf;
+	bool             own_tx = PQtransactionStatus(ctx->conn) == PQTRANS_IDLE;
+	notice_origin    origin = {m, m->verify_path, 0};
+	PQnoticeReceiver previous;
+	bool             ok;
 
 	f->path = m->verify_path;
 	f->line = m->verify_script.n_stmts > 0 ? m->verify_script.stmts[0].line : 0;
 	if (own_tx && !db_run(ctx->conn, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL))
 		return false;
+	previous = PQsetNoticeReceiver(ctx->conn, apply_notice, &origin);
 	ok = verify_run(ctx->conn, m, ctx->conn_opts->schema, &vf);
+	PQsetNoticeReceiver(ctx->conn, previous, NULL);
 	if (own_tx && PQstatus(ctx->conn) == CONNECTION_OK)
 		db_command_uninterruptible(ctx->conn, "ending the verify transaction", "ROLLBACK");
 	if (!ok)

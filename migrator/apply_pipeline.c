@@ -102,7 +102,8 @@ typedef enum entry_kind
 {
 	ENTRY_TOOL,      /* the toolkit's own SQL */
 	ENTRY_STATEMENT, /* the migration's */
-	ENTRY_VERIFY     /* a verify statement */
+	ENTRY_VERIFY,    /* a verify statement */
+	ENTRY_COMMIT     /* the held migration's COMMIT, riding in front */
 } entry_kind;
 
 /* Which file and line an entry of the pipeline stands for. */
@@ -332,7 +333,7 @@ static void
 add_held_commit(batch *b)
 {
 	pipeline_set_quick(&b->p, pipeline_add(&b->p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, judge_held_commit, b));
-	note(b, b->held->path, b->ctx->held_line, ENTRY_TOOL);
+	note(b, b->held->path, b->ctx->held_line, ENTRY_COMMIT);
 }
 
 static const entry_where *
@@ -362,17 +363,29 @@ batch_tick(void *arg, int64_t elapsed_ms)
 	return apply_watch_tick(&b->w, elapsed_ms);
 }
 
-/* A migration statement's notice is its own; the toolkit's go as before. */
+/*
+ * A migration statement's notice is its own, and so is one raised by its
+ * verify file (at the verify statement's line) or by the held migration's
+ * COMMIT (a deferred trigger's, attributed to that migration); the
+ * toolkit's go as before.  Only a statement's can mean a skipped CREATE.
+ */
 static void
 batch_notice(void *arg, const PGresult *res)
 {
 	batch             *b = arg;
 	const entry_where *at = current_where(b);
+	notice_origin      other;
 
-	if (at == NULL || at->kind != ENTRY_STATEMENT)
+	if (at == NULL || at->kind == ENTRY_TOOL)
 	{
 		if (b->previous)
 			b->previous(NULL, res);
+		return;
+	}
+	if (at->kind != ENTRY_STATEMENT)
+	{
+		other = (notice_origin){at->kind == ENTRY_COMMIT ? b->held : b->origin.m, at->at, 0};
+		apply_notice(&other, res);
 		return;
 	}
 	b->origin.where = at->at;

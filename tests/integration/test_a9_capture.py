@@ -247,6 +247,30 @@ class PipelinedNoticesTest(ToolkitTestCase):
         self.assertStderrMatches(r, r"^migrator: notice: migration 1 at %s:3: third statement speaks$"
                                  % re.escape(os.path.join(d, "1_talk.sql")))
 
+    def test_a_verify_files_notice_names_the_verify_line(self):
+        # before: a plain "server notice:" line, naming no migration and no file
+        # migration 1 (a function: statement by statement) and 2 (pipelined) each have a verify
+        # file whose function raises a NOTICE: the migration's, at the verify file (and its line
+        # when pipelined)
+        verify = "SELECT true;\n\nSELECT a_ok(%d);\n"
+        d = self.make_dir({
+            "1_talk.sql": ("CREATE TABLE a (id int);\n"
+                           "CREATE FUNCTION a_ok(n int) RETURNS boolean STABLE LANGUAGE plpgsql AS $$\n"
+                           "BEGIN RAISE NOTICE 'verify % speaks', n; RETURN true; END $$;\n"),
+            "1_talk.verify.sql": verify % 1,
+            "2_more.sql": "CREATE TABLE b (id int);\n",
+            "2_more.verify.sql": verify % 2})
+        r = self.run_migrator("up", "--dir", d, "--verbose")
+        self.assertExit(r, 0)
+        self.assertTrue(any(re.search(r"\b2_more: \d+ statements in one pipeline", ln) for ln in r.lines),
+                        "not pipelined\n" + r.describe())
+        self.assertStderrMatches(r, r"^migrator: notice: migration 1 at %s: verify 1 speaks$"
+                                 % re.escape(os.path.join(d, "1_talk.verify.sql")))
+        self.assertStderrMatches(r, r"^migrator: notice: migration 2 at %s:3: verify 2 speaks$"
+                                 % re.escape(os.path.join(d, "2_more.verify.sql")))
+        self.assertNotIn("server notice", r.stderr)
+        self.assertEqual(self.query("SELECT version FROM schema_migrations ORDER BY 1"), [(1,), (2,)])
+
     def test_no_transaction_notice_names_the_statement_line(self):
         d = self.make_dir({"1_talk.sql": "-- migrator:no-transaction\n" + self.FILE.replace(
             "CREATE TABLE a (id int);\n", "")})
