@@ -54,6 +54,32 @@ class NoServerMd5Test(IndexerTestCase):
         self.assertIn('"duplicates"', r.stdout)
 
 
+class RequiresIndexLockTest(IndexerTestCase):
+    """The migrator's requires-index takes the indexer's run lock by the same
+    client-computed key: a lock held under the key the server's md5() gave
+    (older versions, test_run_lock) keeps it from building."""
+
+    OLD_KEY_SQL = "('x' || substr(md5(%s), 1, 16))::bit(64)::bigint"
+
+    def test_requires_index_waits_for_the_indexers_lock(self):
+        self.make_table("t")
+        cfg = self.config([{"name": "idx_req", "table": "t", "sql": cic("idx_req", "t", "a")}])
+        d = self.make_dir({"1_needs.sql": "-- migrator:requires-index idx_req\nCREATE TABLE after_t (id int);\n"})
+        holder = self.connect()
+        with holder.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(" + self.OLD_KEY_SQL + ")", ("indexer:" + self.dbname,))
+        r = self.run_migrator("up", "--dir", d, "--index-config", cfg, "--lock-wait", "1s")
+        self.assertExit(r, 4)
+        self.assertStderrMatches(r, r'could not take the indexer\'s run lock to build its required indexes')
+        self.assertNoRelation("idx_req")
+        self.assertFalse(self.table_exists("after_t"))
+        holder.close()
+        r = self.run_migrator("up", "--dir", d, "--index-config", cfg)
+        self.assertExit(r, 0)
+        self.assertValid("idx_req", "t")
+        self.assertTrue(self.table_exists("after_t"))
+
+
 class ConstraintIndexTest(IndexerTestCase):
 
     def test_constraint_index_named_like_a_leftover_is_never_dropped(self):

@@ -246,6 +246,9 @@ class OutputsTest(PasswordCase):
                 text = f.read()
             self.assertIn("last_run_exit_code", text)
             self.assertNotIn(PASSWORD, text)
+        rows = self.query("SELECT row_to_json(h)::text FROM public.schema_migrations h")
+        self.assertEqual(len(rows), 1)
+        self.assertNotIn(PASSWORD, rows[0][0])
 
     def test_indexer_history_report_status_and_replica_guard(self):
         self.query("GRANT CREATE ON SCHEMA public TO %s" % PASSWORD_ROLE)
