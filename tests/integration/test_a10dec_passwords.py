@@ -250,7 +250,7 @@ class OutputsTest(PasswordCase):
         self.assertEqual(len(rows), 1)
         self.assertNotIn(PASSWORD, rows[0][0])
 
-    def test_indexer_history_report_status_and_replica_guard(self):
+    def test_indexer_history_status_and_replica_guard(self):
         self.query("GRANT CREATE ON SCHEMA public TO %s" % PASSWORD_ROLE)
         cfg = self.indexer_cfg()
         self.query("ALTER TABLE pw_t OWNER TO %s" % PASSWORD_ROLE)
