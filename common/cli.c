@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "exitcodes.h"
 #include "memory.h"
+#include "metrics.h"
 #include "options.h"
 #include "toolkit_version.h"
 
@@ -420,15 +421,20 @@ take_common(parser *p, const cli_option *o, const char *value)
 			value = c->dsn;
 			break;
 		case CLI_METRICS_PUSH:
-			/* a typo is caught now, not after the run when the push fails */
-			if (value[0] != '\0' && strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+		{
+			char why[512];
+
+			/* a typo is caught now, not after the run when the push fails; never shown with its password */
+			if (value[0] != '\0' && !metrics_push_url_check(value, why, sizeof(why)))
 			{
-				log_event(LOG_LEVEL_ERROR, "invalid_option", NULL,
-						  "option --metrics-push: \"%s\" is not an http:// or https:// URL", value);
+				log_event(LOG_LEVEL_ERROR, "invalid_option", NULL, "option --metrics-push: %s", why);
 				return EXIT_USAGE;
 			}
-			c->metrics_push = value;
+			/* the password in argv is masked: keep the copy */
+			c->metrics_push = metrics_take_url_arg((char *) value);
+			value = c->metrics_push;
 			break;
+		}
 		case CLI_LOG_FORMAT:
 			if (!log_parse_format(value, &c->format))
 			{

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conninfo.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
@@ -345,6 +346,143 @@ metrics_read_sample(const char *path, const char *series, double *value)
 	return found;
 }
 
+/* ---- the push URL's password ------------------------------------------------------ */
+
+/* url's authority: after "scheme://", up to the first '/', '?' or '#'.  false without "://". */
+static bool
+url_authority(const char *url, size_t *start, size_t *end)
+{
+	const char *sep = strstr(url, "://");
+
+	if (sep == NULL)
+		return false;
+	*start = (size_t) (sep + 3 - url);
+	*end = *start + strcspn(url + *start, "/?#");
+	return true;
+}
+
+/* The password of url's userinfo (up to the authority's last '@'): offset and length. */
+static bool
+url_password(const char *url, size_t *off, size_t *len)
+{
+	size_t      start, end;
+	const char *at = NULL;
+	const char *colon;
+
+	if (!url_authority(url, &start, &end))
+		return false;
+	for (size_t i = start; i < end; i++)
+		if (url[i] == '@')
+			at = url + i;
+	if (at == NULL)
+		return false;
+	colon = memchr(url + start, ':', (size_t) (at - (url + start)));
+	if (colon == NULL)
+		return false;
+	*off = (size_t) (colon + 1 - url);
+	*len = (size_t) (at - colon - 1);
+	return true;
+}
+
+/*
+ * A password with an unencoded '@' (two in the authority) or '/' (the
+ * authority then ends inside the password: "user:pa", whose "port" is no
+ * number, and an '@' follows before the query).  libcurl would take part
+ * of the password for the host, and show it.
+ */
+static bool
+url_needs_encoding(const char *url)
+{
+	size_t      start, end, rest;
+	const char *colon = NULL;
+	int         ats = 0;
+
+	if (!url_authority(url, &start, &end))
+		return false;
+	for (size_t i = start; i < end; i++)
+	{
+		ats += url[i] == '@';
+		if (url[i] == ':')
+			colon = url + i;
+	}
+	if (ats != 0)
+		return ats > 1;
+	rest = strcspn(url + end, "?#");
+	if (url[start] == '[' || colon == NULL || memchr(url + end, '@', rest) == NULL)
+		return false;
+	if (colon + 1 == url + end)
+		return true;
+	for (const char *p = colon + 1; p < url + end; p++)
+		if (*p < '0' || *p > '9')
+			return true;
+	return false;
+}
+
+char *
+metrics_url_masked(const char *url)
+{
+	size_t start, end, off, len;
+
+	if (url_needs_encoding(url) && url_authority(url, &start, &end))
+		return xasprintf("%.*s***", (int) start, url);
+	if (!url_password(url, &off, &len))
+		return xstrdup(url);
+	return xasprintf("%.*s***%s", (int) off, url, url + off + len);
+}
+
+bool
+metrics_push_url_check(const char *url, char *why, size_t whylen)
+{
+	char *shown;
+
+	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+	{
+		if (!url_needs_encoding(url))
+			return true;
+		if (why != NULL)
+			snprintf(why, whylen, "%s", CONNINFO_ENCODE_ADVICE);
+		return false;
+	}
+	if (why != NULL)
+	{
+		shown = metrics_url_masked(url);
+		snprintf(why, whylen, "\"%s\" is not an http:// or https:// URL", shown);
+		free(shown);
+	}
+	return false;
+}
+
+char *
+metrics_take_url_arg(char *arg)
+{
+	/* configuration, written while parsing options only: kept for the run */
+	static char *copy = NULL;
+	size_t       start, end, off, len;
+
+	free(copy);
+	copy = xstrdup(arg);
+	if (url_needs_encoding(arg) && url_authority(arg, &start, &end))
+		memset(arg + start, '*', strlen(arg + start));
+	else if (url_password(arg, &off, &len))
+		memset(arg + off, '*', len);
+	return copy;
+}
+
+/* Overwrite every copy of url's password in text (libcurl's error words) with '*'. */
+static void
+mask_password_in(char *text, const char *url)
+{
+	size_t off, len;
+	char  *secret;
+
+	if (!url_password(url, &off, &len) || len == 0)
+		return;
+	secret = xstrndup(url + off, len);
+	for (char *p = strstr(text, secret); p != NULL; p = strstr(p + len, secret))
+		memset(p, '*', len);
+	free(secret);
+}
+
 /* ---- the push: libcurl through dlopen --------------------------------------------- */
 
 /* libcurl's stable ABI numbers (curl/curl.h); its headers need not be installed. */
@@ -441,6 +579,7 @@ curl_send(const curl_api *api, const char *url, const char *method, const char *
 	answer ans = {"", 0};
 	long   status = 0;
 	int    res;
+	char  *shown;
 
 	if (curl == NULL)
 	{
@@ -471,13 +610,17 @@ curl_send(const curl_api *api, const char *url, const char *method, const char *
 	if (res != 0)
 	{
 		snprintf(why, whylen, "%s", errbuf[0] ? errbuf : api->easy_strerror(res));
+		mask_password_in(why, url);
 		return false;
 	}
 	if (status >= 200 && status < 300)
 		return true;
 	ans.text[strcspn(ans.text, "\r\n")] = '\0';
-	snprintf(why, whylen, "%s %s answered HTTP %ld%s%s", method, url, status, ans.text[0] ? ": " : "",
+	shown = metrics_url_masked(url);
+	snprintf(why, whylen, "%s %s answered HTTP %ld%s%s", method, shown, status, ans.text[0] ? ": " : "",
 			 ans.text);
+	free(shown);
+	mask_password_in(why, url);
 	return false;
 }
 
@@ -559,8 +702,11 @@ metrics_finish(metrics *m, const metrics_target *t, int rc, double duration_s)
 	/* PUT replaces the group; POST keeps the last success the Pushgateway holds */
 	if (t->push && t->push[0] && !metrics_push(t->push, known ? "PUT" : "POST", text, why, sizeof(why)))
 	{
+		char *shown = metrics_url_masked(t->push);
+
 		log_event(LOG_LEVEL_ERROR, "metrics_push_failed", NULL, "could not push the metrics to \"%s\": %s",
-				  t->push, why);
+				  shown, why);
+		free(shown);
 		ok = false;
 	}
 	free(text);

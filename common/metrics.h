@@ -116,10 +116,36 @@ bool metrics_check_file(const char *path, char *why, size_t whylen);
 bool metrics_read_sample(const char *path, const char *series, double *value);
 
 /*
+ * A push URL may carry a password (http://user:password@host/...).  It is
+ * checked before the run (metrics_push_url_check), shown only masked
+ * (metrics_url_masked: "http://user:***@host/..."), and overwritten in
+ * argv once copied (metrics_take_url_arg), as --dsn's password is.  A
+ * password with an unencoded "@" or "/" is refused: the host would be
+ * read from part of it (CONNINFO_ENCODE_ADVICE says how to write it).
+ */
+
+/*
+ * true when url can be pushed to: http:// or https://, and a password (if
+ * any) percent-encoded.  Otherwise false with why filled (why may be NULL):
+ * the masked URL and what is wrong with it, never the password.
+ */
+bool metrics_push_url_check(const char *url, char *why, size_t whylen);
+
+/* url with the password of its userinfo replaced by "***".  Caller frees. */
+char *metrics_url_masked(const char *url);
+
+/*
+ * Keep a copy of the command-line URL arg for the run and overwrite its
+ * password in place with '*' (argv memory, which the process list shows).
+ * Returns the copy (kept for the run: never free it).
+ */
+char *metrics_take_url_arg(char *arg);
+
+/*
  * Send text to url with method ("PUT" or "POST") through libcurl, loaded
  * now with dlopen.  true on a 2xx answer, else false with why filled (no
  * libcurl, the transfer's error, or the HTTP status and the first line of
- * the answer).  Bounded: 5s to connect, 30s in all.
+ * the answer; the URL masked, the password never in it).  Bounded: 5s to connect, 30s in all.
  */
 bool metrics_push(const char *url, const char *method, const char *text, char *why, size_t whylen);
 

@@ -37,7 +37,7 @@
  * statement, one round trip, no BEGIN.
  *
  * Leftovers ($4, $5: our _ixnew/_ixold names; REINDEX CONCURRENTLY's
- * _ccnew/_ccold) come as "name 2 valid 2 comment 2 indexdef" joined by 1;
+ * _ccnew/_ccold) come as "name 2 valid 2 comment 2 constraints 2 indexdef" joined by 1;
  * the indexes of constraints on the table, when the name is free, as
  * "constraint 2 index 2 valid 2 indexdef" joined by 1.
  */
@@ -67,6 +67,8 @@ static const char *const catalog_sql =
 	"          coalesce((SELECT ds.description FROM pg_catalog.pg_description ds"
 	"                     WHERE ds.objoid = l.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass"
 	"                       AND ds.objsubid = 0), ''),"
+	"          coalesce((SELECT pg_catalog.string_agg(lc.conname::text, ', ' ORDER BY lc.conname)"
+	"                      FROM pg_catalog.pg_constraint lc WHERE lc.conrelid = t.oid AND lc.conindid = l.oid), ''),"
 	"          CASE WHEN (SELECT lt FROM lt) IS NOT NULL THEN pg_catalog.pg_get_indexdef(l.oid) END),"
 	"          chr(1) ORDER BY l.relname)"
 	"     FROM pg_catalog.pg_index li JOIN pg_catalog.pg_class l ON l.oid = li.indexrelid"
@@ -148,7 +150,11 @@ static const char *const partitions_sql =
 	"WHERE tree.level > 0 "
 	"ORDER BY tree.level, c.relname";
 
-/* bounded like catalog_sql: pg_get_indexdef() and pg_get_expr() lock the table */
+/*
+ * bounded like catalog_sql: pg_get_indexdef() and pg_get_expr() lock the
+ * table.  The signature is the text itself, never the server's md5() of
+ * it: FIPS-mode servers refuse md5() (issue 10).
+ */
 static const char *const indexes_sql =
 	"/* indexer: indexes */ "
 	"WITH lt AS MATERIALIZED (SELECT pg_catalog.set_config('lock_timeout', $3, true) AS lt) "
@@ -156,9 +162,9 @@ static const char *const indexes_sql =
 	"  (SELECT pg_catalog.string_agg(con.conname, ', ' ORDER BY con.conname) FROM pg_catalog.pg_constraint con"
 	"    WHERE con.conindid = c.oid AND con.conrelid = t.oid), "
 	"  CASE WHEN (SELECT lt FROM lt) IS NOT NULL THEN"
-	"  pg_catalog.md5(concat_ws('|', i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text,"
+	"  pg_catalog.concat_ws('|', i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text,"
 	"     pg_catalog.pg_get_expr(i.indexprs, i.indrelid), pg_catalog.pg_get_expr(i.indpred, i.indrelid),"
-	"     c.relam::text, i.indisunique::text, i.indnullsnotdistinct::text)) END, "
+	"     c.relam::text, i.indisunique::text, i.indnullsnotdistinct::text) END, "
 	"  CASE WHEN (SELECT lt FROM lt) IS NOT NULL THEN pg_catalog.pg_get_indexdef(c.oid) END "
 	"FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS d(schema, tbl) "
 	"JOIN pg_catalog.pg_namespace n ON n.nspname = d.schema "
@@ -266,18 +272,19 @@ static void
 parse_leftovers(const char *text, catalog_entry *e)
 {
 	char **f;
-	int    n = split_records(text, 4, &f);
+	int    n = split_records(text, 5, &f);
 
 	e->leftovers = xcalloc((size_t) (n + 1), sizeof(catalog_leftover));
 	for (int i = 0; i < n; i++)
 	{
 		catalog_leftover *l = &e->leftovers[i];
 
-		l->name = f[i * 4];
-		l->valid = strcmp(f[i * 4 + 1], "true") == 0;
-		free(f[i * 4 + 1]);
-		l->comment = f[i * 4 + 2];
-		l->indexdef = f[i * 4 + 3];
+		l->name = f[i * 5];
+		l->valid = strcmp(f[i * 5 + 1], "true") == 0;
+		free(f[i * 5 + 1]);
+		l->comment = f[i * 5 + 2];
+		l->constraints = f[i * 5 + 3];
+		l->indexdef = f[i * 5 + 4];
 	}
 	e->n_leftovers = n;
 	free(f);
@@ -525,6 +532,7 @@ catalog_free(catalog_entry *entries, int n)
 		{
 			free(e->leftovers[k].name);
 			free(e->leftovers[k].comment);
+			free(e->leftovers[k].constraints);
 			free(e->leftovers[k].indexdef);
 		}
 		free(e->leftovers);

@@ -41,8 +41,9 @@ typedef struct catalog_leftover
 {
 	char *name;
 	bool  valid;
-	char *comment;  /* its COMMENT, "" if none */
-	char *indexdef; /* pg_get_indexdef() */
+	char *comment;     /* its COMMENT, "" if none */
+	char *constraints; /* the constraints that use it ("a, b"), "" if none */
+	char *indexdef;    /* pg_get_indexdef() */
 } catalog_leftover;
 
 /* The index of a constraint on the definition's table. */

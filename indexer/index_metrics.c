@@ -289,6 +289,9 @@ target_of(const indexer_options *o, setting_id id, const char *applied)
 			v = o->cli[i].value;
 	if (v == NULL)
 		v = getenv(settings_env(id));
+	/* a push URL refused at start-up (its error said so) is not pushed to either */
+	if (id == SETTING_METRICS_PUSH && v != NULL && v[0] != '\0' && !metrics_push_url_check(v, NULL, 0))
+		return NULL;
 	return v;
 }
 

@@ -88,7 +88,13 @@ classify_leftovers(plan_item *it)
 		const catalog_leftover *l = &c->leftovers[i];
 		char                   *why = NULL;
 
-		if (strcmp(l->name, tmp_new) == 0)
+		/* a constraint's index is never the indexer's to drop, whatever its name and definition */
+		if ((strcmp(l->name, tmp_new) == 0 || strcmp(l->name, tmp_old) == 0) && l->constraints &&
+			l->constraints[0])
+			suspect(it, l->name,
+					xasprintf("constraint %s uses it (the indexer never drops a constraint's index)",
+							  l->constraints));
+		else if (strcmp(l->name, tmp_new) == 0)
 		{
 			drift_result r =
 				l->indexdef && l->indexdef[0] ? drift_compare_text(d, l->indexdef, 0, &why) : DRIFT_UNKNOWN;

@@ -16,6 +16,7 @@
 
 #include "index_sql.h"
 #include "memory.h"
+#include "metrics.h"
 #include "options.h"
 
 typedef struct setting_desc
@@ -287,15 +288,13 @@ apply_size_bound(int64_t *kb, const char *value, char *errbuf, size_t errlen)
 	return parse_memory_size(value, kb, errbuf, errlen);
 }
 
-/* --metrics-file, --metrics-push: "" turns an earlier source's off; a push URL is http(s). */
+/* --metrics-file, --metrics-push: "" turns an earlier source's off; a push URL is http(s), its password encoded. */
 static bool
 apply_metrics(char **out, const char *value, bool url, char *errbuf, size_t errlen)
 {
-	if (url && value[0] != '\0' && strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
-	{
-		snprintf(errbuf, errlen, "\"%s\" is not an http:// or https:// URL", value);
+	/* the message masks a password the URL carries */
+	if (url && value[0] != '\0' && !metrics_push_url_check(value, errbuf, errlen))
 		return false;
-	}
 	free(*out);
 	*out = value[0] ? xstrdup(value) : NULL;
 	return true;

@@ -314,6 +314,21 @@ set_defaults(migrator_options *opts, cli_common *c)
 	c->metrics_push = getenv("MIGRATOR_METRICS_PUSH");
 }
 
+/*
+ * MIGRATOR_METRICS_PUSH is checked as --metrics-push is, before anything
+ * runs: a typo must not fail a run after it applied (nor show a password).
+ */
+static int
+check_env_push(const char *url)
+{
+	char why[512];
+
+	if (url == NULL || url[0] == '\0' || metrics_push_url_check(url, why, sizeof(why)))
+		return EXIT_OK;
+	log_event(LOG_LEVEL_ERROR, "invalid_environment", NULL, "environment MIGRATOR_METRICS_PUSH: %s", why);
+	return EXIT_USAGE;
+}
+
 /* Parse argv into opts and *cmd; returns EXIT_OK, EXIT_USAGE, or CLI_DONE (help/version). */
 static int
 parse_args(int argc, char **argv, migrator_options *opts, const cli_command **cmd)
@@ -347,6 +362,9 @@ parse_args(int argc, char **argv, migrator_options *opts, const cli_command **cm
 				  c.command->name);
 		return EXIT_USAGE;
 	}
+	if (!c.given[CLI_METRICS_PUSH] && (c.command->run == cmd_up || c.command->run == cmd_check) &&
+		check_env_push(c.metrics_push) != EXIT_OK)
+		return EXIT_USAGE;
 	if (opts->n_skip_verify > 0 && opts->no_verify)
 	{
 		log_error("baseline takes --skip-verify VERSION or --no-verify, not both");
