@@ -124,6 +124,22 @@ class RunLockKeyTest(ToolkitTestCase):
         self.assertExit(r, 0)
         self.assertEqual(self.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_t'"), 1)
 
+    def test_no_client_md5_from_a_crypto_library(self):
+        """A FIPS-mode client refuses a crypto library's MD5: the key is computed by the
+        toolkit's own RFC 1321 code (common/md5.c), so neither program imports any MD5
+        function from a shared library (libcrypto's MD5_*, nettle's nettle_md5_*, gcrypt ...)."""
+        import shutil
+        import subprocess
+        nm = shutil.which("nm")
+        if nm is None:
+            self.skipTest("nm (binutils) is not installed")
+        for program in (os.environ["MIGRATOR"], os.environ["INDEXER"]):
+            out = subprocess.run([nm, "-D", "--undefined-only", program], capture_output=True, text=True,
+                                 check=True).stdout
+            self.assertTrue(out.strip(), "nm listed no imported symbol of %s" % program)
+            imported_md5 = [ln for ln in out.splitlines() if "md5" in ln.lower()]
+            self.assertEqual(imported_md5, [], "%s imports an MD5 function" % program)
+
     def _drop_role(self, role):
         self._drop_database(close=False)
         with self._admin.cursor() as cur:
