@@ -288,6 +288,36 @@ class HotStandby(ReliabilityCase):
         self.assertExit(self.run_indexer("check", "-c", os.path.join(d, "indexes.cfg"),
                                          dsn=self.standby_dsn), 5)
 
+    def test_the_gate_compares_definitions_on_a_standby(self):
+        """The readiness gate writes nothing (no temporary table: a standby refuses one) and
+        compares normalised parse trees: on the standby a definition written differently from
+        the server's spelling is in line, a drifted one is not (exit 5), and neither is
+        "cannot compare"."""
+        self.query("CREATE INDEX idx_r_a ON r USING btree (a) WHERE (id > 0)")
+        self.query("CREATE INDEX idx_r_b ON r (id)")  # the file says (a, id): drifted
+        cfg = os.path.join(self.make_dir({"indexes.cfg": (
+            'indexes = (\n'
+            '  { name = "idx_r_a"; table = "r"; critical = true;\n'
+            '    sql = "create index concurrently if not exists idx_r_a on public.r (a) where id>0"; },\n'
+            '  { name = "idx_r_b"; table = "r"; critical = true;\n'
+            '    sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_r_b ON r (a, id)"; }\n);\n')}),
+            "indexes.cfg")
+        self.wait_until(lambda: self.standby_query("SELECT to_regclass('public.idx_r_b') IS NOT NULL"),
+                        "the standby to replay the indexes")
+        only_a = ("--only", "idx_r_a")
+        r = self.run_indexer("check", "-c", cfg, *only_a, dsn=self.standby_dsn)
+        self.assertExit(r, 0)
+        self.assertNoLine(r, r"cannot compare|drift")
+        r = self.run_indexer("check", "-c", cfg, dsn=self.standby_dsn)
+        self.assertExit(r, 5)
+        self.assertStderrMatches(r, r"idx_r_b")
+        self.assertNoLine(r, r"cannot compare")
+        r = self.run_indexer("status", "-c", cfg, dsn=self.standby_dsn)
+        self.assertRegex(r.stdout, r"idx_r_b\s+public\.r\s+drifted")
+        self.assertRegex(r.stdout, r"idx_r_a\s+public\.r\s+present")
+        # nothing was written on the primary either: no temporary relation was ever made
+        self.assertEqual(self.query("SELECT count(*) FROM pg_class WHERE relpersistence = 't'"), [(0,)])
+
     def standby_query(self, sql):
         try:
             c = psycopg2.connect(self.standby_dsn)
