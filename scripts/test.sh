@@ -220,6 +220,13 @@ else
 	# Optimised (more warnings, and -Werror makes them fatal) yet with debug
 	# info, so valgrind's reports name lines.
 	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOOLKIT_WERROR=ON -DTOOLKIT_SANITIZER=none)
+	# memcheck is 20-50 times slower: the tests' time bounds grow with it
+	# (and are set back for a plain run, which shares build/)
+	if [ "$valgrind" -eq 1 ]; then
+		cmake_args+=(-DTOOLKIT_UNIT_TIMEOUT=600 -DTOOLKIT_INTEGRATION_TIMEOUT=7200)
+	else
+		cmake_args+=(-DTOOLKIT_UNIT_TIMEOUT=60 -DTOOLKIT_INTEGRATION_TIMEOUT=900)
+	fi
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -23,6 +23,10 @@ HISTORY = "schema_migrations"
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 SUCCESS = r"applied \d+ migrations?\b"
 ERROR_PREFIX = r"^migrator: error: "
+# how long a started migrator may take to reach a statement ("not hanging"):
+# under TOOLKIT_TEST_WRAPPER (valgrind) a start alone took 20 s on a loaded
+# 2-core machine
+BACKEND_WAIT = 300 if os.environ.get("TOOLKIT_TEST_WRAPPER") else 30
 
 
 def free_port():
@@ -70,7 +74,7 @@ class MigratorTestCase(ToolkitTestCase):
         return (ERROR_PREFIX + r"migration %d failed at %s:%d: %s: \S"
                 % (version, re.escape(path), line, sqlstate))
 
-    def wait_for_backend(self, proc, pattern, timeout=30):
+    def wait_for_backend(self, proc, pattern, timeout=BACKEND_WAIT):
         """Poll pg_stat_activity until a backend of the test database runs a
         query matching the LIKE pattern; fails if proc exits first."""
         deadline = time.monotonic() + timeout

@@ -752,12 +752,21 @@ class PlantedOverloadsTest(TrustTestCase):
         holder = self.connect(autocommit=False, options="-c search_path=", application_name="tk_holder")
         holder.cursor().execute("LOCK TABLE app.blocked IN ACCESS SHARE MODE")
         time.sleep(1.2)  # older than --lock-timeout: preflight names it
-        mig("up --preflight fail", "up", "--preflight", "fail", "--lock-timeout", "1s", expect=1)
-        first = self.start_migrator("up", "--lock-timeout", "4s", "--retries", "0", "-d", mdir, *common)
-        self.wait_for_stderr(first, r"applying 4_blocked")
+        started = time.monotonic()
+        r = self.run_migrator("up", "--preflight", "fail", "--lock-timeout", "1s", "-d", mdir, *common)
+        took = time.monotonic() - started
+        note("migrator up --preflight fail", r, 1)
+        # The first migrator must still hold the run lock (blocked until its
+        # lock timeout) when the second one asks for it.  A run like the one
+        # above (start, connect, exit) bounds how long the asking takes:
+        # 4 s when plain, but a minute under valgrind on a loaded machine,
+        # where a fixed 4 s ran out first.
+        hold = max(4, int(3 * took) + 2)
+        first = self.start_migrator("up", "--lock-timeout", "%ds" % hold, "--retries", "0", "-d", mdir, *common)
+        self.wait_for_stderr(first, r"applying 4_blocked", timeout=DEADLINE)
         time.sleep(0.5)
         mig("up while another holds the run lock", "up", "--lock-wait", "1s", expect=4)
-        note("migrator up (lock timeout, blockers sampled)", self.finish(first, timeout=DEADLINE), 1)
+        note("migrator up (lock timeout, blockers sampled)", self.finish(first, timeout=DEADLINE + hold), 1)
         holder.rollback()
         mig("up (after the lock)", "up")
 
@@ -765,9 +774,11 @@ class PlantedOverloadsTest(TrustTestCase):
         lcfg = self.index_config(extra=[("blocked_id_idx", "blocked", "CREATE INDEX CONCURRENTLY IF NOT EXISTS blocked_id_idx ON blocked (id, x)", False, None)])
         holder.cursor().execute("LOCK TABLE app.blocked IN SHARE ROW EXCLUSIVE MODE")
         # a long bound: under valgrind the first build must still hold the run
-        # lock when the second one asks; the holder lets it go after that
-        proc = self.start_indexer("-c", lcfg, "--schema", SCHEMA, "build", "--lock-timeout", "60s", "--retries", "0")
-        self.wait_for_stderr(proc, r"building .*blocked_id_idx")
+        # lock when the second one asks (at least as long as the migrator's
+        # above); the holder lets it go after that, so it costs no time
+        proc = self.start_indexer("-c", lcfg, "--schema", SCHEMA, "build", "--lock-timeout", "%ds" % max(60, hold),
+                                  "--retries", "0")
+        self.wait_for_stderr(proc, r"building .*blocked_id_idx", timeout=DEADLINE)
         time.sleep(0.5)
         idx("build while another holds the run lock", "build", "--lock-wait", "1s", expect=4, config=lcfg)
         holder.rollback()
