@@ -368,14 +368,10 @@ static int
 held_failed(apply_ctx *ctx, failure *f, char **final_error)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(ctx->conn);
-	char                   *line;
 
 	if (cancel_unconfirmed() || connection_gone(ctx, f))
 	{
-		line = apply_session_commit_outcome(ctx, f->commit_of);
-		*final_error =
-			cancel_pending() ? xasprintf("interrupted by %s: %s", cancel_signal_name(), line) : xstrdup(line);
-		free(line);
+		*final_error = apply_session_commit_outcome(ctx, f->commit_of);
 		return exit_code_for(cancel_pending() ? PGERR_CANCELED_BY_US : PGERR_OUTCOME_UNKNOWN);
 	}
 	/* canceled, or never sent: rolled back (a failed COMMIT ended it already) */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "advlock.h"
+#include "cancel.h"
 #include "conn.h"
 #include "exitcodes.h"
 #include "memory.h"
@@ -270,7 +271,9 @@ apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 
 	ctx->session_clean = false;
 	pipeline_init(&p);
-	p.in_block = true;
+	/* the COMMIT is in it: a cancel not confirmed before its answer cannot
+	 * say that nothing was committed */
+	p.in_block = false;
 	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, apply_session_judge_commit, NULL);
 	if (reset)
 	{
@@ -334,6 +337,13 @@ apply_session_commit_outcome(apply_ctx *ctx, const migration *m)
 	char       *line;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) m->version);
+	/* after a signal nothing reconnects (connecting would stop at once): say what is known */
+	if (cancel_pending())
+		return xasprintf(
+			"interrupted by %s: migration %lld: the server did not answer while its COMMIT was in "
+			"flight (cancel not confirmed): the outcome is unknown; run \"migrator status\" to see "
+			"whether it was committed",
+			cancel_signal_name(), (long long) m->version);
 	if (conn_open(ctx->conn_opts, &conn) != EXIT_OK)
 		return xasprintf("migration %lld: connection lost during COMMIT, and the server could not be reached "
 						 "again: the outcome is unknown; run \"migrator status\" when it is back",

@@ -121,6 +121,8 @@ bool apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err);
  * (waiting up to --wait) and read m's history row.  Returns the line that
  * ends the run (caller frees): committed, not committed, or unknown when
  * the server or the history cannot be read.  Never touches ctx->conn.
+ * After a signal it does not reconnect: the outcome is unknown, and the
+ * line says so ("interrupted by SIGTERM: ... cancel not confirmed").
  */
 char *apply_session_commit_outcome(apply_ctx *ctx, const migration *m);
 
