@@ -169,6 +169,7 @@ struct engine
 	build_summary          *sum;
 	bool                    stop_new;     /* a critical failure: start nothing new */
 	bool                    interrupting; /* a signal: cancel, clean up, stop */
+	int64_t                 interrupt_at; /* when the signal's cancels went out */
 	int64_t                 cleanup_deadline;
 	int64_t                 next_monitor;
 	bool                    monitor_broken;
@@ -289,6 +290,12 @@ typedef enum guard_step
  * monitor_run_lock_held() stops the run.
  */
 guard_step guard_before_build(engine *e, plan_item *it);
+
+/*
+ * The run stops (a signal) while it waits for the guard: it is not started,
+ * counted as interrupted (never "skipped"), with a warning that says so.
+ */
+void guard_interrupted(engine *e, plan_item *it);
 
 /* ---- build_progress.c: what the user sees ----------------------------------- */
 
