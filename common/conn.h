@@ -63,6 +63,9 @@ typedef struct conn_options
 								 * ones too), or NULL */
 	bool        read_write;      /* the command writes: every connection asks
 								 * for a writable server (see conn_open) */
+	bool        side;            /* the blocker sampler's side channel: a
+								 * signal that interrupts its connecting is
+								 * not the run's error (the run says it) */
 } conn_options;
 
 /* How a writing command's refusal by a read-only server begins. */
