@@ -26,7 +26,7 @@ import unittest
 from test_operator_control import ERROR, OperatorControlCase, kv
 from test_wait_startup import StartupDropper
 
-PROMPT = 6  # seconds from SIGTERM to exit: CANCEL_CONFIRM_MS (3s) plus slack
+PROMPT = 8  # seconds from SIGTERM to exit: CANCEL_CONFIRM_MS (3s) plus slack on a loaded machine
 WARN = r"(?m)^(migrator|indexer): warning: "
 NO_PROXY = {"http_proxy": None, "HTTP_PROXY": None, "https_proxy": None, "HTTPS_PROXY": None,
             "all_proxy": None, "ALL_PROXY": None, "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"}
@@ -303,9 +303,84 @@ class IndexerSilentTest(SignalCase):
         time.sleep(0.2)
         r, took = self.sigterm(proc)
         self.assertExit(r, 143)
-        self.assertPrompt(r, took, bound=9)
+        self.assertPrompt(r, took, bound=10.5)
         self.assertStderrMatches(r, WARN + r'"t_a" on "public.t" interrupted: ')
         self.assertStderrMatches(r, r"summary: .* 1 interrupted, ")
+
+
+class SamplerReuseTest(SignalCase):
+
+    def test_the_sampler_opens_one_side_connection_per_run(self):
+        """Three attempts, each waiting on a lock with blockers sampled: the
+        run's backends are its main connection, its run lock's and one
+        sampler connection, the same all along."""
+        self.query("CREATE TABLE t (id int)")
+        d = self.migrations({"1_add.sql": "ALTER TABLE t ADD COLUMN c int;\n"})
+        holder = self.hold_lock(["LOCK TABLE t IN ACCESS SHARE MODE"], application_name="sampled_holder")
+        proc = self.start_migrator("up", "--dir", d, "--lock-timeout", "2s", "--retries", "2")
+        pids = set()
+        while proc.poll() is None:
+            pids.update(r[0] for r in self.query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'migrator'",
+                (self.dbname,)))
+            time.sleep(0.05)
+        r = self.finish(proc)
+        holder.rollback()
+        self.assertExit(r, 1)
+        self.assertEqual(len([ln for ln in r.lines if "retrying in" in ln]), 2, r.describe())
+        self.assertStderrMatches(r, r"sampled_holder")
+        self.assertEqual(len(pids), 3, "backends of the run: %r\n%s" % (sorted(pids), r.describe()))
+        self.assertFalse(self.column_exists("t", "c"))
+
+
+# --------------------------------------------------------------------------
+# catalog reads under a lock, on the drift fast path and in plan
+# --------------------------------------------------------------------------
+
+class CatalogLockTest(SignalCase):
+
+    def test_locked_table_on_the_fast_path_and_in_plan(self):
+        """Definitions written as the server prints them (drift's fast path)
+        on two tables, one locked ACCESS EXCLUSIVE: check, plan and status end
+        within --lock-timeout, name the holder, and count that table's
+        definition as unknown (check: exit 5), the other in line."""
+        defs = []
+        for t in ("t1", "t2"):
+            self.query("CREATE TABLE %s (id int, a int)" % t)
+            self.query("CREATE INDEX idx_%s ON %s USING btree (a)" % (t, t))
+            defs.append('  { name = "idx_%s"; table = "%s"; critical = true;\n'
+                        '    sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_%s ON %s USING btree (a)"; }'
+                        % (t, t, t, t))
+        cfg = self.config(*defs)
+        r = self.run_indexer("check", "-c", cfg)
+        self.assertExit(r, 0)
+        holder = self.hold_lock("LOCK TABLE t1 IN ACCESS EXCLUSIVE MODE", application_name="migration")
+        pid = self.backend_pid(holder)
+        holder_re = r'pid %d \(application "migration", idle in transaction: LOCK TABLE t1 IN ACCESS ' \
+                    r'EXCLUSIVE MODE\) holds ACCESS EXCLUSIVE' % pid
+        # plan says what build would do: a critical definition whose state is unknown fails it (exit 1)
+        for command, rc in (("check", 5), ("plan", 1), ("status", 0)):
+            with self.subTest(command=command):
+                started = time.monotonic()
+                r = self.run_indexer(command, "-c", cfg, "--lock-timeout", "1s", timeout=60)
+                self.assertLess(time.monotonic() - started, 20, r.describe())
+                self.assertExit(r, rc)
+                self.assertStderrMatches(r, WARN + r'could not read the definitions on "public.t1" within '
+                                            r'--lock-timeout: ' + holder_re)
+                if command == "check":
+                    self.assertLastLineMatches(r, r"check: 1 of 2 defined indexes are not in line")
+                    self.assertNoLine(r, r'"idx_t2"')
+                elif command == "plan":
+                    self.assertRegex(r.stdout, r"(?m)^unknown +idx_t1 on public\.t1 \(critical\): cannot compare: "
+                                     r"pid %d " % pid)
+                    self.assertRegex(r.stdout, r"(?m)^present +idx_t2 on public\.t2 ")
+                    self.assertLastLineMatches(r, ERROR + r"plan: 1 critical index cannot be built: build would "
+                                                          r"exit 1")
+                else:
+                    self.assertRegex(r.stdout, r"(?m)^.*unknown.*idx_t1|^idx_t1 .*unknown")
+                    self.assertNotRegex(r.stdout, r"(?m)^.*unknown.*idx_t2|^idx_t2 .*unknown")
+        holder.rollback()
+        self.assertExit(self.run_indexer("check", "-c", cfg), 0)
 
 
 # --------------------------------------------------------------------------
