@@ -242,7 +242,8 @@ slot_take_work(engine *e, slot *s)
 		if (t->next >= t->n_items || starting_nothing_new(e))
 		{
 			/* a table held without a job: its next item waited for the replica guard */
-			if (e->interrupting && e->guard_since > 0 && t->next < t->n_items)
+			if (e->interrupting && e->guard_since > 0 && t->next < t->n_items &&
+				&e->items[t->items[t->next]] == e->guard_item)
 				guard_interrupted(e, &e->items[t->items[t->next++]]);
 			s->table = -1;
 			if (starting_nothing_new(e))

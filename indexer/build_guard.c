@@ -84,6 +84,7 @@ guard_before_build(engine *e, plan_item *it)
 	if (e->guard_since == 0)
 	{
 		e->guard_since = now;
+		e->guard_item = it;
 		build_log(e, LOG_LEVEL_INFO, "replica_guard", NULL, "\"%s\" waits for the replicas: %s",
 				  it->def->name, why);
 	}

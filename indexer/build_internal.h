@@ -179,12 +179,13 @@ struct engine
 										  * was left unstarted, or an item has
 										  * no outcome (internal error) */
 	/* the replica guard (replica_guard.h): a build waiting on it */
-	int64_t guard_since;  /* monotonic_ms() when the current wait began; 0 = none */
-	int64_t guard_waited; /* ms waited in earlier waits of this run */
-	int64_t guard_next;   /* when to ask again */
-	bool    bar;          /* draw a progress bar on the terminal */
-	bool    bar_drawn;
-	int64_t last_bar;
+	int64_t          guard_since;  /* monotonic_ms() when the current wait began; 0 = none */
+	const plan_item *guard_item;   /* the item that waits (when guard_since > 0) */
+	int64_t          guard_waited; /* ms waited in earlier waits of this run */
+	int64_t          guard_next;   /* when to ask again */
+	bool             bar;          /* draw a progress bar on the terminal */
+	bool             bar_drawn;
+	int64_t          last_bar;
 };
 
 /* ---- build.c: slots ------------------------------------------------------ */

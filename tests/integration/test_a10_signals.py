@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import time
 import unittest
 
@@ -52,6 +53,7 @@ class SignalCase(OperatorControlCase):
         return r, time.monotonic() - started
 
     def assertPrompt(self, r, took, bound=PROMPT):
+        sys.stderr.write("[%s: exit %.1fs after SIGTERM] " % (self._testMethodName, took))
         self.assertLess(took, bound, "exit took %.1fs after SIGTERM\n%s" % (took, r.describe()))
         self.assertNoLine(r, r"still running 12s after the signal")
 
