@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "log.h"
 #include "memory.h"
 #include "retry.h"
@@ -30,6 +31,16 @@ static const char *sample_sql =
 	"WHERE w.pid = $1::int "
 	"ORDER BY b.xact_start NULLS LAST, b.pid";
 
+/* The side connection: like the run's, but a signal while it connects is the run's to report. */
+static PGconn *
+open_side(const conn_options *opts)
+{
+	conn_options side = *opts;
+
+	side.side = true;
+	return conn_open_like(&side);
+}
+
 PGconn *
 blockers_side_get(blocker_side *side)
 {
@@ -41,12 +52,15 @@ blockers_side_get(blocker_side *side)
 	side->conn = NULL;
 	if (now < side->retry_at || side->opts == NULL)
 		return NULL;
-	side->conn = conn_open_like(side->opts);
+	side->conn = open_side(side->opts);
 	if (side->conn != NULL)
 	{
 		side->backoff_ms = 0;
 		return side->conn;
 	}
+	/* a signal cut the attempt short: the run stops, nothing to report */
+	if (cancel_pending())
+		return NULL;
 	/* a full server or role limit: trying every tick would only add load */
 	side->backoff_ms = side->backoff_ms == 0 ? BLOCKERS_SIDE_BACKOFF_MS : side->backoff_ms * 2;
 	if (side->backoff_ms > BLOCKERS_SIDE_BACKOFF_MAX_MS)

@@ -588,8 +588,8 @@ open_session(const conn_options *opts, PGconn **out, pipeline *batch)
 			break;
 		if (got == ATTEMPT_INTERRUPTED)
 		{
-			log_event(LOG_LEVEL_ERROR, "interrupted", NULL, "interrupted by %s while connecting to %s",
-					  cancel_signal_name(), target);
+			log_event(opts->side ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, "interrupted", NULL,
+					  "interrupted by %s while connecting to %s", cancel_signal_name(), target);
 			rc = cancel_exit_code();
 			goto done;
 		}

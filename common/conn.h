@@ -43,7 +43,8 @@
 	"is refused at once (exit 3, \"the server is read-only (a standby?)\"), the next host is tried.\n"       \
 	"SIGINT/SIGTERM cancel the statement in flight; when the server does not confirm the cancel within\n"    \
 	"3s the connection is dropped (\"cancel not confirmed\"); the program exits 130/143 at the latest\n"     \
-	"12s after the signal, whatever the network does; a second signal exits at once.\n"                      \
+	"12s after the signal, whatever the network does; a second signal exits at once. After a signal,\n"      \
+	"clean-up statements (ROLLBACK, history rows) and the metrics push wait at most 3s for an answer.\n"     \
 	"Passwords: a URI must percent-encode @ and / in the password (%40, %2F). The password of --dsn is\n"    \
 	"overwritten in the process list once parsed, but visible there until then: prefer ~/.pgpass,\n"         \
 	"PGPASSFILE or a service file (PGSERVICE). libpq's messages are shown, with every quoted value\n"        \
@@ -63,6 +64,9 @@ typedef struct conn_options
 								 * ones too), or NULL */
 	bool        read_write;      /* the command writes: every connection asks
 								 * for a writable server (see conn_open) */
+	bool        side;            /* the blocker sampler's side channel: a
+								 * signal that interrupts its connecting is
+								 * not the run's error (the run says it) */
 } conn_options;
 
 /* How a writing command's refusal by a read-only server begins. */

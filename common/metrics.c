@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "conninfo.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -499,10 +500,18 @@ mask_password_in(char *text, const char *url)
 #define CURLOPT_TIMEOUT_MS          155
 #define CURLOPT_CONNECTTIMEOUT_MS   156
 #define CURLOPT_PROTOCOLS           181
+#define CURLOPT_NOPROGRESS          43
+#define CURLOPT_XFERINFODATA        10057
+#define CURLOPT_XFERINFOFUNCTION    20219
+#define CURLE_ABORTED_BY_CALLBACK   42
 #define CURLPROTO_HTTP              1L
 #define CURLPROTO_HTTPS             2L
 #define CURLINFO_RESPONSE_CODE      0x200002
 #define CURL_ERROR_SIZE             256
+
+/* a push's bounds: 5s to connect, 30s in all (metrics.h) */
+#define PUSH_CONNECT_MS 5000L
+#define PUSH_TOTAL_MS   30000L
 
 typedef struct curl_api
 {
@@ -568,6 +577,19 @@ curl_load(curl_api *api, char *why, size_t whylen)
 	return false;
 }
 
+/*
+ * libcurl's progress callback, called about once a second and whenever its
+ * poll() returns (a signal makes it return): a signal that arrives during
+ * the push ends it at once.  The handler only set the flag; curl_easy_perform
+ * is not interruptible otherwise (CURLOPT_NOSIGNAL: no alarm() of its own).
+ */
+static int
+push_progress(void *arg, int64_t dltotal, int64_t dlnow, int64_t ultotal, int64_t ulnow)
+{
+	(void) dltotal, (void) dlnow, (void) ultotal, (void) ulnow;
+	return *(const int *) arg == 0 && cancel_pending() != 0;
+}
+
 /* One transfer on a loaded libcurl; true on a 2xx answer. */
 static bool
 curl_send(const curl_api *api, const char *url, const char *method, const char *text, char *why,
@@ -580,6 +602,9 @@ curl_send(const curl_api *api, const char *url, const char *method, const char *
 	long   status = 0;
 	int    res;
 	char  *shown;
+	/* an interrupted run still reports its exit code, within the cancel's bound */
+	int  signal_before = cancel_pending();
+	long total_ms = signal_before ? CANCEL_CONFIRM_MS : PUSH_TOTAL_MS;
 
 	if (curl == NULL)
 	{
@@ -597,8 +622,12 @@ curl_send(const curl_api *api, const char *url, const char *method, const char *
 	api->easy_setopt(curl, CURLOPT_USERAGENT, "pg-schema-toolkit");
 	/* our own signal handlers stay in charge; the bounds replace curl's alarm() */
 	api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	api->easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+	api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+					 total_ms < PUSH_CONNECT_MS ? total_ms : PUSH_CONNECT_MS);
+	api->easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms);
+	api->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	api->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, push_progress);
+	api->easy_setopt(curl, CURLOPT_XFERINFODATA, &signal_before);
 	api->easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	api->easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_answer);
 	api->easy_setopt(curl, CURLOPT_WRITEDATA, &ans);
@@ -607,6 +636,11 @@ curl_send(const curl_api *api, const char *url, const char *method, const char *
 		api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	api->slist_free_all(headers);
 	api->easy_cleanup(curl);
+	if (res == CURLE_ABORTED_BY_CALLBACK)
+	{
+		snprintf(why, whylen, "interrupted by %s", cancel_signal_name());
+		return false;
+	}
 	if (res != 0)
 	{
 		snprintf(why, whylen, "%s", errbuf[0] ? errbuf : api->easy_strerror(res));
@@ -677,6 +711,7 @@ metrics_finish(metrics *m, const metrics_target *t, int rc, double duration_s)
 	char  why[512];
 	bool  known;
 	bool  ok = true;
+	bool  signal_before = cancel_pending() != 0;
 	char *text;
 
 	if (m == NULL || !metrics_wanted(t))
@@ -704,6 +739,18 @@ metrics_finish(metrics *m, const metrics_target *t, int rc, double duration_s)
 	{
 		char *shown = metrics_url_masked(t->push);
 
+		if (!signal_before && cancel_pending())
+		{
+			/* the operator stopped the push: say so last, with the run's own outcome */
+			free(text);
+			log_event(
+				LOG_LEVEL_ERROR, "interrupted", NULL,
+				"interrupted by %s while pushing the metrics to \"%s\" (the run had ended with exit %d; "
+				"the push was abandoned)",
+				cancel_signal_name(), shown, rc);
+			free(shown);
+			return cancel_exit_code();
+		}
 		log_event(LOG_LEVEL_ERROR, "metrics_push_failed", NULL, "could not push the metrics to \"%s\": %s",
 				  shown, why);
 		free(shown);

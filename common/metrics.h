@@ -145,7 +145,12 @@ char *metrics_take_url_arg(char *arg);
  * Send text to url with method ("PUT" or "POST") through libcurl, loaded
  * now with dlopen.  true on a 2xx answer, else false with why filled (no
  * libcurl, the transfer's error, or the HTTP status and the first line of
- * the answer; the URL masked, the password never in it).  Bounded: 5s to connect, 30s in all.
+ * the answer; the URL masked, the password never in it).  Bounded: 5s to
+ * connect, 30s in all; SIGINT/SIGTERM during
+ * the transfer ends it at once (why: "interrupted by SIGTERM"), and when a
+ * signal came before it (an interrupted run reporting its exit code) it
+ * gets CANCEL_CONFIRM_MS in all, so that the run still ends within the
+ * cancel's bounds (cancel.h).
  */
 bool metrics_push(const char *url, const char *method, const char *text, char *why, size_t whylen);
 
@@ -154,7 +159,9 @@ bool metrics_push(const char *url, const char *method, const char *text, char *w
  * last_run_timestamp_seconds, last_run_duration_seconds and
  * last_success_timestamp_seconds: now when rc is 0, else the previous
  * file's), then write and push.  Returns rc, or EXIT_CHANGE_FAILED when rc
- * was 0 and a write or push failed (logged).  Frees nothing.
+ * was 0 and a write or push failed (logged), or the cancel exit code when
+ * a signal arrived during the push (logged last: "interrupted by SIGTERM
+ * while pushing the metrics to ...", with rc).  Frees nothing.
  */
 int metrics_finish(metrics *m, const metrics_target *t, int rc, double duration_s);
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <string.h>
 
 #include "cancel.h"
 #include "log.h"
@@ -59,16 +60,22 @@ wait_socket(PGconn *conn, int64_t slice_ms)
  * one may still finish on the server.
  */
 static void
-abandon_after_signal(PGconn *conn, bool in_block, db_error *err)
+abandon_after_signal(PGconn *conn, bool canceled, bool in_block, db_error *err)
 {
 	cancel_abandon_connection(conn);
 	db_error_clear(err);
 	err->cls = PGERR_CANCELED_BY_US;
-	err->message = xasprintf(
-		"the server did not answer the cancel within %ds (the network may be down); the connection was closed: %s",
-		CANCEL_CONFIRM_MS / 1000,
-		in_block ? "cancel not confirmed; nothing was committed"
-				 : "cancel not confirmed; the statement may still complete on the server");
+	if (!canceled)
+		err->message = xasprintf("the server did not answer within %ds of the signal (the network may be "
+								 "down); the connection was closed: the statement's outcome is not known",
+								 CANCEL_CONFIRM_MS / 1000);
+	else
+		err->message =
+			xasprintf("the server did not answer the cancel within %ds (the network may be down); "
+					  "the connection was closed: %s",
+					  CANCEL_CONFIRM_MS / 1000,
+					  in_block ? "cancel not confirmed; nothing was committed"
+							   : "cancel not confirmed; the statement may still complete on the server");
 	log_event(LOG_LEVEL_WARNING, "cancel_not_confirmed", NULL, "%s: %s", cancel_signal_name(), err->message);
 }
 
@@ -115,18 +122,25 @@ db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in
 		if (!PQisBusy(conn))
 			return true;
 		now = monotonic_ms();
-		if (interruptible && cancel_pending() && w->confirm_by == INT64_MAX)
+		if (cancel_pending() && w->confirm_by == INT64_MAX)
 		{
 			/* sent from a helper thread: PQcancel can block for good */
-			cancel_request(conn);
-			w->canceled = true;
+			if (interruptible)
+				cancel_request(conn);
+			w->canceled = w->canceled || interruptible;
+			/*
+			 * After a signal nothing waits longer for a server that does not
+			 * answer, clean-up statements (a ROLLBACK, a history row)
+			 * included: the run ends within the cancel's bounds, not at the
+			 * backstop's.
+			 */
 			w->confirm_by = now + CANCEL_CONFIRM_MS;
 		}
 		if (now >= w->confirm_by)
 		{
 			PGresult *res;
 
-			abandon_after_signal(conn, in_block, err);
+			abandon_after_signal(conn, interruptible, in_block, err);
 			/* libpq now sees the connection closed: collect its error */
 			while ((res = PQgetResult(conn)) != NULL)
 				PQclear(res);
@@ -245,14 +259,24 @@ drain_results(PGconn *conn, ExecStatusType expect, bool canceled, bool keep_last
 	return ok;
 }
 
+/*
+ * Whether sql is the toolkit's own COMMIT: a cancel not confirmed while it
+ * is in flight cannot say that nothing was committed.
+ */
+static bool
+is_commit(const char *sql)
+{
+	return strncmp(sql, "COMMIT", 6) == 0 && (sql[6] == '\0' || sql[6] == ';' || sql[6] == ' ');
+}
+
 bool
 db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
 		  PGresult **res_out, db_error *err, const db_watch *watch, bool interruptible)
 {
 	answer_wait             w = db_answer_wait_start(watch);
 	PGTransactionStatusType before = PQtransactionStatus(conn);
-	bool                    in_block = before == PQTRANS_INTRANS || before == PQTRANS_INERROR;
-	PGresult               *keep;
+	bool      in_block = (before == PQTRANS_INTRANS || before == PQTRANS_INERROR) && !is_commit(sql);
+	PGresult *keep;
 
 	if (res_out)
 		*res_out = NULL;

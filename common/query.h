@@ -67,7 +67,11 @@ bool db_run(PGconn *conn, const char *sql, int nparams, const char *const *value
 /*
  * db_run, and with interruptible false a signal neither stops the statement
  * from being sent nor cancels it: for the clean-up after a cancel (ROLLBACK,
- * recording a failure).  A second signal still kills the program.
+ * recording a failure).  Bounded all the same: once a signal has come, its
+ * answer is awaited CANCEL_CONFIRM_MS at most, then the connection is
+ * abandoned as for an unconfirmed cancel ("the statement's outcome is not
+ * known"), so that clean-up on a network gone silent never leaves the run
+ * to the backstop.  A second signal still kills the program.
  */
 bool db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values, ExecStatusType expect,
 			   PGresult **res_out, db_error *err, const db_watch *watch, bool interruptible);
@@ -92,7 +96,9 @@ answer_wait db_answer_wait_start(const db_watch *watch);
  * w->canceled says whether a cancel went out.  False when a signal's cancel
  * was not confirmed in time: the connection is then abandoned, its results
  * collected, and err says what that means (in_block: inside a transaction
- * block, so nothing can commit).  db_run_ex and pipeline.h use it.
+ * block, so nothing can commit).  Not interruptible, no cancel is sent, but
+ * the same bound applies once a signal has come.  db_run_ex and pipeline.h
+ * use it.
  */
 bool db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in_block, answer_wait *w,
 					 db_error *err);

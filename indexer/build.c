@@ -245,6 +245,10 @@ slot_take_work(engine *e, slot *s)
 		t = &e->tables[s->table];
 		if (t->next >= t->n_items || starting_nothing_new(e))
 		{
+			/* a table held without a job: its next item waited for the replica guard */
+			if (e->interrupting && e->guard_since > 0 && t->next < t->n_items &&
+				&e->items[t->items[t->next]] == e->guard_item)
+				guard_interrupted(e, &e->items[t->items[t->next++]]);
 			s->table = -1;
 			if (starting_nothing_new(e))
 				return;
@@ -334,7 +338,8 @@ begin_interrupt(engine *e)
 	int busy = 0;
 
 	e->interrupting = true;
-	e->cleanup_deadline = monotonic_ms() + BUILD_CLEANUP_BOUND_MS;
+	e->interrupt_at = monotonic_ms();
+	e->cleanup_deadline = e->interrupt_at + BUILD_CLEANUP_BOUND_MS;
 	for (int i = 0; i < e->n_slots; i++)
 	{
 		if (e->slots[i].ps.busy)
@@ -349,6 +354,39 @@ begin_interrupt(engine *e)
 }
 
 /*
+ * CANCEL_CONFIRM_MS after the signal, every statement still running is
+ * the one the signal canceled: the server answers none of the cancels (a
+ * network gone silent).  Waiting for the clean-up bound would only leave
+ * the run to the backstop: their connections are abandoned now (the
+ * server rolls their sessions back when it notices) and the loop gives up.
+ * A slot that answered and runs its clean-up keeps the clean-up bound.
+ */
+static bool
+cancels_unanswered(engine *e, int64_t now)
+{
+	int busy = 0;
+
+	if (now < e->interrupt_at + CANCEL_CONFIRM_MS)
+		return false;
+	for (int i = 0; i < e->n_slots; i++)
+	{
+		const slot *s = &e->slots[i];
+
+		if (!s->ps.busy)
+			continue;
+		if (!s->ps.cancel_sent || s->ps.sent_ms > e->interrupt_at || s->deadline_fired)
+			return false;
+		busy++;
+	}
+	if (busy == 0)
+		return false;
+	for (int i = 0; i < e->n_slots; i++)
+		if (e->slots[i].ps.busy)
+			cancel_abandon_connection(e->slots[i].ps.conn);
+	return true;
+}
+
+/*
  * A signal: cancel what runs, and past the clean-up bound the clean-up
  * too.  false when the server did not answer the cancels in time: the
  * loop gives up.
@@ -358,6 +396,8 @@ watch_interrupt(engine *e, int64_t now)
 {
 	if (cancel_pending() && !e->interrupting)
 		begin_interrupt(e);
+	if (e->interrupting && cancels_unanswered(e, now))
+		return false;
 	if (!e->interrupting || now < e->cleanup_deadline)
 		return true;
 	for (int i = 0; i < e->n_slots; i++)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cancel.h"
 #include "memory.h"
 #include "options.h"
 #include "replica_guard.h"
@@ -83,6 +84,7 @@ guard_before_build(engine *e, plan_item *it)
 	if (e->guard_since == 0)
 	{
 		e->guard_since = now;
+		e->guard_item = it;
 		build_log(e, LOG_LEVEL_INFO, "replica_guard", NULL, "\"%s\" waits for the replicas: %s",
 				  it->def->name, why);
 	}
@@ -98,4 +100,22 @@ guard_before_build(engine *e, plan_item *it)
 	}
 	guard_give_up(e, it, why);
 	return GUARD_SETTLED;
+}
+
+void
+guard_interrupted(engine *e, plan_item *it)
+{
+	const index_def *d = it->def;
+	char             waited[32];
+
+	format_duration(monotonic_ms() - e->guard_since, waited, sizeof(waited));
+	it->outcome = OUTCOME_INTERRUPTED;
+	free(it->failure);
+	it->failure = xasprintf("interrupted by %s while it waited for the replicas (replica guard, waited %s)",
+							cancel_signal_name(), waited);
+	e->sum->interrupted++;
+	e->guard_waited += monotonic_ms() - e->guard_since;
+	e->guard_since = 0;
+	build_log(e, LOG_LEVEL_WARNING, "interrupted", NULL, "\"%s\" on \"%s.%s\" not started: %s", d->name,
+			  d->schema, d->table, it->failure);
 }

@@ -169,6 +169,7 @@ struct engine
 	build_summary          *sum;
 	bool                    stop_new;     /* a critical failure: start nothing new */
 	bool                    interrupting; /* a signal: cancel, clean up, stop */
+	int64_t                 interrupt_at; /* when the signal's cancels went out */
 	int64_t                 cleanup_deadline;
 	int64_t                 next_monitor;
 	bool                    monitor_broken;
@@ -178,12 +179,13 @@ struct engine
 										  * was left unstarted, or an item has
 										  * no outcome (internal error) */
 	/* the replica guard (replica_guard.h): a build waiting on it */
-	int64_t guard_since;  /* monotonic_ms() when the current wait began; 0 = none */
-	int64_t guard_waited; /* ms waited in earlier waits of this run */
-	int64_t guard_next;   /* when to ask again */
-	bool    bar;          /* draw a progress bar on the terminal */
-	bool    bar_drawn;
-	int64_t last_bar;
+	int64_t          guard_since;  /* monotonic_ms() when the current wait began; 0 = none */
+	const plan_item *guard_item;   /* the item that waits (when guard_since > 0) */
+	int64_t          guard_waited; /* ms waited in earlier waits of this run */
+	int64_t          guard_next;   /* when to ask again */
+	bool             bar;          /* draw a progress bar on the terminal */
+	bool             bar_drawn;
+	int64_t          last_bar;
 };
 
 /* ---- build.c: slots ------------------------------------------------------ */
@@ -289,6 +291,12 @@ typedef enum guard_step
  * monitor_run_lock_held() stops the run.
  */
 guard_step guard_before_build(engine *e, plan_item *it);
+
+/*
+ * The run stops (a signal) while it waits for the guard: it is not started,
+ * counted as interrupted (never "skipped"), with a warning that says so.
+ */
+void guard_interrupted(engine *e, plan_item *it);
 
 /* ---- build_progress.c: what the user sees ----------------------------------- */
 

@@ -369,14 +369,10 @@ static int
 held_failed(apply_ctx *ctx, failure *f, const migration *rider, char **final_error)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(ctx->conn);
-	char                   *line;
 
 	if (cancel_unconfirmed() || connection_gone(ctx, f))
 	{
-		line = apply_session_commit_outcome(ctx, f->commit_of, rider);
-		*final_error =
-			cancel_pending() ? xasprintf("interrupted by %s: %s", cancel_signal_name(), line) : xstrdup(line);
-		free(line);
+		*final_error = apply_session_commit_outcome(ctx, f->commit_of, rider);
 		return exit_code_for(cancel_pending() ? PGERR_CANCELED_BY_US : PGERR_OUTCOME_UNKNOWN);
 	}
 	/* canceled, or never sent: rolled back (a failed COMMIT ended it already) */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "advlock.h"
+#include "cancel.h"
 #include "conn.h"
 #include "exitcodes.h"
 #include "memory.h"
@@ -271,7 +272,9 @@ apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 
 	ctx->session_clean = false;
 	pipeline_init(&p);
-	p.in_block = true;
+	/* the COMMIT is in it: a cancel not confirmed before its answer cannot
+	 * say that nothing was committed */
+	p.in_block = false;
 	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, apply_session_judge_commit, NULL);
 	if (reset)
 	{
@@ -394,6 +397,17 @@ apply_session_commit_outcome(apply_ctx *ctx, const migration *m, const migration
 	char       *line;
 	int         state;
 
+	/* after a signal nothing reconnects (connecting would stop at once): say what is known */
+	if (cancel_pending())
+	{
+		line = xasprintf(
+			"interrupted by %s: migration %lld: the server did not answer while its COMMIT was in "
+			"flight (cancel not confirmed): the outcome is unknown%s; run \"migrator status\" to see "
+			"whether it was committed",
+			cancel_signal_name(), (long long) m->version, behind);
+		free(behind);
+		return line;
+	}
 	if (conn_open(ctx->conn_opts, &conn) != EXIT_OK)
 	{
 		line = xasprintf("migration %lld: connection lost during COMMIT, and the server could not be reached "

@@ -127,6 +127,8 @@ bool apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err);
  * only after its answers), named in the line; or NULL.  Returns the line
  * that ends the run (caller frees): committed, not committed, or unknown
  * when the server or the history cannot be read.  Never touches ctx->conn.
+ * After a signal it does not reconnect: the outcome is unknown, and the
+ * line says so ("interrupted by SIGTERM: ... cancel not confirmed").
  */
 char *apply_session_commit_outcome(apply_ctx *ctx, const migration *m, const migration *rider);
 

@@ -605,7 +605,12 @@ main(int argc, char **argv)
 										  (double) (monotonic_ms() - start_ms) / 1000.0);
 	}
 
-	if (rs.locked && PQstatus(rs.lock_conn) == CONNECTION_OK)
+	/*
+	 * After a signal, closing the connection releases the lock: an explicit
+	 * release would wait for a server that may no longer answer (a network
+	 * gone silent), and only the 12s backstop would end that wait.
+	 */
+	if (rs.locked && !cancel_pending() && PQstatus(rs.lock_conn) == CONNECTION_OK)
 		advlock_release(rs.lock_conn, rs.lock_name);
 	conn_close(rs.lock_conn);
 	free(rs.lock_name);
