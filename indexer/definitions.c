@@ -13,6 +13,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#define _GNU_SOURCE /* qsort_r */
 #include "definitions.h"
 
 #include <errno.h>
@@ -545,10 +546,56 @@ config_apply_settings(const index_config *cfg, indexer_settings *s)
 	}
 }
 
+/* Definitions by schema, name and then place in the file. */
+static int
+compare_by_name(const void *a, const void *b, void *arg)
+{
+	const index_def *defs = arg;
+	int              i = *(const int *) a;
+	int              k = *(const int *) b;
+	int              c = strcmp(defs[i].schema, defs[k].schema);
+
+	if (c == 0)
+		c = strcmp(defs[i].name, defs[k].name);
+	return c != 0 ? c : (i > k) - (i < k);
+}
+
+/*
+ * For each definition, the first one before it with its schema and name, or
+ * -1 (caller frees): sorted once, not compared pairwise, so that 5,000
+ * definitions cost no more than linear time and a sort (issue 13's growth).
+ */
+static int *
+first_of_each_name(const index_config *cfg)
+{
+	int *first = xcalloc((size_t) cfg->n_defs + 1, sizeof(int));
+	int *order = xcalloc((size_t) cfg->n_defs + 1, sizeof(int));
+	int  n = 0;
+
+	for (int i = 0; i < cfg->n_defs; i++)
+	{
+		first[i] = -1;
+		if (cfg->defs[i].name != NULL)
+			order[n++] = i;
+	}
+	qsort_r(order, (size_t) n, sizeof(int), compare_by_name, cfg->defs);
+	for (int j = 1; j < n; j++)
+	{
+		const index_def *prev = &cfg->defs[order[j - 1]];
+		const index_def *d = &cfg->defs[order[j]];
+
+		if (strcmp(prev->schema, d->schema) == 0 && strcmp(prev->name, d->name) == 0)
+			first[order[j]] = first[order[j - 1]] >= 0 ? first[order[j - 1]] : order[j - 1];
+	}
+	free(order);
+	return first;
+}
+
 int
 config_resolve(index_config *cfg, const char *default_schema)
 {
 	bool ok = true;
+	int *first;
 
 	for (int i = 0; i < cfg->n_defs; i++)
 	{
@@ -560,6 +607,7 @@ config_resolve(index_config *cfg, const char *default_schema)
 			d->schema = xstrdup(default_schema);
 		}
 	}
+	first = first_of_each_name(cfg);
 	for (int i = 0; i < cfg->n_defs; i++)
 	{
 		index_def *d = &cfg->defs[i];
@@ -568,18 +616,12 @@ config_resolve(index_config *cfg, const char *default_schema)
 		if (d->name == NULL || d->table == NULL)
 			continue; /* reported by config_load() */
 		who = xasprintf("index \"%s\"", d->name);
-		for (int k = 0; k < i; k++)
+		if (first[i] >= 0)
 		{
-			const index_def *e = &cfg->defs[k];
-
-			if (e->name && strcmp(e->name, d->name) == 0 && strcmp(e->schema, d->schema) == 0)
-			{
-				problem(cfg->path, d->line, who,
-						"duplicate name \"%s\" in schema \"%s\" (first defined at line %d)", d->name,
-						d->schema, e->line);
-				ok = false;
-				break;
-			}
+			problem(cfg->path, d->line, who,
+					"duplicate name \"%s\" in schema \"%s\" (first defined at line %d)", d->name, d->schema,
+					cfg->defs[first[i]].line);
+			ok = false;
 		}
 		if (d->parsed != NULL)
 		{
@@ -594,6 +636,7 @@ config_resolve(index_config *cfg, const char *default_schema)
 		}
 		free(who);
 	}
+	free(first);
 	return ok ? EXIT_OK : EXIT_USAGE;
 }
 

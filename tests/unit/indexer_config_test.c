@@ -319,6 +319,18 @@ test_duplicates(void **state)
 		"  { name = \"idx_a\"; table = \"t\"; schema = \"public\"; state = \"absent\"; }\n);\n",
 		EXIT_USAGE,
 		"indexer: error: @:3: index \"idx_a\": duplicate name \"idx_a\" in schema \"public\" (first defined at line 2)\n");
+	/* found by sorting, reported in the file's order, each naming the first of its name */
+	expect_config(
+		"indexes = (\n  { name = \"idx_a\"; table = \"t\"; state = \"absent\"; },\n"
+		"  { name = \"idx_b\"; table = \"t\"; state = \"absent\"; },\n"
+		"  { name = \"idx_a\"; table = \"t\"; state = \"absent\"; },\n"
+		"  { name = \"idx_a\"; table = \"t\"; schema = \"other\"; state = \"absent\"; },\n"
+		"  { name = \"idx_a\"; table = \"t\"; state = \"absent\"; },\n"
+		"  { name = \"idx_b\"; table = \"t\"; state = \"absent\"; }\n);\n",
+		EXIT_USAGE,
+		"indexer: error: @:4: index \"idx_a\": duplicate name \"idx_a\" in schema \"public\" (first defined at line 2)\n"
+		"indexer: error: @:6: index \"idx_a\": duplicate name \"idx_a\" in schema \"public\" (first defined at line 2)\n"
+		"indexer: error: @:7: index \"idx_b\": duplicate name \"idx_b\" in schema \"public\" (first defined at line 3)\n");
 }
 
 static void
