@@ -189,7 +189,33 @@ typedef enum attempt_outcome
 	ATTEMPT_READ_ONLY,   /* a writable server was asked for: next host */
 	ATTEMPT_REFUSED,     /* the server answered no: waiting would not help */
 	ATTEMPT_INTERRUPTED, /* a signal */
+	ATTEMPT_WORK_FAILED, /* the caller's conn_work failed: drop it all */
 } attempt_outcome;
+
+bool
+conn_work_finish(conn_work *work)
+{
+	while (work != NULL && work->state == CONN_WORK_MORE)
+		work->state = work->step(work->arg);
+	return work == NULL || work->state != CONN_WORK_FAILED;
+}
+
+/*
+ * poll() on fds, or, while work is left, a look without waiting and one
+ * slice of the work when nothing was ready (then 0, as a timeout).
+ */
+static int
+poll_or_work(struct pollfd *fds, nfds_t n, int timeout_ms, conn_work *work)
+{
+	int ready;
+
+	if (work == NULL || work->state != CONN_WORK_MORE)
+		return poll(fds, n, timeout_ms);
+	ready = poll(fds, n, 0);
+	if (ready == 0)
+		work->state = work->step(work->arg);
+	return ready;
+}
 
 /*
  * The SQLSTATE of a server error in a verbose libpq message
@@ -260,7 +286,8 @@ classify_failure(PGconn *conn, bool want_writable)
  * without reading any text.  *why (caller frees) says why it failed.
  */
 static attempt_outcome
-connect_host(const conninfo_attempt *at, int64_t timeout_ms, bool want_writable, PGconn **out, char **why)
+connect_host(const conninfo_attempt *at, int64_t timeout_ms, bool want_writable, conn_work *work,
+			 PGconn **out, char **why)
 {
 	PGconn                   *conn = PQconnectStartParams(at->keywords, at->values, 0);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -304,7 +331,12 @@ connect_host(const conninfo_attempt *at, int64_t timeout_ms, bool want_writable,
 			n++;
 		if (slice > 1000)
 			slice = 1000;
-		ready = fds[0].fd < 0 ? 1 : poll(fds, n, (int) slice);
+		ready = fds[0].fd < 0 ? 1 : poll_or_work(fds, n, (int) slice, work);
+		if (work != NULL && work->state == CONN_WORK_FAILED)
+		{
+			PQfinish(conn);
+			return ATTEMPT_WORK_FAILED;
+		}
 		if (ready < 0 && errno != EINTR)
 		{
 			*why = xasprintf("poll() failed: %s", strerror(errno));
@@ -336,7 +368,7 @@ connect_host(const conninfo_attempt *at, int64_t timeout_ms, bool want_writable,
  * for.  *why (caller frees) has the reason of each host that failed.
  */
 static attempt_outcome
-connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char **why)
+connect_any(const conninfo_attempts *attempts, bool secret, conn_work *work, PGconn **out, char **why)
 {
 	attempt_outcome worst = ATTEMPT_READ_ONLY;
 	textbuf         reasons;
@@ -348,9 +380,9 @@ connect_any(const conninfo_attempts *attempts, bool secret, PGconn **out, char *
 		char           *raw = NULL;
 		char           *line;
 		attempt_outcome got = connect_host(&attempts->items[i], attempts->connect_timeout_ms,
-										   attempts->want_writable, out, &raw);
+										   attempts->want_writable, work, out, &raw);
 
-		if (got == ATTEMPT_OK || got == ATTEMPT_INTERRUPTED)
+		if (got == ATTEMPT_OK || got == ATTEMPT_INTERRUPTED || got == ATTEMPT_WORK_FAILED)
 		{
 			free(raw);
 			textbuf_free(&reasons);
@@ -465,7 +497,7 @@ static attempt_outcome
 connect_session(const conn_options *opts, const conninfo_attempts *attempts, bool folded, pipeline *batch,
 				bool secret, PGconn **out, char **why)
 {
-	attempt_outcome got = connect_any(attempts, secret, out, why);
+	attempt_outcome got = connect_any(attempts, secret, opts->work, out, why);
 	db_error        err = {0};
 
 	if (got != ATTEMPT_OK)
@@ -586,6 +618,14 @@ open_session(const conn_options *opts, PGconn **out, pipeline *batch)
 		got = connect_session(opts, &attempts, folded, batch, secret, out, &why);
 		if (got == ATTEMPT_OK)
 			break;
+		/* the work's verdict before any word of ours (conn_work) */
+		if (got != ATTEMPT_INTERRUPTED && !conn_work_finish(opts->work))
+			got = ATTEMPT_WORK_FAILED;
+		if (got == ATTEMPT_WORK_FAILED)
+		{
+			rc = EXIT_USAGE;
+			goto done;
+		}
 		if (got == ATTEMPT_INTERRUPTED)
 		{
 			log_event(opts->side ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, "interrupted", NULL,

@@ -50,6 +50,36 @@
 	"PGPASSFILE or a service file (PGSERVICE). libpq's messages are shown, with every quoted value\n"        \
 	"masked when the connection string holds a password.\n"
 
+/*
+ * Work of the caller's own, done while a connection is being made: the
+ * server forks a backend and authenticates meanwhile, and on a machine with
+ * a spare CPU the two overlap (issue 13: a no-op run reads its migration
+ * files there).  step does a slice of it and returns its new state.
+ * Connecting runs one slice whenever the socket has nothing to say, and
+ * every remaining slice before it reports a failure or waits to retry, so
+ * that the work's own verdict comes first: when the work FAILED (it has
+ * logged why), the attempt is dropped without a word and conn_open returns
+ * EXIT_USAGE.  A signal does not wait for the work.  On success what is
+ * left of it is the caller's to finish (conn_work_finish), after sending
+ * its first batch, say, so that it overlaps the server's answer too.
+ */
+typedef enum conn_work_state
+{
+	CONN_WORK_MORE,
+	CONN_WORK_DONE,
+	CONN_WORK_FAILED,
+} conn_work_state;
+
+typedef struct conn_work
+{
+	conn_work_state (*step)(void *arg);
+	void           *arg;
+	conn_work_state state; /* CONN_WORK_MORE until step says otherwise */
+} conn_work;
+
+/* Run the work's remaining slices; false when it FAILED.  NULL: true. */
+bool conn_work_finish(conn_work *work);
+
 typedef struct conn_options
 {
 	const char *dsn;             /* --dsn, or NULL */
@@ -67,6 +97,7 @@ typedef struct conn_options
 	bool        side;            /* the blocker sampler's side channel: a
 								 * signal that interrupts its connecting is
 								 * not the run's error (the run says it) */
+	conn_work  *work;            /* done while connecting, or NULL */
 } conn_options;
 
 /* How a writing command's refusal by a read-only server begins. */

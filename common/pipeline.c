@@ -282,11 +282,8 @@ read_entry(PGconn *conn, pipeline *p, int i, const db_watch *watch, answer_wait 
 }
 
 bool
-pipeline_run(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err)
+pipeline_send(PGconn *conn, pipeline *p, db_error *err)
 {
-	answer_wait w = db_answer_wait_start(watch);
-	bool        read_all = true;
-
 	db_error_clear(err);
 	p->failed = -1;
 	if (cancel_pending())
@@ -305,10 +302,25 @@ pipeline_run(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err)
 		(void) PQexitPipelineMode(conn);
 		return false;
 	}
+	return true;
+}
+
+bool
+pipeline_read(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err)
+{
+	answer_wait w = db_answer_wait_start(watch);
+	bool        read_all = true;
+
 	for (int i = 0; read_all && i < p->n; i++)
 		read_all = read_entry(conn, p, i, watch, &w, err);
 	(void) PQexitPipelineMode(conn);
 	return read_all && p->failed < 0;
+}
+
+bool
+pipeline_run(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err)
+{
+	return pipeline_send(conn, p, err) && pipeline_read(conn, p, watch, err);
 }
 
 char *

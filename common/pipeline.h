@@ -128,6 +128,17 @@ int pipeline_answer_entry(const pipeline *p, int i);
 bool pipeline_run(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err);
 
 /*
+ * pipeline_run in two halves, for a caller with work of its own to do
+ * while the server answers: pipeline_send pushes every entry out (false:
+ * as pipeline_run's, nothing was read and the connection is out of
+ * pipeline mode), pipeline_read then reads and judges every answer.  Call
+ * pipeline_read after every pipeline_send that returned true, or close the
+ * connection.
+ */
+bool pipeline_send(PGconn *conn, pipeline *p, db_error *err);
+bool pipeline_read(PGconn *conn, pipeline *p, const db_watch *watch, db_error *err);
+
+/*
  * A judge that keeps the result: stores a copy of it (its tuples too) in
  * *(PGresult **) slot, which the caller clears, and holds (returns NULL).
  * For a batch whose answers the caller reads after pipeline_run; a slot

@@ -202,6 +202,15 @@ cmd_check(run_state *rs)
 	}
 }
 
+static void
+append_json_or_null(textbuf *sb, const char *text)
+{
+	if (text != NULL)
+		textbuf_append_json(sb, text);
+	else
+		textbuf_append(sb, "null");
+}
+
 void
 print_version_json(const version_item *it)
 {
@@ -219,15 +228,13 @@ print_version_json(const version_item *it)
 		textbuf_append(&sb, "null");
 	if (it->row)
 	{
+		/* history_table's read_details: status and plan read them */
 		textbuf_append(&sb, ",\"applied_at\":");
-		textbuf_append_json(&sb, it->row->applied_at);
+		append_json_or_null(&sb, it->row->applied_at);
 		textbuf_appendf(&sb, ",\"duration_ms\":%lld,\"applied_by\":", (long long) it->row->duration_ms);
-		textbuf_append_json(&sb, it->row->applied_by);
+		append_json_or_null(&sb, it->row->applied_by);
 		textbuf_append(&sb, ",\"failure\":");
-		if (it->row->failure)
-			textbuf_append_json(&sb, it->row->failure);
-		else
-			textbuf_append(&sb, "null");
+		append_json_or_null(&sb, it->row->failure);
 	}
 	if (it->m)
 		textbuf_appendf(&sb, ",\"no_transaction\":%s,\"verify\":%s", it->m->no_transaction ? "true" : "false",

@@ -161,9 +161,12 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 char *
 history_select_sql(const history_table *ht)
 {
-	return xasprintf("SELECT version, name, checksum, status, "
+	if (!ht->read_details)
+		return xasprintf("SELECT version, name, checksum, status, failure FROM %s ORDER BY version",
+						 ht->qualified);
+	return xasprintf("SELECT version, name, checksum, status, failure, "
 					 "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-					 "coalesce(duration_ms, 0), coalesce(applied_by, ''), failure "
+					 "coalesce(duration_ms, 0), coalesce(applied_by, '') "
 					 "FROM %s ORDER BY version",
 					 ht->qualified);
 }
@@ -171,6 +174,8 @@ history_select_sql(const history_table *ht)
 void
 history_from_result(const PGresult *res, history *out)
 {
+	bool details = PQnfields(res) > 5;
+
 	out->exists = true;
 	out->n = PQntuples(res);
 	out->rows = xcalloc((size_t) (out->n > 0 ? out->n : 1), sizeof(history_row));
@@ -182,10 +187,12 @@ history_from_result(const PGresult *res, history *out)
 		r->name = xstrdup(PQgetvalue(res, i, 1));
 		r->checksum = xstrdup(PQgetvalue(res, i, 2));
 		r->status = xstrdup(PQgetvalue(res, i, 3));
-		r->applied_at = xstrdup(PQgetvalue(res, i, 4));
-		r->duration_ms = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		r->applied_by = xstrdup(PQgetvalue(res, i, 6));
-		r->failure = PQgetisnull(res, i, 7) ? NULL : xstrdup(PQgetvalue(res, i, 7));
+		r->failure = PQgetisnull(res, i, 4) ? NULL : xstrdup(PQgetvalue(res, i, 4));
+		if (!details)
+			continue;
+		r->applied_at = xstrdup(PQgetvalue(res, i, 5));
+		r->duration_ms = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		r->applied_by = xstrdup(PQgetvalue(res, i, 7));
 	}
 }
 

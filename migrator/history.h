@@ -34,11 +34,11 @@ typedef struct history_row
 	int64_t version;
 	char   *name;
 	char   *checksum;
-	char   *status;     /* "applied" or "failed" */
-	char   *applied_at; /* ISO 8601, UTC */
-	int64_t duration_ms;
-	char   *applied_by;
-	char   *failure; /* NULL unless failed */
+	char   *status;      /* "applied" or "failed" */
+	char   *applied_at;  /* ISO 8601, UTC; NULL unless read with details */
+	int64_t duration_ms; /* 0 unless read with details */
+	char   *applied_by;  /* NULL unless read with details */
+	char   *failure;     /* NULL unless failed */
 } history_row;
 
 typedef struct history
@@ -60,6 +60,9 @@ typedef struct history_table
 								 * see relation_trust_check */
 	bool        create_schema; /* --create-schema: history_ensure may
 								 * create the schema */
+	bool        read_details;  /* reads fill applied_at, duration_ms and
+								 * applied_by (status shows them); without,
+								 * the server formats no date (issue 13) */
 } history_table;
 
 /* Fill the quoted names; false when quoting fails. */

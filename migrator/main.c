@@ -503,12 +503,14 @@ open_for_baseline(const cli_command *cmd, run_state *rs)
 static int
 run_command(const cli_command *cmd, run_state *rs)
 {
-	startup_want want = {.writes = (cmd->flags & CLI_CMD_WRITES) != 0,
-						 .take_lock = (cmd->flags & CMD_LOCK) != 0,
-						 .read_history = true,
-						 .may_create = creates_schema(cmd),
-						 .explain_plan = cmd->run == cmd_plan};
-	int          rc;
+	startup_want     want = {.writes = (cmd->flags & CLI_CMD_WRITES) != 0,
+							 .take_lock = (cmd->flags & CMD_LOCK) != 0,
+							 .read_history = true,
+							 .may_create = creates_schema(cmd),
+							 .explain_plan = cmd->run == cmd_plan,
+							 .history_details = cmd->run == cmd_status || cmd->run == cmd_plan};
+	migration_loader files;
+	int              rc;
 
 	/*
 	 * The files first: a bad directory fails before any connection.  new
@@ -519,9 +521,18 @@ run_command(const cli_command *cmd, run_state *rs)
 		return EXIT_USAGE;
 	if (cmd->flags & CMD_OWN_FILES)
 		return cmd->run(rs);
-	rc = migration_set_load(rs->opts->dir, &rs->files);
-	if (rc != EXIT_OK)
-		return rc;
+	if (!(cmd->flags & CMD_CONNECT) || (cmd->flags & CMD_OWN_HISTORY))
+	{
+		rc = migration_set_load(rs->opts->dir, &rs->files);
+		if (rc != EXIT_OK)
+			return rc;
+	}
+	else
+	{
+		/* read while the server starts the session (startup.h) */
+		migration_loader_start(&files, rs->opts->dir, &rs->files);
+		want.files = &files;
+	}
 	if (!(cmd->flags & CMD_CONNECT))
 		return cmd->run(rs);
 	if (cmd->flags & CMD_OWN_HISTORY)

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,10 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
+#include "migration_directives.h"
 
-#define VERIFY_SUFFIX    ".verify.sql"
-#define SQL_SUFFIX       ".sql"
-#define DIRECTIVE_PREFIX "migrator:"
+#define VERIFY_SUFFIX ".verify.sql"
+#define SQL_SUFFIX    ".sql"
 
 static bool
 ends_with(const char *s, const char *suffix)
@@ -250,138 +251,6 @@ read_file(const char *path, bool follow, size_t *len_out, char **why)
 	return data;
 }
 
-static bool
-is_blank(const char *s)
-{
-	for (; *s; s++)
-		if (!isspace((unsigned char) *s))
-			return false;
-	return true;
-}
-
-/*
- * Act on the directive "migrator:WORD ARG" found at path:line (in_header:
- * still in the file's leading comment block): set what it says in m.
- * Returns false after logging when it is misplaced, unknown or lacks its
- * argument.
- */
-static bool
-apply_directive(migration *m, const char *path, int line, const char *word, const char *arg, bool in_header,
-				bool is_verify)
-{
-	if (strcmp(word, "allow") == 0)
-	{
-		if (*arg == '\0')
-		{
-			log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-					  "%s:%d: directive \"migrator:allow\" needs a rule name", path, line);
-			return false;
-		}
-	}
-	else if (!in_header)
-	{
-		log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-				  "%s:%d: directive \"migrator:%s\" must be in the file's leading comment block", path, line,
-				  word);
-		return false;
-	}
-	else if (is_verify)
-	{
-		log_event(LOG_LEVEL_ERROR, "invalid_file", NULL,
-				  "%s:%d: directive \"migrator:%s\" has no meaning in a verify file", path, line, word);
-		return false;
-	}
-	else if (strcmp(word, "no-transaction") == 0 && *arg == '\0')
-		m->no_transaction = true;
-	else if (strcmp(word, "allow-dml") == 0 && *arg == '\0')
-		m->allow_dml = true;
-	else if (strcmp(word, "requires-index") == 0 && *arg != '\0' && strcspn(arg, " \t") == strlen(arg))
-	{
-		ARRAY_GROW(m->required_indexes, m->n_required_indexes + 1, m->cap_required_indexes);
-		m->required_indexes[m->n_required_indexes++] = xstrdup(arg);
-	}
-	else
-	{
-		log_event(
-			LOG_LEVEL_ERROR, "invalid_file", NULL,
-			"%s:%d: unknown directive \"migrator:%s%s%s\" (known: no-transaction, allow-dml, requires-index NAME, allow RULE)",
-			path, line, word, *arg ? " " : "", arg);
-		return false;
-	}
-	return true;
-}
-
-/*
- * The text of a "--" comment from c to end (blanks after the dashes and at
- * the end already skipped): when it is a directive, split it into its word
- * and argument and act on it.  Returns false only for a bad directive.
- */
-static bool
-read_comment_directive(migration *m, const char *path, int line, const char *c, const char *end,
-					   bool in_header, bool is_verify)
-{
-	char *word;
-	char *arg;
-	bool  ok;
-
-	if ((size_t) (end - c) < strlen(DIRECTIVE_PREFIX) ||
-		strncmp(c, DIRECTIVE_PREFIX, strlen(DIRECTIVE_PREFIX)) != 0)
-		return true;
-	word = xstrndup(c + strlen(DIRECTIVE_PREFIX), (size_t) (end - c) - strlen(DIRECTIVE_PREFIX));
-	arg = word + strcspn(word, " \t");
-	/* "allow RULE" excuses the statement below it: it may stand anywhere */
-	if (*arg)
-	{
-		*arg++ = '\0';
-		arg += strspn(arg, " \t");
-	}
-	ok = apply_directive(m, path, line, word, arg, in_header, is_verify);
-	free(word);
-	return ok;
-}
-
-bool
-migration_read_directives(migration *m, const char *path, const char *src, bool is_verify)
-{
-	const char *p = src;
-	int         line = 1;
-	bool        in_header = true;
-	bool        ok = true;
-
-	/* a UTF-8 byte-order mark is not part of the first line */
-	if ((unsigned char) p[0] == 0xEF && (unsigned char) p[1] == 0xBB && (unsigned char) p[2] == 0xBF)
-		p += 3;
-	while (*p)
-	{
-		/* LF, CRLF and a lone CR end a line, as for the parser and the lint */
-		const char *eol = p + strcspn(p, "\r\n");
-		size_t      len = (size_t) (eol - p);
-		const char *s = p;
-		const char *end = p + len;
-
-		while (s < end && (*s == ' ' || *s == '\t'))
-			s++;
-		while (end > s && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (s < end && !(end - s >= 2 && s[0] == '-' && s[1] == '-'))
-			in_header = false;
-		else if (end - s >= 2)
-		{
-			const char *c = s + 2;
-
-			while (c < end && (*c == ' ' || *c == '\t'))
-				c++;
-			if (!read_comment_directive(m, path, line, c, end, in_header, is_verify))
-				ok = false;
-		}
-		if (*eol == '\0')
-			break;
-		p = eol + (eol[0] == '\r' && eol[1] == '\n' ? 2 : 1);
-		line++;
-	}
-	return ok;
-}
-
 static int
 compare_versions(const void *a, const void *b)
 {
@@ -589,6 +458,15 @@ attach_verifies(migration_set *set, const char *dir, verify_file *verifies, int 
 	return ok;
 }
 
+static bool
+is_blank(const char *s)
+{
+	for (; *s; s++)
+		if (!isspace((unsigned char) *s))
+			return false;
+	return true;
+}
+
 /*
  * Read m's file and its verify file, once: contents, checksum, directives.
  * Returns false after logging when one is unreadable, empty or has a bad
@@ -637,33 +515,50 @@ read_migration_sources(migration *m)
 	return ok;
 }
 
-int
-migration_set_load_all(const char *dir, migration_set *out)
+void
+migration_loader_start(migration_loader *l, const char *dir, migration_set *out)
 {
 	dir_name   *names = NULL;
 	int         n_names = 0;
 	verify_list verifies = {0};
-	bool        ok;
 
 	memset(out, 0, sizeof(*out));
-	if (!list_sql_names(dir, &names, &n_names))
-		return EXIT_USAGE;
+	l->out = out;
+	l->next = 0;
+	l->ok = list_sql_names(dir, &names, &n_names);
+	if (!l->ok)
+		return;
 	/* every step runs even after a failure: one load reports every problem */
-	ok = sort_entries(dir, names, n_names, out, &verifies);
+	l->ok = sort_entries(dir, names, n_names, out, &verifies);
 	sort_by_version(out);
 	if (!check_unique_versions(out))
-		ok = false;
+		l->ok = false;
 	if (!attach_verifies(out, dir, verifies.items, verifies.n))
-		ok = false;
+		l->ok = false;
 	free(verifies.items);
-	for (int i = 0; i < out->n; i++)
-		if (!read_migration_sources(&out->items[i]))
-			ok = false;
-
 	for (int i = 0; i < n_names; i++)
 		free(names[i].name);
 	free(names);
-	return ok ? EXIT_OK : EXIT_USAGE;
+}
+
+bool
+migration_loader_step(migration_loader *l, int max_files)
+{
+	for (; l->next < l->out->n && max_files > 0; l->next++, max_files--)
+		if (!read_migration_sources(&l->out->items[l->next]))
+			l->ok = false;
+	return l->next >= l->out->n;
+}
+
+int
+migration_set_load_all(const char *dir, migration_set *out)
+{
+	migration_loader l;
+
+	migration_loader_start(&l, dir, out);
+	while (!migration_loader_step(&l, INT_MAX))
+		;
+	return l.ok ? EXIT_OK : EXIT_USAGE;
 }
 
 int

@@ -86,6 +86,24 @@ int migration_set_load(const char *dir, migration_set *out);
 int migration_set_load_all(const char *dir, migration_set *out);
 
 /*
+ * migration_set_load_all in slices, for a caller with a wait to fill (the
+ * connection's start-up: startup.h).  start lists and sorts dir into *out
+ * (names, versions and verify files: no file is opened yet); each step
+ * reads up to max_files more and returns true once every file was read.
+ * l->ok ends false when anything failed (each problem was logged, as
+ * migration_set_load_all's).
+ */
+typedef struct migration_loader
+{
+	migration_set *out;
+	int            next; /* the next item to read */
+	bool           ok;
+} migration_loader;
+
+void migration_loader_start(migration_loader *l, const char *dir, migration_set *out);
+bool migration_loader_step(migration_loader *l, int max_files);
+
+/*
  * Parse m's SQL and its verify file with PostgreSQL's parser.  Returns
  * EXIT_OK, or EXIT_USAGE after logging "path:line:column: message" and the
  * offending line (syntax error), a file with no statement, or a verify
@@ -112,15 +130,5 @@ void migration_set_free(migration_set *set);
  */
 bool migration_parse_filename(const char *filename, int64_t *version, size_t *stem_len, bool *is_verify,
 							  const char **why);
-
-/*
- * Read the directives of src (the text of the file at path, used only in
- * messages) into m: no_transaction, allow_dml, required_indexes (appended,
- * owned by m).  is_verify refuses every directive but "allow RULE".  Returns
- * false after logging one line per unknown or misplaced directive; m may
- * then hold the directives read before and after it.  Exposed for the
- * fuzzer (tests/fuzz/migration_files_fuzz.c).
- */
-bool migration_read_directives(migration *m, const char *path, const char *src, bool is_verify);
 
 #endif /* MIGRATION_FILES_H */

@@ -167,6 +167,19 @@ judge(run_state *rs, const startup_want *want, const answers *a, PGconn *conn)
 	return read_history(conn, rs);
 }
 
+/* Migration files read per slice: about a millisecond's work (conn_work). */
+#define FILES_PER_SLICE 32
+
+static conn_work_state
+load_files_step(void *arg)
+{
+	migration_loader *files = arg;
+
+	if (!migration_loader_step(files, FILES_PER_SLICE))
+		return CONN_WORK_MORE;
+	return files->ok ? CONN_WORK_DONE : CONN_WORK_FAILED;
+}
+
 /*
  * Connect and run the first round trip once.  EXIT_OK with *answered set
  * when every entry was answered and held, or unset (err filled, *conn
@@ -188,10 +201,15 @@ open_once(run_state *rs, const startup_want *want, const conn_options *copts, PG
 		return EXIT_USAGE;
 	rs->ht.create_schema = rs->opts->create_schema;
 	rs->ht.read_only = !want->writes; /* only commands that write may change it */
+	rs->ht.read_details = want->history_details;
 	if (want->take_lock && rs->lock_name == NULL)
 		rs->lock_name = advlock_name(ADVLOCK_MIGRATOR, rs->ht.qualified); /* quoted: unambiguous */
 	add_queries(rs, want, p, a, key);
-	*answered = pipeline_run(*conn, p, NULL, err);
+	*answered = pipeline_send(*conn, p, err);
+	/* the files' verdict first, read while the server answers */
+	if (!conn_work_finish(copts->work))
+		return EXIT_USAGE;
+	*answered = *answered && pipeline_read(*conn, p, NULL, err);
 	return EXIT_OK;
 }
 
@@ -204,10 +222,12 @@ startup_open(run_state *rs, const startup_want *want, PGconn **conn)
 	answers      a = {0};
 	db_error     err = {0};
 	bool         answered;
+	conn_work    files = {load_files_step, want->files, CONN_WORK_MORE};
 	int          rc;
 
 	/* --role is set in the batch, where a bad one is a usage error */
 	copts.role = NULL;
+	copts.work = want->files != NULL ? &files : NULL;
 	/* a start-up gate that waits for the schema also waits for the server */
 	if (rs->opts->wait_current_ms > copts.wait_ms)
 		copts.wait_ms = rs->opts->wait_current_ms;

@@ -24,16 +24,26 @@
 
 #include <stdbool.h>
 
+#include "migration_files.h"
 #include "migrator.h"
 
 /* What the command asks of the start-up. */
 typedef struct startup_want
 {
-	bool writes;       /* the command writes (relation_trust.h) */
-	bool take_lock;    /* up, repair: the run lock on this connection */
-	bool read_history; /* into rs->hist */
-	bool may_create;   /* --schema may be missing with --create-schema */
-	bool explain_plan; /* plan: say that up --create-schema would create it */
+	bool writes;          /* the command writes (relation_trust.h) */
+	bool take_lock;       /* up, repair: the run lock on this connection */
+	bool read_history;    /* into rs->hist */
+	bool may_create;      /* --schema may be missing with --create-schema */
+	bool explain_plan;    /* plan: say that up --create-schema would create it */
+	bool history_details; /* status, plan: history_table's read_details */
+	/*
+	 * The migration files, still to be read (migration_loader_start was
+	 * called), or NULL when they were read before.  They are read while the
+	 * server starts the session and answers the first round trip (conn.h's
+	 * conn_work), and judged first: a file that fails is EXIT_USAGE even
+	 * when the server could not be reached.
+	 */
+	migration_loader *files;
 } startup_want;
 
 /*

@@ -21,6 +21,7 @@
 
 #include "lint.h"
 #include "log.h"
+#include "migration_directives.h"
 #include "migration_files.h"
 #include "sqlparse.h"
 

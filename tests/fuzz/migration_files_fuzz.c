@@ -26,6 +26,7 @@
 
 #include "exitcodes.h"
 #include "log.h"
+#include "migration_directives.h"
 #include "migration_files.h"
 
 static char scratch_dir[4096];

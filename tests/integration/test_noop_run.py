@@ -1,6 +1,9 @@
 """
 test_noop_run.py
-    The no-op path of up (issue 13): the run lock and the history read go
+    The no-op path of up (issue 13): the migration files are read while the
+    server starts the session and answers the start-up batch, yet judged
+    first (a bad file is exit 2 and the only error, whatever the server
+    does); the run lock and the history read go
     to the server in one round trip (libpq pipeline mode), but as two
     statements, the lock first: a statement's snapshot is taken before a
     lock it takes is granted, so one merged statement could read the history
@@ -12,9 +15,11 @@ tests/integration/test_noop_run.py
 
 import os
 import re
+import socket
 import time
 import uuid
 
+from test_operator_control import SilentListener
 from toolkit_test import ToolkitTestCase
 
 DEADLINE = 60
@@ -159,3 +164,76 @@ class NoopRunTest(ToolkitTestCase):
         self.assertLastLineMatches(r, r'option --role: could not SET ROLE "no_such_role_\d+"')
         self.assertFalse(self.table_exists("schema_migrations"))
         self.assertFalse(self.table_exists("a"))
+
+
+class FilesWhileConnectingTest(ToolkitTestCase):
+    """The files are read while the connection is made (conn.h's conn_work):
+    a bad file is still the run's one verdict, exit 2, before any word about
+    the server, and nothing on the server is touched."""
+
+    BAD = {"1_a.sql": "CREATE TABLE a (id int);\n", "2_b.sql": "-- migrator:no-such-directive\nSELECT 1;\n"}
+    BAD_LINE = r"2_b\.sql:1: unknown directive"
+
+    def assertOnlyTheFileError(self, r):
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, self.BAD_LINE)
+        self.assertNoLine(r, r"(?i)could not connect|waiting for the server|connect_timeout|interrupted")
+        self.assertEqual(len([l for l in r.lines if ": error: " in l]), 1, r.describe())
+
+    def free_port(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def test_a_bad_file_wins_over_a_refusing_server_and_is_not_waited_on(self):
+        """Nothing listens and --wait is 60s: exit 2 at the first attempt, the file named, no wait."""
+        d = self.make_dir(self.BAD)
+        for command in ("up", "check", "status", "plan", "repair"):
+            with self.subTest(command=command):
+                r = self.run_migrator(command, "--dir", d, "--wait", "60s", timeout=40,
+                                      dsn="host=127.0.0.1 port=%d dbname=x user=postgres" % self.free_port())
+                self.assertOnlyTheFileError(r)
+
+    def test_a_bad_file_wins_over_a_silent_server(self):
+        """A server that accepts and never answers (connect_timeout 90s): the files are read
+        while it is awaited, and the bad one ends the attempt at once, exit 2."""
+        listener = SilentListener()
+        self.addCleanup(listener.close)
+        d = self.make_dir(self.BAD)
+        r = self.run_migrator("up", "--dir", d, timeout=60,
+                              dsn="host=127.0.0.1 port=%d dbname=x user=postgres connect_timeout=90" % listener.port)
+        self.assertOnlyTheFileError(r)
+        self.assertGreaterEqual(len(listener.accepted), 1, "the run did not connect while reading its files")
+
+    def test_a_bad_file_with_the_server_up_touches_nothing(self):
+        """The server answers the start-up batch (and grants the run lock) while the files are
+        read: the bad file is exit 2, nothing is created, and the lock went with the session."""
+        d = self.make_dir(self.BAD)
+        for command in ("up", "check"):
+            with self.subTest(command=command):
+                self.assertOnlyTheFileError(self.run_migrator(command, "--dir", d))
+        self.assertFalse(self.table_exists("schema_migrations"))
+        self.assertFalse(self.table_exists("a"))
+        self.assertEqual(self.scalar("SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                                     "WHERE l.locktype = 'advisory' AND d.datname = current_database()"), 0)
+        os.remove(os.path.join(d, "2_b.sql"))
+        r = self.run_migrator("up", "--dir", d, "--lock-wait", "0")
+        self.assertExit(r, 0)
+        self.assertTrue(self.table_exists("a"))
+
+    def test_status_and_plan_still_show_what_the_history_records(self):
+        """up and check read the history without its dates (issue 13); status and plan read them."""
+        # a failed no-transaction file is the one failure the history records
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n",
+                           "2_b.sql": "-- migrator:no-transaction\nSELECT 1/0;\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d), 1)
+        r = self.run_migrator("status", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"(?m)^1\s+a\s+applied\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+\d+ms\s+\S+@")
+        self.assertRegex(r.stdout, r"(?m)^2\s+b\s+failed\s+\d{4}-\d\d-\d\dT\S+Z\s+\d+ms")
+        self.assertRegex(r.stdout, r"failed at .*division by zero")
+        r = self.run_migrator("plan", "--dir", d, "--log-format", "json")
+        self.assertExit(r, 0)
+        failed = [l for l in r.stdout.splitlines() if '"version":2' in l]
+        self.assertEqual(len(failed), 1, r.stdout)
+        self.assertRegex(failed[0], r'"applied_at":"\d{4}-\d\d-\d\dT[^"]+Z".*"failure":".*division by zero')
