@@ -55,7 +55,7 @@ class MigratorUnderTraffic(TrafficCase):
     def migrator_waiting(self):
         return self.scalar("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                            "WHERE NOT l.granted AND a.application_name = 'migrator' "
-                           "AND l.relation = %s::regclass", (TABLE,))
+                           "AND a.datname = current_database() AND l.relation = %s::regclass", (TABLE,))
 
     def test_alter_behind_a_row_exclusive_holder(self):
         self.query("INSERT INTO pgbench_accounts (aid, bid, abalance, filler) VALUES (0, 1, 0, '')")
@@ -128,9 +128,11 @@ class MigratorUnderTraffic(TrafficCase):
         self.assertLessEqual(len(failed_run), 3)
         for blockers, _, _ in failed_run:
             self.assertIn(holder_pid, blockers)
-        # Nothing of the migrator waits or holds a lock on the table now.
+        # Nothing of the migrator waits or holds a lock on the table now (in this
+        # database: ctest -j runs other modules' migrators on the same cluster).
         self.assertEqual(self.scalar("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
-                                     "ON a.pid = l.pid WHERE a.application_name = 'migrator'"), 0)
+                                     "ON a.pid = l.pid WHERE a.application_name = 'migrator' "
+                                     "AND a.datname = current_database()"), 0)
         report("migrator_under_pgbench", seconds=SECONDS, lock_timeout=LOCK_TIMEOUT,
                without_migrator_ms=figures(baseline), with_migrator_ms=figures(with_migrator),
                while_a_migrator_ran_ms=figures(during), migrator_runs_s=round(t_end - t_start, 2),
