@@ -399,6 +399,104 @@ spawned_main(void *arg)
 }
 
 /*
+ * A parser room kept for one thread (sql_parser_room_begin): a parser
+ * thread that runs that thread's calls one at a time, started once instead
+ * of once per call.  fn is the call waiting or running (NULL: none).
+ */
+struct sql_parser_room
+{
+	pthread_mutex_t lock;
+	pthread_cond_t  changed;
+	pthread_t       thread;
+	void (*fn)(void *arg);
+	void *arg;
+	bool  started; /* thread is running */
+	bool  done;
+	bool  stop;
+};
+
+/* The room of the thread this runs on, or NULL (one per thread, not shared). */
+static _Thread_local sql_parser_room *thread_room = NULL;
+
+static void
+room_main(void *arg)
+{
+	sql_parser_room *room = arg;
+
+	pthread_mutex_lock(&room->lock);
+	for (;;)
+	{
+		while (room->fn == NULL && !room->stop)
+			pthread_cond_wait(&room->changed, &room->lock);
+		if (room->fn == NULL)
+			break;
+		pthread_mutex_unlock(&room->lock);
+		room->fn(room->arg);
+		pthread_mutex_lock(&room->lock);
+		room->fn = NULL;
+		room->done = true;
+		pthread_cond_broadcast(&room->changed);
+	}
+	pthread_mutex_unlock(&room->lock);
+}
+
+/*
+ * fn(arg) on the room's thread, started at the first call (a run that
+ * parses nothing starts none); returns when fn has returned.  False with
+ * errno set when the thread could not start: fn has not run.
+ */
+static bool
+room_call(sql_parser_room *room, void (*fn)(void *arg), void *arg)
+{
+	if (!room->started)
+	{
+		if (!parser_thread_spawn(&room->thread, room_main, room))
+			return false;
+		room->started = true;
+	}
+	pthread_mutex_lock(&room->lock);
+	room->fn = fn;
+	room->arg = arg;
+	room->done = false;
+	pthread_cond_broadcast(&room->changed);
+	while (!room->done)
+		pthread_cond_wait(&room->changed, &room->lock);
+	pthread_mutex_unlock(&room->lock);
+	return true;
+}
+
+void
+sql_parser_room_begin(sql_parser_room **out)
+{
+	sql_parser_room *room = xcalloc(1, sizeof(*room));
+
+	pthread_mutex_init(&room->lock, NULL);
+	pthread_cond_init(&room->changed, NULL);
+	thread_room = room;
+	*out = room;
+}
+
+void
+sql_parser_room_end(sql_parser_room *room)
+{
+	if (room == NULL)
+		return;
+	if (room->started)
+	{
+		pthread_mutex_lock(&room->lock);
+		room->stop = true;
+		pthread_cond_broadcast(&room->changed);
+		pthread_mutex_unlock(&room->lock);
+		pthread_join(room->thread, NULL);
+	}
+	if (thread_room == room)
+		thread_room = NULL;
+	pthread_cond_destroy(&room->changed);
+	pthread_mutex_destroy(&room->lock);
+	free(room);
+}
+
+/*
  * Run fn(arg) on a new thread with a stack of stack_bytes, every signal
  * blocked (they stay with the main thread's handlers), and wait for it;
  * in place when this is already such a thread with room to spare.  False
@@ -419,6 +517,9 @@ call_with_stack(size_t stack_bytes, void (*fn)(void *arg), void *arg)
 		fn(arg);
 		return true;
 	}
+	if (thread_room != NULL && stack_bytes + PARSER_STACK_NESTED_MARGIN <= PARSER_STACK_ROOM &&
+		room_call(thread_room, fn, arg))
+		return true;
 	rc = pthread_attr_init(&attr);
 	if (rc == 0)
 	{

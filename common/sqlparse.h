@@ -105,8 +105,9 @@ typedef struct sql_parse_error
  * still count it, line 1 starts after it.  A statement deeper than
  * SQL_PARSE_MAX_DEPTH or longer than SQL_PARSE_MAX_TOKENS fails with
  * err->limit set, at the statement's first token.  Never prints; runs the
- * parser on a short-lived thread with every signal blocked (the thread
- * cannot be started: an error naming the reason).
+ * parser on a short-lived thread with every signal blocked, or on the
+ * calling thread's parser room (sql_parser_room_begin) when it has one (the
+ * thread cannot be started: an error naming the reason).
  */
 bool sql_parse_script(const char *source, sql_script *out, sql_parse_error *err);
 
@@ -127,6 +128,26 @@ bool sql_call_on_parser_stack(void (*fn)(void *arg), void *arg);
  * wait on them.  False with errno set when the thread could not start.
  */
 bool sql_call_with_parser_room(void (*fn)(void *arg), void *arg);
+
+/*
+ * Keep a parser thread for the calling thread until sql_parser_room_end:
+ * from then on its sql_parse_script() and sql_call_on_parser_stack() calls
+ * that fit the room run on that one thread (signals blocked, the caller
+ * waiting, as above) instead of on a thread started and joined for each.
+ * For a thread that parses many scripts between other work (migrator up
+ * parses each migration just before it runs it): on a VM a thread's start
+ * and its stack's first touches cost about as much as a small migration's
+ * own server time (issue 13).  One room per thread; it is not shared.
+ * The thread starts at the first call that uses it (none for a run that
+ * parses nothing); when it cannot start, each call gets a thread of its
+ * own, as without a room.
+ */
+typedef struct sql_parser_room sql_parser_room;
+
+void sql_parser_room_begin(sql_parser_room **room);
+
+/* Stop and join the room's thread (after every call has returned); accepts NULL. */
+void sql_parser_room_end(sql_parser_room *room);
 
 /*
  * sql_parse_script() always by its full path: PostgreSQL's lexer over the

@@ -35,6 +35,7 @@
 #include "query.h"
 #include "retry.h"
 #include "run_lock.h"
+#include "sqlparse.h"
 #include "startup.h"
 
 /* The migrator's own options; each one's CLI_BIT in a command's options says it applies. */
@@ -589,6 +590,7 @@ main(int argc, char **argv)
 	const cli_command *cmd = NULL;
 	run_state          rs = {0};
 	int64_t            start_ms = monotonic_ms();
+	sql_parser_room   *room = NULL;
 	int                rc;
 
 	cancel_install_handlers();
@@ -605,8 +607,11 @@ main(int argc, char **argv)
 		/* commands that write refuse a standby at connect (target_session_attrs) */
 		opts.conn.read_write = (cmd->flags & CLI_CMD_WRITES) != 0;
 		rc = reports_metrics(cmd) ? check_metrics_file(&opts) : EXIT_OK;
+		/* one parser thread for the run's parses, not one per file (sqlparse.h); without it, as before */
+		sql_parser_room_begin(&room);
 		if (rc == EXIT_OK)
 			rc = run_command(cmd, &rs);
+		sql_parser_room_end(room);
 		/* a signal wins over whatever the interrupted step returned */
 		if (cancel_pending() && rc != EXIT_OK)
 			rc = cancel_exit_code();

@@ -7,6 +7,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <dirent.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -637,6 +639,67 @@ test_call_on_parser_stack(void **state)
 	assert_int_equal(flag, 42);
 }
 
+/* The threads of this process (/proc/self/task). */
+static int
+thread_count(void)
+{
+	DIR           *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int            n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+record_thread(void *arg)
+{
+	*(pthread_t *) arg = pthread_self();
+}
+
+/* A room runs its thread's calls on one thread, started at the first call, and parses as without. */
+static void
+test_parser_room(void **state)
+{
+	sql_parser_room *room = NULL;
+	pthread_t        first, second;
+	int              before = thread_count();
+	sql_script       script;
+	/* about 60,000 tokens: more stack than the room has (32MB + 768 bytes a token) */
+	char *wide = repeat_sql("SELECT ", "1", ", ", 30000, "");
+
+	(void) state;
+	sql_parser_room_begin(&room);
+	assert_non_null(room);
+	assert_int_equal(thread_count(), before); /* nothing started yet */
+	assert_true(sql_call_on_parser_stack(record_thread, &first));
+	assert_int_equal(thread_count(), before + 1);
+	assert_true(sql_call_on_parser_stack(record_thread, &second));
+	assert_true(pthread_equal(first, second));
+	assert_false(pthread_equal(first, pthread_self()));
+	parse_ok("CREATE TABLE a (id int);\nALTER TABLE a ADD COLUMN b text;", &script, 2);
+	assert_string_equal(script.stmts[1].kind, "AlterTableStmt");
+	sql_script_free(&script);
+	/* too long for the room's stack: a thread of its own, as without a room */
+	parse_ok(wide, &script, 1);
+	sql_script_free(&script);
+	assert_int_equal(thread_count(), before + 1);
+	sql_parser_room_end(room);
+	assert_int_equal(thread_count(), before);
+	/* after the room, each call has a thread of its own again */
+	assert_true(sql_call_on_parser_stack(record_thread, &second));
+	assert_false(pthread_equal(second, pthread_self()));
+	/* a room never used starts nothing and ends cleanly */
+	sql_parser_room_begin(&room);
+	sql_parser_room_end(room);
+	assert_int_equal(thread_count(), before);
+	free(wide);
+}
+
 int
 main(void)
 {
@@ -669,6 +732,7 @@ main(void)
 		cmocka_unit_test(test_too_many_tokens),
 		cmocka_unit_test(test_syntax_error_is_not_a_limit),
 		cmocka_unit_test(test_call_on_parser_stack),
+		cmocka_unit_test(test_parser_room),
 	};
 	int failed;
 
