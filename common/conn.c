@@ -195,9 +195,9 @@ typedef enum attempt_outcome
 bool
 conn_work_finish(conn_work *work)
 {
-	while (work != NULL && work->state == CONN_WORK_MORE)
+	while (work != NULL && work->state == CONN_WORK_MORE && !cancel_pending())
 		work->state = work->step(work->arg);
-	return work == NULL || work->state != CONN_WORK_FAILED;
+	return work == NULL || work->state == CONN_WORK_DONE;
 }
 
 /*
@@ -620,7 +620,7 @@ open_session(const conn_options *opts, PGconn **out, pipeline *batch)
 			break;
 		/* the work's verdict before any word of ours (conn_work) */
 		if (got != ATTEMPT_INTERRUPTED && !conn_work_finish(opts->work))
-			got = ATTEMPT_WORK_FAILED;
+			got = cancel_pending() ? ATTEMPT_INTERRUPTED : ATTEMPT_WORK_FAILED;
 		if (got == ATTEMPT_WORK_FAILED)
 		{
 			rc = EXIT_USAGE;

@@ -77,7 +77,10 @@ typedef struct conn_work
 	conn_work_state state; /* CONN_WORK_MORE until step says otherwise */
 } conn_work;
 
-/* Run the work's remaining slices; false when it FAILED.  NULL: true. */
+/*
+ * Run the work's remaining slices; false when it FAILED, or when a signal
+ * stopped it first (cancel_pending() tells which).  NULL: true.
+ */
 bool conn_work_finish(conn_work *work);
 
 typedef struct conn_options

@@ -208,7 +208,7 @@ open_once(run_state *rs, const startup_want *want, const conn_options *copts, PG
 	*answered = pipeline_send(*conn, p, err);
 	/* the files' verdict first, read while the server answers */
 	if (!conn_work_finish(copts->work))
-		return EXIT_USAGE;
+		return cancel_pending() ? cancel_exit_code() : EXIT_USAGE;
 	*answered = *answered && pipeline_read(*conn, p, NULL, err);
 	return EXIT_OK;
 }
