@@ -369,6 +369,25 @@ planned_word(plan_action a)
 	}
 }
 
+/*
+ * The first five values of a row about it ($1..$5 of record_start and
+ * record_refused): the run, the definition, its table (returned: caller
+ * frees), the planned action and now (written into now).
+ */
+static char *
+item_values(const record *r, const plan_item *it, char now[64], const char **values)
+{
+	char *table = xasprintf("%s.%s", it->def->schema, it->def->table);
+
+	now_text(now, 64);
+	values[0] = r->run_id;
+	values[1] = it->def->name;
+	values[2] = table;
+	values[3] = planned_word(it->action);
+	values[4] = now;
+	return table;
+}
+
 int64_t
 record_start(record *r, const plan_item *it)
 {
@@ -381,13 +400,7 @@ record_start(record *r, const plan_item *it)
 
 	if (r == NULL || r->failed)
 		return 0;
-	now_text(now, sizeof(now));
-	table = xasprintf("%s.%s", it->def->schema, it->def->table);
-	values[0] = r->run_id;
-	values[1] = it->def->name;
-	values[2] = table;
-	values[3] = planned_word(it->action);
-	values[4] = now;
+	table = item_values(r, it, now, values);
 	values[5] = r->host;
 	sql = xasprintf("INSERT INTO %s (run_id, definition, table_name, action, planned, started_at, host, "
 					"application_name) VALUES ($1, $2, $3, 'started', $4, "
@@ -472,13 +485,7 @@ record_refused(record *r, const plan_item *it, const char *message)
 
 	if (r == NULL || r->failed)
 		return;
-	now_text(now, sizeof(now));
-	table = xasprintf("%s.%s", it->def->schema, it->def->table);
-	values[0] = r->run_id;
-	values[1] = it->def->name;
-	values[2] = table;
-	values[3] = planned_word(it->action);
-	values[4] = now;
+	table = item_values(r, it, now, values);
 	values[5] = message;
 	values[6] = r->host;
 	sql =
