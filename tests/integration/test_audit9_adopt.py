@@ -16,17 +16,15 @@ tests/integration/test_audit9_adopt.py
 
 import os
 import re
-import select
-import socket
 import threading
 import time
 import unittest
 
 from test_migrator import ERROR_PREFIX, MigratorTestCase
-from toolkit_test import conninfo
+from toolkit_test import LoopbackProxy, conninfo
 
 
-class CommitCutter:
+class CommitCutter(LoopbackProxy):
     """A loopback proxy in front of the server.  On the first write from the
     client that carries a COMMIT (and, with riding=True, a BEGIN in the same
     write: the held migration's COMMIT riding in front of the next batch),
@@ -34,65 +32,37 @@ class CommitCutter:
     `linger` seconds, then cuts both sides without relaying any reply."""
 
     def __init__(self, target_host, target_port, forward=True, riding=False, linger=0.5, down_for=0):
-        self.target = (target_host, target_port)
         self.forward = forward
         self.riding = riding
         self.linger = linger
         self.down_for = down_for  # after the cut, new connections are closed at once this long
         self.down_until = 0.0
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
         self.cut = threading.Event()
-        self.stop = threading.Event()
         self.cut_write = b""
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target_host, target_port)
 
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if time.monotonic() < self.down_until:
-                client.close()  # as a server that is down
-                continue
-            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+    def accepted(self, link):
+        if time.monotonic() < self.down_until:
+            link.client.close()  # as a server that is down
+            return False
+        return True
 
     def _hit(self, data):
         if self.cut.is_set() or b"COMMIT\x00" not in data:
             return False
         return not self.riding or data.find(b"BEGIN\x00", data.find(b"COMMIT\x00")) >= 0
 
-    def _pipe(self, client):
-        server = socket.create_connection(self.target)
-        try:
-            while not self.stop.is_set():
-                r, _, _ = select.select([client, server], [], [], 0.5)
-                for s in r:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    if s is client:
-                        if self._hit(data):
-                            self.cut_write = data
-                            self.down_until = time.monotonic() + self.down_for
-                            self.cut.set()
-                            if self.forward:
-                                server.sendall(data)
-                            time.sleep(self.linger)
-                            return
-                        server.sendall(data)
-                    else:
-                        client.sendall(data)
-        finally:
-            client.close()
-            server.close()
-
-    def close(self):
-        self.stop.set()
-        self.listener.close()
+    def from_client(self, link, data):
+        if not self._hit(data):
+            link.server.sendall(data)
+            return True
+        self.cut_write = data
+        self.down_until = time.monotonic() + self.down_for
+        self.cut.set()
+        if self.forward:
+            link.server.sendall(data)
+        time.sleep(self.linger)
+        return False
 
 
 class AuditCase(MigratorTestCase):

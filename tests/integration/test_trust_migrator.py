@@ -9,15 +9,12 @@ tests/integration/test_trust_migrator.py
 """
 
 import os
-import re
-import select
-import socket
 import threading
 import time
 import unittest
 
-from test_migrator import ERROR_PREFIX, HISTORY, MigratorTestCase
-from toolkit_test import conninfo
+from test_migrator import ERROR_PREFIX, MigratorTestCase
+from toolkit_test import LoopbackProxy, conninfo
 
 
 class ArmedHistoryTable(MigratorTestCase):
@@ -371,54 +368,26 @@ class LostConnection(MigratorTestCase):
         self.assertEqual(self.versions("applied"), [])
 
 
-class CommitReplyDropper:
+class CommitReplyDropper(LoopbackProxy):
     """A loopback proxy that forwards to the server, and once it has passed on
     a COMMIT, cuts both sides without relaying the reply: the COMMIT reached
     the server, its answer never reached the client."""
 
     def __init__(self, target_host, target_port):
-        self.target = (target_host, target_port)
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
         self.dropped = threading.Event()
-        self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target_host, target_port)
 
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+    def accepted(self, link):
+        link.armed = not self.dropped.is_set()
+        return True
 
-    def _pipe(self, client):
-        server = socket.create_connection(self.target)
-        armed = not self.dropped.is_set()
-        try:
-            while not self.stop.is_set():
-                r, _, _ = select.select([client, server], [], [], 0.5)
-                for s in r:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    if s is client:
-                        server.sendall(data)
-                        if armed and b"COMMIT\x00" in data and not self.dropped.is_set():
-                            self.dropped.set()
-                            time.sleep(0.5)  # the server commits meanwhile
-                            return
-                    else:
-                        client.sendall(data)
-        finally:
-            client.close()
-            server.close()
-
-    def close(self):
-        self.stop.set()
-        self.listener.close()
+    def from_client(self, link, data):
+        link.server.sendall(data)
+        if link.armed and b"COMMIT\x00" in data and not self.dropped.is_set():
+            self.dropped.set()
+            time.sleep(0.5)  # the server commits meanwhile
+            return False
+        return True
 
 
 class LostCommitReply(MigratorTestCase):

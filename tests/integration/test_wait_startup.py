@@ -14,18 +14,16 @@ tests/integration/test_wait_startup.py
 """
 
 import os
-import select
-import socket
 import threading
 
-from toolkit_test import ToolkitTestCase, conninfo
+from toolkit_test import LoopbackProxy, ToolkitTestCase, conninfo
 
 ERROR_MIGRATOR = r"^migrator: error: "
 ERROR_INDEXER = r"^indexer: error: "
 READY = b"Z\x00\x00\x00\x05I"  # ReadyForQuery, idle
 
 
-class StartupDropper:
+class StartupDropper(LoopbackProxy):
     """127.0.0.1:port forwarding to the server; the first `drops` connections
     are cut: with when="startup" as soon as the client sent its start-up
     packet (nothing forwarded), with when="query" when the client sends
@@ -33,62 +31,38 @@ class StartupDropper:
     forwarded)."""
 
     def __init__(self, target_host, target_port, drops, when="query"):
-        self.target = (target_host, target_port)
         self.drops = drops
         self.when = when
         self.dropped = 0
-        self.accepted = 0
+        self.accepted_count = 0
         self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target_host, target_port)
 
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.accepted += 1
-                armed = self.dropped < self.drops
-                if armed:
-                    self.dropped += 1
-            threading.Thread(target=self._pipe, args=(client, armed), daemon=True).start()
+    def accepted(self, link):
+        with self.lock:
+            self.accepted_count += 1
+            link.armed = self.dropped < self.drops
+            if link.armed:
+                self.dropped += 1
+        link.tail = b""
+        link.ready = False
+        if link.armed and self.when == "startup":
+            link.client.recv(65536)
+            link.client.close()
+            return False
+        return True
 
-    def _pipe(self, client, armed):
-        if armed and self.when == "startup":
-            client.recv(65536)
-            client.close()
-            return
-        server = socket.create_connection(self.target)
-        tail = b""
-        ready = False
-        try:
-            while not self.stop.is_set():
-                r, _, _ = select.select([client, server], [], [], 0.5)
-                for s in r:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    if s is client:
-                        if armed and ready:
-                            return  # the first query: never forwarded
-                        server.sendall(data)
-                    else:
-                        tail = (tail + data)[-len(READY):]
-                        ready = ready or tail == READY
-                        client.sendall(data)
-        finally:
-            client.close()
-            server.close()
+    def from_client(self, link, data):
+        if link.armed and link.ready:
+            return False  # the first query: never forwarded
+        link.server.sendall(data)
+        return True
 
-    def close(self):
-        self.stop.set()
-        self.listener.close()
+    def from_server(self, link, data):
+        link.tail = (link.tail + data)[-len(READY):]
+        link.ready = link.ready or link.tail == READY
+        link.client.sendall(data)
+        return True
 
 
 class WaitStartupCase(ToolkitTestCase):
@@ -115,7 +89,7 @@ class MigratorWait(WaitStartupCase):
         r = self.run_migrator("up", "--dir", d, "--wait", "30s", dsn=dsn)
         self.assertExit(r, 0)
         self.assertEqual(proxy.dropped, 3, r.describe())
-        self.assertGreaterEqual(proxy.accepted, 4, r.describe())
+        self.assertGreaterEqual(proxy.accepted_count, 4, r.describe())
         self.assertEqual(self.versions(), [(1, "applied"), (2, "applied")])
         self.assertTrue(self.table_exists("a") and self.table_exists("b"))
         self.assertNoLine(r, ERROR_MIGRATOR)
@@ -143,7 +117,7 @@ class MigratorWait(WaitStartupCase):
         d = self.make_dir(self.FILES)
         r = self.run_migrator("up", "--dir", d, dsn=dsn)
         self.assertExit(r, 3)
-        self.assertEqual(proxy.accepted, 1, r.describe())
+        self.assertEqual(proxy.accepted_count, 1, r.describe())
         self.assertLastLineMatches(r, ERROR_MIGRATOR + r"setting up the session and reading the start-up "
                                    r"state: connection to the server lost.*--wait")
         self.assertEqual(self.versions(), [])
@@ -154,7 +128,7 @@ class MigratorWait(WaitStartupCase):
         d = self.make_dir(self.FILES)
         r = self.run_migrator("up", "--dir", d, "--wait", "2s", dsn=dsn)
         self.assertExit(r, 3)
-        self.assertGreater(proxy.accepted, 1, r.describe())
+        self.assertGreater(proxy.accepted_count, 1, r.describe())
         self.assertLastLineMatches(r, ERROR_MIGRATOR + r"setting up the session and reading the start-up "
                                    r"state: connection to the server lost.*gave up waiting")
         self.assertEqual(self.versions(), [])
@@ -186,7 +160,7 @@ class IndexerWait(WaitStartupCase):
         proxy, dsn = self.dropper(1)
         r = self.run_indexer("build", "-c", self.cfg, dsn=dsn)
         self.assertExit(r, 3)
-        self.assertEqual(proxy.accepted, 1, r.describe())
+        self.assertEqual(proxy.accepted_count, 1, r.describe())
         self.assertLastLineMatches(r, ERROR_INDEXER + r"setting up the session: connection to the server "
                                    r"lost.*--wait")
         self.assertFalse(self.index_exists())

@@ -19,8 +19,10 @@ import re
 import select
 import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -53,6 +55,74 @@ def conninfo(**kw):
             v = "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
         parts.append("%s=%s" % (k, v))
     return " ".join(parts)
+
+
+class LoopbackProxy:
+    """127.0.0.1:port in front of the server (target), for the network faults
+    of the tests: every connection it accepts is relayed to the target, one
+    write at a time, through hooks a subclass overrides.
+
+    accepted(link) is called first (link.client is the accepted socket;
+    False: the subclass dealt with it, nothing is relayed); then, for each
+    write, from_client(link, data) and from_server(link, data), which relay
+    it themselves (link.server, link.client) and return False to cut both
+    sides there.  The defaults relay everything."""
+
+    class Link:
+        def __init__(self, client):
+            self.client = client
+            self.server = None
+
+    def __init__(self, target_host, target_port):
+        self.target = (target_host, target_port)
+        self.stop = threading.Event()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def accepted(self, link):
+        return True
+
+    def from_client(self, link, data):
+        link.server.sendall(data)
+        return True
+
+    def from_server(self, link, data):
+        link.client.sendall(data)
+        return True
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            link = self.Link(client)
+            if self.accepted(link):
+                threading.Thread(target=self._relay, args=(link,), daemon=True).start()
+
+    def _relay(self, link):
+        try:
+            link.server = socket.create_connection(self.target)
+            while not self.stop.is_set():
+                ready, _, _ = select.select([link.client, link.server], [], [], 0.5)
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    relay = self.from_client if s is link.client else self.from_server
+                    if not relay(link, data):
+                        return
+        finally:
+            link.client.close()
+            if link.server is not None:
+                link.server.close()
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
 
 
 def _load_cluster():
