@@ -12,16 +12,13 @@ tests/integration/test_audit9_run.py
 
 import os
 import re
-import time
 import uuid
 
 from test_migrator import ERROR_PREFIX, MigratorTestCase
 from test_trust_files import SHIM_C, re_escape
-from toolkit_test import NOLOGIN_ROLE
+from toolkit_test import NOLOGIN_ROLE, compile_preload
 
 import shutil
-import subprocess
-import tempfile
 
 SCHEMA = "app"
 
@@ -54,12 +51,7 @@ class FilesOnTheFastPath(Audit9Case):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shim_dir = tempfile.mkdtemp(prefix="tk_shim_")
-        src = os.path.join(cls.shim_dir, "shim.c")
-        with open(src, "w") as f:
-            f.write(SHIM_C)
-        cls.shim = os.path.join(cls.shim_dir, "shim.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", cls.shim, src, "-ldl"], check=True)
+        cls.shim_dir, cls.shim = compile_preload(SHIM_C)
 
     @classmethod
     def tearDownClass(cls):

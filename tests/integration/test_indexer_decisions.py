@@ -16,10 +16,11 @@ tests/integration/test_indexer_decisions.py
 
 import os
 import re
-import signal
+import shutil
 import time
 
 from test_indexer import DEADLINE, ERROR, WARN, IndexerTestCase, cic
+from toolkit_test import compile_preload
 
 README = os.path.join(os.environ.get("TOOLKIT_SOURCE_DIR",
                                      os.path.join(os.path.dirname(__file__), "..", "..")),
@@ -388,16 +389,8 @@ int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 class EventLoopTest(IndexerTestCase):
 
     def test_a_failed_wait_is_exit_1_with_the_reason_never_skipped(self):
-        import shutil
-        import subprocess
-        import tempfile
-        shim_dir = tempfile.mkdtemp(prefix="tk_poll_")
+        shim_dir, shim = compile_preload(POLL_SHIM_C, "poll")
         self.addCleanup(shutil.rmtree, shim_dir, True)
-        src = os.path.join(shim_dir, "poll.c")
-        with open(src, "w") as f:
-            f.write(POLL_SHIM_C)
-        shim = os.path.join(shim_dir, "poll.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
         self.make_table("t1")
         self.make_table("t2")
         cfg = self.config([

@@ -21,10 +21,8 @@ import os
 import shutil
 import socket
 import stat
-import subprocess
-import tempfile
 
-from toolkit_test import ToolkitTestCase
+from toolkit_test import ToolkitTestCase, compile_preload
 
 GOOD = "CREATE TABLE a (id int);\n"
 COMMANDS = ("lint", "plan", "up", "check")
@@ -86,12 +84,7 @@ class TrustFilesTest(ToolkitTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.shim_dir = tempfile.mkdtemp(prefix="tk_shim_")
-        src = os.path.join(cls.shim_dir, "shim.c")
-        with open(src, "w") as f:
-            f.write(SHIM_C)
-        cls.shim = os.path.join(cls.shim_dir, "shim.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", cls.shim, src, "-ldl"], check=True)
+        cls.shim_dir, cls.shim = compile_preload(SHIM_C)
 
     @classmethod
     def tearDownClass(cls):

@@ -57,6 +57,19 @@ def conninfo(**kw):
     return " ".join(parts)
 
 
+def compile_preload(source, name="shim"):
+    """An LD_PRELOAD library built from C source with the system's cc, in a
+    directory of its own: returns (directory, path of the .so); the caller
+    removes the directory."""
+    d = tempfile.mkdtemp(prefix="tk_%s_" % name)
+    src = os.path.join(d, name + ".c")
+    with open(src, "w") as f:
+        f.write(source)
+    so = os.path.join(d, name + ".so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src, "-ldl"], check=True)
+    return d, so
+
+
 class LoopbackProxy:
     """127.0.0.1:port in front of the server (target), for the network faults
     of the tests: every connection it accepts is relayed to the target, one
