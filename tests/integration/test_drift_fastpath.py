@@ -15,6 +15,9 @@ the fast path's own case.
 tests/integration/test_drift_fastpath.py
 """
 
+import re
+import uuid
+
 from test_indexer import ERROR, IndexerTestCase
 
 TABLE = "CREATE TABLE t (id int, a int, b text, c int)"
@@ -79,3 +82,41 @@ class DriftFastPathTest(IndexerTestCase):
         r = self.indexer(self.config(defs), "check")
         self.assertExit(r, 0)
         self.assertLastLineMatches(r, r"check: all 6 defined indexes checked are in line")
+
+
+class CatalogJitTest(IndexerTestCase):
+
+    def test_the_catalog_read_runs_with_jit_off(self):
+        """The catalog query's estimated cost passes jit_above_cost with a few thousand definitions,
+        and LLVM then compiled it for longer than it ran (issue 13's growth: 5,000 definitions,
+        about 0.9 s of 1.3 s): the indexer's own session sets jit off before its first catalog read,
+        whatever the database sets (here: every query worth compiling)."""
+        self.query("CREATE TABLE t (id int, a int)")
+        self.query("CREATE INDEX idx_a ON t (a)")
+        db = self.ident(self.dbname)
+        self.query("ALTER DATABASE %s SET jit_above_cost = 0" % db)
+        self.query("ALTER DATABASE %s SET log_statement = 'all'" % db)
+        marker = "jit-marker-" + uuid.uuid4().hex
+        conn = self.connect()  # a new session: the database's log_statement applies to it
+        with conn.cursor() as cur:
+            cur.execute("SELECT %s", (marker,))
+        conn.close()
+        cfg = self.config([{"name": "idx_a", "table": "t",
+                            "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON t (a)"}])
+        for command in ("check", "build"):
+            with self.subTest(command=command):
+                r = self.indexer(cfg, command)
+                self.assertExit(r, 0)
+        with open(self.cluster["logfile"], encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        at = text.rfind(marker)
+        self.assertGreaterEqual(at, 0, "the marker statement is not in the server log")
+        lines = text[at:].splitlines()
+        catalog = [l for l in lines if "/* indexer: catalog */" in l and ("execute" in l or "statement:" in l)]
+        self.assertEqual(len(catalog), 2, "\n".join(lines))
+        for line in catalog:
+            pid = re.search(r"\[(\d+)\]", line).group(1)
+            mine = [l for l in lines if "[%s]" % pid in l]
+            jit_off = [i for i, l in enumerate(mine) if "set_config('jit', 'off', false)" in l]
+            self.assertTrue(jit_off, "session %s read the catalog with jit on:\n%s" % (pid, "\n".join(mine)))
+            self.assertLess(jit_off[0], mine.index(line), "jit was turned off after the catalog read")
