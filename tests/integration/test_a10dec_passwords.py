@@ -18,7 +18,6 @@ import base64
 import http.server
 import json
 import os
-import signal
 import socket
 import threading
 import time

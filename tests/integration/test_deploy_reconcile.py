@@ -163,7 +163,6 @@ class ReconcileRunTest(ToolkitTestCase):
 
     def setUp(self):
         super().setUp()
-        self.assertIsNotNone(shutil.which("faketime"), "faketime is not installed")
         self.app_root = self.make_dir()
         shutil.copytree(os.path.join(SOURCE_DIR, "migrations"), os.path.join(self.app_root, "migrations"))
         shutil.copytree(os.path.join(SOURCE_DIR, "conf"), os.path.join(self.app_root, "conf"))
@@ -184,10 +183,9 @@ class ReconcileRunTest(ToolkitTestCase):
         mapped = [re.sub(r"(^|[\s=])/(app|metrics)(?=/|\s|$)",
                          lambda m: m.group(1) + (self.app_root if m.group(2) == "app" else self.metrics_dir), a)
                   for a in argv]
-        if when:
-            mapped = ["faketime", when] + mapped
-        return self.run_program(mapped, env={"DATABASE_URL": self.dsn, "TZ": "UTC",
-                                             "PATH": self.bin + os.pathsep + os.environ["PATH"]})
+        env = self.clock_at(when) if when else {"TZ": "UTC"}
+        env.update({"DATABASE_URL": self.dsn, "PATH": self.bin + os.pathsep + os.environ["PATH"]})
+        return self.run_program(mapped, env=env)
 
     def indexes(self):
         return {r[0] for r in self.query("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'idx\\_%%'")}

@@ -33,8 +33,8 @@ class SettingsTestCase(HistoryTestCase):
         return os.path.join(d, "indexes.cfg")
 
     def run_at_env(self, when, env, *args):
-        argv = ["faketime", when] + self._argv("INDEXER", args, _DEFAULT)
-        e = {"TZ": "UTC"}
+        argv = self._argv("INDEXER", args, _DEFAULT)
+        e = self.clock_at(when)
         e.update(env)
         return self.run_program(argv, env=e)
 

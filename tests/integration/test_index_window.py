@@ -6,19 +6,16 @@ test_index_window.py
     estimate and --max-index-size.
 
     Windows are tested with a fixed clock from libfaketime (Debian's
-    faketime, `faketime 'DATE' indexer ...`), never with a hook in the
-    binary.  The faketime wrapper starts the clock at DATE and lets it run,
+    faketime, preloaded with FAKETIME='@DATE': toolkit_test.clock_at), never
+    with a hook in the binary.  It starts the clock at DATE and lets it run,
     monotonic clocks included (offset, not frozen), so the engine's
     deadlines and backoffs keep working; test_budget_under_faketime proves it.
 
 tests/integration/test_index_window.py
 """
 
-import glob
 import json
 import os
-import re
-import shutil
 import signal
 import threading
 import time
@@ -52,8 +49,6 @@ class WindowTestCase(ToolkitTestCase):
 
     def setUp(self):
         super().setUp()
-        self.assertIsNotNone(shutil.which("faketime"),
-                             "faketime is not installed (scripts/deps.sh installs Debian's faketime)")
 
     def config(self, defs, settings=""):
         text = "indexes = (\n%s\n);\n" % ",\n".join(defs)
@@ -63,9 +58,9 @@ class WindowTestCase(ToolkitTestCase):
         return os.path.join(d, "indexes.cfg")
 
     def run_at(self, when, *args, env=None, timeout=120):
-        """The indexer with the clock starting at when (UTC), through faketime."""
-        argv = ["faketime", when] + self._argv("INDEXER", args, _DEFAULT)
-        e = {"TZ": "UTC"}
+        """The indexer with the clock starting at when (UTC), under libfaketime."""
+        argv = self._argv("INDEXER", args, _DEFAULT)
+        e = self.clock_at(when)
         e.update(env or {})
         return self.run_program(argv, env=e, timeout=timeout)
 
@@ -207,9 +202,8 @@ class WindowTest(WindowTestCase):
                           'window = "Sat-Sun 01:00-05:00"; max_builds = 1; max_runtime = "1ms";')
         d = self.make_dir({"1_req.sql": "-- migrator:requires-index idx_w_a\n"
                                         "COMMENT ON INDEX idx_w_a IS 'needed';\n"})
-        argv = ["faketime", TUESDAY_NOON] + self._argv("MIGRATOR", ["up", "--dir", d, "--index-config", cfg],
-                                                       _DEFAULT)
-        r = self.run_program(argv, env={"TZ": "UTC"})
+        argv = self._argv("MIGRATOR", ["up", "--dir", d, "--index-config", cfg], _DEFAULT)
+        r = self.run_program(argv, env=self.clock_at(TUESDAY_NOON))
         self.assertExit(r, 0)
         self.assertTrue(self.index_valid("idx_w_a"))
         self.assertEqual(self.scalar("SELECT obj_description('idx_w_a'::regclass, 'pg_class')"), "needed")
@@ -304,11 +298,8 @@ class BudgetTest(WindowTestCase):
         self.addCleanup(blocker.close)
         with blocker.cursor() as cur:
             cur.execute("UPDATE big SET a = a WHERE id = 1")
-        # not through the faketime wrapper: it forks, and a signal sent to it never reaches the program
-        libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
-        self.assertTrue(libs, "libfaketime.so.1 is not installed")
         argv = self._argv("INDEXER", ["build", "-c", cfg, "--window", "Sat 01:00-05:00"], _DEFAULT)
-        proc = self._start(argv, {"TZ": "UTC", "LD_PRELOAD": libs[0], "FAKETIME": "@" + SATURDAY_2AM})
+        proc = self._start(argv, self.clock_at(SATURDAY_2AM))
         self.wait_until(lambda: self.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND query LIKE '%%CREATE INDEX CONCURRENTLY%%' AND wait_event = 'virtualxid'") == 1,

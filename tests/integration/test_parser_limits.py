@@ -12,8 +12,6 @@ tests/integration/test_parser_limits.py
 """
 
 import os
-import signal
-import time
 
 from toolkit_test import ToolkitTestCase
 

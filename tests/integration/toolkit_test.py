@@ -12,6 +12,7 @@ Environment (set by the ctest registration in tests/CMakeLists.txt):
 tests/integration/toolkit_test.py
 """
 
+import glob
 import hashlib
 import json
 import os
@@ -44,6 +45,35 @@ PASSWORD = "sekret-pw-123"
 NOLOGIN_ROLE = "app_owner"
 
 _DEFAULT = object()  # "use self.dsn" for the dsn= argument
+
+_FAKETIME_OBJECT = re.compile(r"^(?:sem\.faketime_sem|faketime_shm)_(\d+)$")
+
+
+def _faketime_objects():
+    """libfaketime's /dev/shm objects: name -> the PID it is named after."""
+    try:
+        names = os.listdir("/dev/shm")
+    except OSError:
+        return {}
+    return {n: int(m.group(1)) for n in names for m in [_FAKETIME_OBJECT.match(n)] if m}
+
+
+def _remove_faketime_leftovers(before):
+    """Unlink the libfaketime objects made since before whose process is gone."""
+    for name, pid in _faketime_objects().items():
+        if name in before:
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # still running: not a leftover yet
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        try:
+            os.unlink(os.path.join("/dev/shm", name))
+        except OSError:
+            pass
 
 
 def conninfo(**kw):
@@ -348,6 +378,27 @@ class ToolkitTestCase(unittest.TestCase):
             else:
                 e[k] = str(v)
         return e
+
+    def clock_at(self, when):
+        """The environment that starts a program's clock at when (UTC,
+        'YYYY-MM-DD HH:MM:SS') and lets it run: libfaketime preloaded.
+
+        Never through Debian's faketime wrapper: it keeps a semaphore and a
+        shared memory object named after its own PID in /dev/shm and leaves
+        both behind when it is killed; a later wrapper that gets the same
+        PID then refuses to start ("faketime: sem_open: File exists", exit 1).
+        The wrapper also forks, so a signal sent to it never reaches the
+        program.  Preloaded, the library makes the same pair for a process's
+        children, gives up sharing (and nothing else) when the names are
+        taken, and leaves the pair behind when the process execs (the
+        compose files' shell wrappers) or is killed: the test removes what
+        its processes left.
+        """
+        libs = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+        if not libs:
+            raise AssertionError("libfaketime.so.1 is not installed (scripts/deps.sh installs Debian's faketime)")
+        self.addCleanup(_remove_faketime_leftovers, set(_faketime_objects()))
+        return {"TZ": "UTC", "LD_PRELOAD": libs[0], "FAKETIME": "@" + when}
 
     def _argv(self, program_var, args, dsn):
         program = os.environ.get(program_var)

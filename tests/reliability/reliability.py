@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import psycopg2  # noqa: E402
 
 import cluster as harness  # noqa: E402
-from toolkit_test import ToolkitTestCase, conninfo  # noqa: E402
+from toolkit_test import ToolkitTestCase  # noqa: E402
 
 ERROR_MIGRATOR = r"^migrator: error: "
 ERROR_INDEXER = r"^indexer: error: "

@@ -17,7 +17,6 @@ tests/reliability/test_faults.py
 
 import os
 import re
-import time
 import unittest
 
 import psycopg2

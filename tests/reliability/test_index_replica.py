@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 import unittest
 
 import psycopg2
