@@ -44,13 +44,28 @@ int relation_trust_check(PGconn *conn, const char *schema, const char *rel, cons
 						 bool read_only);
 
 /*
- * relation_trust_check in two halves, for a batch (pipeline.h): the
- * catalog query and its three parameters (filled into values), then the
- * verdict on its result, with relation_trust_check's return values and
- * error line (never EXIT_UNREACHABLE: the caller judged the status).
+ * relation_trust_check in two halves, for a batch (pipeline.h): a first
+ * look at the catalogs and its three parameters (filled into values), then
+ * the verdict on its result, with relation_trust_check's return values and
+ * error line.  The first look clears a relation only where every check
+ * below would; when it cannot (a flag a dropped trigger left set, any
+ * grant, another owner), the verdict runs the full check on conn: one more
+ * round trip, and EXIT_UNREACHABLE when that query fails.
+ * relation_trust_check is both halves on its own.
  */
 const char *relation_trust_query(const char *schema, const char *rel, bool read_only, const char *values[3]);
-int         relation_trust_judge(const PGresult *res, const char *display, bool read_only);
+int relation_trust_judge(PGconn *conn, const PGresult *first_look, const char *schema, const char *rel,
+						 const char *display, bool read_only);
+
+/*
+ * The full check alone, for one statement of the caller's own transaction
+ * (indexer/record.c runs it uninterruptibly, under its lock): the query,
+ * with relation_trust_query's parameters, and its verdict (never
+ * EXIT_UNREACHABLE).
+ */
+const char *relation_trust_full_query(const char *schema, const char *rel, bool read_only,
+									  const char *values[3]);
+int         relation_trust_full_judge(const PGresult *res, const char *display, bool read_only);
 
 /*
  * The writers' verdict as one statement of the write's own transaction
@@ -58,10 +73,10 @@ int         relation_trust_judge(const PGresult *res, const char *display, bool 
  * statement locks the relation the quoted name qualified stands for now
  * (ACCESS SHARE, taken when the statement is parsed, so that a DROP waits
  * for the transaction), then fails with the text of its last parameter
- * unless that relation passes relation_trust_judge's writers' verdict, read
- * by the same catalog query (plain table of the current role; no trigger,
+ * unless that relation passes relation_trust_check's writers' verdict, read
+ * by its full catalog query (plain table of the current role; no trigger,
  * rule, policy, row-level security, inheritance or TRIGGER grant).  Its
- * RELATION_TRUST_GUARD_PARAMS parameters: relation_trust_query's three for
+ * RELATION_TRUST_GUARD_PARAMS parameters: relation_trust_full_query's three for
  * a writer, then the message.  Caller frees.
  */
 #define RELATION_TRUST_GUARD_PARAMS 4

@@ -108,7 +108,7 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 			  bool *untrusted)
 {
 	const char *tv[3];
-	const char *tq = relation_trust_query(r->o.schema, RECORD_TABLE, false, tv);
+	const char *tq = relation_trust_full_query(r->o.schema, RECORD_TABLE, false, tv);
 	char       *lock = xasprintf("LOCK TABLE %s IN ROW EXCLUSIVE MODE", r->qualified);
 	PGresult   *trust = NULL;
 	bool        ok;
@@ -117,7 +117,7 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 	ok = db_run_ex(r->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
 		 db_run_ex(r->conn, lock, 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
 		 db_run_ex(r->conn, tq, 3, tv, PGRES_TUPLES_OK, &trust, err, NULL, false);
-	if (ok && relation_trust_judge(trust, r->display, false) != EXIT_OK)
+	if (ok && relation_trust_full_judge(trust, r->display, false) != EXIT_OK)
 	{
 		*untrusted = true;
 		db_error_set(

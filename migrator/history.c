@@ -44,7 +44,7 @@ static const struct
 const char *
 history_guard_query(const history_table *ht, const char *values[RELATION_TRUST_GUARD_PARAMS])
 {
-	(void) relation_trust_query(ht->schema, ht->table, false, values);
+	(void) relation_trust_full_query(ht->schema, ht->table, false, values);
 	values[RELATION_TRUST_GUARD_PARAMS - 1] = ht->guard_message;
 	return ht->guard_sql;
 }
@@ -233,7 +233,8 @@ history_vet(PGconn *conn, const history_table *ht, bool *present)
 }
 
 int
-history_vet_results(const history_table *ht, const PGresult *inspect, const PGresult *trust, bool *present)
+history_vet_results(PGconn *conn, const history_table *ht, const PGresult *inspect, const PGresult *trust,
+					bool *present)
 {
 	history_shape shape;
 	char         *found;
@@ -245,7 +246,7 @@ history_vet_results(const history_table *ht, const PGresult *inspect, const PGre
 	free(found);
 	if (rc != EXIT_OK || shape == HISTORY_ABSENT)
 		return rc;
-	rc = relation_trust_judge(trust, ht->display, ht->read_only);
+	rc = relation_trust_judge(conn, trust, ht->schema, ht->table, ht->display, ht->read_only);
 	*present = rc == EXIT_OK;
 	return rc;
 }

@@ -104,13 +104,14 @@ int history_vet(PGconn *conn, const history_table *ht, bool *present);
  * history_vet in halves, for a batch (pipeline.h): the inspecting query
  * with its two parameters (filled into values), what its result says, and
  * history_vet's verdict from the results of that query and of
- * relation_trust_query (same return values and error lines, never
- * EXIT_UNREACHABLE: the caller judged the statuses).
+ * relation_trust_query (same return values and error lines; the caller
+ * judged the statuses, so EXIT_UNREACHABLE only when the full trust check
+ * the first look could not spare failed on conn: relation_trust_judge).
  */
 const char *history_inspect_query(const history_table *ht, const char *values[2]);
 void        history_inspect_result(const PGresult *res, history_shape *shape, char **found_out);
-int         history_vet_results(const history_table *ht, const PGresult *inspect, const PGresult *trust,
-								bool *present);
+int history_vet_results(PGconn *conn, const history_table *ht, const PGresult *inspect, const PGresult *trust,
+						bool *present);
 
 /* The SELECT history_load reads the rows with (caller frees). */
 char *history_select_sql(const history_table *ht);

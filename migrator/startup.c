@@ -141,7 +141,9 @@ judge(run_state *rs, const startup_want *want, const answers *a, PGconn *conn)
 	int  rc = startup_schema_verdict(rs, PQntuples(a->schema) > 0, want->may_create, want->explain_plan);
 
 	if (rc == EXIT_OK)
-		rc = history_vet_results(&rs->ht, a->inspect, a->trust, &present);
+		rc = history_vet_results(conn, &rs->ht, a->inspect, a->trust, &present);
+	if (rc == EXIT_UNREACHABLE && cancel_pending())
+		return cancel_exit_code();
 	if (rc != EXIT_OK)
 		return rc;
 	if (want->take_lock && strcmp(PQgetvalue(a->lock, 0, 0), "t") != 0)

@@ -34,11 +34,14 @@ class NoopRunTest(ToolkitTestCase):
         self.assertGreaterEqual(at, 0, "the marker statement is not in the server log")
         return text[at:].splitlines()
 
-    def logged_noop_up(self, table):
-        """Apply one file, then log every statement of a second (no-op) up:
-        the statement lines the server logged for it."""
+    def logged_noop_up(self, table, *changes):
+        """Apply one file, make changes (SQL, %s: the history table), then
+        log every statement of a second (no-op) up: the statement lines the
+        server logged for it."""
         d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n"})
         self.assertExit(self.run_migrator("up", "--dir", d, "--history-table", table), 0)
+        for change in changes:
+            self.query(change.replace("%s", "public." + self.ident(table)))
         self.query("ALTER DATABASE %s SET log_statement = 'all'" % self.ident(self.dbname))
         marker = "noop-marker-" + uuid.uuid4().hex
         conn = self.connect()
@@ -119,11 +122,56 @@ class NoopRunTest(ToolkitTestCase):
             return at[0]
 
         order = [first("set_config('search_path', '', false)"), first("FROM pg_catalog.pg_namespace WHERE nspname"),
-                 first("pg_catalog.format_type(a.atttypid"), first("c.relowner = (SELECT r.oid"),
+                 first("pg_catalog.format_type(a.atttypid"), first("AND NOT c.relhastriggers"),
                  first("pg_try_advisory_lock"), first('FROM "public"."%s" ORDER BY version' % table)]
         self.assertEqual(order, sorted(order), "the start-up statements came out of order:\n" + text)
+        # a clean table is cleared by the first look: the full check is never planned
+        self.assertFalse([l for l in lines if "pg_catalog.pg_trigger" in l], text)
         # nothing was sent on a second (main) connection: a no-op never opens it
         self.assertEqual(len([l for l in lines if "set_config('search_path', '', false)" in l]), 1, text)
+
+    def test_flags_the_first_look_cannot_clear_go_to_the_full_check(self):
+        """pg_class keeps relhastriggers and relhasrules set after the last trigger or rule is
+        dropped (until VACUUM), and any grant sets relacl: the first look cannot clear such a
+        table, the full check reads the catalogs and clears it, and the no-op goes on."""
+        table = "hist_flags_%d" % os.getpid()
+        lines = self.logged_noop_up(
+            table,
+            "CREATE FUNCTION public.noop_trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$",
+            "CREATE TRIGGER t BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.noop_trg()",
+            "DROP TRIGGER t ON %s",
+            "CREATE RULE r AS ON DELETE TO %s DO INSTEAD NOTHING", "DROP RULE r ON %s",
+            "GRANT SELECT ON %s TO PUBLIC")
+        text = "\n".join(lines)
+        flags = self.query("SELECT relhastriggers, relhasrules, relacl IS NOT NULL FROM pg_class "
+                           "WHERE oid = %s::regclass", ("public." + table,))
+        self.assertEqual(flags, [(True, True, True)], "the flags this test is about were cleared")
+        full = [i for i, l in enumerate(lines) if "pg_catalog.pg_trigger" in l]
+        lock = [i for i, l in enumerate(lines) if "pg_try_advisory_lock" in l]
+        read = [i for i, l in enumerate(lines) if 'FROM "public"."%s" ORDER BY version' % table in l]
+        self.assertEqual(len(full), 1, text)
+        self.assertTrue(lock and read, text)
+        self.assertLess(full[0], read[0], "the history was read before the full check:\n" + text)
+
+    def test_what_the_first_look_reads_itself_is_still_refused(self):
+        """Policies (even with row-level security off) and inheritance, either way, have no flag
+        in pg_class: the first look reads them, and a no-op up and check refuse the table."""
+        self.query("CREATE TABLE public.parent_of_history ()")
+        cases = (("a policy, row-level security off", "CREATE POLICY p ON %s USING (true)",
+                  "row-level security or policies"),
+                 ("a child", "CREATE TABLE public.child_of_history () INHERITS (%s)", "inheritance"),
+                 ("a parent", "ALTER TABLE %s INHERIT public.parent_of_history", "inheritance"))
+        for i, (what, change, why) in enumerate(cases):
+            with self.subTest(what):
+                table = "hist_look_%d_%d" % (i, os.getpid())
+                d = self.make_dir({"1_a.sql": "CREATE TABLE IF NOT EXISTS a (id int);\n"})
+                self.assertExit(self.run_migrator("up", "--dir", d, "--history-table", table), 0)
+                self.query(change.replace("%s", "public." + self.ident(table)))
+                for command in ("up", "check"):
+                    r = self.run_migrator(command, "--dir", d, "--history-table", table)
+                    self.assertExit(r, 2)
+                    self.assertLastLineMatches(r, r'refusing to use table "public\.%s": .*%s' % (table, why))
+                self.query("DROP TABLE IF EXISTS public.child_of_history")
 
     def test_missing_history_table_is_seen_under_the_lock(self):
         """A dropped history table: up runs everything again, check says the database is behind."""
