@@ -15,6 +15,7 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
+#include "pipeline.h"
 #include "query.h"
 
 /* Every column is read from the catalogs with pg_catalog's own operators. */
@@ -229,6 +230,43 @@ relation_trust_check(PGconn *conn, const char *schema, const char *rel, const ch
 		return EXIT_UNREACHABLE;
 	rc = relation_trust_judge(conn, res, schema, rel, display, read_only);
 	PQclear(res);
+	return rc;
+}
+
+int
+relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
+						  const char *display, bool read_only)
+{
+	char       *lock = xasprintf("LOCK TABLE %s IN ACCESS SHARE MODE", qualified);
+	const char *values[3];
+	const char *look = relation_trust_query(schema, rel, read_only, values);
+	PGresult   *first_look = NULL;
+	db_error    err = {0};
+	pipeline    p;
+	int         rc = EXIT_OK;
+
+	pipeline_init(&p);
+	pipeline_set_quick(&p, pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
+	(void) pipeline_add(&p, lock, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, look, 3, values, PGRES_TUPLES_OK, pipeline_keep_result, &first_look);
+	if (!pipeline_run(conn, &p, NULL, &err))
+	{
+		char *msg = db_error_format(&err);
+
+		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "locking and checking the table \"%s\": %s", display,
+				  msg);
+		free(msg);
+		rc = EXIT_UNREACHABLE;
+	}
+	/* under the lock: what the caller reads next is the relation judged here */
+	if (rc == EXIT_OK)
+		rc = relation_trust_judge(conn, first_look, schema, rel, display, read_only);
+	if (rc != EXIT_OK && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		db_command_uninterruptible(conn, "ending the read", "ROLLBACK");
+	db_error_clear(&err);
+	pipeline_free(&p);
+	PQclear(first_look);
+	free(lock);
 	return rc;
 }
 

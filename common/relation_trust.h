@@ -68,6 +68,23 @@ const char *relation_trust_full_query(const char *schema, const char *rel, bool 
 int         relation_trust_full_judge(const PGresult *res, const char *display, bool read_only);
 
 /*
+ * Begin a read of schema.rel (qualified: its quoted name) that cannot be
+ * swapped under it: the schema's owner may drop or rename the table and
+ * put a view or an armed table of its own in its place between a check
+ * and a read, and the read, which resolves the name again once it has its
+ * lock, would run that code with this run's privileges.  So one
+ * transaction: LOCK TABLE ... IN ACCESS SHARE MODE (it runs nothing of a
+ * view; DROP, RENAME and every ALTER that adds a policy or row-level
+ * security wait for its end), then relation_trust_check's verdict under
+ * that lock.  EXIT_OK with the transaction open: the caller reads, then
+ * ends it (COMMIT).  Otherwise the transaction is rolled back and the
+ * return values are relation_trust_check's (the table must exist: a
+ * missing one fails the LOCK, EXIT_UNREACHABLE).
+ */
+int relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
+							  const char *display, bool read_only);
+
+/*
  * The writers' verdict as one statement of the write's own transaction
  * (the schema's owner may swap the table after the check, above): the
  * statement locks the relation the quoted name qualified stands for now

@@ -162,9 +162,16 @@ record_print(PGconn *conn, const char *schema, int64_t since_ms, char **only, in
 	int            found = table_present(conn, schema);
 	int            rc = EXIT_OK;
 	struct timeval tv;
+	textbuf        qualified;
 
+	textbuf_init(&qualified);
+	sql_append_ident(&qualified, schema);
+	textbuf_append(&qualified, ".");
+	sql_append_ident(&qualified, RECORD_TABLE);
+	/* the read stays in the transaction that locked and judged the table (relation_trust.h) */
 	if (found > 0)
-		rc = relation_trust_check(conn, schema, RECORD_TABLE, display, true);
+		rc = relation_trust_begin_read(conn, qualified.data, schema, RECORD_TABLE, display, true);
+	textbuf_free(&qualified);
 	if (found <= 0 || rc != EXIT_OK)
 	{
 		if (found == 0)
@@ -182,8 +189,11 @@ record_print(PGconn *conn, const char *schema, int64_t since_ms, char **only, in
 	free(sql);
 	free(array);
 	free(display);
-	if (res == NULL)
+	if (!db_command(conn, "ending the history read", res != NULL ? "COMMIT" : "ROLLBACK") || res == NULL)
+	{
+		PQclear(res);
 		return EXIT_UNREACHABLE;
+	}
 	if (json)
 		print_json(res);
 	else

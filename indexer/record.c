@@ -511,6 +511,27 @@ backoff_ms(int64_t k, int64_t n)
 	return wait < DAY_MS ? wait : DAY_MS;
 }
 
+/*
+ * A read of the table in the transaction that locked and judged it
+ * (relation_trust_begin_read): NULL when it failed or was refused (logged).
+ */
+static PGresult *
+read_checked(record *r, const char *what, const char *sql, int n, const char *const *values)
+{
+	PGresult *res;
+
+	if (relation_trust_begin_read(r->conn, r->qualified, r->o.schema, RECORD_TABLE, r->display,
+								  r->read_only) != EXIT_OK)
+		return NULL;
+	res = db_query(r->conn, what, sql, n, values, PGRES_TUPLES_OK);
+	if (!db_command(r->conn, "ending the history read", res != NULL ? "COMMIT" : "ROLLBACK"))
+	{
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
 /* Defer it when its definition's last k rows (newest first, from row) failed and the wait is not over. */
 static bool
 defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double now)
@@ -583,8 +604,7 @@ record_apply_backoff(record *r, plan_item *plan, int n)
 		"COALESCE(finished_at, started_at)) FROM %s WHERE definition = ANY ($1::pg_catalog.text[]) "
 		"AND action NOT IN ('started', 'interrupted', 'refused') ORDER BY definition, started_at DESC, id DESC",
 		r->qualified);
-	res = k > 0 ? db_query(r->conn, "reading the history for the backoff", sql, 1, values, PGRES_TUPLES_OK)
-				: NULL;
+	res = k > 0 ? read_checked(r, "reading the history for the backoff", sql, 1, values) : NULL;
 	free(sql);
 	free(array);
 	free(names);

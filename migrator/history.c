@@ -252,25 +252,39 @@ history_vet_results(PGconn *conn, const history_table *ht, const PGresult *inspe
 }
 
 int
+history_read_locked(PGconn *conn, const history_table *ht, history *out)
+{
+	char     *sql;
+	PGresult *res;
+	int       rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = relation_trust_begin_read(conn, ht->qualified, ht->schema, ht->table, ht->display, ht->read_only);
+	if (rc != EXIT_OK)
+		return rc;
+	sql = history_select_sql(ht);
+	res = db_query(conn, "reading the history table", sql, 0, NULL, PGRES_TUPLES_OK);
+	free(sql);
+	if (res != NULL)
+		history_from_result(res, out);
+	PQclear(res);
+	/* a read: its end cannot fail it, but it must release the lock */
+	if (!db_command(conn, "ending the history read", res != NULL ? "COMMIT" : "ROLLBACK"))
+		return EXIT_UNREACHABLE;
+	return res != NULL ? EXIT_OK : EXIT_UNREACHABLE;
+}
+
+int
 history_load(PGconn *conn, const history_table *ht, history *out)
 {
-	PGresult *res;
-	char     *sql;
-	bool      present;
-	int       rc;
+	bool present;
+	int  rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = history_vet(conn, ht, &present);
 	if (rc != EXIT_OK || !present)
 		return rc;
-	sql = history_select_sql(ht);
-	res = db_query(conn, "reading the history table", sql, 0, NULL, PGRES_TUPLES_OK);
-	free(sql);
-	if (res == NULL)
-		return EXIT_UNREACHABLE;
-	history_from_result(res, out);
-	PQclear(res);
-	return EXIT_OK;
+	return history_read_locked(conn, ht, out);
 }
 
 /* Does the schema exist?  -1 when the query failed (logged). */

@@ -113,6 +113,15 @@ void        history_inspect_result(const PGresult *res, history_shape *shape, ch
 int history_vet_results(PGconn *conn, const history_table *ht, const PGresult *inspect, const PGresult *trust,
 						bool *present);
 
+/*
+ * Read the rows of a table history_vet passed, under relation_trust_begin_read's
+ * lock and second verdict, so that they are the rows of the table judged
+ * (a view or an armed table swapped in by the schema's owner is refused,
+ * never read).  Fills out; EXIT_USAGE after logging when the table no
+ * longer passes, EXIT_UNREACHABLE when a query failed.
+ */
+int history_read_locked(PGconn *conn, const history_table *ht, history *out);
+
 /* The SELECT history_load reads the rows with (caller frees). */
 char *history_select_sql(const history_table *ht);
 

@@ -118,19 +118,13 @@ batch_failed(const run_state *rs, const pipeline *p, const answers *a, const con
 	return rc == EXIT_OK ? EXIT_UNREACHABLE : rc;
 }
 
-/* The second round trip: the history, read only once it was vetted (and locked). */
+/* The history, read only once it was vetted (and run-locked), under a lock of its own (history.h). */
 static int
 read_history(PGconn *conn, run_state *rs)
 {
-	char     *sql = history_select_sql(&rs->ht);
-	PGresult *res = db_query(conn, "reading the history table", sql, 0, NULL, PGRES_TUPLES_OK);
+	int rc = history_read_locked(conn, &rs->ht, &rs->hist);
 
-	free(sql);
-	if (res == NULL)
-		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
-	history_from_result(res, &rs->hist);
-	PQclear(res);
-	return EXIT_OK;
+	return rc == EXIT_UNREACHABLE && cancel_pending() ? cancel_exit_code() : rc;
 }
 
 /* The answers judged in the order the old round trips had: role, schema, table, lock. */

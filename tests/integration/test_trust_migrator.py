@@ -159,6 +159,89 @@ class SwappedHistoryTable(MigratorTestCase):
         self.fail("the migrator never waited for %s" % relation)
 
 
+class SwappedBeforeTheRead(MigratorTestCase):
+    """The schema's owner swaps the history table for a view of its own after the start-up checks
+    read the catalogs and before the history is read: the read resolves the name again once it
+    has its lock, and the view's function would run with the run's privileges (found by an
+    adversarial review of session 8; the checks and the read were two transactions).  The read
+    now locks the table first and checks it again under that lock, in one transaction."""
+
+    HIST = ("CREATE TABLE s.schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, "
+            "checksum text NOT NULL, status text NOT NULL CHECK (status IN ('applied', 'failed')), "
+            "applied_at timestamptz NOT NULL DEFAULT now(), duration_ms bigint, applied_by text, "
+            "failure text, baseline text)")
+    VIEW = ("CREATE VIEW s.schema_migrations AS SELECT s.evil() AS version, 'x'::text AS name, "
+            "'c'::text AS checksum, 'applied'::text AS status, now() AS applied_at, 0::bigint AS duration_ms, "
+            "''::text AS applied_by, NULL::text AS failure, NULL::text AS baseline")
+
+    def setUp(self):
+        super().setUp()
+        self.att = "att_" + self.dbname   # owns the schema
+        self.mig = "mig_" + self.dbname   # runs the migrator
+        for role, how in ((self.att, "NOLOGIN"), (self.mig, "LOGIN")):
+            self.query("CREATE ROLE %s %s" % (role, how))
+            self.addCleanup(ArmedHistoryTable._drop_role, self, role)
+        self.query("CREATE SCHEMA s AUTHORIZATION %s" % self.att)
+        self.query("GRANT USAGE, CREATE ON SCHEMA s TO %s" % self.mig)
+        self.query("CREATE TABLE public.pwned (who name)")
+        self.query("GRANT INSERT ON public.pwned TO PUBLIC")
+        self.query("CREATE FUNCTION s.evil() RETURNS bigint LANGUAGE sql "
+                   "AS $$ INSERT INTO public.pwned SELECT current_user RETURNING 1::bigint $$")
+        self.query("ALTER FUNCTION s.evil() OWNER TO %s" % self.att)
+        self.d = self.make_dir({"1_a.sql": "CREATE TABLE IF NOT EXISTS s.a (id int);\n"})
+        self.mig_dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=self.mig)
+
+    def swap_while_waiting(self, holder, command):
+        """Start command as mig while holder (att, in a transaction) holds the table; once the
+        migrator waits for the table, put the view in its place and commit."""
+        proc = self.start_migrator(command, "--dir", self.d, "--schema", "s", "--lock-timeout", "60s",
+                                   dsn=self.mig_dsn)
+        deadline = time.monotonic() + 60
+        while not self.scalar("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a "
+                              "USING (pid) WHERE NOT l.granted AND a.usename = %s", (self.mig,)):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                holder.rollback()
+                self.fail("the migrator never waited for the history table: %s" % self.finish(proc).describe())
+            time.sleep(0.05)
+        with holder.cursor() as cur:
+            cur.execute(self.VIEW)
+            cur.execute("GRANT SELECT ON s.schema_migrations TO %s" % self.mig)
+        holder.commit()
+        return self.finish(proc)
+
+    def assertNotRun(self, r):
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r'refusing to use table "s\.schema_migrations": '
+                                      r'it is not a plain table \(a view\)')
+        self.assertEqual(self.scalar("SELECT count(*) FROM public.pwned"), 0, r.describe())
+
+    def test_a_reader_never_reads_a_view_swapped_in_before_its_read(self):
+        # check trusts a table of the schema's owner; the owner renames it away under a lock
+        self.query(self.HIST)
+        self.query("ALTER TABLE s.schema_migrations OWNER TO %s" % self.att)
+        self.query("GRANT SELECT ON s.schema_migrations TO %s" % self.mig)
+        holder = self.connect()
+        holder.autocommit = False
+        self.addCleanup(holder.close)
+        with holder.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.att)
+            cur.execute("LOCK TABLE s.schema_migrations IN ACCESS EXCLUSIVE MODE")
+            cur.execute("ALTER TABLE s.schema_migrations RENAME TO old_history")
+        self.assertNotRun(self.swap_while_waiting(holder, "check"))
+
+    def test_a_writer_never_reads_a_view_swapped_in_before_its_read(self):
+        # up's own table; the schema's owner may drop any table in its schema
+        r = self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn)
+        self.assertExit(r, 0)
+        holder = self.connect()
+        holder.autocommit = False
+        self.addCleanup(holder.close)
+        with holder.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.att)
+            cur.execute("DROP TABLE s.schema_migrations")
+        self.assertNotRun(self.swap_while_waiting(holder, "up"))
+
+
 class SessionAndLock(MigratorTestCase):
     """Parts 5, 7, 8: the run lock, the session and the operator's bounds."""
 

@@ -3,9 +3,11 @@ test_trust_repair.py
     The migrator's writes of its history outside a migration (repair's
     checksum update and --forget-missing's DELETE, baseline's rows) are preceded, in their
     transaction, by the guard that locks the table the name stands for now
-    and checks it again (migrator/history.h's history_guard_query): the
-    owner of the --schema may swap the table the start-up check trusted for
-    an armed one while repair waits to read it.
+    and checks it again (migrator/history.h's history_guard_query), and the
+    read before them locks the table and checks it again too
+    (relation_trust_begin_read): the owner of the --schema may swap the
+    table the start-up check trusted for an armed one while repair waits to
+    read it.
 
 tests/integration/test_trust_repair.py
 """
@@ -65,9 +67,14 @@ class SwappedHistoryTableOnRepair(MigratorTestCase):
         return self.finish(proc)
 
     def assertGuarded(self, r):
-        self.assertExit(r, 1)
-        self.assertStderrMatches(r, r"refusing to write the history table app\.schema_migrations: it is not the "
-                                    r"table the run checked at start-up")
+        # Refused before anything of the armed table is read or written: the history read
+        # locks the table the name stands for now and checks it again under that lock
+        # (relation_trust_begin_read), so the swap made while repair waited for it is seen
+        # there, before the write and its guard (exit 1, "refusing to write the history
+        # table", before session 8).
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r'refusing to use table "app\.schema_migrations": it is owned by role "%s"'
+                                      % self.mallory)
         self.assertEqual(self.scalar("SELECT count(*) FROM public.stolen"), 0, r.describe())
 
     def test_a_checksum_update_is_guarded(self):
