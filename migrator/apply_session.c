@@ -21,6 +21,7 @@
 #include "memory.h"
 #include "pipeline.h"
 #include "query.h"
+#include "relation_trust.h"
 #include "retry.h"
 
 /*
@@ -336,10 +337,20 @@ read_outcome(PGconn *conn, const apply_ctx *ctx, const char *vbuf, const char *p
 									  "EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = $2::pg_catalog.int4 "
 									  "AND pid <> pg_catalog.pg_backend_pid())",
 								ctx->ht->qualified);
-	PGresult   *res =
-		db_query(conn, "reading the history after a lost COMMIT", sql, 2, values, PGRES_TUPLES_OK);
-	int state = -1;
+	PGresult   *res = NULL;
+	int         state = -1;
 
+	/* under its own lock and verdict, as every read of the table (relation_trust.h) */
+	if (relation_trust_begin_read(conn, ctx->ht->qualified, ctx->ht->schema, ctx->ht->table, ctx->ht->display,
+								  false) == EXIT_OK)
+	{
+		res = db_query(conn, "reading the history after a lost COMMIT", sql, 2, values, PGRES_TUPLES_OK);
+		if (!db_command(conn, "ending the history read", res != NULL ? "COMMIT" : "ROLLBACK"))
+		{
+			PQclear(res);
+			res = NULL;
+		}
+	}
 	free(sql);
 	if (res != NULL && PQntuples(res) == 1)
 	{

@@ -123,6 +123,45 @@ class SwappedTable(HistoryTestCase):
                                       r'a plain table \(a view\)')
         self.assertEqual(r.stdout, "")
 
+    def test_a_view_swapped_in_while_the_reader_waits_is_never_read(self):
+        # the table passes the check; the schema's owner holds it, renames it away and puts a view
+        # in its place: the read, which resolves the name again after its lock wait, would run
+        # the view's function.  Now the reader locks, checks again under the lock, then reads.
+        self.as_mallory(
+            "CREATE TABLE app.indexer_history " + COLUMNS + "; "
+            "INSERT INTO app.indexer_history (run_id, action, started_at) VALUES ('r', 'built', now()); "
+            "CREATE TABLE app.pwned (who text); "
+            "GRANT ALL ON app.pwned TO PUBLIC; GRANT SELECT ON app.indexer_history TO PUBLIC; "
+            "GRANT USAGE ON SCHEMA app TO PUBLIC; "
+            "CREATE FUNCTION app.evil() RETURNS boolean LANGUAGE plpgsql AS "
+            "$$ BEGIN INSERT INTO app.pwned VALUES (current_user); RETURN true; END $$")
+        holder = psycopg2.connect(self.dsn)
+        self.addCleanup(holder.close)
+        with holder.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.mal)
+            cur.execute("LOCK TABLE app.indexer_history IN ACCESS EXCLUSIVE MODE")
+            cur.execute("ALTER TABLE app.indexer_history RENAME TO real")
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        proc = self.start_indexer("history", "-c", cfg, "--record-schema", "app")
+        deadline = time.monotonic() + 60
+        while not self.scalar("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a "
+                              "USING (pid) WHERE NOT l.granted AND a.datname = current_database() "
+                              "AND a.pid <> pg_backend_pid()"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                holder.rollback()
+                self.fail("the reader never waited for the table\n" + self.finish(proc).describe())
+            time.sleep(0.05)
+        with holder.cursor() as cur:
+            cur.execute("CREATE VIEW app.indexer_history AS SELECT * FROM app.real WHERE app.evil()")
+            cur.execute("GRANT SELECT ON app.indexer_history TO PUBLIC")
+        holder.commit()
+        r = self.finish(proc)
+        self.assertEqual(self.query("SELECT who FROM app.pwned"), [], r.describe())
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": it is not '
+                                      r'a plain table \(a view\)')
+        self.assertEqual(r.stdout, "")
+
     def test_a_readers_json_lines_cannot_be_forged_through_a_number_column(self):
         # a table of the schema's owner is trusted for reading; its "numbers" may be text
         forged = '1,"x":0}\n{"started":"2020-01-01 00:00:00","definition":"forged","action":"built"'
