@@ -217,6 +217,7 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 	char     *qs = PQescapeIdentifier(conn, schema, strlen(schema));
 	char     *qt = PQescapeIdentifier(conn, tools[ti].table, strlen(tools[ti].table));
 	char     *qualified = xasprintf("%s.%s", qs, qt);
+	char     *display = xasprintf("%s.%s", schema, tools[ti].table);
 	PGresult *cols;
 	PGresult *res = NULL;
 	char     *sql = NULL;
@@ -230,10 +231,15 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 	 * Its rows become our history, and baseline renames it: a table another
 	 * role owns could be forged, or armed (a policy runs on every read).
 	 */
-	rc = relation_trust_check(conn, schema, tools[ti].table, tools[ti].table, false);
+	rc = relation_trust_check(conn, schema, tools[ti].table, display, false);
 	cols = rc == EXIT_OK ? read_tool_columns(conn, schema, ti, &rc) : NULL;
-	if (cols == NULL)
+	/* there: its rows are read in the transaction that locked and judged it again (relation_trust.h) */
+	if (cols != NULL)
+		rc = relation_trust_begin_read(conn, qualified, schema, tools[ti].table, display, false);
+	free(display);
+	if (cols == NULL || rc != EXIT_OK)
 	{
+		PQclear(cols);
 		free(qualified);
 		return rc;
 	}
@@ -260,6 +266,12 @@ done:
 	PQclear(cols);
 	PQclear(res);
 	free(sql);
+	/* the read's transaction (relation_trust_begin_read), when it is still open */
+	if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE &&
+		!db_command(conn, "ending the read of the other tool's table",
+					rc == EXIT_OK ? "COMMIT" : "ROLLBACK") &&
+		rc == EXIT_OK)
+		rc = EXIT_UNREACHABLE;
 	if (rc == EXIT_OK)
 		*qualified_out = qualified;
 	else

@@ -191,10 +191,10 @@ class SwappedBeforeTheRead(MigratorTestCase):
         self.d = self.make_dir({"1_a.sql": "CREATE TABLE IF NOT EXISTS s.a (id int);\n"})
         self.mig_dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=self.mig)
 
-    def swap_while_waiting(self, holder, command):
+    def swap_while_waiting(self, holder, command, *args):
         """Start command as mig while holder (att, in a transaction) holds the table; once the
         migrator waits for the table, put the view in its place and commit."""
-        proc = self.start_migrator(command, "--dir", self.d, "--schema", "s", "--lock-timeout", "60s",
+        proc = self.start_migrator(command, "--dir", self.d, "--schema", "s", "--lock-timeout", "60s", *args,
                                    dsn=self.mig_dsn)
         deadline = time.monotonic() + 60
         while not self.scalar("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a "
@@ -240,6 +240,21 @@ class SwappedBeforeTheRead(MigratorTestCase):
             cur.execute("SET ROLE %s" % self.att)
             cur.execute("DROP TABLE s.schema_migrations")
         self.assertNotRun(self.swap_while_waiting(holder, "up"))
+
+    def test_baseline_never_reads_a_view_swapped_in_for_the_other_tools_table(self):
+        # baseline --from imports the rows of another tool's table: read the same way
+        with self.connect() as c, c.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.mig)
+            cur.execute("CREATE TABLE s.schema_migrations (version varchar(128) PRIMARY KEY)")
+            cur.execute("INSERT INTO s.schema_migrations VALUES ('1')")
+        holder = self.connect()
+        holder.autocommit = False
+        self.addCleanup(holder.close)
+        with holder.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.att)
+            cur.execute("DROP TABLE s.schema_migrations")
+        self.VIEW = "CREATE VIEW s.schema_migrations AS SELECT s.evil()::text AS version"
+        self.assertNotRun(self.swap_while_waiting(holder, "baseline", "--from", "dbmate"))
 
 
 class SessionAndLock(MigratorTestCase):
