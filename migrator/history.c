@@ -18,6 +18,7 @@
 #include "log.h"
 #include "memory.h"
 #include "pgerr.h"
+#include "pipeline.h"
 #include "query.h"
 #include "relation_trust.h"
 
@@ -255,23 +256,38 @@ int
 history_read_locked(PGconn *conn, const history_table *ht, history *out)
 {
 	char     *sql;
-	PGresult *res;
+	PGresult *rows = NULL;
+	db_error  err = {0};
+	pipeline  p;
+	bool      ok;
 	int       rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = relation_trust_begin_read(conn, ht->qualified, ht->schema, ht->table, ht->display, ht->read_only);
 	if (rc != EXIT_OK)
 		return rc;
+	/* the rows, and the end of the transaction that releases the lock, in one round trip */
 	sql = history_select_sql(ht);
-	res = db_query(conn, "reading the history table", sql, 0, NULL, PGRES_TUPLES_OK);
+	pipeline_init(&p);
+	(void) pipeline_add(&p, sql, 0, NULL, PGRES_TUPLES_OK, pipeline_keep_result, &rows);
+	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	ok = pipeline_run(conn, &p, NULL, &err);
+	pipeline_free(&p);
 	free(sql);
-	if (res != NULL)
-		history_from_result(res, out);
-	PQclear(res);
-	/* a read: its end cannot fail it, but it must release the lock */
-	if (!db_command(conn, "ending the history read", res != NULL ? "COMMIT" : "ROLLBACK"))
-		return EXIT_UNREACHABLE;
-	return res != NULL ? EXIT_OK : EXIT_UNREACHABLE;
+	if (ok)
+		history_from_result(rows, out);
+	else
+	{
+		char *msg = db_error_format(&err);
+
+		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "reading the history table: %s", msg);
+		free(msg);
+		if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			db_command_uninterruptible(conn, "ending the history read", "ROLLBACK");
+	}
+	db_error_clear(&err);
+	PQclear(rows);
+	return ok ? EXIT_OK : EXIT_UNREACHABLE;
 }
 
 int
