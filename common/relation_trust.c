@@ -193,18 +193,20 @@ relation_trust_full_judge(const PGresult *res, const char *display, bool read_on
 	return rc;
 }
 
-/* trust_sql on conn, and its verdict. */
+/* The first look (or, full, trust_sql) on conn, and its verdict. */
 static int
-check_closely(PGconn *conn, const char *schema, const char *rel, const char *display, bool read_only)
+run_check(PGconn *conn, bool full, const char *schema, const char *rel, const char *display, bool read_only)
 {
 	const char *values[3];
-	const char *sql = relation_trust_full_query(schema, rel, read_only, values);
+	const char *sql = full ? relation_trust_full_query(schema, rel, read_only, values)
+						   : relation_trust_query(schema, rel, read_only, values);
 	PGresult   *res = db_query(conn, "checking who owns the table", sql, 3, values, PGRES_TUPLES_OK);
 	int         rc;
 
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
-	rc = relation_trust_full_judge(res, display, read_only);
+	rc = full ? relation_trust_full_judge(res, display, read_only)
+			  : relation_trust_judge(conn, res, schema, rel, display, read_only);
 	PQclear(res);
 	return rc;
 }
@@ -215,22 +217,13 @@ relation_trust_judge(PGconn *conn, const PGresult *first_look, const char *schem
 {
 	if (PQntuples(first_look) == 0 || strcmp(PQgetvalue(first_look, 0, 0), "t") == 0)
 		return EXIT_OK; /* absent, or clear of everything trust_sql looks for */
-	return check_closely(conn, schema, rel, display, read_only);
+	return run_check(conn, true, schema, rel, display, read_only);
 }
 
 int
 relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display, bool read_only)
 {
-	const char *values[3];
-	const char *sql = relation_trust_query(schema, rel, read_only, values);
-	PGresult   *res = db_query(conn, "checking who owns the table", sql, 3, values, PGRES_TUPLES_OK);
-	int         rc;
-
-	if (res == NULL)
-		return EXIT_UNREACHABLE;
-	rc = relation_trust_judge(conn, res, schema, rel, display, read_only);
-	PQclear(res);
-	return rc;
+	return run_check(conn, false, schema, rel, display, read_only);
 }
 
 int

@@ -191,6 +191,17 @@ class SwappedBeforeTheRead(MigratorTestCase):
         self.d = self.make_dir({"1_a.sql": "CREATE TABLE IF NOT EXISTS s.a (id int);\n"})
         self.mig_dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=self.mig)
 
+    def att_holds(self, *statements):
+        """A connection of the schema's owner with statements run in a transaction left open."""
+        holder = self.connect()
+        holder.autocommit = False
+        self.addCleanup(holder.close)
+        with holder.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.att)
+            for sql in statements:
+                cur.execute(sql)
+        return holder
+
     def swap_while_waiting(self, holder, command, *args):
         """Start command as mig while holder (att, in a transaction) holds the table; once the
         migrator waits for the table, put the view in its place and commit."""
@@ -220,25 +231,15 @@ class SwappedBeforeTheRead(MigratorTestCase):
         self.query(self.HIST)
         self.query("ALTER TABLE s.schema_migrations OWNER TO %s" % self.att)
         self.query("GRANT SELECT ON s.schema_migrations TO %s" % self.mig)
-        holder = self.connect()
-        holder.autocommit = False
-        self.addCleanup(holder.close)
-        with holder.cursor() as cur:
-            cur.execute("SET ROLE %s" % self.att)
-            cur.execute("LOCK TABLE s.schema_migrations IN ACCESS EXCLUSIVE MODE")
-            cur.execute("ALTER TABLE s.schema_migrations RENAME TO old_history")
+        holder = self.att_holds("LOCK TABLE s.schema_migrations IN ACCESS EXCLUSIVE MODE",
+                                "ALTER TABLE s.schema_migrations RENAME TO old_history")
         self.assertNotRun(self.swap_while_waiting(holder, "check"))
 
     def test_a_writer_never_reads_a_view_swapped_in_before_its_read(self):
         # up's own table; the schema's owner may drop any table in its schema
         r = self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn)
         self.assertExit(r, 0)
-        holder = self.connect()
-        holder.autocommit = False
-        self.addCleanup(holder.close)
-        with holder.cursor() as cur:
-            cur.execute("SET ROLE %s" % self.att)
-            cur.execute("DROP TABLE s.schema_migrations")
+        holder = self.att_holds("DROP TABLE s.schema_migrations")
         self.assertNotRun(self.swap_while_waiting(holder, "up"))
 
     def test_baseline_never_reads_a_view_swapped_in_for_the_other_tools_table(self):
@@ -247,12 +248,7 @@ class SwappedBeforeTheRead(MigratorTestCase):
             cur.execute("SET ROLE %s" % self.mig)
             cur.execute("CREATE TABLE s.schema_migrations (version varchar(128) PRIMARY KEY)")
             cur.execute("INSERT INTO s.schema_migrations VALUES ('1')")
-        holder = self.connect()
-        holder.autocommit = False
-        self.addCleanup(holder.close)
-        with holder.cursor() as cur:
-            cur.execute("SET ROLE %s" % self.att)
-            cur.execute("DROP TABLE s.schema_migrations")
+        holder = self.att_holds("DROP TABLE s.schema_migrations")
         self.VIEW = "CREATE VIEW s.schema_migrations AS SELECT s.evil()::text AS version"
         self.assertNotRun(self.swap_while_waiting(holder, "baseline", "--from", "dbmate"))
 
