@@ -242,6 +242,18 @@ class SwappedBeforeTheRead(MigratorTestCase):
         holder = self.att_holds("DROP TABLE s.schema_migrations")
         self.assertNotRun(self.swap_while_waiting(holder, "up"))
 
+    def test_a_reader_with_column_privileges_only_still_reads(self):
+        # the read's lock is taken by a query, not LOCK TABLE, which wants the table's SELECT
+        self.query(self.HIST)
+        self.query("ALTER TABLE s.schema_migrations OWNER TO %s" % self.att)
+        self.query("GRANT SELECT (version, name, checksum, status, failure) ON s.schema_migrations TO %s"
+                   % self.mig)
+        self.query("INSERT INTO s.schema_migrations (version, name, checksum, status) "
+                   "VALUES (1, 'a', 'x', 'applied')")
+        r = self.run_migrator("check", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn)
+        self.assertExit(r, 6)  # read, and the made-up checksum is drift: exit 6, not a refusal
+        self.assertStderrMatches(r, r"1_a\.sql")
+
     def test_baseline_never_reads_a_view_swapped_in_for_the_other_tools_table(self):
         # baseline --from imports the rows of another tool's table: read the same way
         with self.connect() as c, c.cursor() as cur:
