@@ -231,12 +231,15 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 						  const char *display, bool read_only)
 {
 	/*
-	 * The lock a read takes, ACCESS SHARE, taken at parse time by a query
-	 * that reads nothing: unlike LOCK TABLE it needs no more than the
-	 * reader's column privileges, and of a view it runs nothing (a constant
-	 * false qual: no row of it is ever computed, as in the guard below).
+	 * The lock a read takes, ACCESS SHARE, taken by the Parse of a query
+	 * that is never run: parse analysis and the rewriter lock the relation
+	 * (a view and what it reads too) until the transaction ends, and run
+	 * nothing.  Not LOCK TABLE, which wants the table's SELECT privilege
+	 * where a reader may hold its columns' only; not a query that runs
+	 * (SELECT ... WHERE false), whose planning evaluates a view's
+	 * IMMUTABLE-declared functions with constant arguments.
 	 */
-	char       *lock = xasprintf("SELECT FROM %s WHERE false", qualified);
+	char       *lock = xasprintf("SELECT FROM %s", qualified);
 	const char *values[3];
 	const char *look = relation_trust_query(schema, rel, read_only, values);
 	PGresult   *first_look = NULL;
@@ -246,7 +249,7 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 
 	pipeline_init(&p);
 	pipeline_set_quick(&p, pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
-	(void) pipeline_add(&p, lock, 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
+	(void) pipeline_add_prepare(&p, "", lock, 0);
 	(void) pipeline_add(&p, look, 3, values, PGRES_TUPLES_OK, pipeline_keep_result, &first_look);
 	if (!pipeline_run(conn, &p, NULL, &err))
 	{

@@ -73,11 +73,11 @@ int         relation_trust_full_judge(const PGresult *res, const char *display, 
  * put a view or an armed table of its own in its place between a check
  * and a read, and the read, which resolves the name again once it has its
  * lock, would run that code with this run's privileges.  So one
- * transaction: the table's ACCESS SHARE lock, taken by a query that reads
- * nothing (it runs nothing of a view, needs no more than the reader's
- * column privileges, and DROP, RENAME and every ALTER that adds a policy
- * or row-level security wait for its end), then relation_trust_check's
- * verdict under that lock.  EXIT_OK with the transaction open: the caller reads, then
+ * transaction: the table's ACCESS SHARE lock, taken by the Parse of a
+ * query that is never run (it runs nothing of a view, not even at plan
+ * time, needs no privilege, and DROP, RENAME and every ALTER that adds a
+ * policy or row-level security wait for its end), then
+ * relation_trust_check's verdict under that lock.  EXIT_OK with the transaction open: the caller reads, then
  * ends it (COMMIT).  Otherwise the transaction is rolled back and the
  * return values are relation_trust_check's (the table must exist: a
  * missing one fails the LOCK, EXIT_UNREACHABLE).

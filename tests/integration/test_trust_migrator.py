@@ -242,6 +242,25 @@ class SwappedBeforeTheRead(MigratorTestCase):
         holder = self.att_holds("DROP TABLE s.schema_migrations")
         self.assertNotRun(self.swap_while_waiting(holder, "up"))
 
+    def test_a_view_whose_function_planning_would_run_is_never_planned(self):
+        # a function declared IMMUTABLE in the view's WHERE runs when a query over the view is
+        # planned (constant folding), even under WHERE false: the read's lock is taken by a Parse
+        self.query("CREATE SEQUENCE s.hits")
+        self.query("ALTER SEQUENCE s.hits OWNER TO %s" % self.att)
+        self.query("GRANT ALL ON SEQUENCE s.hits TO PUBLIC")
+        self.query("CREATE FUNCTION s.folded() RETURNS boolean LANGUAGE plpgsql IMMUTABLE "
+                   "AS $$ BEGIN PERFORM pg_catalog.nextval('s.hits'); RETURN true; END $$")
+        self.query("ALTER FUNCTION s.folded() OWNER TO %s" % self.att)
+        self.query(self.HIST)
+        self.query("ALTER TABLE s.schema_migrations OWNER TO %s" % self.att)
+        self.query("GRANT SELECT ON s.schema_migrations TO %s" % self.mig)
+        holder = self.att_holds("LOCK TABLE s.schema_migrations IN ACCESS EXCLUSIVE MODE",
+                                "ALTER TABLE s.schema_migrations RENAME TO old_history")
+        self.VIEW = ("CREATE VIEW s.schema_migrations AS SELECT * FROM s.old_history WHERE s.folded()")
+        r = self.swap_while_waiting(holder, "check")
+        self.assertEqual(self.scalar("SELECT is_called FROM s.hits"), False, r.describe())
+        self.assertNotRun(r)
+
     def test_a_reader_with_column_privileges_only_still_reads(self):
         # the read's lock is taken by a query, not LOCK TABLE, which wants the table's SELECT
         self.query(self.HIST)
