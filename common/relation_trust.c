@@ -68,28 +68,32 @@ static const char first_look_sql[] =
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
 /*
- * relation_trust_guard_sql's (%s: the quoted name, which the join locks at
- * parse time, before the check reads the catalogs).  The columns are
- * trust_sql's; the error is a cast of the message to int4 in the ELSE
- * branch: concat() is stable, so the planner cannot evaluate it early, and
- * the statement fails only when the verdict does.
+ * relation_trust_guard_sql's.  The columns are trust_sql's; the error is a
+ * cast of the message to int4 in the ELSE branch: concat() is stable, so
+ * the planner cannot evaluate it early, and the statement fails only when
+ * the verdict does.  It reads only the catalogs: the relation itself is
+ * locked by the LOCK TABLE before it (relation_trust_lock_sql), never
+ * named in a query that is planned, since planning a query over a view
+ * evaluates the view's IMMUTABLE-declared functions (constant folding),
+ * even under WHERE false.
  */
 static const char guard_head[] = "SELECT CASE WHEN EXISTS (SELECT FROM (";
 static const char guard_tail[] =
 	") AS v (owner_ok, owner_name, me, triggers, rules, rls, inherits, trigger_grantees, relkind) "
 	"  WHERE v.owner_ok AND v.triggers IS NULL AND v.rules IS NULL AND NOT v.rls AND NOT v.inherits "
 	"    AND v.trigger_grantees IS NULL AND v.relkind = 'r') "
-	"  THEN 1 ELSE pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4 END "
-	"FROM (SELECT 1) AS one LEFT JOIN (SELECT FROM %s WHERE false) AS held ON true";
+	"  THEN 1 ELSE pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4 END";
 
 char *
-relation_trust_guard_sql(const char *qualified)
+relation_trust_guard_sql(void)
 {
-	char *tail = xasprintf(guard_tail, qualified);
-	char *sql = xasprintf("%s%s%s", guard_head, trust_sql, tail);
+	return xasprintf("%s%s%s", guard_head, trust_sql, guard_tail);
+}
 
-	free(tail);
-	return sql;
+char *
+relation_trust_lock_sql(const char *qualified)
+{
+	return xasprintf("LOCK TABLE %s IN ACCESS SHARE MODE", qualified);
 }
 
 static int

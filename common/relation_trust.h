@@ -87,18 +87,22 @@ int relation_trust_begin_read(PGconn *conn, const char *qualified, const char *s
 
 /*
  * The writers' verdict as one statement of the write's own transaction
- * (the schema's owner may swap the table after the check, above): the
- * statement locks the relation the quoted name qualified stands for now
- * (ACCESS SHARE, taken when the statement is parsed, so that a DROP waits
- * for the transaction), then fails with the text of its last parameter
- * unless that relation passes relation_trust_check's writers' verdict, read
- * by its full catalog query (plain table of the current role; no trigger,
- * rule, policy, row-level security, inheritance or TRIGGER grant).  Its
- * RELATION_TRUST_GUARD_PARAMS parameters: relation_trust_full_query's three for
- * a writer, then the message.  Caller frees.
+ * (the schema's owner may swap the table after the check, above), run
+ * right after relation_trust_lock_sql's LOCK TABLE in that transaction
+ * (ACCESS SHARE on the relation the quoted name stands for now, so that a
+ * DROP waits for the transaction; LOCK runs nothing of a view, where a
+ * query naming it would be planned): it fails with the text of its last
+ * parameter unless that relation passes relation_trust_check's writers'
+ * verdict, read by its full catalog query (plain table of the current
+ * role; no trigger, rule, policy, row-level security, inheritance or
+ * TRIGGER grant).  Its RELATION_TRUST_GUARD_PARAMS parameters:
+ * relation_trust_full_query's three for a writer, then the message.
+ * Caller frees both.  LOCK TABLE needs a transaction block, and the
+ * table-level privileges a writer has on its own table.
  */
 #define RELATION_TRUST_GUARD_PARAMS 4
-char *relation_trust_guard_sql(const char *qualified);
+char *relation_trust_guard_sql(void);
+char *relation_trust_lock_sql(const char *qualified);
 
 /*
  * Before a data migration (-- migrator:allow-dml): the tables whose

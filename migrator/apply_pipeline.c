@@ -288,6 +288,7 @@ build(batch *b, migration *m)
 	(void) apply_session_pin_add(ctx, &b->p, NULL, names.pin[0] ? names.pin : NULL);
 	pipeline_set_quick(&b->p, b->p.n - 1);
 	/* the table the name stands for now is locked and checked again (history.h) */
+	(void) pipeline_add(&b->p, ctx->ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 	guard_sql = history_guard_query(ctx->ht, guard_values);
 	pipeline_set_quick(
 		&b->p, add_tool(b, names.guard, guard_sql, RELATION_TRUST_GUARD_PARAMS, guard_values, NULL, NULL));

@@ -614,6 +614,7 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
 	const char *guard = history_guard_query(ht, guard_values);
 	/* the table the name stands for now, locked to COMMIT and checked again (history.h) */
 	bool ok =
+		db_run(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL) &&
 		db_run(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL);
 
 	if (!ok)

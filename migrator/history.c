@@ -68,7 +68,8 @@ history_table_init(history_table *ht, PGconn *conn, const char *schema, const ch
 	ht->table = table;
 	ht->qualified = xasprintf("%s.%s", qs, qt);
 	ht->display = xasprintf("%s.%s", schema, table);
-	ht->guard_sql = relation_trust_guard_sql(ht->qualified);
+	ht->guard_sql = relation_trust_guard_sql();
+	ht->lock_sql = relation_trust_lock_sql(ht->qualified);
 	ht->guard_message =
 		xasprintf("refusing to write the history table %s: it is not the table the run checked "
 				  "at start-up (dropped and created again by the schema's owner?) or it has a "
@@ -87,8 +88,9 @@ history_table_free(history_table *ht)
 	free(ht->qualified);
 	free(ht->display);
 	free(ht->guard_sql);
+	free(ht->lock_sql);
 	free(ht->guard_message);
-	ht->qualified = ht->display = ht->guard_sql = ht->guard_message = NULL;
+	ht->qualified = ht->display = ht->guard_sql = ht->lock_sql = ht->guard_message = NULL;
 }
 
 static const char inspect_sql[] =
@@ -494,9 +496,13 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	const char *guard_values[RELATION_TRUST_GUARD_PARAMS];
 	const char *guard = history_guard_query(ht, guard_values);
 
+	bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE; /* the guard's lock lasts to its COMMIT */
+
 	history_write_prepare(&r, ht, version, name, checksum, status, duration_ms, failure);
 	history_write_replaces_failed(&r, row_failed);
-	ok = db_run_ex(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, err, NULL,
+	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false)) &&
+		 db_run_ex(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
+		 db_run_ex(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, err, NULL,
 				   false) &&
 		 db_run_ex(conn, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, &res, err, NULL, false);
 	free(r.sql);
@@ -507,6 +513,10 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 		err->message = problem;
 		ok = false;
 	}
+	if (ok && own_tx)
+		ok = db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	if (!ok && own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE && PQstatus(conn) == CONNECTION_OK)
+		db_command_uninterruptible(conn, "rolling back a history write", "ROLLBACK");
 	if (ok && recorded_ms)
 		*recorded_ms = r.recorded_ms;
 	PQclear(res);
@@ -533,6 +543,7 @@ guarded_write(PGconn *conn, const history_table *ht, const char *what, const cha
 	bool        ok;
 
 	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false)) &&
+		 db_run_ex(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
 		 db_run_ex(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL,
 				   false) &&
 		 db_run_ex(conn, sql, n, values, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&

@@ -55,6 +55,7 @@ typedef struct history_table
 	char       *qualified;     /* quoted "schema"."table", for SQL */
 	char       *display;       /* schema.table, for messages */
 	char       *guard_sql;     /* history_guard_query's */
+	char       *lock_sql;      /* the LOCK TABLE the guard follows */
 	char       *guard_message; /* its error text */
 	bool        read_only;     /* the run only reads it (check, status, plan):
 								 * see relation_trust_check */
@@ -162,9 +163,11 @@ typedef struct history_write
  * The guard in front of every history write of a run: the owner of the
  * schema may drop the table the start-up check trusted and create an armed
  * one of its own under the name at any time, and its triggers would run
- * with this run's privileges (relation_trust.h).  The guard locks the
- * table the name resolves to now (ACCESS SHARE: a DROP must wait for the
- * transaction) and checks it again as the start-up check did (a plain
+ * with this run's privileges (relation_trust.h).  ht->lock_sql, sent
+ * first in the same transaction, locks the table the name resolves to now
+ * (LOCK TABLE ... ACCESS SHARE: a DROP must wait for the transaction, and
+ * nothing of a view is planned or run); the guard then checks it again as
+ * the start-up check did (a plain
  * table of the current role with no trigger, rule, policy, inheritance or
  * TRIGGER grant: relation_trust_guard_sql, the same verdict); when it is
  * not, it fails with an error whose text says so, so that a pipeline stops

@@ -119,6 +119,37 @@ class SwappedHistoryTable(MigratorTestCase):
         self.assertEqual(self.scalar("SELECT count(*) FROM app.schema_migrations"), 0, r.describe())
         self.assertFalse(self.column_exists("busy", "b"), r.describe())
 
+    def test_a_view_swapped_in_mid_run_is_never_planned_by_the_guard(self):
+        # Planning a query that names a view evaluates the view's IMMUTABLE-declared functions
+        # (constant folding), even under WHERE false: the guard once took its lock so, and ran
+        # the function of a view swapped in mid-run with the run's privileges.  Now LOCK TABLE
+        # takes the lock, and the guard reads only the catalogs.
+        mallory = "mallory_" + self.dbname
+        self.query("CREATE ROLE %s NOLOGIN" % mallory)
+        self.addCleanup(ArmedHistoryTable._drop_role, self, mallory)
+        self.query("CREATE SCHEMA app AUTHORIZATION %s" % mallory)
+        self.query("CREATE TABLE public.busy (id int)")
+        d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
+                           "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
+        holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
+        proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
+        self.wait_until_waiting("public.busy")
+        self.assertEqual(self.versions("applied", schema="app"), [1])
+        self.query("SET ROLE %s" % mallory)
+        self.query("CREATE SEQUENCE app.hits")
+        self.query("GRANT ALL ON SEQUENCE app.hits TO PUBLIC")
+        self.query("CREATE FUNCTION app.folded() RETURNS boolean LANGUAGE plpgsql IMMUTABLE "
+                   "AS $$ BEGIN PERFORM pg_catalog.nextval('app.hits'); RETURN true; END $$")
+        self.query("DROP TABLE app.schema_migrations")
+        self.query("CREATE VIEW app.schema_migrations AS SELECT 1::bigint AS version WHERE app.folded()")
+        self.query("RESET ROLE")
+        holder.rollback()
+        r = self.finish(proc)
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, r"refusing to write the history table app\.schema_migrations")
+        self.assertEqual(self.scalar("SELECT is_called FROM app.hits"), False, r.describe())
+        self.assertFalse(self.column_exists("busy", "b"), r.describe())
+
     def test_the_guard_gives_the_start_up_checks_verdict(self):
         # The guard and the start-up check read the same catalog query
         # (relation_trust_guard_sql): a TRIGGER grant to another role, or a
