@@ -86,18 +86,24 @@ class SwappedHistoryTable(MigratorTestCase):
     start-up check trusted for an armed one of its own.  The next history write must be refused
     before anything of that table runs (its trigger would run with the migrator's privileges)."""
 
-    def test_a_table_swapped_mid_run_is_refused_before_its_trigger_runs(self):
+    def up_waiting_on_busy(self):
+        """A schema of mallory's; up into it, migration 2 waiting for public.busy:
+        (mallory, the lock holder, the process)."""
         mallory = "mallory_" + self.dbname
         self.query("CREATE ROLE %s NOLOGIN" % mallory)
         self.addCleanup(ArmedHistoryTable._drop_role, self, mallory)
         self.query("CREATE SCHEMA app AUTHORIZATION %s" % mallory)
-        self.query("CREATE TABLE public.stolen (who text)")
-        self.query("GRANT INSERT ON public.stolen TO PUBLIC")
         self.query("CREATE TABLE public.busy (id int)")
         d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
                            "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
         holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
         proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
+        return mallory, holder, proc
+
+    def test_a_table_swapped_mid_run_is_refused_before_its_trigger_runs(self):
+        self.query("CREATE TABLE public.stolen (who text)")
+        self.query("GRANT INSERT ON public.stolen TO PUBLIC")
+        mallory, holder, proc = self.up_waiting_on_busy()
         # migration 1 is recorded and migration 2 waits for public.busy
         self.wait_until_waiting("public.busy")
         self.assertEqual(self.versions("applied", schema="app"), [1])
@@ -124,15 +130,7 @@ class SwappedHistoryTable(MigratorTestCase):
         # (constant folding), even under WHERE false: the guard once took its lock so, and ran
         # the function of a view swapped in mid-run with the run's privileges.  Now LOCK TABLE
         # takes the lock, and the guard reads only the catalogs.
-        mallory = "mallory_" + self.dbname
-        self.query("CREATE ROLE %s NOLOGIN" % mallory)
-        self.addCleanup(ArmedHistoryTable._drop_role, self, mallory)
-        self.query("CREATE SCHEMA app AUTHORIZATION %s" % mallory)
-        self.query("CREATE TABLE public.busy (id int)")
-        d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
-                           "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
-        holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
-        proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
+        mallory, holder, proc = self.up_waiting_on_busy()
         self.wait_until_waiting("public.busy")
         self.assertEqual(self.versions("applied", schema="app"), [1])
         self.query("SET ROLE %s" % mallory)
