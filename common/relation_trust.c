@@ -38,7 +38,13 @@ static const char trust_sql[] =
 	"               ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, ', ') "
 	"          FROM pg_catalog.aclexplode(c.relacl) a "
 	"         WHERE a.privilege_type = 'TRIGGER' AND a.grantee <> c.relowner), "
-	"       c.relkind "
+	"       c.relkind, "
+	"       (SELECT pg_catalog.string_agg(x.name, ', ') FROM ("
+	"          SELECT i.relname::pg_catalog.text FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i "
+	"            ON i.oid = x.indexrelid WHERE x.indrelid = c.oid "
+	"            AND (x.indexprs IS NOT NULL OR x.indpred IS NOT NULL) "
+	"          UNION ALL SELECT e.stxname::pg_catalog.text FROM pg_catalog.pg_statistic_ext e "
+	"            WHERE e.stxrelid = c.oid AND 'e' = ANY (e.stxkind)) AS x (name)) "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
@@ -52,8 +58,9 @@ static const char trust_sql[] =
  * owner's default privileges, so no other role holds TRIGGER; the owner is
  * the current role, or for a reader the schema's owner.  Policies and
  * inheritance have no flag that proves their absence (policies may exist
- * with row-level security off; an inheritance child is not flagged), so
- * they are read as trust_sql reads them.  Anything else (a flag left set by
+ * with row-level security off; an inheritance child is not flagged), nor
+ * have indexes and statistics that compute, so they are read as trust_sql
+ * reads them.  Anything else (a flag left set by
  * a dropped trigger, any grant, another owner) goes to trust_sql, which
  * decides.  Same parameters as trust_sql.
  */
@@ -64,6 +71,10 @@ static const char first_look_sql[] =
 	"   AND NOT c.relrowsecurity AND NOT c.relforcerowsecurity "
 	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) "
 	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid OR i.inhrelid = c.oid) "
+	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid "
+	"                   AND (x.indexprs IS NOT NULL OR x.indpred IS NOT NULL)) "
+	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_statistic_ext e WHERE e.stxrelid = c.oid "
+	"                   AND 'e' = ANY (e.stxkind)) "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
@@ -79,9 +90,9 @@ static const char first_look_sql[] =
  */
 static const char guard_head[] = "SELECT CASE WHEN EXISTS (SELECT FROM (";
 static const char guard_tail[] =
-	") AS v (owner_ok, owner_name, me, triggers, rules, rls, inherits, trigger_grantees, relkind) "
+	") AS v (owner_ok, owner_name, me, triggers, rules, rls, inherits, trigger_grantees, relkind, computed) "
 	"  WHERE v.owner_ok AND v.triggers IS NULL AND v.rules IS NULL AND NOT v.rls AND NOT v.inherits "
-	"    AND v.trigger_grantees IS NULL AND v.relkind = 'r') "
+	"    AND v.trigger_grantees IS NULL AND v.relkind = 'r' AND v.computed IS NULL) "
 	"  THEN 1 ELSE pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4 END";
 
 char *
@@ -193,6 +204,17 @@ relation_trust_full_judge(const PGresult *res, const char *display, bool read_on
 	else if (strcmp(PQgetvalue(res, 0, 6), "t") == 0)
 		rc = refuse(display, "it has an inheritance parent or children",
 					"use a plain table (choose another --history-table)");
+	else if (!PQgetisnull(res, 0, 9))
+	{
+		/*
+		 * Planning any read of the table folds their constant calls, an
+		 * IMMUTABLE label being the owner's word: the reader's privileges.
+		 */
+		why = xasprintf("its indexes or statistics compute expressions or predicates (%s), which planning "
+						"a read of it evaluates",
+						PQgetvalue(res, 0, 9));
+		rc = refuse(display, why, "drop them: the toolkit's tables need plain column indexes only");
+	}
 	free(why);
 	return rc;
 }
@@ -253,6 +275,14 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 
 	pipeline_init(&p);
 	pipeline_set_quick(&p, pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
+	/*
+	 * constraint_exclusion = on (the database's or the role's setting, the
+	 * schema's owner may own the database) has the planner fold the
+	 * table's CHECK constraints, whose functions would then run: the
+	 * default, for this transaction, whatever the session says.
+	 */
+	(void) pipeline_add(&p, "SET LOCAL constraint_exclusion = partition", 0, NULL, PGRES_COMMAND_OK, NULL,
+						NULL);
 	(void) pipeline_add_prepare(&p, "", lock, 0);
 	(void) pipeline_add(&p, look, 3, values, PGRES_TUPLES_OK, pipeline_keep_result, &first_look);
 	if (!pipeline_run(conn, &p, NULL, &err))

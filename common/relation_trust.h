@@ -12,8 +12,11 @@
  * current role (the one after --role), be a plain table (a view's
  * functions run with the reader's privileges: a view of the schema's owner
  * is refused to readers too) and carry no trigger, rule, policy,
- * row-level security or inheritance; and no other role may hold TRIGGER on
- * it, since only the owner can add rules and policies.  The owner of the
+ * row-level security or inheritance, and no index or statistics object
+ * with an expression or a predicate (planning a read folds their calls
+ * with constant arguments, a function's IMMUTABLE label being its owner's
+ * word); and no other role may hold TRIGGER on it, since only the owner
+ * can add rules and policies.  The owner of the
  * schema, though, may drop the table and put an armed one of its own in
  * its place at any time: a writer that writes long after this check must
  * check again in the write's transaction, under a lock (indexer/record.c,
@@ -76,8 +79,9 @@ int         relation_trust_full_judge(const PGresult *res, const char *display, 
  * transaction: the table's ACCESS SHARE lock, taken by the Parse of a
  * query that is never run (it runs nothing of a view, not even at plan
  * time, needs no privilege, and DROP, RENAME and every ALTER that adds a
- * policy or row-level security wait for its end), then
- * relation_trust_check's verdict under that lock.  EXIT_OK with the transaction open: the caller reads, then
+ * policy or row-level security wait for its end), constraint_exclusion
+ * at its default (on, the planner would fold the table's CHECK
+ * constraints), then relation_trust_check's verdict under that lock.  EXIT_OK with the transaction open: the caller reads, then
  * ends it (COMMIT).  Otherwise the transaction is rolled back and the
  * return values are relation_trust_check's (the table must exist: a
  * missing one fails the LOCK, EXIT_UNREACHABLE).

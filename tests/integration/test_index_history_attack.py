@@ -27,7 +27,8 @@ COLUMNS = ("(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, run_id text NOT
            "application_name text)")
 
 
-class SwappedTable(HistoryTestCase):
+class SchemaOfMallory(HistoryTestCase):
+    """Schema app belongs to a role of its own; the indexer runs as the superuser."""
 
     def setUp(self):
         super().setUp()
@@ -57,6 +58,9 @@ class SwappedTable(HistoryTestCase):
                 cur.execute(sql)
         finally:
             conn.close()
+
+
+class SwappedTable(SchemaOfMallory):
 
     def start_blocked(self, cfg, *args):
         blocker = psycopg2.connect(self.dsn)
@@ -179,6 +183,48 @@ class SwappedTable(HistoryTestCase):
         row = json.loads(lines[0])
         self.assertEqual(row["definition"], "idx_h_a")
         self.assertEqual(row["duration_ms"], forged)
+
+
+class ComputingTable(SchemaOfMallory):
+    """The schema's owner's table is trusted for reading, but planning a read of it folds the
+    constant calls of its indexes' expressions and predicates (a function it declared
+    IMMUTABLE ran as the reader, here a superuser), and of its CHECK constraints when
+    constraint_exclusion is on."""
+
+    def setUp(self):
+        super().setUp()
+        self.as_mallory(
+            "CREATE TABLE app.indexer_history " + COLUMNS + "; "
+            "INSERT INTO app.indexer_history (run_id, definition, action, started_at) "
+            "  VALUES ('r', 'idx_h_a', 'built', now()); "
+            "GRANT USAGE ON SCHEMA app TO PUBLIC; GRANT SELECT ON app.indexer_history TO PUBLIC; "
+            "CREATE SEQUENCE app.hits; GRANT ALL ON SEQUENCE app.hits TO PUBLIC; "
+            "CREATE FUNCTION app.folded(int) RETURNS int LANGUAGE plpgsql IMMUTABLE "
+            "  AS $$ BEGIN PERFORM pg_catalog.nextval('app.hits'); RETURN $1; END $$")
+        self.cfg = self.config([definition("idx_h_a", "h", "a")])
+
+    def armed(self, sql):
+        self.as_mallory(sql + "; SELECT pg_catalog.setval('app.hits', 1, false)")
+
+    def history(self):
+        r = self.run_indexer("history", "-c", self.cfg, "--record-schema", "app", "--since", "1h")
+        self.assertEqual(self.scalar("SELECT is_called FROM app.hits"), False, r.describe())
+        return r
+
+    def test_a_partial_index_whose_predicate_would_run_is_refused(self):
+        self.armed("CREATE INDEX part ON app.indexer_history (id) WHERE app.folded(1) = 1")
+        r = self.history()
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": its indexes '
+                                      r'or statistics compute expressions or predicates \(part\)')
+        self.assertEqual(r.stdout, "")
+
+    def test_a_check_constraint_is_never_folded_whatever_constraint_exclusion_says(self):
+        self.armed("ALTER TABLE app.indexer_history ADD CONSTRAINT c CHECK (id + app.folded(1) > 0)")
+        self.query("ALTER DATABASE %s SET constraint_exclusion = on" % self.dbname)
+        r = self.history()
+        self.assertExit(r, 0)
+        self.assertIn("idx_h_a", r.stdout)
 
 
 class ClockSkew(HistoryTestCase):

@@ -188,20 +188,13 @@ class SwappedHistoryTable(MigratorTestCase):
         self.fail("the migrator never waited for %s" % relation)
 
 
-class SwappedBeforeTheRead(MigratorTestCase):
-    """The schema's owner swaps the history table for a view of its own after the start-up checks
-    read the catalogs and before the history is read: the read resolves the name again once it
-    has its lock, and the view's function would run with the run's privileges (found by an
-    adversarial review of session 8; the checks and the read were two transactions).  The read
-    now locks the table first and checks it again under that lock, in one transaction."""
+class SchemaOfAnotherOwner(MigratorTestCase):
+    """Schema s belongs to role att; role mig runs the migrator there."""
 
     HIST = ("CREATE TABLE s.schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, "
             "checksum text NOT NULL, status text NOT NULL CHECK (status IN ('applied', 'failed')), "
             "applied_at timestamptz NOT NULL DEFAULT now(), duration_ms bigint, applied_by text, "
             "failure text, baseline text)")
-    VIEW = ("CREATE VIEW s.schema_migrations AS SELECT s.evil() AS version, 'x'::text AS name, "
-            "'c'::text AS checksum, 'applied'::text AS status, now() AS applied_at, 0::bigint AS duration_ms, "
-            "''::text AS applied_by, NULL::text AS failure, NULL::text AS baseline")
 
     def setUp(self):
         super().setUp()
@@ -212,13 +205,28 @@ class SwappedBeforeTheRead(MigratorTestCase):
             self.addCleanup(ArmedHistoryTable._drop_role, self, role)
         self.query("CREATE SCHEMA s AUTHORIZATION %s" % self.att)
         self.query("GRANT USAGE, CREATE ON SCHEMA s TO %s" % self.mig)
+        self.d = self.make_dir({"1_a.sql": "CREATE TABLE IF NOT EXISTS s.a (id int);\n"})
+        self.mig_dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=self.mig)
+
+
+class SwappedBeforeTheRead(SchemaOfAnotherOwner):
+    """The schema's owner swaps the history table for a view of its own after the start-up checks
+    read the catalogs and before the history is read: the read resolves the name again once it
+    has its lock, and the view's function would run with the run's privileges (found by an
+    adversarial review of session 8; the checks and the read were two transactions).  The read
+    now locks the table first and checks it again under that lock, in one transaction."""
+
+    VIEW = ("CREATE VIEW s.schema_migrations AS SELECT s.evil() AS version, 'x'::text AS name, "
+            "'c'::text AS checksum, 'applied'::text AS status, now() AS applied_at, 0::bigint AS duration_ms, "
+            "''::text AS applied_by, NULL::text AS failure, NULL::text AS baseline")
+
+    def setUp(self):
+        super().setUp()
         self.query("CREATE TABLE public.pwned (who name)")
         self.query("GRANT INSERT ON public.pwned TO PUBLIC")
         self.query("CREATE FUNCTION s.evil() RETURNS bigint LANGUAGE sql "
                    "AS $$ INSERT INTO public.pwned SELECT current_user RETURNING 1::bigint $$")
         self.query("ALTER FUNCTION s.evil() OWNER TO %s" % self.att)
-        self.d = self.make_dir({"1_a.sql": "CREATE TABLE IF NOT EXISTS s.a (id int);\n"})
-        self.mig_dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=self.mig)
 
     def att_holds(self, *statements):
         """A connection of the schema's owner with statements run in a transaction left open."""
@@ -311,6 +319,80 @@ class SwappedBeforeTheRead(MigratorTestCase):
         holder = self.att_holds("DROP TABLE s.schema_migrations")
         self.VIEW = "CREATE VIEW s.schema_migrations AS SELECT s.evil()::text AS version"
         self.assertNotRun(self.swap_while_waiting(holder, "baseline", "--from", "dbmate"))
+
+
+class ComputingHistoryTable(SchemaOfAnotherOwner):
+    """Planning any read of a table folds the constant calls in its indexes' expressions and
+    predicates and in its statistics' expressions: a function the schema's owner declared
+    IMMUTABLE ran with the privileges of check, which trusts that owner's table (found in the
+    review of session 8).  Such a table is refused before it is read; CHECK constraints, which
+    the planner folds only under constraint_exclusion = on, are read with it off."""
+
+    def setUp(self):
+        super().setUp()
+        self.query("CREATE SEQUENCE s.hits")
+        self.query("GRANT ALL ON SEQUENCE s.hits TO PUBLIC")
+        self.query("CREATE FUNCTION s.folded(int) RETURNS int LANGUAGE plpgsql IMMUTABLE "
+                   "AS $$ BEGIN PERFORM pg_catalog.nextval('s.hits'); RETURN $1; END $$")
+        self.query(self.HIST)
+        self.query("INSERT INTO s.schema_migrations (version, name, checksum, status) "
+                   "VALUES (1, '1_a.sql', 'x', 'applied')")
+        for obj in ("SEQUENCE s.hits", "FUNCTION s.folded(int)", "TABLE s.schema_migrations"):
+            self.query("ALTER %s OWNER TO %s" % (obj, self.att))
+        self.query("GRANT SELECT ON s.schema_migrations TO %s" % self.mig)
+
+    def armed(self, sql):
+        """The schema's owner adds sql to its table; what creating it ran is forgotten."""
+        with self.connect() as c, c.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.att)
+            cur.execute(sql)
+            cur.execute("ANALYZE s.schema_migrations")
+            cur.execute("SELECT pg_catalog.setval('s.hits', 1, false)")
+
+    def assertRefusedUnrun(self, names):
+        r = self.run_migrator("check", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn)
+        self.assertEqual(self.scalar("SELECT is_called FROM s.hits"), False, r.describe())
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r'refusing to use table "s\.schema_migrations": its indexes '
+                                      r'or statistics compute expressions or predicates \(%s\), which planning a '
+                                      r'read of it evaluates' % names)
+
+    def test_a_partial_index_whose_predicate_would_run_is_refused(self):
+        self.armed("CREATE INDEX part ON s.schema_migrations (version) WHERE s.folded(1) = 1")
+        self.assertRefusedUnrun("part")
+
+    def test_an_expression_index_is_refused(self):
+        self.armed("CREATE INDEX expr ON s.schema_migrations ((version + s.folded(1)))")
+        self.assertRefusedUnrun("expr")
+
+    def test_statistics_on_an_expression_are_refused(self):
+        self.armed("CREATE STATISTICS s.st ON (version + s.folded(1)) FROM s.schema_migrations")
+        self.assertRefusedUnrun("st")
+
+    def test_a_writer_refuses_an_index_that_computes_on_its_own_table(self):
+        # the writer owns its table, so no one else can add one; refused all the same: the
+        # toolkit's tables carry plain indexes, and the guard of every write says so too
+        self.query("DROP TABLE s.schema_migrations")
+        r = self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn)
+        self.assertExit(r, 0)
+        with self.connect() as c, c.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.mig)
+            cur.execute("CREATE INDEX own_expr ON s.schema_migrations ((lower(name)))")
+        with open(os.path.join(self.d, "2_b.sql"), "w") as f:
+            f.write("CREATE TABLE s.b (id int);\n")
+        r = self.up(self.d, "--schema", "s", dsn=self.mig_dsn)
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, r'.*its indexes or statistics compute expressions or predicates \(own_expr\)')
+        self.assertFalse(self.table_exists("b", schema="s"), r.describe())
+
+    def test_a_check_constraint_is_never_folded_whatever_constraint_exclusion_says(self):
+        # the check is the toolkit's kind of object (its own table has one): kept, read with
+        # constraint_exclusion at its default, though the database says on
+        self.armed("ALTER TABLE s.schema_migrations ADD CONSTRAINT c CHECK (version + s.folded(1) > 0)")
+        self.query("ALTER DATABASE %s SET constraint_exclusion = on" % self.ident(self.dbname))
+        r = self.run_migrator("check", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn)
+        self.assertEqual(self.scalar("SELECT is_called FROM s.hits"), False, r.describe())
+        self.assertExit(r, 6)  # read: the made-up checksum is drift
 
 
 class SessionAndLock(MigratorTestCase):
