@@ -306,6 +306,26 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	return rc;
 }
 
+int
+relation_trust_read(PGconn *conn, const relation_ref *ref, const char *what, const char *sql, int n,
+					const char *const *values, PGresult **out)
+{
+	int rc =
+		relation_trust_begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display, ref->read_only);
+
+	*out = NULL;
+	if (rc != EXIT_OK)
+		return rc;
+	*out = db_query(conn, what, sql, n, values, PGRES_TUPLES_OK);
+	if (!db_command(conn, "ending the read", *out != NULL ? "COMMIT" : "ROLLBACK") || *out == NULL)
+	{
+		PQclear(*out);
+		*out = NULL;
+		return EXIT_UNREACHABLE;
+	}
+	return EXIT_OK;
+}
+
 /*
  * Triggers whose function belongs to neither the table's owner nor a
  * superuser: code of a role that holds only TRIGGER on the table, which a

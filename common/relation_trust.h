@@ -89,6 +89,26 @@ int         relation_trust_full_judge(const PGresult *res, const char *display, 
 int relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
 							  const char *display, bool read_only);
 
+/* A table to read, for relation_trust_read: relation_trust_begin_read's arguments. */
+typedef struct relation_ref
+{
+	const char *qualified; /* its quoted, schema-qualified name */
+	const char *schema;
+	const char *rel;
+	const char *display; /* how errors name it */
+	bool        read_only;
+} relation_ref;
+
+/*
+ * One read of ref in its own transaction: relation_trust_begin_read, the
+ * query sql (its n values; what says what it does, for the error), COMMIT.
+ * EXIT_OK with *out the rows (caller clears); otherwise *out NULL, the
+ * transaction ended, and relation_trust_begin_read's return values, or
+ * EXIT_UNREACHABLE when the query or the COMMIT failed (logged).
+ */
+int relation_trust_read(PGconn *conn, const relation_ref *ref, const char *what, const char *sql, int n,
+						const char *const *values, PGresult **out);
+
 /*
  * The writers' verdict as one statement of the write's own transaction
  * (the schema's owner may swap the table after the check, above), run

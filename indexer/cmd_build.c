@@ -271,8 +271,8 @@ cmd_build(run_state *rs)
 	if ((rc = limits_prepare(rs)) != EXIT_OK)
 		return rc;
 	/* definitions that failed run after run wait (record.h): deferred, critical ones exit 1 */
-	if ((backing_off = record_apply_backoff(rs->record, rs->plan, rs->n_defs)) < 0)
-		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	if ((rc = record_apply_backoff(rs->record, rs->plan, rs->n_defs, &backing_off)) != EXIT_OK)
+		return cancel_pending() ? cancel_exit_code() : rc;
 	if (rs->opts->set.max_runtime_ms > 0)
 		env.deadline_ms = rs->start_ms + rs->opts->set.max_runtime_ms;
 	for (int i = 0; i < rs->n_defs; i++)

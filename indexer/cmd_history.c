@@ -158,42 +158,34 @@ record_print(PGconn *conn, const char *schema, int64_t since_ms, char **only, in
 	char          *array = n_only > 0 ? db_text_array_literal((const char *const *) only, n_only) : NULL;
 	const char    *values[2] = {NULL, array};
 	char          *sql, *display = xasprintf("%s.%s", schema, RECORD_TABLE);
-	PGresult      *res;
+	PGresult      *res = NULL;
 	int            found = table_present(conn, schema);
 	int            rc = EXIT_OK;
 	struct timeval tv;
 	textbuf        qualified;
+	relation_ref   ref = {NULL, schema, RECORD_TABLE, display, true};
 
 	textbuf_init(&qualified);
 	sql_append_ident(&qualified, schema);
 	textbuf_append(&qualified, ".");
 	sql_append_ident(&qualified, RECORD_TABLE);
-	/* the read stays in the transaction that locked and judged the table (relation_trust.h) */
-	if (found > 0)
-		rc = relation_trust_begin_read(conn, qualified.data, schema, RECORD_TABLE, display, true);
-	textbuf_free(&qualified);
-	if (found <= 0 || rc != EXIT_OK)
-	{
-		if (found == 0)
-			log_event(LOG_LEVEL_INFO, "no_history", NULL,
-					  "no history table \"%s\" yet: indexer build creates it (unless --no-record)", display);
-		free(display);
-		free(array);
-		return found < 0 ? EXIT_UNREACHABLE : rc;
-	}
+	ref.qualified = qualified.data;
 	gettimeofday(&tv, NULL);
 	snprintf(since, sizeof(since), "%.3f", (double) tv.tv_sec - (double) since_ms / 1000.0);
 	values[0] = since_ms > 0 ? since : NULL;
 	sql = history_sql(schema);
-	res = db_query(conn, "reading the history table", sql, 2, values, PGRES_TUPLES_OK);
+	/* in the transaction that locks and judges the table (relation_trust.h) */
+	if (found > 0)
+		rc = relation_trust_read(conn, &ref, "reading the history table", sql, 2, values, &res);
+	else if (found == 0)
+		log_event(LOG_LEVEL_INFO, "no_history", NULL,
+				  "no history table \"%s\" yet: indexer build creates it (unless --no-record)", display);
+	textbuf_free(&qualified);
 	free(sql);
 	free(array);
 	free(display);
-	if (!db_command(conn, "ending the history read", res != NULL ? "COMMIT" : "ROLLBACK") || res == NULL)
-	{
-		PQclear(res);
-		return EXIT_UNREACHABLE;
-	}
+	if (found <= 0 || rc != EXIT_OK)
+		return found < 0 ? EXIT_UNREACHABLE : rc;
 	if (json)
 		print_json(res);
 	else

@@ -279,8 +279,8 @@ cmd_plan(run_state *rs)
 	if ((rc = limits_prepare(rs)) != EXIT_OK)
 		return rc;
 	/* and the failure backoff, from the history table read only (record.h) */
-	if ((backing_off = record_apply_backoff(rs->record, rs->plan, rs->n_defs)) < 0)
-		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	if ((rc = record_apply_backoff(rs->record, rs->plan, rs->n_defs, &backing_off)) != EXIT_OK)
+		return cancel_pending() ? cancel_exit_code() : rc;
 	/* the replica guard's state, when something would be built: why builds would wait */
 	for (int i = 0; i < rs->n_defs; i++)
 		if (limits_is_build(rs->plan[i].action))

@@ -511,27 +511,6 @@ backoff_ms(int64_t k, int64_t n)
 	return wait < DAY_MS ? wait : DAY_MS;
 }
 
-/*
- * A read of the table in the transaction that locked and judged it
- * (relation_trust_begin_read): NULL when it failed or was refused (logged).
- */
-static PGresult *
-read_checked(record *r, const char *what, const char *sql, int n, const char *const *values)
-{
-	PGresult *res;
-
-	if (relation_trust_begin_read(r->conn, r->qualified, r->o.schema, RECORD_TABLE, r->display,
-								  r->read_only) != EXIT_OK)
-		return NULL;
-	res = db_query(r->conn, what, sql, n, values, PGRES_TUPLES_OK);
-	if (!db_command(r->conn, "ending the history read", res != NULL ? "COMMIT" : "ROLLBACK"))
-	{
-		PQclear(res);
-		return NULL;
-	}
-	return res;
-}
-
 /* Defer it when its definition's last k rows (newest first, from row) failed and the wait is not over. */
 static bool
 defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double now)
@@ -581,18 +560,19 @@ item_may_back_off(const plan_item *it)
 }
 
 int
-record_apply_backoff(record *r, plan_item *plan, int n)
+record_apply_backoff(record *r, plan_item *plan, int n, int *critical)
 {
 	const char **names = xcalloc((size_t) n + 1, sizeof(char *));
-	int          k = 0, critical = 0;
+	int          k = 0, rc = EXIT_OK;
 	char        *array, *sql, now[64];
 	const char  *values[1];
-	PGresult    *res;
+	PGresult    *res = NULL;
 
+	*critical = 0;
 	if (r == NULL || r->o.backoff_after <= 0 || r->o.retry_failed)
 	{
 		free(names);
-		return 0;
+		return EXIT_OK;
 	}
 	for (int i = 0; i < n; i++)
 		if (item_may_back_off(&plan[i]))
@@ -604,12 +584,18 @@ record_apply_backoff(record *r, plan_item *plan, int n)
 		"COALESCE(finished_at, started_at)) FROM %s WHERE definition = ANY ($1::pg_catalog.text[]) "
 		"AND action NOT IN ('started', 'interrupted', 'refused') ORDER BY definition, started_at DESC, id DESC",
 		r->qualified);
-	res = k > 0 ? read_checked(r, "reading the history for the backoff", sql, 1, values) : NULL;
+	if (k > 0)
+	{
+		/* in the transaction that locks and judges the table (relation_trust.h) */
+		relation_ref ref = {r->qualified, r->o.schema, RECORD_TABLE, r->display, r->read_only};
+
+		rc = relation_trust_read(r->conn, &ref, "reading the history for the backoff", sql, 1, values, &res);
+	}
 	free(sql);
 	free(array);
 	free(names);
-	if (k > 0 && res == NULL)
-		return -1;
+	if (rc != EXIT_OK)
+		return rc;
 	now_text(now, sizeof(now));
 	for (int i = 0; res != NULL && i < n; i++)
 	{
@@ -621,7 +607,7 @@ record_apply_backoff(record *r, plan_item *plan, int n)
 			row++;
 		if (row < PQntuples(res) && defer_for_backoff(r, &plan[i], res, row, atof(now)))
 		{
-			critical += plan[i].def->critical ? 1 : 0;
+			*critical += plan[i].def->critical ? 1 : 0;
 			if (r->read_only)
 				continue;
 			log_event(plan[i].def->critical ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "backoff", NULL,
@@ -632,7 +618,7 @@ record_apply_backoff(record *r, plan_item *plan, int n)
 	}
 	if (res)
 		PQclear(res);
-	return critical;
+	return EXIT_OK;
 }
 
 /* Rows of this run never finished: the signal stopped them. */

@@ -332,25 +332,17 @@ apply_session_commit(apply_ctx *ctx, db_error *err)
 static int
 read_outcome(PGconn *conn, const apply_ctx *ctx, const char *vbuf, const char *pbuf)
 {
-	const char *values[2] = {vbuf, pbuf};
-	char       *sql = xasprintf("SELECT (SELECT status FROM %s WHERE version = $1::pg_catalog.int8), "
-									  "EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = $2::pg_catalog.int4 "
-									  "AND pid <> pg_catalog.pg_backend_pid())",
-								ctx->ht->qualified);
-	PGresult   *res = NULL;
-	int         state = -1;
+	const char  *values[2] = {vbuf, pbuf};
+	char        *sql = xasprintf("SELECT (SELECT status FROM %s WHERE version = $1::pg_catalog.int8), "
+										"EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = $2::pg_catalog.int4 "
+										"AND pid <> pg_catalog.pg_backend_pid())",
+								 ctx->ht->qualified);
+	relation_ref ref = {ctx->ht->qualified, ctx->ht->schema, ctx->ht->table, ctx->ht->display, false};
+	PGresult    *res;
+	int          state = -1;
 
 	/* under its own lock and verdict, as every read of the table (relation_trust.h) */
-	if (relation_trust_begin_read(conn, ctx->ht->qualified, ctx->ht->schema, ctx->ht->table, ctx->ht->display,
-								  false) == EXIT_OK)
-	{
-		res = db_query(conn, "reading the history after a lost COMMIT", sql, 2, values, PGRES_TUPLES_OK);
-		if (!db_command(conn, "ending the history read", res != NULL ? "COMMIT" : "ROLLBACK"))
-		{
-			PQclear(res);
-			res = NULL;
-		}
-	}
+	(void) relation_trust_read(conn, &ref, "reading the history after a lost COMMIT", sql, 2, values, &res);
 	free(sql);
 	if (res != NULL && PQntuples(res) == 1)
 	{

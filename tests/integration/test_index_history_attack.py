@@ -131,6 +131,14 @@ class SwappedTable(SchemaOfMallory):
         # the table passes the check; the schema's owner holds it, renames it away and puts a view
         # in its place: the read, which resolves the name again after its lock wait, would run
         # the view's function.  Now the reader locks, checks again under the lock, then reads.
+        self.swap_while_reading("history")
+
+    def test_a_view_swapped_in_before_the_backoff_read_is_never_read(self):
+        # plan reads the failures of earlier runs the same way; its refusal is exit 2, as every
+        # refusal of a table (it was 3, "could not read", before session 9)
+        self.swap_while_reading("plan")
+
+    def swap_while_reading(self, command):
         self.as_mallory(
             "CREATE TABLE app.indexer_history " + COLUMNS + "; "
             "INSERT INTO app.indexer_history (run_id, action, started_at) VALUES ('r', 'built', now()); "
@@ -146,7 +154,7 @@ class SwappedTable(SchemaOfMallory):
             cur.execute("LOCK TABLE app.indexer_history IN ACCESS EXCLUSIVE MODE")
             cur.execute("ALTER TABLE app.indexer_history RENAME TO real")
         cfg = self.config([definition("idx_h_a", "h", "a")])
-        proc = self.start_indexer("history", "-c", cfg, "--record-schema", "app")
+        proc = self.start_indexer(command, "-c", cfg, "--record-schema", "app")
         deadline = time.monotonic() + 60
         while not self.scalar("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a "
                               "USING (pid) WHERE NOT l.granted AND a.datname = current_database() "
