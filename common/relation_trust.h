@@ -20,7 +20,7 @@
  * schema, though, may drop the table and put an armed one of its own in
  * its place at any time: a writer that writes long after this check must
  * check again in the write's transaction, under a lock (indexer/record.c,
- * migrator/history.h's history_guard_query).
+ * migrator/history.h's guard_sql).
  *
  * common/relation_trust.h
  *
@@ -119,13 +119,13 @@ int relation_trust_read(PGconn *conn, const relation_ref *ref, const char *what,
  * parameter unless that relation passes relation_trust_check's writers'
  * verdict, read by its full catalog query (plain table of the current
  * role; no trigger, rule, policy, row-level security, inheritance or
- * TRIGGER grant).  Its RELATION_TRUST_GUARD_PARAMS parameters:
- * relation_trust_full_query's three for a writer, then the message.
+ * TRIGGER grant) of schema.rel.  It has no parameters: schema, rel and
+ * message are written into it as literals (escaped for conn's server), so
+ * that a prepared guard is planned once.  NULL when escaping failed.
  * Caller frees both.  LOCK TABLE needs a transaction block, and the
  * table-level privileges a writer has on its own table.
  */
-#define RELATION_TRUST_GUARD_PARAMS 4
-char *relation_trust_guard_sql(void);
+char *relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, const char *message);
 char *relation_trust_lock_sql(const char *qualified);
 
 /*

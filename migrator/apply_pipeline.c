@@ -217,8 +217,7 @@ add_prepares(batch *b, tool_names *n)
 	if (ctx->prepared)
 		return;
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->pin, apply_session_pin_sql(), 4));
-	pipeline_set_quick(
-		&b->p, pipeline_add_prepare(&b->p, n->guard, ctx->ht->guard_sql, RELATION_TRUST_GUARD_PARAMS));
+	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->guard, ctx->ht->guard_sql, 0));
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->history, b->hw.sql, HISTORY_WRITE_NPARAMS));
 	if (ctx->lock_conn != NULL)
 		pipeline_set_quick(
@@ -249,8 +248,6 @@ build(batch *b, migration *m)
 	int               last = m->script.stmts[m->script.n_stmts - 1].line;
 	advlock_held_args lock;
 	tool_names        names;
-	const char       *guard_values[RELATION_TRUST_GUARD_PARAMS];
-	const char       *guard_sql;
 
 	b->quiet = !apply_residue_possible(m, ctx->event_triggers);
 	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
@@ -289,9 +286,7 @@ build(batch *b, migration *m)
 	pipeline_set_quick(&b->p, b->p.n - 1);
 	/* the table the name stands for now is locked and checked again (history.h) */
 	(void) pipeline_add(&b->p, ctx->ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	guard_sql = history_guard_query(ctx->ht, guard_values);
-	pipeline_set_quick(
-		&b->p, add_tool(b, names.guard, guard_sql, RELATION_TRUST_GUARD_PARAMS, guard_values, NULL, NULL));
+	pipeline_set_quick(&b->p, add_tool(b, names.guard, ctx->ht->guard_sql, 0, NULL, NULL, NULL));
 	(void) add_tool(b, names.history, b->hw.sql, HISTORY_WRITE_NPARAMS, b->hw.values, history_write_judge,
 					&b->hw);
 	note(b, m->path, last, ENTRY_TOOL);

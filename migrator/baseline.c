@@ -609,13 +609,10 @@ static bool
 record_taken(PGconn *conn, const history_table *ht, const migration_set *files, const bool *take,
 			 const baseline_options *o, int ti)
 {
-	db_error    err = {0};
-	const char *guard_values[RELATION_TRUST_GUARD_PARAMS];
-	const char *guard = history_guard_query(ht, guard_values);
+	db_error err = {0};
 	/* the table the name stands for now, locked to COMMIT and checked again (history.h) */
-	bool ok =
-		db_run(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL) &&
-		db_run(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL);
+	bool ok = db_run(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL) &&
+			  db_run(conn, ht->guard_sql, 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL);
 
 	if (!ok)
 		log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording the baseline: %s", err.message);

@@ -42,14 +42,6 @@ static const struct
 /* the shape before "baseline" was added; history_ensure upgrades it */
 #define N_HISTORY_COLUMNS_V1 (N_HISTORY_COLUMNS - 1)
 
-const char *
-history_guard_query(const history_table *ht, const char *values[RELATION_TRUST_GUARD_PARAMS])
-{
-	(void) relation_trust_full_query(ht->schema, ht->table, false, values);
-	values[RELATION_TRUST_GUARD_PARAMS - 1] = ht->guard_message;
-	return ht->guard_sql;
-}
-
 bool
 history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table)
 {
@@ -68,15 +60,21 @@ history_table_init(history_table *ht, PGconn *conn, const char *schema, const ch
 	ht->table = table;
 	ht->qualified = xasprintf("%s.%s", qs, qt);
 	ht->display = xasprintf("%s.%s", schema, table);
-	ht->guard_sql = relation_trust_guard_sql();
 	ht->lock_sql = relation_trust_lock_sql(ht->qualified);
 	ht->guard_message =
 		xasprintf("refusing to write the history table %s: it is not the table the run checked "
 				  "at start-up (dropped and created again by the schema's owner?) or it has a "
 				  "trigger, rule or policy now; nothing was recorded",
 				  ht->display);
+	ht->guard_sql = relation_trust_guard_sql(conn, schema, table, ht->guard_message);
 	PQfreemem(qs);
 	PQfreemem(qt);
+	if (ht->guard_sql == NULL)
+	{
+		log_error("could not quote the history table name: %s", PQerrorMessage(conn));
+		history_table_free(ht);
+		return false;
+	}
 	return true;
 }
 
@@ -493,17 +491,13 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	char         *problem;
 	bool          ok;
 
-	const char *guard_values[RELATION_TRUST_GUARD_PARAMS];
-	const char *guard = history_guard_query(ht, guard_values);
-
 	bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE; /* the guard's lock lasts to its COMMIT */
 
 	history_write_prepare(&r, ht, version, name, checksum, status, duration_ms, failure);
 	history_write_replaces_failed(&r, row_failed);
 	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false)) &&
 		 db_run_ex(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
-		 db_run_ex(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, err, NULL,
-				   false) &&
+		 db_run_ex(conn, ht->guard_sql, 0, NULL, PGRES_TUPLES_OK, NULL, err, NULL, false) &&
 		 db_run_ex(conn, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, &res, err, NULL, false);
 	free(r.sql);
 	if (ok && (problem = history_write_judge(&r, res)) != NULL)
@@ -525,7 +519,7 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 
 /*
  * A write outside history_record (repair): in a transaction of its own
- * (or the caller's, when one is open), history_guard_query first, which
+ * (or the caller's, when one is open), ht->guard_sql first, which
  * locks the table the name stands for now and checks it again, so that an
  * armed table put in the place of the one checked at start-up is refused
  * before anything of it runs.  One row or none changed; false after
@@ -535,17 +529,14 @@ static bool
 guarded_write(PGconn *conn, const history_table *ht, const char *what, const char *sql, int n,
 			  const char *const *values)
 {
-	const char *guard_values[RELATION_TRUST_GUARD_PARAMS];
-	const char *guard = history_guard_query(ht, guard_values);
-	bool        own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
-	db_error    err = {0};
-	char       *msg;
-	bool        ok;
+	bool     own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
+	db_error err = {0};
+	char    *msg;
+	bool     ok;
 
 	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false)) &&
 		 db_run_ex(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
-		 db_run_ex(conn, guard, RELATION_TRUST_GUARD_PARAMS, guard_values, PGRES_TUPLES_OK, NULL, &err, NULL,
-				   false) &&
+		 db_run_ex(conn, ht->guard_sql, 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL, false) &&
 		 db_run_ex(conn, sql, n, values, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
 		 (!own_tx || db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false));
 	if (ok)

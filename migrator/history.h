@@ -54,7 +54,7 @@ typedef struct history_table
 	const char *table;
 	char       *qualified;     /* quoted "schema"."table", for SQL */
 	char       *display;       /* schema.table, for messages */
-	char       *guard_sql;     /* history_guard_query's */
+	char       *guard_sql;     /* the guard of every history write (below) */
 	char       *lock_sql;      /* the LOCK TABLE the guard follows */
 	char       *guard_message; /* its error text */
 	bool        read_only;     /* the run only reads it (check, status, plan):
@@ -171,10 +171,9 @@ typedef struct history_write
  * table of the current role with no trigger, rule, policy, inheritance or
  * TRIGGER grant: relation_trust_guard_sql, the same verdict); when it is
  * not, it fails with an error whose text says so, so that a pipeline stops
- * there, before the write: nothing of the armed table runs.  values (its
- * RELATION_TRUST_GUARD_PARAMS parameters) are filled.
+ * there, before the write: nothing of the armed table runs.  It is
+ * ht->guard_sql, a statement without parameters.
  */
-const char *history_guard_query(const history_table *ht, const char *values[RELATION_TRUST_GUARD_PARAMS]);
 
 void history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
 						   const char *checksum, const char *status, int64_t duration_ms,
