@@ -12,6 +12,8 @@ declare -A arm_name=(
 	[sqlmigrate]="sql-migrate (Debian)"
 	[npgm]="node-pg-migrate $npgm_version"
 	[select1]="\`psql -X -c 'SELECT 1'\`"
+	[histread]="\`psql -X -c\` reading the toolkit's history table (the least a no-op does)"
+	[defread]="\`psql -X -c\` reading the definitions (\`pg_get_indexdef\`, the least a check of them does)"
 	[floor]="bare parser (\`bench/parse_floor.c\`)"
 	[squawk]="squawk $squawk_version (Rust binary)"
 	[pair]="two psql sessions started together, one per table"
@@ -246,8 +248,10 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	pm=$(median_of "${samples[build pair]}")
 	echo "| index build | ${ours_name[build]} $(fmt_ms "$om") | ${arm_name[pair]} | $(fmt_ms "$pm") | **$(fmt_ratio "$(calc "$om / $pm")")** |"
 	om=$(median_of "${samples[idxnoop $idx_main ours]}")
-	pm=$(median_of "${samples[idxnoop $idx_main select1]}")
-	echo "| index no-op $idx_main | ${ours_name[idxnoop]} $(fmt_ms "$om") | ${arm_name[select1]} | $(fmt_ms "$pm") | **$(fmt_ratio "$(calc "$om / $pm")")** |"
+	for arm in select1 defread; do
+		pm=$(median_of "${samples[idxnoop $idx_main $arm]}")
+		echo "| index no-op $idx_main | ${ours_name[idxnoop]} $(fmt_ms "$om") | ${arm_name[$arm]} | $(fmt_ms "$pm") | **$(fmt_ratio "$(calc "$om / $pm")")** |"
+	done
 	echo
 	echo "## Apply $n_main migrations into a fresh database"
 	echo
@@ -288,7 +292,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "## Index no-op: $idx_main valid definitions, all present"
 	echo
-	table "idxnoop $idx_main" ours select1
+	table "idxnoop $idx_main" ours select1 defread
 	echo
 	echo "## Growth"
 	echo

@@ -342,6 +342,8 @@ apply_cmd() { # ARM N DB: sets cmd
 		npgm) cmd=(env DATABASE_URL="$(url_for "$3")" "$node" "$npgm" up --migrations-dir "$d/npgm"
 			--no-single-transaction --no-verbose) ;;
 		select1) cmd=("$psql" -X -q -d "$(dsn_for "$3")" -c 'SELECT 1') ;;
+		# the least a no-op of any tool does: read the history (the toolkit's columns)
+		histread) cmd=("$psql" -X -q -d "$(dsn_for "$3")" -c "$history_read_sql") ;;
 		check) cmd=("$migrator" check --dir "$d/ours" --dsn "$(dsn_for "$3")") ;;
 	esac
 }
@@ -366,7 +368,10 @@ check_applied() { # ARM N DB: N tables with the column and the comment, N histor
 }
 
 apply_arms=(ours psql)
-noop_arms=(ours check select1)
+noop_arms=(ours check select1 histread)
+history_read_sql='SELECT version, name, checksum, status, failure FROM public.schema_migrations ORDER BY version'
+# the least an index no-op that checks definitions does: read them
+index_read_sql="SELECT c.relname, pg_catalog.pg_get_indexdef(c.oid) FROM pg_catalog.pg_class c WHERE c.relkind = 'i' AND c.relname LIKE 'ix\\_%'"
 for a in dbmate sqlmigrate npgm; do
 	if have "$a"; then
 		apply_arms+=("$a")
@@ -395,7 +400,7 @@ noop_syscounts() { # N: each no-op arm once under strace
 	local n=$1 arm k
 	for arm in "${noop_arms[@]}"; do
 		k=$arm
-		[ "$arm" = select1 ] || [ "$arm" = check ] && k=ours
+		[ "$arm" = select1 ] || [ "$arm" = histread ] || [ "$arm" = check ] && k=ours
 		apply_cmd "$arm" "$n" "${kept_db[$k $n]}"
 		case $arm in
 			ours | check) syscount "$arm" "$work/$n/ours" "${cmd[@]}" ;;
@@ -435,7 +440,7 @@ migration_workloads() {
 	for ((r = r0; r <= rr; r++)); do
 		for arm in $(rotated "$r" "${noop_arms[@]}"); do
 			k=$arm
-			[ "$arm" = select1 ] || [ "$arm" = check ] && k=ours
+			[ "$arm" = select1 ] || [ "$arm" = histread ] || [ "$arm" = check ] && k=ours
 			apply_cmd "$arm" "$n" "${kept_db[$k $n]}"
 			if [ "$r" -eq 0 ]; then
 				run_logged "$work/warm.log" "${cmd[@]}"
@@ -446,7 +451,7 @@ migration_workloads() {
 	done
 	[ "$n" -ne "$n_main" ] || noop_syscounts "$n"
 	for arm in "${noop_arms[@]}"; do
-		[ "$arm" = select1 ] || [ "$arm" = check ] && continue
+		[ "$arm" = select1 ] || [ "$arm" = histread ] || [ "$arm" = check ] && continue
 		check_applied "$arm" "$n" "${kept_db[$arm $n]}"
 		drop_db "${kept_db[$arm $n]}"
 	done
@@ -562,12 +567,12 @@ index_noop_workload() { # M: indexer build over M valid definitions vs SELECT 1
 	idx_config "$work/noop_$m.cfg" "${specs[@]}"
 	check_indexes "$db" "$m"
 	for ((r = 0; r <= rr; r++)); do
-		for arm in $(rotated "$r" ours select1); do
-			if [ "$arm" = ours ]; then
-				cmd=("$indexer" build -c "$work/noop_$m.cfg" --dsn "$(dsn_for "$db")")
-			else
-				cmd=("$psql" -X -q -d "$(dsn_for "$db")" -c 'SELECT 1')
-			fi
+		for arm in $(rotated "$r" ours select1 defread); do
+			case $arm in
+				ours) cmd=("$indexer" build -c "$work/noop_$m.cfg" --dsn "$(dsn_for "$db")") ;;
+				select1) cmd=("$psql" -X -q -d "$(dsn_for "$db")" -c 'SELECT 1') ;;
+				defread) cmd=("$psql" -X -q -d "$(dsn_for "$db")" -c "$index_read_sql") ;;
+			esac
 			if [ "$r" -eq 0 ]; then run_logged "$work/idx_noop_$arm.log" "${cmd[@]}"; else timed "idxnoop $m $arm" "${cmd[@]}"; fi
 		done
 	done
