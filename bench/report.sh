@@ -8,6 +8,7 @@
 declare -A arm_name=(
 	[ours]="toolkit"
 	[psql]="psql, one session, \`BEGIN; \\i file; COMMIT\` per file"
+	[psqlrec]="psql, one session, \`BEGIN; \\i file; INSERT\` of a history row\`; COMMIT\` per file"
 	[dbmate]="dbmate $dbmate_version (Go binary)"
 	[sqlmigrate]="sql-migrate (Debian)"
 	[npgm]="node-pg-migrate $npgm_version"

@@ -316,6 +316,8 @@ migration_sql() { # I: sets sql to the DDL of migration I, the same for every to
 gen_sets() { # N: $work/N/{ours,dbmate,sqlmigrate,npgm}/ and psql.script
 	local n=$1 d=$work/$1 i f sql
 	mkdir -p "$d/ours" "$d/dbmate" "$d/sqlmigrate" "$d/npgm"
+	# psql that records each file in a table of its own: the least a tool with a history does
+	echo 'CREATE TABLE bench_history (version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());' >"$d/psqlrec.script"
 	for ((i = 1; i <= n; i++)); do
 		f=$(printf '%05d_t_%d.sql' "$i" "$i")
 		migration_sql "$i"
@@ -324,6 +326,8 @@ gen_sets() { # N: $work/N/{ours,dbmate,sqlmigrate,npgm}/ and psql.script
 		printf -- '-- +migrate Up\n%s\n\n-- +migrate Down\n' "$sql" >"$d/sqlmigrate/$f"
 		printf -- '-- Up Migration\n%s\n\n-- Down Migration\n' "$sql" >"$d/npgm/$f"
 		printf 'BEGIN;\n\\i %s\nCOMMIT;\n' "$d/ours/$f" >>"$d/psql.script"
+		printf 'BEGIN;\n\\i %s\nINSERT INTO bench_history (version, name) VALUES (%d, '\''%s'\'');\nCOMMIT;\n' \
+			"$d/ours/$f" "$i" "$f" >>"$d/psqlrec.script"
 	done
 }
 
@@ -333,6 +337,7 @@ apply_cmd() { # ARM N DB: sets cmd
 	case $1 in
 		ours) cmd=("$migrator" up --dir "$d/ours" --dsn "$(dsn_for "$3")") ;;
 		psql) cmd=("$psql" -X -q -v ON_ERROR_STOP=1 -d "$(dsn_for "$3")" -f "$d/psql.script") ;;
+		psqlrec) cmd=("$psql" -X -q -v ON_ERROR_STOP=1 -d "$(dsn_for "$3")" -f "$d/psqlrec.script") ;;
 		dbmate) cmd=("$dbmate" --url "$(url_for "$3")" --migrations-dir "$d/dbmate" --no-dump-schema up) ;;
 		sqlmigrate)
 			printf 'bench:\n  dialect: postgres\n  datasource: %s\n  dir: %s\n' "$(dsn_for "$3")" \
@@ -353,6 +358,7 @@ history_table() { # ARM: the table the tool records applied migrations in
 		dbmate) echo "public.schema_migrations" ;;
 		sqlmigrate) echo "public.gorp_migrations" ;;
 		npgm) echo "public.pgmigrations" ;;
+		psqlrec) echo "public.bench_history" ;;
 		*) echo "" ;;
 	esac
 }
@@ -367,7 +373,7 @@ check_applied() { # ARM N DB: N tables with the column and the comment, N histor
 	fi
 }
 
-apply_arms=(ours psql)
+apply_arms=(ours psql psqlrec)
 noop_arms=(ours check select1 histread)
 history_read_sql='SELECT version, name, checksum, status, failure FROM public.schema_migrations ORDER BY version'
 # the least an index no-op that checks definitions does: read them
