@@ -18,6 +18,14 @@
 #include "pipeline.h"
 #include "query.h"
 
+/*
+ * PostgreSQL's FirstNormalObjectId: every type below it comes with the
+ * server and belongs to the bootstrap superuser, so no other role can add
+ * a cast to or from it (CREATE CAST wants one of the two types) or give
+ * it functions of its own.
+ */
+#define FIRST_NORMAL_OID "16384"
+
 /* Every column is read from the catalogs with pg_catalog's own operators. */
 static const char trust_sql[] =
 	"SELECT c.relowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) "
@@ -44,7 +52,11 @@ static const char trust_sql[] =
 	"            ON i.oid = x.indexrelid WHERE x.indrelid = c.oid "
 	"            AND (x.indexprs IS NOT NULL OR x.indpred IS NOT NULL) "
 	"          UNION ALL SELECT e.stxname::pg_catalog.text FROM pg_catalog.pg_statistic_ext e "
-	"            WHERE e.stxrelid = c.oid AND 'e' = ANY (e.stxkind)) AS x (name)) "
+	"            WHERE e.stxrelid = c.oid AND 'e' = ANY (e.stxkind)) AS x (name)), "
+	"       (SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', a.attname, "
+	"               pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum) "
+	"          FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
+	"           AND NOT a.attisdropped AND a.atttypid >= " FIRST_NORMAL_OID ") "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
@@ -75,6 +87,8 @@ static const char first_look_sql[] =
 	"                   AND (x.indexprs IS NOT NULL OR x.indpred IS NOT NULL)) "
 	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_statistic_ext e WHERE e.stxrelid = c.oid "
 	"                   AND 'e' = ANY (e.stxkind)) "
+	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
+	"                   AND NOT a.attisdropped AND a.atttypid >= " FIRST_NORMAL_OID ") "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
@@ -90,9 +104,11 @@ static const char first_look_sql[] =
  */
 static const char guard_head[] = "SELECT CASE WHEN EXISTS (SELECT FROM (";
 static const char guard_tail[] =
-	") AS v (owner_ok, owner_name, me, triggers, rules, rls, inherits, trigger_grantees, relkind, computed) "
+	") AS v (owner_ok, owner_name, me, triggers, rules, rls, inherits, trigger_grantees, relkind, computed, "
+	"        foreign_types) "
 	"  WHERE v.owner_ok AND v.triggers IS NULL AND v.rules IS NULL AND NOT v.rls AND NOT v.inherits "
-	"    AND v.trigger_grantees IS NULL AND v.relkind = 'r' AND v.computed IS NULL) "
+	"    AND v.trigger_grantees IS NULL AND v.relkind = 'r' AND v.computed IS NULL "
+	"    AND v.foreign_types IS NULL) "
 	"  THEN 1 ELSE pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4 END";
 
 /*
@@ -246,6 +262,15 @@ relation_trust_full_judge(const PGresult *res, const char *display, bool read_on
 						"a read of it evaluates",
 						PQgetvalue(res, 0, 9));
 		rc = refuse(display, why, "drop them: the toolkit's tables need plain column indexes only");
+	}
+	else if (!PQgetisnull(res, 0, 10))
+	{
+		/* a cast a read applies, an implicit one included, is its owner's function */
+		why = xasprintf("its columns have types that are not PostgreSQL's own (%s), whose casts run code of "
+						"their owner",
+						PQgetvalue(res, 0, 10));
+		rc = refuse(display, why,
+					"use the toolkit's own column types (drop the table: the toolkit creates it)");
 	}
 	free(why);
 	return rc;

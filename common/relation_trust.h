@@ -12,11 +12,13 @@
  * current role (the one after --role), be a plain table (a view's
  * functions run with the reader's privileges: a view of the schema's owner
  * is refused to readers too) and carry no trigger, rule, policy,
- * row-level security or inheritance, and no index or statistics object
- * with an expression or a predicate (planning a read folds their calls
- * with constant arguments, a function's IMMUTABLE label being its owner's
- * word); and no other role may hold TRIGGER on it, since only the owner
- * can add rules and policies.  The owner of the
+ * row-level security or inheritance, no index or statistics object with
+ * an expression or a predicate (planning a read folds their calls with
+ * constant arguments, a function's IMMUTABLE label being its owner's
+ * word) and no column of a type that is not PostgreSQL's own (a cast from
+ * or to a type is its owner's function, and a read applies casts, implicit
+ * ones too); and no other role may hold TRIGGER on it, since only the
+ * owner can add rules and policies.  The owner of the
  * schema, though, may drop the table and put an armed one of its own in
  * its place at any time: a writer that writes long after this check must
  * check again in the write's transaction, under a lock (indexer/record.c,

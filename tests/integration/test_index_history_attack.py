@@ -223,6 +223,24 @@ class ComputingTable(SchemaOfMallory):
         r = self.history()
         self.assertRefused(r, r'its indexes or statistics compute expressions or predicates \(part\)')
 
+    def test_a_column_of_a_type_of_its_own_is_refused(self):
+        # a cast from the owner's enum to text is the owner's function; history's
+        # duration_ms::text would call it for every row (found in the review of session 9)
+        self.as_mallory(
+            "CREATE TYPE app.num AS ENUM ('1', '2'); "
+            "CREATE TABLE app.pwned (who text); GRANT ALL ON app.pwned TO PUBLIC; "
+            "CREATE FUNCTION app.num2text(app.num) RETURNS text LANGUAGE plpgsql AS "
+            "  $$ BEGIN INSERT INTO app.pwned VALUES (current_user); RETURN $1::name::text; END $$; "
+            "CREATE CAST (app.num AS text) WITH FUNCTION app.num2text(app.num); "
+            "DROP TABLE app.indexer_history; "
+            "CREATE TABLE app.indexer_history " + COLUMNS.replace("duration_ms bigint", "duration_ms app.num") + "; "
+            "INSERT INTO app.indexer_history (run_id, definition, action, started_at, duration_ms) "
+            "  VALUES ('r', 'idx_h_a', 'built', now(), '1'); "
+            "GRANT SELECT ON app.indexer_history TO PUBLIC")
+        r = self.history()
+        self.assertEqual(self.query("SELECT who FROM app.pwned"), [], r.describe())
+        self.assertRefused(r, r'its columns have types that are not PostgreSQL.s own \(duration_ms app\.num\)')
+
     def test_a_check_constraint_is_never_folded_whatever_constraint_exclusion_says(self):
         self.armed("ALTER TABLE app.indexer_history ADD CONSTRAINT c CHECK (id + app.folded(1) > 0)")
         self.query("ALTER DATABASE %s SET constraint_exclusion = on" % self.dbname)

@@ -310,6 +310,31 @@ class SwappedBeforeTheRead(SchemaOfAnotherOwner):
         self.assertExit(r, 6)  # read, and the made-up checksum is drift: exit 6, not a refusal
         self.assertStderrMatches(r, r"1_a\.sql")
 
+    def test_a_table_swapped_in_with_a_type_of_its_own_is_never_read(self):
+        # the start-up shape check saw the toolkit's columns; the table swapped in while the read
+        # waits has applied_at of the owner's enum with an implicit cast to timestamptz, which
+        # status's applied_at AT TIME ZONE would call (found in the review of session 9)
+        self.query("CREATE TYPE s.ts AS ENUM ('2024-01-01 00:00:00+00')")
+        self.query("CREATE FUNCTION s.ts2tz(s.ts) RETURNS timestamptz LANGUAGE plpgsql AS "
+                   "$$ BEGIN INSERT INTO public.pwned SELECT current_user; RETURN $1::text::timestamptz; END $$")
+        self.query("CREATE CAST (s.ts AS timestamptz) WITH FUNCTION s.ts2tz(s.ts) AS IMPLICIT")
+        self.addCleanup(self.query, "DROP CAST IF EXISTS (s.ts AS timestamptz)")
+        for obj in ("TYPE s.ts", "FUNCTION s.ts2tz(s.ts)"):
+            self.query("ALTER %s OWNER TO %s" % (obj, self.att))
+        self.query(self.HIST)
+        self.query("ALTER TABLE s.schema_migrations OWNER TO %s" % self.att)
+        self.query("GRANT SELECT ON s.schema_migrations TO %s" % self.mig)
+        holder = self.att_holds("LOCK TABLE s.schema_migrations IN ACCESS EXCLUSIVE MODE",
+                                "DROP TABLE s.schema_migrations")
+        self.VIEW = self.HIST.replace("applied_at timestamptz NOT NULL DEFAULT now()", "applied_at s.ts NOT NULL") + "; " + \
+            ("INSERT INTO s.schema_migrations (version, name, checksum, status, applied_at) "
+             "VALUES (1, '1_a.sql', 'x', 'applied', '2024-01-01 00:00:00+00')")
+        r = self.swap_while_waiting(holder, "status")
+        self.assertEqual(self.scalar("SELECT count(*) FROM public.pwned"), 0, r.describe())
+        self.assertExit(r, 2)
+        self.assertLastLineMatches(r, ERROR_PREFIX + r'refusing to use table "s\.schema_migrations": its columns have '
+                                      r'types that are not PostgreSQL.s own \(applied_at s\.ts\)')
+
     def test_baseline_never_reads_a_view_swapped_in_for_the_other_tools_table(self):
         # baseline --from imports the rows of another tool's table: read the same way
         with self.connect() as c, c.cursor() as cur:
