@@ -108,6 +108,60 @@ poll_slice(const answer_wait *w, const db_watch *watch, int64_t now)
 	return slice;
 }
 
+/*
+ * One turn of a wait for the server: a signal's cancel and its bound, the
+ * watch, then the socket (or a signal) for a slice.  WAIT_ABANDONED when a
+ * signal's cancel was not confirmed in time (err says so), WAIT_TROUBLE
+ * when the socket cannot be waited on (libpq tells what next).
+ */
+typedef enum wait_turn_result
+{
+	WAIT_AGAIN,
+	WAIT_ABANDONED,
+	WAIT_TROUBLE
+} wait_turn_result;
+
+static wait_turn_result
+wait_turn(PGconn *conn, const db_watch *watch, bool interruptible, bool in_block, answer_wait *w,
+		  db_error *err)
+{
+	int64_t now = monotonic_ms();
+
+	if (cancel_pending() && w->confirm_by == INT64_MAX)
+	{
+		/* sent from a helper thread: PQcancel can block for good */
+		if (interruptible)
+			cancel_request(conn);
+		w->canceled = w->canceled || interruptible;
+		/*
+		 * After a signal nothing waits longer for a server that does not
+		 * answer, clean-up statements (a ROLLBACK, a history row) included:
+		 * the run ends within the cancel's bounds, not at the backstop's.
+		 */
+		w->confirm_by = now + CANCEL_CONFIRM_MS;
+	}
+	if (now >= w->confirm_by)
+	{
+		PGresult *res;
+
+		abandon_after_signal(conn, interruptible, in_block, err);
+		/* libpq now sees the connection closed: collect its error */
+		while ((res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+		return WAIT_ABANDONED;
+	}
+	if (watch && now >= w->next_tick)
+	{
+		if (!w->canceled && watch->tick(watch->arg, now - w->start))
+		{
+			cancel_request(conn);
+			w->canceled = true;
+		}
+		w->next_tick = now + watch->tick_ms;
+	}
+	return wait_socket(conn, poll_slice(w, watch, now)) ? WAIT_AGAIN : WAIT_TROUBLE;
+}
+
 /* query.h has the contract. */
 bool
 db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in_block, answer_wait *w,
@@ -115,48 +169,19 @@ db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in
 {
 	for (;;)
 	{
-		int64_t now;
-
 		if (!PQconsumeInput(conn))
 			return true; /* connection trouble: PQgetResult tells */
 		if (!PQisBusy(conn))
 			return true;
-		now = monotonic_ms();
-		if (cancel_pending() && w->confirm_by == INT64_MAX)
+		switch (wait_turn(conn, watch, interruptible, in_block, w, err))
 		{
-			/* sent from a helper thread: PQcancel can block for good */
-			if (interruptible)
-				cancel_request(conn);
-			w->canceled = w->canceled || interruptible;
-			/*
-			 * After a signal nothing waits longer for a server that does not
-			 * answer, clean-up statements (a ROLLBACK, a history row)
-			 * included: the run ends within the cancel's bounds, not at the
-			 * backstop's.
-			 */
-			w->confirm_by = now + CANCEL_CONFIRM_MS;
+			case WAIT_AGAIN:
+				break;
+			case WAIT_ABANDONED:
+				return false;
+			case WAIT_TROUBLE:
+				return true;
 		}
-		if (now >= w->confirm_by)
-		{
-			PGresult *res;
-
-			abandon_after_signal(conn, interruptible, in_block, err);
-			/* libpq now sees the connection closed: collect its error */
-			while ((res = PQgetResult(conn)) != NULL)
-				PQclear(res);
-			return false;
-		}
-		if (watch && now >= w->next_tick)
-		{
-			if (!w->canceled && watch->tick(watch->arg, now - w->start))
-			{
-				cancel_request(conn);
-				w->canceled = true;
-			}
-			w->next_tick = now + watch->tick_ms;
-		}
-		if (!wait_socket(conn, poll_slice(w, watch, now)))
-			return true;
 	}
 }
 
@@ -305,6 +330,72 @@ db_run_ex(PGconn *conn, const char *sql, int nparams, const char *const *values,
 	if (res_out)
 		*res_out = keep;
 	return true;
+}
+
+/* The data rows of the COPY whose COPY_OUT result was just read, into rows. */
+static bool
+read_copy_data(PGconn *conn, copy_rows *rows, bool in_block, answer_wait *w, db_error *err)
+{
+	for (;;)
+	{
+		char *buf;
+		int   len = PQgetCopyData(conn, &buf, 1);
+
+		if (len > 0)
+		{
+			copy_rows_add(rows, buf, len);
+			PQfreemem(buf);
+			continue;
+		}
+		if (len < 0)
+			return true; /* its end, or an error: the next result says */
+		if (!PQconsumeInput(conn))
+			return true;
+		if (wait_turn(conn, NULL, true, in_block, w, err) == WAIT_ABANDONED)
+			return false;
+	}
+}
+
+bool
+db_copy_out(PGconn *conn, const char *sql, copy_rows *rows, db_error *err)
+{
+	answer_wait w = db_answer_wait_start(NULL);
+	bool        in_block = PQtransactionStatus(conn) == PQTRANS_INTRANS;
+	PGresult   *res, *keep;
+
+	db_error_clear(err);
+	if (cancel_pending())
+	{
+		err->cls = PGERR_CANCELED_BY_US;
+		err->message = xstrdup("canceled before the statement was sent");
+		return false;
+	}
+	if (!PQsendQuery(conn, sql))
+	{
+		db_error_from_conn(err, conn, false);
+		return false;
+	}
+	if (!db_await_answer(conn, NULL, true, in_block, &w, err))
+		return false;
+	res = PQgetResult(conn);
+	if (res != NULL && PQresultStatus(res) == PGRES_COPY_OUT)
+	{
+		PQclear(res);
+		if (!read_copy_data(conn, rows, in_block, &w, err))
+			return false;
+		if (!db_await_answer(conn, NULL, true, in_block, &w, err))
+			return false;
+		/* the COPY's own end, then what followed it (a COMMIT) */
+		return drain_results(conn, PGRES_COMMAND_OK, w.canceled || cancel_pending(), false, &keep, err);
+	}
+	if (res == NULL)
+		db_error_from_conn(err, conn, w.canceled || cancel_pending());
+	else
+		db_error_from_result(err, conn, res, w.canceled || cancel_pending());
+	PQclear(res);
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	return false;
 }
 
 PGresult *

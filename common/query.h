@@ -24,6 +24,7 @@
 
 #include <libpq-fe.h>
 
+#include "copy_rows.h"
 #include "pgerr.h"
 
 /*
@@ -102,6 +103,17 @@ answer_wait db_answer_wait_start(const db_watch *watch);
  */
 bool db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bool in_block, answer_wait *w,
 					 db_error *err);
+
+/*
+ * Run sql, a COPY ... TO STDOUT, and what may follow it in the same string
+ * (a COMMIT: the simple protocol, the one place where a string of several
+ * statements is sent), decoding the copy's rows into rows (copy_rows.h,
+ * initialised by the caller with the column count).  Signals cancel it as
+ * db_run.  True when every statement succeeded and the copy came first;
+ * otherwise false with err filled, rows as far as they came (the caller
+ * frees them either way), and the rest of the string not run.
+ */
+bool db_copy_out(PGconn *conn, const char *sql, copy_rows *rows, db_error *err);
 
 /* A clean-up command (uninterruptible); a failure is logged as a warning. */
 bool db_command_uninterruptible(PGconn *conn, const char *what, const char *sql);

@@ -309,6 +309,10 @@ relation_trust_check(PGconn *conn, const char *schema, const char *rel, const ch
 	return run_check(conn, false, schema, rel, display, read_only);
 }
 
+static const char read_settings_sql[] =
+	"SELECT pg_catalog.set_config('constraint_exclusion', 'partition', true), "
+	"pg_catalog.set_config('DateStyle', 'ISO, YMD', true), pg_catalog.set_config('TimeZone', 'UTC', true)";
+
 int
 relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
 						  const char *display, bool read_only)
@@ -336,10 +340,10 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	 * constraint_exclusion = on (the database's or the role's setting, the
 	 * schema's owner may own the database) has the planner fold the
 	 * table's CHECK constraints, whose functions would then run: the
-	 * default, for this transaction, whatever the session says.
+	 * default, for this transaction, whatever the session says.  And dates
+	 * in one form for relation_trust_copy's readers.
 	 */
-	(void) pipeline_add(&p, "SET LOCAL constraint_exclusion = partition", 0, NULL, PGRES_COMMAND_OK, NULL,
-						NULL);
+	(void) pipeline_add(&p, read_settings_sql, 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
 	(void) pipeline_add_prepare(&p, "", lock, 0);
 	(void) pipeline_add(&p, look, 3, values, PGRES_TUPLES_OK, pipeline_keep_result, &first_look);
 	if (!pipeline_run(conn, &p, NULL, &err))
@@ -381,6 +385,33 @@ relation_trust_read(PGconn *conn, const relation_ref *ref, const char *what, con
 		return EXIT_UNREACHABLE;
 	}
 	return EXIT_OK;
+}
+
+int
+relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *columns, copy_rows *rows)
+{
+	int rc =
+		relation_trust_begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display, ref->read_only);
+	char    *sql;
+	db_error err = {0};
+
+	if (rc != EXIT_OK)
+		return rc;
+	/* a plain scan, never planned; and the end of the read in the same round trip */
+	sql = xasprintf("COPY %s (%s) TO STDOUT; COMMIT", ref->qualified, columns);
+	if (!db_copy_out(conn, sql, rows, &err) || rows->malformed)
+	{
+		char *msg = err.message ? db_error_format(&err) : xstrdup("a row with another number of columns");
+
+		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "reading the table \"%s\": %s", ref->display, msg);
+		free(msg);
+		if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			db_command_uninterruptible(conn, "ending the read", "ROLLBACK");
+		rc = EXIT_UNREACHABLE;
+	}
+	db_error_clear(&err);
+	free(sql);
+	return rc;
 }
 
 /*

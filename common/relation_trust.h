@@ -35,6 +35,8 @@
 
 #include <libpq-fe.h>
 
+#include "copy_rows.h"
+
 /*
  * Check schema.rel.  A run that only reads it (read_only: check, status,
  * plan) also trusts a table owned by a role the current role is a member
@@ -110,6 +112,20 @@ typedef struct relation_ref
  */
 int relation_trust_read(PGconn *conn, const relation_ref *ref, const char *what, const char *sql, int n,
 						const char *const *values, PGresult **out);
+
+/*
+ * A read that is never planned, for readers of a table of another role:
+ * planning a query over a table evaluates what that role can attach to it
+ * and still pass the verdict (an index or statistics object created with
+ * the table's SHARE lock, compatible with the read's, between the verdict
+ * and the planning; a reader cannot take a lock that excludes it).  So
+ * relation_trust_begin_read, then COPY of the table's columns (a list of
+ * quoted names) TO STDOUT, a plain scan, and COMMIT, the copy and the
+ * COMMIT in one round trip.  The rows into rows (initialised by the caller
+ * with the column count; the caller frees them), in no particular order,
+ * dates in ISO form and UTC.  relation_trust_read's return values.
+ */
+int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *columns, copy_rows *rows);
 
 /*
  * The writers' verdict as one statement of the write's own transaction

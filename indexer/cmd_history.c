@@ -4,7 +4,8 @@
  *	  indexer history: what the runs did, from the history table
  *	  (record.h), as a table on stdout or one JSON object a line.
  *
- * Reads only: no lock, nothing created.  A row that started and never
+ * Reads only, nothing created: the table is copied out under its ACCESS
+ * SHARE lock (relation_trust_copy), and filtered, ordered and formatted here.  A row that started and never
  * finished shows as "interrupted" (its run was killed, or is running now).
  * The table is trusted as any the tools read (relation_trust.h).
  *
@@ -33,29 +34,99 @@ static const char *const col_names[N_COLS] = {"started",     "definition",  "tab
 											  "duration_ms", "index_bytes", "sqlstate", "message",
 											  "deferred",    "run_id",      "host",     "application_name"};
 
-static char *
-history_sql(const char *schema)
+/*
+ * The record table's columns, copied out and never planned
+ * (relation_trust_copy: this reader trusts a table of the schema's owner);
+ * the filter, the order and the shown forms are made here.
+ */
+static const char copied_columns[] =
+	"id, started_at, definition, table_name, action, duration_ms, index_bytes, "
+	"sqlstate, message, deferred, runs, run_id, host, application_name";
+enum
 {
-	textbuf sb;
+	C_ID,
+	C_STARTED,
+	C_DEFINITION,
+	C_TABLE,
+	C_ACTION,
+	C_DURATION,
+	C_BYTES,
+	C_SQLSTATE,
+	C_MESSAGE,
+	C_DEFERRED,
+	C_RUNS,
+	C_RUN_ID,
+	C_HOST,
+	C_APP,
+	N_COPIED
+};
 
-	textbuf_init(&sb);
-	textbuf_append(
-		&sb, "SELECT pg_catalog.to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
-			 "COALESCE(definition, ''), COALESCE(table_name, ''), "
-			 "CASE WHEN action = 'started' THEN 'interrupted' ELSE action END, "
-			 "COALESCE(duration_ms::pg_catalog.text, ''), COALESCE(index_bytes::pg_catalog.text, ''), "
-			 "COALESCE(sqlstate, ''), COALESCE(message, ''), "
-			 "CASE WHEN action = 'deferred' THEN deferred::pg_catalog.text || ' (' || "
-			 "runs::pg_catalog.text || ' run' || CASE WHEN runs = 1 THEN '' ELSE 's' END || ')' ELSE '' "
-			 "END, run_id, COALESCE(host, ''), COALESCE(application_name, '') FROM ");
-	sql_append_ident(&sb, schema);
-	textbuf_append_char(&sb, '.');
-	sql_append_ident(&sb, RECORD_TABLE);
-	textbuf_append(&sb,
-				   " WHERE ($1::pg_catalog.float8 IS NULL OR started_at >= "
-				   "pg_catalog.to_timestamp($1::pg_catalog.float8)) AND ($2::pg_catalog.text[] IS NULL OR "
-				   "definition = ANY ($2::pg_catalog.text[])) ORDER BY started_at, id");
-	return textbuf_detach(&sb);
+/* One row shown: its order key and its N_COLS cells (col_names). */
+typedef struct shown_row
+{
+	double  started;
+	int64_t id;
+	char   *cell[N_COLS];
+} shown_row;
+
+static const char *
+or_empty(const char *v)
+{
+	return v ? v : "";
+}
+
+/* A started_at that is not a plain date (infinity) sorts at its end, kept by --since only when +. */
+static double
+started_key(const char *v)
+{
+	double epoch;
+
+	if (copy_rows_epoch(v, &epoch))
+		return epoch;
+	return v && v[0] != '-' ? 1e300 : -1e300;
+}
+
+static bool
+wanted(const copy_rows *rows, int i, double since, char **only, int n_only)
+{
+	const char *def = copy_rows_cell(rows, i, C_DEFINITION);
+	bool        listed = n_only == 0;
+
+	for (int k = 0; k < n_only && !listed && def; k++)
+		listed = strcmp(only[k], def) == 0;
+	return listed && started_key(copy_rows_cell(rows, i, C_STARTED)) >= since;
+}
+
+/* Row i as shown: the started time to the second, an unfinished row "interrupted", a deferral counted. */
+static void
+shown_fill(shown_row *r, const copy_rows *rows, int i)
+{
+	const char      *started = or_empty(copy_rows_cell(rows, i, C_STARTED));
+	const char      *action = or_empty(copy_rows_cell(rows, i, C_ACTION));
+	const char      *deferred = copy_rows_cell(rows, i, C_DEFERRED), *runs = copy_rows_cell(rows, i, C_RUNS);
+	static const int same[][2] = {{1, C_DEFINITION}, {2, C_TABLE},    {4, C_DURATION},
+								  {5, C_BYTES},      {6, C_SQLSTATE}, {7, C_MESSAGE},
+								  {9, C_RUN_ID},     {10, C_HOST},    {11, C_APP}};
+
+	r->started = started_key(started);
+	r->id = strtoll(or_empty(copy_rows_cell(rows, i, C_ID)), NULL, 10);
+	r->cell[0] = copy_rows_epoch(started, &(double){0}) ? xstrndup(started, 19) : xstrdup(started);
+	for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++)
+		r->cell[same[k][0]] = xstrdup(or_empty(copy_rows_cell(rows, i, same[k][1])));
+	r->cell[3] = xstrdup(strcmp(action, "started") == 0 ? "interrupted" : action);
+	r->cell[8] = strcmp(action, "deferred") == 0 && deferred && runs
+					 ? xasprintf("%s (%s run%s)", deferred, runs, strcmp(runs, "1") == 0 ? "" : "s")
+					 : xstrdup("");
+}
+
+static int
+by_started(const void *a, const void *b)
+{
+	const shown_row *x = a, *y = b;
+
+	if (x->started != y->started)
+		return x->started < y->started ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
 }
 
 /*
@@ -78,18 +149,18 @@ json_integer(const char *v)
 }
 
 static void
-print_json(const PGresult *res)
+print_json(const shown_row *rows, int n_rows)
 {
 	textbuf sb;
 
 	textbuf_init(&sb);
-	for (int i = 0; i < PQntuples(res); i++)
+	for (int i = 0; i < n_rows; i++)
 	{
 		textbuf_reset(&sb);
 		textbuf_append_char(&sb, '{');
 		for (int c = 0; c < N_COLS; c++)
 		{
-			const char *v = PQgetvalue(res, i, c);
+			const char *v = rows[i].cell[c];
 			bool        number = (c == 4 || c == 5) && json_integer(v);
 
 			textbuf_appendf(&sb, "%s\"%s\":", c ? "," : "", col_names[c]);
@@ -108,11 +179,10 @@ print_json(const PGresult *res)
 
 /* Columns padded to the widest value; the message last, unpadded; every value escaped. */
 static void
-print_text(const PGresult *res)
+print_text(const shown_row *rows, int n_rows)
 {
 	static const int shown[] = {0, 1, 2, 3, 4, 5, 8, 6, 7};
 	const int        n_shown = (int) (sizeof(shown) / sizeof(shown[0]));
-	const int        n_rows = PQntuples(res);
 	char           **cell = xcalloc((size_t) n_rows * N_COLS + 1, sizeof(char *));
 	int              width[N_COLS];
 
@@ -121,7 +191,7 @@ print_text(const PGresult *res)
 		width[c] = (int) strlen(col_names[c]);
 		for (int i = 0; i < n_rows; i++)
 		{
-			cell[i * N_COLS + c] = text_visible(PQgetvalue(res, i, c), true);
+			cell[i * N_COLS + c] = text_visible(rows[i].cell[c], true);
 			if ((int) strlen(cell[i * N_COLS + c]) > width[c])
 				width[c] = (int) strlen(cell[i * N_COLS + c]);
 		}
@@ -151,46 +221,65 @@ table_present(PGconn *conn, const char *schema)
 					 2, values);
 }
 
+/* The rows to show, in order (*n of them; caller frees each cell and the array). */
+static shown_row *
+shown_rows(const copy_rows *rows, int64_t since_ms, char **only, int n_only, int *n)
+{
+	shown_row     *out = xcalloc((size_t) rows->n_rows + 1, sizeof(shown_row));
+	struct timeval tv;
+	double         since = -1e300;
+
+	gettimeofday(&tv, NULL);
+	if (since_ms > 0)
+		since = (double) tv.tv_sec + tv.tv_usec / 1e6 - (double) since_ms / 1000.0;
+	*n = 0;
+	for (int i = 0; i < rows->n_rows; i++)
+		if (wanted(rows, i, since, only, n_only))
+			shown_fill(&out[(*n)++], rows, i);
+	qsort(out, (size_t) *n, sizeof(shown_row), by_started);
+	return out;
+}
+
 int
 record_print(PGconn *conn, const char *schema, int64_t since_ms, char **only, int n_only, bool json)
 {
-	char           since[64];
-	char          *array = n_only > 0 ? db_text_array_literal((const char *const *) only, n_only) : NULL;
-	const char    *values[2] = {NULL, array};
-	char          *sql, *display = xasprintf("%s.%s", schema, RECORD_TABLE);
-	PGresult      *res = NULL;
-	int            found = table_present(conn, schema);
-	int            rc = EXIT_OK;
-	struct timeval tv;
-	textbuf        qualified;
-	relation_ref   ref = {NULL, schema, RECORD_TABLE, display, true};
+	char        *display = xasprintf("%s.%s", schema, RECORD_TABLE);
+	int          found = table_present(conn, schema);
+	int          rc = EXIT_OK, n = 0;
+	textbuf      qualified;
+	relation_ref ref = {NULL, schema, RECORD_TABLE, display, true};
+	copy_rows    rows;
+	shown_row   *shown;
 
 	textbuf_init(&qualified);
 	sql_append_ident(&qualified, schema);
 	textbuf_append(&qualified, ".");
 	sql_append_ident(&qualified, RECORD_TABLE);
 	ref.qualified = qualified.data;
-	gettimeofday(&tv, NULL);
-	snprintf(since, sizeof(since), "%.3f", (double) tv.tv_sec - (double) since_ms / 1000.0);
-	values[0] = since_ms > 0 ? since : NULL;
-	sql = history_sql(schema);
-	/* in the transaction that locks and judges the table (relation_trust.h) */
+	copy_rows_init(&rows, N_COPIED);
+	/* in the transaction that locks and judges the table, copied (relation_trust.h) */
 	if (found > 0)
-		rc = relation_trust_read(conn, &ref, "reading the history table", sql, 2, values, &res);
+		rc = relation_trust_copy(conn, &ref, copied_columns, &rows);
 	else if (found == 0)
 		log_event(LOG_LEVEL_INFO, "no_history", NULL,
 				  "no history table \"%s\" yet: indexer build creates it (unless --no-record)", display);
 	textbuf_free(&qualified);
-	free(sql);
-	free(array);
 	free(display);
 	if (found <= 0 || rc != EXIT_OK)
+	{
+		copy_rows_free(&rows);
 		return found < 0 ? EXIT_UNREACHABLE : rc;
+	}
+	shown = shown_rows(&rows, since_ms, only, n_only, &n);
+	copy_rows_free(&rows);
 	if (json)
-		print_json(res);
+		print_json(shown, n);
 	else
-		print_text(res);
-	PQclear(res);
+		print_text(shown, n);
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < N_COLS; c++)
+			free(shown[i].cell[c]);
+	free(shown);
 	return EXIT_OK;
 }
 

@@ -511,20 +511,103 @@ backoff_ms(int64_t k, int64_t n)
 	return wait < DAY_MS ? wait : DAY_MS;
 }
 
+/* A row of the history that counts for the backoff; its strings stay in the copied rows. */
+typedef struct backoff_row
+{
+	const char *definition;
+	bool        failed;
+	double      started; /* for the order */
+	double      last;    /* when it ended (or started, unfinished) */
+	int64_t     id;
+} backoff_row;
+
+/* A timestamp cell in seconds; infinity (a table of the schema's owner may hold it) at either end. */
+static double
+cell_epoch(const char *v)
+{
+	double epoch;
+
+	if (copy_rows_epoch(v, &epoch))
+		return epoch;
+	return v && v[0] != '-' ? 1e300 : -1e300;
+}
+
+static int
+by_definition_newest(const void *a, const void *b)
+{
+	const backoff_row *x = a, *y = b;
+	int                c = strcmp(x->definition, y->definition);
+
+	if (c != 0)
+		return c;
+	if (x->started != y->started)
+		return x->started > y->started ? -1 : 1;
+	return (x->id < y->id) - (x->id > y->id);
+}
+
+/*
+ * The copied rows (id, definition, action, started_at, finished_at) that
+ * count, by definition, newest first: a refused build says nothing about
+ * the definition, an unfinished one has no outcome.
+ */
+static backoff_row *
+backoff_rows(const copy_rows *rows, int *n)
+{
+	backoff_row *out = xcalloc((size_t) rows->n_rows + 1, sizeof(backoff_row));
+
+	*n = 0;
+	for (int i = 0; i < rows->n_rows; i++)
+	{
+		const char  *def = copy_rows_cell(rows, i, 1), *action = copy_rows_cell(rows, i, 2);
+		const char  *finished = copy_rows_cell(rows, i, 4);
+		backoff_row *b = &out[*n];
+
+		if (def == NULL || action == NULL || strcmp(action, "started") == 0 ||
+			strcmp(action, "interrupted") == 0 || strcmp(action, "refused") == 0)
+			continue;
+		b->definition = def;
+		b->failed = strcmp(action, "failed") == 0;
+		b->started = cell_epoch(copy_rows_cell(rows, i, 3));
+		b->last = finished ? cell_epoch(finished) : b->started;
+		b->id = strtoll(copy_rows_cell(rows, i, 0) ? copy_rows_cell(rows, i, 0) : "0", NULL, 10);
+		(*n)++;
+	}
+	qsort(out, (size_t) *n, sizeof(backoff_row), by_definition_newest);
+	return out;
+}
+
+/* The first row of name in rows (sorted by definition), or n. */
+static int
+first_row_of(const backoff_row *rows, int n, const char *name)
+{
+	int lo = 0, hi = n;
+
+	while (lo < hi)
+	{
+		int mid = lo + (hi - lo) / 2;
+
+		if (strcmp(rows[mid].definition, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(rows[lo].definition, name) == 0 ? lo : n;
+}
+
 /* Defer it when its definition's last k rows (newest first, from row) failed and the wait is not over. */
 static bool
-defer_for_backoff(record *r, plan_item *it, const PGresult *res, int row, double now)
+defer_for_backoff(record *r, plan_item *it, const backoff_row *rows, int n_rows, int row, double now)
 {
 	const char *name = it->def->name;
 	int64_t     k = 0;
-	double      last = atof(PQgetvalue(res, row, 2));
+	double      last = rows[row].last;
 	int64_t     wait;
 	char        until[64];
 	char        waittext[32];
 
-	for (int i = row; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), name) == 0; i++)
+	for (int i = row; i < n_rows && strcmp(rows[i].definition, name) == 0; i++)
 	{
-		if (strcmp(PQgetvalue(res, i, 1), "failed") != 0)
+		if (!rows[i].failed)
 			break;
 		k++;
 	}
@@ -563,10 +646,10 @@ int
 record_apply_backoff(record *r, plan_item *plan, int n, int *critical)
 {
 	const char **names = xcalloc((size_t) n + 1, sizeof(char *));
-	int          k = 0, rc = EXIT_OK;
-	char        *array, *sql, now[64];
-	const char  *values[1];
-	PGresult    *res = NULL;
+	int          k = 0, rc = EXIT_OK, n_rows = 0;
+	char         now[64];
+	copy_rows    copied;
+	backoff_row *rows = NULL;
 
 	*critical = 0;
 	if (r == NULL || r->o.backoff_after <= 0 || r->o.retry_failed)
@@ -577,35 +660,35 @@ record_apply_backoff(record *r, plan_item *plan, int n, int *critical)
 	for (int i = 0; i < n; i++)
 		if (item_may_back_off(&plan[i]))
 			names[k++] = plan[i].def->name;
-	array = db_text_array_literal(names, k);
-	values[0] = array;
-	sql = xasprintf(
-		"SELECT definition, action, pg_catalog.date_part('epoch', "
-		"COALESCE(finished_at, started_at)) FROM %s WHERE definition = ANY ($1::pg_catalog.text[]) "
-		"AND action NOT IN ('started', 'interrupted', 'refused') ORDER BY definition, started_at DESC, id DESC",
-		r->qualified);
+	free(names);
+	copy_rows_init(&copied, 5);
 	if (k > 0)
 	{
-		/* in the transaction that locks and judges the table (relation_trust.h) */
+		/*
+		 * In the transaction that locks and judges the table, copied and
+		 * never planned (relation_trust.h): plan reads a table of the
+		 * schema's owner.
+		 */
 		relation_ref ref = {r->qualified, r->o.schema, RECORD_TABLE, r->display, r->read_only};
 
-		rc = relation_trust_read(r->conn, &ref, "reading the history for the backoff", sql, 1, values, &res);
+		rc = relation_trust_copy(r->conn, &ref, "id, definition, action, started_at, finished_at", &copied);
+		if (rc == EXIT_OK)
+			rows = backoff_rows(&copied, &n_rows);
 	}
-	free(sql);
-	free(array);
-	free(names);
 	if (rc != EXIT_OK)
-		return rc;
-	now_text(now, sizeof(now));
-	for (int i = 0; res != NULL && i < n; i++)
 	{
-		int row = 0;
+		copy_rows_free(&copied);
+		return rc;
+	}
+	now_text(now, sizeof(now));
+	for (int i = 0; rows != NULL && i < n; i++)
+	{
+		int row;
 
 		if (!item_may_back_off(&plan[i]))
 			continue;
-		while (row < PQntuples(res) && strcmp(PQgetvalue(res, row, 0), plan[i].def->name) != 0)
-			row++;
-		if (row < PQntuples(res) && defer_for_backoff(r, &plan[i], res, row, atof(now)))
+		row = first_row_of(rows, n_rows, plan[i].def->name);
+		if (row < n_rows && defer_for_backoff(r, &plan[i], rows, n_rows, row, atof(now)))
 		{
 			*critical += plan[i].def->critical ? 1 : 0;
 			if (r->read_only)
@@ -616,8 +699,8 @@ record_apply_backoff(record *r, plan_item *plan, int n, int *critical)
 					  plan[i].def->table, plan[i].deferred);
 		}
 	}
-	if (res)
-		PQclear(res);
+	free(rows);
+	copy_rows_free(&copied);
 	return EXIT_OK;
 }
 

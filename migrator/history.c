@@ -159,42 +159,56 @@ history_inspect(PGconn *conn, const history_table *ht, history_shape *shape, cha
 	return EXIT_OK;
 }
 
-char *
-history_select_sql(const history_table *ht)
+/*
+ * applied_at as the toolkit prints it, 2026-12-01T10:00:00Z, from COPY's ISO
+ * form in UTC (2026-12-01 10:00:00.123456+00); anything else (infinity, a
+ * year past 9999) as it came.
+ */
+static char *
+iso_utc(const char *copied)
 {
-	if (!ht->read_details)
-		return xasprintf("SELECT version, name, checksum, status, failure FROM %s ORDER BY version",
-						 ht->qualified);
-	return xasprintf("SELECT version, name, checksum, status, failure, "
-					 "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-					 "coalesce(duration_ms, 0), coalesce(applied_by, '') "
-					 "FROM %s ORDER BY version",
-					 ht->qualified);
+	size_t n = copied ? strlen(copied) : 0;
+
+	if (n < 22 || copied[10] != ' ' || copied[4] != '-' || strcmp(copied + n - 3, "+00") != 0)
+		return xstrdup(copied ? copied : "");
+	return xasprintf("%.10sT%.8sZ", copied, copied + 11);
 }
 
-void
-history_from_result(const PGresult *res, history *out)
+static int
+by_version(const void *a, const void *b)
 {
-	bool details = PQnfields(res) > 5;
+	const history_row *x = a, *y = b;
 
+	return (x->version > y->version) - (x->version < y->version);
+}
+
+/* Fill out (exists, rows sorted by version) from the copied columns (history_columns_read). */
+static void
+history_from_rows(const copy_rows *rows, bool details, history *out)
+{
 	out->exists = true;
-	out->n = PQntuples(res);
+	out->n = rows->n_rows;
 	out->rows = xcalloc((size_t) (out->n > 0 ? out->n : 1), sizeof(history_row));
 	for (int i = 0; i < out->n; i++)
 	{
 		history_row *r = &out->rows[i];
+		const char  *v;
 
-		r->version = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		r->name = xstrdup(PQgetvalue(res, i, 1));
-		r->checksum = xstrdup(PQgetvalue(res, i, 2));
-		r->status = xstrdup(PQgetvalue(res, i, 3));
-		r->failure = PQgetisnull(res, i, 4) ? NULL : xstrdup(PQgetvalue(res, i, 4));
+		r->version = strtoll(copy_rows_cell(rows, i, 0), NULL, 10);
+		r->name = xstrdup(copy_rows_cell(rows, i, 1));
+		r->checksum = xstrdup(copy_rows_cell(rows, i, 2));
+		r->status = xstrdup(copy_rows_cell(rows, i, 3));
+		v = copy_rows_cell(rows, i, 4);
+		r->failure = v ? xstrdup(v) : NULL;
 		if (!details)
 			continue;
-		r->applied_at = xstrdup(PQgetvalue(res, i, 5));
-		r->duration_ms = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-		r->applied_by = xstrdup(PQgetvalue(res, i, 7));
+		r->applied_at = iso_utc(copy_rows_cell(rows, i, 5));
+		v = copy_rows_cell(rows, i, 6);
+		r->duration_ms = v ? strtoll(v, NULL, 10) : 0;
+		v = copy_rows_cell(rows, i, 7);
+		r->applied_by = xstrdup(v ? v : "");
 	}
+	qsort(out->rows, (size_t) out->n, sizeof(history_row), by_version);
 }
 
 /* A foreign table is refused; true when it was. */
@@ -255,39 +269,25 @@ history_vet_results(PGconn *conn, const history_table *ht, const PGresult *inspe
 int
 history_read_locked(PGconn *conn, const history_table *ht, history *out)
 {
-	char     *sql;
-	PGresult *rows = NULL;
-	db_error  err = {0};
-	pipeline  p;
-	bool      ok;
-	int       rc;
+	relation_ref ref = {ht->qualified, ht->schema, ht->table, ht->display, ht->read_only};
+	copy_rows    rows;
+	int          rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = relation_trust_begin_read(conn, ht->qualified, ht->schema, ht->table, ht->display, ht->read_only);
-	if (rc != EXIT_OK)
-		return rc;
-	/* the rows, and the end of the transaction that releases the lock, in one round trip */
-	sql = history_select_sql(ht);
-	pipeline_init(&p);
-	(void) pipeline_add(&p, sql, 0, NULL, PGRES_TUPLES_OK, pipeline_keep_result, &rows);
-	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	ok = pipeline_run(conn, &p, NULL, &err);
-	pipeline_free(&p);
-	free(sql);
-	if (ok)
-		history_from_result(rows, out);
-	else
-	{
-		char *msg = db_error_format(&err);
-
-		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "reading the history table: %s", msg);
-		free(msg);
-		if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
-			db_command_uninterruptible(conn, "ending the history read", "ROLLBACK");
-	}
-	db_error_clear(&err);
-	PQclear(rows);
-	return ok ? EXIT_OK : EXIT_UNREACHABLE;
+	/*
+	 * Copied, never planned: planning a read of a table of the schema's
+	 * owner (a reader's) would run what it attached in the meantime.
+	 */
+	copy_rows_init(&rows, ht->read_details ? 8 : 5);
+	rc = relation_trust_copy(
+		conn, &ref,
+		ht->read_details ? "version, name, checksum, status, failure, applied_at, duration_ms, applied_by"
+						 : "version, name, checksum, status, failure",
+		&rows);
+	if (rc == EXIT_OK)
+		history_from_rows(&rows, ht->read_details, out);
+	copy_rows_free(&rows);
+	return rc;
 }
 
 int

@@ -118,16 +118,11 @@ int history_vet_results(PGconn *conn, const history_table *ht, const PGresult *i
  * Read the rows of a table history_vet passed, under relation_trust_begin_read's
  * lock and second verdict, so that they are the rows of the table judged
  * (a view or an armed table swapped in by the schema's owner is refused,
- * never read).  Fills out; EXIT_USAGE after logging when the table no
- * longer passes, EXIT_UNREACHABLE when a query failed.
+ * never read), copied out and never planned (relation_trust_copy).  Fills
+ * out; EXIT_USAGE after logging when the table no longer passes,
+ * EXIT_UNREACHABLE when a query failed.
  */
 int history_read_locked(PGconn *conn, const history_table *ht, history *out);
-
-/* The SELECT history_load reads the rows with (caller frees). */
-char *history_select_sql(const history_table *ht);
-
-/* Fill out (exists, rows) from that SELECT's result. */
-void history_from_result(const PGresult *res, history *out);
 
 /*
  * Create the table if missing, or add the baseline column to a table of the

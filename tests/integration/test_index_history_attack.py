@@ -19,6 +19,7 @@ import time
 import psycopg2
 
 from test_index_history import HistoryTestCase, at, definition
+from toolkit_test import HoldBeforeTheRead, conninfo
 
 COLUMNS = ("(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, run_id text NOT NULL, definition text, "
            "table_name text, action text NOT NULL, planned text, started_at timestamptz NOT NULL, "
@@ -240,6 +241,20 @@ class ComputingTable(SchemaOfMallory):
         r = self.history()
         self.assertEqual(self.query("SELECT who FROM app.pwned"), [], r.describe())
         self.assertRefused(r, r'its columns have types that are not PostgreSQL.s own \(duration_ms app\.num\)')
+
+    def test_an_index_created_between_the_verdict_and_the_read_never_runs(self):
+        # CREATE INDEX (SHARE) gets in beside the read's ACCESS SHARE, after the verdict: held
+        # back here by a loopback proxy.  The read is a COPY, never planned, so its predicate
+        # never runs as the reader (a planned SELECT folded it: found in the review of session 9)
+        proxy = HoldBeforeTheRead(self.tcp_host, self.port, lambda: self.armed(
+            "CREATE INDEX part ON app.indexer_history (id) WHERE app.folded(1) = 1"))
+        self.addCleanup(proxy.close)
+        r = self.run_indexer("history", "-c", self.cfg, "--record-schema", "app", "--since", "1h",
+                             dsn=conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.superuser))
+        self.assertTrue(proxy.fired.is_set(), r.describe())
+        self.assertEqual(self.scalar("SELECT is_called FROM app.hits"), False, r.describe())
+        self.assertExit(r, 0)
+        self.assertIn("idx_h_a", r.stdout)
 
     def test_a_check_constraint_is_never_folded_whatever_constraint_exclusion_says(self):
         self.armed("ALTER TABLE app.indexer_history ADD CONSTRAINT c CHECK (id + app.folded(1) > 0)")

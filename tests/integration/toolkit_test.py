@@ -168,6 +168,25 @@ class LoopbackProxy:
         self.listener.close()
 
 
+class HoldBeforeTheRead(LoopbackProxy):
+    """A loopback proxy that, before it passes on the history read (after the verdict under the
+    read's lock), runs action once: what the table's owner could commit in that instant."""
+
+    def __init__(self, target_host, target_port, action):
+        self.action = action
+        self.fired = threading.Event()
+        super().__init__(target_host, target_port)
+
+    def from_client(self, link, data):
+        # the read: a copy now; the SELECTs of the versions before it, for the tests' "fails before"
+        if not self.fired.is_set() and any(n in data for n in (b" TO STDOUT", b"ORDER BY version",
+                                                                  b"ORDER BY started_at")):
+            self.action()
+            self.fired.set()
+        link.server.sendall(data)
+        return True
+
+
 def _load_cluster():
     d = os.environ.get("TOOLKIT_CLUSTER_DIR")
     if not d:
