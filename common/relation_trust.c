@@ -311,7 +311,8 @@ relation_trust_check(PGconn *conn, const char *schema, const char *rel, const ch
 
 static const char read_settings_sql[] =
 	"SELECT pg_catalog.set_config('constraint_exclusion', 'partition', true), "
-	"pg_catalog.set_config('DateStyle', 'ISO, YMD', true), pg_catalog.set_config('TimeZone', 'UTC', true)";
+	"pg_catalog.set_config('DateStyle', 'ISO, YMD', true), pg_catalog.set_config('TimeZone', 'UTC', true), "
+	"pg_catalog.set_config('row_security', 'off', true)";
 
 int
 relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
@@ -340,8 +341,13 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	 * constraint_exclusion = on (the database's or the role's setting, the
 	 * schema's owner may own the database) has the planner fold the
 	 * table's CHECK constraints, whose functions would then run: the
-	 * default, for this transaction, whatever the session says.  And dates
-	 * in one form for relation_trust_copy's readers.
+	 * default, for this transaction, whatever the session says.
+	 * row_security off: the copy reads the table by name again, and the
+	 * schema's owner can point the name at another table of its own by
+	 * renaming schemas (ALTER SCHEMA ... RENAME locks no table); COPY of a
+	 * table with row-level security is a planned query whose policies run
+	 * as the reader, where with row_security off it fails before any runs.
+	 * And dates in one form for relation_trust_copy's readers.
 	 */
 	(void) pipeline_add(&p, read_settings_sql, 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
 	(void) pipeline_add_prepare(&p, "", lock, 0);
