@@ -56,7 +56,8 @@ static const char trust_sql[] =
 	"       (SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', a.attname, "
 	"               pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum) "
 	"          FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
-	"           AND NOT a.attisdropped AND a.atttypid >= " FIRST_NORMAL_OID ") "
+	"           AND NOT a.attisdropped AND a.atttypid >= " FIRST_NORMAL_OID "), "
+	"       c.oid "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
@@ -88,7 +89,8 @@ static const char first_look_sql[] =
 	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_statistic_ext e WHERE e.stxrelid = c.oid "
 	"                   AND 'e' = ANY (e.stxkind)) "
 	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
-	"                   AND NOT a.attisdropped AND a.atttypid >= " FIRST_NORMAL_OID ") "
+	"                   AND NOT a.attisdropped AND a.atttypid >= " FIRST_NORMAL_OID "), "
+	"       c.oid "
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
@@ -105,7 +107,7 @@ static const char first_look_sql[] =
 static const char guard_head[] = "SELECT CASE WHEN EXISTS (SELECT FROM (";
 static const char guard_tail[] =
 	") AS v (owner_ok, owner_name, me, triggers, rules, rls, inherits, trigger_grantees, relkind, computed, "
-	"        foreign_types) "
+	"        foreign_types, relid) "
 	"  WHERE v.owner_ok AND v.triggers IS NULL AND v.rules IS NULL AND NOT v.rls AND NOT v.inherits "
 	"    AND v.trigger_grantees IS NULL AND v.relkind = 'r' AND v.computed IS NULL "
 	"    AND v.foreign_types IS NULL) "
@@ -276,9 +278,19 @@ relation_trust_full_judge(const PGresult *res, const char *display, bool read_on
 	return rc;
 }
 
+/* The relation a verdict was about, from its row (column col), when it trusted it. */
+static void
+verdict_oid(const PGresult *res, int col, int rc, unsigned int *oid)
+{
+	if (oid != NULL)
+		*oid = rc == EXIT_OK && PQntuples(res) > 0 ? (unsigned int) strtoul(PQgetvalue(res, 0, col), NULL, 10)
+												   : 0;
+}
+
 /* The first look (or, full, trust_sql) on conn, and its verdict. */
 static int
-run_check(PGconn *conn, bool full, const char *schema, const char *rel, const char *display, bool read_only)
+run_check(PGconn *conn, bool full, const char *schema, const char *rel, const char *display, bool read_only,
+		  unsigned int *oid)
 {
 	const char *values[3];
 	const char *sql = full ? relation_trust_full_query(schema, rel, read_only, values)
@@ -288,25 +300,57 @@ run_check(PGconn *conn, bool full, const char *schema, const char *rel, const ch
 
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
-	rc = full ? relation_trust_full_judge(res, display, read_only)
-			  : relation_trust_judge(conn, res, schema, rel, display, read_only);
+	if (full)
+	{
+		rc = relation_trust_full_judge(res, display, read_only);
+		verdict_oid(res, 11, rc, oid);
+	}
+	else
+		rc = relation_trust_judge(conn, res, schema, rel, display, read_only, oid);
 	PQclear(res);
 	return rc;
 }
 
 int
 relation_trust_judge(PGconn *conn, const PGresult *first_look, const char *schema, const char *rel,
-					 const char *display, bool read_only)
+					 const char *display, bool read_only, unsigned int *oid)
 {
 	if (PQntuples(first_look) == 0 || strcmp(PQgetvalue(first_look, 0, 0), "t") == 0)
-		return EXIT_OK; /* absent, or clear of everything trust_sql looks for */
-	return run_check(conn, true, schema, rel, display, read_only);
+	{
+		/* absent, or clear of everything trust_sql looks for */
+		verdict_oid(first_look, 1, EXIT_OK, oid);
+		return EXIT_OK;
+	}
+	/* the full check's own row: the relation it judged, should the name have moved */
+	return run_check(conn, true, schema, rel, display, read_only, oid);
 }
 
 int
-relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display, bool read_only)
+relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display, bool read_only,
+					 unsigned int *oid)
 {
-	return run_check(conn, false, schema, rel, display, read_only);
+	return run_check(conn, false, schema, rel, display, read_only, oid);
+}
+
+char *
+relation_trust_pin_sql(PGconn *conn, const char *qualified, unsigned int oid, const char *message)
+{
+	char *name = PQescapeLiteral(conn, qualified, strlen(qualified));
+	char *text = PQescapeLiteral(conn, message, strlen(message));
+	char *sql = NULL;
+
+	/*
+	 * int4in of the message fails when the planner folds it, which it does
+	 * only when the name no longer stands for oid: the CASE folds first.
+	 */
+	if (name != NULL && text != NULL)
+		sql = xasprintf(
+			"(CASE WHEN %s::pg_catalog.regclass OPERATOR(pg_catalog.=) '%u'::pg_catalog.oid "
+			"THEN true ELSE pg_catalog.int4in(%s::pg_catalog.cstring) OPERATOR(pg_catalog.=) 0 END)",
+			name, oid, text);
+	PQfreemem(name);
+	PQfreemem(text);
+	return sql;
 }
 
 static const char read_settings_sql[] =
@@ -363,7 +407,7 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	}
 	/* under the lock: what the caller reads next is the relation judged here */
 	if (rc == EXIT_OK)
-		rc = relation_trust_judge(conn, first_look, schema, rel, display, read_only);
+		rc = relation_trust_judge(conn, first_look, schema, rel, display, read_only, NULL);
 	if (rc != EXIT_OK && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
 		db_command_uninterruptible(conn, "ending the read", "ROLLBACK");
 	db_error_clear(&err);

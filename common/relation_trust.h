@@ -38,7 +38,8 @@
 #include "copy_rows.h"
 
 /*
- * Check schema.rel.  A run that only reads it (read_only: check, status,
+ * Check schema.rel; with oid not NULL, *oid is the relation judged (0
+ * when absent or refused).  A run that only reads it (read_only: check, status,
  * plan) also trusts a table owned by a role the current role is a member
  * of, by the schema's owner or by a superuser, so that a start-up gate can
  * run as the application's role: reading runs no trigger or rule, and the
@@ -48,7 +49,7 @@
  * query failed.  Reads only the catalogs: nothing of the table runs.
  */
 int relation_trust_check(PGconn *conn, const char *schema, const char *rel, const char *display,
-						 bool read_only);
+						 bool read_only, unsigned int *oid);
 
 /*
  * relation_trust_check in two halves, for a batch (pipeline.h): a first
@@ -62,7 +63,26 @@ int relation_trust_check(PGconn *conn, const char *schema, const char *rel, cons
  */
 const char *relation_trust_query(const char *schema, const char *rel, bool read_only, const char *values[3]);
 int relation_trust_judge(PGconn *conn, const PGresult *first_look, const char *schema, const char *rel,
-						 const char *display, bool read_only);
+						 const char *display, bool read_only, unsigned int *oid);
+
+/*
+ * Writes pinned to the relation a verdict trusted: the schema's owner can
+ * point the name at another table of its own at any moment, by renaming
+ * schemas (ALTER SCHEMA ... RENAME locks no table), and a write resolves
+ * the name again.  A condition for the write's own statement (its WHERE, or
+ * the WHERE of its INSERT's SELECT) that fails it, with message, unless
+ * qualified (the quoted name, as the statement names its target) stands
+ * for oid, judged when the statement is planned: the name in it and the
+ * statement's target are resolved in the same parse analysis, and the
+ * planner folds the check before anything runs, statement triggers
+ * included.  NULL when quoting failed; caller frees.
+ */
+char *relation_trust_pin_sql(PGconn *conn, const char *qualified, unsigned int oid, const char *message);
+
+/* The pin of a write made before any verdict: it fails the write when planned. */
+#define RELATION_TRUST_NO_PIN                                                                                \
+	"(pg_catalog.int4in('no check trusted the history table before this write'::pg_catalog.cstring) "        \
+	"OPERATOR(pg_catalog.=) 0)"
 
 /*
  * The full check alone, for one statement of the caller's own transaction

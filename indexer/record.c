@@ -54,7 +54,32 @@ struct record
 	bool           retained;  /* --keep applied (with the run's first write) */
 	int            started;   /* rows of this run written as "started" */
 	bool           read_only; /* record_open_read: plan shows the backoff, logs nothing */
+	/*
+	 * Every write pinned to the relation the start's check trusted
+	 * (relation_trust_pin_sql): the schema's owner can point the name at a
+	 * table of its own by renaming schemas.  NULL before: writes fail.
+	 */
+	char *pin;
 };
+
+/* The pin for a write's WHERE; before the check, one that fails the write (relation_trust.h). */
+static const char *
+pin_of(const record *r)
+{
+	return r->pin != NULL ? r->pin : RELATION_TRUST_NO_PIN;
+}
+
+/* Pin the writes to the relation the check trusted (0: none). */
+static void
+pin_to(record *r, unsigned int oid)
+{
+	free(r->pin);
+	r->pin = oid != 0
+				 ? relation_trust_pin_sql(r->conn, r->qualified, oid,
+										  "refusing to write the history table: it is not the table this "
+										  "run checked at its start (schemas renamed?); nothing written")
+				 : NULL;
+}
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
 static void
@@ -85,8 +110,8 @@ apply_retention(record *r, db_error *err)
 	snprintf(keep, sizeof(keep), "%lld.%03lld", (long long) (r->o.keep_ms / 1000),
 			 (long long) (r->o.keep_ms % 1000));
 	sql = xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
-					"pg_catalog.make_interval(secs => $2::pg_catalog.float8)",
-					r->qualified);
+					"pg_catalog.make_interval(secs => $2::pg_catalog.float8) AND %s",
+					r->qualified, pin_of(r));
 	ok = db_run_ex(r->conn, sql, 2, values, PGRES_COMMAND_OK, NULL, err, NULL, false);
 	free(sql);
 	return ok;
@@ -241,12 +266,14 @@ table_exists(record *r)
 static int
 ensure_table(record *r)
 {
-	char    *sql, *msg;
-	bool     ok;
-	int      rc, found;
-	db_error err = {0};
+	char        *sql, *msg;
+	bool         ok;
+	int          rc, found;
+	db_error     err = {0};
+	unsigned int oid = 0;
 
-	rc = relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
+	rc = relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false, &oid);
+	pin_to(r, oid);
 	if (rc != EXIT_OK)
 		return rc;
 	/* there already (every run but the first): no CREATE, whose IF NOT EXISTS NOTICE every run would log */
@@ -271,7 +298,9 @@ ensure_table(record *r)
 		return rc;
 	}
 	/* IF NOT EXISTS: another role may have created it in between */
-	return relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false);
+	rc = relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false, &oid);
+	pin_to(r, oid);
+	return rc;
 }
 
 static record *
@@ -339,7 +368,7 @@ record_open_read(PGconn *conn, const record_options *o, record **out)
 				  "the history table \"%s\" is not readable by this role: the failure backoff is not shown",
 				  r->display);
 	if (readable)
-		rc = relation_trust_check(conn, o->schema, RECORD_TABLE, r->display, true);
+		rc = relation_trust_check(conn, o->schema, RECORD_TABLE, r->display, true, NULL);
 	PQclear(res);
 	if (!readable || rc != EXIT_OK)
 	{
@@ -403,14 +432,14 @@ record_start(record *r, const plan_item *it)
 	table = item_values(r, it, now, values);
 	values[5] = r->host;
 	sql = xasprintf("INSERT INTO %s (run_id, definition, table_name, action, planned, started_at, host, "
-					"application_name) VALUES ($1, $2, $3, 'started', $4, "
+					"application_name) SELECT $1, $2, $3, 'started', $4, "
 					"pg_catalog.to_timestamp($5::pg_catalog.float8), $6, "
-					"pg_catalog.current_setting('application_name')) RETURNING id",
-					r->qualified);
+					"pg_catalog.current_setting('application_name') WHERE %s RETURNING id",
+					r->qualified, pin_of(r));
 	if (record_write(r, "recording a build's start", sql, 6, values, &res))
 	{
 		r->started++;
-		id = atoll(PQgetvalue(res, 0, 0));
+		id = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 0;
 		PQclear(res);
 	}
 	free(sql);
@@ -469,8 +498,8 @@ record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate, con
 				  "(SELECT pg_catalog.pg_relation_size(c.oid) FROM pg_catalog.pg_class c JOIN "
 				  "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $7 AND "
 				  "c.relname = $8 AND c.relkind = 'i' AND $2 IN ('built', 'repaired', 'rebuilt')) "
-				  "WHERE id = $1::pg_catalog.int8",
-				  r->qualified);
+				  "WHERE id = $1::pg_catalog.int8 AND %s",
+				  r->qualified, pin_of(r));
 	(void) record_write(r, "recording a build's outcome", sql, 8, values, NULL);
 	free(sql);
 }
@@ -490,11 +519,11 @@ record_refused(record *r, const plan_item *it, const char *message)
 	values[6] = r->host;
 	sql =
 		xasprintf("INSERT INTO %s (run_id, definition, table_name, action, planned, started_at, finished_at, "
-				  "duration_ms, message, host, application_name) VALUES ($1, $2, $3, 'refused', $4, "
+				  "duration_ms, message, host, application_name) SELECT $1, $2, $3, 'refused', $4, "
 				  "pg_catalog.to_timestamp($5::pg_catalog.float8), "
 				  "pg_catalog.to_timestamp($5::pg_catalog.float8), 0, $6, $7, "
-				  "pg_catalog.current_setting('application_name'))",
-				  r->qualified);
+				  "pg_catalog.current_setting('application_name') WHERE %s",
+				  r->qualified, pin_of(r));
 	(void) record_write(r, "recording a guard's refusal", sql, 7, values, NULL);
 	free(sql);
 	free(table);
@@ -709,8 +738,9 @@ static void
 close_started(record *r)
 {
 	const char *values[] = {r->run_id};
-	char *sql = xasprintf("UPDATE %s SET action = 'interrupted' WHERE run_id = $1 AND action = 'started'",
-						  r->qualified);
+	char       *sql =
+		xasprintf("UPDATE %s SET action = 'interrupted' WHERE run_id = $1 AND action = 'started' AND %s",
+				  r->qualified, pin_of(r));
 
 	(void) record_write(r, "marking unfinished builds interrupted", sql, 1, values, NULL);
 	free(sql);
@@ -737,15 +767,15 @@ record_close(record *r, int deferred)
 	values[3] = r->host;
 	/* a run that only deferred counts one more run on the last row when that one only deferred too */
 	sql = xasprintf(
-		"WITH last AS (SELECT id, action FROM %1$s ORDER BY id DESC LIMIT 1), "
+		"WITH last AS (SELECT id, action FROM %1$s WHERE %2$s ORDER BY id DESC LIMIT 1), "
 		"bumped AS (UPDATE %1$s h SET runs = h.runs + 1, deferred = $3::pg_catalog.int4, finished_at = "
 		"pg_catalog.to_timestamp($2::pg_catalog.float8) FROM last WHERE h.id = last.id AND last.action = "
-		"'deferred' RETURNING h.id) "
+		"'deferred' AND %2$s RETURNING h.id) "
 		"INSERT INTO %1$s (run_id, action, started_at, finished_at, deferred, host, application_name) "
 		"SELECT $1, 'deferred', pg_catalog.to_timestamp($2::pg_catalog.float8), "
 		"pg_catalog.to_timestamp($2::pg_catalog.float8), $3::pg_catalog.int4, $4, "
-		"pg_catalog.current_setting('application_name') WHERE NOT EXISTS (SELECT FROM bumped)",
-		r->qualified);
+		"pg_catalog.current_setting('application_name') WHERE NOT EXISTS (SELECT FROM bumped) AND %2$s",
+		r->qualified, pin_of(r));
 	(void) record_write(r, "recording the run's deferrals", sql, 4, values, NULL);
 	free(sql);
 }
@@ -763,5 +793,6 @@ record_free(record *r)
 		return;
 	free(r->qualified);
 	free(r->display);
+	free(r->pin);
 	free(r);
 }

@@ -231,7 +231,7 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 	 * Its rows become our history, and baseline renames it: a table another
 	 * role owns could be forged, or armed (a policy runs on every read).
 	 */
-	rc = relation_trust_check(conn, schema, tools[ti].table, display, false);
+	rc = relation_trust_check(conn, schema, tools[ti].table, display, false, NULL);
 	cols = rc == EXIT_OK ? read_tool_columns(conn, schema, ti, &rc) : NULL;
 	/* there: its rows are read in the transaction that locked and judged it again (relation_trust.h) */
 	if (cols != NULL)

@@ -42,6 +42,32 @@ static const struct
 /* the shape before "baseline" was added; history_ensure upgrades it */
 #define N_HISTORY_COLUMNS_V1 (N_HISTORY_COLUMNS - 1)
 
+struct history_pin
+{
+	unsigned int oid;
+	char        *sql; /* relation_trust_pin_sql's; NULL: none yet */
+};
+
+/* Pin the writes to oid (0: nothing trusted, no pin). */
+static void
+pin_to(PGconn *conn, const history_table *ht, unsigned int oid)
+{
+	free(ht->pin->sql);
+	ht->pin->oid = oid;
+	ht->pin->sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, ht->guard_message) : NULL;
+}
+
+/*
+ * The pin for a write's WHERE.  Before a verdict, one that fails the
+ * write when it is planned: a write that changed nothing could pass for one
+ * that did (repair's).
+ */
+static const char *
+pin_of(const history_table *ht)
+{
+	return ht->pin->sql != NULL ? ht->pin->sql : RELATION_TRUST_NO_PIN;
+}
+
 bool
 history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table)
 {
@@ -67,6 +93,7 @@ history_table_init(history_table *ht, PGconn *conn, const char *schema, const ch
 				  "trigger, rule or policy now; nothing was recorded",
 				  ht->display);
 	ht->guard_sql = relation_trust_guard_sql(conn, schema, table, ht->guard_message);
+	ht->pin = xcalloc(1, sizeof(*ht->pin));
 	PQfreemem(qs);
 	PQfreemem(qt);
 	if (ht->guard_sql == NULL)
@@ -88,6 +115,10 @@ history_table_free(history_table *ht)
 	free(ht->guard_sql);
 	free(ht->lock_sql);
 	free(ht->guard_message);
+	if (ht->pin != NULL)
+		free(ht->pin->sql);
+	free(ht->pin);
+	ht->pin = NULL;
 	ht->qualified = ht->display = ht->guard_sql = ht->lock_sql = ht->guard_message = NULL;
 }
 
@@ -230,6 +261,7 @@ history_vet(PGconn *conn, const history_table *ht, bool *present)
 	history_shape shape;
 	char         *found;
 	int           rc = history_inspect(conn, ht, &shape, &found);
+	unsigned int  oid = 0;
 
 	*present = false;
 	if (rc != EXIT_OK || shape == HISTORY_ABSENT)
@@ -242,8 +274,9 @@ history_vet(PGconn *conn, const history_table *ht, bool *present)
 	if (rc != EXIT_OK)
 		return rc;
 	/* an armed table runs its code as soon as we read or write it */
-	rc = relation_trust_check(conn, ht->schema, ht->table, ht->display, ht->read_only);
+	rc = relation_trust_check(conn, ht->schema, ht->table, ht->display, ht->read_only, &oid);
 	*present = rc == EXIT_OK;
+	pin_to(conn, ht, oid);
 	return rc;
 }
 
@@ -254,6 +287,7 @@ history_vet_results(PGconn *conn, const history_table *ht, const PGresult *inspe
 	history_shape shape;
 	char         *found;
 	int           rc;
+	unsigned int  oid = 0;
 
 	*present = false;
 	history_inspect_result(inspect, &shape, &found);
@@ -261,8 +295,9 @@ history_vet_results(PGconn *conn, const history_table *ht, const PGresult *inspe
 	free(found);
 	if (rc != EXIT_OK || shape == HISTORY_ABSENT)
 		return rc;
-	rc = relation_trust_judge(conn, trust, ht->schema, ht->table, ht->display, ht->read_only);
+	rc = relation_trust_judge(conn, trust, ht->schema, ht->table, ht->display, ht->read_only, &oid);
 	*present = rc == EXIT_OK;
+	pin_to(conn, ht, oid);
 	return rc;
 }
 
@@ -340,10 +375,11 @@ table_state(PGconn *conn, const history_table *ht, bool *table, bool *baseline_c
 int
 history_ensure(PGconn *conn, const history_table *ht)
 {
-	int   have_schema = schema_exists(conn, ht->schema);
-	bool  have_table, have_column;
-	char *sql;
-	bool  ok;
+	int          have_schema = schema_exists(conn, ht->schema);
+	bool         have_table, have_column;
+	char        *sql;
+	bool         ok;
+	unsigned int oid = 0;
 
 	if (have_schema < 0)
 		return EXIT_CHANGE_FAILED;
@@ -370,8 +406,10 @@ history_ensure(PGconn *conn, const history_table *ht)
 	if (!table_state(conn, ht, &have_table, &have_column))
 		return EXIT_CHANGE_FAILED;
 	/* another role may have made it since the history was read */
-	if (have_table && relation_trust_check(conn, ht->schema, ht->table, ht->display, false) != EXIT_OK)
+	if (have_table && relation_trust_check(conn, ht->schema, ht->table, ht->display, false, &oid) != EXIT_OK)
 		return EXIT_USAGE;
+	if (have_table)
+		pin_to(conn, ht, oid);
 	if (have_table && have_column)
 		return EXIT_OK;
 	if (have_table)
@@ -402,8 +440,9 @@ history_ensure(PGconn *conn, const history_table *ht)
 	if (!ok)
 		return EXIT_CHANGE_FAILED;
 	/* IF NOT EXISTS: another role may have created it first */
-	if (relation_trust_check(conn, ht->schema, ht->table, ht->display, false) != EXIT_OK)
+	if (relation_trust_check(conn, ht->schema, ht->table, ht->display, false, &oid) != EXIT_OK)
 		return EXIT_USAGE;
+	pin_to(conn, ht, oid);
 	log_event(LOG_LEVEL_INFO, "history_created", NULL, "created history table \"%s\"", ht->display);
 	return EXIT_OK;
 }
@@ -446,15 +485,15 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 		"WITH u AS (UPDATE %s SET name = $2, checksum = $3, status = $4, "
 		"  applied_at = pg_catalog.clock_timestamp(), duration_ms = " HISTORY_DURATION ", "
 		"  applied_by = pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), failure = $7 "
-		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' AND $8::pg_catalog.bool "
+		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' AND $8::pg_catalog.bool AND %s "
 		"  RETURNING duration_ms), "
 		"i AS (INSERT INTO %s (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
 		"  SELECT $1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), " HISTORY_DURATION ", "
-		"  pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7 WHERE NOT $8::pg_catalog.bool "
+		"  pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7 WHERE NOT $8::pg_catalog.bool AND %s "
 		"  RETURNING duration_ms) "
 		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i), "
 		"  coalesce((SELECT duration_ms FROM u), (SELECT duration_ms FROM i), -1)",
-		ht->qualified, ht->qualified);
+		ht->qualified, pin_of(ht), ht->qualified, pin_of(ht));
 #undef HISTORY_DURATION
 }
 
@@ -555,8 +594,8 @@ history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, con
 {
 	char        vbuf[24];
 	const char *values[2] = {vbuf, checksum};
-	char       *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1", ht->qualified);
-	bool        ok;
+	char *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1 AND %s", ht->qualified, pin_of(ht));
+	bool  ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	ok = guarded_write(conn, ht, "updating a checksum", sql, 2, values);
@@ -569,7 +608,7 @@ history_forget(PGconn *conn, const history_table *ht, int64_t version)
 {
 	char        vbuf[24];
 	const char *values[1] = {vbuf};
-	char       *sql = xasprintf("DELETE FROM %s WHERE version = $1", ht->qualified);
+	char       *sql = xasprintf("DELETE FROM %s WHERE version = $1 AND %s", ht->qualified, pin_of(ht));
 	bool        ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
@@ -601,9 +640,9 @@ history_set_baseline(PGconn *conn, const history_table *ht, int64_t version, con
 {
 	char        vbuf[24];
 	const char *values[2] = {vbuf, how};
-	char       *sql = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1", ht->qualified);
-	PGresult   *res = NULL;
-	bool        ok;
+	char *sql = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1 AND %s", ht->qualified, pin_of(ht));
+	PGresult *res = NULL;
+	bool      ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	ok = db_run(conn, sql, 2, values, PGRES_COMMAND_OK, &res, err, NULL);

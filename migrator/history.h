@@ -57,11 +57,18 @@ typedef struct history_table
 	char       *guard_sql;     /* the guard of every history write (below) */
 	char       *lock_sql;      /* the LOCK TABLE the guard follows */
 	char       *guard_message; /* its error text */
-	bool        read_only;     /* the run only reads it (check, status, plan):
+	/*
+	 * The relation the run's verdict trusted, which every write is pinned
+	 * to (relation_trust_pin_sql): set by history_vet, history_vet_results
+	 * and history_ensure; behind a pointer, so that they record it on a
+	 * const table.  Without it, writes fail.
+	 */
+	struct history_pin *pin;
+	bool                read_only;     /* the run only reads it (check, status, plan):
 								 * see relation_trust_check */
-	bool        create_schema; /* --create-schema: history_ensure may
+	bool                create_schema; /* --create-schema: history_ensure may
 								 * create the schema */
-	bool        read_details;  /* reads fill applied_at, duration_ms and
+	bool                read_details;  /* reads fill applied_at, duration_ms and
 								 * applied_by (status shows them); without,
 								 * the server formats no date (issue 13) */
 } history_table;

@@ -193,6 +193,49 @@ class SwappedTable(SchemaOfMallory):
         self.assertEqual(row["duration_ms"], forged)
 
 
+class SchemaRenamedBeforeTheWrite(SchemaOfMallory):
+    """The writer's side of a schema rename: the owner of the record schema swaps its name with
+    another schema of its own between the write's lock and check and the write, which names the
+    table again; the INSERT would land in the owner's table and run its trigger as the indexer
+    (a superuser here).  Every write is pinned to the relation the run's start trusted."""
+
+    def test_a_write_lands_only_in_the_table_the_run_checked(self):
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.dbname, self.mal))
+        self.query("CREATE TABLE public.pwned (who text)")
+        self.query("GRANT ALL ON public.pwned TO PUBLIC")
+        self.as_mallory(
+            "GRANT USAGE, CREATE ON SCHEMA app TO PUBLIC; CREATE SCHEMA app2; "
+            "GRANT USAGE ON SCHEMA app2 TO PUBLIC; "
+            "CREATE TABLE app2.indexer_history " + COLUMNS + "; "
+            "GRANT ALL ON app2.indexer_history TO PUBLIC; "
+            "CREATE FUNCTION app2.steal() RETURNS trigger LANGUAGE plpgsql AS "
+            "  $$ BEGIN INSERT INTO public.pwned VALUES (current_user); RETURN NULL; END $$; "
+            "CREATE TRIGGER t BEFORE INSERT ON app2.indexer_history FOR EACH STATEMENT "
+            "  EXECUTE FUNCTION app2.steal()")
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+
+        def swap_schemas():
+            conn = psycopg2.connect(self.dsn)
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SET ROLE %s" % self.mal)
+                    for old_name, new_name in (("app", "app_tmp"), ("app2", "app"), ("app_tmp", "app2")):
+                        cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
+            finally:
+                conn.close()
+
+        # the build's first row ('started') is a statement of its own, after the lock and the check
+        proxy = HoldBeforeTheRead(self.tcp_host, self.port, swap_schemas, needles=(b"'started', $4",))
+        self.addCleanup(proxy.close)
+        r = self.run_indexer("build", "-c", cfg, "--record-schema", "app",
+                             dsn=conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.superuser))
+        self.assertTrue(proxy.fired.is_set(), r.describe())
+        self.assertEqual(self.query("SELECT who FROM public.pwned"), [], r.describe())
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertStderrMatches(r, r"refusing to write the history table")
+
+
 class ComputingTable(SchemaOfMallory):
     """The schema's owner's table is trusted for reading, but planning a read of it folds the
     constant calls of its indexes' expressions and predicates (a function it declared

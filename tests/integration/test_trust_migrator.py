@@ -209,6 +209,49 @@ class SchemaOfAnotherOwner(MigratorTestCase):
         self.mig_dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=self.mig)
 
 
+class SchemaRenamedBeforeTheWrite(SchemaOfAnotherOwner):
+    """ALTER SCHEMA ... RENAME locks no table: the schema's owner, which may also create schemas,
+    swaps the names of its schema and of another one of its own between the write's lock and guard
+    and the write itself, which names the table again and would land in the owner's table, whose
+    trigger then runs as the migrator (found in the second review of session 9: 4 runs of 15).
+    Every write is pinned to the relation the start-up verdict trusted."""
+
+    def test_a_write_lands_only_in_the_table_the_run_checked(self):
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
+        self.assertExit(self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn), 0)
+        self.query("CREATE SCHEMA s2 AUTHORIZATION %s" % self.att)
+        self.query("CREATE TABLE public.pwned (who name)")
+        self.query("GRANT INSERT ON public.pwned TO PUBLIC")
+        self.query(SwappedBeforeTheRead.HIST.replace("s.schema_migrations", "s2.schema_migrations"))
+        self.query("INSERT INTO s2.schema_migrations (version, name, checksum, status) "
+                   "VALUES (1, '1_a.sql', 'x', 'applied')")
+        self.query("CREATE FUNCTION s2.steal() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN INSERT INTO public.pwned SELECT current_user; RETURN NEW; END $$")
+        self.query("CREATE TRIGGER t BEFORE UPDATE ON s2.schema_migrations FOR EACH STATEMENT "
+                   "EXECUTE FUNCTION s2.steal()")
+        for obj in ("FUNCTION s2.steal()", "TABLE s2.schema_migrations"):
+            self.query("ALTER %s OWNER TO %s" % (obj, self.att))
+        self.query("GRANT USAGE ON SCHEMA s2 TO PUBLIC")
+        self.query("GRANT ALL ON s2.schema_migrations TO PUBLIC")
+        self.write(self.d, "1_a.sql", "CREATE TABLE IF NOT EXISTS s.a (id int); -- changed\n")
+
+        def swap_schemas():
+            with self.connect() as c, c.cursor() as cur:
+                cur.execute("SET ROLE %s" % self.att)
+                for old_name, new_name in (("s", "s_tmp"), ("s2", "s"), ("s_tmp", "s2")):
+                    cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
+
+        # repair's checksum update is a statement of its own, after the lock and the guard
+        proxy = HoldBeforeTheRead(self.tcp_host, self.port, swap_schemas, needles=(b"SET checksum = $2",))
+        self.addCleanup(proxy.close)
+        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig)
+        r = self.run_migrator("repair", "--dir", self.d, "--schema", "s", dsn=dsn)
+        self.assertTrue(proxy.fired.is_set(), r.describe())
+        self.assertEqual(self.scalar("SELECT count(*) FROM public.pwned"), 0, r.describe())
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertStderrMatches(r, r"refusing to write the history table s\.schema_migrations")
+
+
 class SwappedBeforeTheRead(SchemaOfAnotherOwner):
     """The schema's owner swaps the history table for a view of its own after the start-up checks
     read the catalogs and before the history is read: the read resolves the name again once it

@@ -170,17 +170,20 @@ class LoopbackProxy:
 
 class HoldBeforeTheRead(LoopbackProxy):
     """A loopback proxy that, before it passes on the history read (after the verdict under the
-    read's lock), runs action once: what the table's owner could commit in that instant."""
+    read's lock), or the first write that contains one of needles, runs action once: what the
+    table's owner could commit in that instant."""
 
-    def __init__(self, target_host, target_port, action):
+    # the read: a copy now; the SELECTs of the versions before it, for the tests' "fails before"
+    READS = (b" TO STDOUT", b"ORDER BY version", b"ORDER BY started_at")
+
+    def __init__(self, target_host, target_port, action, needles=READS):
         self.action = action
+        self.needles = needles
         self.fired = threading.Event()
         super().__init__(target_host, target_port)
 
     def from_client(self, link, data):
-        # the read: a copy now; the SELECTs of the versions before it, for the tests' "fails before"
-        if not self.fired.is_set() and any(n in data for n in (b" TO STDOUT", b"ORDER BY version",
-                                                                  b"ORDER BY started_at")):
+        if not self.fired.is_set() and any(n in data for n in self.needles):
             self.action()
             self.fired.set()
         link.server.sendall(data)
