@@ -22,7 +22,9 @@
  * schema, though, may drop the table and put an armed one of its own in
  * its place at any time: a writer that writes long after this check must
  * check again in the write's transaction, under a lock (indexer/record.c,
- * migrator/history.h's guard_sql).
+ * migrator/history.h's guard_sql), and pin the write itself to the table
+ * the check trusted (relation_trust_pin_sql: renaming schemas moves a
+ * name without any lock).
  *
  * common/relation_trust.h
  *
