@@ -159,3 +159,13 @@ copy_rows_epoch(const char *cell, double *epoch)
 	*epoch = (double) timegm(&tm) + sec;
 	return true;
 }
+
+double
+copy_rows_epoch_or_end(const char *cell)
+{
+	double epoch;
+
+	if (copy_rows_epoch(cell, &epoch))
+		return epoch;
+	return cell && cell[0] != '-' ? 1e300 : -1e300;
+}

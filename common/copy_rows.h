@@ -51,4 +51,11 @@ void copy_rows_free(copy_rows *r);
  */
 bool copy_rows_epoch(const char *cell, double *epoch);
 
+/*
+ * copy_rows_epoch for ordering and filtering: what is not a plain date
+ * (infinity, -infinity, a year past 9999: a table of another role may hold
+ * them) goes to the end its sign says, NULL to the start.
+ */
+double copy_rows_epoch_or_end(const char *cell);
+
 #endif /* TOOLKIT_COPY_ROWS_H */

@@ -75,17 +75,6 @@ or_empty(const char *v)
 	return v ? v : "";
 }
 
-/* A started_at that is not a plain date (infinity) sorts at its end, kept by --since only when +. */
-static double
-started_key(const char *v)
-{
-	double epoch;
-
-	if (copy_rows_epoch(v, &epoch))
-		return epoch;
-	return v && v[0] != '-' ? 1e300 : -1e300;
-}
-
 static bool
 wanted(const copy_rows *rows, int i, double since, char **only, int n_only)
 {
@@ -94,7 +83,7 @@ wanted(const copy_rows *rows, int i, double since, char **only, int n_only)
 
 	for (int k = 0; k < n_only && !listed && def; k++)
 		listed = strcmp(only[k], def) == 0;
-	return listed && started_key(copy_rows_cell(rows, i, C_STARTED)) >= since;
+	return listed && copy_rows_epoch_or_end(copy_rows_cell(rows, i, C_STARTED)) >= since;
 }
 
 /* Row i as shown: the started time to the second, an unfinished row "interrupted", a deferral counted. */
@@ -108,7 +97,7 @@ shown_fill(shown_row *r, const copy_rows *rows, int i)
 								  {5, C_BYTES},      {6, C_SQLSTATE}, {7, C_MESSAGE},
 								  {9, C_RUN_ID},     {10, C_HOST},    {11, C_APP}};
 
-	r->started = started_key(started);
+	r->started = copy_rows_epoch_or_end(started);
 	r->id = strtoll(or_empty(copy_rows_cell(rows, i, C_ID)), NULL, 10);
 	r->cell[0] = copy_rows_epoch(started, &(double){0}) ? xstrndup(started, 19) : xstrdup(started);
 	for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++)

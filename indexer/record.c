@@ -550,17 +550,6 @@ typedef struct backoff_row
 	int64_t     id;
 } backoff_row;
 
-/* A timestamp cell in seconds; infinity (a table of the schema's owner may hold it) at either end. */
-static double
-cell_epoch(const char *v)
-{
-	double epoch;
-
-	if (copy_rows_epoch(v, &epoch))
-		return epoch;
-	return v && v[0] != '-' ? 1e300 : -1e300;
-}
-
 static int
 by_definition_newest(const void *a, const void *b)
 {
@@ -596,8 +585,8 @@ backoff_rows(const copy_rows *rows, int *n)
 			continue;
 		b->definition = def;
 		b->failed = strcmp(action, "failed") == 0;
-		b->started = cell_epoch(copy_rows_cell(rows, i, 3));
-		b->last = finished ? cell_epoch(finished) : b->started;
+		b->started = copy_rows_epoch_or_end(copy_rows_cell(rows, i, 3));
+		b->last = finished ? copy_rows_epoch_or_end(finished) : b->started;
 		b->id = strtoll(copy_rows_cell(rows, i, 0) ? copy_rows_cell(rows, i, 0) : "0", NULL, 10);
 		(*n)++;
 	}

@@ -96,6 +96,11 @@ test_epoch(void **state)
 	assert_false(copy_rows_epoch("2026-12-01 10:00:00+01", &e)); /* only UTC */
 	assert_false(copy_rows_epoch(NULL, &e));
 	assert_true(e == 0.0);
+	/* for ordering: what is no plain date goes to the end its sign says */
+	assert_true(copy_rows_epoch_or_end("1970-01-01 00:00:01+00") == 1.0);
+	assert_true(copy_rows_epoch_or_end("infinity") > 1e299);
+	assert_true(copy_rows_epoch_or_end("-infinity") < -1e299);
+	assert_true(copy_rows_epoch_or_end(NULL) < -1e299);
 }
 
 int
