@@ -349,10 +349,11 @@ read_copy_data(PGconn *conn, copy_rows *rows, bool in_block, answer_wait *w, db_
 		}
 		if (len < 0)
 			return true; /* its end, or an error: the next result says */
-		if (!PQconsumeInput(conn))
-			return true;
+		/* no whole row buffered: wait for the socket, then read what came (never the other way round) */
 		if (wait_turn(conn, NULL, true, in_block, w, err) == WAIT_ABANDONED)
 			return false;
+		if (!PQconsumeInput(conn))
+			return true;
 	}
 }
 
