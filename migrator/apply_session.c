@@ -333,15 +333,19 @@ static int
 read_outcome(PGconn *conn, const apply_ctx *ctx, const char *vbuf, const char *pbuf)
 {
 	const char  *values[2] = {vbuf, pbuf};
-	char        *sql = xasprintf("SELECT (SELECT status FROM %s WHERE version = $1::pg_catalog.int8), "
+	char        *sql = xasprintf("SELECT (SELECT status FROM %s WHERE version = $1::pg_catalog.int8 AND %s), "
 										"EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = $2::pg_catalog.int4 "
 										"AND pid <> pg_catalog.pg_backend_pid())",
-								 ctx->ht->qualified);
+								 ctx->ht->qualified, history_read_pin_sql(ctx->ht));
 	relation_ref ref = {ctx->ht->qualified, ctx->ht->schema, ctx->ht->table, ctx->ht->display, false};
 	PGresult    *res;
 	int          state = -1;
 
-	/* under its own lock and verdict, as every read of the table (relation_trust.h) */
+	/*
+	 * under its own lock and verdict, as every read of the table
+	 * (relation_trust.h), and pinned as a write: it is planned, and a schema
+	 * rename after the verdict would point its name at another table
+	 */
 	(void) relation_trust_read(conn, &ref, "reading the history after a lost COMMIT", sql, 2, values, &res);
 	free(sql);
 	if (res != NULL && PQntuples(res) == 1)

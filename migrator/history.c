@@ -45,27 +45,37 @@ static const struct
 struct history_pin
 {
 	unsigned int oid;
-	char        *sql; /* relation_trust_pin_sql's; NULL: none yet */
+	char        *sql;      /* relation_trust_pin_sql's; NULL: none yet */
+	char        *read_sql; /* the same, with a reader's refusal */
 };
 
 /* Pin the writes to oid (0: nothing trusted, no pin). */
 static void
 pin_to(PGconn *conn, const history_table *ht, unsigned int oid)
 {
+	char *refusal = xasprintf("refusing to read the history table %s: it is not the table the run checked at "
+							  "start-up (schemas renamed, or the table dropped and created again, by the "
+							  "schema's owner?)",
+							  ht->display);
+
 	free(ht->pin->sql);
+	free(ht->pin->read_sql);
 	ht->pin->oid = oid;
 	ht->pin->sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, ht->guard_message) : NULL;
+	ht->pin->read_sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, refusal) : NULL;
+	free(refusal);
 }
 
-/*
- * The pin for a write's WHERE.  Before a verdict, one that fails the
- * write when it is planned: a write that changed nothing could pass for one
- * that did (repair's).
- */
-static const char *
-pin_of(const history_table *ht)
+const char *
+history_pin_sql(const history_table *ht)
 {
 	return ht->pin->sql != NULL ? ht->pin->sql : RELATION_TRUST_NO_PIN;
+}
+
+const char *
+history_read_pin_sql(const history_table *ht)
+{
+	return ht->pin->read_sql != NULL ? ht->pin->read_sql : RELATION_TRUST_NO_PIN;
 }
 
 bool
@@ -116,7 +126,10 @@ history_table_free(history_table *ht)
 	free(ht->lock_sql);
 	free(ht->guard_message);
 	if (ht->pin != NULL)
+	{
 		free(ht->pin->sql);
+		free(ht->pin->read_sql);
+	}
 	free(ht->pin);
 	ht->pin = NULL;
 	ht->qualified = ht->display = ht->guard_sql = ht->lock_sql = ht->guard_message = NULL;
@@ -493,7 +506,7 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 		"  RETURNING duration_ms) "
 		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i), "
 		"  coalesce((SELECT duration_ms FROM u), (SELECT duration_ms FROM i), -1)",
-		ht->qualified, pin_of(ht), ht->qualified, pin_of(ht));
+		ht->qualified, history_pin_sql(ht), ht->qualified, history_pin_sql(ht));
 #undef HISTORY_DURATION
 }
 
@@ -594,8 +607,9 @@ history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, con
 {
 	char        vbuf[24];
 	const char *values[2] = {vbuf, checksum};
-	char *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1 AND %s", ht->qualified, pin_of(ht));
-	bool  ok;
+	char       *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1 AND %s", ht->qualified,
+								history_pin_sql(ht));
+	bool        ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	ok = guarded_write(conn, ht, "updating a checksum", sql, 2, values);
@@ -608,8 +622,8 @@ history_forget(PGconn *conn, const history_table *ht, int64_t version)
 {
 	char        vbuf[24];
 	const char *values[1] = {vbuf};
-	char       *sql = xasprintf("DELETE FROM %s WHERE version = $1 AND %s", ht->qualified, pin_of(ht));
-	bool        ok;
+	char *sql = xasprintf("DELETE FROM %s WHERE version = $1 AND %s", ht->qualified, history_pin_sql(ht));
+	bool  ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	ok = guarded_write(conn, ht, "removing a history row", sql, 1, values);
@@ -640,9 +654,10 @@ history_set_baseline(PGconn *conn, const history_table *ht, int64_t version, con
 {
 	char        vbuf[24];
 	const char *values[2] = {vbuf, how};
-	char *sql = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1 AND %s", ht->qualified, pin_of(ht));
-	PGresult *res = NULL;
-	bool      ok;
+	char       *sql = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1 AND %s", ht->qualified,
+								history_pin_sql(ht));
+	PGresult   *res = NULL;
+	bool        ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	ok = db_run(conn, sql, 2, values, PGRES_COMMAND_OK, &res, err, NULL);

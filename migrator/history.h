@@ -73,6 +73,16 @@ typedef struct history_table
 								 * the server formats no date (issue 13) */
 } history_table;
 
+/*
+ * The pin of a statement that names the table after the verdict, for its
+ * WHERE (relation_trust_pin_sql): every write.  Before a verdict, one that fails the statement when it is
+ * planned: a write that changed nothing could pass for one that did
+ * (repair's).
+ */
+const char *history_pin_sql(const history_table *ht);
+/* The same for a read (the read after a lost COMMIT): its refusal says so. */
+const char *history_read_pin_sql(const history_table *ht);
+
 /* Fill the quoted names; false when quoting fails. */
 bool history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table);
 void history_table_free(history_table *ht);

@@ -784,5 +784,63 @@ class LostCommitReply(MigratorTestCase):
         self.assertEqual(self.versions("applied"), [1])
 
 
+class SwapAfterALostCommit(CommitReplyDropper):
+    """CommitReplyDropper, and on the connection that asks for the outcome, action right before
+    the read of the history row."""
+
+    def __init__(self, target_host, target_port, action):
+        self.action = action
+        self.fired = threading.Event()
+        super().__init__(target_host, target_port)
+
+    def from_client(self, link, data):
+        if not link.armed and not self.fired.is_set() and b"pg_stat_activity" in data:
+            self.action()
+            self.fired.set()
+        return super().from_client(link, data)
+
+
+class SchemaRenamedBeforeTheOutcomeRead(SchemaOfAnotherOwner):
+    """After a lost COMMIT reply the run reads its history row on a new connection, by name.  The
+    schema's owner swaps its schema's name with another schema of its own right before that read:
+    planning the read over the owner's table folded its partial index's IMMUTABLE function as the
+    migrator, and the owner's row decided the outcome (found in the final review of session 9).
+    The read is pinned to the table the run's verdict trusted, as every write is."""
+
+    def test_the_outcome_is_read_only_from_the_table_the_run_checked(self):
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
+        self.query("CREATE SCHEMA s2 AUTHORIZATION %s" % self.att)
+        self.query(SchemaOfAnotherOwner.HIST.replace("s.schema_migrations", "s2.schema_migrations"))
+        self.query("INSERT INTO s2.schema_migrations (version, name, checksum, status) "
+                   "VALUES (1, '1_a.sql', 'x', 'applied')")
+        self.query("CREATE SEQUENCE public.hits")
+        self.query("CREATE FUNCTION s2.folded(int) RETURNS int LANGUAGE plpgsql IMMUTABLE "
+                   "AS $$ BEGIN PERFORM pg_catalog.nextval('public.hits'); RETURN $1; END $$")
+        self.query("CREATE INDEX part ON s2.schema_migrations (version) WHERE s2.folded(1) = 1")
+        self.query("SELECT pg_catalog.setval('public.hits', 1, false)")
+        for obj in ("SEQUENCE public.hits", "FUNCTION s2.folded(int)", "TABLE s2.schema_migrations"):
+            self.query("ALTER %s OWNER TO %s" % (obj, self.att))
+        self.query("GRANT USAGE ON SCHEMA s2 TO PUBLIC")
+        self.query("GRANT ALL ON s2.schema_migrations, public.hits TO PUBLIC")
+
+        def swap_schemas():
+            with self.connect() as c, c.cursor() as cur:
+                cur.execute("SET ROLE %s" % self.att)
+                for old_name, new_name in (("s", "s_tmp"), ("s2", "s"), ("s_tmp", "s2")):
+                    cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
+
+        proxy = SwapAfterALostCommit(self.tcp_host, self.port, swap_schemas)
+        self.addCleanup(proxy.close)
+        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig, sslmode="disable")
+        r = self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=dsn)
+        self.assertTrue(proxy.dropped.is_set() and proxy.fired.is_set(), r.describe())
+        self.assertEqual(self.scalar("SELECT is_called FROM public.hits"), False, r.describe())
+        self.assertExit(r, 3)
+        self.assertStderrMatches(r, ERROR_PREFIX + r"reading the history after a lost COMMIT: .*refusing to read the "
+                                 r"history table s\.schema_migrations: it is not the table the run checked")
+        self.assertLastLineMatches(r, ERROR_PREFIX + r"migration 1: connection lost during COMMIT; the history could "
+                                   r"not be read: the outcome is unknown")
+
+
 if __name__ == "__main__":
     unittest.main()
