@@ -154,7 +154,7 @@ relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, cons
 char *
 relation_trust_lock_sql(const char *qualified)
 {
-	return xasprintf("LOCK TABLE %s IN ACCESS SHARE MODE", qualified);
+	return xasprintf("LOCK TABLE %s IN ROW EXCLUSIVE MODE", qualified);
 }
 
 static int

@@ -153,9 +153,11 @@ int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *colum
  * The writers' verdict as one statement of the write's own transaction
  * (the schema's owner may swap the table after the check, above), run
  * right after relation_trust_lock_sql's LOCK TABLE in that transaction
- * (ACCESS SHARE on the relation the quoted name stands for now, so that a
- * DROP waits for the transaction; LOCK runs nothing of a view, where a
- * query naming it would be planned): it fails with the text of its last
+ * (ROW EXCLUSIVE, the write's own lock, on the relation the quoted name
+ * stands for now, so that a DROP, and every CREATE TRIGGER, RULE or
+ * POLICY, waits for the transaction: a weaker lock let a trigger be
+ * created between the verdict and the write; LOCK runs nothing of a view,
+ * where a query naming it would be planned): it fails with the text of its last
  * parameter unless that relation passes relation_trust_check's writers'
  * verdict, read by its full catalog query (plain table of the current
  * role; no trigger, rule, policy, row-level security, inheritance or

@@ -177,8 +177,9 @@ typedef struct history_write
  * one of its own under the name at any time, and its triggers would run
  * with this run's privileges (relation_trust.h).  ht->lock_sql, sent
  * first in the same transaction, locks the table the name resolves to now
- * (LOCK TABLE ... ACCESS SHARE: a DROP must wait for the transaction, and
- * nothing of a view is planned or run); the guard then checks it again as
+ * (LOCK TABLE ... ROW EXCLUSIVE: a DROP, a CREATE TRIGGER or a new rule
+ * or policy must wait for the transaction, and nothing of a view is
+ * planned or run); the guard then checks it again as
  * the start-up check did (a plain
  * table of the current role with no trigger, rule, policy, inheritance or
  * TRIGGER grant: relation_trust_guard_sql, the same verdict); when it is

@@ -77,14 +77,15 @@ class BaselineCancel(ToolkitTestCase):
         self.assertEqual(self.history(), [])
 
     def test_sigterm_while_the_history_row_waits_exits_143(self):
-        # an empty history table of ours, then held: the baseline's INSERT waits
+        # an empty history table of ours, then held: the lock of the baseline's write (its
+        # LOCK TABLE, which comes before the guard and the INSERT) waits
         d = self.make_dir({k: v for k, v in FILES.items() if "verify" not in k})
         self.query("DROP TABLE users, orders")
         self.assertExit(self.run_migrator("up", "--dir", d), 0)
         self.query("DELETE FROM schema_migrations")
         self.hold("BEGIN; LOCK TABLE schema_migrations IN SHARE MODE")
         proc = self.start_migrator("baseline", "--version", "2", "--dir", d, "--lock-timeout", "60s")
-        self.wait_blocked(proc, "%INSERT%")
+        self.wait_blocked(proc, "LOCK TABLE %schema_migrations% IN ROW EXCLUSIVE MODE")
         r = self.interrupt(proc, signal.SIGTERM)
         self.assertExit(r, 143)
         self.assertLastLineMatches(r, r"^migrator: error: interrupted by SIGTERM: baseline stopped, "

@@ -252,6 +252,49 @@ class SchemaRenamedBeforeTheWrite(SchemaOfAnotherOwner):
         self.assertStderrMatches(r, r"refusing to write the history table s\.schema_migrations")
 
 
+class TriggerAddedAfterTheGuard(SchemaOfAnotherOwner):
+    """The guard of a write reads the catalogs under the table's lock; a trigger created after the
+    guard and before the write would still fire in the write, as the migrator.  The lock was ACCESS
+    SHARE, which CREATE TRIGGER (SHARE ROW EXCLUSIVE) does not wait for: a TRIGGER grant made in
+    that instant (by an administrator, or a migration's GRANT ALL ON ALL TABLES) let its grantee
+    arm the table between the two.  The lock is the write's own ROW EXCLUSIVE now, taken before
+    the guard."""
+
+    def test_a_trigger_cannot_be_created_between_the_guard_and_the_write(self):
+        self.assertExit(self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn), 0)
+        self.query("CREATE TABLE public.pwned (who name)")
+        self.query("GRANT INSERT ON public.pwned TO PUBLIC")
+        self.query("CREATE FUNCTION s.steal() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN INSERT INTO public.pwned SELECT current_user; RETURN NEW; END $$")
+        self.query("ALTER FUNCTION s.steal() OWNER TO %s" % self.att)
+        before = self.scalar("SELECT checksum FROM s.schema_migrations WHERE version = 1")
+        self.write(self.d, "1_a.sql", "CREATE TABLE IF NOT EXISTS s.a (id int); -- changed\n")
+        outcome = []
+
+        def grant_and_arm():
+            with self.connect() as c, c.cursor() as cur:
+                cur.execute("GRANT TRIGGER ON s.schema_migrations TO %s" % self.att)
+                cur.execute("SET ROLE %s" % self.att)
+                cur.execute("SET lock_timeout = '1s'")
+                try:
+                    cur.execute("CREATE TRIGGER t BEFORE UPDATE ON s.schema_migrations FOR EACH STATEMENT "
+                                "EXECUTE FUNCTION s.steal()")
+                    outcome.append("created")
+                except Exception as e:  # the write's lock holds it off
+                    outcome.append(type(e).__name__)
+
+        # repair's lock, guard and checksum update are three round trips
+        proxy = HoldBeforeTheRead(self.tcp_host, self.port, grant_and_arm, needles=(b"SET checksum = $2",))
+        self.addCleanup(proxy.close)
+        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig)
+        r = self.run_migrator("repair", "--dir", self.d, "--schema", "s", dsn=dsn)
+        self.assertTrue(proxy.fired.is_set(), r.describe())
+        self.assertEqual(self.scalar("SELECT count(*) FROM public.pwned"), 0, r.describe())
+        self.assertEqual(outcome, ["LockNotAvailable"], r.describe())
+        self.assertExit(r, 0)
+        self.assertNotEqual(self.scalar("SELECT checksum FROM s.schema_migrations WHERE version = 1"), before)
+
+
 class SwappedBeforeTheRead(SchemaOfAnotherOwner):
     """The schema's owner swaps the history table for a view of its own after the start-up checks
     read the catalogs and before the history is read: the read resolves the name again once it
