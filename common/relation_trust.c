@@ -9,6 +9,7 @@
  */
 #include "relation_trust.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,46 +96,66 @@ static const char first_look_sql[] =
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
 /*
- * relation_trust_guard_sql's.  The columns are trust_sql's; the error is a
- * cast of the message to int4 in the ELSE branch: concat() is stable, so
- * the planner cannot evaluate it early, and the statement fails only when
- * the verdict does.  It reads only the catalogs: the relation itself is
- * locked by the LOCK TABLE before it (relation_trust_lock_sql), never
- * named in a query that is planned, since planning a query over a view
- * evaluates the view's IMMUTABLE-declared functions (constant folding),
- * even under WHERE false.
+ * relation_trust_guard_sql's.  First pg_class's own flags of the relation
+ * the run trusted, for what the write lock keeps out and another role
+ * could have added since the verdict: a trigger, a rule, row-level
+ * security, a child table, a TRIGGER grant, another owner (one index
+ * lookup, where the full check reads nine catalogs and cost a third of a
+ * millisecond per migration).  What only the table's owner or a superuser
+ * can change besides (its columns' types, its indexes and statistics,
+ * policies while row-level security is off, its own parents) was judged at
+ * start-up.  A flag left set (a trigger dropped again, any TRIGGER grant)
+ * goes to the full check, trust_sql, which decides.  Each EXISTS is an
+ * initplan, run only when the CASE reaches it.  The error is a cast of the
+ * message to int4 in the ELSE branch: concat() is stable, so the planner
+ * cannot evaluate it early, and the statement fails only when the verdict
+ * does.  It reads only the catalogs: the relation itself is locked by the
+ * LOCK TABLE before it (relation_trust_lock_sql), never named in a query
+ * that is planned, since planning a query over a view evaluates the
+ * view's IMMUTABLE-declared functions (constant folding), even under WHERE
+ * false.  $5 is the relation's OID.
  */
-static const char guard_head[] = "SELECT CASE WHEN EXISTS (SELECT FROM (";
+static const char guard_head[] =
+	"SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = $5::pg_catalog.oid "
+	"    AND c.relkind = 'r' AND pg_catalog.pg_get_userbyid(c.relowner) = CURRENT_USER "
+	"    AND NOT c.relhastriggers AND NOT c.relhasrules AND NOT c.relrowsecurity "
+	"    AND NOT c.relforcerowsecurity AND NOT c.relhassubclass "
+	"    AND (c.relacl IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.aclexplode(c.relacl) a "
+	"         WHERE a.privilege_type = 'TRIGGER' AND a.grantee <> c.relowner))) THEN 1 "
+	"  WHEN EXISTS (SELECT FROM (";
 static const char guard_tail[] =
 	") AS v (owner_ok, owner_name, me, triggers, rules, rls, inherits, trigger_grantees, relkind, computed, "
 	"        foreign_types, relid) "
 	"  WHERE v.owner_ok AND v.triggers IS NULL AND v.rules IS NULL AND NOT v.rls AND NOT v.inherits "
 	"    AND v.trigger_grantees IS NULL AND v.relkind = 'r' AND v.computed IS NULL "
-	"    AND v.foreign_types IS NULL) "
+	"    AND v.foreign_types IS NULL AND v.relid = $5::pg_catalog.oid) "
 	"  THEN 1 ELSE pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4 END";
 
 /*
- * The guard's text with its four values written in as literals: a
+ * The guard's text with its five values written in as literals: a
  * statement without parameters has one generic plan, made once per
  * session, where parameters had the server plan the catalog joins again
  * (5 to 7 ms) for each of a run's first five migrations.
  */
 char *
-relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, const char *message)
+relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, unsigned int oid,
+						 const char *message)
 {
+	char oid_text[16];
 	/* $3, read_only, is false: the writers' verdict */
-	const char *values[4] = {schema, rel, NULL, message};
-	char       *literal[4] = {NULL, NULL, NULL, NULL};
+	const char *values[5] = {schema, rel, NULL, message, oid_text};
+	char       *literal[5] = {NULL, NULL, NULL, NULL, NULL};
 	char       *tmpl = xasprintf("%s%s%s", guard_head, trust_sql, guard_tail);
 	textbuf     sql;
 	bool        ok = true;
 
-	for (int i = 0; i < 4 && ok; i++)
+	snprintf(oid_text, sizeof(oid_text), "%u", oid);
+	for (int i = 0; i < 5 && ok; i++)
 		ok = values[i] == NULL || (literal[i] = PQescapeLiteral(conn, values[i], strlen(values[i]))) != NULL;
 	textbuf_init(&sql);
 	for (const char *c = tmpl; ok && *c; c++)
 	{
-		if (c[0] != '$' || c[1] < '1' || c[1] > '4')
+		if (c[0] != '$' || c[1] < '1' || c[1] > '5')
 			textbuf_append_char(&sql, *c);
 		else
 		{
@@ -142,7 +163,7 @@ relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, cons
 			textbuf_append(&sql, literal[*c - '1'] ? literal[*c - '1'] : "false");
 		}
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		PQfreemem(literal[i]);
 	free(tmpl);
 	if (ok)

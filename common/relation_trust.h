@@ -157,17 +157,20 @@ int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *colum
  * stands for now, so that a DROP, and every CREATE TRIGGER, RULE or
  * POLICY, waits for the transaction: a weaker lock let a trigger be
  * created between the verdict and the write; LOCK runs nothing of a view,
- * where a query naming it would be planned): it fails with the text of its last
- * parameter unless that relation passes relation_trust_check's writers'
- * verdict, read by its full catalog query (plain table of the current
- * role; no trigger, rule, policy, row-level security, inheritance or
- * TRIGGER grant) of schema.rel.  It has no parameters: schema, rel and
- * message are written into it as literals (escaped for conn's server), so
- * that a prepared guard is planned once.  NULL when escaping failed.
- * Caller frees both.  LOCK TABLE needs a transaction block, and the
- * table-level privileges a writer has on its own table.
+ * where a query naming it would be planned): it fails with the text of
+ * message unless oid, the relation the start-up verdict trusted (and every
+ * write is pinned to), still passes relation_trust_check's writers'
+ * verdict, read first from pg_class's own flags for what another role
+ * could have added since (a trigger, a rule, row-level security, a child
+ * table, a TRIGGER grant, another owner), and from the full catalog query
+ * of schema.rel when a flag is set.  It has no parameters: schema, rel,
+ * oid and message are written into it as literals (escaped for conn's
+ * server), so that a prepared guard is planned once.  NULL when escaping
+ * failed.  Caller frees both.  LOCK TABLE needs a transaction block, and
+ * the table-level privileges a writer has on its own table.
  */
-char *relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, const char *message);
+char *relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, unsigned int oid,
+							   const char *message);
 char *relation_trust_lock_sql(const char *qualified);
 
 /*

@@ -217,7 +217,7 @@ add_prepares(batch *b, tool_names *n)
 	if (ctx->prepared)
 		return;
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->pin, apply_session_pin_sql(), 4));
-	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->guard, ctx->ht->guard_sql, 0));
+	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->guard, history_guard_sql(ctx->ht), 0));
 	pipeline_set_quick(&b->p, pipeline_add_prepare(&b->p, n->history, b->hw.sql, HISTORY_WRITE_NPARAMS));
 	if (ctx->lock_conn != NULL)
 		pipeline_set_quick(
@@ -286,7 +286,7 @@ build(batch *b, migration *m)
 	pipeline_set_quick(&b->p, b->p.n - 1);
 	/* the table the name stands for now is locked and checked again (history.h) */
 	(void) pipeline_add(&b->p, ctx->ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	pipeline_set_quick(&b->p, add_tool(b, names.guard, ctx->ht->guard_sql, 0, NULL, NULL, NULL));
+	pipeline_set_quick(&b->p, add_tool(b, names.guard, history_guard_sql(ctx->ht), 0, NULL, NULL, NULL));
 	(void) add_tool(b, names.history, b->hw.sql, HISTORY_WRITE_NPARAMS, b->hw.values, history_write_judge,
 					&b->hw);
 	note(b, m->path, last, ENTRY_TOOL);

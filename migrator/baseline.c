@@ -612,7 +612,7 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
 	db_error err = {0};
 	/* the table the name stands for now, locked to COMMIT and checked again (history.h) */
 	bool ok = db_run(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL) &&
-			  db_run(conn, ht->guard_sql, 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL);
+			  db_run(conn, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL);
 
 	if (!ok)
 		log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording the baseline: %s", err.message);

@@ -47,7 +47,11 @@ struct history_pin
 	unsigned int oid;
 	char        *sql;      /* relation_trust_pin_sql's; NULL: none yet */
 	char        *read_sql; /* the same, with a reader's refusal */
+	char        *guard;    /* relation_trust_guard_sql's; NULL: none yet */
 };
+
+/* The guard of a write before any verdict: it fails when planned. */
+static const char no_guard_sql[] = "SELECT " RELATION_TRUST_NO_PIN;
 
 /* Pin the writes to oid (0: nothing trusted, no pin). */
 static void
@@ -60,7 +64,10 @@ pin_to(PGconn *conn, const history_table *ht, unsigned int oid)
 
 	free(ht->pin->sql);
 	free(ht->pin->read_sql);
+	free(ht->pin->guard);
 	ht->pin->oid = oid;
+	ht->pin->guard =
+		oid != 0 ? relation_trust_guard_sql(conn, ht->schema, ht->table, oid, ht->guard_message) : NULL;
 	ht->pin->sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, ht->guard_message) : NULL;
 	ht->pin->read_sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, refusal) : NULL;
 	free(refusal);
@@ -70,6 +77,12 @@ const char *
 history_pin_sql(const history_table *ht)
 {
 	return ht->pin->sql != NULL ? ht->pin->sql : RELATION_TRUST_NO_PIN;
+}
+
+const char *
+history_guard_sql(const history_table *ht)
+{
+	return ht->pin->guard != NULL ? ht->pin->guard : no_guard_sql;
 }
 
 const char *
@@ -102,16 +115,9 @@ history_table_init(history_table *ht, PGconn *conn, const char *schema, const ch
 				  "at start-up (dropped and created again by the schema's owner?) or it has a "
 				  "trigger, rule or policy now; nothing was recorded",
 				  ht->display);
-	ht->guard_sql = relation_trust_guard_sql(conn, schema, table, ht->guard_message);
 	ht->pin = xcalloc(1, sizeof(*ht->pin));
 	PQfreemem(qs);
 	PQfreemem(qt);
-	if (ht->guard_sql == NULL)
-	{
-		log_error("could not quote the history table name: %s", PQerrorMessage(conn));
-		history_table_free(ht);
-		return false;
-	}
 	return true;
 }
 
@@ -122,17 +128,17 @@ history_table_free(history_table *ht)
 		return;
 	free(ht->qualified);
 	free(ht->display);
-	free(ht->guard_sql);
 	free(ht->lock_sql);
 	free(ht->guard_message);
 	if (ht->pin != NULL)
 	{
 		free(ht->pin->sql);
 		free(ht->pin->read_sql);
+		free(ht->pin->guard);
 	}
 	free(ht->pin);
 	ht->pin = NULL;
-	ht->qualified = ht->display = ht->guard_sql = ht->lock_sql = ht->guard_message = NULL;
+	ht->qualified = ht->display = ht->lock_sql = ht->guard_message = NULL;
 }
 
 static const char inspect_sql[] =
@@ -549,7 +555,7 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	history_write_replaces_failed(&r, row_failed);
 	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false)) &&
 		 db_run_ex(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
-		 db_run_ex(conn, ht->guard_sql, 0, NULL, PGRES_TUPLES_OK, NULL, err, NULL, false) &&
+		 db_run_ex(conn, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, err, NULL, false) &&
 		 db_run_ex(conn, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, &res, err, NULL, false);
 	free(r.sql);
 	if (ok && (problem = history_write_judge(&r, res)) != NULL)
@@ -571,7 +577,7 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 
 /*
  * A write outside history_record (repair): in a transaction of its own
- * (or the caller's, when one is open), ht->guard_sql first, which
+ * (or the caller's, when one is open), history_guard_sql first, which
  * locks the table the name stands for now and checks it again, so that an
  * armed table put in the place of the one checked at start-up is refused
  * before anything of it runs.  One row or none changed; false after
@@ -588,7 +594,7 @@ guarded_write(PGconn *conn, const history_table *ht, const char *what, const cha
 
 	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false)) &&
 		 db_run_ex(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
-		 db_run_ex(conn, ht->guard_sql, 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL, false) &&
+		 db_run_ex(conn, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL, false) &&
 		 db_run_ex(conn, sql, n, values, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
 		 (!own_tx || db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false));
 	if (ok)

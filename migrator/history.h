@@ -54,7 +54,6 @@ typedef struct history_table
 	const char *table;
 	char       *qualified;     /* quoted "schema"."table", for SQL */
 	char       *display;       /* schema.table, for messages */
-	char       *guard_sql;     /* the guard of every history write (below) */
 	char       *lock_sql;      /* the LOCK TABLE the guard follows */
 	char       *guard_message; /* its error text */
 	/*
@@ -179,14 +178,15 @@ typedef struct history_write
  * first in the same transaction, locks the table the name resolves to now
  * (LOCK TABLE ... ROW EXCLUSIVE: a DROP, a CREATE TRIGGER or a new rule
  * or policy must wait for the transaction, and nothing of a view is
- * planned or run); the guard then checks it again as
- * the start-up check did (a plain
- * table of the current role with no trigger, rule, policy, inheritance or
- * TRIGGER grant: relation_trust_guard_sql, the same verdict); when it is
- * not, it fails with an error whose text says so, so that a pipeline stops
- * there, before the write: nothing of the armed table runs.  It is
- * ht->guard_sql, a statement without parameters.
+ * planned or run); the guard then checks the table the run trusted again
+ * (still a plain table of the current role with no trigger, rule,
+ * row-level security, child or TRIGGER grant: relation_trust_guard_sql);
+ * when it is not, it fails with an error whose text says so, so that a
+ * pipeline stops there, before the write: nothing of the armed table runs.
+ * It is history_guard_sql(ht), a statement without parameters, set with
+ * the pin by the verdict (before it, one that fails).
  */
+const char *history_guard_sql(const history_table *ht);
 
 void history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
 						   const char *checksum, const char *status, int64_t duration_ms,

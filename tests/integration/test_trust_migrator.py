@@ -157,8 +157,12 @@ class SwappedHistoryTable(MigratorTestCase):
         mallory = "mallory_" + self.dbname
         self.query("CREATE ROLE %s NOLOGIN" % mallory)
         self.addCleanup(ArmedHistoryTable._drop_role, self, mallory)
+        self.query("CREATE FUNCTION public.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$")
         for change, what in (("GRANT TRIGGER ON app.schema_migrations TO %s", "TRIGGER granted"),
-                             ("CREATE TABLE app.child () INHERITS (app.schema_migrations)", "inheritance")):
+                             ("CREATE TABLE app.child () INHERITS (app.schema_migrations)", "inheritance"),
+                             ("CREATE TRIGGER t BEFORE INSERT ON app.schema_migrations FOR EACH ROW "
+                              "EXECUTE FUNCTION public.noop()", "trigger"),
+                             ("ALTER TABLE app.schema_migrations ENABLE ROW LEVEL SECURITY", "row-level security")):
             with self.subTest(what):
                 self.query("DROP SCHEMA IF EXISTS app CASCADE")
                 self.query("DROP TABLE IF EXISTS public.busy, public.a")
@@ -177,6 +181,27 @@ class SwappedHistoryTable(MigratorTestCase):
                 self.assertStderrMatches(r, r"refusing to write the history table app\.schema_migrations")
                 self.assertEqual(self.versions("applied", schema="app"), [1], r.describe())
                 self.assertFalse(self.column_exists("busy", "b"), r.describe())
+
+    def test_a_flag_left_by_a_dropped_trigger_goes_to_the_full_check(self):
+        # The guard reads pg_class's flags first; relhastriggers stays set after the trigger is
+        # dropped, so the full check decides: nothing is there, and migration 2 is recorded.
+        self.query("CREATE SCHEMA app")
+        self.query("CREATE TABLE public.busy (id int)")
+        d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
+                           "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
+        holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
+        proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
+        self.wait_until_waiting("public.busy")
+        self.query("CREATE FUNCTION public.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$")
+        self.query("CREATE TRIGGER t BEFORE INSERT ON app.schema_migrations FOR EACH ROW "
+                   "EXECUTE FUNCTION public.noop()")
+        self.query("DROP TRIGGER t ON app.schema_migrations")
+        self.assertTrue(self.scalar("SELECT relhastriggers FROM pg_class WHERE oid = 'app.schema_migrations'::regclass"))
+        holder.rollback()
+        r = self.finish(proc)
+        self.assertExit(r, 0)
+        self.assertEqual(self.versions("applied", schema="app"), [1, 2], r.describe())
+        self.assertTrue(self.column_exists("busy", "b"), r.describe())
 
     def wait_until_waiting(self, relation, timeout=60):
         deadline = time.monotonic() + timeout
