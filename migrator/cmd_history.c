@@ -261,22 +261,41 @@ state_tone(version_state state)
 }
 
 /*
+ * The padding that makes s (UTF-8) fill width characters: printf pads by
+ * bytes, which left a multibyte name's line out of its columns.
+ */
+static int
+pad_for(const char *s, int width)
+{
+	int chars = 0;
+
+	for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+		chars += (*c & 0xC0) != 0x80;
+	return chars < width ? width - chars : 0;
+}
+
+/*
  * One version's line.  A version without a row (pending) has no duration,
  * so the column is empty, as its applied at and applied by are "-".  The
  * duration is the recorded one, in the unit and rounding of the "applied
- * ... in Nms" line of up (history.h: the one source of a duration).
+ * ... in Nms" line of up (history.h: the one source of a duration).  A
+ * version without a file is named by its row, which, like applied by, is
+ * text from the table: shown escaped (memory.h), never raw.
  */
 static void
 print_status_line(const version_item *it)
 {
-	char duration[32] = "";
+	char  duration[32] = "";
+	char *name = text_visible(it->m ? it->m->name : it->row->name, true);
+	char *by = text_visible(it->row ? it->row->applied_by : "-", true);
 
 	if (it->row)
 		snprintf(duration, sizeof(duration), "%lldms", (long long) it->row->duration_ms);
-	printf("%-16lld %-32s %s%-8s%s %-20s %9s  %s\n", (long long) it->version,
-		   it->m ? it->m->name : it->row->name, log_paint(stdout, state_tone(it->state)),
-		   reconcile_state_name(it->state), log_paint_end(stdout), it->row ? it->row->applied_at : "-",
-		   duration, it->row ? it->row->applied_by : "-");
+	printf("%-16lld %s%*s %s%-8s%s %-20s %9s  %s\n", (long long) it->version, name, pad_for(name, 32), "",
+		   log_paint(stdout, state_tone(it->state)), reconcile_state_name(it->state), log_paint_end(stdout),
+		   it->row ? it->row->applied_at : "-", duration, by);
+	free(name);
+	free(by);
 }
 
 int

@@ -18,6 +18,7 @@ tests/integration/test_terminal_text.py
 
 import json
 import os
+import re
 
 from toolkit_test import ToolkitTestCase
 
@@ -67,6 +68,24 @@ class TerminalTextTest(ToolkitTestCase):
         self.assertNoRawControl(r.stdout + r.stderr)
         self.assertIn("\\x1b[2J", r.stdout)
         self.assertIn("failed at", r.stdout)
+
+    def test_names_and_roles_from_history_rows_are_shown_escaped_and_aligned(self):
+        # a version ahead of the files is named by its row, as applied_by is: text of the table
+        d = self.make_dir({"001_a.sql": "CREATE TABLE a (id int);\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d), 0)
+        self.query("INSERT INTO schema_migrations (version, name, checksum, status, applied_by) "
+                   "VALUES (5, %s, 'c', 'applied', %s), (6, %s, 'c', 'applied', 'x')",
+                   ("5_e" + HOSTILE + "\t\r", "me" + HOSTILE, "6_a\u00f1adir_gr\u00f6\u00dfe"))
+        r = self.run_migrator("status", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertNoRawControl(r.stdout + r.stderr)
+        self.assertNotIn("\r", r.stdout)
+        self.assertIn("5_e\\x1b[2J", r.stdout)
+        self.assertIn("me\\x1b[2J", r.stdout)
+        # the state column starts at the same character whether the name is ASCII or not
+        lines = {ln.split()[0]: ln for ln in r.stdout.splitlines() if re.match(r"\d+ {2,}", ln)}
+        self.assertEqual(lines["1"].index(" applied  "), lines["6"].index(" ahead  "), r.stdout)
+        self.assertEqual(self.scalar("SELECT count(*) FROM schema_migrations"), 3)
 
     def test_an_index_named_by_another_role_is_shown_escaped(self):
         name = "evil" + HOSTILE
