@@ -36,8 +36,9 @@
  * guarded by a CASE on it, which forces the InitPlan to run first.  One
  * statement, one round trip, no BEGIN.
  *
- * Leftovers ($4, $5: our _ixnew/_ixold names; REINDEX CONCURRENTLY's
- * _ccnew/_ccold) come as "name 2 valid 2 comment 2 constraints 2 indexdef" joined by 1;
+ * Leftovers ($4, $5: our _ixnew/_ixold names, which for a long name end
+ * in a hash instead; REINDEX CONCURRENTLY's _ccnew/_ccold), read in one
+ * pass over pg_class ("lo": every index named so), come as "name 2 valid 2 comment 2 constraints 2 indexdef" joined by 1;
  * the indexes of constraints on the table, when the name is free, as
  * "constraint 2 index 2 valid 2 indexdef" joined by 1.
  */
@@ -47,6 +48,13 @@ static const char *const catalog_sql =
 	"d AS ("
 	"  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
 	"         WITH ORDINALITY AS d(schema, tbl, name, tmp_new, tmp_old, ord)"
+	"), "
+	/* every index a leftover could be, in one pass (a scan of each table's indexes per definition cost 7 ms at 500) */
+	"lo AS MATERIALIZED ("
+	"  SELECT l.oid, l.relname, li.indrelid, li.indisvalid"
+	"    FROM pg_catalog.pg_class l JOIN pg_catalog.pg_index li ON li.indexrelid = l.oid"
+	"   WHERE l.relname::text ~ '_(ixnew|ixold|cc(new|old)[0-9]*)$'"
+	"      OR l.relname::text = ANY ($4::text[]) OR l.relname::text = ANY ($5::text[])"
 	") "
 	"SELECT d.ord, n.oid IS NOT NULL, t.oid, t.relkind, "
 	"  CASE WHEN t.relkind = 'p' THEN ("
@@ -63,7 +71,7 @@ static const char *const catalog_sql =
 	"  cons.names, "
 	"  (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1), "
 	"  coalesce(r.relpages::bigint, 0) * pg_catalog.current_setting('block_size')::bigint, "
-	"  (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(chr(2), l.relname::text, li.indisvalid::text,"
+	"  (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(chr(2), l.relname::text, l.indisvalid::text,"
 	"          coalesce((SELECT ds.description FROM pg_catalog.pg_description ds"
 	"                     WHERE ds.objoid = l.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass"
 	"                       AND ds.objsubid = 0), ''),"
@@ -71,8 +79,8 @@ static const char *const catalog_sql =
 	"                      FROM pg_catalog.pg_constraint lc WHERE lc.conrelid = t.oid AND lc.conindid = l.oid), ''),"
 	"          CASE WHEN (SELECT lt FROM lt) IS NOT NULL THEN pg_catalog.pg_get_indexdef(l.oid) END),"
 	"          chr(1) ORDER BY l.relname)"
-	"     FROM pg_catalog.pg_index li JOIN pg_catalog.pg_class l ON l.oid = li.indexrelid"
-	"    WHERE li.indrelid = t.oid AND l.relname <> d.name"
+	"     FROM lo l"
+	"    WHERE l.indrelid = t.oid AND l.relname <> d.name"
 	"      AND (l.relname IN (d.tmp_new, d.tmp_old)"
 	"           OR (left(l.relname, length(d.name)) = d.name"
 	"               AND substr(l.relname, length(d.name) + 1) ~ '^_cc(new|old)[0-9]*$'))), "

@@ -525,6 +525,27 @@ class BuildTest(IndexerTestCase):
         self.assertValid("idx_t_ccnew", "t")
         self.assertValid("idx_t", "t")
 
+    def test_the_leftover_of_a_long_name_ends_in_a_hash_and_is_found(self):
+        # a name too long for "_ixnew" gets a hashed one (catalog_derived_name); the catalog
+        # query's one pass over the leftovers must still find it
+        name = "idx_" + "l" * 58
+        full = (name + "_ixnew").encode()
+        h = 2166136261
+        for b in full:
+            h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+        tmp = full[:54].decode() + "_%08x" % h
+        self.make_table("t")
+        self.query("CREATE INDEX %s ON t (a)" % name)
+        self.query("CREATE INDEX %s ON t (a)" % tmp)
+        cfg = self.config([{"name": name, "table": "t", "sql": cic(name, "t", "a")}])
+        r = self.indexer(cfg, "plan")
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"(?m)^drop +%s on public.t: leftover of an interrupted rebuild$" % tmp)
+        r = self.indexer(cfg)
+        self.assertExit(r, 0)
+        self.assertNoRelation(tmp)
+        self.assertValid(name, "t")
+
     def test_memory_warning_for_parallel_builds(self):
         self.make_table("t")
         self.make_table("u")
