@@ -36,67 +36,6 @@
 
 typedef apply_failure failure;
 
-static bool
-run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_error *err,
-			  blocker_list *blockers_seen)
-{
-	char            *where = xasprintf("%s:%d", m->path, st->line);
-	statement_watch  w = {.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = where};
-	db_watch         watch = {.tick = apply_watch_tick, .arg = &w, .tick_ms = APPLY_SAMPLE_EVERY_MS};
-	notice_origin    origin = {m, where, 0};
-	PQnoticeReceiver previous;
-	bool             ok;
-
-	log_event(LOG_LEVEL_DEBUG, "statement", NULL, "running %s (%s)", where, st->kind);
-	/* conn_open's receiver takes no argument: restored as it was */
-	ctx->session_clean = false;
-	previous = PQsetNoticeReceiver(ctx->conn, apply_notice, &origin);
-	ok = db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
-	PQsetNoticeReceiver(ctx->conn, previous, NULL);
-	/* IF NOT EXISTS skipped: the object of that name must be ours */
-	if (ok && (origin.n_skipped > 0 || skipped_object_replaces(st)))
-		ok = skipped_object_check(ctx->conn, m, st, ctx->conn_opts->schema, err);
-	blockers_copy(blockers_seen, &w.last);
-	blockers_free(&w.last);
-	free(where);
-	return ok;
-}
-
-/*
- * The verify statements, read-only (verify.h); false fills f.  Their notices
- * are the migration's; a no-transaction one's verify gets a transaction.
- */
-static bool
-run_verify(apply_ctx *ctx, migration *m, failure *f)
-{
-	verify_failure   vf;
-	bool             own_tx = PQtransactionStatus(ctx->conn) == PQTRANS_IDLE;
-	notice_origin    origin = {m, m->verify_path, 0};
-	PQnoticeReceiver previous;
-	bool             ok;
-
-	f->path = m->verify_path;
-	f->line = m->verify_script.n_stmts > 0 ? m->verify_script.stmts[0].line : 0;
-	if (own_tx && !db_run(ctx->conn, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL))
-		return false;
-	previous = PQsetNoticeReceiver(ctx->conn, apply_notice, &origin);
-	ok = verify_run(ctx->conn, m, ctx->conn_opts->schema, &vf);
-	PQsetNoticeReceiver(ctx->conn, previous, NULL);
-	if (own_tx && PQstatus(ctx->conn) == CONNECTION_OK)
-		db_command_uninterruptible(ctx->conn, "ending the verify transaction", "ROLLBACK");
-	if (!ok)
-	{
-		f->line = vf.line;
-		db_error_clear(&f->err);
-		f->err = vf.err; /* moved */
-		memset(&vf.err, 0, sizeof(vf.err));
-		f->verify_problem = vf.problem;
-		vf.problem = NULL;
-	}
-	verify_failure_clear(&vf);
-	return ok;
-}
-
 /* The server's DETAIL and HINT follow the error they belong to: kept for the caller. */
 static void
 keep_error_details(apply_ctx *ctx, const db_error *err)
@@ -216,7 +155,7 @@ record_and_verify(apply_ctx *ctx, migration *m, int64_t start, failure *f)
 						&ctx->recorded_ms, &f->err))
 		return false;
 	/* read-only, in a savepoint rolled back (verify.h): it changes nothing, leaves no setting */
-	if (m->verify_script.n_stmts > 0 && !run_verify(ctx, m, f))
+	if (m->verify_script.n_stmts > 0 && !apply_run_verify(ctx, m, f))
 		return false;
 	f->path = m->path;
 	return apply_session_confirm_run_lock(ctx, &f->err);
@@ -254,7 +193,8 @@ run_one_by_one(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocker_
 	for (int i = 0; ok && i < m->script.n_stmts; i++)
 	{
 		f->line = m->script.stmts[i].line;
-		ok = run_statement(ctx, m, &m->script.stmts[i], &f->err, seen) && transaction_state_ok(ctx, true, f);
+		ok = apply_run_statement(ctx, m, &m->script.stmts[i], &f->err, seen) &&
+			 transaction_state_ok(ctx, true, f);
 	}
 	return ok && record_and_verify(ctx, m, start, f);
 }
@@ -571,7 +511,7 @@ run_no_transaction_statements(apply_ctx *ctx, migration *m, failure *f, blocker_
 		/* a concurrent index build: the indexer's engine, see statement_index.h */
 		ok = statement_index_routed(m, &m->script.stmts[i])
 				 ? statement_index_build(ctx, m, &m->script.stmts[i], &f->err)
-				 : run_statement(ctx, m, &m->script.stmts[i], &f->err, seen);
+				 : apply_run_statement(ctx, m, &m->script.stmts[i], &f->err, seen);
 		if (ok && !transaction_state_ok(ctx, false, f))
 		{
 			db_command_uninterruptible(ctx->conn, "rolling back the open transaction", "ROLLBACK");

@@ -96,6 +96,81 @@ apply_notice(void *arg, const PGresult *res)
 			  primary ? primary : PQresultErrorMessage(res));
 }
 
+bool
+apply_run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_error *err,
+					blocker_list *blockers_seen)
+{
+	char            *where = xasprintf("%s:%d", m->path, st->line);
+	statement_watch  w = {.ctx = ctx, .backend_pid = PQbackendPID(ctx->conn), .where = where};
+	db_watch         watch = {.tick = apply_watch_tick, .arg = &w, .tick_ms = APPLY_SAMPLE_EVERY_MS};
+	notice_origin    origin = {m, where, 0};
+	PQnoticeReceiver previous;
+	bool             ok;
+
+	log_event(LOG_LEVEL_DEBUG, "statement", NULL, "running %s (%s)", where, st->kind);
+	/* conn_open's receiver takes no argument: restored as it was */
+	ctx->session_clean = false;
+	previous = PQsetNoticeReceiver(ctx->conn, apply_notice, &origin);
+	ok = db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
+	PQsetNoticeReceiver(ctx->conn, previous, NULL);
+	/* IF NOT EXISTS skipped: the object of that name must be ours */
+	if (ok && (origin.n_skipped > 0 || skipped_object_replaces(st)))
+		ok = skipped_object_check(ctx->conn, m, st, ctx->conn_opts->schema, err);
+	blockers_copy(blockers_seen, &w.last);
+	blockers_free(&w.last);
+	free(where);
+	return ok;
+}
+
+/* A verify statement's notice, at its line: verify_run keeps the running one's in vf->line. */
+typedef struct verify_origin
+{
+	notice_origin         origin;
+	const verify_failure *vf;
+} verify_origin;
+
+static void
+verify_notice(void *arg, const PGresult *res)
+{
+	verify_origin *v = arg;
+	char          *at = v->vf->line > 0 ? xasprintf("%s:%d", v->origin.m->verify_path, v->vf->line) : NULL;
+
+	v->origin.where = at ? at : v->origin.m->verify_path;
+	apply_notice(&v->origin, res);
+	free(at);
+}
+
+bool
+apply_run_verify(apply_ctx *ctx, migration *m, apply_failure *f)
+{
+	verify_failure   vf = {0};
+	bool             own_tx = PQtransactionStatus(ctx->conn) == PQTRANS_IDLE;
+	verify_origin    origin = {{m, m->verify_path, 0}, &vf};
+	PQnoticeReceiver previous;
+	bool             ok;
+
+	f->path = m->verify_path;
+	f->line = m->verify_script.n_stmts > 0 ? m->verify_script.stmts[0].line : 0;
+	if (own_tx && !db_run(ctx->conn, "BEGIN READ ONLY", 0, NULL, PGRES_COMMAND_OK, NULL, &f->err, NULL))
+		return false;
+	previous = PQsetNoticeReceiver(ctx->conn, verify_notice, &origin);
+	ok = verify_run(ctx->conn, m, ctx->conn_opts->schema, &vf);
+	PQsetNoticeReceiver(ctx->conn, previous, NULL);
+	if (own_tx && PQstatus(ctx->conn) == CONNECTION_OK)
+		db_command_uninterruptible(ctx->conn, "ending the verify transaction", "ROLLBACK");
+	if (!ok)
+	{
+		f->line = vf.line;
+		db_error_clear(&f->err);
+		f->err = vf.err; /* moved */
+		memset(&vf.err, 0, sizeof(vf.err));
+		f->verify_problem = vf.problem;
+		vf.problem = NULL;
+	}
+	verify_failure_clear(&vf);
+	return ok;
+}
+
 /* ---- the batch ---------------------------------------------------------------- */
 
 typedef enum entry_kind

@@ -99,6 +99,20 @@ typedef struct notice_origin
  */
 void apply_notice(void *arg, const PGresult *res);
 
+/*
+ * One migration statement on its own, with the watch and its notices; an
+ * IF NOT EXISTS that skipped is checked (skipped_object.h).  False fills
+ * err; the blockers last seen go to blockers_seen.
+ */
+bool apply_run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_error *err,
+						 blocker_list *blockers_seen);
+/*
+ * m's verify statements one by one, read-only (verify.h); false fills f.
+ * Their notices are the migration's, each at its statement's line; a
+ * no-transaction migration's verify gets a transaction of its own.
+ */
+bool apply_run_verify(apply_ctx *ctx, migration *m, apply_failure *f);
+
 /* Can m ride in one pipeline (see above)? */
 bool apply_pipeline_eligible(const apply_ctx *ctx, const migration *m);
 

@@ -250,8 +250,8 @@ class PipelinedNoticesTest(ToolkitTestCase):
     def test_a_verify_files_notice_names_the_verify_line(self):
         # before: a plain "server notice:" line, naming no migration and no file
         # migration 1 (a function: statement by statement) and 2 (pipelined) each have a verify
-        # file whose function raises a NOTICE: the migration's, at the verify file (and its line
-        # when pipelined)
+        # file whose function raises a NOTICE: the migration's, at the verify file's line on both
+        # paths (statement by statement, it once named the file only)
         verify = "SELECT true;\n\nSELECT a_ok(%d);\n"
         d = self.make_dir({
             "1_talk.sql": ("CREATE TABLE a (id int);\n"
@@ -264,7 +264,7 @@ class PipelinedNoticesTest(ToolkitTestCase):
         self.assertExit(r, 0)
         self.assertTrue(any(re.search(r"\b2_more: \d+ statements in one pipeline", ln) for ln in r.lines),
                         "not pipelined\n" + r.describe())
-        self.assertStderrMatches(r, r"^migrator: notice: migration 1 at %s: verify 1 speaks$"
+        self.assertStderrMatches(r, r"^migrator: notice: migration 1 at %s:3: verify 1 speaks$"
                                  % re.escape(os.path.join(d, "1_talk.verify.sql")))
         self.assertStderrMatches(r, r"^migrator: notice: migration 2 at %s:3: verify 2 speaks$"
                                  % re.escape(os.path.join(d, "2_more.verify.sql")))
