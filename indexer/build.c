@@ -210,12 +210,11 @@ defer_if_late(engine *e, plan_item *it)
 	char             budget[32];
 
 	if (it->start_by_ms > 0 && now >= it->start_by_ms)
-		snprintf(it->deferred, sizeof(it->deferred), "waits for the window (it closed during this run)");
+		plan_defer(it, DEFER_WINDOW, "waits for the window (it closed during this run)");
 	else if (e->env->deadline_ms > 0 && now >= e->env->deadline_ms)
 	{
 		format_duration(e->set->max_runtime_ms, budget, sizeof(budget));
-		snprintf(it->deferred, sizeof(it->deferred), "waits for the next run (--max-runtime %s spent)",
-				 budget);
+		plan_defer(it, DEFER_BUDGET, "waits for the next run (--max-runtime %s spent)", budget);
 	}
 	else
 		return false;

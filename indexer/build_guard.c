@@ -40,7 +40,7 @@ guard_give_up(engine *e, plan_item *it, const char *why)
 				  d->name, d->schema, d->table, it->failure);
 		return;
 	}
-	snprintf(it->deferred, sizeof(it->deferred), "waits for the replicas (replica guard)");
+	plan_defer(it, DEFER_LAG, "waits for the replicas (replica guard)");
 	it->outcome = OUTCOME_DEFERRED;
 	e->sum->deferred++;
 	build_log(e, LOG_LEVEL_INFO, "deferred", NULL,

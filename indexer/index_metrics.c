@@ -26,22 +26,10 @@ static const char *const states[] = {"present",  "missing", "invalid", "drifted"
 									 "building", "unknown", "absent",  "unwanted"};
 #define N_STATES ((int) (sizeof(states) / sizeof(states[0])))
 
-/* Why a build waits, from the words of it->deferred (run_limits.c, build.c, record.c). */
-static const struct
-{
-	const char *words;
-	const char *reason;
-} deferral_reasons[] = {
-	{"window", "window"},
-	{"--max-runtime", "budget"},
-	{"--max-builds", "max_builds"},
-	{"backing off", "backoff"},
-	{"replica", "lag"},
-	{"lag", "lag"},
-	{"slot", "lag"},
-};
-static const char *const reasons[] = {"window", "budget", "max_builds", "backoff", "lag", "size", "other"};
-#define N_REASONS ((int) (sizeof(reasons) / sizeof(reasons[0])))
+/* the label of each plan_deferral (plan.h), in its order; "size" is a refusal, counted with them */
+static const char *const reasons[] = {NULL, "window", "budget", "max_builds", "backoff", "lag", "size"};
+#define REASON_SIZE 6
+#define N_REASONS   ((int) (sizeof(reasons) / sizeof(reasons[0])))
 
 static bool
 own_index(const catalog_entry *c)
@@ -199,16 +187,15 @@ set_builds(metrics *m, run_state *rs, bool can_query)
 	}
 }
 
-static const char *
+/* The deferred_builds label of it: 0 when it waits for nothing. */
+static int
 reason_of(const plan_item *it)
 {
-	if (it->deferred[0] == '\0')
-		return it->action == ACT_ERROR && it->reason && strncmp(it->reason, "size guard", 10) == 0 ? "size"
-																								   : NULL;
-	for (size_t k = 0; k < sizeof(deferral_reasons) / sizeof(deferral_reasons[0]); k++)
-		if (strstr(it->deferred, deferral_reasons[k].words) != NULL)
-			return deferral_reasons[k].reason;
-	return "other";
+	if (it->deferral != DEFER_NONE && it->deferred[0] != '\0')
+		return (int) it->deferral;
+	return it->action == ACT_ERROR && it->refused_by != NULL && strcmp(it->refused_by, "size guard") == 0
+			   ? REASON_SIZE
+			   : 0;
 }
 
 static void
@@ -218,15 +205,10 @@ set_deferrals(metrics *m, const run_state *rs)
 
 	metrics_declare(m, "deferred_builds",
 					"Builds not started on this run, by reason: window, budget (--max-runtime), max_builds, "
-					"backoff, lag, size (refused by --max-index-size), other.");
+					"backoff, lag, size (refused by --max-index-size).");
 	for (int i = 0; i < rs->n_defs; i++)
-	{
-		const char *why = reason_of(&rs->plan[i]);
-
-		for (int r = 0; why && r < N_REASONS; r++)
-			counts[r] += strcmp(why, reasons[r]) == 0;
-	}
-	for (int r = 0; r < N_REASONS; r++)
+		counts[reason_of(&rs->plan[i])]++;
+	for (int r = 1; r < N_REASONS; r++)
 	{
 		const char *labels[] = {"reason", reasons[r], NULL};
 

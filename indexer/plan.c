@@ -9,6 +9,7 @@
  */
 #include "plan.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,17 @@ set(plan_item *it, plan_action action, char *reason)
 	it->action = action;
 	free(it->reason);
 	it->reason = reason;
+}
+
+void
+plan_defer(plan_item *it, plan_deferral kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(it->deferred, sizeof(it->deferred), fmt, ap);
+	va_end(ap);
+	it->deferral = kind;
 }
 
 char *

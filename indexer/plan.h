@@ -49,6 +49,17 @@ typedef enum plan_outcome
 	OUTCOME_DEFERRED /* not started: window, --max-builds or --max-runtime (deferred says which) */
 } plan_outcome;
 
+/* Why a build waits for another run: plan_item's deferral. */
+typedef enum plan_deferral
+{
+	DEFER_NONE = 0,
+	DEFER_WINDOW,     /* the build window is closed */
+	DEFER_BUDGET,     /* --max-runtime spent */
+	DEFER_MAX_BUILDS, /* --max-builds reached */
+	DEFER_BACKOFF,    /* failed runs in a row (record.h) */
+	DEFER_LAG         /* the replica guard */
+} plan_deferral;
+
 typedef struct plan_item
 {
 	index_def     *def;
@@ -74,16 +85,24 @@ typedef struct plan_item
 	int64_t est_bytes;
 	char    est_why[160]; /* why unknown, or a note ("upper bound: partial index") */
 	/* why it waits for another run (run_limits.h); "" when it does not */
-	char        deferred[200];
-	int64_t     start_by_ms;   /* monotonic_ms() when its window closes: not started after; 0 = never */
-	int64_t     backoff_until; /* record.h: epoch seconds it backs off until; 0 = it does not */
-	int         failed_runs;   /* record.h: failed runs in a row, when it backs off */
-	const char *refused_by;    /* "replica guard", "size guard": a guard refused it (record_refused) */
+	char          deferred[200];
+	plan_deferral deferral;      /* the same, as a kind (metrics count by it) */
+	int64_t       start_by_ms;   /* monotonic_ms() when its window closes: not started after; 0 = never */
+	int64_t       backoff_until; /* record.h: epoch seconds it backs off until; 0 = it does not */
+	int           failed_runs;   /* record.h: failed runs in a row, when it backs off */
+	const char   *refused_by;    /* "replica guard", "size guard": a guard refused it (record_refused) */
 	/* filled by the build */
 	plan_outcome outcome;
 	char        *failure;
 	int64_t      duration_ms;
 } plan_item;
+
+/*
+ * Set it->deferred (printf-style) and it->deferral together: the words
+ * are for people, the kind for the metrics.
+ */
+void plan_defer(plan_item *it, plan_deferral kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 typedef struct plan_options
 {

@@ -647,9 +647,9 @@ defer_for_backoff(record *r, plan_item *it, const backoff_row *rows, int n_rows,
 	it->failed_runs = (int) k;
 	window_format_time((time_t) it->backoff_until, r->o.time_zone ? r->o.time_zone : "UTC", until,
 					   sizeof(until));
-	snprintf(it->deferred, sizeof(it->deferred),
-			 "is backing off until %s (failed %lld runs in a row; --retry-failed forces it)", until,
-			 (long long) k);
+	plan_defer(it, DEFER_BACKOFF,
+			   "is backing off until %s (failed %lld runs in a row; --retry-failed forces it)", until,
+			   (long long) k);
 	return true;
 }
 

@@ -74,11 +74,11 @@ int record_open_read(PGconn *conn, const record_options *o, record **out);
 /*
  * Defer every work item of plan whose definition failed backoff_after runs
  * in a row and whose backoff (1h doubling to 1 day) has not passed:
- * it->deferred says why ("is backing off until <time> (failed N runs in a
+ * it->deferred (DEFER_BACKOFF) says why ("is backing off until <time> (failed N runs in a
  * row; --retry-failed forces it)"), it->backoff_until and failed_runs say
  * it as data.  *critical: how many of them are critical (the run then
  * exits 1).  Returns EXIT_OK, or, the history unread (logged),
- * relation_trust_read's EXIT_USAGE (the table refused) or
+ * relation_trust_copy's EXIT_USAGE (the table refused) or
  * EXIT_UNREACHABLE.
  */
 int record_apply_backoff(record *r, plan_item *plan, int n, int *critical);

@@ -104,20 +104,20 @@ defer_builds(run_state *rs, time_t now, time_t *first)
 		time_t     next = (time_t) -1;
 		char       when[64];
 
-		it->deferred[0] = '\0';
+		plan_defer(it, DEFER_NONE, "%s", "");
 		if (!limits_is_build(it->action))
 			continue;
 		if (!window_open_for(it, set, now, &next))
 		{
 			window_format_time(next, set->time_zone, when, sizeof(when));
-			snprintf(it->deferred, sizeof(it->deferred), "waits for the window (it opens %s)",
-					 next == (time_t) -1 ? "never" : when);
+			plan_defer(it, DEFER_WINDOW, "waits for the window (it opens %s)",
+					   next == (time_t) -1 ? "never" : when);
 			if (next != (time_t) -1 && (*first == (time_t) -1 || next < *first))
 				*first = next;
 		}
 		else if (set->max_builds > 0 && started >= set->max_builds)
-			snprintf(it->deferred, sizeof(it->deferred), "waits for the next run (--max-builds %d reached)",
-					 set->max_builds);
+			plan_defer(it, DEFER_MAX_BUILDS, "waits for the next run (--max-builds %d reached)",
+					   set->max_builds);
 		else
 		{
 			started++;

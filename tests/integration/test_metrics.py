@@ -158,7 +158,7 @@ class IndexerMetricsTest(MetricsTestCase):
         self.assertGreater(duration, 0)
         self.assertEqual(value(s, "pg_schema_indexer_builds", outcome="done"), 1)
         self.assertEqual(value(s, "pg_schema_indexer_builds", outcome="failed"), 0)
-        for reason in ("window", "budget", "max_builds", "backoff", "lag", "size", "other"):
+        for reason in ("window", "budget", "max_builds", "backoff", "lag", "size"):
             self.assertEqual(value(s, "pg_schema_indexer_deferred_builds", reason=reason), 0, reason)
         self.assertEqual(value(s, "pg_schema_indexer_last_run_exit_code"), 0)
         self.assertAlmostEqual(value(s, "pg_schema_indexer_last_success_timestamp_seconds"), time.time(),
