@@ -386,8 +386,8 @@ db_copy_out(PGconn *conn, const char *sql, copy_rows *rows, db_error *err)
 			return false;
 		if (!db_await_answer(conn, NULL, true, in_block, &w, err))
 			return false;
-		/* the COPY's own end, then what followed it (a COMMIT) */
-		return drain_results(conn, PGRES_COMMAND_OK, w.canceled || cancel_pending(), false, &keep, err);
+		/* the COPY's own end, then what followed it (a SELECT, a COMMIT) */
+		return drain_results(conn, DB_EXPECT_ANY_OK, w.canceled || cancel_pending(), false, &keep, err);
 	}
 	if (res == NULL)
 		db_error_from_conn(err, conn, w.canceled || cancel_pending());

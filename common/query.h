@@ -106,8 +106,8 @@ bool db_await_answer(PGconn *conn, const db_watch *watch, bool interruptible, bo
 
 /*
  * Run sql, a COPY ... TO STDOUT, and what may follow it in the same string
- * (a COMMIT: the simple protocol, the one place where a string of several
- * statements is sent), decoding the copy's rows into rows (copy_rows.h,
+ * (a SELECT, a COMMIT: the simple protocol, the one place where a string
+ * of several statements is sent), decoding the copy's rows into rows (copy_rows.h,
  * initialised by the caller with the column count).  Signals cancel it as
  * db_run.  True when every statement succeeded and the copy came first;
  * otherwise false with err filled, rows as far as they came (the caller

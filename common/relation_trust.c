@@ -96,9 +96,12 @@ static const char first_look_sql[] =
 	"WHERE n.nspname = $1 AND c.relname = $2::pg_catalog.name";
 
 /*
- * relation_trust_guard_sql's.  First pg_class's own flags of the relation
- * the run trusted, for what the write lock keeps out and another role
- * could have added since the verdict: a trigger, a rule, row-level
+ * relation_trust_guard_sql's.  First: the name the write will use still
+ * stands for the relation the run trusted (a schema's owner may rename
+ * schemas at any time, and the LOCK TABLE before the guard locked what the
+ * name stood for then), and pg_class's own flags of that relation, for
+ * what the write lock keeps out and another role could have added since
+ * the verdict: a trigger, a rule, row-level
  * security, a child table, a TRIGGER grant, another owner (one index
  * lookup, where the full check reads nine catalogs and cost a third of a
  * millisecond per migration).  What only the table's owner or a superuser
@@ -117,6 +120,8 @@ static const char first_look_sql[] =
  */
 static const char guard_head[] =
 	"SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = $5::pg_catalog.oid "
+	"    AND c.relname = $2::pg_catalog.name AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n "
+	"         WHERE n.nspname = $1::pg_catalog.name) "
 	"    AND c.relkind = 'r' AND pg_catalog.pg_get_userbyid(c.relowner) = CURRENT_USER "
 	"    AND NOT c.relhastriggers AND NOT c.relhasrules AND NOT c.relrowsecurity "
 	"    AND NOT c.relforcerowsecurity AND NOT c.relhassubclass "
@@ -381,7 +386,7 @@ static const char read_settings_sql[] =
 
 int
 relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
-						  const char *display, bool read_only)
+						  const char *display, bool read_only, unsigned int *oid)
 {
 	/*
 	 * The lock a read takes, ACCESS SHARE, taken by the Parse of a query
@@ -428,7 +433,7 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	}
 	/* under the lock: what the caller reads next is the relation judged here */
 	if (rc == EXIT_OK)
-		rc = relation_trust_judge(conn, first_look, schema, rel, display, read_only, NULL);
+		rc = relation_trust_judge(conn, first_look, schema, rel, display, read_only, oid);
 	if (rc != EXIT_OK && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
 		db_command_uninterruptible(conn, "ending the read", "ROLLBACK");
 	db_error_clear(&err);
@@ -438,47 +443,55 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	return rc;
 }
 
-int
-relation_trust_read(PGconn *conn, const relation_ref *ref, const char *what, const char *sql, int n,
-					const char *const *values, PGresult **out)
+/*
+ * The copy's SQL: COPY names the table again, and renaming schemas can
+ * point that name at another table of the schema's owner between the
+ * verdict and the copy (COPY of it runs nothing, but its rows are not the
+ * history: a forged row made up skipped a migration).  So the pin after the
+ * copy, in the same round trip: the name still stands for oid, the
+ * relation judged, or the read fails.  A rename there and back again
+ * inside that one message is all that is left.
+ */
+static char *
+copy_sql(PGconn *conn, const relation_ref *ref, const char *columns, unsigned int oid)
 {
-	int rc =
-		relation_trust_begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display, ref->read_only);
+	char *refusal = xasprintf("refusing to use table \"%s\": its name stood for another table while it was "
+							  "read (schemas renamed by the schema's owner?)",
+							  ref->display);
+	char *pin = relation_trust_pin_sql(conn, ref->qualified, oid, refusal);
+	char *sql =
+		pin ? xasprintf("COPY %s (%s) TO STDOUT; SELECT %s; COMMIT", ref->qualified, columns, pin) : NULL;
 
-	*out = NULL;
-	if (rc != EXIT_OK)
-		return rc;
-	*out = db_query(conn, what, sql, n, values, PGRES_TUPLES_OK);
-	if (!db_command(conn, "ending the read", *out != NULL ? "COMMIT" : "ROLLBACK") || *out == NULL)
-	{
-		PQclear(*out);
-		*out = NULL;
-		return EXIT_UNREACHABLE;
-	}
-	return EXIT_OK;
+	free(refusal);
+	free(pin);
+	return sql;
 }
 
 int
 relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *columns, copy_rows *rows)
 {
-	int rc =
-		relation_trust_begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display, ref->read_only);
-	char    *sql;
-	db_error err = {0};
+	unsigned int oid = 0;
+	int          rc = relation_trust_begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display,
+												ref->read_only, &oid);
+	char        *sql;
+	db_error     err = {0};
 
 	if (rc != EXIT_OK)
 		return rc;
-	/* a plain scan, never planned; and the end of the read in the same round trip */
-	sql = xasprintf("COPY %s (%s) TO STDOUT; COMMIT", ref->qualified, columns);
-	if (!db_copy_out(conn, sql, rows, &err) || rows->malformed)
+	/* a plain scan, never planned; the pin and the end of the read in the same round trip */
+	sql = copy_sql(conn, ref, columns, oid);
+	if (sql == NULL || !db_copy_out(conn, sql, rows, &err) || rows->malformed)
 	{
-		char *msg = err.message ? db_error_format(&err) : xstrdup("a row with another number of columns");
+		char *msg = sql == NULL   ? xstrdup(PQerrorMessage(conn))
+					: err.message ? db_error_format(&err)
+								  : xstrdup("a row with another number of columns");
 
 		log_event(LOG_LEVEL_ERROR, "query_failed", NULL, "reading the table \"%s\": %s", ref->display, msg);
 		free(msg);
 		if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
 			db_command_uninterruptible(conn, "ending the read", "ROLLBACK");
-		rc = EXIT_UNREACHABLE;
+		/* the pin's refusal (22P02, from int4in) is a refusal, as the verdict's */
+		rc = strcmp(err.sqlstate, "22P02") == 0 ? EXIT_USAGE : EXIT_UNREACHABLE;
 	}
 	db_error_clear(&err);
 	free(sql);

@@ -107,15 +107,16 @@ int         relation_trust_full_judge(const PGresult *res, const char *display, 
  * time, needs no privilege, and DROP, RENAME and every ALTER that adds a
  * policy or row-level security wait for its end), constraint_exclusion
  * at its default (on, the planner would fold the table's CHECK
- * constraints), then relation_trust_check's verdict under that lock.  EXIT_OK with the transaction open: the caller reads, then
- * ends it (COMMIT).  Otherwise the transaction is rolled back and the
+ * constraints), then relation_trust_check's verdict under that lock.
+ * EXIT_OK with the transaction open, and *oid (when oid is not NULL) the
+ * relation judged: the caller reads, then ends it (COMMIT).  Otherwise the transaction is rolled back and the
  * return values are relation_trust_check's (the table must exist: a
  * missing one fails the LOCK, EXIT_UNREACHABLE).
  */
 int relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
-							  const char *display, bool read_only);
+							  const char *display, bool read_only, unsigned int *oid);
 
-/* A table to read, for relation_trust_read: relation_trust_begin_read's arguments. */
+/* A table to read, for relation_trust_copy: relation_trust_begin_read's arguments. */
 typedef struct relation_ref
 {
 	const char *qualified; /* its quoted, schema-qualified name */
@@ -124,16 +125,6 @@ typedef struct relation_ref
 	const char *display; /* how errors name it */
 	bool        read_only;
 } relation_ref;
-
-/*
- * One read of ref in its own transaction: relation_trust_begin_read, the
- * query sql (its n values; what says what it does, for the error), COMMIT.
- * EXIT_OK with *out the rows (caller clears); otherwise *out NULL, the
- * transaction ended, and relation_trust_begin_read's return values, or
- * EXIT_UNREACHABLE when the query or the COMMIT failed (logged).
- */
-int relation_trust_read(PGconn *conn, const relation_ref *ref, const char *what, const char *sql, int n,
-						const char *const *values, PGresult **out);
 
 /*
  * A read that is never planned, for readers of a table of another role:
@@ -145,7 +136,9 @@ int relation_trust_read(PGconn *conn, const relation_ref *ref, const char *what,
  * quoted names) TO STDOUT, a plain scan, and COMMIT, the copy and the
  * COMMIT in one round trip.  The rows into rows (initialised by the caller
  * with the column count; the caller frees them), in no particular order,
- * dates in ISO form and UTC.  relation_trust_read's return values.
+ * dates in ISO form and UTC.  EXIT_OK with the rows; otherwise
+ * relation_trust_begin_read's return values, or EXIT_UNREACHABLE when the
+ * copy or the COMMIT failed (logged), the transaction ended either way.
  */
 int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *columns, copy_rows *rows);
 
@@ -158,9 +151,9 @@ int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *colum
  * POLICY, waits for the transaction: a weaker lock let a trigger be
  * created between the verdict and the write; LOCK runs nothing of a view,
  * where a query naming it would be planned): it fails with the text of
- * message unless oid, the relation the start-up verdict trusted (and every
- * write is pinned to), still passes relation_trust_check's writers'
- * verdict, read first from pg_class's own flags for what another role
+ * message unless schema.rel still names oid, the relation the start-up
+ * verdict trusted (and every write is pinned to), and oid still passes
+ * relation_trust_check's writers' verdict, read first from pg_class's own flags for what another role
  * could have added since (a trigger, a rule, row-level security, a child
  * table, a TRIGGER grant, another owner), and from the full catalog query
  * of schema.rel when a flag is set.  It has no parameters: schema, rel,

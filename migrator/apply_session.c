@@ -328,33 +328,45 @@ apply_session_commit(apply_ctx *ctx, db_error *err)
  * Is the history row of version vbuf there as applied (1), not (0), or is
  * it still undecided (2: no row, but the session that sent COMMIT, old_pid,
  * is still on the server, so its COMMIT may yet complete)?  -1: unreadable.
+ * The row is read as every read of the table is (relation_trust_copy):
+ * under its lock and verdict, by a COPY, which is never planned, so that a
+ * schema rename pointing the name at another table of the schema's owner
+ * runs nothing of it (a planned SELECT evaluated its view's or rule's
+ * IMMUTABLE functions as the migrator, before any pin in its WHERE); the
+ * version is found here.
  */
 static int
 read_outcome(PGconn *conn, const apply_ctx *ctx, const char *vbuf, const char *pbuf)
 {
-	const char  *values[2] = {vbuf, pbuf};
-	char        *sql = xasprintf("SELECT (SELECT status FROM %s WHERE version = $1::pg_catalog.int8 AND %s), "
-										"EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = $2::pg_catalog.int4 "
-										"AND pid <> pg_catalog.pg_backend_pid())",
-								 ctx->ht->qualified, history_read_pin_sql(ctx->ht));
+	const char  *values[1] = {pbuf};
 	relation_ref ref = {ctx->ht->qualified, ctx->ht->schema, ctx->ht->table, ctx->ht->display, false};
+	copy_rows    rows;
 	PGresult    *res;
 	int          state = -1;
 
-	/*
-	 * under its own lock and verdict, as every read of the table
-	 * (relation_trust.h), and pinned as a write: it is planned, and a schema
-	 * rename after the verdict would point its name at another table
-	 */
-	(void) relation_trust_read(conn, &ref, "reading the history after a lost COMMIT", sql, 2, values, &res);
-	free(sql);
-	if (res != NULL && PQntuples(res) == 1)
+	copy_rows_init(&rows, 2);
+	if (relation_trust_copy(conn, &ref, "version, status", &rows) == EXIT_OK)
 	{
-		if (!PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "applied") == 0)
-			state = 1;
-		else
-			state = strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? 2 : 0;
+		state = 0;
+		for (int i = 0; i < rows.n_rows && state == 0; i++)
+		{
+			const char *version = copy_rows_cell(&rows, i, 0);
+			const char *status = copy_rows_cell(&rows, i, 1);
+
+			state = version && status && strcmp(version, vbuf) == 0 && strcmp(status, "applied") == 0;
+		}
 	}
+	copy_rows_free(&rows);
+	if (state != 0)
+		return state;
+	res = db_query(conn, "looking for the session that sent COMMIT",
+				   "SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = $1::pg_catalog.int4 "
+				   "AND pid <> pg_catalog.pg_backend_pid())",
+				   1, values, PGRES_TUPLES_OK);
+	if (res != NULL && PQntuples(res) == 1)
+		state = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 2 : 0;
+	else
+		state = -1;
 	PQclear(res);
 	return state;
 }

@@ -235,7 +235,7 @@ read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions,
 	cols = rc == EXIT_OK ? read_tool_columns(conn, schema, ti, &rc) : NULL;
 	/* there: its rows are read in the transaction that locked and judged it again (relation_trust.h) */
 	if (cols != NULL)
-		rc = relation_trust_begin_read(conn, qualified, schema, tools[ti].table, display, false);
+		rc = relation_trust_begin_read(conn, qualified, schema, tools[ti].table, display, false, NULL);
 	free(display);
 	if (cols == NULL || rc != EXIT_OK)
 	{

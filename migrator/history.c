@@ -45,9 +45,8 @@ static const struct
 struct history_pin
 {
 	unsigned int oid;
-	char        *sql;      /* relation_trust_pin_sql's; NULL: none yet */
-	char        *read_sql; /* the same, with a reader's refusal */
-	char        *guard;    /* relation_trust_guard_sql's; NULL: none yet */
+	char        *sql;   /* relation_trust_pin_sql's; NULL: none yet */
+	char        *guard; /* relation_trust_guard_sql's; NULL: none yet */
 };
 
 /* The guard of a write before any verdict: it fails when planned. */
@@ -57,20 +56,12 @@ static const char no_guard_sql[] = "SELECT " RELATION_TRUST_NO_PIN;
 static void
 pin_to(PGconn *conn, const history_table *ht, unsigned int oid)
 {
-	char *refusal = xasprintf("refusing to read the history table %s: it is not the table the run checked at "
-							  "start-up (schemas renamed, or the table dropped and created again, by the "
-							  "schema's owner?)",
-							  ht->display);
-
 	free(ht->pin->sql);
-	free(ht->pin->read_sql);
 	free(ht->pin->guard);
 	ht->pin->oid = oid;
 	ht->pin->guard =
 		oid != 0 ? relation_trust_guard_sql(conn, ht->schema, ht->table, oid, ht->guard_message) : NULL;
 	ht->pin->sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, ht->guard_message) : NULL;
-	ht->pin->read_sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, refusal) : NULL;
-	free(refusal);
 }
 
 const char *
@@ -83,12 +74,6 @@ const char *
 history_guard_sql(const history_table *ht)
 {
 	return ht->pin->guard != NULL ? ht->pin->guard : no_guard_sql;
-}
-
-const char *
-history_read_pin_sql(const history_table *ht)
-{
-	return ht->pin->read_sql != NULL ? ht->pin->read_sql : RELATION_TRUST_NO_PIN;
 }
 
 bool
@@ -133,7 +118,6 @@ history_table_free(history_table *ht)
 	if (ht->pin != NULL)
 	{
 		free(ht->pin->sql);
-		free(ht->pin->read_sql);
 		free(ht->pin->guard);
 	}
 	free(ht->pin);
@@ -575,13 +559,27 @@ history_record(PGconn *conn, const history_table *ht, int64_t version, const cha
 	return ok;
 }
 
+/* The write of guarded_write changed the row the run read, and no other. */
+static char *
+judge_one_row(void *arg, const PGresult *res)
+{
+	const char *n = PQcmdTuples((PGresult *) res);
+
+	(void) arg;
+	/* a write that changed nothing (a rule of another table that took the name's place) is no success */
+	return strcmp(n, "1") == 0 ? NULL : xasprintf("it changed %s rows, not the 1 the run read", n);
+}
+
 /*
  * A write outside history_record (repair): in a transaction of its own
- * (or the caller's, when one is open), history_guard_sql first, which
- * locks the table the name stands for now and checks it again, so that an
- * armed table put in the place of the one checked at start-up is refused
- * before anything of it runs.  One row or none changed; false after
- * logging "<what>: <error>", rolled back.
+ * (or the caller's, when one is open), the lock and history_guard_sql
+ * first, which check that the name stands for the table checked at
+ * start-up and that it is still clean, so that an armed table put in its
+ * place is refused before anything of it runs; the three in one round
+ * trip, so that a schema rename cannot land between the guard and the
+ * write but in the server's own gap between two statements.  It must
+ * change exactly one row, the one the run read; false after logging
+ * "<what>: <error>", rolled back.
  */
 static bool
 guarded_write(PGconn *conn, const history_table *ht, const char *what, const char *sql, int n,
@@ -589,23 +587,29 @@ guarded_write(PGconn *conn, const history_table *ht, const char *what, const cha
 {
 	bool     own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
 	db_error err = {0};
+	pipeline p;
 	char    *msg;
 	bool     ok;
 
-	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false)) &&
-		 db_run_ex(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
-		 db_run_ex(conn, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL, false) &&
-		 db_run_ex(conn, sql, n, values, PGRES_COMMAND_OK, NULL, &err, NULL, false) &&
+	pipeline_init(&p);
+	if (own_tx)
+		(void) pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
+	(void) pipeline_add(&p, sql, n, values, PGRES_COMMAND_OK, judge_one_row, NULL);
+	ok = pipeline_run(conn, &p, NULL, &err) &&
 		 (!own_tx || db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false));
-	if (ok)
-		return true;
-	msg = db_error_format(&err);
-	log_error("%s: %s", what, msg);
-	free(msg);
+	if (!ok)
+	{
+		msg = p.problem ? xasprintf("%s; nothing was recorded", p.problem) : db_error_format(&err);
+		log_error("%s: %s", what, msg);
+		free(msg);
+	}
+	pipeline_free(&p);
 	db_error_clear(&err);
-	if (own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE && PQstatus(conn) == CONNECTION_OK)
+	if (!ok && own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE && PQstatus(conn) == CONNECTION_OK)
 		db_command_uninterruptible(conn, "rolling back a history write", "ROLLBACK");
-	return false;
+	return ok;
 }
 
 bool

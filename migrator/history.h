@@ -79,8 +79,6 @@ typedef struct history_table
  * (repair's).
  */
 const char *history_pin_sql(const history_table *ht);
-/* The same for a read (the read after a lost COMMIT): its refusal says so. */
-const char *history_read_pin_sql(const history_table *ht);
 
 /* Fill the quoted names; false when quoting fails. */
 bool history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table);
