@@ -234,8 +234,12 @@ textbuf_append_json(textbuf *sb, const char *s)
 				textbuf_append(sb, "\\t");
 				break;
 			default:
-				if (*p < 0x20)
+				/* every control character escaped, DEL and C1 too (as text_visible), so that
+				 * a JSON log read on a terminal carries no raw escape sequence either */
+				if (*p < 0x20 || *p == 0x7f)
 					textbuf_appendf(sb, "\\u%04x", *p);
+				else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+					textbuf_appendf(sb, "\\u%04x", *++p);
 				else
 					textbuf_append_char(sb, (char) *p);
 		}

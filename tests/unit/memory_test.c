@@ -212,6 +212,23 @@ test_visible(void **state)
 	free(line);
 }
 
+/*
+ * textbuf_append_json: valid JSON, and no control character raw either
+ * (DEL and C1 too, as text_visible); other UTF-8 passes as it is.
+ */
+static void
+test_json(void **state)
+{
+	textbuf sb;
+
+	(void) state;
+	textbuf_init(&sb);
+	textbuf_append_json(&sb, "a\x1b[2J\t\"\\\x7f\xc2\x9b"
+							 "31m\xc2\xa0\xc3\xbc");
+	assert_string_equal(sb.data, "\"a\\u001b[2J\\t\\\"\\\\\\u007f\\u009b31m\xc2\xa0\xc3\xbc\"");
+	textbuf_free(&sb);
+}
+
 int
 main(void)
 {
@@ -219,7 +236,7 @@ main(void)
 		cmocka_unit_test(test_first_grow),       cmocka_unit_test(test_room_is_noop),
 		cmocka_unit_test(test_capacity_doubles), cmocka_unit_test(test_contents_kept),
 		cmocka_unit_test(test_many_appends),     cmocka_unit_test(test_overflow_exits),
-		cmocka_unit_test(test_visible),
+		cmocka_unit_test(test_visible),          cmocka_unit_test(test_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
