@@ -168,12 +168,7 @@ class SwappedHistoryTable(MigratorTestCase):
                 self.query("DROP SCHEMA IF EXISTS app CASCADE")
                 self.query("DROP TABLE IF EXISTS public.busy, public.a")
                 self.query("CREATE SCHEMA app")
-                self.query("CREATE TABLE public.busy (id int)")
-                d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
-                                   "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
-                holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
-                proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
-                self.wait_until_waiting("public.busy")
+                holder, proc = self.up_into_app_waiting()
                 self.assertEqual(self.versions("applied", schema="app"), [1])
                 self.query(change.replace("%s", mallory))
                 holder.rollback()
@@ -187,12 +182,7 @@ class SwappedHistoryTable(MigratorTestCase):
         # The guard reads pg_class's flags first; relhastriggers stays set after the trigger is
         # dropped, so the full check decides: nothing is there, and migration 2 is recorded.
         self.query("CREATE SCHEMA app")
-        self.query("CREATE TABLE public.busy (id int)")
-        d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
-                           "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
-        holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
-        proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
-        self.wait_until_waiting("public.busy")
+        holder, proc = self.up_into_app_waiting()
         self.query("CREATE FUNCTION public.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$")
         self.query("CREATE TRIGGER t BEFORE INSERT ON app.schema_migrations FOR EACH ROW "
                    "EXECUTE FUNCTION public.noop()")
@@ -203,6 +193,17 @@ class SwappedHistoryTable(MigratorTestCase):
         self.assertExit(r, 0)
         self.assertEqual(self.versions("applied", schema="app"), [1, 2], r.describe())
         self.assertTrue(self.column_exists("busy", "b"), r.describe())
+
+    def up_into_app_waiting(self):
+        """up into schema app (the caller's), migration 1 recorded and migration 2 waiting for
+        public.busy, which the returned holder locks: (holder, process)."""
+        self.query("CREATE TABLE public.busy (id int)")
+        d = self.make_dir({"1_a.sql": "CREATE TABLE public.a (id int);\n",
+                           "2_b.sql": "ALTER TABLE public.busy ADD COLUMN b int;\n"})
+        holder = self.hold_lock("LOCK TABLE public.busy IN ACCESS EXCLUSIVE MODE")
+        proc = self.start_migrator("up", "--dir", d, "--schema", "app", "--lock-timeout", "60s")
+        self.wait_until_waiting("public.busy")
+        return holder, proc
 
     def wait_until_waiting(self, relation, timeout=60):
         deadline = time.monotonic() + timeout
@@ -234,6 +235,23 @@ class SchemaOfAnotherOwner(MigratorTestCase):
         self.d = self.make_dir({"1_a.sql": "CREATE TABLE IF NOT EXISTS s.a (id int);\n"})
         self.mig_dsn = conninfo(host=self.host, port=self.port, dbname=self.dbname, user=self.mig)
 
+    def swap_schemas(self):
+        """att swaps the names of its schemas s and s2 (ALTER SCHEMA ... RENAME locks no table)."""
+        with self.connect() as c, c.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.att)
+            for old_name, new_name in (("s", "s_tmp"), ("s2", "s"), ("s_tmp", "s2")):
+                cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
+
+    def run_held(self, action, needle, *args):
+        """The migrator as mig through a loopback proxy that runs action right before it
+        forwards the client message holding needle; asserts that it did."""
+        proxy = HoldBeforeTheRead(self.tcp_host, self.port, action, needles=(needle,))
+        self.addCleanup(proxy.close)
+        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig, sslmode="disable")
+        r = self.run_migrator(*args, "--dir", self.d, "--schema", "s", dsn=dsn)
+        self.assertTrue(proxy.fired.is_set(), r.describe())
+        return r
+
 
 class SchemaRenamedBeforeTheWrite(SchemaOfAnotherOwner):
     """ALTER SCHEMA ... RENAME locks no table: the schema's owner, which may also create schemas,
@@ -260,19 +278,8 @@ class SchemaRenamedBeforeTheWrite(SchemaOfAnotherOwner):
         self.query("GRANT USAGE ON SCHEMA s2 TO PUBLIC")
         self.query("GRANT ALL ON s2.schema_migrations TO PUBLIC")
         self.write(self.d, "1_a.sql", "CREATE TABLE IF NOT EXISTS s.a (id int); -- changed\n")
-
-        def swap_schemas():
-            with self.connect() as c, c.cursor() as cur:
-                cur.execute("SET ROLE %s" % self.att)
-                for old_name, new_name in (("s", "s_tmp"), ("s2", "s"), ("s_tmp", "s2")):
-                    cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
-
-        # repair's checksum update is a statement of its own, after the lock and the guard
-        proxy = HoldBeforeTheRead(self.tcp_host, self.port, swap_schemas, needles=(b"SET checksum = $2",))
-        self.addCleanup(proxy.close)
-        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig)
-        r = self.run_migrator("repair", "--dir", self.d, "--schema", "s", dsn=dsn)
-        self.assertTrue(proxy.fired.is_set(), r.describe())
+        # repair's checksum update travels with its lock and guard: the swap comes before all three
+        r = self.run_held(self.swap_schemas, b"SET checksum = $2", "repair")
         self.assertEqual(self.scalar("SELECT count(*) FROM public.pwned"), 0, r.describe())
         self.assertNotEqual(r.rc, 0, r.describe())
         self.assertStderrMatches(r, r"refusing to write the history table s\.schema_migrations")
@@ -306,11 +313,7 @@ class TriggerAddedAfterTheGuard(SchemaOfAnotherOwner):
                             "EXECUTE FUNCTION s.steal()")
 
         # the checksum update travels with its lock and guard
-        proxy = HoldBeforeTheRead(self.tcp_host, self.port, grant_and_arm, needles=(b"SET checksum = $2",))
-        self.addCleanup(proxy.close)
-        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig)
-        r = self.run_migrator("repair", "--dir", self.d, "--schema", "s", dsn=dsn)
-        self.assertTrue(proxy.fired.is_set(), r.describe())
+        r = self.run_held(grant_and_arm, b"SET checksum = $2", "repair")
         self.assertEqual(self.scalar("SELECT count(*) FROM public.pwned"), 0, r.describe())
         self.assertNotEqual(r.rc, 0, r.describe())
         self.assertStderrMatches(r, r"refusing to write the history table s\.schema_migrations")
@@ -349,19 +352,9 @@ class SwappedForAnArmedTableOfTheOwner(SchemaOfAnotherOwner):
         self.query("GRANT ALL ON s2.schema_migrations, s2.sink, public.hits TO PUBLIC")
         self.before = self.query("SELECT version, checksum FROM s.schema_migrations ORDER BY 1")
 
-    def swap(self):
-        with self.connect() as c, c.cursor() as cur:
-            cur.execute("SET ROLE %s" % self.att)
-            for old_name, new_name in (("s", "s_tmp"), ("s2", "s"), ("s_tmp", "s2")):
-                cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
-
     def run_swapped(self, needle, *args):
-        proxy = HoldBeforeTheRead(self.tcp_host, self.port, self.swap, needles=(needle,))
-        self.addCleanup(proxy.close)
-        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig, sslmode="disable")
-        r = self.run_migrator(*args, "--dir", self.d, "--schema", "s", dsn=dsn)
-        self.assertTrue(proxy.fired.is_set(), r.describe())
-        self.swap()  # back: the run's table under its own name
+        r = self.run_held(self.swap_schemas, needle, *args)
+        self.swap_schemas()  # back: the run's table under its own name
         return r
 
     def assertNothingRanNorChanged(self, r):
@@ -406,19 +399,8 @@ class SchemaRenamedBeforeTheCopy(SchemaOfAnotherOwner):
         self.query("ALTER TABLE s2.schema_migrations OWNER TO %s" % self.att)
         self.query("GRANT USAGE ON SCHEMA s2 TO PUBLIC")
         self.query("GRANT SELECT ON s2.schema_migrations TO PUBLIC")
-
-        def swap():
-            with self.connect() as c, c.cursor() as cur:
-                cur.execute("SET ROLE %s" % self.att)
-                for old_name, new_name in (("s", "s_tmp"), ("s2", "s"), ("s_tmp", "s2")):
-                    cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
-
-        proxy = HoldBeforeTheRead(self.tcp_host, self.port, swap, needles=(b" TO STDOUT",))
-        self.addCleanup(proxy.close)
-        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig, sslmode="disable")
-        r = self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=dsn)
-        self.assertTrue(proxy.fired.is_set(), r.describe())
-        swap()  # back: the run's table under its own name
+        r = self.run_held(self.swap_schemas, b" TO STDOUT", "up")
+        self.swap_schemas()  # back: the run's table under its own name
         self.assertExit(r, 2)
         self.assertStderrMatches(r, r'refusing to use table "s\.schema_migrations": its name stood for another '
                                     r'table while it was read')
@@ -665,18 +647,7 @@ class ComputingHistoryTable(SchemaOfAnotherOwner):
         for obj in ("FUNCTION s2.evil()", "TABLE s2.schema_migrations"):
             self.query("ALTER %s OWNER TO %s" % (obj, self.att))
         self.query("GRANT SELECT ON s2.schema_migrations TO %s" % self.mig)
-
-        def swap_schemas():
-            with self.connect() as c, c.cursor() as cur:
-                cur.execute("SET ROLE %s" % self.att)
-                for old_name, new_name in (("s", "s_tmp"), ("s2", "s"), ("s_tmp", "s2")):
-                    cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
-
-        proxy = HoldBeforeTheRead(self.tcp_host, self.port, swap_schemas)
-        self.addCleanup(proxy.close)
-        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig)
-        r = self.run_migrator("check", "--dir", self.d, "--schema", "s", dsn=dsn)
-        self.assertTrue(proxy.fired.is_set(), r.describe())
+        r = self.run_held(self.swap_schemas, b" TO STDOUT", "check")
         self.assertEqual(self.scalar("SELECT count(*) FROM public.pwned"), 0, r.describe())
         self.assertExit(r, 3)
         self.assertLastLineMatches(r, ERROR_PREFIX + r'reading the table "s\.schema_migrations": .*row-level security')
@@ -1003,12 +974,6 @@ class SchemaRenamedBeforeTheOutcomeRead(SchemaOfAnotherOwner):
             self.query("ALTER %s OWNER TO %s" % (obj, self.att))
         self.query("GRANT USAGE ON SCHEMA s2 TO PUBLIC")
         self.query("GRANT ALL ON s2.schema_migrations, public.hits TO PUBLIC")
-
-    def swap_schemas(self):
-        with self.connect() as c, c.cursor() as cur:
-            cur.execute("SET ROLE %s" % self.att)
-            for old_name, new_name in (("s", "s_tmp"), ("s2", "s"), ("s_tmp", "s2")):
-                cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
 
     def test_the_outcome_is_read_only_from_the_table_the_run_checked(self):
         for table, why in ((True, r"refusing to use table \"s\.schema_migrations\": its name stood for another "
