@@ -592,6 +592,7 @@ guarded_write(PGconn *conn, const history_table *ht, const char *what, const cha
 	bool     ok;
 
 	pipeline_init(&p);
+	p.in_block = true; /* its COMMIT comes after it */
 	if (own_tx)
 		(void) pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 	(void) pipeline_add(&p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
