@@ -340,33 +340,32 @@ read_outcome(PGconn *conn, const apply_ctx *ctx, const char *vbuf, const char *p
 {
 	const char  *values[1] = {pbuf};
 	relation_ref ref = {ctx->ht->qualified, ctx->ht->schema, ctx->ht->table, ctx->ht->display, false};
-	copy_rows    rows;
-	PGresult    *res;
-	int          state = -1;
+	/*
+	 * the session first, the row after: a session gone before the read has
+	 * committed or never will, so no row then is the answer
+	 */
+	PGresult *res = db_query(conn, "looking for the session that sent COMMIT",
+							 "SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = "
+							 "$1::pg_catalog.int4 AND pid <> pg_catalog.pg_backend_pid())",
+							 1, values, PGRES_TUPLES_OK);
+	bool      still_there = res != NULL && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	copy_rows rows;
+	int       state = -1;
 
 	copy_rows_init(&rows, 2);
-	if (relation_trust_copy(conn, &ref, "version, status", &rows) == EXIT_OK)
+	if (res != NULL && relation_trust_copy(conn, &ref, "version, status", &rows) == EXIT_OK)
 	{
-		state = 0;
-		for (int i = 0; i < rows.n_rows && state == 0; i++)
+		state = still_there ? 2 : 0;
+		for (int i = 0; i < rows.n_rows; i++)
 		{
 			const char *version = copy_rows_cell(&rows, i, 0);
 			const char *status = copy_rows_cell(&rows, i, 1);
 
-			state = version && status && strcmp(version, vbuf) == 0 && strcmp(status, "applied") == 0;
+			if (version && status && strcmp(version, vbuf) == 0 && strcmp(status, "applied") == 0)
+				state = 1;
 		}
 	}
 	copy_rows_free(&rows);
-	if (state != 0)
-		return state;
-	res = db_query(conn, "looking for the session that sent COMMIT",
-				   "SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity WHERE pid = $1::pg_catalog.int4 "
-				   "AND pid <> pg_catalog.pg_backend_pid())",
-				   1, values, PGRES_TUPLES_OK);
-	if (res != NULL && PQntuples(res) == 1)
-		state = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 2 : 0;
-	else
-		state = -1;
 	PQclear(res);
 	return state;
 }
