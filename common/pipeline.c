@@ -247,7 +247,7 @@ read_entry(PGconn *conn, pipeline *p, int i, const db_watch *watch, answer_wait 
 	{
 		/* an answer already in libpq's buffer needs no read of the socket
 		 * (one recv per batch, not one per entry: issue 13) */
-		if (PQisBusy(conn) && !db_await_answer(conn, watch, true, p->in_block, w, err))
+		if (PQisBusy(conn) && !db_await_answer(conn, watch, !p->uninterruptible, p->in_block, w, err))
 		{
 			if (p->failed < 0)
 				p->failed = pipeline_answer_entry(p, i);
@@ -286,7 +286,7 @@ pipeline_send(PGconn *conn, pipeline *p, db_error *err)
 {
 	db_error_clear(err);
 	p->failed = -1;
-	if (cancel_pending())
+	if (cancel_pending() && !p->uninterruptible)
 	{
 		err->cls = PGERR_CANCELED_BY_US;
 		err->message = xstrdup("canceled before the statement was sent");

@@ -61,13 +61,17 @@ typedef struct pipeline
 {
 	pipeline_entry *entries;
 	int             n;
-	int             cap;      /* allocated length (memory.h) */
-	int             current;  /* the entry whose answer is awaited (for a watch) */
-	int             failed;   /* the first failing entry; -1 while none */
-	char           *problem;  /* its judge's problem; NULL for a server error */
-	size_t          bytes;    /* the text sent, for the caller's size bound */
-	bool            in_block; /* set by the caller: nothing in it commits (a
+	int             cap;             /* allocated length (memory.h) */
+	int             current;         /* the entry whose answer is awaited (for a watch) */
+	int             failed;          /* the first failing entry; -1 while none */
+	char           *problem;         /* its judge's problem; NULL for a server error */
+	size_t          bytes;           /* the text sent, for the caller's size bound */
+	bool            in_block;        /* set by the caller: nothing in it commits (a
 								 * cancel that is not confirmed says so) */
+	bool            uninterruptible; /* set by the caller: a signal neither
+									  * stops it nor cancels it (db_run_ex's
+									  * interruptible false: a history row
+									  * that must be written) */
 } pipeline;
 
 void pipeline_init(pipeline *p);

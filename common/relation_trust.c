@@ -386,7 +386,7 @@ static const char read_settings_sql[] =
 
 int
 relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
-						  const char *display, bool read_only, unsigned int *oid)
+						  const char *display, bool read_only, relation_read_pin *pin)
 {
 	/*
 	 * The lock a read takes, ACCESS SHARE, taken by the Parse of a query
@@ -400,7 +400,8 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	char       *lock = xasprintf("SELECT FROM %s", qualified);
 	const char *values[3];
 	const char *look = relation_trust_query(schema, rel, read_only, values);
-	PGresult   *first_look = NULL;
+	PGresult   *first_look = NULL, *ns_version = NULL;
+	const char *ns_values[1] = {schema};
 	db_error    err = {0};
 	pipeline    p;
 	int         rc = EXIT_OK;
@@ -422,6 +423,10 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	(void) pipeline_add(&p, read_settings_sql, 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
 	(void) pipeline_add_prepare(&p, "", lock, 0);
 	(void) pipeline_add(&p, look, 3, values, PGRES_TUPLES_OK, pipeline_keep_result, &first_look);
+	/* the schema's row version: a rename, there and back again too, gives it a new one */
+	(void) pipeline_add(&p,
+						"SELECT n.xmin::pg_catalog.text FROM pg_catalog.pg_namespace n WHERE n.nspname = $1",
+						1, ns_values, PGRES_TUPLES_OK, pipeline_keep_result, &ns_version);
 	if (!pipeline_run(conn, &p, NULL, &err))
 	{
 		char *msg = db_error_format(&err);
@@ -433,12 +438,16 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
 	}
 	/* under the lock: what the caller reads next is the relation judged here */
 	if (rc == EXIT_OK)
-		rc = relation_trust_judge(conn, first_look, schema, rel, display, read_only, oid);
+		rc = relation_trust_judge(conn, first_look, schema, rel, display, read_only, pin ? &pin->oid : NULL);
+	if (pin != NULL)
+		snprintf(pin->ns_version, sizeof(pin->ns_version), "%s",
+				 ns_version && PQntuples(ns_version) == 1 ? PQgetvalue(ns_version, 0, 0) : "");
 	if (rc != EXIT_OK && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
 		db_command_uninterruptible(conn, "ending the read", "ROLLBACK");
 	db_error_clear(&err);
 	pipeline_free(&p);
 	PQclear(first_look);
+	PQclear(ns_version);
 	free(lock);
 	return rc;
 }
@@ -447,39 +456,56 @@ relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schem
  * The copy's SQL: COPY names the table again, and renaming schemas can
  * point that name at another table of the schema's owner between the
  * verdict and the copy (COPY of it runs nothing, but its rows are not the
- * history: a forged row made up skipped a migration).  So the pin after the
- * copy, in the same round trip: the name still stands for oid, the
- * relation judged, or the read fails.  A rename there and back again
- * inside that one message is all that is left.
+ * history: a forged row made up skipped a migration).  So the check after
+ * the copy, in the same round trip: the name still stands for the relation
+ * judged (the pin, folded when planned), and the schema's row is the
+ * version the verdict saw, for a rename there and back again while the
+ * copy waited (a value of the owner's table stored out of line, whose
+ * TOAST index the owner held locked, stalled it as long as it liked).  The
+ * second half's error is a cast of the message to int4 that only runs
+ * when it fails (concat() is stable: never folded early).
  */
 static char *
-copy_sql(PGconn *conn, const relation_ref *ref, const char *columns, unsigned int oid)
+copy_sql(PGconn *conn, const relation_ref *ref, const char *columns, const relation_read_pin *rp)
 {
 	char *refusal = xasprintf("refusing to use table \"%s\": its name stood for another table while it was "
 							  "read (schemas renamed by the schema's owner?)",
 							  ref->display);
-	char *pin = relation_trust_pin_sql(conn, ref->qualified, oid, refusal);
-	char *sql =
-		pin ? xasprintf("COPY %s (%s) TO STDOUT; SELECT %s; COMMIT", ref->qualified, columns, pin) : NULL;
+	char *pin = relation_trust_pin_sql(conn, ref->qualified, rp->oid, refusal);
+	char *schema = PQescapeLiteral(conn, ref->schema, strlen(ref->schema));
+	char *version = PQescapeLiteral(conn, rp->ns_version, strlen(rp->ns_version));
+	char *message = PQescapeLiteral(conn, refusal, strlen(refusal));
+	char *sql = NULL;
 
+	if (pin && schema && version && message)
+		sql = xasprintf(
+			"COPY %s (%s) TO STDOUT; "
+			"SELECT CASE WHEN %s AND (SELECT n.xmin::pg_catalog.text FROM pg_catalog.pg_namespace n "
+			"WHERE n.nspname = %s) OPERATOR(pg_catalog.=) %s THEN true "
+			"ELSE pg_catalog.concat(%s::pg_catalog.text)::pg_catalog.int4 OPERATOR(pg_catalog.=) 0 END; "
+			"COMMIT",
+			ref->qualified, columns, pin, schema, version, message);
 	free(refusal);
 	free(pin);
+	PQfreemem(schema);
+	PQfreemem(version);
+	PQfreemem(message);
 	return sql;
 }
 
 int
 relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *columns, copy_rows *rows)
 {
-	unsigned int oid = 0;
-	int          rc = relation_trust_begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display,
-												ref->read_only, &oid);
-	char        *sql;
-	db_error     err = {0};
+	relation_read_pin pin = {0, ""};
+	int      rc = relation_trust_begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display,
+											ref->read_only, &pin);
+	char    *sql;
+	db_error err = {0};
 
 	if (rc != EXIT_OK)
 		return rc;
 	/* a plain scan, never planned; the pin and the end of the read in the same round trip */
-	sql = copy_sql(conn, ref, columns, oid);
+	sql = copy_sql(conn, ref, columns, &pin);
 	if (sql == NULL || !db_copy_out(conn, sql, rows, &err) || rows->malformed)
 	{
 		char *msg = sql == NULL   ? xstrdup(PQerrorMessage(conn))

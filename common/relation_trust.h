@@ -108,13 +108,20 @@ int         relation_trust_full_judge(const PGresult *res, const char *display, 
  * policy or row-level security wait for its end), constraint_exclusion
  * at its default (on, the planner would fold the table's CHECK
  * constraints), then relation_trust_check's verdict under that lock.
- * EXIT_OK with the transaction open, and *oid (when oid is not NULL) the
- * relation judged: the caller reads, then ends it (COMMIT).  Otherwise the transaction is rolled back and the
+ * EXIT_OK with the transaction open, and *pin (when pin is not NULL) the
+ * relation judged and its schema's row version: the caller reads, then
+ * ends it (COMMIT).  Otherwise the transaction is rolled back and the
  * return values are relation_trust_check's (the table must exist: a
  * missing one fails the LOCK, EXIT_UNREACHABLE).
  */
+/* What a read's verdict saw: the relation judged, and its schema's row version. */
+typedef struct relation_read_pin
+{
+	unsigned int oid;
+	char         ns_version[24]; /* the pg_namespace row's xmin */
+} relation_read_pin;
 int relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
-							  const char *display, bool read_only, unsigned int *oid);
+							  const char *display, bool read_only, relation_read_pin *pin);
 
 /* A table to read, for relation_trust_copy: relation_trust_begin_read's arguments. */
 typedef struct relation_ref

@@ -30,6 +30,7 @@
 #include "memory.h"
 #include "options.h"
 #include "pgerr.h"
+#include "pipeline.h"
 #include "query.h"
 #include "record.h"
 #include "relation_trust.h"
@@ -60,6 +61,7 @@ struct record
 	 * table of its own by renaming schemas.  NULL before: writes fail.
 	 */
 	char *pin;
+	char *guard; /* relation_trust_guard_sql of that relation; NULL before */
 };
 
 /* The pin for a write's WHERE; before the check, one that fails the write (relation_trust.h). */
@@ -73,12 +75,14 @@ pin_of(const record *r)
 static void
 pin_to(record *r, unsigned int oid)
 {
+	static const char refusal[] = "refusing to write the history table: it is not the table this run checked "
+								  "at its start (schemas renamed?), or it no longer passes those checks; "
+								  "nothing written";
+
 	free(r->pin);
-	r->pin = oid != 0
-				 ? relation_trust_pin_sql(r->conn, r->qualified, oid,
-										  "refusing to write the history table: it is not the table this "
-										  "run checked at its start (schemas renamed?); nothing written")
-				 : NULL;
+	free(r->guard);
+	r->pin = oid != 0 ? relation_trust_pin_sql(r->conn, r->qualified, oid, refusal) : NULL;
+	r->guard = oid != 0 ? relation_trust_guard_sql(r->conn, r->o.schema, RECORD_TABLE, oid, refusal) : NULL;
 }
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
@@ -94,27 +98,21 @@ now_text(char *buf, size_t len)
 /*
  * Rows older than --keep go, in the transaction of the run's first write
  * (under the run lock): a run that writes nothing (a no-op) opens no
- * transaction, and adds no row either.
+ * transaction, and adds no row either.  The DELETE and its two values
+ * (values[0] and [1] point into now and keep), or NULL when nothing goes.
  */
-static bool
-apply_retention(record *r, db_error *err)
+static char *
+retention_sql(const record *r, char now[64], char keep[32], const char *values[2])
 {
-	char        now[64], keep[32];
-	const char *values[] = {now, keep};
-	char       *sql;
-	bool        ok;
-
 	if (r->o.keep_ms <= 0 || r->retained)
-		return true;
-	now_text(now, sizeof(now));
-	snprintf(keep, sizeof(keep), "%lld.%03lld", (long long) (r->o.keep_ms / 1000),
-			 (long long) (r->o.keep_ms % 1000));
-	sql = xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
-					"pg_catalog.make_interval(secs => $2::pg_catalog.float8) AND %s",
-					r->qualified, pin_of(r));
-	ok = db_run_ex(r->conn, sql, 2, values, PGRES_COMMAND_OK, NULL, err, NULL, false);
-	free(sql);
-	return ok;
+		return NULL;
+	now_text(now, 64);
+	snprintf(keep, 32, "%lld.%03lld", (long long) (r->o.keep_ms / 1000), (long long) (r->o.keep_ms % 1000));
+	values[0] = now;
+	values[1] = keep;
+	return xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
+					 "pg_catalog.make_interval(secs => $2::pg_catalog.float8) AND %s",
+					 r->qualified, pin_of(r));
 }
 
 /*
@@ -122,39 +120,43 @@ apply_retention(record *r, db_error *err)
  * checks it again (relation_trust.h), then writes and commits.  The check
  * at record_open is not enough for a run that lasts hours: the owner of the
  * schema may drop any table in it and put an armed one of its own (a
- * trigger that would run with our privileges) under the same name.  ROW
- * EXCLUSIVE keeps the checked table in place (DROP needs ACCESS EXCLUSIVE)
- * until COMMIT.  Uninterruptible, as every write here.  False with err
- * filled (*untrusted set, the refusal logged, when the check failed), the
+ * trigger that would run with our privileges) under the same name, or
+ * rename schemas to the same end.  ROW EXCLUSIVE keeps the checked table in
+ * place (DROP needs ACCESS EXCLUSIVE) until COMMIT; the guard fails on the
+ * server unless the name still stands for the table the run trusted and
+ * that table is still clean; the lock, the guard, the retention and the
+ * write go in one round trip, so that a rename cannot land between the
+ * guard and the write (a write planned over the owner's table folds its
+ * IMMUTABLE column defaults first).  Uninterruptible, as every write here.
+ * False with err filled (*untrusted set when the guard refused), the
  * transaction rolled back.
  */
 static bool
 write_checked(record *r, const char *sql, int n, const char *const *values, PGresult **res, db_error *err,
 			  bool *untrusted)
 {
-	const char *tv[3];
-	const char *tq = relation_trust_full_query(r->o.schema, RECORD_TABLE, false, tv);
+	char        now[64], keep[32];
+	const char *kept[2];
 	char       *lock = xasprintf("LOCK TABLE %s IN ROW EXCLUSIVE MODE", r->qualified);
-	PGresult   *trust = NULL;
+	char       *retention = retention_sql(r, now, keep, kept);
+	pipeline    p;
+	int         guard;
 	bool        ok;
 
-	*untrusted = false;
-	ok = db_run_ex(r->conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
-		 db_run_ex(r->conn, lock, 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
-		 db_run_ex(r->conn, tq, 3, tv, PGRES_TUPLES_OK, &trust, err, NULL, false);
-	if (ok && relation_trust_full_judge(trust, r->display, false) != EXIT_OK)
-	{
-		*untrusted = true;
-		db_error_set(
-			err, PGERR_OTHER, NULL,
-			xstrdup(
-				"it no longer passes the checks made at the start of the run (see above): nothing written"));
-		ok = false;
-	}
-	ok =
-		ok && apply_retention(r, err) &&
-		db_run_ex(r->conn, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK, res, err, NULL, false) &&
-		db_run_ex(r->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
+	pipeline_init(&p);
+	p.in_block = true;
+	p.uninterruptible = true;
+	(void) pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, lock, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	guard = pipeline_add(&p, r->guard ? r->guard : "SELECT " RELATION_TRUST_NO_PIN, 0, NULL, PGRES_TUPLES_OK,
+						 NULL, NULL);
+	if (retention != NULL)
+		(void) pipeline_add(&p, retention, 2, kept, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
+						res ? pipeline_keep_result : NULL, res);
+	ok = pipeline_run(r->conn, &p, NULL, err);
+	*untrusted = !ok && p.failed == guard;
+	ok = ok && db_run_ex(r->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
 	r->retained = r->retained || ok;
 	if (!ok && PQtransactionStatus(r->conn) != PQTRANS_IDLE && PQstatus(r->conn) == CONNECTION_OK)
 		db_command_uninterruptible(r->conn, "rolling back a history write", "ROLLBACK");
@@ -163,7 +165,19 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 		PQclear(*res);
 		*res = NULL;
 	}
-	PQclear(trust);
+	/* why, as the start of a run says it: the catalogs' verdict of the table the name stands for now */
+	if (*untrusted)
+	{
+		if (PQstatus(r->conn) == CONNECTION_OK)
+			(void) relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false, NULL);
+		db_error_set(
+			err, PGERR_OTHER, NULL,
+			xstrdup(
+				"it no longer passes the checks made at the start of the run (see above), or its "
+				"name stands for another table now: refusing to write the history table, nothing written"));
+	}
+	pipeline_free(&p);
+	free(retention);
 	free(lock);
 	return ok;
 }
@@ -783,5 +797,6 @@ record_free(record *r)
 	free(r->qualified);
 	free(r->display);
 	free(r->pin);
+	free(r->guard);
 	free(r);
 }

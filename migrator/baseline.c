@@ -578,44 +578,14 @@ rename_tool_table(PGconn *conn, const history_table *ht, int ti)
 	return ok;
 }
 
-/*
- * history_record, but cancellable: a baseline's rows are written in its own
- * transaction, before anything is done that they would describe, so a
- * signal may cancel the write (history_record's is uninterruptible: it
- * records what a migration did).
- */
-static bool
-record_row(PGconn *conn, const history_table *ht, const migration *m, db_error *err)
-{
-	history_write r;
-	PGresult     *res = NULL;
-	char         *problem;
-	bool          ok;
-
-	history_write_prepare(&r, ht, m->version, m->name, m->checksum, "applied", 0, NULL);
-	ok = db_run(conn, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, &res, err, NULL);
-	free(r.sql);
-	if (ok && (problem = history_write_judge(&r, res)) != NULL)
-	{
-		db_error_set(err, PGERR_OTHER, NULL, problem);
-		ok = false;
-	}
-	PQclear(res);
-	return ok;
-}
-
 /* A history row, applied, with its baseline note, for each file taken. */
 static bool
 record_taken(PGconn *conn, const history_table *ht, const migration_set *files, const bool *take,
 			 const baseline_options *o, int ti)
 {
 	db_error err = {0};
-	/* the table the name stands for now, locked to COMMIT and checked again (history.h) */
-	bool ok = db_run(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL) &&
-			  db_run(conn, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, &err, NULL);
+	bool     ok = true;
 
-	if (!ok)
-		log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording the baseline: %s", err.message);
 	for (int i = 0; ok && i < files->n; i++)
 	{
 		const migration *m = &files->items[i];
@@ -624,7 +594,7 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
 		if (!take[i])
 			continue;
 		note = baseline_note(m, o, ti);
-		ok = record_row(conn, ht, m, &err) && history_set_baseline(conn, ht, m->version, note, &err);
+		ok = history_record_baseline(conn, ht, m->version, m->name, m->checksum, note, &err);
 		free(note);
 		if (!ok)
 			log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL, "recording version %lld: %s",

@@ -523,39 +523,63 @@ history_write_judge(void *row, const PGresult *res)
 					 PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?");
 }
 
+/*
+ * The lock, the guard and the write in one round trip (BEGIN before them
+ * when no transaction is open), judged by judge, uninterruptible: a schema
+ * rename between the guard and the write (their own round trips once) had
+ * the write planned over another table, whose column default or rule
+ * action folded its IMMUTABLE function as the migrator before the write's
+ * pin could fail it.  False with err filled (a judge's problem as a
+ * PGERR_OTHER), the transaction left to the caller.
+ */
+static bool
+locked_guarded_write(PGconn *conn, const history_table *ht, bool begin, const char *sql, int n,
+					 const char *const *values, ExecStatusType expect, pipeline_judge_fn judge,
+					 void *judge_arg, db_error *err)
+{
+	pipeline p;
+	bool     ok;
+
+	pipeline_init(&p);
+	p.in_block = true; /* its COMMIT comes after it */
+	p.uninterruptible = true;
+	if (begin)
+		(void) pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
+	(void) pipeline_add(&p, sql, n, values, expect, judge, judge_arg);
+	ok = pipeline_run(conn, &p, NULL, err);
+	if (!ok && p.problem != NULL)
+	{
+		db_error_clear(err);
+		err->cls = PGERR_OTHER;
+		err->message = p.problem;
+		p.problem = NULL;
+	}
+	pipeline_free(&p);
+	return ok;
+}
+
 bool
 history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
 			   const char *status, int64_t duration_ms, const char *failure, bool row_failed,
 			   int64_t *recorded_ms, db_error *err)
 {
 	history_write r;
-	PGresult     *res = NULL;
-	char         *problem;
 	bool          ok;
-
 	bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE; /* the guard's lock lasts to its COMMIT */
 
 	history_write_prepare(&r, ht, version, name, checksum, status, duration_ms, failure);
 	history_write_replaces_failed(&r, row_failed);
-	ok = (!own_tx || db_run_ex(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false)) &&
-		 db_run_ex(conn, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) &&
-		 db_run_ex(conn, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, err, NULL, false) &&
-		 db_run_ex(conn, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, &res, err, NULL, false);
+	ok = locked_guarded_write(conn, ht, own_tx, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK,
+							  history_write_judge, &r, err);
 	free(r.sql);
-	if (ok && (problem = history_write_judge(&r, res)) != NULL)
-	{
-		db_error_clear(err);
-		err->cls = PGERR_OTHER;
-		err->message = problem;
-		ok = false;
-	}
 	if (ok && own_tx)
 		ok = db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
 	if (!ok && own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE && PQstatus(conn) == CONNECTION_OK)
 		db_command_uninterruptible(conn, "rolling back a history write", "ROLLBACK");
 	if (ok && recorded_ms)
 		*recorded_ms = r.recorded_ms;
-	PQclear(res);
 	return ok;
 }
 
@@ -567,7 +591,9 @@ judge_one_row(void *arg, const PGresult *res)
 
 	(void) arg;
 	/* a write that changed nothing (a rule of another table that took the name's place) is no success */
-	return strcmp(n, "1") == 0 ? NULL : xasprintf("it changed %s rows, not the 1 the run read", n);
+	return strcmp(n, "1") == 0
+			   ? NULL
+			   : xasprintf("it changed %s rows, not the 1 the run read; nothing was recorded", n);
 }
 
 /*
@@ -587,26 +613,17 @@ guarded_write(PGconn *conn, const history_table *ht, const char *what, const cha
 {
 	bool     own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
 	db_error err = {0};
-	pipeline p;
 	char    *msg;
-	bool     ok;
+	bool     ok =
+		locked_guarded_write(conn, ht, own_tx, sql, n, values, PGRES_COMMAND_OK, judge_one_row, NULL, &err) &&
+		(!own_tx || db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false));
 
-	pipeline_init(&p);
-	p.in_block = true; /* its COMMIT comes after it */
-	if (own_tx)
-		(void) pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(&p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(&p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
-	(void) pipeline_add(&p, sql, n, values, PGRES_COMMAND_OK, judge_one_row, NULL);
-	ok = pipeline_run(conn, &p, NULL, &err) &&
-		 (!own_tx || db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false));
 	if (!ok)
 	{
-		msg = p.problem ? xasprintf("%s; nothing was recorded", p.problem) : db_error_format(&err);
+		msg = db_error_format(&err);
 		log_error("%s: %s", what, msg);
 		free(msg);
 	}
-	pipeline_free(&p);
 	db_error_clear(&err);
 	if (!ok && own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE && PQstatus(conn) == CONNECTION_OK)
 		db_command_uninterruptible(conn, "rolling back a history write", "ROLLBACK");
@@ -661,26 +678,36 @@ history_free(history *h)
 }
 
 bool
-history_set_baseline(PGconn *conn, const history_table *ht, int64_t version, const char *how, db_error *err)
+history_record_baseline(PGconn *conn, const history_table *ht, int64_t version, const char *name,
+						const char *checksum, const char *how, db_error *err)
 {
-	char        vbuf[24];
-	const char *values[2] = {vbuf, how};
-	char       *sql = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1 AND %s", ht->qualified,
-								history_pin_sql(ht));
-	PGresult   *res = NULL;
-	bool        ok;
+	history_write r;
+	char          vbuf[24];
+	const char   *values[2] = {vbuf, how};
+	char         *note = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1 AND %s", ht->qualified,
+								   history_pin_sql(ht));
+	pipeline      p;
+	bool          ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
-	ok = db_run(conn, sql, 2, values, PGRES_COMMAND_OK, &res, err, NULL);
-	free(sql);
-	if (ok && strcmp(PQcmdTuples(res), "1") != 0)
+	history_write_prepare(&r, ht, version, name, checksum, "applied", 0, NULL);
+	pipeline_init(&p);
+	p.in_block = true; /* the baseline's COMMIT comes later */
+	(void) pipeline_add(&p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
+	(void) pipeline_add(&p, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, history_write_judge, &r);
+	/* the row was just inserted in this transaction: anything but one row updated is a lie */
+	(void) pipeline_add(&p, note, 2, values, PGRES_COMMAND_OK, judge_one_row, NULL);
+	ok = pipeline_run(conn, &p, NULL, err);
+	if (!ok && p.problem != NULL)
 	{
-		/* the row was just inserted in this transaction: anything else is a lie */
-		ok = false;
+		db_error_clear(err);
 		err->cls = PGERR_OTHER;
-		err->message = xasprintf("recording how version %lld was baselined updated %s rows, not 1",
-								 (long long) version, PQcmdTuples(res));
+		err->message = p.problem;
+		p.problem = NULL;
 	}
-	PQclear(res);
+	pipeline_free(&p);
+	free(r.sql);
+	free(note);
 	return ok;
 }

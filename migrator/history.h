@@ -214,12 +214,15 @@ bool history_set_checksum(PGconn *conn, const history_table *ht, int64_t version
 bool history_forget(PGconn *conn, const history_table *ht, int64_t version);
 
 /*
- * Record how baseline adopted version (its row inserted in the caller's
- * transaction, the table made current by history_ensure).  Returns true,
- * or false with err filled (also when no row was updated).
+ * baseline's row of version, applied, with how it was adopted (in the
+ * caller's transaction, the table made current by history_ensure): the
+ * lock, the guard, the row and its note in one round trip, as every write
+ * (history_record); cancellable, since nothing it describes is done yet.
+ * Returns true, or false with err filled (also when a write changed
+ * another number of rows than one).
  */
-bool history_set_baseline(PGconn *conn, const history_table *ht, int64_t version, const char *how,
-						  struct db_error *err);
+bool history_record_baseline(PGconn *conn, const history_table *ht, int64_t version, const char *name,
+							 const char *checksum, const char *how, struct db_error *err);
 
 void history_free(history *h);
 

@@ -212,28 +212,44 @@ class SchemaRenamedBeforeTheWrite(SchemaOfMallory):
             "  $$ BEGIN INSERT INTO public.pwned VALUES (current_user); RETURN NULL; END $$; "
             "CREATE TRIGGER t BEFORE INSERT ON app2.indexer_history FOR EACH STATEMENT "
             "  EXECUTE FUNCTION app2.steal()")
+        r = self.build_swapped()
+        self.assertEqual(self.query("SELECT who FROM public.pwned"), [], r.describe())
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertStderrMatches(r, r"refusing to write the history table")
+
+    def test_a_column_default_of_the_owner_is_never_folded(self):
+        # a write planned over the owner's table folds its IMMUTABLE column defaults before the
+        # write's pin fails it: the lock, the check and the write travel together now (second
+        # helper review of session 10: the sequence only the indexer's role may use advanced)
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.dbname, self.mal))
+        self.query("CREATE SEQUENCE public.indexer_only")
+        self.as_mallory(
+            "GRANT USAGE, CREATE ON SCHEMA app TO PUBLIC; CREATE SCHEMA app2; "
+            "GRANT USAGE ON SCHEMA app2 TO PUBLIC; "
+            "CREATE FUNCTION app2.folded(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS "
+            "  $$ BEGIN PERFORM pg_catalog.nextval('public.indexer_only'); RETURN $1; END $$; "
+            "CREATE TABLE app2.indexer_history " + COLUMNS.rstrip().rstrip(")") + ", evil int DEFAULT app2.folded(1)); "
+            "GRANT ALL ON app2.indexer_history TO PUBLIC")
+        r = self.build_swapped()
+        self.assertFalse(self.scalar("SELECT is_called FROM public.indexer_only"), r.describe())
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertStderrMatches(r, r"refusing to write the history table")
+
+    def build_swapped(self):
+        """indexer build as the superuser, mallory swapping app and app2 right before the build's
+        first row ('started'), which travels with the write's lock and check."""
         cfg = self.config([definition("idx_h_a", "h", "a")])
 
         def swap_schemas():
-            conn = psycopg2.connect(self.dsn)
-            conn.autocommit = True
-            try:
-                with conn.cursor() as cur:
-                    cur.execute("SET ROLE %s" % self.mal)
-                    for old_name, new_name in (("app", "app_tmp"), ("app2", "app"), ("app_tmp", "app2")):
-                        cur.execute("ALTER SCHEMA %s RENAME TO %s" % (old_name, new_name))
-            finally:
-                conn.close()
+            self.as_mallory("ALTER SCHEMA app RENAME TO app_tmp; ALTER SCHEMA app2 RENAME TO app; "
+                            "ALTER SCHEMA app_tmp RENAME TO app2")
 
-        # the build's first row ('started') is a statement of its own, after the lock and the check
         proxy = HoldBeforeTheRead(self.tcp_host, self.port, swap_schemas, needles=(b"'started', $4",))
         self.addCleanup(proxy.close)
         r = self.run_indexer("build", "-c", cfg, "--record-schema", "app",
                              dsn=conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.superuser))
         self.assertTrue(proxy.fired.is_set(), r.describe())
-        self.assertEqual(self.query("SELECT who FROM public.pwned"), [], r.describe())
-        self.assertNotEqual(r.rc, 0, r.describe())
-        self.assertStderrMatches(r, r"refusing to write the history table")
+        return r
 
 
 class ComputingTable(SchemaOfMallory):

@@ -379,34 +379,117 @@ class SwappedForAnArmedTableOfTheOwner(SchemaOfAnotherOwner):
         self.assertFalse(self.table_exists("b", schema="s"), r.describe())
 
 
+class SwappedWithAFoldedDefault(SchemaOfAnotherOwner):
+    """A write planned over the schema owner's table folds that table's IMMUTABLE column defaults
+    into the INSERT's target list before the write's pin fails it: baseline and a no-transaction
+    migration's record sent the lock, the guard and the write in round trips of their own, and a
+    swap before the write ran the owner's function as the migrator (second helper review of
+    session 10; a sequence only the migrator may use was advanced).  Every history write now
+    travels with its lock and guard."""
+
+    def arm(self):
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
+        self.query("CREATE SCHEMA s2 AUTHORIZATION %s" % self.att)
+        self.query("CREATE SEQUENCE public.mig_only")  # nextval is never rolled back
+        self.query("ALTER SEQUENCE public.mig_only OWNER TO %s" % self.mig)
+        self.query("CREATE FUNCTION s2.folded(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS "
+                   "$$ BEGIN PERFORM pg_catalog.nextval('public.mig_only'); RETURN $1; END $$")
+        self.query(self.HIST.replace("s.schema_migrations", "s2.schema_migrations")
+                   .replace("baseline text)", "baseline text, evil int DEFAULT s2.folded(1))"))
+        for obj in ("FUNCTION s2.folded(int)", "TABLE s2.schema_migrations"):
+            self.query("ALTER %s OWNER TO %s" % (obj, self.att))
+        self.query("GRANT USAGE ON SCHEMA s2 TO PUBLIC")
+        self.query("GRANT ALL ON s2.schema_migrations TO PUBLIC")
+
+    def assertNothingOfTheOwnerRan(self, r):
+        self.assertFalse(self.scalar("SELECT is_called FROM public.mig_only"), r.describe())
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertStderrMatches(r, r"refusing to write the history table s\.schema_migrations")
+
+    def test_baseline(self):
+        self.arm()
+        r = self.run_held(self.swap_schemas, b"WITH u AS (UPDATE", "baseline", "--baseline-version", "1",
+                          "--no-verify")
+        self.assertNothingOfTheOwnerRan(r)
+
+    def test_the_record_of_a_no_transaction_migration(self):
+        self.assertExit(self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn), 0)
+        self.write(self.d, "2_idx.sql", "-- migrator:no-transaction\n-- migrator:allow create-index\n"
+                                        "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_id_idx ON s.a (id);\n")
+        self.arm()
+        r = self.run_held(self.swap_schemas, b"WITH u AS (UPDATE", "up")
+        self.assertNothingOfTheOwnerRan(r)
+
+
 class SchemaRenamedBeforeTheCopy(SchemaOfAnotherOwner):
     """The history is read by a COPY, which names the table again after the verdict under the
     read's lock: the schema's owner swaps schema names in between, and the copy read its own
     table, whose forged row said the pending migration 2 was applied with its right checksum: up
-    exited 0, "nothing to apply" (helper review of session 10).  The copy is pinned to the relation
-    the verdict judged, in its own round trip."""
+    exited 0, "nothing to apply" (helper review of session 10).  The copy is followed by a check,
+    in its round trip, that the name stands for the relation judged; and, since the owner can
+    stall the copy on its own table (a value stored out of line whose TOAST index it holds locked)
+    and rename back meanwhile (second helper review), that the schema's row is the version the
+    verdict saw."""
 
-    def test_a_forged_history_is_never_taken_for_the_run_s(self):
+    def forge(self, stored_out_of_line=False):
         self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
         self.assertExit(self.run_migrator("up", "--dir", self.d, "--schema", "s", dsn=self.mig_dsn), 0)
         b = "CREATE TABLE s.b (id int);\n"
         self.write(self.d, "2_b.sql", b)
         self.query("CREATE SCHEMA s2 AUTHORIZATION %s" % self.att)
         self.query(self.HIST.replace("s.schema_migrations", "s2.schema_migrations"))
+        self.query("ALTER TABLE s2.schema_migrations ALTER COLUMN failure SET STORAGE EXTERNAL")
         self.query("INSERT INTO s2.schema_migrations SELECT * FROM s.schema_migrations")
-        self.query("INSERT INTO s2.schema_migrations (version, name, checksum, status, duration_ms, applied_by) "
-                   "VALUES (2, 'b', %s, 'applied', 1, 'forged')", (hashlib.sha256(b.encode()).hexdigest(),))
+        self.query("INSERT INTO s2.schema_migrations (version, name, checksum, status, duration_ms, applied_by, failure) "
+                   "VALUES (2, 'b', %s, 'applied', 1, 'forged', %s)",
+                   (hashlib.sha256(b.encode()).hexdigest(), "x" * 12000 if stored_out_of_line else None))
         self.query("ALTER TABLE s2.schema_migrations OWNER TO %s" % self.att)
         self.query("GRANT USAGE ON SCHEMA s2 TO PUBLIC")
         self.query("GRANT SELECT ON s2.schema_migrations TO PUBLIC")
-        r = self.run_held(self.swap_schemas, b" TO STDOUT", "up")
-        self.swap_schemas()  # back: the run's table under its own name
+
+    def assertRefusedNotApplied(self, r):
         self.assertExit(r, 2)
         self.assertStderrMatches(r, r'refusing to use table "s\.schema_migrations": its name stood for another '
                                     r'table while it was read')
         self.assertNoLine(r, r"nothing to apply")
         self.assertEqual(self.versions("applied", schema="s"), [1], r.describe())
         self.assertFalse(self.table_exists("b", schema="s"), r.describe())
+
+    def test_a_forged_history_is_never_taken_for_the_run_s(self):
+        self.forge()
+        r = self.run_held(self.swap_schemas, b" TO STDOUT", "up")
+        self.swap_schemas()  # back: the run's table under its own name
+        self.assertRefusedNotApplied(r)
+
+    def test_a_rename_back_while_the_copy_waits_is_seen(self):
+        self.forge(stored_out_of_line=True)
+        toast = self.scalar("SELECT reltoastrelid::regclass::text FROM pg_class "
+                            "WHERE oid = 's2.schema_migrations'::regclass")
+        holder = self.connect()  # att's REINDEX holds its TOAST index: the copy stalls on the forged row
+        holder.autocommit = False
+        self.addCleanup(holder.close)
+        with holder.cursor() as cur:
+            cur.execute("SET ROLE %s" % self.att)
+            cur.execute("REINDEX TABLE s2.schema_migrations")
+
+        def back_once_the_copy_waits():
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not self.scalar(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted "
+                    "AND l.relation = %s::regclass AND a.usename = %s", (toast + "_index", self.mig)):
+                time.sleep(0.05)
+            self.swap_schemas()  # the names back, then the copy goes on
+            holder.commit()
+
+        later = threading.Thread(target=back_once_the_copy_waits)
+
+        def swap_then_wait():
+            self.swap_schemas()
+            later.start()
+
+        r = self.run_held(swap_then_wait, b" TO STDOUT", "up")
+        later.join()
+        self.assertRefusedNotApplied(r)
 
 
 class SwappedBeforeTheRead(SchemaOfAnotherOwner):
