@@ -122,14 +122,11 @@ retention_sql(const record *r, char now[64], char keep[32], const char *values[2
  * schema may drop any table in it and put an armed one of its own (a
  * trigger that would run with our privileges) under the same name, or
  * rename schemas to the same end.  ROW EXCLUSIVE keeps the checked table in
- * place (DROP needs ACCESS EXCLUSIVE) until COMMIT; the guard fails on the
- * server unless the name still stands for the table the run trusted and
- * that table is still clean; the lock, the guard, the retention and the
- * write go in one round trip, so that a rename cannot land between the
- * guard and the write (a write planned over the owner's table folds its
- * IMMUTABLE column defaults first).  Uninterruptible, as every write here.
- * False with err filled (*untrusted set when the guard refused), the
- * transaction rolled back.
+ * place until COMMIT; the guard fails on the server unless the name still
+ * stands for the table the run trusted, still clean; lock, guard, retention
+ * and write go in one round trip (a write planned over the owner's table
+ * folds its IMMUTABLE column defaults first).  Uninterruptible.  False with
+ * err filled (*untrusted when the guard refused), rolled back.
  */
 static bool
 write_checked(record *r, const char *sql, int n, const char *const *values, PGresult **res, db_error *err,
