@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cancel.h"
+#include "exitcodes.h"
 #include "log.h"
 #include "memory.h"
 #include "retry.h"
@@ -416,6 +417,33 @@ db_query(PGconn *conn, const char *what, const char *sql, int nparams, const cha
 		return NULL;
 	}
 	return res;
+}
+
+int
+db_create_schema(PGconn *conn, const char *schema)
+{
+	char    *quoted = PQescapeIdentifier(conn, schema, strlen(schema));
+	char    *sql = quoted ? xasprintf("CREATE SCHEMA %s", quoted) : NULL;
+	db_error err = {0};
+	int      rc = EXIT_OK;
+
+	if (sql == NULL || !db_run(conn, sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL))
+	{
+		char *msg = sql ? db_error_format(&err) : xstrdup(PQerrorMessage(conn));
+
+		/* 42P06: duplicate_schema */
+		rc = strcmp(err.sqlstate, "42P06") == 0 ? EXIT_USAGE : EXIT_CHANGE_FAILED;
+		log_event(LOG_LEVEL_ERROR, "schema_create_failed", NULL, "creating the schema \"%s\": %s%s", schema,
+				  msg,
+				  rc == EXIT_USAGE ? " (another session created it since it was found missing: see who owns "
+									 "it, then run again)"
+								   : "");
+		free(msg);
+	}
+	db_error_clear(&err);
+	PQfreemem(quoted);
+	free(sql);
+	return rc;
 }
 
 bool

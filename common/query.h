@@ -132,6 +132,15 @@ PGresult *db_query(PGconn *conn, const char *what, const char *sql, int nparams,
 bool db_command(PGconn *conn, const char *what, const char *sql);
 
 /*
+ * CREATE SCHEMA schema, for --create-schema once the schema was found
+ * missing: never IF NOT EXISTS, which would adopt a schema another role
+ * created since (and say "created" over it), whose owner may then drop or
+ * rename whatever is put in it.  EXIT_OK; EXIT_USAGE (logged) when the
+ * schema appeared meanwhile; EXIT_CHANGE_FAILED (logged) on another error.
+ */
+int db_create_schema(PGconn *conn, const char *schema);
+
+/*
  * A one-dimensional text[] literal of items, every element double-quoted
  * with '"' and '\\' escaped ({"a","b c"}), to pass a list of values as one
  * parameter ($1::text[]).  A NULL item becomes a NULL element.  Never fails;

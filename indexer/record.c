@@ -219,9 +219,7 @@ schema_exists(PGconn *conn, const char *schema)
 static int
 ensure_schema(record *r)
 {
-	int   found = schema_exists(r->conn, r->o.schema);
-	char *sql, *quoted;
-	bool  ok;
+	int found = schema_exists(r->conn, r->o.schema);
 
 	if (found < 0)
 		return EXIT_UNREACHABLE;
@@ -236,12 +234,7 @@ ensure_schema(record *r)
 			r->o.schema);
 		return EXIT_USAGE;
 	}
-	quoted = sql_quote_ident(r->o.schema);
-	sql = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", quoted);
-	ok = db_command(r->conn, "creating the history schema", sql);
-	free(sql);
-	free(quoted);
-	return ok ? EXIT_OK : EXIT_CHANGE_FAILED;
+	return db_create_schema(r->conn, r->o.schema);
 }
 
 static const char table_columns[] = "(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"

@@ -395,14 +395,10 @@ history_ensure(PGconn *conn, const history_table *ht)
 	}
 	if (!have_schema)
 	{
-		char *qs = PQescapeIdentifier(conn, ht->schema, strlen(ht->schema));
+		int rc = db_create_schema(conn, ht->schema);
 
-		sql = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", qs);
-		PQfreemem(qs);
-		ok = db_command(conn, "creating the schema", sql);
-		free(sql);
-		if (!ok)
-			return EXIT_CHANGE_FAILED;
+		if (rc != EXIT_OK)
+			return rc;
 		log_event(LOG_LEVEL_INFO, "schema_created", NULL, "created schema \"%s\" (--create-schema)",
 				  ht->schema);
 	}

@@ -421,6 +421,36 @@ class SwappedWithAFoldedDefault(SchemaOfAnotherOwner):
         self.assertNothingOfTheOwnerRan(r)
 
 
+class SchemaCreatedBeforeTheRun(SchemaOfAnotherOwner):
+    """--create-schema found the schema missing, then ran CREATE SCHEMA IF NOT EXISTS: a role with
+    CREATE on the database that made the schema in between had the run say "created schema" over
+    it and put the history table and the migrations in a schema whose owner may drop or rename
+    whatever is in it (second helper review of session 10).  The create has no IF NOT EXISTS now:
+    the run stops, and a run after it sees the schema as it is."""
+
+    def test_a_schema_made_by_another_role_meanwhile_is_not_taken_for_the_run_s(self):
+        self.query("GRANT CREATE ON DATABASE %s TO %s, %s" % (self.ident(self.dbname), self.att, self.mig))
+        self.write(self.d, "1_a.sql", "CREATE TABLE IF NOT EXISTS app.a (id int);\n")
+
+        def att_creates_it():
+            with self.connect() as c, c.cursor() as cur:
+                cur.execute("SET ROLE %s" % self.att)
+                cur.execute("CREATE SCHEMA app")
+                cur.execute("GRANT USAGE, CREATE ON SCHEMA app TO PUBLIC")
+
+        proxy = HoldBeforeTheRead(self.tcp_host, self.port, att_creates_it, needles=(b"CREATE SCHEMA",))
+        self.addCleanup(proxy.close)
+        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig, sslmode="disable")
+        r = self.run_migrator("up", "--dir", self.d, "--schema", "app", "--create-schema", dsn=dsn)
+        self.assertTrue(proxy.fired.is_set(), r.describe())
+        self.assertExit(r, 2)
+        self.assertStderrMatches(r, r'creating the schema "app": .*another session created it since it was found '
+                                    r'missing')
+        self.assertNoLine(r, r"created schema")
+        self.assertFalse(self.table_exists("schema_migrations", schema="app"), r.describe())
+        self.assertFalse(self.table_exists("a", schema="app"), r.describe())
+
+
 class SchemaRenamedBeforeTheCopy(SchemaOfAnotherOwner):
     """The history is read by a COPY, which names the table again after the verdict under the
     read's lock: the schema's owner swaps schema names in between, and the copy read its own
