@@ -119,37 +119,28 @@ read_tool_columns(PGconn *conn, const char *schema, int ti, int *rc)
 }
 
 /*
- * Do the columns cols have the shape of tools[ti]'s table?  Either way *sql
- * (caller frees) gets the query that reads the versions it applied from
- * qualified, in the order it applied them.
+ * Do the columns cols have the shape of tools[ti]'s table?  *columns: the
+ * columns its versions are read from (version first; static).
  */
 static bool
-tool_table_shape(PGresult *cols, int ti, const char *qualified, char **sql)
+tool_table_shape(PGresult *cols, int ti, const char **columns)
 {
-	bool shape_ok;
-
 	switch (tools[ti].source)
 	{
 		case BASELINE_DBMATE:
-			shape_ok = strncmp(column_type(cols, "version"), "character varying", 17) == 0 &&
-					   column_type(cols, "dirty")[0] == '\0';
-			*sql = xasprintf("SELECT version FROM %s ORDER BY version", qualified);
-			break;
+			*columns = "version";
+			return strncmp(column_type(cols, "version"), "character varying", 17) == 0 &&
+				   column_type(cols, "dirty")[0] == '\0';
 		case BASELINE_GOLANG_MIGRATE:
-			shape_ok = strcmp(column_type(cols, "version"), "bigint") == 0 &&
-					   strcmp(column_type(cols, "dirty"), "boolean") == 0;
-			*sql = xasprintf("SELECT version::text, dirty FROM %s", qualified);
-			break;
+			*columns = "version, dirty";
+			return strcmp(column_type(cols, "version"), "bigint") == 0 &&
+				   strcmp(column_type(cols, "dirty"), "boolean") == 0;
 		default:
-			shape_ok = column_type(cols, "version")[0] != '\0' &&
-					   strcmp(column_type(cols, "success"), "boolean") == 0 &&
-					   column_type(cols, "installed_rank")[0] != '\0';
-			*sql = xasprintf("SELECT version FROM %s WHERE success AND version IS NOT NULL "
-							 "ORDER BY installed_rank",
-							 qualified);
-			break;
+			*columns = "version, success";
+			return column_type(cols, "version")[0] != '\0' &&
+				   strcmp(column_type(cols, "success"), "boolean") == 0 &&
+				   column_type(cols, "installed_rank")[0] != '\0';
 	}
-	return shape_ok;
 }
 
 /*
@@ -158,41 +149,55 @@ tool_table_shape(PGresult *cols, int ti, const char *qualified, char **sql)
  * after logging.
  */
 static int
-check_golang_migrate_row(PGresult *res, const char *schema, int ti)
+check_golang_migrate_row(const copy_rows *rows, const char *schema, int ti)
 {
-	if (PQntuples(res) != 1)
+	const char *version = rows->n_rows == 1 ? copy_rows_cell(rows, 0, 0) : NULL;
+	const char *dirty = rows->n_rows == 1 ? copy_rows_cell(rows, 0, 1) : NULL;
+
+	if (rows->n_rows != 1)
 	{
 		log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
 				  "golang-migrate's table \"%s.%s\" has %d rows; it keeps exactly one", schema,
-				  tools[ti].table, PQntuples(res));
+				  tools[ti].table, rows->n_rows);
 		return EXIT_USAGE;
 	}
-	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+	if (dirty != NULL && strcmp(dirty, "t") == 0)
 	{
 		log_event(
 			LOG_LEVEL_ERROR, "baseline_dirty", NULL,
 			"golang-migrate marks version %s dirty: a migration failed half-way; repair the schema by hand and clear the flag (migrate force %s) before adopting",
-			PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 0));
+			version ? version : "(null)", version ? version : "(null)");
 		return EXIT_HISTORY_MISMATCH;
 	}
 	return EXIT_OK;
 }
 
+static int
+by_version(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
 /*
- * The versions in res's first column, as ours, into *versions (*n of them;
- * caller frees).  Each one that is not a positive integer is logged, and
- * makes it return EXIT_USAGE.
+ * The versions the other tool applied (flyway's: those that succeeded), as
+ * ours, into *versions (*n of them, in order; caller frees).  Each one
+ * that is not a positive integer is logged, and makes it return EXIT_USAGE.
  */
 static int
-parse_tool_versions(PGresult *res, int ti, int64_t **versions, int *n)
+parse_tool_versions(const copy_rows *rows, int ti, int64_t **versions, int *n)
 {
 	int rc = EXIT_OK;
 
-	*versions = xcalloc((size_t) PQntuples(res) + 1, sizeof(int64_t));
-	for (int i = 0; i < PQntuples(res); i++)
+	*versions = xcalloc((size_t) rows->n_rows + 1, sizeof(int64_t));
+	for (int i = 0; i < rows->n_rows; i++)
 	{
-		const char *text = PQgetvalue(res, i, 0);
+		const char *text = copy_rows_cell(rows, i, 0);
+		const char *success = tools[ti].source == BASELINE_FLYWAY ? copy_rows_cell(rows, i, 1) : "t";
 
+		if (text == NULL || success == NULL || strcmp(success, "t") != 0)
+			continue; /* flyway: a failed one, or a repeatable one (no version) */
 		if (!parse_version_text(text, &(*versions)[*n]))
 		{
 			log_event(
@@ -204,74 +209,55 @@ parse_tool_versions(PGresult *res, int ti, int64_t **versions, int *n)
 		}
 		(*n)++;
 	}
+	qsort(*versions, (size_t) *n, sizeof(int64_t), by_version);
 	return rc;
 }
 
 /*
- * Read the versions the other tool applied into *versions (sorted? no: in
- * the order read).  Returns EXIT_OK or an exit code after logging.
+ * Read the versions the other tool applied into *versions (in order).
+ * Returns EXIT_OK or an exit code after logging.  Its rows become our
+ * history, and baseline renames it: a table another role owns could be
+ * forged, or armed (a policy runs on every read), so it is judged as a
+ * table of ours, then read as ours are (relation_trust_copy: a COPY, never
+ * planned, checked after: a SELECT here ran a view's function of the
+ * schema's owner that a rename put under the name, and took its versions).
  */
 static int
 read_tool_versions(PGconn *conn, const char *schema, int ti, int64_t **versions, int *n, char **qualified_out)
 {
-	char     *qs = PQescapeIdentifier(conn, schema, strlen(schema));
-	char     *qt = PQescapeIdentifier(conn, tools[ti].table, strlen(tools[ti].table));
-	char     *qualified = xasprintf("%s.%s", qs, qt);
-	char     *display = xasprintf("%s.%s", schema, tools[ti].table);
-	PGresult *cols;
-	PGresult *res = NULL;
-	char     *sql = NULL;
-	int       rc = EXIT_OK;
+	char        *qs = PQescapeIdentifier(conn, schema, strlen(schema));
+	char        *qt = PQescapeIdentifier(conn, tools[ti].table, strlen(tools[ti].table));
+	char        *qualified = xasprintf("%s.%s", qs, qt);
+	char        *display = xasprintf("%s.%s", schema, tools[ti].table);
+	relation_ref ref = {qualified, schema, tools[ti].table, display, false};
+	const char  *columns = NULL;
+	PGresult    *cols;
+	copy_rows    rows;
+	int          rc;
 
 	PQfreemem(qs);
 	PQfreemem(qt);
 	*versions = NULL;
 	*n = 0;
-	/*
-	 * Its rows become our history, and baseline renames it: a table another
-	 * role owns could be forged, or armed (a policy runs on every read).
-	 */
 	rc = relation_trust_check(conn, schema, tools[ti].table, display, false, NULL);
 	cols = rc == EXIT_OK ? read_tool_columns(conn, schema, ti, &rc) : NULL;
-	/* there: its rows are read in the transaction that locked and judged it again (relation_trust.h) */
-	if (cols != NULL)
-		rc = relation_trust_begin_read(conn, qualified, schema, tools[ti].table, display, false, NULL);
-	free(display);
-	if (cols == NULL || rc != EXIT_OK)
-	{
-		PQclear(cols);
-		free(qualified);
-		return rc;
-	}
-	if (!tool_table_shape(cols, ti, qualified, &sql))
+	if (cols != NULL && !tool_table_shape(cols, ti, &columns))
 	{
 		log_event(LOG_LEVEL_ERROR, "baseline_source_shape", NULL,
 				  "table \"%s.%s\" does not have the shape of %s's table", schema, tools[ti].table,
 				  tools[ti].name);
 		rc = EXIT_USAGE;
-		goto done;
 	}
-	res = db_query(conn, "reading the other tool's versions", sql, 0, NULL, PGRES_TUPLES_OK);
-	if (res == NULL)
-	{
-		rc = EXIT_UNREACHABLE;
-		goto done;
-	}
-	if (tools[ti].source == BASELINE_GOLANG_MIGRATE &&
-		(rc = check_golang_migrate_row(res, schema, ti)) != EXIT_OK)
-		goto done;
-	rc = parse_tool_versions(res, ti, versions, n);
-
-done:
 	PQclear(cols);
-	PQclear(res);
-	free(sql);
-	/* the read's transaction (relation_trust_begin_read), when it is still open */
-	if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE &&
-		!db_command(conn, "ending the read of the other tool's table",
-					rc == EXIT_OK ? "COMMIT" : "ROLLBACK") &&
-		rc == EXIT_OK)
-		rc = EXIT_UNREACHABLE;
+	copy_rows_init(&rows, tools[ti].source == BASELINE_DBMATE ? 1 : 2);
+	if (rc == EXIT_OK)
+		rc = relation_trust_copy(conn, &ref, columns, &rows);
+	if (rc == EXIT_OK && tools[ti].source == BASELINE_GOLANG_MIGRATE)
+		rc = check_golang_migrate_row(&rows, schema, ti);
+	if (rc == EXIT_OK)
+		rc = parse_tool_versions(&rows, ti, versions, n);
+	copy_rows_free(&rows);
+	free(display);
 	if (rc == EXIT_OK)
 		*qualified_out = qualified;
 	else

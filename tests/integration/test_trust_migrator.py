@@ -451,6 +451,47 @@ class SchemaCreatedBeforeTheRun(SchemaOfAnotherOwner):
         self.assertFalse(self.table_exists("a", schema="app"), r.describe())
 
 
+class SwappedToolTableBeforeTheBaseline(SchemaOfAnotherOwner):
+    """baseline --from flyway read the other tool's versions with a planned SELECT after its lock
+    and verdict: a schema rename right before it read a view of the schema's owner, whose function
+    ran as the migrator and whose forged versions were recorded as applied, exit 0 (third helper
+    review of session 10).  That table is read as the history is: a COPY, then the check."""
+
+    def test_a_view_put_under_the_tool_table_s_name_is_never_read(self):
+        self.d = self.make_dir({"1_a.sql": "SELECT 1;\n", "2_b.sql": "CREATE TABLE s.b (id int);\n",
+                                "3_c.sql": "CREATE TABLE s.c (id int);\n"})
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
+        self.query("CREATE TABLE s.flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), "
+                   "description varchar(200), success boolean NOT NULL)")
+        self.query("INSERT INTO s.flyway_schema_history VALUES (1, '1', 'a', true)")
+        self.query("ALTER TABLE s.flyway_schema_history OWNER TO %s" % self.mig)
+        self.query("CREATE TABLE public.pwned (who name)")
+        self.query("ALTER TABLE public.pwned OWNER TO %s" % self.mig)  # only the migrator may write it
+        self.query("CREATE SCHEMA s2 AUTHORIZATION %s" % self.att)
+        self.query("CREATE FUNCTION s2.note() RETURNS boolean LANGUAGE plpgsql VOLATILE AS "
+                   "$$ BEGIN INSERT INTO public.pwned SELECT current_user; RETURN true; END $$")
+        self.query("CREATE VIEW s2.flyway_schema_history AS SELECT * FROM (VALUES (1, '1'::varchar, 'a'::varchar, "
+                   "true), (2, '2', 'b', true), (3, '3', 'c', true)) v (installed_rank, version, description, success) "
+                   "WHERE s2.note()")
+        for obj in ("FUNCTION s2.note()", "VIEW s2.flyway_schema_history"):
+            self.query("ALTER %s OWNER TO %s" % (obj, self.att))
+        self.query("GRANT USAGE, CREATE ON SCHEMA s2 TO PUBLIC")
+        self.query("GRANT SELECT ON s2.flyway_schema_history TO PUBLIC")
+        proxy = HoldBeforeTheRead(self.tcp_host, self.port, self.swap_schemas,
+                                  needles=(b'COPY "s"."flyway_schema_history"', b"SELECT version FROM"))
+        self.addCleanup(proxy.close)
+        dsn = conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.mig, sslmode="disable")
+        r = self.run_migrator("baseline", "--from", "flyway", "--no-verify", "--dir", self.d, "--schema", "s",
+                              dsn=dsn)
+        self.assertTrue(proxy.fired.is_set(), r.describe())
+        self.assertEqual(self.query("SELECT who FROM public.pwned"), [], r.describe())
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertStderrMatches(r, r"cannot copy from view")
+        self.assertNoLine(r, r"baselined")
+        self.swap_schemas()  # back
+        self.assertFalse(self.table_exists("schema_migrations", schema="s"), r.describe())
+
+
 class SchemaRenamedBeforeTheCopy(SchemaOfAnotherOwner):
     """The history is read by a COPY, which names the table again after the verdict under the
     read's lock: the schema's owner swaps schema names in between, and the copy read its own
