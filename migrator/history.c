@@ -520,13 +520,45 @@ history_write_judge(void *row, const PGresult *res)
 }
 
 /*
- * The lock, the guard and the write in one round trip (BEGIN before them
- * when no transaction is open), judged by judge, uninterruptible: a schema
- * rename between the guard and the write (their own round trips once) had
- * the write planned over another table, whose column default or rule
- * action folded its IMMUTABLE function as the migrator before the write's
- * pin could fail it.  False with err filled (a judge's problem as a
- * PGERR_OTHER), the transaction left to the caller.
+ * A pipeline of [BEGIN,] the lock and the guard, for the writes added
+ * after them: the three in one round trip, since a schema rename between
+ * the guard and the write (their own round trips once) had the write
+ * planned over another table, whose column default or rule action folded
+ * its IMMUTABLE function as the migrator before the write's pin could fail
+ * it.  What remains is the server's own gap between two statements.
+ */
+static void
+guarded_pipeline(pipeline *p, const history_table *ht, bool begin)
+{
+	pipeline_init(p);
+	p->in_block = true; /* its COMMIT comes after it */
+	if (begin)
+		(void) pipeline_add(p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
+}
+
+/* Run it; a judge's problem becomes err's (PGERR_OTHER).  Frees p. */
+static bool
+guarded_run(PGconn *conn, pipeline *p, db_error *err)
+{
+	bool ok = pipeline_run(conn, p, NULL, err);
+
+	if (!ok && p->problem != NULL)
+	{
+		db_error_clear(err);
+		err->cls = PGERR_OTHER;
+		err->message = p->problem;
+		p->problem = NULL;
+	}
+	pipeline_free(p);
+	return ok;
+}
+
+/*
+ * One write, judged by judge, after the lock and the guard, uninterruptible.
+ * False with err filled (a judge's problem as a PGERR_OTHER), the
+ * transaction left to the caller.
  */
 static bool
 locked_guarded_write(PGconn *conn, const history_table *ht, bool begin, const char *sql, int n,
@@ -534,26 +566,11 @@ locked_guarded_write(PGconn *conn, const history_table *ht, bool begin, const ch
 					 void *judge_arg, db_error *err)
 {
 	pipeline p;
-	bool     ok;
 
-	pipeline_init(&p);
-	p.in_block = true; /* its COMMIT comes after it */
+	guarded_pipeline(&p, ht, begin);
 	p.uninterruptible = true;
-	if (begin)
-		(void) pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(&p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(&p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
 	(void) pipeline_add(&p, sql, n, values, expect, judge, judge_arg);
-	ok = pipeline_run(conn, &p, NULL, err);
-	if (!ok && p.problem != NULL)
-	{
-		db_error_clear(err);
-		err->cls = PGERR_OTHER;
-		err->message = p.problem;
-		p.problem = NULL;
-	}
-	pipeline_free(&p);
-	return ok;
+	return guarded_run(conn, &p, err);
 }
 
 bool
@@ -687,22 +704,11 @@ history_record_baseline(PGconn *conn, const history_table *ht, int64_t version, 
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	history_write_prepare(&r, ht, version, name, checksum, "applied", 0, NULL);
-	pipeline_init(&p);
-	p.in_block = true; /* the baseline's COMMIT comes later */
-	(void) pipeline_add(&p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(&p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
+	guarded_pipeline(&p, ht, false);
 	(void) pipeline_add(&p, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, history_write_judge, &r);
 	/* the row was just inserted in this transaction: anything but one row updated is a lie */
 	(void) pipeline_add(&p, note, 2, values, PGRES_COMMAND_OK, judge_one_row, NULL);
-	ok = pipeline_run(conn, &p, NULL, err);
-	if (!ok && p.problem != NULL)
-	{
-		db_error_clear(err);
-		err->cls = PGERR_OTHER;
-		err->message = p.problem;
-		p.problem = NULL;
-	}
-	pipeline_free(&p);
+	ok = guarded_run(conn, &p, err);
 	free(r.sql);
 	free(note);
 	return ok;
