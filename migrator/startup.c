@@ -62,6 +62,21 @@ startup_schema_verdict(const run_state *rs, bool exists, bool may_create, bool e
 	return EXIT_USAGE;
 }
 
+/*
+ * The schema's row, and for a writer the roles other than this one and
+ * the superusers that could rename it (its owner or a member of the owner
+ * role, with CREATE on the database): such a role can point the history
+ * table's name at a table of its own at any moment, and a write names the
+ * table (the checks around every write narrow that to a rename landing
+ * inside one statement, which they cannot exclude).
+ */
+static const char schema_renamers_sql[] =
+	"SELECT 1, (SELECT pg_catalog.string_agg(r.rolname::pg_catalog.text, ', ' ORDER BY r.rolname) "
+	"FROM pg_catalog.pg_roles r WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER "
+	"AND pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER') "
+	"AND pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE')) "
+	"FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
+
 /* The batch after the session settings conn_open_batch put first; no Sync in it. */
 static void
 add_queries(run_state *rs, const startup_want *want, pipeline *p, answers *a, char key[24])
@@ -78,8 +93,9 @@ add_queries(run_state *rs, const startup_want *want, pipeline *p, answers *a, ch
 									 PGRES_TUPLES_OK, pipeline_keep_result, &a->role);
 	}
 	values[0] = rs->opts->conn.schema;
-	(void) pipeline_add(p, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values,
-						PGRES_TUPLES_OK, pipeline_keep_result, &a->schema);
+	(void) pipeline_add(
+		p, want->writes ? schema_renamers_sql : "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1,
+		values, PGRES_TUPLES_OK, pipeline_keep_result, &a->schema);
 	sql = history_inspect_query(&rs->ht, values);
 	(void) pipeline_add(p, sql, 2, values, PGRES_TUPLES_OK, pipeline_keep_result, &a->inspect);
 	sql = relation_trust_query(rs->ht.schema, rs->ht.table, rs->ht.read_only, values);
@@ -133,6 +149,16 @@ judge(run_state *rs, const startup_want *want, const answers *a, PGconn *conn)
 {
 	bool present;
 	int  rc = startup_schema_verdict(rs, PQntuples(a->schema) > 0, want->may_create, want->explain_plan);
+
+	if (rc == EXIT_OK && want->writes && PQntuples(a->schema) > 0 && PQnfields(a->schema) > 1 &&
+		!PQgetisnull(a->schema, 0, 1))
+		log_event(
+			LOG_LEVEL_WARNING, "schema_renamable", NULL,
+			"schema \"%s\" can be renamed by %s (its owner or a member, with CREATE on the database): a "
+			"rename can point the history table's name at a table of theirs; every read and write "
+			"checks the name, but cannot exclude a rename inside one statement: keep the history "
+			"table in a schema only this role or a superuser controls",
+			rs->opts->conn.schema, PQgetvalue(a->schema, 0, 1));
 
 	if (rc == EXIT_OK)
 		rc = history_vet_results(conn, &rs->ht, a->inspect, a->trust, &present);
