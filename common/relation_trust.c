@@ -192,8 +192,9 @@ refuse(const char *display, const char *why, const char *fix)
 	return EXIT_USAGE;
 }
 
-const char *
-relation_trust_full_query(const char *schema, const char *rel, bool read_only, const char *values[3])
+/* The full check's query, with relation_trust_query's parameters. */
+static const char *
+full_query(const char *schema, const char *rel, bool read_only, const char *values[3])
 {
 	values[0] = schema;
 	values[1] = rel;
@@ -204,7 +205,7 @@ relation_trust_full_query(const char *schema, const char *rel, bool read_only, c
 const char *
 relation_trust_query(const char *schema, const char *rel, bool read_only, const char *values[3])
 {
-	(void) relation_trust_full_query(schema, rel, read_only, values);
+	(void) full_query(schema, rel, read_only, values);
 	return first_look_sql;
 }
 
@@ -229,8 +230,9 @@ relkind_word(char kind)
 	}
 }
 
-int
-relation_trust_full_judge(const PGresult *res, const char *display, bool read_only)
+/* The full check's verdict on its row (never EXIT_UNREACHABLE). */
+static int
+full_judge(const PGresult *res, const char *display, bool read_only)
 {
 	char *why = NULL;
 	int   rc = EXIT_OK;
@@ -319,7 +321,7 @@ run_check(PGconn *conn, bool full, const char *schema, const char *rel, const ch
 		  unsigned int *oid)
 {
 	const char *values[3];
-	const char *sql = full ? relation_trust_full_query(schema, rel, read_only, values)
+	const char *sql = full ? full_query(schema, rel, read_only, values)
 						   : relation_trust_query(schema, rel, read_only, values);
 	PGresult   *res = db_query(conn, "checking who owns the table", sql, 3, values, PGRES_TUPLES_OK);
 	int         rc;
@@ -328,7 +330,7 @@ run_check(PGconn *conn, bool full, const char *schema, const char *rel, const ch
 		return EXIT_UNREACHABLE;
 	if (full)
 	{
-		rc = relation_trust_full_judge(res, display, read_only);
+		rc = full_judge(res, display, read_only);
 		verdict_oid(res, 11, rc, oid);
 	}
 	else

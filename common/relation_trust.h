@@ -87,16 +87,6 @@ char *relation_trust_pin_sql(PGconn *conn, const char *qualified, unsigned int o
 	"OPERATOR(pg_catalog.=) 0)"
 
 /*
- * The full check alone, for one statement of the caller's own transaction
- * (indexer/record.c runs it uninterruptibly, under its lock): the query,
- * with relation_trust_query's parameters, and its verdict (never
- * EXIT_UNREACHABLE).
- */
-const char *relation_trust_full_query(const char *schema, const char *rel, bool read_only,
-									  const char *values[3]);
-int         relation_trust_full_judge(const PGresult *res, const char *display, bool read_only);
-
-/*
  * Begin a read of schema.rel (qualified: its quoted name) that cannot be
  * swapped under it: the schema's owner may drop or rename the table and
  * put a view or an armed table of its own in its place between a check

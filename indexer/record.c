@@ -152,7 +152,8 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 	(void) pipeline_add(&p, sql, n, values, res ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
 						res ? pipeline_keep_result : NULL, res);
 	ok = pipeline_run(r->conn, &p, NULL, err);
-	*untrusted = !ok && p.failed == guard;
+	/* the guard's refusal (22P02, from its cast), not a connection lost while it ran */
+	*untrusted = !ok && p.failed == guard && strcmp(err->sqlstate, "22P02") == 0;
 	ok = ok && db_run_ex(r->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
 	r->retained = r->retained || ok;
 	if (!ok && PQtransactionStatus(r->conn) != PQTRANS_IDLE && PQstatus(r->conn) == CONNECTION_OK)
