@@ -18,6 +18,7 @@
 #include "memory.h"
 #include "pipeline.h"
 #include "query.h"
+#include "sqlquote.h"
 
 /*
  * PostgreSQL's FirstNormalObjectId: every type below it comes with the
@@ -119,7 +120,7 @@ static const char first_look_sql[] =
  * false.  $5 is the relation's OID.
  */
 static const char guard_head[] =
-	"SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = $5::pg_catalog.oid "
+	"SELECT CASE %s WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = $5::pg_catalog.oid "
 	"    AND c.relname = $2::pg_catalog.name AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n "
 	"         WHERE n.nspname = $1::pg_catalog.name) "
 	"    AND c.relkind = 'r' AND pg_catalog.pg_get_userbyid(c.relowner) = CURRENT_USER "
@@ -137,30 +138,50 @@ static const char guard_tail[] =
 	"  THEN 1 ELSE pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4 END";
 
 /*
- * The guard's text with its five values written in as literals: a
+ * The guard's first branch when the writes go through a view
+ * (relation_trust_view_sql): it fails unless the session's own view of
+ * that name ($6) is a plain view, with no trigger and no rule but its
+ * _RETURN, whose query reads the trusted relation ($5) and no other.  The
+ * view was made by name, which a rename may have pointed elsewhere then.
+ */
+static const char guard_view[] =
+	"WHEN (SELECT pg_catalog.array_agg(DISTINCT d.refobjid) FROM pg_catalog.pg_class v "
+	"      JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid "
+	"      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+	"        AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+	"        AND d.refobjid <> v.oid "
+	"     WHERE v.relnamespace = pg_catalog.pg_my_temp_schema() AND v.relname = $6::pg_catalog.name "
+	"       AND v.relkind = 'v' AND NOT v.relhastriggers "
+	"       AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite o WHERE o.ev_class = v.oid "
+	"                       AND o.rulename <> '_RETURN'::pg_catalog.name)) "
+	"  IS DISTINCT FROM ARRAY[$5::pg_catalog.oid] THEN pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4";
+
+/*
+ * The guard's text with its six values written in as literals: a
  * statement without parameters has one generic plan, made once per
  * session, where parameters had the server plan the catalog joins again
  * (5 to 7 ms) for each of a run's first five migrations.
  */
 char *
 relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, unsigned int oid,
-						 const char *message)
+						 const char *view, const char *message)
 {
 	char oid_text[16];
 	/* $3, read_only, is false: the writers' verdict */
-	const char *values[5] = {schema, rel, NULL, message, oid_text};
-	char       *literal[5] = {NULL, NULL, NULL, NULL, NULL};
-	char       *tmpl = xasprintf("%s%s%s", guard_head, trust_sql, guard_tail);
+	const char *values[6] = {schema, rel, NULL, message, oid_text, view};
+	char       *literal[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+	char       *head = xasprintf(guard_head, view != NULL ? guard_view : "");
+	char       *tmpl = xasprintf("%s%s%s", head, trust_sql, guard_tail);
 	textbuf     sql;
 	bool        ok = true;
 
 	snprintf(oid_text, sizeof(oid_text), "%u", oid);
-	for (int i = 0; i < 5 && ok; i++)
+	for (int i = 0; i < 6 && ok; i++)
 		ok = values[i] == NULL || (literal[i] = PQescapeLiteral(conn, values[i], strlen(values[i]))) != NULL;
 	textbuf_init(&sql);
 	for (const char *c = tmpl; ok && *c; c++)
 	{
-		if (c[0] != '$' || c[1] < '1' || c[1] > '5')
+		if (c[0] != '$' || c[1] < '1' || c[1] > '6')
 			textbuf_append_char(&sql, *c);
 		else
 		{
@@ -168,9 +189,10 @@ relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, unsi
 			textbuf_append(&sql, literal[*c - '1'] ? literal[*c - '1'] : "false");
 		}
 	}
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		PQfreemem(literal[i]);
 	free(tmpl);
+	free(head);
 	if (ok)
 		return sql.data;
 	textbuf_free(&sql);
@@ -181,6 +203,39 @@ char *
 relation_trust_lock_sql(const char *qualified)
 {
 	return xasprintf("LOCK TABLE %s IN ROW EXCLUSIVE MODE", qualified);
+}
+
+void
+relation_trust_warn_renamable(const char *schema, const char *renamers, const char *display)
+{
+	log_event(LOG_LEVEL_WARNING, "schema_renamable", NULL,
+			  "schema \"%s\" can be renamed by %s (its owner or a member, with CREATE on the database), "
+			  "and this role may not create temporary views here (no TEMPORARY privilege on the "
+			  "database), so its writes name the history table %s: a rename landing inside one statement "
+			  "can point that name at a table of theirs; grant TEMPORARY, or keep the history table in a "
+			  "schema only this role or a superuser controls",
+			  schema, renamers, display);
+}
+
+char *
+relation_trust_view_target(const char *view)
+{
+	textbuf sb;
+
+	textbuf_init(&sb);
+	textbuf_append(&sb, "pg_temp.");
+	sql_append_ident(&sb, view);
+	return textbuf_detach(&sb);
+}
+
+char *
+relation_trust_view_sql(const char *view, const char *qualified)
+{
+	char *target = relation_trust_view_target(view);
+	char *sql = xasprintf("CREATE OR REPLACE TEMPORARY VIEW %s AS SELECT * FROM %s", target, qualified);
+
+	free(target);
+	return sql;
 }
 
 static int

@@ -149,7 +149,9 @@ int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *colum
  * created between the verdict and the write; LOCK runs nothing of a view,
  * where a query naming it would be planned): it fails with the text of
  * message unless schema.rel still names oid, the relation the start-up
- * verdict trusted (and every write is pinned to), and oid still passes
+ * verdict trusted (and every write is pinned to), view (when not NULL) is
+ * the session's temporary view of oid and of nothing else (below), and
+ * oid still passes
  * relation_trust_check's writers' verdict, read first from pg_class's own flags for what another role
  * could have added since (a trigger, a rule, row-level security, a child
  * table, a TRIGGER grant, another owner), and from the full catalog query
@@ -160,8 +162,55 @@ int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *colum
  * the table-level privileges a writer has on its own table.
  */
 char *relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, unsigned int oid,
-							   const char *message);
+							   const char *view, const char *message);
 char *relation_trust_lock_sql(const char *qualified);
+
+/*
+ * Writes by OID, not by name.  Every statement resolves a name again, and
+ * the pin cannot close that: an INSERT's target and the pin's name are
+ * looked up at two moments of one parse analysis, and a rename committed
+ * between them (each lock taken in between reads the invalidations) had
+ * the write planned over the schema owner's table, whose IMMUTABLE column
+ * default then ran as this run's role before the pin failed the write
+ * (1 to 3 times in about a thousand runs under a loop of renames).  A view
+ * stores the OIDs of what it reads, and an auto-updatable view's write is
+ * rewritten to its table by that OID; LOCK TABLE of a view locks what it
+ * reads by OID as well.  So a writer that may create temporary objects
+ * writes through a temporary view of the trusted table, in its session's
+ * own temporary schema, where no other role can create, rename or alter
+ * anything (it belongs to the bootstrap superuser):
+ *   - relation_trust_view_sql: CREATE OR REPLACE TEMPORARY VIEW of
+ *     qualified named view, made by name like anything else, so the guard
+ *     (relation_trust_guard_sql with that view) refuses a view that reads
+ *     anything but the trusted relation, under the write lock;
+ *   - relation_trust_view_target: the view's name in SQL, pg_temp-qualified
+ *     (a view name with a space in it shadows no unquoted name of a
+ *     migration's);
+ *   - RELATION_TRUST_TEMP_SQL: may the current role create it (TEMP on the
+ *     database, and LOCK TABLE of a view locks its tables: PostgreSQL 11)?
+ *     Without it, the writes name the table: the race stays.
+ * DISCARD ALL and the end of the session drop the view; a transaction
+ * rolled back drops one it made.  Callers free the strings.
+ */
+char *relation_trust_view_sql(const char *view, const char *qualified);
+char *relation_trust_view_target(const char *view);
+/*
+ * For a writer that cannot write through the view: the roles other than
+ * the current one and the superusers that could rename the schema n (a
+ * pg_namespace row of that alias in the query): its owner or a member of
+ * the owner role, with CREATE on the database (to make the schema the name
+ * is moved to).  NULL when none.  relation_trust_warn_renamable says what
+ * it means, once, as a warning.
+ */
+#define RELATION_TRUST_RENAMERS_SQL                                                                          \
+	"(SELECT pg_catalog.string_agg(r.rolname::pg_catalog.text, ', ' ORDER BY r.rolname) "                    \
+	"FROM pg_catalog.pg_roles r WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER "    \
+	"AND pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER') "                                               \
+	"AND pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE'))"
+void relation_trust_warn_renamable(const char *schema, const char *renamers, const char *display);
+#define RELATION_TRUST_TEMP_SQL                                                                              \
+	"pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AND "                     \
+	"pg_catalog.current_setting('server_version_num')::pg_catalog.int4 >= 110000"
 
 /*
  * Before a data migration (-- migrator:allow-dml): the tables whose

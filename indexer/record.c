@@ -57,7 +57,25 @@ struct record
 	 */
 	char *pin;
 	char *guard; /* relation_trust_guard_sql of that relation; NULL before */
+	/*
+	 * Writes by OID through a temporary view (relation_trust.h) when the
+	 * role may create one; view_bound once a write that made it committed.
+	 */
+	bool  by_view;
+	bool  view_bound;
+	char *view_sql;
+	char *view_target;
 };
+
+/* The session's temporary view the writes go through; a space: no unquoted name. */
+#define RECORD_VIEW "toolkit indexer history"
+
+/* What a write names: the view (by_view), or the table. */
+static const char *
+target_of(const record *r)
+{
+	return r->by_view ? r->view_target : r->qualified;
+}
 
 /* The pin for a write's WHERE; before the check, one that fails the write (relation_trust.h). */
 static const char *
@@ -77,7 +95,9 @@ pin_to(record *r, unsigned int oid)
 	free(r->pin);
 	free(r->guard);
 	r->pin = oid != 0 ? relation_trust_pin_sql(r->conn, r->qualified, oid, refusal) : NULL;
-	r->guard = oid != 0 ? relation_trust_guard_sql(r->conn, r->o.schema, RECORD_TABLE, oid, refusal) : NULL;
+	r->guard = oid != 0 ? relation_trust_guard_sql(r->conn, r->o.schema, RECORD_TABLE, oid,
+												   r->by_view ? RECORD_VIEW : NULL, refusal)
+						: NULL;
 }
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
@@ -107,7 +127,7 @@ retention_sql(const record *r, char now[64], char keep[32], const char *values[2
 	values[1] = keep;
 	return xasprintf("DELETE FROM %s WHERE started_at < pg_catalog.to_timestamp($1::pg_catalog.float8) - "
 					 "pg_catalog.make_interval(secs => $2::pg_catalog.float8) AND %s",
-					 r->qualified, pin_of(r));
+					 target_of(r), pin_of(r));
 }
 
 /*
@@ -120,7 +140,9 @@ retention_sql(const record *r, char now[64], char keep[32], const char *values[2
  * place until COMMIT; the guard fails on the server unless the name still
  * stands for the table the run trusted, still clean; lock, guard, retention
  * and write go in one round trip (a write planned over the owner's table
- * folds its IMMUTABLE column defaults first).  Uninterruptible.  False with
+ * folds its IMMUTABLE column defaults first), through the view bound to
+ * that table by OID when the role may make one (made by the session's
+ * first write).  Uninterruptible.  False with
  * err filled (*untrusted when the guard refused), rolled back.
  */
 static bool
@@ -129,16 +151,19 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 {
 	char        now[64], keep[32];
 	const char *kept[2];
-	char       *lock = xasprintf("LOCK TABLE %s IN ROW EXCLUSIVE MODE", r->qualified);
+	char       *lock = relation_trust_lock_sql(target_of(r));
 	char       *retention = retention_sql(r, now, keep, kept);
 	pipeline    p;
 	int         guard;
 	bool        ok;
+	bool        binds = r->by_view && !r->view_bound;
 
 	pipeline_init(&p);
 	p.in_block = true;
 	p.uninterruptible = true;
 	(void) pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	if (binds)
+		(void) pipeline_add(&p, r->view_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 	(void) pipeline_add(&p, lock, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 	guard = pipeline_add(&p, r->guard ? r->guard : "SELECT " RELATION_TRUST_NO_PIN, 0, NULL, PGRES_TUPLES_OK,
 						 NULL, NULL);
@@ -149,8 +174,12 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 	ok = pipeline_run(r->conn, &p, NULL, err);
 	/* the guard's refusal (22P02, from its cast), not a connection lost while it ran */
 	*untrusted = !ok && p.failed == guard && strcmp(err->sqlstate, "22P02") == 0;
+	/* or the view gone with its table (only DROP ... CASCADE takes it) */
+	*untrusted = *untrusted || (!ok && r->by_view && strcmp(err->sqlstate, "42P01") == 0 &&
+								err->message != NULL && strstr(err->message, RECORD_VIEW) != NULL);
 	ok = ok && db_run_ex(r->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
 	r->retained = r->retained || ok;
+	r->view_bound = ok && (r->view_bound || binds); /* a rollback drops a view it made */
 	if (!ok && PQtransactionStatus(r->conn) != PQTRANS_IDLE && PQstatus(r->conn) == CONNECTION_OK)
 		db_command_uninterruptible(r->conn, "rolling back a history write", "ROLLBACK");
 	if (!ok && res != NULL)
@@ -250,16 +279,37 @@ static const char table_columns[] = "(id bigint GENERATED ALWAYS AS IDENTITY PRI
 									" host text,"
 									" application_name text)";
 
-/* Is the table there?  -1 when that could not be read (logged). */
+/*
+ * Is the table there?  -1 when that could not be read (logged).  And may
+ * the writes go through a view bound by OID (r->by_view, relation_trust.h)?
+ * When they may not, a schema that another role could rename is warned of.
+ */
+static const char table_exists_sql[] =
+	"SELECT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid AND c.relname = $2), " RELATION_TRUST_TEMP_SQL
+	", " RELATION_TRUST_RENAMERS_SQL " "
+	"FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
+
 static int
 table_exists(record *r)
 {
 	const char *values[] = {r->o.schema, RECORD_TABLE};
+	PGresult   *res =
+		db_query(r->conn, "looking for the history table", table_exists_sql, 2, values, PGRES_TUPLES_OK);
+	int found;
 
-	return db_exists(r->conn, "looking for the history table",
-					 "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
-					 "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-					 2, values);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+	{
+		PQclear(res);
+		return 0; /* no schema: the CREATE TABLE says so */
+	}
+	found = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	r->by_view = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (!r->by_view && !PQgetisnull(res, 0, 2))
+		relation_trust_warn_renamable(r->o.schema, PQgetvalue(res, 0, 2), r->display);
+	PQclear(res);
+	return found;
 }
 
 /* The table: trusted when it exists, created (and trusted again) when not. */
@@ -273,11 +323,12 @@ ensure_table(record *r)
 	unsigned int oid = 0;
 
 	rc = relation_trust_check(r->conn, r->o.schema, RECORD_TABLE, r->display, false, &oid);
-	pin_to(r, oid);
 	if (rc != EXIT_OK)
 		return rc;
+	found = table_exists(r);
+	pin_to(r, oid); /* after table_exists: the guard checks the view when there is one */
 	/* there already (every run but the first): no CREATE, whose IF NOT EXISTS NOTICE every run would log */
-	if ((found = table_exists(r)) != 0)
+	if (found != 0)
 		return found < 0 ? EXIT_UNREACHABLE : EXIT_OK;
 	sql = xasprintf("CREATE TABLE IF NOT EXISTS %s %s", r->qualified, table_columns);
 	ok = db_run(r->conn, sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL);
@@ -316,6 +367,8 @@ record_new(PGconn *conn, const record_options *o)
 	textbuf_append_char(&sb, '.');
 	sql_append_ident(&sb, RECORD_TABLE);
 	r->qualified = textbuf_detach(&sb);
+	r->view_sql = relation_trust_view_sql(RECORD_VIEW, r->qualified);
+	r->view_target = relation_trust_view_target(RECORD_VIEW);
 	r->display = xasprintf("%s.%s", o->schema, RECORD_TABLE);
 	snprintf(r->run_id, sizeof(r->run_id), "%lld-%d", (long long) time(NULL), (int) getpid());
 	if (gethostname(r->host, sizeof(r->host)) != 0)
@@ -435,7 +488,7 @@ record_start(record *r, const plan_item *it)
 					"application_name) SELECT $1, $2, $3, 'started', $4, "
 					"pg_catalog.to_timestamp($5::pg_catalog.float8), $6, "
 					"pg_catalog.current_setting('application_name') WHERE %s RETURNING id",
-					r->qualified, pin_of(r));
+					target_of(r), pin_of(r));
 	if (record_write(r, "recording a build's start", sql, 6, values, &res))
 	{
 		r->started++;
@@ -499,7 +552,7 @@ record_end(record *r, int64_t id, const plan_item *it, const char *sqlstate, con
 				  "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $7 AND "
 				  "c.relname = $8 AND c.relkind = 'i' AND $2 IN ('built', 'repaired', 'rebuilt')) "
 				  "WHERE id = $1::pg_catalog.int8 AND %s",
-				  r->qualified, pin_of(r));
+				  target_of(r), pin_of(r));
 	(void) record_write(r, "recording a build's outcome", sql, 8, values, NULL);
 	free(sql);
 }
@@ -523,7 +576,7 @@ record_refused(record *r, const plan_item *it, const char *message)
 				  "pg_catalog.to_timestamp($5::pg_catalog.float8), "
 				  "pg_catalog.to_timestamp($5::pg_catalog.float8), 0, $6, $7, "
 				  "pg_catalog.current_setting('application_name') WHERE %s",
-				  r->qualified, pin_of(r));
+				  target_of(r), pin_of(r));
 	(void) record_write(r, "recording a guard's refusal", sql, 7, values, NULL);
 	free(sql);
 	free(table);
@@ -568,7 +621,7 @@ close_started(record *r)
 	const char *values[] = {r->run_id};
 	char       *sql =
 		xasprintf("UPDATE %s SET action = 'interrupted' WHERE run_id = $1 AND action = 'started' AND %s",
-				  r->qualified, pin_of(r));
+				  target_of(r), pin_of(r));
 
 	(void) record_write(r, "marking unfinished builds interrupted", sql, 1, values, NULL);
 	free(sql);
@@ -603,7 +656,7 @@ record_close(record *r, int deferred)
 		"SELECT $1, 'deferred', pg_catalog.to_timestamp($2::pg_catalog.float8), "
 		"pg_catalog.to_timestamp($2::pg_catalog.float8), $3::pg_catalog.int4, $4, "
 		"pg_catalog.current_setting('application_name') WHERE NOT EXISTS (SELECT FROM bumped) AND %2$s",
-		r->qualified, pin_of(r));
+		target_of(r), pin_of(r));
 	(void) record_write(r, "recording the run's deferrals", sql, 4, values, NULL);
 	free(sql);
 }
@@ -620,6 +673,8 @@ record_free(record *r)
 	if (r == NULL)
 		return;
 	free(r->qualified);
+	free(r->view_sql);
+	free(r->view_target);
 	free(r->display);
 	free(r->pin);
 	free(r->guard);

@@ -408,7 +408,11 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 	{
 		int64_t start = monotonic_ms();
 		bool    in_tx = false;
-		bool    ok = run_until_commit(ctx, m, start, &f, &seen, &in_tx);
+		bool    ok;
+
+		if (attempt > 1)
+			ctx->view_bound = false; /* the rollback took a view made in the attempt before */
+		ok = run_until_commit(ctx, m, start, &f, &seen, &in_tx);
 
 		if (!ok && f.commit_of != NULL)
 		{

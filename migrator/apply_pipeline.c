@@ -203,6 +203,7 @@ typedef struct batch
 	PQnoticeReceiver previous;
 	bool             redo;           /* a CREATE ... IF NOT EXISTS skipped */
 	bool             quiet;          /* m cannot change its session (apply_residue.h) */
+	bool             binds;          /* it makes the history's view first */
 	const migration *held;           /* whose COMMIT rides in front (or NULL) */
 	bool             held_committed; /* its COMMIT answered COMMIT */
 } batch;
@@ -327,6 +328,11 @@ build(batch *b, migration *m)
 	b->quiet = !apply_residue_possible(m, ctx->event_triggers);
 	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
 	history_write_replaces_failed(&b->hw, ctx->row_failed);
+	/* first: the Parse of a statement that writes through the view needs it */
+	b->binds = history_view_sql(ctx->ht) != NULL && !ctx->view_bound;
+	if (b->binds)
+		pipeline_set_quick(
+			&b->p, pipeline_add(&b->p, history_view_sql(ctx->ht), 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
 	add_prepares(b, &names);
 	/*
 	 * Only the migration's statements, the history row and the verify
@@ -360,7 +366,7 @@ build(batch *b, migration *m)
 	(void) apply_session_pin_add(ctx, &b->p, NULL, names.pin[0] ? names.pin : NULL);
 	pipeline_set_quick(&b->p, b->p.n - 1);
 	/* the table the name stands for now is locked and checked again (history.h) */
-	(void) pipeline_add(&b->p, ctx->ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&b->p, history_lock_sql(ctx->ht), 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 	pipeline_set_quick(&b->p, add_tool(b, names.guard, history_guard_sql(ctx->ht), 0, NULL, NULL, NULL));
 	(void) add_tool(b, names.history, b->hw.sql, HISTORY_WRITE_NPARAMS, b->hw.values, history_write_judge,
 					&b->hw);
@@ -475,6 +481,8 @@ locate_failure(batch *b, apply_failure *f)
 		return; /* before the first entry: f names the first statement */
 	f->path = at->path;
 	f->line = at->line;
+	if (at->kind == ENTRY_TOOL)
+		history_explain_missing_view(b->ctx->ht, &f->err);
 	if (at->kind == ENTRY_VERIFY && b->p.problem != NULL)
 	{
 		db_error_clear(&f->err);
@@ -621,6 +629,8 @@ apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, bloc
 			locate_failure(&b, f);
 		else
 			ctx->recorded_ms = b.hw.recorded_ms; /* the server's time since BEGIN */
+		/* rolled back (or to be), the view the batch made went with it */
+		ctx->view_bound = ok && (ctx->view_bound || b.binds);
 	}
 	else
 		*redo = true; /* nothing sent: the batch cannot be built */

@@ -116,6 +116,7 @@ apply_session_reestablish(apply_ctx *ctx, db_error *err)
 	/* Uninterruptible: it also cleans up after a cancel. */
 	ctx->session_clean = false;
 	ctx->prepared = false; /* DISCARD ALL deallocates them */
+	ctx->view_bound = false;
 	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
 		!db_run_ex(ctx->conn, sql, nparams, values, PGRES_TUPLES_OK, &res, err, NULL, false))
 		return false;
@@ -280,6 +281,7 @@ apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 	if (reset)
 	{
 		ctx->prepared = false; /* DISCARD ALL deallocates them */
+		ctx->view_bound = false;
 		(void) pipeline_add_sync(&p);
 		(void) pipeline_add(&p, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 		(void) pipeline_add_sync(&p);

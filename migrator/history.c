@@ -49,6 +49,9 @@ struct history_pin
 	char        *guard; /* relation_trust_guard_sql's; NULL: none yet */
 };
 
+/* The session's temporary view every write goes through (by_view); a space: no unquoted name. */
+#define HISTORY_VIEW "toolkit migrator history"
+
 /* The guard of a write before any verdict: it fails when planned. */
 static const char no_guard_sql[] = "SELECT " RELATION_TRUST_NO_PIN;
 
@@ -59,8 +62,9 @@ pin_to(PGconn *conn, const history_table *ht, unsigned int oid)
 	free(ht->pin->sql);
 	free(ht->pin->guard);
 	ht->pin->oid = oid;
-	ht->pin->guard =
-		oid != 0 ? relation_trust_guard_sql(conn, ht->schema, ht->table, oid, ht->guard_message) : NULL;
+	ht->pin->guard = oid != 0 ? relation_trust_guard_sql(conn, ht->schema, ht->table, oid,
+														 ht->by_view ? HISTORY_VIEW : NULL, ht->guard_message)
+							  : NULL;
 	ht->pin->sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, ht->guard_message) : NULL;
 }
 
@@ -74,6 +78,39 @@ const char *
 history_guard_sql(const history_table *ht)
 {
 	return ht->pin->guard != NULL ? ht->pin->guard : no_guard_sql;
+}
+
+const char *
+history_target(const history_table *ht)
+{
+	return ht->by_view ? ht->view_target : ht->qualified;
+}
+
+const char *
+history_lock_sql(const history_table *ht)
+{
+	return ht->by_view ? ht->view_lock_sql : ht->lock_sql;
+}
+
+const char *
+history_view_sql(const history_table *ht)
+{
+	return ht->by_view ? ht->view_sql : NULL;
+}
+
+void
+history_explain_missing_view(const history_table *ht, db_error *err)
+{
+	char *message;
+
+	if (!ht->by_view || strcmp(err->sqlstate, "42P01") != 0 || err->message == NULL ||
+		strstr(err->message, HISTORY_VIEW) == NULL)
+		return;
+	message = xasprintf("%s: the view this run writes it through is gone, with the table it was bound to "
+						"(DROP TABLE ... CASCADE during the run?)",
+						ht->guard_message);
+	free(err->message);
+	err->message = message;
 }
 
 bool
@@ -95,6 +132,9 @@ history_table_init(history_table *ht, PGconn *conn, const char *schema, const ch
 	ht->qualified = xasprintf("%s.%s", qs, qt);
 	ht->display = xasprintf("%s.%s", schema, table);
 	ht->lock_sql = relation_trust_lock_sql(ht->qualified);
+	ht->view_sql = relation_trust_view_sql(HISTORY_VIEW, ht->qualified);
+	ht->view_target = relation_trust_view_target(HISTORY_VIEW);
+	ht->view_lock_sql = relation_trust_lock_sql(ht->view_target);
 	ht->guard_message =
 		xasprintf("refusing to write the history table %s: it is not the table the run checked "
 				  "at start-up (dropped and created again by the schema's owner?) or it has a "
@@ -114,6 +154,9 @@ history_table_free(history_table *ht)
 	free(ht->qualified);
 	free(ht->display);
 	free(ht->lock_sql);
+	free(ht->view_sql);
+	free(ht->view_target);
+	free(ht->view_lock_sql);
 	free(ht->guard_message);
 	if (ht->pin != NULL)
 	{
@@ -123,6 +166,7 @@ history_table_free(history_table *ht)
 	free(ht->pin);
 	ht->pin = NULL;
 	ht->qualified = ht->display = ht->lock_sql = ht->guard_message = NULL;
+	ht->view_sql = ht->view_target = ht->view_lock_sql = NULL;
 }
 
 static const char inspect_sql[] =
@@ -492,7 +536,7 @@ history_write_prepare(history_write *r, const history_table *ht, int64_t version
 		"  RETURNING duration_ms) "
 		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i), "
 		"  coalesce((SELECT duration_ms FROM u), (SELECT duration_ms FROM i), -1)",
-		ht->qualified, history_pin_sql(ht), ht->qualified, history_pin_sql(ht));
+		history_target(ht), history_pin_sql(ht), history_target(ht), history_pin_sql(ht));
 #undef HISTORY_DURATION
 }
 
@@ -520,12 +564,15 @@ history_write_judge(void *row, const PGresult *res)
 }
 
 /*
- * A pipeline of [BEGIN,] the lock and the guard, for the writes added
- * after them: the three in one round trip, since a schema rename between
- * the guard and the write (their own round trips once) had the write
- * planned over another table, whose column default or rule action folded
- * its IMMUTABLE function as the migrator before the write's pin could fail
- * it.  What remains is the server's own gap between two statements.
+ * A pipeline of [BEGIN,] the view the writes go through (made again: these
+ * writes are few, and nothing then depends on whether a DISCARD ALL or a
+ * rollback dropped it), the lock and the guard, for the writes added after
+ * them: in one round trip, since a schema rename between the guard and the
+ * write (their own round trips once) had the write planned over another
+ * table, whose column default or rule action folded its IMMUTABLE function
+ * as the migrator before the write's pin could fail it.  Without the view
+ * (no TEMP privilege) what remains is the server's own gap between the
+ * write's target and its pin (relation_trust.h).
  */
 static void
 guarded_pipeline(pipeline *p, const history_table *ht, bool begin)
@@ -534,16 +581,19 @@ guarded_pipeline(pipeline *p, const history_table *ht, bool begin)
 	p->in_block = true; /* its COMMIT comes after it */
 	if (begin)
 		(void) pipeline_add(p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(p, ht->lock_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	if (history_view_sql(ht) != NULL)
+		(void) pipeline_add(p, history_view_sql(ht), 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(p, history_lock_sql(ht), 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 	(void) pipeline_add(p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
 }
 
 /* Run it; a judge's problem becomes err's (PGERR_OTHER).  Frees p. */
 static bool
-guarded_run(PGconn *conn, pipeline *p, db_error *err)
+guarded_run(PGconn *conn, const history_table *ht, pipeline *p, db_error *err)
 {
 	bool ok = pipeline_run(conn, p, NULL, err);
 
+	history_explain_missing_view(ht, err);
 	if (!ok && p->problem != NULL)
 	{
 		db_error_clear(err);
@@ -570,7 +620,7 @@ locked_guarded_write(PGconn *conn, const history_table *ht, bool begin, const ch
 	guarded_pipeline(&p, ht, begin);
 	p.uninterruptible = true;
 	(void) pipeline_add(&p, sql, n, values, expect, judge, judge_arg);
-	return guarded_run(conn, &p, err);
+	return guarded_run(conn, ht, &p, err);
 }
 
 bool
@@ -648,7 +698,7 @@ history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, con
 {
 	char        vbuf[24];
 	const char *values[2] = {vbuf, checksum};
-	char       *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1 AND %s", ht->qualified,
+	char       *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1 AND %s", history_target(ht),
 								history_pin_sql(ht));
 	bool        ok;
 
@@ -663,8 +713,9 @@ history_forget(PGconn *conn, const history_table *ht, int64_t version)
 {
 	char        vbuf[24];
 	const char *values[1] = {vbuf};
-	char *sql = xasprintf("DELETE FROM %s WHERE version = $1 AND %s", ht->qualified, history_pin_sql(ht));
-	bool  ok;
+	char       *sql =
+		xasprintf("DELETE FROM %s WHERE version = $1 AND %s", history_target(ht), history_pin_sql(ht));
+	bool ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	ok = guarded_write(conn, ht, "removing a history row", sql, 1, values);
@@ -697,10 +748,10 @@ history_record_baseline(PGconn *conn, const history_table *ht, int64_t version, 
 	history_write r;
 	char          vbuf[24];
 	const char   *values[2] = {vbuf, how};
-	char         *note = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1 AND %s", ht->qualified,
-								   history_pin_sql(ht));
-	pipeline      p;
-	bool          ok;
+	char    *note = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1 AND %s", history_target(ht),
+							  history_pin_sql(ht));
+	pipeline p;
+	bool     ok;
 
 	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
 	history_write_prepare(&r, ht, version, name, checksum, "applied", 0, NULL);
@@ -708,7 +759,7 @@ history_record_baseline(PGconn *conn, const history_table *ht, int64_t version, 
 	(void) pipeline_add(&p, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, history_write_judge, &r);
 	/* the row was just inserted in this transaction: anything but one row updated is a lie */
 	(void) pipeline_add(&p, note, 2, values, PGRES_COMMAND_OK, judge_one_row, NULL);
-	ok = guarded_run(conn, &p, err);
+	ok = guarded_run(conn, ht, &p, err);
 	free(r.sql);
 	free(note);
 	return ok;

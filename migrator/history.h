@@ -28,6 +28,7 @@
 #include <libpq-fe.h>
 
 #include "relation_trust.h"
+struct db_error;
 
 typedef struct history_row
 {
@@ -54,8 +55,17 @@ typedef struct history_table
 	const char *table;
 	char       *qualified;     /* quoted "schema"."table", for SQL */
 	char       *display;       /* schema.table, for messages */
-	char       *lock_sql;      /* the LOCK TABLE the guard follows */
+	char       *lock_sql;      /* the LOCK TABLE the guard follows, by name */
 	char       *guard_message; /* its error text */
+	/*
+	 * Writes by OID (relation_trust_view_sql), for a writer that may
+	 * create temporary objects (by_view, set before the verdict): the
+	 * view's CREATE, its name in SQL and its LOCK TABLE.
+	 */
+	bool  by_view;
+	char *view_sql;
+	char *view_target;
+	char *view_lock_sql;
 	/*
 	 * The relation the run's verdict trusted, which every write is pinned
 	 * to (relation_trust_pin_sql): set by history_vet, history_vet_results
@@ -79,6 +89,28 @@ typedef struct history_table
  * (repair's).
  */
 const char *history_pin_sql(const history_table *ht);
+
+/*
+ * What a write names: the session's temporary view of the trusted table
+ * when by_view, the table's name otherwise; and the LOCK TABLE before the
+ * guard, of that same target.  history_view_sql: the statement that makes
+ * the view (NULL without by_view), before the first write of a session, or
+ * again after DISCARD ALL or a rollback of the transaction that made it:
+ * the guard refuses a write through a view that is not there or not bound
+ * to the table the verdict trusted.
+ */
+const char *history_target(const history_table *ht);
+const char *history_lock_sql(const history_table *ht);
+const char *history_view_sql(const history_table *ht);
+
+/*
+ * A write that found the view gone (42P01 naming it): the view depends on
+ * the table, so only DROP TABLE ... CASCADE (the schema's owner, a
+ * superuser) or the session's own code removed it.  Says so in err's
+ * message, which named a relation the user never made; any other error is
+ * left as it is.
+ */
+void history_explain_missing_view(const history_table *ht, struct db_error *err);
 
 /* Fill the quoted names; false when quoting fails. */
 bool history_table_init(history_table *ht, PGconn *conn, const char *schema, const char *table);
@@ -172,8 +204,9 @@ typedef struct history_write
  * The guard in front of every history write of a run: the owner of the
  * schema may drop the table the start-up check trusted and create an armed
  * one of its own under the name at any time, and its triggers would run
- * with this run's privileges (relation_trust.h).  ht->lock_sql, sent
- * first in the same transaction, locks the table the name resolves to now
+ * with this run's privileges (relation_trust.h).  history_lock_sql(ht),
+ * sent first in the same transaction, locks the table the write will
+ * reach (the trusted one, by OID, through the view; by name without it)
  * (LOCK TABLE ... ROW EXCLUSIVE: a DROP, a CREATE TRIGGER or a new rule
  * or policy must wait for the transaction, and nothing of a view is
  * planned or run); the guard then checks the table the run trusted again
@@ -202,7 +235,6 @@ char *history_write_judge(void *row, const PGresult *res);
  * row got, the one value that status shows and the "applied" line prints.
  * Returns true, or false and fills err.
  */
-struct db_error;
 bool history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name,
 					const char *checksum, const char *status, int64_t duration_ms, const char *failure,
 					bool row_failed, int64_t *recorded_ms, struct db_error *err);

@@ -33,6 +33,7 @@
 #include "migrator.h"
 #include "options.h"
 #include "query.h"
+#include "relation_trust.h"
 #include "retry.h"
 #include "run_lock.h"
 #include "sqlparse.h"
@@ -392,21 +393,29 @@ creates_schema(const cli_command *cmd)
  * --schema must exist.  Only up and baseline create it, and only with
  * --create-schema (plan then says that up would): a typo in --schema must
  * neither grow a second, empty schema nor make status and check read an
- * empty history there.  EXIT_OK, EXIT_USAGE after logging, or
- * EXIT_UNREACHABLE.
+ * empty history there.  And, for baseline's writes, whether they may go
+ * through a view bound by OID, or name the table in a schema another role
+ * could rename (relation_trust.h), as startup.c judges it for the other
+ * writers.  EXIT_OK, EXIT_USAGE after logging, or EXIT_UNREACHABLE.
  */
 static int
 check_schema(run_state *rs, const cli_command *cmd)
 {
 	const char *values[1] = {rs->opts->conn.schema};
-	PGresult   *res =
-		db_query(rs->conn, "looking up the schema",
-				 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values, PGRES_TUPLES_OK);
+	PGresult   *res = db_query(
+		  rs->conn, "looking up the schema",
+		  "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1), " RELATION_TRUST_TEMP_SQL
+		  ", (SELECT " RELATION_TRUST_RENAMERS_SQL " FROM pg_catalog.pg_namespace n "
+			"WHERE n.nspname = $1)",
+		  1, values, PGRES_TUPLES_OK);
 	bool exists;
 
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
-	exists = PQntuples(res) > 0;
+	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	rs->ht.by_view = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (exists && !rs->ht.by_view && !PQgetisnull(res, 0, 2))
+		relation_trust_warn_renamable(rs->opts->conn.schema, PQgetvalue(res, 0, 2), rs->ht.display);
 	PQclear(res);
 	return startup_schema_verdict(rs, exists, creates_schema(cmd), cmd->run == cmd_plan);
 }

@@ -25,7 +25,7 @@
 /* The kept answers of the first round trip (NULL: not asked, or failed). */
 typedef struct answers
 {
-	PGresult *role, *schema, *inspect, *trust, *lock;
+	PGresult *role, *schema, *temp, *inspect, *trust, *lock;
 	int       role_entry; /* its index in the batch; -1 when not asked */
 } answers;
 
@@ -34,6 +34,7 @@ answers_clear(answers *a)
 {
 	PQclear(a->role);
 	PQclear(a->schema);
+	PQclear(a->temp);
 	PQclear(a->inspect);
 	PQclear(a->trust);
 	PQclear(a->lock);
@@ -66,16 +67,14 @@ startup_schema_verdict(const run_state *rs, bool exists, bool may_create, bool e
  * The schema's row, and for a writer the roles other than this one and
  * the superusers that could rename it (its owner or a member of the owner
  * role, with CREATE on the database): such a role can point the history
- * table's name at a table of its own at any moment, and a write names the
- * table (the checks around every write narrow that to a rename landing
- * inside one statement, which they cannot exclude).
+ * table's name at a table of its own at any moment.  A writer that may
+ * create a temporary view writes through one bound by OID (relation_trust.h);
+ * one that may not names the table, and the checks around every write
+ * narrow the race to a rename landing inside one statement, which they
+ * cannot exclude: it is warned.
  */
 static const char schema_renamers_sql[] =
-	"SELECT 1, (SELECT pg_catalog.string_agg(r.rolname::pg_catalog.text, ', ' ORDER BY r.rolname) "
-	"FROM pg_catalog.pg_roles r WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER "
-	"AND pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER') "
-	"AND pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE')) "
-	"FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
+	"SELECT 1, " RELATION_TRUST_RENAMERS_SQL " FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
 
 /* The batch after the session settings conn_open_batch put first; no Sync in it. */
 static void
@@ -96,6 +95,9 @@ add_queries(run_state *rs, const startup_want *want, pipeline *p, answers *a, ch
 	(void) pipeline_add(
 		p, want->writes ? schema_renamers_sql : "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1,
 		values, PGRES_TUPLES_OK, pipeline_keep_result, &a->schema);
+	if (want->writes)
+		(void) pipeline_add(p, "SELECT " RELATION_TRUST_TEMP_SQL, 0, NULL, PGRES_TUPLES_OK,
+							pipeline_keep_result, &a->temp);
 	sql = history_inspect_query(&rs->ht, values);
 	(void) pipeline_add(p, sql, 2, values, PGRES_TUPLES_OK, pipeline_keep_result, &a->inspect);
 	sql = relation_trust_query(rs->ht.schema, rs->ht.table, rs->ht.read_only, values);
@@ -150,15 +152,11 @@ judge(run_state *rs, const startup_want *want, const answers *a, PGconn *conn)
 	bool present;
 	int  rc = startup_schema_verdict(rs, PQntuples(a->schema) > 0, want->may_create, want->explain_plan);
 
-	if (rc == EXIT_OK && want->writes && PQntuples(a->schema) > 0 && PQnfields(a->schema) > 1 &&
-		!PQgetisnull(a->schema, 0, 1))
-		log_event(
-			LOG_LEVEL_WARNING, "schema_renamable", NULL,
-			"schema \"%s\" can be renamed by %s (its owner or a member, with CREATE on the database): a "
-			"rename can point the history table's name at a table of theirs; every read and write "
-			"checks the name, but cannot exclude a rename inside one statement: keep the history "
-			"table in a schema only this role or a superuser controls",
-			rs->opts->conn.schema, PQgetvalue(a->schema, 0, 1));
+	/* writes through a view bound by OID: a rename cannot move them (relation_trust.h) */
+	rs->ht.by_view = want->writes && PQntuples(a->temp) == 1 && strcmp(PQgetvalue(a->temp, 0, 0), "t") == 0;
+	if (rc == EXIT_OK && want->writes && !rs->ht.by_view && PQntuples(a->schema) > 0 &&
+		PQnfields(a->schema) > 1 && !PQgetisnull(a->schema, 0, 1))
+		relation_trust_warn_renamable(rs->opts->conn.schema, PQgetvalue(a->schema, 0, 1), rs->ht.display);
 
 	if (rc == EXIT_OK)
 		rc = history_vet_results(conn, &rs->ht, a->inspect, a->trust, &present);

@@ -14,7 +14,9 @@ tests/integration/test_index_history_attack.py
 """
 
 import json
+import re
 import time
+import uuid
 
 import psycopg2
 
@@ -90,7 +92,7 @@ class SwappedTable(SchemaOfMallory):
                                      "WHERE oid = 'app.indexer_history'::regclass"), "postgres")
         # the schema's owner drops ours and arms one of its own, open to all
         self.as_mallory(
-            "DROP TABLE app.indexer_history; "
+            "DROP TABLE app.indexer_history CASCADE; "
             "CREATE TABLE app.indexer_history " + COLUMNS + "; "
             "CREATE TABLE app.pwned (who text); "
             "GRANT ALL ON app.pwned, app.indexer_history TO PUBLIC; "
@@ -250,6 +252,66 @@ class SchemaRenamedBeforeTheWrite(SchemaOfMallory):
                              dsn=conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname, user=self.superuser))
         self.assertTrue(proxy.fired.is_set(), r.describe())
         return r
+
+
+class WritesByOid(SchemaOfMallory):
+    """Every write of the history goes through the session's temporary view of the table the run
+    trusted, bound by OID (relation_trust.h): a rename that lands between the write's target and
+    its name pin, inside one statement, cannot move it."""
+
+    def test_every_history_write_goes_through_the_view(self):
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        self.query("ALTER DATABASE %s SET log_statement = 'all'" % self.dbname)
+        marker = "writes-marker-" + uuid.uuid4().hex
+        with psycopg2.connect(self.dsn) as c, c.cursor() as cur:  # a new session: the setting applies
+            cur.execute("SELECT %s", (marker,))
+        c.close()
+        r = self.run_indexer("build", "-c", cfg, "--record-schema", "app")
+        self.assertExit(r, 0)
+        with open(self.cluster["logfile"], encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        self.assertGreaterEqual(text.rfind(marker), 0, "the marker statement is not in the server log")
+        lines = [l for l in text[text.rfind(marker):].splitlines() if "statement:" in l or "execute" in l]
+        by_name = re.compile(r'(INSERT INTO|UPDATE|DELETE FROM|LOCK TABLE) "app"\."indexer_history"')
+        by_view = re.compile(r'(INSERT INTO|UPDATE|DELETE FROM|LOCK TABLE) pg_temp\."toolkit indexer history"')
+        self.assertEqual([l for l in lines if by_name.search(l)], [], "\n".join(lines))
+        # the build's "started" and "built" rows, each behind a LOCK TABLE of the view, made once
+        self.assertGreaterEqual(len([l for l in lines if by_view.search(l) and "LOCK TABLE" in l]), 2)
+        self.assertGreaterEqual(len([l for l in lines if by_view.search(l) and "LOCK TABLE" not in l]), 2)
+        self.assertEqual(len([l for l in lines if "CREATE OR REPLACE TEMPORARY VIEW" in l]), 1, "\n".join(lines))
+        self.assertEqual(self.query("SELECT action FROM app.indexer_history WHERE definition = 'idx_h_a' "
+                                    "ORDER BY id"), [("built",)])
+
+    def test_without_temporary_the_writes_name_the_table_and_a_renamable_schema_is_warned_of(self):
+        ix = "ix_%s" % self.dbname[2:]
+        self.query("CREATE ROLE %s LOGIN" % ix)
+
+        def drop_ix():
+            with psycopg2.connect(self.dsn) as c, c.cursor() as cur:
+                cur.execute("DROP OWNED BY %s CASCADE" % ix)
+            c.close()
+            with self._admin.cursor() as cur:
+                cur.execute("DROP ROLE IF EXISTS %s" % ix)
+        self.addCleanup(drop_ix)
+        self.query("ALTER TABLE h OWNER TO %s" % ix)
+        self.query("GRANT CREATE ON SCHEMA public TO %s" % ix)  # the index goes beside its table
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.dbname, self.mal))
+        self.as_mallory("GRANT USAGE, CREATE ON SCHEMA app TO %s" % ix)
+        self.query("REVOKE TEMPORARY ON DATABASE %s FROM PUBLIC" % self.dbname)
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        r = self.run_indexer("build", "-c", cfg, "--record-schema", "app",
+                             dsn=conninfo(host=self.host, port=self.port, dbname=self.dbname, user=ix))
+        self.assertExit(r, 0)
+        self.assertStderrMatches(r, r'indexer: warning: schema "app" can be renamed by %s \(its owner or a member, '
+                                    r'with CREATE on the database\), and this role may not create temporary '
+                                    r'views here' % self.mal)
+        self.assertEqual(self.query("SELECT action FROM app.indexer_history WHERE definition = 'idx_h_a'"),
+                         [("built",)], r.describe())
+        self.query("GRANT TEMPORARY ON DATABASE %s TO %s" % (self.dbname, ix))
+        r = self.run_indexer("build", "-c", cfg, "--record-schema", "app",
+                             dsn=conninfo(host=self.host, port=self.port, dbname=self.dbname, user=ix))
+        self.assertExit(r, 0)
+        self.assertNoLine(r, r"can be renamed")
 
 
 class ComputingTable(SchemaOfMallory):
