@@ -441,9 +441,34 @@ static const char read_settings_sql[] =
 	"pg_catalog.set_config('DateStyle', 'ISO, YMD', true), pg_catalog.set_config('TimeZone', 'UTC', true), "
 	"pg_catalog.set_config('row_security', 'off', true)";
 
-int
-relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
-						  const char *display, bool read_only, relation_read_pin *pin)
+/* What a read's verdict saw: the relation judged, and its schema's row version. */
+typedef struct relation_read_pin
+{
+	unsigned int oid;
+	char         ns_version[24]; /* the pg_namespace row's xmin */
+} relation_read_pin;
+
+/*
+ * Begin a read of schema.rel (qualified: its quoted name) that cannot be
+ * swapped under it: the schema's owner may drop or rename the table and
+ * put a view or an armed table of its own in its place between a check
+ * and a read, and the read, which resolves the name again once it has its
+ * lock, would run that code with this run's privileges.  So one
+ * transaction: the table's ACCESS SHARE lock, taken by the Parse of a
+ * query that is never run (it runs nothing of a view, not even at plan
+ * time, needs no privilege, and DROP, RENAME and every ALTER that adds a
+ * policy or row-level security wait for its end), constraint_exclusion
+ * at its default (on, the planner would fold the table's CHECK
+ * constraints), then relation_trust_check's verdict under that lock.
+ * EXIT_OK with the transaction open, and *pin (when pin is not NULL) the
+ * relation judged and its schema's row version: the caller reads, then
+ * ends it (COMMIT).  Otherwise the transaction is rolled back and the
+ * return values are relation_trust_check's (the table must exist: a
+ * missing one fails the LOCK, EXIT_UNREACHABLE).
+ */
+static int
+begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel, const char *display,
+		   bool read_only, relation_read_pin *pin)
 {
 	/*
 	 * The lock a read takes, ACCESS SHARE, taken by the Parse of a query
@@ -554,8 +579,7 @@ int
 relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *columns, copy_rows *rows)
 {
 	relation_read_pin pin = {0, ""};
-	int      rc = relation_trust_begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display,
-											ref->read_only, &pin);
+	int      rc = begin_read(conn, ref->qualified, ref->schema, ref->rel, ref->display, ref->read_only, &pin);
 	char    *sql;
 	db_error err = {0};
 

@@ -86,34 +86,7 @@ char *relation_trust_pin_sql(PGconn *conn, const char *qualified, unsigned int o
 	"(pg_catalog.int4in('no check trusted the history table before this write'::pg_catalog.cstring) "        \
 	"OPERATOR(pg_catalog.=) 0)"
 
-/*
- * Begin a read of schema.rel (qualified: its quoted name) that cannot be
- * swapped under it: the schema's owner may drop or rename the table and
- * put a view or an armed table of its own in its place between a check
- * and a read, and the read, which resolves the name again once it has its
- * lock, would run that code with this run's privileges.  So one
- * transaction: the table's ACCESS SHARE lock, taken by the Parse of a
- * query that is never run (it runs nothing of a view, not even at plan
- * time, needs no privilege, and DROP, RENAME and every ALTER that adds a
- * policy or row-level security wait for its end), constraint_exclusion
- * at its default (on, the planner would fold the table's CHECK
- * constraints), then relation_trust_check's verdict under that lock.
- * EXIT_OK with the transaction open, and *pin (when pin is not NULL) the
- * relation judged and its schema's row version: the caller reads, then
- * ends it (COMMIT).  Otherwise the transaction is rolled back and the
- * return values are relation_trust_check's (the table must exist: a
- * missing one fails the LOCK, EXIT_UNREACHABLE).
- */
-/* What a read's verdict saw: the relation judged, and its schema's row version. */
-typedef struct relation_read_pin
-{
-	unsigned int oid;
-	char         ns_version[24]; /* the pg_namespace row's xmin */
-} relation_read_pin;
-int relation_trust_begin_read(PGconn *conn, const char *qualified, const char *schema, const char *rel,
-							  const char *display, bool read_only, relation_read_pin *pin);
-
-/* A table to read, for relation_trust_copy: relation_trust_begin_read's arguments. */
+/* A table to read, for relation_trust_copy. */
 typedef struct relation_ref
 {
 	const char *qualified; /* its quoted, schema-qualified name */
@@ -129,13 +102,18 @@ typedef struct relation_ref
  * and still pass the verdict (an index or statistics object created with
  * the table's SHARE lock, compatible with the read's, between the verdict
  * and the planning; a reader cannot take a lock that excludes it).  So
- * relation_trust_begin_read, then COPY of the table's columns (a list of
- * quoted names) TO STDOUT, a plain scan, and COMMIT, the copy and the
- * COMMIT in one round trip.  The rows into rows (initialised by the caller
- * with the column count; the caller frees them), in no particular order,
- * dates in ISO form and UTC.  EXIT_OK with the rows; otherwise
- * relation_trust_begin_read's return values, or EXIT_UNREACHABLE when the
- * copy or the COMMIT failed (logged), the transaction ended either way.
+ * one transaction: the table's ACCESS SHARE lock and relation_trust_check's
+ * verdict under it (ref->read_only as there), then COPY of the table's
+ * columns (a list of quoted names) TO STDOUT, a plain scan, a check that
+ * the name still stands for the relation judged and its schema's row is
+ * the version the verdict saw (a rename there and back while the copy
+ * waited), and COMMIT, the last three in one round trip.  The rows into
+ * rows (initialised by the caller with the column count; the caller frees
+ * them), in no particular order, dates in ISO form and UTC.  EXIT_OK with
+ * the rows; otherwise relation_trust_check's return values (a table that
+ * is gone fails the lock: EXIT_UNREACHABLE), EXIT_USAGE when the check
+ * after the copy failed, or EXIT_UNREACHABLE when the copy or the COMMIT
+ * failed (logged), the transaction ended either way.
  */
 int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *columns, copy_rows *rows);
 

@@ -5,7 +5,7 @@ test_trust_repair.py
     transaction, by the guard that locks the table the name stands for now
     and checks it again (migrator/history.h's history_guard_query), and the
     read before them locks the table and checks it again too
-    (relation_trust_begin_read): the owner of the --schema may swap the
+    (relation_trust_copy): the owner of the --schema may swap the
     table the start-up check trusted for an armed one while repair waits to
     read it.
 
@@ -69,7 +69,7 @@ class SwappedHistoryTableOnRepair(MigratorTestCase):
     def assertGuarded(self, r):
         # Refused before anything of the armed table is read or written: the history read
         # locks the table the name stands for now and checks it again under that lock
-        # (relation_trust_begin_read), so the swap made while repair waited for it is seen
+        # (relation_trust_copy), so the swap made while repair waited for it is seen
         # there, before the write and its guard (exit 1, "refusing to write the history
         # table", before session 8).
         self.assertExit(r, 2)
