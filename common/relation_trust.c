@@ -205,16 +205,29 @@ relation_trust_lock_sql(const char *qualified)
 	return xasprintf("LOCK TABLE %s IN ROW EXCLUSIVE MODE", qualified);
 }
 
+static const char renamers_sql[] =
+	"SELECT pg_catalog.string_agg(r.rolname::pg_catalog.text, ', ' ORDER BY r.rolname) "
+	"FROM pg_catalog.pg_namespace n, pg_catalog.pg_roles r "
+	"WHERE n.nspname = $1 AND NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER "
+	"AND pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER') "
+	"AND pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE')";
+
 void
-relation_trust_warn_renamable(const char *schema, const char *renamers, const char *display)
+relation_trust_warn_if_renamable(PGconn *conn, const char *schema, const char *display)
 {
-	log_event(LOG_LEVEL_WARNING, "schema_renamable", NULL,
-			  "schema \"%s\" can be renamed by %s (its owner or a member, with CREATE on the database), "
-			  "and this role may not create temporary views here (no TEMPORARY privilege on the "
-			  "database), so its writes name the history table %s: a rename landing inside one statement "
-			  "can point that name at a table of theirs; grant TEMPORARY, or keep the history table in a "
-			  "schema only this role or a superuser controls",
-			  schema, renamers, display);
+	const char *values[1] = {schema};
+	PGresult *res = db_query(conn, "looking for roles that could rename the schema", renamers_sql, 1, values,
+							 PGRES_TUPLES_OK);
+
+	if (res != NULL && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		log_event(LOG_LEVEL_WARNING, "schema_renamable", NULL,
+				  "schema \"%s\" can be renamed by %s (its owner or a member, with CREATE on the database), "
+				  "and this role may not create temporary views here (no TEMPORARY privilege on the "
+				  "database), so its writes name the history table %s: a rename landing inside one statement "
+				  "can point that name at a table of theirs; grant TEMPORARY, or keep the history table in a "
+				  "schema only this role or a superuser controls",
+				  schema, PQgetvalue(res, 0, 0), display);
+	PQclear(res);
 }
 
 char *

@@ -173,19 +173,15 @@ char *relation_trust_lock_sql(const char *qualified);
 char *relation_trust_view_sql(const char *view, const char *qualified);
 char *relation_trust_view_target(const char *view);
 /*
- * For a writer that cannot write through the view: the roles other than
- * the current one and the superusers that could rename the schema n (a
- * pg_namespace row of that alias in the query): its owner or a member of
- * the owner role, with CREATE on the database (to make the schema the name
- * is moved to).  NULL when none.  relation_trust_warn_renamable says what
- * it means, once, as a warning.
+ * For a writer that cannot write through the view: warn, once, when roles
+ * other than the current one and the superusers could rename schema (its
+ * owner or a member of the owner role, with CREATE on the database, to make
+ * the schema the name is moved to): such a role can point the name of
+ * the table (display, for the message) at a table of its own at any
+ * moment.  One query, asked only then (its plan costs a no-op run a few
+ * milliseconds); a query that fails says nothing here (db_query logs it).
  */
-#define RELATION_TRUST_RENAMERS_SQL                                                                          \
-	"(SELECT pg_catalog.string_agg(r.rolname::pg_catalog.text, ', ' ORDER BY r.rolname) "                    \
-	"FROM pg_catalog.pg_roles r WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER "    \
-	"AND pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER') "                                               \
-	"AND pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE'))"
-void relation_trust_warn_renamable(const char *schema, const char *renamers, const char *display);
+void relation_trust_warn_if_renamable(PGconn *conn, const char *schema, const char *display);
 #define RELATION_TRUST_TEMP_SQL                                                                              \
 	"pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AND "                     \
 	"pg_catalog.current_setting('server_version_num')::pg_catalog.int4 >= 110000"

@@ -286,8 +286,7 @@ static const char table_columns[] = "(id bigint GENERATED ALWAYS AS IDENTITY PRI
  */
 static const char table_exists_sql[] =
 	"SELECT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid AND c.relname = $2), " RELATION_TRUST_TEMP_SQL
-	", " RELATION_TRUST_RENAMERS_SQL " "
-	"FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
+	" FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
 
 static int
 table_exists(record *r)
@@ -306,9 +305,9 @@ table_exists(record *r)
 	}
 	found = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	r->by_view = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	if (!r->by_view && !PQgetisnull(res, 0, 2))
-		relation_trust_warn_renamable(r->o.schema, PQgetvalue(res, 0, 2), r->display);
 	PQclear(res);
+	if (!r->by_view)
+		relation_trust_warn_if_renamable(r->conn, r->o.schema, r->display);
 	return found;
 }
 

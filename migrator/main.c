@@ -404,19 +404,17 @@ check_schema(run_state *rs, const cli_command *cmd)
 	const char *values[1] = {rs->opts->conn.schema};
 	PGresult   *res = db_query(
 		  rs->conn, "looking up the schema",
-		  "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1), " RELATION_TRUST_TEMP_SQL
-		  ", (SELECT " RELATION_TRUST_RENAMERS_SQL " FROM pg_catalog.pg_namespace n "
-			"WHERE n.nspname = $1)",
-		  1, values, PGRES_TUPLES_OK);
+		  "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1), " RELATION_TRUST_TEMP_SQL, 1,
+		  values, PGRES_TUPLES_OK);
 	bool exists;
 
 	if (res == NULL)
 		return EXIT_UNREACHABLE;
 	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	rs->ht.by_view = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	if (exists && !rs->ht.by_view && !PQgetisnull(res, 0, 2))
-		relation_trust_warn_renamable(rs->opts->conn.schema, PQgetvalue(res, 0, 2), rs->ht.display);
 	PQclear(res);
+	if (exists && !rs->ht.by_view)
+		relation_trust_warn_if_renamable(rs->conn, rs->opts->conn.schema, rs->ht.display);
 	return startup_schema_verdict(rs, exists, creates_schema(cmd), cmd->run == cmd_plan);
 }
 

@@ -63,19 +63,6 @@ startup_schema_verdict(const run_state *rs, bool exists, bool may_create, bool e
 	return EXIT_USAGE;
 }
 
-/*
- * The schema's row, and for a writer the roles other than this one and
- * the superusers that could rename it (its owner or a member of the owner
- * role, with CREATE on the database): such a role can point the history
- * table's name at a table of its own at any moment.  A writer that may
- * create a temporary view writes through one bound by OID (relation_trust.h);
- * one that may not names the table, and the checks around every write
- * narrow the race to a rename landing inside one statement, which they
- * cannot exclude: it is warned.
- */
-static const char schema_renamers_sql[] =
-	"SELECT 1, " RELATION_TRUST_RENAMERS_SQL " FROM pg_catalog.pg_namespace n WHERE n.nspname = $1";
-
 /* The batch after the session settings conn_open_batch put first; no Sync in it. */
 static void
 add_queries(run_state *rs, const startup_want *want, pipeline *p, answers *a, char key[24])
@@ -92,9 +79,8 @@ add_queries(run_state *rs, const startup_want *want, pipeline *p, answers *a, ch
 									 PGRES_TUPLES_OK, pipeline_keep_result, &a->role);
 	}
 	values[0] = rs->opts->conn.schema;
-	(void) pipeline_add(
-		p, want->writes ? schema_renamers_sql : "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1,
-		values, PGRES_TUPLES_OK, pipeline_keep_result, &a->schema);
+	(void) pipeline_add(p, "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, values,
+						PGRES_TUPLES_OK, pipeline_keep_result, &a->schema);
 	if (want->writes)
 		(void) pipeline_add(p, "SELECT " RELATION_TRUST_TEMP_SQL, 0, NULL, PGRES_TUPLES_OK,
 							pipeline_keep_result, &a->temp);
@@ -152,11 +138,14 @@ judge(run_state *rs, const startup_want *want, const answers *a, PGconn *conn)
 	bool present;
 	int  rc = startup_schema_verdict(rs, PQntuples(a->schema) > 0, want->may_create, want->explain_plan);
 
-	/* writes through a view bound by OID: a rename cannot move them (relation_trust.h) */
+	/*
+	 * Writes through a view bound by OID: a rename cannot move them
+	 * (relation_trust.h).  A writer that may not make one names the table,
+	 * and is told when another role could rename its schema.
+	 */
 	rs->ht.by_view = want->writes && PQntuples(a->temp) == 1 && strcmp(PQgetvalue(a->temp, 0, 0), "t") == 0;
-	if (rc == EXIT_OK && want->writes && !rs->ht.by_view && PQntuples(a->schema) > 0 &&
-		PQnfields(a->schema) > 1 && !PQgetisnull(a->schema, 0, 1))
-		relation_trust_warn_renamable(rs->opts->conn.schema, PQgetvalue(a->schema, 0, 1), rs->ht.display);
+	if (rc == EXIT_OK && want->writes && !rs->ht.by_view && PQntuples(a->schema) > 0)
+		relation_trust_warn_if_renamable(conn, rs->opts->conn.schema, rs->ht.display);
 
 	if (rc == EXIT_OK)
 		rc = history_vet_results(conn, &rs->ht, a->inspect, a->trust, &present);
