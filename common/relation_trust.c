@@ -139,49 +139,49 @@ static const char guard_tail[] =
 
 /*
  * The guard's first branch when the writes go through a view
- * (relation_trust_view_sql): it fails unless the session's own view of
- * that name ($6) is a plain view, with no trigger and no rule but its
- * _RETURN, whose query reads the trusted relation ($5) and no other.  The
- * view was made by name, which a rename may have pointed elsewhere then.
+ * (relation_trust_view_make): it fails unless the session's view is still
+ * the one made and checked then ($6 its OID, $7 its _RETURN rule's row
+ * version: CREATE OR REPLACE writes a new one, DROP and CREATE a new OID),
+ * with no trigger and no other rule.  Index lookups by OID: the check of
+ * what the view reads, a join over pg_depend that cost 4 ms to plan, is
+ * made once, when the view is made.
  */
 static const char guard_view[] =
-	"WHEN (SELECT pg_catalog.array_agg(DISTINCT d.refobjid) FROM pg_catalog.pg_class v "
-	"      JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid "
-	"      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
-	"        AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-	"        AND d.refobjid <> v.oid "
-	"     WHERE v.relnamespace = pg_catalog.pg_my_temp_schema() AND v.relname = $6::pg_catalog.name "
-	"       AND v.relkind = 'v' AND NOT v.relhastriggers "
-	"       AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite o WHERE o.ev_class = v.oid "
-	"                       AND o.rulename <> '_RETURN'::pg_catalog.name)) "
-	"  IS DISTINCT FROM ARRAY[$5::pg_catalog.oid] THEN pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4";
+	"WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_class v JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid "
+	"      WHERE v.oid = $6::pg_catalog.oid AND v.relnamespace = pg_catalog.pg_my_temp_schema() "
+	"        AND v.relkind = 'v' AND NOT v.relhastriggers AND r.rulename = '_RETURN'::pg_catalog.name "
+	"        AND r.xmin OPERATOR(pg_catalog.=) $7::pg_catalog.xid) "
+	"  OR EXISTS (SELECT FROM pg_catalog.pg_rewrite o WHERE o.ev_class = $6::pg_catalog.oid "
+	"        AND o.rulename <> '_RETURN'::pg_catalog.name) "
+	"  THEN pg_catalog.concat($4::pg_catalog.text)::pg_catalog.int4";
 
 /*
- * The guard's text with its six values written in as literals: a
+ * The guard's text with its seven values written in as literals: a
  * statement without parameters has one generic plan, made once per
  * session, where parameters had the server plan the catalog joins again
  * (5 to 7 ms) for each of a run's first five migrations.
  */
 char *
 relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, unsigned int oid,
-						 const char *view, const char *message)
+						 const relation_view *view, const char *message)
 {
-	char oid_text[16];
+	char oid_text[16], view_text[16];
 	/* $3, read_only, is false: the writers' verdict */
-	const char *values[6] = {schema, rel, NULL, message, oid_text, view};
-	char       *literal[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+	const char *values[7] = {schema, rel, NULL, message, oid_text, view_text, view ? view->rule_xmin : NULL};
+	char       *literal[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	char       *head = xasprintf(guard_head, view != NULL ? guard_view : "");
 	char       *tmpl = xasprintf("%s%s%s", head, trust_sql, guard_tail);
 	textbuf     sql;
 	bool        ok = true;
 
 	snprintf(oid_text, sizeof(oid_text), "%u", oid);
-	for (int i = 0; i < 6 && ok; i++)
+	snprintf(view_text, sizeof(view_text), "%u", view ? view->oid : 0);
+	for (int i = 0; i < 7 && ok; i++)
 		ok = values[i] == NULL || (literal[i] = PQescapeLiteral(conn, values[i], strlen(values[i]))) != NULL;
 	textbuf_init(&sql);
 	for (const char *c = tmpl; ok && *c; c++)
 	{
-		if (c[0] != '$' || c[1] < '1' || c[1] > '6')
+		if (c[0] != '$' || c[1] < '1' || c[1] > '7')
 			textbuf_append_char(&sql, *c);
 		else
 		{
@@ -189,7 +189,7 @@ relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, unsi
 			textbuf_append(&sql, literal[*c - '1'] ? literal[*c - '1'] : "false");
 		}
 	}
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		PQfreemem(literal[i]);
 	free(tmpl);
 	free(head);
@@ -241,14 +241,58 @@ relation_trust_view_target(const char *view)
 	return textbuf_detach(&sb);
 }
 
-char *
-relation_trust_view_sql(const char *view, const char *qualified)
+/*
+ * The check after the view is made, in its transaction: the view's OID and
+ * its _RETURN rule's row version, or an error (22P02, the text of $3) when
+ * it reads anything but the relation $2: the name in the CREATE was
+ * resolved like any other, and a rename may have pointed it elsewhere.
+ */
+static const char view_check_sql[] =
+	"SELECT v.oid, r.xmin FROM pg_catalog.pg_class v "
+	"  JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid AND r.rulename = '_RETURN'::pg_catalog.name "
+	"WHERE v.relnamespace = pg_catalog.pg_my_temp_schema() AND v.relname = $1::pg_catalog.name "
+	"  AND v.relkind = 'v' "
+	"  AND CASE WHEN (SELECT pg_catalog.array_agg(DISTINCT d.refobjid) FROM pg_catalog.pg_depend d "
+	"                  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid "
+	"                    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+	"                    AND d.refobjid <> v.oid) = ARRAY[$2::pg_catalog.oid] "
+	"      THEN true ELSE pg_catalog.concat($3::pg_catalog.text)::pg_catalog.int4 = 0 END";
+
+bool
+relation_trust_view_make(PGconn *conn, const char *view, const char *qualified, unsigned int oid,
+						 const char *message, relation_view *out, db_error *err)
 {
 	char *target = relation_trust_view_target(view);
-	char *sql = xasprintf("CREATE OR REPLACE TEMPORARY VIEW %s AS SELECT * FROM %s", target, qualified);
+	char *create = xasprintf("CREATE OR REPLACE TEMPORARY VIEW %s AS SELECT * FROM %s", target, qualified);
+	char  oid_text[16];
+	const char *values[3] = {view, oid_text, message};
+	PGresult   *res = NULL;
+	pipeline    p;
+	bool        ok;
 
+	snprintf(oid_text, sizeof(oid_text), "%u", oid);
+	pipeline_init(&p);
+	p.uninterruptible = true;
+	/* no BEGIN: one implicit transaction, a failed check takes the view with it */
+	(void) pipeline_add(&p, create, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
+	(void) pipeline_add(&p, view_check_sql, 3, values, PGRES_TUPLES_OK, pipeline_keep_result, &res);
+	ok = pipeline_run(conn, &p, NULL, err);
+	if (ok && (res == NULL || PQntuples(res) != 1))
+	{
+		db_error_set(err, PGERR_OTHER, NULL,
+					 xasprintf("the view %s was not found after it was made", target));
+		ok = false;
+	}
+	if (ok)
+	{
+		out->oid = (unsigned int) strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+		snprintf(out->rule_xmin, sizeof(out->rule_xmin), "%s", PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	pipeline_free(&p);
+	free(create);
 	free(target);
-	return sql;
+	return ok;
 }
 
 static int

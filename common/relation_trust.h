@@ -128,7 +128,7 @@ int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *colum
  * where a query naming it would be planned): it fails with the text of
  * message unless schema.rel still names oid, the relation the start-up
  * verdict trusted (and every write is pinned to), view (when not NULL) is
- * the session's temporary view of oid and of nothing else (below), and
+ * still the view relation_trust_view_make made and checked (below), and
  * oid still passes
  * relation_trust_check's writers' verdict, read first from pg_class's own flags for what another role
  * could have added since (a trigger, a rule, row-level security, a child
@@ -139,8 +139,9 @@ int relation_trust_copy(PGconn *conn, const relation_ref *ref, const char *colum
  * failed.  Caller frees both.  LOCK TABLE needs a transaction block, and
  * the table-level privileges a writer has on its own table.
  */
+struct relation_view;
 char *relation_trust_guard_sql(PGconn *conn, const char *schema, const char *rel, unsigned int oid,
-							   const char *view, const char *message);
+							   const struct relation_view *view, const char *message);
 char *relation_trust_lock_sql(const char *qualified);
 
 /*
@@ -156,21 +157,33 @@ char *relation_trust_lock_sql(const char *qualified);
  * reads by OID as well.  So a writer that may create temporary objects
  * writes through a temporary view of the trusted table, in its session's
  * own temporary schema, where no other role can create, rename or alter
- * anything (it belongs to the bootstrap superuser):
- *   - relation_trust_view_sql: CREATE OR REPLACE TEMPORARY VIEW of
- *     qualified named view, made by name like anything else, so the guard
- *     (relation_trust_guard_sql with that view) refuses a view that reads
- *     anything but the trusted relation, under the write lock;
- *   - relation_trust_view_target: the view's name in SQL, pg_temp-qualified
- *     (a view name with a space in it shadows no unquoted name of a
- *     migration's);
- *   - RELATION_TRUST_TEMP_SQL: may the current role create it (TEMP on the
- *     database, and LOCK TABLE of a view locks its tables: PostgreSQL 11)?
- *     Without it, the writes name the table: the race stays.
- * DISCARD ALL and the end of the session drop the view; a transaction
- * rolled back drops one it made.  Callers free the strings.
+ * anything (it belongs to the bootstrap superuser).
+ *
+ * relation_trust_view_make: CREATE OR REPLACE TEMPORARY VIEW pg_temp.view
+ * AS SELECT * FROM qualified, then, in the same implicit transaction (call
+ * it outside any transaction block), a check that the view reads oid and
+ * nothing else (the CREATE resolved the name like any statement: a failed
+ * check is 22P02 with message, and the view is gone with the transaction),
+ * and *out: the view's OID and its rule's row version, which the guard
+ * (relation_trust_guard_sql with view) then checks cheaply before every
+ * write.  False with err filled otherwise (no TEMPORARY privilege, an event
+ * trigger that refuses views, a lost connection).  DISCARD ALL and the end
+ * of the session drop the view.
+ * relation_trust_view_target: the view's name in SQL, pg_temp-qualified
+ * (a view name with a space in it shadows no unquoted name of a
+ * migration's); caller frees.
+ * RELATION_TRUST_TEMP_SQL: may the current role create it (TEMPORARY on the
+ * database, and LOCK TABLE of a view locks its tables: PostgreSQL 11)?
+ * Without it, the writes name the table: the race stays.
  */
-char *relation_trust_view_sql(const char *view, const char *qualified);
+typedef struct relation_view
+{
+	unsigned int oid;
+	char         rule_xmin[16];
+} relation_view;
+struct db_error;
+bool  relation_trust_view_make(PGconn *conn, const char *view, const char *qualified, unsigned int oid,
+							   const char *message, relation_view *out, struct db_error *err);
 char *relation_trust_view_target(const char *view);
 /*
  * For a writer that cannot write through the view: warn, once, when roles
@@ -182,6 +195,7 @@ char *relation_trust_view_target(const char *view);
  * milliseconds); a query that fails says nothing here (db_query logs it).
  */
 void relation_trust_warn_if_renamable(PGconn *conn, const char *schema, const char *display);
+
 #define RELATION_TRUST_TEMP_SQL                                                                              \
 	"pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AND "                     \
 	"pg_catalog.current_setting('server_version_num')::pg_catalog.int4 >= 110000"

@@ -59,22 +59,36 @@ struct record
 	char *guard; /* relation_trust_guard_sql of that relation; NULL before */
 	/*
 	 * Writes by OID through a temporary view (relation_trust.h) when the
-	 * role may create one; view_bound once a write that made it committed.
+	 * role may create one (by_view), made before the first write
+	 * (bind_view) unless that failed (fell_back: the writes name the
+	 * table).  The relation the check trusted is oid.
 	 */
-	bool  by_view;
-	bool  view_bound;
-	char *view_sql;
-	char *view_target;
+	unsigned int  oid;
+	bool          by_view;
+	bool          fell_back;
+	bool          view_bound;
+	relation_view view;
+	char         *view_target;
 };
 
 /* The session's temporary view the writes go through; a space: no unquoted name. */
 #define RECORD_VIEW "toolkit indexer history"
 
-/* What a write names: the view (by_view), or the table. */
+static const char refusal[] = "refusing to write the history table: it is not the table this run checked "
+							  "at its start (schemas renamed?), or it no longer passes those checks; "
+							  "nothing written";
+
+static bool
+uses_view(const record *r)
+{
+	return r->by_view && !r->fell_back;
+}
+
+/* What a write names: the view, or the table. */
 static const char *
 target_of(const record *r)
 {
-	return r->by_view ? r->view_target : r->qualified;
+	return uses_view(r) ? r->view_target : r->qualified;
 }
 
 /* The pin for a write's WHERE; before the check, one that fails the write (relation_trust.h). */
@@ -88,16 +102,49 @@ pin_of(const record *r)
 static void
 pin_to(record *r, unsigned int oid)
 {
-	static const char refusal[] = "refusing to write the history table: it is not the table this run checked "
-								  "at its start (schemas renamed?), or it no longer passes those checks; "
-								  "nothing written";
-
 	free(r->pin);
 	free(r->guard);
+	r->oid = oid;
 	r->pin = oid != 0 ? relation_trust_pin_sql(r->conn, r->qualified, oid, refusal) : NULL;
 	r->guard = oid != 0 ? relation_trust_guard_sql(r->conn, r->o.schema, RECORD_TABLE, oid,
-												   r->by_view ? RECORD_VIEW : NULL, refusal)
+												   uses_view(r) ? &r->view : NULL, refusal)
 						: NULL;
+}
+
+/*
+ * The view the writes go through, made once, before the first write,
+ * outside any transaction (relation_trust_view_make).  One that cannot be
+ * made the first time (an event trigger that refuses views) is warned of,
+ * and the writes name the table; one bound to another table (22P02,
+ * *untrusted) or a lost connection fails the write.
+ */
+static bool
+bind_view(record *r, db_error *err, bool *untrusted)
+{
+	char *msg;
+
+	if (!uses_view(r) || r->view_bound || r->oid == 0)
+		return true;
+	if (relation_trust_view_make(r->conn, RECORD_VIEW, r->qualified, r->oid, refusal, &r->view, err))
+	{
+		r->view_bound = true;
+		pin_to(r, r->oid);
+		return true;
+	}
+	*untrusted = strcmp(err->sqlstate, "22P02") == 0;
+	if (*untrusted || pgerr_action_for(err->cls) == PGERR_ACTION_RECONNECT)
+		return false;
+	msg = db_error_format(err);
+	log_event(LOG_LEVEL_WARNING, "history_view_refused", NULL,
+			  "could not make the temporary view %s that the history writes go through (%s): they name the "
+			  "table %s instead",
+			  r->view_target, msg, r->display);
+	free(msg);
+	db_error_clear(err);
+	r->fell_back = true;
+	pin_to(r, r->oid);
+	relation_trust_warn_if_renamable(r->conn, r->o.schema, r->display);
+	return true;
 }
 
 /* The client's clock in seconds, as text for to_timestamp() (libfaketime moves it). */
@@ -151,19 +198,23 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 {
 	char        now[64], keep[32];
 	const char *kept[2];
-	char       *lock = relation_trust_lock_sql(target_of(r));
+	char       *lock;
 	char       *retention = retention_sql(r, now, keep, kept);
 	pipeline    p;
 	int         guard;
-	bool        ok;
-	bool        binds = r->by_view && !r->view_bound;
+	bool        ok, gone;
 
+	*untrusted = false;
+	if (!bind_view(r, err, untrusted))
+	{
+		free(retention);
+		return false;
+	}
+	lock = relation_trust_lock_sql(target_of(r)); /* after bind_view: it may fall back to the table */
 	pipeline_init(&p);
 	p.in_block = true;
 	p.uninterruptible = true;
 	(void) pipeline_add(&p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	if (binds)
-		(void) pipeline_add(&p, r->view_sql, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 	(void) pipeline_add(&p, lock, 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 	guard = pipeline_add(&p, r->guard ? r->guard : "SELECT " RELATION_TRUST_NO_PIN, 0, NULL, PGRES_TUPLES_OK,
 						 NULL, NULL);
@@ -174,12 +225,12 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 	ok = pipeline_run(r->conn, &p, NULL, err);
 	/* the guard's refusal (22P02, from its cast), not a connection lost while it ran */
 	*untrusted = !ok && p.failed == guard && strcmp(err->sqlstate, "22P02") == 0;
-	/* or the view gone with its table (only DROP ... CASCADE takes it) */
-	*untrusted = *untrusted || (!ok && r->by_view && strcmp(err->sqlstate, "42P01") == 0 &&
-								err->message != NULL && strstr(err->message, RECORD_VIEW) != NULL);
+	/* or the view gone: only DROP TABLE ... CASCADE of the table takes it */
+	gone = !ok && uses_view(r) && strcmp(err->sqlstate, "42P01") == 0 && err->message != NULL &&
+		   strstr(err->message, RECORD_VIEW) != NULL;
+	*untrusted = *untrusted || gone;
 	ok = ok && db_run_ex(r->conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
 	r->retained = r->retained || ok;
-	r->view_bound = ok && (r->view_bound || binds); /* a rollback drops a view it made */
 	if (!ok && PQtransactionStatus(r->conn) != PQTRANS_IDLE && PQstatus(r->conn) == CONNECTION_OK)
 		db_command_uninterruptible(r->conn, "rolling back a history write", "ROLLBACK");
 	if (!ok && res != NULL)
@@ -195,8 +246,12 @@ write_checked(record *r, const char *sql, int n, const char *const *values, PGre
 		db_error_set(
 			err, PGERR_OTHER, NULL,
 			xstrdup(
-				"it no longer passes the checks made at the start of the run (see above), or its "
-				"name stands for another table now: refusing to write the history table, nothing written"));
+				gone ? "the table this run checked at its start was dropped during the run (DROP TABLE ... "
+					   "CASCADE, which took the view its writes go through): refusing to write the history "
+					   "table, nothing written"
+					 : "it no longer passes the checks made at the start of the run (see above), or its "
+					   "name stands for another table now: refusing to write the history table, nothing "
+					   "written"));
 	}
 	pipeline_free(&p);
 	free(retention);
@@ -366,7 +421,6 @@ record_new(PGconn *conn, const record_options *o)
 	textbuf_append_char(&sb, '.');
 	sql_append_ident(&sb, RECORD_TABLE);
 	r->qualified = textbuf_detach(&sb);
-	r->view_sql = relation_trust_view_sql(RECORD_VIEW, r->qualified);
 	r->view_target = relation_trust_view_target(RECORD_VIEW);
 	r->display = xasprintf("%s.%s", o->schema, RECORD_TABLE);
 	snprintf(r->run_id, sizeof(r->run_id), "%lld-%d", (long long) time(NULL), (int) getpid());
@@ -672,7 +726,6 @@ record_free(record *r)
 	if (r == NULL)
 		return;
 	free(r->qualified);
-	free(r->view_sql);
 	free(r->view_target);
 	free(r->display);
 	free(r->pin);

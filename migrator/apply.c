@@ -23,6 +23,7 @@
 #include "blockers.h"
 #include "cancel.h"
 #include "exitcodes.h"
+#include "history_write.h"
 #include "log.h"
 #include "memory.h"
 #include "options.h"
@@ -410,8 +411,6 @@ apply_transactional(apply_ctx *ctx, migration *m, char **final_error)
 		bool    in_tx = false;
 		bool    ok;
 
-		if (attempt > 1)
-			ctx->view_bound = false; /* the rollback took a view made in the attempt before */
 		ok = run_until_commit(ctx, m, start, &f, &seen, &in_tx);
 
 		if (!ok && f.commit_of != NULL)
@@ -482,19 +481,19 @@ done:
  * it and the next run starts it again.  Uninterruptible: it runs after a
  * cancel too.
  */
-static void
+static bool
 record_failed(apply_ctx *ctx, migration *m, const char *what, int64_t duration_ms)
 {
 	db_error err = {0};
+	bool     ok = PQstatus(ctx->conn) == CONNECTION_OK &&
+			  history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "failed", duration_ms,
+							 what, ctx->row_failed, NULL, &err);
 
-	if (PQstatus(ctx->conn) != CONNECTION_OK ||
-		!history_record(ctx->conn, ctx->ht, m->version, m->name, m->checksum, "failed", duration_ms, what,
-						ctx->row_failed, NULL, &err))
-	{
+	if (!ok)
 		log_event(LOG_LEVEL_ERROR, "record_failed", NULL, "could not record migration %lld as failed: %s",
 				  (long long) m->version, err.message ? err.message : "connection lost");
-	}
 	db_error_clear(&err);
+	return ok;
 }
 
 /*
@@ -584,17 +583,19 @@ static char *
 interrupted_no_transaction(apply_ctx *ctx, migration *m, const failure *f, int64_t start)
 {
 	char *what;
+	bool  recorded;
 
 	if (cancel_unconfirmed() || PQstatus(ctx->conn) != CONNECTION_OK)
 		return xasprintf(
 			"interrupted by %s during no-transaction migration %lld at %s:%d: cancel not confirmed; the statement may still complete on the server; statements before it stay applied; not recorded as failed (the connection is closed): run \"migrator status\"",
 			cancel_signal_name(), (long long) m->version, f->path, f->line);
 	what = xasprintf("%s:%d: interrupted by %s", f->path, f->line, cancel_signal_name());
-	record_failed(ctx, m, what, monotonic_ms() - start);
+	recorded = record_failed(ctx, m, what, monotonic_ms() - start);
 	free(what);
 	return xasprintf(
-		"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; recorded as failed, the next run starts it again",
-		cancel_signal_name(), (long long) m->version, f->path, f->line);
+		"interrupted by %s during no-transaction migration %lld at %s:%d: statements before it stay applied; %s, the next run starts it again",
+		cancel_signal_name(), (long long) m->version, f->path, f->line,
+		recorded ? "recorded as failed" : "not recorded as failed (see above)");
 }
 
 /*
@@ -609,6 +610,7 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	failure      f = {0};
 	blocker_list seen = {0};
 	int          rc = EXIT_CHANGE_FAILED;
+	bool         recorded;
 	bool         ok;
 	bool         statements_ran;
 
@@ -659,12 +661,15 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 		/* the history keeps "path:line: SQLSTATE: message" */
 		const char *at = strstr(*final_error, " failed at ");
 
-		record_failed(ctx, m, at ? at + strlen(" failed at ") : *final_error, monotonic_ms() - start);
+		recorded =
+			record_failed(ctx, m, at ? at + strlen(" failed at ") : *final_error, monotonic_ms() - start);
 	}
 	log_event(
 		LOG_LEVEL_ERROR, "partial", NULL,
-		"no-transaction migration %lld stopped at %s:%d: the statements before it stay applied; it is recorded as failed and the next run starts it again from its first statement",
-		(long long) m->version, f.path, f.line);
+		"no-transaction migration %lld stopped at %s:%d: the statements before it stay applied; %s and the "
+		"next run starts it again from its first statement",
+		(long long) m->version, f.path, f.line,
+		recorded ? "it is recorded as failed" : "it could not be recorded as failed (see above)");
 
 done:
 	failure_clear(&f);

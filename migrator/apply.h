@@ -73,10 +73,6 @@ typedef struct apply_ctx
 								 * a reset deallocates them */
 	int                  prepared_gen;     /* their names' generation: a new
 								 * one after a batch that failed */
-	bool                 view_bound;       /* the history's view (history.h's
-								 * history_view_sql) is on conn: made by a
-								 * batch that went through, not dropped since
-								 * by a reset or a rollback */
 	bool                 event_triggers;   /* the database has enabled event
 								 * triggers: every migration resets
 								 * (apply_residue.h) */

@@ -19,6 +19,7 @@
 #include "advlock.h"
 #include "cancel.h"
 #include "history.h"
+#include "history_write.h"
 #include "log.h"
 #include "memory.h"
 #include "pipeline.h"
@@ -203,7 +204,6 @@ typedef struct batch
 	PQnoticeReceiver previous;
 	bool             redo;           /* a CREATE ... IF NOT EXISTS skipped */
 	bool             quiet;          /* m cannot change its session (apply_residue.h) */
-	bool             binds;          /* it makes the history's view first */
 	const migration *held;           /* whose COMMIT rides in front (or NULL) */
 	bool             held_committed; /* its COMMIT answered COMMIT */
 } batch;
@@ -328,11 +328,6 @@ build(batch *b, migration *m)
 	b->quiet = !apply_residue_possible(m, ctx->event_triggers);
 	history_write_prepare(&b->hw, ctx->ht, m->version, m->name, m->checksum, "applied", -1, NULL);
 	history_write_replaces_failed(&b->hw, ctx->row_failed);
-	/* first: the Parse of a statement that writes through the view needs it */
-	b->binds = history_view_sql(ctx->ht) != NULL && !ctx->view_bound;
-	if (b->binds)
-		pipeline_set_quick(
-			&b->p, pipeline_add(&b->p, history_view_sql(ctx->ht), 0, NULL, PGRES_COMMAND_OK, NULL, NULL));
 	add_prepares(b, &names);
 	/*
 	 * Only the migration's statements, the history row and the verify
@@ -629,8 +624,6 @@ apply_pipeline_until_commit(apply_ctx *ctx, migration *m, apply_failure *f, bloc
 			locate_failure(&b, f);
 		else
 			ctx->recorded_ms = b.hw.recorded_ms; /* the server's time since BEGIN */
-		/* rolled back (or to be), the view the batch made went with it */
-		ctx->view_bound = ok && (ctx->view_bound || b.binds);
 	}
 	else
 		*redo = true; /* nothing sent: the batch cannot be built */

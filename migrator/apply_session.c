@@ -115,8 +115,8 @@ apply_session_reestablish(apply_ctx *ctx, db_error *err)
 
 	/* Uninterruptible: it also cleans up after a cancel. */
 	ctx->session_clean = false;
-	ctx->prepared = false; /* DISCARD ALL deallocates them */
-	ctx->view_bound = false;
+	ctx->prepared = false;   /* DISCARD ALL deallocates them */
+	history_unbind(ctx->ht); /* and drops the history's view: made again below */
 	if (!db_run_ex(ctx->conn, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false) ||
 		!db_run_ex(ctx->conn, sql, nparams, values, PGRES_TUPLES_OK, &res, err, NULL, false))
 		return false;
@@ -129,6 +129,8 @@ apply_session_reestablish(apply_ctx *ctx, db_error *err)
 		err->message = problem;
 		return false;
 	}
+	if (!history_bind(ctx->conn, ctx->ht, err))
+		return false;
 	ctx->session_clean = true;
 	return true;
 }
@@ -280,8 +282,8 @@ apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 	(void) pipeline_add(&p, "COMMIT", 0, NULL, PGRES_COMMAND_OK, apply_session_judge_commit, NULL);
 	if (reset)
 	{
-		ctx->prepared = false; /* DISCARD ALL deallocates them */
-		ctx->view_bound = false;
+		ctx->prepared = false;   /* DISCARD ALL deallocates them */
+		history_unbind(ctx->ht); /* and drops the view: made again after it */
 		(void) pipeline_add_sync(&p);
 		(void) pipeline_add(&p, "DISCARD ALL", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
 		(void) pipeline_add_sync(&p);
@@ -293,6 +295,14 @@ apply_session_commit_reset(apply_ctx *ctx, bool reset, db_error *err)
 		/* committed; the reset failed: the next migration resets on its own */
 		db_error_clear(err);
 		ok = true;
+	}
+	else if (ok && reset)
+	{
+		db_error bind_err = {0};
+
+		/* a view that cannot be made again: the next migration resets, and says why */
+		ctx->session_clean = history_bind(ctx->conn, ctx->ht, &bind_err);
+		db_error_clear(&bind_err);
 	}
 	else if (ok)
 		ctx->session_clean = true;

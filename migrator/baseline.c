@@ -17,6 +17,7 @@
 
 #include "cancel.h"
 #include "exitcodes.h"
+#include "history_write.h"
 #include "log.h"
 #include "memory.h"
 #include "pgerr.h"
@@ -570,8 +571,11 @@ record_taken(PGconn *conn, const history_table *ht, const migration_set *files, 
 			 const baseline_options *o, int ti)
 {
 	db_error err = {0};
-	bool     ok = true;
+	bool     ok = history_bind(conn, ht, &err); /* once, for every row */
 
+	if (!ok)
+		log_event(LOG_LEVEL_ERROR, "baseline_failed", NULL,
+				  "making the view the history writes go through: %s", err.message);
 	for (int i = 0; ok && i < files->n; i++)
 	{
 		const migration *m = &files->items[i];
@@ -611,6 +615,7 @@ record_baseline(PGconn *conn, const history_table *ht, const migration_set *file
 	if (rc != EXIT_OK)
 	{
 		db_command_uninterruptible(conn, "rolling back the baseline", "ROLLBACK");
+		history_unbind(ht); /* a view made in it went with it */
 		return rc;
 	}
 	*committing = true;

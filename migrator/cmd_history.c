@@ -13,6 +13,7 @@
 
 #include "cancel.h"
 #include "exitcodes.h"
+#include "history_write.h"
 #include "log.h"
 #include "memory.h"
 #include "migrator.h"

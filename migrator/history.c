@@ -44,9 +44,12 @@ static const struct
 
 struct history_pin
 {
-	unsigned int oid;
-	char        *sql;   /* relation_trust_pin_sql's; NULL: none yet */
-	char        *guard; /* relation_trust_guard_sql's; NULL: none yet */
+	unsigned int  oid;
+	char         *sql;       /* relation_trust_pin_sql's; NULL: none yet */
+	char         *guard;     /* relation_trust_guard_sql's; NULL: none yet */
+	relation_view view;      /* the view the writes go through (oid 0: none yet) */
+	bool          bound;     /* made on the connection, not discarded since */
+	bool          fell_back; /* it could not be made: the writes name the table */
 };
 
 /* The session's temporary view every write goes through (by_view); a space: no unquoted name. */
@@ -55,6 +58,13 @@ struct history_pin
 /* The guard of a write before any verdict: it fails when planned. */
 static const char no_guard_sql[] = "SELECT " RELATION_TRUST_NO_PIN;
 
+/* Do the writes go through the view? */
+static bool
+uses_view(const history_table *ht)
+{
+	return ht->by_view && !ht->pin->fell_back;
+}
+
 /* Pin the writes to oid (0: nothing trusted, no pin). */
 static void
 pin_to(PGconn *conn, const history_table *ht, unsigned int oid)
@@ -62,9 +72,10 @@ pin_to(PGconn *conn, const history_table *ht, unsigned int oid)
 	free(ht->pin->sql);
 	free(ht->pin->guard);
 	ht->pin->oid = oid;
-	ht->pin->guard = oid != 0 ? relation_trust_guard_sql(conn, ht->schema, ht->table, oid,
-														 ht->by_view ? HISTORY_VIEW : NULL, ht->guard_message)
-							  : NULL;
+	ht->pin->guard = oid != 0
+						 ? relation_trust_guard_sql(conn, ht->schema, ht->table, oid,
+													uses_view(ht) ? &ht->pin->view : NULL, ht->guard_message)
+						 : NULL;
 	ht->pin->sql = oid != 0 ? relation_trust_pin_sql(conn, ht->qualified, oid, ht->guard_message) : NULL;
 }
 
@@ -83,19 +94,82 @@ history_guard_sql(const history_table *ht)
 const char *
 history_target(const history_table *ht)
 {
-	return ht->by_view ? ht->view_target : ht->qualified;
+	return uses_view(ht) ? ht->view_target : ht->qualified;
 }
 
 const char *
 history_lock_sql(const history_table *ht)
 {
-	return ht->by_view ? ht->view_lock_sql : ht->lock_sql;
+	return uses_view(ht) ? ht->view_lock_sql : ht->lock_sql;
 }
 
-const char *
-history_view_sql(const history_table *ht)
+bool
+history_bound(const history_table *ht)
 {
-	return ht->by_view ? ht->view_sql : NULL;
+	return !uses_view(ht) || ht->pin->bound;
+}
+
+void
+history_unbind(const history_table *ht)
+{
+	ht->pin->bound = false;
+}
+
+/*
+ * relation_trust_view_make, in a savepoint when a transaction is open (a
+ * baseline's, which creates the table it records in): a view that cannot
+ * be made must not abort it.
+ */
+static bool
+make_view(PGconn *conn, const history_table *ht, db_error *made)
+{
+	bool in_tx = PQtransactionStatus(conn) == PQTRANS_INTRANS;
+	bool ok;
+
+	if (in_tx &&
+		!db_run_ex(conn, "SAVEPOINT toolkit_view", 0, NULL, PGRES_COMMAND_OK, NULL, made, NULL, false))
+		return false;
+	ok = relation_trust_view_make(conn, HISTORY_VIEW, ht->qualified, ht->pin->oid, ht->guard_message,
+								  &ht->pin->view, made);
+	if (in_tx && PQstatus(conn) == CONNECTION_OK)
+		db_command_uninterruptible(conn, "ending the view's savepoint",
+								   ok ? "RELEASE SAVEPOINT toolkit_view"
+									  : "ROLLBACK TO SAVEPOINT toolkit_view");
+	return ok;
+}
+
+bool
+history_bind(PGconn *conn, const history_table *ht, db_error *err)
+{
+	db_error made = {0};
+	char    *msg;
+
+	if (history_bound(ht) || ht->pin->oid == 0)
+		return true; /* before a verdict the guard fails every write anyway */
+	if (make_view(conn, ht, &made))
+	{
+		ht->pin->bound = true;
+		pin_to(conn, ht, ht->pin->oid); /* the guard checks this view */
+		return true;
+	}
+	/* a view bound elsewhere (22P02), a lost connection, or one made before: no way around it */
+	if (strcmp(made.sqlstate, "22P02") == 0 || pgerr_action_for(made.cls) == PGERR_ACTION_RECONNECT ||
+		ht->pin->view.oid != 0)
+	{
+		*err = made;
+		return false;
+	}
+	msg = db_error_format(&made);
+	log_event(LOG_LEVEL_WARNING, "history_view_refused", NULL,
+			  "could not make the temporary view %s that the history writes go through (%s): they name the "
+			  "table %s instead",
+			  ht->view_target, msg, ht->display);
+	free(msg);
+	db_error_clear(&made);
+	ht->pin->fell_back = true;
+	pin_to(conn, ht, ht->pin->oid);
+	relation_trust_warn_if_renamable(conn, ht->schema, ht->display);
+	return true;
 }
 
 void
@@ -103,7 +177,7 @@ history_explain_missing_view(const history_table *ht, db_error *err)
 {
 	char *message;
 
-	if (!ht->by_view || strcmp(err->sqlstate, "42P01") != 0 || err->message == NULL ||
+	if (!uses_view(ht) || strcmp(err->sqlstate, "42P01") != 0 || err->message == NULL ||
 		strstr(err->message, HISTORY_VIEW) == NULL)
 		return;
 	message = xasprintf("%s: the view this run writes it through is gone, with the table it was bound to "
@@ -132,7 +206,6 @@ history_table_init(history_table *ht, PGconn *conn, const char *schema, const ch
 	ht->qualified = xasprintf("%s.%s", qs, qt);
 	ht->display = xasprintf("%s.%s", schema, table);
 	ht->lock_sql = relation_trust_lock_sql(ht->qualified);
-	ht->view_sql = relation_trust_view_sql(HISTORY_VIEW, ht->qualified);
 	ht->view_target = relation_trust_view_target(HISTORY_VIEW);
 	ht->view_lock_sql = relation_trust_lock_sql(ht->view_target);
 	ht->guard_message =
@@ -154,7 +227,6 @@ history_table_free(history_table *ht)
 	free(ht->qualified);
 	free(ht->display);
 	free(ht->lock_sql);
-	free(ht->view_sql);
 	free(ht->view_target);
 	free(ht->view_lock_sql);
 	free(ht->guard_message);
@@ -166,7 +238,7 @@ history_table_free(history_table *ht)
 	free(ht->pin);
 	ht->pin = NULL;
 	ht->qualified = ht->display = ht->lock_sql = ht->guard_message = NULL;
-	ht->view_sql = ht->view_target = ht->view_lock_sql = NULL;
+	ht->view_target = ht->view_lock_sql = NULL;
 }
 
 static const char inspect_sql[] =
@@ -490,239 +562,6 @@ history_ensure(PGconn *conn, const history_table *ht)
 	return EXIT_OK;
 }
 
-/*
- * A pending version gets a plain INSERT that must insert exactly one row:
- * a concurrent row, whatever its status, fails on the primary key, and
- * anything that suppresses the insert fails the count.  Only a version the
- * run found 'failed' (history_write_replaces_failed) is updated, and only
- * while its row is still 'failed': an applied row is never overwritten, and
- * a row that appeared behind the run's back is never taken for one it may
- * update.  One statement, one round trip: the UPDATE or the INSERT ($8
- * says which), and the two counts, which must add up to one.  The session
- * user is read with no operator of ours (CVE-2018-1058).
- */
-void
-history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
-					  const char *checksum, const char *status, int64_t duration_ms, const char *failure)
-{
-	snprintf(r->vbuf, sizeof(r->vbuf), "%lld", (long long) version);
-	snprintf(r->dbuf, sizeof(r->dbuf), "%lld", (long long) duration_ms);
-	if (gethostname(r->host, sizeof(r->host)) != 0)
-		snprintf(r->host, sizeof(r->host), "unknown");
-	r->host[sizeof(r->host) - 1] = '\0';
-	r->values[0] = r->vbuf;
-	r->values[1] = name;
-	r->values[2] = checksum;
-	r->values[3] = status;
-	/* NULL: the server's time since the transaction began (a pipeline) */
-	r->values[4] = duration_ms >= 0 ? r->dbuf : NULL;
-	r->values[5] = r->host;
-	r->values[6] = failure;
-	r->values[7] = "false"; /* a new row */
-	r->version = version;
-	r->recorded_ms = -1;
-#define HISTORY_DURATION                                                                                     \
-	"COALESCE($5::pg_catalog.int8, (EXTRACT(epoch FROM pg_catalog.clock_timestamp() - "                      \
-	"pg_catalog.transaction_timestamp()) * 1000)::pg_catalog.int8)"
-	r->sql = xasprintf(
-		"WITH u AS (UPDATE %s SET name = $2, checksum = $3, status = $4, "
-		"  applied_at = pg_catalog.clock_timestamp(), duration_ms = " HISTORY_DURATION ", "
-		"  applied_by = pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), failure = $7 "
-		"  WHERE version = $1::pg_catalog.int8 AND status = 'failed' AND $8::pg_catalog.bool AND %s "
-		"  RETURNING duration_ms), "
-		"i AS (INSERT INTO %s (version, name, checksum, status, applied_at, duration_ms, applied_by, failure) "
-		"  SELECT $1::pg_catalog.int8, $2, $3, $4, pg_catalog.clock_timestamp(), " HISTORY_DURATION ", "
-		"  pg_catalog.concat(SESSION_USER, '@', $6::pg_catalog.text), $7 WHERE NOT $8::pg_catalog.bool AND %s "
-		"  RETURNING duration_ms) "
-		"SELECT (SELECT pg_catalog.count(*) FROM u), (SELECT pg_catalog.count(*) FROM i), "
-		"  coalesce((SELECT duration_ms FROM u), (SELECT duration_ms FROM i), -1)",
-		history_target(ht), history_pin_sql(ht), history_target(ht), history_pin_sql(ht));
-#undef HISTORY_DURATION
-}
-
-void
-history_write_replaces_failed(history_write *r, bool row_failed)
-{
-	r->values[7] = row_failed ? "true" : "false";
-}
-
-char *
-history_write_judge(void *row, const PGresult *res)
-{
-	history_write *r = row;
-
-	if (PQntuples(res) == 1 && PQnfields(res) == 3 &&
-		strtoll(PQgetvalue(res, 0, 0), NULL, 10) + strtoll(PQgetvalue(res, 0, 1), NULL, 10) == 1)
-	{
-		r->recorded_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-		return NULL;
-	}
-	return xasprintf("the history row of version %lld was not written (%s updated, %s inserted): "
-					 "something else writes the history table",
-					 (long long) r->version, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?",
-					 PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?");
-}
-
-/*
- * A pipeline of [BEGIN,] the view the writes go through (made again: these
- * writes are few, and nothing then depends on whether a DISCARD ALL or a
- * rollback dropped it), the lock and the guard, for the writes added after
- * them: in one round trip, since a schema rename between the guard and the
- * write (their own round trips once) had the write planned over another
- * table, whose column default or rule action folded its IMMUTABLE function
- * as the migrator before the write's pin could fail it.  Without the view
- * (no TEMP privilege) what remains is the server's own gap between the
- * write's target and its pin (relation_trust.h).
- */
-static void
-guarded_pipeline(pipeline *p, const history_table *ht, bool begin)
-{
-	pipeline_init(p);
-	p->in_block = true; /* its COMMIT comes after it */
-	if (begin)
-		(void) pipeline_add(p, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	if (history_view_sql(ht) != NULL)
-		(void) pipeline_add(p, history_view_sql(ht), 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(p, history_lock_sql(ht), 0, NULL, PGRES_COMMAND_OK, NULL, NULL);
-	(void) pipeline_add(p, history_guard_sql(ht), 0, NULL, PGRES_TUPLES_OK, NULL, NULL);
-}
-
-/* Run it; a judge's problem becomes err's (PGERR_OTHER).  Frees p. */
-static bool
-guarded_run(PGconn *conn, const history_table *ht, pipeline *p, db_error *err)
-{
-	bool ok = pipeline_run(conn, p, NULL, err);
-
-	history_explain_missing_view(ht, err);
-	if (!ok && p->problem != NULL)
-	{
-		db_error_clear(err);
-		err->cls = PGERR_OTHER;
-		err->message = p->problem;
-		p->problem = NULL;
-	}
-	pipeline_free(p);
-	return ok;
-}
-
-/*
- * One write, judged by judge, after the lock and the guard, uninterruptible.
- * False with err filled (a judge's problem as a PGERR_OTHER), the
- * transaction left to the caller.
- */
-static bool
-locked_guarded_write(PGconn *conn, const history_table *ht, bool begin, const char *sql, int n,
-					 const char *const *values, ExecStatusType expect, pipeline_judge_fn judge,
-					 void *judge_arg, db_error *err)
-{
-	pipeline p;
-
-	guarded_pipeline(&p, ht, begin);
-	p.uninterruptible = true;
-	(void) pipeline_add(&p, sql, n, values, expect, judge, judge_arg);
-	return guarded_run(conn, ht, &p, err);
-}
-
-bool
-history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name, const char *checksum,
-			   const char *status, int64_t duration_ms, const char *failure, bool row_failed,
-			   int64_t *recorded_ms, db_error *err)
-{
-	history_write r;
-	bool          ok;
-	bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE; /* the guard's lock lasts to its COMMIT */
-
-	history_write_prepare(&r, ht, version, name, checksum, status, duration_ms, failure);
-	history_write_replaces_failed(&r, row_failed);
-	ok = locked_guarded_write(conn, ht, own_tx, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK,
-							  history_write_judge, &r, err);
-	free(r.sql);
-	if (ok && own_tx)
-		ok = db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, err, NULL, false);
-	if (!ok && own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE && PQstatus(conn) == CONNECTION_OK)
-		db_command_uninterruptible(conn, "rolling back a history write", "ROLLBACK");
-	if (ok && recorded_ms)
-		*recorded_ms = r.recorded_ms;
-	return ok;
-}
-
-/* The write of guarded_write changed the row the run read, and no other. */
-static char *
-judge_one_row(void *arg, const PGresult *res)
-{
-	const char *n = PQcmdTuples((PGresult *) res);
-
-	(void) arg;
-	/* a write that changed nothing (a rule of another table that took the name's place) is no success */
-	return strcmp(n, "1") == 0
-			   ? NULL
-			   : xasprintf("it changed %s rows, not the 1 the run read; nothing was recorded", n);
-}
-
-/*
- * A write outside history_record (repair): in a transaction of its own
- * (or the caller's, when one is open), the lock and history_guard_sql
- * first, which check that the name stands for the table checked at
- * start-up and that it is still clean, so that an armed table put in its
- * place is refused before anything of it runs; the three in one round
- * trip, so that a schema rename cannot land between the guard and the
- * write but in the server's own gap between two statements.  It must
- * change exactly one row, the one the run read; false after logging
- * "<what>: <error>", rolled back.
- */
-static bool
-guarded_write(PGconn *conn, const history_table *ht, const char *what, const char *sql, int n,
-			  const char *const *values)
-{
-	bool     own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
-	db_error err = {0};
-	char    *msg;
-	bool     ok =
-		locked_guarded_write(conn, ht, own_tx, sql, n, values, PGRES_COMMAND_OK, judge_one_row, NULL, &err) &&
-		(!own_tx || db_run_ex(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false));
-
-	if (!ok)
-	{
-		msg = db_error_format(&err);
-		log_error("%s: %s", what, msg);
-		free(msg);
-	}
-	db_error_clear(&err);
-	if (!ok && own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE && PQstatus(conn) == CONNECTION_OK)
-		db_command_uninterruptible(conn, "rolling back a history write", "ROLLBACK");
-	return ok;
-}
-
-bool
-history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, const char *checksum)
-{
-	char        vbuf[24];
-	const char *values[2] = {vbuf, checksum};
-	char       *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1 AND %s", history_target(ht),
-								history_pin_sql(ht));
-	bool        ok;
-
-	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
-	ok = guarded_write(conn, ht, "updating a checksum", sql, 2, values);
-	free(sql);
-	return ok;
-}
-
-bool
-history_forget(PGconn *conn, const history_table *ht, int64_t version)
-{
-	char        vbuf[24];
-	const char *values[1] = {vbuf};
-	char       *sql =
-		xasprintf("DELETE FROM %s WHERE version = $1 AND %s", history_target(ht), history_pin_sql(ht));
-	bool ok;
-
-	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
-	ok = guarded_write(conn, ht, "removing a history row", sql, 1, values);
-	free(sql);
-	return ok;
-}
-
 void
 history_free(history *h)
 {
@@ -739,28 +578,4 @@ history_free(history *h)
 	}
 	free(h->rows);
 	memset(h, 0, sizeof(*h));
-}
-
-bool
-history_record_baseline(PGconn *conn, const history_table *ht, int64_t version, const char *name,
-						const char *checksum, const char *how, db_error *err)
-{
-	history_write r;
-	char          vbuf[24];
-	const char   *values[2] = {vbuf, how};
-	char    *note = xasprintf("UPDATE %s SET baseline = $2 WHERE version = $1 AND %s", history_target(ht),
-							  history_pin_sql(ht));
-	pipeline p;
-	bool     ok;
-
-	snprintf(vbuf, sizeof(vbuf), "%lld", (long long) version);
-	history_write_prepare(&r, ht, version, name, checksum, "applied", 0, NULL);
-	guarded_pipeline(&p, ht, false);
-	(void) pipeline_add(&p, r.sql, HISTORY_WRITE_NPARAMS, r.values, PGRES_TUPLES_OK, history_write_judge, &r);
-	/* the row was just inserted in this transaction: anything but one row updated is a lie */
-	(void) pipeline_add(&p, note, 2, values, PGRES_COMMAND_OK, judge_one_row, NULL);
-	ok = guarded_run(conn, ht, &p, err);
-	free(r.sql);
-	free(note);
-	return ok;
 }

@@ -58,12 +58,11 @@ typedef struct history_table
 	char       *lock_sql;      /* the LOCK TABLE the guard follows, by name */
 	char       *guard_message; /* its error text */
 	/*
-	 * Writes by OID (relation_trust_view_sql), for a writer that may
-	 * create temporary objects (by_view, set before the verdict): the
-	 * view's CREATE, its name in SQL and its LOCK TABLE.
+	 * Writes by OID through a temporary view (relation_trust_view_make),
+	 * for a writer that may create temporary objects (by_view, set before
+	 * the verdict): the view's name in SQL and its LOCK TABLE.
 	 */
 	bool  by_view;
-	char *view_sql;
 	char *view_target;
 	char *view_lock_sql;
 	/*
@@ -93,15 +92,26 @@ const char *history_pin_sql(const history_table *ht);
 /*
  * What a write names: the session's temporary view of the trusted table
  * when by_view, the table's name otherwise; and the LOCK TABLE before the
- * guard, of that same target.  history_view_sql: the statement that makes
- * the view (NULL without by_view), before the first write of a session, or
- * again after DISCARD ALL or a rollback of the transaction that made it:
- * the guard refuses a write through a view that is not there or not bound
- * to the table the verdict trusted.
+ * guard, of that same target.
  */
 const char *history_target(const history_table *ht);
 const char *history_lock_sql(const history_table *ht);
-const char *history_view_sql(const history_table *ht);
+
+/*
+ * Make the view the writes go through, when by_view and it is not made on
+ * conn yet: one round trip, outside any transaction block (the view must
+ * outlive the transactions that write through it), after the verdict
+ * pinned the table.  The guard then checks that view before every write.
+ * The first time, a view that cannot be made (no TEMPORARY privilege after
+ * all, an event trigger that refuses views) is said in a warning and the
+ * writes name the table from then on, as without TEMPORARY; a check that
+ * finds the view reading another table (schemas renamed) is never taken
+ * so: false with err, as is any failure once a view was made (after a
+ * DISCARD ALL: history_unbind).  True when the writes may go on.
+ */
+bool history_bind(PGconn *conn, const history_table *ht, struct db_error *err);
+bool history_bound(const history_table *ht);
+void history_unbind(const history_table *ht);
 
 /*
  * A write that found the view gone (42P01 naming it): the view depends on
@@ -180,27 +190,6 @@ int history_read_locked(PGconn *conn, const history_table *ht, history *out);
 int history_ensure(PGconn *conn, const history_table *ht);
 
 /*
- * The statement history_record runs, to send in a pipeline (migrator's
- * apply_pipeline.c): history_write_prepare fills r (the caller frees r->sql;
- * name, checksum, status and failure must outlive r; duration_ms < 0: the
- * server's time since the transaction began) for a plain INSERT of a new
- * row, history_write_replaces_failed for the UPDATE of the version's
- * 'failed' row instead (the r->values are HISTORY_WRITE_NPARAMS
- * parameters); history_write_judge (a
- * pipeline_judge_fn, row is the history_write) returns NULL when the result
- * says that exactly one row was written, else the problem (caller frees).
- */
-#define HISTORY_WRITE_NPARAMS 8
-
-typedef struct history_write
-{
-	char        vbuf[24], dbuf[24], host[256];
-	const char *values[HISTORY_WRITE_NPARAMS];
-	char       *sql;
-	int64_t     version;
-	int64_t     recorded_ms; /* the duration_ms the row got, once judged (-1 before) */
-} history_write;
-/*
  * The guard in front of every history write of a run: the owner of the
  * schema may drop the table the start-up check trusted and create an armed
  * one of its own under the name at any time, and its triggers would run
@@ -218,43 +207,6 @@ typedef struct history_write
  * the pin by the verdict (before it, one that fails).
  */
 const char *history_guard_sql(const history_table *ht);
-
-void history_write_prepare(history_write *r, const history_table *ht, int64_t version, const char *name,
-						   const char *checksum, const char *status, int64_t duration_ms,
-						   const char *failure);
-/* row_failed: the run found the version's row 'failed': update it, only from 'failed'. */
-void  history_write_replaces_failed(history_write *r, bool row_failed);
-char *history_write_judge(void *row, const PGresult *res);
-
-/*
- * Write the row of version (in the caller's transaction, if any): a plain
- * INSERT of a new row, or with row_failed (the run found the version's row
- * 'failed') the UPDATE of that row, only while it is 'failed'; exactly one
- * row, or it fails.  failure may be NULL.  duration_ms -1: the server's time since the
- * transaction began.  *recorded_ms (may be NULL) gets the duration_ms the
- * row got, the one value that status shows and the "applied" line prints.
- * Returns true, or false and fills err.
- */
-bool history_record(PGconn *conn, const history_table *ht, int64_t version, const char *name,
-					const char *checksum, const char *status, int64_t duration_ms, const char *failure,
-					bool row_failed, int64_t *recorded_ms, struct db_error *err);
-
-/* Set the checksum of an applied version (repair). */
-bool history_set_checksum(PGconn *conn, const history_table *ht, int64_t version, const char *checksum);
-
-/* Delete the row of a version (repair --forget-missing). */
-bool history_forget(PGconn *conn, const history_table *ht, int64_t version);
-
-/*
- * baseline's row of version, applied, with how it was adopted (in the
- * caller's transaction, the table made current by history_ensure): the
- * lock, the guard, the row and its note in one round trip, as every write
- * (history_record); cancellable, since nothing it describes is done yet.
- * Returns true, or false with err filled (also when a write changed
- * another number of rows than one).
- */
-bool history_record_baseline(PGconn *conn, const history_table *ht, int64_t version, const char *name,
-							 const char *checksum, const char *how, struct db_error *err);
 
 void history_free(history *h);
 

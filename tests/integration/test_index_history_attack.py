@@ -108,9 +108,10 @@ class SwappedTable(SchemaOfMallory):
         self.assertExit(r, 2)
         self.assertStderrMatches(r, r'indexer: error: refusing to use table "app\.indexer_history": it is owned '
                                     r'by role "%s", not by the current role "postgres"' % self.mal)
+        # the CASCADE took the view the writes go through: the write says the table was dropped
         self.assertStderrMatches(r, r"could not write the history table \"app\.indexer_history\" "
-                                    r"\(recording a build's outcome\): it no longer passes the checks made at "
-                                    r"the start of the run")
+                                    r"\(recording a build's outcome\): the table this run checked at its start "
+                                    r"was dropped during the run \(DROP TABLE \.\.\. CASCADE")
         self.assertLastLineMatches(r, r"the history table could not be written: exit 2 although the builds "
                                       r"succeeded")
         self.assertEqual(self.query("SELECT count(*) FROM app.indexer_history"), [(0,)])
@@ -312,6 +313,26 @@ class WritesByOid(SchemaOfMallory):
                              dsn=conninfo(host=self.host, port=self.port, dbname=self.dbname, user=ix))
         self.assertExit(r, 0)
         self.assertNoLine(r, r"can be renamed")
+
+
+class ViewGoneWithItsTable(SchemaOfMallory):
+    """The schema's owner drops the indexer's history table (CASCADE, which takes the run's view)
+    mid-build and puts nothing back: the write says the table was dropped, not that it 'no longer
+    passes the checks (see above)' with nothing above (adversarial review of session 11)."""
+
+    start_blocked = SwappedTable.start_blocked
+
+    def test_a_dropped_table_is_said_to_be_gone(self):
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        proc, blocker = self.start_blocked(cfg, "--record-schema", "app")
+        self.as_mallory("DROP TABLE app.indexer_history CASCADE")
+        blocker.rollback()
+        r = self.finish(proc)
+        self.assertExit(r, 2)
+        self.assertIsNotNone(self.scalar("SELECT to_regclass('public.idx_h_a')"), r.describe())
+        self.assertNoLine(r, r"\(see above\)")
+        self.assertStderrMatches(r, r"the table this run checked at its start was dropped during the run")
+        self.assertIsNone(self.scalar("SELECT to_regclass('app.indexer_history')"))
 
 
 class ComputingTable(SchemaOfMallory):
