@@ -259,6 +259,12 @@ static const char view_check_sql[] =
 	"      THEN true ELSE pg_catalog.concat($3::pg_catalog.text)::pg_catalog.int4 = 0 END";
 
 bool
+relation_trust_view_refused(const db_error *err)
+{
+	return strcmp(err->sqlstate, "42501") == 0 || strcmp(err->sqlstate, "P0001") == 0;
+}
+
+bool
 relation_trust_view_make(PGconn *conn, const char *view, const char *qualified, unsigned int oid,
 						 const char *message, relation_view *out, db_error *err)
 {

@@ -185,6 +185,17 @@ struct db_error;
 bool  relation_trust_view_make(PGconn *conn, const char *view, const char *qualified, unsigned int oid,
 							   const char *message, relation_view *out, struct db_error *err);
 char *relation_trust_view_target(const char *view);
+
+/*
+ * May a writer whose first view failed with err write by name instead?
+ * Only when the server refused views to this role: no privilege (42501:
+ * TEMPORARY revoked since the start) or an event trigger of a superuser
+ * that raised (P0001).  Anything else, a name that resolved to nothing or
+ * to a relation no view can read included, is what a schema's owner can
+ * cause by renaming at the right moment, and falling back would hand it
+ * the race the view closes: the write fails.
+ */
+bool relation_trust_view_refused(const struct db_error *err);
 /*
  * For a writer that cannot write through the view: warn, once, when roles
  * other than the current one and the superusers could rename schema (its

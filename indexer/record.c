@@ -114,9 +114,10 @@ pin_to(record *r, unsigned int oid)
 /*
  * The view the writes go through, made once, before the first write,
  * outside any transaction (relation_trust_view_make).  One that cannot be
- * made the first time (an event trigger that refuses views) is warned of,
- * and the writes name the table; one bound to another table (22P02,
- * *untrusted) or a lost connection fails the write.
+ * made the first time because views are refused (relation_trust_view_refused:
+ * no privilege, an event trigger) is warned of, and the writes name the
+ * table; one bound to another table (22P02, *untrusted), or any other
+ * failure (a name renamed away at that moment), fails the write.
  */
 static bool
 bind_view(record *r, db_error *err, bool *untrusted)
@@ -132,7 +133,7 @@ bind_view(record *r, db_error *err, bool *untrusted)
 		return true;
 	}
 	*untrusted = strcmp(err->sqlstate, "22P02") == 0;
-	if (*untrusted || pgerr_action_for(err->cls) == PGERR_ACTION_RECONNECT)
+	if (!relation_trust_view_refused(err))
 		return false;
 	msg = db_error_format(err);
 	log_event(LOG_LEVEL_WARNING, "history_view_refused", NULL,

@@ -152,9 +152,8 @@ history_bind(PGconn *conn, const history_table *ht, db_error *err)
 		pin_to(conn, ht, ht->pin->oid); /* the guard checks this view */
 		return true;
 	}
-	/* a view bound elsewhere (22P02), a lost connection, or one made before: no way around it */
-	if (strcmp(made.sqlstate, "22P02") == 0 || pgerr_action_for(made.cls) == PGERR_ACTION_RECONNECT ||
-		ht->pin->view.oid != 0)
+	/* a view bound elsewhere (22P02), any failure but a refusal of views, or one made before */
+	if (!relation_trust_view_refused(&made) || ht->pin->view.oid != 0)
 	{
 		*err = made;
 		return false;

@@ -106,8 +106,10 @@ const char *history_lock_sql(const history_table *ht);
  * all, an event trigger that refuses views) is said in a warning and the
  * writes name the table from then on, as without TEMPORARY; a check that
  * finds the view reading another table (schemas renamed) is never taken
- * so: false with err, as is any failure once a view was made (after a
- * DISCARD ALL: history_unbind).  True when the writes may go on.
+ * so: false with err, as is any failure that is not a refusal of views
+ * (relation_trust_view_refused: a name renamed away at that moment must not
+ * send the writes back to names) and any failure once a view was made
+ * (after a DISCARD ALL: history_unbind).  True when the writes may go on.
  */
 bool history_bind(PGconn *conn, const history_table *ht, struct db_error *err);
 bool history_bound(const history_table *ht);

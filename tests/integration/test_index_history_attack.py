@@ -283,6 +283,28 @@ class WritesByOid(SchemaOfMallory):
         self.assertEqual(self.query("SELECT action FROM app.indexer_history WHERE definition = 'idx_h_a' "
                                     "ORDER BY id"), [("built",)])
 
+    def test_a_schema_renamed_away_while_the_view_is_made_is_no_way_back_to_names(self):
+        # the owner of the record schema renames it away right when the view is made: the write
+        # fails, never falls back to writing by name (which reopens the race the view closes)
+        cfg = self.config([definition("idx_h_a", "h", "a")])
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.dbname, self.mal))
+
+        def rename_away():
+            self.as_mallory("ALTER SCHEMA app RENAME TO app_away")
+
+        proxy = HoldBeforeTheRead(self.tcp_host, self.port, rename_away,
+                                  needles=(b"CREATE OR REPLACE TEMPORARY VIEW",))
+        self.addCleanup(proxy.close)
+        r = self.run_indexer("build", "-c", cfg, "--record-schema", "app",
+                             dsn=conninfo(host="127.0.0.1", port=proxy.port, dbname=self.dbname,
+                                          user=self.superuser))
+        self.assertTrue(proxy.fired.is_set(), r.describe())
+        self.as_mallory("ALTER SCHEMA app_away RENAME TO app")
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertNoLine(r, r"they name the table")
+        self.assertStderrMatches(r, r"could not write the history table")
+        self.assertEqual(self.query("SELECT count(*) FROM app.indexer_history"), [(0,)], r.describe())
+
     def test_without_temporary_the_writes_name_the_table_and_a_renamable_schema_is_warned_of(self):
         ix = "ix_%s" % self.dbname[2:]
         self.query("CREATE ROLE %s LOGIN" % ix)

@@ -629,6 +629,25 @@ class WritesByOid(SchemaOfAnotherOwner):
         self.assertNoLine(r, r"failed at")
         self.assertEqual(self.versions("applied", schema="s"), [1], r.describe())
 
+    def test_a_schema_renamed_away_while_the_view_is_made_is_no_way_back_to_names(self):
+        # the schema's owner renames it away right when the view is made: CREATE VIEW fails on a
+        # name that resolves to nothing, and falling back to writes by name (as for a refusal of
+        # views) would hand the owner back the race the view closes
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
+
+        def rename_away():
+            with self.connect() as c, c.cursor() as cur:
+                cur.execute("SET ROLE %s" % self.att)
+                cur.execute("ALTER SCHEMA s RENAME TO s_away")
+
+        r = self.run_held(rename_away, b"CREATE OR REPLACE TEMPORARY VIEW", "up")
+        self.query("ALTER SCHEMA s_away RENAME TO s")
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertNoLine(r, r"they name the table")
+        self.assertNoLine(r, r"nothing to apply|applied 1 migration")
+        self.assertEqual(self.versions("applied", schema="s"), [], r.describe())
+        self.assertFalse(self.table_exists("a", schema="s"), r.describe())
+
     def test_a_view_bound_to_another_table_is_refused_before_the_write(self):
         # the session's own code (here a migration's) points the view at another table: the
         # guard reads the view's dependencies under the write lock and refuses
