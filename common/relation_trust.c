@@ -261,7 +261,8 @@ static const char view_check_sql[] =
 bool
 relation_trust_view_refused(const db_error *err)
 {
-	return strcmp(err->sqlstate, "42501") == 0 || strcmp(err->sqlstate, "P0001") == 0;
+	return strcmp(err->sqlstate, "42501") == 0 || strcmp(err->sqlstate, "P0001") == 0 ||
+		   strcmp(err->sqlstate, "25006") == 0;
 }
 
 bool

@@ -189,8 +189,10 @@ char *relation_trust_view_target(const char *view);
 /*
  * May a writer whose first view failed with err write by name instead?
  * Only when the server refused views to this role: no privilege (42501:
- * TEMPORARY revoked since the start) or an event trigger of a superuser
- * that raised (P0001).  Anything else, a name that resolved to nothing or
+ * TEMPORARY revoked since the start), an event trigger of a superuser
+ * that raised (P0001), or a read-only transaction (25006: the database's
+ * or the role's default, which the schema's owner cannot set; the
+ * migration then fails on its own first statement, as it would have).  Anything else, a name that resolved to nothing or
  * to a relation no view can read included, is what a schema's owner can
  * cause by renaming at the right moment, and falling back would hand it
  * the race the view closes: the write fails.
