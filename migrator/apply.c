@@ -54,7 +54,12 @@ format_final(const migration *m, const failure *f, int attempts)
 	textbuf sb;
 
 	textbuf_init(&sb);
-	textbuf_appendf(&sb, "migration %lld failed at %s:%d: ", (long long) m->version, f->path, f->line);
+	if (f->not_started)
+		textbuf_appendf(&sb,
+						"migration %lld (%s) was not started: the session could not be made ready for it: ",
+						(long long) m->version, f->path);
+	else
+		textbuf_appendf(&sb, "migration %lld failed at %s:%d: ", (long long) m->version, f->path, f->line);
 	if (f->verify_problem)
 		textbuf_append(&sb, f->verify_problem);
 	else
@@ -66,6 +71,8 @@ format_final(const migration *m, const failure *f, int attempts)
 	}
 	if (f->at_commit)
 		textbuf_append(&sb, " (at COMMIT)");
+	if (f->not_started)
+		textbuf_append(&sb, "; none of it ran and nothing is recorded: the file is not at fault");
 	if (attempts > 1)
 		textbuf_appendf(&sb, " (after %d attempts)", attempts);
 	return textbuf_detach(&sb);
@@ -224,6 +231,7 @@ run_until_commit(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocke
 	f->line = m->script.stmts[0].line;
 	*in_tx = false;
 	ok = clean || apply_session_reestablish(ctx, &f->err);
+	f->not_started = !ok;
 	if (ok && apply_pipeline_eligible(ctx, m))
 	{
 		piped = true;
@@ -239,6 +247,7 @@ run_until_commit(apply_ctx *ctx, migration *m, int64_t start, failure *f, blocke
 			f->path = m->path;
 			f->line = m->script.stmts[0].line;
 			ok = apply_session_reestablish(ctx, &f->err);
+			f->not_started = !ok;
 		}
 	}
 	if (ok && (redo || !piped))
@@ -618,7 +627,8 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 			  m->stem);
 	f.path = m->path;
 	f.line = m->script.stmts[0].line;
-	ok = apply_session_reestablish(ctx, &f.err) && run_no_transaction_statements(ctx, m, &f, &seen, &attempt);
+	f.not_started = !apply_session_reestablish(ctx, &f.err);
+	ok = !f.not_started && run_no_transaction_statements(ctx, m, &f, &seen, &attempt);
 	statements_ran = ok;
 	ok = reset_after_statements(ctx, &f, ok);
 	if (ok && !cancel_pending() && record_no_transaction(ctx, m, start, &f))
@@ -657,6 +667,8 @@ apply_no_transaction(apply_ctx *ctx, migration *m, char **final_error)
 	announce_blockers(&f, &seen);
 	*final_error = format_final(m, &f, attempt);
 	rc = failure_exit_code(&f);
+	if (f.not_started)
+		goto done; /* nothing of it ran: there is nothing to record */
 	{
 		/* the history keeps "path:line: SQLSTATE: message" */
 		const char *at = strstr(*final_error, " failed at ");

@@ -66,6 +66,10 @@ typedef struct apply_failure
 								 * statement's: the batch behind it never
 								 * ran (or, on a signal, is rolled back) */
 	bool             at_commit;      /* the COMMIT failed (a deferred check) */
+	bool             not_started;    /* the session could not be made ready
+								 * for it (its reset, its settings, the
+								 * history's view): none of it ran, and
+								 * the file is not at fault */
 } apply_failure;
 
 /* What is known about the statement in flight, for the watch. */

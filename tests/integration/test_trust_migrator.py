@@ -642,9 +642,33 @@ class WritesByOid(SchemaOfAnotherOwner):
 
         r = self.run_held(rename_away, b"CREATE OR REPLACE TEMPORARY VIEW", "up")
         self.query("ALTER SCHEMA s_away RENAME TO s")
-        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertExit(r, 1)
         self.assertNoLine(r, r"they name the table")
         self.assertNoLine(r, r"nothing to apply|applied 1 migration")
+        # the file never ran: the line says so and blames neither it nor its first line
+        self.assertStderrMatches(r, r"migration 1 \(\S*1_a\.sql\) was not started: the session could not be "
+                                    r"made ready for it: 42P01: .*none of it ran and nothing is recorded: "
+                                    r"the file is not at fault")
+        self.assertNoLine(r, r"failed at \S*1_a\.sql:1")
+
+    def test_a_no_transaction_file_whose_view_failed_is_neither_run_nor_recorded_as_failed(self):
+        # the same moment in front of a no-transaction file: it was recorded as failed at its
+        # line 1 and logged as stopped with "the statements before it stay applied"
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
+        self.write(self.d, "1_a.sql", "-- migrator:no-transaction\nCREATE TABLE IF NOT EXISTS s.a (id int);\n")
+
+        def rename_away():
+            with self.connect() as c, c.cursor() as cur:
+                cur.execute("SET ROLE %s" % self.att)
+                cur.execute("ALTER SCHEMA s RENAME TO s_away")
+
+        r = self.run_held(rename_away, b"CREATE OR REPLACE TEMPORARY VIEW", "up")
+        self.query("ALTER SCHEMA s_away RENAME TO s")
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, r"migration 1 \(\S*1_a\.sql\) was not started: .*the file is not at fault")
+        self.assertNoLine(r, r"stopped at|recorded as failed|failed at")
+        self.assertEqual(self.scalar("SELECT count(*) FROM s.schema_migrations"), 0, r.describe())
+        self.assertFalse(self.table_exists("a", schema="s"), r.describe())
         self.assertEqual(self.versions("applied", schema="s"), [], r.describe())
         self.assertFalse(self.table_exists("a", schema="s"), r.describe())
 
