@@ -27,6 +27,7 @@
 #include <pg_query.h>
 #include <pg_query.pb-c.h>
 
+#include "index_respell.h"
 #include "memory.h"
 #include "sqlparse.h"
 #include "sqlquote.h"
@@ -391,6 +392,25 @@ make_string_node(const char *value)
 	return node;
 }
 
+/*
+ * A key written as an expression that is a bare column, ((email)), is the
+ * column: the server stores it so, and pg_get_indexdef() writes (email).
+ */
+static void
+as_column(PgQuery__IndexElem *e)
+{
+	PgQuery__ColumnRef *ref;
+
+	if (e->expr == NULL || e->expr->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
+		return;
+	ref = e->expr->column_ref;
+	if (ref->n_fields != 1 || ref->fields[0]->node_case != PG_QUERY__NODE__NODE_STRING)
+		return;
+	replace_string(&e->name, str_or_empty(ref->fields[0]->string->sval));
+	protobuf_c_message_free_unpacked(&e->expr->base, NULL);
+	e->expr = NULL;
+}
+
 static void
 normalise(PgQuery__IndexStmt *s, const char *schema, unsigned flags)
 {
@@ -419,6 +439,7 @@ normalise(PgQuery__IndexStmt *s, const char *schema, unsigned flags)
 		if (s->index_params[i]->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM)
 			continue;
 		e = s->index_params[i]->index_elem;
+		as_column(e);
 		/* ASC is the default order, NULLS LAST the default of ASC, FIRST of DESC */
 		if (e->ordering == PG_QUERY__SORT_BY_DIR__SORTBY_ASC)
 			e->ordering = PG_QUERY__SORT_BY_DIR__SORTBY_DEFAULT;
@@ -508,224 +529,11 @@ index_sql_equivalent(const index_sql *a, const index_sql *b, const char *schema,
 	return same;
 }
 
-/* ---- the server's spelling ------------------------------------------------ */
+/* ---- the server's spelling (index_respell.h) -------------------------------- */
 
-/*
- * pg_get_indexdef() writes what the server stored, not what the author
- * wrote: it adds the casts it resolved (lower((email)::text) for
- * lower(email) on a varchar column, 'x'::text for 'x'), writes IN (...) as
- * = ANY (ARRAY[...]) and LIKE as ~~, and qualifies names that are not
- * visible on its search_path (public.f(a), public.gin_trgm_ops; the
- * toolkit's sessions have an empty one).  respell() takes both trees to
- * that common form; what it cannot take there is left for the caller to
- * call undecided.
- */
-
-static bool
-is_node_field(const ProtobufCFieldDescriptor *f)
-{
-	return f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor == &pg_query__node__descriptor;
-}
-
-/* A cast around a column or a constant: the server's own, or the same in both. */
-static PgQuery__Node *
-strip_cast(PgQuery__Node *n)
-{
-	while (n != NULL && n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST && n->type_cast->arg != NULL &&
-		   (n->type_cast->arg->node_case == PG_QUERY__NODE__NODE_COLUMN_REF ||
-			n->type_cast->arg->node_case == PG_QUERY__NODE__NODE_A_CONST))
-	{
-		PgQuery__Node *arg = n->type_cast->arg;
-
-		n->type_cast->arg = NULL;
-		protobuf_c_message_free_unpacked(&n->base, NULL);
-		n = arg;
-	}
-	return n;
-}
-
-/* Drop a leading "pg_catalog." or "<schema>." of a qualified name. */
-static void
-drop_qualifier(size_t *n, PgQuery__Node ***items, const char *schema)
-{
-	PgQuery__Node *first;
-
-	if (*n < 2 || (*items)[0]->node_case != PG_QUERY__NODE__NODE_STRING)
-		return;
-	first = (*items)[0];
-	if (strcmp(str_or_empty(first->string->sval), "pg_catalog") != 0 &&
-		(schema == NULL || strcmp(str_or_empty(first->string->sval), schema) != 0))
-		return;
-	protobuf_c_message_free_unpacked(&first->base, NULL);
-	memmove(&(*items)[0], &(*items)[1], sizeof(PgQuery__Node *) * (*n - 1));
-	(*n)--;
-}
-
-/* a IN (x, y) as a = ANY (ARRAY[x, y]); a NOT IN as a <> ALL (...) */
-static void
-respell_a_expr(PgQuery__AExpr *e)
-{
-	if (e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_LIKE || e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_ILIKE)
-		e->kind = PG_QUERY__A__EXPR__KIND__AEXPR_OP;
-	else if (e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_IN && e->rexpr != NULL &&
-			 e->rexpr->node_case == PG_QUERY__NODE__NODE_LIST)
-	{
-		PgQuery__List       *list = e->rexpr->list;
-		PgQuery__AArrayExpr *arr = xmalloc(sizeof(PgQuery__AArrayExpr));
-		bool                 eq = e->n_name == 1 && e->name[0]->node_case == PG_QUERY__NODE__NODE_STRING &&
-				  strcmp(str_or_empty(e->name[0]->string->sval), "=") == 0;
-
-		pg_query__a__array_expr__init(arr);
-		arr->n_elements = list->n_items;
-		arr->elements = list->items;
-		list->n_items = 0;
-		list->items = NULL;
-		protobuf_c_message_free_unpacked(&list->base, NULL);
-		e->rexpr->node_case = PG_QUERY__NODE__NODE_A_ARRAY_EXPR;
-		e->rexpr->a_array_expr = arr;
-		e->kind = eq ? PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY : PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL;
-	}
-}
-
-static void
-respell(ProtobufCMessage *msg, const char *schema)
-{
-	const ProtobufCMessageDescriptor *d = msg->descriptor;
-
-	if (d == &pg_query__a__expr__descriptor)
-	{
-		respell_a_expr((PgQuery__AExpr *) msg);
-		drop_qualifier(&((PgQuery__AExpr *) msg)->n_name, &((PgQuery__AExpr *) msg)->name, schema);
-	}
-	else if (d == &pg_query__func_call__descriptor)
-		drop_qualifier(&((PgQuery__FuncCall *) msg)->n_funcname, &((PgQuery__FuncCall *) msg)->funcname,
-					   schema);
-	else if (d == &pg_query__type_name__descriptor)
-		drop_qualifier(&((PgQuery__TypeName *) msg)->n_names, &((PgQuery__TypeName *) msg)->names, schema);
-	else if (d == &pg_query__collate_clause__descriptor)
-		drop_qualifier(&((PgQuery__CollateClause *) msg)->n_collname,
-					   &((PgQuery__CollateClause *) msg)->collname, schema);
-	else if (d == &pg_query__index_elem__descriptor)
-	{
-		drop_qualifier(&((PgQuery__IndexElem *) msg)->n_opclass, &((PgQuery__IndexElem *) msg)->opclass,
-					   schema);
-		drop_qualifier(&((PgQuery__IndexElem *) msg)->n_collation, &((PgQuery__IndexElem *) msg)->collation,
-					   schema);
-	}
-
-	for (unsigned i = 0; i < d->n_fields; i++)
-	{
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		char                           *member = (char *) msg + f->offset;
-
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-			*(uint32_t *) ((char *) msg + f->quantifier_offset) != f->id)
-			continue;
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED)
-		{
-			size_t             n = *(size_t *) ((char *) msg + f->quantifier_offset);
-			ProtobufCMessage **items = *(ProtobufCMessage ***) member;
-
-			for (size_t k = 0; k < n; k++)
-			{
-				if (items[k] == NULL)
-					continue;
-				if (is_node_field(f))
-					items[k] = &strip_cast((PgQuery__Node *) items[k])->base;
-				respell(items[k], schema);
-			}
-		}
-		else if (*(ProtobufCMessage **) member != NULL)
-		{
-			ProtobufCMessage **slot = (ProtobufCMessage **) member;
-
-			if (is_node_field(f))
-				*slot = &strip_cast((PgQuery__Node *) *slot)->base;
-			respell(*slot, schema);
-		}
-	}
-}
-
-/*
- * Why a difference that survives respell() may still be only spelling, or
- * NULL when every node below msg is one whose spelling respell() knows: a
- * string constant (the server rewrites typed literals: '2020-01-01' may
- * come back as '2020-01-01 00:00:00'::timestamp without time zone) or an
- * expression kind not listed here.
- */
-static const char *
-unknown_spelling(const ProtobufCMessage *msg)
-{
-	const ProtobufCMessageDescriptor *d = msg->descriptor;
-
-	if (d == &pg_query__a__const__descriptor)
-	{
-		const PgQuery__AConst *c = (const PgQuery__AConst *) msg;
-
-		return c->val_case == PG_QUERY__A__CONST__VAL_SVAL || c->val_case == PG_QUERY__A__CONST__VAL_BSVAL
-				   ? "a string constant, which the server may write differently"
-				   : NULL;
-	}
-	if (d == &pg_query__a__expr__descriptor)
-	{
-		PgQuery__AExprKind k = ((const PgQuery__AExpr *) msg)->kind;
-
-		if (k != PG_QUERY__A__EXPR__KIND__AEXPR_OP && k != PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY &&
-			k != PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL && k != PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT &&
-			k != PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT)
-			return "an operator form (BETWEEN, SIMILAR TO, ...) that the server writes differently";
-	}
-	else if (d == &pg_query__func_call__descriptor)
-	{
-		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *) msg;
-
-		if (fc->n_agg_order > 0 || fc->agg_filter || fc->over || fc->agg_star || fc->agg_distinct ||
-			fc->func_variadic)
-			return "a function call form that the server may write differently";
-	}
-	else if (d != &pg_query__node__descriptor && d != &pg_query__index_stmt__descriptor &&
-			 d != &pg_query__index_elem__descriptor && d != &pg_query__range_var__descriptor &&
-			 d != &pg_query__column_ref__descriptor && d != &pg_query__string__descriptor &&
-			 d != &pg_query__integer__descriptor && d != &pg_query__float__descriptor &&
-			 d != &pg_query__boolean__descriptor && d != &pg_query__bool_expr__descriptor &&
-			 d != &pg_query__null_test__descriptor && d != &pg_query__boolean_test__descriptor &&
-			 d != &pg_query__type_cast__descriptor && d != &pg_query__type_name__descriptor &&
-			 d != &pg_query__a__array_expr__descriptor && d != &pg_query__coalesce_expr__descriptor &&
-			 d != &pg_query__collate_clause__descriptor && d != &pg_query__def_elem__descriptor)
-		return "an expression form that the server may write differently";
-
-	for (unsigned i = 0; i < d->n_fields; i++)
-	{
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char                     *member = (const char *) msg + f->offset;
-		const char                     *why;
-
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-			*(const uint32_t *) ((const char *) msg + f->quantifier_offset) != f->id)
-			continue;
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED)
-		{
-			size_t                   n = *(const size_t *) ((const char *) msg + f->quantifier_offset);
-			ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *) member;
-
-			for (size_t k = 0; k < n; k++)
-				if (items[k] != NULL && (why = unknown_spelling(items[k])) != NULL)
-					return why;
-		}
-		else if (*(ProtobufCMessage *const *) member != NULL &&
-				 (why = unknown_spelling(*(ProtobufCMessage *const *) member)) != NULL)
-			return why;
-	}
-	return NULL;
-}
-
-/* A normalised and respelled copy of def's statement (free_unpacked). */
+/* A normalised copy of def's statement (free_unpacked). */
 static PgQuery__IndexStmt *
-respelled_copy(const index_sql *def, const char *schema, unsigned flags)
+normalised_copy(const index_sql *def, const char *schema, unsigned flags)
 {
 	size_t              len = protobuf_c_message_get_packed_size(&def->stmt->base);
 	uint8_t            *buf = xmalloc(len);
@@ -737,25 +545,7 @@ respelled_copy(const index_sql *def, const char *schema, unsigned flags)
 	if (copy == NULL)
 		return NULL;
 	normalise(copy, schema, flags);
-	respell(&copy->base, schema);
 	return copy;
-}
-
-static bool
-same_message(const ProtobufCMessage *a, const ProtobufCMessage *b)
-{
-	size_t   la = protobuf_c_message_get_packed_size(a);
-	size_t   lb = protobuf_c_message_get_packed_size(b);
-	uint8_t *ba = xmalloc(la + 1);
-	uint8_t *bb = xmalloc(lb + 1);
-	bool     same;
-
-	protobuf_c_message_pack(a, ba);
-	protobuf_c_message_pack(b, bb);
-	same = la == lb && memcmp(ba, bb, la) == 0;
-	free(ba);
-	free(bb);
-	return same;
 }
 
 index_sql_match
@@ -769,19 +559,15 @@ index_sql_compare_server(const index_sql *file, const index_sql *server, const c
 	*why = NULL;
 	if (index_sql_equivalent(file, server, schema, flags))
 		return INDEX_SQL_SAME;
-	a = respelled_copy(file, schema, flags);
-	b = respelled_copy(server, schema, flags);
+	a = normalised_copy(file, schema, flags);
+	b = normalised_copy(server, schema, flags);
 	if (a == NULL || b == NULL)
 	{
 		*why = "could not copy a parse tree";
 		m = INDEX_SQL_UNDECIDED;
 	}
-	else if (same_message(&a->base, &b->base))
-		m = INDEX_SQL_SAME;
-	else if ((*why = unknown_spelling(&a->base)) != NULL || (*why = unknown_spelling(&b->base)) != NULL)
-		m = INDEX_SQL_UNDECIDED;
 	else
-		m = INDEX_SQL_DIFFERENT;
+		m = index_respell_compare(a, b, schema, why);
 	if (a)
 		pg_query__index_stmt__free_unpacked(a, NULL);
 	if (b)

@@ -126,16 +126,15 @@ typedef enum index_sql_match
 /*
  * Whether file (a definition) and server (pg_get_indexdef() of an index)
  * define the same index, offline.  First as index_sql_equivalent(); then
- * both trees are taken to the server's spelling: casts around a column or
- * a constant are dropped (the server adds the ones it resolved), IN (...)
- * becomes = ANY (ARRAY[...]), LIKE and ILIKE their operators, and a leading
- * "pg_catalog." or "<schema>." of a function, type, operator, operator
- * class or collation name is dropped (the server qualifies what is not on
- * its search_path).  Equal: INDEX_SQL_SAME.  Different, and every node is
- * one whose spelling is known (columns, numbers, plain function calls and
- * operators, AND/OR/NOT, IS [NOT] NULL, casts, arrays, COALESCE):
- * INDEX_SQL_DIFFERENT.  Otherwise INDEX_SQL_UNDECIDED with a static reason
- * in *why (a string constant, BETWEEN, ...).
+ * both normalised trees are taken to one spelling side by side
+ * (index_respell.h: the casts the server adds to arguments, IN (...) as
+ * = ANY (ARRAY[...]), LIKE and ILIKE as their operators, and the names the
+ * server qualifies, never a qualifier the file wrote).  Equal:
+ * INDEX_SQL_SAME.  Different, and every node is one whose spelling is known
+ * (columns, numbers, plain function calls and operators, AND/OR/NOT,
+ * IS [NOT] NULL, casts, arrays, COALESCE): INDEX_SQL_DIFFERENT.  Otherwise
+ * INDEX_SQL_UNDECIDED with a static reason in *why (a string constant,
+ * BETWEEN, a cast only the file writes, ...).
  */
 index_sql_match index_sql_compare_server(const index_sql *file, const index_sql *server, const char *schema,
 										 unsigned flags, const char **why);

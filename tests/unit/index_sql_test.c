@@ -303,6 +303,49 @@ test_compare_server(void **state)
 			 "CREATE INDEX i ON public.t USING btree (a)", INDEX_SQL_DIFFERENT);
 	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (f(a))",
 			 "CREATE INDEX i ON public.t USING btree (app.f(a))", INDEX_SQL_DIFFERENT);
+	/*
+	 * A qualifier the file writes is never dropped against another one
+	 * (session 12's review: the file's pg_catalog.lower and the overload a
+	 * role planted in public compared equal, and check said "in line").
+	 */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (pg_catalog.lower(email))",
+			 "CREATE INDEX i ON public.t USING btree (public.lower(email))", INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (pg_catalog.lower(email))",
+			 "CREATE INDEX i ON public.t USING btree (lower((email)::text))", INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (public.f(a))",
+			 "CREATE INDEX i ON public.t USING btree (public.f(a))", INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (public.f(a))",
+			 "CREATE INDEX i ON public.t USING btree (f(a))", INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a) WHERE a OPERATOR(pg_catalog.=) 1",
+			 "CREATE INDEX i ON public.t USING btree (a) WHERE (a OPERATOR(public.=) 1)",
+			 INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (email COLLATE pg_catalog.\"C\")",
+			 "CREATE INDEX i ON public.t USING btree (email COLLATE public.\"C\")", INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (email COLLATE \"C\")",
+			 "CREATE INDEX i ON public.t USING btree (email COLLATE \"C\")", INDEX_SQL_SAME);
+	/*
+	 * A cast the file writes is compared type for type, and a cast only the
+	 * server shows is its own only around an argument (the same review:
+	 * ((flag)::text) passed for (flag::bigint), and a predicate on numeric
+	 * for one on integer).
+	 */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t ((flag::bigint))",
+			 "CREATE INDEX i ON public.t USING btree (((flag)::text))", INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t ((flag::text))",
+			 "CREATE INDEX i ON public.t USING btree (((flag)::text))", INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id) WHERE flag::integer > 1.5::integer",
+			 "CREATE INDEX i ON public.t USING btree (id) WHERE ((flag)::numeric > 1.5)",
+			 INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id) WHERE flag > 1.5",
+			 "CREATE INDEX i ON public.t USING btree (id) WHERE ((flag)::numeric > 1.5)", INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (lower(email), (flag))",
+			 "CREATE INDEX i ON public.t USING btree (lower((email)::text), ((flag)::text))",
+			 INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (f((a)))",
+			 "CREATE INDEX i ON public.t USING btree (public.f((a)::bigint))", INDEX_SQL_SAME);
+	/* a cast only the file writes may be one the server left out as redundant */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id) WHERE flag::integer > 1",
+			 "CREATE INDEX i ON public.t USING btree (id) WHERE (flag > 1)", INDEX_SQL_UNDECIDED);
 	/* a literal the server rewrites, BETWEEN: cannot tell */
 	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a) WHERE created > '2020-01-01'",
 			 "CREATE INDEX i ON public.t USING btree (a) WHERE (created > '2020-01-01 00:00:00'::timestamp "
