@@ -8,11 +8,15 @@
  * table with a trigger that a role with CREATE on the schema made first,
  * or an index of that name on another table.  The migration then "applies"
  * over a schema that is not what the file asks for (the class PostgreSQL
- * closed for extension scripts in CVE-2020-14350).  A skipped relation or
- * schema is accepted only when the current role owns it and, for an index,
- * when it is on the statement's table.  CREATE OR REPLACE FUNCTION keeps
- * the existing function's owner, so a function of that name owned by
- * another role (not a superuser) is refused too.
+ * closed for extension scripts in CVE-2020-14350).  Every kind that can
+ * skip is checked (skipped_object.c has the table): a skipped relation,
+ * schema, collation, statistics object, extension or foreign server is
+ * accepted only when the current role owns it (an extension: or a
+ * superuser) and, for an index or a statistics object, when it is on the
+ * statement's table; a skipped ADD COLUMN or ADD VALUE, when the table or
+ * type is the current role's.  CREATE OR REPLACE FUNCTION keeps the
+ * existing function's owner, so a function of that name owned by another
+ * role (not a superuser) is refused too.
  *
  * migrator/skipped_object.h
  *
