@@ -67,8 +67,8 @@ conn_take_dsn_arg(char *arg)
 	return copy;
 }
 
-static void
-notice_receiver(void *arg, const PGresult *res)
+void
+conn_log_notice(const PGresult *res)
 {
 	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -85,6 +85,13 @@ notice_receiver(void *arg, const PGresult *res)
 	/* a warning's level word says "warning" already: not "warning: server warning: ..." */
 	log_event(level, "server_notice", fields, "server%s: %s", level == LOG_LEVEL_WARNING ? "" : " notice",
 			  primary ? primary : PQresultErrorMessage(res));
+}
+
+static void
+notice_receiver(void *arg, const PGresult *res)
+{
+	(void) arg;
+	conn_log_notice(res);
 }
 
 /*

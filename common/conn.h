@@ -253,6 +253,12 @@ bool conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, const char *role,
  */
 bool conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *err);
 
+/*
+ * Log a server notice or warning as every connection of the toolkit does
+ * (a receiver of its own, such as the index build's, passes the rest on).
+ */
+void conn_log_notice(const PGresult *res);
+
 /* PQfinish that accepts NULL. */
 void conn_close(PGconn *conn);
 

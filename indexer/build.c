@@ -117,6 +117,22 @@ slot_completed(parallel_slot *ps, bool ok, PGresult *res, db_error *err, void *a
 		unit_result(s->run, s, j, &j->units[j->cur], ok, res, err);
 }
 
+/*
+ * Every notice is logged as on any connection; the one that says CREATE
+ * INDEX ... IF NOT EXISTS skipped (duplicate_table) is noted on the slot:
+ * the index of that name is not this run's build.
+ */
+static void
+slot_notice(void *arg, const PGresult *res)
+{
+	slot       *s = arg;
+	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (sqlstate != NULL && strcmp(sqlstate, "42P07") == 0)
+		s->create_skipped = true;
+	conn_log_notice(res);
+}
+
 bool
 slot_connect(engine *e, slot *s)
 {
@@ -125,6 +141,7 @@ slot_connect(engine *e, slot *s)
 	if (conn == NULL)
 		return false;
 	parallel_slot_init(&s->ps, conn);
+	(void) PQsetNoticeReceiver(conn, slot_notice, s);
 	s->run = e;
 	parallel_slot_set_handler(&s->ps, slot_completed, s);
 	if (!setup_session(e, s))

@@ -141,6 +141,9 @@ typedef struct slot
 	job          *job;
 	int64_t       not_before;     /* backoff until then */
 	bool          watchdog_fired; /* cancelled for a lock wait */
+	bool          create_skipped; /* the last CREATE INDEX ... IF NOT EXISTS
+								   * skipped: an index of that name was
+								   * there, made by another session */
 	bool          deadline_fired; /* cancelled at the cleanup bound */
 	/* what the monitor last saw */
 	int64_t      relation_wait_since;

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "drift.h"
 #include "conn.h"
 #include "index_sql.h"
 #include "memory.h"
@@ -171,10 +172,11 @@ sql_drop_index(engine *e, slot *s, job *j, unit *u, step_stmt *st)
 static bool
 sql_create(engine *e, slot *s, job *j, unit *u, step_stmt *st)
 {
-	(void) s, (void) j;
+	(void) j;
 	if (u->attempt == 1)
 		build_log(e, LOG_LEVEL_INFO, "build_start", NULL, "building %s", u->label);
 	u->created = true;
+	s->create_skipped = false;
 	st->sql = u->sql;
 	return true;
 }
@@ -301,14 +303,54 @@ index_usable(const catalog_index_state *st)
 	return st->exists && st->valid && st->ready && st->on_table;
 }
 
-/* VERIFY succeeded: is the index valid, ready and on its table? */
+/*
+ * The CREATE's IF NOT EXISTS skipped: another session made an index of
+ * that name while the build waited for its table (or between a lost
+ * attempt and its retry).  It is this definition only when it compares so;
+ * anything else fails the unit, and the index, not this run's, stays.
+ */
+static bool
+skipped_is_the_definition(engine *e, job *j, unit *u, const catalog_index_state *st)
+{
+	char        *why = NULL;
+	drift_result r = st->indexdef != NULL && index_usable(st)
+						 ? drift_compare_text(j->item->def, st->indexdef, INDEX_SQL_IGNORE_RELATION, &why)
+						 : DRIFT_UNKNOWN;
+
+	if (r == DRIFT_SAME)
+		build_log(e, LOG_LEVEL_WARNING, "built_by_another", NULL,
+				  "%s: another session made it while this build waited (CREATE INDEX IF NOT EXISTS skipped); "
+				  "it is the file's definition: counted as built",
+				  u->label);
+	else
+	{
+		char *message = xasprintf(
+			"another session made an index of that name while this build waited (CREATE INDEX IF NOT EXISTS "
+			"skipped), and %s: the database has \"%s\"; it was not built by this run and is left as it is",
+			!index_usable(st)      ? "it is not valid or not on this table (still being built?)"
+			: r == DRIFT_DIFFERENT ? "it is not the file's definition"
+								   : "it cannot be compared with the file's",
+			st->indexdef ? st->indexdef : "?");
+
+		unit_fail_with(u, PGERR_OTHER, message);
+		free(message);
+	}
+	free(why);
+	return r == DRIFT_SAME;
+}
+
+/* VERIFY succeeded: is the index valid, ready and on its table (and ours)? */
 static void
 verify_decide(engine *e, slot *s, job *j, unit *u, PGresult *res)
 {
 	catalog_index_state st;
 
-	(void) e, (void) s, (void) j;
 	catalog_index_state_from(res, &st);
+	if (u->kind == UNIT_BUILD && s->create_skipped && st.exists)
+	{
+		u->step = skipped_is_the_definition(e, j, u, &st) ? STEP_DONE : STEP_FAILED;
+		return;
+	}
 	if (index_usable(&st))
 	{
 		u->step = STEP_DONE;

@@ -69,7 +69,14 @@ static const char *const catalog_sql =
 	"  coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
 	"  CASE WHEN (SELECT lt FROM lt) IS NOT NULL AND i.indexrelid IS NOT NULL THEN pg_catalog.pg_get_indexdef(r.oid) END, "
 	"  cons.names, "
-	"  (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1), "
+	"  coalesce((SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1),"
+	/* another role's build shows no relation without pg_read_all_stats: its lock on the table does */
+	"    CASE WHEN r.oid IS NOT NULL AND NOT coalesce(i.indisvalid, true) THEN"
+	"    (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p JOIN pg_catalog.pg_locks pl ON pl.pid = p.pid"
+	"      WHERE p.relid IS NULL AND p.datid = (SELECT db.oid FROM pg_catalog.pg_database db"
+	"                                            WHERE db.datname = pg_catalog.current_database())"
+	"        AND pl.locktype = 'relation' AND pl.relation = t.oid AND pl.granted"
+	"        AND pl.mode = 'ShareUpdateExclusiveLock' LIMIT 1) END), "
 	"  coalesce(r.relpages::bigint, 0) * pg_catalog.current_setting('block_size')::bigint, "
 	"  (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(chr(2), l.relname::text, l.indisvalid::text,"
 	"          coalesce((SELECT ds.description FROM pg_catalog.pg_description ds"
@@ -119,7 +126,8 @@ static const char *const holders_sql =
 	"ORDER BY l.granted DESC, l.pid";
 
 const char *const CATALOG_INDEX_STATE_SQL = "/* indexer: index state */ "
-											"SELECT i.indisvalid, i.indisready, i.indrelid = $3::oid "
+											"SELECT i.indisvalid, i.indisready, i.indrelid = $3::oid, "
+											"       pg_catalog.pg_get_indexdef(c.oid) "
 											"FROM pg_catalog.pg_class c "
 											"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 											"JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
@@ -566,6 +574,7 @@ catalog_index_state_from(const PGresult *res, catalog_index_state *st)
 	st->valid = get_bool(res, 0, 0);
 	st->ready = get_bool(res, 0, 1);
 	st->on_table = get_bool(res, 0, 2);
+	st->indexdef = PQnfields(res) > 3 && !PQgetisnull(res, 0, 3) ? PQgetvalue(res, 0, 3) : NULL;
 }
 
 bool
@@ -588,6 +597,7 @@ catalog_index_states(PGconn *conn, const char *const *schemas, const char *const
 			states[row].valid = get_bool(res, row, 2);
 			states[row].ready = get_bool(res, row, 3);
 			states[row].on_table = get_bool(res, row, 4);
+			states[row].indexdef = NULL; /* not read here */
 		}
 	}
 	PQclear(res);

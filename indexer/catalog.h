@@ -110,10 +110,12 @@ typedef struct catalog_index
 /* The state of one index after a build or drop. */
 typedef struct catalog_index_state
 {
-	bool exists;
-	bool valid;
-	bool ready;
-	bool on_table; /* on the table whose oid was given */
+	bool        exists;
+	bool        valid;
+	bool        ready;
+	bool        on_table; /* on the table whose oid was given */
+	const char *indexdef; /* pg_get_indexdef(), into the result it was read
+						   * from; NULL when not read */
 } catalog_index_state;
 
 /*
