@@ -48,12 +48,21 @@ static void
 report_ahead(const run_state *rs, const reconciliation *rec)
 {
 	const version_item *last = &rec->items[rec->n - 1];
+	char               *failed = NULL;
 
+	/* a newer release's no-transaction file that stopped part-way is no applied version */
+	if (rec->n_ahead_failed > 0)
+		failed = xasprintf(
+			" (%d of them recorded as failed: a newer release's no-transaction migration stopped part-way, and "
+			"the statements before its failure stay applied; that release's next run starts it again)",
+			rec->n_ahead_failed);
 	log_event(
 		LOG_LEVEL_WARNING, "database_ahead", NULL,
-		"the database is ahead of these files: %d newer version%s applied (up to %lld, \"%s\"), newest file here %lld; a newer release migrated it, nothing to do",
-		rec->n_ahead, rec->n_ahead == 1 ? "" : "s", (long long) last->version, last->row->name,
-		(long long) rs->files.items[rs->files.n - 1].version);
+		"the database is ahead of these files: %d newer version%s %s (up to %lld, \"%s\")%s, newest file here %lld; a newer release migrated it, nothing to do",
+		rec->n_ahead, rec->n_ahead == 1 ? "" : "s",
+		rec->n_ahead_failed == rec->n_ahead ? "recorded" : "applied", (long long) last->version,
+		last->row->name, failed ? failed : "", (long long) rs->files.items[rs->files.n - 1].version);
+	free(failed);
 }
 
 int
@@ -319,7 +328,8 @@ cmd_status(run_state *rs)
 			continue;
 		}
 		print_status_line(it);
-		if (it->state == VS_FAILED && it->row->failure)
+		if ((it->state == VS_FAILED || (it->state == VS_AHEAD && reconcile_row_failed(it->row))) &&
+			it->row->failure)
 		{
 			/* the server's text, which may quote rows other roles wrote (memory.h) */
 			char *shown = text_visible(it->row->failure, false);
@@ -334,6 +344,8 @@ cmd_status(run_state *rs)
 			   rec.n_pending, rec.n_mismatch);
 		if (rec.n_ahead > 0)
 			printf(", %d ahead of these files", rec.n_ahead);
+		if (rec.n_ahead_failed > 0)
+			printf(" (%d of them failed)", rec.n_ahead_failed);
 		printf("\n");
 	}
 	reconcile_free(&rec);

@@ -48,6 +48,12 @@ state_of_row(const migration_set *files, const history_row *r)
 	return VS_MISSING;
 }
 
+bool
+reconcile_row_failed(const history_row *r)
+{
+	return r != NULL && r->status != NULL && strcmp(r->status, "failed") == 0;
+}
+
 static void
 count(reconciliation *rec, const version_item *it)
 {
@@ -59,6 +65,8 @@ count(reconciliation *rec, const version_item *it)
 		rec->n_mismatch++;
 	if (it->state == VS_AHEAD)
 		rec->n_ahead++;
+	if (it->state == VS_AHEAD && reconcile_row_failed(it->row))
+		rec->n_ahead_failed++;
 	if (it->state == VS_PENDING && it->version < rec->max_applied)
 		rec->n_out_of_order++;
 	if (it->m && it->row)

@@ -61,6 +61,7 @@ typedef struct reconciliation
 	int           n_mismatch;     /* changed + missing */
 	int           n_out_of_order; /* pending below max_applied */
 	int           n_ahead;        /* history rows above the newest file */
+	int           n_ahead_failed; /* of them, recorded as failed */
 	int           n_with_file;    /* history rows whose version has a file */
 	int64_t       max_applied;    /* the highest version of status "applied"; 0 if none */
 } reconciliation;
@@ -73,6 +74,9 @@ void reconcile(const migration_set *files, const history *hist, reconciliation *
 
 /* Release rec's items; accepts a rec that reconcile() never filled if zeroed. */
 void reconcile_free(reconciliation *rec);
+
+/* Is r recorded as failed (a no-transaction migration stopped part-way)? */
+bool reconcile_row_failed(const history_row *r);
 
 /* "applied", "pending", "failed", "changed", "missing" or "ahead". */
 const char *reconcile_state_name(version_state state);

@@ -502,6 +502,33 @@ class DatabaseAheadTest(OpsTestCase):
         self.assertIn("2 applied, 0 pending, 0 mismatched, 1 ahead of these files", r.stdout)
         self.assertEqual([1, 2, 3], self.versions())
 
+    def test_a_failed_version_ahead_is_not_called_applied(self):
+        # a newer release's no-transaction file stopped part-way, and the release was rolled
+        # back: the older release's gate passes, but never says that version was applied
+        # (session 12's review: "1 newer version applied" over a row recorded as failed)
+        d = self.make_dir({"1_a.sql": "CREATE TABLE a (id int);\n",
+                           "2_b.sql": "-- migrator:no-transaction\nCREATE TABLE b (id int);\n"
+                                      "ALTER TABLE nope ADD COLUMN IF NOT EXISTS x int;\n"})
+        self.assertExit(self.run_migrator("up", "--dir", d), 1)
+        self.assertEqual(self.scalar("SELECT status FROM schema_migrations WHERE version = 2"), "failed")
+        os.unlink(os.path.join(d, "2_b.sql"))
+        for command in ("check", "up"):
+            with self.subTest(command=command):
+                r = self.run_migrator(command, "--dir", d)
+                self.assertExit(r, 0)
+                self.assertStderrMatches(
+                    r, r'^migrator: warning: the database is ahead of these files: 1 newer version recorded '
+                       r'\(up to 2, "b"\) \(1 of them recorded as failed: a newer release\'s no-transaction '
+                       r'migration stopped part-way, and the statements before its failure stay applied; that '
+                       r'release\'s next run starts it again\), newest file here 1; ')
+                self.assertNoLine(r, r"newer version applied")
+        r = self.run_migrator("status", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"(?m)^2\s+b\s+ahead\s")
+        self.assertRegex(r.stdout, r"(?m)^\s+failed at \S*2_b\.sql:3: 42P01: ")
+        self.assertIn("1 applied, 0 pending, 0 mismatched, 1 ahead of these files (1 of them failed)", r.stdout)
+        self.assertTrue(self.table_exists("b"))  # the statement before the failure stays
+
     def test_a_gap_below_the_newest_file_is_still_missing(self):
         d = self.make_dir(THREE)
         self.assertExit(self.run_migrator("up", "--dir", d), 0)
