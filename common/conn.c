@@ -111,6 +111,13 @@ setup_statement(const PGconn *conn, int64_t lock_timeout_ms, const char *role, t
 	textbuf_init(sql);
 	textbuf_append(sql, "SELECT pg_catalog.set_config('search_path', '', false)");
 	/*
+	 * Files and definitions are read with PostgreSQL's parser at its
+	 * default, standard_conforming_strings on: a database or role that sets
+	 * it off would read a backslash in a string otherwise, and what the lint
+	 * checked would not be what runs.
+	 */
+	textbuf_append(sql, ", pg_catalog.set_config('standard_conforming_strings', 'on', false)");
+	/*
 	 * A run's connections sit idle for long stretches (the run lock's, the
 	 * monitor during a build): a role's idle_session_timeout must not end
 	 * them (PostgreSQL 14 on).
@@ -492,7 +499,8 @@ fold_setup_into_options(conninfo_attempts *a, int64_t lock_timeout_ms)
 		memcpy(val, at->values, sizeof(char *) * (size_t) n);
 		if (at_options < 0)
 			kw[at_options = n++] = "options";
-		val[at_options] = own_string(a, xasprintf("%s%s-c search_path= -c idle_session_timeout=0%s",
+		val[at_options] = own_string(a, xasprintf("%s%s-c search_path= -c idle_session_timeout=0 "
+												  "-c standard_conforming_strings=on%s",
 												  base ? base : "", base && base[0] ? " " : "", lt));
 		at->keywords = kw;
 		at->values = val;

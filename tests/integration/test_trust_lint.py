@@ -225,3 +225,38 @@ class TimeoutOverrideTest(TrustLintTestCase):
         r = self.run_migrator("lint", "--dir", d, "--statement-timeout", "2h", dsn=None)
         self.assertExit(r, 0)
         self.assertEqual("1 file checked: 0 errors, 0 warnings\n", r.stdout)
+
+
+class StringSyntaxTest(TrustLintTestCase):
+    """The lint reads a file with PostgreSQL's parser at standard_conforming_strings = on; a
+    database (or role) that sets it off read every backslash in a string otherwise, so what the
+    lint checked was not what ran (adversarial review of session 12).  Both programs' sessions
+    set it on, whatever the database says."""
+
+    def test_a_database_with_standard_conforming_strings_off_reads_the_file_as_the_lint(self):
+        self.query("ALTER DATABASE %s SET standard_conforming_strings = off" % self.ident(self.dbname))
+        d = self.make_dir({"1_t.sql": "CREATE TABLE t (c text DEFAULT 'a\\nb');\n"})
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertNoLine(r, r"nonstandard use of")
+        self.assertEqual(self.versions(), [1])
+        self.query("INSERT INTO t DEFAULT VALUES")
+        # four characters, a backslash among them, as the lint (and PostgreSQL's default) read it
+        self.assertEqual(self.scalar("SELECT c FROM t"), "a\\nb")
+
+    def test_the_indexer_reads_a_definition_as_its_parser(self):
+        self.query("ALTER DATABASE %s SET standard_conforming_strings = off" % self.ident(self.dbname))
+        self.query("CREATE TABLE t (c text)")
+        cfg = os.path.join(self.make_dir({"indexes.cfg": (
+            'indexes = ({ name = "idx_c"; table = "t"; critical = true;\n'
+            '  sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_c ON t (c) WHERE c <> \'a\\\\nb\'"; });\n')}),
+            "indexes.cfg")
+        r = self.run_indexer("build", "-c", cfg, "--no-record")
+        self.assertExit(r, 0)
+        # a backslash and an n, not a newline, whichever way this session prints it
+        predicate = self.scalar("SELECT pg_get_expr(indpred, indrelid) FROM pg_index "
+                                "WHERE indexrelid = 'idx_c'::regclass")
+        self.assertIn("\\", predicate)
+        self.assertNotIn("\n", predicate)
+        r = self.run_indexer("check", "-c", cfg)
+        self.assertExit(r, 0)
