@@ -629,10 +629,8 @@ class WritesByOid(SchemaOfAnotherOwner):
         self.assertNoLine(r, r"failed at")
         self.assertEqual(self.versions("applied", schema="s"), [1], r.describe())
 
-    def test_a_schema_renamed_away_while_the_view_is_made_is_no_way_back_to_names(self):
-        # the schema's owner renames it away right when the view is made: CREATE VIEW fails on a
-        # name that resolves to nothing, and falling back to writes by name (as for a refusal of
-        # views) would hand the owner back the race the view closes
+    def up_while_the_schema_is_renamed_away(self):
+        """up, while the schema's owner renames s away right when the view is made; then s back."""
         self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
 
         def rename_away():
@@ -642,6 +640,13 @@ class WritesByOid(SchemaOfAnotherOwner):
 
         r = self.run_held(rename_away, b"CREATE OR REPLACE TEMPORARY VIEW", "up")
         self.query("ALTER SCHEMA s_away RENAME TO s")
+        return r
+
+    def test_a_schema_renamed_away_while_the_view_is_made_is_no_way_back_to_names(self):
+        # the schema's owner renames it away right when the view is made: CREATE VIEW fails on a
+        # name that resolves to nothing, and falling back to writes by name (as for a refusal of
+        # views) would hand the owner back the race the view closes
+        r = self.up_while_the_schema_is_renamed_away()
         self.assertExit(r, 1)
         self.assertNoLine(r, r"they name the table")
         self.assertNoLine(r, r"nothing to apply|applied 1 migration")
@@ -650,26 +655,18 @@ class WritesByOid(SchemaOfAnotherOwner):
                                     r"made ready for it: 42P01: .*none of it ran and nothing is recorded: "
                                     r"the file is not at fault")
         self.assertNoLine(r, r"failed at \S*1_a\.sql:1")
+        self.assertEqual(self.versions("applied", schema="s"), [], r.describe())
+        self.assertFalse(self.table_exists("a", schema="s"), r.describe())
 
     def test_a_no_transaction_file_whose_view_failed_is_neither_run_nor_recorded_as_failed(self):
         # the same moment in front of a no-transaction file: it was recorded as failed at its
         # line 1 and logged as stopped with "the statements before it stay applied"
-        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.att))
         self.write(self.d, "1_a.sql", "-- migrator:no-transaction\nCREATE TABLE IF NOT EXISTS s.a (id int);\n")
-
-        def rename_away():
-            with self.connect() as c, c.cursor() as cur:
-                cur.execute("SET ROLE %s" % self.att)
-                cur.execute("ALTER SCHEMA s RENAME TO s_away")
-
-        r = self.run_held(rename_away, b"CREATE OR REPLACE TEMPORARY VIEW", "up")
-        self.query("ALTER SCHEMA s_away RENAME TO s")
+        r = self.up_while_the_schema_is_renamed_away()
         self.assertExit(r, 1)
         self.assertStderrMatches(r, r"migration 1 \(\S*1_a\.sql\) was not started: .*the file is not at fault")
         self.assertNoLine(r, r"stopped at|recorded as failed|failed at")
         self.assertEqual(self.scalar("SELECT count(*) FROM s.schema_migrations"), 0, r.describe())
-        self.assertFalse(self.table_exists("a", schema="s"), r.describe())
-        self.assertEqual(self.versions("applied", schema="s"), [], r.describe())
         self.assertFalse(self.table_exists("a", schema="s"), r.describe())
 
     def test_a_view_bound_to_another_table_is_refused_before_the_write(self):
