@@ -118,6 +118,13 @@ setup_statement(const PGconn *conn, int64_t lock_timeout_ms, const char *role, t
 	 */
 	textbuf_append(sql, ", pg_catalog.set_config('standard_conforming_strings', 'on', false)");
 	/*
+	 * "already exists, skipping" is how a skipped IF NOT EXISTS is known
+	 * (the indexer's build, the migrator's check of whose object it is): a
+	 * database or role that sets client_min_messages above NOTICE must not
+	 * hide it.
+	 */
+	textbuf_append(sql, ", pg_catalog.set_config('client_min_messages', 'notice', false)");
+	/*
 	 * A run's connections sit idle for long stretches (the run lock's, the
 	 * monitor during a build): a role's idle_session_timeout must not end
 	 * them (PostgreSQL 14 on).
@@ -499,9 +506,10 @@ fold_setup_into_options(conninfo_attempts *a, int64_t lock_timeout_ms)
 		memcpy(val, at->values, sizeof(char *) * (size_t) n);
 		if (at_options < 0)
 			kw[at_options = n++] = "options";
-		val[at_options] = own_string(a, xasprintf("%s%s-c search_path= -c idle_session_timeout=0 "
-												  "-c standard_conforming_strings=on%s",
-												  base ? base : "", base && base[0] ? " " : "", lt));
+		val[at_options] =
+			own_string(a, xasprintf("%s%s-c search_path= -c idle_session_timeout=0 "
+									"-c standard_conforming_strings=on -c client_min_messages=notice%s",
+									base ? base : "", base && base[0] ? " " : "", lt));
 		at->keywords = kw;
 		at->values = val;
 	}

@@ -241,6 +241,22 @@ relation_trust_view_target(const char *view)
 	return textbuf_detach(&sb);
 }
 
+void
+relation_trust_view_drop(PGconn *conn, const char *view_target)
+{
+	char    *sql;
+	db_error err = {0};
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE)
+		return;
+	sql = xasprintf("DROP VIEW IF EXISTS %s", view_target);
+	if (!db_run_ex(conn, sql, 0, NULL, PGRES_COMMAND_OK, NULL, &err, NULL, false))
+		log_event(LOG_LEVEL_DEBUG, "view_drop_failed", NULL, "could not drop %s: %s", view_target,
+				  err.message ? err.message : "?");
+	db_error_clear(&err);
+	free(sql);
+}
+
 /*
  * The check after the view is made, in its transaction: the view's OID and
  * its _RETURN rule's row version, or an error (22P02, the text of $3) when

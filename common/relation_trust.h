@@ -187,6 +187,16 @@ bool  relation_trust_view_make(PGconn *conn, const char *view, const char *quali
 char *relation_trust_view_target(const char *view);
 
 /*
+ * Drop the view (its target, as relation_trust_view_target gives it) at the
+ * end of a run that made it, on an idle connection that still answers.  The
+ * end of the session would drop it too, but a backend clears its temporary
+ * objects a moment after its client has gone, and until then a plain DROP
+ * TABLE of the history table fails on the view.  A failure is logged at
+ * debug level only: the session's end removes the view anyway.
+ */
+void relation_trust_view_drop(PGconn *conn, const char *view_target);
+
+/*
  * May a writer whose first view failed with err write by name instead?
  * Only when the server refused views to this role: no privilege (42501:
  * TEMPORARY revoked since the start), an event trigger of a superuser

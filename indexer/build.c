@@ -171,8 +171,12 @@ slot_search_path(slot *s, const char *schema, db_error *err)
 	q = schema[0] ? sql_quote_ident(schema) : xstrdup("");
 	values[0] = q;
 	/* uninterruptible: after a signal, the clean-up needs it (it takes no lock) */
-	ok = db_run_ex(s->ps.conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, values,
-				   PGRES_TUPLES_OK, NULL, err, NULL, false);
+	/* the user's CREATE INDEX: its skip is known by its notice (slot_notice), whatever ran before */
+	ok = db_run_ex(s->ps.conn,
+				   schema[0] ? "SELECT pg_catalog.set_config('search_path', $1, false), "
+							   "pg_catalog.set_config('client_min_messages', 'notice', false)"
+							 : "SELECT pg_catalog.set_config('search_path', $1, false)",
+				   1, values, PGRES_TUPLES_OK, NULL, err, NULL, false);
 	free(q);
 	free(s->search_path);
 	/* unknown after a failure: set it again before the next statement */

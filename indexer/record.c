@@ -681,19 +681,36 @@ close_started(record *r)
 	free(sql);
 }
 
+/* The run's last write is done: its view goes (relation_trust_view_drop). */
+static void
+release_view(record *r)
+{
+	if (r->view_bound && !r->fell_back && !cancel_pending())
+		relation_trust_view_drop(r->conn, r->view_target);
+	r->view_bound = false;
+}
+
+static void record_deferrals(record *r, int deferred);
+
 void
 record_close(record *r, int deferred)
+{
+	if (r == NULL)
+		return;
+	if (r->started > 0) /* a no-op run writes nothing */
+		close_started(r);
+	if (deferred > 0)
+		record_deferrals(r, deferred);
+	release_view(r);
+}
+
+static void
+record_deferrals(record *r, int deferred)
 {
 	char        now[64], count[16];
 	const char *values[4];
 	char       *sql;
 
-	if (r == NULL)
-		return;
-	if (r->started > 0) /* a no-op run writes nothing */
-		close_started(r);
-	if (deferred <= 0)
-		return;
 	now_text(now, sizeof(now));
 	snprintf(count, sizeof(count), "%d", deferred);
 	values[0] = r->run_id;

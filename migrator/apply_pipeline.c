@@ -97,6 +97,22 @@ apply_notice(void *arg, const PGresult *res)
 			  primary ? primary : PQresultErrorMessage(res));
 }
 
+/*
+ * The skip of an IF NOT EXISTS is known by its notice only: whatever the
+ * database, the role or the migration itself (SET LOCAL) set, notices
+ * reach us for the statement that may skip (for the rest of its
+ * transaction, or of the session outside one).
+ */
+static bool
+notices_on(PGconn *conn, db_error *err)
+{
+	const char *sql = PQtransactionStatus(conn) == PQTRANS_INTRANS
+						  ? "SELECT pg_catalog.set_config('client_min_messages', 'notice', true)"
+						  : "SELECT pg_catalog.set_config('client_min_messages', 'notice', false)";
+
+	return db_run(conn, sql, 0, NULL, PGRES_TUPLES_OK, NULL, err, NULL);
+}
+
 bool
 apply_run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st, db_error *err,
 					blocker_list *blockers_seen)
@@ -111,8 +127,9 @@ apply_run_statement(apply_ctx *ctx, const migration *m, const sql_statement *st,
 	log_event(LOG_LEVEL_DEBUG, "statement", NULL, "running %s (%s)", where, st->kind);
 	/* conn_open's receiver takes no argument: restored as it was */
 	ctx->session_clean = false;
+	ok = !skipped_object_may_skip(m, st) || notices_on(ctx->conn, err);
 	previous = PQsetNoticeReceiver(ctx->conn, apply_notice, &origin);
-	ok = db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
+	ok = ok && db_run(ctx->conn, st->text, 0, NULL, DB_EXPECT_ANY_OK, NULL, err, &watch);
 	PQsetNoticeReceiver(ctx->conn, previous, NULL);
 	/* IF NOT EXISTS skipped: the object of that name must be ours */
 	if (ok && (origin.n_skipped > 0 || skipped_object_replaces(st)))
@@ -510,7 +527,7 @@ apply_pipeline_eligible(const apply_ctx *ctx, const migration *m)
 		const sql_statement *st = &m->script.stmts[i];
 
 		if (strcmp(st->kind, "TransactionStmt") == 0 || strcmp(st->kind, "CopyStmt") == 0 ||
-			skipped_object_replaces(st))
+			skipped_object_replaces(st) || skipped_object_may_skip(m, st))
 			return false;
 		bytes += strlen(st->text);
 	}

@@ -115,6 +115,15 @@ history_unbind(const history_table *ht)
 	ht->pin->bound = false;
 }
 
+void
+history_release(PGconn *conn, const history_table *ht)
+{
+	if (ht->pin == NULL || !uses_view(ht) || !ht->pin->bound)
+		return;
+	relation_trust_view_drop(conn, ht->view_target);
+	ht->pin->bound = false;
+}
+
 /*
  * relation_trust_view_make, in a savepoint when a transaction is open (a
  * baseline's, which creates the table it records in): a view that cannot

@@ -114,6 +114,8 @@ const char *history_lock_sql(const history_table *ht);
 bool history_bind(PGconn *conn, const history_table *ht, struct db_error *err);
 bool history_bound(const history_table *ht);
 void history_unbind(const history_table *ht);
+/* At the end of a run: drop the view when it was made (relation_trust_view_drop). */
+void history_release(PGconn *conn, const history_table *ht);
 
 /*
  * A write that found the view gone (42P01 naming it): the view depends on

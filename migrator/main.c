@@ -639,6 +639,8 @@ main(int argc, char **argv)
 	free(rs.lock_name);
 	required_free(rs.required);
 	history_free(&rs.hist);
+	if (!cancel_pending())
+		history_release(rs.conn, &rs.ht);
 	history_table_free(&rs.ht);
 	conn_close(rs.conn);
 	migration_set_free(&rs.files);

@@ -252,6 +252,10 @@ what_is_created(const PgQuery__Node *n, created *c)
 		case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
 			c->kind = &kinds[KIND_SCHEMA];
 			c->name = n->create_schema_stmt->schemaname;
+			/* CREATE SCHEMA AUTHORIZATION r names the schema r */
+			if ((c->name == NULL || c->name[0] == '\0') && n->create_schema_stmt->authrole != NULL &&
+				n->create_schema_stmt->authrole->roletype == PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_CSTRING)
+				c->name = n->create_schema_stmt->authrole->rolename;
 			return c->name != NULL && c->name[0] != '\0';
 		case PG_QUERY__NODE__NODE_DEFINE_STMT:
 			/* of the DefineStmt kinds, only CREATE COLLATION takes IF NOT EXISTS */
@@ -283,6 +287,52 @@ bool
 skipped_object_replaces(const sql_statement *st)
 {
 	return strcmp(st->kind, "CreateFunctionStmt") == 0;
+}
+
+/* The IF NOT EXISTS of the statements what_is_created() knows; false for any other. */
+static bool
+if_not_exists(const PgQuery__Node *n)
+{
+	switch (n->node_case)
+	{
+		case PG_QUERY__NODE__NODE_CREATE_STMT:
+			return n->create_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_CREATE_FOREIGN_TABLE_STMT:
+			return n->create_foreign_table_stmt->base_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
+			return n->create_seq_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+			return n->create_table_as_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_INDEX_STMT:
+			return n->index_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
+			return n->create_schema_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_DEFINE_STMT:
+			return n->define_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_CREATE_STATS_STMT:
+			return n->create_stats_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
+			return n->create_extension_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_CREATE_FOREIGN_SERVER_STMT:
+			return n->create_foreign_server_stmt->if_not_exists;
+		case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+			return adds_column_if_missing(n->alter_table_stmt);
+		case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
+			return n->alter_enum_stmt->skip_if_new_val_exists;
+		default:
+			return false;
+	}
+}
+
+bool
+skipped_object_may_skip(const migration *m, const sql_statement *st)
+{
+	const PgQuery__Node *n;
+
+	if (m->script.tree == NULL || st->tree_index < 0 || (size_t) st->tree_index >= m->script.tree->n_stmts)
+		return false;
+	n = m->script.tree->stmts[st->tree_index]->stmt;
+	return n != NULL && if_not_exists(n);
 }
 
 static bool

@@ -39,6 +39,15 @@ bool skipped_object_notice(const char *sqlstate);
 bool skipped_object_replaces(const sql_statement *st);
 
 /*
+ * May statement st of m skip (an IF NOT EXISTS of a kind checked here)?
+ * The skip is known only by its notice, which client_min_messages above
+ * NOTICE hides (a database's, a role's, or the migration's own SET LOCAL):
+ * such a statement runs on its own, right after a set_config that brings
+ * the notices back (apply_run_statement), never in a pipeline.
+ */
+bool skipped_object_may_skip(const migration *m, const sql_statement *st);
+
+/*
  * Check the object that statement st of m skipped (or replaced: CREATE OR
  * REPLACE FUNCTION), over conn, which is in
  * the migration's transaction (or in autocommit) with search_path = schema;

@@ -55,6 +55,15 @@ class SkippedBuild(IndexerTestCase):
         self.assertEqual(self.indexdef("idx_t"), "CREATE INDEX idx_t ON public.t USING btree (id) WHERE (a = 99)")
         self.assertValid("idx_t", "t")
 
+    def test_a_database_that_hides_notices_does_not_hide_the_skip(self):
+        # the skip is known by its notice; client_min_messages = warning hid it, and the build
+        # said "built", exit 0 (second review of session 12)
+        self.query("ALTER DATABASE %s SET client_min_messages = warning" % self.ident(self.dbname))
+        r = self.race("CREATE INDEX idx_t ON t (id) WHERE a = 99")
+        self.assertExit(r, 1)
+        self.assertStderrMatches(r, r"another session made an index of that name while this build waited")
+        self.assertEqual(self.indexdef("idx_t"), "CREATE INDEX idx_t ON public.t USING btree (id) WHERE (a = 99)")
+
     def test_the_files_definition_made_while_the_build_waited_counts(self):
         r = self.race("CREATE INDEX idx_t ON t (a)")
         self.assertExit(r, 0)

@@ -195,6 +195,42 @@ class SkippedKindsTest(SkippedKindTestCase):
         self.assertEqual(self.query("SELECT version FROM app.schema_migrations WHERE status = 'applied'"), [])
 
 
+class HiddenNoticesTest(SkippedKindTestCase):
+    """The skip is known by its notice: a client_min_messages above NOTICE (the database's, the
+    role's, or the migration's own SET LOCAL) hid it, and another role's table was adopted with
+    exit 0 (second review of session 12).  Notices are brought back for every statement that may
+    skip, which runs on its own."""
+
+    PLANT = "CREATE TABLE public.accounts (id int PRIMARY KEY, secret text)"
+
+    def test_a_database_that_hides_notices(self):
+        self.query("ALTER DATABASE %s SET client_min_messages = warning" % self.ident(self.dbname))
+        d = self.make_dir({"1_accounts.sql": "CREATE TABLE IF NOT EXISTS accounts (id int PRIMARY KEY);\n"})
+        self.as_evil(self.PLANT)
+        self.assertRefused(self.run_migrator("up", "--dir", d), "CREATE ... IF NOT EXISTS", r'"public\.accounts"')
+
+    def test_a_migration_that_hides_its_own_notices(self):
+        for name, sql in (("1_local.sql", "SET LOCAL client_min_messages = warning;\n"),
+                          ("1_config.sql", "SELECT set_config('client_min_messages', 'error', true);\n")):
+            with self.subTest(file=name):
+                d = self.make_dir({name: sql + "CREATE TABLE IF NOT EXISTS accounts (id int PRIMARY KEY);\n"})
+                self.as_evil("DROP TABLE IF EXISTS public.accounts; " + self.PLANT)
+                self.assertRefused(self.run_migrator("up", "--dir", d), "CREATE ... IF NOT EXISTS",
+                                   r'"public\.accounts"', line=2)
+
+    def test_a_schema_named_by_its_authorization(self):
+        # CREATE SCHEMA IF NOT EXISTS AUTHORIZATION r names the schema r: the other role's
+        # schema of that name was adopted, and the next statement's table went into it
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.ident(self.evil)))
+        self.as_evil("CREATE SCHEMA %s" % self.ident(self.superuser))
+        d = self.make_dir({"1_s.sql": "CREATE SCHEMA IF NOT EXISTS AUTHORIZATION %s;\n"
+                                      "CREATE TABLE %s.accounts (id int);\n"
+                                      % (self.ident(self.superuser), self.ident(self.superuser))})
+        self.assertRefused(self.run_migrator("up", "--dir", d), "CREATE SCHEMA IF NOT EXISTS",
+                           r'"%s"' % re.escape(self.superuser))
+        self.assertFalse(self.table_exists("accounts", schema=self.superuser))
+
+
 class SuperuserExtensionTest(SkippedKindTestCase):
 
     def test_extension_of_a_superuser_is_accepted(self):
