@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "memory.h"
+#include "pg_volatile_functions.h"
 #include "sqlparse.h"
 
 typedef struct respell_state
@@ -113,19 +114,57 @@ drop_first(size_t *n, PgQuery__Node ***items)
 	(*n)--;
 }
 
+/* What a name names: whether a role without superuser can plant one in a schema. */
+typedef enum name_kind
+{
+	NAME_FUNCTION,
+	NAME_OPERATOR,
+	NAME_TYPE,
+	NAME_COLLATION,
+	NAME_OPCLASS /* CREATE OPERATOR CLASS needs a superuser */
+} name_kind;
+
+/*
+ * May the file's unqualified name be the server's "<schema>.name"?  The
+ * build resolves it with pg_catalog first: an object of the schema wins
+ * only where pg_catalog has none of that name, or none that fits as well.
+ * So a name pg_catalog also has (lower, =, int8, "C") may be either, and
+ * the index may call what a role with CREATE on the schema planted: not
+ * decided here (second review of session 12: public.lower(text) passed
+ * for the file's lower(email)).  A function name that pg_catalog does not
+ * have, and an operator class (only a superuser makes one), are the
+ * schema's.
+ */
+static bool
+resolves_to_schema(name_kind kind, const char *name, respell_state *rs)
+{
+	if (kind == NAME_OPCLASS ||
+		(kind == NAME_FUNCTION && pg_builtin_function_volatility(name) == PG_FUNC_UNKNOWN))
+		return true;
+	rs->why = "a name the file leaves unqualified and the database's definition qualifies with the schema, "
+			  "which may shadow pg_catalog's object of that name (qualify it in the file, as the database "
+			  "has it)";
+	return false;
+}
+
 /*
  * A name of the file (fn, fitems) and the server's in its place: both
  * lose "pg_catalog."; the server's loses "<schema>." where the file's name
- * is unqualified (resolved on that schema by the build).
+ * is unqualified and can only mean the schema's (resolves_to_schema).
  */
 static void
-respell_names(size_t *fn, PgQuery__Node ***fitems, size_t *sn, PgQuery__Node ***sitems, const char *schema)
+respell_names(size_t *fn, PgQuery__Node ***fitems, size_t *sn, PgQuery__Node ***sitems, name_kind kind,
+			  respell_state *rs)
 {
 	bool file_unqualified = *fn == 1;
 
 	if (qualified_by(*fn, *fitems, "pg_catalog"))
 		drop_first(fn, fitems);
-	if (qualified_by(*sn, *sitems, "pg_catalog") || (file_unqualified && qualified_by(*sn, *sitems, schema)))
+	if (qualified_by(*sn, *sitems, "pg_catalog"))
+		drop_first(sn, sitems);
+	else if (file_unqualified && qualified_by(*sn, *sitems, rs->schema) &&
+			 (*fitems)[0]->node_case == PG_QUERY__NODE__NODE_STRING &&
+			 resolves_to_schema(kind, str_or_empty((*fitems)[0]->string->sval), rs))
 		drop_first(sn, sitems);
 }
 
@@ -157,28 +196,27 @@ respell_a_expr(PgQuery__AExpr *e)
 
 /* The names of one pair of messages of the same kind. */
 static void
-respell_node(ProtobufCMessage *f, ProtobufCMessage *s, const char *schema)
+respell_node(ProtobufCMessage *f, ProtobufCMessage *s, respell_state *rs)
 {
 	const ProtobufCMessageDescriptor *d = f->descriptor;
 
-#define NAMES(type, n, items)                                                                                \
-	&((type *) f)->n, &((type *) f)->items, &((type *) s)->n, &((type *) s)->items, schema
+#define NAMES(type, n, items) &((type *) f)->n, &((type *) f)->items, &((type *) s)->n, &((type *) s)->items
 	if (d == &pg_query__a__expr__descriptor)
 	{
 		respell_a_expr((PgQuery__AExpr *) f);
 		respell_a_expr((PgQuery__AExpr *) s);
-		respell_names(NAMES(PgQuery__AExpr, n_name, name));
+		respell_names(NAMES(PgQuery__AExpr, n_name, name), NAME_OPERATOR, rs);
 	}
 	else if (d == &pg_query__func_call__descriptor)
-		respell_names(NAMES(PgQuery__FuncCall, n_funcname, funcname));
+		respell_names(NAMES(PgQuery__FuncCall, n_funcname, funcname), NAME_FUNCTION, rs);
 	else if (d == &pg_query__type_name__descriptor)
-		respell_names(NAMES(PgQuery__TypeName, n_names, names));
+		respell_names(NAMES(PgQuery__TypeName, n_names, names), NAME_TYPE, rs);
 	else if (d == &pg_query__collate_clause__descriptor)
-		respell_names(NAMES(PgQuery__CollateClause, n_collname, collname));
+		respell_names(NAMES(PgQuery__CollateClause, n_collname, collname), NAME_COLLATION, rs);
 	else if (d == &pg_query__index_elem__descriptor)
 	{
-		respell_names(NAMES(PgQuery__IndexElem, n_opclass, opclass));
-		respell_names(NAMES(PgQuery__IndexElem, n_collation, collation));
+		respell_names(NAMES(PgQuery__IndexElem, n_opclass, opclass), NAME_OPCLASS, rs);
+		respell_names(NAMES(PgQuery__IndexElem, n_collation, collation), NAME_COLLATION, rs);
 	}
 #undef NAMES
 }
@@ -218,7 +256,7 @@ respell_pair(ProtobufCMessage *f, ProtobufCMessage *s, respell_state *rs, int de
 
 	if (s->descriptor != d || depth > SQL_PARSE_MAX_DEPTH)
 		return;
-	respell_node(f, s, rs->schema);
+	respell_node(f, s, rs);
 	for (unsigned i = 0; i < d->n_fields; i++)
 	{
 		const ProtobufCFieldDescriptor *field = &d->fields[i];

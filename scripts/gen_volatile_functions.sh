@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 #
 # gen_volatile_functions.sh
-#     Print migrator/pg_volatile_functions.c, generated from the pg_proc of
+#     Print common/pg_volatile_functions.c, generated from the pg_proc of
 #     the PostgreSQL 15 server psql connects to.
 #
-# Usage: scripts/gen_volatile_functions.sh [CONNINFO] > migrator/pg_volatile_functions.c
+# Usage: scripts/gen_volatile_functions.sh [CONNINFO] > common/pg_volatile_functions.c
 #     CONNINFO  a libpq connection string or URI (default: libpq's PG*
 #               variables); use a fresh cluster (tests/harness/cluster.py
 #               start DIR), whose pg_catalog holds only the built-ins
@@ -89,7 +89,7 @@ cat <<EOF
  * test volatile_functions compares this file with the script's output on
  * the test cluster); do not edit by hand.
  *
- * migrator/pg_volatile_functions.c
+ * common/pg_volatile_functions.c
  *
  *-------------------------------------------------------------------------
  */

@@ -290,9 +290,10 @@ class OutcomeTest(IndexerTestCase):
         self.assertExit(r, 0)
         self.assertEqual(self.query("SELECT tag, path FROM public.ddl_log ORDER BY n"),
                          # the history table on first use (issue 15), and the temporary view its
-                         # writes go through (relation_trust.h): the tool's own DDL, empty path
+                         # writes go through (relation_trust.h), dropped at the end of the run: the
+                         # tool's own DDL, empty path
                          [("CREATE TABLE", ""), ("CREATE VIEW", ""), ("CREATE INDEX", '"public"'), ("ALTER INDEX", ""), ("COMMENT", ""),
-                          ("ALTER INDEX", ""), ("DROP INDEX", "")])
+                          ("ALTER INDEX", ""), ("DROP INDEX", ""), ("DROP VIEW", "")])
         self.assertValid("idx_ab", "t")
 
     def test_operator_class_in_the_schema_resolves_for_the_build(self):

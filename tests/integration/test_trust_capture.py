@@ -80,7 +80,7 @@ _MACRO_BODY = re.compile(r'"(?:\\.|[^"\\\n])*"|[A-Za-z_]\w*|\\\n|\s+')
 _C_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "?": "?"}
 
 # Files whose strings are never sent to a server by the programs.
-_EXCLUDED = {"migrator/pg_volatile_functions.c"}  # the generated volatility table
+_EXCLUDED = {"common/pg_volatile_functions.c"}  # the generated volatility table
 
 
 def _c_unescape(s):

@@ -3,7 +3,7 @@ test_volatile_functions.py
     The generated volatility table is generated: scripts/gen_volatile_functions.sh,
     run against the test cluster (PostgreSQL 15, a fresh database from
     template0, so pg_catalog holds only the built-ins), prints
-    migrator/pg_volatile_functions.c byte for byte.  A difference fails with
+    common/pg_volatile_functions.c byte for byte.  A difference fails with
     a unified diff; a new PostgreSQL minor version changes only the version
     line of the header (regenerate the file then).
 
@@ -16,7 +16,7 @@ import os
 from toolkit_test import ToolkitTestCase
 
 SCRIPT = os.path.join("scripts", "gen_volatile_functions.sh")
-TABLE = os.path.join("migrator", "pg_volatile_functions.c")
+TABLE = os.path.join("common", "pg_volatile_functions.c")
 
 
 class VolatileFunctionsTest(ToolkitTestCase):

@@ -343,6 +343,27 @@ test_compare_server(void **state)
 			 INDEX_SQL_DIFFERENT);
 	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (f((a)))",
 			 "CREATE INDEX i ON public.t USING btree (public.f((a)::bigint))", INDEX_SQL_SAME);
+	/*
+	 * An unqualified name the server qualifies with the schema is the
+	 * schema's only where pg_catalog has nothing of that name to prefer
+	 * (the same review: public.lower(text), the planted = and "C", passed
+	 * for the file's lower, = and "C", which the build binds to
+	 * pg_catalog's); an operator class only a superuser can make.
+	 */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (lower(email))",
+			 "CREATE INDEX i ON public.t USING btree (public.lower(email))", INDEX_SQL_UNDECIDED);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id) WHERE flag = 1",
+			 "CREATE INDEX i ON public.t USING btree (id) WHERE (flag OPERATOR(public.=) 1)",
+			 INDEX_SQL_UNDECIDED);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (c COLLATE \"C\")",
+			 "CREATE INDEX i ON public.t USING btree (c COLLATE public.\"C\")", INDEX_SQL_UNDECIDED);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t ((flag::int8))",
+			 "CREATE INDEX i ON public.t USING btree (((flag)::public.int8))",
+			 INDEX_SQL_DIFFERENT); /* two casts, to two types */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (c text_pattern_ops)",
+			 "CREATE INDEX i ON public.t USING btree (c public.text_pattern_ops)", INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (my_unaccent(c))",
+			 "CREATE INDEX i ON public.t USING btree (public.my_unaccent(c))", INDEX_SQL_SAME);
 	/* a cast only the file writes may be one the server left out as redundant */
 	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id) WHERE flag::integer > 1",
 			 "CREATE INDEX i ON public.t USING btree (id) WHERE (flag > 1)", INDEX_SQL_UNDECIDED);

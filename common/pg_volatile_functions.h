@@ -18,7 +18,7 @@
  * as volatile.  Any other name, and any function in another schema, is
  * unknown; callers treat unknown as volatile.
  *
- * migrator/pg_volatile_functions.h
+ * common/pg_volatile_functions.h
  *
  *-------------------------------------------------------------------------
  */

@@ -27,7 +27,7 @@
  * test volatile_functions compares this file with the script's output on
  * the test cluster); do not edit by hand.
  *
- * migrator/pg_volatile_functions.c
+ * common/pg_volatile_functions.c
  *
  *-------------------------------------------------------------------------
  */
