@@ -158,6 +158,9 @@ respell_names(size_t *fn, PgQuery__Node ***fitems, size_t *sn, PgQuery__Node ***
 {
 	bool file_unqualified = *fn == 1;
 
+	if (kind == NAME_OPCLASS && *fn > 0 && *sn == 0)
+		rs->why = "an operator class that the file names and the database's definition does not show (the "
+				  "server leaves out the default one)";
 	if (qualified_by(*fn, *fitems, "pg_catalog"))
 		drop_first(fn, fitems);
 	if (qualified_by(*sn, *sitems, "pg_catalog"))

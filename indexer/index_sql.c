@@ -411,6 +411,32 @@ as_column(PgQuery__IndexElem *e)
 	e->expr = NULL;
 }
 
+/*
+ * A key's top-level COLLATE is the key's collation: the server strips it
+ * so that (x COLLATE y) and x COLLATE y are one index (ComputeIndexAttrs),
+ * and pg_get_indexdef() writes the latter.
+ */
+static void
+collate_of_key(PgQuery__IndexElem *e)
+{
+	PgQuery__Node          *wrapper = e->expr;
+	PgQuery__CollateClause *cc;
+
+	if (wrapper == NULL || wrapper->node_case != PG_QUERY__NODE__NODE_COLLATE_CLAUSE || e->n_collation > 0)
+		return;
+	cc = wrapper->collate_clause;
+	if (cc->arg == NULL)
+		return;
+	free(e->collation); /* an empty array, if any */
+	e->collation = cc->collname;
+	e->n_collation = cc->n_collname;
+	e->expr = cc->arg;
+	cc->collname = NULL;
+	cc->n_collname = 0;
+	cc->arg = NULL;
+	protobuf_c_message_free_unpacked(&wrapper->base, NULL);
+}
+
 static void
 normalise(PgQuery__IndexStmt *s, const char *schema, unsigned flags)
 {
@@ -439,6 +465,7 @@ normalise(PgQuery__IndexStmt *s, const char *schema, unsigned flags)
 		if (s->index_params[i]->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM)
 			continue;
 		e = s->index_params[i]->index_elem;
+		collate_of_key(e);
 		as_column(e);
 		/* ASC is the default order, NULLS LAST the default of ASC, FIRST of DESC */
 		if (e->ordering == PG_QUERY__SORT_BY_DIR__SORTBY_ASC)

@@ -140,3 +140,18 @@ class Casts(IndexerTestCase):
         r = self.indexer(self.config(defs), "check")
         self.assertExit(r, 0)
         self.assertLastLineMatches(r, r"check: all 3 defined indexes checked are in line")
+
+    def test_a_keys_collate_is_its_collation(self):
+        # the server strips a key's top-level COLLATE into the key's collation: the file's
+        # ((lower(email) COLLATE "C")) was "drifted" after its own build, and --rebuild-drifted
+        # rebuilt it on every run (second review of session 12)
+        cfg = self.config([definition("idx_k", '((lower(email) COLLATE "C"))')])
+        self.assertExit(self.indexer(cfg), 0)
+        self.assertEqual(self.indexdef("idx_k"),
+                         'CREATE INDEX idx_k ON public.t USING btree (lower((email)::text) COLLATE "C")')
+        r = self.indexer(cfg, "check")
+        self.assertExit(r, 0)
+        r = self.indexer(cfg, "--rebuild-drifted")
+        self.assertExit(r, 0)
+        self.assertNoLine(r, r'rebuilding|rebuilt "idx_k"')
+        self.assertLastLineMatches(r, r"summary: 0 built, 1 present, 0 repaired, 0 rebuilt")

@@ -378,6 +378,15 @@ test_compare_server_written(void **state)
 			 "CREATE INDEX i ON public.t USING btree (c public.text_pattern_ops)", INDEX_SQL_SAME);
 	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (my_unaccent(c))",
 			 "CREATE INDEX i ON public.t USING btree (public.my_unaccent(c))", INDEX_SQL_SAME);
+	/* a key's top-level COLLATE is its collation; the default operator class is left out */
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t ((lower(c) COLLATE \"C\"))",
+			 "CREATE INDEX i ON public.t USING btree (lower(c) COLLATE \"C\")", INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t ((c COLLATE \"C\"))",
+			 "CREATE INDEX i ON public.t USING btree (c COLLATE \"C\")", INDEX_SQL_SAME);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t ((lower(c) COLLATE \"C\"))",
+			 "CREATE INDEX i ON public.t USING btree (lower(c) COLLATE \"POSIX\")", INDEX_SQL_DIFFERENT);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id int4_ops)",
+			 "CREATE INDEX i ON public.t USING btree (id)", INDEX_SQL_UNDECIDED);
 	/* a cast only the file writes may be one the server left out as redundant */
 	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id) WHERE flag::integer > 1",
 			 "CREATE INDEX i ON public.t USING btree (id) WHERE (flag > 1)", INDEX_SQL_UNDECIDED);
