@@ -200,6 +200,15 @@ conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *
 	return ok;
 }
 
+bool
+conn_restore_search_path(PGconn *conn, const char *path, bool is_local, db_error *err)
+{
+	const char *values[2] = {path, is_local ? "true" : "false"};
+
+	return db_run_ex(conn, "SELECT pg_catalog.set_config('search_path', $1, $2::pg_catalog.bool)", 2, values,
+					 PGRES_TUPLES_OK, NULL, err, NULL, false);
+}
+
 /* ---- connecting -------------------------------------------------------------- */
 
 typedef enum attempt_outcome

@@ -254,6 +254,13 @@ bool conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, const char *role,
 bool conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *err);
 
 /*
+ * Put back a search_path read before (current_setting('search_path'),
+ * kept as the text it was: "app, public", "\"$user\", public"), for the
+ * transaction (is_local) or the session.
+ */
+bool conn_restore_search_path(PGconn *conn, const char *path, bool is_local, db_error *err);
+
+/*
  * Log a server notice or warning as every connection of the toolkit does
  * (a receiver of its own, such as the index build's, passes the rest on).
  */

@@ -52,9 +52,16 @@ static const char relation_sql[] =
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	"WHERE n.nspname = $2::pg_catalog.name AND c.relname = $1::pg_catalog.name";
 
+/*
+ * $2: the owner CREATE SCHEMA ... AUTHORIZATION names (NULL: the current
+ * role); $1 "": the schema AUTHORIZATION CURRENT_USER names.
+ */
 static const char schema_sql[] =
-	"SELECT pg_catalog.pg_get_userbyid(n.nspowner), CURRENT_USER, n.nspowner = " CURRENT_ROLE_OID ", true "
-	"FROM pg_catalog.pg_namespace n WHERE n.nspname = $1::pg_catalog.name";
+	"SELECT pg_catalog.pg_get_userbyid(n.nspowner), coalesce($2::pg_catalog.name, CURRENT_USER), "
+	"       n.nspowner = coalesce((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $2::pg_catalog.name), "
+	"                             " CURRENT_ROLE_OID "), true "
+	"FROM pg_catalog.pg_namespace n "
+	"WHERE n.nspname = coalesce(NULLIF($1::pg_catalog.name, ''), CURRENT_USER)";
 
 /* the server only looks at collations of the database's encoding or of any (-1) */
 static const char collation_sql[] =
@@ -142,7 +149,7 @@ enum
 static const skipped_kind kinds[] = {
 	[KIND_RELATION] = {"CREATE ... IF NOT EXISTS", "", true, relation_sql, 4, NULL},
 	[KIND_INDEX] = {"CREATE INDEX IF NOT EXISTS", "", true, relation_sql, 4, "index"},
-	[KIND_SCHEMA] = {"CREATE SCHEMA IF NOT EXISTS", "", false, schema_sql, 1, NULL},
+	[KIND_SCHEMA] = {"CREATE SCHEMA IF NOT EXISTS", "", false, schema_sql, 2, NULL},
 	[KIND_FUNCTION] = {"CREATE OR REPLACE", "function ", true, function_sql, 2, NULL},
 	[KIND_COLLATION] = {"CREATE COLLATION IF NOT EXISTS", "", true, collation_sql, 2, NULL},
 	[KIND_STATISTICS] = {"CREATE STATISTICS IF NOT EXISTS", "", true, statistics_sql, 4, "statistics object"},
@@ -162,6 +169,7 @@ typedef struct created
 	const char         *name;
 	const char         *table_schema; /* as schema, when table is set */
 	const char         *table;        /* NULL: on no table */
+	const char         *owner;        /* CREATE SCHEMA AUTHORIZATION r: r; else NULL */
 } created;
 
 static bool
@@ -198,6 +206,25 @@ adds_column_if_missing(const PgQuery__AlterTableStmt *a)
 			a->cmds[i]->alter_table_cmd->missing_ok)
 			return true;
 	return false;
+}
+
+/*
+ * CREATE SCHEMA [name] [AUTHORIZATION r]: r must own it (the current role
+ * without AUTHORIZATION, or with CURRENT_USER and the like), and without a
+ * name the schema is called r ("" for CURRENT_USER: schema_sql's).
+ */
+static bool
+set_schema(created *c, const PgQuery__CreateSchemaStmt *s)
+{
+	const PgQuery__RoleSpec *r = s->authrole;
+	bool named_role = r != NULL && r->roletype == PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_CSTRING;
+
+	c->kind = &kinds[KIND_SCHEMA];
+	c->name = s->schemaname != NULL ? s->schemaname : "";
+	c->owner = named_role ? r->rolename : NULL;
+	if (c->name[0] == '\0' && named_role)
+		c->name = r->rolename;
+	return c->name[0] != '\0' || r != NULL;
 }
 
 static bool
@@ -251,12 +278,7 @@ what_is_created(const PgQuery__Node *n, created *c)
 								 n->create_function_stmt->n_funcname);
 		case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
 			c->kind = &kinds[KIND_SCHEMA];
-			c->name = n->create_schema_stmt->schemaname;
-			/* CREATE SCHEMA AUTHORIZATION r names the schema r */
-			if ((c->name == NULL || c->name[0] == '\0') && n->create_schema_stmt->authrole != NULL &&
-				n->create_schema_stmt->authrole->roletype == PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_CSTRING)
-				c->name = n->create_schema_stmt->authrole->rolename;
-			return c->name != NULL && c->name[0] != '\0';
+			return set_schema(c, n->create_schema_stmt);
 		case PG_QUERY__NODE__NODE_DEFINE_STMT:
 			/* of the DefineStmt kinds, only CREATE COLLATION takes IF NOT EXISTS */
 			return n->define_stmt->kind == PG_QUERY__OBJECT_TYPE__OBJECT_COLLATION &&
@@ -348,7 +370,8 @@ refuse(db_error *err, char *message)
 static bool
 judge(const created *c, const char *const *values, const PGresult *res, db_error *err)
 {
-	char *shown = c->kind->in_schema ? xasprintf("%s.%s", values[1], values[0]) : xstrdup(values[0]);
+	char *shown = c->kind->in_schema ? xasprintf("%s.%s", values[1], values[0])
+									 : xstrdup(values[0][0] ? values[0] : PQgetvalue(res, 0, 1));
 	bool  ok = true;
 
 	if (c->kind == &kinds[KIND_FUNCTION])
@@ -357,7 +380,13 @@ judge(const created *c, const char *const *values, const PGresult *res, db_error
 							  "owned by role \"%s\", and OR REPLACE would keep that role its owner: drop it "
 							  "or change its owner after checking it",
 							  shown, PQgetvalue(res, 0, 0)));
-	else if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+	/*
+	 * An index is its table's owner's, whoever made it, and only that owner
+	 * (or a superuser) makes one: on the statement's table, it is not a
+	 * planted one, even when a superuser's run made it on a table of the
+	 * application's role.
+	 */
+	else if (c->kind != &kinds[KIND_INDEX] && strcmp(PQgetvalue(res, 0, 2), "t") != 0)
 		ok = refuse(err,
 					xasprintf("%s skipped %s\"%s\", which exists but is owned by role \"%s\", not by \"%s\": "
 							  "another role's object is never adopted; drop it or change its owner after "
@@ -372,31 +401,82 @@ judge(const created *c, const char *const *values, const PGresult *res, db_error
 	return ok;
 }
 
+/*
+ * Where the statement's unqualified names went, asked in the migration's
+ * own search_path (a SET LOCAL of its own included), every name of ours
+ * qualified so that the path captures nothing: the path itself (to put it
+ * back), the schema a CREATE puts an unqualified object in (the first of
+ * the path), and the schemas the relation and the type it names resolve to.
+ */
+static const char where_sql[] =
+	"SELECT pg_catalog.current_setting('search_path'), (pg_catalog.current_schemas(false))[1], "
+	"  (SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+	"     ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+	"   WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(pg_catalog.quote_ident($1::pg_catalog.text))), "
+	"  (SELECT n.nspname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
+	"     ON n.oid OPERATOR(pg_catalog.=) t.typnamespace "
+	"   WHERE t.oid OPERATOR(pg_catalog.=) pg_catalog.to_regtype(pg_catalog.quote_ident($2::pg_catalog.text)))";
+
+/* A column of the first row of res, or fallback when it is NULL. */
+static const char *
+value_or(const PGresult *res, int col, const char *fallback)
+{
+	return PQgetisnull(res, 0, col) ? fallback : PQgetvalue(res, 0, col);
+}
+
+/*
+ * values[1] and values[2] (the object's and its table's schema) where the
+ * statement left them unqualified, as the server resolved them.
+ */
+static void
+place_unqualified(const created *c, const PGresult *where, const char *schema, const char *values[4])
+{
+	const char *created_in = value_or(where, 1, schema);
+	const char *relation_in = value_or(where, 2, schema);
+	const char *type_in = value_or(where, 3, schema);
+	bool        lookup = c->kind == &kinds[KIND_COLUMN] || c->kind == &kinds[KIND_INDEX];
+
+	if (c->schema == NULL || c->schema[0] == '\0')
+		values[1] = c->kind == &kinds[KIND_ENUM_LABEL] ? type_in : lookup ? relation_in : created_in;
+	if (c->table_schema == NULL || c->table_schema[0] == '\0')
+		values[2] = relation_in;
+}
+
 bool
 skipped_object_check(PGconn *conn, const migration *m, const sql_statement *st, const char *schema,
 					 db_error *err)
 {
 	created     c;
 	const char *values[4];
+	const char *names[2];
+	PGresult   *where = NULL;
 	PGresult   *res = NULL;
 	bool        local;
 	bool        ok;
 
 	if (!what_is_created(m->script.tree->stmts[st->tree_index]->stmt, &c))
 		return true;
-	/* as the server resolves them with search_path = schema: qualified names as written */
 	values[0] = c.name;
 	values[1] = c.schema != NULL && c.schema[0] != '\0' ? c.schema : schema;
 	values[2] = c.table_schema != NULL && c.table_schema[0] != '\0' ? c.table_schema : schema;
 	values[3] = c.table;
-	/* our SQL, between the migration's statements: pg_catalog only */
+	/* the relation an ADD COLUMN or a CREATE INDEX names; the type an ADD VALUE names */
+	names[0] = c.table != NULL ? c.table : c.kind == &kinds[KIND_COLUMN] ? c.name : NULL;
+	names[1] = c.kind == &kinds[KIND_ENUM_LABEL] ? c.name : NULL;
 	local = PQtransactionStatus(conn) != PQTRANS_IDLE; /* else a no-transaction file */
-	ok = conn_set_search_path(conn, NULL, local, err) &&
+	ok = db_run(conn, where_sql, 2, names, PGRES_TUPLES_OK, &where, err, NULL) && PQntuples(where) == 1;
+	if (ok)
+		place_unqualified(&c, where, schema, values);
+	if (c.kind == &kinds[KIND_SCHEMA])
+		values[1] = c.owner;
+	/* our SQL, between the migration's statements: pg_catalog only, then the migration's path back */
+	ok = ok && conn_set_search_path(conn, NULL, local, err) &&
 		 db_run(conn, c.kind->sql, c.kind->nparams, values, PGRES_TUPLES_OK, &res, err, NULL) &&
-		 conn_set_search_path(conn, schema, local, err);
+		 conn_restore_search_path(conn, PQgetvalue(where, 0, 0), local, err);
 	/* no row: nothing of that name where we looked, the server skipped something else */
 	if (ok && PQntuples(res) > 0)
 		ok = judge(&c, values, res, err);
 	PQclear(res);
+	PQclear(where);
 	return ok;
 }

@@ -231,6 +231,57 @@ class HiddenNoticesTest(SkippedKindTestCase):
         self.assertFalse(self.table_exists("accounts", schema=self.superuser))
 
 
+class WhereTheNameWentTest(SkippedKindTestCase):
+    """The check looks where the server looked: in the migration's own search_path (it looked in
+    --schema, found nothing and accepted), and puts that path back afterwards (it set --schema,
+    so the migration's later statements went elsewhere); and no false refusal where the object
+    is the one the file asks for (third review of session 12)."""
+
+    def setUp(self):
+        super().setUp()
+        self.query("CREATE SCHEMA app")
+        self.query("GRANT CREATE, USAGE ON SCHEMA app TO %s" % self.ident(self.evil))
+
+    def test_a_name_the_migrations_own_search_path_resolves(self):
+        d = self.make_dir({"1_t.sql": "SET LOCAL search_path = app;\n"
+                                      "CREATE TABLE IF NOT EXISTS t (id int);\n"})
+        self.as_evil("CREATE TABLE app.t (id int)")
+        self.assertRefused(self.run_migrator("up", "--dir", d), "CREATE ... IF NOT EXISTS", r'"app\.t"', line=2)
+
+    def test_the_migrations_search_path_stays_after_a_check(self):
+        self.query("CREATE TABLE app.t (id int)")  # its own: the skip is accepted
+        d = self.make_dir({"1_t.sql": "SET LOCAL search_path = app;\n"
+                                      "CREATE TABLE IF NOT EXISTS t (id int);\n"
+                                      "CREATE TABLE IF NOT EXISTS v (id int);\n"})
+        self.assertApplies(d)
+        self.assertTrue(self.table_exists("v", schema="app"))
+        self.assertFalse(self.table_exists("v"))
+
+    def test_authorization_current_user_names_the_schema(self):
+        self.query("GRANT CREATE ON DATABASE %s TO %s" % (self.ident(self.dbname), self.ident(self.evil)))
+        self.as_evil("CREATE SCHEMA %s" % self.ident(self.superuser))
+        d = self.make_dir({"1_s.sql": "CREATE SCHEMA IF NOT EXISTS AUTHORIZATION CURRENT_USER;\n"})
+        self.assertRefused(self.run_migrator("up", "--dir", d), "CREATE SCHEMA IF NOT EXISTS",
+                           r'"%s"' % re.escape(self.superuser))
+
+    def test_the_owner_the_file_names_is_no_other_role(self):
+        # a superuser's run: the schema the file gives to another role, and an index on a table
+        # of that role (an index is always its table's owner's), are what the file asks for
+        owner = "owner_" + self.dbname
+        self.query("CREATE ROLE %s NOLOGIN" % self.ident(owner))
+        self.addCleanup(self._drop_role, owner)
+        self.query("CREATE SCHEMA s AUTHORIZATION %s" % self.ident(owner))
+        self.query("CREATE TABLE app.t (c int)")
+        self.query("ALTER TABLE app.t OWNER TO %s" % self.ident(owner))
+        d = self.make_dir({"1_s.sql": "CREATE SCHEMA IF NOT EXISTS s AUTHORIZATION %s;\n" % self.ident(owner),
+                           "2_i.sql": "-- migrator:allow create-index\nCREATE INDEX IF NOT EXISTS ti ON app.t (c);\n",
+                           "3_i.sql": "-- migrator:allow create-index\nCREATE INDEX IF NOT EXISTS ti ON app.t (c);\n"})
+        r = self.run_migrator("up", "--dir", d)
+        self.assertExit(r, 0)
+        self.assertEqual(self.query("SELECT version FROM public.schema_migrations WHERE status = 'applied' "
+                                    "ORDER BY 1"), [(1,), (2,), (3,)], r.describe())
+
+
 class SuperuserExtensionTest(SkippedKindTestCase):
 
     def test_extension_of_a_superuser_is_accepted(self):
