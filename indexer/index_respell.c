@@ -148,6 +148,32 @@ resolves_to_schema(name_kind kind, const char *name, respell_state *rs)
 }
 
 /*
+ * pg_catalog's default operator classes of the common types' btree, hash
+ * and GIN indexes, which pg_get_indexdef() leaves out: named in the file,
+ * they may be only spelling.  Any other one (text_pattern_ops,
+ * jsonb_path_ops, ...) missing on the server is a difference.
+ */
+static const char *const default_opclasses[] = {
+	"array_ops",  "bool_ops",      "bpchar_ops",      "bytea_ops",   "char_ops", "date_ops",  "enum_ops",
+	"float4_ops", "float8_ops",    "inet_ops",        "int2_ops",    "int4_ops", "int8_ops",  "interval_ops",
+	"jsonb_ops",  "macaddr_ops",   "name_ops",        "numeric_ops", "oid_ops",  "range_ops", "text_ops",
+	"time_ops",   "timestamp_ops", "timestamptz_ops", "timetz_ops",  "uuid_ops",
+};
+
+static bool
+names_a_default_opclass(size_t n, PgQuery__Node **items)
+{
+	const PgQuery__Node *last = items[n - 1];
+
+	if (last->node_case != PG_QUERY__NODE__NODE_STRING)
+		return false;
+	for (size_t i = 0; i < sizeof(default_opclasses) / sizeof(default_opclasses[0]); i++)
+		if (strcmp(str_or_empty(last->string->sval), default_opclasses[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
  * A name of the file (fn, fitems) and the server's in its place: both
  * lose "pg_catalog."; the server's loses "<schema>." where the file's name
  * is unqualified and can only mean the schema's (resolves_to_schema).
@@ -158,7 +184,7 @@ respell_names(size_t *fn, PgQuery__Node ***fitems, size_t *sn, PgQuery__Node ***
 {
 	bool file_unqualified = *fn == 1;
 
-	if (kind == NAME_OPCLASS && *fn > 0 && *sn == 0)
+	if (kind == NAME_OPCLASS && *fn > 0 && *sn == 0 && names_a_default_opclass(*fn, *fitems))
 		rs->why = "an operator class that the file names and the database's definition does not show (the "
 				  "server leaves out the default one)";
 	if (qualified_by(*fn, *fitems, "pg_catalog"))

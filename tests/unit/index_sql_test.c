@@ -387,6 +387,8 @@ test_compare_server_written(void **state)
 			 "CREATE INDEX i ON public.t USING btree (lower(c) COLLATE \"POSIX\")", INDEX_SQL_DIFFERENT);
 	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id int4_ops)",
 			 "CREATE INDEX i ON public.t USING btree (id)", INDEX_SQL_UNDECIDED);
+	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (b text_pattern_ops)",
+			 "CREATE INDEX i ON public.t USING btree (b)", INDEX_SQL_DIFFERENT); /* not a default one */
 	/* a cast only the file writes may be one the server left out as redundant */
 	compares("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id) WHERE flag::integer > 1",
 			 "CREATE INDEX i ON public.t USING btree (id) WHERE (flag > 1)", INDEX_SQL_UNDECIDED);
