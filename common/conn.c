@@ -176,9 +176,8 @@ setup_session_add(PGconn *conn, int64_t lock_timeout_ms, const char *role, pipel
 bool
 conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *err)
 {
-	char       *quoted = NULL;
-	const char *values[2];
-	bool        ok;
+	char *quoted = NULL;
+	bool  ok;
 
 	if (schema != NULL && schema[0] != '\0')
 	{
@@ -192,20 +191,17 @@ conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *
 		}
 	}
 	/* only the schema: pg_catalog, not listed, is still searched first */
-	values[0] = quoted ? quoted : "";
-	values[1] = is_local ? "true" : "false";
-	ok = db_run_ex(conn, "SELECT pg_catalog.set_config('search_path', $1, $2::pg_catalog.bool)", 2, values,
-				   PGRES_TUPLES_OK, NULL, err, NULL, false);
+	ok = conn_set_config(conn, "search_path", quoted ? quoted : "", is_local, err);
 	PQfreemem(quoted);
 	return ok;
 }
 
 bool
-conn_restore_search_path(PGconn *conn, const char *path, bool is_local, db_error *err)
+conn_set_config(PGconn *conn, const char *name, const char *value, bool is_local, db_error *err)
 {
-	const char *values[2] = {path, is_local ? "true" : "false"};
+	const char *values[3] = {name, value, is_local ? "true" : "false"};
 
-	return db_run_ex(conn, "SELECT pg_catalog.set_config('search_path', $1, $2::pg_catalog.bool)", 2, values,
+	return db_run_ex(conn, "SELECT pg_catalog.set_config($1, $2, $3::pg_catalog.bool)", 3, values,
 					 PGRES_TUPLES_OK, NULL, err, NULL, false);
 }
 

@@ -254,11 +254,11 @@ bool conn_setup_session(PGconn *conn, int64_t lock_timeout_ms, const char *role,
 bool conn_set_search_path(PGconn *conn, const char *schema, bool is_local, db_error *err);
 
 /*
- * Put back a search_path read before (current_setting('search_path'),
- * kept as the text it was: "app, public", "\"$user\", public"), for the
- * transaction (is_local) or the session.
+ * set_config(name, value, is_local): for the transaction or the session.
+ * Uninterruptible (it takes no lock).  A search_path read before with
+ * current_setting() goes back as the text it was ("app, public").
  */
-bool conn_restore_search_path(PGconn *conn, const char *path, bool is_local, db_error *err);
+bool conn_set_config(PGconn *conn, const char *name, const char *value, bool is_local, db_error *err);
 
 /*
  * Log a server notice or warning as every connection of the toolkit does

@@ -18,6 +18,7 @@
 
 #include "advlock.h"
 #include "cancel.h"
+#include "conn.h"
 #include "history.h"
 #include "history_write.h"
 #include "log.h"
@@ -106,11 +107,8 @@ apply_notice(void *arg, const PGresult *res)
 static bool
 notices_on(PGconn *conn, db_error *err)
 {
-	const char *sql = PQtransactionStatus(conn) == PQTRANS_INTRANS
-						  ? "SELECT pg_catalog.set_config('client_min_messages', 'notice', true)"
-						  : "SELECT pg_catalog.set_config('client_min_messages', 'notice', false)";
-
-	return db_run(conn, sql, 0, NULL, PGRES_TUPLES_OK, NULL, err, NULL);
+	return conn_set_config(conn, "client_min_messages", "notice",
+						   PQtransactionStatus(conn) == PQTRANS_INTRANS, err);
 }
 
 bool

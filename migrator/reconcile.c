@@ -22,11 +22,17 @@ reconcile_state_name(version_state state)
 	return state_names[state];
 }
 
+bool
+reconcile_row_failed(const history_row *r)
+{
+	return r != NULL && r->status != NULL && strcmp(r->status, "failed") == 0;
+}
+
 /* A version with both a file and a row. */
 static version_state
 state_of_both(const migration *m, const history_row *r)
 {
-	if (strcmp(r->status, "failed") == 0)
+	if (reconcile_row_failed(r))
 		return VS_FAILED;
 	if (strcmp(r->checksum, m->checksum) != 0)
 		return VS_CHANGED;
@@ -46,12 +52,6 @@ state_of_row(const migration_set *files, const history_row *r)
 	if (files->n > 0 && r->version > files->items[files->n - 1].version)
 		return VS_AHEAD;
 	return VS_MISSING;
-}
-
-bool
-reconcile_row_failed(const history_row *r)
-{
-	return r != NULL && r->status != NULL && strcmp(r->status, "failed") == 0;
 }
 
 static void

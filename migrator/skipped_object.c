@@ -170,6 +170,7 @@ typedef struct created
 	const char         *table_schema; /* as schema, when table is set */
 	const char         *table;        /* NULL: on no table */
 	const char         *owner;        /* CREATE SCHEMA AUTHORIZATION r: r; else NULL */
+	bool                may_skip;     /* IF NOT EXISTS (CREATE OR REPLACE: false) */
 } created;
 
 static bool
@@ -256,17 +257,22 @@ what_is_created(const PgQuery__Node *n, created *c)
 	switch (n->node_case)
 	{
 		case PG_QUERY__NODE__NODE_CREATE_STMT:
+			c->may_skip = n->create_stmt->if_not_exists;
 			return set_relation(c, KIND_RELATION, n->create_stmt->relation);
 		case PG_QUERY__NODE__NODE_CREATE_FOREIGN_TABLE_STMT:
+			c->may_skip = n->create_foreign_table_stmt->base_stmt->if_not_exists;
 			return set_relation(c, KIND_RELATION, n->create_foreign_table_stmt->base_stmt->relation);
 		case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
+			c->may_skip = n->create_seq_stmt->if_not_exists;
 			return set_relation(c, KIND_RELATION, n->create_seq_stmt->sequence);
 		case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+			c->may_skip = n->create_table_as_stmt->if_not_exists;
 			return set_relation(c, KIND_RELATION, n->create_table_as_stmt->into->rel);
 		case PG_QUERY__NODE__NODE_INDEX_STMT:
 			if (n->index_stmt->idxname == NULL || n->index_stmt->idxname[0] == '\0')
 				return false;
 			/* an index lives in its table's schema */
+			c->may_skip = n->index_stmt->if_not_exists;
 			set_relation(c, KIND_INDEX, n->index_stmt->relation);
 			c->name = n->index_stmt->idxname;
 			c->table_schema = c->schema;
@@ -277,26 +283,32 @@ what_is_created(const PgQuery__Node *n, created *c)
 				   set_name_list(c, KIND_FUNCTION, n->create_function_stmt->funcname,
 								 n->create_function_stmt->n_funcname);
 		case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
-			c->kind = &kinds[KIND_SCHEMA];
+			c->may_skip = n->create_schema_stmt->if_not_exists;
 			return set_schema(c, n->create_schema_stmt);
 		case PG_QUERY__NODE__NODE_DEFINE_STMT:
 			/* of the DefineStmt kinds, only CREATE COLLATION takes IF NOT EXISTS */
+			c->may_skip = n->define_stmt->if_not_exists;
 			return n->define_stmt->kind == PG_QUERY__OBJECT_TYPE__OBJECT_COLLATION &&
 				   set_name_list(c, KIND_COLLATION, n->define_stmt->defnames, n->define_stmt->n_defnames);
 		case PG_QUERY__NODE__NODE_CREATE_STATS_STMT:
+			c->may_skip = n->create_stats_stmt->if_not_exists;
 			return set_statistics(c, n->create_stats_stmt);
 		case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
+			c->may_skip = n->create_extension_stmt->if_not_exists;
 			c->kind = &kinds[KIND_EXTENSION];
 			c->name = n->create_extension_stmt->extname;
 			return true;
 		case PG_QUERY__NODE__NODE_CREATE_FOREIGN_SERVER_STMT:
+			c->may_skip = n->create_foreign_server_stmt->if_not_exists;
 			c->kind = &kinds[KIND_SERVER];
 			c->name = n->create_foreign_server_stmt->servername;
 			return true;
 		case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+			c->may_skip = true; /* when it is checked at all: the skip is its only one */
 			return adds_column_if_missing(n->alter_table_stmt) &&
 				   set_relation(c, KIND_COLUMN, n->alter_table_stmt->relation);
 		case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
+			c->may_skip = true;
 			return n->alter_enum_stmt->skip_if_new_val_exists &&
 				   set_name_list(c, KIND_ENUM_LABEL, n->alter_enum_stmt->type_name,
 								 n->alter_enum_stmt->n_type_name);
@@ -311,50 +323,16 @@ skipped_object_replaces(const sql_statement *st)
 	return strcmp(st->kind, "CreateFunctionStmt") == 0;
 }
 
-/* The IF NOT EXISTS of the statements what_is_created() knows; false for any other. */
-static bool
-if_not_exists(const PgQuery__Node *n)
-{
-	switch (n->node_case)
-	{
-		case PG_QUERY__NODE__NODE_CREATE_STMT:
-			return n->create_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_CREATE_FOREIGN_TABLE_STMT:
-			return n->create_foreign_table_stmt->base_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
-			return n->create_seq_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
-			return n->create_table_as_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_INDEX_STMT:
-			return n->index_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
-			return n->create_schema_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_DEFINE_STMT:
-			return n->define_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_CREATE_STATS_STMT:
-			return n->create_stats_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
-			return n->create_extension_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_CREATE_FOREIGN_SERVER_STMT:
-			return n->create_foreign_server_stmt->if_not_exists;
-		case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
-			return adds_column_if_missing(n->alter_table_stmt);
-		case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
-			return n->alter_enum_stmt->skip_if_new_val_exists;
-		default:
-			return false;
-	}
-}
-
 bool
 skipped_object_may_skip(const migration *m, const sql_statement *st)
 {
 	const PgQuery__Node *n;
+	created              c;
 
 	if (m->script.tree == NULL || st->tree_index < 0 || (size_t) st->tree_index >= m->script.tree->n_stmts)
 		return false;
 	n = m->script.tree->stmts[st->tree_index]->stmt;
-	return n != NULL && if_not_exists(n);
+	return n != NULL && what_is_created(n, &c) && c.may_skip;
 }
 
 static bool
@@ -472,7 +450,7 @@ skipped_object_check(PGconn *conn, const migration *m, const sql_statement *st, 
 	/* our SQL, between the migration's statements: pg_catalog only, then the migration's path back */
 	ok = ok && conn_set_search_path(conn, NULL, local, err) &&
 		 db_run(conn, c.kind->sql, c.kind->nparams, values, PGRES_TUPLES_OK, &res, err, NULL) &&
-		 conn_restore_search_path(conn, PQgetvalue(where, 0, 0), local, err);
+		 conn_set_config(conn, "search_path", PQgetvalue(where, 0, 0), local, err);
 	/* no row: nothing of that name where we looked, the server skipped something else */
 	if (ok && PQntuples(res) > 0)
 		ok = judge(&c, values, res, err);
