@@ -69,14 +69,7 @@ static const char *const catalog_sql =
 	"  coalesce(i.indisvalid, false), coalesce(i.indisready, false), "
 	"  CASE WHEN (SELECT lt FROM lt) IS NOT NULL AND i.indexrelid IS NOT NULL THEN pg_catalog.pg_get_indexdef(r.oid) END, "
 	"  cons.names, "
-	"  coalesce((SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1),"
-	/* another role's build shows no relation without pg_read_all_stats: its lock on the table does */
-	"    CASE WHEN r.oid IS NOT NULL AND NOT coalesce(i.indisvalid, true) THEN"
-	"    (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p JOIN pg_catalog.pg_locks pl ON pl.pid = p.pid"
-	"      WHERE p.relid IS NULL AND p.datid = (SELECT db.oid FROM pg_catalog.pg_database db"
-	"                                            WHERE db.datname = pg_catalog.current_database())"
-	"        AND pl.locktype = 'relation' AND pl.relation = t.oid AND pl.granted"
-	"        AND pl.mode = 'ShareUpdateExclusiveLock' LIMIT 1) END), "
+	"  (SELECT p.pid FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = r.oid LIMIT 1), "
 	"  coalesce(r.relpages::bigint, 0) * pg_catalog.current_setting('block_size')::bigint, "
 	"  (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(chr(2), l.relname::text, l.indisvalid::text,"
 	"          coalesce((SELECT ds.description FROM pg_catalog.pg_description ds"
@@ -471,6 +464,69 @@ set_aside_locked(PGconn *conn, index_def *const *defs, int n_all, int *idx, int 
 	return kept;
 }
 
+/*
+ * Another role's build shows no relation in pg_stat_progress_create_index
+ * to a role without pg_read_all_stats, so its index, invalid while it is
+ * built, looks like a leftover to repair: its ShareUpdateExclusive lock on
+ * the table (pg_locks hides nothing) marks that table's invalid indexes
+ * busy.  Asked only when an invalid index has no builder in sight, so the
+ * no-op run keeps its one catalog query.  EXIT_OK or EXIT_UNREACHABLE
+ * (logged): a run that cannot tell must not drop anything.
+ */
+static const char hidden_builders_sql[] =
+	"/* indexer: hidden builds */ "
+	"SELECT pl.relation::pg_catalog.text, p.pid FROM pg_catalog.pg_stat_progress_create_index p "
+	"JOIN pg_catalog.pg_locks pl ON pl.pid = p.pid "
+	"WHERE p.relid IS NULL AND p.datid = (SELECT db.oid FROM pg_catalog.pg_database db "
+	"                                     WHERE db.datname = pg_catalog.current_database()) "
+	"  AND pl.locktype = 'relation' AND pl.granted AND pl.mode = 'ShareUpdateExclusiveLock' "
+	"  AND pl.relation = ANY ($1::pg_catalog.oid[])";
+
+static bool
+needs_builder(const catalog_entry *c)
+{
+	return !c->unknown && c->is_index && !c->valid && c->build_pid == 0 && c->table_oid != NULL;
+}
+
+static int
+find_hidden_builders(PGconn *conn, catalog_entry *entries, int n, int *round_trips)
+{
+	const char **oids = xcalloc((size_t) (n + 1), sizeof(char *));
+	int          k = 0;
+	char        *values[1];
+	PGresult    *res = NULL;
+	db_error     err = {0};
+	bool         ok = true;
+
+	for (int i = 0; i < n; i++)
+		if (needs_builder(&entries[i]))
+			oids[k++] = entries[i].table_oid;
+	if (k > 0)
+	{
+		(*round_trips)++;
+		values[0] = db_text_array_literal(oids, k);
+		ok = db_run(conn, hidden_builders_sql, 1, (const char *const *) values, PGRES_TUPLES_OK, &res, &err,
+					NULL);
+		for (int row = 0; ok && row < PQntuples(res); row++)
+			for (int i = 0; i < n; i++)
+				if (needs_builder(&entries[i]) && strcmp(entries[i].table_oid, PQgetvalue(res, row, 0)) == 0)
+					entries[i].build_pid = atoi(PQgetvalue(res, row, 1));
+		free(values[0]);
+	}
+	free(oids);
+	PQclear(res);
+	if (!ok)
+	{
+		char *msg = db_error_format(&err);
+
+		log_event(LOG_LEVEL_ERROR, "catalog_failed", NULL, "could not look for other roles' builds: %s", msg);
+		free(msg);
+		db_error_clear(&err);
+		return cancel_pending() ? cancel_exit_code() : EXIT_UNREACHABLE;
+	}
+	return EXIT_OK;
+}
+
 int
 catalog_load(PGconn *conn, index_def *const *defs, int n, int64_t lock_timeout_ms, catalog_entry **out,
 			 int *round_trips)
@@ -521,6 +577,8 @@ catalog_load(PGconn *conn, index_def *const *defs, int n, int64_t lock_timeout_m
 		break;
 	}
 	free(idx);
+	if (rc == EXIT_OK)
+		rc = find_hidden_builders(conn, entries, n, round_trips);
 	if (rc != EXIT_OK)
 	{
 		catalog_free(entries, n);

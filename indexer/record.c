@@ -681,29 +681,6 @@ close_started(record *r)
 	free(sql);
 }
 
-/* The run's last write is done: its view goes (relation_trust_view_drop). */
-static void
-release_view(record *r)
-{
-	if (r->view_bound && !r->fell_back && !cancel_pending())
-		relation_trust_view_drop(r->conn, r->view_target);
-	r->view_bound = false;
-}
-
-static void record_deferrals(record *r, int deferred);
-
-void
-record_close(record *r, int deferred)
-{
-	if (r == NULL)
-		return;
-	if (r->started > 0) /* a no-op run writes nothing */
-		close_started(r);
-	if (deferred > 0)
-		record_deferrals(r, deferred);
-	release_view(r);
-}
-
 static void
 record_deferrals(record *r, int deferred)
 {
@@ -730,6 +707,27 @@ record_deferrals(record *r, int deferred)
 		target_of(r), pin_of(r));
 	(void) record_write(r, "recording the run's deferrals", sql, 4, values, NULL);
 	free(sql);
+}
+
+/* The run's last write is done: its view goes (relation_trust_view_drop). */
+static void
+release_view(record *r)
+{
+	if (r->view_bound && !r->fell_back && !cancel_pending())
+		relation_trust_view_drop(r->conn, r->view_target);
+	r->view_bound = false;
+}
+
+void
+record_close(record *r, int deferred)
+{
+	if (r == NULL)
+		return;
+	if (r->started > 0) /* a no-op run writes nothing */
+		close_started(r);
+	if (deferred > 0)
+		record_deferrals(r, deferred);
+	release_view(r);
 }
 
 int
